@@ -1,0 +1,64 @@
+"""What every CLI command shares: loading inputs, ARM-style errors on stderr, --json output, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
+
+EXIT_OK = 0
+EXIT_EXPECTATION_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Machine output: one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def fail(errors: OpenNsgError | list[ArmError] | ArmError, as_json: bool) -> NoReturn:
+    """Report every problem ARM-style (code, message, details) and exit 2."""
+    if isinstance(errors, OpenNsgError):
+        response = errors.response
+    elif isinstance(errors, ArmError):
+        response = ArmErrorResponse.from_errors([errors])
+    else:
+        response = ArmErrorResponse.from_errors(errors)
+    if as_json:
+        sys.stderr.write(json.dumps(response.to_json(), indent=2) + "\n")
+    else:
+        stderr.print(f"[bold red]error[/] {response.code}: {response.message}", markup=True)
+        for detail in response.details:
+            target = f" ({detail.target})" if detail.target else ""
+            stderr.print(f"  - {detail.code}: {detail.message}{target}", markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def bad_input_exits(as_json: bool) -> Iterator[None]:
+    """Turn OpenNsgError raised inside the block into the ARM-style report and exit code 2."""
+    try:
+        yield
+    except OpenNsgError as exc:
+        fail(exc, as_json)
+
+
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+ServiceTagsOption = typer.Option(
+    None,
+    "--service-tags",
+    envvar="OPENNSG_SERVICE_TAGS",
+    help="Azure 'Service Tags – Public' JSON file (only tags with networkFeatures NSG are usable).",
+)
+
+Registrar = Callable[[typer.Typer], None]

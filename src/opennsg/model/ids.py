@@ -1,0 +1,86 @@
+"""ARM resource ids: parsed, built and compared case-insensitively (ARM convention, spec §7.7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROVIDER = "Microsoft.Network"
+
+
+def id_key(resource_id: str) -> str:
+    """The comparison key of an ARM id: ARM ids are case-insensitive and ignore a trailing slash."""
+    return resource_id.strip().rstrip("/").casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceId:
+    """A parsed ``/subscriptions/{s}/resourceGroups/{g}/providers/{ns}/{type}/{name}[/{type}/{name}...]``."""
+
+    subscription: str
+    resource_group: str | None
+    namespace: str | None
+    types: tuple[str, ...]
+    names: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> ResourceId | None:
+        """Parse an ARM id; None when ``text`` is not shaped like one."""
+        parts = [p for p in text.strip().split("/")]
+        if len(parts) < 3 or parts[0] != "" or parts[1].casefold() != "subscriptions" or not parts[2]:
+            return None
+        parts = parts[1:]
+        if parts and parts[-1] == "":
+            parts = parts[:-1]
+        subscription = parts[1]
+        rest = parts[2:]
+        group: str | None = None
+        if len(rest) >= 2 and rest[0].casefold() == "resourcegroups":
+            group, rest = rest[1], rest[2:]
+        namespace: str | None = None
+        if rest:
+            if len(rest) < 2 or rest[0].casefold() != "providers":
+                return None
+            namespace, rest = rest[1], rest[2:]
+        if len(rest) % 2:
+            return None
+        if any(not p for p in rest):
+            return None
+        return cls(subscription, group, namespace, tuple(rest[0::2]), tuple(rest[1::2]))
+
+    @property
+    def name(self) -> str:
+        return self.names[-1] if self.names else (self.resource_group or self.subscription)
+
+    @property
+    def type(self) -> str:
+        """Full type, e.g. ``Microsoft.Network/networkSecurityGroups/securityRules``."""
+        return "/".join([self.namespace or "", *self.types])
+
+    @property
+    def parent(self) -> ResourceId | None:
+        if len(self.types) <= 1:
+            return None
+        return ResourceId(self.subscription, self.resource_group, self.namespace, self.types[:-1], self.names[:-1])
+
+    def __str__(self) -> str:
+        out = f"/subscriptions/{self.subscription}"
+        if self.resource_group is not None:
+            out += f"/resourceGroups/{self.resource_group}"
+        if self.namespace is not None:
+            out += f"/providers/{self.namespace}"
+        for t, n in zip(self.types, self.names, strict=True):
+            out += f"/{t}/{n}"
+        return out
+
+
+def network_id(subscription: str, resource_group: str, *type_name_pairs: str) -> str:
+    """Build a Microsoft.Network id: ``network_id(sub, rg, "networkSecurityGroups", "nsg1")``."""
+    if len(type_name_pairs) % 2:
+        raise ValueError("type/name pairs expected")
+    path = "/".join(type_name_pairs)
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{PROVIDER}/{path}"
+
+
+def name_of(resource_id: str) -> str:
+    """The last segment of an id (the resource's own name)."""
+    return resource_id.strip().rstrip("/").rsplit("/", 1)[-1]

@@ -1,0 +1,75 @@
+"""The project's decisions where Azure is silent (spec §0), each in one named place so it can change."""
+
+from __future__ import annotations
+
+from datetime import date
+
+# --- limits (spec §5) ----------------------------------------------------------------------
+MIN_USER_PRIORITY = 100
+MAX_USER_PRIORITY = 4096
+DEFAULT_RULE_PRIORITIES = frozenset({65000, 65001, 65500})
+MAX_NAME_LENGTH = 80
+MAX_DESCRIPTION_LENGTH = 140
+MAX_RULES_PER_NSG = 1000
+MAX_PREFIXES_PER_SIDE = 4000
+MAX_ASGS_PER_RULE_FIELD = 10
+MAX_ASGS_PER_NSG = 100
+MAX_ASGS_PER_IP_CONFIGURATION = 20
+MAX_IP_CONFIGURATIONS_PER_ASG = 4000
+MAX_NSGS_PER_REGION = 5000
+MAX_ASGS_PER_REGION = 3000
+MAX_FLOWS_PER_NIC = 500_000
+NAME_PATTERN = r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$"
+
+# --- built-in tags (spec §0) ------------------------------------------------------------------
+HOST_VIRTUAL_IP = "168.63.129.16"
+IMDS_IP = "169.254.169.254"
+AZURE_LOAD_BALANCER_PREFIXES = ("168.63.129.16/32",)
+#: IANA special-purpose ranges excluded from the ``Internet`` tag (besides the VirtualNetwork prefixes).
+NOT_INTERNET_PREFIXES = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32", "64:ff9b:1::/48", "100::/64",
+)  # fmt: skip
+
+# --- platform exemptions (spec §0 "Platform exemption", §4.2) ------------------------------------
+PLATFORM_DNS_TAG = "AzurePlatformDNS"
+PLATFORM_IMDS_TAG = "AzurePlatformIMDS"
+PLATFORM_LKM_TAG = "AzurePlatformLKM"
+PLATFORM_TAG_PREFIXES: dict[str, tuple[str, ...]] = {
+    PLATFORM_DNS_TAG: ("168.63.129.16/32",),
+    PLATFORM_IMDS_TAG: ("169.254.169.254/32",),
+    PLATFORM_LKM_TAG: ("20.118.99.224/32", "40.83.235.53/32", "23.102.135.246/32"),
+}
+#: The LKM exemption covers TCP 1688 only; DNS and IMDS cover every port and protocol.
+KMS_PORT = 1688
+PLATFORM_RULE_PREFIX = "PlatformRule_"
+
+# --- outbound SMTP (spec §0 "Outbound SMTP", §6) --------------------------------------------
+SMTP_PORT = 25
+SMTP_RULE_NAME = "PlatformRule_OutboundSmtpBlocked"
+SMTP_GRANDFATHER_DATE = date(2017, 11, 15)
+DEFAULT_OFFER_TYPE = "PayAsYouGo"
+OFFER_TYPES = (
+    "EnterpriseAgreement", "EnterpriseDevTest", "PayAsYouGo", "MSDN", "AzurePass",
+    "AzureInOpen", "Education", "FreeTrial", "CSP",
+)  # fmt: skip
+QUOTA_ID_OFFER_PREFIXES = {
+    "enterpriseagreement_": "EnterpriseAgreement",
+    "payasyougo_": "PayAsYouGo",
+    "msdn_": "MSDN",
+    "freetrial_": "FreeTrial",
+    "azurepass_": "AzurePass",
+    "azureinopen_": "AzureInOpen",
+    "csp_": "CSP",
+}
+
+# --- flows (spec §0 "Flow idle timeout", §3.3) ----------------------------------------------
+DEFAULT_FLOW_TIMEOUT_MINUTES = 4
+MIN_FLOW_TIMEOUT_MINUTES = 4
+MAX_FLOW_TIMEOUT_MINUTES = 30
+
+# --- ARM ----------------------------------------------------------------------------------------
+DEFAULT_API_VERSION = "2024-05-01"
+LATEST_KNOWN_API_VERSION = "2025-07-01"

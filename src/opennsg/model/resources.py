@@ -1,0 +1,253 @@
+"""The ARM resources of the NSG world as immutable, typed values.
+
+Rules keep their address and port fields as the strings ARM carries (so export round-trips exactly);
+``opennsg.model.values`` parses them and ``opennsg.model.validation`` checks them.
+References to other resources are ARM ids (compare them with ``ids.id_key``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from opennsg.model.enums import Access, Direction, Protocol
+from opennsg.model.ids import ResourceId, id_key
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityRule:
+    """One NSG rule with every ARM property (spec §1.1). ``*_asgs`` hold ASG ids."""
+
+    name: str
+    priority: int
+    direction: Direction
+    access: Access
+    protocol: Protocol
+    source_address_prefix: str | None = None
+    source_address_prefixes: tuple[str, ...] = ()
+    source_asgs: tuple[str, ...] = ()
+    source_port_range: str | None = None
+    source_port_ranges: tuple[str, ...] = ()
+    destination_address_prefix: str | None = None
+    destination_address_prefixes: tuple[str, ...] = ()
+    destination_asgs: tuple[str, ...] = ()
+    destination_port_range: str | None = None
+    destination_port_ranges: tuple[str, ...] = ()
+    description: str | None = None
+    is_default: bool = False
+    id: str | None = None
+
+    @property
+    def source_addresses(self) -> tuple[str, ...]:
+        """Prefixes/tags of the source slot, singular or plural, whichever is supplied."""
+        return (self.source_address_prefix,) if self.source_address_prefix else self.source_address_prefixes
+
+    @property
+    def destination_addresses(self) -> tuple[str, ...]:
+        return (
+            (self.destination_address_prefix,) if self.destination_address_prefix else self.destination_address_prefixes
+        )
+
+    @property
+    def source_ports(self) -> tuple[str, ...]:
+        return (self.source_port_range,) if self.source_port_range else self.source_port_ranges
+
+    @property
+    def destination_ports(self) -> tuple[str, ...]:
+        return (self.destination_port_range,) if self.destination_port_range else self.destination_port_ranges
+
+    @property
+    def kind(self) -> str:
+        """``securityRules`` or ``defaultSecurityRules``: the collection, as IP flow verify names it."""
+        return "defaultSecurityRules" if self.is_default else "securityRules"
+
+    @property
+    def verify_name(self) -> str:
+        """Name as IP flow verify and effective rules report it (spec §0)."""
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def log_name(self) -> str:
+        """Name as NSG diagnostics and flow logs report it (spec §0)."""
+        return f"{'DefaultRule' if self.is_default else 'UserRule'}_{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """Base of every top-level ARM resource."""
+
+    id: str
+    name: str
+    location: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return id_key(self.id)
+
+    @property
+    def subscription_id(self) -> str:
+        parsed = ResourceId.parse(self.id)
+        return parsed.subscription if parsed else ""
+
+    @property
+    def resource_group(self) -> str:
+        parsed = ResourceId.parse(self.id)
+        return (parsed.resource_group or "") if parsed else ""
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSecurityGroup(Resource):
+    security_rules: tuple[SecurityRule, ...] = ()
+    default_security_rules: tuple[SecurityRule, ...] = ()
+    flush_connection: bool = False
+    resource_guid: str | None = None
+
+    def rules(self, direction: Direction) -> tuple[SecurityRule, ...]:
+        """User and default rules of one direction, in evaluation order (ascending priority)."""
+        chosen = [r for r in (*self.security_rules, *self.default_security_rules) if r.direction == direction]
+        return tuple(sorted(chosen, key=lambda r: r.priority))
+
+    def rule(self, name: str) -> SecurityRule | None:
+        folded = name.casefold()
+        return next((r for r in self.security_rules if r.name.casefold() == folded), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationSecurityGroup(Resource):
+    resource_guid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    address_prefix: str
+    next_hop_type: str
+    next_hop_ip_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable(Resource):
+    routes: tuple[Route, ...] = ()
+    disable_bgp_route_propagation: bool = False
+
+    @property
+    def forces_tunnelling(self) -> bool:
+        """A 0.0.0.0/0 route whose next hop is not the Internet (spec §0 "KMS and forced tunnelling")."""
+        return any(
+            r.address_prefix.strip() == "0.0.0.0/0" and r.next_hop_type.casefold() != "internet" for r in self.routes
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Subnet:
+    id: str
+    name: str
+    address_prefixes: tuple[str, ...] = ()
+    network_security_group: str | None = None
+    route_table: str | None = None
+
+    @property
+    def key(self) -> str:
+        return id_key(self.id)
+
+    @property
+    def vnet_id(self) -> str:
+        return self.id.strip().rstrip("/").rsplit("/", 2)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualNetworkPeering:
+    id: str
+    name: str
+    remote_virtual_network: str | None
+    remote_address_space: tuple[str, ...] = ()
+    peering_state: str = "Connected"
+    allow_virtual_network_access: bool = True
+
+    @property
+    def connected(self) -> bool:
+        return self.peering_state.casefold() == "connected"
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualNetwork(Resource):
+    address_space: tuple[str, ...] = ()
+    subnets: tuple[Subnet, ...] = ()
+    peerings: tuple[VirtualNetworkPeering, ...] = ()
+    flow_timeout_in_minutes: int | None = None
+    #: On-premises prefixes reachable through this VNet's gateways, when modelled (spec §0 VirtualNetwork tag).
+    gateway_prefixes: tuple[str, ...] = ()
+    resource_guid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IpConfiguration:
+    id: str
+    name: str
+    private_ip_address: str | None
+    subnet: str | None
+    private_ip_address_version: str = "IPv4"
+    application_security_groups: tuple[str, ...] = ()
+    primary: bool = False
+    public_ip_address: str | None = None
+    load_balancer_backend_address_pools: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkInterface(Resource):
+    ip_configurations: tuple[IpConfiguration, ...] = ()
+    network_security_group: str | None = None
+    mac_address: str | None = None
+    virtual_machine: str | None = None
+    enable_ip_forwarding: bool = False
+    resource_guid: str | None = None
+
+    @property
+    def primary_ip_configuration(self) -> IpConfiguration | None:
+        for cfg in self.ip_configurations:
+            if cfg.primary:
+                return cfg
+        return self.ip_configurations[0] if self.ip_configurations else None
+
+    @property
+    def subnet(self) -> str | None:
+        """The NIC's subnet: that of its primary IP configuration (all of a NIC's configs share one VNet)."""
+        cfg = self.primary_ip_configuration
+        return cfg.subnet if cfg else None
+
+    @property
+    def normalized_mac(self) -> str | None:
+        """MAC as flow logs print it: 12 upper-case hex digits, no separators (spec §9.1)."""
+        if not self.mac_address:
+            return None
+        return "".join(ch for ch in self.mac_address if ch.isalnum()).upper()
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualMachine(Resource):
+    network_interfaces: tuple[str, ...] = ()
+    primary_network_interface: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublicIpAddress(Resource):
+    ip_address: str | None = None
+    ip_configuration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What SMTP filtering needs to know of a subscription (spec §0 "Outbound SMTP")."""
+
+    subscription_id: str
+    quota_id: str | None = None
+    offer_type: str | None = None
+    created_date: date | None = None
+    smtp_exemption: bool = False
+    display_name: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.subscription_id.casefold()

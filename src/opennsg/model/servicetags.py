@@ -1,0 +1,118 @@
+"""Azure's downloadable "Service Tags – Public" JSON (spec §4.4), loaded into immutable values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from opennsg.model.errors import ArmError, OpenNsgError
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTag:
+    name: str
+    address_prefixes: tuple[str, ...]
+    network_features: tuple[str, ...] = ()
+    region: str = ""
+    system_service: str = ""
+    change_number: int = 0
+
+    @property
+    def usable_in_nsg(self) -> bool:
+        return any(f.casefold() == "nsg" for f in self.network_features)
+
+
+@dataclass(frozen=True)
+class ServiceTags:
+    """A service tags file: tags by case-folded name (tag names are case-insensitive, spec §4.3)."""
+
+    tags: Mapping[str, ServiceTag]
+    change_number: int = 0
+    cloud: str = "Public"
+    source: str | None = None
+
+    @classmethod
+    def of(cls, tags: Iterable[ServiceTag], change_number: int = 0, cloud: str = "Public") -> ServiceTags:
+        return cls(MappingProxyType({t.name.casefold(): t for t in tags}), change_number, cloud)
+
+    def get(self, name: str) -> ServiceTag | None:
+        return self.tags.get(name.strip().casefold())
+
+    def nsg_tag(self, name: str) -> ServiceTag | None:
+        """The tag if it exists and may be used in NSG rules (``networkFeatures`` contains ``NSG``)."""
+        tag = self.get(name)
+        return tag if tag is not None and tag.usable_in_nsg else None
+
+    @classmethod
+    def from_json(cls, data: Any, source: str | None = None) -> ServiceTags:
+        where = source or "service tags"
+        if not isinstance(data, dict) or not isinstance(data.get("values"), list):
+            raise OpenNsgError(
+                [ArmError("InvalidServiceTagsFile", f"{where}: expected an object with a 'values' array.")]
+            )
+        tags: list[ServiceTag] = []
+        problems: list[ArmError] = []
+        for i, entry in enumerate(data["values"]):
+            props = entry.get("properties") if isinstance(entry, dict) else None
+            name = entry.get("name") or entry.get("id") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or not isinstance(props, dict):
+                problems.append(
+                    ArmError("InvalidServiceTagsFile", f"{where}: values[{i}] needs 'name' and 'properties'.")
+                )
+                continue
+            prefixes = props.get("addressPrefixes") or []
+            features = props.get("networkFeatures") or []
+            if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+                problems.append(ArmError("InvalidServiceTagsFile", f"{where}: values[{i}].properties.addressPrefixes."))
+                continue
+            tags.append(
+                ServiceTag(
+                    name=name,
+                    address_prefixes=tuple(prefixes),
+                    network_features=tuple(str(f) for f in features) if isinstance(features, list) else (),
+                    region=str(props.get("region") or ""),
+                    system_service=str(props.get("systemService") or ""),
+                    change_number=int(props.get("changeNumber") or 0),
+                )
+            )
+        if problems:
+            raise OpenNsgError(problems)
+        out = cls.of(tags, int(data.get("changeNumber") or 0), str(data.get("cloud") or "Public"))
+        return ServiceTags(out.tags, out.change_number, out.cloud, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ServiceTags:
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            raise OpenNsgError([ArmError("FileNotFound", f"Service tags file {p} does not exist.")]) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise OpenNsgError([ArmError("InvalidJson", f"{p}: not valid JSON ({exc}).")]) from None
+        return cls.from_json(data, str(p))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changeNumber": self.change_number,
+            "cloud": self.cloud,
+            "values": [
+                {
+                    "name": t.name,
+                    "id": t.name,
+                    "properties": {
+                        "changeNumber": t.change_number,
+                        "region": t.region,
+                        "regionId": 0,
+                        "platform": "Azure",
+                        "systemService": t.system_service,
+                        "addressPrefixes": list(t.address_prefixes),
+                        "networkFeatures": list(t.network_features),
+                    },
+                }
+                for t in self.tags.values()
+            ],
+        }
