@@ -1,0 +1,325 @@
+"""The ``opennsg`` command: validate, verify, effective, show — plus the commands other layers register."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from opennsg.cli import common
+from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, fail, print_json, stdout
+from opennsg.model.enums import Access, Direction
+from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.servicetags import ServiceTags
+from opennsg.model.topology import Topology
+
+app = typer.Typer(
+    name="opennsg",
+    help="Azure Network Security Groups, exactly, outside Azure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+PathsArgument = typer.Argument(..., help="ARM JSON files or directories (az -o json, ARM lists, templates).")
+
+
+def load_topology(paths: list[Path], service_tags: Path | None) -> Topology:
+    """Read the user's JSON into one validated Topology (raises OpenNsgError with every problem)."""
+    from opennsg.arm import load_paths
+
+    tags = ServiceTags.load(service_tags) if service_tags else None
+    return load_paths(paths, service_tags=tags)
+
+
+@app.command()
+def validate(paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceTagsOption, json: bool = JsonOption) -> None:
+    """Check ARM JSON against Azure's validation rules and limits; report every problem at once."""
+    with bad_input_exits(json):
+        topology = load_topology(paths, service_tags)
+    counts = {
+        "networkSecurityGroups": len(topology.nsgs),
+        "securityRules": sum(len(n.security_rules) for n in topology.nsgs.values()),
+        "applicationSecurityGroups": len(topology.asgs),
+        "virtualNetworks": len(topology.vnets),
+        "subnets": sum(len(v.subnets) for v in topology.vnets.values()),
+        "networkInterfaces": len(topology.nics),
+        "virtualMachines": len(topology.vms),
+        "routeTables": len(topology.route_tables),
+    }
+    if json:
+        print_json({"valid": True, "resources": counts})
+        return
+    table = Table(title="Valid", show_header=True)
+    table.add_column("resource")
+    table.add_column("count", justify="right")
+    for kind, count in counts.items():
+        table.add_row(kind, str(count))
+    stdout.print(table)
+
+
+def _endpoint(text: str, what: str) -> tuple[str, str | None]:
+    """``IP:PORT``, ``[IPv6]:PORT``, a bare IP (port-less protocols) or ``IP:*``."""
+    raw = text.strip()
+    if raw.startswith("["):
+        host, _, rest = raw[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif raw.count(":") == 1:
+        host, _, port = raw.partition(":")
+    else:
+        host, port = raw, None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise OpenNsgError([ArmError("InvalidIPAddress", f"--{what}: '{host}' is not an IP address.")]) from None
+    return host, (port or None)
+
+
+@app.command()
+def verify(
+    paths: list[Path] = PathsArgument,
+    nic: str | None = typer.Option(None, "--nic", help="NIC or VM, by name or ARM id."),
+    direction: str | None = typer.Option(None, "--direction", help="Inbound or Outbound."),
+    protocol: str = typer.Option("TCP", "--protocol", help="TCP, UDP, ICMP, ICMPv6, ESP, AH or an IP protocol number."),
+    local: str | None = typer.Option(None, "--local", help="Local IP:PORT (the NIC's address)."),
+    remote: str | None = typer.Option(None, "--remote", help="Remote IP:PORT."),
+    flows: Path | None = typer.Option(None, "--flows", help="Flows file: JSON lines, CSV or Parquet (by extension)."),
+    output: Path | None = typer.Option(None, "--output", help="With --flows: verdicts file (format by extension)."),
+    expect: str | None = typer.Option(None, "--expect", help="Allow or Deny: exit 1 when the verdict differs."),
+    detail: bool = typer.Option(False, "--detail", help="Show every rule's per-field match result."),
+    service_tags: Path | None = ServiceTagsOption,
+    json: bool = JsonOption,
+) -> None:
+    """IP flow verify: the verdict for a flow at a NIC, the rule and NSG that decided, and the chain evaluated."""
+    from opennsg.engine import Engine
+    from opennsg.engine.flow import Flow, parse_flow_protocol
+
+    with bad_input_exits(json):
+        topology = load_topology(paths, service_tags)
+        if flows is not None:
+            from opennsg.batch import verify_flows_file
+
+            summary = verify_flows_file(topology, flows, output, progress=output is not None)
+            if getattr(summary, "errors", 0):
+                raise typer.Exit(common.EXIT_BAD_INPUT)
+            return
+        problems: list[ArmError] = []
+        for flag, value in (("--nic", nic), ("--direction", direction), ("--local", local), ("--remote", remote)):
+            if not value:
+                problems.append(ArmError("MissingRequiredParameter", f"{flag} is required (or give --flows FILE)."))
+        wanted = Access.parse(expect) if expect else None
+        if expect and wanted is None:
+            problems.append(ArmError("InvalidParameter", f"--expect must be Allow or Deny, not '{expect}'."))
+        parsed_direction = Direction.parse(direction) if direction else None
+        if direction and parsed_direction is None:
+            problems.append(ArmError("InvalidParameter", f"--direction must be Inbound or Outbound, not '{direction}'."))
+        proto = parse_flow_protocol(protocol)
+        if proto is None:
+            problems.append(ArmError("InvalidParameter", f"--protocol '{protocol}' is not a protocol name or number."))
+        if problems:
+            raise OpenNsgError(problems)
+        assert nic and local and remote and isinstance(parsed_direction, Direction) and proto is not None
+        local_ip, local_port = _endpoint(local, "local")
+        remote_ip, remote_port = _endpoint(remote, "remote")
+        try:
+            flow = Flow.make(parsed_direction, proto, local_ip, local_port, remote_ip, remote_port)
+        except ValueError as exc:
+            raise OpenNsgError([ArmError("InvalidParameter", f"Invalid flow: {exc}.")]) from None
+        engine = Engine(topology)
+        verdict = engine.verify(nic, flow, detail=detail)
+    result = _verdict_json(verdict, detail)
+    if json:
+        print_json(result)
+    else:
+        _print_verdict(result)
+    if wanted is not None and verdict.access is not wanted:
+        raise typer.Exit(common.EXIT_EXPECTATION_FAILED)
+
+
+def _verdict_json(verdict: Any, detail: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"access": verdict.access.value}
+    if verdict.rule_name is not None:
+        out["ruleName"] = verdict.rule_name
+    out["networkSecurityGroupId"] = verdict.nsg_id
+    out["appliedTo"] = verdict.applied_to
+    trace = []
+    for step in verdict.trace:
+        item: dict[str, Any] = {
+            "networkSecurityGroupId": step.nsg_id,
+            "appliedTo": step.applied_to,
+            "association": step.association,
+            "matchedRule": (
+                {"ruleName": step.matched_rule.log_name, "action": step.access.value} if step.matched_rule else None
+            ),
+        }
+        if detail:
+            item["rulesEvaluationResult"] = [
+                {
+                    "name": r.rule.log_name,
+                    "protocolMatched": r.protocol_matched,
+                    "sourceMatched": r.source_matched,
+                    "sourcePortMatched": r.source_port_matched,
+                    "destinationMatched": r.destination_matched,
+                    "destinationPortMatched": r.destination_port_matched,
+                }
+                for r in step.rule_results
+            ]
+        trace.append(item)
+    out["evaluatedNetworkSecurityGroups"] = trace
+    return out
+
+
+def _print_verdict(result: dict[str, Any]) -> None:
+    colour = "green" if result["access"] == "Allow" else "red"
+    stdout.print(f"[bold {colour}]{result['access']}[/]  {result.get('ruleName') or '(no NSG applies)'}")
+    if result["networkSecurityGroupId"]:
+        stdout.print(f"decided by {result['networkSecurityGroupId']}\napplied to {result['appliedTo']}", markup=False)
+    for step in result["evaluatedNetworkSecurityGroups"]:
+        matched = step["matchedRule"]
+        stdout.print(
+            f"  {step['association']:<16} {step['networkSecurityGroupId'].rsplit('/', 1)[-1]:<24} "
+            f"{matched['ruleName'] + ' → ' + matched['action'] if matched else '(no rule consulted matched)'}",
+            markup=False,
+        )
+        if "rulesEvaluationResult" in step:
+            table = Table(show_header=True, box=None, padding=(0, 1))
+            for col in ("rule", "protocol", "source", "srcPort", "destination", "dstPort"):
+                table.add_column(col)
+            for r in step["rulesEvaluationResult"]:
+                marks = [
+                    "✓" if r[k] else "✗"
+                    for k in (
+                        "protocolMatched",
+                        "sourceMatched",
+                        "sourcePortMatched",
+                        "destinationMatched",
+                        "destinationPortMatched",
+                    )
+                ]
+                table.add_row(r["name"], *marks)
+            stdout.print(table)
+
+
+@app.command()
+def effective(
+    paths: list[Path] = PathsArgument,
+    nic: str = typer.Option(..., "--nic", help="NIC or VM, by name or ARM id."),
+    service_tags: Path | None = ServiceTagsOption,
+    json: bool = JsonOption,
+) -> None:
+    """Effective security rules of a NIC, in the shape of Azure's effectiveNetworkSecurityGroups (tags expanded)."""
+    from opennsg.engine import Engine
+
+    with bad_input_exits(json):
+        topology = load_topology(paths, service_tags)
+        groups = Engine(topology).effective_rules(nic)
+    if json:
+        print_json({"value": groups})
+        return
+    for group in groups:
+        association = group["association"]
+        where = next(iter(association.values()))["id"]
+        table = Table(title=f"{group['networkSecurityGroup']['id'].rsplit('/', 1)[-1]} on {where.rsplit('/', 1)[-1]}")
+        for col in ("priority", "name", "direction", "access", "protocol", "source", "srcPorts", "dest", "dstPorts"):
+            table.add_column(col)
+        for rule in group["effectiveSecurityRules"]:
+            table.add_row(
+                str(rule["priority"]),
+                rule["name"],
+                rule["direction"],
+                rule["access"],
+                rule["protocol"],
+                _joined(rule, "sourceAddressPrefix"),
+                _joined(rule, "sourcePortRange"),
+                _joined(rule, "destinationAddressPrefix"),
+                _joined(rule, "destinationPortRange"),
+            )
+        stdout.print(table)
+
+
+def _joined(rule: dict[str, Any], singular: str) -> str:
+    plural = rule.get(singular + "es") or rule.get(singular + "s") or []
+    return ", ".join(plural) if plural else str(rule.get(singular) or "")
+
+
+@app.command()
+def show(paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceTagsOption, json: bool = JsonOption) -> None:
+    """NSGs with their rules and associations."""
+    with bad_input_exits(json):
+        topology = load_topology(paths, service_tags)
+    nsgs = []
+    for nsg in sorted(topology.nsgs.values(), key=lambda n: n.id.casefold()):
+        nsgs.append(
+            {
+                "id": nsg.id,
+                "name": nsg.name,
+                "flushConnection": nsg.flush_connection,
+                "subnets": [s.id for s in topology.subnets_using_nsg(nsg.id)],
+                "networkInterfaces": [n.id for n in topology.nics_using_nsg(nsg.id)],
+                "rules": [
+                    {
+                        "name": r.name,
+                        "default": r.is_default,
+                        "priority": r.priority,
+                        "direction": r.direction.value,
+                        "access": r.access.value,
+                        "protocol": r.protocol.value,
+                        "source": [*r.source_addresses, *r.source_asgs],
+                        "sourcePorts": list(r.source_ports),
+                        "destination": [*r.destination_addresses, *r.destination_asgs],
+                        "destinationPorts": list(r.destination_ports),
+                    }
+                    for d in (Direction.INBOUND, Direction.OUTBOUND)
+                    for r in nsg.rules(d)
+                ],
+            }
+        )
+    if json:
+        print_json({"networkSecurityGroups": nsgs})
+        return
+    for item in nsgs:
+        attached = [s.rsplit("/", 1)[-1] for s in item["subnets"]] + [
+            n.rsplit("/", 1)[-1] + " (NIC)" for n in item["networkInterfaces"]
+        ]
+        table = Table(title=f"{item['name']}  →  {', '.join(attached) or 'not associated'}")
+        for col in ("priority", "name", "direction", "access", "protocol", "source", "srcPorts", "dest", "dstPorts"):
+            table.add_column(col)
+        for r in item["rules"]:
+            table.add_row(
+                str(r["priority"]),
+                r["name"],
+                r["direction"],
+                r["access"],
+                r["protocol"],
+                ", ".join(_short(x) for x in r["source"]),
+                ", ".join(r["sourcePorts"]),
+                ", ".join(_short(x) for x in r["destination"]),
+                ", ".join(r["destinationPorts"]),
+                style="dim" if r["default"] else None,
+            )
+        stdout.print(table)
+
+
+def _short(value: str) -> str:
+    """ASG ids shown by name."""
+    return value.rsplit("/", 1)[-1] if value.startswith("/") else value
+
+
+def _register_optional_commands() -> None:
+    """Commands of the outer layers (service, simulation, flow logs) register themselves here."""
+    import importlib
+
+    for module in ("opennsg.cli.serve", "opennsg.cli.simulate", "opennsg.cli.flowlogs"):
+        try:
+            importlib.import_module(module).register(app)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+_register_optional_commands()
+
+__all__ = ["app", "fail"]
