@@ -1,25 +1,24 @@
 #!/usr/bin/env bash
-# Start a throw-away PostgreSQL 15 server on loopback for the API tests and print the URL they read.
-# Usage: eval "$(.ci/postgres.sh)"   (exports OPENNSG_TEST_POSTGRES_URL; the server outlives this script)
-set -euo pipefail
+# Start a throw-away PostgreSQL server on loopback for the API tests and export OPENNSG_TEST_POSTGRES_URL.
+# Works both sourced (`source .ci/postgres.sh`, as .ci/run does) and executed (`eval "$(.ci/postgres.sh)"`).
+# The server outlives the script; without server binaries it says so and the PostgreSQL tests are skipped.
 
-PORT="${OPENNSG_PG_PORT:-55432}"
-BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
-if [ -z "$BIN" ] || [ ! -x "$BIN/initdb" ]; then
-  if command -v apt-get >/dev/null 2>&1; then
-    apt-get install -y -q postgresql >&2 || true
-    BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+_opennsg_start_postgres() {
+  local port="${OPENNSG_PG_PORT:-55432}" bin dir url
+  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    echo "postgres.sh: no PostgreSQL server binaries; PostgreSQL tests will be skipped" >&2
+    return 0
   fi
-fi
-if [ -z "$BIN" ] || [ ! -x "$BIN/initdb" ]; then
-  echo "postgres.sh: no PostgreSQL server binaries found; PostgreSQL tests will be skipped" >&2
-  exit 0
-fi
+  dir="$(mktemp -d /tmp/opennsg-pg.XXXXXX)" || return 1
+  chown postgres "$dir" || return 1
+  runuser -u postgres -- "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null || return 1
+  runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200" start >&2 || return 1
+  runuser -u postgres -- "$bin/createdb" -h 127.0.0.1 -p "$port" opennsg_test || return 1
+  url="postgresql+psycopg://postgres@127.0.0.1:$port/opennsg_test"
+  export OPENNSG_TEST_POSTGRES_URL="$url"
+  echo "export OPENNSG_TEST_POSTGRES_URL=$url"
+}
 
-DIR="$(mktemp -d /tmp/opennsg-pg.XXXXXX)"
-chown postgres "$DIR"
-runuser -u postgres -- "$BIN/initdb" -D "$DIR/data" -A trust -U postgres >/dev/null
-runuser -u postgres -- "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -o "-p $PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200" -w start >&2
-runuser -u postgres -- "$BIN/createdb" -h 127.0.0.1 -p "$PORT" opennsg_test
-URL="postgresql+psycopg://postgres@127.0.0.1:$PORT/opennsg_test"
-echo "export OPENNSG_TEST_POSTGRES_URL=$URL"
+_opennsg_start_postgres
