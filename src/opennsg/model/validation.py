@@ -1,0 +1,601 @@
+"""Azure's validation of NSGs and the resources around them (spec §1, §5, §7.5 and the decisions of §0).
+
+Every check reports through ``ArmError(code, message, target)``; codes and message templates live in
+``Code`` and ``Message`` below so they are easy to find and test. Checks never stop at the first problem.
+
+Decisions taken here where Azure is silent (each in one place):
+
+- Dangling references (subnet -> NSG, NIC -> subnet, rule -> ASG, VM -> NIC, ...) use ``InvalidResourceReference``
+  and name both ends.
+- NICs of one ASG in different VNets use ``AllNetworkInterfacesInApplicationSecurityGroupMustBeFromSameVnet``.
+- The 4,000 "IP addresses and ranges" limit is counted per NSG and per side (source, destination) over all user
+  rules; every entry of a singular or plural prefix field counts as one, a service tag or ``*`` included
+  (each is one value the user specified); ASGs are counted by their own limits instead.
+- "One service tag per rule" is enforced per address field: Azure's own ``AllowVnetInBound`` carries
+  ``VirtualNetwork`` on both sides, so a per-rule limit of one would reject it. A field holds at most one tag
+  because the singular field takes one value and the plural field refuses tags.
+- IPv4 and IPv6 literals may not be mixed anywhere in one rule (source and destination together): such a
+  rule could never match a packet.
+- Names are checked (``NAME_PATTERN``) on NSGs and rules, the resources this project's rules are about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+
+from opennsg.model.errors import ArmError
+from opennsg.model.ids import id_key
+from opennsg.model.policy import (
+    MAX_ASGS_PER_IP_CONFIGURATION,
+    MAX_ASGS_PER_NSG,
+    MAX_ASGS_PER_REGION,
+    MAX_ASGS_PER_RULE_FIELD,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_FLOW_TIMEOUT_MINUTES,
+    MAX_IP_CONFIGURATIONS_PER_ASG,
+    MAX_NAME_LENGTH,
+    MAX_NSGS_PER_REGION,
+    MAX_PREFIXES_PER_SIDE,
+    MAX_RULES_PER_NSG,
+    MAX_USER_PRIORITY,
+    MIN_FLOW_TIMEOUT_MINUTES,
+    MIN_USER_PRIORITY,
+    NAME_PATTERN,
+    PLATFORM_DNS_TAG,
+    PLATFORM_IMDS_TAG,
+    PLATFORM_LKM_TAG,
+)
+from opennsg.model.resources import NetworkSecurityGroup, Resource, SecurityRule
+from opennsg.model.servicetags import ServiceTags
+from opennsg.model.topology import Topology
+from opennsg.model.values import parse_port_range, parse_prefix
+
+
+class Code:
+    """ARM error codes (spec §7.5; section 0 and this module's docstring for the ones Azure does not document)."""
+
+    INVALID_PRIORITY = "SecurityRuleInvalidPriority"
+    CONFLICT = "SecurityRuleConflict"
+    INVALID_NAME = "InvalidResourceName"
+    DESCRIPTION_TOO_LONG = "SecurityRuleDescriptionTooLong"
+    PARAMETER_CONFLICT = "SecurityRuleParameterConflict"
+    INVALID_PORT_RANGE = "SecurityRuleInvalidPortRange"
+    INVALID_PORT_RANGES = "SecurityRuleParameterContainsInvalidPortRanges"
+    INVALID_ADDRESS_PREFIX = "SecurityRuleInvalidAddressPrefix"
+    UNSUPPORTED_VALUE = "SecurityRuleParameterContainsUnsupportedValue"
+    MIXED_FAMILIES = "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies"
+    ASGS_PER_RULE_FIELD = "NumberOfApplicationSecurityGroupsReferencedInSecurityRuleLimitReached"
+    RULE_ASGS_SAME_VNET = "AllApplicationSecurityGroupsInSecurityRuleMustBeFromSameVnet"
+    ASG_NICS_SAME_VNET = "AllNetworkInterfacesInApplicationSecurityGroupMustBeFromSameVnet"
+    INVALID_REFERENCE = "InvalidResourceReference"
+    DEFAULT_RULE_READ_ONLY = "DefaultSecurityRuleReadOnly"
+    RULES_PER_NSG = "SecurityRulesPerNetworkSecurityGroupLimitReached"
+    PREFIXES_PER_SIDE = "AddressPrefixesPerNetworkSecurityGroupLimitReached"
+    ASGS_PER_NSG = "ApplicationSecurityGroupsPerNetworkSecurityGroupLimitReached"
+    ASGS_PER_IP_CONFIGURATION = "ApplicationSecurityGroupsPerIpConfigurationLimitReached"
+    IP_CONFIGURATIONS_PER_ASG = "IpConfigurationsPerApplicationSecurityGroupLimitReached"
+    NSGS_PER_REGION = "NetworkSecurityGroupsPerRegionLimitReached"
+    ASGS_PER_REGION = "ApplicationSecurityGroupsPerRegionLimitReached"
+    INVALID_FLOW_TIMEOUT = "InvalidFlowTimeoutInMinutes"
+
+
+class Message:
+    """Message templates (``str.format`` fields); the documented ones are verbatim from spec §1 and §7.5."""
+
+    INVALID_PRIORITY = (
+        "Security rule has invalid Priority. Value provided: {priority} Allowed range "
+        f"{MIN_USER_PRIORITY}-{MAX_USER_PRIORITY}."
+    )
+    CONFLICT = "Security rule {new} conflicts with rule {existing}. Rules cannot have the same Priority and Direction."
+    INVALID_NAME = (
+        "Resource name {name} is invalid. The name can be up to {max_length} characters long. It must begin with a "
+        "word character, and it must end with a word character or with '_'. The name may contain word characters "
+        "or '.', '-', '_'."
+    )
+    DESCRIPTION_TOO_LONG = (
+        "Security rule {rule_id} has a description of {length} characters. The description is restricted to "
+        "{max_length} characters."
+    )
+    PARAMETER_CONFLICT = (
+        "Security rule with Id {rule_id} must specify a non-empty value for either {singular} or {plural}, "
+        "but not both."
+    )
+    ADDRESS_PARAMETER_CONFLICT = (
+        "Security rule with Id {rule_id} must specify a non-empty value for either {singular} or {plural} "
+        "or {asgs}, but not more than one of them."
+    )
+    INVALID_PORT_RANGE = (
+        "Security rule has invalid Port range. Value provided: {value}. Value should be an integer OR integer range "
+        "with '-' delimiter. Valid range 0-65535."
+    )
+    INVALID_PORT_RANGES = (
+        "Security rule parameter {parameter} for rule with Id {rule_id} contains invalid port ranges. "
+        "'*' may only be used alone, in {singular}. Value provided: {value}."
+    )
+    INVALID_ADDRESS_PREFIX = "Security rule {rule_id} has invalid Address prefix. Value provided: {value}"
+    UNSUPPORTED_VALUE = (
+        "Security rule parameter {parameter} for rule with Id {rule_id} cannot specify existing VIRTUALNETWORK, "
+        "INTERNET, AZURELOADBALANCER, '*' or system tags. Unsupported value used: {value}."
+    )
+    MIXED_FAMILIES = (
+        "Security rule {rule_id} cannot contain address prefixes from different address families: "
+        "IPv4 prefix {ipv4} and IPv6 prefix {ipv6}."
+    )
+    ASGS_PER_RULE_FIELD = (
+        "A security rule may have up to {limit} Application Security Group in the source or destination fields. "
+        "The requested configuration has {count} in the {field} field."
+    )
+    RULE_ASGS_SAME_VNET = (
+        "Security Rule {rule_id} has Application Security Groups (ASGs) from multiple virtual networks ({vnets}). "
+        "All ASGs on the Security Rule must be from the same virtual network."
+    )
+    ASG_NICS_SAME_VNET = (
+        "Application security group {asg_id} has members in multiple virtual networks ({vnets}). "
+        "All IP configurations of an application security group must be in the same virtual network."
+    )
+    INVALID_REFERENCE = "Resource {referenced} referenced by {referrer} was not found."
+    DEFAULT_RULE_READ_ONLY = (
+        "Default security rule {name} of network security group {nsg_id} is read-only and cannot be changed."
+    )
+    RULES_PER_NSG = (
+        "Network security group {nsg_id} has {count} security rules. A network security group may have up to "
+        "{limit} security rules."
+    )
+    PREFIXES_PER_SIDE = (
+        "Network security group {nsg_id} specifies {count} {side} address prefixes in its security rules. "
+        "Up to {limit} IP addresses and ranges may be specified for the {side} of a network security group."
+    )
+    ASGS_PER_NSG = (
+        "Network security group {nsg_id} references {count} application security groups in its security rules. "
+        "Up to {limit} may be referenced."
+    )
+    ASGS_PER_IP_CONFIGURATION = (
+        "IP configuration {ip_configuration_id} is a member of {count} application security groups. "
+        "An IP configuration may be a member of up to {limit}."
+    )
+    IP_CONFIGURATIONS_PER_ASG = (
+        "Application security group {asg_id} has {count} IP configurations. An application security group may "
+        "have up to {limit}."
+    )
+    NSGS_PER_REGION = (
+        "Subscription {subscription} has {count} network security groups in region {region}. Up to {limit} are "
+        "allowed per region per subscription."
+    )
+    ASGS_PER_REGION = (
+        "Subscription {subscription} has {count} application security groups in region {region}. Up to {limit} "
+        "are allowed per region per subscription."
+    )
+    INVALID_FLOW_TIMEOUT = (
+        "Virtual network {vnet_id} has invalid flowTimeoutInMinutes. Value provided: {value}. Allowed range "
+        f"{MIN_FLOW_TIMEOUT_MINUTES}-{MAX_FLOW_TIMEOUT_MINUTES}."
+    )
+
+
+#: Tags every NSG knows without a service tags file (spec §4.1, §4.2), by case-folded name.
+BUILTIN_TAGS = {
+    name.casefold(): name
+    for name in (
+        "VirtualNetwork",
+        "Internet",
+        "AzureLoadBalancer",
+        PLATFORM_DNS_TAG,
+        PLATFORM_IMDS_TAG,
+        PLATFORM_LKM_TAG,
+    )
+}
+#: Classic-model spellings (spec §4.3), accepted and mapped to the ARM names.
+CLASSIC_TAG_ALIASES = {
+    "azure_loadbalancer": "AzureLoadBalancer",
+    "internet": "Internet",
+    "virtual_network": "VirtualNetwork",
+}
+
+_NAME_RE = re.compile(NAME_PATTERN)
+
+
+def canonical_tag(text: str, service_tags: ServiceTags | None) -> str | None:
+    """The canonical name of a tag usable in an NSG rule (built-in, classic spelling or NSG-enabled), else None."""
+    folded = text.strip().casefold()
+    if folded in BUILTIN_TAGS:
+        return BUILTIN_TAGS[folded]
+    if folded in CLASSIC_TAG_ALIASES:
+        return CLASSIC_TAG_ALIASES[folded]
+    tag = service_tags.nsg_tag(folded) if service_tags is not None else None
+    return tag.name if tag is not None else None
+
+
+def is_known_tag(text: str, service_tags: ServiceTags | None) -> bool:
+    """True for any tag name, usable in NSGs or not (to tell "a tag in the wrong field" from garbage)."""
+    folded = text.strip().casefold()
+    return (
+        canonical_tag(text, service_tags) is not None
+        or (service_tags is not None and service_tags.get(folded) is not None)
+        or folded == "*"
+    )
+
+
+def is_valid_name(name: str) -> bool:
+    return len(name) <= MAX_NAME_LENGTH and _NAME_RE.match(name) is not None
+
+
+def rule_id(nsg: NetworkSecurityGroup, rule: SecurityRule) -> str:
+    """The rule's ARM id: its own, or the one ARM gives it under its NSG."""
+    return rule.id or f"{nsg.id}/securityRules/{rule.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A problem located in one resource: ``error.target`` is the path inside that resource's ARM JSON.
+
+    ``missing`` is the id of a referenced resource that was not found, so a loader can drop follow-on errors
+    about resources it already reported as unreadable.
+    """
+
+    resource_id: str
+    error: ArmError
+    missing: str | None = None
+
+
+def validate_nsg(nsg: NetworkSecurityGroup, topology: Topology) -> list[ArmError]:
+    """Every problem of one NSG as a PUT of it would meet, targets relative to the NSG's JSON."""
+    return [f.error for f in _nsg_findings(nsg, topology, _AsgMembership.of(topology))]
+
+
+def validate_topology(topology: Topology) -> list[ArmError]:
+    """Every problem of a whole topology; targets are ``{resource id}#{path in its JSON}``."""
+    return [
+        ArmError(
+            f.error.code, f.error.message, f"{f.resource_id}#{f.error.target}" if f.error.target else f.resource_id
+        )
+        for f in topology_findings(topology)
+    ]
+
+
+def topology_findings(topology: Topology) -> list[Finding]:
+    """Every problem of a whole topology, each tied to the resource it is in."""
+    findings: list[Finding] = []
+    membership = _AsgMembership.of(topology)
+    for nsg in topology.nsgs.values():
+        findings.extend(_nsg_findings(nsg, topology, membership))
+    findings.extend(_region_limit_findings(topology))
+    findings.extend(_vnet_findings(topology))
+    findings.extend(_nic_findings(topology))
+    findings.extend(_asg_membership_findings(topology, membership))
+    findings.extend(_vm_findings(topology))
+    return findings
+
+
+# --- NSGs and rules ----------------------------------------------------------------------------------
+
+
+def _nsg_findings(nsg: NetworkSecurityGroup, topology: Topology, membership: _AsgMembership) -> list[Finding]:
+    errors: list[Finding] = []
+
+    def add(code: str, message: str, target: str | None = None, missing: str | None = None) -> None:
+        errors.append(Finding(nsg.id, ArmError(code, message, target), missing))
+
+    if not is_valid_name(nsg.name):
+        add(Code.INVALID_NAME, Message.INVALID_NAME.format(name=nsg.name, max_length=MAX_NAME_LENGTH), "name")
+    if len(nsg.security_rules) > MAX_RULES_PER_NSG:
+        add(
+            Code.RULES_PER_NSG,
+            Message.RULES_PER_NSG.format(nsg_id=nsg.id, count=len(nsg.security_rules), limit=MAX_RULES_PER_NSG),
+            "properties.securityRules",
+        )
+    for i, rule in enumerate(nsg.security_rules):
+        for code, message, field, missing in _rule_problems(nsg, rule, topology, membership):
+            target = f"properties.securityRules[{i}]" + (f".{field}" if field else "")
+            add(code, message, target, missing)
+    for code, message, target in _nsg_wide_problems(nsg):
+        add(code, message, target)
+    return errors
+
+
+_Problem = tuple[str, str, str | None, str | None]  # code, message, field path inside the rule, missing id
+
+
+def _rule_problems(
+    nsg: NetworkSecurityGroup, rule: SecurityRule, topology: Topology, membership: _AsgMembership
+) -> Iterator[_Problem]:
+    rid = rule_id(nsg, rule)
+    if rule.is_default:
+        yield (
+            Code.DEFAULT_RULE_READ_ONLY,
+            Message.DEFAULT_RULE_READ_ONLY.format(name=rule.name, nsg_id=nsg.id),
+            None,
+            None,
+        )
+    if not is_valid_name(rule.name):
+        yield Code.INVALID_NAME, Message.INVALID_NAME.format(name=rule.name, max_length=MAX_NAME_LENGTH), "name", None
+    if not MIN_USER_PRIORITY <= rule.priority <= MAX_USER_PRIORITY:
+        yield (
+            Code.INVALID_PRIORITY,
+            Message.INVALID_PRIORITY.format(priority=rule.priority),
+            "properties.priority",
+            None,
+        )
+    if rule.description is not None and len(rule.description) > MAX_DESCRIPTION_LENGTH:
+        message = Message.DESCRIPTION_TOO_LONG.format(
+            rule_id=rid, length=len(rule.description), max_length=MAX_DESCRIPTION_LENGTH
+        )
+        yield Code.DESCRIPTION_TOO_LONG, message, "properties.description", None
+    for side in ("source", "destination"):
+        yield from _port_problems(rid, rule, side)
+        yield from _address_problems(rid, rule, side, topology.service_tags)
+        yield from _asg_problems(rid, rule, side, topology)
+    yield from _family_problems(rid, rule)
+    yield from _same_vnet_problems(rid, rule, membership)
+
+
+def _camel(side: str, suffix: str) -> str:
+    return f"{side}{suffix}"
+
+
+def _pascal(side: str, suffix: str) -> str:
+    return f"{side.capitalize()}{suffix}"
+
+
+def _port_problems(rid: str, rule: SecurityRule, side: str) -> Iterator[_Problem]:
+    singular: str | None = getattr(rule, f"{side}_port_range")
+    plural: tuple[str, ...] = getattr(rule, f"{side}_port_ranges")
+    if bool(singular) == bool(plural):
+        message = Message.PARAMETER_CONFLICT.format(
+            rule_id=rid, singular=_pascal(side, "PortRange"), plural=_pascal(side, "PortRanges")
+        )
+        yield Code.PARAMETER_CONFLICT, message, f"properties.{_camel(side, 'PortRange')}", None
+    if singular and parse_port_range(singular) is None:
+        message = Message.INVALID_PORT_RANGE.format(value=singular)
+        yield Code.INVALID_PORT_RANGE, message, f"properties.{_camel(side, 'PortRange')}", None
+    for j, value in enumerate(plural):
+        path = f"properties.{_camel(side, 'PortRanges')}[{j}]"
+        if value.strip() == "*":
+            message = Message.INVALID_PORT_RANGES.format(
+                parameter=_pascal(side, "PortRanges"), rule_id=rid, singular=_pascal(side, "PortRange"), value=value
+            )
+            yield Code.INVALID_PORT_RANGES, message, path, None
+        elif parse_port_range(value) is None:
+            yield Code.INVALID_PORT_RANGE, Message.INVALID_PORT_RANGE.format(value=value), path, None
+
+
+def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags | None) -> Iterator[_Problem]:
+    singular: str | None = getattr(rule, f"{side}_address_prefix")
+    plural: tuple[str, ...] = getattr(rule, f"{side}_address_prefixes")
+    asgs: tuple[str, ...] = getattr(rule, f"{side}_asgs")
+    if sum(map(bool, (singular, plural, asgs))) != 1:
+        if asgs:
+            message = Message.ADDRESS_PARAMETER_CONFLICT.format(
+                rule_id=rid,
+                singular=_pascal(side, "AddressPrefix"),
+                plural=_pascal(side, "AddressPrefixes"),
+                asgs=_pascal(side, "ApplicationSecurityGroups"),
+            )
+        else:
+            message = Message.PARAMETER_CONFLICT.format(
+                rule_id=rid, singular=_pascal(side, "AddressPrefix"), plural=_pascal(side, "AddressPrefixes")
+            )
+        yield Code.PARAMETER_CONFLICT, message, f"properties.{_camel(side, 'AddressPrefix')}", None
+    if (
+        singular
+        and singular.strip() != "*"
+        and parse_prefix(singular) is None
+        and canonical_tag(singular, tags) is None
+    ):
+        message = Message.INVALID_ADDRESS_PREFIX.format(rule_id=rid, value=singular)
+        yield Code.INVALID_ADDRESS_PREFIX, message, f"properties.{_camel(side, 'AddressPrefix')}", None
+    for j, value in enumerate(plural):
+        path = f"properties.{_camel(side, 'AddressPrefixes')}[{j}]"
+        if parse_prefix(value) is not None:
+            continue
+        if is_known_tag(value, tags):
+            message = Message.UNSUPPORTED_VALUE.format(
+                parameter=_pascal(side, "AddressPrefix"), rule_id=rid, value=value
+            )
+            yield Code.UNSUPPORTED_VALUE, message, path, None
+        else:
+            yield (
+                Code.INVALID_ADDRESS_PREFIX,
+                Message.INVALID_ADDRESS_PREFIX.format(rule_id=rid, value=value),
+                path,
+                None,
+            )
+
+
+def _asg_problems(rid: str, rule: SecurityRule, side: str, topology: Topology) -> Iterator[_Problem]:
+    asgs: tuple[str, ...] = getattr(rule, f"{side}_asgs")
+    field = _camel(side, "ApplicationSecurityGroups")
+    if len(asgs) > MAX_ASGS_PER_RULE_FIELD:
+        message = Message.ASGS_PER_RULE_FIELD.format(
+            limit=MAX_ASGS_PER_RULE_FIELD, count=len(asgs), field=_pascal(side, "ApplicationSecurityGroups")
+        )
+        yield Code.ASGS_PER_RULE_FIELD, message, f"properties.{field}", None
+    for j, asg_id in enumerate(asgs):
+        if topology.asg(asg_id) is None:
+            message = Message.INVALID_REFERENCE.format(referenced=asg_id, referrer=rid)
+            yield Code.INVALID_REFERENCE, message, f"properties.{field}[{j}].id", asg_id
+
+
+def _family_problems(rid: str, rule: SecurityRule) -> Iterator[_Problem]:
+    v4: str | None = None
+    v6: str | None = None
+    for value in (*rule.source_addresses, *rule.destination_addresses):
+        network = parse_prefix(value)
+        if network is None:
+            continue
+        if isinstance(network, IPv4Network):
+            v4 = v4 or value
+        else:
+            v6 = v6 or value
+    if v4 and v6:
+        yield Code.MIXED_FAMILIES, Message.MIXED_FAMILIES.format(rule_id=rid, ipv4=v4, ipv6=v6), "properties", None
+
+
+@dataclass(frozen=True, slots=True)
+class _AsgMembership:
+    """Per ASG key: how many IP configurations are members, and their VNets (key -> id as first written)."""
+
+    counts: dict[str, int]
+    vnets: dict[str, dict[str, str]]
+
+    @classmethod
+    def of(cls, topology: Topology) -> _AsgMembership:
+        counts: dict[str, int] = defaultdict(int)
+        vnets: dict[str, dict[str, str]] = defaultdict(dict)
+        for nic in topology.nics.values():
+            for cfg in nic.ip_configurations:
+                for asg_key in {id_key(a) for a in cfg.application_security_groups}:
+                    counts[asg_key] += 1
+                    if cfg.subnet:
+                        vnet_id = cfg.subnet.strip().rstrip("/").rsplit("/", 2)[0]
+                        vnets[asg_key].setdefault(id_key(vnet_id), vnet_id)
+        return cls(dict(counts), dict(vnets))
+
+
+def _same_vnet_problems(rid: str, rule: SecurityRule, membership: _AsgMembership) -> Iterator[_Problem]:
+    vnets: dict[str, str] = {}
+    for asg_id in (*rule.source_asgs, *rule.destination_asgs):
+        for key, vnet_id in sorted(membership.vnets.get(id_key(asg_id), {}).items()):
+            vnets.setdefault(key, vnet_id)
+    if len(vnets) > 1:
+        message = Message.RULE_ASGS_SAME_VNET.format(rule_id=rid, vnets=", ".join(sorted(vnets.values())))
+        yield Code.RULE_ASGS_SAME_VNET, message, "properties", None
+
+
+def _nsg_wide_problems(nsg: NetworkSecurityGroup) -> Iterator[tuple[str, str, str]]:
+    by_slot: dict[tuple[str, int], SecurityRule] = {}
+    for i, rule in enumerate(nsg.security_rules):
+        slot = (rule.direction.value, rule.priority)
+        existing = by_slot.get(slot)
+        if existing is None:
+            by_slot[slot] = rule
+        else:
+            message = Message.CONFLICT.format(new=rule.name, existing=existing.name)
+            yield Code.CONFLICT, message, f"properties.securityRules[{i}].properties.priority"
+    for side in ("source", "destination"):
+        count = sum(len(getattr(r, f"{side}_addresses")) for r in nsg.security_rules)
+        if count > MAX_PREFIXES_PER_SIDE:
+            message = Message.PREFIXES_PER_SIDE.format(
+                nsg_id=nsg.id, count=count, side=side, limit=MAX_PREFIXES_PER_SIDE
+            )
+            yield Code.PREFIXES_PER_SIDE, message, "properties.securityRules"
+    distinct_asgs = {id_key(a) for r in nsg.security_rules for a in (*r.source_asgs, *r.destination_asgs)}
+    if len(distinct_asgs) > MAX_ASGS_PER_NSG:
+        message = Message.ASGS_PER_NSG.format(nsg_id=nsg.id, count=len(distinct_asgs), limit=MAX_ASGS_PER_NSG)
+        yield Code.ASGS_PER_NSG, message, "properties.securityRules"
+
+
+# --- the rest of the topology ---------------------------------------------------------------------------
+
+
+def _region_limit_findings(topology: Topology) -> Iterator[Finding]:
+    for resources, limit, code, template in (
+        (topology.nsgs.values(), MAX_NSGS_PER_REGION, Code.NSGS_PER_REGION, Message.NSGS_PER_REGION),
+        (topology.asgs.values(), MAX_ASGS_PER_REGION, Code.ASGS_PER_REGION, Message.ASGS_PER_REGION),
+    ):
+        groups: dict[tuple[str, str], list[Resource]] = defaultdict(list)
+        for resource in resources:
+            groups[(resource.subscription_id.casefold(), resource.location.casefold())].append(resource)
+        for group in groups.values():
+            if len(group) > limit:
+                first = group[0]
+                message = template.format(
+                    subscription=first.subscription_id, count=len(group), region=first.location, limit=limit
+                )
+                yield Finding(group[limit].id, ArmError(code, message, None))
+
+
+def _reference(referrer: str, referenced: str | None, exists: bool, resource_id: str, target: str) -> Iterable[Finding]:
+    if referenced and not exists:
+        message = Message.INVALID_REFERENCE.format(referenced=referenced, referrer=referrer)
+        return [Finding(resource_id, ArmError(Code.INVALID_REFERENCE, message, target), referenced)]
+    return []
+
+
+def _vnet_findings(topology: Topology) -> Iterator[Finding]:
+    for vnet in topology.vnets.values():
+        timeout = vnet.flow_timeout_in_minutes
+        if timeout is not None and not MIN_FLOW_TIMEOUT_MINUTES <= timeout <= MAX_FLOW_TIMEOUT_MINUTES:
+            error = ArmError(
+                Code.INVALID_FLOW_TIMEOUT,
+                Message.INVALID_FLOW_TIMEOUT.format(vnet_id=vnet.id, value=timeout),
+                "properties.flowTimeoutInMinutes",
+            )
+            yield Finding(vnet.id, error)
+        for i, subnet in enumerate(vnet.subnets):
+            base = f"properties.subnets[{i}].properties"
+            nsg_id, rt_id = subnet.network_security_group, subnet.route_table
+            yield from _reference(
+                subnet.id, nsg_id, topology.nsg(nsg_id) is not None, vnet.id, f"{base}.networkSecurityGroup.id"
+            )
+            yield from _reference(
+                subnet.id, rt_id, topology.route_table(rt_id) is not None, vnet.id, f"{base}.routeTable.id"
+            )
+
+
+def _nic_findings(topology: Topology) -> Iterator[Finding]:
+    for nic in topology.nics.values():
+        nsg_id = nic.network_security_group
+        yield from _reference(
+            nic.id, nsg_id, topology.nsg(nsg_id) is not None, nic.id, "properties.networkSecurityGroup.id"
+        )
+        for i, cfg in enumerate(nic.ip_configurations):
+            base = f"properties.ipConfigurations[{i}].properties"
+            yield from _reference(
+                cfg.id, cfg.subnet, topology.subnet(cfg.subnet) is not None, nic.id, f"{base}.subnet.id"
+            )
+            for j, asg_id in enumerate(cfg.application_security_groups):
+                yield from _reference(
+                    cfg.id,
+                    asg_id,
+                    topology.asg(asg_id) is not None,
+                    nic.id,
+                    f"{base}.applicationSecurityGroups[{j}].id",
+                )
+            if len(cfg.application_security_groups) > MAX_ASGS_PER_IP_CONFIGURATION:
+                message = Message.ASGS_PER_IP_CONFIGURATION.format(
+                    ip_configuration_id=cfg.id,
+                    count=len(cfg.application_security_groups),
+                    limit=MAX_ASGS_PER_IP_CONFIGURATION,
+                )
+                target = f"{base}.applicationSecurityGroups"
+                yield Finding(nic.id, ArmError(Code.ASGS_PER_IP_CONFIGURATION, message, target))
+
+
+def _asg_membership_findings(topology: Topology, membership: _AsgMembership) -> Iterator[Finding]:
+    for asg in topology.asgs.values():
+        count = membership.counts.get(asg.key, 0)
+        if count > MAX_IP_CONFIGURATIONS_PER_ASG:
+            message = Message.IP_CONFIGURATIONS_PER_ASG.format(
+                asg_id=asg.id, count=count, limit=MAX_IP_CONFIGURATIONS_PER_ASG
+            )
+            yield Finding(asg.id, ArmError(Code.IP_CONFIGURATIONS_PER_ASG, message, None))
+        asg_vnets = membership.vnets.get(asg.key, {})
+        if len(asg_vnets) > 1:
+            message = Message.ASG_NICS_SAME_VNET.format(asg_id=asg.id, vnets=", ".join(sorted(asg_vnets.values())))
+            yield Finding(asg.id, ArmError(Code.ASG_NICS_SAME_VNET, message, None))
+
+
+def _vm_findings(topology: Topology) -> Iterator[Finding]:
+    for vm in topology.vms.values():
+        for i, nic_id in enumerate(vm.network_interfaces):
+            target = f"properties.networkProfile.networkInterfaces[{i}].id"
+            yield from _reference(vm.id, nic_id, topology.nic(nic_id) is not None, vm.id, target)
+
+
+__all__ = [
+    "BUILTIN_TAGS",
+    "CLASSIC_TAG_ALIASES",
+    "Code",
+    "Finding",
+    "Message",
+    "canonical_tag",
+    "is_known_tag",
+    "is_valid_name",
+    "rule_id",
+    "topology_findings",
+    "validate_nsg",
+    "validate_topology",
+]
