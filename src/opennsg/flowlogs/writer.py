@@ -1,0 +1,192 @@
+"""Flow logs out: tuples collected into per-minute records and written as Network Watcher's blob tree (spec §9).
+
+The data plane decides *what* is logged (which NSG and rule decided, counters as deltas); this module only
+groups and formats: one file per hour per NSG (or VNet flow log) per MAC, one record per minute in it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from opennsg.flowlogs.formats import (
+    NSG_CATEGORY,
+    NSG_OPERATION,
+    UNSPECIFIED,
+    VNET_CATEGORY,
+    VNET_FLOW_LOG_VERSION,
+    VNET_OPERATION,
+    FlowTuple,
+    LogFormat,
+    format_time,
+    normalize_mac,
+    nsg_blob_path,
+    resource_guid,
+    vnet_blob_path,
+)
+from opennsg.model.resources import VirtualNetwork
+
+
+@dataclass(frozen=True, slots=True)
+class VnetFlowLog:
+    """A VNet flow log resource (spec §9.2): where its blobs go and what its records name."""
+
+    flow_log_id: str
+    guid: str
+    target_resource_id: str
+
+    @classmethod
+    def for_vnet(cls, vnet: VirtualNetwork, name: str | None = None) -> VnetFlowLog:
+        """The flow log Network Watcher would hold for ``vnet`` (in NetworkWatcherRG, per region)."""
+        region = vnet.location or "global"
+        log_name = name or f"{vnet.name}-flowlog"
+        flow_log_id = (
+            f"/subscriptions/{vnet.subscription_id}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network"
+            f"/networkWatchers/NetworkWatcher_{region}/flowLogs/{log_name}"
+        )
+        return cls(flow_log_id, resource_guid(flow_log_id, None), vnet.id)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLogEntry:
+    """One tuple and where it belongs: the MAC of the NIC it was seen at and the NSG and rule that decided.
+
+    ``nsg_id`` is None when no NSG is on the path (such flows appear in VNet flow logs only, as ``unspecified``).
+    """
+
+    tuple: FlowTuple
+    mac: str
+    nsg_id: str | None
+    nsg_guid: str | None
+    rule: str | None
+    vnet_flow_log: VnetFlowLog | None = None
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+class FlowLogWriter:
+    """Collects entries; renders NSG v1/v2 and VNet flow log files as ``{relative blob path: document}``."""
+
+    def __init__(self, formats: Iterable[LogFormat] = (LogFormat.NSG_V2, LogFormat.VNET)) -> None:
+        self.formats = frozenset(formats)
+        self._entries: list[FlowLogEntry] = []
+
+    def add(self, entry: FlowLogEntry) -> None:
+        self._entries.append(entry)
+
+    def extend(self, entries: Iterable[FlowLogEntry]) -> None:
+        self._entries.extend(entries)
+
+    @property
+    def entries(self) -> tuple[FlowLogEntry, ...]:
+        return tuple(self._entries)
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """Every file's content, keyed by its blob path relative to the storage account."""
+        out: dict[str, dict[str, Any]] = {}
+        for fmt in sorted(self.formats):
+            if fmt is LogFormat.VNET:
+                out.update(self._vnet_documents())
+            else:
+                out.update(self._nsg_documents(1 if fmt is LogFormat.NSG_V1 else 2))
+        return out
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """Write the blob tree under ``out_dir``; v1 goes under ``v1/`` when v2 is written too (same blob paths)."""
+        written: list[Path] = []
+        for relative, document in sorted(self.documents().items()):
+            target = out_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
+            written.append(target)
+        return written
+
+    def _nsg_documents(self, version: int) -> dict[str, dict[str, Any]]:
+        # file -> minute -> rule -> tuples; dicts keep first-seen order, records are sorted by minute.
+        files: dict[str, dict[datetime, dict[str, list[str]]]] = {}
+        heads: dict[str, tuple[str, str, str]] = {}
+        for entry in self._entries:
+            if entry.nsg_id is None or entry.rule is None:
+                continue
+            mac = normalize_mac(entry.mac)
+            path = nsg_blob_path(entry.nsg_id, entry.tuple.timestamp, mac)
+            if version == 1 and LogFormat.NSG_V2 in self.formats:
+                path = f"v1/{path}"
+            heads[path] = (entry.nsg_id, resource_guid(entry.nsg_id, entry.nsg_guid), mac)
+            text = entry.tuple.nsg_v1() if version == 1 else entry.tuple.nsg_v2()
+            minute = files.setdefault(path, {}).setdefault(_minute(entry.tuple.timestamp), {})
+            minute.setdefault(entry.rule, []).append(text)
+        out: dict[str, dict[str, Any]] = {}
+        for path, minutes in files.items():
+            nsg_id, guid, mac = heads[path]
+            out[path] = {
+                "records": [
+                    {
+                        "time": format_time(start + timedelta(minutes=1)),
+                        "systemId": guid,
+                        "category": NSG_CATEGORY,
+                        "resourceId": nsg_id.strip().rstrip("/").upper(),
+                        "operationName": NSG_OPERATION,
+                        "properties": {
+                            "Version": version,
+                            "flows": [
+                                {"rule": rule, "flows": [{"mac": mac, "flowTuples": tuples}]}
+                                for rule, tuples in rules.items()
+                            ],
+                        },
+                    }
+                    for start, rules in sorted(minutes.items())
+                ]
+            }
+        return out
+
+    def _vnet_documents(self) -> dict[str, dict[str, Any]]:
+        # file -> minute -> aclID -> rule -> tuples
+        files: dict[str, dict[datetime, dict[str, dict[str, list[str]]]]] = {}
+        heads: dict[str, tuple[VnetFlowLog, str]] = {}
+        for entry in self._entries:
+            log = entry.vnet_flow_log
+            if log is None:
+                continue
+            mac = normalize_mac(entry.mac)
+            path = vnet_blob_path(log.flow_log_id, entry.tuple.timestamp, mac)
+            heads[path] = (log, mac)
+            acl = resource_guid(entry.nsg_id, entry.nsg_guid) if entry.nsg_id else UNSPECIFIED
+            minute = files.setdefault(path, {}).setdefault(_minute(entry.tuple.timestamp), {})
+            minute.setdefault(acl, {}).setdefault(entry.rule or UNSPECIFIED, []).append(entry.tuple.vnet())
+        out: dict[str, dict[str, Any]] = {}
+        for path, minutes in files.items():
+            log, mac = heads[path]
+            out[path] = {
+                "records": [
+                    {
+                        "time": format_time(start + timedelta(minutes=1)),
+                        "flowLogVersion": VNET_FLOW_LOG_VERSION,
+                        "flowLogGUID": log.guid,
+                        "macAddress": mac,
+                        "category": VNET_CATEGORY,
+                        "flowLogResourceID": log.flow_log_id.strip().rstrip("/").upper(),
+                        "targetResourceID": log.target_resource_id,
+                        "operationName": VNET_OPERATION,
+                        "flowRecords": {
+                            "flows": [
+                                {
+                                    "aclID": acl,
+                                    "flowGroups": [
+                                        {"rule": rule, "flowTuples": tuples} for rule, tuples in groups.items()
+                                    ],
+                                }
+                                for acl, groups in acls.items()
+                            ]
+                        },
+                    }
+                    for start, acls in sorted(minutes.items())
+                ]
+            }
+        return out
