@@ -121,19 +121,18 @@ class FlowTuple:
     def nsg_v2(self) -> str:
         """v1 fields plus state and four counters, empty for Begin and denied tuples (spec §9.1)."""
         state = FlowState.BEGIN if self.state is FlowState.DENIED else self.state
-        counters = (
-            ",,,,"
-            if state is FlowState.BEGIN or self.access is Access.DENY
-            else f",{self.packets_sent or 0},{self.bytes_sent or 0},{self.packets_received or 0},{self.bytes_received or 0}"
-        )
-        return f"{self.nsg_v1()},{state.value}{counters}"
+        if state is FlowState.BEGIN or self.access is Access.DENY:
+            return f"{self.nsg_v1()},{state.value},,,,"
+        return f"{self.nsg_v1()},{state.value},{self._counters()}"
 
     def vnet(self) -> str:
         """``epochMillis,src,dst,sport,dport,ianaProto,I|O,B|C|E|D,encryption,4 counters`` (spec §9.2)."""
         millis = int(self.timestamp.timestamp() * 1000)
         state = FlowState.DENIED if self.access is Access.DENY else self.state
+        return f"{self._head(str(self.protocol), millis)},{state.value},{self.encryption},{self._counters()}"
+
+    def _counters(self) -> str:
         return (
-            f"{self._head(str(self.protocol), millis)},{state.value},{self.encryption},"
             f"{self.packets_sent or 0},{self.bytes_sent or 0},{self.packets_received or 0},{self.bytes_received or 0}"
         )
 

@@ -187,9 +187,9 @@ class FlowLogReader:
             self._problem(file, position, "record is not a JSON object")
             return
         category = record.get("category")
-        if category == NSG_CATEGORY or "properties" in record and category is None:
+        if category == NSG_CATEGORY or ("properties" in record and category is None):
             self._collect_nsg(file, position, record, buckets)
-        elif category == VNET_CATEGORY or "flowRecords" in record and category is None:
+        elif category == VNET_CATEGORY or ("flowRecords" in record and category is None):
             self._collect_vnet(file, position, record, buckets)
         else:
             self._problem(file, position, f"unknown record category {category!r}")
@@ -327,10 +327,7 @@ def _parse_tuples(fmt: LogFormat, lines: list[str], group_ids: np.ndarray, group
         for letter, number in LETTER_PROTOCOLS.items():
             protocol_text = pc.replace_substring(protocol_text, letter, str(number))
     millis = table["ts"] if fmt is LogFormat.VNET else pc.multiply(table["ts"], 1000)
-    if fmt is LogFormat.VNET:
-        decision = pc.if_else(pc.equal(table["state"], "D"), "D", "A")
-    else:
-        decision = table["decision"]
+    decision = pc.if_else(pc.equal(table["state"], "D"), "D", "A") if fmt is LogFormat.VNET else table["decision"]
     nulls_text = pa.nulls(rows, pa.string())
     nulls_int = pa.nulls(rows, pa.int64())
     columns = {
