@@ -1,0 +1,103 @@
+"""The ARM-compatible service: FastAPI app behind the ARM gateway, with the store it reads and writes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from opennsg.api.auth import Tokens
+from opennsg.api.db import open_engine
+from opennsg.api.errors import ApiError
+from opennsg.api.gateway import Gateway
+from opennsg.api.resources import Routes
+from opennsg.api.store import Store
+from opennsg.api.watcher import Diagnostics
+from opennsg.model.errors import OpenNsgError
+from opennsg.model.servicetags import ServiceTags
+
+log = logging.getLogger("opennsg.api")
+
+DEFAULT_MAX_BODY = 4 * 1024 * 1024  # ARM accepts request bodies up to 4 MiB
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    db_url: str
+    tokens: Tokens
+    service_tags: ServiceTags | None = None
+    max_body: int = DEFAULT_MAX_BODY
+    page_size: int = DEFAULT_PAGE_SIZE
+
+
+def api_version(version: Annotated[str, Query(alias="api-version", pattern=r"^\d{4}-\d{2}-\d{2}(-preview)?$")]) -> str:
+    """Documents the required ``api-version`` (the gateway has already checked it, with ARM's error codes)."""
+    return version
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "details": []}}, status, headers)
+
+
+def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
+    app = FastAPI(
+        title="OpenNSG",
+        version="0.1.0",
+        description="Azure Resource Manager-compatible API for network security groups and Network Watcher.",
+        dependencies=[],
+    )
+    versioned = [Depends(api_version)]
+    routes = Routes(store, config.page_size)
+    routes.router.dependencies = versioned
+    routes.install(app)
+    diagnostics = Diagnostics(store, config.service_tags)
+    diagnostics.router.dependencies = versioned
+    diagnostics.install(app)
+
+    @app.get("/healthz", tags=["service"], operation_id="Service_Health")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": store.snapshot.version}
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), exc.status, exc.headers or None)
+
+    @app.exception_handler(OpenNsgError)
+    async def on_invalid(_request: Request, exc: OpenNsgError) -> JSONResponse:
+        error = ApiError.invalid(exc)
+        return JSONResponse(error.body(), error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_request_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
+        return _error(400, "InvalidRequestFormat", f"Cannot parse the request: {problems[:500]}")
+
+    @app.exception_handler(HTTPException)
+    async def on_http(_request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error(404, "NotFound", "No route or resource type matches the request path.")
+        if exc.status_code == 405:
+            return _error(405, "MethodNotAllowed", "The HTTP method is not supported for this path.", exc.headers)
+        return _error(exc.status_code, "BadRequest", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return _error(500, "InternalServerError", "An unexpected error occurred; see the service log.")
+
+    return app
+
+
+def create_app(config: ServiceConfig) -> Gateway:
+    """The whole service as an ASGI app: opens (and migrates) the database and loads the current state."""
+    store = Store(open_engine(config.db_url), config.service_tags)
+    app = build_fastapi(store, config)
+    gateway = Gateway(app, config.tokens, config.max_body)
+    gateway.store = store  # type: ignore[attr-defined]
+    return gateway

@@ -1,0 +1,61 @@
+"""Bearer tokens: a JSON file mapping each token to the subscription ids it may touch (``"*"`` for all)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from opennsg.model.errors import ArmError, OpenNsgError
+
+ALL_SUBSCRIPTIONS = "*"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Which subscriptions each token may touch (subscription ids compared case-insensitively)."""
+
+    grants: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, grants: Mapping[str, list[str]]) -> Tokens:
+        return cls(MappingProxyType({t: frozenset(s.casefold() for s in subs) for t, subs in grants.items()}))
+
+    def subscriptions(self, token: str) -> frozenset[str] | None:
+        """The subscriptions of a token, or None when the token is unknown."""
+        return self.grants.get(token)
+
+    @staticmethod
+    def allows(granted: frozenset[str], subscription: str) -> bool:
+        return ALL_SUBSCRIPTIONS in granted or subscription.casefold() in granted
+
+    @classmethod
+    def load(cls, path: Path) -> Tokens:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise OpenNsgError([ArmError("FileNotFound", f"Tokens file {path} does not exist.")]) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise OpenNsgError([ArmError("InvalidJson", f"{path}: not valid JSON ({exc}).")]) from None
+        valid = isinstance(data, dict) and all(
+            isinstance(token, str) and token and isinstance(subs, list) and all(isinstance(s, str) for s in subs)
+            for token, subs in data.items()
+        )
+        if not valid:
+            message = f'{path}: expected {{"<token>": ["<subscription id>" | "*", ...], ...}}.'
+            raise OpenNsgError([ArmError("InvalidTokensFile", message)])
+        return cls.of(data)
+
+
+def create_token_file(path: Path) -> tuple[Tokens, str]:
+    """A new all-subscriptions token, written to ``path`` readable by the owner only; returns it too."""
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump({token: [ALL_SUBSCRIPTIONS]}, handle, indent=2)
+    return Tokens.of({token: [ALL_SUBSCRIPTIONS]}), token

@@ -1,0 +1,51 @@
+"""What the service stores: ARM types, how each maps to the model (``opennsg.arm`` kind, Topology collection)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RESOURCE_GROUP_TYPE = "Microsoft.Resources/resourceGroups"
+SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions"
+NETWORK_WATCHER_TYPE = "Microsoft.Network/networkWatchers"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelKind:
+    """A top-level resource type that the model knows: parsed by ``opennsg.arm``, held in a Topology collection."""
+
+    type: str  # canonical ARM type, e.g. Microsoft.Network/networkSecurityGroups
+    arm_kind: str  # the ``kind`` of opennsg.arm.parse_resource
+    collection: str  # the Topology field
+    in_use_code: str  # ARM's code when deleting a resource still referenced
+
+    @property
+    def namespace(self) -> str:
+        return self.type.split("/", 1)[0]
+
+    @property
+    def segment(self) -> str:
+        return self.type.split("/", 1)[1]
+
+
+MODEL_KINDS = (
+    ModelKind(
+        "Microsoft.Network/networkSecurityGroups",
+        "networkSecurityGroups",
+        "nsgs",
+        "InUseNetworkSecurityGroupCannotBeDeleted",
+    ),
+    ModelKind(
+        "Microsoft.Network/applicationSecurityGroups",
+        "applicationSecurityGroups",
+        "asgs",
+        "InUseApplicationSecurityGroupCannotBeDeleted",
+    ),
+    ModelKind("Microsoft.Network/virtualNetworks", "virtualNetworks", "vnets", "InUseSubnetCannotBeDeleted"),
+    ModelKind("Microsoft.Network/networkInterfaces", "networkInterfaces", "nics", "NicInUse"),
+    ModelKind("Microsoft.Network/routeTables", "routeTables", "route_tables", "InUseRouteTableCannotBeDeleted"),
+    ModelKind("Microsoft.Network/publicIPAddresses", "publicIPAddresses", "public_ips", "PublicIPAddressInUse"),
+    ModelKind("Microsoft.Compute/virtualMachines", "virtualMachines", "vms", "VirtualMachineInUse"),
+)
+
+KIND_BY_TYPE = {kind.type.casefold(): kind for kind in MODEL_KINDS}
+KIND_BY_COLLECTION = {kind.collection: kind for kind in MODEL_KINDS}

@@ -1,0 +1,124 @@
+"""Persistence: one table of ARM resources (JSON plus indexed columns), one of operations, one write-version row.
+
+The schema is created and upgraded by the Alembic migrations shipped in ``opennsg/api/migrations``; SQLite (WAL) by
+default, PostgreSQL through psycopg 3. Writes are serialised on the ``meta`` row, so every write sees the state the
+previous one committed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+metadata = MetaData()
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("key", String(1024), primary_key=True),  # the id, lower-cased (ARM ids are case-insensitive)
+    Column("id", String(1024), nullable=False),
+    Column("type", String(200), nullable=False, index=True),
+    Column("subscription", String(100), nullable=False, index=True),
+    Column("resource_group", String(200), nullable=True, index=True),  # lower-cased
+    Column("parent", String(1024), nullable=True, index=True),  # lower-cased id of the parent (group or resource)
+    Column("etag", String(100), nullable=False),
+    Column("version", BigInteger, nullable=False),  # write version that last changed the row
+    Column("body", JSON, nullable=False),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("subscription", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("result", JSON, nullable=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("note", Text, nullable=True),
+)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` (and ``postgres://``) and use the psycopg 3 driver; a bare path means SQLite."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory or other databases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def open_engine(url: str) -> Engine:
+    """An engine whose transactions take the write lock up front on SQLite (``BEGIN IMMEDIATE``) and use WAL."""
+    url = normalise_url(url)
+    if not is_sqlite(url):
+        return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    else:
+        engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]  # let BEGIN below take effect
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (creates it on first start)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

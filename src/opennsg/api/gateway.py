@@ -1,0 +1,196 @@
+"""The ARM front door, as one pure-ASGI middleware (cheap on the hot path): canonical path casing, request ids,
+structured request logs, the body size limit, bearer-token auth and the ``api-version`` check."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from opennsg.api.auth import Tokens
+from opennsg.api.errors import ApiError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("opennsg.api.requests")
+
+API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+#: Literal path segments in ARM's canonical casing; URLs may use any casing (ARM is case-insensitive).
+VOCABULARY = {
+    word.casefold(): word
+    for word in (
+        "subscriptions", "resourceGroups", "providers", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Resources",
+        "networkSecurityGroups", "securityRules", "defaultSecurityRules", "applicationSecurityGroups",
+        "virtualNetworks", "subnets", "virtualNetworkPeerings", "networkInterfaces", "routeTables",
+        "publicIPAddresses", "virtualMachines", "networkWatchers", "locations", "operations", "operationResults",
+        "serviceTags", "ipFlowVerify", "networkConfigurationDiagnostic", "securityGroupView",
+        "effectiveNetworkSecurityGroups",
+    )
+}  # fmt: skip
+
+
+def canonical_path(path: str) -> str:
+    """Literal segments (not names) of an ARM path in canonical casing: keywords sit at fixed positions."""
+    parts = path.split("/")
+    if len(parts) < 2 or parts[1].casefold() != "subscriptions":
+        return path
+    out = parts[:]
+    out[1] = "subscriptions"
+    i = 3  # after /subscriptions/{id}
+    if i < len(parts) and parts[i].casefold() == "resourcegroups":
+        out[i] = "resourceGroups"
+        i += 2
+    if i < len(parts) and parts[i].casefold() == "providers":
+        out[i] = "providers"
+        i += 1
+        if i < len(parts):
+            out[i] = VOCABULARY.get(parts[i].casefold(), parts[i])
+            i += 1
+        while i < len(parts):  # type, name, type, name, ... (a trailing action sits at a type position)
+            out[i] = VOCABULARY.get(parts[i].casefold(), parts[i])
+            i += 2
+    return "/".join(out)
+
+
+def subscription_of(path: str) -> str | None:
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[1] == "subscriptions" and parts[2]:
+        return parts[2]
+    return None
+
+
+class BodyTooLarge(Exception):
+    """Raised from ``receive`` when a request body exceeds the limit."""
+
+
+class Gateway:
+    """Wraps the FastAPI app; answers 401/403/400/413 itself, in ARM's error envelope."""
+
+    def __init__(self, app: App, tokens: Tokens, max_body: int) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        path = canonical_path(scope["path"])
+        scope["path"] = path
+        scope["raw_path"] = path.encode("utf-8", "surrogateescape")
+        status = 0
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-ms-request-id", request_id.encode()))
+                headers.append((b"x-ms-correlation-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            problem = self._refuse(scope, path)
+            if problem is not None:
+                await _send_error(send_logged, problem)
+                return
+            await self.app(scope, self._limited(scope, receive), send_logged)
+        except BodyTooLarge:
+            if status == 0:
+                await _send_error(send_logged, _too_large(self.max_body))
+        finally:
+            log.info(
+                json.dumps(
+                    {
+                        "requestId": request_id,
+                        "method": scope["method"],
+                        "path": path,
+                        "status": status,
+                        "durationMs": round((time.perf_counter() - started) * 1000, 3),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    }
+                )
+            )
+
+    def _refuse(self, scope: Scope, path: str) -> ApiError | None:
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return _too_large(self.max_body)
+        if path in PUBLIC_PATHS or not path.startswith("/subscriptions"):
+            return None
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = authorization.partition(" ")
+        granted = self.tokens.subscriptions(token.strip()) if scheme.casefold() == "bearer" else None
+        if granted is None:
+            return ApiError(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing or does not carry a valid bearer token.",
+                headers={"WWW-Authenticate": 'Bearer realm="opennsg"'},
+            )
+        subscription = subscription_of(path)
+        if subscription is not None and not Tokens.allows(granted, subscription):
+            return ApiError(
+                403,
+                "AuthorizationFailed",
+                f"The client does not have authorization to perform action on scope '/subscriptions/{subscription}' "
+                "or the scope is invalid.",
+            )
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        versions = query.get("api-version")
+        if not versions or not versions[0]:
+            return ApiError(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        if not API_VERSION.match(versions[0]):
+            return ApiError(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{versions[0]}' is invalid. The supported versions have the form YYYY-MM-DD or "
+                "YYYY-MM-DD-preview.",
+            )
+        return None
+
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
+        received = 0
+        limit = self.max_body
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        return limited_receive
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "RequestEntityTooLarge", f"The request body exceeds the limit of {limit} bytes.")
+
+
+async def _send_error(send: Send, error: ApiError) -> None:
+    payload = json.dumps(error.body()).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,120 @@
+"""Request and response helpers shared by the route modules: JSON bodies, ETags, LRO headers, paging."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request, Response
+
+from opennsg.api.errors import ApiError, bad_request
+from opennsg.api.planning import Preconditions
+from opennsg.model.policy import NAME_PATTERN
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GROUP_NAME = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
+RESOURCE_NAME = re.compile(NAME_PATTERN)
+MAX_PAGE = 1000
+RETRY_AFTER = "1"  # seconds; azure-core waits 30 s when Retry-After is absent or 0, and polls at once on 202
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or 400 InvalidRequestFormat."""
+    if not raw.strip():
+        raise bad_request("Cannot parse the request: the request body is empty.")
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"Cannot parse the request: {str(exc)[:200]}") from None
+    if not isinstance(data, dict):
+        raise bad_request("Cannot parse the request: the request body must be a JSON object.")
+    return data
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    return parse_json(await request.body())
+
+
+def preconditions(request: Request) -> Preconditions:
+    return Preconditions(request.headers.get("if-match"), request.headers.get("if-none-match"))
+
+
+def check_subscription(subscription: str) -> None:
+    if not GUID.match(subscription):
+        raise ApiError(
+            400,
+            "InvalidSubscriptionId",
+            f"The provided subscription identifier '{subscription}' is malformed or invalid.",
+        )
+
+
+def check_group_name(group: str) -> None:
+    if not GROUP_NAME.match(group) or group.endswith("."):
+        raise ApiError(
+            400,
+            "InvalidResourceGroup",
+            f"The provided resource group name '{group}' has these invalid characters or is too long.",
+        )
+
+
+def check_name(name: str, resource_type: str) -> None:
+    if len(name) > 80 or not RESOURCE_NAME.match(name):
+        raise ApiError(400, "InvalidResourceName", f"Resource name {name} is invalid for {resource_type}.")
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(json.dumps(body).encode(), status, dict(headers or {}), media_type="application/json")
+
+
+def resource_response(body: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    out = dict(headers or {})
+    etag = body.get("etag")
+    if isinstance(etag, str):
+        out["ETag"] = etag
+    return json_response(body, status, out)
+
+
+def operation_urls(request: Request, subscription: str, location: str, operation: str) -> tuple[str, str]:
+    """(Azure-AsyncOperation URL, Location URL) of an operation."""
+    base = str(request.base_url).rstrip("/")
+    version = request.query_params.get("api-version", "")
+    where = f"{base}/subscriptions/{subscription}/providers/Microsoft.Network/locations/{location or 'global'}"
+    query = urlencode({"api-version": version})
+    return f"{where}/operations/{operation}?{query}", f"{where}/operationResults/{operation}?{query}"
+
+
+def lro_headers(
+    request: Request, subscription: str, location: str, operation: str, with_location: bool
+) -> dict[str, str]:
+    status_url, result_url = operation_urls(request, subscription, location, operation)
+    headers = {"Azure-AsyncOperation": status_url, "Retry-After": RETRY_AFTER}
+    if with_location:
+        headers["Location"] = result_url
+    return headers
+
+
+def page(request: Request, items: Sequence[Any], key: Callable[[Any], str], default_size: int) -> dict[str, Any]:
+    """``{"value": [...], "nextLink"?}``: items ordered by ``key``; ``$skipToken`` is the last key already sent."""
+    top_text = request.query_params.get("$top")
+    size = default_size
+    if top_text is not None:
+        if not top_text.isdigit() or not 1 <= int(top_text) <= MAX_PAGE:
+            raise bad_request(f"The value of $top must be an integer between 1 and {MAX_PAGE}.", "InvalidParameter")
+        size = int(top_text)
+    after = request.query_params.get("$skipToken")
+    ordered = sorted(items, key=key)
+    if after:
+        ordered = [item for item in ordered if key(item) > after]
+    body: dict[str, Any] = {"value": ordered[:size]}
+    if len(ordered) > size:
+        params = {k: v for k, v in request.query_params.items() if k != "$skipToken"}
+        params["$skipToken"] = key(ordered[size - 1])
+        body["nextLink"] = f"{str(request.url).split('?', 1)[0]}?{urlencode(params)}"
+    return body

@@ -1,0 +1,454 @@
+"""Write planning: each function turns a request into a ``Change`` against a snapshot, or raises ApiError.
+
+The RESULTING state is what gets validated (an NSG PUT replaces its rules; a rule PUT is checked against the whole
+NSG; a subnet association needs the NSG to exist), using the model's own validation; nothing here re-implements
+NSG semantics. What is ARM's own bookkeeping lives here: preconditions (ETags), immutable locations, resource
+GUIDs, peering states, and refusing to delete what is still in use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opennsg import arm
+from opennsg.api.catalog import RESOURCE_GROUP_TYPE, ModelKind
+from opennsg.api.errors import ApiError, group_not_found, not_found
+from opennsg.api.store import Change, Document, Row, Snapshot, kind_of
+from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.resources import (
+    NetworkSecurityGroup,
+    Resource,
+    SecurityRule,
+    Subnet,
+    VirtualNetwork,
+    VirtualNetworkPeering,
+)
+from opennsg.model.topology import Topology
+from opennsg.model.validation import validate_nsg, validate_topology
+
+PEERING_INITIATED = "Initiated"
+PEERING_CONNECTED = "Connected"
+PEERING_DISCONNECTED = "Disconnected"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Preconditions:
+    """``If-Match`` / ``If-None-Match`` of the request (``*`` or an ETag), checked against the stored ETag."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+    def check(self, etag: str | None) -> None:
+        if self.if_match is not None and (etag is None or not _etag_in(self.if_match, etag)):
+            raise ApiError(412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met.")
+        if self.if_none_match is not None and etag is not None and _etag_in(self.if_none_match, etag):
+            raise ApiError(412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met.")
+
+
+def _bare(etag: str) -> str:
+    text = etag.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    return text.strip('"')
+
+
+def _etag_in(header: str, etag: str) -> bool:
+    wanted = {_bare(part) for part in header.split(",") if part.strip()}
+    return "*" in wanted or _bare(etag) in wanted
+
+
+def group_id(subscription: str, group: str) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/{group}"
+
+
+def require_group(snapshot: Snapshot, subscription: str, group: str) -> Row:
+    row = snapshot.row(group_id(subscription, group))
+    if row is None:
+        raise group_not_found(group)
+    return row
+
+
+def _parse(kind: str, body: Mapping[str, Any], resource_id: str) -> Any:
+    try:
+        return arm.parse_resource(kind, dict(body), resource_id)
+    except OpenNsgError as error:
+        raise ApiError.invalid(error) from None
+
+
+def _invalid(errors: Iterable[ArmError]) -> None:
+    problems = list(errors)
+    if problems:
+        raise ApiError.invalid(OpenNsgError(problems))
+
+
+def _location(body: Mapping[str, Any], existing: Resource | Document | None) -> None:
+    """A location is required on create and immutable afterwards (spec §7.1)."""
+    given = body.get("location")
+    if existing is None:
+        if not isinstance(given, str) or not given.strip():
+            raise ApiError(400, "LocationRequired", "The location property is required for this definition.")
+        return
+    old = existing.location if isinstance(existing, Resource) else str(existing.body.get("location", ""))
+    if isinstance(given, str) and old and given.replace(" ", "").casefold() != old.replace(" ", "").casefold():
+        raise ApiError(
+            400,
+            "InvalidResourceLocation",
+            f"The resource already exists in location '{old}'. A resource with the same name cannot be created "
+            f"in location '{given}'.",
+        )
+
+
+def _keep_guid(model: Resource, existing: Resource | None) -> Resource:
+    """``resourceGuid`` is read-only: assigned on create, kept across updates."""
+    if not hasattr(model, "resource_guid"):
+        return model
+    guid = getattr(existing, "resource_guid", None) or getattr(model, "resource_guid", None) or str(uuid.uuid4())
+    return dataclasses.replace(model, resource_guid=guid)  # type: ignore[type-var]
+
+
+def _current(topology: Topology, kind: ModelKind, resource_id: str) -> Resource | None:
+    collection: Mapping[str, Resource] = getattr(topology, kind.collection)
+    return collection.get(id_key(resource_id))
+
+
+def _replace(topology: Topology, *models: Resource, removed: Iterable[str] = ()) -> Topology:
+    """The topology with these models put (by id) and the ``removed`` ids dropped, touching only their collections."""
+    gone = {id_key(r) for r in removed}
+    touched: dict[str, dict[str, Resource]] = {}
+    for model in models:
+        collection = kind_of(model).collection
+        touched.setdefault(collection, dict(getattr(topology, collection)))[model.key] = model
+    for key in gone:
+        parsed = ResourceId.parse(key)
+        if parsed is None:
+            continue
+        for kind_collection in ("nsgs", "asgs", "vnets", "nics", "route_tables", "public_ips", "vms"):
+            current: Mapping[str, Resource] = getattr(topology, kind_collection)
+            if key in current:
+                touched.setdefault(kind_collection, dict(current)).pop(key, None)
+    if not touched:
+        return topology
+    return topology.with_(**{name: list(items.values()) for name, items in touched.items()})
+
+
+def _check_state(new: Topology, changed: Iterable[Resource]) -> None:
+    """Validate the resulting state: each changed NSG in full, and the references/limits of the whole topology."""
+    problems: list[ArmError] = []
+    only_nsgs = True
+    for model in changed:
+        if isinstance(model, NetworkSecurityGroup):
+            problems.extend(validate_nsg(model, new))
+        else:
+            only_nsgs = False
+    if not only_nsgs:
+        problems.extend(validate_topology(new))
+    _invalid(problems)
+
+
+def sync_peerings(new: Topology, old: Topology) -> list[VirtualNetwork]:
+    """Peering state and remoteAddressSpace follow both sides: Initiated until the remote VNet peers back, then
+    Connected; Disconnected once a Connected remote side goes away. Returns the VNets that changed."""
+    changed: list[VirtualNetwork] = []
+    for vnet in new.vnets.values():
+        old_vnet = old.vnet(vnet.id)
+        before = {p.name.casefold(): p for p in old_vnet.peerings} if old_vnet else {}
+        peerings: list[VirtualNetworkPeering] = []
+        for peering in vnet.peerings:
+            remote = new.vnet(peering.remote_virtual_network)
+            reciprocal = remote is not None and any(
+                p.remote_virtual_network and id_key(p.remote_virtual_network) == vnet.key for p in remote.peerings
+            )
+            previous = before.get(peering.name.casefold())
+            was = previous.peering_state if previous is not None else PEERING_INITIATED
+            if reciprocal:
+                state = PEERING_CONNECTED
+            elif was in (PEERING_CONNECTED, PEERING_DISCONNECTED):
+                state = PEERING_DISCONNECTED
+            else:
+                state = PEERING_INITIATED
+            space = remote.address_space if remote is not None else peering.remote_address_space
+            peerings.append(dataclasses.replace(peering, peering_state=state, remote_address_space=space))
+        if tuple(peerings) != vnet.peerings:
+            changed.append(dataclasses.replace(vnet, peerings=tuple(peerings)))
+    return changed
+
+
+def _with_synced_peerings(new: Topology, old: Topology, models: list[Resource]) -> tuple[Topology, list[Resource]]:
+    synced = sync_peerings(new, old)
+    if not synced:
+        return new, models
+    by_key = {m.key: m for m in models}
+    for vnet in synced:
+        by_key[vnet.key] = vnet
+    return _replace(new, *synced), list(by_key.values())
+
+
+# --- top-level resources --------------------------------------------------------------------------------------------
+
+
+def put_resource(
+    snapshot: Snapshot, kind: ModelKind, resource_id: str, body: Mapping[str, Any], conditions: Preconditions
+) -> Change[bool]:
+    """PUT of a whole resource (create or replace). Result: whether it was created."""
+    parsed = ResourceId.parse(resource_id)
+    assert parsed is not None and parsed.resource_group is not None
+    require_group(snapshot, parsed.subscription, parsed.resource_group)
+    topology = snapshot.topology
+    existing = _current(topology, kind, resource_id)
+    row = snapshot.row(resource_id)
+    conditions.check(row.etag if row else None)
+    _location(body, existing)
+    model: Resource = _parse(kind.arm_kind, body, existing.id if existing else resource_id)
+    if existing is not None and not model.location:
+        model = dataclasses.replace(model, location=existing.location)
+    model = _keep_guid(model, existing)
+    models: list[Resource] = [model]
+    if isinstance(model, VirtualNetwork) and isinstance(existing, VirtualNetwork):
+        kept = {s.key for s in model.subnets}
+        _refuse_subnets_in_use(topology, [s for s in existing.subnets if s.key not in kept])
+    new = _replace(topology, model)
+    if isinstance(model, VirtualNetwork):
+        new, models = _with_synced_peerings(new, topology, models)
+    _check_state(new, models)
+    return Change(put=tuple(models), topology=new, result=existing is None)
+
+
+def patch_tags(snapshot: Snapshot, kind: ModelKind, resource_id: str, body: Mapping[str, Any]) -> Change[bool]:
+    """PATCH with a TagsObject: replaces the tags, nothing else."""
+    existing = _current(snapshot.topology, kind, resource_id)
+    if existing is None:
+        raise _missing(resource_id)
+    tags = body.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise ApiError(400, "InvalidRequestFormat", "Cannot parse the request: 'tags' must map strings to strings.")
+    model = dataclasses.replace(existing, tags=dict(tags))
+    return Change(put=(model,), topology=_replace(snapshot.topology, model), result=False)
+
+
+def delete_resource(snapshot: Snapshot, kind: ModelKind, resource_id: str) -> Change[bool]:
+    """DELETE; refuses while other resources still use it. Result: whether it existed."""
+    existing = _current(snapshot.topology, kind, resource_id)
+    if existing is None:
+        return Change(result=False)
+    return _delete_models(snapshot, [existing], ())
+
+
+def _delete_models(snapshot: Snapshot, models: list[Resource], documents: Iterable[str]) -> Change[bool]:
+    topology = snapshot.topology
+    gone = {m.key for m in models}
+    _refuse_in_use(topology, models, gone)
+    new = _replace(topology, removed=gone)
+    synced = sync_peerings(new, topology)
+    if synced:
+        new = _replace(new, *synced)
+    return Change(put=tuple(synced), delete=(*(m.id for m in models), *documents), topology=new, result=True)
+
+
+def _in_use(code: str, resource_id: str, users: Iterable[str]) -> ApiError:
+    names = ", ".join(sorted(set(users)))
+    return ApiError(
+        400, code, f"Resource {resource_id} is in use by {names} and cannot be deleted.", (ArmError(code, names),)
+    )
+
+
+def _refuse_subnets_in_use(topology: Topology, subnets: Iterable[Subnet], gone: set[str] | None = None) -> None:
+    for subnet in subnets:
+        users = [
+            cfg.id
+            for nic in topology.nics.values()
+            if gone is None or nic.key not in gone
+            for cfg in nic.ip_configurations
+            if cfg.subnet and id_key(cfg.subnet) == subnet.key
+        ]
+        if users:
+            raise _in_use("InUseSubnetCannotBeDeleted", subnet.id, users)
+
+
+def _refuse_in_use(topology: Topology, models: Iterable[Resource], gone: set[str]) -> None:
+    """Deleting ``models`` (ids in ``gone``) must leave no reference from a resource that stays."""
+    for model in models:
+        kind = kind_of(model)
+        users: list[str] = []
+        if kind.collection == "nsgs":
+            users = [s.id for s in topology.subnets_using_nsg(model.id) if id_key(s.vnet_id) not in gone]
+            users += [n.id for n in topology.nics_using_nsg(model.id) if n.key not in gone]
+        elif kind.collection == "asgs":
+            users = [n.id for n in topology.nics_in_asg(model.id) if n.key not in gone]
+            users += [
+                nsg.id
+                for nsg in topology.nsgs.values()
+                if nsg.key not in gone
+                and any(model.key in {id_key(a) for a in (*r.source_asgs, *r.destination_asgs)} for r in nsg.security_rules)
+            ]
+        elif isinstance(model, VirtualNetwork):
+            _refuse_subnets_in_use(topology, model.subnets, gone)
+        elif kind.collection == "route_tables":
+            users = [s.id for s in topology.subnets if s.route_table and id_key(s.route_table) == model.key]
+            users = [u for u in users if id_key(u).rsplit("/", 2)[0] not in gone]
+        elif kind.collection == "nics":
+            users = [
+                vm.id
+                for vm in topology.vms.values()
+                if vm.key not in gone and model.key in {id_key(n) for n in vm.network_interfaces}
+            ]
+        elif kind.collection == "public_ips":
+            users = [
+                nic.id
+                for nic in topology.nics.values()
+                if nic.key not in gone
+                and any(c.public_ip_address and id_key(c.public_ip_address) == model.key for c in nic.ip_configurations)
+            ]
+        if users:
+            raise _in_use(kind.in_use_code, model.id, users)
+
+
+def _missing(resource_id: str) -> ApiError:
+    parsed = ResourceId.parse(resource_id)
+    assert parsed is not None
+    return not_found(parsed.type, parsed.name, parsed.resource_group)
+
+
+# --- child resources: security rules, subnets, peerings (stored inside their parent) -------------------------------
+
+
+def _parent(snapshot: Snapshot, kind: ModelKind, parent_id: str) -> Resource:
+    parsed = ResourceId.parse(parent_id)
+    assert parsed is not None and parsed.resource_group is not None
+    require_group(snapshot, parsed.subscription, parsed.resource_group)
+    parent = _current(snapshot.topology, kind, parent_id)
+    if parent is None:
+        raise _missing(parent_id)
+    return parent
+
+
+def _children(parent: Resource, collection: str) -> tuple[Any, ...]:
+    items: tuple[Any, ...] = getattr(parent, collection)
+    return items
+
+
+def _put_child(items: tuple[Any, ...], child: Any) -> tuple[tuple[Any, ...], bool]:
+    folded = child.name.casefold()
+    for i, item in enumerate(items):
+        if item.name.casefold() == folded:
+            return (*items[:i], dataclasses.replace(child, name=item.name), *items[i + 1 :]), False
+    return (*items, child), True
+
+
+def put_child(
+    snapshot: Snapshot,
+    kind: ModelKind,
+    parent_id: str,
+    collection: str,
+    arm_kind: str,
+    name: str,
+    body: Mapping[str, Any],
+    conditions: Preconditions,
+) -> Change[bool]:
+    """PUT of a security rule, subnet or peering: the parent is re-validated as a whole."""
+    parent = _parent(snapshot, kind, parent_id)
+    items = _children(parent, collection)
+    existing = next((c for c in items if c.name.casefold() == name.casefold()), None)
+    conditions.check(snapshot.rows[parent.key].etag if existing is not None else None)
+    segment = {"security_rules": "securityRules", "subnets": "subnets", "peerings": "virtualNetworkPeerings"}[
+        collection
+    ]
+    child_id = f"{parent.id}/{segment}/{existing.name if existing else name}"
+    child = _parse(arm_kind, body, child_id)
+    new_items, created = _put_child(items, child)
+    model = dataclasses.replace(parent, **{collection: new_items})  # type: ignore[arg-type]
+    topology = snapshot.topology
+    models: list[Resource] = [model]
+    new = _replace(topology, model)
+    if isinstance(model, VirtualNetwork):
+        new, models = _with_synced_peerings(new, topology, models)
+    _check_state(new, models)
+    return Change(put=tuple(models), topology=new, result=created)
+
+
+def delete_child(snapshot: Snapshot, kind: ModelKind, parent_id: str, collection: str, name: str) -> Change[bool]:
+    parent = _parent(snapshot, kind, parent_id)
+    items = _children(parent, collection)
+    existing = next((c for c in items if c.name.casefold() == name.casefold()), None)
+    if existing is None:
+        return Change(result=False)
+    if isinstance(existing, Subnet):
+        _refuse_subnets_in_use(snapshot.topology, [existing])
+    model = dataclasses.replace(parent, **{collection: tuple(c for c in items if c is not existing)})  # type: ignore[arg-type]
+    topology = snapshot.topology
+    models: list[Resource] = [model]
+    new = _replace(topology, model)
+    if isinstance(model, VirtualNetwork):
+        new, models = _with_synced_peerings(new, topology, models)
+    return Change(put=tuple(models), topology=new, result=True)
+
+
+def find_rule(nsg: NetworkSecurityGroup, name: str, default: bool) -> SecurityRule | None:
+    rules = nsg.default_security_rules if default else nsg.security_rules
+    return next((r for r in rules if r.name.casefold() == name.casefold()), None)
+
+
+# --- documents: resource groups, network watchers -----------------------------------------------------------------
+
+
+def put_document(
+    snapshot: Snapshot, resource_id: str, resource_type: str, body: dict[str, Any], conditions: Preconditions
+) -> Change[bool]:
+    """PUT of a resource the model does not know: stored as given, with ARM's read-only fields."""
+    row = snapshot.row(resource_id)
+    conditions.check(row.etag if row else None)
+    existing = Document(row.id, row.type, row.body) if row else None
+    _location(body, existing)
+    stored_id = row.id if row else resource_id
+    document = {
+        "id": stored_id,
+        "name": stored_id.rsplit("/", 1)[-1],
+        "type": resource_type,
+        "location": body["location"] if "location" in body else (existing.body.get("location") if existing else ""),
+        "tags": body.get("tags") or {},
+        "properties": {"provisioningState": "Succeeded"},
+    }
+    if resource_type == RESOURCE_GROUP_TYPE:
+        managed_by = body.get("managedBy")
+        if isinstance(managed_by, str):
+            document["managedBy"] = managed_by
+    return Change(put=(Document(stored_id, resource_type, document),), result=row is None)
+
+
+def delete_group(snapshot: Snapshot, subscription: str, group: str) -> Change[bool]:
+    """Deleting a resource group deletes everything in it, unless something outside still uses it."""
+    row = snapshot.row(group_id(subscription, group))
+    if row is None:
+        return Change(result=False)
+    group_key = group.casefold()
+    models: list[Resource] = []
+    documents: list[str] = [row.id]
+    for stored in snapshot.rows.values():
+        if stored.key == row.key or stored.parsed.subscription.casefold() != subscription.casefold():
+            continue
+        if stored.group_key != group_key:
+            continue
+        model = _model_in(snapshot.topology, stored)
+        if model is not None:
+            models.append(model)
+        else:
+            documents.append(stored.id)
+    return _delete_models(snapshot, models, documents)
+
+
+def _model_in(topology: Topology, row: Row) -> Resource | None:
+    for collection in ("nsgs", "asgs", "vnets", "nics", "route_tables", "public_ips", "vms"):
+        found: Resource | None = getattr(topology, collection).get(row.key)
+        if found is not None:
+            return found
+    return None
+
+
+def delete_document(snapshot: Snapshot, resource_id: str) -> Change[bool]:
+    row = snapshot.row(resource_id)
+    if row is None:
+        return Change(result=False)
+    return Change(delete=(row.id,), result=True)

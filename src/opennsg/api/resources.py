@@ -1,0 +1,434 @@
+"""ARM CRUD routes: resource groups, the Microsoft.Network / Microsoft.Compute resources, their child resources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from opennsg import arm
+from opennsg.api import planning
+from opennsg.api.catalog import MODEL_KINDS, NETWORK_WATCHER_TYPE, RESOURCE_GROUP_TYPE, ModelKind
+from opennsg.api.errors import ApiError, group_not_found, not_found
+from opennsg.api.http import (
+    check_group_name,
+    check_name,
+    check_subscription,
+    json_body,
+    json_response,
+    lro_headers,
+    page,
+    preconditions,
+    resource_response,
+)
+from opennsg.api.planning import Change, Preconditions
+from opennsg.api.schemas import request_body
+from opennsg.api.store import Row, Snapshot, Store
+from opennsg.model.ids import id_key
+from opennsg.model.resources import Resource
+
+CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings")
+
+
+def decorate(body: dict[str, Any], etag: str) -> dict[str, Any]:
+    """Add what ARM adds on the way out: the etag and provisioningState, on the resource and on its children."""
+    body["etag"] = etag
+    properties = body.setdefault("properties", {})
+    properties["provisioningState"] = "Succeeded"
+    for collection in CHILD_LISTS:
+        for child in properties.get(collection) or []:
+            if isinstance(child, dict):
+                child["etag"] = etag
+                child.setdefault("properties", {})["provisioningState"] = "Succeeded"
+    return body
+
+
+def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
+    """The GET body of a stored resource (with back-references from the current topology)."""
+
+    def build() -> dict[str, Any]:
+        model = model_of(snapshot, row)
+        if model is None:
+            body = dict(row.body)
+            body["etag"] = row.etag
+            return body
+        return decorate(arm.to_arm(model, snapshot.topology), row.etag)
+
+    return snapshot.rendered(row.key, build)
+
+
+def model_of(snapshot: Snapshot, row: Row) -> Resource | None:
+    return planning._model_in(snapshot.topology, row)
+
+
+class Routes:
+    """Registers every CRUD route on the app; each handler reads the published snapshot or writes through the store."""
+
+    def __init__(self, store: Store, page_size: int) -> None:
+        self.store = store
+        self.page_size = page_size
+        self.router = APIRouter()
+
+    def install(self, app: FastAPI) -> None:
+        self._groups()
+        for kind in MODEL_KINDS:
+            self._top_level(kind)
+        self._watchers()
+        self._children(MODEL_KINDS[0], "securityRules", "security_rules", "securityRules", writable=True)
+        self._children(MODEL_KINDS[0], "defaultSecurityRules", "default_security_rules", "", writable=False)
+        vnets = next(k for k in MODEL_KINDS if k.collection == "vnets")
+        self._children(vnets, "subnets", "subnets", "subnets", writable=True)
+        self._children(vnets, "virtualNetworkPeerings", "peerings", "virtualNetworkPeerings", writable=True)
+        app.include_router(self.router)
+
+    # --- helpers ---------------------------------------------------------------------------------------------------
+
+    async def _write(
+        self, plan: Callable[[Snapshot], Change[bool]], subscription: str
+    ) -> tuple[Snapshot, Change[bool], str]:
+        return await run_in_threadpool(self.store.write, plan, subscription)
+
+    def _list(self, request: Request, rows: list[Row]) -> Response:
+        snapshot = self.store.snapshot
+        bodies = [render(snapshot, row) for row in rows]
+        return json_response(page(request, bodies, lambda b: str(b["id"]).casefold(), self.page_size))
+
+    def _group_rows(self, snapshot: Snapshot, subscription: str, group: str, resource_type: str) -> list[Row]:
+        check_subscription(subscription)
+        if snapshot.row(planning.group_id(subscription, group)) is None:
+            raise group_not_found(group)
+        folded_type, folded_group, folded_sub = resource_type.casefold(), group.casefold(), subscription.casefold()
+        return [
+            r
+            for r in snapshot.rows.values()
+            if r.type.casefold() == folded_type
+            and r.group_key == folded_group
+            and r.parsed.subscription.casefold() == folded_sub
+        ]
+
+    def _subscription_rows(self, snapshot: Snapshot, subscription: str, resource_type: str) -> list[Row]:
+        check_subscription(subscription)
+        folded_type, folded_sub = resource_type.casefold(), subscription.casefold()
+        return [
+            r
+            for r in snapshot.rows.values()
+            if r.type.casefold() == folded_type and r.parsed.subscription.casefold() == folded_sub
+        ]
+
+    # --- resource groups -------------------------------------------------------------------------------------------
+
+    def _groups(self) -> None:
+        base = "/subscriptions/{subscriptionId}/resourceGroups"
+        item = base + "/{resourceGroupName}"
+        tags = ["resourceGroups"]
+
+        @self.router.put(item, tags=tags, operation_id="ResourceGroups_CreateOrUpdate", **request_body("group"))
+        async def put_group(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
+            check_subscription(subscriptionId)
+            check_group_name(resourceGroupName)
+            body = await json_body(request)
+            conditions = preconditions(request)
+            resource_id = planning.group_id(subscriptionId, resourceGroupName)
+            snapshot, change, _ = await self._write(
+                lambda s: planning.put_document(s, resource_id, RESOURCE_GROUP_TYPE, body, conditions), subscriptionId
+            )
+            row = snapshot.row(resource_id)
+            assert row is not None
+            return resource_response(render(snapshot, row), 201 if change.result else 200)
+
+        @self.router.get(item, tags=tags, operation_id="ResourceGroups_Get")
+        async def get_group(subscriptionId: str, resourceGroupName: str) -> Response:
+            check_subscription(subscriptionId)
+            snapshot = self.store.snapshot
+            row = snapshot.row(planning.group_id(subscriptionId, resourceGroupName))
+            if row is None:
+                raise group_not_found(resourceGroupName)
+            return resource_response(render(snapshot, row))
+
+        @self.router.head(item, tags=tags, operation_id="ResourceGroups_CheckExistence")
+        async def head_group(subscriptionId: str, resourceGroupName: str) -> Response:
+            check_subscription(subscriptionId)
+            found = self.store.snapshot.row(planning.group_id(subscriptionId, resourceGroupName)) is not None
+            return Response(status_code=204 if found else 404)
+
+        @self.router.delete(item, tags=tags, operation_id="ResourceGroups_Delete")
+        async def delete_group(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
+            check_subscription(subscriptionId)
+            snapshot = self.store.snapshot
+            group = snapshot.row(planning.group_id(subscriptionId, resourceGroupName))
+            location = str(group.body.get("location", "")) if group else ""
+            _, change, operation = await self._write(
+                lambda s: planning.delete_group(s, subscriptionId, resourceGroupName), subscriptionId
+            )
+            if not change.result:
+                raise group_not_found(resourceGroupName)
+            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+
+        @self.router.get(base, tags=tags, operation_id="ResourceGroups_List")
+        async def list_groups(request: Request, subscriptionId: str) -> Response:
+            return self._list(request, self._subscription_rows(self.store.snapshot, subscriptionId, RESOURCE_GROUP_TYPE))
+
+        @self.router.get("/subscriptions/{subscriptionId}", tags=["subscriptions"], operation_id="Subscriptions_Get")
+        async def get_subscription(subscriptionId: str) -> Response:
+            check_subscription(subscriptionId)
+            snapshot = self.store.snapshot
+            if not self._subscription_rows(snapshot, subscriptionId, RESOURCE_GROUP_TYPE):
+                raise ApiError(404, "SubscriptionNotFound", f"The subscription '{subscriptionId}' could not be found.")
+            return json_response(
+                {
+                    "id": f"/subscriptions/{subscriptionId}",
+                    "subscriptionId": subscriptionId,
+                    "displayName": subscriptionId,
+                    "state": "Enabled",
+                    "subscriptionPolicies": {"quotaId": "PayAsYouGo_2014-09-01"},
+                }
+            )
+
+    # --- top-level network/compute resources ----------------------------------------------------------------------
+
+    def _top_level(self, kind: ModelKind) -> None:
+        group_base = f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroupName}}/providers/{kind.type}"
+        item = group_base + "/{resourceName}"
+        tags = [kind.segment]
+        op = kind.segment[0].upper() + kind.segment[1:]
+
+        def resource_id(subscription: str, group: str, name: str) -> str:
+            check_subscription(subscription)
+            check_name(name, kind.type)
+            return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{kind.type}/{name}"
+
+        @self.router.put(item, tags=tags, operation_id=f"{op}_CreateOrUpdate", **request_body(kind.arm_kind))
+        async def put_item(request: Request, subscriptionId: str, resourceGroupName: str, resourceName: str) -> Response:
+            rid = resource_id(subscriptionId, resourceGroupName, resourceName)
+            body = await json_body(request)
+            conditions = preconditions(request)
+            snapshot, change, operation = await self._write(
+                lambda s: planning.put_resource(s, kind, rid, body, conditions), subscriptionId
+            )
+            row = snapshot.row(rid)
+            assert row is not None
+            rendered = render(snapshot, row)
+            headers = lro_headers(request, subscriptionId, str(rendered.get("location", "")), operation, False)
+            return resource_response(rendered, 201 if change.result else 200, headers)
+
+        @self.router.get(item, tags=tags, operation_id=f"{op}_Get")
+        async def get_item(subscriptionId: str, resourceGroupName: str, resourceName: str) -> Response:
+            rid = resource_id(subscriptionId, resourceGroupName, resourceName)
+            snapshot = self.store.snapshot
+            row = snapshot.row(rid)
+            if row is None:
+                if snapshot.row(planning.group_id(subscriptionId, resourceGroupName)) is None:
+                    raise group_not_found(resourceGroupName)
+                raise not_found(kind.type, resourceName, resourceGroupName)
+            return resource_response(render(snapshot, row))
+
+        @self.router.patch(item, tags=tags, operation_id=f"{op}_UpdateTags", **request_body("tags"))
+        async def patch_item(
+            request: Request, subscriptionId: str, resourceGroupName: str, resourceName: str
+        ) -> Response:
+            rid = resource_id(subscriptionId, resourceGroupName, resourceName)
+            body = await json_body(request)
+            conditions = preconditions(request)
+
+            def plan(s: Snapshot) -> Change[bool]:
+                row = s.row(rid)
+                conditions.check(row.etag if row else None)
+                return planning.patch_tags(s, kind, rid, body)
+
+            snapshot, _, _ = await self._write(plan, subscriptionId)
+            row = snapshot.row(rid)
+            assert row is not None
+            return resource_response(render(snapshot, row))
+
+        @self.router.delete(item, tags=tags, operation_id=f"{op}_Delete")
+        async def delete_item(
+            request: Request, subscriptionId: str, resourceGroupName: str, resourceName: str
+        ) -> Response:
+            rid = resource_id(subscriptionId, resourceGroupName, resourceName)
+            conditions = preconditions(request)
+            before = self.store.snapshot.row(rid)
+            location = str(before.body.get("location", "")) if before else ""
+
+            def plan(s: Snapshot) -> Change[bool]:
+                row = s.row(rid)
+                conditions.check(row.etag if row else None)
+                return planning.delete_resource(s, kind, rid)
+
+            _, change, operation = await self._write(plan, subscriptionId)
+            if not change.result:
+                return Response(status_code=204)
+            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+
+        @self.router.get(group_base, tags=tags, operation_id=f"{op}_List")
+        async def list_in_group(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
+            return self._list(request, self._group_rows(self.store.snapshot, subscriptionId, resourceGroupName, kind.type))
+
+        @self.router.get(
+            f"/subscriptions/{{subscriptionId}}/providers/{kind.type}", tags=tags, operation_id=f"{op}_ListAll"
+        )
+        async def list_all(request: Request, subscriptionId: str) -> Response:
+            return self._list(request, self._subscription_rows(self.store.snapshot, subscriptionId, kind.type))
+
+        for handler in (put_item, get_item, patch_item, delete_item, list_in_group, list_all):
+            handler.__name__ = f"{kind.segment}_{handler.__name__}"
+
+    # --- network watchers (the resource itself; its actions live in watcher.py) -----------------------------------
+
+    def _watchers(self) -> None:
+        group_base = (
+            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers"
+        )
+        item = group_base + "/{networkWatcherName}"
+        tags = ["networkWatchers"]
+
+        def watcher_id(subscription: str, group: str, name: str) -> str:
+            check_subscription(subscription)
+            check_name(name, NETWORK_WATCHER_TYPE)
+            return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{NETWORK_WATCHER_TYPE}/{name}"
+
+        @self.router.put(item, tags=tags, operation_id="NetworkWatchers_CreateOrUpdate", **request_body("group"))
+        async def put_watcher(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> Response:
+            rid = watcher_id(subscriptionId, resourceGroupName, networkWatcherName)
+            body = await json_body(request)
+            conditions = preconditions(request)
+
+            def plan(s: Snapshot) -> Change[bool]:
+                planning.require_group(s, subscriptionId, resourceGroupName)
+                return planning.put_document(s, rid, NETWORK_WATCHER_TYPE, body, conditions)
+
+            snapshot, change, _ = await self._write(plan, subscriptionId)
+            row = snapshot.row(rid)
+            assert row is not None
+            return resource_response(render(snapshot, row), 201 if change.result else 200)
+
+        @self.router.get(item, tags=tags, operation_id="NetworkWatchers_Get")
+        async def get_watcher(subscriptionId: str, resourceGroupName: str, networkWatcherName: str) -> Response:
+            rid = watcher_id(subscriptionId, resourceGroupName, networkWatcherName)
+            snapshot = self.store.snapshot
+            row = snapshot.row(rid)
+            if row is None:
+                raise not_found(NETWORK_WATCHER_TYPE, networkWatcherName, resourceGroupName)
+            return resource_response(render(snapshot, row))
+
+        @self.router.delete(item, tags=tags, operation_id="NetworkWatchers_Delete")
+        async def delete_watcher(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> Response:
+            rid = watcher_id(subscriptionId, resourceGroupName, networkWatcherName)
+            _, change, operation = await self._write(lambda s: planning.delete_document(s, rid), subscriptionId)
+            if not change.result:
+                return Response(status_code=204)
+            return Response(status_code=202, headers=lro_headers(request, subscriptionId, "", operation, True))
+
+        @self.router.get(group_base, tags=tags, operation_id="NetworkWatchers_List")
+        async def list_watchers(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
+            snapshot = self.store.snapshot
+            return self._list(
+                request, self._group_rows(snapshot, subscriptionId, resourceGroupName, NETWORK_WATCHER_TYPE)
+            )
+
+        @self.router.get(
+            "/subscriptions/{subscriptionId}/providers/Microsoft.Network/networkWatchers",
+            tags=tags,
+            operation_id="NetworkWatchers_ListAll",
+        )
+        async def list_all_watchers(request: Request, subscriptionId: str) -> Response:
+            return self._list(request, self._subscription_rows(self.store.snapshot, subscriptionId, NETWORK_WATCHER_TYPE))
+
+    # --- child resources -------------------------------------------------------------------------------------------
+
+    def _children(self, kind: ModelKind, segment: str, collection: str, arm_kind: str, writable: bool) -> None:
+        parent_path = (
+            f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroupName}}/providers/{kind.type}/{{parentName}}"
+        )
+        base = f"{parent_path}/{segment}"
+        item = base + "/{childName}"
+        tags = [segment]
+        op = segment[0].upper() + segment[1:]
+
+        def parent_id(subscription: str, group: str, parent: str) -> str:
+            check_subscription(subscription)
+            return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{kind.type}/{parent}"
+
+        def rendered_parent(snapshot: Snapshot, pid: str, group: str) -> dict[str, Any]:
+            row = snapshot.row(pid)
+            if row is None:
+                if snapshot.row(planning.group_id(pid.split("/")[2], group)) is None:
+                    raise group_not_found(group)
+                raise not_found(kind.type, pid.rsplit("/", 1)[-1], group)
+            return render(snapshot, row)
+
+        def children(parent: dict[str, Any]) -> list[dict[str, Any]]:
+            items = parent.get("properties", {}).get(segment) or []
+            return [c for c in items if isinstance(c, dict)]
+
+        @self.router.get(item, tags=tags, operation_id=f"{op}_Get")
+        async def get_child(subscriptionId: str, resourceGroupName: str, parentName: str, childName: str) -> Response:
+            pid = parent_id(subscriptionId, resourceGroupName, parentName)
+            parent = rendered_parent(self.store.snapshot, pid, resourceGroupName)
+            found = next((c for c in children(parent) if str(c.get("name", "")).casefold() == childName.casefold()), None)
+            if found is None:
+                raise not_found(f"{kind.type}/{segment}", f"{parentName}/{childName}", resourceGroupName)
+            return resource_response(found)
+
+        @self.router.get(base, tags=tags, operation_id=f"{op}_List")
+        async def list_children(request: Request, subscriptionId: str, resourceGroupName: str, parentName: str) -> Response:
+            pid = parent_id(subscriptionId, resourceGroupName, parentName)
+            parent = rendered_parent(self.store.snapshot, pid, resourceGroupName)
+            return json_response(page(request, children(parent), lambda c: str(c.get("id", "")).casefold(), self.page_size))
+
+        handlers: list[Callable[..., Any]] = [get_child, list_children]
+        if writable:
+
+            @self.router.put(item, tags=tags, operation_id=f"{op}_CreateOrUpdate", **request_body(arm_kind))
+            async def put_child(
+                request: Request, subscriptionId: str, resourceGroupName: str, parentName: str, childName: str
+            ) -> Response:
+                pid = parent_id(subscriptionId, resourceGroupName, parentName)
+                check_name(childName, f"{kind.type}/{segment}")
+                body = await json_body(request)
+                conditions = preconditions(request)
+                snapshot, change, operation = await self._write(
+                    lambda s: planning.put_child(s, kind, pid, collection, arm_kind, childName, body, conditions),
+                    subscriptionId,
+                )
+                parent = rendered_parent(snapshot, pid, resourceGroupName)
+                found = next(c for c in children(parent) if str(c.get("name", "")).casefold() == childName.casefold())
+                headers = lro_headers(request, subscriptionId, str(parent.get("location", "")), operation, False)
+                return resource_response(found, 201 if change.result else 200, headers)
+
+            @self.router.delete(item, tags=tags, operation_id=f"{op}_Delete")
+            async def delete_child(
+                request: Request, subscriptionId: str, resourceGroupName: str, parentName: str, childName: str
+            ) -> Response:
+                pid = parent_id(subscriptionId, resourceGroupName, parentName)
+                conditions = preconditions(request)
+
+                def plan(s: Snapshot) -> Change[bool]:
+                    row = s.row(pid)
+                    parent = planning._parent(s, kind, pid)
+                    exists = any(c.name.casefold() == childName.casefold() for c in getattr(parent, collection))
+                    conditions.check(row.etag if row is not None and exists else None)
+                    return planning.delete_child(s, kind, pid, collection, childName)
+
+                snapshot, change, operation = await self._write(plan, subscriptionId)
+                if not change.result:
+                    return Response(status_code=204)
+                row = snapshot.row(pid)
+                location = str(row.body.get("location", "")) if row else ""
+                return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+
+            handlers += [put_child, delete_child]
+        for handler in handlers:
+            handler.__name__ = f"{segment}_{handler.__name__}"
+
+
+def precondition_of(request: Request) -> Preconditions:
+    return preconditions(request)
+
+
+__all__ = ["Routes", "decorate", "id_key", "render"]

@@ -1,0 +1,140 @@
+"""OpenAPI request-body schemas (documentation, and what the fuzz tests generate from). Bodies are parsed by
+``opennsg.arm``, not by these schemas, so they stay loose where ARM is loose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_REF = {"type": "object", "properties": {"id": {"type": "string"}}}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+
+SECURITY_RULE_PROPERTIES: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "description": {"type": "string"},
+        "protocol": {"type": "string", "enum": ["Tcp", "Udp", "Icmp", "Esp", "*", "Ah"]},
+        "sourcePortRange": {"type": "string"},
+        "sourcePortRanges": _STRINGS,
+        "destinationPortRange": {"type": "string"},
+        "destinationPortRanges": _STRINGS,
+        "sourceAddressPrefix": {"type": "string"},
+        "sourceAddressPrefixes": _STRINGS,
+        "sourceApplicationSecurityGroups": {"type": "array", "items": _REF},
+        "destinationAddressPrefix": {"type": "string"},
+        "destinationAddressPrefixes": _STRINGS,
+        "destinationApplicationSecurityGroups": {"type": "array", "items": _REF},
+        "access": {"type": "string", "enum": ["Allow", "Deny"]},
+        "priority": {"type": "integer"},
+        "direction": {"type": "string", "enum": ["Inbound", "Outbound"]},
+    },
+}
+SECURITY_RULE = {"type": "object", "properties": {"name": {"type": "string"}, "properties": SECURITY_RULE_PROPERTIES}}
+
+
+def _resource(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "location": {"type": "string"},
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+            "properties": {"type": "object", "properties": properties},
+        },
+    }
+
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "group": {
+        "type": "object",
+        "properties": {"location": {"type": "string"}, "tags": {"type": "object"}},
+    },
+    "tags": {"type": "object", "properties": {"tags": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    "networkSecurityGroups": _resource(
+        {"flushConnection": {"type": "boolean"}, "securityRules": {"type": "array", "items": SECURITY_RULE}}
+    ),
+    "securityRules": {"type": "object", "properties": {"properties": SECURITY_RULE_PROPERTIES}},
+    "applicationSecurityGroups": _resource({}),
+    "virtualNetworks": _resource(
+        {
+            "addressSpace": {"type": "object", "properties": {"addressPrefixes": _STRINGS}},
+            "subnets": {"type": "array", "items": {"type": "object"}},
+            "virtualNetworkPeerings": {"type": "array", "items": {"type": "object"}},
+        }
+    ),
+    "subnets": {
+        "type": "object",
+        "properties": {
+            "properties": {
+                "type": "object",
+                "properties": {
+                    "addressPrefix": {"type": "string"},
+                    "addressPrefixes": _STRINGS,
+                    "networkSecurityGroup": _REF,
+                    "routeTable": _REF,
+                },
+            }
+        },
+    },
+    "virtualNetworkPeerings": {
+        "type": "object",
+        "properties": {
+            "properties": {
+                "type": "object",
+                "properties": {"remoteVirtualNetwork": _REF, "allowVirtualNetworkAccess": {"type": "boolean"}},
+            }
+        },
+    },
+    "networkInterfaces": _resource(
+        {"ipConfigurations": {"type": "array", "items": {"type": "object"}}, "networkSecurityGroup": _REF}
+    ),
+    "routeTables": _resource({"routes": {"type": "array", "items": {"type": "object"}}}),
+    "publicIPAddresses": _resource({"ipAddress": {"type": "string"}}),
+    "virtualMachines": _resource(
+        {"networkProfile": {"type": "object", "properties": {"networkInterfaces": {"type": "array", "items": _REF}}}}
+    ),
+    "ipFlowVerify": {
+        "type": "object",
+        "required": ["targetResourceId", "direction", "protocol", "localPort", "remotePort", "localIPAddress",
+                     "remoteIPAddress"],
+        "properties": {
+            "targetResourceId": {"type": "string"},
+            "targetNicResourceId": {"type": "string"},
+            "direction": {"type": "string", "enum": ["Inbound", "Outbound"]},
+            "protocol": {"type": "string", "enum": ["TCP", "UDP"]},
+            "localPort": {"type": "string"},
+            "remotePort": {"type": "string"},
+            "localIPAddress": {"type": "string"},
+            "remoteIPAddress": {"type": "string"},
+        },
+    },  # fmt: skip
+    "networkConfigurationDiagnostic": {
+        "type": "object",
+        "required": ["targetResourceId", "profiles"],
+        "properties": {
+            "targetResourceId": {"type": "string"},
+            "verbosityLevel": {"type": "string", "enum": ["Normal", "Minimum", "Full"]},
+            "profiles": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "direction": {"type": "string"},
+                        "protocol": {"type": "string"},
+                        "source": {"type": "string"},
+                        "destination": {"type": "string"},
+                        "destinationPort": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "securityGroupView": {"type": "object", "properties": {"targetResourceId": {"type": "string"}}},
+}
+
+
+def request_body(name: str) -> dict[str, Any]:
+    """Keyword arguments for a FastAPI route whose JSON body the handler parses itself."""
+    return {
+        "openapi_extra": {
+            "requestBody": {"required": True, "content": {"application/json": {"schema": SCHEMAS[name]}}}
+        }
+    }

@@ -1,0 +1,263 @@
+"""The service's state: an immutable in-memory snapshot of every stored resource, and atomic writes to the database.
+
+Reads are served from the snapshot (and its caches: the Topology, the Engine, rendered JSON), so they never touch
+the database. A write runs under the process write lock and the database's write lock (``BEGIN IMMEDIATE`` on
+SQLite, ``SELECT ... FOR UPDATE`` of the version row on PostgreSQL): it plans the change against the current
+snapshot, writes every changed row and the new version in one transaction, and only then publishes the new
+snapshot. If another process wrote in between, the snapshot is reloaded first. One service process per database is
+the supported set-up; several processes stay correct for writes but may serve stale reads.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from opennsg import arm
+from opennsg.api import db
+from opennsg.api.catalog import KIND_BY_TYPE, MODEL_KINDS, ModelKind
+from opennsg.engine import Engine as NsgEngine
+from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.resources import Resource
+from opennsg.model.servicetags import ServiceTags
+from opennsg.model.topology import Topology
+
+T = TypeVar("T")
+OPERATION_RETENTION = timedelta(days=1)
+
+
+def new_etag() -> str:
+    return f'W/"{uuid.uuid4()}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored resource: its ARM JSON (without etag and read-only back-references) and indexed columns."""
+
+    id: str
+    type: str
+    body: Mapping[str, Any]
+    etag: str
+    version: int
+
+    @property
+    def key(self) -> str:
+        return id_key(self.id)
+
+    @property
+    def parsed(self) -> ResourceId:
+        parsed = ResourceId.parse(self.id)
+        if parsed is None:
+            raise ValueError(f"not an ARM id: {self.id}")
+        return parsed
+
+    @property
+    def group_key(self) -> str | None:
+        group = self.parsed.resource_group
+        return group.casefold() if group is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A resource the model does not know (resource group, subscription, network watcher): JSON as is."""
+
+    id: str
+    type: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Change(Generic[T]):
+    """What a write does: resources to store (model objects or documents), ids to delete, the resulting topology."""
+
+    put: tuple[Resource | Document, ...] = ()
+    delete: tuple[str, ...] = ()
+    topology: Topology | None = None
+    result: T | None = None
+
+
+class Snapshot:
+    """Every stored resource at one write version; immutable, with lazily built caches."""
+
+    def __init__(self, version: int, rows: Mapping[str, Row], topology: Topology) -> None:
+        self.version = version
+        self.rows = rows
+        self.topology = topology
+        self._engine: NsgEngine | None = None
+        self._rendered: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def row(self, resource_id: str) -> Row | None:
+        return self.rows.get(id_key(resource_id))
+
+    @property
+    def engine(self) -> NsgEngine:
+        """The diagnostics engine over this snapshot's topology, built once."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = NsgEngine(self.topology)
+            return self._engine
+
+    def rendered(self, key: str, render: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The GET body of a resource, rendered once per snapshot (back-references depend on the whole state)."""
+        cached = self._rendered.get(key)
+        if cached is None:
+            cached = render()
+            self._rendered[key] = cached
+        return cached
+
+
+def _model_of(row: Row) -> Resource | None:
+    kind = KIND_BY_TYPE.get(row.type.casefold())
+    if kind is None:
+        return None
+    resource: Resource = arm.parse_resource(kind.arm_kind, dict(row.body), row.id)
+    return resource
+
+
+def _topology(models: Iterable[Resource], service_tags: ServiceTags | None) -> Topology:
+    """Subscriptions stay unknown to the model: the SMTP policy then assumes PayAsYouGo (spec §0)."""
+    by_collection: dict[str, list[Resource]] = {kind.collection: [] for kind in MODEL_KINDS}
+    for model in models:
+        by_collection[kind_of(model).collection].append(model)
+    return Topology.of(
+        **by_collection,  # type: ignore[arg-type]
+        service_tags=service_tags,
+    )
+
+
+def kind_of(resource: Resource) -> ModelKind:
+    parsed = ResourceId.parse(resource.id)
+    if parsed is None:
+        raise ValueError(f"not an ARM id: {resource.id}")
+    kind = KIND_BY_TYPE.get(parsed.type.casefold())
+    if kind is None:
+        raise ValueError(f"not a stored model type: {parsed.type}")
+    return kind
+
+
+class Store:
+    """The database plus the published snapshot."""
+
+    def __init__(self, engine: Engine, service_tags: ServiceTags | None = None) -> None:
+        self.engine = engine
+        self.service_tags = service_tags
+        self._write_lock = threading.Lock()
+        db.migrate(engine)
+        with engine.begin() as connection:
+            connection.execute(
+                delete(db.operations).where(db.operations.c.created < datetime.now(UTC) - OPERATION_RETENTION)
+            )
+            self.snapshot = self._load(connection)
+
+    def _load(self, connection: Connection) -> Snapshot:
+        version = connection.execute(select(db.meta.c.version).where(db.meta.c.id == 1)).scalar_one()
+        rows: dict[str, Row] = {}
+        for r in connection.execute(select(db.resources)).mappings():
+            row = Row(r["id"], r["type"], r["body"], r["etag"], r["version"])
+            rows[row.key] = row
+        return self._snapshot(version, rows)
+
+    def _snapshot(self, version: int, rows: Mapping[str, Row]) -> Snapshot:
+        models = [m for m in (_model_of(row) for row in rows.values()) if m is not None]
+        return Snapshot(version, MappingProxyType(dict(rows)), _topology(models, self.service_tags))
+
+    def write(self, plan: Callable[[Snapshot], Change[T]], subscription: str) -> tuple[Snapshot, Change[T], str]:
+        """Plan against the current state and apply atomically; returns the new snapshot, the change, operation id.
+
+        ``plan`` raises ApiError (nothing is applied) when the resulting state would be invalid.
+        """
+        with self._write_lock, self.engine.begin() as connection:
+            version = connection.execute(
+                select(db.meta.c.version).where(db.meta.c.id == 1).with_for_update()
+            ).scalar_one()
+            current = self.snapshot if version == self.snapshot.version else self._load(connection)
+            change = plan(current)
+            new_version = version + 1
+            rows = dict(current.rows)
+            for key in change.delete:
+                rows.pop(id_key(key), None)
+            if change.delete:
+                connection.execute(delete(db.resources).where(db.resources.c.key.in_([id_key(k) for k in change.delete])))
+            for item in change.put:
+                row = self._row(item, new_version)
+                existed = row.key in current.rows
+                rows[row.key] = row
+                values = {
+                    "id": row.id,
+                    "type": row.type,
+                    "subscription": row.parsed.subscription.casefold(),
+                    "resource_group": row.group_key,
+                    "parent": _parent_key(row),
+                    "etag": row.etag,
+                    "version": new_version,
+                    "body": dict(row.body),
+                }
+                if existed:
+                    connection.execute(update(db.resources).where(db.resources.c.key == row.key).values(**values))
+                else:
+                    connection.execute(insert(db.resources).values(key=row.key, **values))
+            connection.execute(update(db.meta).where(db.meta.c.id == 1).values(version=new_version))
+            operation = self._record_operation(connection, subscription, None)
+            topology = change.topology if change.topology is not None else current.topology
+            published = Snapshot(new_version, MappingProxyType(rows), topology)
+        self.snapshot = published
+        return published, change, operation
+
+    def _row(self, item: Resource | Document, version: int) -> Row:
+        if isinstance(item, Document):
+            return Row(item.id, item.type, dict(item.body), new_etag(), version)
+        kind = kind_of(item)
+        body: dict[str, Any] = arm.to_arm(item)
+        return Row(item.id, kind.type, body, new_etag(), version)
+
+    def _record_operation(self, connection: Connection, subscription: str, result: Any) -> str:
+        operation = uuid.uuid4().hex
+        connection.execute(
+            insert(db.operations).values(
+                id=operation,
+                subscription=subscription.casefold(),
+                status="Succeeded",
+                result=result,
+                created=datetime.now(UTC),
+            )
+        )
+        return operation
+
+    def record_result(self, subscription: str, result: Any) -> str:
+        """Keep the result of a completed action (IP flow verify, ...) for its operation-result URL."""
+        with self.engine.begin() as connection:
+            return self._record_operation(connection, subscription, result)
+
+    def operation(self, subscription: str, operation: str) -> tuple[str, Any] | None:
+        """(status, result) of an operation of this subscription, or None when unknown."""
+        with self.engine.begin() as connection:
+            found = (
+                connection.execute(
+                    select(db.operations.c.status, db.operations.c.result).where(
+                        db.operations.c.id == operation, db.operations.c.subscription == subscription.casefold()
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return (found["status"], found["result"]) if found else None
+
+
+def _parent_key(row: Row) -> str | None:
+    parsed = row.parsed
+    if parsed.parent is not None:
+        return id_key(str(parsed.parent))
+    if parsed.namespace is not None and parsed.resource_group is not None:
+        return id_key(f"/subscriptions/{parsed.subscription}/resourceGroups/{parsed.resource_group}")
+    if parsed.resource_group is not None:
+        return id_key(f"/subscriptions/{parsed.subscription}")
+    return None
+

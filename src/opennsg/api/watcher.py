@@ -1,0 +1,221 @@
+"""Network Watcher diagnostics, the operation-status endpoints and service tag discovery.
+
+Every answer comes from ``opennsg.engine.Engine`` over the snapshot's topology (cached per write version). Actions
+are long-running operations as in Azure: 202 with ``Location`` (the result) and ``Azure-AsyncOperation`` (the
+status); the work is already done, so the first poll says ``Succeeded`` and the SDK's pollers never wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from opennsg.api.catalog import NETWORK_WATCHER_TYPE
+from opennsg.api.errors import ApiError, bad_request, not_found
+from opennsg.api.http import check_subscription, json_body, json_response, lro_headers
+from opennsg.api.schemas import request_body
+from opennsg.api.store import Snapshot, Store
+from opennsg.engine.flow import Flow
+from opennsg.model.ids import ResourceId
+from opennsg.model.resources import NetworkInterface
+from opennsg.model.servicetags import ServiceTags
+
+WATCHER = (
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers/"
+    "{networkWatcherName}"
+)
+LOCATION = "/subscriptions/{subscriptionId}/providers/Microsoft.Network/locations/{location}"
+IP_FLOW_FIELDS = ("direction", "protocol", "localPort", "remotePort", "localIPAddress", "remoteIPAddress")
+
+
+def _text(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(f"The request is missing the required property '{name}' (a non-empty string).")
+    return value.strip()
+
+
+def target_nic(snapshot: Snapshot, body: Mapping[str, Any]) -> NetworkInterface:
+    """The NIC a diagnostic is about: ``targetNicResourceId``, else ``targetResourceId`` (a VM's primary NIC or a
+    NIC)."""
+    topology = snapshot.topology
+    nic_id = body.get("targetNicResourceId")
+    target = nic_id if isinstance(nic_id, str) and nic_id.strip() else _text(body, "targetResourceId")
+    parsed = ResourceId.parse(target)
+    if parsed is None:
+        raise bad_request(f"The target resource id '{target}' is not a valid ARM resource id.", "InvalidTargetResourceId")
+    nic = topology.nic(target)
+    if nic is None and topology.vm(target) is not None:
+        nic = topology.find_nic(target)
+    if nic is None:
+        raise not_found(parsed.type, parsed.name, parsed.resource_group)
+    return nic
+
+
+def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
+    nic = target_nic(snapshot, body)
+    values = {name: _text(body, name) for name in IP_FLOW_FIELDS}
+    try:
+        flow = Flow.make(
+            values["direction"],
+            values["protocol"],
+            values["localIPAddress"],
+            values["localPort"],
+            values["remoteIPAddress"],
+            values["remotePort"],
+        )
+    except ValueError:
+        shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+        raise bad_request(f"The flow is not valid: {shown}.", "InvalidParameter") from None
+    verdict = snapshot.engine.verify(nic.id, flow)
+    result: dict[str, Any] = {"access": str(verdict.access)}
+    if verdict.rule_name:
+        result["ruleName"] = verdict.rule_name
+    return result
+
+
+def configuration_diagnostic(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
+    nic = target_nic(snapshot, body)
+    profiles = body.get("profiles")
+    if not isinstance(profiles, list) or not profiles or not all(isinstance(p, dict) for p in profiles):
+        raise bad_request("The request needs 'profiles': a non-empty array of objects.")
+    return {"results": [snapshot.engine.diagnose(nic, profile) for profile in profiles]}
+
+
+def security_group_view(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Every NIC of the target VM (or the one target NIC)."""
+    target = _text(body, "targetResourceId")
+    if snapshot.topology.vm(target) is None:
+        target = target_nic(snapshot, body).id
+    return snapshot.engine.security_group_view(target)
+
+
+class Diagnostics:
+    """Registers the action routes, operation status/results and service tags."""
+
+    def __init__(self, store: Store, service_tags: ServiceTags | None) -> None:
+        self.store = store
+        self.service_tags = service_tags
+        self.router = APIRouter()
+
+    def install(self, app: FastAPI) -> None:
+        tags = ["networkWatchers"]
+        actions: dict[str, Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]]] = {
+            "ipFlowVerify": ip_flow_verify,
+            "networkConfigurationDiagnostic": configuration_diagnostic,
+            "securityGroupView": security_group_view,
+        }
+        for action, compute in actions.items():
+            self._watcher_action(action, compute, tags)
+        self._effective()
+        self._operations()
+        app.include_router(self.router)
+
+    async def _run(
+        self,
+        request: Request,
+        subscription: str,
+        location: str,
+        compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]],
+    ) -> Response:
+        body = await json_body(request)
+        snapshot = self.store.snapshot
+
+        def work() -> tuple[dict[str, Any], str]:
+            result = compute(snapshot, body)
+            return result, self.store.record_result(subscription, result)
+
+        result, operation = await run_in_threadpool(work)
+        return Response(status_code=202, headers=lro_headers(request, subscription, location, operation, True))
+
+    def _watcher_action(
+        self, action: str, compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]], tags: list[str]
+    ) -> None:
+        op = "NetworkWatchers_" + action[0].upper() + action[1:]
+
+        async def handler(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> Response:
+            check_subscription(subscriptionId)
+            watcher_id = (
+                f"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/"
+                f"{NETWORK_WATCHER_TYPE}/{networkWatcherName}"
+            )
+            row = self.store.snapshot.row(watcher_id)
+            if row is None:
+                raise not_found(NETWORK_WATCHER_TYPE, networkWatcherName, resourceGroupName)
+            return await self._run(request, subscriptionId, str(row.body.get("location", "")), compute)
+
+        handler.__name__ = f"watcher_{action}"
+        self.router.add_api_route(
+            f"{WATCHER}/{action}", handler, methods=["POST"], tags=tags, operation_id=op, **request_body(action)
+        )
+
+    def _effective(self) -> None:
+        path = (
+            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/"
+            "networkInterfaces/{networkInterfaceName}/effectiveNetworkSecurityGroups"
+        )
+
+        @self.router.post(path, tags=["networkInterfaces"], operation_id="NetworkInterfaces_ListEffectiveNetworkSecurityGroups")
+        async def effective(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkInterfaceName: str
+        ) -> Response:
+            check_subscription(subscriptionId)
+            nic_id = (
+                f"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/"
+                f"networkInterfaces/{networkInterfaceName}"
+            )
+            snapshot = self.store.snapshot
+            nic = snapshot.topology.nic(nic_id)
+            if nic is None:
+                raise not_found("Microsoft.Network/networkInterfaces", networkInterfaceName, resourceGroupName)
+
+            def work() -> tuple[dict[str, Any], str]:
+                result = {"value": snapshot.engine.effective_rules(nic.id)}
+                return result, self.store.record_result(subscriptionId, result)
+
+            _, operation = await run_in_threadpool(work)
+            return Response(status_code=202, headers=lro_headers(request, subscriptionId, nic.location, operation, True))
+
+    def _operations(self) -> None:
+        tags = ["operations"]
+
+        @self.router.get(f"{LOCATION}/operations/{{operationId}}", tags=tags, operation_id="Operations_GetStatus")
+        async def status(subscriptionId: str, location: str, operationId: str) -> Response:
+            check_subscription(subscriptionId)
+            found = await run_in_threadpool(self.store.operation, subscriptionId, operationId)
+            if found is None:
+                raise ApiError(404, "OperationNotFound", f"The operation '{operationId}' could not be found.")
+            return json_response({"status": found[0]})
+
+        @self.router.get(f"{LOCATION}/operationResults/{{operationId}}", tags=tags, operation_id="Operations_GetResult")
+        async def result(subscriptionId: str, location: str, operationId: str) -> Response:
+            check_subscription(subscriptionId)
+            found = await run_in_threadpool(self.store.operation, subscriptionId, operationId)
+            if found is None:
+                raise ApiError(404, "OperationNotFound", f"The operation '{operationId}' could not be found.")
+            if found[1] is None:
+                return Response(status_code=204)
+            return json_response(found[1])
+
+        @self.router.get(f"{LOCATION}/serviceTags", tags=["serviceTags"], operation_id="ServiceTags_List")
+        async def service_tags(subscriptionId: str, location: str) -> Response:
+            check_subscription(subscriptionId)
+            tags_file = self.service_tags
+            values = tags_file.to_json()["values"] if tags_file is not None else []
+            for value in values:
+                value["id"] = value["name"]
+            return json_response(
+                {
+                    "name": "Public",
+                    "id": f"/subscriptions/{subscriptionId}/providers/Microsoft.Network/serviceTags/Public",
+                    "type": "Microsoft.Network/serviceTags",
+                    "changeNumber": str(tags_file.change_number if tags_file else 0),
+                    "cloud": tags_file.cloud if tags_file else "Public",
+                    "values": values,
+                }
+            )
