@@ -14,8 +14,9 @@ Decisions taken here where Azure is silent (each in one place):
 - "One service tag per rule" is enforced per address field: Azure's own ``AllowVnetInBound`` carries
   ``VirtualNetwork`` on both sides, so a per-rule limit of one would reject it. A field holds at most one tag
   because the singular field takes one value and the plural field refuses tags.
-- IPv4 and IPv6 literals may not be mixed anywhere in one rule (source and destination together): such a
-  rule could never match a packet.
+- IPv4 and IPv6 literals may not be mixed within one address field (the documented case: a plural prefix list
+  holding both families). Whether Azure also rejects an IPv4 source with an IPv6 destination is unconfirmed
+  (spec §1.4), so that is accepted; such a rule can never match and is left to the analysis to report.
 - Names are checked (``NAME_PATTERN``) on NSGs and rules, the resources this project's rules are about.
 """
 
@@ -81,6 +82,18 @@ class Code:
     NSGS_PER_REGION = "NetworkSecurityGroupsPerRegionLimitReached"
     ASGS_PER_REGION = "ApplicationSecurityGroupsPerRegionLimitReached"
     INVALID_FLOW_TIMEOUT = "InvalidFlowTimeoutInMinutes"
+    INVALID_PROTOCOL = "SecurityRuleInvalidProtocol"
+    INVALID_ACCESS = "SecurityRuleInvalidAccess"
+    INVALID_DIRECTION = "SecurityRuleInvalidDirection"
+    # --- reading ARM JSON (``opennsg.arm``) ---
+    INVALID_JSON = "InvalidJson"
+    INVALID_REQUEST_FORMAT = "InvalidRequestFormat"
+    MISSING_REQUIRED_PROPERTY = "MissingRequiredProperty"
+    MISSING_REFERENCE_ID = "MissingJsonReferenceId"
+    INVALID_TEMPLATE = "InvalidTemplate"
+    CONFLICTING_DEFINITIONS = "ConflictingResourceDefinitions"
+    UNSUPPORTED_RESOURCE_TYPE = "UnsupportedResourceType"
+    FILE_NOT_FOUND = "FileNotFound"
 
 
 class Message:
@@ -173,6 +186,18 @@ class Message:
         "Virtual network {vnet_id} has invalid flowTimeoutInMinutes. Value provided: {value}. Allowed range "
         f"{MIN_FLOW_TIMEOUT_MINUTES}-{MAX_FLOW_TIMEOUT_MINUTES}."
     )
+    INVALID_ENUM = "Security rule {rule_id} has invalid {property}. Value provided: {value}. Allowed values: {allowed}."
+    # --- reading ARM JSON (``opennsg.arm``) ---
+    INVALID_JSON = "{source} is not valid JSON: {reason}."
+    EMPTY_DOCUMENT = "{source} is empty; expected a JSON document."
+    MISSING_REQUIRED_PROPERTY = "Required property '{name}' is missing. Path {path}."
+    INVALID_VALUE = "Property '{name}' must be {expected}. Path {path}. Value provided: {value}."
+    MISSING_REFERENCE_ID = "Value for reference id is missing. Path {path}."
+    UNKNOWN_TYPE = "Cannot tell the resource type at {path}: it has neither a 'type' nor an ARM 'id'."
+    UNSUPPORTED_RESOURCE_TYPE = "Resource type '{kind}' is not supported. Supported: {supported}."
+    UNSUPPORTED_FUNCTION = "The template function '{name}' at {path} is not supported. Supported: {supported}."
+    CONFLICTING_DEFINITIONS = "Resource {resource_id} is defined more than once with different content ({where})."
+    FILE_NOT_FOUND = "{source} does not exist."
 
 
 #: Tags every NSG knows without a service tags file (spec §4.1, §4.2), by case-folded name.
@@ -229,15 +254,10 @@ def rule_id(nsg: NetworkSecurityGroup, rule: SecurityRule) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """A problem located in one resource: ``error.target`` is the path inside that resource's ARM JSON.
-
-    ``missing`` is the id of a referenced resource that was not found, so a loader can drop follow-on errors
-    about resources it already reported as unreadable.
-    """
+    """A problem located in one resource: ``error.target`` is the path inside that resource's ARM JSON."""
 
     resource_id: str
     error: ArmError
-    missing: str | None = None
 
 
 def validate_nsg(nsg: NetworkSecurityGroup, topology: Topology) -> list[ArmError]:
@@ -275,8 +295,8 @@ def topology_findings(topology: Topology) -> list[Finding]:
 def _nsg_findings(nsg: NetworkSecurityGroup, topology: Topology, membership: _AsgMembership) -> list[Finding]:
     errors: list[Finding] = []
 
-    def add(code: str, message: str, target: str | None = None, missing: str | None = None) -> None:
-        errors.append(Finding(nsg.id, ArmError(code, message, target), missing))
+    def add(code: str, message: str, target: str | None = None) -> None:
+        errors.append(Finding(nsg.id, ArmError(code, message, target)))
 
     if not is_valid_name(nsg.name):
         add(Code.INVALID_NAME, Message.INVALID_NAME.format(name=nsg.name, max_length=MAX_NAME_LENGTH), "name")
@@ -287,15 +307,14 @@ def _nsg_findings(nsg: NetworkSecurityGroup, topology: Topology, membership: _As
             "properties.securityRules",
         )
     for i, rule in enumerate(nsg.security_rules):
-        for code, message, field, missing in _rule_problems(nsg, rule, topology, membership):
-            target = f"properties.securityRules[{i}]" + (f".{field}" if field else "")
-            add(code, message, target, missing)
+        for code, message, field in _rule_problems(nsg, rule, topology, membership):
+            add(code, message, f"properties.securityRules[{i}]" + (f".{field}" if field else ""))
     for code, message, target in _nsg_wide_problems(nsg):
         add(code, message, target)
     return errors
 
 
-_Problem = tuple[str, str, str | None, str | None]  # code, message, field path inside the rule, missing id
+_Problem = tuple[str, str, str | None]  # code, message, field path inside the rule
 
 
 def _rule_problems(
@@ -307,27 +326,25 @@ def _rule_problems(
             Code.DEFAULT_RULE_READ_ONLY,
             Message.DEFAULT_RULE_READ_ONLY.format(name=rule.name, nsg_id=nsg.id),
             None,
-            None,
         )
     if not is_valid_name(rule.name):
-        yield Code.INVALID_NAME, Message.INVALID_NAME.format(name=rule.name, max_length=MAX_NAME_LENGTH), "name", None
+        yield Code.INVALID_NAME, Message.INVALID_NAME.format(name=rule.name, max_length=MAX_NAME_LENGTH), "name"
     if not MIN_USER_PRIORITY <= rule.priority <= MAX_USER_PRIORITY:
         yield (
             Code.INVALID_PRIORITY,
             Message.INVALID_PRIORITY.format(priority=rule.priority),
             "properties.priority",
-            None,
         )
     if rule.description is not None and len(rule.description) > MAX_DESCRIPTION_LENGTH:
         message = Message.DESCRIPTION_TOO_LONG.format(
             rule_id=rid, length=len(rule.description), max_length=MAX_DESCRIPTION_LENGTH
         )
-        yield Code.DESCRIPTION_TOO_LONG, message, "properties.description", None
+        yield Code.DESCRIPTION_TOO_LONG, message, "properties.description"
     for side in ("source", "destination"):
         yield from _port_problems(rid, rule, side)
         yield from _address_problems(rid, rule, side, topology.service_tags)
         yield from _asg_problems(rid, rule, side, topology)
-    yield from _family_problems(rid, rule)
+        yield from _family_problems(rid, rule, side)
     yield from _same_vnet_problems(rid, rule, membership)
 
 
@@ -346,19 +363,19 @@ def _port_problems(rid: str, rule: SecurityRule, side: str) -> Iterator[_Problem
         message = Message.PARAMETER_CONFLICT.format(
             rule_id=rid, singular=_pascal(side, "PortRange"), plural=_pascal(side, "PortRanges")
         )
-        yield Code.PARAMETER_CONFLICT, message, f"properties.{_camel(side, 'PortRange')}", None
+        yield Code.PARAMETER_CONFLICT, message, f"properties.{_camel(side, 'PortRange')}"
     if singular and parse_port_range(singular) is None:
         message = Message.INVALID_PORT_RANGE.format(value=singular)
-        yield Code.INVALID_PORT_RANGE, message, f"properties.{_camel(side, 'PortRange')}", None
+        yield Code.INVALID_PORT_RANGE, message, f"properties.{_camel(side, 'PortRange')}"
     for j, value in enumerate(plural):
         path = f"properties.{_camel(side, 'PortRanges')}[{j}]"
         if value.strip() == "*":
             message = Message.INVALID_PORT_RANGES.format(
                 parameter=_pascal(side, "PortRanges"), rule_id=rid, singular=_pascal(side, "PortRange"), value=value
             )
-            yield Code.INVALID_PORT_RANGES, message, path, None
+            yield Code.INVALID_PORT_RANGES, message, path
         elif parse_port_range(value) is None:
-            yield Code.INVALID_PORT_RANGE, Message.INVALID_PORT_RANGE.format(value=value), path, None
+            yield Code.INVALID_PORT_RANGE, Message.INVALID_PORT_RANGE.format(value=value), path
 
 
 def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags | None) -> Iterator[_Problem]:
@@ -377,7 +394,7 @@ def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags
             message = Message.PARAMETER_CONFLICT.format(
                 rule_id=rid, singular=_pascal(side, "AddressPrefix"), plural=_pascal(side, "AddressPrefixes")
             )
-        yield Code.PARAMETER_CONFLICT, message, f"properties.{_camel(side, 'AddressPrefix')}", None
+        yield Code.PARAMETER_CONFLICT, message, f"properties.{_camel(side, 'AddressPrefix')}"
     if (
         singular
         and singular.strip() != "*"
@@ -385,7 +402,7 @@ def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags
         and canonical_tag(singular, tags) is None
     ):
         message = Message.INVALID_ADDRESS_PREFIX.format(rule_id=rid, value=singular)
-        yield Code.INVALID_ADDRESS_PREFIX, message, f"properties.{_camel(side, 'AddressPrefix')}", None
+        yield Code.INVALID_ADDRESS_PREFIX, message, f"properties.{_camel(side, 'AddressPrefix')}"
     for j, value in enumerate(plural):
         path = f"properties.{_camel(side, 'AddressPrefixes')}[{j}]"
         if parse_prefix(value) is not None:
@@ -394,13 +411,12 @@ def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags
             message = Message.UNSUPPORTED_VALUE.format(
                 parameter=_pascal(side, "AddressPrefix"), rule_id=rid, value=value
             )
-            yield Code.UNSUPPORTED_VALUE, message, path, None
+            yield Code.UNSUPPORTED_VALUE, message, path
         else:
             yield (
                 Code.INVALID_ADDRESS_PREFIX,
                 Message.INVALID_ADDRESS_PREFIX.format(rule_id=rid, value=value),
                 path,
-                None,
             )
 
 
@@ -411,17 +427,17 @@ def _asg_problems(rid: str, rule: SecurityRule, side: str, topology: Topology) -
         message = Message.ASGS_PER_RULE_FIELD.format(
             limit=MAX_ASGS_PER_RULE_FIELD, count=len(asgs), field=_pascal(side, "ApplicationSecurityGroups")
         )
-        yield Code.ASGS_PER_RULE_FIELD, message, f"properties.{field}", None
+        yield Code.ASGS_PER_RULE_FIELD, message, f"properties.{field}"
     for j, asg_id in enumerate(asgs):
         if topology.asg(asg_id) is None:
             message = Message.INVALID_REFERENCE.format(referenced=asg_id, referrer=rid)
-            yield Code.INVALID_REFERENCE, message, f"properties.{field}[{j}].id", asg_id
+            yield Code.INVALID_REFERENCE, message, f"properties.{field}[{j}].id"
 
 
-def _family_problems(rid: str, rule: SecurityRule) -> Iterator[_Problem]:
+def _family_problems(rid: str, rule: SecurityRule, side: str) -> Iterator[_Problem]:
     v4: str | None = None
     v6: str | None = None
-    for value in (*rule.source_addresses, *rule.destination_addresses):
+    for value in getattr(rule, f"{side}_address_prefixes"):
         network = parse_prefix(value)
         if network is None:
             continue
@@ -430,7 +446,8 @@ def _family_problems(rid: str, rule: SecurityRule) -> Iterator[_Problem]:
         else:
             v6 = v6 or value
     if v4 and v6:
-        yield Code.MIXED_FAMILIES, Message.MIXED_FAMILIES.format(rule_id=rid, ipv4=v4, ipv6=v6), "properties", None
+        message = Message.MIXED_FAMILIES.format(rule_id=rid, ipv4=v4, ipv6=v6)
+        yield Code.MIXED_FAMILIES, message, f"properties.{_camel(side, 'AddressPrefixes')}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +478,7 @@ def _same_vnet_problems(rid: str, rule: SecurityRule, membership: _AsgMembership
             vnets.setdefault(key, vnet_id)
     if len(vnets) > 1:
         message = Message.RULE_ASGS_SAME_VNET.format(rule_id=rid, vnets=", ".join(sorted(vnets.values())))
-        yield Code.RULE_ASGS_SAME_VNET, message, "properties", None
+        yield Code.RULE_ASGS_SAME_VNET, message, "properties"
 
 
 def _nsg_wide_problems(nsg: NetworkSecurityGroup) -> Iterator[tuple[str, str, str]]:
@@ -510,7 +527,7 @@ def _region_limit_findings(topology: Topology) -> Iterator[Finding]:
 def _reference(referrer: str, referenced: str | None, exists: bool, resource_id: str, target: str) -> Iterable[Finding]:
     if referenced and not exists:
         message = Message.INVALID_REFERENCE.format(referenced=referenced, referrer=referrer)
-        return [Finding(resource_id, ArmError(Code.INVALID_REFERENCE, message, target), referenced)]
+        return [Finding(resource_id, ArmError(Code.INVALID_REFERENCE, message, target))]
     return []
 
 

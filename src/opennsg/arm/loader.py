@@ -1,0 +1,367 @@
+"""Every JSON shape users have -> one validated ``Topology``, or one ``OpenNsgError`` with every problem.
+
+Shapes: one resource; an array; an ARM list ``{"value": [...]}``; ``az ... -o json`` output (flattened);
+subscription objects (``GET /subscriptions/{id}`` or ``az account show``); ARM templates (with an optional
+``<name>.parameters.json`` beside ``<name>.json``, or the only parameters file given applies to the only
+template); directories of such files (``*.json``, recursively). Child resources given on their own
+(``az network vnet subnet list``, ``securityRules``, peerings, routes) merge into their parent.
+Resource types OpenNSG does not model (storage accounts, say) are skipped.
+
+Targets of problems read ``{file}: {JSON path}``; a dangling reference is ``InvalidResourceReference`` naming
+both ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from opennsg.arm.parse import (
+    PARSERS,
+    ArmResource,
+    Reader,
+    check_default_rule,
+    is_subscription,
+    kind_of_id,
+    kind_of_type,
+    lookup,
+    parent_id,
+    parse_subscription,
+)
+from opennsg.arm.template import (
+    TEMPLATE_RESOURCE_GROUP,
+    TEMPLATE_SUBSCRIPTION_ID,
+    expand_template,
+    is_parameters_file,
+    is_template,
+    parameter_values,
+)
+from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.ids import id_key
+from opennsg.model.resources import (
+    ApplicationSecurityGroup,
+    NetworkInterface,
+    NetworkSecurityGroup,
+    PublicIpAddress,
+    Resource,
+    Route,
+    RouteTable,
+    SecurityRule,
+    Subnet,
+    Subscription,
+    VirtualMachine,
+    VirtualNetwork,
+    VirtualNetworkPeering,
+)
+from opennsg.model.servicetags import ServiceTags
+from opennsg.model.topology import Topology
+from opennsg.model.validation import Code, Message, topology_findings
+
+C = TypeVar("C")
+R = TypeVar("R", bound=Resource)
+_CHILD_KINDS = frozenset({"securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings", "routes"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """Where a resource came from: file (or label), JSON path inside it, and whether az flattened it."""
+
+    source: str
+    path: str
+    flattened: bool
+
+    def locate(self, relative: str | None) -> str:
+        """A target for a path relative to the resource's ARM JSON."""
+        inner = relative or ""
+        if self.flattened:
+            inner = inner.removeprefix("properties.").replace(".properties.", ".")
+            inner = "" if inner == "properties" else inner
+        return f"{self.source}: {self.path}{inner}".rstrip(".")
+
+
+@dataclass
+class _Child:
+    kind: str
+    resource_id: str
+    value: ArmResource | None
+    origin: _Origin
+
+
+@dataclass
+class _Loader:
+    problems: list[ArmError] = field(default_factory=list)
+    origins: dict[str, _Origin] = field(default_factory=dict)
+    top: dict[str, dict[str, Resource]] = field(default_factory=dict)
+    children: list[_Child] = field(default_factory=list)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+
+    # --- documents ---
+
+    def document(self, label: str, data: Any, parameters: Mapping[str, Any] | None) -> None:
+        if is_parameters_file(data):
+            return
+        if is_template(data):
+            reader = Reader(f"{label}: ")
+            for resource in expand_template(data, reader, parameters):
+                self.item(label, f"{resource.path}.", resource.body, reader)
+            self.problems.extend(reader.problems)
+            return
+        reader = Reader(f"{label}: ")
+        if isinstance(data, list):
+            for i, item in enumerate(data):
+                self.item(label, f"[{i}].", item, reader)
+        elif isinstance(data, Mapping) and isinstance(lookup(data, "value"), list) and lookup(data, "type") is None:
+            for i, item in enumerate(lookup(data, "value")):
+                self.item(label, f"value[{i}].", item, reader)
+        elif isinstance(data, Mapping):
+            self.item(label, "", data, reader)
+        else:
+            reader.invalid("document", "", "a JSON object or array", data)
+        self.problems.extend(reader.problems)
+
+    def item(self, label: str, path: str, body: Any, reader: Reader) -> None:
+        if not isinstance(body, Mapping):
+            reader.invalid("resource", path.rstrip("."), "a JSON object", body)
+            return
+        if is_subscription(body):
+            subscription = parse_subscription(body, reader, path)
+            self.subscriptions.setdefault(subscription.key, subscription)
+            return
+        resource_type, given_id = lookup(body, "type"), lookup(body, "id")
+        if isinstance(resource_type, str) and resource_type:
+            kind = kind_of_type(resource_type)
+        elif isinstance(given_id, str) and given_id:
+            kind = kind_of_id(given_id)
+        else:
+            message = Message.UNKNOWN_TYPE.format(path=path.rstrip(".") or "the document root")
+            reader.add(Code.INVALID_REQUEST_FORMAT, message, path.rstrip("."))
+            return
+        if kind is None:
+            return  # a resource type OpenNSG does not model
+        resource_id = given_id if isinstance(given_id, str) and given_id else self._placeholder_id(body, reader, path)
+        if resource_id is None:
+            return
+        origin = _Origin(label, path, not isinstance(lookup(body, "properties"), Mapping))
+        if kind == "defaultSecurityRules":
+            check_default_rule(parent_id(resource_id), body, resource_id, reader, path)
+            self.children.append(_Child(kind, resource_id, None, origin))
+            return
+        value = PARSERS[kind](body, resource_id, reader, path)
+        if kind in _CHILD_KINDS:
+            self.children.append(_Child(kind, resource_id, value, origin))
+        elif isinstance(value, Resource):
+            self._add_top(kind, value, origin)
+
+    def _placeholder_id(self, body: Mapping[str, Any], reader: Reader, path: str) -> str | None:
+        """An id for a resource written without one: under the template placeholders (or az's resourceGroup)."""
+        resource_type, name = lookup(body, "type"), lookup(body, "name")
+        if not isinstance(name, str) or not name:
+            reader.missing("id", f"{path}id")
+            return None
+        group = lookup(body, "resourceGroup")
+        namespace, _, types = str(resource_type).partition("/")
+        pairs = "/".join(f"{t}/{n}" for t, n in zip(types.split("/"), name.split("/"), strict=False))
+        rg = group if isinstance(group, str) and group else TEMPLATE_RESOURCE_GROUP
+        return f"/subscriptions/{TEMPLATE_SUBSCRIPTION_ID}/resourceGroups/{rg}/providers/{namespace}/{pairs}"
+
+    def _add_top(self, kind: str, value: Resource, origin: _Origin) -> None:
+        bucket = self.top.setdefault(kind, {})
+        existing = bucket.get(value.key)
+        if existing is None:
+            bucket[value.key] = value
+            self.origins[value.key] = origin
+        elif existing != value:
+            self._conflict(value.id, self.origins[value.key], origin)
+
+    def _conflict(self, resource_id: str, first: _Origin, second: _Origin) -> None:
+        where = f"{first.locate(None)} and {second.locate(None)}"
+        message = Message.CONFLICTING_DEFINITIONS.format(resource_id=resource_id, where=where)
+        self.problems.append(ArmError(Code.CONFLICTING_DEFINITIONS, message, second.locate(None)))
+
+    # --- children into parents ---
+
+    def merge_children(self) -> None:
+        parents_of = {
+            "securityRules": "networkSecurityGroups",
+            "defaultSecurityRules": "networkSecurityGroups",
+            "subnets": "virtualNetworks",
+            "virtualNetworkPeerings": "virtualNetworks",
+            "routes": "routeTables",
+        }
+        for child in self.children:
+            parent_key = id_key(parent_id(child.resource_id))
+            bucket = self.top.get(parents_of[child.kind], {})
+            parent = bucket.get(parent_key)
+            if parent is None:
+                message = Message.INVALID_REFERENCE.format(
+                    referenced=parent_id(child.resource_id), referrer=child.resource_id
+                )
+                self.problems.append(ArmError(Code.INVALID_REFERENCE, message, child.origin.locate(None)))
+                continue
+            if child.value is None:
+                continue
+            merged = self._merged(parent, child)
+            if merged is not None:
+                bucket[parent_key] = merged
+
+    def _merged(self, parent: Resource, child: _Child) -> Resource | None:
+        value = child.value
+        if isinstance(parent, NetworkSecurityGroup) and isinstance(value, SecurityRule):
+            rules = self._replace_or_add(parent.security_rules, value, child, lambda r: id_key(r.id or ""))
+            return None if rules is None else replace(parent, security_rules=rules)
+        if isinstance(parent, VirtualNetwork) and isinstance(value, Subnet):
+            subnets = self._replace_or_add(parent.subnets, value, child, lambda s: s.key)
+            return None if subnets is None else replace(parent, subnets=subnets)
+        if isinstance(parent, VirtualNetwork) and isinstance(value, VirtualNetworkPeering):
+            peerings = self._replace_or_add(parent.peerings, value, child, lambda p: id_key(p.id))
+            return None if peerings is None else replace(parent, peerings=peerings)
+        if isinstance(parent, RouteTable) and isinstance(value, Route):
+            routes = self._replace_or_add(parent.routes, value, child, lambda r: r.name.casefold())
+            return None if routes is None else replace(parent, routes=routes)
+        return None
+
+    def _replace_or_add(
+        self, items: tuple[C, ...], value: C, child: _Child, key: Callable[[C], str]
+    ) -> tuple[C, ...] | None:
+        """The parent's children with ``value`` added; None (and a problem) when it contradicts one given before."""
+        for existing in items:
+            if key(existing) == key(value):
+                if existing != value:
+                    self._conflict(child.resource_id, self.origins[id_key(parent_id(child.resource_id))], child.origin)
+                return None
+        return (*items, value)
+
+    # --- result ---
+
+    def topology(self, service_tags: ServiceTags | None) -> Topology:
+        def of(kind: str, cls: type[R]) -> list[R]:
+            return [v for v in self.top.get(kind, {}).values() if isinstance(v, cls)]
+
+        return Topology.of(
+            nsgs=of("networkSecurityGroups", NetworkSecurityGroup),
+            asgs=of("applicationSecurityGroups", ApplicationSecurityGroup),
+            vnets=of("virtualNetworks", VirtualNetwork),
+            route_tables=of("routeTables", RouteTable),
+            nics=of("networkInterfaces", NetworkInterface),
+            vms=of("virtualMachines", VirtualMachine),
+            public_ips=of("publicIPAddresses", PublicIpAddress),
+            subscriptions=self.subscriptions.values(),
+            service_tags=service_tags,
+        )
+
+    def validation_problems(self, topology: Topology) -> list[ArmError]:
+        out: list[ArmError] = []
+        for finding in topology_findings(topology):
+            origin = self.origins.get(id_key(finding.resource_id))
+            target = (
+                origin.locate(finding.error.target)
+                if origin
+                else f"{finding.resource_id}#{finding.error.target or ''}".rstrip("#")
+            )
+            out.append(ArmError(finding.error.code, finding.error.message, target))
+        return out
+
+
+def _stem(label: str) -> str:
+    folded = label.casefold()
+    for suffix in (".json", ".parameters"):
+        folded = folded.removesuffix(suffix)
+    return folded
+
+
+def _pair_parameters(docs: list[tuple[str, Any]], problems: list[ArmError]) -> dict[str, Mapping[str, Any]]:
+    """Template label -> parameter values, pairing ``x.parameters.json`` with ``x.json`` (or the only template)."""
+    templates = [label for label, data in docs if is_template(data)]
+    by_stem = {_stem(label): label for label in templates}
+    paired: dict[str, Mapping[str, Any]] = {}
+    for label, data in docs:
+        if not is_parameters_file(data):
+            continue
+        template = by_stem.get(_stem(label)) or (templates[0] if len(templates) == 1 else None)
+        if template is None:
+            message = f"The parameters file {label} matches no template (expected a template named like it)."
+            problems.append(ArmError(Code.INVALID_TEMPLATE, message, label))
+        else:
+            paired[template] = parameter_values(data)
+    return paired
+
+
+def load_documents(
+    docs: Iterable[tuple[str, Any]], service_tags: ServiceTags | None = None, *, validate: bool = True
+) -> Topology:
+    """A topology from already-parsed JSON documents, each with a source label (a file name, say).
+
+    Raises one ``OpenNsgError`` carrying every problem (reading and, unless ``validate`` is false,
+    ``validate_topology``'s); nothing is returned then.
+    """
+    return _load(list(docs), service_tags, [], validate)
+
+
+def _load(docs: list[tuple[str, Any]], tags: ServiceTags | None, problems: list[ArmError], validate: bool) -> Topology:
+    loader = _Loader(problems=problems)
+    parameters = _pair_parameters(docs, loader.problems)
+    for label, data in docs:
+        loader.document(label, data, parameters.get(label))
+    loader.merge_children()
+    topology = loader.topology(tags)
+    if validate:
+        loader.problems.extend(loader.validation_problems(topology))
+    if loader.problems:
+        raise OpenNsgError(loader.problems)
+    return topology
+
+
+def _json_files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.casefold() == ".json")
+
+
+def read_json(path: Path, problems: list[ArmError]) -> Any | None:
+    """A file's JSON, or None with the problem recorded (missing, empty, not text, not JSON)."""
+    label = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        problems.append(ArmError(Code.FILE_NOT_FOUND, Message.FILE_NOT_FOUND.format(source=label), label))
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})"
+        problems.append(ArmError(Code.INVALID_JSON, Message.INVALID_JSON.format(source=label, reason=reason), label))
+        return None
+    if not text.strip():
+        problems.append(ArmError(Code.INVALID_JSON, Message.EMPTY_DOCUMENT.format(source=label), label))
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        reason = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+        target = f"{label}:{exc.lineno}:{exc.colno}"
+        problems.append(ArmError(Code.INVALID_JSON, Message.INVALID_JSON.format(source=label, reason=reason), target))
+        return None
+
+
+def load_paths(
+    paths: Sequence[str | Path], service_tags: ServiceTags | None = None, *, validate: bool = True
+) -> Topology:
+    """A topology from files and directories (``*.json`` recursively), validated as a whole.
+
+    Raises one ``OpenNsgError`` with every problem: unreadable files, parse errors and validation errors,
+    each target naming its file.
+    """
+    problems: list[ArmError] = []
+    docs: list[tuple[str, Any]] = []
+    for given in paths:
+        path = Path(given)
+        files = _json_files(path) if path.is_dir() else [path]
+        for file in files:
+            data = read_json(file, problems)
+            if data is not None:
+                docs.append((str(file), data))
+    return _load(docs, service_tags, problems, validate)
+
+
+__all__ = ["load_documents", "load_paths", "read_json"]

@@ -1,0 +1,624 @@
+"""One resource's ARM JSON -> model value, in either shape users have.
+
+Accepts the wrapped ARM shape (``{"id", "name", "properties": {...}}``) and the flattened shape of
+``az ... -o json`` (properties at the top level, camelCase of the SDK names such as ``privateIpAddress``);
+property names match case-insensitively. Every problem is collected, never only the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Any
+
+from opennsg.model.defaults import default_security_rules
+from opennsg.model.enums import Access, Direction, Protocol
+from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.ids import ResourceId, name_of
+from opennsg.model.resources import (
+    ApplicationSecurityGroup,
+    IpConfiguration,
+    NetworkInterface,
+    NetworkSecurityGroup,
+    PublicIpAddress,
+    Route,
+    RouteTable,
+    SecurityRule,
+    Subnet,
+    Subscription,
+    VirtualMachine,
+    VirtualNetwork,
+    VirtualNetworkPeering,
+)
+from opennsg.model.validation import Code, Message
+
+#: ARM collection name -> full resource type. Child kinds carry their parent in the id.
+KIND_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "networkSecurityGroups": "Microsoft.Network/networkSecurityGroups",
+        "securityRules": "Microsoft.Network/networkSecurityGroups/securityRules",
+        "defaultSecurityRules": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
+        "applicationSecurityGroups": "Microsoft.Network/applicationSecurityGroups",
+        "virtualNetworks": "Microsoft.Network/virtualNetworks",
+        "subnets": "Microsoft.Network/virtualNetworks/subnets",
+        "virtualNetworkPeerings": "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+        "networkInterfaces": "Microsoft.Network/networkInterfaces",
+        "routeTables": "Microsoft.Network/routeTables",
+        "routes": "Microsoft.Network/routeTables/routes",
+        "virtualMachines": "Microsoft.Compute/virtualMachines",
+        "publicIPAddresses": "Microsoft.Network/publicIPAddresses",
+    }
+)
+_KIND_BY_FOLDED_TYPE = {t.casefold(): k for k, t in KIND_TYPES.items()}
+_KIND_BY_FOLDED_NAME = {k.casefold(): k for k in KIND_TYPES}
+IP_CONFIGURATION_TYPE = "Microsoft.Network/networkInterfaces/ipConfigurations"
+
+ArmResource = (
+    NetworkSecurityGroup
+    | SecurityRule
+    | ApplicationSecurityGroup
+    | VirtualNetwork
+    | Subnet
+    | VirtualNetworkPeering
+    | NetworkInterface
+    | RouteTable
+    | Route
+    | VirtualMachine
+    | PublicIpAddress
+)
+
+
+def kind_of_type(resource_type: str) -> str | None:
+    """The collection name of a full ARM type (case-insensitive), None for types OpenNSG does not model."""
+    return _KIND_BY_FOLDED_TYPE.get(resource_type.strip().casefold())
+
+
+def kind_of_id(resource_id: str) -> str | None:
+    parsed = ResourceId.parse(resource_id)
+    return kind_of_type(parsed.type) if parsed and parsed.namespace else None
+
+
+def canonical_kind(kind: str) -> str | None:
+    return _KIND_BY_FOLDED_NAME.get(kind.strip().casefold())
+
+
+def lookup(obj: Mapping[str, Any], name: str) -> Any:
+    """``obj[name]`` matching the key case-insensitively (ARM and az spell some names differently)."""
+    if name in obj:
+        return obj[name]
+    folded = name.casefold()
+    for key, value in obj.items():
+        if isinstance(key, str) and key.casefold() == folded:
+            return value
+    return None
+
+
+def properties_of(body: Mapping[str, Any], path: str) -> tuple[Mapping[str, Any], str]:
+    """The property bag and its path: ``properties`` when wrapped, the body itself when flattened by az."""
+    inner = lookup(body, "properties")
+    if isinstance(inner, Mapping):
+        return inner, f"{path}properties."
+    return body, path
+
+
+@dataclass
+class Reader:
+    """Collects every problem met while reading; ``where`` prefixes each target (a file name, say)."""
+
+    where: str = ""
+    problems: list[ArmError] = field(default_factory=list)
+
+    def add(self, code: str, message: str, path: str) -> None:
+        self.problems.append(ArmError(code, message, f"{self.where}{path}"))
+
+    def invalid(self, name: str, path: str, expected: str, value: Any) -> None:
+        self.add(
+            Code.INVALID_REQUEST_FORMAT,
+            Message.INVALID_VALUE.format(name=name, path=path, expected=expected, value=_show(value)),
+            path,
+        )
+
+    def missing(self, name: str, path: str) -> None:
+        self.add(Code.MISSING_REQUIRED_PROPERTY, Message.MISSING_REQUIRED_PROPERTY.format(name=name, path=path), path)
+
+    # --- typed getters: None/absent means "not supplied" ---
+
+    def text(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> str | None:
+        value = lookup(obj, name)
+        if value is None:
+            if required:
+                self.missing(name, f"{path}{name}")
+            return None
+        if not isinstance(value, str):
+            self.invalid(name, f"{path}{name}", "a string", value)
+            return None
+        return value
+
+    def texts(self, obj: Mapping[str, Any], name: str, path: str) -> tuple[str, ...]:
+        value = lookup(obj, name)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.invalid(name, f"{path}{name}", "an array of strings", value)
+            return ()
+        return tuple(value)
+
+    def flag(self, obj: Mapping[str, Any], name: str, path: str, default: bool = False) -> bool:
+        value = lookup(obj, name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.invalid(name, f"{path}{name}", "true or false", value)
+            return default
+        return value
+
+    def integer(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> int | None:
+        value = lookup(obj, name)
+        if value is None:
+            if required:
+                self.missing(name, f"{path}{name}")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.invalid(name, f"{path}{name}", "an integer", value)
+            return None
+        return value
+
+    def reference(self, obj: Mapping[str, Any], name: str, path: str) -> str | None:
+        """A ``{"id": ...}`` sub-resource reference."""
+        value = lookup(obj, name)
+        return None if value is None else self._ref(value, f"{path}{name}", name)
+
+    def references(self, obj: Mapping[str, Any], name: str, path: str) -> tuple[str, ...]:
+        value = lookup(obj, name)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.invalid(name, f"{path}{name}", "an array of references", value)
+            return ()
+        refs = (self._ref(item, f"{path}{name}[{i}]", name) for i, item in enumerate(value))
+        return tuple(r for r in refs if r is not None)
+
+    def _ref(self, value: Any, path: str, name: str) -> str | None:
+        if not isinstance(value, Mapping):
+            self.invalid(name, path, 'a reference {"id": ...}', value)
+            return None
+        ref = lookup(value, "id")
+        if not isinstance(ref, str) or not ref.strip():
+            self.add(Code.MISSING_REFERENCE_ID, Message.MISSING_REFERENCE_ID.format(path=path), path)
+            return None
+        return ref
+
+    def objects(self, obj: Mapping[str, Any], name: str, path: str) -> list[tuple[Mapping[str, Any], str]]:
+        """The objects of an array property, each with its path."""
+        value = lookup(obj, name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.invalid(name, f"{path}{name}", "an array", value)
+            return []
+        out: list[tuple[Mapping[str, Any], str]] = []
+        for i, item in enumerate(value):
+            if isinstance(item, Mapping):
+                out.append((item, f"{path}{name}[{i}]."))
+            else:
+                self.invalid(name, f"{path}{name}[{i}]", "an object", item)
+        return out
+
+    def tags(self, body: Mapping[str, Any], path: str) -> Mapping[str, str]:
+        value = lookup(body, "tags")
+        if value is None:
+            return MappingProxyType({})
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            self.invalid("tags", f"{path}tags", "an object of strings", value)
+            return MappingProxyType({})
+        return MappingProxyType(dict(value))
+
+    def name(self, body: Mapping[str, Any], resource_id: str, path: str) -> str:
+        given = self.text(body, "name", path)
+        return given if given else name_of(resource_id)
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _child_id(parent_id: str, collection: str, body: Mapping[str, Any], reader: Reader, path: str) -> str:
+    given = reader.text(body, "id", path)
+    if given:
+        return given
+    name = reader.text(body, "name", path, required=True) or ""
+    return f"{parent_id}/{collection}/{name}"
+
+
+# --- security rules ---------------------------------------------------------------------------------
+
+_ENUMS: tuple[tuple[str, type[Protocol] | type[Access] | type[Direction], str], ...] = (
+    ("protocol", Protocol, Code.INVALID_PROTOCOL),
+    ("access", Access, Code.INVALID_ACCESS),
+    ("direction", Direction, Code.INVALID_DIRECTION),
+)
+
+
+def parse_rule(
+    body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "", *, is_default: bool = False
+) -> SecurityRule | None:
+    """A security rule (user or default); ``resource_id`` is its ARM id."""
+    before = len(reader.problems)
+    name = reader.name(body, resource_id, path)
+    props, pp = properties_of(body, path)
+    enums: dict[str, Any] = {}
+    for prop, enum, code in _ENUMS:
+        raw = reader.text(props, prop, pp, required=True)
+        if raw is None:
+            continue
+        member = enum.parse(raw)
+        if member is None:
+            allowed = ", ".join(m.value for m in enum)
+            message = Message.INVALID_ENUM.format(
+                rule_id=resource_id, property=prop.capitalize(), value=raw, allowed=allowed
+            )
+            reader.add(code, message, f"{pp}{prop}")
+        enums[prop] = member
+    priority = reader.integer(props, "priority", pp, required=True)
+    rule = SecurityRule(
+        name=name,
+        priority=priority if priority is not None else 0,
+        direction=enums.get("direction") or Direction.INBOUND,
+        access=enums.get("access") or Access.DENY,
+        protocol=enums.get("protocol") or Protocol.ANY,
+        source_address_prefix=reader.text(props, "sourceAddressPrefix", pp) or None,
+        source_address_prefixes=reader.texts(props, "sourceAddressPrefixes", pp),
+        source_asgs=reader.references(props, "sourceApplicationSecurityGroups", pp),
+        source_port_range=reader.text(props, "sourcePortRange", pp) or None,
+        source_port_ranges=reader.texts(props, "sourcePortRanges", pp),
+        destination_address_prefix=reader.text(props, "destinationAddressPrefix", pp) or None,
+        destination_address_prefixes=reader.texts(props, "destinationAddressPrefixes", pp),
+        destination_asgs=reader.references(props, "destinationApplicationSecurityGroups", pp),
+        destination_port_range=reader.text(props, "destinationPortRange", pp) or None,
+        destination_port_ranges=reader.texts(props, "destinationPortRanges", pp),
+        description=reader.text(props, "description", pp),
+        is_default=is_default,
+        id=resource_id,
+    )
+    return rule if len(reader.problems) == before else None
+
+
+def _rule_meaning(rule: SecurityRule) -> tuple[object, ...]:
+    """What a default rule says, ignoring spelling (for the read-only check)."""
+
+    def fold(values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.strip().casefold() for v in values)
+
+    return (
+        rule.name.casefold(),
+        rule.priority,
+        rule.direction,
+        rule.access,
+        rule.protocol,
+        fold(rule.source_addresses),
+        fold(rule.destination_addresses),
+        fold(rule.source_ports),
+        fold(rule.destination_ports),
+        rule.source_asgs,
+        rule.destination_asgs,
+    )
+
+
+def check_default_rule(nsg_id: str, body: Mapping[str, Any], resource_id: str, reader: Reader, path: str) -> None:
+    """A default rule given in input must be one of the six, unchanged: default rules are read-only."""
+    given = parse_rule(body, resource_id, reader, path, is_default=True)
+    if given is None:
+        return
+    standard = {r.name.casefold(): r for r in default_security_rules(nsg_id)}
+    expected = standard.get(given.name.casefold())
+    if expected is None or _rule_meaning(expected) != _rule_meaning(given):
+        reader.add(
+            Code.DEFAULT_RULE_READ_ONLY, Message.DEFAULT_RULE_READ_ONLY.format(name=given.name, nsg_id=nsg_id), path
+        )
+
+
+# --- top-level resources --------------------------------------------------------------------------------
+
+
+def parse_nsg(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> NetworkSecurityGroup:
+    props, pp = properties_of(body, path)
+    rules: list[SecurityRule] = []
+    for item, ipath in reader.objects(props, "securityRules", pp):
+        rid = _child_id(resource_id, "securityRules", item, reader, ipath)
+        rule = parse_rule(item, rid, reader, ipath)
+        if rule is not None:
+            rules.append(rule)
+    for item, ipath in reader.objects(props, "defaultSecurityRules", pp):
+        rid = _child_id(resource_id, "defaultSecurityRules", item, reader, ipath)
+        check_default_rule(resource_id, item, rid, reader, ipath)
+    return NetworkSecurityGroup(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        security_rules=tuple(rules),
+        default_security_rules=default_security_rules(resource_id),
+        flush_connection=reader.flag(props, "flushConnection", pp),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+
+
+def parse_asg(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> ApplicationSecurityGroup:
+    props, pp = properties_of(body, path)
+    return ApplicationSecurityGroup(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+
+
+def _address_prefixes(obj: Mapping[str, Any], reader: Reader, path: str) -> tuple[str, ...]:
+    """``{"addressPrefixes": [...]}`` objects such as ``addressSpace`` and ``remoteAddressSpace``."""
+    return reader.texts(obj, "addressPrefixes", path)
+
+
+def parse_subnet(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> Subnet:
+    props, pp = properties_of(body, path)
+    plural = reader.texts(props, "addressPrefixes", pp)
+    singular = reader.text(props, "addressPrefix", pp)
+    return Subnet(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        address_prefixes=plural or ((singular,) if singular else ()),
+        network_security_group=reader.reference(props, "networkSecurityGroup", pp),
+        route_table=reader.reference(props, "routeTable", pp),
+    )
+
+
+def parse_peering(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualNetworkPeering:
+    props, pp = properties_of(body, path)
+    space = lookup(props, "remoteAddressSpace")
+    return VirtualNetworkPeering(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        remote_virtual_network=reader.reference(props, "remoteVirtualNetwork", pp),
+        remote_address_space=(
+            _address_prefixes(space, reader, f"{pp}remoteAddressSpace.") if isinstance(space, Mapping) else ()
+        ),
+        peering_state=reader.text(props, "peeringState", pp) or "Connected",
+        allow_virtual_network_access=reader.flag(props, "allowVirtualNetworkAccess", pp, default=True),
+    )
+
+
+#: OpenNSG's own VNet property for on-premises prefixes behind the VNet's gateways (spec §0 VirtualNetwork tag);
+#: ARM has no such property on a VNet, so export writes it only when the model has some.
+GATEWAY_PREFIXES_PROPERTY = "gatewayAddressPrefixes"
+
+
+def parse_vnet(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualNetwork:
+    props, pp = properties_of(body, path)
+    space = lookup(props, "addressSpace")
+    subnets = [
+        parse_subnet(item, _child_id(resource_id, "subnets", item, reader, ipath), reader, ipath)
+        for item, ipath in reader.objects(props, "subnets", pp)
+    ]
+    peerings = [
+        parse_peering(item, _child_id(resource_id, "virtualNetworkPeerings", item, reader, ipath), reader, ipath)
+        for item, ipath in reader.objects(props, "virtualNetworkPeerings", pp)
+    ]
+    return VirtualNetwork(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        address_space=_address_prefixes(space, reader, f"{pp}addressSpace.") if isinstance(space, Mapping) else (),
+        subnets=tuple(subnets),
+        peerings=tuple(peerings),
+        flow_timeout_in_minutes=reader.integer(props, "flowTimeoutInMinutes", pp),
+        gateway_prefixes=reader.texts(props, GATEWAY_PREFIXES_PROPERTY, pp),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+
+
+def parse_route(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> Route:
+    props, pp = properties_of(body, path)
+    return Route(
+        name=reader.name(body, resource_id, path),
+        address_prefix=reader.text(props, "addressPrefix", pp, required=True) or "",
+        next_hop_type=reader.text(props, "nextHopType", pp, required=True) or "",
+        next_hop_ip_address=reader.text(props, "nextHopIpAddress", pp),
+    )
+
+
+def parse_route_table(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> RouteTable:
+    props, pp = properties_of(body, path)
+    routes = [
+        parse_route(item, _child_id(resource_id, "routes", item, reader, ipath), reader, ipath)
+        for item, ipath in reader.objects(props, "routes", pp)
+    ]
+    return RouteTable(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        routes=tuple(routes),
+        disable_bgp_route_propagation=reader.flag(props, "disableBgpRoutePropagation", pp),
+    )
+
+
+def _ip_configuration(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str) -> IpConfiguration:
+    props, pp = properties_of(body, path)
+    return IpConfiguration(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        private_ip_address=reader.text(props, "privateIPAddress", pp),
+        subnet=reader.reference(props, "subnet", pp),
+        private_ip_address_version=reader.text(props, "privateIPAddressVersion", pp) or "IPv4",
+        application_security_groups=reader.references(props, "applicationSecurityGroups", pp),
+        primary=reader.flag(props, "primary", pp),
+        public_ip_address=reader.reference(props, "publicIPAddress", pp),
+        load_balancer_backend_address_pools=reader.references(props, "loadBalancerBackendAddressPools", pp),
+    )
+
+
+def parse_nic(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> NetworkInterface:
+    props, pp = properties_of(body, path)
+    configs = [
+        _ip_configuration(item, _child_id(resource_id, "ipConfigurations", item, reader, ipath), reader, ipath)
+        for item, ipath in reader.objects(props, "ipConfigurations", pp)
+    ]
+    return NetworkInterface(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        ip_configurations=tuple(configs),
+        network_security_group=reader.reference(props, "networkSecurityGroup", pp),
+        mac_address=reader.text(props, "macAddress", pp),
+        virtual_machine=reader.reference(props, "virtualMachine", pp),
+        enable_ip_forwarding=reader.flag(props, "enableIPForwarding", pp),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+
+
+def parse_vm(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualMachine:
+    """Only what NSGs need of a VM: its NICs and which one is primary."""
+    props, pp = properties_of(body, path)
+    profile = lookup(props, "networkProfile")
+    nics: list[str] = []
+    primary: str | None = None
+    if isinstance(profile, Mapping):
+        for item, ipath in reader.objects(profile, "networkInterfaces", f"{pp}networkProfile."):
+            nic_id = reader.text(item, "id", ipath)
+            if not nic_id:
+                reader.add(Code.MISSING_REFERENCE_ID, Message.MISSING_REFERENCE_ID.format(path=ipath), ipath)
+                continue
+            nics.append(nic_id)
+            nic_props, npath = properties_of(item, ipath)
+            if reader.flag(nic_props, "primary", npath):
+                primary = nic_id
+    elif profile is not None:
+        reader.invalid("networkProfile", f"{pp}networkProfile", "an object", profile)
+    return VirtualMachine(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        network_interfaces=tuple(nics),
+        primary_network_interface=primary,
+    )
+
+
+def parse_public_ip(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> PublicIpAddress:
+    props, pp = properties_of(body, path)
+    return PublicIpAddress(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        ip_address=reader.text(props, "ipAddress", pp),
+        ip_configuration=reader.reference(props, "ipConfiguration", pp),
+    )
+
+
+def _date(value: Any, reader: Reader, path: str) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+    reader.invalid("createdDate", path, "an ISO 8601 date", value)
+    return None
+
+
+def is_subscription(body: Mapping[str, Any]) -> bool:
+    """``GET /subscriptions/{id}`` (has ``subscriptionId``) or ``az account show`` (``tenantId`` + ``isDefault``)."""
+    kind = lookup(body, "type")
+    if isinstance(kind, str) and kind:
+        return False
+    return lookup(body, "subscriptionId") is not None or (
+        lookup(body, "tenantId") is not None and lookup(body, "isDefault") is not None
+    )
+
+
+def parse_subscription(body: Mapping[str, Any], reader: Reader, path: str = "") -> Subscription:
+    """A subscription (spec §0 "Outbound SMTP"); ``az account show`` spells the id ``id`` and the name ``name``."""
+    sub_id = reader.text(body, "subscriptionId", path) or reader.text(body, "id", path, required=True) or ""
+    sub_id = name_of(sub_id) if sub_id.startswith("/") else sub_id
+    policies = lookup(body, "subscriptionPolicies")
+    quota = reader.text(policies, "quotaId", f"{path}subscriptionPolicies.") if isinstance(policies, Mapping) else None
+    return Subscription(
+        subscription_id=sub_id,
+        quota_id=quota,
+        offer_type=reader.text(body, "offerType", path),
+        created_date=_date(lookup(body, "createdDate"), reader, f"{path}createdDate"),
+        smtp_exemption=reader.flag(body, "smtpExemption", path),
+        display_name=reader.text(body, "displayName", path) or reader.text(body, "name", path),
+    )
+
+
+_Parser = Callable[[Mapping[str, Any], str, Reader, str], ArmResource | None]
+PARSERS: Mapping[str, _Parser] = MappingProxyType(
+    {
+        "networkSecurityGroups": parse_nsg,
+        "securityRules": parse_rule,
+        "applicationSecurityGroups": parse_asg,
+        "virtualNetworks": parse_vnet,
+        "subnets": parse_subnet,
+        "virtualNetworkPeerings": parse_peering,
+        "networkInterfaces": parse_nic,
+        "routeTables": parse_route_table,
+        "routes": parse_route,
+        "virtualMachines": parse_vm,
+        "publicIPAddresses": parse_public_ip,
+    }
+)
+
+
+def parse_resource(kind: str, body: dict[str, Any], resource_id: str) -> ArmResource:
+    """One resource's ARM JSON as PUT to ARM (or as ``az`` prints it); raises ``OpenNsgError`` with every problem.
+
+    ``kind`` is the ARM collection name (``networkSecurityGroups``, ``securityRules``, ...); for child kinds
+    ``resource_id`` carries the parent (``.../networkSecurityGroups/nsg1/securityRules/r1``).
+    """
+    known = canonical_kind(kind)
+    parser = PARSERS.get(known) if known else None
+    if parser is None:
+        supported = ", ".join(PARSERS)
+        message = Message.UNSUPPORTED_RESOURCE_TYPE.format(kind=kind, supported=supported)
+        raise OpenNsgError([ArmError(Code.UNSUPPORTED_RESOURCE_TYPE, message, None)])
+    reader = Reader()
+    if not isinstance(body, Mapping):
+        reader.invalid("body", "", "a JSON object", body)
+        raise OpenNsgError(reader.problems)
+    resource = parser(body, resource_id, reader, "")
+    if reader.problems or resource is None:
+        raise OpenNsgError(reader.problems)
+    return resource
+
+
+def parent_id(child_id: str) -> str:
+    """The id of a child resource's parent (``.../nsg1/securityRules/r1`` -> ``.../nsg1``)."""
+    return child_id.strip().rstrip("/").rsplit("/", 2)[0]
+
+
+__all__ = [
+    "GATEWAY_PREFIXES_PROPERTY",
+    "IP_CONFIGURATION_TYPE",
+    "KIND_TYPES",
+    "PARSERS",
+    "ArmResource",
+    "Reader",
+    "canonical_kind",
+    "check_default_rule",
+    "is_subscription",
+    "kind_of_id",
+    "kind_of_type",
+    "lookup",
+    "parent_id",
+    "parse_resource",
+    "parse_subscription",
+    "properties_of",
+]
