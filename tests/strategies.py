@@ -16,9 +16,9 @@ Public, stable names (other test modules import them):
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import replace
 from datetime import date
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from random import Random
 
 from hypothesis import strategies as st
 
@@ -58,6 +58,15 @@ TAGS_ANY_SIDE = (
     "VIRTUAL_NETWORK", "AZURE_LOADBALANCER", "Storage", "storage.westus", "AzureCloud",
 )  # fmt: skip
 PLATFORM_TAG_SPELLINGS = ("AzurePlatformDNS", "azureplatformimds", "AzurePlatformLKM", "AZUREPLATFORMDNS")
+RULE_PROTOCOL_WEIGHTS = (
+    *[Protocol.ANY] * 3,
+    *[Protocol.TCP] * 3,
+    Protocol.UDP,
+    Protocol.UDP,
+    Protocol.ICMP,
+    Protocol.ESP,
+    Protocol.AH,
+)
 INTERESTING_PORTS = (0, 1, 22, 24, 25, 26, 80, 443, 1687, 1688, 1689, 3389, 65534, 65535)
 
 
@@ -185,10 +194,13 @@ def _nics(draw: st.DrawFn, vnets: list[VirtualNetwork], asg_ids: list[str]) -> l
 # --- rules ---------------------------------------------------------------------------------------
 
 
-def _anchors(vnets: list[VirtualNetwork], nics: list[NetworkInterface]) -> tuple[list[str], list[str]]:
-    """Addresses worth aiming prefixes (and flows) at: NIC IPs, subnet/VNet bases, platform and public IPs."""
-    v4: list[str] = [*PUBLIC_ANCHORS_V4, *PLATFORM_ANCHORS]
-    v6: list[str] = list(PUBLIC_ANCHORS_V6)
+def _anchors(
+    vnets: list[VirtualNetwork], nics: list[NetworkInterface], local_only: bool = False
+) -> tuple[list[str], list[str]]:
+    """Addresses worth aiming prefixes (and flows) at: NIC IPs, subnet/VNet bases, and (unless ``local_only``)
+    platform and public IPs."""
+    v4: list[str] = [] if local_only else [*PUBLIC_ANCHORS_V4, *PLATFORM_ANCHORS]
+    v6: list[str] = [] if local_only else list(PUBLIC_ANCHORS_V6)
     for vnet in vnets:
         for prefix in (*vnet.address_space, *(p for s in vnet.subnets for p in s.address_prefixes)):
             net = ipaddress.ip_network(prefix)
@@ -200,71 +212,75 @@ def _anchors(vnets: list[VirtualNetwork], nics: list[NetworkInterface]) -> tuple
     return v4, v6
 
 
-@st.composite
-def _prefix(draw: st.DrawFn, anchors: list[str], version: int) -> str:
+# Rule details come from a seeded ``random.Random`` per NSG: drawing every field through Hypothesis would
+# exhaust its per-example budget and bias the examples towards tiny NSGs. The seed is drawn, so failures replay.
+
+
+def _prefix(rnd: Random, anchors: list[str], version: int) -> str:
     """An address or CIDR near an anchor, sometimes with host bits set."""
-    base = draw(st.sampled_from(anchors))
+    base = rnd.choice(anchors)
     lengths = [0, 8, 16, 23, 24, 28, 31, 32] if version == 4 else [0, 32, 48, 64, 120, 127, 128]
-    length = draw(st.none() | st.sampled_from(lengths))
+    length = rnd.choice([None, *lengths])
     return base if length is None else f"{base}/{length}"
 
 
-@st.composite
-def _ports(draw: st.DrawFn) -> str:
-    lo = draw(st.sampled_from(INTERESTING_PORTS) | st.integers(0, 65535))
-    kind = draw(st.sampled_from(["single", "range", "any"]))
+def _ports(rnd: Random, allow_any: bool = True) -> str:
+    lo = rnd.choice(INTERESTING_PORTS) if rnd.random() < 0.7 else rnd.randint(0, 65535)
+    kind = rnd.choice(["single", "range", "any"] if allow_any else ["single", "range"])
     if kind == "any":
         return "*"
     if kind == "single":
         return str(lo)
-    hi = draw(st.integers(lo, min(65535, lo + draw(st.sampled_from([0, 1, 10, 1000, 65535])))))
+    hi = rnd.randint(lo, min(65535, lo + rnd.choice([0, 1, 10, 1000, 65535])))
     return f"{lo}-{hi}"
 
 
-@st.composite
 def _address_slot(
-    draw: st.DrawFn, anchors: tuple[list[str], list[str]], asg_ids: list[str], destination: bool
+    rnd: Random, anchors: tuple[list[str], list[str]], asg_ids: list[str], destination: bool
 ) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
     """(singular prefix, plural prefixes, ASG ids): exactly one of them supplied."""
-    kind = draw(st.sampled_from(["tag", "prefix", "prefixes", "asgs"] if asg_ids else ["tag", "prefix", "prefixes"]))
+    kinds = ["any", "tag", "tag", "prefix", "prefix", "prefixes", "asgs"]
+    kind = rnd.choice(kinds if asg_ids else kinds[:-1])
+    if kind == "any":
+        return "*", (), ()
     if kind == "tag":
-        tags = TAGS_ANY_SIDE + PLATFORM_TAG_SPELLINGS if destination else TAGS_ANY_SIDE
-        return draw(st.sampled_from(tags)), (), ()
+        return rnd.choice(TAGS_ANY_SIDE + PLATFORM_TAG_SPELLINGS if destination else TAGS_ANY_SIDE), (), ()
     if kind == "asgs":
-        return None, (), tuple(draw(st.lists(st.sampled_from(asg_ids), min_size=1, max_size=2, unique=True)))
-    version = draw(st.sampled_from([4, 6]))
+        return None, (), tuple(rnd.sample(asg_ids, rnd.randint(1, min(2, len(asg_ids)))))
+    version = rnd.choice([4, 6] if anchors[1] else [4])
     pool = anchors[0] if version == 4 else anchors[1]
     if kind == "prefix":
-        return draw(_prefix(pool, version)), (), ()
-    return None, tuple(draw(st.lists(_prefix(pool, version), min_size=1, max_size=3, unique=True))), ()
+        return _prefix(rnd, pool, version), (), ()
+    return None, tuple(dict.fromkeys(_prefix(rnd, pool, version) for _ in range(rnd.randint(1, 3)))), ()
 
 
-@st.composite
-def _port_slot(draw: st.DrawFn) -> tuple[str | None, tuple[str, ...]]:
-    if draw(st.booleans()):
-        return draw(_ports()), ()
-    return None, tuple(draw(st.lists(_ports().filter(lambda p: p != "*"), min_size=1, max_size=3)))
+def _port_slot(rnd: Random) -> tuple[str | None, tuple[str, ...]]:
+    if rnd.random() < 0.5:
+        return _ports(rnd), ()
+    return None, tuple(_ports(rnd, allow_any=False) for _ in range(rnd.randint(1, 3)))
 
 
-@st.composite
 def _rule(
-    draw: st.DrawFn,
-    name: str,
+    rnd: Random,
+    rule_id: str,
     priority: int,
     direction: Direction,
     anchors: tuple[list[str], list[str]],
+    local_anchors: tuple[list[str], list[str]],
     asg_ids: list[str],
 ) -> SecurityRule:
-    src, srcs, src_asgs = draw(_address_slot(anchors, asg_ids, destination=False))
-    dst, dsts, dst_asgs = draw(_address_slot(anchors, asg_ids, destination=True))
-    sport, sports = draw(_port_slot())
-    dport, dports = draw(_port_slot())
+    """A rule whose local side (destination of inbound rules, source of outbound ones) aims at the NICs."""
+    inbound = direction is Direction.INBOUND
+    src, srcs, src_asgs = _address_slot(rnd, anchors if inbound else local_anchors, asg_ids, destination=False)
+    dst, dsts, dst_asgs = _address_slot(rnd, local_anchors if inbound else anchors, asg_ids, destination=True)
+    sport, sports = _port_slot(rnd) if rnd.random() < 0.3 else ("*", ())
+    dport, dports = _port_slot(rnd)
     return SecurityRule(
-        name=name,
+        name=rule_id.rsplit("/", 1)[-1],
         priority=priority,
         direction=direction,
-        access=draw(st.sampled_from(list(Access))),
-        protocol=draw(st.sampled_from(list(Protocol))),
+        access=rnd.choice(list(Access)),
+        protocol=rnd.choice(RULE_PROTOCOL_WEIGHTS),
         source_address_prefix=src,
         source_address_prefixes=srcs,
         source_asgs=src_asgs,
@@ -275,19 +291,27 @@ def _rule(
         destination_asgs=dst_asgs,
         destination_port_range=dport,
         destination_port_ranges=dports,
+        id=rule_id,
     )
 
 
 @st.composite
-def _nsg(draw: st.DrawFn, index: int, anchors: tuple[list[str], list[str]], asg_ids: list[str]) -> NetworkSecurityGroup:
+def _nsg(
+    draw: st.DrawFn,
+    index: int,
+    anchors: tuple[list[str], list[str]],
+    local_anchors: tuple[list[str], list[str]],
+    asg_ids: list[str],
+) -> NetworkSecurityGroup:
     nsg_id = _id("networkSecurityGroups", f"nsg{index}")
+    rnd = Random(draw(st.integers(0, 2**32 - 1)))
     rules: list[SecurityRule] = []
     for direction in Direction:
-        priorities = draw(st.lists(st.integers(100, 4096), max_size=5, unique=True))
-        for k, priority in enumerate(priorities):
-            name = f"{direction.value[:2].lower()}{k}"
-            rule = draw(_rule(name, priority, direction, anchors, asg_ids))
-            rules.append(replace(rule, id=f"{nsg_id}/securityRules/{name}"))
+        count = draw(st.integers(0, 8))
+        for k, priority in enumerate(sorted(rnd.sample(range(100, 4097), count))):
+            rule_id = f"{nsg_id}/securityRules/{direction.value[:2].lower()}{k}"
+            rules.append(_rule(rnd, rule_id, priority, direction, anchors, local_anchors, asg_ids))
+    rnd.shuffle(rules)
     return NetworkSecurityGroup(
         nsg_id, f"nsg{index}", "westus", {}, tuple(rules), default_security_rules(nsg_id), draw(st.booleans())
     )
@@ -304,8 +328,9 @@ def topologies(draw: st.DrawFn) -> Topology:
     asg_ids = [a.id for a in asgs[: draw(st.integers(0, 3))]]
     nics = draw(_nics(vnets, asg_ids[:2]))  # asg2, when present, stays empty
     anchors = _anchors(vnets, nics)
-    nsgs = [draw(_nsg(i, anchors, asg_ids)) for i in range(draw(st.integers(0, 3)))]
-    nsg_choice = st.none() | st.sampled_from([n.id for n in nsgs]) if nsgs else st.none()
+    local_anchors = _anchors(vnets, nics, local_only=True)
+    nsgs = [draw(_nsg(i, anchors, local_anchors, asg_ids)) for i in range(draw(st.sampled_from([2, 3, 1, 0])))]
+    nsg_choice = st.sampled_from([*(n.id for n in nsgs), None])
     vnets = [
         VirtualNetwork(
             v.id,
@@ -349,6 +374,14 @@ def _boundaries(text: str) -> list[str]:
     return [str(make(v)) for v in sorted(values)]
 
 
+def _within(address: IPv4Address | IPv6Address, text: str) -> bool:
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return False
+    return network.version == address.version and address in network
+
+
 def _flow_addresses(topology: Topology) -> tuple[list[str], list[str]]:
     texts: list[str] = [*NOT_INTERNET_PREFIXES, *(p for ps in PLATFORM_TAG_PREFIXES.values() for p in ps)]
     for nsg in topology.nsgs.values():
@@ -380,42 +413,95 @@ def _flow_ports(topology: Topology) -> list[int]:
     return sorted(ports)
 
 
+RULE_PROTOCOLS: dict[Protocol, list[int]] = {
+    Protocol.TCP: [6],
+    Protocol.UDP: [17],
+    Protocol.ICMP: [1, 58],
+    Protocol.ESP: [50],
+    Protocol.AH: [51],
+    Protocol.ANY: [6, 17, 1, 58, 50, 51, 47],
+}
+
+
+def _port_edges(texts: tuple[str, ...]) -> list[int]:
+    edges: set[int] = set()
+    for text in texts:
+        if text != "*":
+            lo, _, hi = text.partition("-")
+            for edge in (int(lo), int(hi or lo)):
+                edges |= {p for p in (edge - 1, edge, edge + 1) if 0 <= p <= 65535}
+    return sorted(edges) or [0, 65535]
+
+
+def _aimed_rules(topology: Topology) -> list[tuple[SecurityRule, list[NetworkInterface]]]:
+    """Each user rule with the NICs whose chain holds its NSG (all NICs when none does)."""
+    out = []
+    for nsg in sorted(topology.nsgs.values(), key=lambda n: n.key):
+        subnets = {s.key for s in topology.subnets_using_nsg(nsg.id)}
+        holders = [
+            n
+            for n in topology.nics_using_nsg(nsg.id)
+            + [n for n in topology.nics.values() if n.subnet and n.subnet.casefold() in subnets]
+        ]
+        for rule in nsg.security_rules:
+            out.append((rule, holders or list(topology.nics.values())))
+    return out
+
+
 def flows_for(topology: Topology) -> st.SearchStrategy[tuple[str, Flow]]:
-    """``(nic_id, Flow)`` at one of the topology's NICs, biased to rule, tag and port boundaries."""
+    """``(nic_id, Flow)`` at one of the topology's NICs, biased to rule, tag and port boundaries.
+
+    Half of the flows are aimed at a user rule: its direction, a protocol it names, a NIC its NSG applies to,
+    remote addresses at the edges of its remote-side prefixes, ports at the edges of its port ranges.
+    """
     remote_v4, remote_v6 = _flow_addresses(topology)
     ports = _flow_ports(topology)
     nics = sorted(topology.nics.values(), key=lambda n: n.key)
+    aimed = _aimed_rules(topology)
     port = st.sampled_from(ports) | st.integers(0, 65535)
     protocol = st.sampled_from([6, 6, 17, 17, 1, 58, 50, 51]) | st.integers(0, 255)
 
     @st.composite
     def build(draw: st.DrawFn) -> tuple[str, Flow]:
-        nic = draw(st.sampled_from(nics))
-        local_ip = ipaddress.ip_address(
-            draw(st.sampled_from([c.private_ip_address for c in nic.ip_configurations if c.private_ip_address]))
-        )
-        if local_ip.version == 4:
-            remote = draw(st.sampled_from(remote_v4) | st.integers(0, (1 << 32) - 1).map(lambda v: str(IPv4Address(v))))
+        rule: SecurityRule | None = None
+        if aimed and draw(st.booleans()):
+            rule, holders = draw(st.sampled_from(aimed))
+            nic = draw(st.sampled_from(holders))
         else:
-            remote = draw(
-                st.sampled_from(remote_v6) | st.integers(0, (1 << 128) - 1).map(lambda v: str(IPv6Address(v)))
-            )
+            nic = draw(st.sampled_from(nics))
+        local_ips = [ipaddress.ip_address(c.private_ip_address) for c in nic.ip_configurations if c.private_ip_address]
+        if rule is not None:
+            local_side = rule.destination_addresses if rule.direction is Direction.INBOUND else rule.source_addresses
+            inside = [ip for ip in local_ips if any(_within(ip, text) for text in local_side)]
+            local_ips = inside or local_ips
+        local_ip = draw(st.sampled_from(local_ips))
+        pool = remote_v4 if local_ip.version == 4 else remote_v6
+        direction = draw(st.sampled_from(list(Direction)))
         proto = draw(protocol)
-        ported = proto in (6, 17)
-        if ported:
+        remote_ports = local_ports = port
+        if rule is not None:
+            direction = rule.direction
+            proto = draw(st.sampled_from(RULE_PROTOCOLS[rule.protocol]))
+            inbound = direction is Direction.INBOUND
+            remote_side = rule.source_addresses if inbound else rule.destination_addresses
+            near = [a for text in remote_side for a in _boundaries(text) if (":" in a) == (local_ip.version == 6)]
+            pool = near or pool
+            remote_texts, local_texts = (
+                (rule.source_ports, rule.destination_ports) if inbound else (rule.destination_ports, rule.source_ports)
+            )
+            remote_ports = st.sampled_from(_port_edges(remote_texts))
+            local_ports = st.sampled_from(_port_edges(local_texts))
+        top = (1 << (32 if local_ip.version == 4 else 128)) - 1
+        remote = draw(st.sampled_from(pool) | st.integers(0, top).map(lambda v: str(ipaddress.ip_address(v))))
+        if local_ip.version == 6 and ":" not in remote:
+            remote = str(IPv6Address(int(IPv4Address(remote))))
+        if proto in (6, 17):
             # A port-bearing flow without a port ("*" in IP flow verify) is rare but must be decided too.
-            local_port: int | None = draw(port) if draw(st.integers(0, 30)) else None
-            remote_port: int | None = draw(port)
+            local_port: int | None = draw(local_ports) if draw(st.integers(0, 30)) else None
+            remote_port: int | None = draw(remote_ports)
         else:
             local_port, remote_port = draw(st.sampled_from([(None, None), (80, 25)]))
-        flow = Flow(
-            draw(st.sampled_from(list(Direction))),
-            proto,
-            local_ip,
-            local_port,
-            ipaddress.ip_address(remote),
-            remote_port,
-        )
+        flow = Flow(direction, proto, local_ip, local_port, ipaddress.ip_address(remote), remote_port)
         return nic.id, flow
 
     return build()
@@ -425,5 +511,5 @@ def flows_for(topology: Topology) -> st.SearchStrategy[tuple[str, Flow]]:
 def topology_and_flows(draw: st.DrawFn, max_flows: int = 20) -> tuple[Topology, list[tuple[str, Flow]]]:
     """A topology and up to ``max_flows`` flows at its NICs."""
     topology = draw(topologies())
-    flows = draw(st.lists(flows_for(topology), min_size=1, max_size=max_flows))
+    flows = draw(st.lists(flows_for(topology), min_size=max(1, max_flows // 2), max_size=max_flows))
     return topology, flows

@@ -1,0 +1,197 @@
+"""The evaluation engine: a topology's NICs resolved once, then flows, paths, effective rules and diagnostics.
+
+``Engine(topology)`` is the entry point of every consumer (CLI, service, data plane). The topology is immutable,
+so each NIC's ``NicPolicy`` is resolved once and cached. NICs are named by ARM id or unique name; a VM (by id or
+name) stands for its primary NIC. Bad references raise ``OpenNsgError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from ipaddress import ip_address
+from typing import Any
+
+from opennsg.engine.addresses import AddressSet
+from opennsg.engine.evaluate import PathVerdict, decide, decide_path
+from opennsg.engine.flow import Flow, parse_flow_protocol
+from opennsg.engine.ir import NicPolicy, Verdict
+from opennsg.engine.resolve import asg_addresses, resolve_policy
+from opennsg.model.enums import Direction
+from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.resources import NetworkInterface, VirtualMachine
+from opennsg.model.topology import Topology
+from opennsg.model.values import IPAddress, parse_address
+
+
+class Engine:
+    """Exact answers for one immutable topology (spec §3, §0, §8)."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self._policies: dict[str, NicPolicy] = {}
+        self._asgs: Mapping[str, AddressSet] | None = None
+        self._ip_index: dict[IPAddress, list[NetworkInterface]] | None = None
+
+    # --- lookups ------------------------------------------------------------------------------------
+
+    def nic(self, nic_or_vm: str | NetworkInterface) -> NetworkInterface:
+        """The NIC named by id or unique name, or a VM's primary NIC; ``OpenNsgError`` when there is none."""
+        if isinstance(nic_or_vm, NetworkInterface):
+            return nic_or_vm
+        found = self.topology.find_nic(nic_or_vm)
+        if found is None:
+            raise OpenNsgError(
+                [
+                    ArmError(
+                        "NetworkInterfaceNotFound",
+                        f"No network interface or virtual machine (with a primary NIC) is named '{nic_or_vm}', "
+                        "or the name is ambiguous: use the ARM id.",
+                        nic_or_vm,
+                    )
+                ]
+            )
+        return found
+
+    def for_nic_ip(self, address: str | IPAddress) -> NetworkInterface | None:
+        """The NIC holding ``address`` as a private IP; None if none does, ``OpenNsgError`` if several do."""
+        parsed = parse_address(address) if isinstance(address, str) else address
+        if parsed is None:
+            raise OpenNsgError([ArmError("InvalidIpAddress", f"'{address}' is not an IP address.", str(address))])
+        if self._ip_index is None:
+            index: dict[IPAddress, list[NetworkInterface]] = {}
+            for nic in self.topology.nics.values():
+                for cfg in nic.ip_configurations:
+                    ip = parse_address(cfg.private_ip_address) if cfg.private_ip_address else None
+                    if ip is not None:
+                        index.setdefault(ip, []).append(nic)
+            self._ip_index = index
+        holders = self._ip_index.get(parsed, [])
+        if len(holders) > 1:
+            raise OpenNsgError(
+                [
+                    ArmError(
+                        "AmbiguousIpAddress",
+                        f"{parsed} is a private IP of several NICs ({', '.join(n.name for n in holders)}); "
+                        "name the NIC.",
+                        str(parsed),
+                    )
+                ]
+            )
+        return holders[0] if holders else None
+
+    def policy(self, nic_or_vm: str | NetworkInterface) -> NicPolicy:
+        """The NIC's resolved NSG chain (cached)."""
+        nic = self.nic(nic_or_vm)
+        cached = self._policies.get(nic.key)
+        if cached is None:
+            if self._asgs is None:
+                self._asgs = asg_addresses(self.topology)
+            cached = resolve_policy(self.topology, nic, self._asgs)
+            self._policies[nic.key] = cached
+        return cached
+
+    # --- flows --------------------------------------------------------------------------------------
+
+    def verify(self, nic_or_vm: str | NetworkInterface, flow: Flow, detail: bool = False) -> Verdict:
+        """IP flow verify: the verdict for ``flow`` at the NIC, whose local IP must be one of the NIC's."""
+        policy = self.policy(nic_or_vm)
+        _check_flow(policy, flow)
+        return decide(policy, flow, detail)
+
+    def verify_path(
+        self,
+        source_nic: str | NetworkInterface,
+        destination_nic: str | NetworkInterface,
+        protocol: str | int,
+        source_ip: str | IPAddress | None,
+        source_port: int | None,
+        destination_ip: str | IPAddress | None,
+        destination_port: int | None,
+    ) -> PathVerdict:
+        """VM to VM: the source NIC's outbound chain, then the destination NIC's inbound chain, one verdict.
+
+        A missing IP means the NIC's primary IP (of the other side's family when that one is given).
+        """
+        source = self.policy(source_nic)
+        destination = self.policy(destination_nic)
+        number = parse_flow_protocol(protocol)
+        if number is None:
+            raise OpenNsgError([ArmError("InvalidProtocol", f"'{protocol}' is not a protocol name or number.")])
+        src = _address_of(source.nic, source_ip, destination_ip)
+        dst = _address_of(destination.nic, destination_ip, src)
+        outbound = Flow(Direction.OUTBOUND, number, src, source_port, dst, destination_port)
+        inbound = Flow(Direction.INBOUND, number, dst, destination_port, src, source_port)
+        _check_flow(source, outbound)
+        _check_flow(destination, inbound)
+        return decide_path(source, outbound, destination, inbound)
+
+    # --- Network Watcher views ------------------------------------------------------------------------
+
+    def effective_rules(self, nic_or_vm: str | NetworkInterface) -> list[dict[str, Any]]:
+        """Effective security rules of the NIC (spec §8.2's ``value`` list)."""
+        from opennsg.engine.effective import effective_groups
+
+        return effective_groups(self.topology, self.policy(nic_or_vm))
+
+    def security_group_view(self, vm_or_nic: str) -> dict[str, Any]:
+        """Security group view of a VM (all its NICs) or of one NIC (spec §8.3)."""
+        from opennsg.engine.effective import security_group_view
+
+        vm = self.topology.vm(vm_or_nic) or _unique_vm(self.topology, vm_or_nic)
+        nic_ids = vm.network_interfaces if vm is not None and vm.network_interfaces else (self.nic(vm_or_nic).id,)
+        return security_group_view(self.topology, [self.policy(self.nic(n)) for n in nic_ids])
+
+    def diagnose(self, nic_or_vm: str | NetworkInterface, profile: Mapping[str, Any]) -> dict[str, Any]:
+        """NSG diagnostics for one traffic profile (spec §8.4's ``results`` entry)."""
+        from opennsg.engine.diagnostics import diagnose
+
+        policy = self.policy(nic_or_vm)
+        return diagnose(self.topology, policy, profile)
+
+
+def _unique_vm(topology: Topology, name: str) -> VirtualMachine | None:
+    folded = name.casefold()
+    vms = [v for v in topology.vms.values() if v.name.casefold() == folded]
+    return vms[0] if len(vms) == 1 else None
+
+
+def _address_of(nic: NetworkInterface, given: str | IPAddress | None, other: str | IPAddress | None) -> IPAddress:
+    if given is not None:
+        parsed = parse_address(given) if isinstance(given, str) else given
+        if parsed is None:
+            raise OpenNsgError([ArmError("InvalidIpAddress", f"'{given}' is not an IP address.", str(given))])
+        return parsed
+    wanted = None
+    if other is not None:
+        other_ip = parse_address(other) if isinstance(other, str) else other
+        wanted = other_ip.version if other_ip is not None else None
+    for cfg in sorted(nic.ip_configurations, key=lambda c: not c.primary):
+        if cfg.private_ip_address:
+            ip = ip_address(cfg.private_ip_address)
+            if wanted is None or ip.version == wanted:
+                return ip
+    raise OpenNsgError([ArmError("IpAddressNotFound", f"Network interface {nic.id} has no suitable private IP.")])
+
+
+def _check_flow(policy: NicPolicy, flow: Flow) -> None:
+    problems = []
+    if not policy.local_addresses.contains(flow.local_ip):
+        problems.append(
+            ArmError(
+                "IpAddressNotOnNetworkInterface",
+                f"{flow.local_ip} is not a private IP address of network interface {policy.nic.id}.",
+                str(flow.local_ip),
+            )
+        )
+    if flow.local_ip.version != flow.remote_ip.version:
+        problems.append(
+            ArmError(
+                "AddressFamilyMismatch",
+                f"Local address {flow.local_ip} and remote address {flow.remote_ip} are of different IP versions.",
+            )
+        )
+    if problems:
+        raise OpenNsgError(problems)
+
+
+__all__ = ["Engine", "Flow", "NicPolicy", "PathVerdict", "Verdict"]

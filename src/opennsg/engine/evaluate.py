@@ -1,0 +1,200 @@
+"""The exact evaluator: a NIC's NSG chain, first match per NSG, platform exemptions and the SMTP block.
+
+Semantics (spec §3, §0): inbound flows meet the subnet NSG then the NIC NSG, outbound flows the NIC NSG then the
+subnet NSG; in each NSG the first matching rule (ascending priority) decides; a Deny ends the chain and is the
+reported rule, otherwise the Allow of the last NSG evaluated is. No NSG at all allows with no rule.
+Outbound flows to AzurePlatformDNS/IMDS (any protocol and port) or AzurePlatformLKM (TCP 1688, unless forced
+tunnelling) consult only the user rules naming that tag; with none matching they are allowed by
+``PlatformRule_<Tag>``. Outbound TCP 25 to an Internet address that the NSGs allow is denied by
+``PlatformRule_OutboundSmtpBlocked`` when the subscription is blocked — also with no NSG, since that block is a
+platform filter independent of NSGs (spec §6).
+
+A port-bearing flow (TCP/UDP) with no port (``*``, as IP flow verify allows for the local port) stands for every
+port: a port field matches it only when the rule's ports cover all of 0–65535. Port-less protocols ignore ports.
+
+The chain logic is written once over ``RuleTest``: ``FlowTest`` matches one flow; NSG diagnostics (``diagnostics``)
+supplies a test over sets of flows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from opennsg.engine.addresses import PortSet
+from opennsg.engine.flow import Flow
+from opennsg.engine.ir import NicPolicy, NsgEvaluation, ResolvedRule, RuleMatch, Verdict
+from opennsg.model.enums import IANA_TCP, Access, Direction
+from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT, SMTP_RULE_NAME
+
+ALL_PORTS = PortSet.any().intervals
+
+
+class RuleTest(Protocol):
+    """What the chain needs to know of the traffic being decided."""
+
+    def matches(self, rule: ResolvedRule) -> bool: ...
+
+    def explain(self, rule: ResolvedRule) -> RuleMatch: ...
+
+    def exempt_tag(self, policy: NicPolicy) -> str | None:
+        """The AzurePlatform* tag whose exemption applies to all of this traffic, if any."""
+        ...
+
+    def smtp_blocked(self, policy: NicPolicy) -> bool:
+        """This traffic is outbound TCP 25 to the Internet from a subscription the platform blocks."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FlowTest:
+    """One flow, matched by membership."""
+
+    flow: Flow
+
+    def _ports_match(self, rule_ports: PortSet, port: int | None) -> bool:
+        if not self.flow.has_ports:
+            return True
+        if port is None:
+            return rule_ports.intervals == ALL_PORTS
+        return rule_ports.contains(port)
+
+    def _protocol_match(self, rule: ResolvedRule) -> bool:
+        return rule.protocols is None or self.flow.protocol in rule.protocols
+
+    def matches(self, rule: ResolvedRule) -> bool:
+        source, source_port = self.flow.source
+        destination, destination_port = self.flow.destination
+        return (
+            self._protocol_match(rule)
+            and rule.destination.contains(destination)
+            and rule.source.contains(source)
+            and self._ports_match(rule.destination_ports, destination_port)
+            and self._ports_match(rule.source_ports, source_port)
+        )
+
+    def explain(self, rule: ResolvedRule) -> RuleMatch:
+        source, source_port = self.flow.source
+        destination, destination_port = self.flow.destination
+        return RuleMatch(
+            rule=rule.rule,
+            protocol_matched=self._protocol_match(rule),
+            source_matched=rule.source.contains(source),
+            source_port_matched=self._ports_match(rule.source_ports, source_port),
+            destination_matched=rule.destination.contains(destination),
+            destination_port_matched=self._ports_match(rule.destination_ports, destination_port),
+        )
+
+    def exempt_tag(self, policy: NicPolicy) -> str | None:
+        flow = self.flow
+        if flow.direction is not Direction.OUTBOUND:
+            return None  # inbound from 168.63.129.16 is never exempt: AzureLoadBalancer rules govern probes
+        for tag, addresses in policy.platform_tags.items():
+            if addresses.contains(flow.remote_ip):
+                if tag == PLATFORM_LKM_TAG and (flow.protocol != IANA_TCP or flow.remote_port != KMS_PORT):
+                    continue
+                return tag
+        return None
+
+    def smtp_blocked(self, policy: NicPolicy) -> bool:
+        flow = self.flow
+        return (
+            policy.smtp_blocked
+            and flow.direction is Direction.OUTBOUND
+            and flow.protocol == IANA_TCP
+            and flow.remote_port == SMTP_PORT
+            and policy.internet.contains(flow.remote_ip)
+        )
+
+
+def evaluate(policy: NicPolicy, direction: Direction, test: RuleTest, detail: bool = False) -> Verdict:
+    """The verdict of the NIC's chain for ``test``'s traffic (see the module docstring)."""
+    exempt = test.exempt_tag(policy)
+    verdict = _chain(policy, direction, test, exempt, detail)
+    if verdict.allowed and test.smtp_blocked(policy):
+        return Verdict(Access.DENY, SMTP_RULE_NAME, None, None, verdict.trace)
+    return verdict
+
+
+def _chain(policy: NicPolicy, direction: Direction, test: RuleTest, exempt: str | None, detail: bool) -> Verdict:
+    trace: list[NsgEvaluation] = []
+    last: tuple[NsgEvaluation, ResolvedRule] | None = None
+    for resolved in policy.chain(direction):
+        rules = resolved.rules(direction)
+        if exempt is not None:
+            rules = tuple(r for r in rules if r.platform_tag == exempt)
+        results: list[RuleMatch] = []
+        matched: ResolvedRule | None = None
+        for rule in rules:
+            if detail:
+                result = test.explain(rule)
+                results.append(result)
+                hit = result.matched
+            else:
+                hit = test.matches(rule)
+            if hit:
+                matched = rule
+                break
+        step = NsgEvaluation(
+            nsg_id=resolved.nsg.id,
+            applied_to=resolved.applied_to,
+            association=resolved.association,
+            matched_rule=matched.rule if matched else None,
+            access=matched.access if matched else Access.ALLOW,
+            rule_results=tuple(results),
+        )
+        trace.append(step)
+        if matched is None:
+            continue
+        if matched.access is Access.DENY:
+            return Verdict(
+                Access.DENY, matched.rule.verify_name, step.nsg_id, step.applied_to, tuple(trace), matched.rule
+            )
+        last = (step, matched)
+    if last is not None:
+        step, rule = last
+        return Verdict(Access.ALLOW, rule.rule.verify_name, step.nsg_id, step.applied_to, tuple(trace), rule.rule)
+    if exempt is not None and trace:
+        return Verdict(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{exempt}", None, None, tuple(trace))
+    return Verdict(Access.ALLOW, None, None, None, tuple(trace))
+
+
+def decide(policy: NicPolicy, flow: Flow, detail: bool = False) -> Verdict:
+    """The verdict for one flow at the policy's NIC; ``detail`` fills every NSG's per-rule match results."""
+    return evaluate(policy, flow.direction, FlowTest(flow), detail)
+
+
+Leg = Literal["source", "destination"]
+
+
+@dataclass(frozen=True, slots=True)
+class PathVerdict:
+    """VM to VM: the source NIC's outbound chain, then the destination NIC's inbound chain (spec §3.2)."""
+
+    access: Access
+    rule_name: str | None
+    nsg_id: str | None
+    applied_to: str | None
+    #: Which leg decided: the first that denied, else the last leg that had an NSG; None when no NSG applies.
+    decided_by: Leg | None
+    outbound: Verdict
+    inbound: Verdict
+
+    @property
+    def allowed(self) -> bool:
+        return self.access is Access.ALLOW
+
+
+def decide_path(source: NicPolicy, outbound: Flow, destination: NicPolicy, inbound: Flow) -> PathVerdict:
+    """Combine both legs: a Deny on the outbound leg wins, then one on the inbound leg, else the last Allow."""
+    out_verdict = decide(source, outbound)
+    in_verdict = decide(destination, inbound)
+    legs: tuple[tuple[Leg, Verdict], ...] = (("source", out_verdict), ("destination", in_verdict))
+    denied = next(((leg, v) for leg, v in legs if not v.allowed), None)
+    deciding = denied or next(((leg, v) for leg, v in reversed(legs) if v.rule_name is not None), None)
+    if deciding is None:
+        return PathVerdict(Access.ALLOW, None, None, None, None, out_verdict, in_verdict)
+    leg, verdict = deciding
+    return PathVerdict(
+        verdict.access, verdict.rule_name, verdict.nsg_id, verdict.applied_to, leg, out_verdict, in_verdict
+    )

@@ -1,0 +1,276 @@
+"""Topology → ``NicPolicy``: every rule field of the NSGs that apply at one NIC, as integer interval sets.
+
+Tags are computed per NIC as spec §0 decides (``VirtualNetwork``, ``Internet``, ``AzureLoadBalancer``, the
+``AzurePlatform*`` tags), service tags come from ``topology.service_tags`` (only tags usable in NSGs, names
+case-insensitive, regional variants are entries of their own), ASGs become the private IPs of their member
+IP configurations (an empty ASG matches nothing). ``Icmp`` covers ICMPv6 (``model.enums.RULE_PROTOCOL_NUMBERS``).
+References validation should have rejected (unknown tags, ASGs or NSGs) raise ``OpenNsgError``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from opennsg.engine.addresses import AddressSet, PortSet
+from opennsg.engine.ir import Association, NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.engine.platform import smtp_blocked
+from opennsg.model.defaults import default_security_rules
+from opennsg.model.enums import RULE_PROTOCOL_NUMBERS, Direction
+from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.ids import id_key
+from opennsg.model.policy import (
+    AZURE_LOAD_BALANCER_PREFIXES,
+    HOST_VIRTUAL_IP,
+    NOT_INTERNET_PREFIXES,
+    PLATFORM_DNS_TAG,
+    PLATFORM_IMDS_TAG,
+    PLATFORM_LKM_TAG,
+    PLATFORM_TAG_PREFIXES,
+)
+from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, SecurityRule, VirtualNetwork
+from opennsg.model.topology import Topology
+from opennsg.model.values import parse_port_range, parse_prefix
+
+VIRTUAL_NETWORK_TAG = "VirtualNetwork"
+INTERNET_TAG = "Internet"
+AZURE_LOAD_BALANCER_TAG = "AzureLoadBalancer"
+#: Built-in tag spellings, case-folded, including the classic-model ones (spec §4.3), to canonical names.
+BUILTIN_TAGS = MappingProxyType(
+    {
+        "virtualnetwork": VIRTUAL_NETWORK_TAG,
+        "virtual_network": VIRTUAL_NETWORK_TAG,
+        "internet": INTERNET_TAG,
+        "azureloadbalancer": AZURE_LOAD_BALANCER_TAG,
+        "azure_loadbalancer": AZURE_LOAD_BALANCER_TAG,
+    }
+)
+PLATFORM_TAGS = MappingProxyType({tag.casefold(): tag for tag in PLATFORM_TAG_PREFIXES})
+
+
+def _networks(prefixes: Iterable[str]) -> AddressSet:
+    parsed = [parse_prefix(p) for p in prefixes]
+    return AddressSet.of(n for n in parsed if n is not None)
+
+
+def virtual_network_prefixes(vnet: VirtualNetwork | None) -> tuple[str, ...]:
+    """The ``VirtualNetwork`` tag of a NIC in ``vnet`` (spec §0): own address spaces, Connected peerings'
+    ``remoteAddressSpace``, gateway (on-premises) prefixes, and the host virtual IP."""
+    if vnet is None:
+        return (f"{HOST_VIRTUAL_IP}/32",)
+    peered = (p for peering in vnet.peerings if peering.connected for p in peering.remote_address_space)
+    return (*vnet.address_space, *peered, *vnet.gateway_prefixes, f"{HOST_VIRTUAL_IP}/32")
+
+
+def asg_addresses(topology: Topology) -> Mapping[str, AddressSet]:
+    """Each ASG (by id key) → the private IPs of the NIC IP configurations that are its members."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for nic in topology.nics.values():
+        for cfg in nic.ip_configurations:
+            if cfg.private_ip_address:
+                for asg in cfg.application_security_groups:
+                    members[id_key(asg)].append(cfg.private_ip_address)
+    return MappingProxyType({key: _networks(members.get(key, ())) for key in topology.asgs})
+
+
+class _TagResolver:
+    """Resolves the address strings of rules at one NIC, remembering each tag's set (tags can be large)."""
+
+    def __init__(self, topology: Topology, virtual_network: AddressSet, asgs: Mapping[str, AddressSet]) -> None:
+        self.topology = topology
+        self.asgs = asgs
+        self.platform = platform_tag_sets(topology)
+        self.builtin = {
+            VIRTUAL_NETWORK_TAG: virtual_network,
+            INTERNET_TAG: internet_set(virtual_network),
+            AZURE_LOAD_BALANCER_TAG: _networks(AZURE_LOAD_BALANCER_PREFIXES),
+        }
+        self._service: dict[str, AddressSet] = {}
+        self.errors: list[ArmError] = []
+
+    def tag(self, text: str) -> AddressSet | None:
+        """The set a tag names, or None when ``text`` is not a tag usable in NSG rules."""
+        folded = text.strip().casefold()
+        if folded in BUILTIN_TAGS:
+            return self.builtin[BUILTIN_TAGS[folded]]
+        if folded in PLATFORM_TAGS:
+            return self.platform[PLATFORM_TAGS[folded]]
+        if folded in self._service:
+            return self._service[folded]
+        found = self.topology.service_tags.nsg_tag(folded) if self.topology.service_tags else None
+        if found is None:
+            return None
+        resolved = _networks(found.address_prefixes)
+        self._service[folded] = resolved
+        return resolved
+
+    def addresses(self, rule: SecurityRule, prefixes: tuple[str, ...], asgs: tuple[str, ...]) -> AddressSet:
+        if asgs:
+            out = AddressSet()
+            for asg in asgs:
+                members = self.asgs.get(id_key(asg))
+                if members is None:
+                    self.errors.append(
+                        ArmError(
+                            "InvalidResourceReference",
+                            f"Application security group {asg} referenced by security rule "
+                            f"{rule.id or rule.name} was not found.",
+                            rule.id,
+                        )
+                    )
+                    continue
+                out = out.union(members)
+            return out
+        out = AddressSet()
+        for text in prefixes:
+            if text.strip() == "*":
+                return AddressSet.any()
+            network = parse_prefix(text)
+            found = AddressSet.of([network]) if network is not None else self.tag(text)
+            if found is None:
+                self.errors.append(
+                    ArmError(
+                        "SecurityRuleInvalidAddressPrefix",
+                        f"Security rule {rule.id or rule.name} has invalid Address prefix. Value provided: {text}",
+                        rule.id,
+                    )
+                )
+                continue
+            out = out.union(found)
+        return out
+
+    def ports(self, rule: SecurityRule, texts: tuple[str, ...]) -> PortSet:
+        ranges = []
+        for text in texts:
+            parsed = parse_port_range(text)
+            if parsed is None:
+                self.errors.append(
+                    ArmError(
+                        "SecurityRuleInvalidPortRange",
+                        f"Security rule has invalid Port range. Value provided: {text}. Value should be an integer "
+                        "OR integer range with '-' delimiter. Valid range 0-65535.",
+                        rule.id,
+                    )
+                )
+                continue
+            ranges.append(parsed)
+        return PortSet.of(ranges)
+
+    def rule(self, rule: SecurityRule) -> ResolvedRule:
+        named = (rule.destination_address_prefix or "").strip().casefold()
+        return ResolvedRule(
+            rule=rule,
+            protocols=RULE_PROTOCOL_NUMBERS[rule.protocol],
+            source=self.addresses(rule, rule.source_addresses, rule.source_asgs),
+            source_ports=self.ports(rule, rule.source_ports),
+            destination=self.addresses(rule, rule.destination_addresses, rule.destination_asgs),
+            destination_ports=self.ports(rule, rule.destination_ports),
+            platform_tag=PLATFORM_TAGS.get(named) if not rule.is_default else None,
+        )
+
+
+def internet_set(virtual_network: AddressSet) -> AddressSet:
+    """The ``Internet`` tag: every address outside the IANA special-purpose ranges and ``VirtualNetwork`` (spec §0)."""
+    return AddressSet.any().difference(_networks(NOT_INTERNET_PREFIXES)).difference(virtual_network)
+
+
+def platform_tag_sets(topology: Topology) -> dict[str, AddressSet]:
+    """The AzurePlatform* tags' addresses; ``AzurePlatformLKM`` from the service tags file when it defines it."""
+    sets = {tag: _networks(prefixes) for tag, prefixes in PLATFORM_TAG_PREFIXES.items()}
+    lkm = topology.service_tags.get(PLATFORM_LKM_TAG) if topology.service_tags else None
+    if lkm is not None:
+        sets[PLATFORM_LKM_TAG] = _networks(lkm.address_prefixes)
+    return sets
+
+
+def forces_tunnelling(topology: Topology, nic: NetworkInterface) -> bool:
+    """The NIC's subnet routes 0.0.0.0/0 somewhere other than the Internet (spec §0 "KMS and forced tunnelling")."""
+    subnet = topology.subnet(nic.subnet)
+    table = topology.route_table(subnet.route_table) if subnet else None
+    return table is not None and table.forces_tunnelling
+
+
+def _nsg_rules(nsg: NetworkSecurityGroup) -> tuple[SecurityRule, ...]:
+    """User rules plus default rules; an NSG built without its six default rules gets them (spec §0)."""
+    defaults = nsg.default_security_rules or default_security_rules(nsg.id)
+    return (*nsg.security_rules, *defaults)
+
+
+def _resolve_nsg(
+    resolver: _TagResolver, nsg: NetworkSecurityGroup, applied_to: str, association: Association
+) -> ResolvedNsg:
+    rules = sorted((resolver.rule(r) for r in _nsg_rules(nsg)), key=lambda r: r.priority)
+    return ResolvedNsg(
+        nsg=nsg,
+        applied_to=applied_to,
+        association=association,
+        inbound=tuple(r for r in rules if r.rule.direction is Direction.INBOUND),
+        outbound=tuple(r for r in rules if r.rule.direction is Direction.OUTBOUND),
+    )
+
+
+def resolve_policy(
+    topology: Topology, nic: NetworkInterface, asgs: Mapping[str, AddressSet] | None = None
+) -> NicPolicy:
+    """The NIC's NSG chain with every field resolved; ``asgs`` (from ``asg_addresses``) saves recomputing it."""
+    errors: list[ArmError] = []
+    subnet = topology.subnet(nic.subnet)
+    if nic.subnet and subnet is None:
+        errors.append(
+            ArmError("InvalidResourceReference", f"Subnet {nic.subnet} of network interface {nic.id} was not found.")
+        )
+    vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
+    virtual_network = _networks(virtual_network_prefixes(vnet))
+    resolver = _TagResolver(topology, virtual_network, asgs if asgs is not None else asg_addresses(topology))
+
+    def resolved(nsg_id: str | None, applied_to: str, association: Association) -> ResolvedNsg | None:
+        if not nsg_id:
+            return None
+        nsg = topology.nsg(nsg_id)
+        if nsg is None:
+            errors.append(
+                ArmError("InvalidResourceReference", f"Network security group {nsg_id} of {applied_to} was not found.")
+            )
+            return None
+        return _resolve_nsg(resolver, nsg, applied_to, association)
+
+    subnet_nsg = resolved(subnet.network_security_group, subnet.id, "subnet") if subnet else None
+    nic_nsg = resolved(nic.network_security_group, nic.id, "networkInterface")
+    errors.extend(resolver.errors)
+    if errors:
+        raise OpenNsgError(errors)
+    platform = {
+        PLATFORM_DNS_TAG: resolver.platform[PLATFORM_DNS_TAG],
+        PLATFORM_IMDS_TAG: resolver.platform[PLATFORM_IMDS_TAG],
+    }
+    if not forces_tunnelling(topology, nic):
+        platform[PLATFORM_LKM_TAG] = resolver.platform[PLATFORM_LKM_TAG]
+    return NicPolicy(
+        nic=nic,
+        subnet_nsg=subnet_nsg,
+        nic_nsg=nic_nsg,
+        local_addresses=_networks(c.private_ip_address for c in nic.ip_configurations if c.private_ip_address),
+        virtual_network=virtual_network,
+        internet=resolver.builtin[INTERNET_TAG],
+        platform_tags=platform,
+        smtp_blocked=smtp_blocked(topology.subscription(nic.subscription_id)),
+    )
+
+
+def tag_set(topology: Topology, nic: NetworkInterface, name: str) -> AddressSet | None:
+    """A tag's addresses as seen from ``nic`` (e.g. a diagnostics profile naming a tag), None if unknown."""
+    subnet = topology.subnet(nic.subnet)
+    vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
+    return _TagResolver(topology, _networks(virtual_network_prefixes(vnet)), {}).tag(name)
+
+
+def canonical_tag_name(text: str, topology: Topology) -> str | None:
+    """The canonical spelling of a tag usable in NSG rules (``virtual_network`` → ``VirtualNetwork``), else None."""
+    folded = text.strip().casefold()
+    if folded in BUILTIN_TAGS:
+        return BUILTIN_TAGS[folded]
+    if folded in PLATFORM_TAGS:
+        return PLATFORM_TAGS[folded]
+    found = topology.service_tags.nsg_tag(folded) if topology.service_tags else None
+    return found.name if found is not None else None

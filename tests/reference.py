@@ -1,0 +1,250 @@
+"""An obviously-correct NSG evaluator, written straight from the spec (Appendix A and section 0) on a ``Topology``.
+
+It shares nothing with ``opennsg.engine`` but the ``Flow`` type: plain ``ipaddress`` membership, a linear scan of
+rules sorted by priority, tags computed on the spot. Slow on purpose; every fast path is checked against it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import date
+
+from opennsg.engine.flow import Flow
+from opennsg.model import Direction, NetworkInterface, NetworkSecurityGroup, SecurityRule, Topology
+from opennsg.model.defaults import default_security_rules
+from opennsg.model.policy import NOT_INTERNET_PREFIXES, PLATFORM_TAG_PREFIXES
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+PROTOCOLS = {"tcp": {6}, "udp": {17}, "icmp": {1, 58}, "esp": {50}, "ah": {51}}
+DNS, IMDS, LKM = "AzurePlatformDNS", "AzurePlatformIMDS", "AzurePlatformLKM"
+
+
+@dataclass(frozen=True)
+class RefVerdict:
+    access: str
+    rule_name: str | None
+    nsg_id: str | None
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+def _in(address: Address, prefix: str) -> bool:
+    network = ipaddress.ip_network(prefix.strip(), strict=False)
+    return network.version == address.version and address in network
+
+
+class Reference:
+    def __init__(self, topology: Topology, nic_id: str) -> None:
+        self.topology = topology
+        nic = next(n for n in topology.nics.values() if _same(n.id, nic_id))
+        self.nic: NetworkInterface = nic
+        primary = next((c for c in nic.ip_configurations if c.primary), nic.ip_configurations[0])
+        self.subnet = next((s for v in topology.vnets.values() for s in v.subnets if _same(s.id, primary.subnet)), None)
+        self.vnet = next((v for v in topology.vnets.values() if any(s is self.subnet for s in v.subnets)), None)
+
+    # --- tags -------------------------------------------------------------------------------------
+
+    def virtual_network(self) -> list[str]:
+        prefixes = ["168.63.129.16/32"]
+        if self.vnet is not None:
+            prefixes += list(self.vnet.address_space) + list(self.vnet.gateway_prefixes)
+            for peering in self.vnet.peerings:
+                if peering.peering_state.lower() == "connected":
+                    prefixes += list(peering.remote_address_space)
+        return prefixes
+
+    def is_internet(self, address: Address) -> bool:
+        special = list(NOT_INTERNET_PREFIXES) + self.virtual_network()
+        return not any(_in(address, p) for p in special)
+
+    def lkm_prefixes(self) -> list[str]:
+        tags = self.topology.service_tags
+        if tags is not None:
+            for tag in tags.tags.values():
+                if tag.name.lower() == LKM.lower():
+                    return list(tag.address_prefixes)
+        return list(PLATFORM_TAG_PREFIXES[LKM])
+
+    def tag_contains(self, name: str, address: Address) -> bool:
+        tag = name.strip().lower()
+        if tag in ("virtualnetwork", "virtual_network"):
+            return any(_in(address, p) for p in self.virtual_network())
+        if tag == "internet":
+            return self.is_internet(address)
+        if tag in ("azureloadbalancer", "azure_loadbalancer"):
+            return address == ipaddress.ip_address("168.63.129.16")
+        if tag == DNS.lower():
+            return address == ipaddress.ip_address("168.63.129.16")
+        if tag == IMDS.lower():
+            return address == ipaddress.ip_address("169.254.169.254")
+        if tag == LKM.lower():
+            return any(_in(address, p) for p in self.lkm_prefixes())
+        tags = self.topology.service_tags
+        for entry in tags.tags.values() if tags else ():
+            if entry.name.lower() == tag and "nsg" in [f.lower() for f in entry.network_features]:
+                return any(_in(address, p) for p in entry.address_prefixes)
+        raise KeyError(f"unknown tag {name}")
+
+    # --- rule fields ------------------------------------------------------------------------------
+
+    def address_matches(self, prefixes: tuple[str, ...], asgs: tuple[str, ...], address: Address) -> bool:
+        if asgs:
+            for nic in self.topology.nics.values():
+                for cfg in nic.ip_configurations:
+                    member = any(_same(a, b) for a in asgs for b in cfg.application_security_groups)
+                    if member and cfg.private_ip_address and ipaddress.ip_address(cfg.private_ip_address) == address:
+                        return True
+            return False
+        for text in prefixes:
+            if text.strip() == "*":
+                return True
+            try:
+                network = ipaddress.ip_network(text.strip(), strict=False)
+            except ValueError:
+                if self.tag_contains(text, address):
+                    return True
+                continue
+            if network.version == address.version and address in network:
+                return True
+        return False
+
+    @staticmethod
+    def port_matches(texts: tuple[str, ...], port: int | None, protocol: int) -> bool:
+        if protocol not in (6, 17):
+            return True  # ICMP, ESP, AH, ... carry no ports: port fields are ignored (spec §0)
+        ranges = []
+        for text in texts:
+            if text.strip() == "*":
+                ranges.append((0, 65535))
+            else:
+                lo, _, hi = text.partition("-")
+                ranges.append((int(lo), int(hi or lo)))
+        if port is None:  # "any port": only a rule covering every port matches it
+            covered = -1
+            for lo, hi in sorted(ranges):
+                if lo > covered + 1:
+                    return False
+                covered = max(covered, hi)
+            return covered >= 65535
+        return any(lo <= port <= hi for lo, hi in ranges)
+
+    @staticmethod
+    def protocol_matches(rule: SecurityRule, protocol: int) -> bool:
+        name = rule.protocol.value.lower()
+        return name == "*" or protocol in PROTOCOLS[name]
+
+    def rule_matches(self, rule: SecurityRule, flow: Flow) -> bool:
+        if flow.direction is Direction.INBOUND:
+            src, sport, dst, dport = flow.remote_ip, flow.remote_port, flow.local_ip, flow.local_port
+        else:
+            src, sport, dst, dport = flow.local_ip, flow.local_port, flow.remote_ip, flow.remote_port
+        return (
+            self.protocol_matches(rule, flow.protocol)
+            and self.address_matches(rule.source_addresses, rule.source_asgs, src)
+            and self.port_matches(rule.source_ports, sport, flow.protocol)
+            and self.address_matches(rule.destination_addresses, rule.destination_asgs, dst)
+            and self.port_matches(rule.destination_ports, dport, flow.protocol)
+        )
+
+    # --- platform -----------------------------------------------------------------------------------
+
+    def forced_tunnelling(self) -> bool:
+        if self.subnet is None or self.subnet.route_table is None:
+            return False
+        table = next((t for t in self.topology.route_tables.values() if _same(t.id, self.subnet.route_table)), None)
+        if table is None:
+            return False
+        return any(r.address_prefix == "0.0.0.0/0" and r.next_hop_type.lower() != "internet" for r in table.routes)
+
+    def exempt_tag(self, flow: Flow) -> str | None:
+        if flow.direction is not Direction.OUTBOUND:
+            return None
+        if flow.remote_ip == ipaddress.ip_address("168.63.129.16"):
+            return DNS
+        if flow.remote_ip == ipaddress.ip_address("169.254.169.254"):
+            return IMDS
+        if (
+            flow.protocol == 6
+            and flow.remote_port == 1688
+            and not self.forced_tunnelling()
+            and any(_in(flow.remote_ip, p) for p in self.lkm_prefixes())
+        ):
+            return LKM
+        return None
+
+    def smtp_blocked(self) -> bool:
+        sub = next(
+            (s for s in self.topology.subscriptions.values() if s.subscription_id.lower() == self.subscription_id()),
+            None,
+        )
+        if sub is None:
+            return True  # no information: PayAsYouGo
+        if sub.created_date is not None and sub.created_date < date(2017, 11, 15):
+            return False
+        offer = sub.offer_type
+        if offer is None:
+            quota = (sub.quota_id or "").lower()
+            offer = "PayAsYouGo"
+            for name in ("EnterpriseAgreement", "PayAsYouGo", "MSDN", "FreeTrial", "AzurePass", "AzureInOpen", "CSP"):
+                if quota.startswith(name.lower() + "_"):
+                    offer = name
+        if offer.lower() == "enterpriseagreement":
+            return False
+        return not (offer.lower() == "enterprisedevtest" and sub.smtp_exemption)
+
+    def subscription_id(self) -> str:
+        return self.nic.id.split("/")[2].lower()
+
+    # --- the chain ----------------------------------------------------------------------------------
+
+    def nsg(self, nsg_id: str | None) -> NetworkSecurityGroup | None:
+        return next((n for n in self.topology.nsgs.values() if _same(n.id, nsg_id)), None)
+
+    def decide(self, flow: Flow) -> RefVerdict:
+        subnet_nsg = self.nsg(self.subnet.network_security_group) if self.subnet else None
+        nic_nsg = self.nsg(self.nic.network_security_group)
+        chain = [subnet_nsg, nic_nsg] if flow.direction is Direction.INBOUND else [nic_nsg, subnet_nsg]
+        exempt = self.exempt_tag(flow)
+        last: RefVerdict | None = None
+        evaluated = 0
+        for nsg in chain:
+            if nsg is None:
+                continue
+            evaluated += 1
+            rules = list(nsg.security_rules) + list(nsg.default_security_rules or default_security_rules(nsg.id))
+            rules = sorted((r for r in rules if r.direction is flow.direction), key=lambda r: r.priority)
+            if exempt is not None:
+                rules = [
+                    r
+                    for r in rules
+                    if not r.is_default and (r.destination_address_prefix or "").strip().lower() == exempt.lower()
+                ]
+            for rule in rules:
+                if self.rule_matches(rule, flow):
+                    name = ("defaultSecurityRules/" if rule.is_default else "securityRules/") + rule.name
+                    if rule.access.value == "Deny":
+                        return RefVerdict("Deny", name, nsg.id)
+                    last = RefVerdict("Allow", name, nsg.id)
+                    break
+        if last is None:
+            rule_name = f"PlatformRule_{exempt}" if exempt is not None and evaluated else None
+            last = RefVerdict("Allow", rule_name, None)
+        smtp = (
+            flow.direction is Direction.OUTBOUND
+            and flow.protocol == 6
+            and flow.remote_port == 25
+            and self.is_internet(flow.remote_ip)
+            and self.smtp_blocked()
+        )
+        if smtp:
+            return RefVerdict("Deny", "PlatformRule_OutboundSmtpBlocked", None)
+        return last
+
+
+def reference_decide(topology: Topology, nic_id: str, flow: Flow) -> RefVerdict:
+    """The reference verdict for ``flow`` at the NIC ``nic_id``."""
+    return Reference(topology, nic_id).decide(flow)
