@@ -84,11 +84,13 @@ class PacketResult:
     translated_to: Endpoint | None = None
     #: The source the receiver saw after reply translation (load balancer or public IP replies).
     translated_from: Endpoint | None = None
+    #: Why a packet that met no NSG was dropped.
+    dropped_because: str | None = None
 
     @property
     def reason(self) -> str:
         """Why the packet was delivered or dropped, in a sentence."""
-        parts = []
+        parts = [self.dropped_because] if self.dropped_because else []
         for leg in self.legs:
             rule = f" by {leg.rule}" if leg.rule and leg.outcome in (Outcome.NEW_ALLOWED, Outcome.DENIED) else ""
             parts.append(f"{leg.nic} {leg.direction.value.lower()}: {leg.outcome.value}{rule}")
@@ -111,6 +113,8 @@ class _Route:
     nic: NetworkInterface | None
     endpoint: Endpoint
     front: Endpoint | None
+    #: A load balancer frontend with no healthy backend: the packet goes nowhere.
+    unreachable: bool = False
 
 
 class Network:
@@ -249,12 +253,18 @@ class Network:
         src = (_canonical(packet.source_ip), packet.source_port)
         route = self._route(packet, src)
         if source is not None:
-            leg = self._leg(source[0], Direction.OUTBOUND, packet, src, route.endpoint, now)
+            # The sender's NSGs see the destination it addressed (a frontend, a public IP), not the backend.
+            sent_to = (_canonical(packet.destination_ip), packet.destination_port)
+            leg = self._leg(source[0], Direction.OUTBOUND, packet, src, sent_to, now)
             legs.append(leg)
             if not leg.passed:
                 return PacketResult(now, packet, False, tuple(legs), _moved(route, packet))
         # A reply leaving a load-balanced backend (or a NIC reached by its public IP) carries the front address.
         seen_src = self._nat.get((packet.protocol, src, route.endpoint), src)
+        if route.unreachable:
+            return PacketResult(
+                now, packet, False, tuple(legs), None, None, "no load-balancing rule or healthy backend"
+            )
         if route.nic is not None:
             leg = self._leg(route.nic, Direction.INBOUND, packet, seen_src, route.endpoint, now)
             legs.append(leg)
@@ -272,13 +282,14 @@ class Network:
         public = self._by_public.get(dst[0])
         if public is not None:
             return _Route(public[0], (public[1], dst[1]), dst)
-        for lb, rule in self._frontends.get(dst[0], []):
+        frontends = self._frontends.get(dst[0], [])
+        for lb, rule in frontends:
             if rule.carries(packet.protocol, dst[1]):
                 backend = self._backend(lb, rule, packet, src, dst)
                 if backend is not None:
                     port = dst[1] if rule.backend_port == 0 else rule.backend_port
                     return _Route(backend[0], (backend[1], port), dst)
-        return _Route(None, dst, None)
+        return _Route(None, dst, None, unreachable=bool(frontends))
 
     def _backend(
         self, lb: LoadBalancer, rule: LoadBalancingRule, packet: Packet, src: Endpoint, dst: Endpoint
