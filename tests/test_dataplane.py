@@ -122,7 +122,8 @@ def load_balancer() -> LoadBalancer:
     return LoadBalancer(
         id=lb, name="lb", location="westeurope",
         frontend_ip_configurations=(
-            FrontendIpConfiguration(f"{lb}/frontendIPConfigurations/fe", "fe", public_ip_address=nid("publicIPAddresses", "lb-pip")),
+            FrontendIpConfiguration(f"{lb}/frontendIPConfigurations/fe", "fe",
+                                    public_ip_address=nid("publicIPAddresses", "lb-pip")),
         ),
         backend_address_pools=(BackendAddressPool(POOL, "pool"),),
         probes=(Probe(f"{lb}/probes/http", "http", ProbeProtocol.TCP, 80),),
@@ -341,7 +342,7 @@ def test_rules_of_other_nics_do_not_matter_and_update_keeps_flows(clock: ManualC
     topo = world()
     web1 = topo.find_nic("web1")
     assert web1 is not None
-    net.update(topo.with_(nics=[*(n for n in topo.nics.values() if n.name != "web1"),
-                                replace(web1, network_security_group=nid("networkSecurityGroups", "app-nsg"))]))  # fmt: skip
+    moved = replace(web1, network_security_group=nid("networkSecurityGroups", "app-nsg"))
+    net.update(topo.with_(nics=[*(n for n in topo.nics.values() if n.name != "web1"), moved]))
     assert net.send(tcp(CLIENT, 50000, "10.0.1.4", 22)).delivered
     assert not net.send(tcp(CLIENT, 50001, "10.0.1.4", 22, SYN)).delivered
