@@ -1,0 +1,169 @@
+"""Effective security rules (spec §8.2) and the security group view (spec §8.3) of a NIC, from its ``NicPolicy``.
+
+Formatting follows what Azure returns: names ``securityRules/x`` / ``defaultSecurityRules/x``, protocol ``All``
+for ``*``, ports as ``lo-hi`` (``0-65535`` for ``*``), ``0.0.0.0/0`` for a ``*`` address, CIDRs normalised
+(host bits cleared, single addresses as /32 or /128). Tags and ASGs are expanded to the prefixes they stand for
+at this NIC in ``expandedSourceAddressPrefix`` / ``expandedDestinationAddressPrefix`` (empty for plain prefixes
+and ``*``); ``tagMap`` maps every tag an NSG uses to its prefixes. Groups are listed subnet association first,
+then NIC association (the inbound evaluation order).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opennsg.arm.export import rule_to_arm
+from opennsg.engine.addresses import AddressSet
+from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.engine.resolve import canonical_tag_name
+from opennsg.model.enums import Protocol
+from opennsg.model.topology import Topology
+from opennsg.model.values import parse_port_range, parse_prefix
+
+ANY_ADDRESS = "0.0.0.0/0"
+
+
+def _ports(texts: tuple[str, ...]) -> list[str]:
+    out = []
+    for text in texts:
+        parsed = parse_port_range(text)
+        if parsed is not None:
+            out.append(f"{parsed[0]}-{parsed[1]}")
+    return out
+
+
+def _prefix_text(text: str, topology: Topology) -> str:
+    """``*`` → ``0.0.0.0/0``, a tag → its canonical name, an address or CIDR → the normalised network."""
+    if text.strip() == "*":
+        return ANY_ADDRESS
+    network = parse_prefix(text)
+    if network is not None:
+        return str(network)
+    return canonical_tag_name(text, topology) or text
+
+
+def _expanded(addresses: AddressSet) -> list[str]:
+    return [str(n) for n in addresses.networks()]
+
+
+def _address_fields(
+    side: str,
+    singular: str | None,
+    plural: tuple[str, ...],
+    asgs: tuple[str, ...],
+    resolved: AddressSet,
+    topology: Topology,
+) -> dict[str, Any]:
+    """The four address properties of one side (``source`` or ``destination``) of an effective rule."""
+    fields: dict[str, Any] = {}
+    is_tag = singular is not None and singular.strip() != "*" and parse_prefix(singular) is None
+    if singular:
+        fields[f"{side}AddressPrefix"] = _prefix_text(singular, topology)
+        fields[f"{side}AddressPrefixes"] = [fields[f"{side}AddressPrefix"]]
+    else:
+        fields[f"{side}AddressPrefixes"] = [_prefix_text(p, topology) for p in plural]
+    if asgs:
+        fields[f"{side}ApplicationSecurityGroups"] = [{"id": a} for a in asgs]
+    fields[f"expanded{side[0].upper()}{side[1:]}AddressPrefix"] = _expanded(resolved) if is_tag or asgs else []
+    return fields
+
+
+def effective_rule(resolved: ResolvedRule, topology: Topology) -> dict[str, Any]:
+    """One rule in ``EffectiveNetworkSecurityRule`` shape."""
+    rule = resolved.rule
+    out: dict[str, Any] = {
+        "name": rule.verify_name,
+        "protocol": "All" if rule.protocol is Protocol.ANY else rule.protocol.value,
+    }
+    for side, singular, plural in (
+        ("source", rule.source_port_range, rule.source_port_ranges),
+        ("destination", rule.destination_port_range, rule.destination_port_ranges),
+    ):
+        ranges = _ports((singular,) if singular else plural)
+        if singular:
+            out[f"{side}PortRange"] = ranges[0] if ranges else singular
+        out[f"{side}PortRanges"] = ranges
+    out.update(
+        _address_fields(
+            "source",
+            rule.source_address_prefix,
+            rule.source_address_prefixes,
+            rule.source_asgs,
+            resolved.source,
+            topology,
+        )
+    )
+    out.update(
+        _address_fields(
+            "destination",
+            rule.destination_address_prefix,
+            rule.destination_address_prefixes,
+            rule.destination_asgs,
+            resolved.destination,
+            topology,
+        )
+    )
+    out.update({"access": rule.access.value, "priority": rule.priority, "direction": rule.direction.value})
+    return out
+
+
+def _tag_map(resolved: ResolvedNsg, topology: Topology) -> dict[str, list[str]]:
+    tags: dict[str, list[str]] = {}
+    for rule in (*resolved.inbound, *resolved.outbound):
+        for text, addresses in (
+            (rule.rule.source_address_prefix, rule.source),
+            (rule.rule.destination_address_prefix, rule.destination),
+        ):
+            name = canonical_tag_name(text, topology) if text else None
+            if name is not None and name not in tags:
+                tags[name] = _expanded(addresses)
+    return tags
+
+
+def _rules(resolved: ResolvedNsg, topology: Topology) -> list[dict[str, Any]]:
+    return [effective_rule(r, topology) for r in (*resolved.inbound, *resolved.outbound)]
+
+
+def effective_groups(topology: Topology, policy: NicPolicy) -> list[dict[str, Any]]:
+    """The ``value`` list of ``effectiveNetworkSecurityGroups`` for the policy's NIC (spec §8.2)."""
+    groups = []
+    for resolved in (policy.subnet_nsg, policy.nic_nsg):
+        if resolved is None:
+            continue
+        groups.append(
+            {
+                "networkSecurityGroup": {"id": resolved.nsg.id},
+                "association": {resolved.association: {"id": resolved.applied_to}},
+                "effectiveSecurityRules": _rules(resolved, topology),
+                "tagMap": _tag_map(resolved, topology),
+            }
+        )
+    return groups
+
+
+def security_group_view(topology: Topology, policies: list[NicPolicy]) -> dict[str, Any]:
+    """``securityGroupView`` for the NICs of a VM (spec §8.3): each association's rules, defaults, effective rules."""
+    interfaces = []
+    for policy in policies:
+        associations: dict[str, Any] = {}
+        defaults: list[dict[str, Any]] = []
+        effective: list[dict[str, Any]] = []
+        for resolved, key in (
+            (policy.nic_nsg, "networkInterfaceAssociation"),
+            (policy.subnet_nsg, "subnetAssociation"),
+        ):
+            if resolved is None:
+                continue
+            user = [r.rule for r in (*resolved.inbound, *resolved.outbound) if not r.rule.is_default]
+            associations[key] = {
+                "id": resolved.applied_to,
+                "securityRules": [rule_to_arm(r, resolved.nsg.id) for r in user],
+            }
+            if not defaults:
+                default_rules = [r.rule for r in (*resolved.inbound, *resolved.outbound) if r.rule.is_default]
+                defaults = [rule_to_arm(r, resolved.nsg.id) for r in default_rules]
+            effective.extend(_rules(resolved, topology))
+        associations["defaultSecurityRules"] = defaults
+        associations["effectiveSecurityRules"] = effective
+        interfaces.append({"id": policy.nic.id, "securityRuleAssociations": associations})
+    return {"networkInterfaces": interfaces}
