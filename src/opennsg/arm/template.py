@@ -62,6 +62,7 @@ class TemplateResource:
 
     path: str
     resource_type: str
+    full_name: str
     resource_id: str
     body: Mapping[str, Any]
 
@@ -346,15 +347,15 @@ def _expand(
     full_type, full_name = resource_type, name
     if parent is not None and resource_type.count("/") == 0:
         full_type = f"{parent.resource_type}/{resource_type}"
-        full_name = f"{parent.body['name']}/{name}" if "/" not in name else name
+        full_name = f"{parent.full_name}/{name}" if "/" not in name else name
     try:
         resource_id = build_id(full_type, full_name.split("/"), TEMPLATE_SUBSCRIPTION_ID, TEMPLATE_RESOURCE_GROUP)
     except _TemplateError as exc:
         reader.add(exc.code, exc.message, path)
         return
     wrapped = dict(body)
-    wrapped.update({"id": resource_id, "type": full_type, "name": full_name})
-    resource = TemplateResource(path, full_type, resource_id, wrapped)
+    wrapped.update({"id": resource_id, "type": full_type, "name": full_name.rsplit("/", 1)[-1]})
+    resource = TemplateResource(path, full_type, full_name, resource_id, wrapped)
     yield resource
     children = lookup(item, "resources")
     for j, child in enumerate(children if isinstance(children, list) else []):
