@@ -1,0 +1,25 @@
+"""The compiled classifier: the same verdicts as ``opennsg.engine.evaluate.decide``, from prebuilt tables.
+
+``compile_policy(policy).decide(flow)`` answers one flow in plain Python; ``.classify(FlowColumns)`` decides
+numpy columns of flows with a numba kernel (or its pure-numpy twin). ``get_compiled`` caches per version.
+"""
+
+from opennsg.engine.compiled.cache import clear_cache, get_compiled, policy_key
+from opennsg.engine.compiled.classifier import BatchVerdicts, CompiledPolicy, compile_policy
+from opennsg.engine.compiled.columns import INBOUND_CODE, NO_PORT, OUTBOUND_CODE, FlowColumns
+from opennsg.engine.compiled.kernels import Backend, numba_available
+
+__all__ = [
+    "INBOUND_CODE",
+    "NO_PORT",
+    "OUTBOUND_CODE",
+    "Backend",
+    "BatchVerdicts",
+    "CompiledPolicy",
+    "FlowColumns",
+    "clear_cache",
+    "compile_policy",
+    "get_compiled",
+    "numba_available",
+    "policy_key",
+]

@@ -1,0 +1,199 @@
+"""``CompiledPolicy``: one NIC's policy as tables, deciding single flows in Python and batches in a kernel."""
+
+from __future__ import annotations
+
+import sys
+from bisect import bisect_right
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+import numpy as np
+import numpy.typing as npt
+
+from opennsg.engine.compiled.columns import FlowColumns
+from opennsg.engine.compiled.kernels import Backend, classify_program
+from opennsg.engine.compiled.program import (
+    FIRST_PLATFORM_RESULT,
+    NO_NSG_RESULT,
+    SMTP_RESULT,
+    DirectionProgram,
+    PolicyProgram,
+    build_program,
+)
+from opennsg.engine.compiled.tables import AddressTable, row_to_int
+from opennsg.engine.flow import Flow
+from opennsg.engine.ir import NicPolicy, Verdict
+from opennsg.model.enums import IANA_TCP, PORTED_PROTOCOLS, Access, Direction
+from opennsg.model.policy import SMTP_PORT
+from opennsg.model.values import IPAddress
+
+
+class _AddressLookup:
+    """An ``AddressTable`` as Python lists: the bitset of the interval holding an address, via ``bisect``."""
+
+    __slots__ = ("v4_bits", "v4_starts", "v6_bits", "v6_starts")
+
+    def __init__(self, table: AddressTable) -> None:
+        self.v4_starts, self.v4_bits, self.v6_starts, self.v6_bits = table.python_lookup()
+
+    def bits(self, address: IPAddress) -> int:
+        value = int(address)
+        if isinstance(address, IPv4Address):
+            return self.v4_bits[bisect_right(self.v4_starts, value) - 1]
+        return self.v6_bits[bisect_right(self.v6_starts, value) - 1]
+
+
+class _DirectionLookup:
+    """A ``DirectionProgram`` as Python ints: the single-flow path does a few bisects and big-int ANDs."""
+
+    __slots__ = (
+        "destination",
+        "destination_port_bits",
+        "destination_port_ignored",
+        "destination_port_starts",
+        "destination_port_unknown",
+        "exempt_masks",
+        "nsg_masks",
+        "protocol",
+        "source",
+        "source_port_bits",
+        "source_port_ignored",
+        "source_port_starts",
+        "source_port_unknown",
+        "verdicts",
+    )
+
+    def __init__(self, d: DirectionProgram, results: tuple[Verdict, ...]) -> None:
+        protocol_ints = [row_to_int(r) for r in d.protocol_rows]
+        self.protocol = [protocol_ints[c] for c in d.protocol_classes]
+        self.source = _AddressLookup(d.source)
+        self.destination = _AddressLookup(d.destination)
+        self.source_port_starts, self.source_port_bits, self.source_port_ignored, self.source_port_unknown = (
+            d.source_ports.python_lookup()
+        )
+        (
+            self.destination_port_starts,
+            self.destination_port_bits,
+            self.destination_port_ignored,
+            self.destination_port_unknown,
+        ) = d.destination_ports.python_lookup()
+        self.exempt_masks = [row_to_int(r) for r in d.exempt_rows]
+        self.nsg_masks = [
+            ((1 << (int(hi) * 64)) - 1) ^ ((1 << (int(lo) * 64)) - 1)
+            for lo, hi in zip(d.nsg_bounds[:-1], d.nsg_bounds[1:], strict=True)
+        ]
+        self.verdicts = {bit: results[code] for bit, code in enumerate(d.bit_result.tolist()) if code >= 0}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchVerdicts:
+    """Per flow: ``allow`` (1 Allow, 0 Deny) and ``result``, an index into ``CompiledPolicy.results``."""
+
+    allow: npt.NDArray[np.uint8]
+    result: npt.NDArray[np.int32]
+
+
+class CompiledPolicy:
+    """Decides flows exactly as ``evaluate.decide`` does (property-tested), from precomputed tables."""
+
+    def __init__(self, policy: NicPolicy) -> None:
+        self.policy = policy
+        self.program: PolicyProgram = build_program(policy)
+        #: The verdict behind every result code (access, rule name, NSG id, association, rule).
+        self.results: tuple[Verdict, ...] = self.program.results
+        self._inbound = _DirectionLookup(self.program.inbound, self.results)
+        self._outbound = _DirectionLookup(self.program.outbound, self.results)
+        self._platform = _AddressLookup(self.program.platform)
+        self._platform_ports = [int(p) for p in self.program.platform_ports]
+        self._internet = _AddressLookup(self.program.internet)
+
+    def _exempt_tag(self, flow: Flow) -> int:
+        """1 + index of the platform tag exempting this outbound flow, or 0 (spec §0 "Platform exemption")."""
+        tags = self._platform.bits(flow.remote_ip)
+        for t, need in enumerate(self._platform_ports):
+            if (tags >> t) & 1 and (need < 0 or (flow.protocol == IANA_TCP and flow.remote_port == need)):
+                return t + 1
+        return 0
+
+    def decide(self, flow: Flow) -> Verdict:
+        """The verdict of one flow (no trace), in plain Python."""
+        inbound = flow.direction is Direction.INBOUND
+        d = self._inbound if inbound else self._outbound
+        if inbound:
+            src, src_port, dst, dst_port = flow.remote_ip, flow.remote_port, flow.local_ip, flow.local_port
+        else:
+            src, src_port, dst, dst_port = flow.local_ip, flow.local_port, flow.remote_ip, flow.remote_port
+        matches = d.protocol[flow.protocol] & d.source.bits(src) & d.destination.bits(dst)
+        if flow.protocol in PORTED_PROTOCOLS:
+            matches &= (
+                d.source_port_unknown
+                if src_port is None
+                else d.source_port_bits[bisect_right(d.source_port_starts, src_port) - 1]
+            )
+            matches &= (
+                d.destination_port_unknown
+                if dst_port is None
+                else d.destination_port_bits[bisect_right(d.destination_port_starts, dst_port) - 1]
+            )
+        exempt = 0 if inbound or not self._platform_ports else self._exempt_tag(flow)
+        if exempt:
+            matches &= d.exempt_masks[exempt]
+        last_allow: Verdict | None = None
+        for mask in d.nsg_masks:
+            hit = matches & mask
+            if hit:
+                verdict = d.verdicts[(hit & -hit).bit_length() - 1]
+                if verdict.access is Access.DENY:
+                    return verdict
+                last_allow = verdict
+        if last_allow is not None:
+            result = last_allow
+        elif exempt and d.nsg_masks:
+            result = self.results[FIRST_PLATFORM_RESULT + exempt - 1]
+        else:
+            result = self.results[NO_NSG_RESULT]
+        if (
+            self.program.smtp_blocked
+            and not inbound
+            and flow.protocol == IANA_TCP
+            and flow.remote_port == SMTP_PORT
+            and self._internet.bits(flow.remote_ip)
+        ):
+            return self.results[SMTP_RESULT]
+        return result
+
+    def classify(self, columns: FlowColumns, *, backend: Backend = "auto", threads: int | None = None) -> BatchVerdicts:
+        """Decide every flow of ``columns``; ``backend`` forces numba or numpy, ``threads`` caps numba's."""
+        result = classify_program(self.program, columns, backend=backend, threads=threads)
+        return BatchVerdicts(self.program.result_allow[result], result)
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory of the compiled form: numpy tables plus the single path's Python lists and ints."""
+        seen: dict[int, int] = {}
+        list_slots = 0
+        for d in (self._inbound, self._outbound):
+            lists = (
+                d.protocol,
+                d.source.v4_starts,
+                d.source.v4_bits,
+                d.source.v6_starts,
+                d.source.v6_bits,
+                d.destination.v4_starts,
+                d.destination.v4_bits,
+                d.destination.v6_starts,
+                d.destination.v6_bits,
+                d.source_port_starts,
+                d.source_port_bits,
+                d.destination_port_starts,
+                d.destination_port_bits,
+            )
+            for values in lists:
+                list_slots += len(values)
+                seen.update((id(v), sys.getsizeof(v)) for v in values)
+        return self.program.nbytes + 8 * list_slots + sum(seen.values())
+
+
+def compile_policy(policy: NicPolicy) -> CompiledPolicy:
+    """Compile one NIC's policy (tags, ASGs and augmented rules are already intervals in the IR)."""
+    return CompiledPolicy(policy)

@@ -1,0 +1,399 @@
+"""The batch hot loop: a numba kernel, and a pure-numpy twin giving identical results when numba is missing.
+
+Both compute, for every flow of one direction, the result code of ``program.PolicyProgram``. numba is used
+when importable unless ``OPENNSG_NO_NUMBA=1``; ``backend=`` forces either path (the tests run both).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from opennsg.engine.compiled.columns import FlowColumns
+from opennsg.engine.compiled.program import (
+    FIRST_PLATFORM_RESULT,
+    NO_NSG_RESULT,
+    SMTP_RESULT,
+    DirectionProgram,
+    PolicyProgram,
+)
+from opennsg.engine.compiled.tables import AddressTable, PortTable
+from opennsg.model.enums import IANA_TCP, IANA_UDP
+from opennsg.model.policy import SMTP_PORT
+
+Backend = Literal["auto", "numba", "numpy"]
+I32 = npt.NDArray[np.int32]
+
+_DEBRUIJN = 0x03F79D71B4CB0A89
+_DEBRUIJN_TABLE = np.zeros(64, dtype=np.int64)
+for _i in range(64):
+    _DEBRUIJN_TABLE[((_DEBRUIJN << _i) & ((1 << 64) - 1)) >> 58] = _i
+#: Flows per numpy chunk: bounds the (flows × words) temporaries of the fallback.
+NUMPY_CHUNK = 16384
+#: Below this many flows per thread, extra threads cost more than they save.
+MIN_FLOWS_PER_THREAD = 50_000
+
+
+def _load_numba() -> Any:
+    if os.environ.get("OPENNSG_NO_NUMBA", "") not in ("", "0"):
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba
+
+
+_numba = _load_numba()
+
+
+def numba_available() -> bool:
+    return _numba is not None
+
+
+# --- scalar code, compiled by numba --------------------------------------------------------------------------
+
+
+def _find(starts: Any, value: Any) -> int:
+    """Index of the last start ≤ value (``starts[0]`` is 0)."""
+    lo = 0
+    hi = starts.size
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if starts[mid] <= value:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _find128(high: Any, low: Any, vh: Any, vl: Any) -> int:
+    lo = 0
+    hi = high.size
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if high[mid] < vh or (high[mid] == vh and low[mid] <= vl):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _address_class(table: Any, is_v6: Any, vh: Any, vl: Any) -> int:
+    if is_v6:
+        return int(table[4][_find128(table[2], table[3], vh, vl)])
+    return int(table[1][_find(table[0], vl)])
+
+
+def _port_class(table: Any, ported: Any, port: Any) -> int:
+    if not ported:
+        return int(table[3])
+    if port < 0:
+        return int(table[4])
+    return int(table[1][_find(table[0], np.uint64(port))])
+
+
+def _lowest_bit(x: Any, debruijn_table: Any) -> int:
+    low = x & (~x + np.uint64(1))
+    return int(debruijn_table[(low * np.uint64(_DEBRUIJN)) >> np.uint64(58)])
+
+
+def _classify_one(
+    i: int,
+    inbound: bool,
+    cols: Any,
+    d: Any,
+    platform: Any,
+    platform_ports: Any,
+    internet: Any,
+    smtp_blocked: bool,
+    debruijn_table: Any,
+) -> int:
+    protocols, local_v6, local_high, local_low, local_port, remote_v6, remote_high, remote_low, remote_port = cols
+    bounds, bit_allow, bit_result, protocol_classes, protocol_rows, src, dst, sport, dport, exempt_rows = d
+    proto = protocols[i]
+    ported = proto == IANA_TCP or proto == IANA_UDP
+    if inbound:
+        sc = _address_class(src, remote_v6[i], remote_high[i], remote_low[i])
+        dc = _address_class(dst, local_v6[i], local_high[i], local_low[i])
+        sp = remote_port[i]
+        dp = local_port[i]
+    else:
+        sc = _address_class(src, local_v6[i], local_high[i], local_low[i])
+        dc = _address_class(dst, remote_v6[i], remote_high[i], remote_low[i])
+        sp = local_port[i]
+        dp = remote_port[i]
+    spc = _port_class(sport, ported, sp)
+    dpc = _port_class(dport, ported, dp)
+    pc = protocol_classes[proto]
+    exempt = 0
+    if not inbound and platform_ports.size > 0:
+        tags = platform[5][_address_class(platform, remote_v6[i], remote_high[i], remote_low[i]), 0]
+        for t in range(platform_ports.size):
+            if (tags >> np.uint64(t)) & np.uint64(1):
+                need = platform_ports[t]
+                if need < 0 or (proto == IANA_TCP and remote_port[i] == need):
+                    exempt = t + 1
+                    break
+    last_allow = -1
+    for k in range(bounds.size - 1):
+        found = -1
+        for w in range(bounds[k], bounds[k + 1]):
+            x = (
+                protocol_rows[pc, w]
+                & sport[2][spc, w]
+                & dport[2][dpc, w]
+                & src[5][sc, w]
+                & dst[5][dc, w]
+                & exempt_rows[exempt, w]
+            )
+            if x != 0:
+                found = w * 64 + _lowest_bit(x, debruijn_table)
+                break
+        if found >= 0:
+            if bit_allow[found] == 0:
+                return int(bit_result[found])
+            last_allow = int(bit_result[found])
+    if last_allow >= 0:
+        result = last_allow
+    elif exempt > 0 and bounds.size > 1:
+        result = FIRST_PLATFORM_RESULT + exempt - 1
+    else:
+        result = NO_NSG_RESULT
+    if (
+        smtp_blocked
+        and not inbound
+        and proto == IANA_TCP
+        and remote_port[i] == SMTP_PORT
+        and internet[5][_address_class(internet, remote_v6[i], remote_high[i], remote_low[i]), 0] != 0
+    ):
+        return SMTP_RESULT
+    return result
+
+
+def _classify_loop(
+    direction: int,
+    start: int,
+    stop: int,
+    directions: Any,
+    cols: Any,
+    d: Any,
+    platform: Any,
+    platform_ports: Any,
+    internet: Any,
+    smtp_blocked: bool,
+    debruijn_table: Any,
+    out: Any,
+) -> None:
+    inbound = direction == 0
+    for i in range(start, stop):
+        if directions[i] == direction:
+            out[i] = _classify_one(i, inbound, cols, d, platform, platform_ports, internet, smtp_blocked, debruijn_table)
+
+
+_numba_loop: Callable[..., None] | None = None
+if _numba is not None:
+    _find = _numba.njit(inline="always", cache=True)(_find)
+    _find128 = _numba.njit(inline="always", cache=True)(_find128)
+    _address_class = _numba.njit(inline="always", cache=True)(_address_class)
+    _port_class = _numba.njit(inline="always", cache=True)(_port_class)
+    _lowest_bit = _numba.njit(inline="always", cache=True)(_lowest_bit)
+    _classify_one = _numba.njit(cache=True)(_classify_one)
+    _numba_loop = _numba.njit(nogil=True, cache=True)(_classify_loop)
+
+
+def _columns_tuple(cols: FlowColumns) -> tuple[Any, ...]:
+    return (
+        cols.protocol,
+        cols.local_v6,
+        cols.local_high,
+        cols.local_low,
+        cols.local_port,
+        cols.remote_v6,
+        cols.remote_high,
+        cols.remote_low,
+        cols.remote_port,
+    )
+
+
+def _direction_tuple(d: DirectionProgram) -> tuple[Any, ...]:
+    return (
+        d.nsg_bounds,
+        d.bit_allow,
+        d.bit_result,
+        d.protocol_classes,
+        d.protocol_rows,
+        d.source.as_tuple(),
+        d.destination.as_tuple(),
+        d.source_ports.as_tuple(),
+        d.destination_ports.as_tuple(),
+        d.exempt_rows,
+    )
+
+
+def _classify_numba(program: PolicyProgram, cols: FlowColumns, out: I32, threads: int) -> None:
+    """Run the kernel over ``threads`` contiguous slices at once (it releases the GIL)."""
+    assert _numba_loop is not None
+    loop = _numba_loop
+    col_tuple = _columns_tuple(cols)
+    directions = (
+        (0, _direction_tuple(program.inbound)),
+        (1, _direction_tuple(program.outbound)),
+    )
+    platform = program.platform.as_tuple()
+    internet = program.internet.as_tuple()
+    n = len(cols)
+
+    def run(start: int, stop: int) -> None:
+        for code, d in directions:
+            loop(
+                code,
+                start,
+                stop,
+                cols.direction,
+                col_tuple,
+                d,
+                platform,
+                program.platform_ports,
+                internet,
+                program.smtp_blocked,
+                _DEBRUIJN_TABLE,
+                out,
+            )
+
+    slices = max(1, min(threads, n // MIN_FLOWS_PER_THREAD))
+    if slices == 1:
+        run(0, n)
+        return
+    cuts = [n * k // slices for k in range(slices + 1)]
+    with ThreadPoolExecutor(max_workers=slices) as pool:
+        for future in [pool.submit(run, a, b) for a, b in itertools.pairwise(cuts)]:
+            future.result()
+
+
+# --- the numpy twin ------------------------------------------------------------------------------------------
+
+
+def _np_find128(high: npt.NDArray[np.uint64], low: npt.NDArray[np.uint64], vh: Any, vl: Any) -> npt.NDArray[np.intp]:
+    """Vectorised ``_find128``: a binary search stepping every flow at once."""
+    lo = np.zeros(vh.size, dtype=np.intp)
+    hi = np.full(vh.size, high.size, dtype=np.intp)
+    while True:
+        active = hi - lo > 1
+        if not active.any():
+            return lo
+        mid = (lo + hi) >> 1
+        mid_c = np.minimum(mid, high.size - 1)
+        le = (high[mid_c] < vh) | ((high[mid_c] == vh) & (low[mid_c] <= vl))
+        lo = np.where(active & le, mid, lo)
+        hi = np.where(active & ~le, mid, hi)
+
+
+def _np_address_class(table: AddressTable, is_v6: Any, vh: Any, vl: Any) -> I32:
+    out = table.v4_classes[np.searchsorted(table.v4_starts, vl, side="right") - 1]
+    if is_v6.any():
+        v6 = np.flatnonzero(is_v6)
+        out[v6] = table.v6_classes[_np_find128(table.v6_high, table.v6_low, vh[v6], vl[v6])]
+    return out
+
+
+def _np_port_class(table: PortTable, ported: Any, port: Any) -> I32:
+    found = table.classes[np.searchsorted(table.starts, np.maximum(port, 0).astype(np.uint64), side="right") - 1]
+    return np.where(ported, np.where(port >= 0, found, table.unknown), table.ignored).astype(np.int32)
+
+
+def _np_lowest_bit(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    low = x & (~x + np.uint64(1))
+    return (np.frexp(low.astype(np.float64))[1] - 1).astype(np.int64)
+
+
+def _np_classify_chunk(program: PolicyProgram, d: DirectionProgram, inbound: bool, c: FlowColumns) -> I32:
+    proto = c.protocol
+    ported = (proto == IANA_TCP) | (proto == IANA_UDP)
+    if inbound:
+        sc = _np_address_class(d.source, c.remote_v6, c.remote_high, c.remote_low)
+        dc = _np_address_class(d.destination, c.local_v6, c.local_high, c.local_low)
+        sp, dp = c.remote_port, c.local_port
+    else:
+        sc = _np_address_class(d.source, c.local_v6, c.local_high, c.local_low)
+        dc = _np_address_class(d.destination, c.remote_v6, c.remote_high, c.remote_low)
+        sp, dp = c.local_port, c.remote_port
+    spc = _np_port_class(d.source_ports, ported, sp)
+    dpc = _np_port_class(d.destination_ports, ported, dp)
+    pc = d.protocol_classes[proto]
+    n = proto.size
+    exempt = np.zeros(n, dtype=np.intp)
+    if not inbound and program.platform_ports.size:
+        tags = program.platform.rows[_np_address_class(program.platform, c.remote_v6, c.remote_high, c.remote_low), 0]
+        for t in range(program.platform_ports.size - 1, -1, -1):
+            need = int(program.platform_ports[t])
+            ok = ((tags >> np.uint64(t)) & np.uint64(1)) != 0
+            if need >= 0:
+                ok &= (proto == IANA_TCP) & (c.remote_port == need)
+            exempt = np.where(ok, t + 1, exempt)
+    rows = np.arange(n)
+    result = np.full(n, -1, dtype=np.int32)
+    last_allow = np.full(n, -1, dtype=np.int32)
+    for k in range(d.nsg_bounds.size - 1):
+        w0, w1 = int(d.nsg_bounds[k]), int(d.nsg_bounds[k + 1])
+        x = (
+            d.protocol_rows[pc, w0:w1]
+            & d.source_ports.rows[spc, w0:w1]
+            & d.destination_ports.rows[dpc, w0:w1]
+            & d.source.rows[sc, w0:w1]
+            & d.destination.rows[dc, w0:w1]
+            & d.exempt_rows[exempt, w0:w1]
+        )
+        nonzero = x != 0
+        hit = nonzero.any(axis=1) & (result < 0)
+        word = nonzero.argmax(axis=1)
+        bit = (w0 + word) * 64 + _np_lowest_bit(x[rows, word])
+        bit = np.where(hit, bit, 0)
+        code = d.bit_result[bit]
+        deny = hit & (d.bit_allow[bit] == 0)
+        result = np.where(deny, code, result)
+        last_allow = np.where(hit & ~deny, code, last_allow)
+    undecided = result < 0
+    fallback = np.where(
+        exempt > 0 if d.nsg_bounds.size > 1 else np.zeros(n, dtype=bool),
+        FIRST_PLATFORM_RESULT + exempt - 1,
+        NO_NSG_RESULT,
+    )
+    result = np.where(undecided, np.where(last_allow >= 0, last_allow, fallback), result).astype(np.int32)
+    if program.smtp_blocked and not inbound:
+        candidates = undecided & (proto == IANA_TCP) & (c.remote_port == SMTP_PORT)
+        if candidates.any():
+            internet = program.internet.rows[
+                _np_address_class(program.internet, c.remote_v6, c.remote_high, c.remote_low), 0
+            ]
+            result = np.where(candidates & (internet != 0), SMTP_RESULT, result).astype(np.int32)
+    return result
+
+
+def _classify_numpy(program: PolicyProgram, cols: FlowColumns, out: I32) -> None:
+    for code, d in ((0, program.inbound), (1, program.outbound)):
+        index = np.flatnonzero(cols.direction == code)
+        for start in range(0, index.size, NUMPY_CHUNK):
+            part = index[start : start + NUMPY_CHUNK]
+            out[part] = _np_classify_chunk(program, d, code == 0, cols.take(part))
+
+
+def classify_program(
+    program: PolicyProgram, cols: FlowColumns, *, backend: Backend = "auto", threads: int | None = None
+) -> I32:
+    """Result code of every flow (see ``program``); ``threads`` (default: every CPU) applies to the numba path."""
+    out = np.empty(len(cols), dtype=np.int32)
+    use_numba = backend == "numba" or (backend == "auto" and _numba is not None)
+    if use_numba:
+        if _numba is None:
+            raise RuntimeError("numba is not available (not installed, or OPENNSG_NO_NUMBA is set)")
+        _classify_numba(program, cols, out, threads or os.cpu_count() or 1)
+    else:
+        _classify_numpy(program, cols, out)
+    return out

@@ -1,0 +1,149 @@
+"""Compiling a ``NicPolicy`` into tables: one set per direction, plus the platform and SMTP checks.
+
+Result codes index ``CompiledPolicy.results``: 0 is "no NSG applies" (Allow, no rule), 1 the outbound SMTP
+block, then one ``PlatformRule_<Tag>`` per platform tag, then every rule of the inbound and outbound chains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from opennsg.engine.addresses import AddressSet
+from opennsg.engine.compiled.tables import U64, AddressTable, I32, PortTable, mask_row, protocol_rows, words_for
+from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule, Verdict
+from opennsg.model.enums import Access, Direction
+from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_RULE_NAME
+
+NO_NSG_RESULT = 0
+SMTP_RESULT = 1
+FIRST_PLATFORM_RESULT = 2
+NO_REQUIRED_PORT = -1
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionProgram:
+    """Tables deciding one direction's chain. NSG ``k`` owns words ``[nsg_bounds[k], nsg_bounds[k+1])``."""
+
+    direction: Direction
+    chain: tuple[ResolvedNsg, ...]
+    words: int
+    nsg_bounds: I32
+    bit_allow: np.ndarray
+    bit_result: I32
+    protocol_classes: I32
+    protocol_rows: U64
+    source: AddressTable
+    destination: AddressTable
+    source_ports: PortTable
+    destination_ports: PortTable
+    #: Row 0 admits every rule; row ``1 + t`` only the rules naming platform tag ``t`` (exempt flows).
+    exempt_rows: U64
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.nsg_bounds, self.bit_allow, self.bit_result, self.protocol_classes, self.protocol_rows)
+        tables = (self.source, self.destination, self.source_ports, self.destination_ports)
+        return sum(a.nbytes for a in arrays) + sum(t.nbytes for t in tables) + self.exempt_rows.nbytes
+
+
+def _direction_program(
+    policy: NicPolicy, direction: Direction, platform_tags: tuple[str, ...], first_result: int
+) -> tuple[DirectionProgram, list[tuple[ResolvedNsg, ResolvedRule]]]:
+    chain = policy.chain(direction)
+    ordered = [nsg.rules(direction) for nsg in chain]  # the IR keeps rules in priority order
+    bounds = [0]
+    for rules in ordered:
+        bounds.append(bounds[-1] + words_for(len(rules)))
+    words = max(1, bounds[-1])
+    placed: list[tuple[int, ResolvedNsg, ResolvedRule]] = [
+        (bounds[k] * 64 + j, nsg, rule)
+        for k, (nsg, rules) in enumerate(zip(chain, ordered, strict=True))
+        for j, rule in enumerate(rules)
+    ]
+    bit_allow = np.zeros(words * 64, dtype=np.uint8)
+    bit_result = np.full(words * 64, -1, dtype=np.int32)
+    for n, (bit, _, rule) in enumerate(placed):
+        bit_allow[bit] = rule.access is Access.ALLOW
+        bit_result[bit] = first_result + n
+    protocol_classes, protocol_table = protocol_rows([(bit, r.protocols) for bit, _, r in placed], words)
+    exempt = np.stack(
+        [np.full(words, np.uint64((1 << 64) - 1), dtype=np.uint64)]
+        + [mask_row([bit for bit, _, r in placed if r.platform_tag == tag], words) for tag in platform_tags]
+    )
+    program = DirectionProgram(
+        direction=direction,
+        chain=chain,
+        words=words,
+        nsg_bounds=np.asarray(bounds, dtype=np.int32),
+        bit_allow=bit_allow,
+        bit_result=bit_result,
+        protocol_classes=protocol_classes,
+        protocol_rows=protocol_table,
+        source=AddressTable.build([(bit, r.source) for bit, _, r in placed], words),
+        destination=AddressTable.build([(bit, r.destination) for bit, _, r in placed], words),
+        source_ports=PortTable.build([(bit, r.source_ports.intervals) for bit, _, r in placed], words),
+        destination_ports=PortTable.build([(bit, r.destination_ports.intervals) for bit, _, r in placed], words),
+        exempt_rows=exempt,
+    )
+    return program, [(nsg, rule) for _, nsg, rule in placed]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyProgram:
+    """Everything the kernels need for one NIC, and the verdict of every result code."""
+
+    inbound: DirectionProgram
+    outbound: DirectionProgram
+    platform_tags: tuple[str, ...]
+    #: Remote addresses of each platform tag (bit ``t`` of a one-word row = tag ``t``).
+    platform: AddressTable
+    #: The remote port a tag's exemption needs on TCP (KMS 1688), or ``NO_REQUIRED_PORT``.
+    platform_ports: I32
+    internet: AddressTable
+    smtp_blocked: bool
+    results: tuple[Verdict, ...]
+    result_allow: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return (
+            self.inbound.nbytes
+            + self.outbound.nbytes
+            + self.platform.nbytes
+            + self.internet.nbytes
+            + self.platform_ports.nbytes
+            + self.result_allow.nbytes
+        )
+
+
+def build_program(policy: NicPolicy) -> PolicyProgram:
+    """Compile ``policy``; every table is rebuilt (fast enough that one changed rule needs no incremental path)."""
+    platform_tags = tuple(policy.platform_tags)
+    results: list[Verdict] = [
+        Verdict(Access.ALLOW, None, None, None),
+        Verdict(Access.DENY, SMTP_RULE_NAME, None, None),
+    ]
+    results += [Verdict(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{tag}", None, None) for tag in platform_tags]
+    inbound, inbound_rules = _direction_program(policy, Direction.INBOUND, platform_tags, len(results))
+    results += [_rule_verdict(nsg, rule) for nsg, rule in inbound_rules]
+    outbound, outbound_rules = _direction_program(policy, Direction.OUTBOUND, platform_tags, len(results))
+    results += [_rule_verdict(nsg, rule) for nsg, rule in outbound_rules]
+    return PolicyProgram(
+        inbound=inbound,
+        outbound=outbound,
+        platform_tags=platform_tags,
+        platform=AddressTable.build(list(enumerate(policy.platform_tags.values())), 1),
+        platform_ports=np.asarray(
+            [KMS_PORT if tag == PLATFORM_LKM_TAG else NO_REQUIRED_PORT for tag in platform_tags], dtype=np.int32
+        ),
+        internet=AddressTable.build([(0, policy.internet if policy.smtp_blocked else AddressSet())], 1),
+        smtp_blocked=policy.smtp_blocked,
+        results=tuple(results),
+        result_allow=np.asarray([v.access is Access.ALLOW for v in results], dtype=np.uint8),
+    )
+
+
+def _rule_verdict(nsg: ResolvedNsg, rule: ResolvedRule) -> Verdict:
+    return Verdict(rule.access, rule.rule.verify_name, nsg.nsg.id, nsg.applied_to, rule=rule.rule)
