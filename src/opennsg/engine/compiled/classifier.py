@@ -82,7 +82,9 @@ class _DirectionLookup:
             ((1 << (int(hi) * 64)) - 1) ^ ((1 << (int(lo) * 64)) - 1)
             for lo, hi in zip(d.nsg_bounds[:-1], d.nsg_bounds[1:], strict=True)
         ]
-        self.verdicts = {bit: results[code] for bit, code in enumerate(d.bit_result.tolist()) if code >= 0}
+        self.verdicts: dict[int, Verdict] = {
+            bit: results[code] for bit, code in enumerate(d.bit_result.tolist()) if code >= 0
+        }
 
 
 @dataclass(frozen=True, slots=True)

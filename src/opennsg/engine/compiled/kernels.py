@@ -118,7 +118,7 @@ def _classify_one(
     protocols, local_v6, local_high, local_low, local_port, remote_v6, remote_high, remote_low, remote_port = cols
     bounds, bit_allow, bit_result, protocol_classes, protocol_rows, src, dst, sport, dport, exempt_rows = d
     proto = protocols[i]
-    ported = proto == IANA_TCP or proto == IANA_UDP
+    ported = proto in (IANA_TCP, IANA_UDP)
     if inbound:
         sc = _address_class(src, remote_v6[i], remote_high[i], remote_low[i])
         dc = _address_class(dst, local_v6[i], local_high[i], local_low[i])
@@ -194,7 +194,9 @@ def _classify_loop(
     inbound = direction == 0
     for i in range(start, stop):
         if directions[i] == direction:
-            out[i] = _classify_one(i, inbound, cols, d, platform, platform_ports, internet, smtp_blocked, debruijn_table)
+            out[i] = _classify_one(
+                i, inbound, cols, d, platform, platform_ports, internet, smtp_blocked, debruijn_table
+            )
 
 
 _numba_loop: Callable[..., None] | None = None
@@ -296,7 +298,7 @@ def _np_find128(high: npt.NDArray[np.uint64], low: npt.NDArray[np.uint64], vh: A
 
 
 def _np_address_class(table: AddressTable, is_v6: Any, vh: Any, vl: Any) -> I32:
-    out = table.v4_classes[np.searchsorted(table.v4_starts, vl, side="right") - 1]
+    out: I32 = table.v4_classes[np.searchsorted(table.v4_starts, vl, side="right") - 1]
     if is_v6.any():
         v6 = np.flatnonzero(is_v6)
         out[v6] = table.v6_classes[_np_find128(table.v6_high, table.v6_low, vh[v6], vl[v6])]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from opennsg.engine.addresses import AddressSet
-from opennsg.engine.compiled.tables import U64, AddressTable, I32, PortTable, mask_row, protocol_rows, words_for
+from opennsg.engine.compiled.tables import I32, U64, AddressTable, PortTable, mask_row, protocol_rows, words_for
 from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule, Verdict
 from opennsg.model.enums import Access, Direction
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_RULE_NAME
