@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
 from opennsg.model import Topology
+from opennsg.model.enums import IANA_ICMP, IANA_TCP, IANA_UDP, Direction
 from reference import reference_decide
 from strategies import topology_and_flows
 
@@ -29,3 +32,31 @@ def test_engine_equals_reference(case: tuple[Topology, list[tuple[str, Flow]]]) 
             verdict.rule_name,
             verdict.nsg_id,
         )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(topology_and_flows(max_flows=10))
+def test_single_flow_diagnostics_agree_with_verify(case: tuple[Topology, list[tuple[str, Flow]]]) -> None:
+    """A profile naming one source, one destination and one port is judged exactly like that flow with any source
+    port (spec §8.4 answered per rule; see ``opennsg.engine.diagnostics``)."""
+    topology, flows = case
+    engine = Engine(topology)
+    for nic_id, flow in flows:
+        if flow.protocol not in (IANA_TCP, IANA_UDP, IANA_ICMP) or (flow.has_ports and flow.destination[1] is None):
+            continue
+        source, _ = flow.source
+        destination, destination_port = flow.destination
+        inbound = flow.direction is Direction.INBOUND
+        any_source_port = replace(flow, remote_port=None) if inbound else replace(flow, local_port=None)
+        verdict = engine.verify(nic_id, any_source_port)
+        profile = {
+            "direction": flow.direction.value,
+            "protocol": {IANA_TCP: "TCP", IANA_UDP: "UDP", IANA_ICMP: "ICMP"}[flow.protocol],
+            "source": str(source),
+            "destination": str(destination),
+            "destinationPort": str(destination_port) if flow.has_ports else "*",
+        }
+        result = engine.diagnose(nic_id, profile)["networkSecurityGroupResult"]
+        assert result["securityRuleAccessResult"] == verdict.access.value
+        matched = [g.get("matchedRule", {}).get("ruleName") for g in result["evaluatedNetworkSecurityGroups"]]
+        assert matched == [s.matched_rule.log_name if s.matched_rule else None for s in verdict.trace]
