@@ -13,7 +13,6 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network import models as nm
 from azure.mgmt.resource.resources import ResourceManagementClient
-
 from tests.api.conftest import SUB, TOKEN, RunningServer, rid
 
 LOCATION = "westus"

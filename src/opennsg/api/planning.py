@@ -44,9 +44,13 @@ class Preconditions:
 
     def check(self, etag: str | None) -> None:
         if self.if_match is not None and (etag is None or not _etag_in(self.if_match, etag)):
-            raise ApiError(412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met.")
+            raise ApiError(
+                412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met."
+            )
         if self.if_none_match is not None and etag is not None and _etag_in(self.if_none_match, etag):
-            raise ApiError(412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met.")
+            raise ApiError(
+                412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met."
+            )
 
 
 def _bare(etag: str) -> str:
@@ -107,7 +111,8 @@ def _keep_guid(model: Resource, existing: Resource | None) -> Resource:
     if not hasattr(model, "resource_guid"):
         return model
     guid = getattr(existing, "resource_guid", None) or getattr(model, "resource_guid", None) or str(uuid.uuid4())
-    return dataclasses.replace(model, resource_guid=guid)  # type: ignore[type-var]
+    changes: dict[str, Any] = {"resource_guid": guid}
+    return dataclasses.replace(model, **changes)
 
 
 def _current(topology: Topology, kind: ModelKind, resource_id: str) -> Resource | None:
@@ -282,7 +287,9 @@ def _refuse_in_use(topology: Topology, models: Iterable[Resource], gone: set[str
                 nsg.id
                 for nsg in topology.nsgs.values()
                 if nsg.key not in gone
-                and any(model.key in {id_key(a) for a in (*r.source_asgs, *r.destination_asgs)} for r in nsg.security_rules)
+                and any(
+                    model.key in {id_key(a) for a in (*r.source_asgs, *r.destination_asgs)} for r in nsg.security_rules
+                )
             ]
         elif isinstance(model, VirtualNetwork):
             _refuse_subnets_in_use(topology, model.subnets, gone)
@@ -315,7 +322,7 @@ def _missing(resource_id: str) -> ApiError:
 # --- child resources: security rules, subnets, peerings (stored inside their parent) -------------------------------
 
 
-def _parent(snapshot: Snapshot, kind: ModelKind, parent_id: str) -> Resource:
+def parent_of(snapshot: Snapshot, kind: ModelKind, parent_id: str) -> Resource:
     parsed = ResourceId.parse(parent_id)
     assert parsed is not None and parsed.resource_group is not None
     require_group(snapshot, parsed.subscription, parsed.resource_group)
@@ -349,7 +356,7 @@ def put_child(
     conditions: Preconditions,
 ) -> Change[bool]:
     """PUT of a security rule, subnet or peering: the parent is re-validated as a whole."""
-    parent = _parent(snapshot, kind, parent_id)
+    parent = parent_of(snapshot, kind, parent_id)
     items = _children(parent, collection)
     existing = next((c for c in items if c.name.casefold() == name.casefold()), None)
     conditions.check(snapshot.rows[parent.key].etag if existing is not None else None)
@@ -370,7 +377,7 @@ def put_child(
 
 
 def delete_child(snapshot: Snapshot, kind: ModelKind, parent_id: str, collection: str, name: str) -> Change[bool]:
-    parent = _parent(snapshot, kind, parent_id)
+    parent = parent_of(snapshot, kind, parent_id)
     items = _children(parent, collection)
     existing = next((c for c in items if c.name.casefold() == name.casefold()), None)
     if existing is None:
@@ -431,7 +438,7 @@ def delete_group(snapshot: Snapshot, subscription: str, group: str) -> Change[bo
             continue
         if stored.group_key != group_key:
             continue
-        model = _model_in(snapshot.topology, stored)
+        model = model_in(snapshot.topology, stored)
         if model is not None:
             models.append(model)
         else:
@@ -439,7 +446,7 @@ def delete_group(snapshot: Snapshot, subscription: str, group: str) -> Change[bo
     return _delete_models(snapshot, models, documents)
 
 
-def _model_in(topology: Topology, row: Row) -> Resource | None:
+def model_in(topology: Topology, row: Row) -> Resource | None:
     for collection in ("nsgs", "asgs", "vnets", "nics", "route_tables", "public_ips", "vms"):
         found: Resource | None = getattr(topology, collection).get(row.key)
         if found is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -23,10 +24,8 @@ from opennsg.api.http import (
     preconditions,
     resource_response,
 )
-from opennsg.api.planning import Change, Preconditions
 from opennsg.api.schemas import request_body
-from opennsg.api.store import Row, Snapshot, Store
-from opennsg.model.ids import id_key
+from opennsg.api.store import Change, Row, Snapshot, Store
 from opennsg.model.resources import Resource
 
 CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings")
@@ -60,7 +59,7 @@ def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
 
 
 def model_of(snapshot: Snapshot, row: Row) -> Resource | None:
-    return planning._model_in(snapshot.topology, row)
+    return planning.model_in(snapshot.topology, row)
 
 
 class Routes:
@@ -122,7 +121,7 @@ class Routes:
     def _groups(self) -> None:
         base = "/subscriptions/{subscriptionId}/resourceGroups"
         item = base + "/{resourceGroupName}"
-        tags = ["resourceGroups"]
+        tags: list[str | Enum] = ["resourceGroups"]
 
         @self.router.put(item, tags=tags, operation_id="ResourceGroups_CreateOrUpdate", **request_body("group"))
         async def put_group(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
@@ -168,7 +167,9 @@ class Routes:
 
         @self.router.get(base, tags=tags, operation_id="ResourceGroups_List")
         async def list_groups(request: Request, subscriptionId: str) -> Response:
-            return self._list(request, self._subscription_rows(self.store.snapshot, subscriptionId, RESOURCE_GROUP_TYPE))
+            return self._list(
+                request, self._subscription_rows(self.store.snapshot, subscriptionId, RESOURCE_GROUP_TYPE)
+            )
 
         @self.router.get("/subscriptions/{subscriptionId}", tags=["subscriptions"], operation_id="Subscriptions_Get")
         async def get_subscription(subscriptionId: str) -> Response:
@@ -191,7 +192,7 @@ class Routes:
     def _top_level(self, kind: ModelKind) -> None:
         group_base = f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroupName}}/providers/{kind.type}"
         item = group_base + "/{resourceName}"
-        tags = [kind.segment]
+        tags: list[str | Enum] = [kind.segment]
         op = kind.segment[0].upper() + kind.segment[1:]
 
         def resource_id(subscription: str, group: str, name: str) -> str:
@@ -200,7 +201,9 @@ class Routes:
             return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{kind.type}/{name}"
 
         @self.router.put(item, tags=tags, operation_id=f"{op}_CreateOrUpdate", **request_body(kind.arm_kind))
-        async def put_item(request: Request, subscriptionId: str, resourceGroupName: str, resourceName: str) -> Response:
+        async def put_item(
+            request: Request, subscriptionId: str, resourceGroupName: str, resourceName: str
+        ) -> Response:
             rid = resource_id(subscriptionId, resourceGroupName, resourceName)
             body = await json_body(request)
             conditions = preconditions(request)
@@ -263,7 +266,9 @@ class Routes:
 
         @self.router.get(group_base, tags=tags, operation_id=f"{op}_List")
         async def list_in_group(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
-            return self._list(request, self._group_rows(self.store.snapshot, subscriptionId, resourceGroupName, kind.type))
+            return self._list(
+                request, self._group_rows(self.store.snapshot, subscriptionId, resourceGroupName, kind.type)
+            )
 
         @self.router.get(
             f"/subscriptions/{{subscriptionId}}/providers/{kind.type}", tags=tags, operation_id=f"{op}_ListAll"
@@ -278,10 +283,10 @@ class Routes:
 
     def _watchers(self) -> None:
         group_base = (
-            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers"
+            f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroupName}}/providers/{NETWORK_WATCHER_TYPE}"
         )
         item = group_base + "/{networkWatcherName}"
-        tags = ["networkWatchers"]
+        tags: list[str | Enum] = ["networkWatchers"]
 
         def watcher_id(subscription: str, group: str, name: str) -> str:
             check_subscription(subscription)
@@ -337,17 +342,18 @@ class Routes:
             operation_id="NetworkWatchers_ListAll",
         )
         async def list_all_watchers(request: Request, subscriptionId: str) -> Response:
-            return self._list(request, self._subscription_rows(self.store.snapshot, subscriptionId, NETWORK_WATCHER_TYPE))
+            return self._list(
+                request, self._subscription_rows(self.store.snapshot, subscriptionId, NETWORK_WATCHER_TYPE)
+            )
 
     # --- child resources -------------------------------------------------------------------------------------------
 
     def _children(self, kind: ModelKind, segment: str, collection: str, arm_kind: str, writable: bool) -> None:
-        parent_path = (
-            f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroupName}}/providers/{kind.type}/{{parentName}}"
-        )
+        group_path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
+        parent_path = f"{group_path}/providers/{kind.type}/{{parentName}}"
         base = f"{parent_path}/{segment}"
         item = base + "/{childName}"
-        tags = [segment]
+        tags: list[str | Enum] = [segment]
         op = segment[0].upper() + segment[1:]
 
         def parent_id(subscription: str, group: str, parent: str) -> str:
@@ -370,16 +376,22 @@ class Routes:
         async def get_child(subscriptionId: str, resourceGroupName: str, parentName: str, childName: str) -> Response:
             pid = parent_id(subscriptionId, resourceGroupName, parentName)
             parent = rendered_parent(self.store.snapshot, pid, resourceGroupName)
-            found = next((c for c in children(parent) if str(c.get("name", "")).casefold() == childName.casefold()), None)
+            found = next(
+                (c for c in children(parent) if str(c.get("name", "")).casefold() == childName.casefold()), None
+            )
             if found is None:
                 raise not_found(f"{kind.type}/{segment}", f"{parentName}/{childName}", resourceGroupName)
             return resource_response(found)
 
         @self.router.get(base, tags=tags, operation_id=f"{op}_List")
-        async def list_children(request: Request, subscriptionId: str, resourceGroupName: str, parentName: str) -> Response:
+        async def list_children(
+            request: Request, subscriptionId: str, resourceGroupName: str, parentName: str
+        ) -> Response:
             pid = parent_id(subscriptionId, resourceGroupName, parentName)
             parent = rendered_parent(self.store.snapshot, pid, resourceGroupName)
-            return json_response(page(request, children(parent), lambda c: str(c.get("id", "")).casefold(), self.page_size))
+            return json_response(
+                page(request, children(parent), lambda c: str(c.get("id", "")).casefold(), self.page_size)
+            )
 
         handlers: list[Callable[..., Any]] = [get_child, list_children]
         if writable:
@@ -410,7 +422,7 @@ class Routes:
 
                 def plan(s: Snapshot) -> Change[bool]:
                     row = s.row(pid)
-                    parent = planning._parent(s, kind, pid)
+                    parent = planning.parent_of(s, kind, pid)
                     exists = any(c.name.casefold() == childName.casefold() for c in getattr(parent, collection))
                     conditions.check(row.etag if row is not None and exists else None)
                     return planning.delete_child(s, kind, pid, collection, childName)
@@ -420,15 +432,10 @@ class Routes:
                     return Response(status_code=204)
                 row = snapshot.row(pid)
                 location = str(row.body.get("location", "")) if row else ""
-                return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+                return Response(
+                    status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True)
+                )
 
             handlers += [put_child, delete_child]
         for handler in handlers:
             handler.__name__ = f"{segment}_{handler.__name__}"
-
-
-def precondition_of(request: Request) -> Preconditions:
-    return preconditions(request)
-
-
-__all__ = ["Routes", "decorate", "id_key", "render"]

@@ -93,8 +93,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "ipFlowVerify": {
         "type": "object",
-        "required": ["targetResourceId", "direction", "protocol", "localPort", "remotePort", "localIPAddress",
-                     "remoteIPAddress"],
+        "required": [
+            "targetResourceId",
+            "direction",
+            "protocol",
+            "localPort",
+            "remotePort",
+            "localIPAddress",
+            "remoteIPAddress",
+        ],
         "properties": {
             "targetResourceId": {"type": "string"},
             "targetNicResourceId": {"type": "string"},
@@ -105,7 +112,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "localIPAddress": {"type": "string"},
             "remoteIPAddress": {"type": "string"},
         },
-    },  # fmt: skip
+    },
     "networkConfigurationDiagnostic": {
         "type": "object",
         "required": ["targetResourceId", "profiles"],
@@ -134,7 +141,5 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 def request_body(name: str) -> dict[str, Any]:
     """Keyword arguments for a FastAPI route whose JSON body the handler parses itself."""
     return {
-        "openapi_extra": {
-            "requestBody": {"required": True, "content": {"application/json": {"schema": SCHEMAS[name]}}}
-        }
+        "openapi_extra": {"requestBody": {"required": True, "content": {"application/json": {"schema": SCHEMAS[name]}}}}
     }

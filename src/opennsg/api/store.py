@@ -118,7 +118,9 @@ def _model_of(row: Row) -> Resource | None:
     kind = KIND_BY_TYPE.get(row.type.casefold())
     if kind is None:
         return None
-    resource: Resource = arm.parse_resource(kind.arm_kind, dict(row.body), row.id)
+    resource = arm.parse_resource(kind.arm_kind, dict(row.body), row.id)
+    if not isinstance(resource, Resource):
+        raise TypeError(f"{row.id} is not a top-level resource")
     return resource
 
 
@@ -185,7 +187,9 @@ class Store:
             for key in change.delete:
                 rows.pop(id_key(key), None)
             if change.delete:
-                connection.execute(delete(db.resources).where(db.resources.c.key.in_([id_key(k) for k in change.delete])))
+                connection.execute(
+                    delete(db.resources).where(db.resources.c.key.in_([id_key(k) for k in change.delete]))
+                )
             for item in change.put:
                 row = self._row(item, new_version)
                 existed = row.key in current.rows
@@ -260,4 +264,3 @@ def _parent_key(row: Row) -> str | None:
     if parsed.resource_group is not None:
         return id_key(f"/subscriptions/{parsed.subscription}")
     return None
-

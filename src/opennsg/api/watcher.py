@@ -8,6 +8,7 @@ status); the work is already done, so the first poll says ``Succeeded`` and the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -46,7 +47,9 @@ def target_nic(snapshot: Snapshot, body: Mapping[str, Any]) -> NetworkInterface:
     target = nic_id if isinstance(nic_id, str) and nic_id.strip() else _text(body, "targetResourceId")
     parsed = ResourceId.parse(target)
     if parsed is None:
-        raise bad_request(f"The target resource id '{target}' is not a valid ARM resource id.", "InvalidTargetResourceId")
+        raise bad_request(
+            f"The target resource id '{target}' is not a valid ARM resource id.", "InvalidTargetResourceId"
+        )
     nic = topology.nic(target)
     if nic is None and topology.vm(target) is not None:
         nic = topology.find_nic(target)
@@ -102,7 +105,7 @@ class Diagnostics:
         self.router = APIRouter()
 
     def install(self, app: FastAPI) -> None:
-        tags = ["networkWatchers"]
+        tags: list[str | Enum] = ["networkWatchers"]
         actions: dict[str, Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]]] = {
             "ipFlowVerify": ip_flow_verify,
             "networkConfigurationDiagnostic": configuration_diagnostic,
@@ -128,11 +131,11 @@ class Diagnostics:
             result = compute(snapshot, body)
             return result, self.store.record_result(subscription, result)
 
-        result, operation = await run_in_threadpool(work)
+        _, operation = await run_in_threadpool(work)
         return Response(status_code=202, headers=lro_headers(request, subscription, location, operation, True))
 
     def _watcher_action(
-        self, action: str, compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]], tags: list[str]
+        self, action: str, compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]], tags: list[str | Enum]
     ) -> None:
         op = "NetworkWatchers_" + action[0].upper() + action[1:]
 
@@ -160,7 +163,9 @@ class Diagnostics:
             "networkInterfaces/{networkInterfaceName}/effectiveNetworkSecurityGroups"
         )
 
-        @self.router.post(path, tags=["networkInterfaces"], operation_id="NetworkInterfaces_ListEffectiveNetworkSecurityGroups")
+        @self.router.post(
+            path, tags=["networkInterfaces"], operation_id="NetworkInterfaces_ListEffectiveNetworkSecurityGroups"
+        )
         async def effective(
             request: Request, subscriptionId: str, resourceGroupName: str, networkInterfaceName: str
         ) -> Response:
@@ -179,10 +184,12 @@ class Diagnostics:
                 return result, self.store.record_result(subscriptionId, result)
 
             _, operation = await run_in_threadpool(work)
-            return Response(status_code=202, headers=lro_headers(request, subscriptionId, nic.location, operation, True))
+            return Response(
+                status_code=202, headers=lro_headers(request, subscriptionId, nic.location, operation, True)
+            )
 
     def _operations(self) -> None:
-        tags = ["operations"]
+        tags: list[str | Enum] = ["operations"]
 
         @self.router.get(f"{LOCATION}/operations/{{operationId}}", tags=tags, operation_id="Operations_GetStatus")
         async def status(subscriptionId: str, location: str, operationId: str) -> Response:

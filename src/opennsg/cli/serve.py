@@ -13,6 +13,20 @@ from opennsg.model.errors import ArmError
 
 DEFAULT_DB = "./opennsg.db"
 
+HostOption = typer.Option("127.0.0.1", "--host", help="Address to listen on.")
+PortOption = typer.Option(8080, "--port", help="TCP port.")
+DbOption = typer.Option(
+    DEFAULT_DB, "--db", help="SQLite file (default ./opennsg.db, created on first start) or postgresql://URL."
+)
+TlsCertOption = typer.Option(None, "--tls-cert", help="PEM certificate (with --tls-key).")
+TlsKeyOption = typer.Option(None, "--tls-key", help="PEM private key.")
+SelfSignedOption = typer.Option(
+    False, "--tls-self-signed", help="Generate a self-signed certificate in the data directory."
+)
+TokensOption = typer.Option(
+    None, "--tokens", help='JSON {"<token>": ["<subscription id>" | "*"]}; default: a token made on first start.'
+)
+
 
 def _data_dir(db_url: str) -> Path:
     """Where the token file and a generated certificate live: beside a SQLite file, else the current directory."""
@@ -32,19 +46,13 @@ def _token_file(db_url: str) -> Path:
 def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
-        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-        port: int = typer.Option(8080, "--port", help="TCP port."),
-        db: str = typer.Option(
-            DEFAULT_DB, "--db", help="SQLite file (default ./opennsg.db, created on first start) or postgresql://URL."
-        ),
-        tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate (with --tls-key)."),
-        tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key."),
-        tls_self_signed: bool = typer.Option(
-            False, "--tls-self-signed", help="Generate a self-signed certificate in the data directory."
-        ),
-        tokens: Path | None = typer.Option(
-            None, "--tokens", help='JSON {"<token>": ["<subscription id>" | "*"]}; default: a token made on first start.'
-        ),
+        host: str = HostOption,
+        port: int = PortOption,
+        db: str = DbOption,
+        tls_cert: Path | None = TlsCertOption,
+        tls_key: Path | None = TlsKeyOption,
+        tls_self_signed: bool = SelfSignedOption,
+        tokens: Path | None = TokensOption,
         service_tags: Path | None = ServiceTagsOption,
         json: bool = JsonOption,
     ) -> None:
