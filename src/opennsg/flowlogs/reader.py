@@ -164,7 +164,10 @@ class FlowLogReader:
             self.stats.files += 1
             for position, record in _iter_records(path, self.stats):
                 self.stats.records += 1
+                before = len(self.stats.problems)
                 self._collect(str(path), position, record, buckets)
+                if len(self.stats.problems) > before:
+                    self.stats.malformed_records += 1
                 for fmt, bucket in buckets.items():
                     if len(bucket.tuples) >= self.batch_tuples:
                         yield from self._flush(bucket)
@@ -177,10 +180,8 @@ class FlowLogReader:
 
     # --- records -------------------------------------------------------------------------------
 
-    def _problem(self, file: str, position: str, message: str, *, record: bool = True) -> None:
+    def _problem(self, file: str, position: str, message: str) -> None:
         self.stats.problems.append(Problem(file, position, message))
-        if record:
-            self.stats.malformed_records += 1
 
     def _collect(self, file: str, position: str, record: Any, buckets: dict[LogFormat, _Bucket]) -> None:
         if not isinstance(record, dict):
@@ -414,9 +415,11 @@ def _iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
                 resync = _RESYNC.search(buffer, max(exc.pos, pos + 1))
                 if resync is None:
                     stats.problems.append(Problem(file, where, f"file is truncated inside this record ({exc.msg})"))
+                    stats.records += 1
                     stats.malformed_records += 1
                     return
                 stats.problems.append(Problem(file, where, f"malformed JSON: {exc.msg}"))
+                stats.records += 1
                 stats.malformed_records += 1
                 pos, index = resync.end() - 1, index + 1
                 continue

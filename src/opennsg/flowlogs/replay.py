@@ -1,0 +1,278 @@
+"""Replay: every logged flow decided again against a proposed configuration, reporting the verdicts that change.
+
+Tuples stream from the reader into DuckDB, which folds them into distinct flows per NIC (a flow's B, C and E
+tuples count once per flow, with their number kept). Each flow belongs to the NIC whose MAC is the record's
+(compared without separators, case-insensitively), else to the NIC holding its local address. The compiled
+classifier then decides each NIC's flows in one vectorised call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from opennsg.engine.compiled import INBOUND_CODE, OUTBOUND_CODE, Backend, FlowColumns, compile_policy
+from opennsg.engine.flow import PROTOCOL_NAMES
+from opennsg.engine.resolve import asg_addresses, resolve_policy
+from opennsg.flowlogs.formats import normalize_mac
+from opennsg.flowlogs.reader import SCHEMA, ReadStats
+from opennsg.model.topology import Topology
+
+Engine = Literal["duckdb", "spark"]
+_LOW64 = (1 << 64) - 1
+#: Below this many flows at a NIC, numba's compile time (seconds, once per process) outweighs its speed.
+NUMBA_MIN_FLOWS = 50_000
+
+#: The distinct flows of the logs, with how many tuples each had. ``local_ip`` is the NIC's end.
+_FLOWS_SQL = """
+SELECT mac, direction, protocol, src_ip, dst_ip, src_port, dst_port, decision,
+       CASE WHEN direction = 'O' THEN src_ip ELSE dst_ip END AS local_ip,
+       {v4_src} AS src_v4, {v4_dst} AS dst_v4,
+       sum(n)::BIGINT AS n
+FROM tuples GROUP BY ALL
+""".format(
+    **{
+        f"v4_{side}": f"CASE WHEN contains({side}_ip, ':') THEN NULL ELSE "
+        + " + ".join(f"split_part({side}_ip, '.', {i + 1})::UBIGINT * {256 ** (3 - i)}" for i in range(4))
+        + " END"
+        for side in ("src", "dst")
+    }
+)
+_AGGREGATE_BATCH_SQL = """
+INSERT INTO tuples
+SELECT mac, direction, protocol, src_ip, dst_ip, src_port, dst_port, decision, count(*) AS n
+FROM batch GROUP BY ALL
+"""
+_CREATE_SQL = """
+CREATE TABLE tuples (mac VARCHAR, direction VARCHAR, protocol SMALLINT, src_ip VARCHAR, dst_ip VARCHAR,
+                     src_port INTEGER, dst_port INTEGER, decision VARCHAR, n BIGINT)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedFlow:
+    src_ip: str
+    dst_ip: str
+    src_port: int
+    dst_port: int
+    protocol: int
+    direction: str
+    logged_decision: str
+    new_decision: str
+    new_rule: str | None
+    nic: str
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "srcIP": self.src_ip,
+            "dstIP": self.dst_ip,
+            "srcPort": self.src_port,
+            "dstPort": self.dst_port,
+            "protocol": PROTOCOL_NAMES.get(self.protocol, str(self.protocol)),
+            "direction": self.direction,
+            "loggedDecision": self.logged_decision,
+            "newDecision": self.new_decision,
+            "newRule": self.new_rule,
+            "nic": self.nic,
+            "count": self.count,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    changed: tuple[ChangedFlow, ...]
+    tuples: int
+    flows: int
+    unattributed_flows: int
+    unattributed_tuples: int
+    read: ReadStats
+
+    @property
+    def changed_tuples(self) -> int:
+        return sum(c.count for c in self.changed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changed": [c.to_json() for c in self.changed],
+            "totals": {
+                "tuples": self.tuples,
+                "flows": self.flows,
+                "changedFlows": len(self.changed),
+                "changedTuples": self.changed_tuples,
+                "allowToDeny": sum(1 for c in self.changed if c.new_decision == "Deny"),
+                "denyToAllow": sum(1 for c in self.changed if c.new_decision == "Allow"),
+                "unattributedFlows": self.unattributed_flows,
+                "unattributedTuples": self.unattributed_tuples,
+            },
+            "read": self.read.to_json(),
+        }
+
+
+def aggregate(batches: Iterable[pa.RecordBatch], con: duckdb.DuckDBPyConnection) -> int:
+    """Fold tuple batches into the ``tuples`` table (distinct flow → count); returns the tuples seen."""
+    con.execute(_CREATE_SQL)
+    seen = 0
+    for batch in batches:
+        seen += batch.num_rows
+        con.register("batch", batch)
+        con.execute(_AGGREGATE_BATCH_SQL)
+        con.unregister("batch")
+    return seen
+
+
+def distinct_flows(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    return con.execute(_FLOWS_SQL).to_arrow_table()
+
+
+def replay(
+    topology: Topology,
+    batches: Iterable[pa.RecordBatch],
+    read: ReadStats,
+    *,
+    engine: Engine = "duckdb",
+    config_paths: Sequence[Path] = (),
+    service_tags: Path | None = None,
+) -> ReplayResult:
+    """Decide every logged flow against ``topology``; report those whose decision differs from the log.
+
+    ``engine="spark"`` classifies inside Spark tasks, which load the configuration from ``config_paths``.
+    """
+    con = duckdb.connect()
+    tuples = aggregate(batches, con)
+    flows = distinct_flows(con)
+    if engine == "spark":
+        from opennsg.flowlogs.spark import classify_with_spark
+
+        return classify_with_spark(config_paths, service_tags, flows, tuples, read)
+    return classify_flows(topology, flows, tuples, read)
+
+
+def nic_index(topology: Topology) -> tuple[dict[str, str], dict[str, str]]:
+    """NIC keys by normalised MAC and by private IP address."""
+    by_mac: dict[str, str] = {}
+    by_ip: dict[str, str] = {}
+    for nic in topology.nics.values():
+        if nic.mac_address:
+            by_mac[normalize_mac(nic.mac_address)] = nic.key
+        for cfg in nic.ip_configurations:
+            if cfg.private_ip_address:
+                by_ip[str(ipaddress.ip_address(cfg.private_ip_address.strip()))] = nic.key
+    return by_mac, by_ip
+
+
+def attribute(topology: Topology, flows: pa.Table) -> npt.NDArray[np.object_]:
+    """The NIC key of every flow (MAC first, then local IP); empty string where no NIC matches."""
+    by_mac, by_ip = nic_index(topology)
+    macs = flows["mac"].to_pylist()
+    locals_ = flows["local_ip"].to_pylist()
+    return np.array([by_mac.get(m) or by_ip.get(ip) or "" for m, ip in zip(macs, locals_, strict=True)], dtype=object)
+
+
+def flow_columns(flows: pa.Table) -> FlowColumns:
+    """The compiled classifier's input from distinct-flow rows (IPv4 vectorised, IPv6 one by one)."""
+    outbound = np.asarray(flows["direction"].to_numpy(zero_copy_only=False) == "O")
+    src_port = flows["src_port"].to_numpy(zero_copy_only=False).astype(np.int32)
+    dst_port = flows["dst_port"].to_numpy(zero_copy_only=False).astype(np.int32)
+    src_v6, src_hi, src_lo = _addresses(flows["src_ip"], flows["src_v4"])
+    dst_v6, dst_hi, dst_lo = _addresses(flows["dst_ip"], flows["dst_v4"])
+    return FlowColumns(
+        direction=np.where(outbound, OUTBOUND_CODE, INBOUND_CODE).astype(np.uint8),
+        protocol=flows["protocol"].to_numpy(zero_copy_only=False).astype(np.uint8),
+        local_v6=np.where(outbound, src_v6, dst_v6),
+        local_high=np.where(outbound, src_hi, dst_hi),
+        local_low=np.where(outbound, src_lo, dst_lo),
+        local_port=np.where(outbound, src_port, dst_port).astype(np.int32),
+        remote_v6=np.where(outbound, dst_v6, src_v6),
+        remote_high=np.where(outbound, dst_hi, src_hi),
+        remote_low=np.where(outbound, dst_lo, src_lo),
+        remote_port=np.where(outbound, dst_port, src_port).astype(np.int32),
+    )
+
+
+def _addresses(
+    texts: pa.ChunkedArray, v4: pa.ChunkedArray
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """(is IPv6, high, low) per row: IPv4 came computed from SQL; the (rarer) IPv6 rows are parsed here."""
+    v6 = np.asarray(v4.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    low = v4.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64)
+    high = np.zeros(len(low), dtype=np.uint64)
+    if v6.any():
+        for row in np.flatnonzero(v6):
+            value = int(ipaddress.ip_address(texts[int(row)].as_py()))
+            high[row], low[row] = value >> 64, value & _LOW64
+    return v6, high, low
+
+
+def _backend(flows: int) -> Backend:
+    return "auto" if flows >= NUMBA_MIN_FLOWS else "numpy"
+
+
+def classify_flows(topology: Topology, flows: pa.Table, tuples: int, read: ReadStats) -> ReplayResult:
+    """Decide the distinct flows NIC by NIC with the compiled classifier and collect the changes."""
+    nics = attribute(topology, flows)
+    columns = flow_columns(flows)
+    logged_allow = flows["decision"].to_numpy(zero_copy_only=False) == "A"
+    asgs = asg_addresses(topology)
+    changes: list[Change] = []
+    for key in sorted(set(nics[nics != ""].tolist())):
+        index = np.flatnonzero(nics == key)
+        compiled = compile_policy(resolve_policy(topology, topology.nics[key], asgs))
+        verdicts = compiled.classify(columns.take(index), backend=_backend(len(index)))
+        allow = verdicts.allow.astype(bool)
+        for position in np.flatnonzero(allow != logged_allow[index]):
+            verdict = compiled.results[int(verdicts.result[position])]
+            changes.append((int(index[position]), bool(allow[position]), verdict.log_rule_name))
+    return build_result(topology, flows, nics, changes, tuples, read)
+
+
+Change = tuple[int, bool, str | None]
+"""A flow whose decision changed: its row among the distinct flows, the new access (allow?) and rule."""
+
+
+def build_result(
+    topology: Topology,
+    flows: pa.Table,
+    nics: npt.NDArray[np.object_],
+    changes: Iterable[Change],
+    tuples: int,
+    read: ReadStats,
+) -> ReplayResult:
+    counts = flows["n"].to_numpy(zero_copy_only=False)
+    unattributed = nics == ""
+    info = flows.select(["src_ip", "dst_ip", "src_port", "dst_port", "protocol", "direction", "decision"]).to_pydict()
+    changed = [
+        ChangedFlow(
+            src_ip=info["src_ip"][row],
+            dst_ip=info["dst_ip"][row],
+            src_port=info["src_port"][row],
+            dst_port=info["dst_port"][row],
+            protocol=info["protocol"][row],
+            direction="Outbound" if info["direction"][row] == "O" else "Inbound",
+            logged_decision="Allow" if info["decision"][row] == "A" else "Deny",
+            new_decision="Allow" if allow else "Deny",
+            new_rule=rule,
+            nic=topology.nics[nics[row]].id,
+            count=int(counts[row]),
+        )
+        for row, allow, rule in changes
+    ]
+    return ReplayResult(
+        changed=tuple(sorted(changed, key=lambda c: (c.nic, c.new_rule or "", -c.count, c.src_ip, c.src_port))),
+        tuples=tuples,
+        flows=flows.num_rows,
+        unattributed_flows=int(unattributed.sum()),
+        unattributed_tuples=int(counts[unattributed].sum()),
+        read=read,
+    )
+
+
+__all__ = ["SCHEMA", "ChangedFlow", "ReplayResult", "aggregate", "build_result", "classify_flows", "replay"]
