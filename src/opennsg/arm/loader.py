@@ -79,7 +79,8 @@ class _Origin:
         if self.flattened:
             inner = inner.removeprefix("properties.").replace(".properties.", ".")
             inner = "" if inner == "properties" else inner
-        return f"{self.source}: {self.path}{inner}".rstrip(".")
+        where = f"{self.path}{inner}".rstrip(".")
+        return f"{self.source}: {where}" if where else self.source
 
 
 @dataclass

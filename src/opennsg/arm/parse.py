@@ -111,7 +111,7 @@ class Reader:
     problems: list[ArmError] = field(default_factory=list)
 
     def add(self, code: str, message: str, path: str) -> None:
-        self.problems.append(ArmError(code, message, f"{self.where}{path}"))
+        self.problems.append(ArmError(code, message, f"{self.where}{path.rstrip('.')}"))
 
     def invalid(self, name: str, path: str, expected: str, value: Any) -> None:
         self.add(
