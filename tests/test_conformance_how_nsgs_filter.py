@@ -124,23 +124,45 @@ def test_intra_subnet_blocked_by_subnet_deny_all(source: str, destination: str) 
     assert path.inbound.rule_name == "securityRules/Deny-All-In"
 
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "how-nsgs-filter-traffic.json"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLE_FILES = ["how-nsgs-filter-traffic.json", "how-nsgs-filter-traffic.template.json"]
+# (VM, deciding NSG for inbound Internet → 80, deciding NSG for inbound → 443 (denied), for outbound → Internet:80)
+EXAMPLE_OUTCOMES = [("VM1", "NSG2", "NSG1", "NSG1"), ("VM2", "NSG1", "NSG1", "NSG1"), ("VM3", "NSG2", "NSG2", "NSG2")]
 
 
-@pytest.mark.skipif(not EXAMPLE.exists(), reason="examples/how-nsgs-filter-traffic.json not written yet")
-def test_bundled_example_matches_the_article() -> None:
+@pytest.mark.parametrize("name", EXAMPLE_FILES)
+def test_bundled_example_matches_the_article(name: str) -> None:
+    path = EXAMPLES / name
+    if not path.exists():
+        pytest.skip(f"examples/{name} not written yet")
     from opennsg.arm import load_paths
 
-    engine = Engine(load_paths([EXAMPLE]))
-    vm4 = engine.nic("VM4")
-    assert vm4.network_security_group is None
-    address = vm4.ip_configurations[0].private_ip_address
-    assert address is not None
-    verdict = engine.verify(vm4, Flow.make("Inbound", "TCP", address, 80, INTERNET_CLIENT, 50000))
-    assert (verdict.access.value, verdict.rule_name) == ("Allow", None)
-    for vm in ("VM1", "VM2", "VM3"):
+    engine = Engine(load_paths([path]))
+    for vm, http_nsg, https_nsg, out_nsg in EXAMPLE_OUTCOMES:
         nic = engine.nic(vm)
         local = nic.ip_configurations[0].private_ip_address
         assert local is not None
+        http = engine.verify(nic, Flow.make("Inbound", "TCP", local, 80, INTERNET_CLIENT, 50000))
+        assert (http.access.value, http.rule_name, _name(http.nsg_id)) == (
+            "Allow",
+            "securityRules/Allow-Internet-HTTP-Inbound",
+            http_nsg,
+        ), vm
+        https = engine.verify(nic, Flow.make("Inbound", "TCP", local, 443, INTERNET_CLIENT, 50000))
+        assert (https.access.value, https.rule_name, _name(https.nsg_id)) == (
+            "Deny",
+            "defaultSecurityRules/DenyAllInBound",
+            https_nsg,
+        ), vm
         out = engine.verify(nic, Flow.make("Outbound", "TCP", local, 50000, WEB_SERVER, 80))
-        assert out.nsg_id is not None, vm
+        assert (out.access.value, out.rule_name, _name(out.nsg_id)) == (
+            "Allow",
+            "defaultSecurityRules/AllowInternetOutBound",
+            out_nsg,
+        ), vm
+    vm4 = engine.nic("VM4")
+    local = vm4.ip_configurations[0].private_ip_address
+    assert local is not None
+    for port in (80, 443):
+        verdict = engine.verify(vm4, Flow.make("Inbound", "TCP", local, port, INTERNET_CLIENT, 50000))
+        assert (verdict.access.value, verdict.rule_name, verdict.nsg_id) == ("Allow", None, None)
