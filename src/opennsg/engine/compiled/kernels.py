@@ -399,3 +399,10 @@ def classify_program(
     else:
         _classify_numpy(program, cols, out)
     return out
+
+
+def addresses_in(table: AddressTable, is_v6: Any, high: Any, low: Any) -> npt.NDArray[np.bool_]:
+    """Vectorised membership in a one-bit ``AddressTable`` (e.g. a NIC's own addresses)."""
+    rows = table.rows[_np_address_class(table, is_v6, high, low), 0]
+    inside: npt.NDArray[np.bool_] = rows != 0
+    return inside

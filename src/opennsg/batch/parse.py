@@ -1,0 +1,219 @@
+"""Reading flow files and parsing their string fields column by column (pyarrow compute and numpy).
+
+Every check marks bad rows in an error-kind column instead of raising, so one bad row never stops a file; the
+message for a bad row is only built (in Python) for the rows that have one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv6Address
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from opennsg.engine.compiled import NO_PORT
+from opennsg.engine.flow import PROTOCOL_NUMBERS
+
+TARGET = "targetResourceId"
+TARGET_NIC = "targetNicResourceId"
+DIRECTION = "direction"
+PROTOCOL = "protocol"
+LOCAL_IP = "localIPAddress"
+LOCAL_PORT = "localPort"
+REMOTE_IP = "remoteIPAddress"
+REMOTE_PORT = "remotePort"
+FIELDS = (TARGET, TARGET_NIC, DIRECTION, PROTOCOL, LOCAL_IP, LOCAL_PORT, REMOTE_IP, REMOTE_PORT)
+
+JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_PATTERN = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
+_LOW64 = (1 << 64) - 1
+
+
+def file_format(path: Path) -> str:
+    """``json``, ``csv`` or ``parquet`` by extension; ValueError for anything else."""
+    suffix = path.suffix.lower()
+    for name, suffixes in (("json", JSON_SUFFIXES), ("csv", CSV_SUFFIXES), ("parquet", PARQUET_SUFFIXES)):
+        if suffix in suffixes:
+            return name
+    raise ValueError(f"'{path}': unknown flow file type '{suffix}' (use .jsonl, .json, .csv or .parquet)")
+
+
+@dataclass(frozen=True, slots=True)
+class RawFlows:
+    """The eight fields as string columns (null when absent), and the rows that could not even be read."""
+
+    columns: dict[str, pa.Array]
+    unreadable: dict[int, str]
+
+    def __len__(self) -> int:
+        return len(self.columns[DIRECTION])
+
+
+def _json_rows(path: Path) -> tuple[list[Any], dict[int, str]]:
+    text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            pass
+        else:
+            return list(whole), {}
+    rows: list[Any] = []
+    unreadable: dict[int, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            unreadable[len(rows)] = f"Not a JSON object: {exc.msg} at column {exc.colno}."
+            rows.append(None)
+    return rows, unreadable
+
+
+def _scalar_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float | str):
+        return str(value)
+    return json.dumps(value)
+
+
+def read_json(path: Path) -> RawFlows:
+    rows, unreadable = _json_rows(path)
+    columns: dict[str, list[str | None]] = {field: [] for field in FIELDS}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            unreadable.setdefault(i, "Each line must be a JSON object with the IP flow verify fields.")
+            row = {}
+        for field in FIELDS:
+            columns[field].append(_scalar_text(row.get(field)))
+    return RawFlows({f: pa.array(v, type=pa.string()) for f, v in columns.items()}, unreadable)
+
+
+def _as_strings(table: pa.Table) -> RawFlows:
+    n = table.num_rows
+    columns: dict[str, pa.Array] = {}
+    for field in FIELDS:
+        if field in table.column_names:
+            column = table.column(field).combine_chunks()
+            columns[field] = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+        else:
+            columns[field] = pa.nulls(n, type=pa.string())
+    return RawFlows(columns, {})
+
+
+def read_csv(path: Path) -> RawFlows:
+    options = pacsv.ConvertOptions(column_types={f: pa.string() for f in FIELDS}, strings_can_be_null=False)
+    return _as_strings(pacsv.read_csv(path, convert_options=options))
+
+
+def read_parquet(path: Path) -> RawFlows:
+    present = [f for f in FIELDS if f in pq.read_schema(path).names]
+    return _as_strings(pq.read_table(path, columns=present))
+
+
+READERS: dict[str, Callable[[Path], RawFlows]] = {"json": read_json, "csv": read_csv, "parquet": read_parquet}
+
+
+def read_flows(path: Path) -> RawFlows:
+    return READERS[file_format(path)](path)
+
+
+# --- field parsing -------------------------------------------------------------------------------------------
+
+
+def clean(column: pa.Array) -> pa.Array:
+    """Trimmed text, with null as the empty string."""
+    return pc.fill_null(pc.utf8_trim_whitespace(column), "")
+
+
+def parse_direction(text: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
+    """0 inbound / 1 outbound, and which rows are valid."""
+    lowered = pc.utf8_lower(text)
+    inbound = pc.equal(lowered, "inbound").to_numpy(zero_copy_only=False)
+    outbound = pc.equal(lowered, "outbound").to_numpy(zero_copy_only=False)
+    return outbound.astype(np.uint8), inbound | outbound
+
+
+def parse_protocol(text: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
+    """IANA numbers from TCP, UDP, ICMP, ICMPv6, ESP, AH (any casing) or a number 0–255."""
+    names = list(PROTOCOL_NUMBERS)
+    numbers = np.asarray([PROTOCOL_NUMBERS[n] for n in names], dtype=np.int64)
+    named = pc.index_in(pc.utf8_lower(text), value_set=pa.array(names)).to_numpy(zero_copy_only=False)
+    named_ok = ~np.isnan(named.astype(np.float64))
+    value, numeric_ok = _small_number(text, 3, 255)
+    protocol = np.where(named_ok, numbers[np.nan_to_num(named, nan=0).astype(np.intp)], value)
+    return protocol.astype(np.uint8), named_ok | numeric_ok
+
+
+def _small_number(text: pa.Array, digits: int, limit: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    shaped = pc.match_substring_regex(text, rf"^[0-9]{{1,{digits}}}$").to_numpy(zero_copy_only=False)
+    values = pc.cast(pc.if_else(pa.array(shaped), text, "0"), pa.int64()).to_numpy(zero_copy_only=False)
+    ok = shaped & (values <= limit)
+    return np.where(ok, values, 0), ok
+
+
+def parse_port(text: pa.Array) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
+    """A port 0–65535, or ``NO_PORT`` for ``*`` or an empty field."""
+    wildcard = pc.is_in(text, value_set=pa.array(["", "*"])).to_numpy(zero_copy_only=False)
+    value, ok = _small_number(text, 5, 65535)
+    return np.where(wildcard, NO_PORT, value).astype(np.int32), ok | wildcard
+
+
+@dataclass(frozen=True, slots=True)
+class Addresses:
+    """Parsed addresses: family, 128-bit value as (high, low) halves, and validity."""
+
+    v6: npt.NDArray[np.bool_]
+    high: npt.NDArray[np.uint64]
+    low: npt.NDArray[np.uint64]
+    ok: npt.NDArray[np.bool_]
+
+
+def parse_addresses(text: pa.Array) -> Addresses:
+    """IPv4 fully vectorised; IPv6 (rows with ``:``) parsed once per distinct value."""
+    n = len(text)
+    v4 = pc.match_substring_regex(text, IPV4_PATTERN).to_numpy(zero_copy_only=False)
+    high = np.zeros(n, dtype=np.uint64)
+    low = np.zeros(n, dtype=np.uint64)
+    if v4.any():
+        octets = pc.cast(pc.list_flatten(pc.split_pattern(pc.filter(text, pa.array(v4)), ".")), pa.uint64())
+        quads = octets.to_numpy(zero_copy_only=False).reshape(-1, 4)
+        low[v4] = (quads[:, 0] << 24) | (quads[:, 1] << 16) | (quads[:, 2] << 8) | quads[:, 3]
+    v6 = np.zeros(n, dtype=bool)
+    colon = pc.match_substring(text, ":").to_numpy(zero_copy_only=False) & ~v4
+    if colon.any():
+        rows = np.flatnonzero(colon)
+        encoded = pc.dictionary_encode(pc.filter(text, pa.array(colon))).combine_chunks()
+        values = [_v6_value(s) for s in encoded.dictionary.to_pylist()]
+        parsed_ok = np.asarray([v is not None for v in values], dtype=bool)
+        halves = np.asarray([(v >> 64, v & _LOW64) if v is not None else (0, 0) for v in values], dtype=np.uint64)
+        index = encoded.indices.to_numpy(zero_copy_only=False)
+        v6[rows] = parsed_ok[index]
+        high[rows] = halves[index, 0]
+        low[rows] = halves[index, 1]
+    return Addresses(v6, high, low, v4 | v6)
+
+
+def _v6_value(text: str) -> int | None:
+    try:
+        return int(IPv6Address(text))
+    except ValueError:
+        return None

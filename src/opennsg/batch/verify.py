@@ -1,0 +1,315 @@
+"""IP flow verify for whole files: rows grouped by NIC and decided by each NIC's compiled classifier.
+
+Exit rule for the CLI: ``BatchSummary.exit_code`` is 2 when any row was bad (each bad row still has its own
+``{"error": {...}}`` output row, in place), else 0.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import Progress
+
+from opennsg.batch import parse
+from opennsg.engine import Engine
+from opennsg.engine.compiled import FlowColumns, get_compiled
+from opennsg.engine.compiled.kernels import addresses_in
+from opennsg.engine.compiled.tables import AddressTable
+from opennsg.engine.ir import Verdict
+from opennsg.model.errors import OpenNsgError
+from opennsg.model.topology import Topology
+
+#: Files with at least this many rows show a progress bar (when asked for).
+PROGRESS_MIN_FLOWS = 200_000
+OUTPUT_FIELDS = ("access", "ruleName", "networkSecurityGroupId", "appliedTo")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    flows: int
+    allowed: int
+    denied: int
+    errors: int
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        """2 when any row was bad, else 0."""
+        return 2 if self.errors else 0
+
+    def to_json(self) -> dict[str, int | float]:
+        return {
+            "flows": self.flows,
+            "allowed": self.allowed,
+            "denied": self.denied,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 6),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    code: str
+    field: str
+    message: str  # formatted with the row's value of ``field``
+
+
+_CHECKS = (
+    _Check("InvalidJson", "", "{value}"),
+    _Check("MissingRequiredProperty", parse.TARGET, "Each flow needs targetResourceId or targetNicResourceId."),
+    _Check("NetworkInterfaceNotFound", parse.TARGET, "{value}"),
+    _Check("InvalidDirection", parse.DIRECTION, "'{value}' is not a direction (Inbound or Outbound)."),
+    _Check("InvalidProtocol", parse.PROTOCOL, "'{value}' is not a protocol name or number."),
+    _Check("InvalidIpAddress", parse.LOCAL_IP, "'{value}' is not an IP address."),
+    _Check("InvalidPort", parse.LOCAL_PORT, "'{value}' is not a port (0-65535 or '*')."),
+    _Check("InvalidIpAddress", parse.REMOTE_IP, "'{value}' is not an IP address."),
+    _Check("InvalidPort", parse.REMOTE_PORT, "'{value}' is not a port (0-65535 or '*')."),
+    _Check("AddressFamilyMismatch", "", "Local and remote addresses are of different IP versions."),
+    _Check("IpAddressNotOnNetworkInterface", parse.LOCAL_IP, "{value} is not a private IP address of {nic}."),
+)
+_CHECK_INDEX = {(c.code, c.field): i + 1 for i, c in enumerate(_CHECKS)}
+
+
+class _Errors:
+    """The first problem of every row, as an index into ``_CHECKS`` (0: none) plus free-text details."""
+
+    def __init__(self, n: int) -> None:
+        self.kind = np.zeros(n, dtype=np.int8)
+        self.detail: dict[int, str] = {}
+
+    def mark(self, code: str, field: str, bad: npt.NDArray[np.bool_]) -> None:
+        self.kind[(self.kind == 0) & bad] = _CHECK_INDEX[(code, field)]
+
+    def mark_rows(self, code: str, field: str, rows: npt.NDArray[np.intp], detail: dict[int, str]) -> None:
+        fresh = rows[self.kind[rows] == 0]
+        self.kind[fresh] = _CHECK_INDEX[(code, field)]
+        for row in fresh.tolist():
+            if row in detail:
+                self.detail[row] = detail[row]
+
+    def rows(self) -> npt.NDArray[np.intp]:
+        return np.flatnonzero(self.kind)
+
+    def error(self, row: int, raw: parse.RawFlows, nic_names: dict[int, str]) -> dict[str, str]:
+        check = _CHECKS[int(self.kind[row]) - 1]
+        value = self.detail.get(row)
+        if value is None and check.field:
+            value = raw.columns[check.field][row].as_py()
+        return {"code": check.code, "message": check.message.format(value=value, nic=nic_names.get(row, ""))}
+
+
+def _targets(raw: parse.RawFlows, engine: Engine, errors: _Errors) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Each row's NIC as an index into the returned NIC ids (-1 when unresolved)."""
+    nic_text = parse.clean(raw.columns[parse.TARGET_NIC])
+    vm_text = parse.clean(raw.columns[parse.TARGET])
+    text = pa.array(np.where(np.asarray(nic_text) != "", np.asarray(nic_text), np.asarray(vm_text)), pa.string())
+    missing = (np.asarray(text) == "").astype(bool)
+    errors.mark("MissingRequiredProperty", parse.TARGET, missing)
+    encoded = text.dictionary_encode()
+    names: list[str] = encoded.dictionary.to_pylist()
+    index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    nic_ids: list[str] = []
+    mapping = np.full(len(names), -1, dtype=np.int64)
+    position: dict[str, int] = {}
+    unknown: dict[int, str] = {}
+    for k, name in enumerate(names):
+        if not name:
+            continue
+        try:
+            nic_id = engine.nic(name).id
+        except OpenNsgError as exc:
+            unknown[k] = exc.errors[0].message
+            continue
+        mapping[k] = position.setdefault(nic_id, len(nic_ids))
+        if mapping[k] == len(nic_ids):
+            nic_ids.append(nic_id)
+    nic_of_row = mapping[index]
+    bad_rows = np.flatnonzero((nic_of_row < 0) & ~missing)
+    errors.mark_rows(
+        "NetworkInterfaceNotFound", parse.TARGET, bad_rows, {int(r): unknown[int(index[r])] for r in bad_rows}
+    )
+    return nic_of_row, nic_ids
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """Per row, an index into ``verdicts`` (-1 for error rows)."""
+
+    code: npt.NDArray[np.int64]
+    verdicts: list[Verdict]
+    errors: _Errors
+    nic_names: dict[int, str]
+
+
+def _decide(raw: parse.RawFlows, engine: Engine, progress: Progress | None) -> _Decided:
+    n = len(raw)
+    errors = _Errors(n)
+    errors.mark_rows("InvalidJson", "", np.asarray(sorted(raw.unreadable), dtype=np.intp), raw.unreadable)
+    nic_of_row, nic_ids = _targets(raw, engine, errors)
+    direction, direction_ok = parse.parse_direction(parse.clean(raw.columns[parse.DIRECTION]))
+    errors.mark("InvalidDirection", parse.DIRECTION, ~direction_ok)
+    protocol, protocol_ok = parse.parse_protocol(parse.clean(raw.columns[parse.PROTOCOL]))
+    errors.mark("InvalidProtocol", parse.PROTOCOL, ~protocol_ok)
+    local = parse.parse_addresses(parse.clean(raw.columns[parse.LOCAL_IP]))
+    errors.mark("InvalidIpAddress", parse.LOCAL_IP, ~local.ok)
+    local_port, local_port_ok = parse.parse_port(parse.clean(raw.columns[parse.LOCAL_PORT]))
+    errors.mark("InvalidPort", parse.LOCAL_PORT, ~local_port_ok)
+    remote = parse.parse_addresses(parse.clean(raw.columns[parse.REMOTE_IP]))
+    errors.mark("InvalidIpAddress", parse.REMOTE_IP, ~remote.ok)
+    remote_port, remote_port_ok = parse.parse_port(parse.clean(raw.columns[parse.REMOTE_PORT]))
+    errors.mark("InvalidPort", parse.REMOTE_PORT, ~remote_port_ok)
+    errors.mark("AddressFamilyMismatch", "", local.v6 != remote.v6)
+    columns = FlowColumns(
+        direction,
+        protocol,
+        local.v6,
+        local.high,
+        local.low,
+        local_port,
+        remote.v6,
+        remote.high,
+        remote.low,
+        remote_port,
+    )
+    code = np.full(n, -1, dtype=np.int64)
+    verdicts: list[Verdict] = []
+    nic_names: dict[int, str] = {}
+    candidates = np.flatnonzero(errors.kind == 0)
+    order = candidates[np.argsort(nic_of_row[candidates], kind="stable")]
+    groups = np.split(order, np.flatnonzero(np.diff(nic_of_row[order])) + 1) if order.size else []
+    task = progress.add_task("deciding flows", total=len(order)) if progress else None
+    for rows in groups:
+        nic_id = nic_ids[int(nic_of_row[rows[0]])]
+        policy = engine.policy(nic_id)
+        part = columns.take(rows)
+        own = addresses_in(
+            AddressTable.build([(0, policy.local_addresses)], 1), part.local_v6, part.local_high, part.local_low
+        )
+        foreign = rows[~own]
+        errors.mark_rows("IpAddressNotOnNetworkInterface", parse.LOCAL_IP, foreign, {})
+        nic_names.update(dict.fromkeys(foreign.tolist(), nic_id))
+        keep = rows[own]
+        compiled = get_compiled(policy)
+        result = compiled.classify(part.take(np.flatnonzero(own)))
+        code[keep] = result.result.astype(np.int64) + len(verdicts)
+        verdicts.extend(compiled.results)
+        if progress is not None and task is not None:
+            progress.advance(task, len(rows))
+    return _Decided(code, verdicts, errors, nic_names)
+
+
+def _verdict_table(decided: _Decided) -> pa.Table:
+    """Output columns for the non-error rows (null elsewhere)."""
+    values = {
+        "access": [v.access.value for v in decided.verdicts],
+        "ruleName": [v.rule_name for v in decided.verdicts],
+        "networkSecurityGroupId": [v.nsg_id for v in decided.verdicts],
+        "appliedTo": [v.applied_to for v in decided.verdicts],
+    }
+    index = pa.array(decided.code, mask=decided.code < 0)
+    return pa.table({name: pa.array(v, pa.string()).take(index) for name, v in values.items()})
+
+
+def _error_list(decided: _Decided, raw: parse.RawFlows) -> dict[int, dict[str, str]]:
+    return {int(r): decided.errors.error(int(r), raw, decided.nic_names) for r in decided.errors.rows()}
+
+
+def _json_line(verdict: Verdict) -> str:
+    body: dict[str, str] = {"access": verdict.access.value}
+    if verdict.rule_name is not None:
+        body["ruleName"] = verdict.rule_name
+    if verdict.nsg_id is not None:
+        body["networkSecurityGroupId"] = verdict.nsg_id
+    if verdict.applied_to is not None:
+        body["appliedTo"] = verdict.applied_to
+    return json.dumps(body)
+
+
+def _write_json(decided: _Decided, errors: dict[int, dict[str, str]], out: Path | None) -> None:
+    lines = np.asarray([_json_line(v) for v in decided.verdicts] + [""], dtype=object)[decided.code]
+    for row, error in errors.items():
+        lines[row] = json.dumps({"error": error})
+    text = "\n".join(lines.tolist()) + ("\n" if lines.size else "")
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+def _with_errors(table: pa.Table, errors: dict[int, dict[str, str]], nested: bool) -> pa.Table:
+    if not errors:
+        return table
+    codes: list[str | None] = [None] * table.num_rows
+    messages: list[str | None] = [None] * table.num_rows
+    for row, error in errors.items():
+        codes[row], messages[row] = error["code"], error["message"]
+    code_array, message_array = pa.array(codes, pa.string()), pa.array(messages, pa.string())
+    if nested:
+        mask = pa.array([c is None for c in codes])
+        error_column = pa.StructArray.from_arrays([code_array, message_array], ["code", "message"], mask=mask)
+        return table.append_column("error", error_column)
+    return table.append_column("errorCode", code_array).append_column("errorMessage", message_array)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        yield bar
+
+
+def verify_flows_file(
+    topology: Topology,
+    input_path: Path,
+    output_path: Path | None,
+    *,
+    progress: bool,
+    engine: Engine | None = None,
+) -> BatchSummary:
+    """Decide every flow of ``input_path`` (JSON lines, CSV or Parquet, by extension) and write the verdicts.
+
+    Output rows follow input order, in the output file's format (JSON lines on stdout without a path). A bad
+    input row yields ``{"error": {"code", "message"}}`` in its place (Parquet: an ``error`` struct column, CSV:
+    ``errorCode``/``errorMessage`` columns). Raises ValueError for an unknown file type; ``OSError`` and
+    pyarrow errors for unreadable files.
+    """
+    started = time.perf_counter()
+    out_format = parse.file_format(output_path) if output_path is not None else "json"
+    raw = parse.read_flows(input_path)
+    with _progress(progress and len(raw) >= PROGRESS_MIN_FLOWS) as bar:
+        decided = _decide(raw, engine or Engine(topology), bar)
+    errors = _error_list(decided, raw)
+    if out_format == "json":
+        _write_json(decided, errors, output_path)
+    else:
+        table = _with_errors(_verdict_table(decided), errors, nested=out_format == "parquet")
+        assert output_path is not None
+        if out_format == "parquet":
+            pq.write_table(table, output_path)
+        else:
+            pacsv.write_csv(table, output_path)
+    good = decided.code >= 0
+    allow_codes = np.asarray([v.allowed for v in decided.verdicts] + [False], dtype=bool)
+    allowed = int(allow_codes[decided.code[good]].sum())
+    return BatchSummary(
+        flows=len(raw),
+        allowed=allowed,
+        denied=int(good.sum()) - allowed,
+        errors=len(errors),
+        seconds=time.perf_counter() - started,
+    )
