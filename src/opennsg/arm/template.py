@@ -333,7 +333,7 @@ def _expand(
     try:
         body = evaluator.value({k: v for k, v in item.items() if k not in {"resources", "dependsOn"}}, path)
     except _TemplateError as exc:
-        reader.add(exc.code, exc.message, path)
+        reader.add(exc.code, exc.message, evaluator.path or path)
         return
     if lookup(body, "copy") is not None:
         reader.add(Code.INVALID_TEMPLATE, "Resource copy loops are not supported.", f"{path}.copy")
