@@ -121,8 +121,8 @@ class Reference:
             if text.strip() == "*":
                 ranges.append((0, 65535))
             else:
-                lo, _, hi = text.partition("-")
-                ranges.append((int(lo), int(hi or lo)))
+                first, _, last = text.partition("-")
+                ranges.append((int(first), int(last or first)))
         if port is None:  # "any port": only a rule covering every port matches it
             covered = -1
             for lo, hi in sorted(ranges):

@@ -464,7 +464,8 @@ def flows_for(topology: Topology) -> st.SearchStrategy[tuple[str, Flow]]:
     @st.composite
     def build(draw: st.DrawFn) -> tuple[str, Flow]:
         rule: SecurityRule | None = None
-        if aimed and draw(st.booleans()):
+        aim: bool = bool(aimed) and draw(st.booleans())
+        if aim:
             rule, holders = draw(st.sampled_from(aimed))
             nic = draw(st.sampled_from(holders))
         else:

@@ -16,7 +16,7 @@ from strategies import topology_and_flows
 CASES_PER_TOPOLOGY = 30
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(topology_and_flows(max_flows=CASES_PER_TOPOLOGY))
 def test_engine_equals_reference(case: tuple[Topology, list[tuple[str, Flow]]]) -> None:
     topology, flows = case
