@@ -11,6 +11,11 @@ Public, stable names (other test modules import them):
 - ``flows_for(topology)``: ``(nic_id, Flow)`` pairs at the topology's NICs, biased to rule boundaries
   (first/last address of every prefix and their neighbours, port range ends and their neighbours, 25, 1688).
 - ``topology_and_flows(max_flows=20)``: a topology with a list of such pairs (the cheap way to get many cases).
+
+Import them as ``from strategies import topology_and_flows`` (pytest puts ``tests/`` on ``sys.path`` through
+``tests/conftest.py``); the matching oracle is ``from reference import reference_decide``.
+Rule details come from a seeded ``random.Random`` per NSG (the seed is drawn, so failures replay and shrink
+structurally); everything else is drawn by Hypothesis.
 """
 
 from __future__ import annotations

@@ -326,3 +326,44 @@ def test_diagnostics_reports_every_bad_field() -> None:
     with pytest.raises(OpenNsgError) as missing:
         engine.diagnose("web", {"direction": "Inbound"})
     assert {e.code for e in missing.value.errors} == {"MissingRequiredProperty"}
+
+
+def test_dangling_references_are_reported_together() -> None:
+    world = World()
+    ghost_asg = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/ghost"
+    nsg = world.nsg("nsg", rule("to-ghost", 100, "Inbound", "Allow", "*", "*", destination_asgs=(ghost_asg,)))
+    subnet = world.subnet("s", "10.0.1.0/24", nsg=nsg)
+    world.nic(
+        "nic",
+        subnet,
+        WEB,
+        nsg="/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/gone",
+    )
+    with pytest.raises(OpenNsgError) as caught:
+        Engine(world.topology()).policy("nic")
+    assert [e.code for e in caught.value.errors] == ["InvalidResourceReference", "InvalidResourceReference"]
+    assert any("ghost" in e.message for e in caught.value.errors) and any(
+        "gone" in e.message for e in caught.value.errors
+    )
+
+
+def test_empty_asg_matches_nothing() -> None:
+    world = World()
+    empty = world.asg("empty")
+    nsg = world.nsg("nsg", rule("deny-empty", 100, "Inbound", "Deny", "*", "*", source_asgs=(empty,)))
+    world.nic("nic", world.subnet("s", "10.0.1.0/24", nsg=nsg), WEB)
+    verdict = Engine(world.topology()).verify("nic", Flow.make("Inbound", "TCP", WEB, 22, "10.0.1.9", 5000))
+    assert verdict.rule_name == "defaultSecurityRules/AllowVnetInBound"
+
+
+def test_security_group_view_of_a_nic_without_nsg() -> None:
+    engine, ids = three_tier()
+    view = engine.security_group_view(ids["app"])
+    (interface,) = view["networkInterfaces"]
+    associations = interface["securityRuleAssociations"]
+    assert "networkInterfaceAssociation" not in associations
+    assert [r["name"] for r in associations["subnetAssociation"]["securityRules"]] == [
+        "allow-web",
+        "deny-vnet",
+        "storage",
+    ]
