@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.api.conftest import API, LIMITED_TOKEN, OTHER_SUB, SUB, TOKENS, auth, rid, rule_body
 
 from opennsg.api import ServiceConfig, create_app
 from opennsg.model.servicetags import ServiceTags
-from tests.api.conftest import API, LIMITED_TOKEN, OTHER_SUB, SUB, TOKENS, auth, rid, rule_body
 
 SAMPLE_TAGS = Path(__file__).resolve().parents[2] / "src" / "opennsg" / "data" / "sample-service-tags.json"
 
