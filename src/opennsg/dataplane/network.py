@@ -24,7 +24,7 @@ from opennsg.flowlogs.formats import FlowState, FlowTuple
 from opennsg.flowlogs.writer import FlowLogEntry, FlowLogWriter, VnetFlowLog
 from opennsg.model.enums import IANA_TCP, Direction
 from opennsg.model.ids import id_key
-from opennsg.model.loadbalancer import LoadBalancer, LoadBalancingRule
+from opennsg.model.loadbalancer import FrontendIpConfiguration, LoadBalancer, LoadBalancingRule
 from opennsg.model.policy import DEFAULT_FLOW_TIMEOUT_MINUTES, HOST_VIRTUAL_IP, MAX_FLOWS_PER_NIC
 from opennsg.model.resources import NetworkInterface
 from opennsg.model.topology import Topology
@@ -160,13 +160,15 @@ class Network:
         for lb in self.load_balancers:
             for rule in lb.load_balancing_rules:
                 front = lb.frontend(rule.frontend_ip_configuration)
-                address = self._frontend_address(front.private_ip_address, front.public_ip_address) if front else None
+                address = self.frontend_address(front) if front else None
                 if address:
                     self._frontends.setdefault(address, []).append((lb, rule))
 
-    def _frontend_address(self, private: str | None, public_id: str | None) -> str | None:
-        if private:
-            return _canonical(private)
+    def frontend_address(self, front: FrontendIpConfiguration) -> str | None:
+        """A frontend's IP: its private address, or that of its public IP resource."""
+        if front.private_ip_address:
+            return _canonical(front.private_ip_address)
+        public_id = front.public_ip_address
         public = self.topology.public_ips.get(id_key(public_id)) if public_id else None
         return _canonical(public.ip_address) if public is not None and public.ip_address else None
 
