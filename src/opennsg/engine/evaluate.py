@@ -18,16 +18,18 @@ supplies a test over sets of flows.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from opennsg.engine.addresses import PortSet
+from opennsg.engine.addresses import AddressSet, PortSet
 from opennsg.engine.flow import Flow
 from opennsg.engine.ir import NicPolicy, NsgEvaluation, ResolvedRule, RuleMatch, Verdict
 from opennsg.model.enums import IANA_TCP, Access, Direction
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT, SMTP_RULE_NAME
 
 ALL_PORTS = PortSet.any().intervals
+_ABOVE_ANY = 1 << 129  # sorts after every (value, hi) pair with the same value
 
 
 class RuleTest(Protocol):
@@ -46,43 +48,55 @@ class RuleTest(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class FlowTest:
-    """One flow, matched by membership."""
+def _in_intervals(intervals: tuple[tuple[int, int], ...], value: int) -> bool:
+    i = bisect_right(intervals, (value, _ABOVE_ANY)) - 1
+    return i >= 0 and intervals[i][1] >= value
 
-    flow: Flow
+
+class FlowTest:
+    """One flow, matched by membership; the flow's fields are unpacked once, rules are scanned many times."""
+
+    __slots__ = ("_destination", "_destination_port", "_ported", "_source", "_source_port", "_v6", "flow")
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        source, self._source_port = flow.source
+        destination, self._destination_port = flow.destination
+        self._source = int(source)
+        self._destination = int(destination)
+        self._v6 = source.version == 6
+        self._ported = flow.has_ports
 
     def _ports_match(self, rule_ports: PortSet, port: int | None) -> bool:
-        if not self.flow.has_ports:
+        if not self._ported:
             return True
         if port is None:
             return rule_ports.intervals == ALL_PORTS
-        return rule_ports.contains(port)
+        return _in_intervals(rule_ports.intervals, port)
 
     def _protocol_match(self, rule: ResolvedRule) -> bool:
         return rule.protocols is None or self.flow.protocol in rule.protocols
 
+    def _address_match(self, addresses: AddressSet, value: int) -> bool:
+        return _in_intervals(addresses.v6 if self._v6 else addresses.v4, value)
+
     def matches(self, rule: ResolvedRule) -> bool:
-        source, source_port = self.flow.source
-        destination, destination_port = self.flow.destination
         return (
             self._protocol_match(rule)
-            and rule.destination.contains(destination)
-            and rule.source.contains(source)
-            and self._ports_match(rule.destination_ports, destination_port)
-            and self._ports_match(rule.source_ports, source_port)
+            and self._ports_match(rule.destination_ports, self._destination_port)
+            and self._address_match(rule.destination, self._destination)
+            and self._address_match(rule.source, self._source)
+            and self._ports_match(rule.source_ports, self._source_port)
         )
 
     def explain(self, rule: ResolvedRule) -> RuleMatch:
-        source, source_port = self.flow.source
-        destination, destination_port = self.flow.destination
         return RuleMatch(
             rule=rule.rule,
             protocol_matched=self._protocol_match(rule),
-            source_matched=rule.source.contains(source),
-            source_port_matched=self._ports_match(rule.source_ports, source_port),
-            destination_matched=rule.destination.contains(destination),
-            destination_port_matched=self._ports_match(rule.destination_ports, destination_port),
+            source_matched=self._address_match(rule.source, self._source),
+            source_port_matched=self._ports_match(rule.source_ports, self._source_port),
+            destination_matched=self._address_match(rule.destination, self._destination),
+            destination_port_matched=self._ports_match(rule.destination_ports, self._destination_port),
         )
 
     def exempt_tag(self, policy: NicPolicy) -> str | None:
