@@ -80,8 +80,11 @@ def test_three_tier_example() -> None:
 
 
 def test_the_examples_directory_loads_as_a_whole() -> None:
-    topology = load_paths([EXAMPLES])
-    assert len(topology.nsgs) == 2 + 3 + 2
+    """Every example side by side: distinct ids (the template sits under its placeholder subscription)."""
+    names = sorted(n.name for n in load_paths([EXAMPLES]).nsgs.values())
+    for expected in ("NSG1", "NSG2", "nsg-web", "nsg-app", "nsg-db"):
+        assert expected in names
+    assert names.count("NSG1") == 2  # the list and the template
 
 
 # --- sample service tags -------------------------------------------------------------------------------------------
