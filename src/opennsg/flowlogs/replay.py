@@ -130,7 +130,7 @@ def aggregate(batches: Iterable[pa.RecordBatch], con: duckdb.DuckDBPyConnection)
 
 
 def distinct_flows(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    return con.execute(_FLOWS_SQL).to_arrow_table()
+    return con.sql(_FLOWS_SQL).to_arrow_table()
 
 
 def replay(

@@ -1,0 +1,142 @@
+"""``opennsg flowlogs replay|stats``: real NSG/VNet flow logs against a proposed configuration, and at a glance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Literal
+
+import typer
+from rich.table import Table
+
+from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stderr, stdout
+from opennsg.flowlogs.reader import FlowLogReader, ReadStats
+from opennsg.model.servicetags import ServiceTags
+from opennsg.model.topology import Topology
+
+flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
+LogsArgument = typer.Argument(..., help="Flow log files (PT1H.json) or folders of them (blob layout).")
+ReplayConfigOption = typer.Option(..., "--config", help="The proposed configuration (ARM JSON files/folders).")
+EngineOption = typer.Option("duckdb", "--engine", help="duckdb (embedded, default) or spark (pyspark).")
+StatsConfigOption = typer.Option(None, "--config", help="Config whose rules never hit are listed.")
+PngOption = typer.Option(None, "--png", help="Draw allowed/denied tuples per minute into this PNG.")
+TopOption = typer.Option(10, "--top", min=1, help="How many top talkers.")
+MAX_PROBLEMS_SHOWN = 20
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(flowlogs_app, name="flowlogs")
+
+
+def _topology(paths: list[Path], service_tags: Path | None) -> Topology:
+    from opennsg.arm import load_paths
+
+    return load_paths(paths, service_tags=ServiceTags.load(service_tags) if service_tags else None)
+
+
+def _report_problems(read: ReadStats) -> None:
+    if not read.problems:
+        return
+    stderr.print(
+        f"[yellow]{read.malformed_records} malformed record(s), {read.malformed_tuples} malformed tuple(s) skipped:[/]"
+    )
+    for problem in read.problems[:MAX_PROBLEMS_SHOWN]:
+        stderr.print(f"  {problem.file} {problem.position}: {problem.message}", markup=False)
+    if len(read.problems) > MAX_PROBLEMS_SHOWN:
+        stderr.print(f"  … and {len(read.problems) - MAX_PROBLEMS_SHOWN} more (--json lists them all)")
+
+
+@flowlogs_app.command()
+def replay(
+    logs: list[Path] = LogsArgument,
+    config: list[Path] = ReplayConfigOption,
+    engine: str = EngineOption,
+    service_tags: Path | None = ServiceTagsOption,
+    json: bool = JsonOption,
+) -> None:
+    """Decide every logged flow against the proposed config; list the flows whose verdict would change."""
+    from opennsg.flowlogs.replay import replay as run_replay
+
+    if engine not in ("duckdb", "spark"):
+        raise typer.BadParameter("--engine is duckdb or spark")
+    chosen: Literal["duckdb", "spark"] = "spark" if engine == "spark" else "duckdb"
+    with bad_input_exits(json):
+        topology = _topology(config, service_tags)
+        reader = FlowLogReader(logs)
+        result = run_replay(
+            topology, reader.batches(), reader.stats, engine=chosen, config_paths=config, service_tags=service_tags
+        )
+    if json:
+        print_json(result.to_json())
+        return
+    _report_problems(result.read)
+    groups: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for change in result.changed:
+        key = (
+            change.nic.rsplit("/", 1)[-1],
+            change.new_rule or "(no NSG)",
+            f"{change.logged_decision} → {change.new_decision}",
+        )
+        groups[key][0] += 1
+        groups[key][1] += change.count
+    table = Table(title=f"Verdict changes: {len(result.changed)} of {result.flows} flows ({result.tuples} tuples)")
+    for column in ("NIC", "new rule", "change", "flows", "tuples"):
+        table.add_column(column, justify="right" if column in ("flows", "tuples") else "left")
+    for (nic, rule, what), (flows, tuples) in sorted(groups.items()):
+        table.add_row(nic, rule, what, str(flows), str(tuples))
+    stdout.print(table)
+    if result.unattributed_flows:
+        stdout.print(
+            f"{result.unattributed_flows} flow(s) ({result.unattributed_tuples} tuples) match no NIC of the config."
+        )
+
+
+@flowlogs_app.command()
+def stats(
+    logs: list[Path] = LogsArgument,
+    config: list[Path] | None = StatsConfigOption,
+    png: Path | None = PngOption,
+    top: int = TopOption,
+    service_tags: Path | None = ServiceTagsOption,
+    json: bool = JsonOption,
+) -> None:
+    """Top talkers, allowed/denied flows over time, rules hit and (with --config) rules never hit."""
+    from opennsg.flowlogs.stats import compute_stats, plot_timeline
+
+    with bad_input_exits(json):
+        topology = _topology(config, service_tags) if config else None
+        reader = FlowLogReader(logs)
+        result = compute_stats(reader.batches(), reader.stats, topology, top)
+    if png:
+        plot_timeline(result, png)
+    if json:
+        print_json(result.to_json())
+        return
+    _report_problems(result.read)
+    talkers = Table(title="Top talkers")
+    for column in ("source", "destination", "tuples", "bytes"):
+        talkers.add_column(column)
+    for t in result.top_talkers:
+        talkers.add_row(t.src_ip, t.dst_ip, str(t.tuples), str(t.bytes))
+    stdout.print(talkers)
+    timeline = Table(title="Tuples per minute")
+    for column in ("minute (UTC)", "allowed", "denied"):
+        timeline.add_column(column)
+    for m in result.timeline:
+        timeline.add_row(f"{m.minute:%Y-%m-%d %H:%M}", str(m.allowed), str(m.denied))
+    stdout.print(timeline)
+    hits = Table(title="Rules hit")
+    for column in ("logged by", "rule", "tuples"):
+        hits.add_column(column, overflow="fold")
+    for h in result.rules_hit:
+        hits.add_row(h.source.rsplit("/", 1)[-1], h.rule, str(h.tuples))
+    stdout.print(hits)
+    if result.rules_never_hit is not None:
+        never = Table(title="Rules never hit")
+        never.add_column("NSG")
+        never.add_column("rule")
+        for nsg, rule in result.rules_never_hit:
+            never.add_row(nsg.rsplit("/", 1)[-1], rule)
+        stdout.print(never)
+    if png:
+        stdout.print(f"timeline drawn to {png}")
