@@ -480,3 +480,39 @@ def test_parse_resource_errors() -> None:
     assert errors_of(parse_resource, "loadBalancers", {}, "/x")[0][0] == "UnsupportedResourceType"
     found = errors_of(parse_resource, "SECURITYRULES", {"properties": {"protocol": "Tcp"}}, f"{NSG_ID}/securityRules/r")
     assert [t for _, _, t in found] == ["properties.access", "properties.direction", "properties.priority"]
+
+
+def test_separate_default_rules_peerings_and_routes() -> None:
+    """``az network nsg rule list --include-default``, ``vnet peering list`` and ``route-table route list``."""
+    nsg = json.loads((AZ / "nsg-show.json").read_text())
+    defaults = nsg.pop("defaultSecurityRules")
+    vnet = json.loads((AZ / "vnet-show.json").read_text())
+    peerings = vnet.pop("virtualNetworkPeerings")
+    table = json.loads((AZ / "route-table-show.json").read_text())
+    routes = table.pop("routes")
+    names = ("nic-list.json", "asg-list.json", "public-ip-show.json", "subnet-list.json")
+    rest = [json.loads((AZ / name).read_text()) for name in names]
+    docs = [("nsg", nsg), ("defaults", defaults), ("vnet", vnet), ("peerings", peerings)]
+    docs += [("rt", table), ("routes", routes), *((f"rest{i}", d) for i, d in enumerate(rest))]
+    separate = load_documents(docs)
+    together = load_paths([AZ])
+    assert separate.nsgs == together.nsgs
+    assert separate.vnets[next(iter(separate.vnets))].peerings == together.vnets[next(iter(together.vnets))].peerings
+    assert separate.route_tables == together.route_tables
+
+
+def test_a_changed_separate_default_rule_is_refused() -> None:
+    nsg = json.loads((AZ / "nsg-show.json").read_text())
+    defaults = nsg.pop("defaultSecurityRules")
+    defaults[0]["priority"] = 100
+    asgs = json.loads((AZ / "asg-list.json").read_text())
+    found = errors_of(load_documents, [("nsg", nsg), ("defaults.json", defaults), ("asgs", asgs)])
+    assert [(c, t) for c, _, t in found] == [("DefaultSecurityRuleReadOnly", "defaults.json: [0]")]
+
+
+def test_vm_without_a_primary_flag_has_no_primary_nic() -> None:
+    vm = json.loads((AZ / "vm-show.json").read_text())
+    vm["networkProfile"]["networkInterfaces"][0].pop("primary")
+    (loaded,) = load_documents([("vm", vm)], validate=False).vms.values()
+    assert loaded.primary_network_interface is None
+    assert loaded.network_interfaces == (f"{P}/networkInterfaces/vm-az-nic",)

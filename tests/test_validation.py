@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opennsg.model import (
     Access,
@@ -24,6 +26,8 @@ from opennsg.model import (
     default_security_rules,
 )
 from opennsg.model.ids import network_id
+from opennsg.model.policy import MAX_USER_PRIORITY as MAX_PRIORITY
+from opennsg.model.policy import MIN_USER_PRIORITY as MIN_PRIORITY
 from opennsg.model.validation import Code, canonical_tag, validate_nsg, validate_topology
 
 SUB = "11111111-1111-1111-1111-111111111111"
@@ -680,3 +684,35 @@ def test_validate_topology_targets_carry_the_resource_id() -> None:
 def test_codes_are_unique_constants() -> None:
     values = [v for k, v in vars(Code).items() if k.isupper()]
     assert len(values) == len(set(values))
+
+
+_FIELD_TEXT = st.text(alphabet="0123456789abcdefABCDEF:./-*, _xyzVirtualNetworkInternet", max_size=24)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.none() | _FIELD_TEXT,
+    prefixes=st.lists(_FIELD_TEXT, max_size=3),
+    port=st.none() | _FIELD_TEXT,
+    ports=st.lists(_FIELD_TEXT, max_size=3),
+    priority=st.integers(-10, 70000),
+    name=_FIELD_TEXT,
+)
+def test_any_rule_text_gives_known_codes_and_never_crashes(
+    prefix: str | None, prefixes: list[str], port: str | None, ports: list[str], priority: int, name: str
+) -> None:
+    candidate = rule(
+        name,
+        priority,
+        source_address_prefix=prefix,
+        source_address_prefixes=tuple(prefixes),
+        destination_port_range=port,
+        destination_port_ranges=tuple(ports),
+    )
+    known = {v for k, v in vars(Code).items() if k.isupper()}
+    found = problems(candidate)
+    assert {code for code, _, _ in found} <= known
+    assert all(target and target.startswith("properties.securityRules[0]") for _, _, target in found)
+    if not found:
+        assert MIN_PRIORITY <= priority <= MAX_PRIORITY
+        assert bool(prefix) != bool(prefixes) and bool(port) != bool(ports)
