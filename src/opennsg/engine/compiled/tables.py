@@ -8,7 +8,7 @@ lowest set bit inside an NSG's words is that NSG's first match, because bits fol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,57 +31,91 @@ def words_for(bits: int) -> int:
     return max(1, (bits + 63) // 64)
 
 
-def _rows_from_spans(n_elements: int, first: I64, stop: I64, bit: I64, words: int) -> U64:
-    """Bitset rows of ``n_elements`` elementary intervals where bit ``bit[i]`` covers elements ``[first[i], stop[i])``.
+def _rows_from_spans(n_elements: int, first: I64, stop: I64, column: I64, words: int) -> U64:
+    """Bitset rows of ``n_elements`` elementary intervals where ``column[i]`` covers elements ``[first[i], stop[i])``.
 
-    Spans of one bit never overlap or touch (its intervals are merged), so XOR toggles at both ends,
+    Spans of one column never overlap or touch (its intervals are merged), so XOR toggles at both ends,
     accumulated down the rows, set exactly the covered elements.
     """
     toggles = np.zeros((n_elements + 1, words), dtype=np.uint64)
-    word = (bit >> 6).astype(np.intp)
-    mask = np.left_shift(np.uint64(1), (bit & 63).astype(np.uint64))
+    word = (column >> 6).astype(np.intp)
+    mask = np.left_shift(np.uint64(1), (column & 63).astype(np.uint64))
     np.bitwise_xor.at(toggles, (first.astype(np.intp), word), mask)
     np.bitwise_xor.at(toggles, (stop.astype(np.intp), word), mask)
     rows: U64 = np.bitwise_xor.accumulate(toggles[:-1], axis=0)
     return rows
 
 
-def _flatten(spans: Sequence[tuple[int, Sequence[Interval]]]) -> tuple[list[int], list[int], I64]:
-    los: list[int] = []
-    his: list[int] = []
-    bits: list[int] = []
-    for bit, intervals in spans:
-        for lo, hi in intervals:
-            los.append(lo)
-            his.append(hi)
-            bits.append(bit)
-    return los, his, np.asarray(bits, dtype=np.int64)
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Distinct interval sets of one field (rules sharing a tag share a set), and which set each bit uses."""
+
+    sets: list[tuple[Interval, ...]]
+    bits: I64
+    set_of_bit: I64
+
+    @classmethod
+    def of(cls, spans: Sequence[tuple[int, tuple[Interval, ...]]]) -> _Columns:
+        by_id: dict[int, int] = {}
+        by_value: dict[tuple[Interval, ...], int] = {}
+        sets: list[tuple[Interval, ...]] = []
+        set_of_bit: list[int] = []
+        for _, intervals in spans:
+            k = by_id.get(id(intervals))
+            if k is None:
+                k = by_value.setdefault(intervals, len(sets))
+                if k == len(sets):
+                    sets.append(intervals)
+                by_id[id(intervals)] = k
+            set_of_bit.append(k)
+        return cls(sets, np.asarray([b for b, _ in spans], dtype=np.int64), np.asarray(set_of_bit, dtype=np.int64))
+
+    def flat(self, pick: Callable[[tuple[Interval, ...]], Sequence[Interval]]) -> tuple[U64, U64, I64]:
+        """Every interval of every set as (lo, hi, set index) arrays; ``pick`` selects part of each set."""
+        parts = [np.asarray(pick(s), dtype=np.uint64).reshape(-1, 2) for s in self.sets]
+        column = np.repeat(np.arange(len(parts), dtype=np.int64), [p.shape[0] for p in parts])
+        joined = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.uint64)
+        return joined[:, 0].copy(), joined[:, 1].copy(), column
+
+    def expand(self, set_rows: U64, words: int) -> U64:
+        """Rows over sets → rows over rule bits (each bit takes its set's column)."""
+        n_sets = len(self.sets)
+        members = np.unpackbits(set_rows.view(np.uint8), axis=1, bitorder="little")[:, :n_sets].astype(bool)
+        out = np.zeros((set_rows.shape[0], words * 64), dtype=bool)
+        out[:, self.bits] = members[:, self.set_of_bit]
+        packed: U64 = np.packbits(out, axis=1, bitorder="little").view("<u8").astype(np.uint64)
+        return packed
 
 
-def _numeric_elements(spans: Sequence[tuple[int, Sequence[Interval]]], end: int, words: int) -> tuple[U64, U64]:
+def _numeric_elements(lo: U64, hi: U64, column: I64, end: int, words: int) -> tuple[U64, U64]:
     """Elementary interval starts and their rows for values in ``[0, end)``, ``end`` ≤ 2**32 (ports, IPv4)."""
-    los, his, bits = _flatten(spans)
-    lo = np.asarray(los, dtype=np.uint64)
-    stop = np.asarray(his, dtype=np.uint64) + np.uint64(1)
+    stop = hi + np.uint64(1)
     starts = np.unique(np.concatenate((np.zeros(1, dtype=np.uint64), lo, stop[stop < np.uint64(end)])))
     first = np.searchsorted(starts, lo).astype(np.int64)
     last = np.searchsorted(starts, stop).astype(np.int64)
-    return starts, _rows_from_spans(starts.size, first, last, bits, words)
+    return starts, _rows_from_spans(starts.size, first, last, column, words)
 
 
-def _v6_elements(spans: Sequence[tuple[int, Sequence[Interval]]], words: int) -> tuple[list[int], U64]:
+def _v6_elements(sets: Sequence[Sequence[Interval]], words: int) -> tuple[list[int], U64]:
     """As ``_numeric_elements`` for 128-bit values: ranks are computed in Python, rows in numpy."""
-    los, his, bits = _flatten(spans)
+    los = [lo for s in sets for lo, _ in s]
+    his = [hi for s in sets for _, hi in s]
+    column = np.repeat(np.arange(len(sets), dtype=np.int64), [len(s) for s in sets])
     points = sorted({0, *los, *(hi + 1 for hi in his if hi < V6_MAX)})
     rank = {value: i for i, value in enumerate(points)}
     first = np.asarray([rank[lo] for lo in los], dtype=np.int64)
     stop = np.asarray([rank.get(hi + 1, len(points)) for hi in his], dtype=np.int64)
-    return points, _rows_from_spans(len(points), first, stop, bits, words)
+    return points, _rows_from_spans(len(points), first, stop, column, words)
 
 
 def _classes(rows: U64) -> tuple[U64, I32]:
-    """Distinct rows and each element's row index."""
-    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    """Distinct rows and each element's row index: by a 64-bit row hash, checked, with an exact fallback."""
+    weights = np.random.default_rng(0x5EED).integers(1, 2**63, rows.shape[1], dtype=np.uint64) | np.uint64(1)
+    hashes = (rows * weights).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    unique = rows[first]
+    if not np.array_equal(unique[inverse], rows):
+        unique, inverse = np.unique(rows, axis=0, return_inverse=True)
     return np.ascontiguousarray(unique), inverse.reshape(-1).astype(np.int32)
 
 
@@ -110,11 +144,16 @@ class AddressTable:
 
     @classmethod
     def build(cls, sets: Sequence[tuple[int, AddressSet]], words: int) -> AddressTable:
-        v4_starts, v4_rows = _numeric_elements([(b, s.v4) for b, s in sets], V4_END, words)
-        v6_points, v6_rows = _v6_elements([(b, s.v6) for b, s in sets], words)
-        rows, inverse = _classes(np.concatenate((v4_rows, v6_rows)))
-        v4_starts, v4_classes = _merge_runs(v4_starts, inverse[: v4_rows.shape[0]])
-        v6_all = inverse[v4_rows.shape[0] :]
+        v4_columns = _Columns.of([(b, s.v4) for b, s in sets])
+        v6_columns = _Columns.of([(b, s.v6) for b, s in sets])
+        lo, hi, column = v4_columns.flat(lambda s: s)
+        v4_starts, v4_set_rows = _numeric_elements(lo, hi, column, V4_END, words_for(len(v4_columns.sets)))
+        v6_points, v6_set_rows = _v6_elements(v6_columns.sets, words_for(len(v6_columns.sets)))
+        v4_rows, v4_inverse = _classes(v4_set_rows)
+        v6_rows, v6_inverse = _classes(v6_set_rows)
+        rows, inverse = _classes(np.concatenate((v4_columns.expand(v4_rows, words), v6_columns.expand(v6_rows, words))))
+        v4_starts, v4_classes = _merge_runs(v4_starts, inverse[v4_inverse])
+        v6_all = inverse[v4_rows.shape[0] + v6_inverse]
         keep = np.ones(v6_all.size, dtype=bool)
         keep[1:] = v6_all[1:] != v6_all[:-1]
         v6_kept = [v for v, k in zip(v6_points, keep.tolist(), strict=True) if k]
@@ -163,11 +202,14 @@ class PortTable:
 
     @classmethod
     def build(cls, sets: Sequence[tuple[int, Sequence[Interval]]], words: int) -> PortTable:
-        starts, element_rows = _numeric_elements(sets, PORT_END, words)
+        columns = _Columns.of([(b, tuple(s)) for b, s in sets])
+        lo, hi, column = columns.flat(lambda s: s)
+        starts, set_rows = _numeric_elements(lo, hi, column, PORT_END, words_for(len(columns.sets)))
+        unique_set_rows, element_class = _classes(set_rows)
         every = np.full((1, words), np.uint64(LOW64), dtype=np.uint64)
         unknown = mask_row([bit for bit, intervals in sets if tuple(intervals) == ((0, PORT_END - 1),)], words)
-        rows, inverse = _classes(np.concatenate((element_rows, every, unknown[None, :])))
-        starts, classes = _merge_runs(starts, inverse[:-2])
+        rows, inverse = _classes(np.concatenate((columns.expand(unique_set_rows, words), every, unknown[None, :])))
+        starts, classes = _merge_runs(starts, inverse[element_class])
         return cls(starts, classes, rows, int(inverse[-2]), int(inverse[-1]))
 
     def as_tuple(self) -> tuple[U64, I32, U64, int, int]:
