@@ -159,7 +159,6 @@ def test_description_up_to_140_characters() -> None:
         ),
         ({"destination_port_range": ""}, ("DestinationPortRange", "DestinationPortRanges"), "destinationPortRange"),
         ({"source_address_prefixes": ("10.0.0.0/8",)}, ("SourceAddressPrefix", "SourceAddressPrefixes"), None),
-        ({"destination_address_prefix": None}, ("DestinationAddressPrefix", "DestinationAddressPrefixes"), None),
     ],
 )
 def test_both_or_neither_of_a_pair_is_a_parameter_conflict(
@@ -172,6 +171,28 @@ def test_both_or_neither_of_a_pair_is_a_parameter_conflict(
             f"Security rule with Id {RULE_ID} must specify a non-empty value for either {pair[0]} or {pair[1]}, "
             "but not both.",
             f"properties.securityRules[0].properties.{field}",
+        )
+    ]
+
+
+def test_an_empty_address_slot_names_all_three_alternatives() -> None:
+    assert problems(rule(destination_address_prefix=None)) == [
+        (
+            "SecurityRuleParameterConflict",
+            f"Security rule with Id {RULE_ID} must specify a non-empty value for either DestinationAddressPrefix or "
+            "DestinationAddressPrefixes or DestinationApplicationSecurityGroups, but not more than one of them.",
+            "properties.securityRules[0].properties.destinationAddressPrefix",
+        )
+    ]
+
+
+def test_rule_names_are_unique_per_nsg_ignoring_case() -> None:
+    assert problems(rule("web", 100), rule("WEB", 200)) == [
+        (
+            "DuplicateSecurityRuleName",
+            f"Network security group {NSG_ID} has more than one security rule named WEB. Rule names are unique "
+            "within a network security group (compared case-insensitively).",
+            "properties.securityRules[1].name",
         )
     ]
 

@@ -17,7 +17,10 @@ Decisions taken here where Azure is silent (each in one place):
 - IPv4 and IPv6 literals may not be mixed within one address field (the documented case: a plural prefix list
   holding both families). Whether Azure also rejects an IPv4 source with an IPv6 destination is unconfirmed
   (spec §1.4), so that is accepted; such a rule can never match and is left to the analysis to report.
-- Names are checked (``NAME_PATTERN``) on NSGs and rules, the resources this project's rules are about.
+- Names are checked (``NAME_PATTERN``) on NSGs and rules, the resources this project's rules are about; rule names
+  are unique per NSG, case-insensitively (``DuplicateSecurityRuleName``).
+- Both or neither of an address slot's prefix fields, or an ASG list beside a prefix, names all three
+  alternatives (prefix, prefixes, ASGs); both port fields or neither use the documented two-field message.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Code:
 
     INVALID_PRIORITY = "SecurityRuleInvalidPriority"
     CONFLICT = "SecurityRuleConflict"
+    DUPLICATE_RULE_NAME = "DuplicateSecurityRuleName"
     INVALID_NAME = "InvalidResourceName"
     DESCRIPTION_TOO_LONG = "SecurityRuleDescriptionTooLong"
     PARAMETER_CONFLICT = "SecurityRuleParameterConflict"
@@ -104,6 +108,10 @@ class Message:
         f"{MIN_USER_PRIORITY}-{MAX_USER_PRIORITY}."
     )
     CONFLICT = "Security rule {new} conflicts with rule {existing}. Rules cannot have the same Priority and Direction."
+    DUPLICATE_RULE_NAME = (
+        "Network security group {nsg_id} has more than one security rule named {name}. Rule names are unique "
+        "within a network security group (compared case-insensitively)."
+    )
     INVALID_NAME = (
         "Resource name {name} is invalid. The name can be up to {max_length} characters long. It must begin with a "
         "word character, and it must end with a word character or with '_'. The name may contain word characters "
@@ -383,7 +391,7 @@ def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags
     plural: tuple[str, ...] = getattr(rule, f"{side}_address_prefixes")
     asgs: tuple[str, ...] = getattr(rule, f"{side}_asgs")
     if sum(map(bool, (singular, plural, asgs))) != 1:
-        if asgs:
+        if asgs or not (singular or plural):
             message = Message.ADDRESS_PARAMETER_CONFLICT.format(
                 rule_id=rid,
                 singular=_pascal(side, "AddressPrefix"),
@@ -491,6 +499,12 @@ def _nsg_wide_problems(nsg: NetworkSecurityGroup) -> Iterator[tuple[str, str, st
         else:
             message = Message.CONFLICT.format(new=rule.name, existing=existing.name)
             yield Code.CONFLICT, message, f"properties.securityRules[{i}].properties.priority"
+    seen_names: set[str] = set()
+    for i, rule in enumerate(nsg.security_rules):
+        if rule.name.casefold() in seen_names:
+            message = Message.DUPLICATE_RULE_NAME.format(nsg_id=nsg.id, name=rule.name)
+            yield Code.DUPLICATE_RULE_NAME, message, f"properties.securityRules[{i}].name"
+        seen_names.add(rule.name.casefold())
     for side in ("source", "destination"):
         count = sum(len(getattr(r, f"{side}_addresses")) for r in nsg.security_rules)
         if count > MAX_PREFIXES_PER_SIDE:
