@@ -201,7 +201,7 @@ def parse_addresses(text: pa.Array) -> Addresses:
     colon = pc.match_substring(text, ":").to_numpy(zero_copy_only=False) & ~v4
     if colon.any():
         rows = np.flatnonzero(colon)
-        encoded = pc.dictionary_encode(pc.filter(text, pa.array(colon))).combine_chunks()
+        encoded = pc.dictionary_encode(pc.filter(text, pa.array(colon)))
         values = [_v6_value(s) for s in encoded.dictionary.to_pylist()]
         parsed_ok = np.asarray([v is not None for v in values], dtype=bool)
         halves = np.asarray([(v >> 64, v & _LOW64) if v is not None else (0, 0) for v in values], dtype=np.uint64)
