@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network
+from types import MappingProxyType
 
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import id_key
@@ -209,23 +210,23 @@ class Message:
 
 
 #: Tags every NSG knows without a service tags file (spec §4.1, §4.2), by case-folded name.
-BUILTIN_TAGS = {
-    name.casefold(): name
-    for name in (
-        "VirtualNetwork",
-        "Internet",
-        "AzureLoadBalancer",
-        PLATFORM_DNS_TAG,
-        PLATFORM_IMDS_TAG,
-        PLATFORM_LKM_TAG,
-    )
-}
+BUILTIN_TAGS: Mapping[str, str] = MappingProxyType(
+    {
+        name.casefold(): name
+        for name in (
+            "VirtualNetwork",
+            "Internet",
+            "AzureLoadBalancer",
+            PLATFORM_DNS_TAG,
+            PLATFORM_IMDS_TAG,
+            PLATFORM_LKM_TAG,
+        )
+    }
+)
 #: Classic-model spellings (spec §4.3), accepted and mapped to the ARM names.
-CLASSIC_TAG_ALIASES = {
-    "azure_loadbalancer": "AzureLoadBalancer",
-    "internet": "Internet",
-    "virtual_network": "VirtualNetwork",
-}
+CLASSIC_TAG_ALIASES: Mapping[str, str] = MappingProxyType(
+    {"azure_loadbalancer": "AzureLoadBalancer", "internet": "Internet", "virtual_network": "VirtualNetwork"}
+)
 
 _NAME_RE = re.compile(NAME_PATTERN)
 
