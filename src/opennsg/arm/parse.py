@@ -109,6 +109,17 @@ class Reader:
 
     where: str = ""
     problems: list[ArmError] = field(default_factory=list)
+    _folded: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    def get(self, obj: Mapping[str, Any], name: str) -> Any:
+        """``lookup`` with each object's case-folded keys computed once (imports read many absent fields)."""
+        if name in obj:
+            return obj[name]
+        entry = self._folded.get(id(obj))
+        if entry is None or entry[0] is not obj:
+            entry = (obj, {k.casefold(): v for k, v in obj.items() if isinstance(k, str)})
+            self._folded[id(obj)] = entry
+        return entry[1].get(name.casefold())
 
     def add(self, code: str, message: str, path: str) -> None:
         self.problems.append(ArmError(code, message, f"{self.where}{path.rstrip('.')}"))
@@ -126,7 +137,7 @@ class Reader:
     # --- typed getters: None/absent means "not supplied" ---
 
     def text(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> str | None:
-        value = lookup(obj, name)
+        value = self.get(obj, name)
         if value is None:
             if required:
                 self.missing(name, f"{path}{name}")
@@ -137,7 +148,7 @@ class Reader:
         return value
 
     def texts(self, obj: Mapping[str, Any], name: str, path: str) -> tuple[str, ...]:
-        value = lookup(obj, name)
+        value = self.get(obj, name)
         if value is None:
             return ()
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -146,7 +157,7 @@ class Reader:
         return tuple(value)
 
     def flag(self, obj: Mapping[str, Any], name: str, path: str, default: bool = False) -> bool:
-        value = lookup(obj, name)
+        value = self.get(obj, name)
         if value is None:
             return default
         if not isinstance(value, bool):
@@ -155,7 +166,7 @@ class Reader:
         return value
 
     def integer(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> int | None:
-        value = lookup(obj, name)
+        value = self.get(obj, name)
         if value is None:
             if required:
                 self.missing(name, f"{path}{name}")
@@ -167,11 +178,11 @@ class Reader:
 
     def reference(self, obj: Mapping[str, Any], name: str, path: str) -> str | None:
         """A ``{"id": ...}`` sub-resource reference."""
-        value = lookup(obj, name)
+        value = self.get(obj, name)
         return None if value is None else self._ref(value, f"{path}{name}", name)
 
     def references(self, obj: Mapping[str, Any], name: str, path: str) -> tuple[str, ...]:
-        value = lookup(obj, name)
+        value = self.get(obj, name)
         if value is None:
             return ()
         if not isinstance(value, list):
@@ -184,7 +195,7 @@ class Reader:
         if not isinstance(value, Mapping):
             self.invalid(name, path, 'a reference {"id": ...}', value)
             return None
-        ref = lookup(value, "id")
+        ref = self.get(value, "id")
         if not isinstance(ref, str) or not ref.strip():
             self.add(Code.MISSING_REFERENCE_ID, Message.MISSING_REFERENCE_ID.format(path=path), path)
             return None
@@ -192,7 +203,7 @@ class Reader:
 
     def objects(self, obj: Mapping[str, Any], name: str, path: str) -> list[tuple[Mapping[str, Any], str]]:
         """The objects of an array property, each with its path."""
-        value = lookup(obj, name)
+        value = self.get(obj, name)
         if value is None:
             return []
         if not isinstance(value, list):
@@ -207,7 +218,7 @@ class Reader:
         return out
 
     def tags(self, body: Mapping[str, Any], path: str) -> Mapping[str, str]:
-        value = lookup(body, "tags")
+        value = self.get(body, "tags")
         if value is None:
             return MappingProxyType({})
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
@@ -377,7 +388,7 @@ def parse_subnet(body: Mapping[str, Any], resource_id: str, reader: Reader, path
 
 def parse_peering(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualNetworkPeering:
     props, pp = properties_of(body, path)
-    space = lookup(props, "remoteAddressSpace")
+    space = reader.get(props, "remoteAddressSpace")
     return VirtualNetworkPeering(
         id=resource_id,
         name=reader.name(body, resource_id, path),
@@ -397,7 +408,7 @@ GATEWAY_PREFIXES_PROPERTY = "gatewayAddressPrefixes"
 
 def parse_vnet(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualNetwork:
     props, pp = properties_of(body, path)
-    space = lookup(props, "addressSpace")
+    space = reader.get(props, "addressSpace")
     subnets = [
         parse_subnet(item, _child_id(resource_id, "subnets", item, reader, ipath), reader, ipath)
         for item, ipath in reader.objects(props, "subnets", pp)
@@ -484,7 +495,7 @@ def parse_nic(body: Mapping[str, Any], resource_id: str, reader: Reader, path: s
 def parse_vm(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualMachine:
     """Only what NSGs need of a VM: its NICs and which one is primary."""
     props, pp = properties_of(body, path)
-    profile = lookup(props, "networkProfile")
+    profile = reader.get(props, "networkProfile")
     nics: list[str] = []
     primary: str | None = None
     if isinstance(profile, Mapping):
@@ -547,13 +558,13 @@ def parse_subscription(body: Mapping[str, Any], reader: Reader, path: str = "") 
     """A subscription (spec §0 "Outbound SMTP"); ``az account show`` spells the id ``id`` and the name ``name``."""
     sub_id = reader.text(body, "subscriptionId", path) or reader.text(body, "id", path, required=True) or ""
     sub_id = name_of(sub_id) if sub_id.startswith("/") else sub_id
-    policies = lookup(body, "subscriptionPolicies")
+    policies = reader.get(body, "subscriptionPolicies")
     quota = reader.text(policies, "quotaId", f"{path}subscriptionPolicies.") if isinstance(policies, Mapping) else None
     return Subscription(
         subscription_id=sub_id,
         quota_id=quota,
         offer_type=reader.text(body, "offerType", path),
-        created_date=_date(lookup(body, "createdDate"), reader, f"{path}createdDate"),
+        created_date=_date(reader.get(body, "createdDate"), reader, f"{path}createdDate"),
         smtp_exemption=reader.flag(body, "smtpExemption", path),
         display_name=reader.text(body, "displayName", path) or reader.text(body, "name", path),
     )
