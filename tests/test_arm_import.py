@@ -516,3 +516,27 @@ def test_vm_without_a_primary_flag_has_no_primary_nic() -> None:
     (loaded,) = load_documents([("vm", vm)], validate=False).vms.values()
     assert loaded.primary_network_interface is None
     assert loaded.network_interfaces == (f"{P}/networkInterfaces/vm-az-nic",)
+
+
+def test_a_rule_naming_a_missing_asg_points_into_the_az_file() -> None:
+    nsg = json.loads((AZ / "nsg-show.json").read_text())
+    found = errors_of(load_documents, [("nsg.json", nsg)])
+    rule_id = f"{NSG_ID}/securityRules/allow-web"
+    assert found == [
+        (
+            "InvalidResourceReference",
+            f"Resource {P}/applicationSecurityGroups/asg-web referenced by {rule_id} was not found.",
+            "nsg.json: securityRules[1].destinationApplicationSecurityGroups[0].id",
+        )
+    ]
+
+
+def test_nic_and_vm_references_point_into_their_files() -> None:
+    nics = json.loads((AZ / "nic-list.json").read_text())
+    vm = json.loads((AZ / "vm-show.json").read_text())
+    vm["networkProfile"]["networkInterfaces"][0]["id"] = f"{P}/networkInterfaces/ghost"
+    found = errors_of(load_documents, [("nics.json", nics[1:]), ("vm.json", vm)])
+    assert [(c, t) for c, _, t in found] == [
+        ("InvalidResourceReference", "nics.json: [0].ipConfigurations[0].subnet.id"),
+        ("InvalidResourceReference", "vm.json: networkProfile.networkInterfaces[0].id"),
+    ]

@@ -239,3 +239,18 @@ def test_template_errors_come_with_the_rest() -> None:
     with pytest.raises(OpenNsgError) as raised:
         load_documents([("t.json", doc), ("n.json", bad_nsg)])
     assert [e.code for e in raised.value.errors] == ["InvalidTemplate", *["MissingRequiredProperty"] * 4]
+
+
+def test_a_parameters_file_may_only_set_declared_parameters() -> None:
+    doc = json.loads((TEMPLATES / "network.json").read_text())
+    params = json.loads((TEMPLATES / "network.parameters.json").read_text())
+    params["parameters"]["typo"] = {"value": 1}
+    with pytest.raises(OpenNsgError) as raised:
+        load_documents([("n.json", doc), ("n.parameters.json", params)])
+    assert [(e.code, e.message, e.target) for e in raised.value.errors] == [
+        (
+            "InvalidTemplate",
+            "The parameter 'typo' of the parameters file is not declared in the template.",
+            "n.json: parameters",
+        )
+    ]

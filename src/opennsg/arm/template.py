@@ -302,6 +302,11 @@ def expand_template(
     values: dict[str, Any] = {}
     declared = lookup(template, "parameters") or {}
     given = {k.casefold(): v for k, v in (parameters or {}).items()}
+    known = {k.casefold() for k in declared} if isinstance(declared, Mapping) else set()
+    for name in parameters or {}:
+        if name.casefold() not in known:
+            message = f"The parameter '{name}' of the parameters file is not declared in the template."
+            reader.add(Code.INVALID_TEMPLATE, message, "parameters")
     for name, spec in declared.items() if isinstance(declared, Mapping) else ():
         if name.casefold() in given:
             values[name] = given[name.casefold()]
