@@ -540,3 +540,10 @@ def test_nic_and_vm_references_point_into_their_files() -> None:
         ("InvalidResourceReference", "nics.json: [0].ipConfigurations[0].subnet.id"),
         ("InvalidResourceReference", "vm.json: networkProfile.networkInterfaces[0].id"),
     ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+def test_text_encodings_az_output_comes_in(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "asgs.json"
+    path.write_text((AZ / "asg-list.json").read_text(), encoding=encoding)
+    assert [a.name for a in load_paths([path]).asgs.values()] == ["asg-web"]

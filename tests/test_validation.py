@@ -737,3 +737,8 @@ def test_any_rule_text_gives_known_codes_and_never_crashes(
     if not found:
         assert MIN_PRIORITY <= priority <= MAX_PRIORITY
         assert bool(prefix) != bool(prefixes) and bool(port) != bool(ports)
+
+
+@pytest.mark.parametrize("protocol", [Protocol.ICMP, Protocol.ESP, Protocol.AH])
+def test_portless_protocols_with_numeric_ports_are_accepted(protocol: Protocol) -> None:
+    assert problems(replace(rule(source_port_range="1000-2000"), protocol=protocol)) == []

@@ -13,6 +13,7 @@ both ends.
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -328,7 +329,9 @@ def read_json(path: Path, problems: list[ArmError]) -> Any | None:
         problems.append(ArmError(Code.FILE_NOT_FOUND, Message.FILE_NOT_FOUND.format(source=label), label))
         return None
     try:
-        text = raw.decode("utf-8-sig")
+        # Windows PowerShell 5 redirects (``az ... > file.json``) write UTF-16 with a byte order mark.
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = raw.decode("utf-16") if utf16 else raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         reason = f"not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})"
         problems.append(ArmError(Code.INVALID_JSON, Message.INVALID_JSON.format(source=label, reason=reason), label))
