@@ -41,7 +41,7 @@ FROM tuples GROUP BY ALL
 """.format(
     **{
         f"v4_{side}": f"CASE WHEN contains({side}_ip, ':') THEN NULL ELSE "
-        + " + ".join(f"split_part({side}_ip, '.', {i + 1})::UBIGINT * {256 ** (3 - i)}" for i in range(4))
+        + " + ".join(f"split_part({side}_ip, '.', {i + 1})::BIGINT * {256 ** (3 - i)}" for i in range(4))
         + " END"
         for side in ("src", "dst")
     }

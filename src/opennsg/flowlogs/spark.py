@@ -22,6 +22,13 @@ from opennsg.flowlogs.reader import ReadStats
 from opennsg.flowlogs.replay import ReplayResult, attribute, build_result, flow_columns
 from opennsg.model.topology import Topology
 
+#: Local mode talks to itself only: driver on loopback, no web UI, few shuffle partitions.
+_LOCAL_CONFIG = {
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "2",
+}
 _RESULT_SCHEMA = pa.schema([("row", pa.int64()), ("allow", pa.bool_()), ("rule", pa.string())])
 
 
@@ -88,8 +95,12 @@ def classify_with_spark(
     attributed = flows.append_column("nic", pa.array(nics.tolist(), pa.string()))
     attributed = attributed.append_column("row", pa.array(np.arange(flows.num_rows), pa.int64()))
     attributed = attributed.filter(pa.array(~unattributed))
-    spark = SparkSession.builder.master(master).appName("opennsg-replay").getOrCreate()
-    frame: Any = spark.createDataFrame(attributed.to_pandas())
+    builder = SparkSession.builder.master(master).appName("opennsg-replay")
+    if master.startswith("local"):
+        for key, value in _LOCAL_CONFIG.items():
+            builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    frame: Any = spark.createDataFrame(attributed)
 
     def task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return _classify_partition(paths, tags, batches)
