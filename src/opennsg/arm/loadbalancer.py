@@ -147,7 +147,7 @@ def parse_load_balancer(body: dict[str, Any], target: str = "loadBalancer") -> L
         p = _properties(item)
         protocol = reader.enum(p, "protocol", f"{path}.properties", probe_protocols)
         port = reader.integer(p, "port", f"{path}.properties.port", 1, 65535)
-        if port is None:
+        if p.get("port") is None:
             reader.missing(f"{path}.properties.port", "'port'")
         interval = reader.integer(p, "intervalInSeconds", f"{path}.properties.intervalInSeconds", 5, 2147483647)
         if child and protocol and port is not None:
@@ -169,8 +169,8 @@ def parse_load_balancer(body: dict[str, Any], target: str = "loadBalancer") -> L
         for value, key in ((frontend, "frontendIPConfiguration"), (pool, "backendAddressPool")):
             if value is None:
                 reader.missing(f"{path}.properties.{key}", f"'{key}'")
-        for number, key in ((front_port, "frontendPort"), (back_port, "backendPort")):
-            if number is None:
+        for key in ("frontendPort", "backendPort"):
+            if p.get(key) is None:
                 reader.missing(f"{path}.properties.{key}", f"'{key}'")
         probe = reader.ref(p, "probe", f"{path}.properties.probe")
         floating = bool(p.get("enableFloatingIP", False))

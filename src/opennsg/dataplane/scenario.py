@@ -32,6 +32,8 @@ from opennsg.model.topology import Topology
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+#: Size of a control packet (SYN, FIN, RST, a UDP/ICMP probe of a connect): an IPv4 header and a TCP header.
+CONTROL_PACKET_BYTES = 60
 STEP_KINDS = (
     "connect", "send", "close", "packet", "wait", "probe", "delete-rule", "add-rule", "set-flush-connection",
     "associate", "asg-membership",
@@ -290,16 +292,19 @@ class ScenarioRun:
         conn = _Connection(protocol, client, server, server)
         self._connections[str(args["name"])] = conn
         syn = frozenset({TcpFlag.SYN}) if protocol == IANA_TCP else frozenset()
-        first = self._transmit("connect", Packet(client[0], server[0], protocol, client[1], server[1], syn), step)
+        size = CONTROL_PACKET_BYTES
+        first = self._transmit(
+            "connect", Packet(client[0], server[0], protocol, client[1], server[1], syn, 1, size), step
+        )
         if not first.delivered:
             return
         conn.actual = first.translated_to or server
         synack = frozenset({TcpFlag.SYN, TcpFlag.ACK}) if protocol == IANA_TCP else frozenset()
-        back = Packet(conn.actual[0], client[0], protocol, conn.actual[1], client[1], synack)
+        back = Packet(conn.actual[0], client[0], protocol, conn.actual[1], client[1], synack, 1, size)
         self._transmit("connect", back, step)
         if protocol == IANA_TCP:
             ack = frozenset({TcpFlag.ACK})
-            self._transmit("connect", Packet(client[0], server[0], protocol, client[1], server[1], ack), step)
+            self._transmit("connect", Packet(client[0], server[0], protocol, client[1], server[1], ack, 1, size), step)
 
     def _connection(self, args: Mapping[str, Any]) -> _Connection:
         conn = self._connections.get(str(args["connection"]))
@@ -326,8 +331,9 @@ class ScenarioRun:
     def _close(self, value: Any, step: Mapping[str, Any]) -> None:
         args = self._args(value, "connection")
         conn = self._connection(args)
-        forward = Packet(conn.client[0], conn.server[0], conn.protocol, conn.client[1], conn.server[1])
-        reply = Packet(conn.actual[0], conn.client[0], conn.protocol, conn.actual[1], conn.client[1])
+        size = CONTROL_PACKET_BYTES
+        forward = Packet(conn.client[0], conn.server[0], conn.protocol, conn.client[1], conn.server[1], size=size)
+        reply = Packet(conn.actual[0], conn.client[0], conn.protocol, conn.actual[1], conn.client[1], size=size)
         if args.get("how", "fin") == "rst":
             self._transmit("close", replace(forward, flags=frozenset({TcpFlag.RST})), step)
             return
