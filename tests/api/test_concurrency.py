@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-
 from tests.api.conftest import API, SUB, RunningServer, auth, rid, rule_body
 
 WRITERS = 50

@@ -1,0 +1,178 @@
+"""No input makes the service answer 5xx: schemathesis against /openapi.json, and hypothesis mutating valid ARM
+bodies of every writable resource (bounded example counts keep this within the suite's time budget)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.api.conftest import API, SUB, TOKENS, auth, rid, rule_body
+
+from opennsg.api import ServiceConfig, create_app
+
+#: Examples per operation; raise it (e.g. OPENNSG_FUZZ_EXAMPLES=200) for a deeper run outside the default suite.
+EXAMPLES = int(os.environ.get("OPENNSG_FUZZ_EXAMPLES", "12"))
+FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return create_app(ServiceConfig(db_url=str(tmp_path_factory.mktemp("fuzz") / "fuzz.db"), tokens=TOKENS))
+
+
+@pytest.fixture(scope="module")
+def fuzz_schema(fuzz_app: Any) -> Any:
+    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
+
+
+schema = schemathesis.pytest.from_fixture("fuzz_schema")
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_schemathesis_finds_no_server_error(case: Any) -> None:
+    response = case.call(headers=auth())
+    assert response.status_code < 500, (case.method, case.formatted_path, response.text[:500])
+
+
+# --- structured mutation of valid bodies -------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+INTERESTING_TEXT = st.sampled_from(
+    ["*", "", " ", "10.0.0.0/33", "::/0", "Internet", "VirtualNetwork", "1-0", "65536", "0-65535", "a" * 200,
+     "/subscriptions/x", "Tcp", "tcp", "Deny", "Outbound", "🙂", "\x00", "1.2.3.4", "fe80::1/64"]
+)  # fmt: skip
+
+
+def mutate(body: Any, draw: Callable[[st.SearchStrategy[Any]], Any]) -> Any:
+    """Replace one value somewhere in ``body`` (a leaf, a list or an object) with random or tricky JSON."""
+    if isinstance(body, dict) and body and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(body)))
+        return {**body, key: mutate(body[key], draw)}
+    if isinstance(body, list) and body and draw(st.booleans()):
+        index = draw(st.integers(0, len(body) - 1))
+        return [*body[:index], mutate(body[index], draw), *body[index + 1 :]]
+    return draw(JSON_VALUES | INTERESTING_TEXT)
+
+
+@pytest.fixture(scope="module")
+def seeded(fuzz_app: Any) -> Iterator[TestClient]:
+    """A client on a database holding one of everything, so mutated writes reach deep validation."""
+    with TestClient(fuzz_app, headers=auth()) as client:
+        for group in ("rg1", "NetworkWatcherRG"):
+            client.put(f"/subscriptions/{SUB}/resourcegroups/{group}?{API}", json={"location": "westus"})
+        for path, body in VALID_BODIES:
+            response = client.put(f"{path}?{API}", json=body)
+            assert response.status_code in (200, 201), (path, response.text)
+        yield client
+
+
+NSG = rid("networkSecurityGroups", "nsg1")
+VNET = rid("virtualNetworks", "vnet1")
+ASG = rid("applicationSecurityGroups", "asg1")
+NIC = rid("networkInterfaces", "nic1")
+WATCHER = rid("networkWatchers", "NetworkWatcher_westus", group="NetworkWatcherRG")
+VALID_BODIES: list[tuple[str, dict[str, Any]]] = [
+    (ASG, {"location": "westus"}),
+    (NSG, {"location": "westus", "properties": {"securityRules": [{"name": "r1", **rule_body(100)}]}}),
+    (NSG + "/securityRules/r2", rule_body(200)),
+    (
+        VNET,
+        {
+            "location": "westus",
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [
+                    {"name": "app", "properties": {"addressPrefix": "10.0.0.0/24", "networkSecurityGroup": {"id": NSG}}}
+                ],
+            },
+        },
+    ),
+    (VNET + "/subnets/other", {"properties": {"addressPrefix": "10.0.1.0/24"}}),
+    (
+        NIC,
+        {
+            "location": "westus",
+            "properties": {
+                "ipConfigurations": [
+                    {
+                        "name": "ipconfig1",
+                        "properties": {
+                            "privateIPAddress": "10.0.0.4",
+                            "subnet": {"id": VNET + "/subnets/app"},
+                            "applicationSecurityGroups": [{"id": ASG}],
+                        },
+                    }
+                ],
+                "networkSecurityGroup": {"id": NSG},
+            },
+        },
+    ),
+    (WATCHER, {"location": "westus"}),
+]
+ACTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        WATCHER + "/ipFlowVerify",
+        {
+            "targetResourceId": NIC,
+            "direction": "Inbound",
+            "protocol": "TCP",
+            "localIPAddress": "10.0.0.4",
+            "localPort": "443",
+            "remoteIPAddress": "52.1.2.3",
+            "remotePort": "1000",
+        },
+    ),
+    (
+        WATCHER + "/networkConfigurationDiagnostic",
+        {
+            "targetResourceId": NIC,
+            "profiles": [
+                {
+                    "direction": "Inbound",
+                    "protocol": "TCP",
+                    "source": "52.1.2.3",
+                    "destination": "10.0.0.4",
+                    "destinationPort": "443",
+                }
+            ],
+        },  # fmt: skip
+    ),
+    (WATCHER + "/securityGroupView", {"targetResourceId": NIC}),
+]
+
+
+@given(data=st.data())
+@settings(max_examples=EXAMPLES * 12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+def test_mutated_bodies_never_cause_server_errors(seeded: TestClient, data: st.DataObject) -> None:
+    method, path, body = data.draw(
+        st.sampled_from([("PUT", p, b) for p, b in VALID_BODIES] + [("POST", p, b) for p, b in ACTIONS])
+    )
+    mutated = mutate(body, data.draw)
+    response = seeded.request(method, f"{path}?{API}", json=mutated)
+    assert response.status_code < 500, (method, path, mutated, response.text[:500])
+    if response.status_code >= 400:
+        assert "error" in response.json() and response.json()["error"]["code"]
+
+
+def test_schema_documents_every_arm_route(fuzz_schema: Any) -> None:
+    operations = {op.ok().label for op in fuzz_schema.get_all_operations()}
+    assert (
+        "POST /subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers/{networkWatcherName}/ipFlowVerify"
+        in operations
+    )
+    assert len(operations) > 60
