@@ -202,6 +202,6 @@ def test_show_lists_rules_and_associations(network: Path) -> None:
     nsg = json.loads(result.stdout)["networkSecurityGroups"][0]
     assert nsg["subnets"][0].endswith("/subnets/web")
     assert len(nsg["rules"]) == 7  # one user rule + six defaults
-    human = runner.invoke(app, ["show", str(network)])
+    human = runner.invoke(app, ["show", str(network)], env={"COLUMNS": "200"})
     assert human.exit_code == 0
     assert "allow-https" in human.stdout

@@ -36,7 +36,9 @@ def load_topology(paths: list[Path], service_tags: Path | None) -> Topology:
 
 
 @app.command()
-def validate(paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceTagsOption, json: bool = JsonOption) -> None:
+def validate(
+    paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceTagsOption, json: bool = JsonOption
+) -> None:
     """Check ARM JSON against Azure's validation rules and limits; report every problem at once."""
     with bad_input_exits(json):
         topology = load_topology(paths, service_tags)
@@ -115,7 +117,9 @@ def verify(
             problems.append(ArmError("InvalidParameter", f"--expect must be Allow or Deny, not '{expect}'."))
         parsed_direction = Direction.parse(direction) if direction else None
         if direction and parsed_direction is None:
-            problems.append(ArmError("InvalidParameter", f"--direction must be Inbound or Outbound, not '{direction}'."))
+            problems.append(
+                ArmError("InvalidParameter", f"--direction must be Inbound or Outbound, not '{direction}'.")
+            )
         proto = parse_flow_protocol(protocol)
         if proto is None:
             problems.append(ArmError("InvalidParameter", f"--protocol '{protocol}' is not a protocol name or number."))
@@ -222,9 +226,7 @@ def effective(
     for group in groups:
         association = group["association"]
         where = next(iter(association.values()))["id"]
-        table = Table(title=f"{group['networkSecurityGroup']['id'].rsplit('/', 1)[-1]} on {where.rsplit('/', 1)[-1]}")
-        for col in ("priority", "name", "direction", "access", "protocol", "source", "srcPorts", "dest", "dstPorts"):
-            table.add_column(col)
+        table = _rule_table(f"{group['networkSecurityGroup']['id'].rsplit('/', 1)[-1]} on {where.rsplit('/', 1)[-1]}")
         for rule in group["effectiveSecurityRules"]:
             table.add_row(
                 str(rule["priority"]),
@@ -240,13 +242,23 @@ def effective(
         stdout.print(table)
 
 
+def _rule_table(title: str) -> Table:
+    """A table of rules whose cells wrap instead of truncating (names and prefixes must stay readable)."""
+    table = Table(title=title)
+    for col in ("priority", "name", "direction", "access", "protocol", "source", "srcPorts", "dest", "dstPorts"):
+        table.add_column(col, overflow="fold")
+    return table
+
+
 def _joined(rule: dict[str, Any], singular: str) -> str:
     plural = rule.get(singular + "es") or rule.get(singular + "s") or []
     return ", ".join(plural) if plural else str(rule.get(singular) or "")
 
 
 @app.command()
-def show(paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceTagsOption, json: bool = JsonOption) -> None:
+def show(
+    paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceTagsOption, json: bool = JsonOption
+) -> None:
     """NSGs with their rules and associations."""
     with bad_input_exits(json):
         topology = load_topology(paths, service_tags)
@@ -284,9 +296,7 @@ def show(paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceT
         attached = [s.rsplit("/", 1)[-1] for s in item["subnets"]] + [
             n.rsplit("/", 1)[-1] + " (NIC)" for n in item["networkInterfaces"]
         ]
-        table = Table(title=f"{item['name']}  →  {', '.join(attached) or 'not associated'}")
-        for col in ("priority", "name", "direction", "access", "protocol", "source", "srcPorts", "dest", "dstPorts"):
-            table.add_column(col)
+        table = _rule_table(f"{item['name']}  →  {', '.join(attached) or 'not associated'}")
         for r in item["rules"]:
             table.add_row(
                 str(r["priority"]),
