@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -29,15 +30,17 @@ from opennsg.flowlogs.formats import (
     normalize_mac,
 )
 
-#: Columns of every batch the reader yields (one row per flow tuple).
+_LABEL = pa.dictionary(pa.int32(), pa.string())
+#: Columns of every batch the reader yields (one row per flow tuple). What a whole ``flowTuples`` list shares
+#: (file, format, NSG or flow log, ACL, MAC, rule) is dictionary-encoded: it costs nothing per tuple.
 SCHEMA = pa.schema(
     [
-        ("file", pa.string()),
-        ("format", pa.string()),
-        ("resource_id", pa.string()),
-        ("acl_id", pa.string()),
-        ("mac", pa.string()),
-        ("rule", pa.string()),
+        ("file", _LABEL),
+        ("format", _LABEL),
+        ("resource_id", _LABEL),
+        ("acl_id", _LABEL),
+        ("mac", _LABEL),
+        ("rule", _LABEL),
         ("time", pa.timestamp("ms", tz="UTC")),
         ("src_ip", pa.string()),
         ("dst_ip", pa.string()),
@@ -218,8 +221,8 @@ class FlowLogReader:
                 inner = f"{where}.flows[{j}]"
                 mac = mac_flows.get("mac") if isinstance(mac_flows, dict) else None
                 tuples = mac_flows.get("flowTuples") if isinstance(mac_flows, dict) else None
-                if not isinstance(mac, str) or not _string_list(tuples):
-                    self._problem(file, inner, "flows entry lacks 'mac' or a list of string 'flowTuples'")
+                if not isinstance(mac, str) or not isinstance(tuples, list):
+                    self._problem(file, inner, "flows entry lacks 'mac' or a 'flowTuples' list")
                     continue
                 assert isinstance(tuples, list)
                 group = _Group(file, f"{inner}.flowTuples", fmt, resource_id, system_id, normalize_mac(mac), rule)
@@ -246,8 +249,8 @@ class FlowLogReader:
                 inner = f"{where}.flowGroups[{j}]"
                 rule = rule_group.get("rule") if isinstance(rule_group, dict) else None
                 tuples = rule_group.get("flowTuples") if isinstance(rule_group, dict) else None
-                if not isinstance(rule, str) or not _string_list(tuples):
-                    self._problem(file, inner, "flow group lacks 'rule' or a list of string 'flowTuples'")
+                if not isinstance(rule, str) or not isinstance(tuples, list):
+                    self._problem(file, inner, "flow group lacks 'rule' or a 'flowTuples' list")
                     continue
                 assert isinstance(tuples, list)
                 group = _Group(file, f"{inner}.flowTuples", LogFormat.VNET, resource_id, acl, normalize_mac(mac), rule)
@@ -256,34 +259,59 @@ class FlowLogReader:
     # --- tuples --------------------------------------------------------------------------------
 
     def _flush(self, bucket: _Bucket) -> Iterator[pa.RecordBatch]:
+        """Parse a bucket in bulk; only when the fast path finds something wrong is each tuple checked."""
         if not bucket.tuples:
             return
-        group_ids = np.repeat(np.arange(len(bucket.groups), dtype=np.int32), bucket.counts)
-        lines = bucket.tuples
-        texts = pa.array(lines, pa.string())
-        valid = pc.and_(pc.match_substring_regex(texts, _TUPLE_PATTERNS[bucket.fmt]), _ipv6_valid(texts))
-        if not pc.all(valid).as_py():
-            self._report_bad_tuples(bucket, texts, valid, group_ids)
-            mask = valid.to_numpy(zero_copy_only=False)
-            lines = [line for line, ok in zip(lines, mask, strict=True) if ok]
-            group_ids = group_ids[mask]
-        self.stats.tuples += len(lines)
-        if lines:
-            yield _parse_tuples(bucket.fmt, lines, group_ids, bucket.groups)
+        rows = _Rows(bucket)
+        try:
+            joined = "\n".join(rows.lines)
+        except TypeError:  # a tuple that is not a string
+            rows = self._drop(rows, np.fromiter((type(x) is str for x in rows.lines), dtype=bool), "non-string")
+            joined = "\n".join(rows.lines)
+        batch = _parse_tuples(bucket.fmt, joined, rows, bucket.groups)
+        if batch is None:
+            texts = pa.array(rows.lines, pa.string())
+            valid = pc.and_(pc.match_substring_regex(texts, _TUPLE_PATTERNS[bucket.fmt]), _ipv6_valid(texts))
+            rows = self._drop(rows, np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool), "malformed")
+            batch = _parse_tuples(bucket.fmt, "\n".join(rows.lines), rows, bucket.groups)
+            if batch is None:  # the patterns are stricter than the fast checks, so this cannot happen
+                self._drop(rows, np.zeros(len(rows.lines), dtype=bool), "unparseable")
+                return
+        self.stats.tuples += batch.num_rows
+        yield from batch.to_batches()
 
-    def _report_bad_tuples(self, bucket: _Bucket, texts: pa.Array, valid: pa.Array, group_ids: np.ndarray) -> None:
-        starts = np.concatenate(([0], np.cumsum(bucket.counts)[:-1]))
-        for row in np.flatnonzero(~valid.to_numpy(zero_copy_only=False)):
-            group = bucket.groups[int(group_ids[row])]
-            index = int(row - starts[group_ids[row]])
+    def _drop(self, rows: _Rows, keep: npt.NDArray[np.bool_], what: str) -> _Rows:
+        """Report the tuples not kept (file, group position, index in the group) and return the others."""
+        for row in np.flatnonzero(~keep).tolist():
+            group = rows.bucket.groups[int(rows.group_ids[row])]
             self.stats.malformed_tuples += 1
+            text = rows.lines[row] if isinstance(rows.lines[row], str) else repr(rows.lines[row])
             self.stats.problems.append(
-                Problem(group.file, f"{group.position}[{index}]", f"malformed {bucket.fmt.value} tuple {texts[row]}")
+                Problem(
+                    group.file, f"{group.position}[{rows.index[row]}]", f"{what} {rows.bucket.fmt.value} tuple {text}"
+                )
             )
+        return rows.subset(keep)
 
 
-def _string_list(value: Any) -> bool:
-    return isinstance(value, list) and all(type(item) is str for item in value)
+class _Rows:
+    """The tuple strings of a bucket still in play, with each one's group and index inside that group."""
+
+    def __init__(self, bucket: _Bucket) -> None:
+        self.bucket = bucket
+        self.lines: list[Any] = bucket.tuples
+        counts = np.asarray(bucket.counts, dtype=np.int64)
+        self.group_ids = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        self.index = np.arange(len(self.lines), dtype=np.int64) - starts[self.group_ids]
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> _Rows:
+        out = object.__new__(_Rows)
+        out.bucket = self.bucket
+        out.lines = [line for line, ok in zip(self.lines, keep.tolist(), strict=True) if ok]
+        out.group_ids = self.group_ids[keep]
+        out.index = self.index[keep]
+        return out
 
 
 def _ipv6_valid(texts: pa.Array) -> pa.Array:
@@ -306,44 +334,69 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _parse_tuples(fmt: LogFormat, lines: list[str], group_ids: np.ndarray, groups: list[_Group]) -> pa.RecordBatch:
-    """Validated tuple strings of one format into a batch: Arrow's CSV reader splits and converts them."""
+def _parse_tuples(fmt: LogFormat, joined: str, rows: _Rows, groups: list[_Group]) -> pa.Table | None:
+    """Tuple strings of one format into a batch (Arrow's CSV reader splits and converts them in bulk).
+
+    Returns None when any tuple is off — wrong field count, a non-number, a value out of range, an unknown
+    letter or an address that is not one — so the caller can find and report the culprits one by one.
+    """
+    count = len(rows.lines)
+    if count == 0:
+        return SCHEMA.empty_table()
     names = _FIELDS[fmt]
     types = {name: pa.string() for name in names}
     types.update({"ts": pa.int64(), "src_port": pa.int32(), "dst_port": pa.int32()})
     types.update({name: pa.int64() for name in _COUNTERS if name in names})
-    raw = pa.BufferReader("\n".join(lines).encode())
-    table = pacsv.read_csv(
-        raw,
-        read_options=pacsv.ReadOptions(column_names=list(names), block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
-        ),
-    )
-    rows = table.num_rows
-    ids = pa.array(group_ids)
-    protocol_text = table["protocol"]
-    if fmt is not LogFormat.VNET:
+    if fmt is LogFormat.VNET:
+        types["protocol"] = pa.int16()
+    wrong_shape: list[int] = []
+
+    def invalid_row(row: Any) -> str:
+        wrong_shape.append(1)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(joined.encode()),
+            read_options=pacsv.ReadOptions(column_names=list(names), block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=False,
+                invalid_row_handler=invalid_row,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )  # fmt: skip
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if wrong_shape or table.num_rows != count or not _plausible(fmt, table):
+        return None
+    if fmt is LogFormat.VNET:
+        protocol = table["protocol"]
+        millis = table["ts"]
+        decision = pc.if_else(pc.equal(table["state"], "D"), "D", "A")
+    else:
+        protocol_text = table["protocol"]
         for letter, number in LETTER_PROTOCOLS.items():
             protocol_text = pc.replace_substring(protocol_text, letter, str(number))
-    millis = table["ts"] if fmt is LogFormat.VNET else pc.multiply(table["ts"], 1000)
-    decision = pc.if_else(pc.equal(table["state"], "D"), "D", "A") if fmt is LogFormat.VNET else table["decision"]
-    nulls_text = pa.nulls(rows, pa.string())
-    nulls_int = pa.nulls(rows, pa.int64())
+        protocol = pc.cast(protocol_text, pa.int16())
+        millis = pc.multiply(table["ts"], 1000)
+        decision = table["decision"]
+    nulls_text = pa.nulls(count, pa.string())
+    nulls_int = pa.nulls(count, pa.int64())
     columns = {
-        "file": _take([g.file for g in groups], ids),
-        "format": pa.array([fmt.value] * rows, pa.string()),
-        "resource_id": _take([g.resource_id for g in groups], ids),
-        "acl_id": _take([g.acl_id for g in groups], ids),
-        "mac": _take([g.mac for g in groups], ids),
-        "rule": _take([g.rule for g in groups], ids),
+        "file": _labels([g.file for g in groups], rows.group_ids),
+        "format": _labels([fmt.value], np.zeros(count, dtype=np.int32)),
+        "resource_id": _labels([g.resource_id for g in groups], rows.group_ids),
+        "acl_id": _labels([g.acl_id for g in groups], rows.group_ids),
+        "mac": _labels([g.mac for g in groups], rows.group_ids),
+        "rule": _labels([g.rule for g in groups], rows.group_ids),
         "time": pc.cast(millis, pa.timestamp("ms", tz="UTC")),
         "src_ip": table["src_ip"],
         "dst_ip": table["dst_ip"],
         "src_port": table["src_port"],
         "dst_port": table["dst_port"],
-        "protocol": pc.cast(protocol_text, pa.int16()),
+        "protocol": protocol,
         "direction": table["direction"],
         "decision": decision,
         "state": table["state"] if "state" in names else nulls_text,
@@ -351,18 +404,57 @@ def _parse_tuples(fmt: LogFormat, lines: list[str], group_ids: np.ndarray, group
     }
     for name in _COUNTERS:
         columns[name] = table[name] if name in names else nulls_int
-    arrays = [_one_chunk(columns[f.name]).cast(f.type) for f in SCHEMA]
-    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+    return pa.Table.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-def _take(values: list[str], ids: pa.Array) -> pa.Array:
-    return pa.array(values, pa.string()).take(ids)
+_LETTERS = {
+    "direction": ["I", "O"],
+    "decision": ["A", "D"],
+}
+_STATES = {LogFormat.NSG_V2: ["B", "C", "E"], LogFormat.VNET: ["B", "C", "E", "D"]}
+_IP_PATTERN = rf"^{_IP}$"
+_NSG_PROTOCOL_PATTERN = r"^(?:T|U|\d{1,3})$"
 
 
-def _one_chunk(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    return column
+def _plausible(fmt: LogFormat, table: pa.Table) -> bool:
+    """Column-wise checks of what the CSV types leave open (ranges, letters, address syntax)."""
+    checks = [
+        pc.min(table["ts"]).as_py() >= 0,
+        pc.min(table["src_port"]).as_py() >= 0 and pc.max(table["src_port"]).as_py() <= 65535,
+        pc.min(table["dst_port"]).as_py() >= 0 and pc.max(table["dst_port"]).as_py() <= 65535,
+    ]
+    for name, allowed in _LETTERS.items():
+        if name in table.column_names:
+            checks.append(pc.all(pc.is_in(table[name], pa.array(allowed))).as_py())
+    if fmt in _STATES:
+        checks.append(pc.all(pc.is_in(table["state"], pa.array(_STATES[fmt]))).as_py())
+    if fmt is LogFormat.VNET:
+        checks.append(pc.min(table["protocol"]).as_py() >= 0 and pc.max(table["protocol"]).as_py() <= 255)
+        checks.append(pc.all(pc.is_in(table["encryption"], pa.array(sorted(ENCRYPTION_VALUES)))).as_py())
+    else:
+        checks.append(pc.all(pc.match_substring_regex(table["protocol"], _NSG_PROTOCOL_PATTERN)).as_py())
+    for name in _COUNTERS:
+        if name in table.column_names and table[name].null_count < len(table):
+            checks.append(pc.min(table[name]).as_py() >= 0)
+    if not all(checks):
+        return False
+    for name in ("src_ip", "dst_ip"):
+        if not pc.all(pc.match_substring_regex(table[name], _IP_PATTERN)).as_py():
+            return False
+        if pc.any(pc.match_substring(table[name], ":")).as_py() and not all(
+            _is_ip(text) for text in pc.filter(table[name], pc.match_substring(table[name], ":")).to_pylist()
+        ):
+            return False
+    return True
+
+
+def _labels(per_group: list[str], group_ids: npt.NDArray[np.int32]) -> pa.DictionaryArray:
+    """A per-tuple column of per-group strings, dictionary-encoded (each distinct string stored once)."""
+    distinct: dict[str, int] = {}
+    codes = np.fromiter(
+        (distinct.setdefault(v, len(distinct)) for v in per_group), dtype=np.int32, count=len(per_group)
+    )
+    return pa.DictionaryArray.from_arrays(pa.array(codes[group_ids]), pa.array(list(distinct), pa.string()))
 
 
 def _iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:

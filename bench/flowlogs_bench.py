@@ -1,0 +1,209 @@
+"""Flow log parse and replay rates (flow tuples per second), DuckDB path and optionally Spark local mode.
+
+    python bench/flowlogs_bench.py [--tuples 1000000] [--nics 8] [--rules 100] [--spark] [--json]
+
+Synthetic NSG v2 logs are written first (not timed): ``--nics`` NICs, each with an NSG of ``--rules`` user rules;
+flows from random Internet clients with random ephemeral ports, each flow logged as B, C and E (so about a
+third as many distinct flows as tuples), a quarter of them denied. Then three timings:
+
+- parse: the streaming reader, files → Arrow batches;
+- replay: parse + DuckDB aggregation into distinct flows + NIC attribution + compiled classification, against a
+  proposed config where every NSG lost one rule (so some verdicts change);
+- spark (with ``--spark``): the same replay with ``--engine spark`` (pyspark local mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from opennsg.flowlogs.reader import FlowLogReader
+from opennsg.flowlogs.replay import replay
+
+SUB, RG = "00000000-0000-0000-0000-0000000be4c4", "bench"
+BASE_TIME = 1_735_722_000  # 2025-01-01T09:00:00Z
+TUPLES_PER_RECORD = 2_000
+
+
+def nid(*parts: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/" + "/".join(parts)
+
+
+def config(nics: int, rules: int, drop_one: bool) -> list[dict[str, Any]]:
+    """ARM JSON: one VNet, a subnet and an NSG per NIC; rule i allows TCP port 1000+i from a /16 of clients."""
+    resources: list[dict[str, Any]] = []
+    subnets = []
+    for n in range(nics):
+        nsg_rules = [
+            {
+                "name": f"allow-{i}",
+                "properties": {
+                    "priority": 100 + i,
+                    "direction": "Inbound",
+                    "access": "Allow",
+                    "protocol": "Tcp",
+                    "sourceAddressPrefix": f"{20 + i % 100}.{i // 100}.0.0/16",
+                    "sourcePortRange": "*",
+                    "destinationAddressPrefix": "*",
+                    "destinationPortRange": str(1000 + i),
+                },
+            }
+            for i in range(rules)
+            if not (drop_one and i == 0)
+        ]
+        nsg_id = nid("networkSecurityGroups", f"nsg{n}")
+        resources.append(
+            {
+                "id": nsg_id,
+                "name": f"nsg{n}",
+                "location": "westeurope",
+                "type": "Microsoft.Network/networkSecurityGroups",
+                "properties": {"securityRules": nsg_rules},
+            }
+        )
+        subnet_id = nid("virtualNetworks", "vnet", "subnets", f"s{n}")
+        subnets.append(
+            {
+                "id": subnet_id,
+                "name": f"s{n}",
+                "properties": {"addressPrefix": f"10.0.{n}.0/24", "networkSecurityGroup": {"id": nsg_id}},
+            }
+        )
+        ipconfig = {
+            "name": "ipconfig1",
+            "id": nid("networkInterfaces", f"nic{n}", "ipConfigurations", "c"),
+            "properties": {"privateIPAddress": f"10.0.{n}.4", "primary": True, "subnet": {"id": subnet_id}},
+        }
+        resources.append(
+            {
+                "id": nid("networkInterfaces", f"nic{n}"),
+                "name": f"nic{n}",
+                "location": "westeurope",
+                "type": "Microsoft.Network/networkInterfaces",
+                "properties": {
+                    "macAddress": f"00-0D-3A-00-{n // 256:02X}-{n % 256:02X}",
+                    "ipConfigurations": [ipconfig],
+                },
+            }
+        )
+    space = {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}, "subnets": subnets}
+    resources.append(
+        {
+            "id": nid("virtualNetworks", "vnet"),
+            "name": "vnet",
+            "location": "westeurope",
+            "type": "Microsoft.Network/virtualNetworks",
+            "properties": space,
+        }
+    )
+    return resources
+
+
+def write_logs(out: Path, tuples: int, nics: int, rules: int, seed: int = 7) -> int:
+    """NSG v2 files, one per NIC (its NSG, its MAC); returns the number of tuples written."""
+    rng = random.Random(seed)
+    per_nic = tuples // nics // 3
+    written = 0
+    for n in range(nics):
+        mac = f"000D3A00{n // 256:02X}{n % 256:02X}"
+        allowed: list[str] = []
+        denied: list[str] = []
+        for f in range(per_nic):
+            i = rng.randrange(rules)
+            t = BASE_TIME + f * 3600 // per_nic
+            port = 1000 + i
+            src = f"{20 + i % 100}.{i // 100}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            sport = rng.randrange(1024, 65536)
+            head = f"{src},10.0.{n}.4,{sport},{port},T,I"
+            if f % 4 == 3:
+                stranger = f"{rng.randrange(1, 20)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+                denied.extend(f"{t + k},{stranger},10.0.{n}.4,{sport},{port},T,I,D,B,,,," for k in range(3))
+            else:
+                allowed.extend([f"{t},{head},A,B,,,,", f"{t + 30},{head},A,C,10,1500,8,9000",
+                                f"{t + 60},{head},A,E,2,120,2,400"])  # fmt: skip
+        records = []
+        for rule, items in (("UserRule_allow-x", allowed), ("DefaultRule_DenyAllInBound", denied)):
+            for start in range(0, len(items), TUPLES_PER_RECORD):
+                chunk = items[start : start + TUPLES_PER_RECORD]
+                records.append({"time": "2025-01-01T09:01:00.0000000Z", "systemId": f"guid-{n}",
+                                "category": "NetworkSecurityGroupFlowEvent",
+                                "resourceId": nid("networkSecurityGroups", f"nsg{n}").upper(),
+                                "operationName": "NetworkSecurityGroupFlowEvents",
+                                "properties": {"Version": 2, "flows": [{"rule": rule, "flows": [
+                                    {"mac": mac, "flowTuples": chunk}]}]}})  # fmt: skip
+                written += len(chunk)
+        target = out / f"nic{n}" / "PT1H.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"records": records}, separators=(",", ":")))
+    return written
+
+
+def timed(label: str, action: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = action()
+    elapsed = time.perf_counter() - start
+    print(f"  {label}: {elapsed:.2f} s", file=sys.stderr)
+    return result, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tuples", type=int, default=1_000_000)
+    parser.add_argument("--nics", type=int, default=8)
+    parser.add_argument("--rules", type=int, default=100)
+    parser.add_argument("--spark", action="store_true", help="also time the Spark local-mode replay")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args()
+
+    from opennsg.arm import load_paths
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        proposed = root / "proposed.json"
+        proposed.write_text(json.dumps(config(args.nics, args.rules, drop_one=True)))
+        topology = load_paths([proposed])
+        logs = root / "logs"
+        count = write_logs(logs, args.tuples, args.nics, args.rules)
+        size = sum(p.stat().st_size for p in logs.rglob("*.json"))
+        print(f"{count} tuples in {args.nics} files, {size / 1e6:.0f} MB", file=sys.stderr)
+
+        def parse() -> int:
+            reader = FlowLogReader([logs])
+            return sum(batch.num_rows for batch in reader.batches())
+
+        parsed, parse_s = timed("parse", parse)
+
+        def run(engine: str) -> Any:
+            reader = FlowLogReader([logs])
+            return replay(topology, reader.batches(), reader.stats, engine=engine, config_paths=[proposed])  # type: ignore[arg-type]
+
+        result, replay_s = timed("parse + replay (duckdb)", lambda: run("duckdb"))
+        figures: dict[str, Any] = {
+            "tuples": count,
+            "bytes": size,
+            "distinctFlows": result.flows,
+            "changedFlows": len(result.changed),
+            "parseSeconds": round(parse_s, 3),
+            "parseTuplesPerSecond": round(parsed / parse_s),
+            "replaySeconds": round(replay_s, 3),
+            "replayTuplesPerSecond": round(count / replay_s),
+        }
+        if args.spark:
+            spark_result, spark_s = timed("parse + replay (spark local)", lambda: run("spark"))
+            assert spark_result.changed == result.changed, "spark and duckdb disagree"
+            figures.update({"sparkSeconds": round(spark_s, 3), "sparkTuplesPerSecond": round(count / spark_s)})
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>24}: {value:,}" if isinstance(value, int) else f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    main()
