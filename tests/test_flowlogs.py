@@ -439,3 +439,35 @@ def test_data_plane_logs_replay_cleanly_against_their_own_config(tmp_path: Path)
     changed = replay(world(web_rules=(ALLOW_HTTP, DENY_OUT)), reader.batches(), reader.stats)
     assert {(c.dst_port, c.new_decision) for c in changed.changed} == {(22, "Deny")}
     assert json.loads(json.dumps(changed.to_json()))["totals"]["allowToDeny"] == len(changed.changed)
+
+
+def test_odd_tuples_in_a_good_file_are_pinpointed(tmp_path: Path) -> None:
+    good = "1542110377,10.5.16.4,13.67.143.118,59831,443,T,O,A,C,1,2,3,4"
+    odd = [
+        good,
+        7,  # not a string
+        "",  # empty
+        good + ",9",  # a field too many
+        good.replace(",1,2,3,4", ",-1,2,3,4"),  # negative counter
+        good.replace("10.5.16.4", "fe80::zz"),  # not an address
+        good.replace(",T,", ",X,"),  # unknown protocol letter
+        good.replace(",O,", ",Q,"),  # unknown direction
+        good.replace("1542110377", "1542110378"),
+    ]
+    record = {"category": "NetworkSecurityGroupFlowEvent", "resourceId": "/R", "properties": {"Version": 2, "flows": [
+        {"rule": "UserRule_a", "flows": [{"mac": "000D3AF87856", "flowTuples": odd}]}]}}  # fmt: skip
+    (tmp_path / "PT1H.json").write_text(json.dumps({"records": [record]}))
+    reader = FlowLogReader([tmp_path])
+    table = reader.read_all()
+    assert table["time"].to_pylist() == [datetime(2018, 11, 13, 11, 59, 37, tzinfo=UTC),
+                                         datetime(2018, 11, 13, 11, 59, 38, tzinfo=UTC)]  # fmt: skip
+    indices = sorted(int(p.position.rsplit("[", 1)[1].rstrip("]")) for p in reader.stats.problems)
+    assert indices == [1, 2, 3, 4, 5, 6, 7]
+    assert reader.stats.malformed_tuples == 7 and reader.stats.tuples == 2
+    assert any("non-string" in p.message for p in reader.stats.problems)
+
+
+def test_batches_stream_in_bounded_sizes() -> None:
+    reader = FlowLogReader([DATA / "nsg_v2.json", DATA / "vnet.json"], batch_tuples=4)
+    sizes = [b.num_rows for b in reader.batches()]
+    assert sum(sizes) == 15 and len(sizes) >= 3
