@@ -206,7 +206,7 @@ if _numba is not None:
     _address_class = _numba.njit(inline="always", cache=True)(_address_class)
     _port_class = _numba.njit(inline="always", cache=True)(_port_class)
     _lowest_bit = _numba.njit(inline="always", cache=True)(_lowest_bit)
-    _classify_one = _numba.njit(cache=True)(_classify_one)
+    _classify_one = _numba.njit(inline="always", cache=True)(_classify_one)
     _numba_loop = _numba.njit(nogil=True, cache=True)(_classify_loop)
 
 
