@@ -16,17 +16,17 @@ from ipaddress import IPv4Address, IPv6Address
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.reference import reference_decide
+from tests.strategies import topology_and_flows
 
 from opennsg.engine import Engine
 from opennsg.engine.addresses import V4_MAX, V6_MAX, AddressSet, PortSet
 from opennsg.engine.compiled import FlowColumns, clear_cache, compile_policy, get_compiled, numba_available
 from opennsg.engine.evaluate import decide
 from opennsg.engine.flow import Flow
-from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule, Verdict
+from opennsg.engine.ir import Association, NicPolicy, ResolvedNsg, ResolvedRule, Verdict
 from opennsg.model import Access, Direction, NetworkInterface, NetworkSecurityGroup, Protocol, SecurityRule, Topology
 from opennsg.model.policy import PLATFORM_DNS_TAG, PLATFORM_IMDS_TAG, PLATFORM_LKM_TAG
-from tests.reference import reference_decide
-from tests.strategies import topology_and_flows
 
 BACKENDS = ("numba", "numpy") if numba_available() else ("numpy",)
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -111,7 +111,7 @@ def port_sets(draw: st.DrawFn) -> PortSet:
 
 
 @st.composite
-def resolved_nsgs(draw: st.DrawFn, name: str, association: str) -> ResolvedNsg:
+def resolved_nsgs(draw: st.DrawFn, name: str, association: Association) -> ResolvedNsg:
     nsg_id = f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/{name}"
     shared = draw(address_sets())  # reused by several rules, like a service tag
     per_direction: dict[Direction, tuple[ResolvedRule, ...]] = {}
@@ -144,7 +144,7 @@ def resolved_nsgs(draw: st.DrawFn, name: str, association: str) -> ResolvedNsg:
     nsg = NetworkSecurityGroup(nsg_id, name)
     return ResolvedNsg(
         nsg, f"{name}-target", association, per_direction[Direction.INBOUND], per_direction[Direction.OUTBOUND]
-    )  # type: ignore[arg-type]
+    )
 
 
 @st.composite
