@@ -21,14 +21,14 @@ from tests.strategies import topology_and_flows
 
 from opennsg.engine import Engine
 from opennsg.engine.addresses import V4_MAX, V6_MAX, AddressSet, PortSet
-from opennsg.engine.compiled import FlowColumns, clear_cache, compile_policy, get_compiled, numba_available
+from opennsg.engine.compiled import Backend, FlowColumns, clear_cache, compile_policy, get_compiled, numba_available
 from opennsg.engine.evaluate import decide
 from opennsg.engine.flow import Flow
 from opennsg.engine.ir import Association, NicPolicy, ResolvedNsg, ResolvedRule, Verdict
 from opennsg.model import Access, Direction, NetworkInterface, NetworkSecurityGroup, Protocol, SecurityRule, Topology
 from opennsg.model.policy import PLATFORM_DNS_TAG, PLATFORM_IMDS_TAG, PLATFORM_LKM_TAG
 
-BACKENDS = ("numba", "numpy") if numba_available() else ("numpy",)
+BACKENDS: tuple[Backend, ...] = ("numba", "numpy") if numba_available() else ("numpy",)
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
 
