@@ -346,3 +346,33 @@ def test_rules_of_other_nics_do_not_matter_and_update_keeps_flows(clock: ManualC
     net.update(topo.with_(nics=[*(n for n in topo.nics.values() if n.name != "web1"), moved]))
     assert net.send(tcp(CLIENT, 50000, "10.0.1.4", 22)).delivered
     assert not net.send(tcp(CLIENT, 50001, "10.0.1.4", 22, SYN)).delivered
+
+
+def test_disabling_flush_connection_reevaluates_nothing(clock: ManualClock) -> None:
+    net = Network(world(flush=True), clock=clock)
+    handshake(net, (CLIENT, 50000), ("10.0.1.4", 22))
+    assert net.update(world(web_rules=(ALLOW_HTTP, DENY_OUT), flush=False)) == []
+    assert net.send(tcp(CLIENT, 50000, "10.0.1.4", 22)).delivered
+
+
+def test_flush_applies_to_changes_of_the_flushing_nsg_only(clock: ManualClock) -> None:
+    """app1's NIC NSG (no flush) changes under a flushing subnet NSG that does not: app1's flows are kept."""
+    topology = world()
+    vnet = next(iter(topology.vnets.values()))
+    flushing = nsg("app-subnet-nsg", rule("allow-all-in", 100, Direction.INBOUND, Access.ALLOW, Protocol.ANY, "*"),
+                   flush=True)  # fmt: skip
+    subnets = tuple(replace(s, network_security_group=flushing.id) if s.name == "app" else s for s in vnet.subnets)
+    app_nic_allow = nsg("app-nsg", rule("allow-ssh", 100, Direction.INBOUND, Access.ALLOW, Protocol.TCP, "22"))
+    start = topology.with_(vnets=[replace(vnet, subnets=subnets)], nsgs=[*topology.nsgs.values(), flushing])
+    start = start.with_(nsgs=[app_nic_allow if n.name == "app-nsg" else n for n in start.nsgs.values()])
+    net = Network(start, clock=clock)
+    assert handshake(net, (CLIENT, 50000), ("10.0.2.4", 22)) == [True, True, True]
+    without_ssh = start.with_(nsgs=[nsg("app-nsg") if n.name == "app-nsg" else n for n in start.nsgs.values()])
+    assert net.update(without_ssh) == []
+    assert net.send(tcp(CLIENT, 50000, "10.0.2.4", 22)).delivered
+    # A change to the flushing NSG itself re-evaluates app1's flows against the whole chain.
+    tightened = replace(flushing, security_rules=(rule("allow-rdp", 100, Direction.INBOUND, Access.ALLOW,
+                                                       Protocol.TCP, "3389"),))  # fmt: skip
+    dropped = net.update(without_ssh.with_(nsgs=[tightened if n.key == flushing.key else n
+                                                 for n in without_ssh.nsgs.values()]))  # fmt: skip
+    assert len(dropped) == 1 and not net.send(tcp(CLIENT, 50000, "10.0.2.4", 22)).delivered

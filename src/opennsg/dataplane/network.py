@@ -173,9 +173,9 @@ class Network:
         return _canonical(public.ip_address) if public is not None and public.ip_address else None
 
     def update(self, topology: Topology) -> list[FlowEvent]:
-        """Apply a new configuration. Tracked flows keep their verdicts — except at NICs whose policy changed
-        and whose chain holds an NSG with ``flushConnection``: their flows are decided again and those now
-        denied are dropped (spec §3.3). Returns the End events of dropped flows.
+        """Apply a new configuration. Tracked flows keep their verdicts — except at NICs where an NSG with
+        ``flushConnection`` changed: their flows are decided again and those now denied are dropped
+        (spec §3.3). Returns the End events of dropped flows.
         """
         now = self.clock.now()
         self._advance(now)
@@ -188,7 +188,7 @@ class Network:
                 del self._tables[key]  # the NIC is gone, and its flows with it
                 continue
             policy = self.policy(nic)
-            if policy == old[key] or not (_flushes(policy) or _flushes(old[key])):
+            if not _flush_triggered(old[key], policy):
                 continue
             events = table.reevaluate(now, _decider(policy))
             self._log_events(nic, events)
@@ -371,11 +371,16 @@ class Network:
             self.flow_logs.add(FlowLogEntry(flow_tuple, mac, nsg_id, guid, conn.verdict.log_rule_name, vnet_log))
 
 
-def _flushes(policy: NicPolicy | None) -> bool:
-    """Some NSG on this NIC's path has ``flushConnection`` set."""
-    if policy is None:
-        return False
-    return any(n is not None and n.nsg.flush_connection for n in (policy.subnet_nsg, policy.nic_nsg))
+def _flush_triggered(old: NicPolicy | None, new: NicPolicy) -> bool:
+    """An NSG on the NIC's path has ``flushConnection`` and something about it changed: its rules, the flag
+    itself (being turned on), its association, or the addresses its tags and ASGs stand for.
+    """
+    for slot in ("subnet_nsg", "nic_nsg"):
+        current = getattr(new, slot)
+        before = getattr(old, slot) if old is not None else None
+        if current is not None and current.nsg.flush_connection and current != before:
+            return True
+    return False
 
 
 def _decider(policy: NicPolicy) -> Decide:
