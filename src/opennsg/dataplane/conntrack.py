@@ -130,10 +130,6 @@ class TrackResult:
     connection: Connection | None
     events: tuple[FlowEvent, ...]
 
-    @property
-    def passed(self) -> bool:
-        return self.outcome in (Outcome.NEW_ALLOWED, Outcome.TRACKED, Outcome.RETURN)
-
 
 def flow_key(direction: Direction, protocol: int, src: tuple[str, int | None], dst: tuple[str, int | None]) -> FlowKey:
     """The key of a packet crossing the NIC in ``direction`` (outbound: source is local)."""

@@ -195,10 +195,6 @@ class Network:
             dropped.extend(e for e in events if e.state is FlowState.END)
         return dropped
 
-    def set_load_balancers(self, load_balancers: Iterable[LoadBalancer]) -> None:
-        self.load_balancers = tuple(load_balancers)
-        self._install(self.topology)
-
     # --- lookups -------------------------------------------------------------------------------
 
     def policy(self, nic: NetworkInterface) -> NicPolicy:
@@ -225,10 +221,6 @@ class Network:
         vnet = self.topology.vnet_of_subnet(subnet.id) if subnet else None
         minutes = vnet.flow_timeout_in_minutes if vnet and vnet.flow_timeout_in_minutes else None
         return timedelta(minutes=minutes or DEFAULT_FLOW_TIMEOUT_MINUTES)
-
-    def nic_at(self, address: str) -> NetworkInterface | None:
-        found = self._by_private.get(_canonical(address))
-        return found[0] if found else None
 
     def mac_of(self, nic: NetworkInterface) -> str:
         return nic.normalized_mac or f"{AZURE_MAC_PREFIX}{zlib.crc32(nic.key.encode()) & 0xFFFFFF:06X}"

@@ -23,10 +23,10 @@ from opennsg.engine.compiled import INBOUND_CODE, OUTBOUND_CODE, Backend, FlowCo
 from opennsg.engine.flow import PROTOCOL_NAMES
 from opennsg.engine.resolve import asg_addresses, resolve_policy
 from opennsg.flowlogs.formats import normalize_mac
-from opennsg.flowlogs.reader import SCHEMA, ReadStats
+from opennsg.flowlogs.reader import ReadStats
 from opennsg.model.topology import Topology
 
-Engine = Literal["duckdb", "spark"]
+ReplayEngine = Literal["duckdb", "spark"]
 _LOW64 = (1 << 64) - 1
 #: Below this many flows at a NIC, numba's compile time (seconds, once per process) outweighs its speed.
 NUMBA_MIN_FLOWS = 50_000
@@ -138,7 +138,7 @@ def replay(
     batches: Iterable[pa.RecordBatch],
     read: ReadStats,
     *,
-    engine: Engine = "duckdb",
+    engine: ReplayEngine = "duckdb",
     config_paths: Sequence[Path] = (),
     service_tags: Path | None = None,
 ) -> ReplayResult:
@@ -275,4 +275,4 @@ def build_result(
     )
 
 
-__all__ = ["SCHEMA", "ChangedFlow", "ReplayResult", "aggregate", "build_result", "classify_flows", "replay"]
+__all__ = ["ChangedFlow", "ReplayResult", "aggregate", "build_result", "classify_flows", "replay"]
