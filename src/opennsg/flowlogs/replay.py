@@ -248,22 +248,25 @@ def build_result(
 ) -> ReplayResult:
     counts = flows["n"].to_numpy(zero_copy_only=False)
     unattributed = nics == ""
-    info = flows.select(["src_ip", "dst_ip", "src_port", "dst_port", "protocol", "direction", "decision"]).to_pydict()
+    changes = list(changes)
+    rows = [row for row, _, _ in changes]
+    columns = ["src_ip", "dst_ip", "src_port", "dst_port", "protocol", "direction", "decision"]
+    info = flows.select(columns).take(pa.array(rows, pa.int64())).to_pydict()
     changed = [
         ChangedFlow(
-            src_ip=info["src_ip"][row],
-            dst_ip=info["dst_ip"][row],
-            src_port=info["src_port"][row],
-            dst_port=info["dst_port"][row],
-            protocol=info["protocol"][row],
-            direction="Outbound" if info["direction"][row] == "O" else "Inbound",
-            logged_decision="Allow" if info["decision"][row] == "A" else "Deny",
+            src_ip=info["src_ip"][i],
+            dst_ip=info["dst_ip"][i],
+            src_port=info["src_port"][i],
+            dst_port=info["dst_port"][i],
+            protocol=info["protocol"][i],
+            direction="Outbound" if info["direction"][i] == "O" else "Inbound",
+            logged_decision="Allow" if info["decision"][i] == "A" else "Deny",
             new_decision="Allow" if allow else "Deny",
             new_rule=rule,
             nic=topology.nics[nics[row]].id,
             count=int(counts[row]),
         )
-        for row, allow, rule in changes
+        for i, (row, allow, rule) in enumerate(changes)
     ]
     return ReplayResult(
         changed=tuple(sorted(changed, key=lambda c: (c.nic, c.new_rule or "", -c.count, c.src_ip, c.src_port))),
