@@ -3,6 +3,7 @@ priority (real server, real threads, SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,7 +19,7 @@ def test_concurrent_writers_with_etags(db_url: str, start_server: Callable[..., 
     nsg_url = f"{server.url}{rid('networkSecurityGroups', 'shared')}?{API}"
 
     def client() -> httpx.Client:
-        return httpx.Client(verify=str(server.certificate), headers=auth(), timeout=60)
+        return httpx.Client(verify=ssl.create_default_context(cafile=server.certificate), headers=auth(), timeout=60)
 
     with client() as setup:
         assert setup.put(f"{server.url}/subscriptions/{SUB}/resourcegroups/rg1?{API}", json={"location": "westus"})

@@ -16,7 +16,7 @@ from opennsg.api.auth import Tokens
 from opennsg.api.db import open_engine
 from opennsg.api.errors import ApiError
 from opennsg.api.gateway import Gateway
-from opennsg.api.resources import Routes
+from opennsg.api.resources import Routes, lookup
 from opennsg.api.store import Store
 from opennsg.api.watcher import Diagnostics
 from opennsg.model.errors import OpenNsgError
@@ -37,7 +37,9 @@ class ServiceConfig:
     page_size: int = DEFAULT_PAGE_SIZE
 
 
-def api_version(version: Annotated[str, Query(alias="api-version", pattern=r"^\d{4}-\d{2}-\d{2}(-preview)?$")]) -> str:
+async def api_version(
+    version: Annotated[str, Query(alias="api-version", pattern=r"^\d{4}-\d{2}-\d{2}(-preview)?$")],
+) -> str:
     """Documents the required ``api-version`` (the gateway has already checked it, with ARM's error codes)."""
     return version
 
@@ -99,6 +101,4 @@ def create_app(config: ServiceConfig) -> Gateway:
     """The whole service as an ASGI app: opens (and migrates) the database and loads the current state."""
     store = Store(open_engine(config.db_url), config.service_tags)
     app = build_fastapi(store, config)
-    gateway = Gateway(app, config.tokens, config.max_body)
-    gateway.store = store  # type: ignore[attr-defined]
-    return gateway
+    return Gateway(app, config.tokens, config.max_body, lambda path: lookup(store.snapshot, path))

@@ -8,7 +8,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,6 +20,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
+Reader = Callable[[str], Mapping[str, Any] | None]
 
 log = logging.getLogger("opennsg.api.requests")
 
@@ -77,10 +78,11 @@ class BodyTooLarge(Exception):
 class Gateway:
     """Wraps the FastAPI app; answers 401/403/400/413 itself, in ARM's error envelope."""
 
-    def __init__(self, app: App, tokens: Tokens, max_body: int) -> None:
+    def __init__(self, app: App, tokens: Tokens, max_body: int, read: Reader | None = None) -> None:
         self.app = app
         self.tokens = tokens
         self.max_body = max_body
+        self.read = read
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,6 +110,11 @@ class Gateway:
             if problem is not None:
                 await _send_error(send_logged, problem)
                 return
+            if scope["method"] == "GET" and self.read is not None and path.startswith("/subscriptions/"):
+                found = self.read(path)
+                if found is not None:  # fast path: a stored resource, straight from the snapshot
+                    await _send_json(send_logged, found)
+                    return
             await self.app(scope, self._limited(scope, receive), send_logged)
         except BodyTooLarge:
             if status == 0:
@@ -186,6 +193,16 @@ class Gateway:
 
 def _too_large(limit: int) -> ApiError:
     return ApiError(413, "RequestEntityTooLarge", f"The request body exceeds the limit of {limit} bytes.")
+
+
+async def _send_json(send: Send, body: Mapping[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    etag = body.get("etag")
+    if isinstance(etag, str):
+        headers.append((b"etag", etag.encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def _send_error(send: Send, error: ApiError) -> None:

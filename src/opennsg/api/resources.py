@@ -29,6 +29,7 @@ from opennsg.api.store import Change, Row, Snapshot, Store
 from opennsg.model.resources import Resource
 
 CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings")
+CHILD_KEYS = {name.casefold(): name for name in CHILD_LISTS}
 
 
 def decorate(body: dict[str, Any], etag: str) -> dict[str, Any]:
@@ -60,6 +61,24 @@ def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
 
 def model_of(snapshot: Snapshot, row: Row) -> Resource | None:
     return planning.model_in(snapshot.topology, row)
+
+
+def lookup(snapshot: Snapshot, resource_id: str) -> dict[str, Any] | None:
+    """The GET body of a stored resource or of a child inside one (rule, default rule, subnet, peering); None when
+    there is none. Every successful GET goes through here (the gateway's fast path and the routes alike)."""
+    row = snapshot.row(resource_id)
+    if row is not None:
+        return render(snapshot, row)
+    parent_id, _, name = resource_id.rstrip("/").rpartition("/")
+    parent_id, _, collection = parent_id.rpartition("/")
+    if collection.casefold() not in CHILD_KEYS:
+        return None
+    parent = snapshot.row(parent_id)
+    if parent is None:
+        return None
+    items = render(snapshot, parent).get("properties", {}).get(CHILD_KEYS[collection.casefold()]) or []
+    folded = name.casefold()
+    return next((c for c in items if isinstance(c, dict) and str(c.get("name", "")).casefold() == folded), None)
 
 
 class Routes:
@@ -375,11 +394,10 @@ class Routes:
         @self.router.get(item, tags=tags, operation_id=f"{op}_Get")
         async def get_child(subscriptionId: str, resourceGroupName: str, parentName: str, childName: str) -> Response:
             pid = parent_id(subscriptionId, resourceGroupName, parentName)
-            parent = rendered_parent(self.store.snapshot, pid, resourceGroupName)
-            found = next(
-                (c for c in children(parent) if str(c.get("name", "")).casefold() == childName.casefold()), None
-            )
+            snapshot = self.store.snapshot
+            found = lookup(snapshot, f"{pid}/{segment}/{childName}")
             if found is None:
+                rendered_parent(snapshot, pid, resourceGroupName)  # 404 for a missing group or parent
                 raise not_found(f"{kind.type}/{segment}", f"{parentName}/{childName}", resourceGroupName)
             return resource_response(found)
 

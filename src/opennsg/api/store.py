@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from opennsg import arm
 from opennsg.api import db
@@ -31,6 +31,19 @@ from opennsg.model.topology import Topology
 
 T = TypeVar("T")
 OPERATION_RETENTION = timedelta(days=1)
+
+
+# Statements built once (SQLAlchemy then reuses their compiled form): the write path runs them on every write.
+_COLUMNS = ("id", "type", "subscription", "resource_group", "parent", "etag", "version", "body")
+_LOCK_VERSION = select(db.meta.c.version).where(db.meta.c.id == 1).with_for_update()
+_SET_VERSION = update(db.meta).where(db.meta.c.id == 1).values(version=bindparam("new_version"))
+_UPDATE_ROW = (
+    update(db.resources)
+    .where(db.resources.c.key == bindparam("row_key"))
+    .values({name: bindparam(name) for name in _COLUMNS})
+)
+_INSERT_ROW = insert(db.resources).values(key=bindparam("row_key"), **{name: bindparam(name) for name in _COLUMNS})
+_INSERT_OPERATION = insert(db.operations)
 
 
 def new_etag() -> str:
@@ -177,9 +190,7 @@ class Store:
         ``plan`` raises ApiError (nothing is applied) when the resulting state would be invalid.
         """
         with self._write_lock, self.engine.begin() as connection:
-            version = connection.execute(
-                select(db.meta.c.version).where(db.meta.c.id == 1).with_for_update()
-            ).scalar_one()
+            version = connection.execute(_LOCK_VERSION).scalar_one()
             current = self.snapshot if version == self.snapshot.version else self._load(connection)
             change = plan(current)
             new_version = version + 1
@@ -195,6 +206,7 @@ class Store:
                 existed = row.key in current.rows
                 rows[row.key] = row
                 values = {
+                    "row_key": row.key,
                     "id": row.id,
                     "type": row.type,
                     "subscription": row.parsed.subscription.casefold(),
@@ -204,11 +216,8 @@ class Store:
                     "version": new_version,
                     "body": dict(row.body),
                 }
-                if existed:
-                    connection.execute(update(db.resources).where(db.resources.c.key == row.key).values(**values))
-                else:
-                    connection.execute(insert(db.resources).values(key=row.key, **values))
-            connection.execute(update(db.meta).where(db.meta.c.id == 1).values(version=new_version))
+                connection.execute(_UPDATE_ROW if existed else _INSERT_ROW, values)
+            connection.execute(_SET_VERSION, {"new_version": new_version})
             operation = self._record_operation(connection, subscription, None)
             topology = change.topology if change.topology is not None else current.topology
             published = Snapshot(new_version, MappingProxyType(rows), topology)
@@ -225,13 +234,14 @@ class Store:
     def _record_operation(self, connection: Connection, subscription: str, result: Any) -> str:
         operation = uuid.uuid4().hex
         connection.execute(
-            insert(db.operations).values(
-                id=operation,
-                subscription=subscription.casefold(),
-                status="Succeeded",
-                result=result,
-                created=datetime.now(UTC),
-            )
+            _INSERT_OPERATION,
+            {
+                "id": operation,
+                "subscription": subscription.casefold(),
+                "status": "Succeeded",
+                "result": result,
+                "created": datetime.now(UTC),
+            },
         )
         return operation
 

@@ -1,0 +1,292 @@
+"""Benchmark of `opennsg serve`: GET and rule-PUT throughput with p50/p99 latency under 32 concurrent clients, on
+SQLite and (when a URL is given) PostgreSQL, plus IP flow verify latency.
+
+    python bench/api_bench.py [--postgres postgresql://user@host:port/db] [--seconds 10] [--clients 32]
+
+Starts `opennsg serve` as a subprocess on a loopback port (plain HTTP, bearer token) and drives it with a minimal
+keep-alive HTTP/1.1 client on asyncio, so the load generator costs far less CPU than the server it measures (both
+share this machine). Targets from issue 5: >= 2,000 GET/s and >= 300 rule PUTs/s on SQLite, p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SUB = "00000000-0000-0000-0000-0000000000be"
+TOKEN = "bench-token"
+API = "api-version=2024-05-01"
+GROUP = f"/subscriptions/{SUB}/resourceGroups/bench"
+NSG = f"{GROUP}/providers/Microsoft.Network/networkSecurityGroups/nsg1"
+WATCHER = f"/subscriptions/{SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/nw"
+NIC = f"{GROUP}/providers/Microsoft.Network/networkInterfaces/nic1"
+VNET = f"{GROUP}/providers/Microsoft.Network/virtualNetworks/vnet1"
+TARGETS = {"get_per_s": 2000.0, "put_per_s": 300.0, "p99_ms": 50.0}
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: just enough protocol for JSON requests and Content-Length answers."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer, f"127.0.0.1:{port}")
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], bytes]:
+        payload = json.dumps(body).encode() if body is not None else b""
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + payload)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        headers: dict[str, str] = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        data = await self.reader.readexactly(length) if length else b""
+        return status, headers, data
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "test": self.name,
+            "requests": self.requests,
+            "per_s": round(self.rate, 1),
+            "p50_ms": round(self.percentile(0.50), 2),
+            "p99_ms": round(self.percentile(0.99), 2),
+            "errors": self.errors,
+        }
+
+
+async def load(port: int, name: str, clients: int, seconds: float, make: Any) -> Result:
+    """``clients`` connections each sending requests back to back for ``seconds``; ``make(i, n)`` gives one."""
+    connections = [await Connection.open(port) for _ in range(clients)]
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def run(index: int, connection: Connection) -> None:
+        nonlocal errors
+        n = 0
+        while time.perf_counter() < deadline:
+            method, path, body, expected = make(index, n)
+            started = time.perf_counter()
+            status, _, _ = await connection.request(method, path, body)
+            latencies.append(time.perf_counter() - started)
+            if status not in expected:
+                errors += 1
+            n += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(run(i, c) for i, c in enumerate(connections)))
+    elapsed = time.perf_counter() - began
+    for connection in connections:
+        connection.close()
+    return Result(name, len(latencies), elapsed, latencies, errors)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(db: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    tokens = workdir / "tokens.json"
+    tokens.write_text(json.dumps({TOKEN: ["*"]}))
+    port = free_port()
+    entry = "from opennsg.cli.main import app; app()"
+    command = [sys.executable, "-c", entry, "serve", "--port", str(port), "--db", db, "--tokens", str(tokens)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+async def seed(port: int) -> None:
+    c = await Connection.open(port)
+    for group in ("bench", "NetworkWatcherRG"):
+        await c.request("PUT", f"/subscriptions/{SUB}/resourcegroups/{group}?{API}", {"location": "westus"})
+    rules = [
+        {
+            "name": f"seed{i}",
+            "properties": {
+                "protocol": "Tcp", "sourceAddressPrefix": f"10.{i}.0.0/16", "sourcePortRange": "*",
+                "destinationAddressPrefix": "*", "destinationPortRange": str(1000 + i), "access": "Allow",
+                "priority": 100 + i, "direction": "Inbound",
+            },
+        }
+        for i in range(20)
+    ]  # fmt: skip
+    status, _, body = await c.request(
+        "PUT", f"{NSG}?{API}", {"location": "westus", "properties": {"securityRules": rules}}
+    )
+    assert status in (200, 201), body
+    vnet = {
+        "location": "westus",
+        "properties": {
+            "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+            "subnets": [
+                {"name": "app", "properties": {"addressPrefix": "10.0.0.0/24", "networkSecurityGroup": {"id": NSG}}}
+            ],
+        },
+    }
+    assert (await c.request("PUT", f"{VNET}?{API}", vnet))[0] in (200, 201)
+    nic = {
+        "location": "westus",
+        "properties": {
+            "ipConfigurations": [
+                {"name": "ip", "properties": {"privateIPAddress": "10.0.0.4", "subnet": {"id": f"{VNET}/subnets/app"}}}
+            ]
+        },
+    }
+    assert (await c.request("PUT", f"{NIC}?{API}", nic))[0] in (200, 201)
+    assert (await c.request("PUT", f"{WATCHER}?{API}", {"location": "westus"}))[0] in (200, 201)
+    c.close()
+
+
+async def flow_verify_latency(port: int, count: int) -> Result:
+    """One client: POST ipFlowVerify (202), then GET the Location result, as the SDK's poller does."""
+    c = await Connection.open(port)
+    latencies = []
+    errors = 0
+    flow = {
+        "targetResourceId": NIC, "direction": "Inbound", "protocol": "TCP", "localIPAddress": "10.0.0.4",
+        "localPort": "1005", "remoteIPAddress": "10.5.1.1", "remotePort": "40000",
+    }  # fmt: skip
+    began = time.perf_counter()
+    for _ in range(count):
+        started = time.perf_counter()
+        status, headers, _ = await c.request("POST", f"{WATCHER}/ipFlowVerify?{API}", flow)
+        location = headers.get("location", "")
+        path = "/" + location.split("/", 3)[3] if location.startswith("http") else location
+        result_status, _, body = await c.request("GET", path)
+        latencies.append(time.perf_counter() - started)
+        if status != 202 or result_status != 200 or json.loads(body).get("access") != "Allow":
+            errors += 1
+    elapsed = time.perf_counter() - began
+    c.close()
+    return Result("ipFlowVerify (POST + result GET)", count, elapsed, latencies, errors)
+
+
+async def measure(port: int, clients: int, seconds: float) -> list[Result]:
+    await seed(port)
+    rule_path = f"{NSG}/securityRules/seed5?{API}"
+    get = await load(port, "GET rule", clients, seconds, lambda i, n: ("GET", rule_path, None, (200,)))
+
+    def put(index: int, n: int) -> tuple[str, str, Any, tuple[int, ...]]:
+        # each client rewrites its own rule with alternating ports: every request is a real, validated write
+        body = {
+            "properties": {
+                "protocol": "Tcp", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                "destinationAddressPrefix": "*", "destinationPortRange": str(2000 + n % 1000), "access": "Allow",
+                "priority": 1000 + index, "direction": "Inbound",
+            }
+        }  # fmt: skip
+        return "PUT", f"{NSG}/securityRules/client{index}?{API}", body, (200, 201)
+
+    put_result = await load(port, "PUT rule", clients, seconds, put)
+    verify = await flow_verify_latency(port, 300)
+    return [get, put_result, verify]
+
+
+def run_backend(name: str, db: str, clients: int, seconds: float) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as workdir:
+        process, port = start_server(db, Path(workdir))
+        try:
+            results = asyncio.run(measure(port, clients, seconds))
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    return [{"backend": name, **r.row()} for r in results]
+
+
+def new_postgres_database(url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"opennsg_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--postgres", default=os.environ.get("OPENNSG_TEST_POSTGRES_URL"), help="PostgreSQL server URL")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=32)
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as data:
+        rows += run_backend("sqlite", str(Path(data) / "bench.db"), args.clients, args.seconds)
+    if args.postgres:
+        rows += run_backend("postgresql", new_postgres_database(args.postgres), args.clients, args.seconds)
+    print(f"{'backend':<11} {'test':<34} {'requests':>9} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for r in rows:
+        print(
+            f"{r['backend']:<11} {r['test']:<34} {r['requests']:>9} {r['per_s']:>9} {r['p50_ms']:>8} {r['p99_ms']:>8}"
+            f" {r['errors']:>6}"
+        )
+    sqlite = {r["test"]: r for r in rows if r["backend"] == "sqlite"}
+    verdicts = {
+        "GET/s >= 2000 (SQLite)": sqlite["GET rule"]["per_s"] >= TARGETS["get_per_s"],
+        "rule PUT/s >= 300 (SQLite)": sqlite["PUT rule"]["per_s"] >= TARGETS["put_per_s"],
+        "p99 < 50 ms (SQLite GET and PUT)": max(sqlite["GET rule"]["p99_ms"], sqlite["PUT rule"]["p99_ms"])
+        < TARGETS["p99_ms"],
+    }
+    for target, met in verdicts.items():
+        print(f"{'MET ' if met else 'MISSED'} {target}")
+    print(json.dumps({"results": rows, "targets_met": verdicts}))
+
+
+if __name__ == "__main__":
+    main()
