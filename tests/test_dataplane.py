@@ -376,3 +376,11 @@ def test_flush_applies_to_changes_of_the_flushing_nsg_only(clock: ManualClock) -
     dropped = net.update(without_ssh.with_(nsgs=[tightened if n.key == flushing.key else n
                                                  for n in without_ssh.nsgs.values()]))  # fmt: skip
     assert len(dropped) == 1 and not net.send(tcp(CLIENT, 50000, "10.0.2.4", 22)).delivered
+
+
+def test_a_new_vnet_flow_timeout_applies_to_tracked_flows(clock: ManualClock) -> None:
+    net = Network(world(), clock=clock)
+    net.send(Packet("10.0.2.4", "8.8.8.8", UDP, 53000, 53))
+    net.update(world(timeout=30))
+    clock.advance(timedelta(minutes=29))
+    assert net.send(Packet("8.8.8.8", "10.0.2.4", UDP, 53, 53000)).delivered

@@ -187,6 +187,7 @@ class Network:
             if nic is None:
                 del self._tables[key]  # the NIC is gone, and its flows with it
                 continue
+            table.idle_timeout = self.idle_timeout(nic)  # the VNet's flowTimeoutInMinutes may have changed
             policy = self.policy(nic)
             if not _flush_triggered(old[key], policy):
                 continue
