@@ -85,96 +85,9 @@ def _find128(high: Any, low: Any, vh: Any, vl: Any) -> int:
     return lo
 
 
-def _address_class(table: Any, is_v6: Any, vh: Any, vl: Any) -> int:
-    if is_v6:
-        return int(table[4][_find128(table[2], table[3], vh, vl)])
-    return int(table[1][_find(table[0], vl)])
-
-
-def _port_class(table: Any, ported: Any, port: Any) -> int:
-    if not ported:
-        return int(table[3])
-    if port < 0:
-        return int(table[4])
-    return int(table[1][_find(table[0], np.uint64(port))])
-
-
 def _lowest_bit(x: Any, debruijn_table: Any) -> int:
     low = x & (~x + np.uint64(1))
     return int(debruijn_table[(low * np.uint64(_DEBRUIJN)) >> np.uint64(58)])
-
-
-def _classify_one(
-    i: int,
-    inbound: bool,
-    cols: Any,
-    d: Any,
-    platform: Any,
-    platform_ports: Any,
-    internet: Any,
-    smtp_blocked: bool,
-    debruijn_table: Any,
-) -> int:
-    protocols, local_v6, local_high, local_low, local_port, remote_v6, remote_high, remote_low, remote_port = cols
-    bounds, bit_allow, bit_result, protocol_classes, protocol_rows, src, dst, sport, dport, exempt_rows = d
-    proto = protocols[i]
-    ported = proto in (IANA_TCP, IANA_UDP)
-    if inbound:
-        sc = _address_class(src, remote_v6[i], remote_high[i], remote_low[i])
-        dc = _address_class(dst, local_v6[i], local_high[i], local_low[i])
-        sp = remote_port[i]
-        dp = local_port[i]
-    else:
-        sc = _address_class(src, local_v6[i], local_high[i], local_low[i])
-        dc = _address_class(dst, remote_v6[i], remote_high[i], remote_low[i])
-        sp = local_port[i]
-        dp = remote_port[i]
-    spc = _port_class(sport, ported, sp)
-    dpc = _port_class(dport, ported, dp)
-    pc = protocol_classes[proto]
-    exempt = 0
-    if not inbound and platform_ports.size > 0:
-        tags = platform[5][_address_class(platform, remote_v6[i], remote_high[i], remote_low[i]), 0]
-        for t in range(platform_ports.size):
-            if (tags >> np.uint64(t)) & np.uint64(1):
-                need = platform_ports[t]
-                if need < 0 or (proto == IANA_TCP and remote_port[i] == need):
-                    exempt = t + 1
-                    break
-    last_allow = -1
-    for k in range(bounds.size - 1):
-        found = -1
-        for w in range(bounds[k], bounds[k + 1]):
-            x = (
-                protocol_rows[pc, w]
-                & sport[2][spc, w]
-                & dport[2][dpc, w]
-                & src[5][sc, w]
-                & dst[5][dc, w]
-                & exempt_rows[exempt, w]
-            )
-            if x != 0:
-                found = w * 64 + _lowest_bit(x, debruijn_table)
-                break
-        if found >= 0:
-            if bit_allow[found] == 0:
-                return int(bit_result[found])
-            last_allow = int(bit_result[found])
-    if last_allow >= 0:
-        result = last_allow
-    elif exempt > 0 and bounds.size > 1:
-        result = FIRST_PLATFORM_RESULT + exempt - 1
-    else:
-        result = NO_NSG_RESULT
-    if (
-        smtp_blocked
-        and not inbound
-        and proto == IANA_TCP
-        and remote_port[i] == SMTP_PORT
-        and internet[5][_address_class(internet, remote_v6[i], remote_high[i], remote_low[i]), 0] != 0
-    ):
-        return SMTP_RESULT
-    return result
 
 
 def _classify_loop(
@@ -191,22 +104,96 @@ def _classify_loop(
     debruijn_table: Any,
     out: Any,
 ) -> None:
+    """Decide flows ``[start, stop)`` of one direction.
+
+    Tuples are unpacked once, outside the per-flow loop: numba would otherwise reference-count every array in
+    them for every flow, which costs more than the classification itself.
+    """
+    protocols, local_v6, local_high, local_low, local_port, remote_v6, remote_high, remote_low, remote_port = cols
+    bounds, bit_allow, bit_result, protocol_classes, protocol_rows, src, dst, sport, dport, exempt_rows, summaries = d
+    s4, s4c, s6h, s6l, s6c, s_rows = src
+    d4, d4c, d6h, d6l, d6c, d_rows = dst
+    sp_starts, sp_classes, sp_rows, sp_ignored, sp_unknown = sport
+    dp_starts, dp_classes, dp_rows, dp_ignored, dp_unknown = dport
+    p4, p4c, p6h, p6l, p6c, p_rows = platform
+    i4, i4c, i6h, i6l, i6c, i_rows = internet
+    block, nsg_masks, ps, ss, ds, sps, dps, es = summaries
     inbound = direction == 0
+    n_nsgs = bounds.size - 1
+    n_tags = platform_ports.size
     for i in range(start, stop):
-        if directions[i] == direction:
-            out[i] = _classify_one(
-                i, inbound, cols, d, platform, platform_ports, internet, smtp_blocked, debruijn_table
-            )
+        if directions[i] != direction:
+            continue
+        proto = protocols[i]
+        ported = proto in (IANA_TCP, IANA_UDP)
+        if inbound:
+            s_v6, s_h, s_l, s_port = remote_v6[i], remote_high[i], remote_low[i], remote_port[i]
+            d_v6, d_h, d_l, d_port = local_v6[i], local_high[i], local_low[i], local_port[i]
+        else:
+            s_v6, s_h, s_l, s_port = local_v6[i], local_high[i], local_low[i], local_port[i]
+            d_v6, d_h, d_l, d_port = remote_v6[i], remote_high[i], remote_low[i], remote_port[i]
+        sc = s6c[_find128(s6h, s6l, s_h, s_l)] if s_v6 else s4c[_find(s4, s_l)]
+        dc = d6c[_find128(d6h, d6l, d_h, d_l)] if d_v6 else d4c[_find(d4, d_l)]
+        if not ported:
+            spc = sp_ignored
+            dpc = dp_ignored
+        else:
+            spc = sp_unknown if s_port < 0 else sp_classes[_find(sp_starts, np.uint64(s_port))]
+            dpc = dp_unknown if d_port < 0 else dp_classes[_find(dp_starts, np.uint64(d_port))]
+        pc = protocol_classes[proto]
+        exempt = 0
+        if not inbound and n_tags > 0:
+            r_v6, r_h, r_l = remote_v6[i], remote_high[i], remote_low[i]
+            tags = p_rows[p6c[_find128(p6h, p6l, r_h, r_l)] if r_v6 else p4c[_find(p4, r_l)], 0]
+            for t in range(n_tags):
+                if (tags >> np.uint64(t)) & np.uint64(1):
+                    need = platform_ports[t]
+                    if need < 0 or (proto == IANA_TCP and remote_port[i] == need):
+                        exempt = t + 1
+                        break
+        candidates = ps[pc] & ss[sc] & ds[dc] & sps[spc] & dps[dpc] & es[exempt]
+        last_allow = -1
+        denied = -1
+        for k in range(n_nsgs):
+            found = -1
+            pending = candidates & nsg_masks[k]
+            while pending != 0 and found < 0:
+                j = _lowest_bit(pending, debruijn_table)
+                pending &= pending - np.uint64(1)
+                for w in range(j * block, min((j + 1) * block, bounds[k + 1])):
+                    x = dp_rows[dpc, w] & s_rows[sc, w]  # the most selective fields first
+                    if x == 0:
+                        continue
+                    x &= d_rows[dc, w] & protocol_rows[pc, w] & sp_rows[spc, w] & exempt_rows[exempt, w]
+                    if x != 0:
+                        found = w * 64 + _lowest_bit(x, debruijn_table)
+                        break
+            if found >= 0:
+                if bit_allow[found] == 0:
+                    denied = bit_result[found]
+                    break
+                last_allow = bit_result[found]
+        if denied >= 0:
+            out[i] = denied
+            continue
+        if last_allow >= 0:
+            result = last_allow
+        elif exempt > 0 and n_nsgs > 0:
+            result = FIRST_PLATFORM_RESULT + exempt - 1
+        else:
+            result = NO_NSG_RESULT
+        if smtp_blocked and not inbound and proto == IANA_TCP and remote_port[i] == SMTP_PORT:
+            r_v6, r_h, r_l = remote_v6[i], remote_high[i], remote_low[i]
+            if i_rows[i6c[_find128(i6h, i6l, r_h, r_l)] if r_v6 else i4c[_find(i4, r_l)], 0] != 0:
+                result = SMTP_RESULT
+        out[i] = result
 
 
 _numba_loop: Callable[..., None] | None = None
 if _numba is not None:
     _find = _numba.njit(inline="always", cache=True)(_find)
     _find128 = _numba.njit(inline="always", cache=True)(_find128)
-    _address_class = _numba.njit(inline="always", cache=True)(_address_class)
-    _port_class = _numba.njit(inline="always", cache=True)(_port_class)
     _lowest_bit = _numba.njit(inline="always", cache=True)(_lowest_bit)
-    _classify_one = _numba.njit(inline="always", cache=True)(_classify_one)
     _numba_loop = _numba.njit(nogil=True, cache=True)(_classify_loop)
 
 
@@ -236,6 +223,7 @@ def _direction_tuple(d: DirectionProgram) -> tuple[Any, ...]:
         d.source_ports.as_tuple(),
         d.destination_ports.as_tuple(),
         d.exempt_rows,
+        (d.block, d.nsg_summary_masks, *d.summaries()),
     )
 
 

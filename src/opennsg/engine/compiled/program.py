@@ -6,6 +6,7 @@ block, then one ``PlatformRule_<Tag>`` per platform tag, then every rule of the 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,11 @@ class DirectionProgram:
     destination_ports: PortTable
     #: Row 0 admits every rule; row ``1 + t`` only the rules naming platform tag ``t`` (exempt flows).
     exempt_rows: U64
+    #: Words per summary bit: bit ``j`` of a row's summary says whether words ``[j*block, (j+1)*block)`` are
+    #: nonzero, so the kernel only loads the words where every field has a candidate rule.
+    block: int
+    #: Per NSG of the chain, the summary bits of its words (NSGs start on block boundaries).
+    nsg_summary_masks: U64
 
     @property
     def nbytes(self) -> int:
@@ -47,15 +53,44 @@ class DirectionProgram:
         tables = (self.source, self.destination, self.source_ports, self.destination_ports)
         return sum(a.nbytes for a in arrays) + sum(t.nbytes for t in tables) + self.exempt_rows.nbytes
 
+    def summaries(self) -> tuple[U64, U64, U64, U64, U64, U64]:
+        """Summary words of the protocol, source, destination, source port, destination port and exempt rows."""
+        return tuple(  # type: ignore[return-value]
+            summarize(rows, self.block)
+            for rows in (
+                self.protocol_rows,
+                self.source.rows,
+                self.destination.rows,
+                self.source_ports.rows,
+                self.destination_ports.rows,
+                self.exempt_rows,
+            )
+        )
+
+
+def summarize(rows: U64, block: int) -> U64:
+    """Bit ``j`` of each row's summary: any of the row's words ``[j*block, (j+1)*block)`` is nonzero."""
+    n, words = rows.shape
+    padded = np.zeros((n, -(-words // block) * block), dtype=bool)
+    padded[:, :words] = rows != 0
+    nonzero = padded.reshape(n, -1, block).any(axis=2)
+    weights = np.left_shift(np.uint64(1), np.arange(nonzero.shape[1], dtype=np.uint64))
+    summary: U64 = (nonzero.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    return summary
+
 
 def _direction_program(
     policy: NicPolicy, direction: Direction, platform_tags: tuple[str, ...], first_result: int
 ) -> tuple[DirectionProgram, list[tuple[ResolvedNsg, ResolvedRule]]]:
     chain = policy.chain(direction)
     ordered = [nsg.rules(direction) for nsg in chain]  # the IR keeps rules in priority order
+    needed = [words_for(len(rules)) for rules in ordered]
+    block = 1
+    while sum(-(-n // block) for n in needed) > 64:
+        block += 1
     bounds = [0]
-    for rules in ordered:
-        bounds.append(bounds[-1] + words_for(len(rules)))
+    for n in needed:
+        bounds.append(bounds[-1] + -(-n // block) * block)
     words = max(1, bounds[-1])
     placed: list[tuple[int, ResolvedNsg, ResolvedRule]] = [
         (bounds[k] * 64 + j, nsg, rule)
@@ -86,6 +121,11 @@ def _direction_program(
         source_ports=PortTable.build([(bit, r.source_ports.intervals) for bit, _, r in placed], words),
         destination_ports=PortTable.build([(bit, r.destination_ports.intervals) for bit, _, r in placed], words),
         exempt_rows=exempt,
+        block=block,
+        nsg_summary_masks=np.asarray(
+            [((1 << (hi // block)) - 1) ^ ((1 << (lo // block)) - 1) for lo, hi in itertools.pairwise(bounds)],
+            dtype=np.uint64,
+        ),
     )
     return program, [(nsg, rule) for _, nsg, rule in placed]
 
