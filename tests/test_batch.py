@@ -1,0 +1,219 @@
+"""Batch IP flow verify over files: every format in and out, bad rows in place, names vs ids, order, and verdicts
+identical to ``Engine.verify`` row by row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from tests.strategies import topology_and_flows
+
+from opennsg.arm import load_paths
+from opennsg.batch import verify_flows_file
+from opennsg.batch.parse import FIELDS
+from opennsg.engine import Engine
+from opennsg.engine.flow import Flow
+from opennsg.model import Topology
+from opennsg.model.errors import OpenNsgError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "how-nsgs-filter-traffic.json"
+
+
+@pytest.fixture(scope="module")
+def topology() -> Topology:
+    return load_paths([EXAMPLE])
+
+
+def _nic(topology: Topology, name: str) -> tuple[str, str]:
+    nic = next(n for n in topology.nics.values() if n.name == name)
+    address = nic.ip_configurations[0].private_ip_address
+    assert address is not None
+    return nic.id, address
+
+
+def _good_rows(topology: Topology) -> list[dict[str, Any]]:
+    vm1_id, vm1_ip = _nic(topology, "vm1-nic")
+    _, vm3_ip = _nic(topology, "vm3-nic")
+    return [
+        {"targetResourceId": "vm1-nic", "direction": "Inbound", "protocol": "TCP", "localIPAddress": vm1_ip,
+         "localPort": "80", "remoteIPAddress": "8.8.8.8", "remotePort": "1234"},
+        {"targetNicResourceId": vm1_id, "direction": "outbound", "protocol": "icmp", "localIPAddress": vm1_ip,
+         "localPort": "*", "remoteIPAddress": "1.1.1.1", "remotePort": ""},
+        {"targetResourceId": "VM3", "direction": "Inbound", "protocol": "6", "localIPAddress": vm3_ip,
+         "localPort": "22", "remoteIPAddress": "10.0.0.9", "remotePort": "50000"},
+        {"targetResourceId": "vm3-nic", "direction": "Outbound", "protocol": "TCP", "localIPAddress": vm3_ip,
+         "localPort": "1000", "remoteIPAddress": "93.184.216.34", "remotePort": "25"},
+        {"targetResourceId": vm1_id.upper(), "direction": "Outbound", "protocol": "UDP", "localIPAddress": vm1_ip,
+         "localPort": "5353", "remoteIPAddress": "168.63.129.16", "remotePort": "53"},
+    ]  # fmt: skip
+
+
+def _bad_rows(topology: Topology) -> list[tuple[dict[str, Any], str]]:
+    _, vm1_ip = _nic(topology, "vm1-nic")
+    base = {"targetResourceId": "vm1-nic", "direction": "Inbound", "protocol": "TCP", "localIPAddress": vm1_ip,
+            "localPort": "80", "remoteIPAddress": "8.8.8.8", "remotePort": "1"}  # fmt: skip
+    return [
+        ({**base, "targetResourceId": "no-such-vm"}, "NetworkInterfaceNotFound"),
+        ({**base, "targetResourceId": None}, "MissingRequiredProperty"),
+        ({**base, "direction": "Sideways"}, "InvalidDirection"),
+        ({**base, "protocol": "GRE"}, "InvalidProtocol"),
+        ({**base, "protocol": "256"}, "InvalidProtocol"),
+        ({**base, "localIPAddress": "10.0.0.256"}, "InvalidIpAddress"),
+        ({**base, "remoteIPAddress": "2001:db8::zz"}, "InvalidIpAddress"),
+        ({**base, "localPort": "65536"}, "InvalidPort"),
+        ({**base, "remotePort": "-1"}, "InvalidPort"),
+        ({**base, "remoteIPAddress": "2001:db8::1"}, "AddressFamilyMismatch"),
+        ({**base, "localIPAddress": "10.9.9.9"}, "IpAddressNotOnNetworkInterface"),
+    ]
+
+
+def _expected(topology: Topology, row: dict[str, Any]) -> dict[str, str]:
+    engine = Engine(topology)
+    target = row.get("targetNicResourceId") or row["targetResourceId"]
+    flow = Flow.make(
+        row["direction"], row["protocol"], row["localIPAddress"], row["localPort"], row["remoteIPAddress"],
+        row["remotePort"],
+    )  # fmt: skip
+    verdict = engine.verify(target, flow)
+    out = {"access": verdict.access.value}
+    for key, value in (
+        ("ruleName", verdict.rule_name),
+        ("networkSecurityGroupId", verdict.nsg_id),
+        ("appliedTo", verdict.applied_to),
+    ):
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _write_input(rows: list[dict[str, Any]], path: Path) -> None:
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return
+    columns = {f: pa.array([None if r.get(f) is None else str(r[f]) for r in rows], pa.string()) for f in FIELDS}
+    table = pa.table(columns)
+    if path.suffix == ".csv":
+        pacsv.write_csv(table, path)
+    else:
+        pq.write_table(table, path)
+
+
+def _read_output(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    nulls = pacsv.ConvertOptions(strings_can_be_null=True)  # absent fields are written as empty, unquoted
+    table = pacsv.read_csv(path, convert_options=nulls) if path.suffix == ".csv" else pq.read_table(path)
+    out: list[dict[str, Any]] = []
+    for row in table.to_pylist():
+        if row.get("error") or row.get("errorCode"):
+            error = row.get("error") or {"code": row["errorCode"], "message": row["errorMessage"]}
+            out.append({"error": error})
+        else:
+            out.append({k: v for k, v in row.items() if v is not None and k in _OUTPUT_KEYS})
+    return out
+
+
+_OUTPUT_KEYS = ("access", "ruleName", "networkSecurityGroupId", "appliedTo")
+
+
+@pytest.mark.parametrize("source", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("target", ["jsonl", "csv", "parquet"])
+def test_every_format_in_and_out_matches_engine_and_keeps_order(
+    topology: Topology, tmp_path: Path, source: str, target: str
+) -> None:
+    good = _good_rows(topology)
+    bad = _bad_rows(topology)
+    rows = [good[0], bad[0][0], *good[1:3], *(r for r, _ in bad[1:]), *good[3:]]
+    codes = {id(r): code for r, code in bad}
+    in_path, out_path = tmp_path / f"in.{source}", tmp_path / f"out.{target}"
+    _write_input(rows, in_path)
+    summary = verify_flows_file(topology, in_path, out_path, progress=False)
+    output = _read_output(out_path)
+    assert len(output) == len(rows)
+    for row, got in zip(rows, output, strict=True):
+        if id(row) in codes:
+            assert got["error"]["code"] == codes[id(row)], (row, got)
+            assert got["error"]["message"]
+        else:
+            assert got == _expected(topology, row), row
+    assert summary.errors == len(bad)
+    assert summary.flows == len(rows)
+    assert summary.allowed + summary.denied == len(good)
+    assert summary.exit_code == 2
+
+
+def test_stdout_carries_exactly_the_json_lines(
+    topology: Topology, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _good_rows(topology)
+    in_path = tmp_path / "flows.jsonl"
+    in_path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    summary = verify_flows_file(topology, in_path, None, progress=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines] == [_expected(topology, r) for r in rows]
+    assert summary.exit_code == 0 and summary.errors == 0
+
+
+def test_unreadable_json_lines_become_error_rows_in_place(topology: Topology, tmp_path: Path) -> None:
+    rows = _good_rows(topology)[:2]
+    in_path, out_path = tmp_path / "flows.jsonl", tmp_path / "out.jsonl"
+    in_path.write_text(json.dumps(rows[0]) + "\n{not json\n[1, 2]\n" + json.dumps(rows[1]) + "\n")
+    summary = verify_flows_file(topology, in_path, out_path, progress=False)
+    output = _read_output(out_path)
+    assert [o.get("error", {}).get("code") for o in output] == [None, "InvalidJson", "InvalidJson", None]
+    assert output[0] == _expected(topology, rows[0]) and output[3] == _expected(topology, rows[1])
+    assert summary.exit_code == 2
+
+
+def test_json_array_input_and_numeric_fields(topology: Topology, tmp_path: Path) -> None:
+    rows = _good_rows(topology)
+    numeric = {**rows[0], "localPort": 80, "remotePort": 1234, "protocol": 6}
+    in_path, out_path = tmp_path / "flows.json", tmp_path / "out.jsonl"
+    in_path.write_text(json.dumps([numeric, rows[1]]))
+    verify_flows_file(topology, in_path, out_path, progress=False)
+    assert _read_output(out_path) == [_expected(topology, rows[0]), _expected(topology, rows[1])]
+
+
+def test_unknown_extension_is_rejected(topology: Topology, tmp_path: Path) -> None:
+    path = tmp_path / "flows.txt"
+    path.write_text("")
+    with pytest.raises(ValueError, match="unknown flow file type"):
+        verify_flows_file(topology, path, None, progress=False)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(topology_and_flows(max_flows=25))
+def test_batch_equals_engine_verify_on_random_topologies(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[Topology, list[tuple[str, Flow]]]
+) -> None:
+    topology, pairs = case
+    engine = Engine(topology)
+    rows: list[dict[str, Any]] = []
+    expected: list[dict[str, Any]] = []
+    for nic_id, flow in pairs:
+        rows.append(
+            {"targetNicResourceId": nic_id, "direction": flow.direction.value, "protocol": str(flow.protocol),
+             "localIPAddress": str(flow.local_ip), "localPort": "*" if flow.local_port is None else flow.local_port,
+             "remoteIPAddress": str(flow.remote_ip),
+             "remotePort": "*" if flow.remote_port is None else flow.remote_port}
+        )  # fmt: skip
+        try:
+            engine.verify(nic_id, flow)
+        except OpenNsgError as exc:
+            expected.append({"error": exc.errors[0].code})
+            continue
+        expected.append(_expected(topology, {**rows[-1], "targetResourceId": nic_id}))
+    directory = tmp_path_factory.mktemp("batch")
+    in_path, out_path = directory / "flows.parquet", directory / "out.jsonl"
+    _write_input(rows, in_path)
+    verify_flows_file(topology, in_path, out_path, progress=False)
+    got = [{"error": o["error"]["code"]} if "error" in o else o for o in _read_output(out_path)]
+    assert got == expected
