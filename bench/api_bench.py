@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,6 +70,12 @@ class Connection:
         self.writer.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used: what the server spent, whatever else runs on the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     name: str
@@ -78,6 +83,7 @@ class Result:
     seconds: float
     latencies: list[float]
     errors: int
+    server_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -95,6 +101,8 @@ class Result:
             "p50_ms": round(self.percentile(0.50), 2),
             "p99_ms": round(self.percentile(0.99), 2),
             "errors": self.errors,
+            "server_cpu_ms_per_request": round(self.server_cpu / self.requests * 1000, 3),
+            "capacity_per_core_per_s": round(self.requests / self.server_cpu) if self.server_cpu else None,
         }
 
 
@@ -216,10 +224,17 @@ async def flow_verify_latency(port: int, count: int) -> Result:
     return Result("ipFlowVerify (POST + result GET)", count, elapsed, latencies, errors)
 
 
-async def measure(port: int, clients: int, seconds: float) -> list[Result]:
+async def measure(port: int, pid: int, clients: int, seconds: float) -> list[Result]:
     await seed(port)
     rule_path = f"{NSG}/securityRules/seed5?{API}"
-    get = await load(port, "GET rule", clients, seconds, lambda i, n: ("GET", rule_path, None, (200,)))
+
+    async def timed(phase: Any) -> Result:
+        before = cpu_seconds(pid)
+        result: Result = await phase
+        result.server_cpu = cpu_seconds(pid) - before
+        return result
+
+    get = await timed(load(port, "GET rule", clients, seconds, lambda i, n: ("GET", rule_path, None, (200,))))
 
     def put(index: int, n: int) -> tuple[str, str, Any, tuple[int, ...]]:
         # each client rewrites its own rule with alternating ports: every request is a real, validated write
@@ -232,8 +247,8 @@ async def measure(port: int, clients: int, seconds: float) -> list[Result]:
         }  # fmt: skip
         return "PUT", f"{NSG}/securityRules/client{index}?{API}", body, (200, 201)
 
-    put_result = await load(port, "PUT rule", clients, seconds, put)
-    verify = await flow_verify_latency(port, 300)
+    put_result = await timed(load(port, "PUT rule", clients, seconds, put))
+    verify = await timed(flow_verify_latency(port, 300))
     return [get, put_result, verify]
 
 
@@ -241,7 +256,7 @@ def run_backend(name: str, db: str, clients: int, seconds: float) -> list[dict[s
     with tempfile.TemporaryDirectory() as workdir:
         process, port = start_server(db, Path(workdir))
         try:
-            results = asyncio.run(measure(port, clients, seconds))
+            results = asyncio.run(measure(port, process.pid, clients, seconds))
         finally:
             process.terminate()
             process.wait(timeout=20)
@@ -266,15 +281,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as data:
         rows += run_backend("sqlite", str(Path(data) / "bench.db"), args.clients, args.seconds)
     if args.postgres:
         rows += run_backend("postgresql", new_postgres_database(args.postgres), args.clients, args.seconds)
-    print(f"{'backend':<11} {'test':<34} {'requests':>9} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    print(f"load average before the run: {load_before:.2f} on {os.cpu_count()} cores (client and server share them)")
+    print(
+        f"{'backend':<11} {'test':<34} {'requests':>9} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+        f" {'srv cpu ms':>10} {'per core/s':>10}"
+    )
     for r in rows:
         print(
             f"{r['backend']:<11} {r['test']:<34} {r['requests']:>9} {r['per_s']:>9} {r['p50_ms']:>8} {r['p99_ms']:>8}"
-            f" {r['errors']:>6}"
+            f" {r['errors']:>6} {r['server_cpu_ms_per_request']:>10} {r['capacity_per_core_per_s']!s:>10}"
         )
     sqlite = {r["test"]: r for r in rows if r["backend"] == "sqlite"}
     verdicts = {

@@ -207,7 +207,9 @@ def test_rule_crud_and_default_rules(client: TestClient) -> None:
     group(client)
     assert nsg(client, "nsg1").status_code == 201
     base = rid("networkSecurityGroups", "nsg1")
-    assert client.put(url(base + "/securityRules/r1"), json=rule_body(100)).status_code == 201
+    created = client.put(url(base + "/securityRules/r1"), json=rule_body(100))
+    assert created.status_code == 201
+    assert created.json() == client.get(url(base + "/securityRules/r1")).json()  # PUT answers what GET reads
     assert client.put(url(base + "/securityRules/R1"), json=rule_body(101)).status_code == 200
     listed = client.get(url(base + "/securityRules")).json()["value"]
     assert [(r["name"], r["properties"]["priority"]) for r in listed] == [("r1", 101)]
@@ -317,6 +319,8 @@ def test_dangling_references_are_rejected(client: TestClient) -> None:
     assert refused.status_code == 400 and error_code(refused) == "InvalidResourceReference"
     assert client.get(url(vnet_id)).status_code == 404
     assert client.put(url(vnet_id), json=vnet_body()).status_code == 201
+    extra = client.put(url(vnet_id + "/subnets/extra"), json={"properties": {"addressPrefix": "10.0.9.0/24"}})
+    assert extra.status_code == 201 and extra.json() == client.get(url(vnet_id + "/subnets/extra")).json()
     subnet = client.put(
         url(vnet_id + "/subnets/app"),
         json={"properties": {"addressPrefix": "10.0.0.0/24", "networkSecurityGroup": {"id": missing_nsg}}},

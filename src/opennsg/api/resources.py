@@ -7,7 +7,6 @@ from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from opennsg import arm
 from opennsg.api import planning
@@ -32,16 +31,20 @@ CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetwo
 CHILD_KEYS = {name.casefold(): name for name in CHILD_LISTS}
 
 
+def decorate_child(body: dict[str, Any], etag: str) -> dict[str, Any]:
+    """A child resource shares its parent's etag (as in ARM) and reports provisioningState."""
+    body["etag"] = etag
+    body.setdefault("properties", {})["provisioningState"] = "Succeeded"
+    return body
+
+
 def decorate(body: dict[str, Any], etag: str) -> dict[str, Any]:
     """Add what ARM adds on the way out: the etag and provisioningState, on the resource and on its children."""
-    body["etag"] = etag
-    properties = body.setdefault("properties", {})
-    properties["provisioningState"] = "Succeeded"
+    decorate_child(body, etag)
     for collection in CHILD_LISTS:
-        for child in properties.get(collection) or []:
+        for child in body["properties"].get(collection) or []:
             if isinstance(child, dict):
-                child["etag"] = etag
-                child.setdefault("properties", {})["provisioningState"] = "Succeeded"
+                decorate_child(child, etag)
     return body
 
 
@@ -106,7 +109,7 @@ class Routes:
     async def _write(
         self, plan: Callable[[Snapshot], Change[bool]], subscription: str
     ) -> tuple[Snapshot, Change[bool], str]:
-        return await run_in_threadpool(self.store.write, plan, subscription)
+        return await self.store.write_async(plan, subscription)
 
     def _list(self, request: Request, rows: list[Row]) -> Response:
         snapshot = self.store.snapshot
@@ -426,9 +429,12 @@ class Routes:
                     lambda s: planning.put_child(s, kind, pid, collection, arm_kind, childName, body, conditions),
                     subscriptionId,
                 )
-                parent = rendered_parent(snapshot, pid, resourceGroupName)
-                found = next(c for c in children(parent) if str(c.get("name", "")).casefold() == childName.casefold())
-                headers = lro_headers(request, subscriptionId, str(parent.get("location", "")), operation, False)
+                row = snapshot.row(pid)
+                parent_model = model_of(snapshot, row) if row is not None else None
+                assert row is not None and parent_model is not None
+                child = next(c for c in getattr(parent_model, collection) if c.name.casefold() == childName.casefold())
+                found = decorate_child(arm.to_arm(child), row.etag)  # the child alone: cheaper than the parent
+                headers = lro_headers(request, subscriptionId, parent_model.location, operation, False)
                 return resource_response(found, 201 if change.result else 200, headers)
 
             @self.router.delete(item, tags=tags, operation_id=f"{op}_Delete")

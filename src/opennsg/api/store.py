@@ -10,9 +10,11 @@ the supported set-up; several processes stay correct for writes but may serve st
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -165,6 +167,8 @@ class Store:
         self.engine = engine
         self.service_tags = service_tags
         self._write_lock = threading.Lock()
+        # Writes are serialised anyway: one writer thread queues them without lock contention between threads.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opennsg-writer")
         db.migrate(engine)
         with engine.begin() as connection:
             connection.execute(
@@ -223,6 +227,12 @@ class Store:
             published = Snapshot(new_version, MappingProxyType(rows), topology)
         self.snapshot = published
         return published, change, operation
+
+    async def write_async(
+        self, plan: Callable[[Snapshot], Change[T]], subscription: str
+    ) -> tuple[Snapshot, Change[T], str]:
+        """``write`` on the writer thread, awaited from the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self.write, plan, subscription)
 
     def _row(self, item: Resource | Document, version: int) -> Row:
         if isinstance(item, Document):
