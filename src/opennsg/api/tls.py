@@ -15,6 +15,18 @@ from cryptography.x509.oid import NameOID
 VALIDITY = datetime.timedelta(days=365)
 
 
+CERT_NAME = "opennsg-cert.pem"
+KEY_NAME = "opennsg-key.pem"
+
+
+def ensure_self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """The certificate made on an earlier start (so clients keep trusting it), or a new one."""
+    cert_path, key_path = directory / CERT_NAME, directory / KEY_NAME
+    if cert_path.is_file() and key_path.is_file():
+        return cert_path, key_path
+    return self_signed(directory, host)
+
+
 def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """Write ``opennsg-cert.pem`` / ``opennsg-key.pem`` (key 0600) valid for localhost, 127.0.0.1, ::1 and ``host``.
 
@@ -45,8 +57,8 @@ def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path = directory / "opennsg-cert.pem"
-    key_path = directory / "opennsg-key.pem"
+    cert_path = directory / CERT_NAME
+    key_path = directory / KEY_NAME
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as handle:

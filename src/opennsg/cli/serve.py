@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
 
         from opennsg.api import ServiceConfig, create_app
         from opennsg.api.auth import Tokens, create_token_file
-        from opennsg.api.tls import self_signed
+        from opennsg.api.tls import ensure_self_signed
         from opennsg.model.servicetags import ServiceTags
 
         if (tls_cert is None) != (tls_key is None) or (tls_self_signed and tls_cert is not None):
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
             else:
                 grants = Tokens.load(token_path)
         if tls_self_signed:
-            tls_cert, tls_key = self_signed(_data_dir(db) / "tls", host)
+            tls_cert, tls_key = ensure_self_signed(_data_dir(db) / "tls", host)
         scheme = "https" if tls_cert else "http"
         shown_host = f"[{host}]" if ":" in host else host
         info = {
