@@ -471,3 +471,43 @@ def test_batches_stream_in_bounded_sizes() -> None:
     reader = FlowLogReader([DATA / "nsg_v2.json", DATA / "vnet.json"], batch_tuples=4)
     sizes = [b.num_rows for b in reader.batches()]
     assert sum(sizes) == 15 and len(sizes) >= 3
+
+
+endpoints = st.sampled_from(["10.0.1.4", "10.0.1.5", "10.0.2.4", "52.1.2.3", "203.0.114.7", "168.63.129.16"])
+destinations = st.one_of(endpoints, st.sampled_from(["20.1.1.1", "20.2.2.2"]))
+traffic = st.lists(
+    st.tuples(endpoints, destinations, st.sampled_from([6, 17, 1]), st.sampled_from([22, 80, 443, 8080, 25, 53]),
+              st.integers(1024, 1030), st.sampled_from(["SYN", "ACK", "FIN", "RST"]), st.integers(0, 400)),
+    min_size=1, max_size=25,
+)  # fmt: skip
+
+
+@settings(max_examples=10, deadline=None)
+@given(traffic)
+def test_any_simulated_traffic_replays_unchanged_against_its_own_config(
+    tmp_path_factory: pytest.TempPathFactory, packets: list
+) -> None:
+    """Whatever the traffic, every flow the data plane logged is decided the same way when replayed."""
+    from tests.test_dataplane import load_balancer
+
+    from opennsg.dataplane.conntrack import TcpFlag
+    from opennsg.dataplane.network import Packet
+
+    clock = ManualClock()
+    writer = FlowLogWriter({LogFormat.NSG_V1, LogFormat.NSG_V2, LogFormat.VNET})
+    topology = world()
+    net = Network(topology, clock=clock, flow_logs=writer, load_balancers=[load_balancer()])
+    for src, dst, protocol, port, sport, flag, gap in packets:
+        clock.advance(timedelta(seconds=gap))
+        ported = protocol != 1
+        net.send(Packet(src, dst, protocol, sport if ported else None, port if ported else None,
+                        frozenset({TcpFlag(flag)}) if protocol == 6 else frozenset(), 1, 100))  # fmt: skip
+    clock.advance(timedelta(minutes=10))
+    net.tick()
+    out = tmp_path_factory.mktemp("sim")
+    writer.write(out)
+    reader = FlowLogReader([out])
+    result = replay(topology, reader.batches(), reader.stats)
+    assert reader.stats.problems == []
+    assert result.tuples == len(writer.entries) + 2 * sum(1 for e in writer.entries if e.nsg_id)  # VNet + v1 + v2
+    assert result.changed == () and result.unattributed_tuples == 0
