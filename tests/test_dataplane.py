@@ -384,3 +384,25 @@ def test_a_new_vnet_flow_timeout_applies_to_tracked_flows(clock: ManualClock) ->
     net.update(world(timeout=30))
     clock.advance(timedelta(minutes=29))
     assert net.send(Packet("8.8.8.8", "10.0.2.4", UDP, 53, 53000)).delivered
+
+
+def test_internal_load_balancer_frontend(clock: ManualClock) -> None:
+    public = load_balancer()
+    internal = replace(
+        public,
+        frontend_ip_configurations=(
+            FrontendIpConfiguration(f"{public.id}/frontendIPConfigurations/fe", "fe", private_ip_address="10.0.1.100"),
+        ),
+        load_balancing_rules=(replace(public.load_balancing_rules[0], protocol=TransportProtocol.ALL, frontend_port=0,
+                                      backend_port=0),),  # HA ports
+    )  # fmt: skip
+    web_rules = (rule("allow-vnet-5000", 100, Direction.INBOUND, Access.ALLOW, Protocol.UDP, "5000", "VirtualNetwork"),)
+    net = Network(world(web_rules=web_rules), clock=clock, load_balancers=[internal])
+    result = net.send(Packet("10.0.2.4", "10.0.1.100", UDP, 40000, 5000))
+    assert result.delivered and result.translated_to in {("10.0.1.4", 5000), ("10.0.1.5", 5000)}
+    assert [leg.nic for leg in result.legs] == ["app1", result.legs[1].nic] and result.legs[
+        1
+    ].rule == "UserRule_allow-vnet-5000"
+    assert result.translated_to is not None
+    reply = net.send(Packet(result.translated_to[0], "10.0.2.4", UDP, 5000, 40000))
+    assert reply.delivered and reply.translated_from == ("10.0.1.100", 5000)
