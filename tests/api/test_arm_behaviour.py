@@ -431,3 +431,41 @@ def test_ip_flow_verify_long_running_operation_and_service_tags(tagged_client: T
     assert all("addressPrefixes" in value["properties"] for value in tags["values"])
     missing_op = client.get(url(f"/subscriptions/{SUB}/providers/Microsoft.Network/locations/westus/operations/nope"))
     assert missing_op.status_code == 404
+
+
+def test_route_tables_public_ips_and_vms_are_guarded_while_used(client: TestClient) -> None:
+    group(client)
+    table_id = rid("routeTables", "forced")
+    route = {"addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.9.0.4"}
+    routes = {"routes": [{"name": "default", "properties": route}]}
+    table = client.put(url(table_id), json={"location": "westus", "properties": routes})
+    assert table.status_code == 201 and table.json()["properties"]["routes"][0]["name"] == "default"
+    vnet_id = rid("virtualNetworks", "vnet1")
+    vnet = vnet_body()
+    vnet["properties"]["subnets"][0]["properties"]["routeTable"] = {"id": table_id}
+    assert client.put(url(vnet_id), json=vnet).status_code == 201
+    pip_id = rid("publicIPAddresses", "pip1")
+    assert (
+        client.put(url(pip_id), json={"location": "westus", "properties": {"ipAddress": "52.1.1.1"}}).status_code == 201
+    )
+    nic_id = rid("networkInterfaces", "nic1")
+    nic = nic_body(vnet_id + "/subnets/app", "10.0.0.4")
+    nic["properties"]["ipConfigurations"][0]["properties"]["publicIPAddress"] = {"id": pip_id}
+    assert client.put(url(nic_id), json=nic).status_code == 201
+    vm_id = rid("virtualMachines", "vm1", provider="Microsoft.Compute")
+    vm = {"location": "westus", "properties": {"networkProfile": {"networkInterfaces": [{"id": nic_id}]}}}
+    assert client.put(url(vm_id), json=vm).status_code == 201
+    listed = client.get(url(f"/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines")).json()["value"]
+    assert [v["name"] for v in listed] == ["vm1"]
+
+    for path, code in (
+        (table_id, "InUseRouteTableCannotBeDeleted"),
+        (pip_id, "PublicIPAddressInUse"),
+        (nic_id, "NicInUse"),
+    ):
+        refused = client.delete(url(path))
+        assert refused.status_code == 400 and error_code(refused) == code, path
+    for path in (vm_id, nic_id, pip_id, vnet_id, table_id):
+        assert client.delete(url(path)).status_code == 202, path
+    missing_nic = client.put(url(vm_id), json=vm)
+    assert missing_nic.status_code == 400 and error_code(missing_nic) == "InvalidResourceReference"

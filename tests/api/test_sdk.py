@@ -276,3 +276,6 @@ def test_sdk_end_to_end_with_restart(db_url: str, start_server: Callable[..., Ru
         network.network_interfaces.get("rg1", "nic-hub")
     tags = network.network_security_groups.update_tags("rg1", "db-nsg", nm.TagsObject(tags={"env": "test"}))
     assert tags.tags == {"env": "test"}
+    assert sorted(g.name for g in resources.resource_groups.list()) == ["NetworkWatcherRG", "rg1"]
+    resources.resource_groups.begin_delete("NetworkWatcherRG").result()
+    assert [g.name for g in resources.resource_groups.list()] == ["rg1"]
