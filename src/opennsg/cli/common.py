@@ -17,7 +17,9 @@ EXIT_OK = 0
 EXIT_EXPECTATION_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-stdout = Console(highlight=False, soft_wrap=True)
+# Piped output is read by people in pagers and logs, not an 80-column terminal: give tables room there.
+PIPED_WIDTH = 200
+stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -230,10 +230,10 @@ def effective(
         for rule in group["effectiveSecurityRules"]:
             table.add_row(
                 str(rule["priority"]),
-                rule["name"],
                 rule["direction"],
                 rule["access"],
                 rule["protocol"],
+                rule["name"],
                 _joined(rule, "sourceAddressPrefix"),
                 _joined(rule, "sourcePortRange"),
                 _joined(rule, "destinationAddressPrefix"),
@@ -245,14 +245,22 @@ def effective(
 def _rule_table(title: str) -> Table:
     """A table of rules whose cells wrap instead of truncating (names and prefixes must stay readable)."""
     table = Table(title=title)
-    for col in ("priority", "name", "direction", "access", "protocol", "source", "srcPorts", "dest", "dstPorts"):
+    for col in ("priority", "direction", "access", "protocol"):
+        table.add_column(col, no_wrap=True)
+    for col in ("name", "source", "srcPorts", "dest", "dstPorts"):
         table.add_column(col, overflow="fold")
     return table
 
 
 def _joined(rule: dict[str, Any], singular: str) -> str:
+    """A slot of an effective rule for people: its prefixes, its ports, or its ASGs by name."""
     plural = rule.get(singular + "es") or rule.get(singular + "s") or []
-    return ", ".join(plural) if plural else str(rule.get(singular) or "")
+    if plural:
+        return ", ".join(plural)
+    if rule.get(singular):
+        return str(rule[singular])
+    side = "source" if singular.startswith("source") else "destination"
+    return ", ".join(_short(a["id"]) for a in rule.get(f"{side}ApplicationSecurityGroups") or [])
 
 
 @app.command()
@@ -300,10 +308,10 @@ def show(
         for r in item["rules"]:
             table.add_row(
                 str(r["priority"]),
-                r["name"],
                 r["direction"],
                 r["access"],
                 r["protocol"],
+                r["name"],
                 ", ".join(_short(x) for x in r["source"]),
                 ", ".join(r["sourcePorts"]),
                 ", ".join(_short(x) for x in r["destination"]),
