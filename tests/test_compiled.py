@@ -40,11 +40,11 @@ def _check_all_paths(policy: NicPolicy, flows: list[Flow]) -> None:
     compiled = compile_policy(policy)
     expected = [_key(decide(policy, f)) for f in flows]
     assert [_key(compiled.decide(f)) for f in flows] == expected
-    columns = FlowColumns.from_flows(flows)
+    columns = FlowColumns.from_flows(flows * 3)  # repeats exercise the kernel's memo of class tuples
     for backend in BACKENDS:
         batch = compiled.classify(columns, backend=backend, threads=2)
-        assert [_key(compiled.results[r]) for r in batch.result] == expected, backend
-        assert [bool(a) for a in batch.allow] == [e[0] is Access.ALLOW for e in expected]
+        assert [_key(compiled.results[r]) for r in batch.result] == expected * 3, backend
+        assert [bool(a) for a in batch.allow] == [e[0] is Access.ALLOW for e in expected * 3]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=_SLOW_OK)

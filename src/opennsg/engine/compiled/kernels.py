@@ -36,6 +36,9 @@ for _i in range(64):
     _DEBRUIJN_TABLE[((_DEBRUIJN << _i) & ((1 << 64) - 1)) >> 58] = _i
 #: Flows per numpy chunk: bounds the (flows × words) temporaries of the fallback.
 NUMPY_CHUNK = 16384
+#: Slots (log2) of each thread's memo of class tuple → chain result.
+CACHE_BITS = 16
+_GOLDEN = 0x9E3779B97F4A7C15
 #: Below this many flows per thread, extra threads cost more than they save.
 MIN_FLOWS_PER_THREAD = 50_000
 
@@ -101,10 +104,17 @@ def _classify_loop(
     platform_ports: Any,
     internet: Any,
     smtp_blocked: bool,
+    result_allow: Any,
+    key_shifts: Any,
+    cache_keys: Any,
+    cache_values: Any,
     debruijn_table: Any,
     out: Any,
 ) -> None:
     """Decide flows ``[start, stop)`` of one direction.
+
+    The chain's answer depends only on the flow's field classes, so it is memoised per thread in a direct-mapped
+    cache keyed by the packed classes (flows of platform-exempt traffic bypass it).
 
     Tuples are unpacked once, outside the per-flow loop: numba would otherwise reference-count every array in
     them for every flow, which costs more than the classification itself.
@@ -118,6 +128,7 @@ def _classify_loop(
     p4, p4c, p6h, p6l, p6c, p_rows = platform
     i4, i4c, i6h, i6l, i6c, i_rows = internet
     block, nsg_masks, ps, ss, ds, sps, dps, es = summaries
+    cache_on, sh_pc, sh_spc, sh_dpc, sh_sc = key_shifts
     inbound = direction == 0
     n_nsgs = bounds.size - 1
     n_tags = platform_ports.size
@@ -151,37 +162,61 @@ def _classify_loop(
                     if need < 0 or (proto == IANA_TCP and remote_port[i] == need):
                         exempt = t + 1
                         break
-        candidates = ps[pc] & ss[sc] & ds[dc] & sps[spc] & dps[dpc] & es[exempt]
-        last_allow = -1
-        denied = -1
-        for k in range(n_nsgs):
-            found = -1
-            pending = candidates & nsg_masks[k]
-            while pending != 0 and found < 0:
-                j = _lowest_bit(pending, debruijn_table)
-                pending &= pending - np.uint64(1)
-                for w in range(j * block, min((j + 1) * block, bounds[k + 1])):
-                    x = dp_rows[dpc, w] & s_rows[sc, w]  # the most selective fields first
-                    if x == 0:
-                        continue
-                    x &= d_rows[dc, w] & protocol_rows[pc, w] & sp_rows[spc, w] & exempt_rows[exempt, w]
-                    if x != 0:
-                        found = w * 64 + _lowest_bit(x, debruijn_table)
-                        break
-            if found >= 0:
-                if bit_allow[found] == 0:
-                    denied = bit_result[found]
-                    break
-                last_allow = bit_result[found]
-        if denied >= 0:
-            out[i] = denied
-            continue
-        if last_allow >= 0:
-            result = last_allow
-        elif exempt > 0 and n_nsgs > 0:
-            result = FIRST_PLATFORM_RESULT + exempt - 1
+        cached = cache_on and exempt == 0
+        slot = np.int64(0)
+        key = np.uint64(0)
+        if cached:
+            key = (
+                (np.uint64(pc) << sh_pc)
+                | (np.uint64(spc) << sh_spc)
+                | (np.uint64(dpc) << sh_dpc)
+                | (np.uint64(sc) << sh_sc)
+                | np.uint64(dc)
+            ) + np.uint64(1)
+            slot = np.int64((key * np.uint64(_GOLDEN)) >> np.uint64(64 - CACHE_BITS))
+        if cached and cache_keys[slot] == key:
+            result = cache_values[slot]
         else:
-            result = NO_NSG_RESULT
+            candidates = ps[pc] & ss[sc] & ds[dc] & sps[spc] & dps[dpc] & es[exempt]
+            last_allow = -1
+            denied = -1
+            for k in range(n_nsgs):
+                found = -1
+                pending = candidates & nsg_masks[k]
+                while pending != 0 and found < 0:
+                    j = _lowest_bit(pending, debruijn_table)
+                    pending &= pending - np.uint64(1)
+                    for w in range(j * block, min((j + 1) * block, bounds[k + 1])):
+                        x = (
+                            protocol_rows[pc, w]
+                            & sp_rows[spc, w]
+                            & dp_rows[dpc, w]
+                            & s_rows[sc, w]
+                            & d_rows[dc, w]
+                            & exempt_rows[exempt, w]
+                        )
+                        if x != 0:
+                            found = w * 64 + _lowest_bit(x, debruijn_table)
+                            break
+                if found >= 0:
+                    if bit_allow[found] == 0:
+                        denied = bit_result[found]
+                        break
+                    last_allow = bit_result[found]
+            if denied >= 0:
+                result = denied
+            elif last_allow >= 0:
+                result = last_allow
+            elif exempt > 0 and n_nsgs > 0:
+                result = FIRST_PLATFORM_RESULT + exempt - 1
+            else:
+                result = NO_NSG_RESULT
+            if cached:
+                cache_keys[slot] = key
+                cache_values[slot] = result
+        if result_allow[result] == 0:
+            out[i] = result
+            continue
         if smtp_blocked and not inbound and proto == IANA_TCP and remote_port[i] == SMTP_PORT:
             r_v6, r_h, r_l = remote_v6[i], remote_high[i], remote_low[i]
             if i_rows[i6c[_find128(i6h, i6l, r_h, r_l)] if r_v6 else i4c[_find(i4, r_l)], 0] != 0:
@@ -238,10 +273,13 @@ def _classify_numba(program: PolicyProgram, cols: FlowColumns, out: I32, threads
     )
     platform = program.platform.as_tuple()
     internet = program.internet.as_tuple()
+    d_shifts = (program.inbound.key_shifts(), program.outbound.key_shifts())
     n = len(cols)
 
     def run(start: int, stop: int) -> None:
         for code, d in directions:
+            cache_keys = np.zeros(1 << CACHE_BITS, dtype=np.uint64)
+            cache_values = np.zeros(1 << CACHE_BITS, dtype=np.int32)
             loop(
                 code,
                 start,
@@ -253,6 +291,10 @@ def _classify_numba(program: PolicyProgram, cols: FlowColumns, out: I32, threads
                 program.platform_ports,
                 internet,
                 program.smtp_blocked,
+                program.result_allow,
+                d_shifts[code],
+                cache_keys,
+                cache_values,
                 _DEBRUIJN_TABLE,
                 out,
             )

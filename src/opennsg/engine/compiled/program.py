@@ -53,6 +53,25 @@ class DirectionProgram:
         tables = (self.source, self.destination, self.source_ports, self.destination_ports)
         return sum(a.nbytes for a in arrays) + sum(t.nbytes for t in tables) + self.exempt_rows.nbytes
 
+    def key_shifts(self) -> tuple[bool, int, int, int, int]:
+        """Bit offsets packing (protocol, source port, destination port, source, destination) classes into one
+        64-bit memo key, destination lowest; the flag is False when they do not fit."""
+        widths = [
+            max(1, (rows.shape[0] - 1).bit_length())
+            for rows in (
+                self.protocol_rows,
+                self.source_ports.rows,
+                self.destination_ports.rows,
+                self.source.rows,
+                self.destination.rows,
+            )
+        ]
+        sh_sc = widths[4]
+        sh_dpc = sh_sc + widths[3]
+        sh_spc = sh_dpc + widths[2]
+        sh_pc = sh_spc + widths[1]
+        return (sh_pc + widths[0] <= 63, sh_pc, sh_spc, sh_dpc, sh_sc)
+
     def summaries(self) -> tuple[U64, U64, U64, U64, U64, U64]:
         """Summary words of the protocol, source, destination, source port, destination port and exempt rows."""
         return tuple(  # type: ignore[return-value]
