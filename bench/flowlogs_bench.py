@@ -1,6 +1,6 @@
 """Flow log parse and replay rates (flow tuples per second), DuckDB path and optionally Spark local mode.
 
-    python bench/flowlogs_bench.py [--tuples 1000000] [--nics 8] [--rules 100] [--spark] [--json]
+    python bench/flowlogs_bench.py [--tuples 1000000] [--nics 8] [--rules 100] [--repeat 3] [--spark] [--json]
 
 Synthetic NSG v2 logs are written first (not timed): ``--nics`` NICs, each with an NSG of ``--rules`` user rules;
 flows from random Internet clients with random ephemeral ports, each flow logged as B, C and E (so about a
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -144,11 +145,16 @@ def write_logs(out: Path, tuples: int, nics: int, rules: int, seed: int = 7) -> 
     return written
 
 
-def timed(label: str, action: Any) -> tuple[Any, float]:
-    start = time.perf_counter()
-    result = action()
-    elapsed = time.perf_counter() - start
-    print(f"  {label}: {elapsed:.2f} s", file=sys.stderr)
+def timed(label: str, action: Any, repeat: int) -> tuple[Any, float]:
+    """Run ``action`` ``repeat`` times; the median time (the machine is shared, so single runs are noisy)."""
+    times = []
+    result = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = action()
+        times.append(time.perf_counter() - start)
+    elapsed = statistics.median(times)
+    print(f"  {label}: median {elapsed:.2f} s of {', '.join(f'{t:.2f}' for t in times)}", file=sys.stderr)
     return result, elapsed
 
 
@@ -157,7 +163,8 @@ def main() -> None:
     parser.add_argument("--tuples", type=int, default=1_000_000)
     parser.add_argument("--nics", type=int, default=8)
     parser.add_argument("--rules", type=int, default=100)
-    parser.add_argument("--spark", action="store_true", help="also time the Spark local-mode replay")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the median is reported")
+    parser.add_argument("--spark", action="store_true", help="also time the Spark local-mode replay (run once)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
 
@@ -177,13 +184,13 @@ def main() -> None:
             reader = FlowLogReader([logs])
             return sum(batch.num_rows for batch in reader.batches())
 
-        parsed, parse_s = timed("parse", parse)
+        parsed, parse_s = timed("parse", parse, args.repeat)
 
         def run(engine: str) -> Any:
             reader = FlowLogReader([logs])
             return replay(topology, reader.batches(), reader.stats, engine=engine, config_paths=[proposed])  # type: ignore[arg-type]
 
-        result, replay_s = timed("parse + replay (duckdb)", lambda: run("duckdb"))
+        result, replay_s = timed("parse + replay (duckdb)", lambda: run("duckdb"), args.repeat)
         figures: dict[str, Any] = {
             "tuples": count,
             "bytes": size,
@@ -195,7 +202,7 @@ def main() -> None:
             "replayTuplesPerSecond": round(count / replay_s),
         }
         if args.spark:
-            spark_result, spark_s = timed("parse + replay (spark local)", lambda: run("spark"))
+            spark_result, spark_s = timed("parse + replay (spark local)", lambda: run("spark"), 1)
             assert spark_result.changed == result.changed, "spark and duckdb disagree"
             figures.update({"sparkSeconds": round(spark_s, 3), "sparkTuplesPerSecond": round(count / spark_s)})
     if args.json:
