@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RESOURCE_GROUP_TYPE = "Microsoft.Resources/resourceGroups"
-SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions"
 NETWORK_WATCHER_TYPE = "Microsoft.Network/networkWatchers"
 
 
@@ -17,10 +16,6 @@ class ModelKind:
     arm_kind: str  # the ``kind`` of opennsg.arm.parse_resource
     collection: str  # the Topology field
     in_use_code: str  # ARM's code when deleting a resource still referenced
-
-    @property
-    def namespace(self) -> str:
-        return self.type.split("/", 1)[0]
 
     @property
     def segment(self) -> str:
@@ -48,4 +43,3 @@ MODEL_KINDS = (
 )
 
 KIND_BY_TYPE = {kind.type.casefold(): kind for kind in MODEL_KINDS}
-KIND_BY_COLLECTION = {kind.collection: kind for kind in MODEL_KINDS}

@@ -22,7 +22,6 @@ from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import (
     NetworkSecurityGroup,
     Resource,
-    SecurityRule,
     Subnet,
     VirtualNetwork,
     VirtualNetworkPeering,
@@ -391,11 +390,6 @@ def delete_child(snapshot: Snapshot, kind: ModelKind, parent_id: str, collection
     if isinstance(model, VirtualNetwork):
         new, models = _with_synced_peerings(new, topology, models)
     return Change(put=tuple(models), topology=new, result=True)
-
-
-def find_rule(nsg: NetworkSecurityGroup, name: str, default: bool) -> SecurityRule | None:
-    rules = nsg.default_security_rules if default else nsg.security_rules
-    return next((r for r in rules if r.name.casefold() == name.casefold()), None)
 
 
 # --- documents: resource groups, network watchers -----------------------------------------------------------------
