@@ -17,7 +17,7 @@ from tests.api.conftest import API, SUB, TOKENS, auth, rid, rule_body
 from opennsg.api import ServiceConfig, create_app
 
 #: Examples per operation; raise it (e.g. OPENNSG_FUZZ_EXAMPLES=200) for a deeper run outside the default suite.
-EXAMPLES = int(os.environ.get("OPENNSG_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("OPENNSG_FUZZ_EXAMPLES", "8"))
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
