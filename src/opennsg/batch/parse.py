@@ -111,11 +111,15 @@ def _as_strings(table: pa.Table) -> RawFlows:
     n = table.num_rows
     columns: dict[str, pa.Array] = {}
     for field in FIELDS:
-        if field in table.column_names:
-            column = table.column(field).combine_chunks()
-            columns[field] = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
-        else:
+        if field not in table.column_names:
             columns[field] = pa.nulls(n, type=pa.string())
+            continue
+        column = table.column(field)
+        if pa.types.is_dictionary(column.type):
+            column = column.unify_dictionaries()
+        elif not pa.types.is_string(column.type):
+            column = pc.cast(column, pa.string())
+        columns[field] = column.combine_chunks()
     return RawFlows(columns, {})
 
 
@@ -125,8 +129,10 @@ def read_csv(path: Path) -> RawFlows:
 
 
 def read_parquet(path: Path) -> RawFlows:
-    present = [f for f in FIELDS if f in pq.read_schema(path).names]
-    return _as_strings(pq.read_table(path, columns=present))
+    schema = pq.read_schema(path)
+    present = [f for f in FIELDS if f in schema.names]
+    strings = [f for f in present if pa.types.is_string(schema.field(f).type)]
+    return _as_strings(pq.read_table(path, columns=present, read_dictionary=strings))
 
 
 READERS: dict[str, Callable[[Path], RawFlows]] = {"json": read_json, "csv": read_csv, "parquet": read_parquet}
@@ -139,9 +145,21 @@ def read_flows(path: Path) -> RawFlows:
 # --- field parsing -------------------------------------------------------------------------------------------
 
 
-def clean(column: pa.Array) -> pa.Array:
-    """Trimmed text, with null as the empty string."""
-    return pc.fill_null(pc.utf8_trim_whitespace(column), "")
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A column as its distinct trimmed values (null became "") and each row's index into them: every parser
+    below runs once per distinct value, vectorised, and rows gather the results."""
+
+    values: pa.Array
+    index: npt.NDArray[np.intp]
+
+
+def encode(column: pa.Array) -> Encoded:
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    dictionary = pc.cast(encoded.dictionary, pa.string())
+    values = pa.concat_arrays([pc.fill_null(pc.utf8_trim_whitespace(dictionary), ""), pa.array([""], pa.string())])
+    index = pc.fill_null(encoded.indices, len(dictionary)).to_numpy(zero_copy_only=False).astype(np.intp)
+    return Encoded(values, index)
 
 
 def parse_direction(text: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
@@ -177,18 +195,11 @@ def parse_port(text: pa.Array) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bo
     return np.where(wildcard, NO_PORT, value).astype(np.int32), ok | wildcard
 
 
-@dataclass(frozen=True, slots=True)
-class Addresses:
-    """Parsed addresses: family, 128-bit value as (high, low) halves, and validity."""
-
-    v6: npt.NDArray[np.bool_]
-    high: npt.NDArray[np.uint64]
-    low: npt.NDArray[np.uint64]
-    ok: npt.NDArray[np.bool_]
-
-
-def parse_addresses(text: pa.Array) -> Addresses:
-    """IPv4 fully vectorised; IPv6 (rows with ``:``) parsed once per distinct value."""
+def parse_addresses(
+    text: pa.Array,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """(is IPv6, high 64 bits, low 64 bits, valid): IPv4 by regex and split in pyarrow, IPv6 by ``ipaddress``
+    (callers pass distinct values, so that is once per distinct IPv6 address)."""
     n = len(text)
     v4 = pc.match_substring_regex(text, IPV4_PATTERN).to_numpy(zero_copy_only=False)
     high = np.zeros(n, dtype=np.uint64)
@@ -199,17 +210,13 @@ def parse_addresses(text: pa.Array) -> Addresses:
         low[v4] = (quads[:, 0] << 24) | (quads[:, 1] << 16) | (quads[:, 2] << 8) | quads[:, 3]
     v6 = np.zeros(n, dtype=bool)
     colon = pc.match_substring(text, ":").to_numpy(zero_copy_only=False) & ~v4
-    if colon.any():
-        rows = np.flatnonzero(colon)
-        encoded = pc.dictionary_encode(pc.filter(text, pa.array(colon)))
-        values = [_v6_value(s) for s in encoded.dictionary.to_pylist()]
-        parsed_ok = np.asarray([v is not None for v in values], dtype=bool)
-        halves = np.asarray([(v >> 64, v & _LOW64) if v is not None else (0, 0) for v in values], dtype=np.uint64)
-        index = encoded.indices.to_numpy(zero_copy_only=False)
-        v6[rows] = parsed_ok[index]
-        high[rows] = halves[index, 0]
-        low[rows] = halves[index, 1]
-    return Addresses(v6, high, low, v4 | v6)
+    for row in np.flatnonzero(colon).tolist():
+        value = _v6_value(text[row].as_py())
+        if value is not None:
+            v6[row] = True
+            high[row] = value >> 64
+            low[row] = value & _LOW64
+    return v6, high, low, v4 | v6
 
 
 def _v6_value(text: str) -> int | None:

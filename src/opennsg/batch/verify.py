@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -110,36 +111,41 @@ class _Errors:
         return {"code": check.code, "message": check.message.format(value=value, nic=nic_names.get(row, ""))}
 
 
-def _targets(raw: parse.RawFlows, engine: Engine, errors: _Errors) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """Each row's NIC as an index into the returned NIC ids (-1 when unresolved)."""
-    nic_text = parse.clean(raw.columns[parse.TARGET_NIC])
-    vm_text = parse.clean(raw.columns[parse.TARGET])
-    text = pa.array(np.where(np.asarray(nic_text) != "", np.asarray(nic_text), np.asarray(vm_text)), pa.string())
-    missing = (np.asarray(text) == "").astype(bool)
-    errors.mark("MissingRequiredProperty", parse.TARGET, missing)
-    encoded = text.dictionary_encode()
-    names: list[str] = encoded.dictionary.to_pylist()
-    index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    nic_ids: list[str] = []
-    mapping = np.full(len(names), -1, dtype=np.int64)
-    position: dict[str, int] = {}
-    unknown: dict[int, str] = {}
+def _resolve_names(names: list[str], engine: Engine, nic_ids: list[str]) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Each distinct target name/id → index into ``nic_ids`` (appending new NICs), or -1 with the error message."""
+    resolved = np.full(len(names), -1, dtype=np.int64)
+    messages = [""] * len(names)
     for k, name in enumerate(names):
         if not name:
             continue
         try:
             nic_id = engine.nic(name).id
         except OpenNsgError as exc:
-            unknown[k] = exc.errors[0].message
+            messages[k] = exc.errors[0].message
             continue
-        mapping[k] = position.setdefault(nic_id, len(nic_ids))
-        if mapping[k] == len(nic_ids):
+        if nic_id not in nic_ids:
             nic_ids.append(nic_id)
-    nic_of_row = mapping[index]
+        resolved[k] = nic_ids.index(nic_id)
+    return resolved, messages
+
+
+def _targets(raw: parse.RawFlows, engine: Engine, errors: _Errors) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Each row's NIC (``targetNicResourceId``, else ``targetResourceId``) as an index into the returned NIC ids
+    (-1 when unresolved)."""
+    nic_ids: list[str] = []
+    by_nic = parse.encode(raw.columns[parse.TARGET_NIC])
+    by_vm = parse.encode(raw.columns[parse.TARGET])
+    nic_names: list[str] = by_nic.values.to_pylist()
+    vm_names: list[str] = by_vm.values.to_pylist()
+    nic_resolved, nic_messages = _resolve_names(nic_names, engine, nic_ids)
+    vm_resolved, vm_messages = _resolve_names(vm_names, engine, nic_ids)
+    use_nic = (np.asarray([bool(n) for n in nic_names]))[by_nic.index]
+    missing = ~use_nic & np.asarray([not n for n in vm_names])[by_vm.index]
+    errors.mark("MissingRequiredProperty", parse.TARGET, missing)
+    nic_of_row = np.where(use_nic, nic_resolved[by_nic.index], vm_resolved[by_vm.index])
     bad_rows = np.flatnonzero((nic_of_row < 0) & ~missing)
-    errors.mark_rows(
-        "NetworkInterfaceNotFound", parse.TARGET, bad_rows, {int(r): unknown[int(index[r])] for r in bad_rows}
-    )
+    details = {int(r): nic_messages[by_nic.index[r]] if use_nic[r] else vm_messages[by_vm.index[r]] for r in bad_rows}
+    errors.mark_rows("NetworkInterfaceNotFound", parse.TARGET, bad_rows, details)
     return nic_of_row, nic_ids
 
 
@@ -158,29 +164,35 @@ def _decide(raw: parse.RawFlows, engine: Engine, progress: Progress | None) -> _
     errors = _Errors(n)
     errors.mark_rows("InvalidJson", "", np.asarray(sorted(raw.unreadable), dtype=np.intp), raw.unreadable)
     nic_of_row, nic_ids = _targets(raw, engine, errors)
-    direction, direction_ok = parse.parse_direction(parse.clean(raw.columns[parse.DIRECTION]))
+    encoded = {field: parse.encode(raw.columns[field]) for field in parse.FIELDS[2:]}
+
+    def parsed(field: str, parser: Any) -> Any:
+        column = encoded[field]
+        return [part[column.index] for part in parser(column.values)]
+
+    direction, direction_ok = parsed(parse.DIRECTION, parse.parse_direction)
     errors.mark("InvalidDirection", parse.DIRECTION, ~direction_ok)
-    protocol, protocol_ok = parse.parse_protocol(parse.clean(raw.columns[parse.PROTOCOL]))
+    protocol, protocol_ok = parsed(parse.PROTOCOL, parse.parse_protocol)
     errors.mark("InvalidProtocol", parse.PROTOCOL, ~protocol_ok)
-    local = parse.parse_addresses(parse.clean(raw.columns[parse.LOCAL_IP]))
-    errors.mark("InvalidIpAddress", parse.LOCAL_IP, ~local.ok)
-    local_port, local_port_ok = parse.parse_port(parse.clean(raw.columns[parse.LOCAL_PORT]))
+    local_v6, local_high, local_low, local_ok = parsed(parse.LOCAL_IP, parse.parse_addresses)
+    errors.mark("InvalidIpAddress", parse.LOCAL_IP, ~local_ok)
+    local_port, local_port_ok = parsed(parse.LOCAL_PORT, parse.parse_port)
     errors.mark("InvalidPort", parse.LOCAL_PORT, ~local_port_ok)
-    remote = parse.parse_addresses(parse.clean(raw.columns[parse.REMOTE_IP]))
-    errors.mark("InvalidIpAddress", parse.REMOTE_IP, ~remote.ok)
-    remote_port, remote_port_ok = parse.parse_port(parse.clean(raw.columns[parse.REMOTE_PORT]))
+    remote_v6, remote_high, remote_low, remote_ok = parsed(parse.REMOTE_IP, parse.parse_addresses)
+    errors.mark("InvalidIpAddress", parse.REMOTE_IP, ~remote_ok)
+    remote_port, remote_port_ok = parsed(parse.REMOTE_PORT, parse.parse_port)
     errors.mark("InvalidPort", parse.REMOTE_PORT, ~remote_port_ok)
-    errors.mark("AddressFamilyMismatch", "", local.v6 != remote.v6)
+    errors.mark("AddressFamilyMismatch", "", local_v6 != remote_v6)
     columns = FlowColumns(
         direction,
         protocol,
-        local.v6,
-        local.high,
-        local.low,
+        local_v6,
+        local_high,
+        local_low,
         local_port,
-        remote.v6,
-        remote.high,
-        remote.low,
+        remote_v6,
+        remote_high,
+        remote_low,
         remote_port,
     )
     code = np.full(n, -1, dtype=np.int64)
