@@ -222,16 +222,25 @@ def _decide(raw: parse.RawFlows, engine: Engine, progress: Progress | None) -> _
     return _Decided(code, verdicts, errors, nic_names)
 
 
-def _verdict_table(decided: _Decided) -> pa.Table:
-    """Output columns for the non-error rows (null elsewhere)."""
-    values = {
+def _verdict_table(decided: _Decided, dictionary: bool) -> pa.Table:
+    """Output columns for the non-error rows (null elsewhere); as dictionary arrays over the distinct verdicts
+    when the writer keeps them (Parquet), so no per-row strings are built."""
+    values: dict[str, list[str | None]] = {
         "access": [v.access.value for v in decided.verdicts],
         "ruleName": [v.rule_name for v in decided.verdicts],
         "networkSecurityGroupId": [v.nsg_id for v in decided.verdicts],
         "appliedTo": [v.applied_to for v in decided.verdicts],
     }
-    index = pa.array(decided.code, mask=decided.code < 0)
-    return pa.table({name: pa.array(v, pa.string()).take(index) for name, v in values.items()})
+    columns: dict[str, pa.Array] = {}
+    for name, column in values.items():
+        present = sorted({v for v in column if v is not None})
+        position = {v: k for k, v in enumerate(present)}
+        # Parquet cannot write a null inside a dictionary: absent values become null indices instead.
+        of_verdict = np.asarray([position.get(v, -1) if v is not None else -1 for v in column] + [-1], dtype=np.int32)
+        index = of_verdict[decided.code]
+        encoded = pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), pa.array(present, pa.string()))
+        columns[name] = encoded if dictionary else encoded.dictionary_decode()
+    return pa.table(columns)
 
 
 def _error_list(decided: _Decided, raw: parse.RawFlows) -> dict[int, dict[str, str]]:
@@ -309,9 +318,10 @@ def verify_flows_file(
     if out_format == "json":
         _write_json(decided, errors, output_path)
     else:
-        table = _with_errors(_verdict_table(decided), errors, nested=out_format == "parquet")
+        parquet = out_format == "parquet"
+        table = _with_errors(_verdict_table(decided, dictionary=parquet), errors, nested=parquet)
         assert output_path is not None
-        if out_format == "parquet":
+        if parquet:
             pq.write_table(table, output_path)
         else:
             pacsv.write_csv(table, output_path)
