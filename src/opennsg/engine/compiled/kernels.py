@@ -63,10 +63,11 @@ def numba_available() -> bool:
 # --- scalar code, compiled by numba --------------------------------------------------------------------------
 
 
-def _find(starts: Any, value: Any) -> int:
-    """Index of the last start ≤ value (``starts[0]`` is 0)."""
-    lo = 0
-    hi = starts.size
+def _find4(starts: Any, index: Any, value: Any) -> int:
+    """Index of the last start ≤ value (``starts[0]`` is 0), searched only inside the value's 16-bit block."""
+    block = value >> np.uint64(16)
+    lo: int = index[block]
+    hi = index[block + np.uint64(1)] + 1
     while hi - lo > 1:
         mid = (lo + hi) >> 1
         if starts[mid] <= value:
@@ -121,12 +122,12 @@ def _classify_loop(
     """
     protocols, local_v6, local_high, local_low, local_port, remote_v6, remote_high, remote_low, remote_port = cols
     bounds, bit_allow, bit_result, protocol_classes, protocol_rows, src, dst, sport, dport, exempt_rows, summaries = d
-    s4, s4c, s6h, s6l, s6c, s_rows = src
-    d4, d4c, d6h, d6l, d6c, d_rows = dst
-    sp_starts, sp_classes, sp_rows, sp_ignored, sp_unknown = sport
-    dp_starts, dp_classes, dp_rows, dp_ignored, dp_unknown = dport
-    p4, p4c, p6h, p6l, p6c, p_rows = platform
-    i4, i4c, i6h, i6l, i6c, i_rows = internet
+    s4, s4c, s6h, s6l, s6c, s_rows, s4i = src
+    d4, d4c, d6h, d6l, d6c, d_rows, d4i = dst
+    sp_direct, sp_rows, sp_ignored, sp_unknown = sport
+    dp_direct, dp_rows, dp_ignored, dp_unknown = dport
+    p4, p4c, p6h, p6l, p6c, p_rows, p4i = platform
+    i4, i4c, i6h, i6l, i6c, i_rows, i4i = internet
     block, nsg_masks, ps, ss, ds, sps, dps, es = summaries
     cache_on, sh_pc, sh_spc, sh_dpc, sh_sc = key_shifts
     inbound = direction == 0
@@ -143,19 +144,19 @@ def _classify_loop(
         else:
             s_v6, s_h, s_l, s_port = local_v6[i], local_high[i], local_low[i], local_port[i]
             d_v6, d_h, d_l, d_port = remote_v6[i], remote_high[i], remote_low[i], remote_port[i]
-        sc = s6c[_find128(s6h, s6l, s_h, s_l)] if s_v6 else s4c[_find(s4, s_l)]
-        dc = d6c[_find128(d6h, d6l, d_h, d_l)] if d_v6 else d4c[_find(d4, d_l)]
+        sc = s6c[_find128(s6h, s6l, s_h, s_l)] if s_v6 else s4c[_find4(s4, s4i, s_l)]
+        dc = d6c[_find128(d6h, d6l, d_h, d_l)] if d_v6 else d4c[_find4(d4, d4i, d_l)]
         if not ported:
             spc = sp_ignored
             dpc = dp_ignored
         else:
-            spc = sp_unknown if s_port < 0 else sp_classes[_find(sp_starts, np.uint64(s_port))]
-            dpc = dp_unknown if d_port < 0 else dp_classes[_find(dp_starts, np.uint64(d_port))]
+            spc = sp_unknown if s_port < 0 else sp_direct[s_port]
+            dpc = dp_unknown if d_port < 0 else dp_direct[d_port]
         pc = protocol_classes[proto]
         exempt = 0
         if not inbound and n_tags > 0:
             r_v6, r_h, r_l = remote_v6[i], remote_high[i], remote_low[i]
-            tags = p_rows[p6c[_find128(p6h, p6l, r_h, r_l)] if r_v6 else p4c[_find(p4, r_l)], 0]
+            tags = p_rows[p6c[_find128(p6h, p6l, r_h, r_l)] if r_v6 else p4c[_find4(p4, p4i, r_l)], 0]
             for t in range(n_tags):
                 if (tags >> np.uint64(t)) & np.uint64(1):
                     need = platform_ports[t]
@@ -219,15 +220,15 @@ def _classify_loop(
             continue
         if smtp_blocked and not inbound and proto == IANA_TCP and remote_port[i] == SMTP_PORT:
             r_v6, r_h, r_l = remote_v6[i], remote_high[i], remote_low[i]
-            if i_rows[i6c[_find128(i6h, i6l, r_h, r_l)] if r_v6 else i4c[_find(i4, r_l)], 0] != 0:
+            if i_rows[i6c[_find128(i6h, i6l, r_h, r_l)] if r_v6 else i4c[_find4(i4, i4i, r_l)], 0] != 0:
                 result = SMTP_RESULT
         out[i] = result
 
 
 _numba_loop: Callable[..., None] | None = None
 if _numba is not None:
-    _find = _numba.njit(inline="always", cache=True)(_find)
     _find128 = _numba.njit(inline="always", cache=True)(_find128)
+    _find4 = _numba.njit(inline="always", cache=True)(_find4)
     _lowest_bit = _numba.njit(inline="always", cache=True)(_lowest_bit)
     _numba_loop = _numba.njit(nogil=True, cache=True)(_classify_loop)
 

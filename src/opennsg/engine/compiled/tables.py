@@ -131,6 +131,13 @@ def row_to_int(row: U64) -> int:
     return int.from_bytes(row.astype("<u8").tobytes(), "little")
 
 
+def v4_block_index(starts: U64) -> I32:
+    """For each 16-bit block ``h`` (and one past the end), the interval holding ``h << 16``."""
+    blocks = np.arange(V4_END // PORT_END + 1, dtype=np.uint64) << np.uint64(16)
+    index: I32 = (np.searchsorted(starts, blocks, side="right") - 1).astype(np.int32)
+    return index
+
+
 @dataclass(frozen=True, slots=True)
 class AddressTable:
     """One address field: IPv4 and IPv6 elementary intervals mapped to shared class rows."""
@@ -141,6 +148,9 @@ class AddressTable:
     v6_low: U64
     v6_classes: I32
     rows: U64
+    #: ``v4_index[h]``: the interval holding address ``h << 16``; an IPv4 search only spans
+    #: ``[v4_index[h], v4_index[h + 1]]`` for its top 16 bits ``h`` (two or three steps, not fifteen).
+    v4_index: I32
 
     @classmethod
     def build(cls, sets: Sequence[tuple[int, AddressSet]], words: int) -> AddressTable:
@@ -164,11 +174,12 @@ class AddressTable:
             np.asarray([v & LOW64 for v in v6_kept], dtype=np.uint64),
             np.ascontiguousarray(v6_all[keep]),
             rows,
+            v4_block_index(v4_starts),
         )
 
-    def as_tuple(self) -> tuple[U64, I32, U64, U64, I32, U64]:
+    def as_tuple(self) -> tuple[U64, I32, U64, U64, I32, U64, I32]:
         """The arrays in the order the kernels take them."""
-        return (self.v4_starts, self.v4_classes, self.v6_high, self.v6_low, self.v6_classes, self.rows)
+        return (self.v4_starts, self.v4_classes, self.v6_high, self.v6_low, self.v6_classes, self.rows, self.v4_index)
 
     @property
     def nbytes(self) -> int:
@@ -199,6 +210,8 @@ class PortTable:
     rows: U64
     ignored: int
     unknown: int
+    #: The class of every port 0–65535: a port lookup is one load.
+    direct: I32
 
     @classmethod
     def build(cls, sets: Sequence[tuple[int, Sequence[Interval]]], words: int) -> PortTable:
@@ -210,15 +223,16 @@ class PortTable:
         unknown = mask_row([bit for bit, intervals in sets if tuple(intervals) == ((0, PORT_END - 1),)], words)
         rows, inverse = _classes(np.concatenate((columns.expand(unique_set_rows, words), every, unknown[None, :])))
         starts, classes = _merge_runs(starts, inverse[element_class])
-        return cls(starts, classes, rows, int(inverse[-2]), int(inverse[-1]))
+        direct = classes[np.searchsorted(starts, np.arange(PORT_END, dtype=np.uint64), side="right") - 1]
+        return cls(starts, classes, rows, int(inverse[-2]), int(inverse[-1]), direct)
 
-    def as_tuple(self) -> tuple[U64, I32, U64, int, int]:
+    def as_tuple(self) -> tuple[I32, U64, int, int]:
         """The table in the order the kernels take it."""
-        return (self.starts, self.classes, self.rows, self.ignored, self.unknown)
+        return (self.direct, self.rows, self.ignored, self.unknown)
 
     @property
     def nbytes(self) -> int:
-        return self.starts.nbytes + self.classes.nbytes + self.rows.nbytes
+        return self.starts.nbytes + self.classes.nbytes + self.rows.nbytes + self.direct.nbytes
 
     def python_lookup(self) -> tuple[list[int], list[int], int, int]:
         """Starts, bitsets per interval, and the bitsets of port-less flows and of flows without a port."""
