@@ -109,7 +109,7 @@ class Routes:
     async def _write(
         self, plan: Callable[[Snapshot], Change[bool]], subscription: str
     ) -> tuple[Snapshot, Change[bool], str]:
-        return await self.store.write_async(plan, subscription)
+        return await self.store.write(plan, subscription)
 
     def _list(self, request: Request, rows: list[Row]) -> Response:
         snapshot = self.store.snapshot

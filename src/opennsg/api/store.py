@@ -1,20 +1,22 @@
 """The service's state: an immutable in-memory snapshot of every stored resource, and atomic writes to the database.
 
 Reads are served from the snapshot (and its caches: the Topology, the Engine, rendered JSON), so they never touch
-the database. A write runs under the process write lock and the database's write lock (``BEGIN IMMEDIATE`` on
-SQLite, ``SELECT ... FOR UPDATE`` of the version row on PostgreSQL): it plans the change against the current
-snapshot, writes every changed row and the new version in one transaction, and only then publishes the new
-snapshot. If another process wrote in between, the snapshot is reloaded first. One service process per database is
-the supported set-up; several processes stay correct for writes but may serve stale reads.
+the database. Writes go through one writer thread holding the database's write lock (``BEGIN IMMEDIATE`` on
+SQLite, ``SELECT ... FOR UPDATE`` of the version row on PostgreSQL): it plans each change against the current
+snapshot, writes every changed row and the new version, commits the writes queued meanwhile together (group
+commit), and only then publishes the new snapshot and answers. If another process wrote in between, the snapshot is
+reloaded first. One service process per database is the supported set-up; several processes stay correct for writes
+but may serve stale reads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -33,6 +35,7 @@ from opennsg.model.topology import Topology
 
 T = TypeVar("T")
 OPERATION_RETENTION = timedelta(days=1)
+MAX_BATCH = 64  # writes committed together at most (group commit)
 
 
 # Statements built once (SQLAlchemy then reuses their compiled form): the write path runs them on every write.
@@ -160,15 +163,18 @@ def kind_of(resource: Resource) -> ModelKind:
     return kind
 
 
+_Queued = tuple[Callable[[Snapshot], Change[Any]], str, "Future[Any]"]
+
+
 class Store:
     """The database plus the published snapshot."""
 
     def __init__(self, engine: Engine, service_tags: ServiceTags | None = None) -> None:
         self.engine = engine
         self.service_tags = service_tags
-        self._write_lock = threading.Lock()
-        # Writes are serialised anyway: one writer thread queues them without lock contention between threads.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opennsg-writer")
+        # Writes are serialised anyway: one writer thread takes them from a queue, without lock contention.
+        self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
+        threading.Thread(target=self._writer, name="opennsg-writer", daemon=True).start()
         db.migrate(engine)
         with engine.begin() as connection:
             connection.execute(
@@ -188,51 +194,82 @@ class Store:
         models = [m for m in (_model_of(row) for row in rows.values()) if m is not None]
         return Snapshot(version, MappingProxyType(dict(rows)), _topology(models, self.service_tags))
 
-    def write(self, plan: Callable[[Snapshot], Change[T]], subscription: str) -> tuple[Snapshot, Change[T], str]:
+    async def write(self, plan: Callable[[Snapshot], Change[T]], subscription: str) -> tuple[Snapshot, Change[T], str]:
         """Plan against the current state and apply atomically; returns the new snapshot, the change, operation id.
 
-        ``plan`` raises ApiError (nothing is applied) when the resulting state would be invalid.
+        ``plan`` raises ApiError (nothing is applied) when the resulting state would be invalid. Writes queue for the
+        writer thread, which commits whatever has queued up in one transaction (group commit): each plan still sees
+        the state its predecessors left, and each gets its own write version.
         """
-        with self._write_lock, self.engine.begin() as connection:
-            version = connection.execute(_LOCK_VERSION).scalar_one()
-            current = self.snapshot if version == self.snapshot.version else self._load(connection)
-            change = plan(current)
-            new_version = version + 1
-            rows = dict(current.rows)
-            for key in change.delete:
-                rows.pop(id_key(key), None)
-            if change.delete:
-                connection.execute(
-                    delete(db.resources).where(db.resources.c.key.in_([id_key(k) for k in change.delete]))
-                )
-            for item in change.put:
-                row = self._row(item, new_version)
-                existed = row.key in current.rows
-                rows[row.key] = row
-                values = {
-                    "row_key": row.key,
-                    "id": row.id,
-                    "type": row.type,
-                    "subscription": row.parsed.subscription.casefold(),
-                    "resource_group": row.group_key,
-                    "parent": _parent_key(row),
-                    "etag": row.etag,
-                    "version": new_version,
-                    "body": dict(row.body),
-                }
-                connection.execute(_UPDATE_ROW if existed else _INSERT_ROW, values)
-            connection.execute(_SET_VERSION, {"new_version": new_version})
-            operation = self._record_operation(connection, subscription, None)
-            topology = change.topology if change.topology is not None else current.topology
-            published = Snapshot(new_version, MappingProxyType(rows), topology)
-        self.snapshot = published
-        return published, change, operation
+        done: Future[Any] = Future()
+        self._queue.put((plan, subscription, done))
+        outcome: tuple[Snapshot, Change[T], str] = await asyncio.wrap_future(done)
+        return outcome
 
-    async def write_async(
-        self, plan: Callable[[Snapshot], Change[T]], subscription: str
-    ) -> tuple[Snapshot, Change[T], str]:
-        """``write`` on the writer thread, awaited from the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self.write, plan, subscription)
+    def _writer(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Queued]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            with self.engine.begin() as connection:
+                version = connection.execute(_LOCK_VERSION).scalar_one()
+                current = self.snapshot if version == self.snapshot.version else self._load(connection)
+                for plan, subscription, done in batch:
+                    try:
+                        change = plan(current)
+                    except Exception as refused:  # the plan's own verdict (ApiError, OpenNsgError): only it fails
+                        outcomes.append((done, None, refused))
+                        continue
+                    current = self._apply(connection, current, change)
+                    operation = self._record_operation(connection, subscription, None)
+                    outcomes.append((done, (current, change, operation), None))
+                connection.execute(_SET_VERSION, {"new_version": current.version})
+        except Exception as failure:  # the transaction failed: nothing of the batch was applied
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_exception(failure)
+            return
+        self.snapshot = current
+        for done, result, refusal in outcomes:
+            if refusal is not None:
+                done.set_exception(refusal)
+            else:
+                done.set_result(result)
+
+    def _apply(self, connection: Connection, current: Snapshot, change: Change[Any]) -> Snapshot:
+        """Write one change's rows (inside the batch's transaction); the snapshot it leads to."""
+        new_version = current.version + 1
+        rows = dict(current.rows)
+        for key in change.delete:
+            rows.pop(id_key(key), None)
+        if change.delete:
+            connection.execute(delete(db.resources).where(db.resources.c.key.in_([id_key(k) for k in change.delete])))
+        for item in change.put:
+            row = self._row(item, new_version)
+            existed = row.key in current.rows
+            rows[row.key] = row
+            values = {
+                "row_key": row.key,
+                "id": row.id,
+                "type": row.type,
+                "subscription": row.parsed.subscription.casefold(),
+                "resource_group": row.group_key,
+                "parent": _parent_key(row),
+                "etag": row.etag,
+                "version": new_version,
+                "body": dict(row.body),
+            }
+            connection.execute(_UPDATE_ROW if existed else _INSERT_ROW, values)
+        topology = change.topology if change.topology is not None else current.topology
+        return Snapshot(new_version, MappingProxyType(rows), topology)
 
     def _row(self, item: Resource | Document, version: int) -> Row:
         if isinstance(item, Document):
