@@ -4,8 +4,10 @@
 # The server outlives the script; without server binaries it says so and the PostgreSQL tests are skipped.
 
 _opennsg_start_postgres() {
-  local port="${OPENNSG_PG_PORT:-55432}" bin dir url
-  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  local port bin dir url
+  # a free loopback port unless one is given (a server left running elsewhere must not break the run)
+  port="${OPENNSG_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
   if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
     echo "postgres.sh: no PostgreSQL server binaries; PostgreSQL tests will be skipped" >&2
     return 0
