@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from opennsg.engine.flow import Flow
-from opennsg.model import Direction, NetworkInterface, NetworkSecurityGroup, SecurityRule, Topology
+from opennsg.model import Direction, NetworkInterface, NetworkSecurityGroup, SecurityRule, Subscription, Topology
 from opennsg.model.defaults import default_security_rules
 from opennsg.model.policy import NOT_INTERNET_PREFIXES, PLATFORM_TAG_PREFIXES
 
@@ -181,20 +181,7 @@ class Reference:
             (s for s in self.topology.subscriptions.values() if s.subscription_id.lower() == self.subscription_id()),
             None,
         )
-        if sub is None:
-            return True  # no information: PayAsYouGo
-        if sub.created_date is not None and sub.created_date < date(2017, 11, 15):
-            return False
-        offer = sub.offer_type
-        if offer is None:
-            quota = (sub.quota_id or "").lower()
-            offer = "PayAsYouGo"
-            for name in ("EnterpriseAgreement", "PayAsYouGo", "MSDN", "FreeTrial", "AzurePass", "AzureInOpen", "CSP"):
-                if quota.startswith(name.lower() + "_"):
-                    offer = name
-        if offer.lower() == "enterpriseagreement":
-            return False
-        return not (offer.lower() == "enterprisedevtest" and sub.smtp_exemption)
+        return smtp_blocked(sub)
 
     def subscription_id(self) -> str:
         return self.nic.id.split("/")[2].lower()
@@ -243,6 +230,24 @@ class Reference:
         if smtp:
             return RefVerdict("Deny", "PlatformRule_OutboundSmtpBlocked", None)
         return last
+
+
+def smtp_blocked(sub: Subscription | None) -> bool:
+    """Spec §0 "Outbound SMTP", read literally."""
+    if sub is None:
+        return True  # no information: PayAsYouGo
+    if sub.created_date is not None and sub.created_date < date(2017, 11, 15):
+        return False
+    offer = sub.offer_type
+    if offer is None:
+        quota = (sub.quota_id or "").lower()
+        offer = "PayAsYouGo"
+        for name in ("EnterpriseAgreement", "PayAsYouGo", "MSDN", "FreeTrial", "AzurePass", "AzureInOpen", "CSP"):
+            if quota.startswith(name.lower() + "_"):
+                offer = name
+    if offer.lower() == "enterpriseagreement":
+        return False
+    return not (offer.lower() == "enterprisedevtest" and sub.smtp_exemption)
 
 
 def reference_decide(topology: Topology, nic_id: str, flow: Flow) -> RefVerdict:

@@ -10,6 +10,7 @@ Public, stable names (other test modules import them):
   and an optional subscription (offer type, quotaId, creation date, SMTP exemption).
 - ``flows_for(topology)``: ``(nic_id, Flow)`` pairs at the topology's NICs, biased to rule boundaries
   (first/last address of every prefix and their neighbours, port range ends and their neighbours, 25, 1688).
+- ``subscriptions()``: None or a subscription with every SMTP-relevant combination (offer, quotaId, date).
 - ``topology_and_flows(max_flows=20)``: a topology with a list of such pairs (the cheap way to get many cases).
 
 Import them as ``from strategies import topology_and_flows`` (pytest puts ``tests/`` on ``sys.path`` through
@@ -21,6 +22,7 @@ structurally); everything else is drawn by Hypothesis.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from datetime import date
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from random import Random
@@ -58,6 +60,8 @@ RESOURCE_GROUP = "rg"
 PUBLIC_ANCHORS_V4 = ("8.8.8.8", "20.60.1.10", "52.1.2.3", "1.0.0.0", "255.255.255.255", "100.64.0.1", "192.168.1.1")
 PUBLIC_ANCHORS_V6 = ("2603:1000::1", "2001:4860::8888", "2001:db8::1", "fe80::1", "::", "ffff::1")
 PLATFORM_ANCHORS = tuple(p.split("/")[0] for prefixes in PLATFORM_TAG_PREFIXES.values() for p in prefixes)
+SMTP_TARGETS = ("8.8.8.8", "52.1.2.3", "20.60.1.10", "1.0.0.0", "100.64.0.1", "168.63.129.16")
+PLATFORM_HOST_ANCHORS = ("168.63.129.16", "169.254.169.254", "168.63.129.17", "169.254.169.253")
 TAGS_ANY_SIDE = (
     "*", "VirtualNetwork", "Internet", "AzureLoadBalancer", "virtualnetwork", "INTERNET",
     "VIRTUAL_NETWORK", "AZURE_LOADBALANCER", "Storage", "storage.westus", "AzureCloud",
@@ -101,8 +105,17 @@ def service_tags(draw: st.DrawFn) -> ServiceTags:
 # --- network -------------------------------------------------------------------------------------
 
 
+#: VNet i's IPv4 space is ``VNET_V4_BASES[i].0.0/16``; the third one is public address space, as some real VNets
+#: use, so that ``Internet`` minus ``VirtualNetwork`` matters.
+VNET_V4_BASES = ("10.0", "10.1", "52.1")
+
+
+def _v4_space(vnet_index: int) -> str:
+    return f"{VNET_V4_BASES[vnet_index]}.0.0/16"
+
+
 def _v4_subnet(vnet_index: int, subnet_index: int) -> IPv4Network:
-    return IPv4Network(f"10.{vnet_index}.{subnet_index}.0/24")
+    return IPv4Network(f"{VNET_V4_BASES[vnet_index]}.{subnet_index}.0/24")
 
 
 def _v6_subnet(vnet_index: int, subnet_index: int) -> IPv6Network:
@@ -110,17 +123,17 @@ def _v6_subnet(vnet_index: int, subnet_index: int) -> IPv6Network:
 
 
 @st.composite
-def _subscription(draw: st.DrawFn) -> Subscription | None:
-    if draw(st.booleans()):
+def subscriptions(draw: st.DrawFn) -> Subscription | None:
+    """No subscription (PayAsYouGo assumed) in a quarter of the cases; else every SMTP-relevant combination."""
+    if not draw(st.sampled_from([True, True, True, False])):
         return None
-    offer = draw(st.none() | st.sampled_from(OFFER_TYPES))
+    offer = draw(st.sampled_from([*OFFER_TYPES, "EnterpriseDevTest", None, None, None]))
     quota = draw(
-        st.none()
-        | st.sampled_from(["EnterpriseAgreement_2014-09-01", "PayAsYouGo_2014-09-01", "MSDN_2014-09-01", "Sponsored_x"])
+        st.sampled_from(
+            [None, "EnterpriseAgreement_2014-09-01", "PayAsYouGo_2014-09-01", "MSDN_2014-09-01", "Sponsored_2016-01-01"]
+        )
     )
-    created = draw(
-        st.none() | st.sampled_from([date(2016, 1, 1), date(2017, 11, 14), date(2017, 11, 15), date(2024, 1, 1)])
-    )
+    created = draw(st.sampled_from([None, date(2016, 1, 1), date(2017, 11, 14), date(2017, 11, 15), date(2024, 1, 1)]))
     return Subscription(SUBSCRIPTION, quota, offer, created, draw(st.booleans()))
 
 
@@ -150,13 +163,13 @@ def _network(draw: st.DrawFn) -> tuple[list[VirtualNetwork], list[RouteTable]]:
             )
             for s in range(draw(st.integers(1, 3)))
         )
-        space = (f"10.{v}.0.0/16",) + ((f"fd00:{v}::/48",) if dual[v] else ())
+        space = (_v4_space(v),) + ((f"fd00:{v}::/48",) if dual[v] else ())
         peerings = tuple(
             VirtualNetworkPeering(
                 f"{vnet_id}/virtualNetworkPeerings/to{o}",
                 f"to{o}",
                 _id("virtualNetworks", f"vnet{o}"),
-                (f"10.{o}.0.0/16",) + ((f"fd00:{o}::/48",) if dual[o] else ()),
+                (_v4_space(o),) + ((f"fd00:{o}::/48",) if dual[o] else ()),
                 draw(st.sampled_from(["Connected", "connected", "Initiated", "Disconnected"])),
             )
             for o in range(vnet_count)
@@ -334,8 +347,8 @@ def topologies(draw: st.DrawFn) -> Topology:
     nics = draw(_nics(vnets, asg_ids[:2]))  # asg2, when present, stays empty
     anchors = _anchors(vnets, nics)
     local_anchors = _anchors(vnets, nics, local_only=True)
-    nsgs = [draw(_nsg(i, anchors, local_anchors, asg_ids)) for i in range(draw(st.sampled_from([2, 3, 1, 0])))]
-    nsg_choice = st.sampled_from([*(n.id for n in nsgs), None])
+    nsgs = [draw(_nsg(i, anchors, local_anchors, asg_ids)) for i in range(draw(st.sampled_from([2, 3, 1])))]
+    nsg_choice = st.sampled_from([*(n.id for n in nsgs), *(n.id for n in nsgs), None])
     vnets = [
         VirtualNetwork(
             v.id,
@@ -351,7 +364,7 @@ def topologies(draw: st.DrawFn) -> Topology:
         for v in vnets
     ]
     nics = [NetworkInterface(n.id, n.name, n.location, {}, n.ip_configurations, draw(nsg_choice)) for n in nics]
-    subscription = draw(_subscription())
+    subscription = draw(subscriptions())
     return Topology.of(
         nsgs=nsgs,
         asgs=asgs,
@@ -377,6 +390,17 @@ def _boundaries(text: str) -> list[str]:
     values |= {v - 1 for v in values if v > 0} | {v + 1 for v in values if v < top}
     make = IPv4Address if net.version == 4 else IPv6Address
     return [str(make(v)) for v in sorted(values)]
+
+
+def _asg_members(topology: Topology, asgs: tuple[str, ...]) -> list[str]:
+    """Private IPs of the IP configurations in any of ``asgs``."""
+    wanted = {a.casefold() for a in asgs}
+    return [
+        cfg.private_ip_address
+        for nic in topology.nics.values()
+        for cfg in nic.ip_configurations
+        if cfg.private_ip_address and wanted & {a.casefold() for a in cfg.application_security_groups}
+    ]
 
 
 def _within(address: IPv4Address | IPv6Address, text: str) -> bool:
@@ -457,28 +481,73 @@ def flows_for(topology: Topology) -> st.SearchStrategy[tuple[str, Flow]]:
     """``(nic_id, Flow)`` at one of the topology's NICs, biased to rule, tag and port boundaries.
 
     Half of the flows are aimed at a user rule: its direction, a protocol it names, a NIC its NSG applies to,
-    remote addresses at the edges of its remote-side prefixes, ports at the edges of its port ranges.
+    remote addresses at the edges of its remote-side prefixes, ports at the edges of its port ranges. A quarter
+    go to platform addresses (DNS, IMDS, KMS, the tags file's AzurePlatformLKM, TCP 1688 and its neighbours) or
+    to Internet TCP 25 and its neighbours.
     """
     remote_v4, remote_v6 = _flow_addresses(topology)
     ports = _flow_ports(topology)
     nics = sorted(topology.nics.values(), key=lambda n: n.key)
     aimed = _aimed_rules(topology)
+    lkm = topology.service_tags.get("AzurePlatformLKM") if topology.service_tags else None
+    lkm_edges = (a for p in (lkm.address_prefixes if lkm else ()) for a in _boundaries(p))
+    kms_targets = sorted({*PLATFORM_ANCHORS, *lkm_edges} - set(PLATFORM_HOST_ANCHORS))
     port = st.sampled_from(ports) | st.integers(0, 65535)
     protocol = st.sampled_from([6, 6, 17, 17, 1, 58, 50, 51]) | st.integers(0, 255)
 
     @st.composite
     def build(draw: st.DrawFn) -> tuple[str, Flow]:
         rule: SecurityRule | None = None
-        aim: bool = bool(aimed) and draw(st.booleans())
-        if aim:
+        mode = draw(
+            st.sampled_from(["rule", "rule", "platform", "platform", "random"] if aimed else ["platform", "random"])
+        )
+        if mode == "platform":
+            nic = draw(st.sampled_from(nics))
+            v4 = ipaddress.ip_address(next(c.private_ip_address for c in nic.ip_configurations if c.private_ip_address))
+            kind = draw(st.sampled_from(["smtp", "kms", "host"]))
+            if kind == "smtp":
+                target = draw(st.sampled_from(SMTP_TARGETS))
+                smtp = Flow(
+                    Direction.OUTBOUND,
+                    6,
+                    v4,
+                    draw(port),
+                    ipaddress.ip_address(target),
+                    draw(st.sampled_from([25, 25, 25, 24, 26])),
+                )
+                return nic.id, smtp
+            if kind == "kms":
+                target = draw(st.sampled_from(kms_targets))
+                kms = Flow(
+                    Direction.OUTBOUND,
+                    draw(st.sampled_from([6, 6, 6, 17])),
+                    v4,
+                    draw(port),
+                    ipaddress.ip_address(target),
+                    draw(st.sampled_from([1688, 1688, 1687, 1689])),
+                )
+                return nic.id, kms
+            host = Flow(
+                draw(st.sampled_from([Direction.OUTBOUND, Direction.OUTBOUND, Direction.INBOUND])),
+                draw(st.sampled_from([6, 17, 1, 50])),
+                v4,
+                draw(port),
+                ipaddress.ip_address(draw(st.sampled_from(PLATFORM_HOST_ANCHORS))),
+                draw(port),
+            )
+            return nic.id, host if host.has_ports else replace(host, local_port=None, remote_port=None)
+        if mode == "rule":
             rule, holders = draw(st.sampled_from(aimed))
             nic = draw(st.sampled_from(holders))
         else:
             nic = draw(st.sampled_from(nics))
         local_ips = [ipaddress.ip_address(c.private_ip_address) for c in nic.ip_configurations if c.private_ip_address]
         if rule is not None:
-            local_side = rule.destination_addresses if rule.direction is Direction.INBOUND else rule.source_addresses
+            inbound_rule = rule.direction is Direction.INBOUND
+            local_side = rule.destination_addresses if inbound_rule else rule.source_addresses
+            local_asgs = rule.destination_asgs if inbound_rule else rule.source_asgs
             inside = [ip for ip in local_ips if any(_within(ip, text) for text in local_side)]
+            inside += [ip for ip in local_ips if str(ip) in _asg_members(topology, local_asgs)]
             local_ips = inside or local_ips
         local_ip = draw(st.sampled_from(local_ips))
         pool = remote_v4 if local_ip.version == 4 else remote_v6
@@ -490,7 +559,9 @@ def flows_for(topology: Topology) -> st.SearchStrategy[tuple[str, Flow]]:
             proto = draw(st.sampled_from(RULE_PROTOCOLS[rule.protocol]))
             inbound = direction is Direction.INBOUND
             remote_side = rule.source_addresses if inbound else rule.destination_addresses
+            remote_asgs = rule.source_asgs if inbound else rule.destination_asgs
             near = [a for text in remote_side for a in _boundaries(text) if (":" in a) == (local_ip.version == 6)]
+            near += [a for a in _asg_members(topology, remote_asgs) if (":" in a) == (local_ip.version == 6)]
             pool = near or pool
             remote_texts, local_texts = (
                 (rule.source_ports, rule.destination_ports) if inbound else (rule.destination_ports, rule.source_ports)
@@ -503,7 +574,7 @@ def flows_for(topology: Topology) -> st.SearchStrategy[tuple[str, Flow]]:
             remote = str(IPv6Address(int(IPv4Address(remote))))
         if proto in (6, 17):
             # A port-bearing flow without a port ("*" in IP flow verify) is rare but must be decided too.
-            local_port: int | None = draw(local_ports) if draw(st.integers(0, 30)) else None
+            local_port: int | None = draw(local_ports) if draw(st.integers(0, 7)) else None
             remote_port: int | None = draw(remote_ports)
         else:
             local_port, remote_port = draw(st.sampled_from([(None, None), (80, 25)]))

@@ -367,3 +367,19 @@ def test_security_group_view_of_a_nic_without_nsg() -> None:
         "deny-vnet",
         "storage",
     ]
+
+
+def test_rule_with_several_asgs_matches_members_of_any() -> None:
+    world = World()
+    first, second = world.asg("first"), world.asg("second")
+    nsg = world.nsg("nsg", rule("from-both", 100, "Inbound", "Deny", "*", "*", source_asgs=(first, second)))
+    subnet = world.subnet("s", "10.0.1.0/24", nsg=nsg)
+    world.nic("target", subnet, WEB)
+    world.nic("a", subnet, "10.0.1.10", asgs=(first,))
+    world.nic("b", subnet, "10.0.1.11", asgs=(second,))
+    engine = Engine(world.topology())
+    for source in ("10.0.1.10", "10.0.1.11"):
+        verdict = engine.verify("target", Flow.make("Inbound", "TCP", WEB, 22, source, 5000))
+        assert verdict.rule_name == "securityRules/from-both", source
+    other = engine.verify("target", Flow.make("Inbound", "TCP", WEB, 22, "10.0.1.12", 5000))
+    assert other.rule_name == "defaultSecurityRules/AllowVnetInBound"

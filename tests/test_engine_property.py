@@ -8,10 +8,12 @@ from hypothesis import HealthCheck, given, settings
 
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
-from opennsg.model import Topology
+from opennsg.engine.platform import smtp_blocked
+from opennsg.model import Subscription, Topology
 from opennsg.model.enums import IANA_ICMP, IANA_TCP, IANA_UDP, Direction
 from reference import reference_decide
-from strategies import topology_and_flows
+from reference import smtp_blocked as reference_smtp_blocked
+from strategies import subscriptions, topology_and_flows
 
 CASES_PER_TOPOLOGY = 30
 
@@ -60,3 +62,9 @@ def test_single_flow_diagnostics_agree_with_verify(case: tuple[Topology, list[tu
         assert result["securityRuleAccessResult"] == verdict.access.value
         matched = [g.get("matchedRule", {}).get("ruleName") for g in result["evaluatedNetworkSecurityGroups"]]
         assert matched == [s.matched_rule.log_name if s.matched_rule else None for s in verdict.trace]
+
+
+@settings(max_examples=500, deadline=None)
+@given(subscriptions())
+def test_smtp_block_equals_reference(subscription: Subscription | None) -> None:
+    assert smtp_blocked(subscription) == reference_smtp_blocked(subscription)
