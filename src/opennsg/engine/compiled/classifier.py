@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -31,16 +32,37 @@ from opennsg.model.values import IPAddress
 class _AddressLookup:
     """An ``AddressTable`` as Python lists: the bitset of the interval holding an address, via ``bisect``."""
 
-    __slots__ = ("v4_bits", "v4_starts", "v6_bits", "v6_starts")
+    __slots__ = ("table", "v4_bits", "v4_starts", "v6_bits", "v6_starts")
 
     def __init__(self, table: AddressTable) -> None:
+        self.table = table
         self.v4_starts, self.v4_bits, self.v6_starts, self.v6_bits = table.python_lookup()
+
+    @classmethod
+    def of(cls, table: AddressTable) -> _AddressLookup:
+        """Shared per table object (tables are reused across compiles when their field did not change)."""
+        with _lookups_lock:
+            found = _lookups.get(id(table))
+            if found is not None and found.table is table:
+                return found
+        lookup = cls(table)
+        with _lookups_lock:
+            _lookups[id(table)] = lookup
+            while len(_lookups) > LOOKUP_MEMO_SIZE:
+                _lookups.pop(next(iter(_lookups)))
+        return lookup
 
     def bits(self, address: IPAddress) -> int:
         value = int(address)
         if isinstance(address, IPv4Address):
             return self.v4_bits[bisect_right(self.v4_starts, value) - 1]
         return self.v6_bits[bisect_right(self.v6_starts, value) - 1]
+
+
+#: Python-side lookups kept for reuse (each holds its table, so ids cannot be recycled while cached).
+LOOKUP_MEMO_SIZE = 256
+_lookups: dict[int, _AddressLookup] = {}
+_lookups_lock = threading.Lock()
 
 
 class _DirectionLookup:
@@ -66,8 +88,8 @@ class _DirectionLookup:
     def __init__(self, d: DirectionProgram, results: tuple[Verdict, ...]) -> None:
         protocol_ints = [row_to_int(r) for r in d.protocol_rows]
         self.protocol = [protocol_ints[c] for c in d.protocol_classes]
-        self.source = _AddressLookup(d.source)
-        self.destination = _AddressLookup(d.destination)
+        self.source = _AddressLookup.of(d.source)
+        self.destination = _AddressLookup.of(d.destination)
         self.source_port_starts, self.source_port_bits, self.source_port_ignored, self.source_port_unknown = (
             d.source_ports.python_lookup()
         )

@@ -7,7 +7,11 @@ block, then one ``PlatformRule_<Tag>`` per platform tag, then every rule of the 
 from __future__ import annotations
 
 import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +25,43 @@ NO_NSG_RESULT = 0
 SMTP_RESULT = 1
 FIRST_PLATFORM_RESULT = 2
 NO_REQUIRED_PORT = -1
+
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+class _TableMemo:
+    """Field tables of recent compiles, keyed by which set objects sit at which bits.
+
+    An entry holds its set objects, so their ids stay unique while it lives: a field whose rules keep the same
+    objects (every field of an unchanged rule, as the IR reuses them) is not rebuilt, and changing one rule
+    recompiles only the fields it changed.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, tuple[Any, list[Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def table(self, build: Callable[[list[tuple[int, S]], int], T], spans: list[tuple[int, S]], words: int) -> T:
+        key = (build, words, tuple((bit, id(value)) for bit, value in spans))
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                table: T = found[0]
+                return table
+        table = build(spans, words)
+        with self._lock:
+            self._entries[key] = (table, [value for _, value in spans])
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return table
+
+
+#: Enough for both directions' four fields of a few dozen recently compiled NICs.
+_memo = _TableMemo(256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +176,12 @@ def _direction_program(
         bit_result=bit_result,
         protocol_classes=protocol_classes,
         protocol_rows=protocol_table,
-        source=AddressTable.build([(bit, r.source) for bit, _, r in placed], words),
-        destination=AddressTable.build([(bit, r.destination) for bit, _, r in placed], words),
-        source_ports=PortTable.build([(bit, r.source_ports.intervals) for bit, _, r in placed], words),
-        destination_ports=PortTable.build([(bit, r.destination_ports.intervals) for bit, _, r in placed], words),
+        source=_memo.table(AddressTable.build, [(bit, r.source) for bit, _, r in placed], words),
+        destination=_memo.table(AddressTable.build, [(bit, r.destination) for bit, _, r in placed], words),
+        source_ports=_memo.table(PortTable.build, [(bit, r.source_ports.intervals) for bit, _, r in placed], words),
+        destination_ports=_memo.table(
+            PortTable.build, [(bit, r.destination_ports.intervals) for bit, _, r in placed], words
+        ),
         exempt_rows=exempt,
         block=block,
         nsg_summary_masks=np.asarray(
