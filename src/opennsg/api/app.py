@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,11 +17,13 @@ from opennsg.api.auth import Tokens
 from opennsg.api.db import open_engine
 from opennsg.api.errors import ApiError
 from opennsg.api.gateway import Gateway
+from opennsg.api.planning import import_topology
 from opennsg.api.resources import Routes, lookup
 from opennsg.api.store import Store
 from opennsg.api.watcher import Diagnostics
-from opennsg.model.errors import OpenNsgError
+from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.servicetags import ServiceTags
+from opennsg.model.topology import Topology
 
 log = logging.getLogger("opennsg.api")
 
@@ -97,8 +100,16 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     return app
 
 
-def create_app(config: ServiceConfig) -> Gateway:
-    """The whole service as an ASGI app: opens (and migrates) the database and loads the current state."""
+def create_app(config: ServiceConfig, seed: Topology | None = None) -> Gateway:
+    """The whole service as an ASGI app: opens (and migrates) the database and loads the current state.
+
+    ``seed`` (``opennsg serve --import``) is written into the database first, as one validated write.
+    """
     store = Store(open_engine(config.db_url), config.service_tags)
+    if seed is not None:
+        try:
+            asyncio.run(store.write(lambda snapshot: import_topology(snapshot, seed), "import"))
+        except ApiError as error:
+            raise OpenNsgError(error.details or [ArmError(error.code, error.message)]) from None
     app = build_fastapi(store, config)
     return Gateway(app, config.tokens, config.max_body, lambda path: lookup(store.snapshot, path))

@@ -453,3 +453,41 @@ def delete_document(snapshot: Snapshot, resource_id: str) -> Change[bool]:
     if row is None:
         return Change(result=False)
     return Change(delete=(row.id,), result=True)
+
+
+# --- bulk import ----------------------------------------------------------------------------------------------------
+
+
+def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
+    """Put every resource of an imported topology at once (``opennsg serve --import``), creating missing resource
+    groups; the merged state is validated as a whole, so nothing is stored when anything is invalid.
+    Result: the number of resources written."""
+    models: list[Resource] = [
+        *imported.asgs.values(),
+        *imported.nsgs.values(),
+        *imported.route_tables.values(),
+        *imported.public_ips.values(),
+        *imported.vnets.values(),
+        *imported.nics.values(),
+        *imported.vms.values(),
+    ]
+    groups: dict[str, Document] = {}
+    for model in models:
+        parsed = ResourceId.parse(model.id)
+        if parsed is None or parsed.resource_group is None:
+            continue
+        rg_id = group_id(parsed.subscription, parsed.resource_group)
+        if snapshot.row(rg_id) is None and id_key(rg_id) not in groups:
+            body = {
+                "id": rg_id,
+                "name": parsed.resource_group,
+                "type": RESOURCE_GROUP_TYPE,
+                "location": model.location,
+                "tags": {},
+                "properties": {"provisioningState": "Succeeded"},
+            }
+            groups[id_key(rg_id)] = Document(rg_id, RESOURCE_GROUP_TYPE, body)
+    new = _replace(snapshot.topology, *models)
+    new, models = _with_synced_peerings(new, snapshot.topology, models)
+    _invalid(validate_topology(new))
+    return Change(put=(*groups.values(), *models), topology=new, result=len(models))

@@ -270,7 +270,7 @@ def show(
     """NSGs with their rules and associations."""
     with bad_input_exits(json):
         topology = load_topology(paths, service_tags)
-    nsgs = []
+    nsgs: list[dict[str, Any]] = []
     for nsg in sorted(topology.nsgs.values(), key=lambda n: n.id.casefold()):
         nsgs.append(
             {

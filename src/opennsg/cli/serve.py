@@ -23,6 +23,11 @@ TlsKeyOption = typer.Option(None, "--tls-key", help="PEM private key.")
 SelfSignedOption = typer.Option(
     False, "--tls-self-signed", help="Generate a self-signed certificate in the data directory."
 )
+ImportOption = typer.Option(
+    None,
+    "--import",
+    help="ARM JSON files or directories (az -o json, ARM lists, templates) to load into the database on start.",
+)
 TokensOption = typer.Option(
     None, "--tokens", help='JSON {"<token>": ["<subscription id>" | "*"]}; default: a token made on first start.'
 )
@@ -54,6 +59,7 @@ def register(app: typer.Typer) -> None:
         tls_self_signed: bool = SelfSignedOption,
         tokens: Path | None = TokensOption,
         service_tags: Path | None = ServiceTagsOption,
+        import_paths: list[Path] | None = ImportOption,
         json: bool = JsonOption,
     ) -> None:
         """Serve the ARM-compatible API (NSGs, VNets, NICs, VMs, Network Watcher diagnostics) over HTTP(S)."""
@@ -62,6 +68,7 @@ def register(app: typer.Typer) -> None:
         from opennsg.api import ServiceConfig, create_app
         from opennsg.api.auth import Tokens, create_token_file
         from opennsg.api.tls import ensure_self_signed
+        from opennsg.arm import load_paths
         from opennsg.model.servicetags import ServiceTags
 
         if (tls_cert is None) != (tls_key is None) or (tls_self_signed and tls_cert is not None):
@@ -102,7 +109,8 @@ def register(app: typer.Typer) -> None:
             )
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
         with bad_input_exits(json):
-            asgi = create_app(ServiceConfig(db_url=db, tokens=grants, service_tags=tags))
+            seed = load_paths(import_paths, service_tags=tags) if import_paths else None
+            asgi = create_app(ServiceConfig(db_url=db, tokens=grants, service_tags=tags), seed=seed)
         uvicorn.run(
             asgi,
             host=host,

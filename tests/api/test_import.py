@@ -1,0 +1,66 @@
+"""`opennsg serve --import`: a topology from ARM JSON is stored as one validated write, then served and diagnosed."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from opennsg.api import ServiceConfig, create_app
+from opennsg.arm import load_paths
+from opennsg.model.errors import OpenNsgError
+
+from .conftest import TOKENS, auth
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+API = "api-version=2024-05-01"
+
+
+def test_imported_example_is_served_and_verified(sqlite_url: str) -> None:
+    seed = load_paths([EXAMPLES / "how-nsgs-filter-traffic.json"])
+    nic = next(n for n in seed.nics.values() if n.name.casefold() == "vm1-nic")
+    sub = nic.subscription_id
+    with TestClient(create_app(ServiceConfig(db_url=sqlite_url, tokens=TOKENS), seed=seed), headers=auth()) as client:
+        listed = client.get(f"/subscriptions/{sub}/providers/Microsoft.Network/networkSecurityGroups?{API}")
+        assert listed.status_code == 200
+        assert sorted(n["name"] for n in listed.json()["value"]) == ["NSG1", "NSG2"]
+        group = client.get(f"/subscriptions/{sub}/resourcegroups/{nic.resource_group}?api-version=2021-04-01")
+        assert group.status_code == 200
+        watcher = f"/subscriptions/{sub}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/nw"
+        assert client.put(
+            f"/subscriptions/{sub}/resourcegroups/NetworkWatcherRG?api-version=2021-04-01",
+            json={"location": nic.location},
+        ).status_code in (200, 201)
+        assert client.put(f"{watcher}?{API}", json={"location": nic.location}).status_code in (200, 201)
+        flow = {
+            "targetResourceId": nic.id,
+            "direction": "Inbound",
+            "protocol": "TCP",
+            "localIPAddress": "10.0.1.4",
+            "localPort": "22",
+            "remoteIPAddress": "52.10.20.30",
+            "remotePort": "50000",
+        }
+        answer = client.post(f"{watcher}/ipFlowVerify?{API}", json=flow)
+        if answer.status_code == 202:
+            answer = client.get(answer.headers["Location"])
+        assert answer.status_code == 200
+        assert answer.json() == {"access": "Deny", "ruleName": "defaultSecurityRules/DenyAllInBound"}
+
+
+def test_invalid_import_applies_nothing(sqlite_url: str) -> None:
+    seed = load_paths([EXAMPLES / "how-nsgs-filter-traffic.json"])
+    nsg = next(iter(seed.nsgs.values()))
+    clone = dataclasses.replace(nsg.security_rules[0], name="same-priority-twice")
+    bad = seed.with_(nsgs=[dataclasses.replace(nsg, security_rules=(*nsg.security_rules, clone))])
+    config = ServiceConfig(db_url=sqlite_url, tokens=TOKENS)
+    with pytest.raises(OpenNsgError) as raised:
+        create_app(config, seed=bad)
+    assert "SecurityRuleConflict" in {e.code for e in raised.value.errors}
+    with TestClient(create_app(config), headers=auth()) as client:
+        listed = client.get(
+            f"/subscriptions/{nsg.subscription_id}/providers/Microsoft.Network/networkSecurityGroups?{API}"
+        )
+        assert listed.json()["value"] == []
