@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +15,7 @@ from opennsg.model import Subscription, Topology
 from opennsg.model.enums import IANA_ICMP, IANA_TCP, IANA_UDP, Direction
 from reference import reference_decide
 from reference import smtp_blocked as reference_smtp_blocked
-from strategies import subscriptions, topology_and_flows
+from strategies import subscriptions, topologies, topology_and_flows
 
 CASES_PER_TOPOLOGY = 30
 
@@ -68,3 +70,33 @@ def test_single_flow_diagnostics_agree_with_verify(case: tuple[Topology, list[tu
 @given(subscriptions())
 def test_smtp_block_equals_reference(subscription: Subscription | None) -> None:
     assert smtp_blocked(subscription) == reference_smtp_blocked(subscription)
+
+
+PORT_RANGE = re.compile(r"^\d{1,5}-\d{1,5}$")
+EFFECTIVE_KEYS = {"name", "protocol", "access", "priority", "direction", "sourcePortRanges", "destinationPortRanges"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(topologies())
+def test_views_are_well_formed_on_random_topologies(topology: Topology) -> None:
+    """Effective rules and the security group view list every rule of the NIC's NSGs, in Azure's formats."""
+    engine = Engine(topology)
+    for nic in topology.nics.values():
+        policy = engine.policy(nic.id)
+        groups = engine.effective_rules(nic.id)
+        chain = [n for n in (policy.subnet_nsg, policy.nic_nsg) if n is not None]
+        assert [g["networkSecurityGroup"]["id"] for g in groups] == [n.nsg.id for n in chain]
+        for group, resolved in zip(groups, chain, strict=True):
+            rules = group["effectiveSecurityRules"]
+            assert len(rules) == len(resolved.inbound) + len(resolved.outbound)
+            for rule in rules:
+                assert set(rule) >= EFFECTIVE_KEYS
+                assert rule["protocol"] in {"All", "Tcp", "Udp", "Icmp", "Esp", "Ah"}
+                assert all(PORT_RANGE.match(p) for p in rule["sourcePortRanges"] + rule["destinationPortRanges"])
+                for key in ("expandedSourceAddressPrefix", "expandedDestinationAddressPrefix"):
+                    assert all(ipaddress.ip_network(p, strict=True) for p in rule[key])
+            for tag, prefixes in group["tagMap"].items():
+                assert isinstance(tag, str) and all(ipaddress.ip_network(p, strict=True) for p in prefixes)
+        view = engine.security_group_view(nic.id)["networkInterfaces"][0]["securityRuleAssociations"]
+        assert len(view["effectiveSecurityRules"]) == sum(len(g["effectiveSecurityRules"]) for g in groups)
+        assert len(view["defaultSecurityRules"]) == (6 if chain else 0)
