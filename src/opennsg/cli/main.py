@@ -9,8 +9,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from opennsg.cli import common
-from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, fail, print_json, stdout
+from opennsg.cli import common, flowlogs, serve, simulate
+from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.servicetags import ServiceTags
@@ -326,18 +326,9 @@ def _short(value: str) -> str:
     return value.rsplit("/", 1)[-1] if value.startswith("/") else value
 
 
-def _register_optional_commands() -> None:
-    """Commands of the outer layers (service, simulation, flow logs) register themselves here."""
-    import importlib
+# The outer layers' commands: the service, the data plane's scenarios, flow logs.
+serve.register(app)
+simulate.register(app)
+flowlogs.register(app)
 
-    for module in ("opennsg.cli.serve", "opennsg.cli.simulate", "opennsg.cli.flowlogs"):
-        try:
-            importlib.import_module(module).register(app)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
-_register_optional_commands()
-
-__all__ = ["app", "fail"]
+__all__ = ["app"]
