@@ -25,7 +25,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workloads import (  # noqa: E402
+from workloads import (
     NIC_V4,
     NIC_V6,
     rule_hitting_trace,
@@ -35,12 +35,12 @@ from workloads import (  # noqa: E402
     zipf_trace,
 )
 
-from opennsg.batch import verify_flows_file  # noqa: E402
-from opennsg.engine import Engine  # noqa: E402
-from opennsg.engine.compiled import FlowColumns, compile_policy, numba_available  # noqa: E402
-from opennsg.engine.evaluate import decide  # noqa: E402
-from opennsg.engine.ir import NicPolicy  # noqa: E402
-from opennsg.model import Access, SecurityRule  # noqa: E402
+from opennsg.batch import verify_flows_file
+from opennsg.engine import Engine
+from opennsg.engine.compiled import FlowColumns, compile_policy, numba_available
+from opennsg.engine.evaluate import decide
+from opennsg.engine.ir import NicPolicy
+from opennsg.model import Access, SecurityRule
 
 SEED = 20261125
 
@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller traces (finishes in under a minute)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=160)
     results: dict[str, Any] = {"quick": args.quick, "numba": numba_available(), "workloads": []}
     for rules in (10, 100, 1000):
         console.print(f"[bold]workload: {rules} rules per direction[/]")
@@ -217,7 +217,9 @@ def _print(console: Console, results: dict[str, Any]) -> None:
             )
     console.print(table)
     p = results["parquet_end_to_end"]
-    console.print(f"Parquet end to end: {p['flows']:,} flows in {p['seconds']:.2f} s = {p['flows_s'] / 1e6:.2f} M flows/s")
+    console.print(
+        f"Parquet end to end: {p['flows']:,} flows in {p['seconds']:.2f} s = {p['flows_s'] / 1e6:.2f} M flows/s"
+    )
 
 
 if __name__ == "__main__":

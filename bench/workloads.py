@@ -61,7 +61,9 @@ def _v6_prefix(rnd: random.Random) -> str:
 def _remote_slot(rnd: random.Random, augmented: int) -> dict[str, object]:
     roll = rnd.random()
     if augmented:
-        return {"prefixes": tuple(_v4_prefix(rnd) for _ in range(augmented - 8)) + tuple(_v6_prefix(rnd) for _ in range(8))}
+        return {
+            "prefixes": tuple(_v4_prefix(rnd) for _ in range(augmented - 8)) + tuple(_v6_prefix(rnd) for _ in range(8))
+        }
     if roll < 0.1:
         return {"prefix": BIG_TAG}
     if roll < 0.25:
@@ -161,7 +163,6 @@ def _columns(
     remote_port: npt.NDArray[np.int32],
 ) -> FlowColumns:
     nic6 = int(IPv6Address(NIC_V6))
-    n = direction.size
     local_high = np.where(v6, np.uint64(nic6 >> 64), np.uint64(0)).astype(np.uint64)
     local_low = np.where(v6, np.uint64(nic6 & ((1 << 64) - 1)), np.uint64(int(IPv4Address(NIC_V4)))).astype(np.uint64)
     ported = (protocol == 6) | (protocol == 17)
@@ -228,10 +229,11 @@ def rule_hitting_trace(topology: Topology, n: int, seed: int) -> FlowColumns:
             proto = 58
         rows.append((0 if inbound else 1, proto, network.version == 6, address, port, rnd.randrange(1024, 65536)))
     pick = np.random.default_rng(seed).integers(0, pool, n)
-    return _from_rows(rows, pick, inbound_local_port_is_target=True)
+    return _from_rows(rows, pick)
 
 
-def _from_rows(rows: list[tuple[int, int, bool, int, int, int]], pick: npt.NDArray[np.int64], *, inbound_local_port_is_target: bool) -> FlowColumns:
+def _from_rows(rows: list[tuple[int, int, bool, int, int, int]], pick: npt.NDArray[np.int64]) -> FlowColumns:
+    """Rows (direction, protocol, is IPv6, remote address, targeted port, other port) picked by ``pick``."""
     direction = np.asarray([r[0] for r in rows], dtype=np.uint8)[pick]
     protocol = np.asarray([r[1] for r in rows], dtype=np.uint8)[pick]
     v6 = np.asarray([r[2] for r in rows], dtype=bool)[pick]
@@ -240,7 +242,7 @@ def _from_rows(rows: list[tuple[int, int, bool, int, int, int]], pick: npt.NDArr
     target = np.asarray([r[4] for r in rows], dtype=np.int32)[pick]
     other = np.asarray([r[5] for r in rows], dtype=np.int32)[pick]
     inbound = direction == 0
-    local_port = np.where(inbound, target, other) if inbound_local_port_is_target else other
+    local_port = np.where(inbound, target, other)
     remote_port = np.where(inbound, other, target)
     return _columns(direction, protocol, v6, high, low, local_port.astype(np.int32), remote_port.astype(np.int32))
 

@@ -259,7 +259,7 @@ def _direction_tuple(d: DirectionProgram) -> tuple[Any, ...]:
         d.source_ports.as_tuple(),
         d.destination_ports.as_tuple(),
         d.exempt_rows,
-        (d.block, d.nsg_summary_masks, *d.summaries()),
+        (d.block, d.nsg_summary_masks, *d.summary_rows),
     )
 
 

@@ -87,12 +87,15 @@ class DirectionProgram:
     block: int
     #: Per NSG of the chain, the summary bits of its words (NSGs start on block boundaries).
     nsg_summary_masks: U64
+    #: Summaries of the protocol, source, destination, source port, destination port and exempt rows.
+    summary_rows: tuple[U64, U64, U64, U64, U64, U64]
 
     @property
     def nbytes(self) -> int:
         arrays = (self.nsg_bounds, self.bit_allow, self.bit_result, self.protocol_classes, self.protocol_rows)
         tables = (self.source, self.destination, self.source_ports, self.destination_ports)
-        return sum(a.nbytes for a in arrays) + sum(t.nbytes for t in tables) + self.exempt_rows.nbytes
+        summaries = sum(a.nbytes for a in self.summary_rows)
+        return sum(a.nbytes for a in arrays) + sum(t.nbytes for t in tables) + self.exempt_rows.nbytes + summaries
 
     def key_shifts(self) -> tuple[bool, int, int, int, int]:
         """Bit offsets packing (protocol, source port, destination port, source, destination) classes into one
@@ -112,20 +115,6 @@ class DirectionProgram:
         sh_spc = sh_dpc + widths[2]
         sh_pc = sh_spc + widths[1]
         return (sh_pc + widths[0] <= 63, sh_pc, sh_spc, sh_dpc, sh_sc)
-
-    def summaries(self) -> tuple[U64, U64, U64, U64, U64, U64]:
-        """Summary words of the protocol, source, destination, source port, destination port and exempt rows."""
-        return tuple(  # type: ignore[return-value]
-            summarize(rows, self.block)
-            for rows in (
-                self.protocol_rows,
-                self.source.rows,
-                self.destination.rows,
-                self.source_ports.rows,
-                self.destination_ports.rows,
-                self.exempt_rows,
-            )
-        )
 
 
 def summarize(rows: U64, block: int) -> U64:
@@ -167,6 +156,12 @@ def _direction_program(
         [np.full(words, np.uint64((1 << 64) - 1), dtype=np.uint64)]
         + [mask_row([bit for bit, _, r in placed if r.platform_tag == tag], words) for tag in platform_tags]
     )
+    source = _memo.table(AddressTable.build, [(bit, r.source) for bit, _, r in placed], words)
+    destination = _memo.table(AddressTable.build, [(bit, r.destination) for bit, _, r in placed], words)
+    source_ports = _memo.table(PortTable.build, [(bit, r.source_ports.intervals) for bit, _, r in placed], words)
+    destination_ports = _memo.table(
+        PortTable.build, [(bit, r.destination_ports.intervals) for bit, _, r in placed], words
+    )
     program = DirectionProgram(
         direction=direction,
         chain=chain,
@@ -176,17 +171,23 @@ def _direction_program(
         bit_result=bit_result,
         protocol_classes=protocol_classes,
         protocol_rows=protocol_table,
-        source=_memo.table(AddressTable.build, [(bit, r.source) for bit, _, r in placed], words),
-        destination=_memo.table(AddressTable.build, [(bit, r.destination) for bit, _, r in placed], words),
-        source_ports=_memo.table(PortTable.build, [(bit, r.source_ports.intervals) for bit, _, r in placed], words),
-        destination_ports=_memo.table(
-            PortTable.build, [(bit, r.destination_ports.intervals) for bit, _, r in placed], words
-        ),
+        source=source,
+        destination=destination,
+        source_ports=source_ports,
+        destination_ports=destination_ports,
         exempt_rows=exempt,
         block=block,
         nsg_summary_masks=np.asarray(
             [((1 << (hi // block)) - 1) ^ ((1 << (lo // block)) - 1) for lo, hi in itertools.pairwise(bounds)],
             dtype=np.uint64,
+        ),
+        summary_rows=(
+            summarize(protocol_table, block),
+            summarize(source.rows, block),
+            summarize(destination.rows, block),
+            summarize(source_ports.rows, block),
+            summarize(destination_ports.rows, block),
+            summarize(exempt, block),
         ),
     )
     return program, [(nsg, rule) for _, nsg, rule in placed]
