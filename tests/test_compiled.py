@@ -199,6 +199,7 @@ def test_compiled_equals_decide_on_boundary_policies(policy: NicPolicy, cases: l
 def test_cache_reuses_by_version_and_by_content(policy: NicPolicy) -> None:
     clear_cache()
     first = get_compiled(policy)
+    assert get_compiled(policy) is first  # the same object: found by identity
     assert get_compiled(replace(policy)) is first  # equal content, no version: same classifier
     assert get_compiled(policy, version="v1") is get_compiled(policy, version="v1")
     assert get_compiled(policy, version="v2") is not get_compiled(policy, version="v1")

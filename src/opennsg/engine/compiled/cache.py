@@ -13,6 +13,9 @@ from opennsg.engine.ir import NicPolicy
 CACHE_SIZE = 1024
 
 _cache: OrderedDict[Hashable, CompiledPolicy] = OrderedDict()
+#: The same ``NicPolicy`` object again (engines cache their policies) is found without hashing its content;
+#: entries hold the policy, so its id cannot be reused while it is cached.
+_by_identity: OrderedDict[int, tuple[NicPolicy, CompiledPolicy]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -35,21 +38,29 @@ def policy_key(policy: NicPolicy) -> Hashable:
 
 def get_compiled(policy: NicPolicy, version: Hashable | None = None) -> CompiledPolicy:
     """The compiled form of ``policy``, cached by ``(NIC id, version)`` or, without a version, by content."""
+    if version is None:
+        with _lock:
+            same = _by_identity.get(id(policy))
+            if same is not None and same[0] is policy:
+                _by_identity.move_to_end(id(policy))
+                return same[1]
     key = (policy.nic.id, version) if version is not None else policy_key(policy)
     with _lock:
         found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found
-    compiled = CompiledPolicy(policy)
+    compiled = found if found is not None else CompiledPolicy(policy)
     with _lock:
         _cache[key] = compiled
         _cache.move_to_end(key)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
+        if version is None:
+            _by_identity[id(policy)] = (policy, compiled)
+            while len(_by_identity) > CACHE_SIZE:
+                _by_identity.popitem(last=False)
     return compiled
 
 
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+        _by_identity.clear()
