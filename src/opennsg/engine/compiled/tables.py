@@ -111,20 +111,16 @@ def _v6_elements(sets: Sequence[Sequence[Interval]], words: int) -> tuple[list[i
 
 
 def _classes(rows: U64) -> tuple[U64, I32]:
-    """Distinct rows and each element's row index: by a 64-bit row hash (hash-table unique in pyarrow, no
-    sort), checked, with an exact fallback."""
-    weights = np.random.default_rng(0x5EED).integers(1, 2**63, rows.shape[1], dtype=np.uint64) | np.uint64(1)
-    hashes = (rows * weights).sum(axis=1, dtype=np.uint64)
-    encoded = pc.dictionary_encode(pa.array(hashes))
-    inverse = encoded.indices.to_numpy().astype(np.int32)
+    """Distinct rows and each element's row index, by a hash table over the rows' bytes (pyarrow, no sort)."""
+    contiguous = np.ascontiguousarray(rows)
+    as_binary = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(8 * rows.shape[1]), rows.shape[0], [None, pa.py_buffer(contiguous)]
+    )
+    inverse = pc.dictionary_encode(as_binary).indices.to_numpy().astype(np.int32)
     # Classes are numbered in order of first appearance: an element opens a class when it exceeds every earlier one.
     opens = np.ones(inverse.size, dtype=bool)
     opens[1:] = inverse[1:] > np.maximum.accumulate(inverse)[:-1]
-    unique = rows[opens]
-    if not np.array_equal(unique[inverse], rows):
-        unique, exact = np.unique(rows, axis=0, return_inverse=True)
-        inverse = exact.reshape(-1).astype(np.int32)
-    return np.ascontiguousarray(unique), inverse
+    return np.ascontiguousarray(contiguous[opens]), inverse
 
 
 def _merge_runs(starts: U64, classes: I32) -> tuple[U64, I32]:
