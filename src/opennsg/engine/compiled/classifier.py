@@ -60,7 +60,7 @@ class _AddressLookup:
 
 
 #: Python-side lookups kept for reuse (each holds its table, so ids cannot be recycled while cached).
-LOOKUP_MEMO_SIZE = 256
+LOOKUP_MEMO_SIZE = 32
 _lookups: dict[int, _AddressLookup] = {}
 _lookups_lock = threading.Lock()
 

@@ -60,8 +60,8 @@ class _TableMemo:
         return table
 
 
-#: Enough for both directions' four fields of a few dozen recently compiled NICs.
-_memo = _TableMemo(256)
+#: Both directions' four fields of the last eight compiled NICs (bounded: big tables take megabytes).
+_memo = _TableMemo(64)
 
 
 @dataclass(frozen=True, slots=True)
