@@ -8,6 +8,9 @@ _opennsg_start_postgres() {
   # a free loopback port unless one is given (a server left running elsewhere must not break the run)
   port="${OPENNSG_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
   bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  if [ -z "$bin" ] && command -v initdb >/dev/null 2>&1; then
+    bin="$(dirname "$(command -v initdb)")"
+  fi
   if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
     echo "postgres.sh: no PostgreSQL server binaries; PostgreSQL tests will be skipped" >&2
     return 0
