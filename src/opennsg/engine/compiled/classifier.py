@@ -70,17 +70,13 @@ class _DirectionLookup:
 
     __slots__ = (
         "destination",
-        "destination_port_bits",
-        "destination_port_ignored",
-        "destination_port_starts",
+        "destination_port_direct",
         "destination_port_unknown",
         "exempt_masks",
         "nsg_masks",
         "protocol",
         "source",
-        "source_port_bits",
-        "source_port_ignored",
-        "source_port_starts",
+        "source_port_direct",
         "source_port_unknown",
         "verdicts",
     )
@@ -90,15 +86,8 @@ class _DirectionLookup:
         self.protocol = [protocol_ints[c] for c in d.protocol_classes]
         self.source = _AddressLookup.of(d.source)
         self.destination = _AddressLookup.of(d.destination)
-        self.source_port_starts, self.source_port_bits, self.source_port_ignored, self.source_port_unknown = (
-            d.source_ports.python_lookup()
-        )
-        (
-            self.destination_port_starts,
-            self.destination_port_bits,
-            self.destination_port_ignored,
-            self.destination_port_unknown,
-        ) = d.destination_ports.python_lookup()
+        self.source_port_direct, self.source_port_unknown = d.source_ports.python_lookup()
+        self.destination_port_direct, self.destination_port_unknown = d.destination_ports.python_lookup()
         self.exempt_masks = [row_to_int(r) for r in d.exempt_rows]
         self.nsg_masks = [
             ((1 << (int(hi) * 64)) - 1) ^ ((1 << (int(lo) * 64)) - 1)
@@ -147,18 +136,17 @@ class CompiledPolicy:
             src, src_port, dst, dst_port = flow.remote_ip, flow.remote_port, flow.local_ip, flow.local_port
         else:
             src, src_port, dst, dst_port = flow.local_ip, flow.local_port, flow.remote_ip, flow.remote_port
-        matches = d.protocol[flow.protocol] & d.source.bits(src) & d.destination.bits(dst)
         if flow.protocol in PORTED_PROTOCOLS:
-            matches &= (
-                d.source_port_unknown
-                if src_port is None
-                else d.source_port_bits[bisect_right(d.source_port_starts, src_port) - 1]
+            matches = (d.destination_port_unknown if dst_port is None else d.destination_port_direct[dst_port]) & (
+                d.source_port_unknown if src_port is None else d.source_port_direct[src_port]
             )
-            matches &= (
-                d.destination_port_unknown
-                if dst_port is None
-                else d.destination_port_bits[bisect_right(d.destination_port_starts, dst_port) - 1]
-            )
+            matches &= d.protocol[flow.protocol]
+        else:
+            matches = d.protocol[flow.protocol]
+        if matches:
+            matches &= d.source.bits(src)
+        if matches:
+            matches &= d.destination.bits(dst)
         exempt = 0 if inbound or not self._platform_ports else self._exempt_tag(flow)
         if exempt:
             matches &= d.exempt_masks[exempt]
@@ -207,10 +195,8 @@ class CompiledPolicy:
                 d.destination.v4_bits,
                 d.destination.v6_starts,
                 d.destination.v6_bits,
-                d.source_port_starts,
-                d.source_port_bits,
-                d.destination_port_starts,
-                d.destination_port_bits,
+                d.source_port_direct,
+                d.destination_port_direct,
             )
             for values in lists:
                 list_slots += len(values)

@@ -238,10 +238,10 @@ class PortTable:
     def nbytes(self) -> int:
         return self.starts.nbytes + self.classes.nbytes + self.rows.nbytes + self.direct.nbytes
 
-    def python_lookup(self) -> tuple[list[int], list[int], int, int]:
-        """Starts, bitsets per interval, and the bitsets of port-less flows and of flows without a port."""
+    def python_lookup(self) -> tuple[list[int], int]:
+        """The bitset of every port 0–65535 (an index, not a bisect), and that of flows without a port."""
         ints = [row_to_int(r) for r in self.rows]
-        return [int(v) for v in self.starts], [ints[c] for c in self.classes], ints[self.ignored], ints[self.unknown]
+        return [ints[c] for c in self.direct.tolist()], ints[self.unknown]
 
 
 def protocol_rows(sets: Sequence[tuple[int, frozenset[int] | None]], words: int) -> tuple[I32, U64]:
