@@ -143,10 +143,18 @@ class CompiledPolicy:
             matches &= d.protocol[flow.protocol]
         else:
             matches = d.protocol[flow.protocol]
+        if matches:  # address lookups inlined: this is the hot path
+            table = d.source
+            if isinstance(src, IPv4Address):
+                matches &= table.v4_bits[bisect_right(table.v4_starts, int(src)) - 1]
+            else:
+                matches &= table.v6_bits[bisect_right(table.v6_starts, int(src)) - 1]
         if matches:
-            matches &= d.source.bits(src)
-        if matches:
-            matches &= d.destination.bits(dst)
+            table = d.destination
+            if isinstance(dst, IPv4Address):
+                matches &= table.v4_bits[bisect_right(table.v4_starts, int(dst)) - 1]
+            else:
+                matches &= table.v6_bits[bisect_right(table.v6_starts, int(dst)) - 1]
         exempt = 0 if inbound or not self._platform_ports else self._exempt_tag(flow)
         if exempt:
             matches &= d.exempt_masks[exempt]
