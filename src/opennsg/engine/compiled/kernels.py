@@ -337,7 +337,7 @@ def _np_address_class(table: AddressTable, is_v6: Any, vh: Any, vl: Any) -> I32:
 
 
 def _np_port_class(table: PortTable, ported: Any, port: Any) -> I32:
-    found = table.classes[np.searchsorted(table.starts, np.maximum(port, 0).astype(np.uint64), side="right") - 1]
+    found = table.direct[np.maximum(port, 0)]
     return np.where(ported, np.where(port >= 0, found, table.unknown), table.ignored).astype(np.int32)
 
 

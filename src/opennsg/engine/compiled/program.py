@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from opennsg.engine.addresses import AddressSet
 from opennsg.engine.compiled.tables import I32, U64, AddressTable, PortTable, mask_row, protocol_rows, words_for
@@ -72,7 +73,7 @@ class DirectionProgram:
     chain: tuple[ResolvedNsg, ...]
     words: int
     nsg_bounds: I32
-    bit_allow: np.ndarray
+    bit_allow: npt.NDArray[np.uint8]
     bit_result: I32
     protocol_classes: I32
     protocol_rows: U64
@@ -207,7 +208,7 @@ class PolicyProgram:
     internet: AddressTable
     smtp_blocked: bool
     results: tuple[Verdict, ...]
-    result_allow: np.ndarray
+    result_allow: npt.NDArray[np.uint8]
 
     @property
     def nbytes(self) -> int:
