@@ -209,8 +209,6 @@ class PortTable:
     port (``*``), which stand for every port and so match only rules whose ports cover 0–65535.
     """
 
-    starts: U64
-    classes: I32
     rows: U64
     ignored: int
     unknown: int
@@ -228,7 +226,7 @@ class PortTable:
         rows, inverse = _classes(np.concatenate((columns.expand(unique_set_rows, words), every, unknown[None, :])))
         starts, classes = _merge_runs(starts, inverse[element_class])
         direct = classes[np.searchsorted(starts, np.arange(PORT_END, dtype=np.uint64), side="right") - 1]
-        return cls(starts, classes, rows, int(inverse[-2]), int(inverse[-1]), direct)
+        return cls(rows, int(inverse[-2]), int(inverse[-1]), direct)
 
     def as_tuple(self) -> tuple[I32, U64, int, int]:
         """The table in the order the kernels take it."""
@@ -236,7 +234,7 @@ class PortTable:
 
     @property
     def nbytes(self) -> int:
-        return self.starts.nbytes + self.classes.nbytes + self.rows.nbytes + self.direct.nbytes
+        return self.rows.nbytes + self.direct.nbytes
 
     def python_lookup(self) -> tuple[list[int], int]:
         """The bitset of every port 0–65535 (an index, not a bisect), and that of flows without a port."""
