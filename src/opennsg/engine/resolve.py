@@ -31,7 +31,7 @@ from opennsg.model.policy import (
 )
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, SecurityRule, VirtualNetwork
 from opennsg.model.topology import Topology
-from opennsg.model.values import parse_port_range, parse_prefix
+from opennsg.model.values import IPNetwork, parse_port_range, parse_prefix
 
 VIRTUAL_NETWORK_TAG = "VirtualNetwork"
 INTERNET_TAG = "Internet"
@@ -107,7 +107,7 @@ class _TagResolver:
 
     def addresses(self, rule: SecurityRule, prefixes: tuple[str, ...], asgs: tuple[str, ...]) -> AddressSet:
         if asgs:
-            out = AddressSet()
+            members_of: list[AddressSet] = []
             for asg in asgs:
                 members = self.asgs.get(id_key(asg))
                 if members is None:
@@ -120,14 +120,18 @@ class _TagResolver:
                         )
                     )
                     continue
-                out = out.union(members)
-            return out
-        out = AddressSet()
+                members_of.append(members)
+            return AddressSet.union_all(members_of)
+        networks: list[IPNetwork] = []
+        tags: list[AddressSet] = []
         for text in prefixes:
             if text.strip() == "*":
                 return AddressSet.any()
             network = parse_prefix(text)
-            found = AddressSet.of([network]) if network is not None else self.tag(text)
+            if network is not None:
+                networks.append(network)
+                continue
+            found = self.tag(text)
             if found is None:
                 self.errors.append(
                     ArmError(
@@ -137,8 +141,8 @@ class _TagResolver:
                     )
                 )
                 continue
-            out = out.union(found)
-        return out
+            tags.append(found)
+        return AddressSet.union_all([AddressSet.of(networks), *tags])
 
     def ports(self, rule: SecurityRule, texts: tuple[str, ...]) -> PortSet:
         ranges = []
