@@ -383,3 +383,29 @@ def test_rule_with_several_asgs_matches_members_of_any() -> None:
         assert verdict.rule_name == "securityRules/from-both", source
     other = engine.verify("target", Flow.make("Inbound", "TCP", WEB, 22, "10.0.1.12", 5000))
     assert other.rule_name == "defaultSecurityRules/AllowVnetInBound"
+
+
+def test_verify_switches_to_the_compiled_classifier_without_changing_a_verdict() -> None:
+    import dataclasses
+    from pathlib import Path
+
+    from opennsg.arm import load_paths
+    from opennsg.engine import COMPILE_AFTER_VERIFIES, Engine
+    from opennsg.engine.evaluate import decide
+    from opennsg.engine.flow import Flow
+
+    topology = load_paths([Path(__file__).resolve().parents[1] / "examples" / "three-tier.json"])
+    engine = Engine(topology)
+    flows = [
+        Flow.make(direction, protocol, "10.1.3.4", port, remote, 50000)
+        for direction in ("Inbound", "Outbound")
+        for protocol in ("TCP", "UDP", "ICMP")
+        for port in (22, 1433, 443)
+        for remote in ("10.1.2.4", "10.1.1.4", "52.10.20.30", "168.63.129.16", "169.254.169.254")
+    ]
+    assert len(flows) > COMPILE_AFTER_VERIFIES
+    policy = engine.policy("vm-db1")
+    for flow in flows * 2:
+        exact = decide(policy, flow)
+        assert engine.verify("vm-db1", flow) == exact
+        assert engine.verify("vm-db1", flow, trace=False) == dataclasses.replace(exact, trace=())

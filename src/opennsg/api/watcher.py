@@ -73,7 +73,7 @@ def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any
     except ValueError:
         shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
         raise bad_request(f"The flow is not valid: {shown}.", "InvalidParameter") from None
-    verdict = snapshot.engine.verify(nic.id, flow)
+    verdict = snapshot.engine.verify(nic.id, flow, trace=False)
     result: dict[str, Any] = {"access": str(verdict.access)}
     if verdict.rule_name:
         result["ruleName"] = verdict.rule_name
