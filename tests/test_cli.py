@@ -205,3 +205,36 @@ def test_show_lists_rules_and_associations(network: Path) -> None:
     human = runner.invoke(app, ["show", str(network)], env={"COLUMNS": "200"})
     assert human.exit_code == 0
     assert "allow-https" in human.stdout
+
+
+def test_verify_flows_to_parquet_reports_a_summary_and_bad_rows_exit_2(network: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    flows = tmp_path / "flows.jsonl"
+    good = {
+        "targetResourceId": "web-nic",
+        "direction": "Inbound",
+        "protocol": "TCP",
+        "localIPAddress": "10.0.1.4",
+        "localPort": "443",
+        "remoteIPAddress": "203.0.114.7",
+        "remotePort": "50000",
+    }
+    flows.write_text(json.dumps(good) + "\n" + json.dumps({**good, "localIPAddress": "not-an-ip"}) + "\n")
+    out = tmp_path / "verdicts.parquet"
+    result = runner.invoke(app, ["verify", str(network), "--flows", str(flows), "--output", str(out), "--json"])
+    assert result.exit_code == 2
+    summary = json.loads(result.stdout)
+    assert (summary["flows"], summary["allowed"], summary["errors"]) == (2, 1, 1)
+    table = pq.read_table(out).to_pylist()
+    assert table[0]["access"] == "Allow"
+    assert table[1]["error"]["code"]
+
+
+def test_verify_flows_unknown_or_missing_file_is_bad_input(network: Path, tmp_path: Path) -> None:
+    odd = tmp_path / "flows.xml"
+    odd.write_text("<flows/>")
+    for path in (odd, tmp_path / "missing.jsonl"):
+        result = runner.invoke(app, ["verify", str(network), "--flows", str(path), "--json"])
+        assert result.exit_code == 2
+        assert json.loads(result.stderr)["error"]["code"] in {"InvalidFlowsFile", "FileNotFound"}

@@ -102,11 +102,7 @@ def verify(
     with bad_input_exits(json):
         topology = load_topology(paths, service_tags)
         if flows is not None:
-            from opennsg.batch import verify_flows_file
-
-            summary = verify_flows_file(topology, flows, output, progress=output is not None)
-            if getattr(summary, "errors", 0):
-                raise typer.Exit(common.EXIT_BAD_INPUT)
+            _verify_flows(topology, flows, output, json)
             return
         problems: list[ArmError] = []
         for flag, value in (("--nic", nic), ("--direction", direction), ("--local", local), ("--remote", remote)):
@@ -141,6 +137,29 @@ def verify(
         _print_verdict(result)
     if wanted is not None and verdict.access is not wanted:
         raise typer.Exit(common.EXIT_EXPECTATION_FAILED)
+
+
+def _verify_flows(topology: Topology, flows: Path, output: Path | None, as_json: bool) -> None:
+    """``--flows``: verdicts in input order; stdout carries only the verdict lines unless ``--output`` is given."""
+    from opennsg.batch import verify_flows_file
+
+    try:
+        summary = verify_flows_file(topology, flows, output, progress=output is not None)
+    except FileNotFoundError:
+        raise OpenNsgError([ArmError("FileNotFound", f"Flows file {flows} does not exist.")]) from None
+    except (OSError, ValueError) as exc:  # unknown extension, unreadable or malformed file (pyarrow raises these)
+        raise OpenNsgError([ArmError("InvalidFlowsFile", f"{flows}: {exc}")]) from None
+    if output is not None:
+        if as_json:
+            print_json(summary.to_json())
+        else:
+            stdout.print(
+                f"{summary.flows} flows: {summary.allowed} allowed, {summary.denied} denied, "
+                f"{summary.errors} bad rows, in {summary.seconds:.2f} s → {output}",
+                markup=False,
+            )
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
 
 
 def _verdict_json(verdict: Any, detail: bool) -> dict[str, Any]:
