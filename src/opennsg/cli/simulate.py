@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from opennsg.cli.common import EXIT_EXPECTATION_FAILED, JsonOption, bad_input_exits, print_json, stdout
+from opennsg.cli.common import (
+    EXIT_EXPECTATION_FAILED,
+    JsonOption,
+    ServiceTagsOption,
+    bad_input_exits,
+    print_json,
+    stdout,
+)
 
 ScenarioArgument = typer.Argument(..., help="Scenario YAML (see examples/scenarios/README.md).")
 FlowLogsOutOption = typer.Option(
@@ -24,13 +31,16 @@ def simulate(
     scenario: Path = ScenarioArgument,
     flowlogs_out: Path | None = FlowLogsOutOption,
     max_flows_per_nic: int | None = MaxFlowsOption,
+    service_tags: Path | None = ServiceTagsOption,
     json: bool = JsonOption,
 ) -> None:
     """Carry a scenario's traffic through the NSGs statefully; exit 1 when an `expect:` is not met."""
     from opennsg.dataplane.scenario import run_scenario
+    from opennsg.model.servicetags import ServiceTags
 
     with bad_input_exits(json):
-        run = run_scenario(scenario, max_flows_per_nic)
+        tags = ServiceTags.load(service_tags) if service_tags else None
+        run = run_scenario(scenario, max_flows_per_nic, tags)
     written = run.flow_logs.write(flowlogs_out) if flowlogs_out else []
     refused = {nic.name: run.network.table(nic).refused for nic in run.topology.nics.values()}
     summary = {

@@ -28,6 +28,7 @@ from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup
+from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -493,13 +494,15 @@ def _proto(protocol: int) -> str:
     return PROTOCOL_NAMES.get(protocol, str(protocol))
 
 
-def run_scenario(path: Path, max_flows_per_nic: int | None = None) -> ScenarioRun:
+def run_scenario(
+    path: Path, max_flows_per_nic: int | None = None, service_tags: ServiceTags | None = None
+) -> ScenarioRun:
     """Load the scenario, its topology and load balancers, and run it."""
     from opennsg.arm import load_paths
     from opennsg.arm.loadbalancer import load_load_balancers
 
     scenario = Scenario.load(path)
-    topology = load_paths(list(scenario.topology))
+    topology = load_paths(list(scenario.topology), service_tags=service_tags)
     run = ScenarioRun(scenario, topology, load_load_balancers(scenario.topology), max_flows_per_nic)
     run.run()
     return run
