@@ -64,3 +64,34 @@ def test_invalid_import_applies_nothing(sqlite_url: str) -> None:
             f"/subscriptions/{nsg.subscription_id}/providers/Microsoft.Network/networkSecurityGroups?{API}"
         )
         assert listed.json()["value"] == []
+
+
+def test_imported_subscription_drives_the_smtp_policy(sqlite_url: str) -> None:
+    """three-tier.json carries an Enterprise Agreement subscription: outbound TCP 25 is not blocked there (spec §0)."""
+    seed = load_paths([EXAMPLES / "three-tier.json"])
+    sub = next(iter(seed.subscriptions.values()))
+    nic = next(n for n in seed.nics.values() if n.name == "nic-vm-web1")
+    smtp = {
+        "targetResourceId": nic.id,
+        "direction": "Outbound",
+        "protocol": "TCP",
+        "localIPAddress": "10.1.1.4",
+        "localPort": "50000",
+        "remoteIPAddress": "52.10.20.30",
+        "remotePort": "25",
+    }
+    with TestClient(create_app(ServiceConfig(db_url=sqlite_url, tokens=TOKENS), seed=seed), headers=auth()) as client:
+        shown = client.get(f"/subscriptions/{sub.subscription_id}?api-version=2022-12-01")
+        assert shown.status_code == 200
+        assert shown.json()["offerType"] == "EnterpriseAgreement"
+        group = f"/subscriptions/{sub.subscription_id}/resourceGroups/NetworkWatcherRG"
+        watcher = f"{group}/providers/Microsoft.Network/networkWatchers/nw"
+        client.put(
+            f"/subscriptions/{sub.subscription_id}/resourcegroups/NetworkWatcherRG?api-version=2021-04-01",
+            json={"location": nic.location},
+        )
+        client.put(f"{watcher}?{API}", json={"location": nic.location})
+        answer = client.post(f"{watcher}/ipFlowVerify?{API}", json=smtp)
+        if answer.status_code == 202:
+            answer = client.get(answer.headers["Location"])
+        assert answer.json() == {"access": "Allow", "ruleName": "defaultSecurityRules/AllowInternetOutBound"}

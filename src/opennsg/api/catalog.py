@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RESOURCE_GROUP_TYPE = "Microsoft.Resources/resourceGroups"
+#: Subscriptions imported with ``serve --import`` (offer type, creation date, SMTP exemption: spec §0).
+SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions"
 NETWORK_WATCHER_TYPE = "Microsoft.Network/networkWatchers"
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opennsg import arm
-from opennsg.api.catalog import RESOURCE_GROUP_TYPE, ModelKind
+from opennsg.api.catalog import RESOURCE_GROUP_TYPE, SUBSCRIPTION_TYPE, ModelKind
 from opennsg.api.errors import ApiError, group_not_found, not_found
 from opennsg.api.store import Change, Document, Row, Snapshot, kind_of
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -487,7 +487,15 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
                 "properties": {"provisioningState": "Succeeded"},
             }
             groups[id_key(rg_id)] = Document(rg_id, RESOURCE_GROUP_TYPE, body)
-    new = _replace(snapshot.topology, *models)
+    subscriptions = [
+        Document(f"/subscriptions/{sub.subscription_id}", SUBSCRIPTION_TYPE, arm.to_arm(sub))
+        for sub in imported.subscriptions.values()
+    ]
+    new = _replace(snapshot.topology, *models).with_(
+        subscriptions=[*snapshot.topology.subscriptions.values(), *imported.subscriptions.values()]
+    )
     new, models = _with_synced_peerings(new, snapshot.topology, models)
     _invalid(validate_topology(new))
-    return Change(put=(*groups.values(), *models), topology=new, result=len(models))
+    return Change(
+        put=(*groups.values(), *subscriptions, *models), topology=new, result=len(models) + len(subscriptions)
+    )

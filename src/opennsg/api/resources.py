@@ -197,6 +197,9 @@ class Routes:
         async def get_subscription(subscriptionId: str) -> Response:
             check_subscription(subscriptionId)
             snapshot = self.store.snapshot
+            imported = snapshot.row(f"/subscriptions/{subscriptionId}")
+            if imported is not None:
+                return json_response(dict(imported.body))
             if not self._subscription_rows(snapshot, subscriptionId, RESOURCE_GROUP_TYPE):
                 raise ApiError(404, "SubscriptionNotFound", f"The subscription '{subscriptionId}' could not be found.")
             return json_response(

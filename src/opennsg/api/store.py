@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 
 from opennsg import arm
 from opennsg.api import db
-from opennsg.api.catalog import KIND_BY_TYPE, MODEL_KINDS, ModelKind
+from opennsg.api.catalog import KIND_BY_TYPE, MODEL_KINDS, SUBSCRIPTION_TYPE, ModelKind
 from opennsg.engine import Engine as NsgEngine
 from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import Resource
@@ -142,13 +142,18 @@ def _model_of(row: Row) -> Resource | None:
     return resource
 
 
-def _topology(models: Iterable[Resource], service_tags: ServiceTags | None) -> Topology:
-    """Subscriptions stay unknown to the model: the SMTP policy then assumes PayAsYouGo (spec §0)."""
+def _topology(
+    models: Iterable[Resource], subscriptions: list[dict[str, Any]], service_tags: ServiceTags | None
+) -> Topology:
+    """Subscriptions are known only when imported (``serve --import``); without one the SMTP policy assumes
+    PayAsYouGo (spec §0)."""
     by_collection: dict[str, list[Resource]] = {kind.collection: [] for kind in MODEL_KINDS}
     for model in models:
         by_collection[kind_of(model).collection].append(model)
+    known = arm.load_documents([("stored subscriptions", subscriptions)], validate=False).subscriptions
     return Topology.of(
         **by_collection,  # type: ignore[arg-type]
+        subscriptions=known.values(),
         service_tags=service_tags,
     )
 
@@ -192,7 +197,8 @@ class Store:
 
     def _snapshot(self, version: int, rows: Mapping[str, Row]) -> Snapshot:
         models = [m for m in (_model_of(row) for row in rows.values()) if m is not None]
-        return Snapshot(version, MappingProxyType(dict(rows)), _topology(models, self.service_tags))
+        subscriptions = [dict(r.body) for r in rows.values() if r.type.casefold() == SUBSCRIPTION_TYPE.casefold()]
+        return Snapshot(version, MappingProxyType(dict(rows)), _topology(models, subscriptions, self.service_tags))
 
     async def write(self, plan: Callable[[Snapshot], Change[T]], subscription: str) -> tuple[Snapshot, Change[T], str]:
         """Plan against the current state and apply atomically; returns the new snapshot, the change, operation id.
