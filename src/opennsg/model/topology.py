@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeVar
 
-from opennsg.model.ids import id_key
+from opennsg.model.ids import id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     NetworkInterface,
@@ -122,13 +122,30 @@ class Topology:
                 return nics[0]
             vms = [v for v in self.vms.values() if v.name.casefold() == folded]
             if len(vms) != 1:
-                return None
+                return self._only_nic_of_unlisted_vm(name_or_id)
             vm = vms[0]
         primary = vm.primary_network_interface or (vm.network_interfaces[0] if vm.network_interfaces else None)
         if primary is None:
             nics = [n for n in self.nics.values() if n.virtual_machine and id_key(n.virtual_machine) == vm.key]
             return nics[0] if len(nics) == 1 else None
         return self.nic(primary)
+
+    def _only_nic_of_unlisted_vm(self, name_or_id: str) -> NetworkInterface | None:
+        """A VM known only from its NICs' ``virtualMachine.id`` (``az network nic list`` without ``az vm list``):
+        by VM id, or by VM name when one VM has it; its NIC when it has exactly one (several need the NIC id)."""
+        folded = name_or_id.strip().casefold()
+        key = id_key(name_or_id) if name_or_id.strip().startswith("/") else None
+        vm_keys = {
+            id_key(n.virtual_machine)
+            for n in self.nics.values()
+            if n.virtual_machine
+            and (id_key(n.virtual_machine) == key or name_of(n.virtual_machine).casefold() == folded)
+        }
+        if len(vm_keys) != 1:
+            return None
+        (vm_key,) = vm_keys
+        nics = [n for n in self.nics.values() if n.virtual_machine and id_key(n.virtual_machine) == vm_key]
+        return nics[0] if len(nics) == 1 else None
 
     def nics_in_asg(self, asg_id: str) -> Iterator[NetworkInterface]:
         key = id_key(asg_id)

@@ -1,0 +1,242 @@
+"""Independent conformance audit: black-box tests through the public entry points, on JSON shaped like what
+``az ... -o json`` prints (flattened properties, echoed empty alternatives, etag/type/resourceGroup fields)."""
+
+from __future__ import annotations
+
+import json
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from opennsg.arm import load_documents
+from opennsg.cli.main import app
+from opennsg.engine import Engine, Flow
+from opennsg.model.enums import Direction
+from opennsg.model.errors import OpenNsgError
+
+SUB = "00000000-1111-2222-3333-444444444444"
+RG = "rg-prod"
+NET = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network"
+INBOUND, OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
+TCP, UDP, ICMP, ICMPV6 = 6, 17, 1, 58
+
+
+def vm_id(name: str, group: str = RG) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/{name}"
+
+
+def az_rule(nsg: str, name: str, priority: int, direction: str, access: str, **overrides: Any) -> dict[str, Any]:
+    """A rule as ``az network nsg show`` prints it: flattened, the unused plural alternatives echoed as []."""
+    rule: dict[str, Any] = {
+        "access": access,
+        "description": None,
+        "destinationAddressPrefix": "*",
+        "destinationAddressPrefixes": [],
+        "destinationPortRange": "*",
+        "destinationPortRanges": [],
+        "direction": direction,
+        "etag": 'W/"3f0c5e1a-0000-0000-0000-000000000000"',
+        "id": f"{NET}/networkSecurityGroups/{nsg}/securityRules/{name}",
+        "name": name,
+        "priority": priority,
+        "protocol": "*",
+        "provisioningState": "Succeeded",
+        "resourceGroup": RG,
+        "sourceAddressPrefix": "*",
+        "sourceAddressPrefixes": [],
+        "sourcePortRange": "*",
+        "sourcePortRanges": [],
+        "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+    }
+    rule.update(overrides)
+    return rule
+
+
+_DEFAULTS = (
+    ("AllowVnetInBound", "Inbound", 65000, "VirtualNetwork", "VirtualNetwork", "Allow",
+     "Allow inbound traffic from all VMs in VNET"),
+    ("AllowAzureLoadBalancerInBound", "Inbound", 65001, "AzureLoadBalancer", "*", "Allow",
+     "Allow inbound traffic from azure load balancer"),
+    ("DenyAllInBound", "Inbound", 65500, "*", "*", "Deny", "Deny all inbound traffic"),
+    ("AllowVnetOutBound", "Outbound", 65000, "VirtualNetwork", "VirtualNetwork", "Allow",
+     "Allow outbound traffic from all VMs to all VMs in VNET"),
+    ("AllowInternetOutBound", "Outbound", 65001, "*", "Internet", "Allow",
+     "Allow outbound traffic from all VMs to Internet"),
+    ("DenyAllOutBound", "Outbound", 65500, "*", "*", "Deny", "Deny all outbound traffic"),
+)  # fmt: skip
+
+
+def az_nsg(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    """``az network nsg show``: flattened, with the six ``defaultSecurityRules`` and null back-references."""
+    defaults = []
+    for rule_name, direction, priority, src, dst, access, description in _DEFAULTS:
+        rule = az_rule(
+            name, rule_name, priority, direction, access,
+            sourceAddressPrefix=src, destinationAddressPrefix=dst, description=description,
+            id=f"{NET}/networkSecurityGroups/{name}/defaultSecurityRules/{rule_name}",
+            type="Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
+        )  # fmt: skip
+        defaults.append(rule)
+    return {
+        "defaultSecurityRules": defaults,
+        "etag": 'W/"a1"',
+        "flushConnection": False,
+        "id": f"{NET}/networkSecurityGroups/{name}",
+        "location": "eastus",
+        "name": name,
+        "networkInterfaces": None,
+        "provisioningState": "Succeeded",
+        "resourceGroup": RG,
+        "resourceGuid": "11111111-2222-3333-4444-555555555555",
+        "securityRules": rules,
+        "subnets": None,
+        "type": "Microsoft.Network/networkSecurityGroups",
+    }
+
+
+def az_vnet(name: str, spaces: list[str], subnets: list[tuple[str, str, str | None]]) -> dict[str, Any]:
+    """``az network vnet show``: subnets (name, prefix, NSG name or None) with their az-only fields."""
+    return {
+        "addressSpace": {"addressPrefixes": spaces},
+        "enableDdosProtection": False,
+        "etag": 'W/"b2"',
+        "id": f"{NET}/virtualNetworks/{name}",
+        "location": "eastus",
+        "name": name,
+        "provisioningState": "Succeeded",
+        "resourceGroup": RG,
+        "resourceGuid": "22222222-2222-3333-4444-555555555555",
+        "subnets": [
+            {
+                "addressPrefix": prefix,
+                "delegations": [],
+                "etag": 'W/"b3"',
+                "id": f"{NET}/virtualNetworks/{name}/subnets/{subnet}",
+                "name": subnet,
+                "networkSecurityGroup": {"id": f"{NET}/networkSecurityGroups/{nsg}", "resourceGroup": RG}
+                if nsg
+                else None,
+                "privateEndpointNetworkPolicies": "Disabled",
+                "privateLinkServiceNetworkPolicies": "Enabled",
+                "provisioningState": "Succeeded",
+                "resourceGroup": RG,
+                "type": "Microsoft.Network/virtualNetworks/subnets",
+            }
+            for subnet, prefix, nsg in subnets
+        ],
+        "type": "Microsoft.Network/virtualNetworks",
+        "virtualNetworkPeerings": [],
+    }
+
+
+def az_nic(name: str, vm: str | None, vnet: str, subnet: str, ip: str, nsg: str | None = None) -> dict[str, Any]:
+    """``az network nic show``: camelCase as az prints it (``privateIpAddress``, ``enableIpForwarding``)."""
+    return {
+        "auxiliaryMode": "None",
+        "disableTcpStateTracking": False,
+        "dnsSettings": {"appliedDnsServers": [], "dnsServers": []},
+        "enableAcceleratedNetworking": False,
+        "enableIpForwarding": False,
+        "etag": 'W/"c4"',
+        "hostedWorkloads": [],
+        "id": f"{NET}/networkInterfaces/{name}",
+        "ipConfigurations": [
+            {
+                "etag": 'W/"c5"',
+                "id": f"{NET}/networkInterfaces/{name}/ipConfigurations/ipconfig1",
+                "name": "ipconfig1",
+                "primary": True,
+                "privateIpAddress": ip,
+                "privateIpAddressVersion": "IPv4",
+                "privateIpAllocationMethod": "Dynamic",
+                "provisioningState": "Succeeded",
+                "resourceGroup": RG,
+                "subnet": {"id": f"{NET}/virtualNetworks/{vnet}/subnets/{subnet}", "resourceGroup": RG},
+                "type": "Microsoft.Network/networkInterfaces/ipConfigurations",
+            }
+        ],
+        "location": "eastus",
+        "macAddress": "00-0D-3A-12-34-56",
+        "name": name,
+        "networkSecurityGroup": {"id": f"{NET}/networkSecurityGroups/{nsg}", "resourceGroup": RG} if nsg else None,
+        "nicType": "Standard",
+        "primary": True,
+        "provisioningState": "Succeeded",
+        "resourceGroup": RG,
+        "resourceGuid": "33333333-2222-3333-4444-555555555555",
+        "tapConfigurations": [],
+        "type": "Microsoft.Network/networkInterfaces",
+        # az prints the VM's resource group as ARM stores it, often upper case
+        "virtualMachine": {"id": vm_id(vm, RG.upper()), "resourceGroup": RG.upper()} if vm else None,
+        "vnetEncryptionSupported": False,
+    }
+
+
+def how_nsgs_filter_docs() -> list[tuple[str, Any]]:
+    """Spec §3.4's picture, as three az outputs (``nsg list``, ``vnet show``, ``nic list``); no ``az vm`` output."""
+    nsgs = [
+        az_nsg("NSG1", []),
+        az_nsg(
+            "NSG2", [az_rule("NSG2", "allow-http", 100, "Inbound", "Allow", protocol="Tcp", destinationPortRange="80")]
+        ),
+    ]
+    vnet = az_vnet("vnet1", ["10.0.0.0/16"], [("Subnet1", "10.0.1.0/24", "NSG1"), ("Subnet2", "10.0.2.0/24", None),
+                                             ("Subnet3", "10.0.3.0/24", None)])  # fmt: skip
+    nics = [
+        az_nic("vm1-nic", "VM1", "vnet1", "Subnet1", "10.0.1.4", "NSG2"),
+        az_nic("vm2-nic", "VM2", "vnet1", "Subnet1", "10.0.1.5"),
+        az_nic("vm3-nic", "VM3", "vnet1", "Subnet2", "10.0.2.4", "NSG2"),
+        az_nic("vm4-nic", "VM4", "vnet1", "Subnet3", "10.0.3.4"),
+    ]
+    return [("nsg-list.json", nsgs), ("vnet.json", vnet), ("nic-list.json", nics)]
+
+
+def flow(direction: Direction, protocol: int, local: str, local_port: int | None, remote: str,
+         remote_port: int | None) -> Flow:  # fmt: skip
+    return Flow(direction, protocol, ip_address(local), local_port, ip_address(remote), remote_port)
+
+
+# --- VMs known only from their NICs' virtualMachine.id ------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["VM3", "vm3", vm_id("VM3"), vm_id("VM3", RG.upper()).lower()])
+def test_a_vm_known_only_from_its_nic_is_a_verify_target(target: str) -> None:
+    engine = Engine(load_documents(how_nsgs_filter_docs()))
+    verdict = engine.verify(target, flow(INBOUND, TCP, "10.0.2.4", 80, "52.1.2.3", 60000))
+    assert (verdict.access.value, verdict.rule_name) == ("Allow", "securityRules/allow-http")
+    assert verdict.applied_to == f"{NET}/networkInterfaces/vm3-nic"
+
+
+def test_a_vm_with_two_nics_and_no_vm_resource_needs_the_nic_id() -> None:
+    docs = how_nsgs_filter_docs()
+    docs.append(("extra-nic.json", az_nic("vm3-nic2", "VM3", "vnet1", "Subnet2", "10.0.2.5")))
+    engine = Engine(load_documents(docs))
+    with pytest.raises(OpenNsgError) as raised:
+        engine.nic("VM3")
+    assert raised.value.errors[0].code == "NetworkInterfaceNotFound"
+
+
+def test_cli_verify_flows_accepts_vm_ids_from_nic_output(tmp_path: Path) -> None:
+    for name, doc in how_nsgs_filter_docs():
+        (tmp_path / name).write_text(json.dumps(doc))
+    questions = [
+        {"targetResourceId": vm_id("VM1"), "direction": "Inbound", "protocol": "TCP", "localIPAddress": "10.0.1.4",
+         "localPort": "80", "remoteIPAddress": "52.1.2.3", "remotePort": "60000"},
+        {"targetResourceId": "VM4", "direction": "Outbound", "protocol": "UDP", "localIPAddress": "10.0.3.4",
+         "localPort": "*", "remoteIPAddress": "8.8.8.8", "remotePort": "53"},
+    ]  # fmt: skip
+    flows = tmp_path / "flows.jsonl"
+    flows.write_text("".join(json.dumps(q) + "\n" for q in questions))
+    result = CliRunner().invoke(app, ["verify", str(tmp_path), "--flows", str(flows)])
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == {
+        "access": "Deny",
+        "ruleName": "defaultSecurityRules/DenyAllInBound",
+        "networkSecurityGroupId": f"{NET}/networkSecurityGroups/NSG1",
+        "appliedTo": f"{NET}/virtualNetworks/vnet1/subnets/Subnet1",
+    }
+    assert second["access"] == "Allow" and "ruleName" not in second
