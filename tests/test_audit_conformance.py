@@ -240,3 +240,40 @@ def test_cli_verify_flows_accepts_vm_ids_from_nic_output(tmp_path: Path) -> None
         "appliedTo": f"{NET}/virtualNetworks/vnet1/subnets/Subnet1",
     }
     assert second["access"] == "Allow" and "ruleName" not in second
+
+
+# --- validation of az-shaped rules (spec §0, §1.4, §7.5) ----------------------------------------------------
+
+
+def load_errors(docs: list[tuple[str, Any]]) -> list[tuple[str, str, str | None]]:
+    with pytest.raises(OpenNsgError) as raised:
+        load_documents(docs)
+    return [(e.code, e.message, e.target) for e in raised.value.errors]
+
+
+def rule_id(name: str, nsg: str = "N") -> str:
+    return f"{NET}/networkSecurityGroups/{nsg}/securityRules/{name}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "singular", "plural"),
+    [
+        ({"sourceAddressPrefix": None}, "SourceAddressPrefix", "SourceAddressPrefixes"),
+        ({"destinationAddressPrefix": ""}, "DestinationAddressPrefix", "DestinationAddressPrefixes"),
+        ({"destinationAddressPrefixes": ["10.0.0.0/8"]}, "DestinationAddressPrefix", "DestinationAddressPrefixes"),
+        ({"sourcePortRange": None}, "SourcePortRange", "SourcePortRanges"),
+        ({"destinationPortRanges": ["80"]}, "DestinationPortRange", "DestinationPortRanges"),
+    ],
+)
+def test_both_or_neither_of_a_pair_uses_the_documented_message(
+    overrides: dict[str, Any], singular: str, plural: str
+) -> None:
+    docs: list[tuple[str, Any]] = [("n.json", az_nsg("N", [az_rule("N", "r", 100, "Inbound", "Allow", **overrides)]))]
+    assert load_errors(docs) == [
+        (
+            "SecurityRuleParameterConflict",
+            f"Security rule with Id {rule_id('r')} must specify a non-empty value for either {singular} or {plural}, "
+            "but not both.",
+            f"n.json: securityRules[0].{singular[0].lower()}{singular[1:]}",
+        )
+    ]

@@ -175,12 +175,12 @@ def test_both_or_neither_of_a_pair_is_a_parameter_conflict(
     ]
 
 
-def test_an_empty_address_slot_names_all_three_alternatives() -> None:
+def test_an_empty_address_slot_uses_the_documented_two_field_message() -> None:
     assert problems(rule(destination_address_prefix=None)) == [
         (
             "SecurityRuleParameterConflict",
             f"Security rule with Id {RULE_ID} must specify a non-empty value for either DestinationAddressPrefix or "
-            "DestinationAddressPrefixes or DestinationApplicationSecurityGroups, but not more than one of them.",
+            "DestinationAddressPrefixes, but not both.",
             "properties.securityRules[0].properties.destinationAddressPrefix",
         )
     ]

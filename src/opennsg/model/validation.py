@@ -19,8 +19,8 @@ Decisions taken here where Azure is silent (each in one place):
   (spec §1.4), so that is accepted; such a rule can never match and is left to the analysis to report.
 - Names are checked (``NAME_PATTERN``) on NSGs and rules, the resources this project's rules are about; rule names
   are unique per NSG, case-insensitively (``DuplicateSecurityRuleName``).
-- Both or neither of an address slot's prefix fields, or an ASG list beside a prefix, names all three
-  alternatives (prefix, prefixes, ASGs); both port fields or neither use the documented two-field message.
+- Both or neither of a slot's two fields use the documented two-field message (spec §0), for addresses as for
+  ports; an ASG list beside a prefix (a case Azure's message is not known for) names all three alternatives.
 """
 
 from __future__ import annotations
@@ -392,7 +392,7 @@ def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags
     plural: tuple[str, ...] = getattr(rule, f"{side}_address_prefixes")
     asgs: tuple[str, ...] = getattr(rule, f"{side}_asgs")
     if sum(map(bool, (singular, plural, asgs))) != 1:
-        if asgs or not (singular or plural):
+        if asgs:
             message = Message.ADDRESS_PARAMETER_CONFLICT.format(
                 rule_id=rid,
                 singular=_pascal(side, "AddressPrefix"),
