@@ -24,7 +24,7 @@ from opennsg.engine.compiled import INBOUND_CODE, OUTBOUND_CODE, Backend, FlowCo
 from opennsg.engine.flow import PROTOCOL_NAMES
 from opennsg.engine.resolve import asg_addresses, resolve_policy
 from opennsg.flowlogs.formats import normalize_mac
-from opennsg.flowlogs.reader import ReadStats
+from opennsg.flowlogs.reader import SCHEMA, ReadStats
 from opennsg.model.topology import Topology
 
 ReplayEngine = Literal["duckdb", "spark"]
@@ -33,22 +33,14 @@ _LOW64 = (1 << 64) - 1
 #: (~0.5 µs a flow).
 NUMBA_MIN_FLOWS = 5_000_000
 
-#: The distinct flows of the logs, with how many tuples each had. ``local_ip`` is the NIC's end.
-_FLOWS_SQL = """
-SELECT mac, direction, protocol, src_ip, dst_ip, src_port, dst_port, decision,
-       CASE WHEN direction = 'O' THEN src_ip ELSE dst_ip END AS local_ip,
-       sum(n)::BIGINT AS n
-FROM tuples GROUP BY ALL
-"""
-_AGGREGATE_BATCH_SQL = """
-INSERT INTO tuples
-SELECT mac, direction, protocol, src_ip, dst_ip, src_port, dst_port, decision, count(*) AS n
-FROM batch GROUP BY ALL
-"""
-_CREATE_SQL = """
-CREATE TABLE tuples (mac VARCHAR, direction VARCHAR, protocol SMALLINT, src_ip VARCHAR, dst_ip VARCHAR,
-                     src_port INTEGER, dst_port INTEGER, decision VARCHAR, n BIGINT)
-"""
+#: What makes two tuples the same flow (a flow's B, C and E tuples share all of it).
+FLOW_KEYS = ("mac", "direction", "protocol", "src_ip", "dst_ip", "src_port", "dst_port", "decision")
+#: Tuples grouped in one DuckDB query: large enough that a log usually folds in one pass (no merge of partial
+#: counts), small enough to bound memory (about 100 bytes a tuple).
+FOLD_TUPLES = 1 << 21
+_KEY_SCHEMA = pa.schema([SCHEMA.field(name) for name in FLOW_KEYS])
+_COUNT_SQL = f"SELECT {', '.join(FLOW_KEYS)}, count(*)::BIGINT AS n FROM tuples GROUP BY ALL"
+_MERGE_SQL = f"SELECT {', '.join(FLOW_KEYS)}, sum(n)::BIGINT AS n FROM partials GROUP BY ALL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,20 +103,40 @@ class ReplayResult:
         }
 
 
-def aggregate(batches: Iterable[pa.RecordBatch], con: duckdb.DuckDBPyConnection) -> int:
-    """Fold tuple batches into the ``tuples`` table (distinct flow → count); returns the tuples seen."""
-    con.execute(_CREATE_SQL)
-    seen = 0
+def fold(batches: Iterable[pa.RecordBatch], con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, int]:
+    """The distinct flows of the tuple batches with how many tuples each had, and the number of tuples seen.
+
+    Batches are grouped ``FOLD_TUPLES`` at a time; only when a log needs several groupings are their partial
+    counts merged. ``local_ip`` (the NIC's end of the flow) is added once the flows are distinct.
+    """
+    partials: list[pa.Table] = []
+    pending: list[pa.RecordBatch] = []
+    pending_tuples = seen = 0
     for batch in batches:
         seen += batch.num_rows
-        con.register("batch", batch)
-        con.execute(_AGGREGATE_BATCH_SQL)
-        con.unregister("batch")
-    return seen
+        pending.append(batch.select(list(FLOW_KEYS)))
+        pending_tuples += batch.num_rows
+        if pending_tuples >= FOLD_TUPLES:
+            partials.append(_count(con, pending))
+            pending, pending_tuples = [], 0
+    if pending or not partials:
+        partials.append(_count(con, pending))
+    if len(partials) == 1:
+        flows = partials[0]
+    else:
+        con.register("partials", pa.concat_tables(partials))
+        flows = con.sql(_MERGE_SQL).to_arrow_table()
+        con.unregister("partials")
+    local_ip = pc.if_else(pc.equal(flows["direction"], "O"), flows["src_ip"], flows["dst_ip"])
+    return flows.add_column(len(FLOW_KEYS), "local_ip", local_ip), seen
 
 
-def distinct_flows(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    return con.sql(_FLOWS_SQL).to_arrow_table()
+def _count(con: duckdb.DuckDBPyConnection, batches: list[pa.RecordBatch]) -> pa.Table:
+    con.register("tuples", pa.Table.from_batches(batches, schema=_KEY_SCHEMA))
+    try:
+        return con.sql(_COUNT_SQL).to_arrow_table()
+    finally:
+        con.unregister("tuples")
 
 
 def replay(
@@ -140,9 +152,7 @@ def replay(
 
     ``engine="spark"`` classifies inside Spark tasks, which load the configuration from ``config_paths``.
     """
-    con = duckdb.connect()
-    tuples = aggregate(batches, con)
-    flows = distinct_flows(con)
+    flows, tuples = fold(batches, duckdb.connect())
     if engine == "spark":
         from opennsg.flowlogs.spark import classify_with_spark
 
@@ -284,4 +294,4 @@ def build_result(
     )
 
 
-__all__ = ["ChangedFlow", "ReplayResult", "aggregate", "build_result", "classify_flows", "replay"]
+__all__ = ["ChangedFlow", "ReplayResult", "build_result", "classify_flows", "fold", "replay"]
