@@ -277,3 +277,41 @@ def test_both_or_neither_of_a_pair_uses_the_documented_message(
             f"n.json: securityRules[0].{singular[0].lower()}{singular[1:]}",
         )
     ]
+
+
+# --- a VM with several NICs: IP flow verify picks the NIC holding the local IP (spec §8.1) -------------------
+
+
+def test_a_vm_with_several_nics_is_verified_at_the_nic_holding_the_local_ip() -> None:
+    docs = how_nsgs_filter_docs()
+    docs.append(("extra-nic.json", az_nic("vm3-nic2", "VM3", "vnet1", "Subnet3", "10.0.3.9")))
+    engine = Engine(load_documents(docs))
+    on_second = engine.verify(vm_id("VM3"), flow(INBOUND, TCP, "10.0.3.9", 80, "52.1.2.3", 60000))
+    assert (on_second.access.value, on_second.rule_name) == ("Allow", None)  # Subnet3, no NSG
+    on_first = engine.verify("VM3", flow(INBOUND, TCP, "10.0.2.4", 80, "52.1.2.3", 60000))
+    assert on_first.applied_to == f"{NET}/networkInterfaces/vm3-nic"
+
+
+def test_a_listed_vm_with_several_nics_is_verified_at_the_nic_holding_the_local_ip() -> None:
+    docs = how_nsgs_filter_docs()
+    docs.append(("extra-nic.json", az_nic("vm1-nic2", "VM1", "vnet1", "Subnet3", "10.0.3.7")))
+    vm = {
+        "id": vm_id("VM1"),
+        "name": "VM1",
+        "location": "eastus",
+        "type": "Microsoft.Compute/virtualMachines",
+        "networkProfile": {
+            "networkInterfaces": [
+                {"id": f"{NET}/networkInterfaces/vm1-nic", "primary": True, "resourceGroup": RG},
+                {"id": f"{NET}/networkInterfaces/vm1-nic2", "primary": False, "resourceGroup": RG},
+            ]
+        },
+    }
+    docs.append(("vm.json", vm))
+    engine = Engine(load_documents(docs))
+    assert engine.verify("VM1", flow(INBOUND, TCP, "10.0.3.7", 80, "52.1.2.3", 1)).rule_name is None
+    primary = engine.verify(vm_id("VM1"), flow(INBOUND, TCP, "10.0.1.4", 80, "52.1.2.3", 1))
+    assert primary.rule_name == "defaultSecurityRules/DenyAllInBound"
+    with pytest.raises(OpenNsgError) as raised:
+        engine.verify("VM1", flow(INBOUND, TCP, "10.0.9.9", 80, "52.1.2.3", 1))
+    assert [e.code for e in raised.value.errors] == ["IpAddressNotOnNetworkInterface"]

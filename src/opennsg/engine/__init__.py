@@ -61,6 +61,15 @@ class Engine:
             )
         return found
 
+    def nic_for_flow(self, nic_or_vm: str | NetworkInterface, local_ip: IPAddress) -> NetworkInterface:
+        """IP flow verify's target: a NIC as named; of a VM, the NIC holding ``local_ip`` (Azure asks for
+        ``targetNicResourceId`` only when it cannot tell, spec §8.1), else its primary NIC."""
+        if isinstance(nic_or_vm, str):
+            for nic in self.topology.vm_nics(nic_or_vm):
+                if any(parse_address(c.private_ip_address or "") == local_ip for c in nic.ip_configurations):
+                    return nic
+        return self.nic(nic_or_vm)
+
     def for_nic_ip(self, address: str | IPAddress) -> NetworkInterface | None:
         """The NIC holding ``address`` as a private IP; None if none does, ``OpenNsgError`` if several do."""
         parsed = parse_address(address) if isinstance(address, str) else address
@@ -104,14 +113,15 @@ class Engine:
     def verify(
         self, nic_or_vm: str | NetworkInterface, flow: Flow, detail: bool = False, trace: bool = True
     ) -> Verdict:
-        """IP flow verify: the verdict for ``flow`` at the NIC, whose local IP must be one of the NIC's.
+        """IP flow verify: the verdict for ``flow`` at the NIC (of a VM: ``nic_for_flow``), whose local IP must be one
+        of the NIC's.
 
         With ``trace=False`` (the service's ipFlowVerify, which answers only access and rule) the verdict carries no
         per-NSG trace, and a NIC asked about often switches from the exact scan to its compiled classifier: the same
         verdicts (property-tested) in microseconds, for a compile of milliseconds that a NIC asked about a few times
         is not worth.
         """
-        policy = self.policy(nic_or_vm)
+        policy = self.policy(self.nic_for_flow(nic_or_vm, flow.local_ip))
         _check_flow(policy, flow)
         if detail or trace:
             return decide(policy, flow, detail)

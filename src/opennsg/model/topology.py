@@ -132,7 +132,12 @@ class Topology:
 
     def _only_nic_of_unlisted_vm(self, name_or_id: str) -> NetworkInterface | None:
         """A VM known only from its NICs' ``virtualMachine.id`` (``az network nic list`` without ``az vm list``):
-        by VM id, or by VM name when one VM has it; its NIC when it has exactly one (several need the NIC id)."""
+        its NIC when it has exactly one (several need the NIC id, or the local IP: ``vm_nics``)."""
+        nics = self._nics_of_unlisted_vm(name_or_id)
+        return nics[0] if len(nics) == 1 else None
+
+    def _nics_of_unlisted_vm(self, name_or_id: str) -> tuple[NetworkInterface, ...]:
+        """The NICs naming one VM in ``virtualMachine.id``, by VM id or by a VM name only one VM has."""
         folded = name_or_id.strip().casefold()
         key = id_key(name_or_id) if name_or_id.strip().startswith("/") else None
         vm_keys = {
@@ -142,10 +147,23 @@ class Topology:
             and (id_key(n.virtual_machine) == key or name_of(n.virtual_machine).casefold() == folded)
         }
         if len(vm_keys) != 1:
-            return None
+            return ()
         (vm_key,) = vm_keys
-        nics = [n for n in self.nics.values() if n.virtual_machine and id_key(n.virtual_machine) == vm_key]
-        return nics[0] if len(nics) == 1 else None
+        return tuple(n for n in self.nics.values() if n.virtual_machine and id_key(n.virtual_machine) == vm_key)
+
+    def vm_nics(self, name_or_id: str) -> tuple[NetworkInterface, ...]:
+        """Every NIC of the VM named by id or unique name (listed, or known from its NICs); () when it names none."""
+        if self.nic(name_or_id) is not None:
+            return ()
+        vm = self.vm(name_or_id)
+        if vm is None:
+            folded = name_or_id.strip().casefold()
+            vms = [v for v in self.vms.values() if v.name.casefold() == folded]
+            vm = vms[0] if len(vms) == 1 else None
+        if vm is None:
+            return self._nics_of_unlisted_vm(name_or_id)
+        listed = (self.nic(n) for n in vm.network_interfaces)
+        return tuple(n for n in listed if n is not None)
 
     def nics_in_asg(self, asg_id: str) -> Iterator[NetworkInterface]:
         key = id_key(asg_id)
