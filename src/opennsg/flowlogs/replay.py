@@ -132,6 +132,7 @@ def fold(batches: Iterable[pa.RecordBatch]) -> tuple[pa.Table, int]:
 
 def _group(table: pa.Table, counting: Literal["count_all", "sum"]) -> pa.Table:
     """Distinct flow keys and ``n``, their tuple count (``count_all`` of tuples, or ``sum`` of partial counts)."""
+    table = table.unify_dictionaries()  # batches of different formats or files label MACs differently
     if counting == "count_all":
         grouped = table.group_by(list(FLOW_KEYS)).aggregate([([], "count_all")])
         count = grouped["count_all"]
