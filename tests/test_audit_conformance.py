@@ -315,3 +315,23 @@ def test_a_listed_vm_with_several_nics_is_verified_at_the_nic_holding_the_local_
     with pytest.raises(OpenNsgError) as raised:
         engine.verify("VM1", flow(INBOUND, TCP, "10.0.9.9", 80, "52.1.2.3", 1))
     assert [e.code for e in raised.value.errors] == ["IpAddressNotOnNetworkInterface"]
+
+
+# --- error targets point at the rule as written ---------------------------------------------------------------
+
+
+def test_validation_targets_keep_the_input_index_when_an_earlier_rule_cannot_be_read() -> None:
+    unreadable = az_rule("N", "no-priority", 100, "Inbound", "Allow")
+    del unreadable["priority"]
+    rules = [unreadable, az_rule("N", "bad-port", 200, "Inbound", "Allow", destinationPortRange="80,81")]
+    errors = load_errors([("n.json", az_nsg("N", rules))])
+    assert [(code, target) for code, _, target in errors] == [
+        ("MissingRequiredProperty", "n.json: securityRules[0].priority"),
+        ("SecurityRuleInvalidPortRange", "n.json: securityRules[1].destinationPortRange"),
+    ]
+
+
+def test_a_problem_of_a_rule_shown_on_its_own_points_at_its_own_file() -> None:
+    lone = az_rule("N", "low", 50, "Inbound", "Allow")  # az network nsg rule show
+    errors = load_errors([("n.json", az_nsg("N", [])), ("rule.json", lone)])
+    assert [(code, target) for code, _, target in errors] == [("SecurityRuleInvalidPriority", "rule.json: priority")]

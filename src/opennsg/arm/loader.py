@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -59,7 +60,7 @@ from opennsg.model.resources import (
 )
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
-from opennsg.model.validation import Code, Message, topology_findings
+from opennsg.model.validation import Code, Finding, Message, topology_findings
 
 C = TypeVar("C")
 R = TypeVar("R", bound=Resource)
@@ -99,6 +100,8 @@ class _Loader:
     top: dict[str, dict[str, Resource]] = field(default_factory=dict)
     children: list[_Child] = field(default_factory=list)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    #: Each security rule's own place (inside its NSG or a document of its own), by rule id key.
+    rule_origins: dict[str, _Origin] = field(default_factory=dict)
 
     # --- documents ---
 
@@ -109,7 +112,7 @@ class _Loader:
             reader = Reader(f"{label}: ")
             for resource in expand_template(data, reader, parameters):
                 self.item(label, f"{resource.path}.", resource.body, reader)
-            self.problems.extend(reader.problems)
+            self._finish(label, reader)
             return
         reader = Reader(f"{label}: ")
         if isinstance(data, list):
@@ -122,7 +125,12 @@ class _Loader:
             self.item(label, "", data, reader)
         else:
             reader.invalid("document", "", "a JSON object or array", data)
+        self._finish(label, reader)
+
+    def _finish(self, label: str, reader: Reader) -> None:
         self.problems.extend(reader.problems)
+        for key, (path, flattened) in reader.rule_paths.items():
+            self.rule_origins.setdefault(key, _Origin(label, path, flattened))
 
     def item(self, label: str, path: str, body: Any, reader: Reader) -> None:
         if not isinstance(body, Mapping):
@@ -152,6 +160,8 @@ class _Loader:
             self.children.append(_Child(kind, resource_id, None, origin))
             return
         value = PARSERS[kind](body, resource_id, reader, path)
+        if kind == "securityRules":
+            self.rule_origins.setdefault(id_key(resource_id), origin)
         if kind in _CHILD_KINDS:
             self.children.append(_Child(kind, resource_id, value, origin))
         elif isinstance(value, Resource):
@@ -257,14 +267,28 @@ class _Loader:
     def validation_problems(self, topology: Topology) -> list[ArmError]:
         out: list[ArmError] = []
         for finding in topology_findings(topology):
-            origin = self.origins.get(id_key(finding.resource_id))
+            origin, relative = self._origin_of(topology, finding)
             target = (
-                origin.locate(finding.error.target)
-                if origin
-                else f"{finding.resource_id}#{finding.error.target or ''}".rstrip("#")
+                origin.locate(relative) if origin else f"{finding.resource_id}#{finding.error.target or ''}".rstrip("#")
             )
             out.append(ArmError(finding.error.code, finding.error.message, target))
         return out
+
+    def _origin_of(self, topology: Topology, finding: Finding) -> tuple[_Origin | None, str | None]:
+        """Where a finding points: a rule's problem at the rule as written (the rules validation indexes are only
+        those that could be read, and rules may come from documents of their own), else in its resource."""
+        relative = finding.error.target
+        matched = _RULE_TARGET.match(relative or "")
+        nsg = topology.nsg(finding.resource_id) if matched else None
+        if matched and nsg is not None and int(matched[1]) < len(nsg.security_rules):
+            rule = nsg.security_rules[int(matched[1])]
+            origin = self.rule_origins.get(id_key(rule.id)) if rule.id else None
+            if origin is not None:
+                return origin, matched[2].removeprefix(".")
+        return self.origins.get(id_key(finding.resource_id)), relative
+
+
+_RULE_TARGET = re.compile(r"^properties\.securityRules\[(\d+)\](.*)$")
 
 
 def _stem(label: str) -> str:

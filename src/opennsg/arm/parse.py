@@ -16,7 +16,7 @@ from typing import Any
 from opennsg.model.defaults import default_security_rules
 from opennsg.model.enums import Access, Direction, Protocol
 from opennsg.model.errors import ArmError, OpenNsgError
-from opennsg.model.ids import ResourceId, name_of
+from opennsg.model.ids import ResourceId, id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     IpConfiguration,
@@ -109,6 +109,9 @@ class Reader:
 
     where: str = ""
     problems: list[ArmError] = field(default_factory=list)
+    #: Where each security rule read inside an NSG was (rule id key -> JSON path, flattened by az), so validation
+    #: can point at the rule as written even when rules before it could not be read.
+    rule_paths: dict[str, tuple[str, bool]] = field(default_factory=dict)
     _folded: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def get(self, obj: Mapping[str, Any], name: str) -> Any:
@@ -339,6 +342,7 @@ def parse_nsg(body: Mapping[str, Any], resource_id: str, reader: Reader, path: s
     rules: list[SecurityRule] = []
     for item, ipath in reader.objects(props, "securityRules", pp):
         rid = _child_id(resource_id, "securityRules", item, reader, ipath)
+        reader.rule_paths[id_key(rid)] = (ipath, not isinstance(reader.get(item, "properties"), Mapping))
         rule = parse_rule(item, rid, reader, ipath)
         if rule is not None:
             rules.append(rule)
