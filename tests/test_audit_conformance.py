@@ -335,3 +335,133 @@ def test_a_problem_of_a_rule_shown_on_its_own_points_at_its_own_file() -> None:
     lone = az_rule("N", "low", 50, "Inbound", "Allow")  # az network nsg rule show
     errors = load_errors([("n.json", az_nsg("N", [])), ("rule.json", lone)])
     assert [(code, target) for code, _, target in errors] == [("SecurityRuleInvalidPriority", "rule.json: priority")]
+
+
+# --- semantics on one az-shaped network: tags, peerings, ASGs, IPv6, ports, platform rules --------------------
+
+SAMPLE_TAGS = Path(__file__).resolve().parents[1] / "src" / "opennsg" / "data" / "sample-service-tags.json"
+
+
+def peering(name: str, state: str, space: list[str]) -> dict[str, Any]:
+    """A peering as ``az network vnet show`` prints it (both address-space spellings of newer api-versions)."""
+    return {
+        "allowForwardedTraffic": False,
+        "allowGatewayTransit": False,
+        "allowVirtualNetworkAccess": True,
+        "etag": 'W/"p"',
+        "id": f"{NET}/virtualNetworks/spoke/virtualNetworkPeerings/{name}",
+        "name": name,
+        "peeringState": state,
+        "peeringSyncLevel": "FullyInSync",
+        "provisioningState": "Succeeded",
+        "remoteAddressSpace": {"addressPrefixes": space},
+        "remoteVirtualNetwork": {"id": f"{NET}/virtualNetworks/{name}", "resourceGroup": RG},
+        "remoteVirtualNetworkAddressSpace": {"addressPrefixes": space},
+        "resourceGroup": RG,
+        "type": "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+        "useRemoteGateways": False,
+    }
+
+
+def asg_ref(name: str) -> dict[str, str]:
+    return {"id": f"{NET}/applicationSecurityGroups/{name}", "resourceGroup": RG}
+
+
+@pytest.fixture(scope="module")
+def spoke() -> Engine:
+    """One NIC (IPv4 primary, IPv6 and a second IPv4 config in ASG ``web``) in a peered spoke VNet."""
+    from opennsg.model.servicetags import ServiceTags
+
+    rules = [
+        az_rule("N", "deny-storage-west", 100, "Outbound", "Deny", destinationAddressPrefix="storage.WESTUS"),
+        az_rule("N", "deny-dns", 110, "Outbound", "Deny", protocol="Udp", destinationAddressPrefix="AzurePlatformDNS"),
+        az_rule("N", "web-https", 120, "Inbound", "Allow", protocol="Tcp", destinationAddressPrefix=None,
+                destinationApplicationSecurityGroups=[asg_ref("web")], destinationPortRange="443"),
+        az_rule("N", "ssh-v6", 130, "Inbound", "Allow", protocol="Tcp", sourceAddressPrefix="2a01:111::/32",
+                destinationPortRange="22"),
+        az_rule("N", "no-icmp-from-internet", 140, "Inbound", "Deny", protocol="Icmp", sourceAddressPrefix="Internet",
+                destinationPortRange="8"),
+        az_rule("N", "from-empty-asg", 150, "Inbound", "Allow", sourceAddressPrefix=None,
+                sourceApplicationSecurityGroups=[asg_ref("empty")]),
+        az_rule("N", "edges", 160, "Inbound", "Allow", protocol="Udp", sourceAddressPrefix="Internet",
+                destinationPortRange=None, destinationPortRanges=["0", "1000-2000", "65535"]),
+        az_rule("N", "any-proto-port-80", 170, "Outbound", "Deny", destinationAddressPrefix="52.9.9.9",
+                destinationPortRange="80"),
+    ]  # fmt: skip
+    vnet = az_vnet("spoke", ["10.0.0.0/16", "fd00:1::/48"], [("s1", "10.0.1.0/24", "N")])
+    vnet["virtualNetworkPeerings"] = [
+        peering("hub", "Connected", ["10.100.0.0/16"]),
+        peering("gone", "Disconnected", ["10.200.0.0/16"]),
+        peering("half", "Initiated", ["10.201.0.0/16"]),
+    ]
+    nic = az_nic("nic1", "vm1", "spoke", "s1", "10.0.1.4")
+    subnet = nic["ipConfigurations"][0]["subnet"]
+    nic["ipConfigurations"] += [
+        {"id": f"{NET}/networkInterfaces/nic1/ipConfigurations/v6", "name": "v6", "primary": False,
+         "privateIpAddress": "fd00:1::4", "privateIpAddressVersion": "IPv6", "subnet": subnet},
+        {"id": f"{NET}/networkInterfaces/nic1/ipConfigurations/web", "name": "web", "primary": False,
+         "privateIpAddress": "10.0.1.9", "privateIpAddressVersion": "IPv4", "subnet": subnet,
+         "applicationSecurityGroups": [asg_ref("web")]},
+    ]  # fmt: skip
+    asgs = [
+        {"id": asg_ref(n)["id"], "name": n, "location": "eastus", "resourceGroup": RG, "etag": 'W/"a"',
+         "provisioningState": "Succeeded", "type": "Microsoft.Network/applicationSecurityGroups"}
+        for n in ("web", "empty")
+    ]  # fmt: skip
+    docs: list[tuple[str, Any]] = [
+        ("n.json", az_nsg("N", rules)),
+        ("v.json", vnet),
+        ("nic.json", nic),
+        ("a.json", asgs),
+    ]
+    return Engine(load_documents(docs, service_tags=ServiceTags.load(SAMPLE_TAGS)))
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # VirtualNetwork: own spaces and Connected peerings only (spec §0)
+        ((INBOUND, TCP, "10.0.1.4", 80, "10.100.0.5", 1000), ("Allow", "defaultSecurityRules/AllowVnetInBound")),
+        ((INBOUND, TCP, "10.0.1.4", 80, "10.200.0.5", 1000), ("Deny", "defaultSecurityRules/DenyAllInBound")),
+        ((INBOUND, TCP, "10.0.1.4", 80, "10.201.0.5", 1000), ("Deny", "defaultSecurityRules/DenyAllInBound")),
+        ((INBOUND, TCP, "fd00:1::4", 80, "fd00:1::9", 1000), ("Allow", "defaultSecurityRules/AllowVnetInBound")),
+        # the host IP is in VirtualNetwork, so a probe meets AllowVnetInBound first; inbound is never exempt
+        ((INBOUND, TCP, "10.0.1.4", 80, "168.63.129.16", 1000), ("Allow", "defaultSecurityRules/AllowVnetInBound")),
+        # a regional service tag, written in another casing (sample file: Storage.WestUS = 192.0.2.0/27)
+        ((OUTBOUND, TCP, "10.0.1.4", 1000, "192.0.2.1", 443), ("Deny", "securityRules/deny-storage-west")),
+        # ASG: only the member IP configuration matches; an empty ASG matches nothing
+        ((INBOUND, TCP, "10.0.1.9", 443, "52.1.1.1", 1000), ("Allow", "securityRules/web-https")),
+        ((INBOUND, TCP, "10.0.1.4", 443, "52.1.1.1", 1000), ("Deny", "defaultSecurityRules/DenyAllInBound")),
+        # IPv6 rule, flow on the NIC's IPv6 configuration
+        ((INBOUND, TCP, "fd00:1::4", 22, "2a01:111::5", 1000), ("Allow", "securityRules/ssh-v6")),
+        ((INBOUND, TCP, "10.0.1.4", 22, "52.1.1.1", 1000), ("Deny", "defaultSecurityRules/DenyAllInBound")),
+        # port-less protocols ignore a rule's ports; Icmp covers ICMPv6; documentation space is not Internet
+        ((INBOUND, ICMP, "10.0.1.4", None, "52.1.1.1", None), ("Deny", "securityRules/no-icmp-from-internet")),
+        ((INBOUND, ICMPV6, "fd00:1::4", None, "2a02:1::1", None), ("Deny", "securityRules/no-icmp-from-internet")),
+        ((INBOUND, ICMPV6, "fd00:1::4", None, "2001:db8::1", None), ("Deny", "defaultSecurityRules/DenyAllInBound")),
+        ((OUTBOUND, 47, "10.0.1.4", None, "52.9.9.9", None), ("Deny", "securityRules/any-proto-port-80")),
+        ((OUTBOUND, ICMP, "10.0.1.4", None, "52.9.9.9", None), ("Deny", "securityRules/any-proto-port-80")),
+        ((OUTBOUND, TCP, "10.0.1.4", 1000, "52.9.9.9", 81), ("Allow", "defaultSecurityRules/AllowInternetOutBound")),
+        # port boundaries, inclusive ranges
+        ((INBOUND, UDP, "10.0.1.4", 0, "52.1.1.1", 1), ("Allow", "securityRules/edges")),
+        ((INBOUND, UDP, "10.0.1.4", 65535, "52.1.1.1", 1), ("Allow", "securityRules/edges")),
+        ((INBOUND, UDP, "10.0.1.4", 1000, "52.1.1.1", 1), ("Allow", "securityRules/edges")),
+        ((INBOUND, UDP, "10.0.1.4", 2000, "52.1.1.1", 1), ("Allow", "securityRules/edges")),
+        ((INBOUND, UDP, "10.0.1.4", 2001, "52.1.1.1", 1), ("Deny", "defaultSecurityRules/DenyAllInBound")),
+        ((INBOUND, UDP, "10.0.1.4", 1, "52.1.1.1", 1), ("Deny", "defaultSecurityRules/DenyAllInBound")),
+        # platform exemptions: only rules naming the tag count, a miss is PlatformRule_<Tag>
+        ((OUTBOUND, UDP, "10.0.1.4", 1000, "168.63.129.16", 53), ("Deny", "securityRules/deny-dns")),
+        ((OUTBOUND, TCP, "10.0.1.4", 1000, "168.63.129.16", 53), ("Allow", "PlatformRule_AzurePlatformDNS")),
+        ((OUTBOUND, TCP, "10.0.1.4", 1000, "169.254.169.254", 80), ("Allow", "PlatformRule_AzurePlatformIMDS")),
+        # SMTP: no subscription information means PayAsYouGo, blocked after the NSGs allowed it
+        ((OUTBOUND, TCP, "10.0.1.4", 1000, "52.1.1.1", 25), ("Deny", "PlatformRule_OutboundSmtpBlocked")),
+        ((OUTBOUND, TCP, "10.0.1.4", 1000, "10.100.0.1", 25), ("Allow", "defaultSecurityRules/AllowVnetOutBound")),
+    ],
+)
+def test_semantics_on_an_az_shaped_network(
+    spoke: Engine,
+    question: tuple[Direction, int, str, int | None, str, int | None],
+    expected: tuple[str, str | None],
+) -> None:
+    verdict = spoke.verify("vm1", flow(*question))
+    assert (verdict.access.value, verdict.rule_name) == expected
