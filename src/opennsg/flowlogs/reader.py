@@ -369,10 +369,7 @@ def _parse_tuples(fmt: LogFormat, joined: str, rows: _Rows, groups: list[_Group]
         millis = table["ts"]
         decision = pc.if_else(pc.equal(table["state"], "D"), "D", "A")
     else:
-        protocol_text = table["protocol"]
-        for letter, number in LETTER_PROTOCOLS.items():
-            protocol_text = pc.replace_substring(protocol_text, letter, str(number))
-        protocol = pc.cast(protocol_text, pa.int16())
+        protocol = _nsg_protocol_numbers(table["protocol"])
         millis = pc.multiply(table["ts"], 1000)
         decision = table["decision"]
     nulls_text = pa.nulls(count, pa.string())
@@ -425,7 +422,8 @@ def _plausible(fmt: LogFormat, table: pa.Table) -> bool:
         checks.append(pc.min(table["protocol"]).as_py() >= 0 and pc.max(table["protocol"]).as_py() <= 255)
         checks.append(pc.all(pc.is_in(table["encryption"], pa.array(sorted(ENCRYPTION_VALUES)))).as_py())
     else:
-        checks.append(pc.all(pc.match_substring_regex(table["protocol"], _NSG_PROTOCOL_PATTERN)).as_py())
+        protocols = pc.unique(table["protocol"])  # a handful of values: check each once
+        checks.append(pc.all(pc.match_substring_regex(protocols, _NSG_PROTOCOL_PATTERN)).as_py())
     for name in _COUNTERS:
         if name in table.column_names and table[name].null_count < len(table):
             checks.append(pc.min(table[name]).as_py() >= 0)
@@ -439,6 +437,15 @@ def _plausible(fmt: LogFormat, table: pa.Table) -> bool:
         if pc.any(colons).as_py() and not all(_is_ip(text) for text in pc.filter(distinct, colons).to_pylist()):
             return False
     return True
+
+
+def _nsg_protocol_numbers(texts: pa.ChunkedArray) -> pa.Array:
+    """NSG protocols (``T``, ``U`` or a number) as numbers, converting each distinct text once."""
+    encoded = pc.dictionary_encode(texts).combine_chunks()
+    numbers = encoded.dictionary
+    for letter, number in LETTER_PROTOCOLS.items():
+        numbers = pc.replace_substring(numbers, letter, str(number))
+    return pc.take(pc.cast(numbers, pa.int16()), encoded.indices)
 
 
 def _labels(per_group: list[str], group_ids: npt.NDArray[np.int32]) -> pa.DictionaryArray:

@@ -223,7 +223,8 @@ def _addresses(
     v4_rows = np.flatnonzero(~v6)
     if v4_rows.size:
         v4 = texts.take(pa.array(v4_rows)) if v6.any() else texts
-        octets = pc.cast(pc.list_flatten(pc.split_pattern(v4, ".")), pa.uint64()).to_numpy().reshape(-1, 4)
+        octets = pc.cast(pc.list_flatten(pc.split_pattern(v4, ".")), pa.uint16()).to_numpy().reshape(-1, 4)
+        octets = octets.astype(np.uint64)
         low[v4_rows] = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
     for row in np.flatnonzero(v6).tolist():
         value = int(ipaddress.ip_address(texts[row].as_py()))
