@@ -465,3 +465,95 @@ def test_semantics_on_an_az_shaped_network(
 ) -> None:
     verdict = spoke.verify("vm1", flow(*question))
     assert (verdict.access.value, verdict.rule_name) == expected
+
+
+# --- KMS under forced tunnelling and SMTP by subscription, from az/ARM output (spec §0, §6) -------------------
+
+
+def forced_tunnelling_docs(subscription: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    route_table = {
+        "disableBgpRoutePropagation": False,
+        "etag": 'W/"r"',
+        "id": f"{NET}/routeTables/rt1",
+        "location": "eastus",
+        "name": "rt1",
+        "provisioningState": "Succeeded",
+        "resourceGroup": RG,
+        "routes": [
+            {"addressPrefix": "0.0.0.0/0", "id": f"{NET}/routeTables/rt1/routes/to-firewall", "name": "to-firewall",
+             "nextHopIpAddress": "10.0.9.4", "nextHopType": "VirtualAppliance", "provisioningState": "Succeeded",
+             "resourceGroup": RG, "type": "Microsoft.Network/routeTables/routes"}
+        ],
+        "subnets": [{"id": f"{NET}/virtualNetworks/vnet1/subnets/tunnelled", "resourceGroup": RG}],
+        "type": "Microsoft.Network/routeTables",
+    }  # fmt: skip
+    vnet = az_vnet("vnet1", ["10.0.0.0/16"], [("tunnelled", "10.0.1.0/24", "N"), ("direct", "10.0.2.0/24", "N")])
+    vnet["subnets"][0]["routeTable"] = {"id": route_table["id"], "resourceGroup": RG}
+    nics = [
+        az_nic("nic1", "vm1", "vnet1", "tunnelled", "10.0.1.4"),
+        az_nic("nic2", "vm2", "vnet1", "direct", "10.0.2.4"),
+    ]
+    deny_kms = az_rule("N", "deny-kms-host", 4096, "Outbound", "Deny", destinationAddressPrefix="20.118.99.224")
+    docs: list[tuple[str, Any]] = [("n.json", az_nsg("N", [deny_kms])), ("v.json", vnet), ("rt.json", route_table),
+                                   ("nics.json", nics)]  # fmt: skip
+    if subscription is not None:
+        docs.append(("sub.json", subscription))
+    return docs
+
+
+def test_kms_is_exempt_only_without_forced_tunnelling() -> None:
+    engine = Engine(load_documents(forced_tunnelling_docs(None)))
+    direct = engine.verify("vm2", flow(OUTBOUND, TCP, "10.0.2.4", 50000, "20.118.99.224", 1688))
+    tunnelled = engine.verify("vm1", flow(OUTBOUND, TCP, "10.0.1.4", 50000, "20.118.99.224", 1688))
+    other_port = engine.verify("vm2", flow(OUTBOUND, TCP, "10.0.2.4", 50000, "20.118.99.224", 1689))
+    assert (direct.access.value, direct.rule_name) == ("Allow", "PlatformRule_AzurePlatformLKM")
+    assert (tunnelled.access.value, tunnelled.rule_name) == ("Deny", "securityRules/deny-kms-host")
+    assert (other_port.access.value, other_port.rule_name) == ("Deny", "securityRules/deny-kms-host")
+
+
+AZ_ACCOUNT_SHOW = {
+    "environmentName": "AzureCloud",
+    "homeTenantId": "t",
+    "id": SUB,
+    "isDefault": True,
+    "managedByTenants": [],
+    "name": "Prod",
+    "state": "Enabled",
+    "tenantId": "t",
+    "user": {"name": "someone@example.com", "type": "user"},
+}
+ARM_SUBSCRIPTION_EA = {
+    "id": f"/subscriptions/{SUB}",
+    "subscriptionId": SUB,
+    "displayName": "Prod",
+    "state": "Enabled",
+    "subscriptionPolicies": {
+        "locationPlacementId": "Public_2014-09-01",
+        "quotaId": "EnterpriseAgreement_2014-09-01",
+        "spendingLimit": "Off",
+    },
+    "authorizationSource": "RoleBased",
+}
+
+
+@pytest.mark.parametrize(
+    ("subscription", "expected"),
+    [
+        (None, ("Deny", "PlatformRule_OutboundSmtpBlocked")),
+        (AZ_ACCOUNT_SHOW, ("Deny", "PlatformRule_OutboundSmtpBlocked")),
+        (ARM_SUBSCRIPTION_EA, ("Allow", "defaultSecurityRules/AllowInternetOutBound")),
+        (
+            {**ARM_SUBSCRIPTION_EA, "createdDate": "2017-11-14", "offerType": "PayAsYouGo"},
+            ("Allow", "defaultSecurityRules/AllowInternetOutBound"),
+        ),
+        ({**ARM_SUBSCRIPTION_EA, "offerType": "EnterpriseDevTest"}, ("Deny", "PlatformRule_OutboundSmtpBlocked")),
+        (
+            {**ARM_SUBSCRIPTION_EA, "offerType": "EnterpriseDevTest", "smtpExemption": True},
+            ("Allow", "defaultSecurityRules/AllowInternetOutBound"),
+        ),
+    ],
+)
+def test_outbound_smtp_by_subscription(subscription: dict[str, Any] | None, expected: tuple[str, str | None]) -> None:
+    engine = Engine(load_documents(forced_tunnelling_docs(subscription)))
+    verdict = engine.verify("vm2", flow(OUTBOUND, TCP, "10.0.2.4", 50000, "52.1.1.1", 25))
+    assert (verdict.access.value, verdict.rule_name) == expected
