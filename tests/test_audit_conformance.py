@@ -557,3 +557,20 @@ def test_outbound_smtp_by_subscription(subscription: dict[str, Any] | None, expe
     engine = Engine(load_documents(forced_tunnelling_docs(subscription)))
     verdict = engine.verify("vm2", flow(OUTBOUND, TCP, "10.0.2.4", 50000, "52.1.1.1", 25))
     assert (verdict.access.value, verdict.rule_name) == expected
+
+
+def test_a_reference_without_id_is_an_invalid_request_format_with_details(tmp_path: Path) -> None:
+    """Spec §7.5: ``InvalidRequestFormat`` "Cannot parse the request." with details ``MissingJsonReferenceId``."""
+    rule = az_rule("N", "r", 100, "Inbound", "Allow", sourceAddressPrefix=None, sourceApplicationSecurityGroups=[{}])
+    path = tmp_path / "n.json"
+    path.write_text(json.dumps(az_nsg("N", [rule])))
+    result = CliRunner().invoke(app, ["validate", str(path), "--json"])
+    assert result.exit_code == 2
+    error = json.loads(result.stderr)["error"]
+    assert (error["code"], error["message"]) == ("InvalidRequestFormat", "Cannot parse the request.")
+    assert [(d["code"], d["message"]) for d in error["details"]] == [
+        (
+            "MissingJsonReferenceId",
+            "Value for reference id is missing. Path securityRules[0].sourceApplicationSecurityGroups[0].",
+        )
+    ]

@@ -22,6 +22,13 @@ class ArmError:
         return out
 
 
+#: Detail codes ARM reports under a generic top level (spec §7.5: ``InvalidRequestFormat`` / "Cannot parse the
+#: request." with details ``MissingJsonReferenceId``).
+REQUEST_FORMAT_ENVELOPES: dict[str, tuple[str, str]] = {
+    "MissingJsonReferenceId": ("InvalidRequestFormat", "Cannot parse the request."),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ArmErrorResponse:
     """The ``{"error": {code, message, details}}`` envelope; a single problem is its own top level."""
@@ -38,6 +45,9 @@ class ArmErrorResponse:
         if not problems:
             raise ValueError("an error response needs at least one error")
         first = problems[0]
+        envelope = REQUEST_FORMAT_ENVELOPES.get(first.code)
+        if envelope is not None:
+            return cls(*envelope, problems)
         if len(problems) == 1:
             return cls(first.code, first.message, (), first.target)
         return cls(first.code, first.message, problems, first.target)
