@@ -11,6 +11,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ _RECORDS_HEAD = re.compile(r'\s*\{\s*"records"\s*:\s*\[')
 _SPACE = re.compile(r"\s*")
 _RESYNC = re.compile(r"\}\s*,\s*\{")
 _CHUNK = 1 << 22
-_BATCH_TUPLES = 1 << 20
+_BATCH_TUPLES = 1 << 18  # small enough that parsing one bucket overlaps decoding the next
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,21 +163,39 @@ class FlowLogReader:
         self.stats = ReadStats()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        """Batches in file order. A full bucket is parsed on a worker thread (Arrow releases the GIL) while
+        the next records are decoded here; problems still land in ``stats`` in file order."""
         buckets = {fmt: _Bucket(fmt) for fmt in LogFormat}
-        for path in self.files:
-            self.stats.files += 1
-            for position, record in _iter_records(path, self.stats):
-                self.stats.records += 1
-                before = len(self.stats.problems)
-                self._collect(str(path), position, record, buckets)
-                if len(self.stats.problems) > before:
-                    self.stats.malformed_records += 1
-                for fmt, bucket in buckets.items():
-                    if len(bucket.tuples) >= self.batch_tuples:
-                        yield from self._flush(bucket)
-                        buckets[fmt] = _Bucket(fmt)
-        for bucket in buckets.values():
-            yield from self._flush(bucket)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowlog-parse") as pool:
+            parsing: _Parsing | None = None
+            for path in self.files:
+                self.stats.files += 1
+                for position, record in _iter_records(path, self.stats):
+                    self.stats.records += 1
+                    before = len(self.stats.problems)
+                    self._collect(str(path), position, record, buckets)
+                    if len(self.stats.problems) > before:
+                        self.stats.malformed_records += 1
+                    for fmt, bucket in buckets.items():
+                        if len(bucket.tuples) >= self.batch_tuples:
+                            yield from self._finish(parsing)
+                            parsing = _Parsing(pool.submit(_parse_bucket, bucket), len(self.stats.problems))
+                            buckets[fmt] = _Bucket(fmt)
+            for bucket in buckets.values():
+                if bucket.tuples:
+                    yield from self._finish(parsing)
+                    parsing = _Parsing(pool.submit(_parse_bucket, bucket), len(self.stats.problems))
+            yield from self._finish(parsing)
+
+    def _finish(self, parsing: _Parsing | None) -> Iterator[pa.RecordBatch]:
+        """Wait for a bucket's parse; its problems go where the bucket filled up, before later records'."""
+        if parsing is None:
+            return
+        table, problems = parsing.future.result()
+        self.stats.problems[parsing.problems_at : parsing.problems_at] = problems
+        self.stats.malformed_tuples += len(problems)
+        self.stats.tuples += table.num_rows
+        yield from table.to_batches()
 
     def read_all(self) -> pa.Table:
         return pa.Table.from_batches(list(self.batches()), schema=SCHEMA)
@@ -258,41 +277,6 @@ class FlowLogReader:
 
     # --- tuples --------------------------------------------------------------------------------
 
-    def _flush(self, bucket: _Bucket) -> Iterator[pa.RecordBatch]:
-        """Parse a bucket in bulk; only when the fast path finds something wrong is each tuple checked."""
-        if not bucket.tuples:
-            return
-        rows = _Rows(bucket)
-        try:
-            joined = "\n".join(rows.lines)
-        except TypeError:  # a tuple that is not a string
-            rows = self._drop(rows, np.fromiter((type(x) is str for x in rows.lines), dtype=bool), "non-string")
-            joined = "\n".join(rows.lines)
-        batch = _parse_tuples(bucket.fmt, joined, rows, bucket.groups)
-        if batch is None:
-            texts = pa.array(rows.lines, pa.string())
-            valid = pc.and_(pc.match_substring_regex(texts, _TUPLE_PATTERNS[bucket.fmt]), _ipv6_valid(texts))
-            rows = self._drop(rows, np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool), "malformed")
-            batch = _parse_tuples(bucket.fmt, "\n".join(rows.lines), rows, bucket.groups)
-            if batch is None:  # the patterns are stricter than the fast checks, so this cannot happen
-                self._drop(rows, np.zeros(len(rows.lines), dtype=bool), "unparseable")
-                return
-        self.stats.tuples += batch.num_rows
-        yield from batch.to_batches()
-
-    def _drop(self, rows: _Rows, keep: npt.NDArray[np.bool_], what: str) -> _Rows:
-        """Report the tuples not kept (file, group position, index in the group) and return the others."""
-        for row in np.flatnonzero(~keep).tolist():
-            group = rows.bucket.groups[int(rows.group_ids[row])]
-            self.stats.malformed_tuples += 1
-            text = rows.lines[row] if isinstance(rows.lines[row], str) else repr(rows.lines[row])
-            self.stats.problems.append(
-                Problem(
-                    group.file, f"{group.position}[{rows.index[row]}]", f"{what} {rows.bucket.fmt.value} tuple {text}"
-                )
-            )
-        return rows.subset(keep)
-
 
 class _Rows:
     """The tuple strings of a bucket still in play, with each one's group and index inside that group."""
@@ -312,6 +296,50 @@ class _Rows:
         out.group_ids = self.group_ids[keep]
         out.index = self.index[keep]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsing:
+    """A bucket being parsed, and where its problems belong among those already reported."""
+
+    future: Future[tuple[pa.Table, list[Problem]]]
+    problems_at: int
+
+
+def _parse_bucket(bucket: _Bucket) -> tuple[pa.Table, list[Problem]]:
+    """Parse a bucket in bulk; only when the fast path finds something wrong is each tuple checked.
+
+    Returns the tuples as a table and a problem for each tuple left out (touches no shared state, so it can
+    run on a worker thread).
+    """
+    problems: list[Problem] = []
+    rows = _Rows(bucket)
+    try:
+        joined = "\n".join(rows.lines)
+    except TypeError:  # a tuple that is not a string
+        rows = _drop(rows, np.fromiter((type(x) is str for x in rows.lines), dtype=bool), "non-string", problems)
+        joined = "\n".join(rows.lines)
+    table = _parse_tuples(bucket.fmt, joined, rows, bucket.groups)
+    if table is None:
+        texts = pa.array(rows.lines, pa.string())
+        valid = pc.and_(pc.match_substring_regex(texts, _TUPLE_PATTERNS[bucket.fmt]), _ipv6_valid(texts))
+        rows = _drop(rows, np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool), "malformed", problems)
+        table = _parse_tuples(bucket.fmt, "\n".join(rows.lines), rows, bucket.groups)
+        if table is None:  # the patterns are stricter than the fast checks, so this cannot happen
+            _drop(rows, np.zeros(len(rows.lines), dtype=bool), "unparseable", problems)
+            table = SCHEMA.empty_table()
+    return table, problems
+
+
+def _drop(rows: _Rows, keep: npt.NDArray[np.bool_], what: str, problems: list[Problem]) -> _Rows:
+    """Report the tuples not kept (file, group position, index in the group) and return the others."""
+    for row in np.flatnonzero(~keep).tolist():
+        group = rows.bucket.groups[int(rows.group_ids[row])]
+        text = rows.lines[row] if isinstance(rows.lines[row], str) else repr(rows.lines[row])
+        problems.append(
+            Problem(group.file, f"{group.position}[{rows.index[row]}]", f"{what} {rows.bucket.fmt.value} tuple {text}")
+        )
+    return rows.subset(keep)
 
 
 def _ipv6_valid(texts: pa.Array) -> pa.Array:
