@@ -1,0 +1,133 @@
+"""Flow log fast paths give exactly what the careful paths give: bulk vs tuple-by-tuple parsing, pipelined
+buckets vs one bucket, one fold vs merged partial folds."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opennsg.flowlogs import replay as replay_module
+from opennsg.flowlogs.reader import FlowLogReader, ReadStats
+from opennsg.flowlogs.replay import FLOW_SCHEMA, fold
+
+NSG_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-a"
+
+addresses = st.sampled_from(["10.0.0.4", "10.0.0.5", "52.1.2.3", "0.0.0.0", "255.255.255.255", "fd00::6", "::1"])
+good_v2 = st.builds(
+    lambda ts, src, dst, sport, dport, proto, direction, decision, state, counters: ",".join(
+        [str(ts), src, dst, str(sport), str(dport), proto, direction, decision, state, *counters]
+    ),
+    st.integers(0, 2_000_000_000), addresses, addresses, st.integers(0, 65535), st.integers(0, 65535),
+    st.sampled_from(["T", "U", "1", "50"]), st.sampled_from("IO"), st.sampled_from("AD"), st.sampled_from("BCE"),
+    st.lists(st.one_of(st.just(""), st.integers(0, 10**12).map(str)), min_size=4, max_size=4),
+)  # fmt: skip
+
+
+def with_field(index: int, value: str) -> Any:
+    return lambda t: ",".join([*t.split(",")[:index], value, *t.split(",")[index + 1 :]])
+
+
+#: Ways a tuple goes wrong, each caught by a different check of the fast path.
+SPOIL = [
+    with_field(1, "10.0.0.256"),  # octet out of range
+    with_field(2, "fd00::zz"),  # not an IPv6 address
+    lambda t: t + ",1",  # a field too many
+    lambda t: t.rsplit(",", 1)[0],  # a field too few
+    lambda t: "",  # empty
+    with_field(0, "-5"),  # negative time
+    with_field(5, "X"),  # unknown protocol letter
+    with_field(3, "65536"),  # port out of range
+    with_field(8, "Q"),  # unknown state
+    with_field(9, "x"),  # counter not a number
+    lambda t: 7,  # not a string
+]
+entries = st.lists(st.tuples(good_v2, st.one_of(st.none(), st.sampled_from(range(len(SPOIL))))), min_size=1)
+
+
+def write_log(path: Path, groups: list[list[Any]], mac: str = "000D3AF87856") -> None:
+    records = [
+        {"category": "NetworkSecurityGroupFlowEvent", "resourceId": NSG_ID, "systemId": "sys",
+         "properties": {"Version": 2, "flows": [{"rule": "UserRule_a", "flows": [{"mac": mac, "flowTuples": g}]}]}}
+        for g in groups
+    ]  # fmt: skip
+    path.write_text(json.dumps({"records": records}))
+
+
+def read(paths: list[Path], batch_tuples: int) -> tuple[list[dict[str, Any]], ReadStats]:
+    reader = FlowLogReader(paths, batch_tuples=batch_tuples)
+    return reader.read_all().to_pylist(), reader.stats
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(entries, min_size=1, max_size=6), st.integers(1, 8))
+def test_malformed_tuples_cost_only_themselves(
+    tmp_path_factory: pytest.TempPathFactory, groups: list[list[tuple[str, int | None]]], batch_tuples: int
+) -> None:
+    """Bad tuples mixed in (careful path) leave exactly the rows of the good ones (fast path), each bad one
+    reported at its place; small pipelined buckets and one big bucket agree on rows, problems and counts."""
+    out = tmp_path_factory.mktemp("logs")
+    spoiled = [[t if k is None else SPOIL[k](t) for t, k in g] for g in groups]
+    write_log(out / "mixed.json", spoiled)
+    write_log(out / "clean.json", [[t for t, k in g if k is None] for g in groups])
+    clean_rows, clean = read([out / "clean.json"], 1 << 20)
+    assert clean.problems == []
+    for size in (batch_tuples, 1 << 20):
+        rows, stats = read([out / "mixed.json"], size)
+        assert [{**r, "file": ""} for r in rows] == [{**r, "file": ""} for r in clean_rows]
+        bad = {f"records[{i}].properties.flows[0].flows[0].flowTuples[{j}]"
+               for i, g in enumerate(groups) for j, (_, k) in enumerate(g) if k is not None}  # fmt: skip
+        assert {p.position for p in stats.problems} == bad
+        assert stats.malformed_tuples == len(bad) and stats.tuples == len(rows)
+    pipelined, one_bucket = read([out / "mixed.json"], batch_tuples)[1], read([out / "mixed.json"], 1 << 20)[1]
+    assert Counter(pipelined.problems) == Counter(one_bucket.problems)
+    assert pipelined.records == one_bucket.records and pipelined.malformed_records == one_bucket.malformed_records
+
+
+def test_problems_stay_in_file_order_while_buckets_parse_on_a_worker(tmp_path: Path) -> None:
+    good = "1542110377,10.5.16.4,13.67.143.118,59831,443,T,O,A,C,1,2,3,4"
+    write_log(tmp_path / "a.json", [[good, "bad"], [good, good]])
+    text = json.loads((tmp_path / "a.json").read_text())
+    text["records"].insert(1, {"category": "Unknown"})
+    (tmp_path / "a.json").write_text(json.dumps(text))
+    _, stats = read([tmp_path / "a.json"], 2)  # the first record fills a bucket, parsed while record 1 decodes
+    assert [p.position for p in stats.problems] == [
+        "records[0].properties.flows[0].flows[0].flowTuples[1]",
+        "records[1]",
+    ]
+
+
+def rows_of(table: pa.Table) -> list[tuple[Any, ...]]:
+    return sorted(zip(*(table[name].to_pylist() for name in table.column_names), strict=True))
+
+
+def test_fold_in_parts_equals_fold_in_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    good = "1542110377,10.5.16.4,13.67.143.118,59831,443,T,O,A,{}"
+    inbound = "1542110377,13.67.143.118,10.5.16.4,59831,443,T,I,D,B,,,,"
+    write_log(tmp_path / "a.json", [[good.format(s) + ",1,2,3,4" for s in "BCE"], [inbound, inbound]])
+    write_log(tmp_path / "b.json", [[good.format("C") + ",,,,"]], mac="00-0D-3A-00-00-01")
+    whole, seen = fold(FlowLogReader([tmp_path]).batches())
+    monkeypatch.setattr(replay_module, "FOLD_TUPLES", 2)
+    parts, seen_in_parts = fold(FlowLogReader([tmp_path], batch_tuples=1).batches())
+    assert whole.schema == parts.schema == FLOW_SCHEMA
+    assert (seen, seen_in_parts) == (6, 6)
+    assert (
+        rows_of(whole)
+        == rows_of(parts)
+        == [
+            ("000D3A000001", "O", 6, "10.5.16.4", "13.67.143.118", 59831, 443, "A", "10.5.16.4", 1),
+            ("000D3AF87856", "I", 6, "13.67.143.118", "10.5.16.4", 59831, 443, "D", "10.5.16.4", 2),
+            ("000D3AF87856", "O", 6, "10.5.16.4", "13.67.143.118", 59831, 443, "A", "10.5.16.4", 3),
+        ]
+    )
+
+
+def test_fold_of_nothing_is_an_empty_table_of_flows() -> None:
+    flows, seen = fold([])
+    assert flows.num_rows == 0 and seen == 0 and flows.schema == FLOW_SCHEMA
