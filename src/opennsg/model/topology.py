@@ -152,12 +152,13 @@ class Topology:
         return tuple(n for n in self.nics.values() if n.virtual_machine and id_key(n.virtual_machine) == vm_key)
 
     def vm_nics(self, name_or_id: str) -> tuple[NetworkInterface, ...]:
-        """Every NIC of the VM named by id or unique name (listed, or known from its NICs); () when it names none."""
-        if self.nic(name_or_id) is not None:
+        """Every NIC of the VM named by id or unique name (listed, or known from its NICs); () when it names none
+        or names a NIC (by id, or by a name only one NIC has: NIC names win, as in ``find_nic``)."""
+        folded = name_or_id.strip().casefold()
+        if self.nic(name_or_id) is not None or sum(n.name.casefold() == folded for n in self.nics.values()) == 1:
             return ()
         vm = self.vm(name_or_id)
         if vm is None:
-            folded = name_or_id.strip().casefold()
             vms = [v for v in self.vms.values() if v.name.casefold() == folded]
             vm = vms[0] if len(vms) == 1 else None
         if vm is None:
