@@ -574,3 +574,26 @@ def test_a_reference_without_id_is_an_invalid_request_format_with_details(tmp_pa
             "Value for reference id is missing. Path securityRules[0].sourceApplicationSecurityGroups[0].",
         )
     ]
+
+
+# --- default rules from az output (spec §0, §2) ------------------------------------------------------------
+
+
+def test_default_rules_from_az_output_are_recognised_not_duplicated() -> None:
+    topology = load_documents([("n.json", az_nsg("N", []))])
+    (nsg,) = topology.nsgs.values()
+    assert [(r.name, r.priority, r.direction.value, r.access.value) for r in nsg.default_security_rules] == [
+        ("AllowVnetInBound", 65000, "Inbound", "Allow"),
+        ("AllowAzureLoadBalancerInBound", 65001, "Inbound", "Allow"),
+        ("DenyAllInBound", 65500, "Inbound", "Deny"),
+        ("AllowVnetOutBound", 65000, "Outbound", "Allow"),
+        ("AllowInternetOutBound", 65001, "Outbound", "Allow"),
+        ("DenyAllOutBound", 65500, "Outbound", "Deny"),
+    ]
+    assert nsg.security_rules == ()
+
+
+def test_a_changed_default_rule_is_read_only() -> None:
+    doc = az_nsg("N", [])
+    doc["defaultSecurityRules"][2]["access"] = "Allow"  # DenyAllInBound turned into an allow
+    assert [code for code, _, _ in load_errors([("n.json", doc)])] == ["DefaultSecurityRuleReadOnly"]
