@@ -9,7 +9,8 @@ compiled classifier then decides each NIC's flows in one vectorised call.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +20,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from opennsg.engine.compiled import INBOUND_CODE, OUTBOUND_CODE, Backend, FlowColumns, compile_policy
+from opennsg.engine.addresses import AddressSet
+from opennsg.engine.compiled import INBOUND_CODE, OUTBOUND_CODE, Backend, CompiledPolicy, FlowColumns, compile_policy
 from opennsg.engine.flow import PROTOCOL_NAMES
 from opennsg.engine.resolve import asg_addresses, resolve_policy
 from opennsg.flowlogs.formats import normalize_mac
@@ -31,6 +33,7 @@ _LOW64 = (1 << 64) - 1
 #: Below this many flows at a NIC, numba's first-call cost (~7 s measured) outweighs its speed over numpy's
 #: (~0.5 µs a flow).
 NUMBA_MIN_FLOWS = 5_000_000
+COMPILE_AHEAD = 32
 
 #: What makes two tuples the same flow (a flow's B, C and E tuples share all of it).
 FLOW_KEYS = ("mac", "direction", "protocol", "src_ip", "dst_ip", "src_port", "dst_port", "decision")
@@ -237,21 +240,34 @@ def _backend(flows: int) -> Backend:
 
 
 def classify_flows(topology: Topology, flows: pa.Table, tuples: int, read: ReadStats) -> ReplayResult:
-    """Decide the distinct flows NIC by NIC with the compiled classifier and collect the changes."""
-    nics = attribute(topology, flows)
-    columns = flow_columns(flows)
+    """Decide the distinct flows NIC by NIC with the compiled classifier and collect the changes.
+
+    The classifier's input columns are built on a worker thread (Arrow and numpy release the GIL) while the
+    first ``COMPILE_AHEAD`` NICs' policies are resolved and compiled (pure Python) here; the bound keeps
+    memory in check when the logs span thousands of NICs.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-columns") as pool:
+        pending_columns = pool.submit(flow_columns, flows)
+        nics = attribute(topology, flows)
+        asgs = asg_addresses(topology)
+        keys = sorted(set(nics[nics != ""].tolist()))
+        ahead = {key: _compiled(topology, key, asgs) for key in keys[:COMPILE_AHEAD]}
+        columns = pending_columns.result()
     logged_allow = flows["decision"].to_numpy(zero_copy_only=False) == "A"
-    asgs = asg_addresses(topology)
     changes: list[Change] = []
-    for key in sorted(set(nics[nics != ""].tolist())):
+    for key in keys:
+        compiled = ahead.pop(key, None) or _compiled(topology, key, asgs)
         index = np.flatnonzero(nics == key)
-        compiled = compile_policy(resolve_policy(topology, topology.nics[key], asgs))
         verdicts = compiled.classify(columns.take(index), backend=_backend(len(index)))
         allow = verdicts.allow.astype(bool)
         for position in np.flatnonzero(allow != logged_allow[index]):
             verdict = compiled.results[int(verdicts.result[position])]
             changes.append((int(index[position]), bool(allow[position]), verdict.log_rule_name))
     return build_result(topology, flows, nics, changes, tuples, read)
+
+
+def _compiled(topology: Topology, nic_key: str, asgs: Mapping[str, AddressSet]) -> CompiledPolicy:
+    return compile_policy(resolve_policy(topology, topology.nics[nic_key], asgs))
 
 
 Change = tuple[int, bool, str | None]
