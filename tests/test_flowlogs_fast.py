@@ -131,3 +131,30 @@ def test_fold_in_parts_equals_fold_in_one(monkeypatch: pytest.MonkeyPatch, tmp_p
 def test_fold_of_nothing_is_an_empty_table_of_flows() -> None:
     flows, seen = fold([])
     assert flows.num_rows == 0 and seen == 0 and flows.schema == FLOW_SCHEMA
+
+
+@pytest.mark.parametrize("ahead", [0, 1])
+def test_nics_compiled_after_the_columns_decide_the_same(monkeypatch: pytest.MonkeyPatch, ahead: int) -> None:
+    """NICs beyond ``COMPILE_AHEAD`` are compiled one by one; the changes are the same as compiling all ahead."""
+    from tests.test_flowlogs import DATA, RG, SUB, fabrikam
+
+    from opennsg.flowlogs.replay import replay
+    from opennsg.model import IpConfiguration, NetworkInterface
+    from opennsg.model.ids import network_id
+
+    topology = fabrikam()
+    vnet = next(iter(topology.vnets.values()))
+    nic_id = network_id(SUB, RG, "networkInterfaces", "vm2-nic")
+    cfg = IpConfiguration(f"{nic_id}/ipConfigurations/c", "c", "10.0.0.6", vnet.subnets[0].id, primary=True)
+    topology = topology.with_(
+        nics=[*topology.nics.values(), NetworkInterface(nic_id, "vm2-nic", "eastus", ip_configurations=(cfg,))]
+    )
+
+    def changes() -> list[tuple[str, str, str, str | None, int]]:
+        reader = FlowLogReader([DATA / "nsg_v1.json", DATA / "vnet.json"])
+        result = replay(topology, reader.batches(), reader.stats)
+        return sorted((c.nic, c.src_ip, c.new_decision, c.new_rule, c.count) for c in result.changed)
+
+    everything_ahead = changes()
+    monkeypatch.setattr(replay_module, "COMPILE_AHEAD", ahead)
+    assert changes() == everything_ahead and len({nic for nic, *_ in everything_ahead}) == 2
