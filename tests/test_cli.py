@@ -238,3 +238,26 @@ def test_verify_flows_unknown_or_missing_file_is_bad_input(network: Path, tmp_pa
         result = runner.invoke(app, ["verify", str(network), "--flows", str(path), "--json"])
         assert result.exit_code == 2
         assert json.loads(result.stderr)["error"]["code"] in {"InvalidFlowsFile", "FileNotFound"}
+
+
+def test_verify_flows_at_the_vm_nic_holding_the_local_ip(tmp_path: Path) -> None:
+    """vm-web1 has two NICs; a flow on the backend NIC's address is decided there (spec §8.1), in every path."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "three-tier.json"
+    flow = {
+        "targetResourceId": "vm-web1",
+        "direction": "Inbound",
+        "protocol": "TCP",
+        "remoteIPAddress": "10.1.1.4",
+        "remotePort": "50000",
+    }
+    rows = [
+        {**flow, "localIPAddress": "10.1.2.10", "localPort": "8080"},
+        {**flow, "localIPAddress": "10.1.1.4", "localPort": "443"},
+    ]
+    flows = tmp_path / "flows.jsonl"
+    flows.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = runner.invoke(app, ["verify", str(example), "--flows", str(flows)])
+    assert result.exit_code == 0, result.output
+    verdicts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert verdicts[0]["appliedTo"].endswith("/subnets/snet-app")
+    assert verdicts[1]["appliedTo"].endswith("/subnets/snet-web")

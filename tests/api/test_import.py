@@ -95,3 +95,29 @@ def test_imported_subscription_drives_the_smtp_policy(sqlite_url: str) -> None:
         if answer.status_code == 202:
             answer = client.get(answer.headers["Location"])
         assert answer.json() == {"access": "Allow", "ruleName": "defaultSecurityRules/AllowInternetOutBound"}
+
+
+def test_ip_flow_verify_on_a_vm_picks_the_nic_holding_the_local_ip(sqlite_url: str) -> None:
+    """vm-web1 has two NICs; without targetNicResourceId Azure answers at the NIC with the local IP (spec §8.1)."""
+    seed = load_paths([EXAMPLES / "three-tier.json"])
+    vm = next(v for v in seed.vms.values() if v.name == "vm-web1")
+    sub = vm.subscription_id
+    flow = {
+        "targetResourceId": vm.id,
+        "direction": "Inbound",
+        "protocol": "TCP",
+        "localIPAddress": "10.1.2.10",
+        "localPort": "8080",
+        "remoteIPAddress": "10.1.1.4",
+        "remotePort": "50000",
+    }
+    with TestClient(create_app(ServiceConfig(db_url=sqlite_url, tokens=TOKENS), seed=seed), headers=auth()) as client:
+        group = f"/subscriptions/{sub}/resourceGroups/NetworkWatcherRG"
+        watcher = f"{group}/providers/Microsoft.Network/networkWatchers/nw"
+        client.put(f"{group}?api-version=2021-04-01", json={"location": vm.location})
+        client.put(f"{watcher}?{API}", json={"location": vm.location})
+        answer = client.post(f"{watcher}/ipFlowVerify?{API}", json=flow)
+        if answer.status_code == 202:
+            answer = client.get(answer.headers["Location"])
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"access": "Allow", "ruleName": "securityRules/Allow-Web-To-App"}

@@ -51,14 +51,16 @@ def target_nic(snapshot: Snapshot, body: Mapping[str, Any]) -> NetworkInterface:
             f"The target resource id '{target}' is not a valid ARM resource id.", "InvalidTargetResourceId"
         )
     nic = topology.nic(target)
-    if nic is None and topology.vm(target) is not None:
-        nic = topology.find_nic(target)
+    if nic is None and parsed.type.casefold() == "microsoft.compute/virtualmachines":
+        nic = topology.find_nic(target)  # a VM stored as a resource, or known only from its NICs' virtualMachine
     if nic is None:
         raise not_found(parsed.type, parsed.name, parsed.resource_group)
     return nic
 
 
 def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
+    """A VM target without ``targetNicResourceId`` is verified at its NIC holding ``localIPAddress`` (Azure asks
+    for the NIC only when it cannot tell, spec §8.1), else at its primary NIC."""
     nic = target_nic(snapshot, body)
     values = {name: _text(body, name) for name in IP_FLOW_FIELDS}
     try:
@@ -73,6 +75,8 @@ def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any
     except ValueError:
         shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
         raise bad_request(f"The flow is not valid: {shown}.", "InvalidParameter") from None
+    if not body.get("targetNicResourceId") and snapshot.topology.nic(_text(body, "targetResourceId")) is None:
+        nic = snapshot.engine.nic_for_flow(_text(body, "targetResourceId"), flow.local_ip)
     verdict = snapshot.engine.verify(nic.id, flow, trace=False)
     result: dict[str, Any] = {"access": str(verdict.access)}
     if verdict.rule_name:

@@ -31,6 +31,7 @@ from opennsg.engine.compiled.tables import AddressTable
 from opennsg.engine.ir import Verdict
 from opennsg.model.errors import OpenNsgError
 from opennsg.model.topology import Topology
+from opennsg.model.values import parse_address
 
 #: Files with at least this many rows show a progress bar (when asked for).
 PROGRESS_MIN_FLOWS = 200_000
@@ -149,6 +150,38 @@ def _targets(raw: parse.RawFlows, engine: Engine, errors: _Errors) -> tuple[npt.
     return nic_of_row, nic_ids
 
 
+def _retarget_multi_nic_vms(
+    raw: parse.RawFlows,
+    engine: Engine,
+    nic_of_row: npt.NDArray[np.int64],
+    nic_ids: list[str],
+    local: tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.uint64]],
+) -> None:
+    """A VM target with several NICs (and no ``targetNicResourceId``) is verified at the NIC holding the row's local
+    IP, as ``Engine.nic_for_flow`` does (spec §8.1: Azure asks for the NIC only when it cannot tell)."""
+    local_v6, local_high, local_low = local
+    by_vm = parse.encode(raw.columns[parse.TARGET])
+    by_nic = parse.encode(raw.columns[parse.TARGET_NIC])
+    without_nic = np.asarray([not n for n in by_nic.values.to_pylist()])[by_nic.index]
+    for k, name in enumerate(by_vm.values.to_pylist()):
+        nics = engine.topology.vm_nics(name) if name else ()
+        if len(nics) < 2:
+            continue
+        rows = np.flatnonzero((by_vm.index == k) & without_nic)
+        for nic in nics:
+            for config in nic.ip_configurations:
+                address = parse_address(config.private_ip_address or "")
+                if address is None:
+                    continue
+                value, v6 = int(address), address.version == 6
+                high, low = np.uint64(value >> 64 if v6 else 0), np.uint64(value & ((1 << 64) - 1))
+                hit = rows[(local_v6[rows] == v6) & (local_high[rows] == high) & (local_low[rows] == low)]
+                if hit.size:
+                    if nic.id not in nic_ids:
+                        nic_ids.append(nic.id)
+                    nic_of_row[hit] = nic_ids.index(nic.id)
+
+
 @dataclass(frozen=True, slots=True)
 class _Decided:
     """Per row, an index into ``verdicts`` (-1 for error rows)."""
@@ -176,6 +209,7 @@ def _decide(raw: parse.RawFlows, engine: Engine, progress: Progress | None) -> _
     errors.mark("InvalidProtocol", parse.PROTOCOL, ~protocol_ok)
     local_v6, local_high, local_low, local_ok = parsed(parse.LOCAL_IP, parse.parse_addresses)
     errors.mark("InvalidIpAddress", parse.LOCAL_IP, ~local_ok)
+    _retarget_multi_nic_vms(raw, engine, nic_of_row, nic_ids, (local_v6, local_high, local_low))
     local_port, local_port_ok = parsed(parse.LOCAL_PORT, parse.parse_port)
     errors.mark("InvalidPort", parse.LOCAL_PORT, ~local_port_ok)
     remote_v6, remote_high, remote_low, remote_ok = parsed(parse.REMOTE_IP, parse.parse_addresses)
