@@ -90,17 +90,18 @@ def test_malformed_tuples_cost_only_themselves(
     assert pipelined.records == one_bucket.records and pipelined.malformed_records == one_bucket.malformed_records
 
 
-def test_problems_stay_in_file_order_while_buckets_parse_on_a_worker(tmp_path: Path) -> None:
+def test_problems_stay_in_file_order_while_buckets_parse_on_workers(tmp_path: Path) -> None:
     good = "1542110377,10.5.16.4,13.67.143.118,59831,443,T,O,A,C,1,2,3,4"
-    write_log(tmp_path / "a.json", [[good, "bad"], [good, good]])
+    write_log(tmp_path / "a.json", [[good, "bad"], [good, good], ["bad", good], [good]])
     text = json.loads((tmp_path / "a.json").read_text())
-    text["records"].insert(1, {"category": "Unknown"})
+    text["records"][1] = text["records"][3] = {"category": "Unknown"}
     (tmp_path / "a.json").write_text(json.dumps(text))
-    _, stats = read([tmp_path / "a.json"], 2)  # the first record fills a bucket, parsed while record 1 decodes
-    assert [p.position for p in stats.problems] == [
-        "records[0].properties.flows[0].flows[0].flowTuples[1]",
-        "records[1]",
-    ]
+    # Records 0 and 2 each fill a bucket, parsed while the later records decode.
+    _, stats = read([tmp_path / "a.json"], 2)
+    tuples = "properties.flows[0].flows[0].flowTuples"
+    expected = [f"records[0].{tuples}[1]", "records[1]", f"records[2].{tuples}[0]", "records[3]"]
+    assert [p.position for p in stats.problems] == expected
+    assert (stats.malformed_tuples, stats.malformed_records, stats.tuples) == (2, 2, 2)
 
 
 def rows_of(table: pa.Table) -> list[tuple[Any, ...]]:
