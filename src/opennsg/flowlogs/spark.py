@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from opennsg.engine.compiled import CompiledPolicy, compile_policy
 from opennsg.engine.resolve import resolve_policy
@@ -58,7 +59,7 @@ def _classify_partition(
         table = pa.Table.from_batches([batch])
         nics = table["nic"].to_numpy(zero_copy_only=False)
         rows = table["row"].to_numpy(zero_copy_only=False)
-        logged_allow = table["decision"].to_numpy(zero_copy_only=False) == "A"
+        logged_allow = np.asarray(pc.equal(table["decision"], "A").to_numpy(zero_copy_only=False), dtype=bool)
         columns = flow_columns(table)
         out_rows: list[int] = []
         out_allow: list[bool] = []
