@@ -7,7 +7,7 @@ flows from random Internet clients with random ephemeral ports, each flow logged
 third as many distinct flows as tuples), a quarter of them denied. Then three timings:
 
 - parse: the streaming reader, files → Arrow batches;
-- replay: parse + DuckDB aggregation into distinct flows + NIC attribution + compiled classification, against a
+- replay: parse + aggregation into distinct flows (Arrow) + NIC attribution + compiled classification, against a
   proposed config where every NSG lost one rule (so some verdicts change);
 - spark (with ``--spark``): the same replay with ``--engine spark`` (pyspark local mode).
 """
