@@ -61,13 +61,19 @@ SCHEMA = pa.schema(
 )
 
 _IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_BYTE = r"(?:25[0-5]|2[0-4]\d|[01]?\d?\d)"  # 0-255, leading zeros allowed (as the int16 column reads them)
 _IP = rf"(?:{_IPV4}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)"
 _PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]?\d{1,4})"
-_HEAD = rf"\d{{1,13}},{_IP},{_IP},{_PORT},{_PORT}"
+_TIME_DIGITS = 13
+#: Counters fit int64 with room to spare (a longer one is reported, not left to fail the whole bucket).
+_COUNTER_DIGITS = 18
+_COUNT = rf"\d{{0,{_COUNTER_DIGITS}}}"
+_HEAD = rf"\d{{1,{_TIME_DIGITS}}},{_IP},{_IP},{_PORT},{_PORT}"
 _TUPLE_PATTERNS = {
     LogFormat.NSG_V1: rf"^{_HEAD},(?:T|U|\d{{1,3}}),[IO],[AD]$",
-    LogFormat.NSG_V2: rf"^{_HEAD},(?:T|U|\d{{1,3}}),[IO],[AD],[BCE],\d*,\d*,\d*,\d*$",
-    LogFormat.VNET: rf"^{_HEAD},\d{{1,3}},[IO],[BCED],(?:{'|'.join(sorted(ENCRYPTION_VALUES))}),\d*,\d*,\d*,\d*$",
+    LogFormat.NSG_V2: rf"^{_HEAD},(?:T|U|\d{{1,3}}),[IO],[AD],[BCE],{_COUNT},{_COUNT},{_COUNT},{_COUNT}$",
+    LogFormat.VNET: rf"^{_HEAD},{_BYTE},[IO],[BCED],(?:{'|'.join(sorted(ENCRYPTION_VALUES))}),"
+    rf"{_COUNT},{_COUNT},{_COUNT},{_COUNT}$",
 }
 _FIELDS = {
     LogFormat.NSG_V1: ("ts", "src_ip", "dst_ip", "src_port", "dst_port", "protocol", "direction", "decision"),
@@ -338,7 +344,7 @@ def _parse_bucket(bucket: _Bucket) -> tuple[pa.Table, list[Problem]]:
         texts = pa.array(rows.lines, pa.string())
         valid = pc.and_(pc.match_substring_regex(texts, _TUPLE_PATTERNS[bucket.fmt]), _ipv6_valid(texts))
         rows = _drop(rows, np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool), "malformed", problems)
-        table = _parse_tuples(bucket.fmt, "\n".join(rows.lines), rows, bucket.groups)
+        table = _parse_tuples(bucket.fmt, "\n".join(rows.lines), rows, bucket.groups, matched=True)
         if table is None:  # the patterns are stricter than the fast checks, so this cannot happen
             _drop(rows, np.zeros(len(rows.lines), dtype=bool), "unparseable", problems)
             table = SCHEMA.empty_table()
@@ -376,7 +382,9 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _parse_tuples(fmt: LogFormat, joined: str, rows: _Rows, groups: list[_Group]) -> pa.Table | None:
+def _parse_tuples(
+    fmt: LogFormat, joined: str, rows: _Rows, groups: list[_Group], *, matched: bool = False
+) -> pa.Table | None:
     """Tuple strings of one format into a batch (Arrow's CSV reader splits and converts them in bulk).
 
     Returns None when any tuple is off — wrong field count, a non-number, a value out of range, an unknown
@@ -391,9 +399,12 @@ def _parse_tuples(fmt: LogFormat, joined: str, rows: _Rows, groups: list[_Group]
     types.update({name: pa.int64() for name in _COUNTERS if name in names})
     if fmt is LogFormat.VNET:
         types["protocol"] = pa.int16()
+    data = joined.encode()
+    if not matched and _lenient_numbers(data):  # once every tuple matched its pattern, nothing is left to doubt
+        return None
     try:  # a row of the wrong shape raises (no invalid-row handler: it would slow every row down)
         table = pacsv.read_csv(
-            pa.BufferReader(joined.encode()),
+            pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=list(names), block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
                 quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=False
@@ -448,10 +459,22 @@ _IP_PATTERN = rf"^{_IP}$"
 _NSG_PROTOCOL_PATTERN = r"^(?:T|U|\d{1,3})$"
 
 
+def _lenient_numbers(data: bytes) -> bool:
+    """Whether the text holds what Arrow's number parsing forgives but the tuple patterns do not: signs
+    (``-0``), blanks around numbers or a leading zero (``00443``). Letters and addresses hold none of them."""
+    if b"-" in data or b" " in data or b"\t" in data:
+        return True
+    text = np.frombuffer(data, dtype=np.uint8)
+    field_start = np.concatenate(([True], (text[:-2] == ord(",")) | (text[:-2] == ord("\n"))))
+    return bool(np.any((text[:-1] == ord("0")) & (text[1:] - ord("0") < 10) & field_start))
+
+
 def _plausible(fmt: LogFormat, table: pa.Table) -> bool:
     """Column-wise checks of what the CSV types leave open (ranges, letters, address syntax)."""
+    required = ["ts", "src_port", "dst_port"] + (["protocol"] if fmt is LogFormat.VNET else [])
     checks = [
-        pc.min(table["ts"]).as_py() >= 0,
+        all(table[name].null_count == 0 for name in required),  # an empty number reads as null
+        pc.min(table["ts"]).as_py() >= 0 and pc.max(table["ts"]).as_py() < 10**_TIME_DIGITS,
         pc.min(table["src_port"]).as_py() >= 0 and pc.max(table["src_port"]).as_py() <= 65535,
         pc.min(table["dst_port"]).as_py() >= 0 and pc.max(table["dst_port"]).as_py() <= 65535,
     ]
@@ -468,7 +491,7 @@ def _plausible(fmt: LogFormat, table: pa.Table) -> bool:
         checks.append(pc.all(pc.match_substring_regex(protocols, _NSG_PROTOCOL_PATTERN)).as_py())
     for name in _COUNTERS:
         if name in table.column_names and table[name].null_count < len(table):
-            checks.append(pc.min(table[name]).as_py() >= 0)
+            checks.append(pc.min(table[name]).as_py() >= 0 and pc.max(table[name]).as_py() < 10**_COUNTER_DIGITS)
     if not all(checks):
         return False
     for name in ("src_ip", "dst_ip"):
