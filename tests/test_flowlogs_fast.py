@@ -47,7 +47,16 @@ SPOIL = [
     with_field(8, "Q"),  # unknown state
     with_field(9, "x"),  # counter not a number
     lambda t: 7,  # not a string
+    with_field(4, "-0"),  # a sign
+    with_field(4, " 443"),  # a blank
+    with_field(3, "00443"),  # a port of more than five characters
+    with_field(0, "15421103770000"),  # a time of more than 13 digits
+    with_field(10, "9" * 20),  # a counter beyond int64
+    with_field(3, ""),  # no port
+    with_field(0, ""),  # no time
 ]
+#: Unusual but allowed: each goes the careful way and must come out as the fast way would read it.
+ODD_BUT_FINE = [with_field(9, "007"), with_field(4, "0443"), with_field(5, "06"), with_field(0, "0001542110377")]
 entries = st.lists(st.tuples(good_v2, st.one_of(st.none(), st.sampled_from(range(len(SPOIL))))), min_size=1)
 
 
@@ -88,6 +97,25 @@ def test_malformed_tuples_cost_only_themselves(
     pipelined, one_bucket = read([out / "mixed.json"], batch_tuples)[1], read([out / "mixed.json"], 1 << 20)[1]
     assert Counter(pipelined.problems) == Counter(one_bucket.problems)
     assert pipelined.records == one_bucket.records and pipelined.malformed_records == one_bucket.malformed_records
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.tuples(good_v2, st.one_of(st.none(), st.sampled_from(SPOIL + ODD_BUT_FINE))), min_size=1, max_size=12)
+)
+def test_each_tuple_fares_the_same_in_the_fast_and_the_careful_path(
+    tmp_path_factory: pytest.TempPathFactory, drawn: list[tuple[str, Any]]
+) -> None:
+    """Alone (fast path unless the tuple itself is off) or next to garbage (every tuple checked on its own), a
+    tuple is kept or reported alike."""
+    out = tmp_path_factory.mktemp("logs")
+    tuples = [t if edit is None else edit(t) for t, edit in drawn]
+    outcomes = []
+    for extra in ([], ["garbage"]):
+        write_log(out / "a.json", [tuples + extra])
+        rows, stats = read([out / "a.json"], 1 << 20)
+        outcomes.append((rows, sorted(p.position for p in stats.problems if "garbage" not in p.message)))
+    assert outcomes[0] == outcomes[1]
 
 
 def test_problems_stay_in_file_order_while_buckets_parse_on_workers(tmp_path: Path) -> None:

@@ -472,8 +472,9 @@ def _lenient_numbers(data: bytes) -> bool:
 def _plausible(fmt: LogFormat, table: pa.Table) -> bool:
     """Column-wise checks of what the CSV types leave open (ranges, letters, address syntax)."""
     required = ["ts", "src_port", "dst_port"] + (["protocol"] if fmt is LogFormat.VNET else [])
+    if any(table[name].null_count for name in required):  # an empty number reads as null
+        return False
     checks = [
-        all(table[name].null_count == 0 for name in required),  # an empty number reads as null
         pc.min(table["ts"]).as_py() >= 0 and pc.max(table["ts"]).as_py() < 10**_TIME_DIGITS,
         pc.min(table["src_port"]).as_py() >= 0 and pc.max(table["src_port"]).as_py() <= 65535,
         pc.min(table["dst_port"]).as_py() >= 0 and pc.max(table["dst_port"]).as_py() <= 65535,
