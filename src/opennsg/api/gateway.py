@@ -33,7 +33,7 @@ VOCABULARY = {
     for word in (
         "subscriptions", "resourceGroups", "providers", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Resources",
         "networkSecurityGroups", "securityRules", "defaultSecurityRules", "applicationSecurityGroups",
-        "virtualNetworks", "subnets", "virtualNetworkPeerings", "networkInterfaces", "routeTables",
+        "virtualNetworks", "subnets", "virtualNetworkPeerings", "networkInterfaces", "routeTables", "routes",
         "publicIPAddresses", "virtualMachines", "networkWatchers", "locations", "operations", "operationResults",
         "serviceTags", "ipFlowVerify", "networkConfigurationDiagnostic", "securityGroupView",
         "effectiveNetworkSecurityGroups",

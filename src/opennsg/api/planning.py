@@ -354,14 +354,17 @@ def put_child(
     body: Mapping[str, Any],
     conditions: Preconditions,
 ) -> Change[bool]:
-    """PUT of a security rule, subnet or peering: the parent is re-validated as a whole."""
+    """PUT of a security rule, subnet, peering or route: the parent is re-validated as a whole."""
     parent = parent_of(snapshot, kind, parent_id)
     items = _children(parent, collection)
     existing = next((c for c in items if c.name.casefold() == name.casefold()), None)
     conditions.check(snapshot.rows[parent.key].etag if existing is not None else None)
-    segment = {"security_rules": "securityRules", "subnets": "subnets", "peerings": "virtualNetworkPeerings"}[
-        collection
-    ]
+    segment = {
+        "security_rules": "securityRules",
+        "subnets": "subnets",
+        "peerings": "virtualNetworkPeerings",
+        "routes": "routes",
+    }[collection]
     child_id = f"{parent.id}/{segment}/{existing.name if existing else name}"
     child = _parse(arm_kind, body, child_id)
     new_items, created = _put_child(items, child)

@@ -25,9 +25,10 @@ from opennsg.api.http import (
 )
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
-from opennsg.model.resources import Resource
+from opennsg.model.ids import id_key
+from opennsg.model.resources import Resource, RouteTable
 
-CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings")
+CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings", "routes")
 CHILD_KEYS = {name.casefold(): name for name in CHILD_LISTS}
 
 
@@ -57,9 +58,18 @@ def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
             body = dict(row.body)
             body["etag"] = row.etag
             return body
-        return decorate(arm.to_arm(model, snapshot.topology), row.etag)
+        body = arm.to_arm(model, snapshot.topology)
+        if isinstance(model, RouteTable):
+            body["properties"]["subnets"] = subnets_using_route_table(snapshot, model.id) or None
+        return decorate(body, row.etag)
 
     return snapshot.rendered(row.key, build)
+
+
+def subnets_using_route_table(snapshot: Snapshot, table_id: str) -> list[dict[str, str]]:
+    """The ``subnets`` back-references ARM puts on a route table (as NSGs carry theirs)."""
+    key = id_key(table_id)
+    return [{"id": s.id} for s in snapshot.topology.subnets if s.route_table and id_key(s.route_table) == key]
 
 
 def model_of(snapshot: Snapshot, row: Row) -> Resource | None:
@@ -102,6 +112,8 @@ class Routes:
         vnets = next(k for k in MODEL_KINDS if k.collection == "vnets")
         self._children(vnets, "subnets", "subnets", "subnets", writable=True)
         self._children(vnets, "virtualNetworkPeerings", "peerings", "virtualNetworkPeerings", writable=True)
+        route_tables = next(k for k in MODEL_KINDS if k.collection == "route_tables")
+        self._children(route_tables, "routes", "routes", "routes", writable=True)
         app.include_router(self.router)
 
     # --- helpers ---------------------------------------------------------------------------------------------------
@@ -435,8 +447,14 @@ class Routes:
                 row = snapshot.row(pid)
                 parent_model = model_of(snapshot, row) if row is not None else None
                 assert row is not None and parent_model is not None
-                child = next(c for c in getattr(parent_model, collection) if c.name.casefold() == childName.casefold())
-                found = decorate_child(arm.to_arm(child), row.etag)  # the child alone: cheaper than the parent
+                if isinstance(parent_model, RouteTable):  # a route is exported only within its table
+                    found = lookup(snapshot, f"{pid}/{segment}/{childName}")
+                    assert found is not None
+                else:  # the child alone: cheaper than the parent
+                    child = next(
+                        c for c in getattr(parent_model, collection) if c.name.casefold() == childName.casefold()
+                    )
+                    found = decorate_child(arm.to_arm(child), row.etag)
                 headers = lro_headers(request, subscriptionId, parent_model.location, operation, False)
                 return resource_response(found, 201 if change.result else 200, headers)
 

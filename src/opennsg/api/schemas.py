@@ -87,6 +87,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {"ipConfigurations": {"type": "array", "items": {"type": "object"}}, "networkSecurityGroup": _REF}
     ),
     "routeTables": _resource({"routes": {"type": "array", "items": {"type": "object"}}}),
+    "routes": {
+        "type": "object",
+        "properties": {
+            "properties": {
+                "type": "object",
+                "properties": {
+                    "addressPrefix": {"type": "string"},
+                    "nextHopType": {"type": "string"},
+                    "nextHopIpAddress": {"type": "string"},
+                },
+            }
+        },
+    },
     "publicIPAddresses": _resource({"ipAddress": {"type": "string"}}),
     "virtualMachines": _resource(
         {"networkProfile": {"type": "object", "properties": {"networkInterfaces": {"type": "array", "items": _REF}}}}
