@@ -26,7 +26,7 @@ from opennsg.api.http import (
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
 from opennsg.model.ids import id_key
-from opennsg.model.resources import Resource, RouteTable
+from opennsg.model.resources import Resource, RouteTable, VirtualNetwork
 
 CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings", "routes")
 CHILD_KEYS = {name.casefold(): name for name in CHILD_LISTS}
@@ -61,6 +61,8 @@ def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
         body = arm.to_arm(model, snapshot.topology)
         if isinstance(model, RouteTable):
             body["properties"]["subnets"] = subnets_using_route_table(snapshot, model.id) or None
+        if isinstance(model, VirtualNetwork):
+            add_subnet_ip_configurations(snapshot, body)
         return decorate(body, row.etag)
 
     return snapshot.rendered(row.key, build)
@@ -70,6 +72,20 @@ def subnets_using_route_table(snapshot: Snapshot, table_id: str) -> list[dict[st
     """The ``subnets`` back-references ARM puts on a route table (as NSGs carry theirs)."""
     key = id_key(table_id)
     return [{"id": s.id} for s in snapshot.topology.subnets if s.route_table and id_key(s.route_table) == key]
+
+
+def add_subnet_ip_configurations(snapshot: Snapshot, vnet: dict[str, Any]) -> None:
+    """The ``ipConfigurations`` back-references ARM puts on each subnet (what keeps it in use)."""
+    by_subnet: dict[str, list[dict[str, str]]] = {}
+    for nic in snapshot.topology.nics.values():
+        for configuration in nic.ip_configurations:
+            if configuration.subnet:
+                by_subnet.setdefault(id_key(configuration.subnet), []).append({"id": configuration.id})
+    for subnet in vnet["properties"].get("subnets") or []:
+        if isinstance(subnet, dict) and isinstance(subnet.get("id"), str):
+            found = by_subnet.get(id_key(subnet["id"]))
+            if found:
+                subnet.setdefault("properties", {})["ipConfigurations"] = found
 
 
 def model_of(snapshot: Snapshot, row: Row) -> Resource | None:
@@ -447,7 +463,7 @@ class Routes:
                 row = snapshot.row(pid)
                 parent_model = model_of(snapshot, row) if row is not None else None
                 assert row is not None and parent_model is not None
-                if isinstance(parent_model, RouteTable):  # a route is exported only within its table
+                if isinstance(parent_model, RouteTable | VirtualNetwork):  # back-references come with the parent
                     found = lookup(snapshot, f"{pid}/{segment}/{childName}")
                     assert found is not None
                 else:  # the child alone: cheaper than the parent
