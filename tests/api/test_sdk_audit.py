@@ -114,7 +114,9 @@ def test_nsgs_rules_and_asgs(sdk: tuple[NetworkManagementClient, ResourceManagem
         "AllowVnetOutBound", "AllowInternetOutBound", "DenyAllOutBound",
     }  # fmt: skip
     assert defaults["DenyAllInBound"].priority == 65500
-    assert defaults["DenyAllInBound"].id == rid("networkSecurityGroups", "nsg1") + "/defaultSecurityRules/DenyAllInBound"
+    assert (
+        defaults["DenyAllInBound"].id == rid("networkSecurityGroups", "nsg1") + "/defaultSecurityRules/DenyAllInBound"
+    )
 
     rule = network.security_rules.begin_create_or_update(
         "rg1",
@@ -190,3 +192,131 @@ def test_nsgs_rules_and_asgs(sdk: tuple[NetworkManagementClient, ResourceManagem
     )
     code = arm_code(lambda: network.security_rules.begin_create_or_update("rg1", "nsg1", "dup", bad_rule).result())
     assert code == "SecurityRuleConflict"
+
+
+def vnet(network: NetworkManagementClient, name: str, prefix: str, subnets: list[nm.Subnet]) -> nm.VirtualNetwork:
+    body = nm.VirtualNetwork(
+        location=LOCATION, address_space=nm.AddressSpace(address_prefixes=[prefix]), subnets=subnets
+    )
+    result: nm.VirtualNetwork = network.virtual_networks.begin_create_or_update("rg1", name, body).result()
+    return result
+
+
+def test_networks_subnets_peerings_routes(sdk: tuple[NetworkManagementClient, ResourceManagementClient]) -> None:
+    network, _ = sdk
+    nsg = network.network_security_groups.begin_create_or_update(
+        "rg1", "nsg", nm.NetworkSecurityGroup(location=LOCATION)
+    ).result()
+    table = network.route_tables.begin_create_or_update(
+        "rg1",
+        "rt",
+        nm.RouteTable(
+            location=LOCATION,
+            routes=[nm.Route(name="default", address_prefix="0.0.0.0/0", next_hop_type="Internet")],
+        ),
+    ).result()
+    assert table.id == rid("routeTables", "rt") and table.type == "Microsoft.Network/routeTables"
+    assert table.etag and table.provisioning_state == "Succeeded"
+    assert table.routes[0].id == rid("routeTables", "rt") + "/routes/default"
+    route = network.routes.begin_create_or_update(
+        "rg1",
+        "rt",
+        "to-fw",
+        nm.Route(address_prefix="10.9.0.0/16", next_hop_type="VirtualAppliance", next_hop_ip_address="10.0.0.4"),
+    ).result()
+    assert route.name == "to-fw" and route.next_hop_ip_address == "10.0.0.4" and route.etag
+    assert route.provisioning_state == "Succeeded"
+    assert network.routes.get("rg1", "rt", "to-fw").address_prefix == "10.9.0.0/16"
+    assert sorted(r.name for r in network.routes.list("rg1", "rt")) == ["default", "to-fw"]
+    network.routes.begin_delete("rg1", "rt", "default").result()
+    assert [r.name for r in network.route_tables.get("rg1", "rt").routes] == ["to-fw"]
+    assert [t.name for t in network.route_tables.list("rg1")] == ["rt"]
+    assert [t.name for t in network.route_tables.list_all()] == ["rt"]
+    assert network.route_tables.update_tags("rg1", "rt", nm.TagsObject(tags={"a": "b"})).tags == {"a": "b"}
+
+    spoke = vnet(
+        network,
+        "spoke",
+        "10.0.0.0/16",
+        [nm.Subnet(name=f"s{i}", address_prefix=f"10.0.{i}.0/24") for i in range(3)],
+    )
+    assert spoke.id == rid("virtualNetworks", "spoke") and spoke.type == "Microsoft.Network/virtualNetworks"
+    assert spoke.etag and spoke.provisioning_state == "Succeeded" and spoke.resource_guid
+    assert [s.id for s in spoke.subnets] == [rid("virtualNetworks", "spoke") + f"/subnets/s{i}" for i in range(3)]
+    assert spoke.subnets[0].type == "Microsoft.Network/virtualNetworks/subnets"
+    hub = vnet(network, "hub", "10.1.0.0/16", [nm.Subnet(name="shared", address_prefix="10.1.0.0/24")])
+    vnet(network, "third", "10.2.0.0/16", [])
+    assert sorted(v.name for v in network.virtual_networks.list("rg1")) == ["hub", "spoke", "third"]
+    assert sorted(v.name for v in network.virtual_networks.list_all()) == ["hub", "spoke", "third"]
+    assert network.virtual_networks.get("rg1", "hub").address_space.address_prefixes == ["10.1.0.0/16"]
+    assert network.virtual_networks.update_tags("rg1", "hub", nm.TagsObject(tags={"t": "1"})).tags == {"t": "1"}
+    network.virtual_networks.begin_delete("rg1", "third").result()
+    assert sorted(v.name for v in network.virtual_networks.list_all()) == ["hub", "spoke"]
+
+    associated = network.subnets.begin_create_or_update(
+        "rg1",
+        "spoke",
+        "s1",
+        nm.Subnet(
+            address_prefix="10.0.1.0/24",
+            network_security_group=nm.NetworkSecurityGroup(id=nsg.id),
+            route_table=nm.RouteTable(id=table.id),
+        ),
+    ).result()
+    assert associated.network_security_group.id.casefold() == nsg.id.casefold()
+    assert associated.route_table.id.casefold() == table.id.casefold()
+    assert associated.etag and associated.provisioning_state == "Succeeded"
+    assert ids(network.network_security_groups.get("rg1", "nsg").subnets) == {associated.id.casefold()}
+    assert ids(network.route_tables.get("rg1", "rt").subnets) == {associated.id.casefold()}
+    code = arm_code(lambda: network.network_security_groups.begin_delete("rg1", "nsg").result())
+    assert code == "InUseNetworkSecurityGroupCannotBeDeleted"
+    assert arm_code(lambda: network.route_tables.begin_delete("rg1", "rt").result()) == "InUseRouteTableCannotBeDeleted"
+    dissociated = network.subnets.begin_create_or_update(
+        "rg1", "spoke", "s1", nm.Subnet(address_prefix="10.0.1.0/24")
+    ).result()
+    assert dissociated.network_security_group is None and dissociated.route_table is None
+    assert not network.network_security_groups.get("rg1", "nsg").subnets
+    assert network.subnets.get("rg1", "spoke", "s2").address_prefix == "10.0.2.0/24"
+    assert [s.name for s in network.subnets.list("rg1", "spoke")] == ["s0", "s1", "s2"]
+    network.subnets.begin_delete("rg1", "spoke", "s2").result()
+    assert [s.name for s in network.subnets.list("rg1", "spoke")] == ["s0", "s1"]
+
+    first = network.virtual_network_peerings.begin_create_or_update(
+        "rg1",
+        "spoke",
+        "to-hub",
+        nm.VirtualNetworkPeering(remote_virtual_network=nm.SubResource(id=hub.id), allow_virtual_network_access=True),
+    ).result()
+    assert first.peering_state == "Initiated" and first.etag and first.provisioning_state == "Succeeded"
+    assert first.id == rid("virtualNetworks", "spoke") + "/virtualNetworkPeerings/to-hub"
+    network.virtual_network_peerings.begin_create_or_update(
+        "rg1",
+        "hub",
+        "to-spoke",
+        nm.VirtualNetworkPeering(remote_virtual_network=nm.SubResource(id=spoke.id), allow_virtual_network_access=True),
+    ).result()
+    back = network.virtual_network_peerings.get("rg1", "spoke", "to-hub")
+    assert back.peering_state == "Connected" and back.remote_virtual_network.id.casefold() == hub.id.casefold()
+    assert [p.name for p in network.virtual_network_peerings.list("rg1", "hub")] == ["to-spoke"]
+    network.virtual_network_peerings.begin_delete("rg1", "hub", "to-spoke").result()
+    assert network.virtual_network_peerings.get("rg1", "spoke", "to-hub").peering_state == "Disconnected"
+
+    nic = network.network_interfaces.begin_create_or_update(
+        "rg1",
+        "nic",
+        nm.NetworkInterface(
+            location=LOCATION,
+            ip_configurations=[
+                nm.NetworkInterfaceIPConfiguration(
+                    name="ipconfig1",
+                    private_ip_address="10.0.0.4",
+                    private_ip_allocation_method="Static",
+                    subnet=nm.Subnet(id=spoke.subnets[0].id),
+                    primary=True,
+                )
+            ],
+        ),
+    ).result()
+    code = arm_code(lambda: network.subnets.begin_delete("rg1", "spoke", "s0").result())
+    assert code == "InUseSubnetCannotBeDeleted"
+    assert ids(network.subnets.get("rg1", "spoke", "s0").ip_configurations) == {nic.ip_configurations[0].id.casefold()}
