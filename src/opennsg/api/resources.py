@@ -26,7 +26,7 @@ from opennsg.api.http import (
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
 from opennsg.model.ids import id_key
-from opennsg.model.resources import Resource, RouteTable, VirtualNetwork
+from opennsg.model.resources import PublicIpAddress, Resource, RouteTable, VirtualNetwork
 
 CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings", "routes")
 CHILD_KEYS = {name.casefold(): name for name in CHILD_LISTS}
@@ -63,6 +63,10 @@ def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
             body["properties"]["subnets"] = subnets_using_route_table(snapshot, model.id) or None
         if isinstance(model, VirtualNetwork):
             add_subnet_ip_configurations(snapshot, body)
+        if isinstance(model, PublicIpAddress) and model.ip_configuration is None:
+            user = ip_configuration_using(snapshot, model.id)
+            if user is not None:
+                body["properties"]["ipConfiguration"] = {"id": user}
         return decorate(body, row.etag)
 
     return snapshot.rendered(row.key, build)
@@ -86,6 +90,16 @@ def add_subnet_ip_configurations(snapshot: Snapshot, vnet: dict[str, Any]) -> No
             found = by_subnet.get(id_key(subnet["id"]))
             if found:
                 subnet.setdefault("properties", {})["ipConfigurations"] = found
+
+
+def ip_configuration_using(snapshot: Snapshot, public_ip_id: str) -> str | None:
+    """The NIC IP configuration a public IP is attached to (ARM reports it on the address)."""
+    key = id_key(public_ip_id)
+    for nic in snapshot.topology.nics.values():
+        for configuration in nic.ip_configurations:
+            if configuration.public_ip_address and id_key(configuration.public_ip_address) == key:
+                return configuration.id
+    return None
 
 
 def model_of(snapshot: Snapshot, row: Row) -> Resource | None:
