@@ -320,3 +320,191 @@ def test_networks_subnets_peerings_routes(sdk: tuple[NetworkManagementClient, Re
     code = arm_code(lambda: network.subnets.begin_delete("rg1", "spoke", "s0").result())
     assert code == "InUseSubnetCannotBeDeleted"
     assert ids(network.subnets.get("rg1", "spoke", "s0").ip_configurations) == {nic.ip_configurations[0].id.casefold()}
+
+
+def test_nics_public_ips_and_watcher(sdk: tuple[NetworkManagementClient, ResourceManagementClient]) -> None:
+    network, resources = sdk
+    asg = network.application_security_groups.begin_create_or_update(
+        "rg1", "web", nm.ApplicationSecurityGroup(location=LOCATION)
+    ).result()
+    nsg = network.network_security_groups.begin_create_or_update(
+        "rg1",
+        "nic-nsg",
+        nm.NetworkSecurityGroup(
+            location=LOCATION,
+            security_rules=[
+                nm.SecurityRule(
+                    name="web-https",
+                    protocol="Tcp",
+                    source_address_prefix="Internet",
+                    source_port_range="*",
+                    destination_application_security_groups=[nm.ApplicationSecurityGroup(id=asg.id)],
+                    destination_port_range="443",
+                    access="Allow",
+                    priority=100,
+                    direction="Inbound",
+                )
+            ],
+        ),
+    ).result()
+    subnet = vnet(network, "vnet", "10.0.0.0/16", [nm.Subnet(name="app", address_prefix="10.0.0.0/24")]).subnets[0]
+    public_ip = network.public_ip_addresses.begin_create_or_update(
+        "rg1", "pip", nm.PublicIPAddress(location=LOCATION, ip_address="52.1.2.3")
+    ).result()
+    assert public_ip.id == rid("publicIPAddresses", "pip") and public_ip.type == "Microsoft.Network/publicIPAddresses"
+    assert public_ip.etag and public_ip.provisioning_state == "Succeeded"
+    assert network.public_ip_addresses.get("rg1", "pip").ip_address == "52.1.2.3"
+    assert [p.name for p in network.public_ip_addresses.list("rg1")] == ["pip"]
+    assert [p.name for p in network.public_ip_addresses.list_all()] == ["pip"]
+
+    for index in range(3):
+        nic = network.network_interfaces.begin_create_or_update(
+            "rg1",
+            f"nic{index}",
+            nm.NetworkInterface(
+                location=LOCATION,
+                network_security_group=nm.NetworkSecurityGroup(id=nsg.id),
+                ip_configurations=[
+                    nm.NetworkInterfaceIPConfiguration(
+                        name="ipconfig1",
+                        private_ip_address=f"10.0.0.{4 + index}",
+                        private_ip_allocation_method="Static",
+                        subnet=nm.Subnet(id=subnet.id),
+                        primary=True,
+                        application_security_groups=[nm.ApplicationSecurityGroup(id=asg.id)],
+                        public_ip_address=nm.PublicIPAddress(id=public_ip.id) if index == 0 else None,
+                    )
+                ],
+            ),
+        ).result()
+        assert nic.id == rid("networkInterfaces", f"nic{index}") and nic.type == "Microsoft.Network/networkInterfaces"
+        assert nic.etag and nic.provisioning_state == "Succeeded" and nic.location == LOCATION
+        configuration = nic.ip_configurations[0]
+        assert configuration.id == rid("networkInterfaces", f"nic{index}") + "/ipConfigurations/ipconfig1"
+        assert configuration.subnet.id.casefold() == subnet.id.casefold()
+        assert ids(configuration.application_security_groups) == {asg.id.casefold()}
+        assert nic.network_security_group.id.casefold() == nsg.id.casefold()
+    nic0 = network.network_interfaces.get("rg1", "nic0")
+    assert nic0.ip_configurations[0].private_ip_address == "10.0.0.4"
+    assert nic0.ip_configurations[0].public_ip_address.id.casefold() == public_ip.id.casefold()
+    assert network.public_ip_addresses.get("rg1", "pip").ip_configuration.id.casefold() == (
+        nic0.ip_configurations[0].id.casefold()
+    )
+    assert sorted(n.name for n in network.network_interfaces.list("rg1")) == ["nic0", "nic1", "nic2"]
+    assert sorted(n.name for n in network.network_interfaces.list_all()) == ["nic0", "nic1", "nic2"]
+    assert ids(network.network_security_groups.get("rg1", "nic-nsg").network_interfaces) == {
+        rid("networkInterfaces", f"nic{i}").casefold() for i in range(3)
+    }
+    assert arm_code(lambda: network.public_ip_addresses.begin_delete("rg1", "pip").result()) == "PublicIPAddressInUse"
+    code = arm_code(lambda: network.network_security_groups.begin_delete("rg1", "nic-nsg").result())
+    assert code == "InUseNetworkSecurityGroupCannotBeDeleted"
+    network.network_interfaces.begin_delete("rg1", "nic2").result()
+    assert sorted(n.name for n in network.network_interfaces.list_all()) == ["nic0", "nic1"]
+
+    effective = network.network_interfaces.begin_list_effective_network_security_groups("rg1", "nic1").result()
+    (group,) = effective.value
+    assert group.network_security_group.id.casefold() == nsg.id.casefold()
+    assert group.association.network_interface.id.casefold() == rid("networkInterfaces", "nic1").casefold()
+    https = next(r for r in group.effective_security_rules if r.name == "securityRules/web-https")
+    assert https.access == "Allow" and https.destination_port_range == "443-443"
+    assert https.expanded_destination_address_prefix == ["10.0.0.4/31"]  # the ASG: nic0 and nic1
+
+    vm_id = rid("virtualMachines", "vm1", provider="Microsoft.Compute")
+    resources.resources.begin_create_or_update_by_id(
+        vm_id,
+        {
+            "location": LOCATION,
+            "properties": {"networkProfile": {"networkInterfaces": [{"id": nic0.id, "properties": {"primary": True}}]}},
+        },
+        api_version="2024-07-01",
+    ).result()
+    resources.resource_groups.create_or_update(WATCHER[0], {"location": LOCATION})
+    watcher = network.network_watchers.create_or_update(*WATCHER, nm.NetworkWatcher(location=LOCATION))
+    assert watcher.id == rid("networkWatchers", WATCHER[1], group=WATCHER[0])
+    assert watcher.type == "Microsoft.Network/networkWatchers"
+    assert watcher.etag and watcher.provisioning_state == "Succeeded" and watcher.location == LOCATION
+    assert network.network_watchers.get(*WATCHER).name == WATCHER[1]
+    assert [w.name for w in network.network_watchers.list(WATCHER[0])] == [WATCHER[1]]
+    assert [w.name for w in network.network_watchers.list_all()] == [WATCHER[1]]
+
+    def verify(target: str, port: str, nic: str | None = None) -> nm.VerificationIPFlowResult:
+        parameters = nm.VerificationIPFlowParameters(
+            target_resource_id=target,
+            target_nic_resource_id=nic,
+            direction="Inbound",
+            protocol="TCP",
+            local_port=port,
+            remote_port="40000",
+            local_ip_address="10.0.0.5" if nic else "10.0.0.4",
+            remote_ip_address="52.200.1.1",
+        )
+        result: nm.VerificationIPFlowResult = network.network_watchers.begin_verify_ip_flow(
+            *WATCHER, parameters
+        ).result()
+        return result
+
+    assert (verify(vm_id, "443").access, verify(vm_id, "443").rule_name) == ("Allow", "securityRules/web-https")
+    assert verify(vm_id, "80").rule_name == "defaultSecurityRules/DenyAllInBound"
+    assert verify(vm_id, "443", nic=nic1_id()).access == "Allow"
+    code = arm_code(lambda: verify(rid("virtualMachines", "ghost", provider="Microsoft.Compute"), "443"))
+    assert code == "ResourceNotFound"
+
+    diagnostic = network.network_watchers.begin_get_network_configuration_diagnostic(
+        *WATCHER,
+        nm.NetworkConfigurationDiagnosticParameters(
+            target_resource_id=vm_id,
+            profiles=[
+                nm.NetworkConfigurationDiagnosticProfile(
+                    direction="Inbound",
+                    protocol="TCP",
+                    source="52.200.1.1",
+                    destination="10.0.0.4",
+                    destination_port="443",
+                ),
+                nm.NetworkConfigurationDiagnosticProfile(
+                    direction="Inbound",
+                    protocol="TCP",
+                    source="52.200.1.1",
+                    destination="10.0.0.4",
+                    destination_port="80",
+                ),
+                nm.NetworkConfigurationDiagnosticProfile(
+                    direction="Outbound",
+                    protocol="UDP",
+                    source="10.0.0.4",
+                    destination="8.8.8.8",
+                    destination_port="53",
+                ),
+            ],
+        ),
+    ).result()
+    accesses = [r.network_security_group_result.security_rule_access_result for r in diagnostic.results]
+    assert accesses == ["Allow", "Deny", "Allow"]
+    assert diagnostic.results[2].profile.direction == "Outbound"
+
+    view = network.network_watchers.begin_get_vm_security_rules(
+        *WATCHER, nm.SecurityGroupViewParameters(target_resource_id=vm_id)
+    ).result()
+    (interface,) = view.network_interfaces
+    assert interface.id.casefold() == nic0.id.casefold()
+    rules = interface.security_rule_associations.network_interface_association.security_rules
+    assert [r.name for r in rules] == ["web-https"]
+    assert len(interface.security_rule_associations.default_security_rules) == 6
+    assert any(
+        r.name == "securityRules/web-https" for r in interface.security_rule_associations.effective_security_rules
+    )
+
+
+def nic1_id() -> str:
+    return rid("networkInterfaces", "nic1")
+
+
+def test_service_tags(sdk: tuple[NetworkManagementClient, ResourceManagementClient]) -> None:
+    network, _ = sdk
+    listed = network.service_tags.list(LOCATION)
+    expected = ServiceTags.load(SERVICE_TAGS)
+    assert listed.type == "Microsoft.Network/serviceTags" and listed.cloud == expected.cloud
+    assert listed.change_number == str(expected.change_number)
+    assert len(listed.values_property) == 10
+    storage = next(v for v in listed.values_property if v.name == "Storage")
+    assert storage.id == "Storage" and storage.properties.address_prefixes
