@@ -26,7 +26,7 @@ from opennsg.api.http import (
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
 from opennsg.model.ids import id_key
-from opennsg.model.resources import PublicIpAddress, Resource, RouteTable, VirtualNetwork
+from opennsg.model.resources import NetworkInterface, PublicIpAddress, Resource, RouteTable, VirtualNetwork
 
 CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings", "routes")
 CHILD_KEYS = {name.casefold(): name for name in CHILD_LISTS}
@@ -63,6 +63,10 @@ def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
             body["properties"]["subnets"] = subnets_using_route_table(snapshot, model.id) or None
         if isinstance(model, VirtualNetwork):
             add_subnet_ip_configurations(snapshot, body)
+        if isinstance(model, NetworkInterface) and model.virtual_machine is None:
+            owner = virtual_machine_using(snapshot, model.id)
+            if owner is not None:
+                body["properties"]["virtualMachine"] = {"id": owner}
         if isinstance(model, PublicIpAddress) and model.ip_configuration is None:
             user = ip_configuration_using(snapshot, model.id)
             if user is not None:
@@ -90,6 +94,15 @@ def add_subnet_ip_configurations(snapshot: Snapshot, vnet: dict[str, Any]) -> No
             found = by_subnet.get(id_key(subnet["id"]))
             if found:
                 subnet.setdefault("properties", {})["ipConfigurations"] = found
+
+
+def virtual_machine_using(snapshot: Snapshot, nic_id: str) -> str | None:
+    """The VM a NIC is attached to (ARM reports it on the NIC)."""
+    key = id_key(nic_id)
+    return next(
+        (vm.id for vm in snapshot.topology.vms.values() if any(id_key(n) == key for n in vm.network_interfaces)),
+        None,
+    )
 
 
 def ip_configuration_using(snapshot: Snapshot, public_ip_id: str) -> str | None:
