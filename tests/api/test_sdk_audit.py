@@ -418,6 +418,8 @@ def test_nics_public_ips_and_watcher(sdk: tuple[NetworkManagementClient, Resourc
         },
         api_version="2024-07-01",
     ).result()
+    assert network.network_interfaces.get("rg1", "nic0").virtual_machine.id.casefold() == vm_id.casefold()
+    assert network.network_interfaces.get("rg1", "nic1").virtual_machine is None
     resources.resource_groups.create_or_update(WATCHER[0], {"location": LOCATION})
     watcher = network.network_watchers.create_or_update(*WATCHER, nm.NetworkWatcher(location=LOCATION))
     assert watcher.id == rid("networkWatchers", WATCHER[1], group=WATCHER[0])
