@@ -9,6 +9,7 @@ GUIDs, peering states, and refusing to delete what is still in use.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -148,9 +149,50 @@ def _check_state(new: Topology, changed: Iterable[Resource]) -> None:
             problems.extend(validate_nsg(model, new))
         else:
             only_nsgs = False
+        if isinstance(model, VirtualNetwork):
+            problems.extend(_subnet_range_problems(model))
     if not only_nsgs:
         problems.extend(validate_topology(new))
     _invalid(problems)
+
+
+def _networks(prefixes: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    out = []
+    for prefix in prefixes:
+        try:
+            out.append(ipaddress.ip_network(prefix.strip(), strict=False))
+        except ValueError:
+            continue  # a malformed prefix is the parser's to report
+    return out
+
+
+def _subnet_range_problems(vnet: VirtualNetwork) -> list[ArmError]:
+    """ARM refuses a subnet outside its VNet's address space, and subnets that overlap one another."""
+    spaces = _networks(vnet.address_space)
+    problems: list[ArmError] = []
+    seen: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for subnet in vnet.subnets:
+        ranges = _networks(subnet.address_prefixes)
+        if spaces and any(not any(r.version == s.version and r.subnet_of(s) for s in spaces) for r in ranges):  # type: ignore[arg-type]
+            problems.append(
+                ArmError(
+                    "NetcfgSubnetRangeOutsideVnet",
+                    f"Subnet '{subnet.name}' is not valid because its IP address range is outside the IP address "
+                    f"range of virtual network '{vnet.name}'.",
+                    subnet.id,
+                )
+            )
+        if any(r.version == o.version and r.overlaps(o) for r in ranges for o in seen):
+            problems.append(
+                ArmError(
+                    "NetcfgSubnetRangesOverlap",
+                    f"Subnet '{subnet.name}' is not valid because its IP address range overlaps with that of an "
+                    f"existing subnet in virtual network '{vnet.name}'.",
+                    subnet.id,
+                )
+            )
+        seen.extend(ranges)
+    return problems
 
 
 def sync_peerings(new: Topology, old: Topology) -> list[VirtualNetwork]:
