@@ -510,3 +510,19 @@ def test_service_tags(sdk: tuple[NetworkManagementClient, ResourceManagementClie
     assert len(listed.values_property) == 10
     storage = next(v for v in listed.values_property if v.name == "Storage")
     assert storage.id == "Storage" and storage.properties.address_prefixes
+
+
+def test_subnet_ranges_are_checked(sdk: tuple[NetworkManagementClient, ResourceManagementClient]) -> None:
+    network, _ = sdk
+    outside = [nm.Subnet(name="far", address_prefix="10.9.0.0/24")]
+    assert arm_code(lambda: vnet(network, "v", "10.0.0.0/16", outside)) == "NetcfgSubnetRangeOutsideVnet"
+    overlapping = [nm.Subnet(name="a", address_prefix="10.0.0.0/24"), nm.Subnet(name="b", address_prefix="10.0.0.0/25")]
+    assert arm_code(lambda: vnet(network, "v", "10.0.0.0/16", overlapping)) == "NetcfgSubnetRangesOverlap"
+    vnet(network, "v", "10.0.0.0/16", overlapping[:1])
+    put = network.subnets.begin_create_or_update
+    code = arm_code(lambda: put("rg1", "v", "b", nm.Subnet(address_prefix="10.0.0.128/25")).result())
+    assert code == "NetcfgSubnetRangesOverlap"
+    code = arm_code(lambda: put("rg1", "v", "b", nm.Subnet(address_prefix="192.168.0.0/24")).result())
+    assert code == "NetcfgSubnetRangeOutsideVnet"
+    assert put("rg1", "v", "b", nm.Subnet(address_prefix="10.0.1.0/24")).result().address_prefix == "10.0.1.0/24"
+    assert [v.name for v in network.virtual_networks.list_all()] == ["v"]
