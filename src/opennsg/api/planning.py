@@ -263,15 +263,19 @@ def put_resource(
     return Change(put=tuple(models), topology=new, result=existing is None)
 
 
+def _tags(body: Mapping[str, Any]) -> dict[str, str]:
+    tags = body.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise ApiError(400, "InvalidRequestFormat", "Cannot parse the request: 'tags' must map strings to strings.")
+    return dict(tags)
+
+
 def patch_tags(snapshot: Snapshot, kind: ModelKind, resource_id: str, body: Mapping[str, Any]) -> Change[bool]:
     """PATCH with a TagsObject: replaces the tags, nothing else."""
     existing = _current(snapshot.topology, kind, resource_id)
     if existing is None:
         raise _missing(resource_id)
-    tags = body.get("tags", {})
-    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
-        raise ApiError(400, "InvalidRequestFormat", "Cannot parse the request: 'tags' must map strings to strings.")
-    model = dataclasses.replace(existing, tags=dict(tags))
+    model = dataclasses.replace(existing, tags=_tags(body))
     return Change(put=(model,), topology=_replace(snapshot.topology, model), result=False)
 
 
@@ -462,6 +466,19 @@ def put_document(
         if isinstance(managed_by, str):
             document["managedBy"] = managed_by
     return Change(put=(Document(stored_id, resource_type, document),), result=row is None)
+
+
+def patch_document_tags(
+    snapshot: Snapshot, resource_id: str, body: Mapping[str, Any], conditions: Preconditions
+) -> Change[bool]:
+    """PATCH of a resource group or network watcher: the tags are replaced when given, the rest is kept."""
+    row = snapshot.row(resource_id)
+    if row is None:
+        raise _missing(resource_id)
+    kept = {k: v for k, v in row.body.items() if k in ("location", "tags", "managedBy")}
+    if "tags" in body:
+        kept["tags"] = _tags(body)
+    return put_document(snapshot, resource_id, row.type, kept, conditions)
 
 
 def delete_group(snapshot: Snapshot, subscription: str, group: str) -> Change[bool]:

@@ -242,6 +242,21 @@ class Routes:
                 raise group_not_found(resourceGroupName)
             return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
 
+        @self.router.patch(item, tags=tags, operation_id="ResourceGroups_Update", **request_body("group"))
+        async def patch_group(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
+            check_subscription(subscriptionId)
+            body = await json_body(request)
+            conditions = preconditions(request)
+            resource_id = planning.group_id(subscriptionId, resourceGroupName)
+            if self.store.snapshot.row(resource_id) is None:
+                raise group_not_found(resourceGroupName)
+            snapshot, _, _ = await self._write(
+                lambda s: planning.patch_document_tags(s, resource_id, body, conditions), subscriptionId
+            )
+            row = snapshot.row(resource_id)
+            assert row is not None
+            return resource_response(render(snapshot, row))
+
         @self.router.get(base, tags=tags, operation_id="ResourceGroups_List")
         async def list_groups(request: Request, subscriptionId: str) -> Response:
             return self._list(
@@ -397,6 +412,20 @@ class Routes:
             row = snapshot.row(rid)
             if row is None:
                 raise not_found(NETWORK_WATCHER_TYPE, networkWatcherName, resourceGroupName)
+            return resource_response(render(snapshot, row))
+
+        @self.router.patch(item, tags=tags, operation_id="NetworkWatchers_UpdateTags", **request_body("tags"))
+        async def patch_watcher(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> Response:
+            rid = watcher_id(subscriptionId, resourceGroupName, networkWatcherName)
+            body = await json_body(request)
+            conditions = preconditions(request)
+            snapshot, _, _ = await self._write(
+                lambda s: planning.patch_document_tags(s, rid, body, conditions), subscriptionId
+            )
+            row = snapshot.row(rid)
+            assert row is not None
             return resource_response(render(snapshot, row))
 
         @self.router.delete(item, tags=tags, operation_id="NetworkWatchers_Delete")
