@@ -526,3 +526,17 @@ def test_subnet_ranges_are_checked(sdk: tuple[NetworkManagementClient, ResourceM
     assert code == "NetcfgSubnetRangeOutsideVnet"
     assert put("rg1", "v", "b", nm.Subnet(address_prefix="10.0.1.0/24")).result().address_prefix == "10.0.1.0/24"
     assert [v.name for v in network.virtual_networks.list_all()] == ["v"]
+
+
+def test_tags_of_groups_and_watchers(sdk: tuple[NetworkManagementClient, ResourceManagementClient]) -> None:
+    network, resources = sdk
+    updated = resources.resource_groups.update("rg1", {"tags": {"owner": "me"}})
+    assert (updated.tags, updated.location) == ({"owner": "me"}, LOCATION)
+    assert resources.resource_groups.get("rg1").tags == {"owner": "me"}
+    assert arm_code(lambda: resources.resource_groups.update("gone", {"tags": {}})) == "ResourceGroupNotFound"
+    network.network_watchers.create_or_update("rg1", "nw", nm.NetworkWatcher(location=LOCATION, tags={"a": "1"}))
+    tagged = network.network_watchers.update_tags("rg1", "nw", nm.TagsObject(tags={"b": "2"}))
+    assert (tagged.tags, tagged.location, tagged.provisioning_state) == ({"b": "2"}, LOCATION, "Succeeded")
+    assert network.network_watchers.get("rg1", "nw").tags == {"b": "2"}
+    code = arm_code(lambda: network.network_watchers.update_tags("rg1", "gone", nm.TagsObject(tags={})))
+    assert code == "ResourceNotFound"
