@@ -35,7 +35,7 @@ VOCABULARY = {
         "networkSecurityGroups", "securityRules", "defaultSecurityRules", "applicationSecurityGroups",
         "virtualNetworks", "subnets", "virtualNetworkPeerings", "networkInterfaces", "routeTables", "routes",
         "publicIPAddresses", "virtualMachines", "networkWatchers", "locations", "operations", "operationResults",
-        "serviceTags", "ipFlowVerify", "networkConfigurationDiagnostic", "securityGroupView",
+        "serviceTags", "ipConfigurations", "ipFlowVerify", "networkConfigurationDiagnostic", "securityGroupView",
         "effectiveNetworkSecurityGroups",
     )
 }  # fmt: skip

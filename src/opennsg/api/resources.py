@@ -28,7 +28,14 @@ from opennsg.api.store import Change, Row, Snapshot, Store
 from opennsg.model.ids import id_key
 from opennsg.model.resources import NetworkInterface, PublicIpAddress, Resource, RouteTable, VirtualNetwork
 
-CHILD_LISTS = ("securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings", "routes")
+CHILD_LISTS = (
+    "securityRules",
+    "defaultSecurityRules",
+    "subnets",
+    "virtualNetworkPeerings",
+    "routes",
+    "ipConfigurations",
+)
 CHILD_KEYS = {name.casefold(): name for name in CHILD_LISTS}
 
 
@@ -157,6 +164,8 @@ class Routes:
         self._children(vnets, "virtualNetworkPeerings", "peerings", "virtualNetworkPeerings", writable=True)
         route_tables = next(k for k in MODEL_KINDS if k.collection == "route_tables")
         self._children(route_tables, "routes", "routes", "routes", writable=True)
+        nics = next(k for k in MODEL_KINDS if k.collection == "nics")
+        self._children(nics, "ipConfigurations", "ip_configurations", "", writable=False)
         app.include_router(self.router)
 
     # --- helpers ---------------------------------------------------------------------------------------------------
