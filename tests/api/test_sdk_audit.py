@@ -385,6 +385,12 @@ def test_nics_public_ips_and_watcher(sdk: tuple[NetworkManagementClient, Resourc
         assert ids(configuration.application_security_groups) == {asg.id.casefold()}
         assert nic.network_security_group.id.casefold() == nsg.id.casefold()
     nic0 = network.network_interfaces.get("rg1", "nic0")
+    configuration = network.network_interface_ip_configurations.get("rg1", "nic0", "ipconfig1")
+    assert configuration.etag == nic0.etag and configuration.provisioning_state == "Succeeded"
+    assert configuration.id == nic0.ip_configurations[0].id
+    assert [c.name for c in network.network_interface_ip_configurations.list("rg1", "nic0")] == ["ipconfig1"]
+    code = arm_code(lambda: network.network_interface_ip_configurations.get("rg1", "nic0", "nope"))
+    assert code == "ResourceNotFound"
     assert nic0.ip_configurations[0].private_ip_address == "10.0.0.4"
     assert nic0.ip_configurations[0].public_ip_address.id.casefold() == public_ip.id.casefold()
     assert network.public_ip_addresses.get("rg1", "pip").ip_configuration.id.casefold() == (
