@@ -21,6 +21,8 @@ from opennsg.api.store import Change, Document, Row, Snapshot, kind_of
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import (
+    IpConfiguration,
+    NetworkInterface,
     NetworkSecurityGroup,
     Resource,
     Subnet,
@@ -252,6 +254,8 @@ def put_resource(
     if existing is not None and not model.location:
         model = dataclasses.replace(model, location=existing.location)
     model = _keep_guid(model, existing)
+    if isinstance(model, NetworkInterface):
+        model = _with_dynamic_addresses(topology, model, existing)
     models: list[Resource] = [model]
     if isinstance(model, VirtualNetwork) and isinstance(existing, VirtualNetwork):
         kept = {s.key for s in model.subnets}
@@ -268,6 +272,49 @@ def _tags(body: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise ApiError(400, "InvalidRequestFormat", "Cannot parse the request: 'tags' must map strings to strings.")
     return dict(tags)
+
+
+def _with_dynamic_addresses(topology: Topology, nic: NetworkInterface, existing: Resource | None) -> NetworkInterface:
+    """An IP configuration without a private address gets one, as Azure's Dynamic allocation does: the address it
+    already had, else the lowest free one in its subnet (Azure reserves the first four and the last)."""
+    before = (
+        {(c.name.casefold(), id_key(c.subnet or "")): c.private_ip_address for c in existing.ip_configurations}
+        if isinstance(existing, NetworkInterface)
+        else {}
+    )
+    taken: dict[str, set[str]] = {}  # subnet key -> addresses in use there
+    for other in [n for n in topology.nics.values() if n.key != nic.key] + [nic]:
+        for c in other.ip_configurations:
+            if c.private_ip_address and c.subnet:
+                taken.setdefault(id_key(c.subnet), set()).add(c.private_ip_address)
+    configurations: list[IpConfiguration] = []
+    for configuration in nic.ip_configurations:
+        address = configuration.private_ip_address or before.get(
+            (configuration.name.casefold(), id_key(configuration.subnet or ""))
+        )
+        if address is None and configuration.subnet:
+            in_subnet = taken.setdefault(id_key(configuration.subnet), set())
+            address = _free_address(
+                topology.subnet(configuration.subnet), configuration.private_ip_address_version, in_subnet
+            )
+            if address is not None:
+                in_subnet.add(address)
+        configurations.append(dataclasses.replace(configuration, private_ip_address=address))
+    return dataclasses.replace(nic, ip_configurations=tuple(configurations))
+
+
+def _free_address(subnet: Subnet | None, version: str, taken: set[str]) -> str | None:
+    """The lowest usable address of the subnet not in ``taken`` (None when the subnet is unknown or full)."""
+    wanted = 6 if version.casefold() == "ipv6" else 4
+    for network in _networks(subnet.address_prefixes if subnet else ()):
+        if network.version != wanted:
+            continue
+        first, last = int(network.network_address) + 4, int(network.broadcast_address) - 1
+        for value in range(first, min(last, first + 65536) + 1):
+            candidate = str(ipaddress.ip_address(value))
+            if candidate not in taken:
+                return candidate
+    return None
 
 
 def patch_tags(snapshot: Snapshot, kind: ModelKind, resource_id: str, body: Mapping[str, Any]) -> Change[bool]:
