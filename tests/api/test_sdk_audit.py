@@ -546,3 +546,33 @@ def test_tags_of_groups_and_watchers(sdk: tuple[NetworkManagementClient, Resourc
     assert network.network_watchers.get("rg1", "nw").tags == {"b": "2"}
     code = arm_code(lambda: network.network_watchers.update_tags("rg1", "gone", nm.TagsObject(tags={})))
     assert code == "ResourceNotFound"
+
+
+def test_dynamic_private_addresses(sdk: tuple[NetworkManagementClient, ResourceManagementClient]) -> None:
+    network, _ = sdk
+    subnets = vnet(
+        network,
+        "v",
+        "10.0.0.0/16",
+        [nm.Subnet(name="a", address_prefix="10.0.0.0/24"), nm.Subnet(name="b", address_prefix="10.0.1.0/24")],
+    ).subnets
+
+    def nic(name: str, subnet: nm.Subnet, address: str | None = None) -> str | None:
+        configuration = nm.NetworkInterfaceIPConfiguration(
+            name="c",
+            subnet=nm.Subnet(id=subnet.id),
+            private_ip_address=address,
+            private_ip_allocation_method="Static" if address else "Dynamic",
+        )
+        body = nm.NetworkInterface(location=LOCATION, ip_configurations=[configuration])
+        created = network.network_interfaces.begin_create_or_update("rg1", name, body).result()
+        address_given: str | None = created.ip_configurations[0].private_ip_address
+        return address_given
+
+    assert nic("n1", subnets[0], "10.0.0.5") == "10.0.0.5"
+    assert nic("n2", subnets[0]) == "10.0.0.4"
+    assert nic("n3", subnets[0]) == "10.0.0.6"
+    assert nic("n4", subnets[1]) == "10.0.1.4"
+    assert nic("n2", subnets[0]) == "10.0.0.4"  # a re-PUT keeps its address
+    assert nic("n4", subnets[0]) == "10.0.0.7"  # moved: a new address in the new subnet
+    assert network.network_interfaces.get("rg1", "n3").ip_configurations[0].private_ip_address == "10.0.0.6"
