@@ -255,7 +255,7 @@ def put_resource(
         model = dataclasses.replace(model, location=existing.location)
     model = _keep_guid(model, existing)
     if isinstance(model, NetworkInterface):
-        model = _with_dynamic_addresses(topology, model, existing)
+        model = _with_dynamic_addresses(topology, _with_primary(model), existing)
     models: list[Resource] = [model]
     if isinstance(model, VirtualNetwork) and isinstance(existing, VirtualNetwork):
         kept = {s.key for s in model.subnets}
@@ -272,6 +272,13 @@ def _tags(body: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise ApiError(400, "InvalidRequestFormat", "Cannot parse the request: 'tags' must map strings to strings.")
     return dict(tags)
+
+
+def _with_primary(nic: NetworkInterface) -> NetworkInterface:
+    """A NIC's only IP configuration is its primary one, as Azure reports it."""
+    if len(nic.ip_configurations) != 1 or nic.ip_configurations[0].primary:
+        return nic
+    return dataclasses.replace(nic, ip_configurations=(dataclasses.replace(nic.ip_configurations[0], primary=True),))
 
 
 def _with_dynamic_addresses(topology: Topology, nic: NetworkInterface, existing: Resource | None) -> NetworkInterface:
