@@ -566,6 +566,7 @@ def test_dynamic_private_addresses(sdk: tuple[NetworkManagementClient, ResourceM
         )
         body = nm.NetworkInterface(location=LOCATION, ip_configurations=[configuration])
         created = network.network_interfaces.begin_create_or_update("rg1", name, body).result()
+        assert created.ip_configurations[0].primary is True  # the only configuration is the primary one
         address_given: str | None = created.ip_configurations[0].private_ip_address
         return address_given
 
