@@ -66,60 +66,34 @@ def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
             body["etag"] = row.etag
             return body
         body = arm.to_arm(model, snapshot.topology)
-        if isinstance(model, RouteTable):
-            body["properties"]["subnets"] = subnets_using_route_table(snapshot, model.id) or None
-        if isinstance(model, VirtualNetwork):
-            add_subnet_ip_configurations(snapshot, body)
-        if isinstance(model, NetworkInterface) and model.virtual_machine is None:
-            owner = virtual_machine_using(snapshot, model.id)
-            if owner is not None:
-                body["properties"]["virtualMachine"] = {"id": owner}
-        if isinstance(model, PublicIpAddress) and model.ip_configuration is None:
-            user = ip_configuration_using(snapshot, model.id)
-            if user is not None:
-                body["properties"]["ipConfiguration"] = {"id": user}
+        add_back_references(snapshot, model, body)
         return decorate(body, row.etag)
 
     return snapshot.rendered(row.key, build)
 
 
-def subnets_using_route_table(snapshot: Snapshot, table_id: str) -> list[dict[str, str]]:
-    """The ``subnets`` back-references ARM puts on a route table (as NSGs carry theirs)."""
-    key = id_key(table_id)
-    return [{"id": s.id} for s in snapshot.topology.subnets if s.route_table and id_key(s.route_table) == key]
-
-
-def add_subnet_ip_configurations(snapshot: Snapshot, vnet: dict[str, Any]) -> None:
-    """The ``ipConfigurations`` back-references ARM puts on each subnet (what keeps it in use)."""
-    by_subnet: dict[str, list[dict[str, str]]] = {}
-    for nic in snapshot.topology.nics.values():
-        for configuration in nic.ip_configurations:
-            if configuration.subnet:
-                by_subnet.setdefault(id_key(configuration.subnet), []).append({"id": configuration.id})
-    for subnet in vnet["properties"].get("subnets") or []:
-        if isinstance(subnet, dict) and isinstance(subnet.get("id"), str):
-            found = by_subnet.get(id_key(subnet["id"]))
-            if found:
-                subnet.setdefault("properties", {})["ipConfigurations"] = found
-
-
-def virtual_machine_using(snapshot: Snapshot, nic_id: str) -> str | None:
-    """The VM a NIC is attached to (ARM reports it on the NIC)."""
-    key = id_key(nic_id)
-    return next(
-        (vm.id for vm in snapshot.topology.vms.values() if any(id_key(n) == key for n in vm.network_interfaces)),
-        None,
-    )
-
-
-def ip_configuration_using(snapshot: Snapshot, public_ip_id: str) -> str | None:
-    """The NIC IP configuration a public IP is attached to (ARM reports it on the address)."""
-    key = id_key(public_ip_id)
-    for nic in snapshot.topology.nics.values():
-        for configuration in nic.ip_configurations:
-            if configuration.public_ip_address and id_key(configuration.public_ip_address) == key:
-                return configuration.id
-    return None
+def add_back_references(snapshot: Snapshot, model: Resource, body: dict[str, Any]) -> None:
+    """What ARM reports on a resource about those that use it: a route table's subnets, a subnet's NIC IP
+    configurations, a NIC's VM, a public IP's IP configuration."""
+    references = snapshot.references
+    properties = body["properties"]
+    if isinstance(model, RouteTable):
+        subnets = references.subnets_by_route_table.get(model.key)
+        properties["subnets"] = [{"id": s} for s in subnets] if subnets else None
+    if isinstance(model, VirtualNetwork):
+        for subnet in properties.get("subnets") or []:
+            if isinstance(subnet, dict) and isinstance(subnet.get("id"), str):
+                users = references.ip_configurations_by_subnet.get(id_key(subnet["id"]))
+                if users:
+                    subnet.setdefault("properties", {})["ipConfigurations"] = [{"id": u} for u in users]
+    if isinstance(model, NetworkInterface) and model.virtual_machine is None:
+        owner = references.virtual_machine_by_nic.get(model.key)
+        if owner is not None:
+            properties["virtualMachine"] = {"id": owner}
+    if isinstance(model, PublicIpAddress) and model.ip_configuration is None:
+        user = references.ip_configuration_by_public_ip.get(model.key)
+        if user is not None:
+            properties["ipConfiguration"] = {"id": user}
 
 
 def model_of(snapshot: Snapshot, row: Row) -> Resource | None:

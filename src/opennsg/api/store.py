@@ -12,6 +12,7 @@ but may serve stale reads.
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
 import threading
 import uuid
@@ -27,6 +28,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from opennsg import arm
 from opennsg.api import db
 from opennsg.api.catalog import KIND_BY_TYPE, MODEL_KINDS, SUBSCRIPTION_TYPE, ModelKind
+from opennsg.api.references import BackReferences
 from opennsg.engine import Engine as NsgEngine
 from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import Resource
@@ -114,6 +116,11 @@ class Snapshot:
 
     def row(self, resource_id: str) -> Row | None:
         return self.rows.get(id_key(resource_id))
+
+    @functools.cached_property
+    def references(self) -> BackReferences:
+        """Who uses what, for the back-references of GET bodies; built once."""
+        return BackReferences.of(self.topology)
 
     @property
     def engine(self) -> NsgEngine:
