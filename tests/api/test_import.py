@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +19,20 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 API = "api-version=2024-05-01"
 
 
+def _ip_flow_verify(client: TestClient, subscription: str, location: str, flow: dict[str, str]) -> dict[str, Any]:
+    """Create a network watcher (and its resource group), run ipFlowVerify, follow the LRO; the answer's JSON."""
+    group = f"/subscriptions/{subscription}/resourceGroups/NetworkWatcherRG"
+    watcher = f"{group}/providers/Microsoft.Network/networkWatchers/nw"
+    assert client.put(f"{group}?api-version=2021-04-01", json={"location": location}).status_code in (200, 201)
+    assert client.put(f"{watcher}?{API}", json={"location": location}).status_code in (200, 201)
+    answer = client.post(f"{watcher}/ipFlowVerify?{API}", json=flow)
+    if answer.status_code == 202:
+        answer = client.get(answer.headers["Location"])
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
 def test_imported_example_is_served_and_verified(sqlite_url: str) -> None:
     seed = load_paths([EXAMPLES / "how-nsgs-filter-traffic.json"])
     nic = next(n for n in seed.nics.values() if n.name.casefold() == "vm1-nic")
@@ -28,12 +43,6 @@ def test_imported_example_is_served_and_verified(sqlite_url: str) -> None:
         assert sorted(n["name"] for n in listed.json()["value"]) == ["NSG1", "NSG2"]
         group = client.get(f"/subscriptions/{sub}/resourcegroups/{nic.resource_group}?api-version=2021-04-01")
         assert group.status_code == 200
-        watcher = f"/subscriptions/{sub}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/nw"
-        assert client.put(
-            f"/subscriptions/{sub}/resourcegroups/NetworkWatcherRG?api-version=2021-04-01",
-            json={"location": nic.location},
-        ).status_code in (200, 201)
-        assert client.put(f"{watcher}?{API}", json={"location": nic.location}).status_code in (200, 201)
         flow = {
             "targetResourceId": nic.id,
             "direction": "Inbound",
@@ -43,11 +52,8 @@ def test_imported_example_is_served_and_verified(sqlite_url: str) -> None:
             "remoteIPAddress": "52.10.20.30",
             "remotePort": "50000",
         }
-        answer = client.post(f"{watcher}/ipFlowVerify?{API}", json=flow)
-        if answer.status_code == 202:
-            answer = client.get(answer.headers["Location"])
-        assert answer.status_code == 200
-        assert answer.json() == {"access": "Deny", "ruleName": "defaultSecurityRules/DenyAllInBound"}
+        answer = _ip_flow_verify(client, sub, nic.location, flow)
+        assert answer == {"access": "Deny", "ruleName": "defaultSecurityRules/DenyAllInBound"}
 
 
 def test_invalid_import_applies_nothing(sqlite_url: str) -> None:
@@ -84,17 +90,8 @@ def test_imported_subscription_drives_the_smtp_policy(sqlite_url: str) -> None:
         shown = client.get(f"/subscriptions/{sub.subscription_id}?api-version=2022-12-01")
         assert shown.status_code == 200
         assert shown.json()["offerType"] == "EnterpriseAgreement"
-        group = f"/subscriptions/{sub.subscription_id}/resourceGroups/NetworkWatcherRG"
-        watcher = f"{group}/providers/Microsoft.Network/networkWatchers/nw"
-        client.put(
-            f"/subscriptions/{sub.subscription_id}/resourcegroups/NetworkWatcherRG?api-version=2021-04-01",
-            json={"location": nic.location},
-        )
-        client.put(f"{watcher}?{API}", json={"location": nic.location})
-        answer = client.post(f"{watcher}/ipFlowVerify?{API}", json=smtp)
-        if answer.status_code == 202:
-            answer = client.get(answer.headers["Location"])
-        assert answer.json() == {"access": "Allow", "ruleName": "defaultSecurityRules/AllowInternetOutBound"}
+        answer = _ip_flow_verify(client, sub.subscription_id, nic.location, smtp)
+        assert answer == {"access": "Allow", "ruleName": "defaultSecurityRules/AllowInternetOutBound"}
 
 
 def test_ip_flow_verify_on_a_vm_picks_the_nic_holding_the_local_ip(sqlite_url: str) -> None:
@@ -112,13 +109,6 @@ def test_ip_flow_verify_on_a_vm_picks_the_nic_holding_the_local_ip(sqlite_url: s
         "remotePort": "50000",
     }
     with TestClient(create_app(ServiceConfig(db_url=sqlite_url, tokens=TOKENS), seed=seed), headers=auth()) as client:
-        group = f"/subscriptions/{sub}/resourceGroups/NetworkWatcherRG"
-        watcher = f"{group}/providers/Microsoft.Network/networkWatchers/nw"
-        client.put(f"{group}?api-version=2021-04-01", json={"location": vm.location})
-        client.put(f"{watcher}?{API}", json={"location": vm.location})
-        answer = client.post(f"{watcher}/ipFlowVerify?{API}", json=flow)
-        if answer.status_code == 202:
-            answer = client.get(answer.headers["Location"])
-        assert answer.status_code == 200, answer.text
+        answer = _ip_flow_verify(client, sub, vm.location, flow)
         # decided by nsg-app on snet-app (the backend NIC is in no ASG, so Allow-Web-To-App does not apply to it)
-        assert answer.json() == {"access": "Deny", "ruleName": "securityRules/Deny-VNet-Inbound"}
+        assert answer == {"access": "Deny", "ruleName": "securityRules/Deny-VNet-Inbound"}
