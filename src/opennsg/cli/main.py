@@ -11,6 +11,7 @@ from rich.table import Table
 
 from opennsg.cli import common, flowlogs, serve, simulate
 from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
+from opennsg.engine.ir import Verdict
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.servicetags import ServiceTags
@@ -162,7 +163,7 @@ def _verify_flows(topology: Topology, flows: Path, output: Path | None, as_json:
         raise typer.Exit(summary.exit_code)
 
 
-def _verdict_json(verdict: Any, detail: bool) -> dict[str, Any]:
+def _verdict_json(verdict: Verdict, detail: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"access": verdict.access.value}
     if verdict.rule_name is not None:
         out["ruleName"] = verdict.rule_name
