@@ -174,3 +174,14 @@ def test_schema_documents_every_arm_route(fuzz_schema: Any) -> None:
     watcher = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network"
     assert f"POST {watcher}/networkWatchers/{{networkWatcherName}}/ipFlowVerify" in operations
     assert len(operations) > 60
+
+
+def test_lro_headers_of_a_watcher_with_a_non_latin1_location_are_percent_encoded(seeded: TestClient) -> None:
+    """Found by the mutation fuzzer: a location outside latin-1 made the 202's headers unencodable (a 500)."""
+    odd = rid("networkWatchers", "nw-odd", group="NetworkWatcherRG")
+    assert seeded.put(f"{odd}?{API}", json={"location": "west\U00026588us"}).status_code in (200, 201)
+    path, body = ACTIONS[0]
+    answer = seeded.post(f"{path.replace(WATCHER, odd)}?{API}", json=body)
+    assert answer.status_code == 202, answer.text
+    assert "%F0%A6%96%88" in answer.headers["Azure-AsyncOperation"]
+    assert seeded.get(answer.headers["Azure-AsyncOperation"]).json()["status"] == "Succeeded"

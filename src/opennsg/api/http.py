@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request, Response
 
@@ -85,7 +85,9 @@ def operation_urls(request: Request, subscription: str, location: str, operation
     """(Azure-AsyncOperation URL, Location URL) of an operation."""
     base = str(request.base_url).rstrip("/")
     version = request.query_params.get("api-version", "")
-    where = f"{base}/subscriptions/{subscription}/providers/Microsoft.Network/locations/{location or 'global'}"
+    # Path segments are percent-encoded: a stored location may hold any text, and headers must stay latin-1.
+    segments = quote(subscription, safe=""), quote(location or "global", safe="")
+    where = f"{base}/subscriptions/{segments[0]}/providers/Microsoft.Network/locations/{segments[1]}"
     query = urlencode({"api-version": version})
     return f"{where}/operations/{operation}?{query}", f"{where}/operationResults/{operation}?{query}"
 
