@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from opennsg import __version__
 from opennsg.cli import common, flowlogs, serve, simulate
 from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
 from opennsg.engine.ir import Verdict
@@ -21,9 +22,24 @@ app = typer.Typer(
     name="opennsg",
     help="Azure Network Security Groups, exactly, outside Azure.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        stdout.print(f"opennsg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+    ),
+) -> None:
+    """Azure Network Security Groups, exactly, outside Azure."""
 
 PathsArgument = typer.Argument(..., help="ARM JSON files or directories (az -o json, ARM lists, templates).")
 

@@ -1,0 +1,5 @@
+"""``python -m opennsg``: the same command as ``opennsg``."""
+
+from opennsg.cli.main import app
+
+app(prog_name="opennsg")
