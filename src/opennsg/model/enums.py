@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class _CaseInsensitiveEnum(StrEnum):
+class CaseInsensitiveEnum(StrEnum):
     @classmethod
-    def parse(cls, text: str) -> _CaseInsensitiveEnum | None:
+    def parse(cls, text: str) -> CaseInsensitiveEnum | None:
         """The member whose value equals ``text`` ignoring case, or None."""
         folded = text.strip().casefold()
         for member in cls:
@@ -16,7 +16,7 @@ class _CaseInsensitiveEnum(StrEnum):
         return None
 
 
-class Protocol(_CaseInsensitiveEnum):
+class Protocol(CaseInsensitiveEnum):
     """``SecurityRuleProtocol``; ``*`` is every IP protocol (spec §0)."""
 
     TCP = "Tcp"
@@ -27,14 +27,31 @@ class Protocol(_CaseInsensitiveEnum):
     AH = "Ah"
 
 
-class Access(_CaseInsensitiveEnum):
+class Access(CaseInsensitiveEnum):
     ALLOW = "Allow"
     DENY = "Deny"
 
 
-class Direction(_CaseInsensitiveEnum):
+class Direction(CaseInsensitiveEnum):
     INBOUND = "Inbound"
     OUTBOUND = "Outbound"
+
+
+class PrivateEndpointNetworkPolicies(CaseInsensitiveEnum):
+    """A subnet's ``privateEndpointNetworkPolicies`` (spec §12.1); absent means ``Disabled``."""
+
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    NETWORK_SECURITY_GROUP_ENABLED = "NetworkSecurityGroupEnabled"
+    ROUTE_TABLE_ENABLED = "RouteTableEnabled"
+
+    @property
+    def nsg_applies(self) -> bool:
+        """Whether the subnet NSG filters traffic to private endpoints in the subnet."""
+        return self in (
+            PrivateEndpointNetworkPolicies.ENABLED,
+            PrivateEndpointNetworkPolicies.NETWORK_SECURITY_GROUP_ENABLED,
+        )
 
 
 # IANA protocol numbers of the named protocols (flows carry numbers; rules carry names).

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from opennsg.model.enums import Access, Direction, Protocol
+from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.ids import ResourceId, id_key
 
 
@@ -147,10 +147,30 @@ class Subnet:
     address_prefixes: tuple[str, ...] = ()
     network_security_group: str | None = None
     route_table: str | None = None
+    nat_gateway: str | None = None
+    #: None: not given (ARM's default, ``Disabled``); see ``endpoint_network_policies``.
+    private_endpoint_network_policies: PrivateEndpointNetworkPolicies | None = None
+    #: None: not given. ARM GETs of subnets created with API >= 2025-07-01 say ``false``; older ones have no
+    #: value and keep default outbound access (spec §12.2).
+    default_outbound_access: bool | None = None
+    #: ``serviceName`` of each delegation (``Microsoft.Sql/managedInstances``, ...), for spec §11.2's exceptions.
+    delegations: tuple[str, ...] = ()
+    #: Application Gateway IP configurations using the subnet (spec §11.2: such subnets get no admin rules).
+    application_gateway_ip_configurations: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return id_key(self.id)
+
+    @property
+    def endpoint_network_policies(self) -> PrivateEndpointNetworkPolicies:
+        """``privateEndpointNetworkPolicies`` as it applies, with ARM's default."""
+        return self.private_endpoint_network_policies or PrivateEndpointNetworkPolicies.DISABLED
+
+    @property
+    def has_default_outbound_access(self) -> bool:
+        """False only for a private subnet (``defaultOutboundAccess: false``, spec §12.2)."""
+        return self.default_outbound_access is not False
 
     @property
     def vnet_id(self) -> str:
@@ -203,6 +223,8 @@ class NetworkInterface(Resource):
     virtual_machine: str | None = None
     enable_ip_forwarding: bool = False
     resource_guid: str | None = None
+    #: The private endpoint owning this NIC (ARM's read-only ``privateEndpoint`` reference, spec §12.1).
+    private_endpoint: str | None = None
 
     @property
     def primary_ip_configuration(self) -> IpConfiguration | None:
@@ -231,10 +253,53 @@ class VirtualMachine(Resource):
     primary_network_interface: str | None = None
 
 
+#: Public IP SKUs closed to inbound traffic unless an NSG allows it (spec §12.3); ``Basic`` is open.
+CLOSED_BY_DEFAULT_PUBLIC_IP_SKUS = frozenset({"standard", "standardv2"})
+
+
 @dataclass(frozen=True, slots=True)
 class PublicIpAddress(Resource):
     ip_address: str | None = None
     ip_configuration: str | None = None
+    #: ``sku.name`` (``Basic``, ``Standard``, ``StandardV2``) and ``sku.tier`` as given; None when absent.
+    sku_name: str | None = None
+    sku_tier: str | None = None
+    public_ip_address_version: str | None = None
+    #: The NAT gateway using this address (ARM's read-only ``natGateway`` reference).
+    nat_gateway: str | None = None
+
+    @property
+    def closed_by_default(self) -> bool:
+        """Standard SKUs deny inbound when neither subnet nor NIC has an NSG (spec §12.3). ARM's default SKU for
+        a new public IP is Standard, so an absent SKU counts as Standard."""
+        return (self.sku_name or "Standard").casefold() in CLOSED_BY_DEFAULT_PUBLIC_IP_SKUS
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateEndpoint(Resource):
+    """``Microsoft.Network/privateEndpoints`` (spec §12.1): its subnet, the NIC(s) it owns and its private IPs."""
+
+    subnet: str | None = None
+    network_interfaces: tuple[str, ...] = ()
+    application_security_groups: tuple[str, ...] = ()
+    #: Static private addresses of ``ipConfigurations`` (``properties.privateIPAddress`` of each).
+    private_ip_addresses: tuple[str, ...] = ()
+    custom_network_interface_name: str | None = None
+    #: ``privateLinkServiceId`` of each (manual or automatic) connection.
+    private_link_service_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NatGateway(Resource):
+    """``Microsoft.Network/natGateways``: an outbound path to the internet for its subnets (spec §12.2, §12.3)."""
+
+    sku_name: str | None = None
+    public_ip_addresses: tuple[str, ...] = ()
+    public_ip_prefixes: tuple[str, ...] = ()
+    #: Subnets using it (read-only back-references; the subnet's ``natGateway`` is what associates them).
+    subnets: tuple[str, ...] = ()
+    idle_timeout_in_minutes: int | None = None
+    resource_guid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

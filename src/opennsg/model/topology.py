@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
+from opennsg.model.avnm import (
+    AdminRule,
+    AdminRuleCollection,
+    DeploymentState,
+    DeploymentStatus,
+    ManagementGroup,
+    NetworkGroup,
+    NetworkManager,
+    SecurityAdminConfiguration,
+    StaticMember,
+    VnetEffectiveAdminRules,
+    subscription_of_scope,
+)
 from opennsg.model.ids import id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
+    NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
+    PrivateEndpoint,
     PublicIpAddress,
-    Resource,
     RouteTable,
     Subnet,
     Subscription,
@@ -22,11 +37,27 @@ from opennsg.model.resources import (
 )
 from opennsg.model.servicetags import ServiceTags
 
-R = TypeVar("R", bound=Resource)
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Keyed)
 
 
 def _index(items: Iterable[R]) -> Mapping[str, R]:
     return MappingProxyType({item.key: item for item in items})
+
+
+def _children(items: Iterable[R], parent_of: Callable[[R], str]) -> Mapping[str, tuple[R, ...]]:
+    """Children grouped by their parent's id key, each group in name order (case-insensitive)."""
+    grouped: dict[str, list[R]] = {}
+    for item in items:
+        grouped.setdefault(id_key(parent_of(item)), []).append(item)
+    return MappingProxyType(
+        {k: tuple(sorted(v, key=lambda i: i.key)) for k, v in grouped.items()}  # ids differ only in the last name
+    )
 
 
 @dataclass(frozen=True)
@@ -42,6 +73,19 @@ class Topology:
     public_ips: Mapping[str, PublicIpAddress] = field(default_factory=dict)
     subscriptions: Mapping[str, Subscription] = field(default_factory=dict)
     service_tags: ServiceTags | None = None
+    private_endpoints: Mapping[str, PrivateEndpoint] = field(default_factory=dict)
+    nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
+    # --- AVNM (spec §11): ARM's child resources kept flat, by id; ``*_of`` give a parent's children ---
+    network_managers: Mapping[str, NetworkManager] = field(default_factory=dict)
+    network_groups: Mapping[str, NetworkGroup] = field(default_factory=dict)
+    static_members: Mapping[str, StaticMember] = field(default_factory=dict)
+    security_admin_configurations: Mapping[str, SecurityAdminConfiguration] = field(default_factory=dict)
+    admin_rule_collections: Mapping[str, AdminRuleCollection] = field(default_factory=dict)
+    admin_rules: Mapping[str, AdminRule] = field(default_factory=dict)
+    deployment_statuses: tuple[DeploymentStatus, ...] = ()
+    management_groups: Mapping[str, ManagementGroup] = field(default_factory=dict)
+    #: Effective admin rules answers (spec §11.5 shape 2), by VNet id key.
+    effective_admin_rules: Mapping[str, VnetEffectiveAdminRules] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -56,6 +100,17 @@ class Topology:
         public_ips: Iterable[PublicIpAddress] = (),
         subscriptions: Iterable[Subscription] = (),
         service_tags: ServiceTags | None = None,
+        private_endpoints: Iterable[PrivateEndpoint] = (),
+        nat_gateways: Iterable[NatGateway] = (),
+        network_managers: Iterable[NetworkManager] = (),
+        network_groups: Iterable[NetworkGroup] = (),
+        static_members: Iterable[StaticMember] = (),
+        security_admin_configurations: Iterable[SecurityAdminConfiguration] = (),
+        admin_rule_collections: Iterable[AdminRuleCollection] = (),
+        admin_rules: Iterable[AdminRule] = (),
+        deployment_statuses: Iterable[DeploymentStatus] = (),
+        management_groups: Iterable[ManagementGroup] = (),
+        effective_admin_rules: Iterable[VnetEffectiveAdminRules] = (),
     ) -> Topology:
         return cls(
             nsgs=_index(nsgs),
@@ -67,6 +122,17 @@ class Topology:
             public_ips=_index(public_ips),
             subscriptions=MappingProxyType({s.key: s for s in subscriptions}),
             service_tags=service_tags,
+            private_endpoints=_index(private_endpoints),
+            nat_gateways=_index(nat_gateways),
+            network_managers=_index(network_managers),
+            network_groups=_index(network_groups),
+            static_members=_index(static_members),
+            security_admin_configurations=_index(security_admin_configurations),
+            admin_rule_collections=_index(admin_rule_collections),
+            admin_rules=_index(admin_rules),
+            deployment_statuses=tuple(deployment_statuses),
+            management_groups=_index(management_groups),
+            effective_admin_rules=_index(effective_admin_rules),
         )
 
     # --- lookups (all case-insensitive by id) -------------------------------------------------
@@ -180,6 +246,162 @@ class Topology:
         key = id_key(nsg_id)
         return [n for n in self.nics.values() if n.network_security_group and id_key(n.network_security_group) == key]
 
+    # --- private endpoints, NAT gateways, public IPs (spec §12) ---------------------------------------
+
+    def private_endpoint(self, resource_id: str | None) -> PrivateEndpoint | None:
+        return self.private_endpoints.get(id_key(resource_id)) if resource_id else None
+
+    def nat_gateway(self, resource_id: str | None) -> NatGateway | None:
+        return self.nat_gateways.get(id_key(resource_id)) if resource_id else None
+
+    def public_ip(self, resource_id: str | None) -> PublicIpAddress | None:
+        return self.public_ips.get(id_key(resource_id)) if resource_id else None
+
+    def private_endpoint_of_nic(self, nic_id: str) -> PrivateEndpoint | None:
+        """The private endpoint owning a NIC: the NIC's ``privateEndpoint`` reference, else an endpoint that lists
+        the NIC in ``networkInterfaces`` (az prints either side alone)."""
+        nic = self.nic(nic_id)
+        if nic is not None and nic.private_endpoint:
+            found = self.private_endpoint(nic.private_endpoint)
+            if found is not None:
+                return found
+        return self._endpoint_by_nic.get(id_key(nic_id))
+
+    def is_private_endpoint_nic(self, nic_id: str) -> bool:
+        nic = self.nic(nic_id)
+        return bool(nic and nic.private_endpoint) or id_key(nic_id) in self._endpoint_by_nic
+
+    @cached_property
+    def _endpoint_by_nic(self) -> Mapping[str, PrivateEndpoint]:
+        return MappingProxyType(
+            {id_key(n): pe for pe in self.private_endpoints.values() for n in pe.network_interfaces}
+        )
+
+    # --- AVNM (spec §11) ---------------------------------------------------------------------------
+
+    def network_manager(self, resource_id: str | None) -> NetworkManager | None:
+        return self.network_managers.get(id_key(resource_id)) if resource_id else None
+
+    def network_group(self, resource_id: str | None) -> NetworkGroup | None:
+        return self.network_groups.get(id_key(resource_id)) if resource_id else None
+
+    def security_admin_configuration(self, resource_id: str | None) -> SecurityAdminConfiguration | None:
+        return self.security_admin_configurations.get(id_key(resource_id)) if resource_id else None
+
+    def admin_rule_collection(self, resource_id: str | None) -> AdminRuleCollection | None:
+        return self.admin_rule_collections.get(id_key(resource_id)) if resource_id else None
+
+    def admin_rule(self, resource_id: str | None) -> AdminRule | None:
+        return self.admin_rules.get(id_key(resource_id)) if resource_id else None
+
+    def network_groups_of(self, manager_id: str) -> tuple[NetworkGroup, ...]:
+        return self._groups_by_manager.get(id_key(manager_id), ())
+
+    def static_members_of(self, group_id: str) -> tuple[StaticMember, ...]:
+        return self._members_by_group.get(id_key(group_id), ())
+
+    def configurations_of(self, manager_id: str) -> tuple[SecurityAdminConfiguration, ...]:
+        return self._configurations_by_manager.get(id_key(manager_id), ())
+
+    def rule_collections_of(self, configuration_id: str) -> tuple[AdminRuleCollection, ...]:
+        return self._collections_by_configuration.get(id_key(configuration_id), ())
+
+    def admin_rules_of(self, collection_id: str) -> tuple[AdminRule, ...]:
+        return self._rules_by_collection.get(id_key(collection_id), ())
+
+    def groups_with_member(self, member_id: str) -> tuple[NetworkGroup, ...]:
+        """Network groups listing a VNet or subnet id as a static member (any manager)."""
+        keys = {m.network_group_id.casefold() for m in self._members_by_resource.get(id_key(member_id), ())}
+        return tuple(g for k in sorted(keys) if (g := self.network_groups.get(k)) is not None)
+
+    @cached_property
+    def _groups_by_manager(self) -> Mapping[str, tuple[NetworkGroup, ...]]:
+        return _children(self.network_groups.values(), lambda g: g.network_manager_id)
+
+    @cached_property
+    def _members_by_group(self) -> Mapping[str, tuple[StaticMember, ...]]:
+        return _children(self.static_members.values(), lambda m: m.network_group_id)
+
+    @cached_property
+    def _members_by_resource(self) -> Mapping[str, tuple[StaticMember, ...]]:
+        return _children(self.static_members.values(), lambda m: m.resource_id)
+
+    @cached_property
+    def _configurations_by_manager(self) -> Mapping[str, tuple[SecurityAdminConfiguration, ...]]:
+        return _children(self.security_admin_configurations.values(), lambda c: c.network_manager_id)
+
+    @cached_property
+    def _collections_by_configuration(self) -> Mapping[str, tuple[AdminRuleCollection, ...]]:
+        return _children(self.admin_rule_collections.values(), lambda c: c.configuration_id)
+
+    @cached_property
+    def _rules_by_collection(self) -> Mapping[str, tuple[AdminRule, ...]]:
+        return _children(self.admin_rules.values(), lambda r: r.rule_collection_id)
+
+    def management_groups_above(self, subscription_id: str) -> tuple[str, ...]:
+        """Id keys of every management group a subscription is under (nearest first), from the imported tree."""
+        sub = name_of(subscription_id).casefold()
+        parent = self._group_of_subscription.get(sub)
+        out: list[str] = []
+        while parent is not None and parent not in out:
+            out.append(parent)
+            group = self.management_groups.get(parent)
+            parent = id_key(group.parent_id) if group is not None and group.parent_id else None
+        return tuple(out)
+
+    @cached_property
+    def _group_of_subscription(self) -> Mapping[str, str]:
+        return MappingProxyType(
+            {name_of(s).casefold(): g.key for g in self.management_groups.values() for s in g.subscriptions}
+        )
+
+    def manager_scopes_subscription(self, manager: NetworkManager, subscription_id: str) -> bool:
+        """Whether a subscription is in a manager's scope: listed, or under a listed management group (§11.2)."""
+        sub = name_of(subscription_id).casefold()
+        if any(subscription_of_scope(s).casefold() == sub for s in manager.scope_subscriptions):
+            return True
+        above = set(self.management_groups_above(sub))
+        return any(id_key(g) in above for g in manager.scope_management_groups)
+
+    def _status_names(self, status: DeploymentStatus, configuration: SecurityAdminConfiguration) -> bool:
+        if status.network_manager_id and id_key(status.network_manager_id) != id_key(configuration.network_manager_id):
+            return False
+        for given in status.configuration_ids:
+            if given.strip().startswith("/"):
+                if id_key(given) == configuration.key:
+                    return True
+            elif given.strip().casefold() == configuration.name.casefold():
+                return True
+        return False
+
+    def has_deployment_status(self, manager_id: str) -> bool:
+        """Whether any security admin deployment-status entry names a configuration of this manager (§11.6)."""
+        configurations = self.configurations_of(manager_id)
+        return any(
+            self._status_names(status, c)
+            for status in self.deployment_statuses
+            if status.is_security_admin
+            for c in configurations
+        )
+
+    def configuration_deployed(self, configuration_id: str, region: str) -> bool:
+        """Whether a security admin configuration applies in a region (spec §11.6 "No deployment status given"):
+        every region when no status entry names any configuration of its manager; else only where an entry lists
+        it as ``Deployed``."""
+        configuration = self.security_admin_configuration(configuration_id)
+        if configuration is None:
+            return False
+        if not self.has_deployment_status(configuration.network_manager_id):
+            return True
+        folded = _region_key(region)
+        return any(
+            status.is_security_admin
+            and status.deployment_status is DeploymentState.DEPLOYED
+            and _region_key(status.region) == folded
+            and self._status_names(status, configuration)
+            for status in self.deployment_statuses
+        )
+
     def with_(self, **changes: object) -> Topology:
         """A copy with some collections replaced (each given as an iterable of resources)."""
         current: dict[str, object] = {
@@ -192,9 +414,25 @@ class Topology:
             "public_ips": self.public_ips.values(),
             "subscriptions": self.subscriptions.values(),
             "service_tags": self.service_tags,
+            "private_endpoints": self.private_endpoints.values(),
+            "nat_gateways": self.nat_gateways.values(),
+            "network_managers": self.network_managers.values(),
+            "network_groups": self.network_groups.values(),
+            "static_members": self.static_members.values(),
+            "security_admin_configurations": self.security_admin_configurations.values(),
+            "admin_rule_collections": self.admin_rule_collections.values(),
+            "admin_rules": self.admin_rules.values(),
+            "deployment_statuses": self.deployment_statuses,
+            "management_groups": self.management_groups.values(),
+            "effective_admin_rules": self.effective_admin_rules.values(),
         }
         unknown = set(changes) - set(current)
         if unknown:
             raise TypeError(f"unknown collections: {sorted(unknown)}")
         current.update(changes)
         return Topology.of(**current)  # type: ignore[arg-type]
+
+
+def _region_key(region: str) -> str:
+    """Regions compare ignoring case and spaces (``East US`` is ``eastus``)."""
+    return "".join(region.split()).casefold()
