@@ -41,6 +41,7 @@ def _root(
 ) -> None:
     """Azure Network Security Groups, exactly, outside Azure."""
 
+
 PathsArgument = typer.Argument(..., help="ARM JSON files or directories (az -o json, ARM lists, templates).")
 
 
