@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
+from opennsg.model.servicetags import ServiceTags
 
 EXIT_OK = 0
 EXIT_EXPECTATION_FAILED = 1
@@ -60,7 +63,31 @@ ServiceTagsOption = typer.Option(
     None,
     "--service-tags",
     envvar="OPENNSG_SERVICE_TAGS",
-    help="Azure 'Service Tags – Public' JSON file (only tags with networkFeatures NSG are usable).",
+    help="Azure 'Service Tags – Public' JSON file (only tags with networkFeatures NSG are usable); default: the "
+    "file cached by 'opennsg service-tags update', if any.",
 )
+
+
+def cache_dir() -> Path:
+    """Where downloaded files are kept: $OPENNSG_CACHE_DIR, else $XDG_CACHE_HOME/opennsg, else ~/.cache/opennsg."""
+    explicit = os.environ.get("OPENNSG_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "opennsg"
+
+
+def cached_service_tags_path() -> Path:
+    """The service tags file that 'opennsg service-tags update' writes and every command falls back to."""
+    return cache_dir() / "ServiceTags_Public.json"
+
+
+def load_service_tags(path: Path | None) -> ServiceTags | None:
+    """The service tags a command uses: the file given (flag or environment), else the cached download, else none."""
+    if path is not None:
+        return ServiceTags.load(path)
+    cached = cached_service_tags_path()
+    return ServiceTags.load(cached) if cached.is_file() else None
+
 
 Registrar = Callable[[typer.Typer], None]

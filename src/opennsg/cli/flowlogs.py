@@ -9,9 +9,16 @@ from typing import Literal
 import typer
 from rich.table import Table
 
-from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stderr, stdout
+from opennsg.cli.common import (
+    JsonOption,
+    ServiceTagsOption,
+    bad_input_exits,
+    load_service_tags,
+    print_json,
+    stderr,
+    stdout,
+)
 from opennsg.flowlogs.reader import FlowLogReader, ReadStats
-from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 
 flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
@@ -31,7 +38,7 @@ def register(app: typer.Typer) -> None:
 def _topology(paths: list[Path], service_tags: Path | None) -> Topology:
     from opennsg.arm import load_paths
 
-    return load_paths(paths, service_tags=ServiceTags.load(service_tags) if service_tags else None)
+    return load_paths(paths, service_tags=load_service_tags(service_tags))
 
 
 def _report_problems(read: ReadStats) -> None:

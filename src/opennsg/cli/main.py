@@ -10,12 +10,11 @@ import typer
 from rich.table import Table
 
 from opennsg import __version__
-from opennsg.cli import common, flowlogs, serve, simulate
+from opennsg.cli import common, flowlogs, serve, servicetags, simulate
 from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
 from opennsg.engine.ir import Verdict
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
-from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 
 app = typer.Typer(
@@ -49,7 +48,7 @@ def load_topology(paths: list[Path], service_tags: Path | None) -> Topology:
     """Read the user's JSON into one validated Topology (raises OpenNsgError with every problem)."""
     from opennsg.arm import load_paths
 
-    tags = ServiceTags.load(service_tags) if service_tags else None
+    tags = common.load_service_tags(service_tags)
     return load_paths(paths, service_tags=tags)
 
 
@@ -367,5 +366,6 @@ def _short(value: str) -> str:
 serve.register(app)
 simulate.register(app)
 flowlogs.register(app)
+servicetags.register(app)
 
 __all__ = ["app"]

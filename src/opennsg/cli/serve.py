@@ -8,7 +8,15 @@ from pathlib import Path
 
 import typer
 
-from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, fail, print_json, stdout
+from opennsg.cli.common import (
+    JsonOption,
+    ServiceTagsOption,
+    bad_input_exits,
+    fail,
+    load_service_tags,
+    print_json,
+    stdout,
+)
 from opennsg.model.errors import ArmError
 
 DEFAULT_DB = "./opennsg.db"
@@ -69,13 +77,12 @@ def register(app: typer.Typer) -> None:
         from opennsg.api.auth import Tokens, create_token_file
         from opennsg.api.tls import ensure_self_signed
         from opennsg.arm import load_paths
-        from opennsg.model.servicetags import ServiceTags
 
         if (tls_cert is None) != (tls_key is None) or (tls_self_signed and tls_cert is not None):
             fail(ArmError("InvalidTlsOptions", "Use --tls-cert with --tls-key, or --tls-self-signed alone."), json)
         created_token: str | None = None
         with bad_input_exits(json):
-            tags = ServiceTags.load(service_tags) if service_tags else None
+            tags = load_service_tags(service_tags)
             token_path = tokens or _token_file(db)
             if tokens is None and not token_path.exists():
                 grants, created_token = create_token_file(token_path)

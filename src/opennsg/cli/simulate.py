@@ -12,6 +12,7 @@ from opennsg.cli.common import (
     JsonOption,
     ServiceTagsOption,
     bad_input_exits,
+    load_service_tags,
     print_json,
     stdout,
 )
@@ -36,10 +37,9 @@ def simulate(
 ) -> None:
     """Carry a scenario's traffic through the NSGs statefully; exit 1 when an `expect:` is not met."""
     from opennsg.dataplane.scenario import run_scenario
-    from opennsg.model.servicetags import ServiceTags
 
     with bad_input_exits(json):
-        tags = ServiceTags.load(service_tags) if service_tags else None
+        tags = load_service_tags(service_tags)
         run = run_scenario(scenario, max_flows_per_nic, tags)
     written = run.flow_logs.write(flowlogs_out) if flowlogs_out else []
     refused = {nic.name: run.network.table(nic).refused for nic in run.topology.nics.values()}

@@ -116,3 +116,43 @@ class ServiceTags:
                 for t in self.tags.values()
             ],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TagChange:
+    """One tag present in both files whose prefixes differ."""
+
+    name: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTagsDiff:
+    """What changed between two service tags files: whole tags added or removed, and prefix changes per tag."""
+
+    old_change_number: int
+    new_change_number: int
+    added_tags: tuple[ServiceTag, ...]
+    removed_tags: tuple[ServiceTag, ...]
+    changed_tags: tuple[TagChange, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added_tags or self.removed_tags or self.changed_tags)
+
+
+def compare(old: ServiceTags, new: ServiceTags) -> ServiceTagsDiff:
+    """Tags and prefixes added and removed from ``old`` to ``new`` (tag names compare case-insensitively)."""
+    changed = []
+    for key in sorted(old.tags.keys() & new.tags.keys()):
+        before, after = set(old.tags[key].address_prefixes), set(new.tags[key].address_prefixes)
+        if before != after:
+            changed.append(TagChange(new.tags[key].name, tuple(sorted(after - before)), tuple(sorted(before - after))))
+    return ServiceTagsDiff(
+        old_change_number=old.change_number,
+        new_change_number=new.change_number,
+        added_tags=tuple(new.tags[k] for k in sorted(new.tags.keys() - old.tags.keys())),
+        removed_tags=tuple(old.tags[k] for k in sorted(old.tags.keys() - new.tags.keys())),
+        changed_tags=tuple(changed),
+    )

@@ -410,7 +410,7 @@ def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags
         and parse_prefix(singular) is None
         and canonical_tag(singular, tags) is None
     ):
-        message = Message.INVALID_ADDRESS_PREFIX.format(rule_id=rid, value=singular)
+        message = Message.INVALID_ADDRESS_PREFIX.format(rule_id=rid, value=singular) + _tag_hint(singular, tags)
         yield Code.INVALID_ADDRESS_PREFIX, message, f"properties.{_camel(side, 'AddressPrefix')}"
     for j, value in enumerate(plural):
         path = f"properties.{_camel(side, 'AddressPrefixes')}[{j}]"
@@ -427,6 +427,26 @@ def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags
                 Message.INVALID_ADDRESS_PREFIX.format(rule_id=rid, value=value),
                 path,
             )
+
+
+_TAG_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*$")
+
+
+def _tag_hint(value: str, tags: ServiceTags | None) -> str:
+    """What to do when an address looks like a service tag that is not known (most real NSGs use tags)."""
+    if not _TAG_LIKE.match(value.strip()):
+        return ""
+    if tags is None:
+        return (
+            f". '{value}' looks like a service tag: service tags need Azure's \"Service Tags – Public\" file. "
+            "Pass it with --service-tags FILE (or set OPENNSG_SERVICE_TAGS), "
+            "or run 'opennsg service-tags update' once to download and cache the current one."
+        )
+    where = tags.source or "the service tags file"
+    known = tags.get(value)
+    if known is not None:
+        return f". The service tag '{known.name}' of {where} cannot be used in NSG rules (no 'NSG' network feature)."
+    return f". '{value}' is not a service tag of {where} (changeNumber {tags.change_number})."
 
 
 def _asg_problems(rid: str, rule: SecurityRule, side: str, topology: Topology) -> Iterator[_Problem]:
