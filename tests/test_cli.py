@@ -144,6 +144,14 @@ def test_verify_expect_mismatch_exits_1(network: Path) -> None:
     result = runner.invoke(app, [*args, "--local", "10.0.1.4:22", "--remote", "203.0.114.7:50000", "--expect", "Allow"])
     assert result.exit_code == 1
     assert "DenyAllInBound" in result.stdout
+    assert "expected Allow, got Deny (defaultSecurityRules/DenyAllInBound)" in " ".join(result.stderr.split())
+    as_json = runner.invoke(
+        app, [*args, "--local", "10.0.1.4:22", "--remote", "203.0.114.7:50000", "--expect", "Allow", "--json"]
+    )
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stderr) == {
+        "expectationFailed": {"expected": "Allow", "actual": "Deny", "ruleName": "defaultSecurityRules/DenyAllInBound"}
+    }
 
 
 def test_verify_bad_arguments_exit_2_with_all_problems(network: Path) -> None:

@@ -49,6 +49,15 @@ def fail(errors: OpenNsgError | list[ArmError] | ArmError, as_json: bool) -> NoR
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def expectation_failed(summary: str, detail: dict[str, Any], as_json: bool) -> NoReturn:
+    """An ``--expect`` that was not met: say what was expected and what came (stderr), exit 1."""
+    if as_json:
+        sys.stderr.write(json.dumps({"expectationFailed": detail}) + "\n")
+    else:
+        stderr.print(f"[bold red]expectation not met[/]: {summary}", markup=True)
+    raise typer.Exit(EXIT_EXPECTATION_FAILED)
+
+
 @contextmanager
 def bad_input_exits(as_json: bool) -> Iterator[None]:
     """Turn OpenNsgError raised inside the block into the ARM-style report and exit code 2."""

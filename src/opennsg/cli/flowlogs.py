@@ -114,8 +114,8 @@ def stats(
         topology = _topology(config, service_tags) if config else None
         reader = FlowLogReader(logs)
         result = compute_stats(reader.batches(), reader.stats, topology, top)
-    if png:
-        plot_timeline(result, png)
+        if png:
+            plot_timeline(result, png)
     if json:
         print_json(result.to_json())
         return

@@ -153,7 +153,11 @@ def verify(
     else:
         _print_verdict(result)
     if wanted is not None and verdict.access is not wanted:
-        raise typer.Exit(common.EXIT_EXPECTATION_FAILED)
+        common.expectation_failed(
+            f"expected {wanted.value}, got {verdict.access.value} ({verdict.rule_name or 'no rule'})",
+            {"expected": wanted.value, "actual": verdict.access.value, "ruleName": verdict.rule_name},
+            json,
+        )
 
 
 def _verify_flows(topology: Topology, flows: Path, output: Path | None, as_json: bool) -> None:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from opennsg.engine.compiled import CompiledPolicy, compile_policy
 from opennsg.engine.resolve import resolve_policy
+from opennsg.extras import require
 from opennsg.flowlogs.reader import ReadStats
 from opennsg.flowlogs.replay import ReplayResult, attribute, build_result, flow_columns
 from opennsg.model.topology import Topology
@@ -89,7 +90,7 @@ def classify_with_spark(
     master: str = "local[2]",
 ) -> ReplayResult:
     """The Spark twin of ``replay.classify_flows``; ``master`` is any Spark master URL."""
-    from pyspark.sql import SparkSession
+    spark_sql = require("pyspark.sql", "spark", "Replay on Spark (--engine spark)")
 
     paths = tuple(str(p.resolve()) for p in config_paths)
     tags = str(service_tags.resolve()) if service_tags else None
@@ -99,7 +100,7 @@ def classify_with_spark(
     attributed = flows.append_column("nic", pa.array(nics.tolist(), pa.string()))
     attributed = attributed.append_column("row", pa.array(np.arange(flows.num_rows), pa.int64()))
     attributed = attributed.filter(pa.array(~unattributed))
-    builder = SparkSession.builder.master(master).appName("opennsg-replay")
+    builder = spark_sql.SparkSession.builder.master(master).appName("opennsg-replay")
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         for key, value in _LOCAL_CONFIG.items():

@@ -1,0 +1,40 @@
+"""Optional extras: a missing one is exit 2 with the install line, never a traceback; the chart's minutes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from opennsg.cli.main import app
+from opennsg.flowlogs.stats import MinuteCount, per_minute
+
+DATA = Path(__file__).parent / "data" / "flowlogs"
+
+
+def test_stats_png_without_matplotlib_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    png = tmp_path / "chart.png"
+    logs = [DATA / "nsg_v1.json"]
+    assert logs, "the flow-log fixtures are missing"
+    result = CliRunner().invoke(app, ["flowlogs", "stats", str(logs[0]), "--png", str(png), "--json"])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] == "MissingOptionalDependency"
+    assert "pip install 'opennsg[plot]'" in error["message"]
+    assert not png.exists()
+
+
+def test_chart_minutes_have_zeros_where_nothing_was_logged() -> None:
+    def at(minute: int) -> datetime:
+        return datetime(2026, 12, 1, 10, minute, tzinfo=UTC)
+
+    minutes, allowed, denied = per_minute((MinuteCount(at(1), 5, 1), MinuteCount(at(4), 2, 0)))
+    assert [m.minute for m in minutes] == [1, 2, 3, 4]
+    assert allowed == [5, 0, 0, 2]
+    assert denied == [1, 0, 0, 0]
+    assert per_minute(()) == ([], [], [])
