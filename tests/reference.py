@@ -1,6 +1,8 @@
 """An obviously-correct NSG evaluator, written straight from the spec (Appendix A and section 0) on a ``Topology``.
 
-It shares nothing with ``opennsg.engine`` but the ``Flow`` type: plain ``ipaddress`` membership, a linear scan of
+It shares nothing with ``opennsg.engine`` but the ``Flow`` type, and no constant with the implementation: the
+special-purpose ranges, platform addresses and the six default rules are written out here again from the spec, so a
+wrong constant in the implementation shows up as a disagreement. Plain ``ipaddress`` membership, a linear scan of
 rules sorted by priority, tags computed on the spot. Slow on purpose; every fast path is checked against it.
 """
 
@@ -12,13 +14,65 @@ from datetime import date
 
 from opennsg.engine.flow import Flow
 from opennsg.model import Direction, NetworkInterface, NetworkSecurityGroup, SecurityRule, Subscription, Topology
-from opennsg.model.defaults import default_security_rules
-from opennsg.model.policy import NOT_INTERNET_PREFIXES, PLATFORM_TAG_PREFIXES
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 PROTOCOLS = {"tcp": {6}, "udp": {17}, "icmp": {1, 58}, "esp": {50}, "ah": {51}}
 DNS, IMDS, LKM = "AzurePlatformDNS", "AzurePlatformIMDS", "AzurePlatformLKM"
+
+#: Spec §0 "Internet tag": the IANA special-purpose ranges that are not globally reachable.
+NOT_GLOBAL = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32", "64:ff9b:1::/48", "100::/64",
+)  # fmt: skip
+#: Spec §0 "Platform exemption": the KMS addresses of AzurePlatformLKM when no service tags file defines the tag.
+KMS_ADDRESSES = ("20.118.99.224/32", "40.83.235.53/32", "23.102.135.246/32")
+
+
+@dataclass(frozen=True)
+class RefRule:
+    """The fields of a rule the reference matches on: a user rule as given, or one of the six default rules."""
+
+    name: str
+    default: bool
+    direction: str
+    priority: int
+    protocol: str
+    access: str
+    source_prefixes: tuple[str, ...]
+    source_asgs: tuple[str, ...]
+    source_ports: tuple[str, ...]
+    destination_prefixes: tuple[str, ...]
+    destination_asgs: tuple[str, ...]
+    destination_ports: tuple[str, ...]
+    destination_prefix: str
+
+    @classmethod
+    def of(cls, rule: SecurityRule) -> RefRule:
+        return cls(
+            rule.name, False, rule.direction.value, rule.priority, rule.protocol.value, rule.access.value,
+            rule.source_addresses, rule.source_asgs, rule.source_ports,
+            rule.destination_addresses, rule.destination_asgs, rule.destination_ports,
+            rule.destination_address_prefix or "",
+        )  # fmt: skip
+
+
+def _default(name: str, direction: str, priority: int, source: str, destination: str, access: str) -> RefRule:
+    return RefRule(name, True, direction, priority, "*", access, (source,), (), ("*",), (destination,), (), ("*",),
+                   destination)  # fmt: skip
+
+
+#: Spec §2: the six default rules of every NSG.
+DEFAULT_RULES = (
+    _default("AllowVnetInBound", "Inbound", 65000, "VirtualNetwork", "VirtualNetwork", "Allow"),
+    _default("AllowAzureLoadBalancerInBound", "Inbound", 65001, "AzureLoadBalancer", "*", "Allow"),
+    _default("DenyAllInBound", "Inbound", 65500, "*", "*", "Deny"),
+    _default("AllowVnetOutBound", "Outbound", 65000, "VirtualNetwork", "VirtualNetwork", "Allow"),
+    _default("AllowInternetOutBound", "Outbound", 65001, "*", "Internet", "Allow"),
+    _default("DenyAllOutBound", "Outbound", 65500, "*", "*", "Deny"),
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +112,7 @@ class Reference:
         return prefixes
 
     def is_internet(self, address: Address) -> bool:
-        special = list(NOT_INTERNET_PREFIXES) + self.virtual_network()
+        special = list(NOT_GLOBAL) + self.virtual_network()
         return not any(_in(address, p) for p in special)
 
     def lkm_prefixes(self) -> list[str]:
@@ -67,7 +121,7 @@ class Reference:
             for tag in tags.tags.values():
                 if tag.name.lower() == LKM.lower():
                     return list(tag.address_prefixes)
-        return list(PLATFORM_TAG_PREFIXES[LKM])
+        return list(KMS_ADDRESSES)
 
     def tag_contains(self, name: str, address: Address) -> bool:
         tag = name.strip().lower()
@@ -133,20 +187,20 @@ class Reference:
         return any(lo <= port <= hi for lo, hi in ranges)
 
     @staticmethod
-    def protocol_matches(rule: SecurityRule, protocol: int) -> bool:
-        name = rule.protocol.value.lower()
+    def protocol_matches(rule: RefRule, protocol: int) -> bool:
+        name = rule.protocol.lower()
         return name == "*" or protocol in PROTOCOLS[name]
 
-    def rule_matches(self, rule: SecurityRule, flow: Flow) -> bool:
+    def rule_matches(self, rule: RefRule, flow: Flow) -> bool:
         if flow.direction is Direction.INBOUND:
             src, sport, dst, dport = flow.remote_ip, flow.remote_port, flow.local_ip, flow.local_port
         else:
             src, sport, dst, dport = flow.local_ip, flow.local_port, flow.remote_ip, flow.remote_port
         return (
             self.protocol_matches(rule, flow.protocol)
-            and self.address_matches(rule.source_addresses, rule.source_asgs, src)
+            and self.address_matches(rule.source_prefixes, rule.source_asgs, src)
             and self.port_matches(rule.source_ports, sport, flow.protocol)
-            and self.address_matches(rule.destination_addresses, rule.destination_asgs, dst)
+            and self.address_matches(rule.destination_prefixes, rule.destination_asgs, dst)
             and self.port_matches(rule.destination_ports, dport, flow.protocol)
         )
 
@@ -202,18 +256,14 @@ class Reference:
             if nsg is None:
                 continue
             evaluated += 1
-            rules = list(nsg.security_rules) + list(nsg.default_security_rules or default_security_rules(nsg.id))
-            rules = sorted((r for r in rules if r.direction is flow.direction), key=lambda r: r.priority)
+            rules = [RefRule.of(r) for r in nsg.security_rules] + list(DEFAULT_RULES)
+            rules = sorted((r for r in rules if r.direction == flow.direction.value), key=lambda r: r.priority)
             if exempt is not None:
-                rules = [
-                    r
-                    for r in rules
-                    if not r.is_default and (r.destination_address_prefix or "").strip().lower() == exempt.lower()
-                ]
+                rules = [r for r in rules if not r.default and r.destination_prefix.strip().lower() == exempt.lower()]
             for rule in rules:
                 if self.rule_matches(rule, flow):
-                    name = ("defaultSecurityRules/" if rule.is_default else "securityRules/") + rule.name
-                    if rule.access.value == "Deny":
+                    name = ("defaultSecurityRules/" if rule.default else "securityRules/") + rule.name
+                    if rule.access == "Deny":
                         return RefVerdict("Deny", name, nsg.id)
                     last = RefVerdict("Allow", name, nsg.id)
                     break

@@ -28,6 +28,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from random import Random
 
 from hypothesis import strategies as st
+from tests.reference import KMS_ADDRESSES, NOT_GLOBAL
 
 from opennsg.engine.flow import Flow
 from opennsg.model import (
@@ -51,7 +52,6 @@ from opennsg.model import (
     default_security_rules,
 )
 from opennsg.model.ids import network_id
-from opennsg.model.policy import NOT_INTERNET_PREFIXES, OFFER_TYPES, PLATFORM_TAG_PREFIXES
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000c0de"
 RESOURCE_GROUP = "rg"
@@ -59,7 +59,14 @@ RESOURCE_GROUP = "rg"
 #: Addresses a rule or a flow is likely to care about, besides the topology's own.
 PUBLIC_ANCHORS_V4 = ("8.8.8.8", "20.60.1.10", "52.1.2.3", "1.0.0.0", "255.255.255.255", "100.64.0.1", "192.168.1.1")
 PUBLIC_ANCHORS_V6 = ("2603:1000::1", "2001:4860::8888", "2001:db8::1", "fe80::1", "::", "ffff::1")
-PLATFORM_ANCHORS = tuple(p.split("/")[0] for prefixes in PLATFORM_TAG_PREFIXES.values() for p in prefixes)
+#: The platform addresses of spec §0 (DNS, IMDS, the KMS hosts), written here again rather than imported.
+PLATFORM_PREFIXES = ("168.63.129.16/32", "169.254.169.254/32", *KMS_ADDRESSES)
+PLATFORM_ANCHORS = tuple(p.split("/")[0] for p in PLATFORM_PREFIXES)
+#: Spec §0 "Outbound SMTP": the offer types a subscription may declare.
+OFFER_TYPES = (
+    "EnterpriseAgreement", "EnterpriseDevTest", "PayAsYouGo", "MSDN", "AzurePass",
+    "AzureInOpen", "Education", "FreeTrial", "CSP",
+)  # fmt: skip
 SMTP_TARGETS = ("8.8.8.8", "52.1.2.3", "20.60.1.10", "1.0.0.0", "100.64.0.1", "168.63.129.16")
 PLATFORM_HOST_ANCHORS = ("168.63.129.16", "169.254.169.254", "168.63.129.17", "169.254.169.253")
 TAGS_ANY_SIDE = (
@@ -412,7 +419,7 @@ def _within(address: IPv4Address | IPv6Address, text: str) -> bool:
 
 
 def _flow_addresses(topology: Topology) -> tuple[list[str], list[str]]:
-    texts: list[str] = [*NOT_INTERNET_PREFIXES, *(p for ps in PLATFORM_TAG_PREFIXES.values() for p in ps)]
+    texts: list[str] = [*NOT_GLOBAL, *PLATFORM_PREFIXES]
     for nsg in topology.nsgs.values():
         for rule in nsg.security_rules:
             texts += [*rule.source_addresses, *rule.destination_addresses]

@@ -8,10 +8,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.reference import KMS_ADDRESSES
 
 from opennsg.arm import load_paths
 from opennsg.model import ServiceTags, Topology
-from opennsg.model.policy import PLATFORM_TAG_PREFIXES
 from opennsg.model.validation import validate_topology
 from opennsg.model.values import parse_prefix
 
@@ -110,7 +110,7 @@ def test_sample_tags_load_with_the_required_tags(sample: ServiceTags) -> None:
     assert sample.get("SampleTagWithoutNsg") is not None
     assert sample.nsg_tag("SampleTagWithoutNsg") is None
     lkm = sample.nsg_tag("AzurePlatformLKM")
-    assert lkm is not None and set(lkm.address_prefixes) == set(PLATFORM_TAG_PREFIXES["AzurePlatformLKM"])
+    assert lkm is not None and set(lkm.address_prefixes) == set(KMS_ADDRESSES)
     assert sample.get("Storage.WestUS").region == "westus"  # type: ignore[union-attr]
 
 
@@ -129,7 +129,7 @@ def test_sample_tags_are_clearly_sample_data_in_unroutable_ranges() -> None:
     documentation = [
         parse_prefix(p) for p in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15", "2001:db8::/32")
     ]
-    kms = set(PLATFORM_TAG_PREFIXES["AzurePlatformLKM"])
+    kms = set(KMS_ADDRESSES)
     for value in raw["values"]:
         for prefix in value["properties"]["addressPrefixes"]:
             if prefix in kms:

@@ -190,6 +190,11 @@ def test_an_unknown_tag_without_a_file_names_the_tag_the_file_and_the_flag(cache
     assert "--service-tags" in message
     assert "OPENNSG_SERVICE_TAGS" in message
     assert "opennsg service-tags update" in message
+    as_json = CliRunner().invoke(app, ["validate", str(tmp_path / "nsg.json"), "--json"])
+    error = json.loads(as_json.stderr)["error"]
+    assert error["message"].endswith("has invalid Address prefix. Value provided: Sql.WestEurope")  # ARM's own text
+    assert error["additionalInfo"][0]["type"] == "Hint"
+    assert "--service-tags" in error["additionalInfo"][0]["info"]["message"]
 
 
 def test_a_tag_missing_from_the_file_says_which_file(tmp_path: Path, cache: Path) -> None:

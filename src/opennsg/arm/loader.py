@@ -271,7 +271,7 @@ class _Loader:
             target = (
                 origin.locate(relative) if origin else f"{finding.resource_id}#{finding.error.target or ''}".rstrip("#")
             )
-            out.append(ArmError(finding.error.code, finding.error.message, target))
+            out.append(ArmError(finding.error.code, finding.error.message, target, finding.error.hint))
         return out
 
     def _origin_of(self, topology: Topology, finding: Finding) -> tuple[_Origin | None, str | None]:

@@ -43,9 +43,13 @@ def fail(errors: OpenNsgError | list[ArmError] | ArmError, as_json: bool) -> NoR
         sys.stderr.write(json.dumps(response.to_json(), indent=2) + "\n")
     else:
         stderr.print(f"[bold red]error[/] {response.code}: {response.message}", markup=True)
+        if response.hint is not None:
+            stderr.print(f"  hint: {response.hint}", markup=False)
         for detail in response.details:
             target = f" ({detail.target})" if detail.target else ""
             stderr.print(f"  - {detail.code}: {detail.message}{target}", markup=False)
+            if detail.hint is not None:
+                stderr.print(f"    hint: {detail.hint}", markup=False)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -14,11 +14,15 @@ class ArmError:
     code: str
     message: str
     target: str | None = None
+    #: What the user can do about it, beside ARM's own message (ARM's ``additionalInfo`` of type ``Hint``).
+    hint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.target is not None:
             out["target"] = self.target
+        if self.hint is not None:
+            out["additionalInfo"] = [{"type": "Hint", "info": {"message": self.hint}}]
         return out
 
 
@@ -37,6 +41,7 @@ class ArmErrorResponse:
     message: str
     details: tuple[ArmError, ...] = field(default=())
     target: str | None = None
+    hint: str | None = None
 
     @classmethod
     def from_errors(cls, errors: Iterable[ArmError]) -> ArmErrorResponse:
@@ -49,7 +54,7 @@ class ArmErrorResponse:
         if envelope is not None:
             return cls(*envelope, problems)
         if len(problems) == 1:
-            return cls(first.code, first.message, (), first.target)
+            return cls(first.code, first.message, (), first.target, first.hint)
         return cls(first.code, first.message, problems, first.target)
 
     def to_json(self) -> dict[str, Any]:
@@ -57,6 +62,8 @@ class ArmErrorResponse:
         if self.target is not None:
             body["target"] = self.target
         body["details"] = [d.to_json() for d in self.details]
+        if self.hint is not None:
+            body["additionalInfo"] = [{"type": "Hint", "info": {"message": self.hint}}]
         return {"error": body}
 
 

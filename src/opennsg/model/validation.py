@@ -278,7 +278,10 @@ def validate_topology(topology: Topology) -> list[ArmError]:
     """Every problem of a whole topology; targets are ``{resource id}#{path in its JSON}``."""
     return [
         ArmError(
-            f.error.code, f.error.message, f"{f.resource_id}#{f.error.target}" if f.error.target else f.resource_id
+            f.error.code,
+            f.error.message,
+            f"{f.resource_id}#{f.error.target}" if f.error.target else f.resource_id,
+            f.error.hint,
         )
         for f in topology_findings(topology)
     ]
@@ -305,7 +308,9 @@ def _nsg_findings(nsg: NetworkSecurityGroup, topology: Topology, membership: _As
     errors: list[Finding] = []
 
     def add(code: str, message: str, target: str | None = None) -> None:
-        errors.append(Finding(nsg.id, ArmError(code, message, target)))
+        errors.append(
+            Finding(nsg.id, ArmError(code, message, target, service_tag_hint(code, message, topology.service_tags)))
+        )
 
     if not is_valid_name(nsg.name):
         add(Code.INVALID_NAME, Message.INVALID_NAME.format(name=nsg.name, max_length=MAX_NAME_LENGTH), "name")
@@ -410,7 +415,7 @@ def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags
         and parse_prefix(singular) is None
         and canonical_tag(singular, tags) is None
     ):
-        message = Message.INVALID_ADDRESS_PREFIX.format(rule_id=rid, value=singular) + _tag_hint(singular, tags)
+        message = Message.INVALID_ADDRESS_PREFIX.format(rule_id=rid, value=singular)
         yield Code.INVALID_ADDRESS_PREFIX, message, f"properties.{_camel(side, 'AddressPrefix')}"
     for j, value in enumerate(plural):
         path = f"properties.{_camel(side, 'AddressPrefixes')}[{j}]"
@@ -432,21 +437,24 @@ def _address_problems(rid: str, rule: SecurityRule, side: str, tags: ServiceTags
 _TAG_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*$")
 
 
-def _tag_hint(value: str, tags: ServiceTags | None) -> str:
-    """What to do when an address looks like a service tag that is not known (most real NSGs use tags)."""
-    if not _TAG_LIKE.match(value.strip()):
-        return ""
+def service_tag_hint(code: str, message: str, tags: ServiceTags | None) -> str | None:
+    """What to do when a rule's address looks like a service tag that is not known (most real NSGs use tags)."""
+    if code != Code.INVALID_ADDRESS_PREFIX:
+        return None
+    value = message.rpartition("Value provided: ")[2].strip()  # the end of Message.INVALID_ADDRESS_PREFIX
+    if not _TAG_LIKE.match(value):
+        return None
     if tags is None:
         return (
-            f". '{value}' looks like a service tag: service tags need Azure's \"Service Tags – Public\" file. "
+            f"'{value}' looks like a service tag: service tags need Azure's \"Service Tags – Public\" file. "
             "Pass it with --service-tags FILE (or set OPENNSG_SERVICE_TAGS), "
             "or run 'opennsg service-tags update' once to download and cache the current one."
         )
     where = tags.source or "the service tags file"
     known = tags.get(value)
     if known is not None:
-        return f". The service tag '{known.name}' of {where} cannot be used in NSG rules (no 'NSG' network feature)."
-    return f". '{value}' is not a service tag of {where} (changeNumber {tags.change_number})."
+        return f"The service tag '{known.name}' of {where} cannot be used in NSG rules (no 'NSG' network feature)."
+    return f"'{value}' is not a service tag of {where} (changeNumber {tags.change_number})."
 
 
 def _asg_problems(rid: str, rule: SecurityRule, side: str, topology: Topology) -> Iterator[_Problem]:
