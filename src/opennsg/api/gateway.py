@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from opennsg.api.auth import Tokens
 from opennsg.api.errors import ApiError
+from opennsg.api.linked import Caller
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -23,6 +24,9 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 Reader = Callable[[str], Mapping[str, Any] | None]
 
 log = logging.getLogger("opennsg.api.requests")
+
+#: Where the gateway leaves the authenticated caller in the ASGI scope for the routes (``caller_of``).
+CALLER_SCOPE_KEY = "opennsg.caller"
 
 API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
@@ -150,6 +154,7 @@ class Gateway:
                 "Authentication failed. The 'Authorization' header is missing or does not carry a valid bearer token.",
                 headers={"WWW-Authenticate": 'Bearer realm="opennsg"'},
             )
+        scope[CALLER_SCOPE_KEY] = Caller(granted)
         subscription = subscription_of(path)
         if subscription is not None and not Tokens.allows(granted, subscription):
             return ApiError(
@@ -189,6 +194,16 @@ class Gateway:
             return message
 
         return limited_receive
+
+
+def caller_of(scope: Scope) -> Caller:
+    """The caller the gateway authenticated; a request that did not pass it may act on nothing but its own path's
+    subscription (the gateway refuses every other one)."""
+    caller = scope.get(CALLER_SCOPE_KEY)
+    if isinstance(caller, Caller):
+        return caller
+    subscription = subscription_of(scope.get("path", ""))
+    return Caller(frozenset({subscription.casefold()} if subscription else ()))
 
 
 def _too_large(limit: int) -> ApiError:

@@ -16,8 +16,10 @@ from typing import Any
 
 from opennsg import arm
 from opennsg.api.catalog import RESOURCE_GROUP_TYPE, SUBSCRIPTION_TYPE, ModelKind
-from opennsg.api.errors import ApiError, group_not_found, not_found
+from opennsg.api.errors import ApiError, bad_request, group_not_found, not_found
+from opennsg.api.linked import Caller, authorize_references
 from opennsg.api.store import Change, Document, Row, Snapshot, kind_of
+from opennsg.arm.parse import lookup as arm_lookup
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import (
@@ -239,7 +241,12 @@ def _with_synced_peerings(new: Topology, old: Topology, models: list[Resource]) 
 
 
 def put_resource(
-    snapshot: Snapshot, kind: ModelKind, resource_id: str, body: Mapping[str, Any], conditions: Preconditions
+    snapshot: Snapshot,
+    kind: ModelKind,
+    resource_id: str,
+    body: Mapping[str, Any],
+    conditions: Preconditions,
+    caller: Caller,
 ) -> Change[bool]:
     """PUT of a whole resource (create or replace). Result: whether it was created."""
     parsed = ResourceId.parse(resource_id)
@@ -250,7 +257,8 @@ def put_resource(
     row = snapshot.row(resource_id)
     conditions.check(row.etag if row else None)
     _location(body, existing)
-    model: Resource = _parse(kind.arm_kind, body, existing.id if existing else resource_id)
+    model: Resource = _with_child_ids(_parse(kind.arm_kind, body, existing.id if existing else resource_id))
+    authorize_references(caller, model, existing, f"{kind.type}/write", model.id)
     if existing is not None and not model.location:
         model = dataclasses.replace(model, location=existing.location)
     model = _keep_guid(model, existing)
@@ -265,6 +273,26 @@ def put_resource(
         new, models = _with_synced_peerings(new, topology, models)
     _check_state(new, models)
     return Change(put=tuple(models), topology=new, result=existing is None)
+
+
+#: Children held inside a resource's body: (attribute, URL segment). Their ids are read-only, derived from the
+#: parent's id and the child's name (an id given in the body could name another resource, even in another
+#: subscription).
+NESTED_CHILDREN: dict[type, tuple[tuple[str, str], ...]] = {
+    NetworkSecurityGroup: (("security_rules", "securityRules"),),
+    VirtualNetwork: (("subnets", "subnets"), ("peerings", "virtualNetworkPeerings")),
+    NetworkInterface: (("ip_configurations", "ipConfigurations"),),
+}
+
+
+def _with_child_ids(model: Resource) -> Resource:
+    changes: dict[str, Any] = {}
+    for attribute, segment in NESTED_CHILDREN.get(type(model), ()):
+        children = getattr(model, attribute)
+        changes[attribute] = tuple(
+            dataclasses.replace(child, id=f"{model.id}/{segment}/{child.name}") for child in children
+        )
+    return dataclasses.replace(model, **changes) if changes else model
 
 
 def _tags(body: Mapping[str, Any]) -> dict[str, str]:
@@ -453,8 +481,14 @@ def put_child(
     name: str,
     body: Mapping[str, Any],
     conditions: Preconditions,
+    caller: Caller,
 ) -> Change[bool]:
     """PUT of a security rule, subnet, peering or route: the parent is re-validated as a whole."""
+    given = arm_lookup(body, "name")
+    if isinstance(given, str) and given.casefold() != name.casefold():
+        raise bad_request(
+            f"The resource name '{given}' in the request body does not match the name '{name}' in the request URI."
+        )
     parent = parent_of(snapshot, kind, parent_id)
     items = _children(parent, collection)
     existing = next((c for c in items if c.name.casefold() == name.casefold()), None)
@@ -466,7 +500,8 @@ def put_child(
         "routes": "routes",
     }[collection]
     child_id = f"{parent.id}/{segment}/{existing.name if existing else name}"
-    child = _parse(arm_kind, body, child_id)
+    child = dataclasses.replace(_parse(arm_kind, body, child_id), name=existing.name if existing else name)
+    authorize_references(caller, child, existing, f"{kind.type}/{segment}/write", child_id)
     new_items, created = _put_child(items, child)
     model = dataclasses.replace(parent, **{collection: new_items})  # type: ignore[arg-type]
     topology = snapshot.topology

@@ -12,6 +12,7 @@ from opennsg import arm
 from opennsg.api import planning
 from opennsg.api.catalog import MODEL_KINDS, NETWORK_WATCHER_TYPE, RESOURCE_GROUP_TYPE, ModelKind
 from opennsg.api.errors import ApiError, group_not_found, not_found
+from opennsg.api.gateway import caller_of
 from opennsg.api.http import (
     check_group_name,
     check_name,
@@ -285,8 +286,9 @@ class Routes:
             rid = resource_id(subscriptionId, resourceGroupName, resourceName)
             body = await json_body(request)
             conditions = preconditions(request)
+            caller = caller_of(request.scope)
             snapshot, change, operation = await self._write(
-                lambda s: planning.put_resource(s, kind, rid, body, conditions), subscriptionId
+                lambda s: planning.put_resource(s, kind, rid, body, conditions, caller), subscriptionId
             )
             row = snapshot.row(rid)
             assert row is not None
@@ -495,8 +497,11 @@ class Routes:
                 check_name(childName, f"{kind.type}/{segment}")
                 body = await json_body(request)
                 conditions = preconditions(request)
+                caller = caller_of(request.scope)
                 snapshot, change, operation = await self._write(
-                    lambda s: planning.put_child(s, kind, pid, collection, arm_kind, childName, body, conditions),
+                    lambda s: planning.put_child(
+                        s, kind, pid, collection, arm_kind, childName, body, conditions, caller
+                    ),
                     subscriptionId,
                 )
                 row = snapshot.row(pid)

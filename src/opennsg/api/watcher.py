@@ -8,6 +8,7 @@ status); the work is already done, so the first poll says ``Succeeded`` and the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -16,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from opennsg.api.catalog import NETWORK_WATCHER_TYPE
 from opennsg.api.errors import ApiError, bad_request, not_found
+from opennsg.api.gateway import caller_of
 from opennsg.api.http import check_subscription, json_body, json_response, lro_headers
+from opennsg.api.linked import Caller, authorize_target
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Snapshot, Store
 from opennsg.engine.flow import Flow
@@ -37,6 +40,31 @@ def _text(body: Mapping[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise bad_request(f"The request is missing the required property '{name}' (a non-empty string).")
     return value.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One diagnostic request: who asks, through which watcher (for the linked-access check), with what body."""
+
+    name: str
+    watcher_id: str
+    caller: Caller
+    body: Mapping[str, Any]
+
+    def authorize(self) -> None:
+        """Every target the body names must lie in a subscription the caller may read: refused before any lookup,
+        so a target elsewhere gets the same answer whether or not it exists."""
+        for field in TARGET_FIELDS:
+            value = self.body.get(field)
+            if isinstance(value, str) and value.strip():
+                linked = _VM_READ if "/microsoft.compute/" in value.casefold() else _NIC_READ
+                action = f"{NETWORK_WATCHER_TYPE}/{self.name}/action"
+                authorize_target(self.caller, value, action, self.watcher_id, linked)
+
+
+TARGET_FIELDS = ("targetResourceId", "targetNicResourceId")
+_VM_READ = "Microsoft.Compute/virtualMachines/read"
+_NIC_READ = "Microsoft.Network/networkInterfaces/read"
 
 
 def target_nic(snapshot: Snapshot, body: Mapping[str, Any]) -> NetworkInterface:
@@ -127,8 +155,10 @@ class Diagnostics:
         subscription: str,
         location: str,
         compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]],
+        action: Action,
     ) -> Response:
-        body = await json_body(request)
+        body = action.body
+        action.authorize()
         snapshot = self.store.snapshot
 
         def work() -> tuple[dict[str, Any], str]:
@@ -154,7 +184,9 @@ class Diagnostics:
             row = self.store.snapshot.row(watcher_id)
             if row is None:
                 raise not_found(NETWORK_WATCHER_TYPE, networkWatcherName, resourceGroupName)
-            return await self._run(request, subscriptionId, str(row.body.get("location", "")), compute)
+            body = await json_body(request)
+            where = Action(action, row.id, caller_of(request.scope), body)
+            return await self._run(request, subscriptionId, str(row.body.get("location", "")), compute, where)
 
         handler.__name__ = f"watcher_{action}"
         self.router.add_api_route(

@@ -1,0 +1,188 @@
+"""ARM's linked-access check: what a request names outside the resource it acts on is authorised against the
+caller's token.
+
+A write may reference resources of other subscriptions (a NIC in another subscription's subnet, a peering to a
+remote VNet): ARM allows it only when the caller may act on the referenced scope too, and otherwise answers 403
+``LinkedAuthorizationFailed`` before looking at the referenced resource, so the answer is the same whether or not it
+exists. Network Watcher's diagnostics read their target the same way.
+
+Which fields carry references is one table, ``REFERENCE_FIELDS`` (model type -> attribute paths): a new resource
+kind plugs in with one line there, and ``tests/api/test_isolation.py`` fails until every id-holding field of every
+model type is either listed or declared not to be a reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from opennsg.api.auth import ALL_SUBSCRIPTIONS
+from opennsg.api.errors import ApiError
+from opennsg.model.errors import ArmError
+from opennsg.model.ids import id_key
+from opennsg.model.resources import (
+    NetworkInterface,
+    NetworkSecurityGroup,
+    PublicIpAddress,
+    SecurityRule,
+    Subnet,
+    VirtualMachine,
+    VirtualNetwork,
+    VirtualNetworkPeering,
+)
+
+LINKED_AUTHORIZATION_FAILED = "LinkedAuthorizationFailed"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The subscriptions the request's token grants (case-folded; ``*`` for all)."""
+
+    subscriptions: frozenset[str]
+
+    @classmethod
+    def anyone(cls) -> Caller:
+        """The operator (``serve --import``): every subscription."""
+        return cls(frozenset({ALL_SUBSCRIPTIONS}))
+
+    def can_read(self, resource_id: str) -> bool:
+        """Whether the caller may act on the subscription ``resource_id`` lies in. An id naming no subscription
+        cannot match any stored resource (stored ids all start with one), so it needs no grant: the model's
+        validation reports it as a reference to nothing."""
+        subscription = subscription_of(resource_id)
+        if subscription is None:
+            return True
+        return ALL_SUBSCRIPTIONS in self.subscriptions or subscription in self.subscriptions
+
+
+def subscription_of(resource_id: str) -> str | None:
+    """The case-folded subscription of an id as the store compares ids (``id_key``), or None when it names none.
+
+    Deliberately looser than ``ResourceId.parse``: an id the parser refuses (``.../nsg1//``) may still match a
+    stored resource by its key, and must still be authorised."""
+    parts = id_key(resource_id).split("/")
+    if len(parts) >= 3 and parts[0] == "" and parts[1] == "subscriptions" and parts[2]:
+        return parts[2]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceField:
+    """One reference-carrying field of a model type.
+
+    ``path`` walks attributes from the model: ``ip_configurations[].subnet`` is the ``subnet`` of every IP
+    configuration; a trailing ``[]`` means the attribute holds several ids. ``action`` is the permission ARM checks
+    on the referenced scope (it is named in the refusal)."""
+
+    path: str
+    action: str
+
+
+def _fields(*pairs: tuple[str, str]) -> tuple[ReferenceField, ...]:
+    return tuple(ReferenceField(path, action) for path, action in pairs)
+
+
+_NSG_JOIN = "Microsoft.Network/networkSecurityGroups/join/action"
+_SUBNET_JOIN = "Microsoft.Network/virtualNetworks/subnets/join/action"
+_ROUTE_TABLE_JOIN = "Microsoft.Network/routeTables/join/action"
+_ASG_JOIN_IP_CONFIGURATION = "Microsoft.Network/applicationSecurityGroups/joinIpConfiguration/action"
+_ASG_JOIN_RULE = "Microsoft.Network/applicationSecurityGroups/joinNetworkSecurityRule/action"
+_PUBLIC_IP_JOIN = "Microsoft.Network/publicIPAddresses/join/action"
+_NIC_JOIN = "Microsoft.Network/networkInterfaces/join/action"
+_PEER = "Microsoft.Network/virtualNetworks/peer/action"
+_BACKEND_POOL_JOIN = "Microsoft.Network/loadBalancers/backendAddressPools/join/action"
+_VM_READ = "Microsoft.Compute/virtualMachines/read"
+_NIC_READ = "Microsoft.Network/networkInterfaces/read"
+
+_RULE_FIELDS = (("source_asgs[]", _ASG_JOIN_RULE), ("destination_asgs[]", _ASG_JOIN_RULE))
+_SUBNET_FIELDS = (("network_security_group", _NSG_JOIN), ("route_table", _ROUTE_TABLE_JOIN))
+
+#: Every reference a write can carry, per model type (top-level resources and the children PUT on their own).
+REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
+    NetworkSecurityGroup: _fields(*((f"security_rules[].{p}", a) for p, a in _RULE_FIELDS)),
+    SecurityRule: _fields(*_RULE_FIELDS),
+    VirtualNetwork: _fields(
+        *((f"subnets[].{p}", a) for p, a in _SUBNET_FIELDS), ("peerings[].remote_virtual_network", _PEER)
+    ),
+    Subnet: _fields(*_SUBNET_FIELDS),
+    VirtualNetworkPeering: _fields(("remote_virtual_network", _PEER)),
+    NetworkInterface: _fields(
+        ("network_security_group", _NSG_JOIN),
+        ("virtual_machine", _VM_READ),
+        ("ip_configurations[].subnet", _SUBNET_JOIN),
+        ("ip_configurations[].application_security_groups[]", _ASG_JOIN_IP_CONFIGURATION),
+        ("ip_configurations[].public_ip_address", _PUBLIC_IP_JOIN),
+        ("ip_configurations[].load_balancer_backend_address_pools[]", _BACKEND_POOL_JOIN),
+    ),
+    VirtualMachine: _fields(("network_interfaces[]", _NIC_JOIN), ("primary_network_interface", _NIC_JOIN)),
+    PublicIpAddress: _fields(("ip_configuration", _NIC_READ)),
+}
+
+
+def _walk(value: Any, steps: list[str]) -> Iterator[str]:
+    if value is None:
+        return
+    if not steps:
+        if isinstance(value, str):
+            yield value
+        return
+    step, rest = steps[0], steps[1:]
+    many = step.endswith("[]")
+    attribute = getattr(value, step.removesuffix("[]"))
+    for item in attribute if many else (attribute,):
+        yield from _walk(item, rest)
+
+
+def references_of(model: Any) -> Iterator[tuple[ReferenceField, str]]:
+    """Every (field, referenced id) the model carries, per ``REFERENCE_FIELDS``."""
+    for field in REFERENCE_FIELDS.get(type(model), ()):
+        for referenced in _walk(model, field.path.split(".")):
+            if referenced.strip():
+                yield field, referenced
+
+
+def authorize_references(caller: Caller, model: Any, before: Any, write_action: str, scope: str) -> None:
+    """Refuse (403 ``LinkedAuthorizationFailed``) a write whose ``model`` references a subscription the caller may
+    not read. References the resource already had (``before``) were authorised when they were written."""
+    kept = {id_key(referenced) for _, referenced in references_of(before)} if before is not None else set()
+    refused = [
+        (field, referenced)
+        for field, referenced in references_of(model)
+        if id_key(referenced) not in kept and not caller.can_read(referenced)
+    ]
+    if refused:
+        raise linked_failure(write_action, scope, refused)
+
+
+def authorize_target(caller: Caller, target: str, action: str, scope: str, linked_action: str) -> None:
+    """Refuse a diagnostic whose target lies in a subscription the caller may not read (before any lookup)."""
+    if not caller.can_read(target):
+        raise linked_failure(action, scope, [(ReferenceField("target", linked_action), target)])
+
+
+def _camel(path: str) -> str:
+    """``ip_configurations[].subnet`` as the JSON names it: ``ipConfigurations[].subnet``."""
+    head, *rest = path.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def linked_failure(action: str, scope: str, refused: Iterable[tuple[ReferenceField, str]]) -> ApiError:
+    """ARM's refusal, naming only what the caller sent (nothing about the referenced resources)."""
+    items = list(refused)
+    actions = ",".join(dict.fromkeys(field.action for field, _ in items))
+    scopes = ",".join(dict.fromkeys(referenced for _, referenced in items))
+    message = (
+        f"The client has permission to perform action '{action}' on scope '{scope}'; however, it does not have "
+        f"permission to perform action(s) '{actions}' on the linked scope(s) '{scopes}' or the linked scope(s) "
+        "are invalid."
+    )
+    details = [
+        ArmError(
+            LINKED_AUTHORIZATION_FAILED,
+            f"No permission to perform action '{field.action}' on the linked scope '{referenced}'.",
+            _camel(field.path),
+        )
+        for field, referenced in items
+    ]
+    return ApiError(403, LINKED_AUTHORIZATION_FAILED, message, details if len(details) > 1 else ())

@@ -1,0 +1,512 @@
+"""Tenant isolation: nothing of one subscription is visible to, or changeable by, a token of another.
+
+The authorisation matrix: every route x every kind of credential; every reference-carrying field
+(``opennsg.api.linked.REFERENCE_FIELDS``) x every foreign subscription (one holding the referenced resource, one
+that holds nothing); Network Watcher's diagnostics aimed at another subscription. Each asserts the refusal ARM gives,
+that it says the same whether or not the foreign resource exists, that no response carries the other subscription's
+data and that no subscription's state changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from opennsg.api import ServiceConfig, create_app
+from opennsg.api.auth import Tokens
+from opennsg.api.catalog import MODEL_KINDS
+from opennsg.api.linked import REFERENCE_FIELDS
+from opennsg.model import resources
+
+API = "api-version=2024-05-01"
+A = "aaaaaaaa-0000-0000-0000-00000000000a"
+B = "bbbbbbbb-0000-0000-0000-00000000000b"
+C = "cccccccc-0000-0000-0000-00000000000c"  # a subscription no one has written to
+ALL, A_ONLY, B_ONLY, A_AND_B = "token-all", "token-a", "token-b", "token-a-and-b"
+TOKENS = Tokens.of({ALL: ["*"], A_ONLY: [A], B_ONLY: [B], A_AND_B: [A.upper(), B]})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def rid(sub: str, kind: str, name: str, provider: str = "Microsoft.Network", group: str = "rg1") -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{group}/providers/{provider}/{kind}/{name}"
+
+
+def ids(sub: str) -> dict[str, str]:
+    """The ids of the one-of-everything world ``populate`` writes into ``sub``."""
+    vnet = rid(sub, "virtualNetworks", "vnet")
+    return {
+        "asg": rid(sub, "applicationSecurityGroups", "asg"),
+        "nsg": rid(sub, "networkSecurityGroups", "nsg"),
+        "route_table": rid(sub, "routeTables", "rt"),
+        "vnet": vnet,
+        "subnet": f"{vnet}/subnets/app",
+        "public_ip": rid(sub, "publicIPAddresses", "pip"),
+        "nic": rid(sub, "networkInterfaces", "nic"),
+        "ip_configuration": rid(sub, "networkInterfaces", "nic") + "/ipConfigurations/ipconfig1",
+        "vm": rid(sub, "virtualMachines", "vm", "Microsoft.Compute"),
+        "watcher": rid(sub, "networkWatchers", "nw"),
+        "pool": rid(sub, "loadBalancers", "lb") + "/backendAddressPools/pool",
+    }
+
+
+def rule(priority: int = 100, **fields: Any) -> dict[str, Any]:
+    properties = {
+        "protocol": "Tcp",
+        "sourceAddressPrefix": "*",
+        "sourcePortRange": "*",
+        "destinationAddressPrefix": "*",
+        "destinationPortRange": "443",
+        "access": "Allow",
+        "priority": priority,
+        "direction": "Inbound",
+    }
+    properties.update(fields)
+    return {k: v for k, v in properties.items() if v is not None}
+
+
+def vnet_body(subnet: dict[str, Any] | None = None, peerings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "location": "westus",
+        "properties": {
+            "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+            "subnets": [{"name": "app", "properties": {"addressPrefix": "10.0.0.0/24", **(subnet or {})}}],
+            "virtualNetworkPeerings": peerings or [],
+        },
+    }
+
+
+def nic_body(sub: str, configuration: dict[str, Any] | None = None, **properties: Any) -> dict[str, Any]:
+    config = {"subnet": {"id": ids(sub)["subnet"]}, **(configuration or {})}
+    return {
+        "location": "westus",
+        "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": config}], **properties},
+    }
+
+
+def populate(client: TestClient, sub: str) -> None:
+    """One of everything in ``sub``, written with the all-subscriptions token."""
+    own = ids(sub)
+    writes: list[tuple[str, dict[str, Any]]] = [
+        (f"/subscriptions/{sub}/resourceGroups/rg1", {"location": "westus"}),
+        (own["asg"], {"location": "westus"}),
+        (own["nsg"], {"location": "westus", "properties": {"securityRules": [{"name": "r1", "properties": rule()}]}}),
+        (own["route_table"], {"location": "westus", "properties": {"routes": []}}),
+        (own["vnet"], vnet_body({"networkSecurityGroup": {"id": own["nsg"]}})),
+        (own["public_ip"], {"location": "westus", "properties": {"ipAddress": "52.0.0.1"}}),
+        (
+            own["nic"],
+            nic_body(sub, {"privateIPAddress": "10.0.0.4", "applicationSecurityGroups": [{"id": own["asg"]}]}),
+        ),
+        (
+            own["vm"],
+            {"location": "westus", "properties": {"networkProfile": {"networkInterfaces": [{"id": own["nic"]}]}}},
+        ),
+        (own["watcher"], {"location": "westus"}),
+    ]
+    for path, body in writes:
+        answer = client.put(f"{path}?{API}", json=body, headers=bearer(ALL))
+        assert answer.status_code in (200, 201), (path, answer.text)
+
+
+@pytest.fixture
+def world(tmp_path: Any) -> Iterator[TestClient]:
+    """Subscriptions A and B, each with one of everything (C holds nothing)."""
+    with TestClient(create_app(ServiceConfig(db_url=str(tmp_path / "iso.db"), tokens=TOKENS))) as client:
+        populate(client, A)
+        populate(client, B)
+        yield client
+
+
+def state(client: TestClient, subscriptions: tuple[str, ...] = (A, B, C)) -> str:
+    """Everything stored in these subscriptions (read with the all-subscriptions token), as one comparable text."""
+    out: dict[str, Any] = {}
+    for sub in subscriptions:
+        out[f"{sub}/groups"] = client.get(f"/subscriptions/{sub}/resourcegroups?{API}", headers=bearer(ALL)).json()
+        for kind in [k.type for k in MODEL_KINDS] + ["Microsoft.Network/networkWatchers"]:
+            listed = client.get(f"/subscriptions/{sub}/providers/{kind}?{API}", headers=bearer(ALL))
+            out[f"{sub}/{kind}"] = listed.json()
+    return json.dumps(out, sort_keys=True)
+
+
+# --- every reference-carrying field x every foreign subscription ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferenceCase:
+    """A write by subscription A's token whose body puts ``foreign`` into one reference-carrying field."""
+
+    covers: tuple[tuple[type, str], ...]  # (model type, REFERENCE_FIELDS path)
+    target: str  # which of ``ids(...)`` the field refers to
+    path: str  # the URL written (always in subscription A)
+    body: Callable[[str], dict[str, Any]]
+
+
+def reference_cases() -> list[ReferenceCase]:
+    own = ids(A)
+    nsg, vnet, nic = resources.NetworkSecurityGroup, resources.VirtualNetwork, resources.NetworkInterface
+
+    def asg_rule(side: str) -> Callable[[str], dict[str, Any]]:
+        return lambda ref: {
+            "properties": rule(**{f"{side}AddressPrefix": None, f"{side}ApplicationSecurityGroups": [{"id": ref}]})
+        }
+
+    def nsg_with_asg_rule(side: str) -> Callable[[str], dict[str, Any]]:
+        return lambda ref: {
+            "location": "westus",
+            "properties": {"securityRules": [{"name": "r", **asg_rule(side)(ref)}]},
+        }
+
+    new_nsg = rid(A, "networkSecurityGroups", "new-nsg")
+    new_vnet = rid(A, "virtualNetworks", "new-vnet")
+    new_nic = rid(A, "networkInterfaces", "new-nic")
+    return [
+        *(
+            ReferenceCase(((nsg, f"security_rules[].{side}_asgs[]"),), "asg", new_nsg, nsg_with_asg_rule(side))
+            for side in ("source", "destination")
+        ),
+        *(
+            ReferenceCase(
+                ((resources.SecurityRule, f"{side}_asgs[]"),), "asg", own["nsg"] + "/securityRules/new", asg_rule(side)
+            )
+            for side in ("source", "destination")
+        ),
+        ReferenceCase(
+            ((vnet, "subnets[].network_security_group"),),
+            "nsg",
+            new_vnet,
+            lambda ref: vnet_body({"networkSecurityGroup": {"id": ref}}),
+        ),
+        ReferenceCase(
+            ((vnet, "subnets[].route_table"),),
+            "route_table",
+            new_vnet,
+            lambda ref: vnet_body({"routeTable": {"id": ref}}),
+        ),
+        ReferenceCase(
+            ((vnet, "peerings[].remote_virtual_network"),),
+            "vnet",
+            new_vnet,
+            lambda ref: vnet_body(peerings=[{"name": "p", "properties": {"remoteVirtualNetwork": {"id": ref}}}]),
+        ),
+        ReferenceCase(
+            ((resources.Subnet, "network_security_group"),),
+            "nsg",
+            own["vnet"] + "/subnets/new",
+            lambda ref: {"properties": {"addressPrefix": "10.0.9.0/24", "networkSecurityGroup": {"id": ref}}},
+        ),
+        ReferenceCase(
+            ((resources.Subnet, "route_table"),),
+            "route_table",
+            own["vnet"] + "/subnets/new",
+            lambda ref: {"properties": {"addressPrefix": "10.0.9.0/24", "routeTable": {"id": ref}}},
+        ),
+        ReferenceCase(
+            ((resources.VirtualNetworkPeering, "remote_virtual_network"),),
+            "vnet",
+            own["vnet"] + "/virtualNetworkPeerings/new",
+            lambda ref: {"properties": {"remoteVirtualNetwork": {"id": ref}}},
+        ),
+        ReferenceCase(
+            ((nic, "network_security_group"),),
+            "nsg",
+            new_nic,
+            lambda ref: nic_body(A, networkSecurityGroup={"id": ref}),
+        ),
+        ReferenceCase(((nic, "virtual_machine"),), "vm", new_nic, lambda ref: nic_body(A, virtualMachine={"id": ref})),
+        ReferenceCase(
+            ((nic, "ip_configurations[].subnet"),), "subnet", new_nic, lambda ref: nic_body(A, {"subnet": {"id": ref}})
+        ),
+        ReferenceCase(
+            ((nic, "ip_configurations[].application_security_groups[]"),),
+            "asg",
+            new_nic,
+            lambda ref: nic_body(A, {"applicationSecurityGroups": [{"id": ref}]}),
+        ),
+        ReferenceCase(
+            ((nic, "ip_configurations[].public_ip_address"),),
+            "public_ip",
+            new_nic,
+            lambda ref: nic_body(A, {"publicIPAddress": {"id": ref}}),
+        ),
+        ReferenceCase(
+            ((nic, "ip_configurations[].load_balancer_backend_address_pools[]"),),
+            "pool",
+            new_nic,
+            lambda ref: nic_body(A, {"loadBalancerBackendAddressPools": [{"id": ref}]}),
+        ),
+        ReferenceCase(
+            (
+                (resources.VirtualMachine, "network_interfaces[]"),
+                (resources.VirtualMachine, "primary_network_interface"),
+            ),
+            "nic",
+            rid(A, "virtualMachines", "new-vm", "Microsoft.Compute"),
+            lambda ref: {
+                "location": "westus",
+                "properties": {"networkProfile": {"networkInterfaces": [{"id": ref, "properties": {"primary": True}}]}},
+            },
+        ),
+        ReferenceCase(
+            ((resources.PublicIpAddress, "ip_configuration"),),
+            "ip_configuration",
+            rid(A, "publicIPAddresses", "new-pip"),
+            lambda ref: {"location": "westus", "properties": {"ipConfiguration": {"id": ref}}},
+        ),
+    ]
+
+
+def test_every_reference_field_is_in_the_matrix() -> None:
+    covered = {cover for case in reference_cases() for cover in case.covers}
+    listed = {(kind, field.path) for kind, fields in REFERENCE_FIELDS.items() for field in fields}
+    assert covered == listed
+
+
+#: Attributes of model values that hold text but never another resource's id.
+NOT_REFERENCES = frozenset(
+    {
+        "id", "name", "location", "description", "mac_address", "resource_guid", "peering_state",
+        "private_ip_address", "private_ip_address_version", "ip_address", "address_prefix", "next_hop_type",
+        "next_hop_ip_address", "source_address_prefix", "source_address_prefixes", "source_port_range",
+        "source_port_ranges", "destination_address_prefix", "destination_address_prefixes",
+        "destination_port_range", "destination_port_ranges", "address_space", "address_prefixes",
+        "remote_address_space", "gateway_prefixes", "tags",
+        # an NSG's default rules are always the six built-in ones, never read from a body
+        "default_security_rules[].source_asgs[]", "default_security_rules[].destination_asgs[]",
+    }
+)  # fmt: skip
+
+
+def _text_fields(kind: type, prefix: str = "") -> Iterator[str]:
+    """Attribute paths (``REFERENCE_FIELDS`` syntax) of every text-holding field of a model type, nested values
+    included."""
+    hints = typing.get_type_hints(kind)
+    for field in dataclasses.fields(kind):
+        hint = hints[field.name]
+        args = typing.get_args(hint)
+        many = typing.get_origin(hint) is tuple
+        inner = args[0] if many else hint
+        nested = [a for a in (*args, inner) if dataclasses.is_dataclass(a)]
+        if nested:
+            yield from _text_fields(typing.cast(type, nested[0]), f"{prefix}{field.name}{'[]' if many else ''}.")
+        elif str in (inner, *typing.get_args(inner), *args):
+            yield f"{prefix}{field.name}{'[]' if many else ''}"
+
+
+def test_every_id_holding_field_of_every_model_type_is_classified() -> None:
+    """A new model type or field fails here until it is listed in ``REFERENCE_FIELDS`` (authorised on every write)
+    or its attribute name is declared in ``NOT_REFERENCES``."""
+    model_types = [
+        value
+        for value in vars(resources).values()
+        if isinstance(value, type) and issubclass(value, resources.Resource) and value is not resources.Resource
+    ]
+    unclassified = []
+    for kind in [*model_types, resources.SecurityRule, resources.Subnet, resources.VirtualNetworkPeering]:
+        listed = {field.path for field in REFERENCE_FIELDS.get(kind, ())}
+        for path in _text_fields(kind):
+            declared = path in NOT_REFERENCES or path.rsplit(".", 1)[-1].removesuffix("[]") in NOT_REFERENCES
+            if path not in listed and not declared:
+                unclassified.append(f"{kind.__name__}.{path}")
+    assert not unclassified, f"classify these in REFERENCE_FIELDS or NOT_REFERENCES: {unclassified}"
+
+
+def _without(text: str, *values: str) -> str:
+    for value in values:
+        text = text.replace(value, "<ref>")
+    return text
+
+
+@pytest.mark.parametrize("case", reference_cases(), ids=lambda c: f"{c.covers[0][0].__name__}.{c.covers[0][1]}")
+def test_a_reference_into_a_subscription_the_caller_cannot_read_is_refused_alike(
+    world: TestClient, case: ReferenceCase
+) -> None:
+    before = state(world)
+    answers = []
+    for foreign in (ids(B)[case.target], ids(C)[case.target], ids(B)[case.target].replace("/rg1/", "/nowhere/")):
+        answer = world.put(f"{case.path}?{API}", json=case.body(foreign), headers=bearer(A_ONLY))
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"]["code"] == "LinkedAuthorizationFailed"
+        answers.append(_without(answer.text, foreign, B, C))
+    assert answers[0] == answers[1] == answers[2], "the refusal must not tell whether the foreign resource exists"
+    assert state(world) == before
+
+
+@pytest.mark.parametrize("case", reference_cases(), ids=lambda c: f"{c.covers[0][0].__name__}.{c.covers[0][1]}")
+def test_a_reference_into_a_subscription_the_caller_can_read_passes_the_linked_check(
+    world: TestClient, case: ReferenceCase
+) -> None:
+    """With a token for both subscriptions the write is judged on its merits (ARM allows cross-subscription
+    references, peering included, to a caller who may use both ends)."""
+    answer = world.put(f"{case.path}?{API}", json=case.body(ids(B)[case.target]), headers=bearer(A_AND_B))
+    assert answer.status_code < 500 and answer.status_code != 403, answer.text
+
+
+def test_cross_subscription_peering_with_access_to_both_connects(world: TestClient) -> None:
+    peering = ids(A)["vnet"] + "/virtualNetworkPeerings/to-b"
+    body = {"properties": {"remoteVirtualNetwork": {"id": ids(B)["vnet"]}}}
+    assert world.put(f"{peering}?{API}", json=body, headers=bearer(A_AND_B)).status_code == 201
+    back = ids(B)["vnet"] + "/virtualNetworkPeerings/to-a"
+    body = {"properties": {"remoteVirtualNetwork": {"id": ids(A)["vnet"]}}}
+    assert world.put(f"{back}?{API}", json=body, headers=bearer(A_AND_B)).status_code == 201
+    state_of_a = world.get(f"{peering}?{API}", headers=bearer(A_ONLY)).json()["properties"]["peeringState"]
+    assert state_of_a == "Connected"
+
+
+def test_a_reference_the_resource_already_had_stays_writable(world: TestClient) -> None:
+    """Linked once by a caller who could use both ends, a reference survives a re-PUT by a token of one side."""
+    path = rid(A, "networkInterfaces", "linked")
+    body = nic_body(A, networkSecurityGroup={"id": ids(B)["nsg"]})
+    assert world.put(f"{path}?{API}", json=body, headers=bearer(A_AND_B)).status_code == 201
+    body["tags"] = {"touched": "yes"}
+    assert world.put(f"{path}?{API}", json=body, headers=bearer(A_ONLY)).status_code == 200
+    other = nic_body(A, networkSecurityGroup={"id": ids(B)["nsg"].replace("/nsg", "/nsg2")})
+    assert world.put(f"{path}?{API}", json=other, headers=bearer(A_ONLY)).status_code == 403
+
+
+def test_nested_child_ids_are_derived_from_the_parent(world: TestClient) -> None:
+    """An id in a body cannot place a child under another resource (nor another subscription)."""
+    body = vnet_body()
+    body["properties"]["subnets"][0]["id"] = ids(B)["subnet"]
+    path = rid(A, "virtualNetworks", "derived")
+    answer = world.put(f"{path}?{API}", json=body, headers=bearer(A_ONLY))
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["properties"]["subnets"][0]["id"] == f"{path}/subnets/app"
+    assert B not in answer.text
+
+
+# --- Network Watcher diagnostics aimed at another subscription ----------------------------------------------------
+
+
+def diagnostics(target: str) -> list[tuple[str, dict[str, Any]]]:
+    flow = {
+        "direction": "Inbound",
+        "protocol": "TCP",
+        "localIPAddress": "10.0.0.4",
+        "localPort": "443",
+        "remoteIPAddress": "52.1.2.3",
+        "remotePort": "1000",
+    }
+    profile = {"direction": "Inbound", "protocol": "TCP", "source": "52.1.2.3", "destination": "10.0.0.4",
+               "destinationPort": "443"}  # fmt: skip
+    return [
+        ("ipFlowVerify", {"targetResourceId": target, **flow}),
+        ("ipFlowVerify", {"targetResourceId": ids(A)["vm"], "targetNicResourceId": target, **flow}),
+        ("networkConfigurationDiagnostic", {"targetResourceId": target, "profiles": [profile]}),
+        ("securityGroupView", {"targetResourceId": target}),
+    ]
+
+
+@pytest.mark.parametrize("target", ["nic", "vm"])
+def test_diagnostics_refuse_targets_in_subscriptions_the_caller_cannot_read(world: TestClient, target: str) -> None:
+    before = state(world)
+    watcher = ids(A)["watcher"]
+    for index in range(4):
+        answers = []
+        for foreign in (ids(B)[target], ids(C)[target], ids(B)[target] + "-missing"):
+            action, body = diagnostics(foreign)[index]
+            answer = world.post(f"{watcher}/{action}?{API}", json=body, headers=bearer(A_ONLY))
+            assert answer.status_code == 403, (action, answer.text)
+            assert answer.json()["error"]["code"] == "LinkedAuthorizationFailed"
+            assert "Deny" not in answer.text and "r1" not in answer.text and "Allow" not in answer.text
+            answers.append(_without(answer.text, foreign, B, C))
+            assert "Location" not in answer.headers and "Azure-AsyncOperation" not in answer.headers
+        assert answers[0] == answers[1] == answers[2], action
+    assert state(world) == before
+
+
+def test_diagnostics_of_a_readable_subscription_still_answer(world: TestClient) -> None:
+    watcher = ids(A)["watcher"]
+    for token in (A_AND_B, ALL):
+        for action, body in diagnostics(ids(B)["nic"]):
+            answer = world.post(f"{watcher}/{action}?{API}", json=body, headers=bearer(token))
+            assert answer.status_code == 202, (action, answer.text)
+    for action, body in diagnostics(ids(A)["nic"]):
+        assert world.post(f"{watcher}/{action}?{API}", json=body, headers=bearer(A_ONLY)).status_code == 202
+
+
+# --- every route x every kind of credential -----------------------------------------------------------------------
+
+CREDENTIALS: dict[str, dict[str, str]] = {
+    "none": {},
+    "empty": {"Authorization": ""},
+    "scheme-only": {"Authorization": "Bearer"},
+    "unknown-token": bearer("not-a-token"),
+    "basic": {"Authorization": f"Basic {A_ONLY}"},
+    "token-in-wrong-case": bearer(A_ONLY.upper()),
+    "foreign-subscription": bearer(B_ONLY),
+}
+PATH_VALUES = {
+    "subscriptionId": A,
+    "resourceGroupName": "rg1",
+    "location": "westus",
+    "operationId": "0" * 32,
+    "networkWatcherName": "nw",
+    "networkInterfaceName": "nic",
+}
+NAMES = {
+    "networkSecurityGroups": ("nsg", "r1"),
+    "applicationSecurityGroups": ("asg", ""),
+    "virtualNetworks": ("vnet", "app"),
+    "networkInterfaces": ("nic", "ipconfig1"),
+    "routeTables": ("rt", "r"),
+    "publicIPAddresses": ("pip", ""),
+    "virtualMachines": ("vm", ""),
+    "networkWatchers": ("nw", ""),
+}
+
+
+def routes(client: TestClient) -> list[tuple[str, str]]:
+    schema = client.get("/openapi.json").json()
+    out = []
+    for template, operations in schema["paths"].items():
+        if not template.startswith("/subscriptions"):
+            continue
+        kind = next((k for k in NAMES if f"/{k}/" in template), None)
+        parent, child = NAMES.get(kind, ("x", "y")) if kind else ("x", "y")
+        values = {**PATH_VALUES, "resourceName": parent, "parentName": parent, "childName": child}
+        path = template.format(**values)
+        out.extend((method.upper(), path) for method in operations)
+    return out
+
+
+def test_every_route_refuses_every_foreign_or_missing_credential(world: TestClient) -> None:
+    before = state(world)
+    checked = 0
+    for method, path in routes(world):
+        for kind, headers in CREDENTIALS.items():
+            answer = world.request(method, f"{path}?{API}", headers=headers, json={"location": "westus"})
+            expected = 403 if kind == "foreign-subscription" else 401
+            assert answer.status_code == expected, (kind, method, path, answer.text)
+            checked += 1
+            if method == "HEAD":
+                continue
+            code = answer.json()["error"]["code"]
+            assert code == ("AuthorizationFailed" if expected == 403 else "AuthenticationFailed")
+            assert "nsg" not in answer.text and "westus" not in answer.text
+    assert checked > 400
+    assert state(world) == before
+
+
+def test_no_route_shows_a_token_anything_of_another_subscription(world: TestClient) -> None:
+    """A's own token on every route of A (B is populated alike): no answer names B, B's state never changes, and
+    no answer is a 5xx. Writes and deletes run too, last, so reads see the full world first."""
+    others_before = state(world, (B, C))
+    ordered = sorted(routes(world), key=lambda mr: mr[0] in ("PUT", "PATCH", "DELETE", "POST"))
+    for method, path in ordered:
+        answer = world.request(method, f"{path}?{API}", headers=bearer(A_ONLY), json={"location": "westus"})
+        assert answer.status_code < 500, (method, path, answer.text)
+        assert B not in answer.text and B not in json.dumps(dict(answer.headers)), (method, path)
+    assert state(world, (B, C)) == others_before
+    for kind in [k.type for k in MODEL_KINDS]:
+        listed = world.get(f"/subscriptions/{B}/providers/{kind}?{API}", headers=bearer(B_ONLY))
+        assert A not in listed.text, kind
