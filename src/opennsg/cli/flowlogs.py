@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.table import Table
@@ -18,8 +18,10 @@ from opennsg.cli.common import (
     stderr,
     stdout,
 )
-from opennsg.flowlogs.reader import FlowLogReader, ReadStats
 from opennsg.model.topology import Topology
+
+if TYPE_CHECKING:  # the reader pulls in pyarrow, numpy and duckdb: imported when a flowlogs command runs
+    from opennsg.flowlogs.reader import ReadStats
 
 flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
 LogsArgument = typer.Argument(..., help="Flow log files (PT1H.json) or folders of them (blob layout).")
@@ -69,6 +71,8 @@ def replay(
     chosen: Literal["duckdb", "spark"] = "spark" if engine == "spark" else "duckdb"
     with bad_input_exits(json):
         topology = _topology(config, service_tags)
+        from opennsg.flowlogs.reader import FlowLogReader
+
         reader = FlowLogReader(logs)
         result = run_replay(
             topology, reader.batches(), reader.stats, engine=chosen, config_paths=config, service_tags=service_tags
@@ -112,6 +116,8 @@ def stats(
 
     with bad_input_exits(json):
         topology = _topology(config, service_tags) if config else None
+        from opennsg.flowlogs.reader import FlowLogReader
+
         reader = FlowLogReader(logs)
         result = compute_stats(reader.batches(), reader.stats, topology, top)
         if png:
