@@ -89,3 +89,57 @@ def test_serve_rejects_half_tls_options(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert json.loads(result.stderr)["error"]["code"] == "InvalidTlsOptions"
+
+
+def test_token_command_shows_and_rotates_the_all_subscriptions_token(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from opennsg.cli.main import app
+
+    db = tmp_path / "opennsg.db"
+    token_file = Path(f"{db}.tokens.json")
+    token_file.write_text(json.dumps({"old-all": ["*"], "team-a": ["sub-a"]}))
+    runner = CliRunner()
+    shown = runner.invoke(app, ["token", "--db", str(db), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert {g["token"]: g["subscriptions"] for g in json.loads(shown.stdout)["grants"]} == {
+        "old-all": ["*"],
+        "team-a": ["sub-a"],
+    }
+    assert runner.invoke(app, ["token", "--db", str(db), "--value"]).stdout.strip() == "old-all"
+    rotated = runner.invoke(app, ["token", "--db", str(db), "--rotate", "--json"])
+    assert rotated.exit_code == 0, rotated.output
+    grants = json.loads(token_file.read_text())
+    assert "old-all" not in grants and grants["team-a"] == ["sub-a"]
+    new = runner.invoke(app, ["token", "--db", str(db), "--value"]).stdout.strip()
+    assert grants[new] == ["*"] and len(new) >= 32
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    missing = runner.invoke(app, ["token", "--db", str(tmp_path / "none.db"), "--json"])
+    assert missing.exit_code == 2
+    assert json.loads(missing.stderr)["error"]["code"] == "FileNotFound"
+
+
+def test_serve_names_the_imported_subscriptions_and_answers_an_index(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "how-nsgs-filter-traffic.json"
+    db = tmp_path / "opennsg.db"
+    port = free_port()
+    process = serve(db, port, "--import", str(example))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    index = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+    page = httpx.get(f"http://127.0.0.1:{port}/", headers={"Accept": "text/html"}, timeout=5)
+    info, _ = stop(process)
+    subscriptions = {
+        resource["id"].split("/")[2] for resource in json.loads(example.read_text())["value"] if "id" in resource
+    }
+    assert set(info["subscriptions"]) == subscriptions
+    assert index.status_code == 200
+    assert index.json()["links"]["openapi"] == "/openapi.json"
+    assert index.json()["links"]["docs"] == "/docs"
+    assert page.headers["content-type"].startswith("text/html") and 'href="/docs"' in page.text

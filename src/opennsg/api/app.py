@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from opennsg import __version__
 from opennsg.api.auth import Tokens
 from opennsg.api.db import open_engine
 from opennsg.api.errors import ApiError
@@ -54,7 +55,7 @@ def _error(status: int, code: str, message: str, headers: Mapping[str, str] | No
 def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     app = FastAPI(
         title="OpenNSG",
-        version="0.1.0",
+        version=__version__,
         description="Azure Resource Manager-compatible API for network security groups and Network Watcher.",
         dependencies=[],
     )
@@ -65,6 +66,21 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     diagnostics = Diagnostics(store, config.service_tags)
     diagnostics.router.dependencies = versioned
     diagnostics.install(app)
+
+    @app.get("/", include_in_schema=False)
+    async def index(request: Request) -> Response:
+        """Where to go from here: the API reference, the OpenAPI document, health, and the web UI when present."""
+        links = {"docs": "/docs", "openapi": "/openapi.json", "health": "/healthz"}
+        if any(getattr(route, "path", "").startswith("/ui") for route in app.routes):
+            links["ui"] = "/ui/"
+        if "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"name": "OpenNSG", "version": __version__, "links": links})
+        items = "".join(f'<li><a href="{href}">{name}</a></li>' for name, href in links.items())
+        page = (
+            f"<!doctype html><html lang=en><meta charset=utf-8><title>OpenNSG {__version__}</title>"
+            f"<h1>OpenNSG {__version__}</h1><p>Azure's NSG verdicts, ARM-compatible.</p><ul>{items}</ul></html>"
+        )
+        return HTMLResponse(page)
 
     @app.get("/healthz", tags=["service"], operation_id="Service_Health")
     async def healthz() -> dict[str, Any]:

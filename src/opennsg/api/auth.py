@@ -54,8 +54,23 @@ class Tokens:
 def create_token_file(path: Path) -> tuple[Tokens, str]:
     """A new all-subscriptions token, written to ``path`` readable by the owner only; returns it too."""
     token = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump({token: [ALL_SUBSCRIPTIONS]}, handle, indent=2)
+    write_token_file(path, {token: [ALL_SUBSCRIPTIONS]})
     return Tokens.of({token: [ALL_SUBSCRIPTIONS]}), token
+
+
+def write_token_file(path: Path, grants: Mapping[str, list[str]]) -> None:
+    """Replace the token file in one step, readable by its owner only (tokens never sit in a world-readable file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.new")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(dict(grants), handle, indent=2)
+    os.replace(temporary, path)
+
+
+def rotate_token_file(path: Path) -> str:
+    """Replace every all-subscriptions token of the file by one new token; tokens of given subscriptions stay."""
+    grants = {token: sorted(subs) for token, subs in Tokens.load(path).grants.items() if ALL_SUBSCRIPTIONS not in subs}
+    token = secrets.token_urlsafe(32)
+    write_token_file(path, {**grants, token: [ALL_SUBSCRIPTIONS]})
+    return token

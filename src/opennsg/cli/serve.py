@@ -18,6 +18,8 @@ from opennsg.cli.common import (
     stdout,
 )
 from opennsg.model.errors import ArmError
+from opennsg.model.ids import ResourceId
+from opennsg.model.topology import Topology
 
 DEFAULT_DB = "./opennsg.db"
 
@@ -56,7 +58,75 @@ def _token_file(db_url: str) -> Path:
     return Path(f"{path}.tokens.json") if path is not None else Path.cwd() / "opennsg.tokens.json"
 
 
+def _subscriptions(topology: Topology) -> list[str]:
+    """The subscription ids of the imported resources, in the casing first seen."""
+    seen: dict[str, str] = {}
+    for collection in (topology.nsgs, topology.vnets, topology.nics, topology.asgs, topology.route_tables):
+        for resource in collection.values():
+            parsed = ResourceId.parse(resource.id)
+            if parsed is not None:
+                seen.setdefault(parsed.subscription.casefold(), parsed.subscription)
+    return list(seen.values())
+
+
+def _print_next_steps(info: dict[str, object], created_token: str | None, tls_cert: Path | None) -> None:
+    """What a new user needs to talk to the service: where, with which token, about which subscriptions."""
+    stdout.print(f"OpenNSG ARM API on [bold]{info['url']}[/] (database {info['database']})")
+    if created_token:
+        stdout.print(f"Created an all-subscriptions token in {info['tokens']} (mode 0600):\n  {created_token}")
+    else:
+        stdout.print(f"Bearer tokens from {info['tokens']} ('opennsg token' shows them, '--rotate' replaces them)")
+    subscriptions = info["subscriptions"]
+    if isinstance(subscriptions, list) and subscriptions:
+        stdout.print(f"Imported subscription(s): {', '.join(subscriptions)}")
+    if tls_cert:
+        stdout.print(f"TLS certificate: {tls_cert}  (SDK: connection_verify='{tls_cert}')")
+    subscription = subscriptions[0] if isinstance(subscriptions, list) and subscriptions else "<subscription id>"
+    token = created_token or "$(opennsg token --value)"
+    cacert = f"--cacert {tls_cert} " if tls_cert else ""
+    stdout.print(
+        f'Try:  curl {cacert}-H "Authorization: Bearer {token}" '
+        f'"{info["url"]}/subscriptions/{subscription}/providers/Microsoft.Network/networkSecurityGroups'
+        f'?api-version=2026-01-01"'
+    )
+    stdout.print(f"API reference: {info['url']}/docs   OpenAPI: {info['url']}/openapi.json")
+
+
 def register(app: typer.Typer) -> None:
+    @app.command()
+    def token(
+        db: str = DbOption,
+        tokens: Path | None = TokensOption,
+        rotate: bool = typer.Option(
+            False, "--rotate", help="Replace the all-subscriptions token by a new one (restart serve to use it)."
+        ),
+        value: bool = typer.Option(False, "--value", help="Print only the all-subscriptions token (for scripts)."),
+        json: bool = JsonOption,
+    ) -> None:
+        """Show the service's bearer tokens, or rotate the all-subscriptions one."""
+        from opennsg.api.auth import ALL_SUBSCRIPTIONS, Tokens, rotate_token_file
+
+        token_path = tokens or _token_file(db)
+        with bad_input_exits(json):
+            if rotate:
+                rotate_token_file(token_path)
+            grants = Tokens.load(token_path).grants
+        everything = [t for t, subs in grants.items() if ALL_SUBSCRIPTIONS in subs]
+        if value:
+            if not everything:
+                fail(ArmError("TokenNotFound", f"{token_path} has no all-subscriptions token."), json)
+            sys.stdout.write(everything[0] + "\n")
+            return
+        listed = [{"token": t, "subscriptions": sorted(subs)} for t, subs in grants.items()]
+        if json:
+            print_json({"tokens": str(token_path), "grants": listed, "rotated": rotate})
+            return
+        stdout.print(
+            f"Tokens in {token_path}{' (rotated: restart opennsg serve to use the new one)' if rotate else ''}:"
+        )
+        for entry in listed:
+            stdout.print(f"  {entry['token']}  {', '.join(entry['subscriptions'])}", markup=False)
+
     @app.command()
     def serve(
         host: str = HostOption,
@@ -90,34 +160,26 @@ def register(app: typer.Typer) -> None:
                 grants = Tokens.load(token_path)
         if tls_self_signed:
             tls_cert, tls_key = ensure_self_signed(_data_dir(db) / "tls", host)
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+        with bad_input_exits(json):
+            seed = load_paths(import_paths, service_tags=tags) if import_paths else None
+            asgi = create_app(ServiceConfig(db_url=db, tokens=grants, service_tags=tags), seed=seed)
         scheme = "https" if tls_cert else "http"
         shown_host = f"[{host}]" if ":" in host else host
-        info = {
+        subscriptions = _subscriptions(seed) if seed is not None else []
+        info: dict[str, object] = {
             "url": f"{scheme}://{shown_host}:{port}",
             "database": db,
             "tokens": str(token_path),
             "certificate": str(tls_cert) if tls_cert else None,
+            "subscriptions": subscriptions,
         }
         if created_token:
             info["token"] = created_token
         if json:
             print_json(info)
         else:
-            stdout.print(f"OpenNSG ARM API on [bold]{info['url']}[/] (database {db})")
-            if created_token:
-                stdout.print(f"Created an all-subscriptions token in {token_path} (mode 0600):\n  {created_token}")
-            else:
-                stdout.print(f"Bearer tokens from {token_path}")
-            if tls_cert:
-                stdout.print(f"TLS certificate: {tls_cert}  (SDK: connection_verify='{tls_cert}')")
-            stdout.print(
-                f'Try: curl {"--cacert " + str(tls_cert) + " " if tls_cert else ""}-H "Authorization: Bearer <token>" '
-                f'"{info["url"]}/subscriptions/<subscription id>/resourcegroups?api-version=2021-04-01"'
-            )
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-        with bad_input_exits(json):
-            seed = load_paths(import_paths, service_tags=tags) if import_paths else None
-            asgi = create_app(ServiceConfig(db_url=db, tokens=grants, service_tags=tags), seed=seed)
+            _print_next_steps(info, created_token, tls_cert)
         uvicorn.run(
             asgi,
             host=host,
