@@ -5,7 +5,7 @@ for ``*``, ports as ``lo-hi`` (``0-65535`` for ``*``), ``0.0.0.0/0`` for a ``*``
 (host bits cleared, single addresses as /32 or /128). Tags and ASGs are expanded to the prefixes they stand for
 at this NIC in ``expandedSourceAddressPrefix`` / ``expandedDestinationAddressPrefix`` (empty for plain prefixes
 and ``*``); ``tagMap`` maps every tag an NSG uses to its prefixes. Groups are listed subnet association first,
-then NIC association (the inbound evaluation order).
+then NIC association (the inbound evaluation order of ``opennsg.engine.chain``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from opennsg.arm.export import rule_to_arm
 from opennsg.engine.addresses import AddressSet
+from opennsg.engine.chain import chain_resources
 from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
 from opennsg.engine.resolve import canonical_tag_name
 from opennsg.model.enums import Protocol
@@ -107,9 +108,9 @@ def effective_rule(resolved: ResolvedRule, topology: Topology) -> dict[str, Any]
     return out
 
 
-def _tag_map(resolved: ResolvedNsg, topology: Topology) -> dict[str, list[str]]:
+def _tag_map(rules: tuple[ResolvedRule, ...], topology: Topology) -> dict[str, list[str]]:
     tags: dict[str, list[str]] = {}
-    for rule in (*resolved.inbound, *resolved.outbound):
+    for rule in rules:
         for text, addresses in (
             (rule.rule.source_address_prefix, rule.source),
             (rule.rule.destination_address_prefix, rule.destination),
@@ -125,17 +126,18 @@ def _rules(resolved: ResolvedNsg, topology: Topology) -> list[dict[str, Any]]:
 
 
 def effective_groups(topology: Topology, policy: NicPolicy) -> list[dict[str, Any]]:
-    """The ``value`` list of ``effectiveNetworkSecurityGroups`` for the policy's NIC (spec §8.2)."""
+    """The ``value`` list of ``effectiveNetworkSecurityGroups`` for the policy's NIC (spec §8.2): one group per
+    resource of the chain, in inbound evaluation order, with its inbound then outbound rules."""
     groups = []
-    for resolved in (policy.subnet_nsg, policy.nic_nsg):
-        if resolved is None:
-            continue
+    for stages in chain_resources(policy):
+        first = stages[0]
+        rules = tuple(r for stage in stages for r in stage.rules)
         groups.append(
             {
-                "networkSecurityGroup": {"id": resolved.nsg.id},
-                "association": {resolved.association: {"id": resolved.applied_to}},
-                "effectiveSecurityRules": _rules(resolved, topology),
-                "tagMap": _tag_map(resolved, topology),
+                "networkSecurityGroup": {"id": first.resource_id},
+                "association": {first.association: {"id": first.applied_to}},
+                "effectiveSecurityRules": [effective_rule(r, topology) for r in rules],
+                "tagMap": _tag_map(rules, topology),
             }
         )
     return groups

@@ -1,8 +1,7 @@
-"""The exact evaluator: a NIC's NSG chain, first match per NSG, platform exemptions and the SMTP block.
+"""The exact evaluator: a NIC's chain (``opennsg.engine.chain``) scanned rule by rule, and the SMTP block.
 
-Semantics (spec §3, §0): inbound flows meet the subnet NSG then the NIC NSG, outbound flows the NIC NSG then the
-subnet NSG; in each NSG the first matching rule (ascending priority) decides; a Deny ends the chain and is the
-reported rule, otherwise the Allow of the last NSG evaluated is. No NSG at all allows with no rule.
+The chain says the order of stages and what a match means in each (spec §3, §0, §11.3); this module scans it:
+in each stage the first matching rule (ascending priority) decides that stage.
 Outbound flows to AzurePlatformDNS/IMDS (any protocol and port) or AzurePlatformLKM (TCP 1688, unless forced
 tunnelling) consult only the user rules naming that tag; with none matching they are allowed by
 ``PlatformRule_<Tag>``. Outbound TCP 25 to an Internet address that the NSGs allow is denied by
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from opennsg.engine.addresses import AddressSet, PortSet
+from opennsg.engine.chain import Outcome
 from opennsg.engine.flow import Flow
 from opennsg.engine.ir import NicPolicy, NsgEvaluation, ResolvedRule, RuleMatch, Verdict
 from opennsg.model.enums import IANA_TCP, Access, Direction
@@ -131,15 +131,15 @@ def evaluate(policy: NicPolicy, direction: Direction, test: RuleTest, detail: bo
 
 
 def _chain(policy: NicPolicy, direction: Direction, test: RuleTest, exempt: str | None, detail: bool) -> Verdict:
+    chain = policy.chain(direction)
     trace: list[NsgEvaluation] = []
-    last: tuple[NsgEvaluation, ResolvedRule] | None = None
-    for resolved in policy.chain(direction):
-        rules = resolved.rules(direction)
-        if exempt is not None:
-            rules = tuple(r for r in rules if r.platform_tag == exempt)
+    candidate: tuple[NsgEvaluation, ResolvedRule] | None = None
+    for stage in chain.stages:
         results: list[RuleMatch] = []
-        matched: ResolvedRule | None = None
-        for rule in rules:
+        matched: tuple[ResolvedRule, Outcome] | None = None
+        for rule, outcome in stage.entries():
+            if exempt is not None and rule.platform_tag != exempt:
+                continue
             if detail:
                 result = test.explain(rule)
                 results.append(result)
@@ -147,30 +147,30 @@ def _chain(policy: NicPolicy, direction: Direction, test: RuleTest, exempt: str 
             else:
                 hit = test.matches(rule)
             if hit:
-                matched = rule
+                matched = (rule, outcome)
                 break
         step = NsgEvaluation(
-            nsg_id=resolved.nsg.id,
-            applied_to=resolved.applied_to,
-            association=resolved.association,
-            matched_rule=matched.rule if matched else None,
-            access=matched.access if matched else Access.ALLOW,
+            nsg_id=stage.resource_id,
+            applied_to=stage.applied_to,
+            association=stage.association,
+            matched_rule=matched[0].rule if matched else None,
+            access=matched[0].access if matched else Access.ALLOW,
             rule_results=tuple(results),
         )
         trace.append(step)
         if matched is None:
             continue
-        if matched.access is Access.DENY:
-            return Verdict(
-                Access.DENY, matched.rule.verify_name, step.nsg_id, step.applied_to, tuple(trace), matched.rule
-            )
-        last = (step, matched)
-    if last is not None:
-        step, rule = last
+        rule, outcome = matched
+        if outcome.ends_chain:
+            return Verdict(outcome.access, rule.rule.verify_name, step.nsg_id, step.applied_to, tuple(trace), rule.rule)
+        if outcome is Outcome.CANDIDATE:
+            candidate = (step, rule)
+    if candidate is not None:
+        step, rule = candidate
         return Verdict(Access.ALLOW, rule.rule.verify_name, step.nsg_id, step.applied_to, tuple(trace), rule.rule)
-    if exempt is not None and trace:
+    if exempt is not None and chain.stages:
         return Verdict(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{exempt}", None, None, tuple(trace))
-    return Verdict(Access.ALLOW, None, None, None, tuple(trace))
+    return Verdict(Access.ALLOW, chain.unmatched_rule_name, None, None, tuple(trace))
 
 
 def decide(policy: NicPolicy, flow: Flow, detail: bool = False) -> Verdict:

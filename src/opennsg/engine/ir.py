@@ -7,10 +7,11 @@ flows from it, so they cannot disagree about what a rule means — only about ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from opennsg.engine.addresses import AddressSet, PortSet
+from opennsg.engine.chain import Chain, build_chain
 from opennsg.model.enums import Access, Direction
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, SecurityRule
 
@@ -73,10 +74,16 @@ class NicPolicy:
     #: Outbound TCP 25 to Internet is blocked by the platform for this NIC's subscription.
     smtp_blocked: bool
 
-    def chain(self, direction: Direction) -> tuple[ResolvedNsg, ...]:
-        """NSGs in evaluation order: inbound subnet then NIC, outbound NIC then subnet (spec §3.2)."""
-        order = (self.subnet_nsg, self.nic_nsg) if direction is Direction.INBOUND else (self.nic_nsg, self.subnet_nsg)
-        return tuple(n for n in order if n is not None)
+    _inbound: Chain = field(init=False, repr=False, compare=False)
+    _outbound: Chain = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_inbound", build_chain(self, Direction.INBOUND))
+        object.__setattr__(self, "_outbound", build_chain(self, Direction.OUTBOUND))
+
+    def chain(self, direction: Direction) -> Chain:
+        """The evaluation chain of this NIC for ``direction`` (``opennsg.engine.chain``), built once."""
+        return self._inbound if direction is Direction.INBOUND else self._outbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +110,8 @@ class RuleMatch:
 
 @dataclass(frozen=True, slots=True)
 class NsgEvaluation:
-    """One NSG of the chain: which rule matched (None if only platform-tag rules were consulted and none did)."""
+    """One stage of the chain as evaluated: which rule matched (None if none did; a stage without a match
+    passes the flow on). ``nsg_id`` is the stage's resource (``Stage.resource_id``)."""
 
     nsg_id: str
     applied_to: str

@@ -30,23 +30,16 @@ from opennsg.model.policy import (
     PLATFORM_TAG_PREFIXES,
 )
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, SecurityRule, VirtualNetwork
-from opennsg.model.topology import Topology
-from opennsg.model.values import IPNetwork, parse_port_range, parse_prefix
-
-VIRTUAL_NETWORK_TAG = "VirtualNetwork"
-INTERNET_TAG = "Internet"
-AZURE_LOAD_BALANCER_TAG = "AzureLoadBalancer"
-#: Built-in tag spellings, case-folded, including the classic-model ones (spec §4.3), to canonical names.
-BUILTIN_TAGS = MappingProxyType(
-    {
-        "virtualnetwork": VIRTUAL_NETWORK_TAG,
-        "virtual_network": VIRTUAL_NETWORK_TAG,
-        "internet": INTERNET_TAG,
-        "azureloadbalancer": AZURE_LOAD_BALANCER_TAG,
-        "azure_loadbalancer": AZURE_LOAD_BALANCER_TAG,
-    }
+from opennsg.model.tags import (
+    AZURE_LOAD_BALANCER_TAG,
+    BUILTIN_TAGS,
+    INTERNET_TAG,
+    PLATFORM_TAGS,
+    VIRTUAL_NETWORK_TAG,
 )
-PLATFORM_TAGS = MappingProxyType({tag.casefold(): tag for tag in PLATFORM_TAG_PREFIXES})
+from opennsg.model.topology import Topology
+from opennsg.model.validation import canonical_tag
+from opennsg.model.values import IPNetwork, parse_port_range, parse_prefix
 
 
 def _networks(prefixes: Iterable[str]) -> AddressSet:
@@ -271,10 +264,4 @@ def tag_set(topology: Topology, nic: NetworkInterface, name: str) -> AddressSet 
 
 def canonical_tag_name(text: str, topology: Topology) -> str | None:
     """The canonical spelling of a tag usable in NSG rules (``virtual_network`` → ``VirtualNetwork``), else None."""
-    folded = text.strip().casefold()
-    if folded in BUILTIN_TAGS:
-        return BUILTIN_TAGS[folded]
-    if folded in PLATFORM_TAGS:
-        return PLATFORM_TAGS[folded]
-    found = topology.service_tags.nsg_tag(folded) if topology.service_tags else None
-    return found.name if found is not None else None
+    return canonical_tag(text, topology.service_tags)

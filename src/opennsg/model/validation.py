@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
-from types import MappingProxyType
 
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import id_key
@@ -50,12 +49,10 @@ from opennsg.model.policy import (
     MIN_FLOW_TIMEOUT_MINUTES,
     MIN_USER_PRIORITY,
     NAME_PATTERN,
-    PLATFORM_DNS_TAG,
-    PLATFORM_IMDS_TAG,
-    PLATFORM_LKM_TAG,
 )
 from opennsg.model.resources import NetworkSecurityGroup, Resource, SecurityRule
 from opennsg.model.servicetags import ServiceTags
+from opennsg.model.tags import builtin_tag
 from opennsg.model.topology import Topology
 from opennsg.model.values import parse_port_range, parse_prefix
 
@@ -209,36 +206,15 @@ class Message:
     FILE_NOT_FOUND = "{source} does not exist."
 
 
-#: Tags every NSG knows without a service tags file (spec §4.1, §4.2), by case-folded name.
-BUILTIN_TAGS: Mapping[str, str] = MappingProxyType(
-    {
-        name.casefold(): name
-        for name in (
-            "VirtualNetwork",
-            "Internet",
-            "AzureLoadBalancer",
-            PLATFORM_DNS_TAG,
-            PLATFORM_IMDS_TAG,
-            PLATFORM_LKM_TAG,
-        )
-    }
-)
-#: Classic-model spellings (spec §4.3), accepted and mapped to the ARM names.
-CLASSIC_TAG_ALIASES: Mapping[str, str] = MappingProxyType(
-    {"azure_loadbalancer": "AzureLoadBalancer", "internet": "Internet", "virtual_network": "VirtualNetwork"}
-)
-
 _NAME_RE = re.compile(NAME_PATTERN)
 
 
 def canonical_tag(text: str, service_tags: ServiceTags | None) -> str | None:
     """The canonical name of a tag usable in an NSG rule (built-in, classic spelling or NSG-enabled), else None."""
-    folded = text.strip().casefold()
-    if folded in BUILTIN_TAGS:
-        return BUILTIN_TAGS[folded]
-    if folded in CLASSIC_TAG_ALIASES:
-        return CLASSIC_TAG_ALIASES[folded]
-    tag = service_tags.nsg_tag(folded) if service_tags is not None else None
+    builtin = builtin_tag(text)
+    if builtin is not None:
+        return builtin
+    tag = service_tags.nsg_tag(text.strip().casefold()) if service_tags is not None else None
     return tag.name if tag is not None else None
 
 
@@ -646,8 +622,6 @@ def _vm_findings(topology: Topology) -> Iterator[Finding]:
 
 
 __all__ = [
-    "BUILTIN_TAGS",
-    "CLASSIC_TAG_ALIASES",
     "Code",
     "Finding",
     "Message",

@@ -8,6 +8,7 @@ from collections.abc import Hashable
 
 from opennsg.engine.compiled.classifier import CompiledPolicy
 from opennsg.engine.ir import NicPolicy
+from opennsg.model.enums import Direction
 
 #: Compiled policies kept (least recently used dropped first); a 1,000-rule two-layer policy takes ~16 MB.
 CACHE_SIZE = 64
@@ -21,15 +22,13 @@ _lock = threading.Lock()
 
 def policy_key(policy: NicPolicy) -> Hashable:
     """Everything a verdict depends on, as a hashable value: equal keys compile to equal classifiers."""
-    chain = tuple(
-        (nsg.nsg.id, nsg.applied_to, nsg.association, nsg.inbound, nsg.outbound)
-        for nsg in (policy.subnet_nsg, policy.nic_nsg)
-        if nsg is not None
+    chains = tuple(
+        (chain.unmatched_rule_name, chain.stages)
+        for chain in (policy.chain(Direction.INBOUND), policy.chain(Direction.OUTBOUND))
     )
     return (
         policy.nic.id,
-        policy.subnet_nsg is not None,
-        chain,
+        chains,
         policy.internet,
         tuple(policy.platform_tags.items()),
         policy.smtp_blocked,

@@ -11,11 +11,11 @@ from ipaddress import IPv4Address
 import numpy as np
 import numpy.typing as npt
 
+from opennsg.engine.chain import Outcome
 from opennsg.engine.compiled.columns import FlowColumns
 from opennsg.engine.compiled.kernels import Backend, classify_program
 from opennsg.engine.compiled.program import (
     FIRST_PLATFORM_RESULT,
-    NO_NSG_RESULT,
     SMTP_RESULT,
     DirectionProgram,
     PolicyProgram,
@@ -73,11 +73,13 @@ class _DirectionLookup:
         "destination_port_direct",
         "destination_port_unknown",
         "exempt_masks",
-        "nsg_masks",
+        "outcomes",
         "protocol",
         "source",
         "source_port_direct",
         "source_port_unknown",
+        "stage_masks",
+        "unmatched",
         "verdicts",
     )
 
@@ -89,13 +91,15 @@ class _DirectionLookup:
         self.source_port_direct, self.source_port_unknown = d.source_ports.python_lookup()
         self.destination_port_direct, self.destination_port_unknown = d.destination_ports.python_lookup()
         self.exempt_masks = [row_to_int(r) for r in d.exempt_rows]
-        self.nsg_masks = [
+        self.stage_masks = [
             ((1 << (int(hi) * 64)) - 1) ^ ((1 << (int(lo) * 64)) - 1)
-            for lo, hi in zip(d.nsg_bounds[:-1], d.nsg_bounds[1:], strict=True)
+            for lo, hi in zip(d.stage_bounds[:-1], d.stage_bounds[1:], strict=True)
         ]
         self.verdicts: dict[int, Verdict] = {
             bit: results[code] for bit, code in enumerate(d.bit_result.tolist()) if code >= 0
         }
+        self.outcomes: dict[int, Outcome] = {bit: Outcome(int(d.bit_outcome[bit])) for bit in self.verdicts}
+        self.unmatched = results[d.unmatched_result]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,20 +162,28 @@ class CompiledPolicy:
         exempt = 0 if inbound or not self._platform_ports else self._exempt_tag(flow)
         if exempt:
             matches &= d.exempt_masks[exempt]
-        last_allow: Verdict | None = None
-        for mask in d.nsg_masks:
+        candidate: Verdict | None = None
+        decided: Verdict | None = None
+        for mask in d.stage_masks:
             hit = matches & mask
             if hit:
-                verdict = d.verdicts[(hit & -hit).bit_length() - 1]
-                if verdict.access is Access.DENY:
-                    return verdict
-                last_allow = verdict
-        if last_allow is not None:
-            result = last_allow
-        elif exempt and d.nsg_masks:
+                bit = (hit & -hit).bit_length() - 1
+                outcome = d.outcomes[bit]
+                if outcome is Outcome.CANDIDATE:
+                    candidate = d.verdicts[bit]
+                elif outcome.ends_chain:
+                    decided = d.verdicts[bit]
+                    break
+        if decided is not None:
+            if decided.access is Access.DENY:
+                return decided
+            result = decided
+        elif candidate is not None:
+            result = candidate
+        elif exempt and d.stage_masks:
             result = self.results[FIRST_PLATFORM_RESULT + exempt - 1]
         else:
-            result = self.results[NO_NSG_RESULT]
+            result = d.unmatched
         if (
             self.program.smtp_blocked
             and not inbound

@@ -15,10 +15,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from opennsg.engine.chain import Outcome
 from opennsg.engine.compiled.columns import FlowColumns
 from opennsg.engine.compiled.program import (
     FIRST_PLATFORM_RESULT,
-    NO_NSG_RESULT,
     SMTP_RESULT,
     DirectionProgram,
     PolicyProgram,
@@ -28,6 +28,10 @@ from opennsg.model.enums import IANA_TCP, IANA_UDP
 from opennsg.model.policy import SMTP_PORT
 
 Backend = Literal["auto", "numba", "numpy"]
+#: ``Outcome`` values as plain ints (what a numba kernel can compare a uint8 with).
+DROP = int(Outcome.DROP)
+DELIVER = int(Outcome.DELIVER)
+CANDIDATE = int(Outcome.CANDIDATE)
 I32 = npt.NDArray[np.int32]
 
 _DEBRUIJN = 0x03F79D71B4CB0A89
@@ -121,17 +125,30 @@ def _classify_loop(
     them for every flow, which costs more than the classification itself.
     """
     protocols, local_v6, local_high, local_low, local_port, remote_v6, remote_high, remote_low, remote_port = cols
-    bounds, bit_allow, bit_result, protocol_classes, protocol_rows, src, dst, sport, dport, exempt_rows, summaries = d
+    (
+        bounds,
+        bit_outcome,
+        bit_result,
+        unmatched_result,
+        protocol_classes,
+        protocol_rows,
+        src,
+        dst,
+        sport,
+        dport,
+        exempt_rows,
+        summaries,
+    ) = d
     s4, s4c, s6h, s6l, s6c, s_rows, s4i = src
     d4, d4c, d6h, d6l, d6c, d_rows, d4i = dst
     sp_direct, sp_rows, sp_ignored, sp_unknown = sport
     dp_direct, dp_rows, dp_ignored, dp_unknown = dport
     p4, p4c, p6h, p6l, p6c, p_rows, p4i = platform
     i4, i4c, i6h, i6l, i6c, i_rows, i4i = internet
-    block, nsg_masks, ps, ss, ds, sps, dps, es = summaries
+    block, stage_masks, ps, ss, ds, sps, dps, es = summaries
     cache_on, sh_pc, sh_spc, sh_dpc, sh_sc = key_shifts
     inbound = direction == 0
-    n_nsgs = bounds.size - 1
+    n_stages = bounds.size - 1
     n_tags = platform_ports.size
     for i in range(start, stop):
         if directions[i] != direction:
@@ -179,11 +196,11 @@ def _classify_loop(
             result = cache_values[slot]
         else:
             candidates = ps[pc] & ss[sc] & ds[dc] & sps[spc] & dps[dpc] & es[exempt]
-            last_allow = -1
-            denied = -1
-            for k in range(n_nsgs):
+            candidate = -1
+            decided = -1
+            for k in range(n_stages):
                 found = -1
-                pending = candidates & nsg_masks[k]
+                pending = candidates & stage_masks[k]
                 while pending != 0 and found < 0:
                     j = _lowest_bit(pending, debruijn_table)
                     pending &= pending - np.uint64(1)
@@ -200,18 +217,20 @@ def _classify_loop(
                             found = w * 64 + _lowest_bit(x, debruijn_table)
                             break
                 if found >= 0:
-                    if bit_allow[found] == 0:
-                        denied = bit_result[found]
+                    outcome = bit_outcome[found]
+                    if outcome == CANDIDATE:
+                        candidate = bit_result[found]
+                    elif outcome in (DROP, DELIVER):
+                        decided = bit_result[found]
                         break
-                    last_allow = bit_result[found]
-            if denied >= 0:
-                result = denied
-            elif last_allow >= 0:
-                result = last_allow
-            elif exempt > 0 and n_nsgs > 0:
+            if decided >= 0:
+                result = decided
+            elif candidate >= 0:
+                result = candidate
+            elif exempt > 0 and n_stages > 0:
                 result = FIRST_PLATFORM_RESULT + exempt - 1
             else:
-                result = NO_NSG_RESULT
+                result = unmatched_result
             if cached:
                 cache_keys[slot] = key
                 cache_values[slot] = result
@@ -249,9 +268,10 @@ def _columns_tuple(cols: FlowColumns) -> tuple[Any, ...]:
 
 def _direction_tuple(d: DirectionProgram) -> tuple[Any, ...]:
     return (
-        d.nsg_bounds,
-        d.bit_allow,
+        d.stage_bounds,
+        d.bit_outcome,
         d.bit_result,
+        d.unmatched_result,
         d.protocol_classes,
         d.protocol_rows,
         d.source.as_tuple(),
@@ -259,7 +279,7 @@ def _direction_tuple(d: DirectionProgram) -> tuple[Any, ...]:
         d.source_ports.as_tuple(),
         d.destination_ports.as_tuple(),
         d.exempt_rows,
-        (d.block, d.nsg_summary_masks, *d.summary_rows),
+        (d.block, d.stage_summary_masks, *d.summary_rows),
     )
 
 
@@ -372,9 +392,9 @@ def _np_classify_chunk(program: PolicyProgram, d: DirectionProgram, inbound: boo
             exempt = np.where(ok, t + 1, exempt)
     rows = np.arange(n)
     result = np.full(n, -1, dtype=np.int32)
-    last_allow = np.full(n, -1, dtype=np.int32)
-    for k in range(d.nsg_bounds.size - 1):
-        w0, w1 = int(d.nsg_bounds[k]), int(d.nsg_bounds[k + 1])
+    candidate = np.full(n, -1, dtype=np.int32)
+    for k in range(d.stage_bounds.size - 1):
+        w0, w1 = int(d.stage_bounds[k]), int(d.stage_bounds[k + 1])
         x = (
             d.protocol_rows[pc, w0:w1]
             & d.source_ports.rows[spc, w0:w1]
@@ -389,16 +409,17 @@ def _np_classify_chunk(program: PolicyProgram, d: DirectionProgram, inbound: boo
         bit = (w0 + word) * 64 + _np_lowest_bit(x[rows, word])
         bit = np.where(hit, bit, 0)
         code = d.bit_result[bit]
-        deny = hit & (d.bit_allow[bit] == 0)
-        result = np.where(deny, code, result)
-        last_allow = np.where(hit & ~deny, code, last_allow)
+        outcome = d.bit_outcome[bit]
+        ends = hit & ((outcome == DROP) | (outcome == DELIVER))
+        result = np.where(ends, code, result)
+        candidate = np.where(hit & (outcome == CANDIDATE), code, candidate)
     undecided = result < 0
     fallback = np.where(
-        exempt > 0 if d.nsg_bounds.size > 1 else np.zeros(n, dtype=bool),
+        exempt > 0 if d.stage_bounds.size > 1 else np.zeros(n, dtype=bool),
         FIRST_PLATFORM_RESULT + exempt - 1,
-        NO_NSG_RESULT,
+        d.unmatched_result,
     )
-    result = np.where(undecided, np.where(last_allow >= 0, last_allow, fallback), result).astype(np.int32)
+    result = np.where(undecided, np.where(candidate >= 0, candidate, fallback), result).astype(np.int32)
     if program.smtp_blocked and not inbound:
         candidates = undecided & (proto == IANA_TCP) & (c.remote_port == SMTP_PORT)
         if candidates.any():

@@ -1,7 +1,9 @@
 """Compiling a ``NicPolicy`` into tables: one set per direction, plus the platform and SMTP checks.
 
-Result codes index ``CompiledPolicy.results``: 0 is "no NSG applies" (Allow, no rule), 1 the outbound SMTP
-block, then one ``PlatformRule_<Tag>`` per platform tag, then every rule of the inbound and outbound chains.
+Result codes index ``CompiledPolicy.results``: 0 is "no stage decides" (Allow, no rule), 1 the outbound SMTP
+block, then one ``PlatformRule_<Tag>`` per platform tag, then per direction its unmatched verdict (when the chain
+names one) and every rule of its chain. The tables follow ``NicPolicy.chain``: stage by stage, rule bits in
+priority order, each with its ``Outcome``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from opennsg.engine.addresses import AddressSet
+from opennsg.engine.chain import Chain, Outcome, Stage
 from opennsg.engine.compiled.tables import I32, U64, AddressTable, PortTable, mask_row, protocol_rows, words_for
-from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule, Verdict
+from opennsg.engine.ir import NicPolicy, ResolvedRule, Verdict
 from opennsg.model.enums import Access, Direction
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_RULE_NAME
 
@@ -67,13 +70,16 @@ _memo = _TableMemo(64)
 
 @dataclass(frozen=True, slots=True)
 class DirectionProgram:
-    """Tables deciding one direction's chain. NSG ``k`` owns words ``[nsg_bounds[k], nsg_bounds[k+1])``."""
+    """Tables deciding one direction's chain. Stage ``k`` owns words ``[stage_bounds[k], stage_bounds[k+1])``;
+    bit ``b`` is a rule whose match has ``bit_outcome[b]`` (an ``opennsg.engine.chain.Outcome``)."""
 
     direction: Direction
-    chain: tuple[ResolvedNsg, ...]
+    chain: Chain
     words: int
-    nsg_bounds: I32
-    bit_allow: npt.NDArray[np.uint8]
+    #: The result code when no stage decides and no platform exemption names the flow.
+    unmatched_result: int
+    stage_bounds: I32
+    bit_outcome: npt.NDArray[np.uint8]
     bit_result: I32
     protocol_classes: I32
     protocol_rows: U64
@@ -86,14 +92,14 @@ class DirectionProgram:
     #: Words per summary bit: bit ``j`` of a row's summary says whether words ``[j*block, (j+1)*block)`` are
     #: nonzero, so the kernel only loads the words where every field has a candidate rule.
     block: int
-    #: Per NSG of the chain, the summary bits of its words (NSGs start on block boundaries).
-    nsg_summary_masks: U64
+    #: Per stage of the chain, the summary bits of its words (stages start on block boundaries).
+    stage_summary_masks: U64
     #: Summaries of the protocol, source, destination, source port, destination port and exempt rows.
     summary_rows: tuple[U64, U64, U64, U64, U64, U64]
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.nsg_bounds, self.bit_allow, self.bit_result, self.protocol_classes, self.protocol_rows)
+        arrays = (self.stage_bounds, self.bit_outcome, self.bit_result, self.protocol_classes, self.protocol_rows)
         tables = (self.source, self.destination, self.source_ports, self.destination_ports)
         summaries = sum(a.nbytes for a in self.summary_rows)
         return sum(a.nbytes for a in arrays) + sum(t.nbytes for t in tables) + self.exempt_rows.nbytes + summaries
@@ -130,10 +136,10 @@ def summarize(rows: U64, block: int) -> U64:
 
 
 def _direction_program(
-    policy: NicPolicy, direction: Direction, platform_tags: tuple[str, ...], first_result: int
-) -> tuple[DirectionProgram, list[tuple[ResolvedNsg, ResolvedRule]]]:
+    policy: NicPolicy, direction: Direction, platform_tags: tuple[str, ...], first_result: int, unmatched: int
+) -> tuple[DirectionProgram, list[tuple[Stage, ResolvedRule, Outcome]]]:
     chain = policy.chain(direction)
-    ordered = [nsg.rules(direction) for nsg in chain]  # the IR keeps rules in priority order
+    ordered = [stage.rules for stage in chain.stages]  # in priority order
     needed = [words_for(len(rules)) for rules in ordered]
     block = 1
     while sum(-(-n // block) for n in needed) > 64:
@@ -142,15 +148,14 @@ def _direction_program(
     for n in needed:
         bounds.append(bounds[-1] + -(-n // block) * block)
     words = max(1, bounds[-1])
-    placed: list[tuple[int, ResolvedNsg, ResolvedRule]] = [
-        (bounds[k] * 64 + j, nsg, rule)
-        for k, (nsg, rules) in enumerate(zip(chain, ordered, strict=True))
-        for j, rule in enumerate(rules)
+    placed: list[tuple[int, Stage, ResolvedRule]] = [
+        (bounds[k] * 64 + j, stage, rule) for k, stage in enumerate(chain.stages) for j, rule in enumerate(stage.rules)
     ]
-    bit_allow = np.zeros(words * 64, dtype=np.uint8)
+    bit_outcome = np.zeros(words * 64, dtype=np.uint8)
     bit_result = np.full(words * 64, -1, dtype=np.int32)
-    for n, (bit, _, rule) in enumerate(placed):
-        bit_allow[bit] = rule.access is Access.ALLOW
+    outcomes = [o for stage in chain.stages for o in stage.outcomes]
+    for n, ((bit, _, _), outcome) in enumerate(zip(placed, outcomes, strict=True)):
+        bit_outcome[bit] = outcome
         bit_result[bit] = first_result + n
     protocol_classes, protocol_table = protocol_rows([(bit, r.protocols) for bit, _, r in placed], words)
     exempt = np.stack(
@@ -167,8 +172,9 @@ def _direction_program(
         direction=direction,
         chain=chain,
         words=words,
-        nsg_bounds=np.asarray(bounds, dtype=np.int32),
-        bit_allow=bit_allow,
+        unmatched_result=unmatched,
+        stage_bounds=np.asarray(bounds, dtype=np.int32),
+        bit_outcome=bit_outcome,
         bit_result=bit_result,
         protocol_classes=protocol_classes,
         protocol_rows=protocol_table,
@@ -178,7 +184,7 @@ def _direction_program(
         destination_ports=destination_ports,
         exempt_rows=exempt,
         block=block,
-        nsg_summary_masks=np.asarray(
+        stage_summary_masks=np.asarray(
             [((1 << (hi // block)) - 1) ^ ((1 << (lo // block)) - 1) for lo, hi in itertools.pairwise(bounds)],
             dtype=np.uint64,
         ),
@@ -191,7 +197,7 @@ def _direction_program(
             summarize(exempt, block),
         ),
     )
-    return program, [(nsg, rule) for _, nsg, rule in placed]
+    return program, [(stage, rule, o) for (_, stage, rule), o in zip(placed, outcomes, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,10 +236,13 @@ def build_program(policy: NicPolicy) -> PolicyProgram:
         Verdict(Access.DENY, SMTP_RULE_NAME, None, None),
     ]
     results += [Verdict(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{tag}", None, None) for tag in platform_tags]
-    inbound, inbound_rules = _direction_program(policy, Direction.INBOUND, platform_tags, len(results))
-    results += [_rule_verdict(nsg, rule) for nsg, rule in inbound_rules]
-    outbound, outbound_rules = _direction_program(policy, Direction.OUTBOUND, platform_tags, len(results))
-    results += [_rule_verdict(nsg, rule) for nsg, rule in outbound_rules]
+    directions = []
+    for direction in (Direction.INBOUND, Direction.OUTBOUND):
+        unmatched = _unmatched_result(policy.chain(direction), results)
+        program, placed = _direction_program(policy, direction, platform_tags, len(results), unmatched)
+        results += [_rule_verdict(stage, rule, outcome) for stage, rule, outcome in placed]
+        directions.append(program)
+    inbound, outbound = directions
     return PolicyProgram(
         inbound=inbound,
         outbound=outbound,
@@ -249,5 +258,13 @@ def build_program(policy: NicPolicy) -> PolicyProgram:
     )
 
 
-def _rule_verdict(nsg: ResolvedNsg, rule: ResolvedRule) -> Verdict:
-    return Verdict(rule.access, rule.rule.verify_name, nsg.nsg.id, nsg.applied_to, rule=rule.rule)
+def _rule_verdict(stage: Stage, rule: ResolvedRule, outcome: Outcome) -> Verdict:
+    return Verdict(outcome.access, rule.rule.verify_name, stage.resource_id, stage.applied_to, rule=rule.rule)
+
+
+def _unmatched_result(chain: Chain, results: list[Verdict]) -> int:
+    """The result code of an Allow no stage decided (``Chain.unmatched_rule_name``)."""
+    if chain.unmatched_rule_name is None:
+        return NO_NSG_RESULT
+    results.append(Verdict(Access.ALLOW, chain.unmatched_rule_name, None, None))
+    return len(results) - 1

@@ -1,0 +1,118 @@
+"""The evaluation chain, defined once: per NIC and direction, the stages a flow meets and what a match means.
+
+Every consumer reads this: the exact evaluator (``evaluate``), NSG diagnostics, effective rules, the compiled
+single-flow path and both batch kernels (``compiled``). Adding a kind of stage means adding it here (where it
+sits in the order, what its rules' accesses mean) and nowhere else.
+
+A ``Chain`` is a tuple of ``Stage``s in evaluation order. In each stage the rules are scanned in priority order
+and the first match (``Stage.outcomes[i]`` for ``Stage.rules[i]``) decides what happens:
+
+* ``Outcome.DROP`` (``Deny``): the flow is dropped, the chain ends, this rule is reported;
+* ``Outcome.DELIVER`` (an admin ``AlwaysAllow``): the flow is delivered, the chain ends, this rule is reported;
+* ``Outcome.CONTINUE`` (an admin ``Allow``): on to the next stage; the rule is never the reported one;
+* ``Outcome.CANDIDATE`` (an NSG ``Allow``): on to the next stage; the last candidate met is the reported rule.
+
+A stage with no match passes the flow on. When nothing ends the chain, the verdict is Allow with the last
+candidate; with none, platform-exempt traffic that met any stage is named ``PlatformRule_<Tag>``, other traffic
+``Chain.unmatched_rule_name`` (None: Allow with no rule, as with no NSG at all). Platform-exempt flows (spec §0)
+consult, in every stage, only the rules whose destination names the exempting tag (``ResolvedRule.platform_tag``).
+
+The order (spec §3.2): inbound, subnet NSG then NIC NSG; outbound, NIC NSG then subnet NSG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from typing import TYPE_CHECKING
+
+from opennsg.model.enums import Access, Direction
+
+if TYPE_CHECKING:
+    from opennsg.engine.ir import Association, NicPolicy, ResolvedNsg, ResolvedRule
+
+
+class Outcome(IntEnum):
+    """What a rule's match does to the flow (the integer values are what the batch kernels read)."""
+
+    DROP = 0
+    DELIVER = 1
+    CONTINUE = 2
+    CANDIDATE = 3
+
+    @property
+    def ends_chain(self) -> bool:
+        return self in (Outcome.DROP, Outcome.DELIVER)
+
+    @property
+    def access(self) -> Access:
+        """The verdict's access when this outcome decides."""
+        return Access.DENY if self is Outcome.DROP else Access.ALLOW
+
+
+class StageKind(Enum):
+    """The kinds of stage, each with its meaning for a rule's access (``MEANING``)."""
+
+    NSG = "nsg"
+
+
+#: Per kind of stage, what each access of a matching rule does.
+MEANING: dict[StageKind, dict[str, Outcome]] = {
+    StageKind.NSG: {Access.ALLOW.value: Outcome.CANDIDATE, Access.DENY.value: Outcome.DROP},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One step of the chain: a resource's rules of one direction, in priority order, with their outcomes."""
+
+    kind: StageKind
+    direction: Direction
+    #: The resource whose rules these are (an NSG id), reported as ``networkSecurityGroupId``.
+    resource_id: str
+    #: Where it applies (a subnet or NIC id), reported as ``appliedTo``.
+    applied_to: str
+    association: Association
+    rules: tuple[ResolvedRule, ...]
+    outcomes: tuple[Outcome, ...]
+
+    def entries(self) -> Iterator[tuple[ResolvedRule, Outcome]]:
+        return zip(self.rules, self.outcomes, strict=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """The stages of one NIC and direction in evaluation order (see the module docstring)."""
+
+    direction: Direction
+    stages: tuple[Stage, ...]
+    #: The rule name of an Allow that no stage decided (None: no rule named).
+    unmatched_rule_name: str | None = None
+
+
+def _nsg_stage(nsg: ResolvedNsg, direction: Direction) -> Stage:
+    rules = nsg.rules(direction)
+    meaning = MEANING[StageKind.NSG]
+    outcomes = tuple(meaning[r.access.value] for r in rules)
+    return Stage(StageKind.NSG, direction, nsg.nsg.id, nsg.applied_to, nsg.association, rules, outcomes)
+
+
+def build_chain(policy: NicPolicy, direction: Direction) -> Chain:
+    """The chain of ``policy``'s NIC for ``direction``: the one place the evaluation order is written."""
+    if direction is Direction.INBOUND:
+        nsgs = (policy.subnet_nsg, policy.nic_nsg)
+    else:
+        nsgs = (policy.nic_nsg, policy.subnet_nsg)
+    stages = tuple(_nsg_stage(n, direction) for n in nsgs if n is not None)
+    return Chain(direction, stages)
+
+
+def chain_resources(policy: NicPolicy) -> tuple[tuple[Stage, ...], ...]:
+    """The stages of both directions grouped by resource (kind, resource, where applied), in the order of
+    first appearance inbound then outbound: one group per entry of effective security rules (spec §8.2)."""
+    groups: dict[tuple[StageKind, str, str], list[Stage]] = {}
+    for direction in (Direction.INBOUND, Direction.OUTBOUND):
+        for stage in policy.chain(direction).stages:
+            groups.setdefault((stage.kind, stage.resource_id.casefold(), stage.applied_to.casefold()), []).append(stage)
+    return tuple(tuple(stages) for stages in groups.values())

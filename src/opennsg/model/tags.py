@@ -1,0 +1,35 @@
+"""The tags every NSG knows without a service tags file (spec §4.1, §4.2, §4.3): one table for all layers.
+
+Validation (is this a tag?), resolution (what addresses is it at this NIC?) and output (its canonical spelling)
+all read these; the addresses of the platform tags are spec §0 decisions in ``opennsg.model.policy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from opennsg.model.policy import PLATFORM_TAG_PREFIXES
+
+VIRTUAL_NETWORK_TAG = "VirtualNetwork"
+INTERNET_TAG = "Internet"
+AZURE_LOAD_BALANCER_TAG = "AzureLoadBalancer"
+
+#: The per-NIC built-in tags by case-folded spelling, classic-model spellings (spec §4.3) included.
+BUILTIN_TAGS: Mapping[str, str] = MappingProxyType(
+    {
+        "virtualnetwork": VIRTUAL_NETWORK_TAG,
+        "virtual_network": VIRTUAL_NETWORK_TAG,
+        "internet": INTERNET_TAG,
+        "azureloadbalancer": AZURE_LOAD_BALANCER_TAG,
+        "azure_loadbalancer": AZURE_LOAD_BALANCER_TAG,
+    }
+)
+#: The AzurePlatform* tags (spec §0 "Platform exemption") by case-folded name.
+PLATFORM_TAGS: Mapping[str, str] = MappingProxyType({tag.casefold(): tag for tag in PLATFORM_TAG_PREFIXES})
+
+
+def builtin_tag(text: str) -> str | None:
+    """The canonical name of a built-in or platform tag in any accepted spelling, else None."""
+    folded = text.strip().casefold()
+    return BUILTIN_TAGS.get(folded) or PLATFORM_TAGS.get(folded)
