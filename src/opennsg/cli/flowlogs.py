@@ -27,6 +27,12 @@ flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them 
 LogsArgument = typer.Argument(..., help="Flow log files (PT1H.json) or folders of them (blob layout).")
 ReplayConfigOption = typer.Option(..., "--config", help="The proposed configuration (ARM JSON files/folders).")
 EngineOption = typer.Option("duckdb", "--engine", help="duckdb (embedded, default) or spark (pyspark).")
+FilterOption = typer.Option(
+    None,
+    "--filter",
+    help="Only the tuples a VNet flow log filter selects (enabledFilteringCriteria syntax, "
+    "e.g. 'DstPort=22,3389 && Direction=Inbound || Protocol=UDP').",
+)
 StatsConfigOption = typer.Option(None, "--config", help="Config whose rules never hit are listed.")
 PngOption = typer.Option(None, "--png", help="Draw allowed/denied tuples per minute into this PNG.")
 TopOption = typer.Option(10, "--top", min=1, help="How many top talkers.")
@@ -60,22 +66,26 @@ def replay(
     logs: list[Path] = LogsArgument,
     config: list[Path] = ReplayConfigOption,
     engine: str = EngineOption,
+    criteria: str | None = FilterOption,
     service_tags: Path | None = ServiceTagsOption,
     json: bool = JsonOption,
 ) -> None:
     """Decide every logged flow against the proposed config; list the flows whose verdict would change."""
+    from opennsg.flowlogs.filtering import FlowFilter
     from opennsg.flowlogs.replay import replay as run_replay
 
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter("--engine is duckdb or spark")
     chosen: Literal["duckdb", "spark"] = "spark" if engine == "spark" else "duckdb"
     with bad_input_exits(json):
+        selected = FlowFilter.parse(criteria) if criteria is not None else None
         topology = _topology(config, service_tags)
         from opennsg.flowlogs.reader import FlowLogReader
 
         reader = FlowLogReader(logs)
+        batches = reader.batches() if selected is None else selected.apply(reader.batches())
         result = run_replay(
-            topology, reader.batches(), reader.stats, engine=chosen, config_paths=config, service_tags=service_tags
+            topology, batches, reader.stats, engine=chosen, config_paths=config, service_tags=service_tags
         )
     if json:
         print_json(result.to_json())

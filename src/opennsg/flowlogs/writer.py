@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opennsg.flowlogs.filtering import RECORD_TYPES, FlowFilter, TupleView
 from opennsg.flowlogs.formats import (
     NSG_CATEGORY,
     NSG_OPERATION,
@@ -38,6 +39,15 @@ class VnetFlowLog:
     flow_log_id: str
     guid: str
     target_resource_id: str
+    #: ``enabledFilteringCriteria``: only the tuples it selects are written (None keeps all).
+    criteria: FlowFilter | None = None
+    #: ``recordTypes``: the flow states written (B, C, E, D; all by default).
+    record_types: frozenset[str] = frozenset(RECORD_TYPES)
+
+    def keeps(self, flow: FlowTuple) -> bool:
+        """Would Azure write this tuple into this flow log (its filter and its record types)?"""
+        view = TupleView.of(flow)
+        return view.record_type in self.record_types and (self.criteria is None or self.criteria.matches(view))
 
     @classmethod
     def for_vnet(cls, vnet: VirtualNetwork, name: str | None = None) -> VnetFlowLog:
@@ -152,7 +162,7 @@ class FlowLogWriter:
         heads: dict[str, tuple[VnetFlowLog, str]] = {}
         for entry in self._entries:
             log = entry.vnet_flow_log
-            if log is None:
+            if log is None or not log.keeps(entry.tuple):
                 continue
             mac = normalize_mac(entry.mac)
             path = vnet_blob_path(log.flow_log_id, entry.tuple.timestamp, mac)
