@@ -511,3 +511,42 @@ def test_any_simulated_traffic_replays_unchanged_against_its_own_config(
     assert reader.stats.problems == []
     assert result.tuples == len(writer.entries) + 2 * sum(1 for e in writer.entries if e.nsg_id)  # VNet + v1 + v2
     assert result.changed == () and result.unattributed_tuples == 0
+
+
+def _record(tuples: str) -> str:
+    return (
+        '{"time": "2026-12-01T10:00:00.0000000Z", "systemId": "g", "category": "NetworkSecurityGroupFlowEvent",'
+        ' "resourceId": "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/N",'
+        ' "operationName": "NetworkSecurityGroupFlowEvents", "properties": {"Version": 2, "flows": [{"rule":'
+        ' "UserRule_a", "flows": [{"mac": "000D3AF87856", "flowTuples": [' + tuples + "]}]}]}}"
+    )
+
+
+GOOD_TUPLE = '"1542110379,10.5.16.4,13.67.143.115,44931,443,T,O,A,B,,,,"'
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "PT1H.json"
+    path.write_bytes(b"\xef\xbb\xbf" + ('{"records": [' + _record(GOOD_TUPLE) + "]}").encode())
+    reader = FlowLogReader([path])
+    assert reader.read_all().num_rows == 1
+    assert reader.stats.problems == []
+
+
+@pytest.mark.parametrize("layout", ["records-first", "other-key-order"])
+def test_a_trailing_comma_is_reported_as_one_with_its_line_and_column(tmp_path: Path, layout: str) -> None:
+    bad = _record(GOOD_TUPLE + ",")
+    body = (
+        ('{"records": [\n' + _record(GOOD_TUPLE) + ",\n" + bad + "\n]}")
+        if layout == "records-first"
+        else ('{"version": 1,\n "records": [\n' + bad + "\n]}")
+    )
+    path = tmp_path / "PT1H.json"
+    path.write_text(body)
+    reader = FlowLogReader([path])
+    reader.read_all()
+    [problem] = reader.stats.problems
+    line = 3 if layout == "records-first" else 3
+    column = len(bad) - len("]}]}]}}") + 1
+    assert f"trailing comma in flowTuples at line {line}, column {column}" in problem.message
+    assert "truncated" not in problem.message

@@ -526,13 +526,14 @@ def _labels(per_group: list[str], group_ids: npt.NDArray[np.int32]) -> pa.Dictio
 def _iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
     """Yield ``(position, record)`` from ``{"records": [...]}`` reading a chunk at a time.
 
-    A record that cannot be decoded is reported and skipped (the decoder resynchronises at the next
-    ``},{``); a file that ends before its closing ``]}`` is reported as truncated.
+    A record that cannot be decoded is reported — as what is wrong, at its line and column — and skipped (the
+    decoder resynchronises at the next ``},{``); a file that ends before its closing ``]}`` is reported as
+    truncated. A UTF-8 byte order mark (files saved by Windows tools) is accepted.
     """
     file = str(path)
     decoder = json.JSONDecoder()
     try:
-        handle = path.open("r", encoding="utf-8", errors="replace")
+        handle = path.open("r", encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         stats.problems.append(Problem(file, "file", f"cannot read: {exc.strerror}"))
         return
@@ -546,11 +547,13 @@ def _iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
             yield from _records_of_whole_document(file, buffer, stats)
             return
         base, pos, index = 0, head.end(), 0
+        lines = _Lines()  # line and column of the buffer's start, for error positions
         while True:
             pos = _SPACE.match(buffer, pos).end()  # type: ignore[union-attr]
             if pos >= len(buffer) - 1 and not eof:
                 more = handle.read(_CHUNK)
                 eof = len(more) < _CHUNK
+                lines.skip(buffer[:pos])
                 buffer, base, pos = buffer[pos:] + more, base + pos, 0
                 continue
             if pos >= len(buffer):
@@ -567,25 +570,81 @@ def _iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
                 if not eof:
                     more = handle.read(_CHUNK)
                     eof = len(more) < _CHUNK
+                    lines.skip(buffer[:pos])
                     buffer, base, pos = buffer[pos:] + more, base + pos, 0
                     continue
                 where = f"records[{index}] (char {base + pos})"
-                resync = _RESYNC.search(buffer, max(exc.pos, pos + 1))
-                if resync is None:
-                    stats.problems.append(Problem(file, where, f"file is truncated inside this record ({exc.msg})"))
-                    stats.records += 1
-                    stats.malformed_records += 1
-                    return
-                stats.problems.append(Problem(file, where, f"malformed JSON: {exc.msg}"))
                 stats.records += 1
                 stats.malformed_records += 1
+                if exc.pos >= len(buffer.rstrip()) or exc.msg.startswith("Unterminated string"):
+                    stats.problems.append(Problem(file, where, f"file is truncated inside this record ({exc.msg})"))
+                    return
+                line, column = lines.at(buffer, exc.pos)
+                stats.problems.append(
+                    Problem(file, where, f"{_syntax_error(buffer, exc)} at line {line}, column {column}")
+                )
+                resync = _RESYNC.search(buffer, max(exc.pos, pos + 1))
+                if resync is None:
+                    return
                 pos, index = resync.end() - 1, index + 1
                 continue
             yield f"records[{index}]", record
             index += 1
             pos = end
             if pos > _CHUNK:
+                lines.skip(buffer[:pos])
                 buffer, base, pos = buffer[pos:], base + pos, 0
+
+
+class _Lines:
+    """Where the current buffer starts in the file, as a line and a column (1-based)."""
+
+    def __init__(self) -> None:
+        self.line = 1
+        self.column = 1
+
+    def skip(self, text: str) -> None:
+        newlines = text.count("\n")
+        if newlines:
+            self.line += newlines
+            self.column = len(text) - text.rfind("\n")
+        else:
+            self.column += len(text)
+
+    def at(self, buffer: str, pos: int) -> tuple[int, int]:
+        newlines = buffer.count("\n", 0, pos)
+        if newlines:
+            return self.line + newlines, pos - buffer.rfind("\n", 0, pos)
+        return self.line, self.column + pos
+
+
+_LIST_KEY = re.compile(r'"([^"\\]+)"\s*:\s*$')
+
+
+def _syntax_error(text: str, exc: json.JSONDecodeError) -> str:
+    """What a JSON syntax error is, in words a person fixing the file recognises (a trailing comma, mostly)."""
+    before = text[: exc.pos].rstrip()
+    if exc.msg.startswith("Expecting") and before.endswith(",") and text[exc.pos : exc.pos + 1] in ("]", "}"):
+        opener = _opening_bracket(text, len(before) - 1)
+        key = _LIST_KEY.search(text, 0, opener) if opener is not None else None
+        inside = f" in {key.group(1)}" if key is not None else ""
+        return f"trailing comma{inside}"
+    return f"malformed JSON: {exc.msg}"
+
+
+def _opening_bracket(text: str, pos: int) -> int | None:
+    """The position of the ``[`` or ``{`` that encloses ``pos`` (strings skipped roughly: flow logs hold no
+    brackets inside strings)."""
+    depth = 0
+    for i in range(pos, -1, -1):
+        char = text[i]
+        if char in "]}":
+            depth += 1
+        elif char in "[{":
+            if depth == 0:
+                return i
+            depth -= 1
+    return None
 
 
 def _records_of_whole_document(file: str, text: str, stats: ReadStats) -> Iterator[tuple[str, Any]]:
@@ -593,7 +652,9 @@ def _records_of_whole_document(file: str, text: str, stats: ReadStats) -> Iterat
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        stats.problems.append(Problem(file, f"char {exc.pos}", f"not a flow log file: {exc.msg}"))
+        what = _syntax_error(text, exc)
+        where = f"at line {exc.lineno}, column {exc.colno}"
+        stats.problems.append(Problem(file, f"char {exc.pos}", f"not a flow log file: {what} {where}"))
         return
     records = document.get("records") if isinstance(document, dict) else document
     if not isinstance(records, list):
