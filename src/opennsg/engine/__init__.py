@@ -20,6 +20,7 @@ from opennsg.engine.resolve import asg_addresses, resolve_policy
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.resources import NetworkInterface, VirtualMachine
+from opennsg.model.routes import EffectiveRoute
 from opennsg.model.topology import Topology
 from opennsg.model.values import IPAddress, parse_address
 
@@ -171,6 +172,12 @@ class Engine:
         from opennsg.engine.effective import effective_groups
 
         return effective_groups(self.topology, self.policy(nic_or_vm))
+
+    def effective_routes(self, nic_or_vm: str | NetworkInterface) -> tuple[EffectiveRoute, ...]:
+        """The NIC's effective route table: system routes, overridden by its subnet's user routes."""
+        from opennsg.engine.routes import effective_routes
+
+        return effective_routes(self.topology, self.nic(nic_or_vm))
 
     def security_group_view(self, vm_or_nic: str) -> dict[str, Any]:
         """Security group view of a VM (all its NICs) or of one NIC (spec §8.3)."""
