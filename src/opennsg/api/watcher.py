@@ -22,6 +22,8 @@ from opennsg.api.http import check_subscription, json_body, json_response, lro_h
 from opennsg.api.linked import Caller, authorize_target
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Snapshot, Store
+from opennsg.arm.routes import effective_route_table_to_arm
+from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
 from opennsg.model.ids import ResourceId
 from opennsg.model.resources import NetworkInterface
@@ -194,15 +196,25 @@ class Diagnostics:
         )
 
     def _effective(self) -> None:
-        path = (
-            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/"
-            "networkInterfaces/{networkInterfaceName}/effectiveNetworkSecurityGroups"
+        """The NIC actions Network Watcher's portal uses: effective security rules and effective routes (LROs)."""
+        self._nic_action(
+            "effectiveNetworkSecurityGroups",
+            "NetworkInterfaces_ListEffectiveNetworkSecurityGroups",
+            lambda engine, nic_id: {"value": engine.effective_rules(nic_id)},
+        )
+        self._nic_action(
+            "effectiveRouteTable",
+            "NetworkInterfaces_GetEffectiveRouteTable",
+            lambda engine, nic_id: effective_route_table_to_arm(engine.effective_routes(nic_id)),
         )
 
-        @self.router.post(
-            path, tags=["networkInterfaces"], operation_id="NetworkInterfaces_ListEffectiveNetworkSecurityGroups"
+    def _nic_action(self, action: str, operation_id: str, compute: Callable[[Engine, str], dict[str, Any]]) -> None:
+        path = (
+            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/"
+            f"networkInterfaces/{{networkInterfaceName}}/{action}"
         )
-        async def effective(
+
+        async def handler(
             request: Request, subscriptionId: str, resourceGroupName: str, networkInterfaceName: str
         ) -> Response:
             check_subscription(subscriptionId)
@@ -216,13 +228,18 @@ class Diagnostics:
                 raise not_found("Microsoft.Network/networkInterfaces", networkInterfaceName, resourceGroupName)
 
             def work() -> tuple[dict[str, Any], str]:
-                result = {"value": snapshot.engine.effective_rules(nic.id)}
+                result = compute(snapshot.engine, nic.id)
                 return result, self.store.record_result(subscriptionId, result)
 
             _, operation = await run_in_threadpool(work)
             return Response(
                 status_code=202, headers=lro_headers(request, subscriptionId, nic.location, operation, True)
             )
+
+        handler.__name__ = f"nic_{action}"
+        self.router.add_api_route(
+            path, handler, methods=["POST"], tags=["networkInterfaces"], operation_id=operation_id
+        )
 
     def _operations(self) -> None:
         tags: list[str | Enum] = ["operations"]
