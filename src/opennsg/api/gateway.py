@@ -40,7 +40,7 @@ VOCABULARY = {
         "virtualNetworks", "subnets", "virtualNetworkPeerings", "networkInterfaces", "routeTables", "routes",
         "publicIPAddresses", "virtualMachines", "networkWatchers", "locations", "operations", "operationResults",
         "serviceTags", "ipConfigurations", "ipFlowVerify", "networkConfigurationDiagnostic", "securityGroupView",
-        "effectiveNetworkSecurityGroups", "effectiveRouteTable",
+        "effectiveNetworkSecurityGroups", "effectiveRouteTable", "CheckIPAddressAvailability",
     )
 }  # fmt: skip
 

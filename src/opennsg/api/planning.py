@@ -20,6 +20,7 @@ from opennsg.api.errors import ApiError, bad_request, group_not_found, not_found
 from opennsg.api.linked import Caller, authorize_references
 from opennsg.api.store import Change, Document, Row, Snapshot, kind_of
 from opennsg.arm.parse import lookup as arm_lookup
+from opennsg.model.addressing import free_addresses
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import (
@@ -340,16 +341,9 @@ def _with_dynamic_addresses(topology: Topology, nic: NetworkInterface, existing:
 
 def _free_address(subnet: Subnet | None, version: str, taken: set[str]) -> str | None:
     """The lowest usable address of the subnet not in ``taken`` (None when the subnet is unknown or full)."""
-    wanted = 6 if version.casefold() == "ipv6" else 4
-    for network in _networks(subnet.address_prefixes if subnet else ()):
-        if network.version != wanted:
-            continue
-        first, last = int(network.network_address) + 4, int(network.broadcast_address) - 1
-        for value in range(first, min(last, first + 65536) + 1):
-            candidate = str(ipaddress.ip_address(value))
-            if candidate not in taken:
-                return candidate
-    return None
+    if subnet is None:
+        return None
+    return next(free_addresses(subnet, taken, 6 if version.casefold() == "ipv6" else 4), None)
 
 
 def patch_tags(snapshot: Snapshot, kind: ModelKind, resource_id: str, body: Mapping[str, Any]) -> Change[bool]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from itertools import islice
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -25,9 +26,12 @@ from opennsg.api.store import Snapshot, Store
 from opennsg.arm.routes import effective_route_table_to_arm
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
+from opennsg.model.addressing import addresses_in_use, free_addresses, is_platform_reserved, subnet_networks
 from opennsg.model.ids import ResourceId
-from opennsg.model.resources import NetworkInterface
+from opennsg.model.resources import NetworkInterface, VirtualNetwork
 from opennsg.model.servicetags import ServiceTags
+from opennsg.model.topology import Topology
+from opennsg.model.values import parse_address
 
 WATCHER = (
     "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers/"
@@ -148,6 +152,7 @@ class Diagnostics:
         for action, compute in actions.items():
             self._watcher_action(action, compute, tags)
         self._effective()
+        self._ip_availability()
         self._operations()
         app.include_router(self.router)
 
@@ -241,6 +246,27 @@ class Diagnostics:
             path, handler, methods=["POST"], tags=["networkInterfaces"], operation_id=operation_id
         )
 
+    def _ip_availability(self) -> None:
+        path = (
+            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/"
+            "virtualNetworks/{virtualNetworkName}/CheckIPAddressAvailability"
+        )
+
+        @self.router.get(path, tags=["virtualNetworks"], operation_id="VirtualNetworks_CheckIPAddressAvailability")
+        async def check_ip_address_availability(
+            subscriptionId: str, resourceGroupName: str, virtualNetworkName: str, ipAddress: str
+        ) -> Response:
+            check_subscription(subscriptionId)
+            vnet_id = (
+                f"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/"
+                f"virtualNetworks/{virtualNetworkName}"
+            )
+            topology = self.store.snapshot.topology
+            vnet = topology.vnet(vnet_id)
+            if vnet is None:
+                raise not_found("Microsoft.Network/virtualNetworks", virtualNetworkName, resourceGroupName)
+            return json_response(ip_address_availability(topology, vnet, ipAddress))
+
     def _operations(self) -> None:
         tags: list[str | Enum] = ["operations"]
 
@@ -279,3 +305,28 @@ class Diagnostics:
                     "values": values,
                 }
             )
+
+
+#: How many other free addresses CheckIPAddressAvailability offers when the one asked for is taken.
+OFFERED_ADDRESSES = 5
+
+
+def ip_address_availability(topology: Topology, vnet: VirtualNetwork, text: str) -> dict[str, Any]:
+    """``IPAddressAvailabilityResult``: is the address free in its subnet; if not, the next free ones."""
+    address = parse_address(text)
+    if address is None:
+        raise bad_request(f"'{text}' is not a valid IP address.", "InvalidIPAddress")
+    for subnet in vnet.subnets:
+        for network in subnet_networks(subnet):
+            if network.version != address.version or address not in network:
+                continue
+            reserved = is_platform_reserved(network, address)
+            used = addresses_in_use(topology, subnet)
+            if not reserved and str(address) not in used:
+                return {"available": True}
+            offered = list(islice(free_addresses(subnet, used, address.version, address), OFFERED_ADDRESSES))
+            return {"available": False, "availableIPAddresses": offered, "isPlatformReserved": reserved}
+    raise bad_request(
+        f"Private IP address {address} does not belong to any subnet of virtual network {vnet.id}.",
+        "PrivateIPAddressNotInAnySubnet",
+    )
