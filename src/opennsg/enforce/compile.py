@@ -1,0 +1,493 @@
+"""A NIC's evaluation chain → one nftables JSON ruleset (table ``inet opennsg``), applied in one transaction.
+
+Layout, per direction (``inbound`` = hook input: packets delivered to the NIC's addresses; ``outbound`` = hook
+output: packets it sends), both with policy drop:
+
+1. ``ct state established,related accept`` — stateful as Azure is (spec §3.3): return traffic and tracked flows
+   pass without rules, and a rule change touches only new connections.
+2. loopback, invalid packets (dropped), IPv6 neighbour discovery and MLD (the platform's, never an NSG's), and a
+   TCP packet that is not a connection's first SYN (dropped: a flow cut by ``flushConnection`` stays cut, in both
+   directions, whichever side sends next).
+3. outbound only: flows to a platform service (AzurePlatformDNS/IMDS/LKM) go to a chain holding only the rules
+   naming its tag (spec §0 "Platform exemption").
+4. one chain per stage of the NIC's chain (subnet NSG then NIC NSG inbound, the reverse outbound): rules in
+   priority order, first match; a Deny counts, logs (nflog group ``LOG_GROUP``, the rule's mark as prefix) and
+   drops; an Allow writes its rule's mark into ``meta mark`` and returns, so the next stage decides next.
+5. ``final``: outbound TCP 25 to the Internet is dropped when the platform blocks SMTP (spec §6); otherwise the
+   mark — the last Allow met, which is the rule IP flow verify reports — is copied to ``ct mark`` (flow logs read
+   it from conntrack events) and counted on that rule's counter through a ``mark : counter`` map, then accepted.
+
+Each packet that starts a flow therefore increments exactly one counter: the one of the rule the engine reports.
+Address and port sets are named sets with ``flags interval``, shared by content (a service tag named by many rules
+is one set); rules with several restricted fields use one concatenated interval set (``ip saddr . th dport``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
+
+from opennsg.engine.addresses import V4_MAX, V6_MAX, AddressSet, Interval, PortSet
+from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.model.enums import IANA_TCP, IANA_UDP, PORTED_PROTOCOLS, Access, Direction
+from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT, SMTP_RULE_NAME
+from opennsg.model.values import parse_prefix
+
+TABLE = "opennsg"
+FAMILY = "inet"
+#: nflog group of logged drops (read by the lab's flow-log collector).
+LOG_GROUP = 17
+#: Rulesets whose concatenated set would hold more elements than this use one set per field instead.
+CONCAT_LIMIT = 4096
+#: Marks below this are the platform's and the ruleset's own decisions; rule marks are above it.
+FIRST_RULE_MARK = 64
+NO_RULE_MARK = 0
+
+JSON = dict[str, Any]
+
+_PLATFORM_MARKS = {"AzurePlatformDNS": 1, "AzurePlatformIMDS": 2, "AzurePlatformLKM": 3}
+SMTP_MARK = 4
+NOT_NEW_MARK = 5
+INVALID_MARK = 6
+
+_FULL_PORTS: tuple[Interval, ...] = ((0, 65535),)
+_FULL = {4: ((0, V4_MAX),), 6: ((0, V6_MAX),)}
+_ADDR_PROTOCOL = {4: "ip", 6: "ip6"}
+_ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
+_NDP_AND_MLD = [
+    "nd-router-solicit",
+    "nd-router-advert",
+    "nd-neighbor-solicit",
+    "nd-neighbor-advert",
+    "mld-listener-query",
+    "mld-listener-report",
+    "mld-listener-done",
+    "mld2-listener-report",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    """What one mark (and its counter) stands for: the deciding rule as the engine names it."""
+
+    mark: int
+    direction: Direction
+    access: Access
+    #: IP flow verify naming (``securityRules/x``, ``PlatformRule_…``); None: allowed with no NSG.
+    rule_name: str | None
+    #: Flow-log naming (``UserRule_x``, ``DefaultRule_x``, platform names unchanged).
+    log_name: str | None
+    nsg_id: str | None
+
+    def to_json(self) -> JSON:
+        return {
+            "mark": self.mark,
+            "direction": self.direction.value,
+            "access": self.access.value,
+            "ruleName": self.rule_name,
+            "logName": self.log_name,
+            "nsgId": self.nsg_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: JSON) -> RuleRef:
+        direction = Direction.parse(data["direction"])
+        access = Access.parse(data["access"])
+        assert isinstance(direction, Direction) and isinstance(access, Access)
+        return cls(data["mark"], direction, access, data["ruleName"], data["logName"], data["nsgId"])
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    """A compiled NIC: the nftables commands (one transaction) and what each counter/mark means."""
+
+    nic_id: str
+    commands: tuple[JSON, ...]
+    rules: dict[int, RuleRef]
+    #: Per stage (``inbound/subnet`` …): a digest of what it enforces, and whether its NSG flushes connections.
+    stages: dict[str, tuple[str, bool]] = field(default_factory=dict)
+
+    def document(self) -> JSON:
+        """The ``nft -j -f`` input: replace table ``inet opennsg`` atomically."""
+        return {"nftables": list(self.commands)}
+
+    @property
+    def rule_count(self) -> int:
+        return sum(1 for c in self.commands if "rule" in c.get("add", {}))
+
+
+def _table() -> JSON:
+    return {"family": FAMILY, "name": TABLE}
+
+
+def replace_table_commands() -> list[JSON]:
+    """Create-if-missing then delete: the rest of the transaction rebuilds the table from nothing."""
+    return [{"add": {"table": _table()}}, {"delete": {"table": _table()}}, {"add": {"table": _table()}}]
+
+
+def fail_closed_document() -> JSON:
+    """The ruleset of a NIC that has none yet: everything but loopback dropped."""
+    commands = replace_table_commands()
+    for name, hook, iface in (("inbound", "input", "iifname"), ("outbound", "output", "oifname")):
+        commands.append({"add": {"chain": _base_chain(name, hook)}})
+        commands.append(_rule(name, [_eq({"meta": {"key": iface}}, "lo"), {"accept": None}]))
+    return {"nftables": commands}
+
+
+def _base_chain(name: str, hook: str) -> JSON:
+    return {**_in_table(), "name": name, "type": "filter", "hook": hook, "prio": 0, "policy": "drop"}
+
+
+def _in_table() -> JSON:
+    return {"family": FAMILY, "table": TABLE}
+
+
+def _rule(chain: str, expr: list[JSON]) -> JSON:
+    return {"add": {"rule": {**_in_table(), "chain": chain, "expr": expr}}}
+
+
+def _eq(left: JSON, right: Any, op: str = "==") -> JSON:
+    return {"match": {"op": op, "left": left, "right": right}}
+
+
+def _set_mark(mark: int) -> JSON:
+    return {"mangle": {"key": {"meta": {"key": "mark"}}, "value": mark}}
+
+
+def _payload(protocol: str, name: str) -> JSON:
+    return {"payload": {"protocol": protocol, "field": name}}
+
+
+def _address_text(family: int, value: int) -> str:
+    return str(IPv4Address(value) if family == 4 else IPv6Address(value))
+
+
+def _element(family: int | None, span: Interval) -> Any:
+    """A set element: one value or a range (``family`` None: ports)."""
+    lo, hi = span
+    if family is None:
+        return lo if lo == hi else {"range": [lo, hi]}
+    if lo == hi:
+        return _address_text(family, lo)
+    return {"range": [_address_text(family, lo), _address_text(family, hi)]}
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One restricted field of a rule: which packet expression, its set type and its intervals."""
+
+    expression: JSON
+    type: str
+    family: int | None
+    intervals: tuple[Interval, ...]
+    label: str | None  # a tag name to call its set by, when the field names exactly one tag
+
+
+class _Compiler:
+    def __init__(self, policy: NicPolicy) -> None:
+        self.policy = policy
+        self.commands: list[JSON] = []
+        self.sets: dict[tuple[str, tuple[Any, ...]], str] = {}
+        self.set_names: set[str] = set()
+        self.rules: dict[int, RuleRef] = {NO_RULE_MARK: _platform_ref(NO_RULE_MARK, None, Access.ALLOW, None)}
+        self.marks: dict[tuple[str, str, str], int] = {}
+        self.chains: list[JSON] = []
+        self.body: list[JSON] = []
+        self.stages: dict[str, tuple[str, bool]] = {}
+
+    # --- sets ----------------------------------------------------------------------------------
+
+    def set_of(self, fields: list[_Field]) -> str:
+        """A named interval set (concatenated when several fields), shared by content."""
+        types = tuple(f.type for f in fields)
+        if len(fields) == 1:
+            elements: list[Any] = [_element(fields[0].family, span) for span in fields[0].intervals]
+        else:
+            elements = [
+                {"concat": [_element(f.family, span) for f, span in zip(fields, combo, strict=True)]}
+                for combo in _product([f.intervals for f in fields])
+            ]
+        key = (" . ".join(types), tuple(tuple(f.intervals) for f in fields))
+        found = self.sets.get(key)
+        if found is not None:
+            return found
+        label = fields[0].label if len(fields) == 1 else None
+        name = _safe_name(f"tag_{label}_{fields[0].family}") if label else ""
+        if not name or name in self.set_names:
+            digest = hashlib.blake2s(repr(key).encode(), digest_size=5).hexdigest()
+            name = f"s_{digest}"
+        self.sets[key] = name
+        self.set_names.add(name)
+        body: JSON = {**_in_table(), "name": name, "type": types[0] if len(types) == 1 else list(types)}
+        body["flags"] = ["interval"]
+        body["elem"] = elements
+        self.commands.append({"add": {"set": body}})
+        return name
+
+    def match(self, fields: list[_Field]) -> list[JSON]:
+        """Match expressions for the restricted fields: literals for single values, else (concatenated) sets."""
+        simple = [f for f in fields if len(f.intervals) == 1 and f.intervals[0][0] == f.intervals[0][1]]
+        multi = [f for f in fields if f not in simple]
+        out = [_eq(f.expression, _element(f.family, f.intervals[0])) for f in simple]
+        size = 1
+        for f in multi:
+            size *= len(f.intervals)
+        if len(multi) > 1 and size <= CONCAT_LIMIT:
+            name = self.set_of(multi)
+            out.append(_eq({"concat": [f.expression for f in multi]}, f"@{name}"))
+        else:
+            for f in multi:
+                out.append(_eq(f.expression, f"@{self.set_of([f])}"))
+        return out
+
+    # --- marks ---------------------------------------------------------------------------------
+
+    def mark_for(self, resolved: ResolvedNsg, rule: ResolvedRule, direction: Direction) -> int:
+        key = (resolved.nsg.key, rule.rule.name.casefold(), direction.value)
+        mark = self.marks.get(key)
+        if mark is not None:
+            return mark
+        mark = FIRST_RULE_MARK + zlib.crc32("|".join(key).encode()) % ((1 << 31) - FIRST_RULE_MARK)
+        while mark in self.rules:
+            mark = FIRST_RULE_MARK + (mark + 1 - FIRST_RULE_MARK) % ((1 << 31) - FIRST_RULE_MARK)
+        self.marks[key] = mark
+        self.rules[mark] = RuleRef(
+            mark, direction, rule.access, rule.rule.verify_name, rule.rule.log_name, resolved.nsg.id
+        )
+        return mark
+
+    # --- rules ---------------------------------------------------------------------------------
+
+    def rule_matches(self, rule: ResolvedRule) -> Iterator[list[JSON]]:
+        """Alternative match lists: a rule splits by address family, and a ``*``-protocol rule with ports into its
+        TCP/UDP part (ports checked) and the rest (ports ignored, spec §0)."""
+        protocols = rule.protocols
+        ports_restricted = rule.source_ports.intervals != _FULL_PORTS or rule.destination_ports.intervals != _FULL_PORTS
+        l4 = {"meta": {"key": "l4proto"}}
+        variants: list[tuple[JSON | None, bool]]  # (protocol match, check ports)
+        if protocols is None:
+            ported = {"set": ["tcp", "udp"]}
+            variants = [(None, False)]
+            if ports_restricted:
+                variants = [(_eq(l4, ported), True), (_eq(l4, ported, "!="), False)]
+        else:
+            numbers = sorted(protocols)
+            proto: JSON = _eq(l4, numbers[0] if len(numbers) == 1 else {"set": numbers})
+            variants = [(proto, ports_restricted and bool(protocols & PORTED_PROTOCOLS))]
+        port_fields = [
+            _Field(_payload("th", name), "inet_service", None, ports.intervals, None)
+            for ports, name in ((rule.source_ports, "sport"), (rule.destination_ports, "dport"))
+            if ports.intervals != _FULL_PORTS
+        ]
+        families: list[tuple[JSON | None, list[_Field]]] = []
+        if all(side.v4 == _FULL[4] and side.v6 == _FULL[6] for side in (rule.source, rule.destination)):
+            families.append((None, []))  # one family-less rule covers IPv4 and IPv6
+        else:
+            for family in (4, 6):
+                source = rule.source.v4 if family == 4 else rule.source.v6
+                destination = rule.destination.v4 if family == 4 else rule.destination.v6
+                if not source or not destination:
+                    continue
+                fields = [
+                    _Field(_payload(_ADDR_PROTOCOL[family], name), _ADDR_TYPE[family], family, intervals,
+                           _tag_label(addresses, asgs))
+                    for intervals, name, addresses, asgs in (
+                        (source, "saddr", rule.rule.source_addresses, rule.rule.source_asgs),
+                        (destination, "daddr", rule.rule.destination_addresses, rule.rule.destination_asgs),
+                    )
+                    if intervals != _FULL[family]
+                ]  # fmt: skip
+                nfproto = None if fields else _eq({"meta": {"key": "nfproto"}}, "ipv4" if family == 4 else "ipv6")
+                families.append((nfproto, fields))
+        for nfproto, address_fields in families:
+            for proto_match, check_ports in variants:
+                head = [m for m in (nfproto, proto_match) if m is not None]
+                yield head + self.match(address_fields + (port_fields if check_ports else []))
+
+    def stage_chain(
+        self, chain: str, resolved: ResolvedNsg, rules: Iterable[ResolvedRule], direction: Direction
+    ) -> None:
+        self.chains.append({"add": {"chain": {**_in_table(), "name": chain}}})
+        for rule in rules:
+            mark = self.mark_for(resolved, rule, direction)
+            if rule.access is Access.DENY:
+                action = [
+                    _set_mark(mark),
+                    {"counter": _counter_name(mark)},
+                    {"log": {"group": LOG_GROUP, "prefix": str(mark)}},
+                    {"drop": None},
+                ]
+            else:
+                action = [_set_mark(mark), {"return": None}]
+            for matches in self.rule_matches(rule):
+                self.body.append(_rule(chain, matches + action))
+
+    def direction(self, direction: Direction) -> None:
+        policy = self.policy
+        word = "inbound" if direction is Direction.INBOUND else "outbound"
+        hook = "input" if direction is Direction.INBOUND else "output"
+        iface = "iifname" if direction is Direction.INBOUND else "oifname"
+        final = f"{word}_final"
+        self.chains.append({"add": {"chain": _base_chain(word, hook)}})
+        base: list[list[JSON]] = [
+            [_eq({"ct": {"key": "state"}}, ["established", "related"], "in"), {"accept": None}],
+            [_eq({"meta": {"key": iface}}, "lo"), {"accept": None}],
+            [_eq({"ct": {"key": "state"}}, "invalid", "in"), {"counter": _counter_name(INVALID_MARK)}, {"drop": None}],
+            [_eq(_payload("icmpv6", "type"), {"set": _NDP_AND_MLD}), {"accept": None}],
+            [
+                _eq({"&": [_payload("tcp", "flags"), ["fin", "syn", "rst", "ack"]]}, "syn", "!="),
+                {"counter": _counter_name(NOT_NEW_MARK)},
+                {"drop": None},
+            ],
+            [_set_mark(NO_RULE_MARK)],
+        ]
+        chain = policy.chain(direction)
+        if direction is Direction.OUTBOUND and chain:
+            for tag, addresses in policy.platform_tags.items():
+                exempt_chain = f"exempt_{tag}"
+                self.chains.append({"add": {"chain": {**_in_table(), "name": exempt_chain}}})
+                self.body.append(_rule(exempt_chain, [_set_mark(_PLATFORM_MARKS[tag])]))
+                for resolved in chain:
+                    stage = f"{exempt_chain}_{resolved.association}"
+                    tagged = [r for r in resolved.rules(direction) if r.platform_tag == tag]
+                    self.stage_chain(stage, resolved, tagged, direction)
+                    self.body.append(_rule(exempt_chain, [{"jump": {"target": stage}}]))
+                self.body.append(_rule(exempt_chain, [{"goto": {"target": final}}]))
+                ref = _platform_ref(_PLATFORM_MARKS[tag], f"{PLATFORM_RULE_PREFIX}{tag}", Access.ALLOW, direction)
+                self.rules[ref.mark] = ref
+                for family, intervals in ((4, addresses.v4), (6, addresses.v6)):
+                    if not intervals:
+                        continue
+                    matches = [_Field(_payload(_ADDR_PROTOCOL[family], "daddr"), _ADDR_TYPE[family], family,
+                                      intervals, tag)]  # fmt: skip
+                    head = self.match(matches)
+                    if tag == PLATFORM_LKM_TAG:
+                        head += [_eq({"meta": {"key": "l4proto"}}, IANA_TCP), _eq(_payload("th", "dport"), KMS_PORT)]
+                    base.append([*head, {"goto": {"target": exempt_chain}}])
+        for resolved in chain:
+            stage = f"{word}_{resolved.association}"
+            rules = resolved.rules(direction)
+            self.stage_chain(stage, resolved, rules, direction)
+            base.append([{"jump": {"target": stage}}])
+            digest = hashlib.blake2s(repr(rules).encode(), digest_size=8).hexdigest()
+            stage_key = f"{word}/{resolved.association}"
+            self.stages[stage_key] = (f"{resolved.nsg.key}:{digest}", resolved.nsg.flush_connection)
+        base.append([{"goto": {"target": final}}])
+        self.chains.append({"add": {"chain": {**_in_table(), "name": final}}})
+        if direction is Direction.OUTBOUND and policy.smtp_blocked:
+            self.rules[SMTP_MARK] = _platform_ref(SMTP_MARK, SMTP_RULE_NAME, Access.DENY, direction)
+            for family, intervals in ((4, policy.internet.v4), (6, policy.internet.v6)):
+                if not intervals:
+                    continue
+                internet = _Field(_payload(_ADDR_PROTOCOL[family], "daddr"), _ADDR_TYPE[family], family, intervals,
+                                  "Internet")  # fmt: skip
+                self.body.append(
+                    _rule(
+                        final,
+                        [
+                            _eq({"meta": {"key": "l4proto"}}, IANA_TCP),
+                            _eq(_payload("th", "dport"), SMTP_PORT),
+                            *self.match([internet]),
+                            _set_mark(SMTP_MARK),
+                            {"counter": _counter_name(SMTP_MARK)},
+                            {"log": {"group": LOG_GROUP, "prefix": str(SMTP_MARK)}},
+                            {"drop": None},
+                        ],
+                    )
+                )
+        self.body.append(
+            _rule(
+                final,
+                [
+                    {"mangle": {"key": {"ct": {"key": "mark"}}, "value": {"meta": {"key": "mark"}}}},
+                    {"counter": {"map": {"key": {"meta": {"key": "mark"}}, "data": "@rule_counter"}}},
+                    {"accept": None},
+                ],
+            )
+        )
+        for expr in base:
+            self.body.append(_rule(word, expr))
+
+    def build(self) -> Ruleset:
+        self.rules[NOT_NEW_MARK] = _platform_ref(NOT_NEW_MARK, None, Access.DENY, None)
+        self.rules[INVALID_MARK] = _platform_ref(INVALID_MARK, None, Access.DENY, None)
+        self.direction(Direction.INBOUND)
+        self.direction(Direction.OUTBOUND)
+        counters = [{"add": {"counter": {**_in_table(), "name": _counter_name(m)}}} for m in sorted(self.rules)]
+        counter_map = {
+            **_in_table(),
+            "name": "rule_counter",
+            "type": "mark",
+            "map": "counter",
+            "elem": [[m, _counter_name(m)] for m in sorted(self.rules)],
+        }
+        commands = [
+            *replace_table_commands(),
+            *counters,
+            {"add": {"map": counter_map}},
+            *self.commands,
+            *self.chains,
+            *self.body,
+        ]
+        return Ruleset(self.policy.nic.id, tuple(commands), dict(self.rules), self.stages)
+
+
+def _platform_ref(mark: int, name: str | None, access: Access, direction: Direction | None) -> RuleRef:
+    return RuleRef(mark, direction or Direction.INBOUND, access, name, name, None)
+
+
+def _counter_name(mark: int) -> str:
+    return f"r{mark}"
+
+
+def mark_of_counter(name: str) -> int | None:
+    return int(name[1:]) if re.fullmatch(r"r\d+", name) else None
+
+
+def _safe_name(text: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return cleaned[:60] if cleaned[:1].isalpha() else ""
+
+
+def _tag_label(addresses: tuple[str, ...], asgs: tuple[str, ...]) -> str | None:
+    """The tag a rule field names, when it names exactly one (its set is then called after it)."""
+    if asgs or len(addresses) != 1:
+        return None
+    text = addresses[0].strip()
+    return None if text == "*" or parse_prefix(text) is not None else text
+
+
+def _product(lists: list[tuple[Interval, ...]]) -> Iterator[tuple[Interval, ...]]:
+    if not lists:
+        yield ()
+        return
+    for head in lists[0]:
+        for rest in _product(lists[1:]):
+            yield (head, *rest)
+
+
+def compile_policy(policy: NicPolicy) -> Ruleset:
+    """The nftables ruleset enforcing ``policy`` (see the module docstring)."""
+    return _Compiler(policy).build()
+
+
+# Protocol numbers the compiler relies on being the ported ones (ports are matched with ``th``).
+assert {IANA_TCP, IANA_UDP} == set(PORTED_PROTOCOLS)
+
+__all__ = [
+    "FAMILY",
+    "LOG_GROUP",
+    "TABLE",
+    "AddressSet",
+    "PortSet",
+    "RuleRef",
+    "Ruleset",
+    "compile_policy",
+    "fail_closed_document",
+    "mark_of_counter",
+]
