@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from opennsg import __version__
-from opennsg.cli import common, flowlogs, routes, serve, servicetags, simulate
+from opennsg.cli import common, enforce, flowlogs, routes, serve, servicetags, simulate
 from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
 from opennsg.engine.ir import Verdict
 from opennsg.model.enums import Access, Direction
@@ -372,5 +372,6 @@ simulate.register(app)
 flowlogs.register(app)
 servicetags.register(app)
 routes.register(app)
+enforce.register(app)
 
 __all__ = ["app"]

@@ -83,6 +83,7 @@ class RuleRef:
     #: Flow-log naming (``UserRule_x``, ``DefaultRule_x``, platform names unchanged).
     log_name: str | None
     nsg_id: str | None
+    nsg_guid: str | None = None
 
     def to_json(self) -> JSON:
         return {
@@ -92,6 +93,7 @@ class RuleRef:
             "ruleName": self.rule_name,
             "logName": self.log_name,
             "nsgId": self.nsg_id,
+            "nsgGuid": self.nsg_guid,
         }
 
     @classmethod
@@ -99,7 +101,9 @@ class RuleRef:
         direction = Direction.parse(data["direction"])
         access = Access.parse(data["access"])
         assert isinstance(direction, Direction) and isinstance(access, Access)
-        return cls(data["mark"], direction, access, data["ruleName"], data["logName"], data["nsgId"])
+        return cls(
+            data["mark"], direction, access, data["ruleName"], data["logName"], data["nsgId"], data.get("nsgGuid")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +261,13 @@ class _Compiler:
             mark = FIRST_RULE_MARK + (mark + 1 - FIRST_RULE_MARK) % ((1 << 31) - FIRST_RULE_MARK)
         self.marks[key] = mark
         self.rules[mark] = RuleRef(
-            mark, direction, rule.access, rule.rule.verify_name, rule.rule.log_name, resolved.nsg.id
+            mark,
+            direction,
+            rule.access,
+            rule.rule.verify_name,
+            rule.rule.log_name,
+            resolved.nsg.id,
+            resolved.nsg.resource_guid,
         )
         return mark
 

@@ -17,8 +17,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ INTERNET_LINK = "inet"
 MAIN_MARK = 1
 FIRST_TABLE = 100
 STATE_VERSION = 1
+COLLECTOR_START_TIMEOUT = 10.0
 
 _NIC_SYSCTLS = (
     "net.ipv6.conf.all.accept_dad=0",
@@ -133,6 +135,8 @@ def _plan_json(plan: LabPlan) -> dict[str, Any]:
                 "publicAddresses": list(n.public_addresses),
                 "inboundNat": n.inbound_nat,
                 "egress": n.egress,
+                "mac": n.mac,
+                "vnetFlowLog": list(n.vnet_flow_log) if n.vnet_flow_log else None,
             }
             for n in plan.nics
         ],
@@ -151,6 +155,8 @@ def _plan_from_json(body: dict[str, Any]) -> LabPlan:
             tuple(n["publicAddresses"]),
             dict(n["inboundNat"]),
             dict(n["egress"]),
+            n.get("mac", ""),
+            tuple(n["vnetFlowLog"]) if n.get("vnetFlowLog") else None,
         )
         for n in body["nics"]
     )
@@ -379,6 +385,8 @@ def lab_apply(name: str, paths: Sequence[Path], topology: Topology) -> tuple[Lab
     for nic in lab.plan.nics:
         previous = lab.rulesets.get(nic.id)
         applied = apply_policy(policies[nic.id], nic.netns, compiled[nic.id])
+        if previous is not None:  # flows begun under earlier rules still carry their marks: keep their meaning
+            applied = replace(applied, rules={**previous.rules, **applied.rules})
         rulesets[nic.id] = applied
         if previous is not None and _flush_triggered(previous, compiled[nic.id]):
             flushed[nic.id] = flush_denied(policies[nic.id], nic.netns)
@@ -413,6 +421,7 @@ def lab_down(name: str) -> list[str]:
     path.unlink(missing_ok=True)
     events = events_path(name)
     events.unlink(missing_ok=True)
+    events.with_suffix(".log").unlink(missing_ok=True)
     return present
 
 
@@ -464,10 +473,22 @@ def _start_collector(plan: LabPlan) -> int:
     out = events_path(plan.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "opennsg.enforce.collector", str(out), *(f"{n.id}={n.netns}" for n in plan.nics)]
-    process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    return process.pid
+    before = out.stat().st_size if out.exists() else 0
+    log = out.with_suffix(".log")
+    with log.open("ab") as errors:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
+        )
+    deadline = time.monotonic() + COLLECTOR_START_TIMEOUT
+    while time.monotonic() < deadline:  # events before it listens would be lost: wait for its "ready" line
+        if out.exists() and out.stat().st_size > before:
+            return process.pid
+        if process.poll() is not None:
+            error = log.read_text(errors="replace")
+            raise KernelError("LabBuildFailed", f"the flow-log collector did not start: {error.strip()[-2000:]}")
+        time.sleep(0.02)
+    process.kill()
+    raise KernelError("LabBuildFailed", "the flow-log collector did not start in time")
 
 
 def _alive(pid: int | None) -> bool:

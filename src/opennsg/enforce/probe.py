@@ -109,17 +109,17 @@ def run_probes(probes: Sequence[Probe], deadline: float = DEFAULT_DEADLINE) -> l
         while (remaining := end - time.monotonic()) > 0:
             for ready, _ in selector.select(remaining):
                 what, detail = ready.data
-                sock = ready.fileobj
-                assert isinstance(sock, socket.socket)
+                ready_sock = ready.fileobj
+                assert isinstance(ready_sock, socket.socket)
                 if what == "listener":
-                    _drain(sock, detail, tokens, delivered)
+                    _drain(ready_sock, detail, tokens, delivered)
                 elif what == "tcp":
-                    selector.unregister(sock)
-                    delivered[detail] = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+                    selector.unregister(ready_sock)
+                    delivered[detail] = ready_sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
                 elif what == "icmp":
-                    selector.unregister(sock)
+                    selector.unregister(ready_sock)
                     try:
-                        sock.recv(512)
+                        ready_sock.recv(512)
                         delivered[detail] = True
                     except OSError:
                         delivered[detail] = False

@@ -14,10 +14,13 @@ public IP stays closed when no NSG applies to the NIC.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
 from typing import Literal
 
+from opennsg.dataplane.network import AZURE_MAC_PREFIX
+from opennsg.flowlogs.writer import VnetFlowLog
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
 from opennsg.model.resources import NetworkInterface, VirtualNetwork
@@ -47,6 +50,9 @@ class LabNic:
     inbound_nat: dict[str, str]
     #: Private address → the address its Internet traffic leaves with (absent: no egress).
     egress: dict[str, str]
+    #: For flow logs: the NIC's MAC (12 hex digits) and its VNet's flow log (id, GUID, target), when in a VNet.
+    mac: str = ""
+    vnet_flow_log: tuple[str, str, str] | None = None
 
     def to_json(self) -> dict[str, object]:
         return {"netns": self.netns, "addresses": list(self.addresses), "publicAddresses": list(self.public_addresses)}
@@ -110,6 +116,19 @@ def _parse_addresses(texts: tuple[str, ...], what: str) -> list[IPAddress]:
     if problems:
         raise OpenNsgError(problems)
     return out
+
+
+def nic_mac(nic: NetworkInterface) -> str:
+    """The NIC's MAC as flow logs print it; one derived from its id (Azure's OUI) when the JSON has none."""
+    return nic.normalized_mac or f"{AZURE_MAC_PREFIX}{zlib.crc32(nic.key.encode()) & 0xFFFFFF:06X}"
+
+
+def _vnet_flow_log(topology: Topology, nic: NetworkInterface) -> tuple[str, str, str] | None:
+    vnet = _nic_vnet(topology, nic)
+    if vnet is None:
+        return None
+    log = VnetFlowLog.for_vnet(vnet)
+    return (log.flow_log_id, log.guid, log.target_resource_id)
 
 
 def _nic_vnet(topology: Topology, nic: NetworkInterface) -> VirtualNetwork | None:
@@ -209,6 +228,8 @@ def plan_lab(
                 tuple(publics),
                 inbound,
                 egress,
+                nic_mac(nic),
+                _vnet_flow_log(topology, nic),
             )
         )
     if problems:
