@@ -297,14 +297,17 @@ def _nic_lines(nic: LabNic) -> list[str]:
 
 
 def _internet_lines(plan: LabPlan) -> list[str]:
+    """The Internet's addresses, the first of each family being the source of what it sends unbound."""
     lines = ["link set lo up", f"addr add {INTERNET_LINK4}/32 dev eth0", f"addr add {INTERNET_LINK6}/64 dev eth0 nodad"]
     for address in plan.internet_addresses:
         lines.append(f"addr add {_host(address)} dev eth0" + (" nodad" if _family(address) == 6 else ""))
+    v4 = next((a for a in plan.internet_addresses if _family(a) == 4), None)
+    v6 = next((a for a in plan.internet_addresses if _family(a) == 6), None)
     lines += [
         "link set eth0 up",
         f"route add {GATEWAY4}/32 dev eth0 scope link",
-        f"route add default via {GATEWAY4} dev eth0",
-        f"-6 route add default via {GATEWAY6} dev eth0",
+        f"route add default via {GATEWAY4} dev eth0" + (f" src {v4}" if v4 else ""),
+        f"-6 route add default via {GATEWAY6} dev eth0" + (f" src {v6}" if v6 else ""),
     ]
     return lines
 

@@ -61,6 +61,7 @@ def run_probes(probes: Sequence[Probe], deadline: float = DEFAULT_DEADLINE) -> l
     senders: list[socket.socket] = []
     delivered = [False] * len(probes)
     tokens: dict[bytes, int] = {}
+    pending: dict[int, tuple[socket.socket, float]] = {}
     try:
         for probe in probes:
             if probe.protocol == "icmp" or probe.port is None:
@@ -82,6 +83,7 @@ def run_probes(probes: Sequence[Probe], deadline: float = DEFAULT_DEADLINE) -> l
                 sock.setblocking(False)
                 if sock.connect_ex((probe.destination, probe.port or 0)) in (0, errno.EINPROGRESS):
                     selector.register(sock, selectors.EVENT_WRITE, ("tcp", index))
+                    pending[index] = (sock, time.monotonic())
             elif probe.protocol == "udp":
                 sock = socket_in(probe.source_netns, family, socket.SOCK_DGRAM)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -102,29 +104,35 @@ def run_probes(probes: Sequence[Probe], deadline: float = DEFAULT_DEADLINE) -> l
                     request = struct.pack("!BBHHH", echo, 0, 0, 0, index & 0xFFFF) + b"opennsg"
                     sock.sendto(request, (probe.destination, 0))
                     selector.register(sock, selectors.EVENT_READ, ("icmp", index))
+                    pending[index] = (sock, time.monotonic())
                 except OSError:
                     pass
             senders.append(sock)
         end = time.monotonic() + deadline
-        while (remaining := end - time.monotonic()) > 0:
-            for ready, _ in selector.select(remaining):
+        while (pending or tokens) and (remaining := end - time.monotonic()) > 0:
+            for ready, _ in selector.select(min(remaining, 0.05)):
                 what, detail = ready.data
                 ready_sock = ready.fileobj
                 assert isinstance(ready_sock, socket.socket)
                 if what == "listener":
                     _drain(ready_sock, detail, tokens, delivered)
-                elif what == "tcp":
-                    selector.unregister(ready_sock)
+                    continue
+                selector.unregister(ready_sock)
+                pending.pop(detail, None)
+                if what == "tcp":
                     delivered[detail] = ready_sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
-                elif what == "icmp":
-                    selector.unregister(ready_sock)
+                else:
                     try:
                         ready_sock.recv(512)
                         delivered[detail] = True
                     except OSError:
                         delivered[detail] = False
-            if all(delivered[i] or probes[i].protocol == "udp" for i in range(len(probes))) and not tokens:
-                break
+            now = time.monotonic()
+            for index, (sock, started) in list(pending.items()):
+                if now - started > deadline:  # no answer: dropped. Closing now stops TCP from retransmitting
+                    selector.unregister(sock)
+                    sock.close()
+                    del pending[index]
         for listener in listeners.values():
             _drain(listener, "udp" if listener.type == socket.SOCK_DGRAM else "tcp", tokens, delivered)
         return delivered
