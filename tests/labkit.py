@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from opennsg.enforce.kernel import socket_in
 from opennsg.enforce.lab import Lab, lab_down, lab_up
 from opennsg.model import (
     IpConfiguration,
@@ -30,7 +32,7 @@ from opennsg.model import (
     default_security_rules,
 )
 from opennsg.model.ids import network_id
-from opennsg.model.resources import PublicIpAddress
+from opennsg.model.resources import NatGateway, PublicIpAddress
 
 SUB = "00000000-0000-0000-0000-0000000e0f0c"
 
@@ -56,17 +58,42 @@ class Net:
     nics: list[NetworkInterface] = field(default_factory=list)
     public_ips: list[PublicIpAddress] = field(default_factory=list)
     route_tables: list[RouteTable] = field(default_factory=list)
+    nat_gateways: list[NatGateway] = field(default_factory=list)
 
     def vnet(self, name: str, *space: str) -> str:
         self.vnets[name] = (space, [], [])
         return rid("virtualNetworks", name)
 
     def subnet(
-        self, vnet: str, name: str, *prefixes: str, nsg: str | None = None, route_table: str | None = None
+        self,
+        vnet: str,
+        name: str,
+        *prefixes: str,
+        nsg: str | None = None,
+        route_table: str | None = None,
+        nat_gateway: str | None = None,
+        private: bool = False,
     ) -> str:
         subnet_id = rid("virtualNetworks", vnet, "subnets", name)
-        self.vnets[vnet][1].append(Subnet(subnet_id, name, prefixes, nsg, route_table))
+        self.vnets[vnet][1].append(
+            Subnet(
+                subnet_id,
+                name,
+                prefixes,
+                nsg,
+                route_table,
+                nat_gateway,
+                default_outbound_access=False if private else None,
+            )
+        )
         return subnet_id
+
+    def nat_gateway(self, name: str, address: str) -> str:
+        public_id = rid("publicIPAddresses", f"{name}-pip")
+        self.public_ips.append(PublicIpAddress(public_id, f"{name}-pip", "westus", {}, address, sku_name="Standard"))
+        gateway_id = rid("natGateways", name)
+        self.nat_gateways.append(NatGateway(gateway_id, name, "westus", {}, "Standard", (public_id,)))
+        return gateway_id
 
     def peer(self, a: str, b: str, state: str = "Connected") -> None:
         for local, remote in ((a, b), (b, a)):
@@ -95,12 +122,20 @@ class Net:
         )
         return table_id
 
-    def nic(self, name: str, subnet: str, *ips: str, nsg: str | None = None, public: str | None = None) -> str:
+    def nic(
+        self,
+        name: str,
+        subnet: str,
+        *ips: str,
+        nsg: str | None = None,
+        public: str | None = None,
+        sku: str | None = None,
+    ) -> str:
         nic_id = rid("networkInterfaces", name)
         public_id = None
         if public is not None:
             public_id = rid("publicIPAddresses", f"{name}-pip")
-            self.public_ips.append(PublicIpAddress(public_id, f"{name}-pip", "westus", {}, public))
+            self.public_ips.append(PublicIpAddress(public_id, f"{name}-pip", "westus", {}, public, sku_name=sku))
         configs = tuple(
             IpConfiguration(
                 f"{nic_id}/ipConfigurations/ip{i}",
@@ -127,6 +162,7 @@ class Net:
             nics=self.nics,
             public_ips=self.public_ips,
             route_tables=self.route_tables,
+            nat_gateways=self.nat_gateways,
         )
 
 
@@ -162,3 +198,46 @@ def host_network_state() -> dict[str, Any]:
     }
     rules = {family: sorted(json.dumps(r, sort_keys=True) for r in ip_json(family, "rule")) for family in ("-4", "-6")}
     return {"links": links, "routes": routes, "rules": rules}
+
+
+@dataclass
+class Session:
+    """An established TCP connection between two namespaces (both ends non-blocking reads with a timeout)."""
+
+    client: socket.socket
+    server: socket.socket
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.close()
+
+
+def open_session(client_ns: str, server_ns: str, address: str, port: int) -> Session:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    listener = socket_in(server_ns, family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
+    listener.listen(8)
+    try:
+        client = socket_in(client_ns, family, socket.SOCK_STREAM)
+        client.settimeout(2)
+        client.connect((address, port))
+        listener.settimeout(2)
+        server, _ = listener.accept()
+    finally:
+        listener.close()
+    return Session(client, server)
+
+
+def carries(sender: socket.socket, receiver: socket.socket, timeout: float = 0.6) -> bool:
+    """Whether bytes sent on ``sender`` arrive at ``receiver`` within ``timeout``."""
+    token = secrets.token_bytes(8)
+    try:
+        sender.send(token)
+    except OSError:
+        return False
+    receiver.settimeout(timeout)
+    try:
+        return receiver.recv(64) == token
+    except (TimeoutError, OSError):
+        return False

@@ -12,8 +12,18 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, fail, print_json, stderr, stdout
+from opennsg.cli.common import (
+    JsonOption,
+    ServiceTagsOption,
+    bad_input_exits,
+    fail,
+    load_service_tags,
+    print_json,
+    stderr,
+    stdout,
+)
 from opennsg.model.errors import ArmError
+from opennsg.model.topology import Topology
 
 lab_app = typer.Typer(
     help="Rebuild a topology from Linux network namespaces: real packets, real nftables, Azure's verdicts.",
@@ -28,11 +38,10 @@ def register(app: typer.Typer) -> None:
     app.command("enforce")(enforce)
 
 
-def _load(paths: list[Path], service_tags: Path | None) -> Any:
+def _load(paths: list[Path], service_tags: Path | None) -> Topology:
     from opennsg.arm import load_paths
-    from opennsg.model.servicetags import ServiceTags
 
-    return load_paths(paths, service_tags=ServiceTags.load(service_tags) if service_tags else None)
+    return load_paths(paths, service_tags=load_service_tags(service_tags))
 
 
 def enforce(
@@ -96,12 +105,11 @@ def _follow(
     as_json: bool,
 ) -> None:
     from opennsg.enforce.follow import FollowEvent, ServiceSource, follow
-    from opennsg.model.servicetags import ServiceTags
 
     if dry_run:
         fail(ArmError("InvalidParameter", "--dry-run cannot be combined with --service."), as_json)
     source = ServiceSource(service, token, nic)
-    tags = ServiceTags.load(service_tags) if service_tags else None
+    tags = load_service_tags(service_tags)
     stopping = {"stop": False, "applied": False}
 
     def on_signal(_signum: int, _frame: Any) -> None:

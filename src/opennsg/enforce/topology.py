@@ -138,35 +138,27 @@ def _nic_vnet(topology: Topology, nic: NetworkInterface) -> VirtualNetwork | Non
 
 def _public_ip_open(topology: Topology, nic: NetworkInterface, public_ip_id: str) -> bool:
     """Basic public IPs are open; Standard (the default SKU) ones only when an NSG applies (spec §12.3)."""
-    public = topology.public_ips.get(id_key(public_ip_id))
-    sku = str(getattr(public, "sku", None) or "Standard")
-    if sku.casefold() == "basic":
+    public = topology.public_ip(public_ip_id)
+    if public is not None and not public.closed_by_default:
         return True
     subnet = topology.subnet(nic.subnet)
     return bool(nic.network_security_group or (subnet is not None and subnet.network_security_group))
 
 
 def _nat_gateway_addresses(topology: Topology, nic: NetworkInterface) -> list[str]:
-    """The public addresses of the NAT gateway on the NIC's subnet, when the model carries one."""
+    """The public addresses of the NAT gateway on the NIC's subnet."""
     subnet = topology.subnet(nic.subnet)
-    gateway_id = getattr(subnet, "nat_gateway", None) if subnet is not None else None
-    if not gateway_id:
+    gateway = topology.nat_gateway(subnet.nat_gateway) if subnet is not None else None
+    if gateway is None:
         return []
-    gateways = getattr(topology, "nat_gateways", {})
-    gateway = gateways.get(id_key(str(gateway_id))) if hasattr(gateways, "get") else None
-    out: list[str] = []
-    for public_id in getattr(gateway, "public_ip_addresses", ()) or ():
-        public = topology.public_ips.get(id_key(str(public_id)))
-        if public is not None and public.ip_address:
-            out.append(public.ip_address)
-    return out
+    found = (topology.public_ip(public_id) for public_id in gateway.public_ip_addresses)
+    return [str(ip_address(p.ip_address)) for p in found if p is not None and p.ip_address]
 
 
 def _default_outbound(topology: Topology, nic: NetworkInterface) -> bool:
     """Default outbound access, unless the subnet is private (``defaultOutboundAccess: false``, spec §12.2)."""
     subnet = topology.subnet(nic.subnet)
-    flag = getattr(subnet, "default_outbound_access", None) if subnet is not None else None
-    return flag is not False
+    return subnet is None or subnet.has_default_outbound_access
 
 
 def plan_lab(
