@@ -125,7 +125,7 @@ def _mark(lab: Lab, nic_id: str, direction: Direction, verdict: Verdict) -> int:
         same_nsg = (ref.nsg_id and verdict.nsg_id and id_key(ref.nsg_id) == id_key(verdict.nsg_id)) or (
             ref.nsg_id is None and verdict.nsg_id is None
         )
-        if ref.rule_name == verdict.rule_name and same_nsg and (ref.nsg_id is None or ref.direction is direction):
+        if ref.rule_name == verdict.rule_name and same_nsg and ref.direction is direction:
             return mark
     raise AssertionError(f"no counter for {verdict.rule_name} at {nic_id}")
 

@@ -27,15 +27,17 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from opennsg.engine.addresses import V4_MAX, V6_MAX, AddressSet, Interval, PortSet
-from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.engine.chain import Outcome, Stage
+from opennsg.engine.ir import NicPolicy, ResolvedRule
 from opennsg.model.enums import IANA_TCP, IANA_UDP, PORTED_PROTOCOLS, Access, Direction
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT, SMTP_RULE_NAME
+from opennsg.model.resources import NetworkSecurityGroup
 from opennsg.model.values import parse_prefix
 
 TABLE = "opennsg"
@@ -46,7 +48,6 @@ LOG_GROUP = 17
 CONCAT_LIMIT = 4096
 #: Marks below this are the platform's and the ruleset's own decisions; rule marks are above it.
 FIRST_RULE_MARK = 64
-NO_RULE_MARK = 0
 
 JSON = dict[str, Any]
 
@@ -54,6 +55,8 @@ _PLATFORM_MARKS = {"AzurePlatformDNS": 1, "AzurePlatformIMDS": 2, "AzurePlatform
 SMTP_MARK = 4
 NOT_NEW_MARK = 5
 INVALID_MARK = 6
+#: Allowed with no rule deciding (no NSG at all; ``Chain.unmatched_rule_name`` names it when set).
+_UNMATCHED_MARKS = {Direction.INBOUND: 7, Direction.OUTBOUND: 8}
 
 _FULL_PORTS: tuple[Interval, ...] = ((0, 65535),)
 _FULL = {4: ((0, V4_MAX),), 6: ((0, V6_MAX),)}
@@ -198,7 +201,8 @@ class _Compiler:
         self.commands: list[JSON] = []
         self.sets: dict[tuple[str, tuple[Any, ...]], str] = {}
         self.set_names: set[str] = set()
-        self.rules: dict[int, RuleRef] = {NO_RULE_MARK: _platform_ref(NO_RULE_MARK, None, Access.ALLOW, None)}
+        self.rules: dict[int, RuleRef] = {}
+        self.final = ""
         self.marks: dict[tuple[str, str, str], int] = {}
         self.chains: list[JSON] = []
         self.body: list[JSON] = []
@@ -251,8 +255,8 @@ class _Compiler:
 
     # --- marks ---------------------------------------------------------------------------------
 
-    def mark_for(self, resolved: ResolvedNsg, rule: ResolvedRule, direction: Direction) -> int:
-        key = (resolved.nsg.key, rule.rule.name.casefold(), direction.value)
+    def mark_for(self, stage: Stage, rule: ResolvedRule) -> int:
+        key = (stage.resource_id.casefold(), rule.rule.name.casefold(), stage.direction.value)
         mark = self.marks.get(key)
         if mark is not None:
             return mark
@@ -260,16 +264,24 @@ class _Compiler:
         while mark in self.rules:
             mark = FIRST_RULE_MARK + (mark + 1 - FIRST_RULE_MARK) % ((1 << 31) - FIRST_RULE_MARK)
         self.marks[key] = mark
+        nsg = self._nsg_of(stage)
         self.rules[mark] = RuleRef(
             mark,
-            direction,
+            stage.direction,
             rule.access,
             rule.rule.verify_name,
             rule.rule.log_name,
-            resolved.nsg.id,
-            resolved.nsg.resource_guid,
+            stage.resource_id,
+            nsg.resource_guid if nsg is not None else None,
         )
         return mark
+
+    def _nsg_of(self, stage: Stage) -> NetworkSecurityGroup | None:
+        """The NSG a stage's rules come from (for its GUID and ``flushConnection``), if it is an NSG stage."""
+        for resolved in (self.policy.subnet_nsg, self.policy.nic_nsg):
+            if resolved is not None and resolved.nsg.id.casefold() == stage.resource_id.casefold():
+                return resolved.nsg
+        return None
 
     # --- rules ---------------------------------------------------------------------------------
 
@@ -319,21 +331,26 @@ class _Compiler:
                 head = [m for m in (nfproto, proto_match) if m is not None]
                 yield head + self.match(address_fields + (port_fields if check_ports else []))
 
-    def stage_chain(
-        self, chain: str, resolved: ResolvedNsg, rules: Iterable[ResolvedRule], direction: Direction
-    ) -> None:
+    def stage_chain(self, chain: str, stage: Stage, exempt: str | None = None) -> None:
+        """One stage as one chain: per rule, what its outcome means (``engine.chain``) as nftables statements."""
         self.chains.append({"add": {"chain": {**_in_table(), "name": chain}}})
-        for rule in rules:
-            mark = self.mark_for(resolved, rule, direction)
-            if rule.access is Access.DENY:
+        for rule, outcome in stage.entries():
+            if exempt is not None and rule.platform_tag != exempt:
+                continue
+            mark = self.mark_for(stage, rule)
+            if outcome is Outcome.DROP:
                 action = [
                     _set_mark(mark),
                     {"counter": _counter_name(mark)},
                     {"log": {"group": LOG_GROUP, "prefix": str(mark)}},
                     {"drop": None},
                 ]
-            else:
+            elif outcome is Outcome.DELIVER:
+                action = [_set_mark(mark), {"goto": {"target": self.final}}]
+            elif outcome is Outcome.CANDIDATE:
                 action = [_set_mark(mark), {"return": None}]
+            else:  # CONTINUE: on to the next stage, never the reported rule
+                action = [{"return": None}]
             for matches in self.rule_matches(rule):
                 self.body.append(_rule(chain, matches + action))
 
@@ -342,7 +359,7 @@ class _Compiler:
         word = "inbound" if direction is Direction.INBOUND else "outbound"
         hook = "input" if direction is Direction.INBOUND else "output"
         iface = "iifname" if direction is Direction.INBOUND else "oifname"
-        final = f"{word}_final"
+        final = self.final = f"{word}_final"
         self.chains.append({"add": {"chain": _base_chain(word, hook)}})
         base: list[list[JSON]] = [
             [_eq({"ct": {"key": "state"}}, ["established", "related"], "in"), {"accept": None}],
@@ -354,19 +371,20 @@ class _Compiler:
                 {"counter": _counter_name(NOT_NEW_MARK)},
                 {"drop": None},
             ],
-            [_set_mark(NO_RULE_MARK)],
         ]
         chain = policy.chain(direction)
-        if direction is Direction.OUTBOUND and chain:
+        unmatched = _UNMATCHED_MARKS[direction]
+        self.rules[unmatched] = _platform_ref(unmatched, chain.unmatched_rule_name, Access.ALLOW, direction)
+        base.append([_set_mark(unmatched)])
+        if direction is Direction.OUTBOUND and chain.stages:
             for tag, addresses in policy.platform_tags.items():
                 exempt_chain = f"exempt_{tag}"
                 self.chains.append({"add": {"chain": {**_in_table(), "name": exempt_chain}}})
                 self.body.append(_rule(exempt_chain, [_set_mark(_PLATFORM_MARKS[tag])]))
-                for resolved in chain:
-                    stage = f"{exempt_chain}_{resolved.association}"
-                    tagged = [r for r in resolved.rules(direction) if r.platform_tag == tag]
-                    self.stage_chain(stage, resolved, tagged, direction)
-                    self.body.append(_rule(exempt_chain, [{"jump": {"target": stage}}]))
+                for index, stage in enumerate(chain.stages):
+                    stage_chain = f"{exempt_chain}_{index}_{stage.association}"
+                    self.stage_chain(stage_chain, stage, exempt=tag)
+                    self.body.append(_rule(exempt_chain, [{"jump": {"target": stage_chain}}]))
                 self.body.append(_rule(exempt_chain, [{"goto": {"target": final}}]))
                 ref = _platform_ref(_PLATFORM_MARKS[tag], f"{PLATFORM_RULE_PREFIX}{tag}", Access.ALLOW, direction)
                 self.rules[ref.mark] = ref
@@ -379,14 +397,14 @@ class _Compiler:
                     if tag == PLATFORM_LKM_TAG:
                         head += [_eq({"meta": {"key": "l4proto"}}, IANA_TCP), _eq(_payload("th", "dport"), KMS_PORT)]
                     base.append([*head, {"goto": {"target": exempt_chain}}])
-        for resolved in chain:
-            stage = f"{word}_{resolved.association}"
-            rules = resolved.rules(direction)
-            self.stage_chain(stage, resolved, rules, direction)
-            base.append([{"jump": {"target": stage}}])
-            digest = hashlib.blake2s(repr(rules).encode(), digest_size=8).hexdigest()
-            stage_key = f"{word}/{resolved.association}"
-            self.stages[stage_key] = (f"{resolved.nsg.key}:{digest}", resolved.nsg.flush_connection)
+        for index, stage in enumerate(chain.stages):
+            stage_chain = f"{word}_{index}_{stage.association}"
+            self.stage_chain(stage_chain, stage)
+            base.append([{"jump": {"target": stage_chain}}])
+            digest = hashlib.blake2s(repr((stage.rules, stage.outcomes)).encode(), digest_size=8).hexdigest()
+            nsg = self._nsg_of(stage)
+            key = f"{word}/{stage.kind.value}/{stage.association}"
+            self.stages[key] = (f"{stage.resource_id.casefold()}:{digest}", bool(nsg and nsg.flush_connection))
         base.append([{"goto": {"target": final}}])
         self.chains.append({"add": {"chain": {**_in_table(), "name": final}}})
         if direction is Direction.OUTBOUND and policy.smtp_blocked:
