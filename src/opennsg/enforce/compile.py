@@ -24,7 +24,9 @@ is one set); rules with several restricted fields use one concatenated interval 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import re
 import zlib
 from collections.abc import Iterator
@@ -170,6 +172,7 @@ def _payload(protocol: str, name: str) -> JSON:
     return {"payload": {"protocol": protocol, "field": name}}
 
 
+@functools.lru_cache(maxsize=65536)
 def _address_text(family: int, value: int) -> str:
     return str(IPv4Address(value) if family == 4 else IPv6Address(value))
 
@@ -192,7 +195,8 @@ class _Field:
     type: str
     family: int | None
     intervals: tuple[Interval, ...]
-    label: str | None  # a tag name to call its set by, when the field names exactly one tag
+    #: The rule field's text (prefixes, ASGs): its set is called after the tag when it names exactly one.
+    label: tuple[tuple[str, ...], tuple[str, ...]] | None
 
 
 class _Compiler:
@@ -200,6 +204,7 @@ class _Compiler:
         self.policy = policy
         self.commands: list[JSON] = []
         self.sets: dict[tuple[str, tuple[Any, ...]], str] = {}
+        self.set_bodies: dict[str, JSON] = {}
         self.set_names: set[str] = set()
         self.rules: dict[int, RuleRef] = {}
         self.final = ""
@@ -213,6 +218,10 @@ class _Compiler:
     def set_of(self, fields: list[_Field]) -> str:
         """A named interval set (concatenated when several fields), shared by content."""
         types = tuple(f.type for f in fields)
+        key = (" . ".join(types), tuple(f.intervals for f in fields))
+        found = self.sets.get(key)
+        if found is not None:
+            return found
         if len(fields) == 1:
             elements: list[Any] = [_element(fields[0].family, span) for span in fields[0].intervals]
         else:
@@ -220,20 +229,16 @@ class _Compiler:
                 {"concat": [_element(f.family, span) for f, span in zip(fields, combo, strict=True)]}
                 for combo in _product([f.intervals for f in fields])
             ]
-        key = (" . ".join(types), tuple(tuple(f.intervals) for f in fields))
-        found = self.sets.get(key)
-        if found is not None:
-            return found
-        label = fields[0].label if len(fields) == 1 else None
+        label = _tag_label(*fields[0].label) if len(fields) == 1 and fields[0].label else None
         name = _safe_name(f"tag_{label}_{fields[0].family}") if label else ""
         if not name or name in self.set_names:
-            digest = hashlib.blake2s(repr(key).encode(), digest_size=5).hexdigest()
-            name = f"s_{digest}"
+            name = f"s{len(self.sets)}"
         self.sets[key] = name
         self.set_names.add(name)
         body: JSON = {**_in_table(), "name": name, "type": types[0] if len(types) == 1 else list(types)}
         body["flags"] = ["interval"]
         body["elem"] = elements
+        self.set_bodies[name] = body
         self.commands.append({"add": {"set": body}})
         return name
 
@@ -317,7 +322,7 @@ class _Compiler:
                     continue
                 fields = [
                     _Field(_payload(_ADDR_PROTOCOL[family], name), _ADDR_TYPE[family], family, intervals,
-                           _tag_label(addresses, asgs))
+                           (addresses, asgs))
                     for intervals, name, addresses, asgs in (
                         (source, "saddr", rule.rule.source_addresses, rule.rule.source_asgs),
                         (destination, "daddr", rule.rule.destination_addresses, rule.rule.destination_asgs),
@@ -330,6 +335,13 @@ class _Compiler:
             for proto_match, check_ports in variants:
                 head = [m for m in (nfproto, proto_match) if m is not None]
                 yield head + self.match(address_fields + (port_fields if check_ports else []))
+
+    def digest(self, rules: list[JSON]) -> str:
+        """What some rules enforce, as a digest: the rules and the contents of the sets they use."""
+        text = json.dumps(rules, sort_keys=True)
+        used = sorted(set(re.findall(r'"@([A-Za-z0-9_]+)"', text)))
+        body = text + json.dumps([self.set_bodies[name]["elem"] for name in used if name in self.set_bodies])
+        return hashlib.blake2s(body.encode(), digest_size=8).hexdigest()
 
     def stage_chain(self, chain: str, stage: Stage, exempt: str | None = None) -> None:
         """One stage as one chain: per rule, what its outcome means (``engine.chain``) as nftables statements."""
@@ -392,16 +404,17 @@ class _Compiler:
                     if not intervals:
                         continue
                     matches = [_Field(_payload(_ADDR_PROTOCOL[family], "daddr"), _ADDR_TYPE[family], family,
-                                      intervals, tag)]  # fmt: skip
+                                      intervals, ((tag,), ()))]  # fmt: skip
                     head = self.match(matches)
                     if tag == PLATFORM_LKM_TAG:
                         head += [_eq({"meta": {"key": "l4proto"}}, IANA_TCP), _eq(_payload("th", "dport"), KMS_PORT)]
                     base.append([*head, {"goto": {"target": exempt_chain}}])
         for index, stage in enumerate(chain.stages):
             stage_chain = f"{word}_{index}_{stage.association}"
+            first = len(self.body)
             self.stage_chain(stage_chain, stage)
             base.append([{"jump": {"target": stage_chain}}])
-            digest = hashlib.blake2s(repr((stage.rules, stage.outcomes)).encode(), digest_size=8).hexdigest()
+            digest = self.digest(self.body[first:])
             nsg = self._nsg_of(stage)
             key = f"{word}/{stage.kind.value}/{stage.association}"
             self.stages[key] = (f"{stage.resource_id.casefold()}:{digest}", bool(nsg and nsg.flush_connection))
@@ -413,7 +426,7 @@ class _Compiler:
                 if not intervals:
                     continue
                 internet = _Field(_payload(_ADDR_PROTOCOL[family], "daddr"), _ADDR_TYPE[family], family, intervals,
-                                  "Internet")  # fmt: skip
+                                  (("Internet",), ()))  # fmt: skip
                 self.body.append(
                     _rule(
                         final,
@@ -487,7 +500,9 @@ def _tag_label(addresses: tuple[str, ...], asgs: tuple[str, ...]) -> str | None:
     if asgs or len(addresses) != 1:
         return None
     text = addresses[0].strip()
-    return None if text == "*" or parse_prefix(text) is not None else text
+    if not text or text == "*" or text[0].isdigit() or ":" in text or "/" in text:
+        return None  # an address or prefix (tags are names)
+    return None if parse_prefix(text) is not None else text
 
 
 def _product(lists: list[tuple[Interval, ...]]) -> Iterator[tuple[Interval, ...]]:
