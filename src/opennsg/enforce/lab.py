@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from ipaddress import ip_address
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 from opennsg.enforce.apply import AppliedNic, apply_policy, flush_denied
 from opennsg.enforce.compile import RuleRef, Ruleset
 from opennsg.enforce.conntrack import connection_count
-from opennsg.enforce.kernel import KernelError, fail_closed, netns_exists, run, table_present
+from opennsg.enforce.kernel import KernelError, netns_exists, run, table_present
 from opennsg.enforce.topology import LabNic, LabPlan, plan_lab
 from opennsg.engine import Engine
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -43,6 +44,8 @@ INTERNET_LINK = "inet"
 MAIN_MARK = 1
 FIRST_TABLE = 100
 STATE_VERSION = 1
+#: Namespace commands run side by side while a lab is built (each is a short process).
+PARALLEL_COMMANDS = 8
 COLLECTOR_START_TIMEOUT = 10.0
 
 _NIC_SYSCTLS = (
@@ -184,7 +187,10 @@ def _ip_batch(netns: str | None, lines: Iterable[str]) -> None:
 
 
 def _sysctl(netns: str, settings: Sequence[str]) -> None:
-    run(netns, ["sysctl", "-q", "-w", *settings])
+    """Set every setting at once; the conntrack ones exist only once the module is loaded (then retried alone)."""
+    if run(netns, ["sysctl", "-q", "-w", *settings], check=False).returncode != 0:
+        run(netns, ["sysctl", "-q", "-w", *(s for s in settings if s not in _CONNTRACK_SYSCTLS)])
+        run(netns, ["sysctl", "-q", "-w", *(s for s in settings if s in _CONNTRACK_SYSCTLS)], check=False)
 
 
 def _family(address: str) -> int:
@@ -334,20 +340,19 @@ def lab_up(
         )
     engine = Engine(topology)
     policies = {nic.id: engine.policy(nic.id) for nic in plan.nics}  # bad references fail before anything is built
+    rulesets: dict[str, AppliedNic] = {}
     try:
         _ip_batch(None, [f"netns add {n}" for n in plan.namespaces])
-        for nic in plan.nics:
-            fail_closed(nic.netns)  # no packet passes before the NIC's own ruleset is in force
-        for netns in plan.namespaces:
-            _sysctl(netns, _FABRIC_SYSCTLS if netns == plan.fabric else _NIC_SYSCTLS)
-        _ip_batch(plan.fabric, _fabric_lines(plan))
-        _ip_batch(plan.internet, _internet_lines(plan))
-        for nic in plan.nics:
-            _ip_batch(nic.netns, _nic_lines(nic))
+        with ThreadPoolExecutor(max_workers=PARALLEL_COMMANDS) as pool:
+            settings = {n: _FABRIC_SYSCTLS if n == plan.fabric else _NIC_SYSCTLS for n in plan.namespaces}
+            list(pool.map(lambda netns: _sysctl(netns, (*settings[netns], *_CONNTRACK_SYSCTLS)), plan.namespaces))
+            # Each NIC's ruleset is in force before its link exists: no packet ever passes unfiltered.
+            applied = pool.map(lambda nic: (nic.id, apply_policy(policies[nic.id], nic.netns)), plan.nics)
+            rulesets = dict(applied)
+            _ip_batch(plan.fabric, _fabric_lines(plan))
+            batches = [(plan.internet, _internet_lines(plan)), *((n.netns, _nic_lines(n)) for n in plan.nics)]
+            list(pool.map(lambda batch: _ip_batch(*batch), batches))
         run(plan.fabric, ["nft", "-f", "-"], stdin=_fabric_nft(plan))
-        rulesets = {nic.id: apply_policy(policies[nic.id], nic.netns) for nic in plan.nics}
-        for netns in plan.namespaces:
-            run(netns, ["sysctl", "-q", "-w", *_CONNTRACK_SYSCTLS], check=False)
         lab = Lab(plan, tuple(str(p) for p in paths), rulesets)
         if collect:
             lab = Lab(plan, lab.paths, rulesets, _start_collector(plan))
