@@ -91,7 +91,7 @@ def test_established_flows_are_accepted_first_and_tags_are_shared_sets() -> None
 
 
 def test_lab_plan_routes_as_azure_does() -> None:
-    for state, hop in (("Connected", "deliver"), ("Disconnected", "unreachable")):
+    for state, hop in (("Connected", "deliver"), ("Disconnected", "blackhole")):  # unpeered 10/8: next hop None
         plan = plan_lab(peered_world(state), "plan")
         hub = plan.nic("h")
         assert hub is not None

@@ -1,12 +1,11 @@
 """What the lab builds, decided from the topology alone (no kernel): addresses, routes, NAT, egress.
 
-Routing follows Azure (spec §12.3, §3.2 and the effective-routes model): from a NIC, a destination is chosen by
-longest prefix among the system routes of its VNet (its address spaces; the remote address space of each
-``Connected`` peering that allows virtual network access; ``0.0.0.0/0`` and ``::/0`` to the Internet) and the
-user-defined routes of its subnet's route table (a UDR wins a tie). Next hop ``None`` drops silently; the VNet or
-a peering delivers to the NIC holding the address; the Internet carries public destinations only through an
-egress address (the NIC's public IP, else its subnet's NAT gateway, else default outbound access unless the
-subnet is private) — a private destination or an appliance next hop (not modelled) gets ICMP unreachable.
+Routing is the NIC's effective route table (``engine.routes``: system routes of its VNet and ``Connected``
+peerings, the private ranges to ``None``, the Internet, user routes over them; longest prefix wins). In the lab:
+next hop ``None`` drops silently; ``VnetLocal`` and ``VNetPeering`` deliver to the NIC holding the address (the
+peering must allow virtual network access); the Internet carries public destinations only through an egress
+address (the NIC's public IP, else its subnet's NAT gateway, else default outbound access unless the subnet is
+private, spec §12.2, §12.3); appliances and gateways are not modelled, so such a next hop gets ICMP unreachable.
 Inbound from the Internet reaches a NIC only through a public IP (DNAT to the private address); a Standard SKU
 public IP stays closed when no NSG applies to the NIC.
 """
@@ -16,16 +15,18 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass, field
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_address
 from typing import Literal
 
 from opennsg.dataplane.network import AZURE_MAC_PREFIX
+from opennsg.engine.routes import effective_routes, next_hop
 from opennsg.flowlogs.writer import VnetFlowLog
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
 from opennsg.model.resources import NetworkInterface, VirtualNetwork
+from opennsg.model.routes import NextHopType, RouteSource, RouteState
 from opennsg.model.topology import Topology
-from opennsg.model.values import IPAddress, IPNetwork
+from opennsg.model.values import IPAddress, parse_prefix
 
 #: Addresses the lab's Internet namespace holds when none are given (public, so the ``Internet`` tag covers them).
 DEFAULT_INTERNET_ADDRESSES = ("20.50.0.10", "52.160.0.10", "2603:1000::10")
@@ -233,79 +234,45 @@ def plan_lab(
     )
 
 
-def _system_routes(topology: Topology, vnet: VirtualNetwork | None) -> list[tuple[IPNetwork, str, str | None]]:
-    """(prefix, next hop, remote VNet key) of the VNet's system routes."""
-    out: list[tuple[IPNetwork, str, str | None]] = [
-        (ip_network("0.0.0.0/0"), "Internet", None),
-        (ip_network("::/0"), "Internet", None),
-    ]
-    if vnet is None:
-        return out
-    for prefix in vnet.address_space:
-        out.append((ip_network(prefix, strict=False), "VnetLocal", vnet.key))
-    for peering in vnet.peerings:
-        if not (peering.connected and peering.allow_virtual_network_access and peering.remote_virtual_network):
-            continue
-        remote = topology.vnet(peering.remote_virtual_network)
-        spaces = peering.remote_address_space or (remote.address_space if remote else ())
-        for prefix in spaces:
-            out.append((ip_network(prefix, strict=False), "VNetPeering", id_key(peering.remote_virtual_network)))
-    return out
-
-
-def _user_routes(topology: Topology, nic: NetworkInterface) -> list[tuple[IPNetwork, str]]:
-    subnet = topology.subnet(nic.subnet)
-    table = topology.route_table(subnet.route_table) if subnet else None
-    out: list[tuple[IPNetwork, str]] = []
-    for route in table.routes if table else ():
-        try:
-            out.append((ip_network(route.address_prefix.strip(), strict=False), route.next_hop_type.casefold()))
-        except ValueError:
-            continue  # a service-tag prefix: not modelled in the lab's routing
-    return out
-
-
-def _choose(
-    address: IPAddress,
-    system: list[tuple[IPNetwork, str, str | None]],
-    user: list[tuple[IPNetwork, str]],
-) -> tuple[str, str | None]:
-    """The next hop type (lower case) for ``address``, and the VNet it leads to: longest prefix, UDR wins ties."""
-    best: tuple[int, int, str, str | None] | None = None
-    for prefix, hop, vnet in system:
-        if address.version == prefix.version and address in prefix:
-            candidate = (prefix.prefixlen, 0, hop.casefold(), vnet)
-            best = candidate if best is None or candidate[:2] > best[:2] else best
-    for prefix, hop in user:
-        if address.version == prefix.version and address in prefix:
-            candidate = (prefix.prefixlen, 1, hop, None)
-            best = candidate if best is None or candidate[:2] > best[:2] else best
-    assert best is not None  # the default routes contain every address
-    return best[2], best[3]
+def _peered(topology: Topology, source: VirtualNetwork | None, target: VirtualNetwork | None) -> bool:
+    """``Connected`` peering from ``source`` to ``target`` that allows virtual network access."""
+    if source is None or target is None:
+        return False
+    return any(
+        p.connected and p.allow_virtual_network_access and p.remote_virtual_network
+        and id_key(p.remote_virtual_network) == target.key
+        for p in source.peerings
+    )  # fmt: skip
 
 
 def _routes_of(topology: Topology, plan: LabPlan, source: LabNic) -> list[Route]:
+    """The NIC's table in the fabric, from its effective routes (``engine.routes``, the one routing definition)."""
     nic = topology.nics[id_key(source.id)]
     vnet = _nic_vnet(topology, nic)
-    system = _system_routes(topology, vnet)
-    user = _user_routes(topology, nic)
+    effective = effective_routes(topology, nic)
     routes: list[Route] = []
-    for prefix, hop in user:  # UDRs towards the Internet side (destinations that are no NIC)
-        if prefix.prefixlen == 0:
+    for entry in effective:  # user routes towards what is no NIC: None drops, appliances are not modelled
+        if entry.source is not RouteSource.USER or entry.state is not RouteState.ACTIVE:
             continue
-        if hop == "none":
-            routes.append(Route(str(prefix), "blackhole"))
-        elif hop != "internet" and hop != "vnetlocal":
-            routes.append(Route(str(prefix), "unreachable"))
-    for family, default in ((4, "0.0.0.0/0"), (6, "::/0")):
-        hop, _ = _choose(ip_address(default.split("/")[0]), system, user)
+        for prefix in entry.address_prefixes:
+            network = parse_prefix(prefix)
+            if network is None or network.prefixlen == 0:
+                continue
+            if entry.next_hop_type is NextHopType.NONE:
+                routes.append(Route(str(network), "blackhole"))
+            elif entry.next_hop_type not in (NextHopType.INTERNET, NextHopType.VNET_LOCAL):
+                routes.append(Route(str(network), "unreachable"))
+    for family, default in ((4, "0.0.0.0"), (6, "::")):
+        chosen = next_hop(effective, ip_address(default))
+        hop = chosen.next_hop_type if chosen is not None else None
         has_egress = any(ip_address(a).version == family for a in source.egress)
-        if hop == "none":
-            routes.append(Route(default, "blackhole"))
-        elif hop == "internet" and has_egress:
-            routes.append(Route(default, "internet"))
+        prefix = f"{default}/0"
+        if hop is NextHopType.NONE:
+            routes.append(Route(prefix, "blackhole"))
+        elif hop is NextHopType.INTERNET and has_egress:
+            routes.append(Route(prefix, "internet"))
         else:
-            routes.append(Route(default, "unreachable"))
+            routes.append(Route(prefix, "unreachable"))
     for target in plan.nics:
         if target.index == source.index:
             continue
@@ -313,12 +280,15 @@ def _routes_of(topology: Topology, plan: LabPlan, source: LabNic) -> list[Route]
         for text in target.addresses:
             address = ip_address(text)
             host = f"{address}/{address.max_prefixlen}"
-            hop, leads_to = _choose(address, system, user)
-            if hop == "none":
+            chosen = next_hop(effective, address)
+            hop = chosen.next_hop_type if chosen is not None else None
+            same_vnet = vnet is not None and target_vnet is not None and vnet.key == target_vnet.key
+            if hop is NextHopType.NONE:
                 routes.append(Route(host, "blackhole"))
-            elif hop in ("vnetlocal", "vnetpeering") and target_vnet is not None:
-                same = leads_to == target_vnet.key if leads_to else vnet is not None and vnet.key == target_vnet.key
-                routes.append(Route(host, "deliver", target.link) if same else Route(host, "unreachable"))
-            else:
+            elif (hop is NextHopType.VNET_LOCAL and same_vnet) or (
+                hop is NextHopType.VNET_PEERING and _peered(topology, vnet, target_vnet)
+            ):
+                routes.append(Route(host, "deliver", target.link))
+            else:  # the Internet, an appliance or a gateway (not modelled), or nothing: ICMP unreachable
                 routes.append(Route(host, "unreachable"))
     return routes
