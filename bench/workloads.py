@@ -60,10 +60,8 @@ def _v6_prefix(rnd: random.Random) -> str:
 
 def _remote_slot(rnd: random.Random, augmented: int) -> dict[str, object]:
     roll = rnd.random()
-    if augmented:
-        return {
-            "prefixes": tuple(_v4_prefix(rnd) for _ in range(augmented - 8)) + tuple(_v6_prefix(rnd) for _ in range(8))
-        }
+    if augmented:  # one address family per rule, as Azure requires
+        return {"prefixes": tuple(_v4_prefix(rnd) for _ in range(augmented))}
     if roll < 0.1:
         return {"prefix": BIG_TAG}
     if roll < 0.25:
@@ -114,12 +112,28 @@ def _rule(rnd: random.Random, nsg_id: str, k: int, direction: Direction, augment
     )
 
 
-def _nsg(rnd: random.Random, name: str, rules: int, augmented: int) -> NetworkSecurityGroup:
+#: Azure's limit of addresses and ranges per side (source, destination) across one NSG's rules.
+PREFIXES_PER_SIDE = 4000
+
+
+def _side_count(rules: list[SecurityRule], side: str) -> int:
+    """Entries counted against the per-side limit: every singular value (tags and ``*`` too) or plural entry."""
+    return sum(len(getattr(r, f"{side}_address_prefixes")) or 1 for r in rules)
+
+
+def _nsg(rnd: random.Random, name: str, per_direction: dict[Direction, int], augmented: int) -> NetworkSecurityGroup:
+    """Random rules, and per direction one augmented rule as large as the per-side limit leaves room for."""
     nsg_id = f"{PREFIX}/networkSecurityGroups/{name}"
     out: list[SecurityRule] = []
     for direction in Direction:
-        for k in range(rules):
-            out.append(_rule(rnd, nsg_id, k, direction, augmented if k in (rules // 3, rules // 2) else 0))
+        out.extend(_rule(rnd, nsg_id, k, direction, 0) for k in range(per_direction[direction]))
+    for direction, side in ((Direction.INBOUND, "source"), (Direction.OUTBOUND, "destination")):
+        count = per_direction[direction]
+        if count == 0:
+            continue
+        index = (0 if direction is Direction.INBOUND else per_direction[Direction.INBOUND]) + count // 2
+        room = PREFIXES_PER_SIDE - (_side_count(out, side) - _side_count([out[index]], side))
+        out[index] = _rule(rnd, nsg_id, count // 2, direction, max(2, min(augmented, room)))
     return NetworkSecurityGroup(nsg_id, name, "westus", {}, tuple(out), default_security_rules(nsg_id))
 
 
@@ -131,23 +145,32 @@ def big_tag(seed: int) -> ServiceTags:
     return ServiceTags.of([ServiceTag(BIG_TAG, prefixes, ("NSG",))])
 
 
-def workload(rules: int, seed: int = 7) -> Workload:
-    """Two layers (subnet NSG + NIC NSG), ``rules`` rules per direction each, the big tag in play."""
-    rnd = random.Random(seed * 1000 + rules)
-    augmented = min(4000, max(40, rules * 4))
-    subnet_nsg = _nsg(rnd, f"subnet-nsg-{rules}", rules, augmented)
-    nic_nsg = _nsg(rnd, f"nic-nsg-{rules}", rules, augmented)
+def workload(rules: int, seed: int = 7, outbound: int | None = None) -> Workload:
+    """Two layers (subnet NSG + NIC NSG), ``rules`` inbound and ``outbound`` (default: as many) outbound rules each,
+    the big tag in play, and augmented rules as large as Azure's 4,000-prefixes-per-side limit allows.
+
+    Azure allows 1,000 rules per NSG: ``workload(500)`` and ``workload(1000, outbound=0)`` are at the limit; larger
+    ones are beyond what Azure accepts (stress cases only).
+    """
+    out_rules = rules if outbound is None else outbound
+    per_direction = {Direction.INBOUND: rules, Direction.OUTBOUND: out_rules}
+    rnd = random.Random(seed * 1000 + rules * 7 + out_rules)
+    augmented = min(PREFIXES_PER_SIDE, max(40, (rules + out_rules) * 2))
+    subnet_nsg = _nsg(rnd, f"subnet-nsg-{rules}-{out_rules}", per_direction, augmented)
+    nic_nsg = _nsg(rnd, f"nic-nsg-{rules}-{out_rules}", per_direction, augmented)
     vnet_id = f"{PREFIX}/virtualNetworks/vnet"
     subnet = Subnet(f"{vnet_id}/subnets/app", "app", ("10.0.1.0/24", "fd00:0:0:1::/64"), subnet_nsg.id)
     vnet = VirtualNetwork(vnet_id, "vnet", "westus", {}, ("10.0.0.0/16", "fd00::/48"), (subnet,))
-    nic_id = f"{PREFIX}/networkInterfaces/nic-{rules}"
+    nic_id = f"{PREFIX}/networkInterfaces/nic-{rules}-{out_rules}"
     configs = (
         IpConfiguration(f"{nic_id}/ipConfigurations/v4", "v4", NIC_V4, subnet.id, "IPv4", primary=True),
         IpConfiguration(f"{nic_id}/ipConfigurations/v6", "v6", NIC_V6, subnet.id, "IPv6"),
     )
-    nic = NetworkInterface(nic_id, f"nic-{rules}", "westus", {}, configs, nic_nsg.id)
+    nic = NetworkInterface(nic_id, f"nic-{rules}-{out_rules}", "westus", {}, configs, nic_nsg.id)
     topology = Topology.of(nsgs=[subnet_nsg, nic_nsg], vnets=[vnet], nics=[nic], service_tags=big_tag(seed))
-    return Workload(f"{rules} rules/dir x2 layers", rules, augmented, topology, nic_id)
+    total = rules + out_rules
+    label = f"{rules}/{out_rules} rules in/out x2 layers" + (" (beyond Azure's limit)" if total > 1000 else "")
+    return Workload(label, rules, augmented, topology, nic_id)
 
 
 # --- traces --------------------------------------------------------------------------------------------------
