@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from opennsg.engine.flow import Flow
-from opennsg.model import Direction, NetworkInterface, NetworkSecurityGroup, SecurityRule, Subscription, Topology
+from opennsg.model import (
+    Direction,
+    NetworkInterface,
+    NetworkSecurityGroup,
+    SecurityRule,
+    Subscription,
+    Topology,
+    VirtualNetworkPeering,
+)
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -108,7 +116,25 @@ class Reference:
             prefixes += list(self.vnet.address_space) + list(self.vnet.gateway_prefixes)
             for peering in self.vnet.peerings:
                 if peering.peering_state.lower() == "connected":
-                    prefixes += list(peering.remote_address_space)
+                    prefixes += self.peered(peering)
+        return prefixes
+
+    def peered(self, peering: VirtualNetworkPeering) -> list[str]:
+        """Subnet peering (the REST API's peerCompleteVnets false): only listed local subnets gain anything, and
+        only the listed remote subnets' prefixes; IPv6-only peering keeps IPv6 prefixes."""
+        prefixes = list(peering.remote_address_space)
+        if not peering.peer_complete_vnets:
+            local = [n.lower() for n in peering.local_subnet_names]
+            if self.subnet is None or self.subnet.name.lower() not in local:
+                return []
+            remote = next(
+                (v for v in self.topology.vnets.values() if _same(v.id, peering.remote_virtual_network)), None
+            )
+            if remote is not None:
+                names = [n.lower() for n in peering.remote_subnet_names]
+                prefixes = [p for s in remote.subnets if s.name.lower() in names for p in s.address_prefixes]
+        if peering.enable_only_ipv6_peering:
+            prefixes = [p for p in prefixes if ipaddress.ip_network(p, strict=False).version == 6]
         return prefixes
 
     def is_internet(self, address: Address) -> bool:

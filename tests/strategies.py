@@ -178,6 +178,11 @@ def _network(draw: st.DrawFn) -> tuple[list[VirtualNetwork], list[RouteTable]]:
                 _id("virtualNetworks", f"vnet{o}"),
                 (_v4_space(o),) + ((f"fd00:{o}::/48",) if dual[o] else ()),
                 draw(st.sampled_from(["Connected", "connected", "Initiated", "Disconnected"])),
+                # subnet peering: only some local subnets, to some remote ones (s0..s2 exist or not)
+                peer_complete_vnets=draw(st.sampled_from([True, True, False])),
+                local_subnet_names=tuple(draw(st.lists(st.sampled_from(["s0", "S1", "s2"]), max_size=2, unique=True))),
+                remote_subnet_names=tuple(draw(st.lists(st.sampled_from(["S0", "s1", "s2"]), max_size=2, unique=True))),
+                enable_only_ipv6_peering=draw(st.sampled_from([False, False, True])),
             )
             for o in range(vnet_count)
             if o != v and draw(st.booleans())

@@ -351,6 +351,30 @@ def test_peering_states_follow_both_sides(client: TestClient) -> None:
     assert client.get(url(a + "/virtualNetworkPeerings/a-b")).json()["properties"]["peeringState"] == "Disconnected"
 
 
+def test_peering_options_and_subnet_peering_are_kept(client: TestClient) -> None:
+    group(client)
+    a, b = rid("virtualNetworks", "a"), rid("virtualNetworks", "b")
+    for vnet, space in ((a, "10.0.0.0/16"), (b, "10.1.0.0/16")):
+        body = {"location": "westus", "properties": {"addressSpace": {"addressPrefixes": [space]}}}
+        assert client.put(url(vnet), json=body).status_code == 201
+    options = {
+        "allowVirtualNetworkAccess": True,
+        "allowForwardedTraffic": True,
+        "allowGatewayTransit": False,
+        "useRemoteGateways": False,
+        "peerCompleteVnets": False,
+        "enableOnlyIPv6Peering": False,
+        "localSubnetNames": ["Subnet1", "Subnet4"],
+        "remoteSubnetNames": ["Subnet2"],
+    }
+    put = client.put(
+        url(a + "/virtualNetworkPeerings/peer"), json={"properties": {"remoteVirtualNetwork": {"id": b}, **options}}
+    )
+    assert put.status_code == 201
+    for answer in (put.json(), client.get(url(a + "/virtualNetworkPeerings/peer")).json()):
+        assert {k: answer["properties"][k] for k in options} == options
+
+
 # --- errors and limits -----------------------------------------------------------------------------------------------
 
 

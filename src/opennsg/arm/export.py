@@ -118,13 +118,22 @@ def subnet_to_arm(subnet: Subnet) -> dict[str, Any]:
 
 
 def peering_to_arm(peering: VirtualNetworkPeering) -> dict[str, Any]:
-    properties = {
+    properties: dict[str, Any] = {
         "provisioningState": SUCCEEDED,
         "peeringState": peering.peering_state,
         "remoteVirtualNetwork": _ref(peering.remote_virtual_network),
         "remoteAddressSpace": {"addressPrefixes": list(peering.remote_address_space)},
         "allowVirtualNetworkAccess": peering.allow_virtual_network_access,
+        "allowForwardedTraffic": peering.allow_forwarded_traffic,
+        "allowGatewayTransit": peering.allow_gateway_transit,
+        "useRemoteGateways": peering.use_remote_gateways,
+        "peerCompleteVnets": peering.peer_complete_vnets,
+        "enableOnlyIPv6Peering": peering.enable_only_ipv6_peering,
     }
+    if peering.local_subnet_names or not peering.peer_complete_vnets:
+        properties["localSubnetNames"] = list(peering.local_subnet_names)
+    if peering.remote_subnet_names or not peering.peer_complete_vnets:
+        properties["remoteSubnetNames"] = list(peering.remote_subnet_names)
     return {
         "id": peering.id,
         "name": peering.name,

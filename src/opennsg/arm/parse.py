@@ -402,6 +402,13 @@ def parse_peering(body: Mapping[str, Any], resource_id: str, reader: Reader, pat
         ),
         peering_state=reader.text(props, "peeringState", pp) or "Connected",
         allow_virtual_network_access=reader.flag(props, "allowVirtualNetworkAccess", pp, default=True),
+        allow_forwarded_traffic=reader.flag(props, "allowForwardedTraffic", pp),
+        allow_gateway_transit=reader.flag(props, "allowGatewayTransit", pp),
+        use_remote_gateways=reader.flag(props, "useRemoteGateways", pp),
+        peer_complete_vnets=reader.flag(props, "peerCompleteVnets", pp, default=True),
+        local_subnet_names=reader.texts(props, "localSubnetNames", pp),
+        remote_subnet_names=reader.texts(props, "remoteSubnetNames", pp),
+        enable_only_ipv6_peering=reader.flag(props, "enableOnlyIPv6Peering", pp),
     )
 
 

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from opennsg.engine.addresses import AddressSet, PortSet
 from opennsg.engine.ir import Association, NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.engine.peering import peered_prefixes
 from opennsg.engine.platform import smtp_blocked
 from opennsg.model.defaults import default_security_rules
 from opennsg.model.enums import RULE_PROTOCOL_NUMBERS, Direction
@@ -29,7 +30,7 @@ from opennsg.model.policy import (
     PLATFORM_LKM_TAG,
     PLATFORM_TAG_PREFIXES,
 )
-from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, SecurityRule, VirtualNetwork
+from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, SecurityRule, Subnet, VirtualNetwork
 from opennsg.model.tags import (
     AZURE_LOAD_BALANCER_TAG,
     BUILTIN_TAGS,
@@ -47,12 +48,15 @@ def _networks(prefixes: Iterable[str]) -> AddressSet:
     return AddressSet.of(n for n in parsed if n is not None)
 
 
-def virtual_network_prefixes(vnet: VirtualNetwork | None) -> tuple[str, ...]:
-    """The ``VirtualNetwork`` tag of a NIC in ``vnet`` (spec §0): own address spaces, Connected peerings'
-    ``remoteAddressSpace``, gateway (on-premises) prefixes, and the host virtual IP."""
+def virtual_network_prefixes(
+    vnet: VirtualNetwork | None, subnet: Subnet | None = None, topology: Topology | None = None
+) -> tuple[str, ...]:
+    """The ``VirtualNetwork`` tag of a NIC in ``subnet`` of ``vnet`` (spec §0): own address spaces, what the
+    Connected peerings connect to that subnet (``engine.peering``), gateway (on-premises) prefixes, and the host
+    virtual IP."""
     if vnet is None:
         return (f"{HOST_VIRTUAL_IP}/32",)
-    peered = (p for peering in vnet.peerings if peering.connected for p in peering.remote_address_space)
+    peered = peered_prefixes(topology, vnet, subnet)
     return (*vnet.address_space, *peered, *vnet.gateway_prefixes, f"{HOST_VIRTUAL_IP}/32")
 
 
@@ -218,7 +222,7 @@ def resolve_policy(
             ArmError("InvalidResourceReference", f"Subnet {nic.subnet} of network interface {nic.id} was not found.")
         )
     vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
-    virtual_network = _networks(virtual_network_prefixes(vnet))
+    virtual_network = _networks(virtual_network_prefixes(vnet, subnet, topology))
     resolver = _TagResolver(topology, virtual_network, asgs if asgs is not None else asg_addresses(topology))
 
     def resolved(nsg_id: str | None, applied_to: str, association: Association) -> ResolvedNsg | None:
@@ -259,7 +263,7 @@ def tag_set(topology: Topology, nic: NetworkInterface, name: str) -> AddressSet 
     """A tag's addresses as seen from ``nic`` (e.g. a diagnostics profile naming a tag), None if unknown."""
     subnet = topology.subnet(nic.subnet)
     vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
-    return _TagResolver(topology, _networks(virtual_network_prefixes(vnet)), {}).tag(name)
+    return _TagResolver(topology, _networks(virtual_network_prefixes(vnet, subnet, topology)), {}).tag(name)
 
 
 def canonical_tag_name(text: str, topology: Topology) -> str | None:

@@ -1,7 +1,8 @@
 """A NIC's effective routes and the next hop of an address: Azure's system routes, overridden by user routes.
 
 System routes (Azure's "Virtual network traffic routing"): each address prefix of the NIC's VNet goes to
-``VnetLocal``; the remote address space of each ``Connected`` peering to ``VNetPeering``; on-premises prefixes of
+``VnetLocal``; what each ``Connected`` peering connects to the NIC's subnet (``engine.peering``) to
+``VNetPeering``; on-premises prefixes of
 the VNet's gateways to ``VirtualNetworkGateway`` (unless the route table disables BGP route propagation);
 ``0.0.0.0/0`` (and ``::/0`` in a VNet with IPv6 space) to ``Internet``; and the private and shared ranges
 10.0.0.0/8, 100.64.0.0/10, 172.16.0.0/12, 192.168.0.0/16 to ``None``. The subnet's route table adds user routes;
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from opennsg.model.resources import NetworkInterface, Route, RouteTable, VirtualNetwork
+from opennsg.engine.peering import peering_prefixes
+from opennsg.model.resources import NetworkInterface, Route, RouteTable, Subnet, VirtualNetwork
 from opennsg.model.routes import EffectiveRoute, NextHopType, RouteSource, RouteState
 from opennsg.model.topology import Topology
 from opennsg.model.values import IPAddress, IPNetwork, parse_prefix
@@ -39,7 +41,7 @@ def effective_routes(topology: Topology, nic: NetworkInterface) -> tuple[Effecti
         else EffectiveRoute(
             route.source, RouteState.INVALID, route.address_prefixes, route.next_hop_type, route.next_hop_ip_addresses
         )
-        for route in _system_routes(vnet, table)
+        for route in _system_routes(topology, vnet, subnet, table)
     ]
     return (*system, *user)
 
@@ -61,7 +63,9 @@ def next_hop(routes: Iterable[EffectiveRoute], address: IPAddress) -> EffectiveR
     return chosen
 
 
-def _system_routes(vnet: VirtualNetwork | None, table: RouteTable | None) -> Iterable[EffectiveRoute]:
+def _system_routes(
+    topology: Topology, vnet: VirtualNetwork | None, subnet: Subnet | None, table: RouteTable | None
+) -> Iterable[EffectiveRoute]:
     def default(prefixes: Iterable[str], hop: NextHopType, source: RouteSource = RouteSource.DEFAULT) -> EffectiveRoute:
         return EffectiveRoute(source, RouteState.ACTIVE, tuple(prefixes), hop)
 
@@ -69,8 +73,9 @@ def _system_routes(vnet: VirtualNetwork | None, table: RouteTable | None) -> Ite
     for prefix in space:
         yield default((prefix,), NextHopType.VNET_LOCAL)
     for peering in vnet.peerings if vnet is not None else ():
-        if peering.connected and peering.remote_address_space:
-            yield default(peering.remote_address_space, NextHopType.VNET_PEERING)
+        peered = peering_prefixes(topology, peering, subnet)
+        if peered:
+            yield default(peered, NextHopType.VNET_PEERING)
     propagate = table is None or not table.disable_bgp_route_propagation
     if vnet is not None and vnet.gateway_prefixes and propagate:
         yield default(vnet.gateway_prefixes, NextHopType.VIRTUAL_NETWORK_GATEWAY, RouteSource.VIRTUAL_NETWORK_GATEWAY)

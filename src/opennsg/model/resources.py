@@ -185,10 +185,24 @@ class VirtualNetworkPeering:
     remote_address_space: tuple[str, ...] = ()
     peering_state: str = "Connected"
     allow_virtual_network_access: bool = True
+    allow_forwarded_traffic: bool = False
+    allow_gateway_transit: bool = False
+    use_remote_gateways: bool = False
+    #: False: subnet peering, only ``local_subnet_names`` of this VNet and ``remote_subnet_names`` of the remote one.
+    peer_complete_vnets: bool = True
+    local_subnet_names: tuple[str, ...] = ()
+    remote_subnet_names: tuple[str, ...] = ()
+    #: Peer only the IPv6 address space.
+    enable_only_ipv6_peering: bool = False
 
     @property
     def connected(self) -> bool:
         return self.peering_state.casefold() == "connected"
+
+    def peers_subnet(self, subnet_name: str) -> bool:
+        """Does this peering connect the local subnet of that name (every subnet, unless it is a subnet peering)?"""
+        folded = subnet_name.casefold()
+        return self.peer_complete_vnets or any(n.casefold() == folded for n in self.local_subnet_names)
 
 
 @dataclass(frozen=True, slots=True)
