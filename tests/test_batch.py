@@ -217,3 +217,31 @@ def test_batch_equals_engine_verify_on_random_topologies(
     verify_flows_file(topology, in_path, out_path, progress=False)
     got = [{"error": o["error"]["code"]} if "error" in o else o for o in _read_output(out_path)]
     assert got == expected
+
+
+def test_repeated_flows_are_decided_once_and_every_row_gets_its_own_verdict(topology: Topology, tmp_path: Path) -> None:
+    """Real files repeat flows; deciding each distinct flow once must leave every row's answer (and its errors, and
+    the NIC's own-address check) exactly as deciding the rows one by one."""
+    _, vm1_ip = _nic(topology, "vm1-nic")
+    good = _good_rows(topology)
+    foreign = {**good[0], "localIPAddress": "10.0.1.99"}  # not VM1's address: an error row, repeated
+    rows = [good[i % len(good)] for i in range(300)] + [foreign] * 7 + [good[0]] * 5
+    source = tmp_path / "flows.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([(f, pa.string()) for f in FIELDS])), source)
+    out = tmp_path / "verdicts.jsonl"
+    verify_flows_file(topology, source, out, progress=False)
+    answers = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(answers) == len(rows)
+    engine = Engine(topology)
+    for row, answer in zip(rows, answers, strict=True):
+        if row is foreign:
+            assert answer["error"]["code"] == "IpAddressNotOnNetworkInterface"
+            continue
+        target = row.get("targetResourceId") or row["targetNicResourceId"]
+        local_port = None if row["localPort"] in ("*", "") else int(row["localPort"])
+        remote_port = None if row["remotePort"] in ("*", "") else int(row["remotePort"])
+        flow = Flow.make(row["direction"], row["protocol"], row["localIPAddress"], local_port,
+                         row["remoteIPAddress"], remote_port)  # fmt: skip
+        verdict = engine.verify(target, flow)
+        assert (answer["access"], answer.get("ruleName")) == (verdict.access.value, verdict.rule_name)
+    assert vm1_ip != "10.0.1.99"

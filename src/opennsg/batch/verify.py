@@ -236,24 +236,48 @@ def _decide(raw: parse.RawFlows, engine: Engine, progress: Progress | None) -> _
     order = candidates[np.argsort(nic_of_row[candidates], kind="stable")]
     groups = np.split(order, np.flatnonzero(np.diff(nic_of_row[order])) + 1) if order.size else []
     task = progress.add_task("deciding flows", total=len(order)) if progress else None
+    flow_key = _flow_keys(encoded)
     for rows in groups:
         nic_id = nic_ids[int(nic_of_row[rows[0]])]
         policy = engine.policy(nic_id)
-        part = columns.take(rows)
+        # Real files repeat flows: decide each distinct flow once (rows with equal field texts are equal flows).
+        first, inverse = _distinct(flow_key[rows])
+        part = columns.take(rows[first])
         own = addresses_in(
             AddressTable.build([(0, policy.local_addresses)], 1), part.local_v6, part.local_high, part.local_low
         )
-        foreign = rows[~own]
+        foreign = rows[~own[inverse]]
         errors.mark_rows("IpAddressNotOnNetworkInterface", parse.LOCAL_IP, foreign, {})
         nic_names.update(dict.fromkeys(foreign.tolist(), nic_id))
-        keep = rows[own]
         compiled = get_compiled(policy)
-        result = compiled.classify(part.take(np.flatnonzero(own)))
-        code[keep] = result.result.astype(np.int64) + len(verdicts)
+        distinct_code = np.full(len(first), -1, dtype=np.int64)
+        distinct_code[own] = compiled.classify(part.take(np.flatnonzero(own))).result.astype(np.int64) + len(verdicts)
+        keep = own[inverse]
+        code[rows[keep]] = distinct_code[inverse][keep]
         verdicts.extend(compiled.results)
         if progress is not None and task is not None:
             progress.advance(task, len(rows))
     return _Decided(code, verdicts, errors, nic_names)
+
+
+def _flow_keys(encoded: dict[str, parse.Encoded]) -> npt.NDArray[np.int64] | npt.NDArray[np.void]:
+    """One key per row that is equal exactly when the rows' flow fields are the same texts: the fields' indices into
+    their distinct values, packed into one integer when they fit (else one fixed-size record per row)."""
+    fields = parse.FIELDS[2:]
+    sizes = [len(encoded[f].values) for f in fields]
+    if np.prod(np.asarray(sizes, dtype=np.float64)) < 2.0**62:
+        key = np.zeros(len(encoded[fields[0]].index), dtype=np.int64)
+        for field, size in zip(fields, sizes, strict=True):
+            key = key * size + encoded[field].index.astype(np.int64)
+        return key
+    stacked = np.ascontiguousarray(np.stack([encoded[f].index.astype(np.int64) for f in fields], axis=1))
+    return stacked.view(np.dtype((np.void, stacked.dtype.itemsize * len(fields)))).ravel()
+
+
+def _distinct(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(position of each distinct key's first row, each row's distinct key number)."""
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return first.astype(np.intp), inverse.reshape(-1).astype(np.intp)
 
 
 def _verdict_table(decided: _Decided, dictionary: bool) -> pa.Table:
