@@ -67,6 +67,10 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     diagnostics.router.dependencies = versioned
     diagnostics.install(app)
 
+    from opennsg.ui import StoreSource, mount
+
+    mount(app, StoreSource(lambda: store.snapshot), config.tokens)
+
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> Response:
         """Where to go from here: the API reference, the OpenAPI document, health, and the web UI when present."""

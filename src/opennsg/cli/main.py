@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from opennsg import __version__
-from opennsg.cli import common, enforce, flowlogs, routes, serve, servicetags, simulate
+from opennsg.cli import common, enforce, flowlogs, routes, serve, servicetags, simulate, ui
 from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
 from opennsg.engine.ir import Verdict
 from opennsg.model.enums import Access, Direction
@@ -366,12 +366,13 @@ def _short(value: str) -> str:
     return value.rsplit("/", 1)[-1] if value.startswith("/") else value
 
 
-# The outer layers' commands: the service, the data plane's scenarios, flow logs.
+# The outer layers' commands: the service, the data plane's scenarios, flow logs, the web UI.
 serve.register(app)
 simulate.register(app)
 flowlogs.register(app)
 servicetags.register(app)
 routes.register(app)
 enforce.register(app)
+ui.register(app)
 
 __all__ = ["app"]
