@@ -86,6 +86,7 @@ def test_service_shows_only_the_subscriptions_of_the_token(service: Server, open
     assert topology.get_by_text("vm1-nic", exact=True).count() == 0
     assert "vm1-nic" not in page.content() and "NSG1" not in page.content()
     page.goto(f"{service.url}/ui/verify")
+    page.get_by_test_id("verify-nic").wait_for()
     options = page.get_by_test_id("verify-nic").locator("option").all_inner_texts()
     assert "nic-vm-web1" in options and "vm1-nic" not in options
     assert console.problems == []

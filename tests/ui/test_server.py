@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from tests.realworld import REALWORLD, needs_realworld
 from tests.ui.conftest import (
     FLOWLOG_DATA,
     HOW_NSGS_FILTER,
@@ -143,8 +144,13 @@ def test_inputs_are_told_apart_by_content(tmp_path: Path) -> None:
     config, logs = split_inputs([tmp_path])
     assert config == [tmp_path / "network.json"]
     assert sorted(p.name for p in logs) == ["PT1H.json", "nsg.json"]
-    realworld = ROOT.parent / "shared" / "realworld" / "flowlogs"
-    for sample in sorted(realworld.glob("*.json")) if realworld.is_dir() else []:
+
+
+@needs_realworld
+def test_real_flow_log_samples_are_recognised() -> None:
+    samples = sorted((REALWORLD / "flowlogs").rglob("*.json"))
+    assert samples
+    for sample in samples:
         assert split_inputs([sample]) == ([], [sample]), sample
 
 

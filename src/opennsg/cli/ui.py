@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
+from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, load_service_tags, print_json, stdout
 
 UiPathsArgument = typer.Argument(
     ..., help="ARM JSON (az -o json, ARM lists, templates) and flow log files or directories, read-only."
@@ -27,14 +27,13 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
-        from opennsg.model.servicetags import ServiceTags
         from opennsg.ui import create_file_app
 
         host = "127.0.0.1"
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         with bad_input_exits(json):
-            tags = ServiceTags.load(service_tags) if service_tags else None
+            tags = load_service_tags(service_tags)
             try:
                 listener.bind((host, port))
             except OSError as exc:

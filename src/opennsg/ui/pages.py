@@ -194,7 +194,8 @@ def nic_page(view: View, name: str) -> Fragment:
     subnet = topology.subnet(nic.subnet)
     vnet = topology.vnet_of_subnet(nic.subnet) if nic.subnet else None
     chain = {
-        d.value: [(r.nsg, r.association) for r in policy.chain(d)] for d in (Direction.INBOUND, Direction.OUTBOUND)
+        d.value: [(stage.resource_id, stage.association, stage.applied_to) for stage in policy.chain(d).stages]
+        for d in (Direction.INBOUND, Direction.OUTBOUND)
     }
     configs = []
     for cfg in nic.ip_configurations:
