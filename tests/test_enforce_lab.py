@@ -21,6 +21,7 @@ from opennsg.enforce.probe import Probe, run_probes
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
 from opennsg.model import Access, Direction, Protocol, SecurityRule, Topology
+from opennsg.model.errors import OpenNsgError
 
 pytestmark = needs_netns
 runner = CliRunner()
@@ -141,6 +142,22 @@ def test_peering_not_connected_means_no_path(state: str, reachable: bool) -> Non
         hub, spoke = lab.plan.nic("h").netns, lab.plan.nic("s").netns  # type: ignore[union-attr]
         got = run_probes([Probe("tcp", hub, spoke, "10.20.1.4", 443), Probe("icmp", spoke, hub, "10.10.1.4")])
         assert got == [reachable, reachable]
+
+
+def test_lab_apply_follows_peering_changes_and_refuses_readdressed_nics() -> None:
+    name = lab_name()
+    with running_lab(peered_world("Disconnected"), name, collect=False) as lab:
+        hub, spoke = lab.plan.nic("h").netns, lab.plan.nic("s").netns  # type: ignore[union-attr]
+        assert run_probes([Probe("tcp", hub, spoke, "10.20.1.4", 443)]) == [False]
+        lab_apply(name, [], peered_world("Connected"))
+        assert run_probes([Probe("tcp", hub, spoke, "10.20.1.4", 443)]) == [True]
+        readdressed = Net()
+        readdressed.vnet("hub", "10.10.0.0/16")
+        readdressed.nic("h", readdressed.subnet("hub", "s", "10.10.1.0/24"), "10.10.1.9")
+        with pytest.raises(OpenNsgError) as refused:
+            lab_apply(name, [], readdressed.topology())
+        assert refused.value.errors[0].code == "LabTopologyChanged"
+        assert run_probes([Probe("tcp", hub, spoke, "10.20.1.4", 443)]) == [True], "a refused apply changes nothing"
 
 
 def test_return_traffic_of_an_outbound_connection_passes_without_an_inbound_rule() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from opennsg.enforce.apply import AppliedNic, apply_policy, flush_denied
-from opennsg.enforce.compile import RuleRef, Ruleset
+from opennsg.enforce.compile import RuleRef, Ruleset, compile_policy
 from opennsg.enforce.conntrack import connection_count
 from opennsg.enforce.kernel import KernelError, netns_exists, run, table_present
 from opennsg.enforce.topology import LabNic, LabPlan, plan_lab
@@ -277,13 +277,24 @@ def _fabric_lines(plan: LabPlan) -> list[str]:
             f"addr add {GATEWAY6}/64 dev {nic.link} nodad",
             f"link set {nic.link} up",
         ]
-    for nic in plan.nics:  # routes once every link exists
-        for address in nic.addresses:
-            family = "-6 " if _family(address) == 6 else ""
-            lines.append(f"{family}route add {_host(address)} dev {nic.link}")
+    lines += _fabric_route_lines(plan)
+    return lines
+
+
+def _fabric_route_lines(plan: LabPlan, replace_tables: bool = False) -> list[str]:
+    """Each NIC's own routing table in the fabric; when building (not ``replace_tables``), also the main table's
+    route to each NIC and the rule sending a NIC's packets to its table. Replacing empties each table first."""
+    lines: list[str] = []
+    for nic in plan.nics:
         table = FIRST_TABLE + nic.index
-        lines.append(f"rule add iif {nic.link} lookup {table} pref 200")
-        lines.append(f"-6 rule add iif {nic.link} lookup {table} pref 200")
+        if replace_tables:
+            lines += [f"route flush table {table}", f"-6 route flush table {table}"]
+        else:
+            for address in nic.addresses:
+                family = "-6 " if _family(address) == 6 else ""
+                lines.append(f"{family}route add {_host(address)} dev {nic.link}")
+            lines.append(f"rule add iif {nic.link} lookup {table} pref 200")
+            lines.append(f"-6 rule add iif {nic.link} lookup {table} pref 200")
         for route in plan.routes.get(nic.index, ()):
             lines.append(_route_line(route.prefix, route.hop, table, route.link))
     return lines
@@ -364,33 +375,35 @@ def lab_up(
 
 
 def lab_apply(name: str, paths: Sequence[Path], topology: Topology) -> tuple[Lab, dict[str, int]]:
-    """Re-compile every NIC and apply each atomically; flows now denied end where ``flushConnection`` says so.
+    """Re-compile every NIC and apply each atomically, then the fabric's routes and NAT (peerings, routes and public
+    IPs may have changed); flows now denied end where ``flushConnection`` says so.
 
-    Everything is compiled before anything is applied, so bad input changes nothing. Returns the lab and, per NIC,
-    the number of connections flushed.
+    Everything is compiled and planned before anything is applied, so bad input changes nothing. The NICs and their
+    private addresses must stay those the lab was built with. Returns the lab and, per NIC, the connections flushed.
     """
     lab = Lab.load(name)
-    engine = Engine(topology)
-    problems: list[ArmError] = []
-    for nic in lab.plan.nics:
-        if topology.nic(nic.id) is None:
-            problems.append(
+    plan = plan_lab(topology, name, lab.plan.internet_addresses, lab.plan.outbound_address)
+    before = {(n.id.casefold(), n.addresses) for n in lab.plan.nics}
+    after = {(n.id.casefold(), n.addresses) for n in plan.nics}
+    if before != after:
+        changed = sorted(nic_id for nic_id, _ in before ^ after)
+        raise OpenNsgError(
+            [
                 ArmError(
                     "LabTopologyChanged",
-                    f"Network interface {nic.id} of lab '{name}' is not in the new configuration; NICs cannot be "
-                    "added or removed by 'lab apply' (rebuild the lab).",
-                    nic.id,
+                    f"Network interface {nic_id} was added, removed or readdressed; 'lab apply' changes rules, "
+                    f"routes and public IPs only: rebuild the lab ('opennsg lab down {name}', then 'lab up').",
+                    nic_id,
                 )
-            )
-    if problems:
-        raise OpenNsgError(problems)
-    policies = {nic.id: engine.policy(nic.id) for nic in lab.plan.nics}
-    from opennsg.enforce.compile import compile_policy
-
+                for nic_id in dict.fromkeys(changed)
+            ]
+        )
+    engine = Engine(topology)
+    policies = {nic.id: engine.policy(nic.id) for nic in plan.nics}
     compiled = {nic_id: compile_policy(policy) for nic_id, policy in policies.items()}
     rulesets = dict(lab.rulesets)
     flushed: dict[str, int] = {}
-    for nic in lab.plan.nics:
+    for nic in plan.nics:
         previous = lab.rulesets.get(nic.id)
         applied = apply_policy(policies[nic.id], nic.netns, compiled[nic.id])
         if previous is not None:  # flows begun under earlier rules still carry their marks: keep their meaning
@@ -398,7 +411,9 @@ def lab_apply(name: str, paths: Sequence[Path], topology: Topology) -> tuple[Lab
         rulesets[nic.id] = applied
         if previous is not None and _flush_triggered(previous, compiled[nic.id]):
             flushed[nic.id] = flush_denied(policies[nic.id], nic.netns)
-    updated = Lab(lab.plan, tuple(str(p) for p in paths), rulesets, lab.collector_pid)
+    run(plan.fabric, ["nft", "-f", "-"], stdin=f"table inet lab {{}}\ndelete table inet lab\n{_fabric_nft(plan)}")
+    _ip_batch(plan.fabric, _fabric_route_lines(plan, replace_tables=True))
+    updated = Lab(plan, tuple(str(p) for p in paths), rulesets, lab.collector_pid)
     updated.save()
     return updated, flushed
 
