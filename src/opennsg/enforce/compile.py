@@ -48,6 +48,8 @@ FAMILY = "inet"
 LOG_GROUP = 17
 #: Rulesets whose concatenated set would hold more elements than this use one set per field instead.
 CONCAT_LIMIT = 4096
+#: Lists (naming no tag) whose combinations are at most this many become that many rules with literals.
+EXPAND_LIMIT = 2
 #: Marks below this are the platform's and the ruleset's own decisions; rule marks are above it.
 FIRST_RULE_MARK = 64
 
@@ -242,21 +244,35 @@ class _Compiler:
         self.commands.append({"add": {"set": body}})
         return name
 
-    def match(self, fields: list[_Field]) -> list[JSON]:
-        """Match expressions for the restricted fields: literals for single values, else (concatenated) sets."""
-        simple = [f for f in fields if len(f.intervals) == 1 and f.intervals[0][0] == f.intervals[0][1]]
-        multi = [f for f in fields if f not in simple]
-        out = [_eq(f.expression, _element(f.family, f.intervals[0])) for f in simple]
+    def match(self, fields: list[_Field]) -> list[list[JSON]]:
+        """Alternative match lists for the restricted fields (a packet matches the rule if it matches any).
+
+        One interval is a literal (value or range). A short list that names no tag becomes a few rules with
+        literals (``EXPAND_LIMIT``): binding a named set to a rule is what costs most in an nftables transaction.
+        Tags are named sets shared by every rule naming them; other lists are sets, concatenated when a rule
+        restricts several fields (``ip saddr . th dport``).
+        """
+        single = [f for f in fields if len(f.intervals) == 1]
+        multi = [f for f in fields if len(f.intervals) > 1]
+        head = [_eq(f.expression, _element(f.family, f.intervals[0])) for f in single]
+        listed = [f for f in multi if f.label is None or _tag_label(*f.label) is None]
+        tagged = [f for f in multi if f not in listed]
         size = 1
-        for f in multi:
+        for f in listed:
             size *= len(f.intervals)
-        if len(multi) > 1 and size <= CONCAT_LIMIT:
-            name = self.set_of(multi)
-            out.append(_eq({"concat": [f.expression for f in multi]}, f"@{name}"))
+        expanded: list[list[JSON]] = [[]]
+        if listed and size <= EXPAND_LIMIT:
+            expanded = [
+                [_eq(f.expression, _element(f.family, span)) for f, span in zip(listed, combo, strict=True)]
+                for combo in _product([f.intervals for f in listed])
+            ]
+            listed = []
+        shared = [_eq(f.expression, f"@{self.set_of([f])}") for f in tagged]
+        if len(listed) > 1 and size <= CONCAT_LIMIT:
+            shared.append(_eq({"concat": [f.expression for f in listed]}, f"@{self.set_of(listed)}"))
         else:
-            for f in multi:
-                out.append(_eq(f.expression, f"@{self.set_of([f])}"))
-        return out
+            shared += [_eq(f.expression, f"@{self.set_of([f])}") for f in listed]
+        return [head + alternative + shared for alternative in expanded]
 
     # --- marks ---------------------------------------------------------------------------------
 
@@ -296,16 +312,16 @@ class _Compiler:
         protocols = rule.protocols
         ports_restricted = rule.source_ports.intervals != _FULL_PORTS or rule.destination_ports.intervals != _FULL_PORTS
         l4 = {"meta": {"key": "l4proto"}}
-        variants: list[tuple[JSON | None, bool]]  # (protocol match, check ports)
+        # (protocol matches, check ports): literals only — an anonymous set per rule costs a set in the kernel.
+        variants: list[tuple[list[JSON], bool]]
         if protocols is None:
-            ported = {"set": ["tcp", "udp"]}
-            variants = [(None, False)]
+            variants = [([], False)]
             if ports_restricted:
-                variants = [(_eq(l4, ported), True), (_eq(l4, ported, "!="), False)]
+                variants = [([_eq(l4, IANA_TCP)], True), ([_eq(l4, IANA_UDP)], True)]
+                variants.append(([_eq(l4, IANA_TCP, "!="), _eq(l4, IANA_UDP, "!=")], False))
         else:
-            numbers = sorted(protocols)
-            proto: JSON = _eq(l4, numbers[0] if len(numbers) == 1 else {"set": numbers})
-            variants = [(proto, ports_restricted and bool(protocols & PORTED_PROTOCOLS))]
+            check = ports_restricted and bool(protocols & PORTED_PROTOCOLS)
+            variants = [([_eq(l4, number)], check and number in PORTED_PROTOCOLS) for number in sorted(protocols)]
         port_fields = [
             _Field(_payload("th", name), "inet_service", None, ports.intervals, None)
             for ports, name in ((rule.source_ports, "sport"), (rule.destination_ports, "dport"))
@@ -332,9 +348,10 @@ class _Compiler:
                 nfproto = None if fields else _eq({"meta": {"key": "nfproto"}}, "ipv4" if family == 4 else "ipv6")
                 families.append((nfproto, fields))
         for nfproto, address_fields in families:
-            for proto_match, check_ports in variants:
-                head = [m for m in (nfproto, proto_match) if m is not None]
-                yield head + self.match(address_fields + (port_fields if check_ports else []))
+            for proto_matches, check_ports in variants:
+                head = [*([nfproto] if nfproto is not None else []), *proto_matches]
+                for alternative in self.match(address_fields + (port_fields if check_ports else [])):
+                    yield head + alternative
 
     def digest(self, rules: list[JSON]) -> str:
         """What some rules enforce, as a digest: the rules and the contents of the sets they use."""
@@ -405,7 +422,7 @@ class _Compiler:
                         continue
                     matches = [_Field(_payload(_ADDR_PROTOCOL[family], "daddr"), _ADDR_TYPE[family], family,
                                       intervals, ((tag,), ()))]  # fmt: skip
-                    head = self.match(matches)
+                    (head,) = self.match(matches)  # a tag: one shared set, one alternative
                     if tag == PLATFORM_LKM_TAG:
                         head += [_eq({"meta": {"key": "l4proto"}}, IANA_TCP), _eq(_payload("th", "dport"), KMS_PORT)]
                     base.append([*head, {"goto": {"target": exempt_chain}}])
@@ -433,7 +450,7 @@ class _Compiler:
                         [
                             _eq({"meta": {"key": "l4proto"}}, IANA_TCP),
                             _eq(_payload("th", "dport"), SMTP_PORT),
-                            *self.match([internet]),
+                            *self.match([internet])[0],
                             _set_mark(SMTP_MARK),
                             {"counter": _counter_name(SMTP_MARK)},
                             {"log": {"group": LOG_GROUP, "prefix": str(SMTP_MARK)}},
