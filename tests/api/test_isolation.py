@@ -265,10 +265,33 @@ def reference_cases() -> list[ReferenceCase]:
     ]
 
 
+#: Reference fields of the §11/§12 model that REFERENCE_FIELDS already authorises but whose resources the service
+#: does not accept over HTTP yet (private endpoints, NAT gateways, subnet associations to them): each needs a
+#: ReferenceCase above as soon as its route lands.
+AWAITING_ROUTES = frozenset(
+    {
+        (resources.VirtualNetwork, "subnets[].nat_gateway"),
+        (resources.VirtualNetwork, "subnets[].application_gateway_ip_configurations[]"),
+        (resources.Subnet, "nat_gateway"),
+        (resources.Subnet, "application_gateway_ip_configurations[]"),
+        (resources.NetworkInterface, "private_endpoint"),
+        (resources.PublicIpAddress, "nat_gateway"),
+        (resources.PrivateEndpoint, "subnet"),
+        (resources.PrivateEndpoint, "network_interfaces[]"),
+        (resources.PrivateEndpoint, "application_security_groups[]"),
+        (resources.PrivateEndpoint, "private_link_service_ids[]"),
+        (resources.NatGateway, "public_ip_addresses[]"),
+        (resources.NatGateway, "public_ip_prefixes[]"),
+        (resources.NatGateway, "subnets[]"),
+    }
+)
+
+
 def test_every_reference_field_is_in_the_matrix() -> None:
     covered = {cover for case in reference_cases() for cover in case.covers}
     listed = {(kind, field.path) for kind, fields in REFERENCE_FIELDS.items() for field in fields}
-    assert covered == listed
+    assert covered == listed - AWAITING_ROUTES
+    assert listed >= AWAITING_ROUTES
 
 
 #: Attributes of model values that hold text but never another resource's id.
@@ -280,6 +303,9 @@ NOT_REFERENCES = frozenset(
         "source_port_ranges", "destination_address_prefix", "destination_address_prefixes",
         "destination_port_range", "destination_port_ranges", "address_space", "address_prefixes",
         "remote_address_space", "gateway_prefixes", "tags",
+        # names and values, not ids
+        "delegations", "local_subnet_names", "remote_subnet_names", "sku_name", "sku_tier",
+        "public_ip_address_version", "custom_network_interface_name", "private_ip_addresses",
         # an NSG's default rules are always the six built-in ones, never read from a body
         "default_security_rules[].source_asgs[]", "default_security_rules[].destination_asgs[]",
     }
@@ -452,6 +478,7 @@ PATH_VALUES = {
     "operationId": "0" * 32,
     "networkWatcherName": "nw",
     "networkInterfaceName": "nic",
+    "virtualNetworkName": "vnet",
 }
 NAMES = {
     "networkSecurityGroups": ("nsg", "r1"),

@@ -22,8 +22,10 @@ from opennsg.api.errors import ApiError
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import id_key
 from opennsg.model.resources import (
+    NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
+    PrivateEndpoint,
     PublicIpAddress,
     SecurityRule,
     Subnet,
@@ -96,7 +98,18 @@ _VM_READ = "Microsoft.Compute/virtualMachines/read"
 _NIC_READ = "Microsoft.Network/networkInterfaces/read"
 
 _RULE_FIELDS = (("source_asgs[]", _ASG_JOIN_RULE), ("destination_asgs[]", _ASG_JOIN_RULE))
-_SUBNET_FIELDS = (("network_security_group", _NSG_JOIN), ("route_table", _ROUTE_TABLE_JOIN))
+_NAT_GATEWAY_JOIN = "Microsoft.Network/natGateways/join/action"
+_PUBLIC_IP_PREFIX_JOIN = "Microsoft.Network/publicIPPrefixes/join/action"
+_PRIVATE_ENDPOINT_READ = "Microsoft.Network/privateEndpoints/read"
+_PRIVATE_LINK_SERVICE_READ = "Microsoft.Network/privateLinkServices/read"
+_APPLICATION_GATEWAY_READ = "Microsoft.Network/applicationGateways/read"
+_SUBNET_READ = "Microsoft.Network/virtualNetworks/subnets/read"
+_SUBNET_FIELDS = (
+    ("network_security_group", _NSG_JOIN),
+    ("route_table", _ROUTE_TABLE_JOIN),
+    ("nat_gateway", _NAT_GATEWAY_JOIN),
+    ("application_gateway_ip_configurations[]", _APPLICATION_GATEWAY_READ),
+)
 
 #: Every reference a write can carry, per model type (top-level resources and the children PUT on their own).
 REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
@@ -114,9 +127,21 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
         ("ip_configurations[].application_security_groups[]", _ASG_JOIN_IP_CONFIGURATION),
         ("ip_configurations[].public_ip_address", _PUBLIC_IP_JOIN),
         ("ip_configurations[].load_balancer_backend_address_pools[]", _BACKEND_POOL_JOIN),
+        ("private_endpoint", _PRIVATE_ENDPOINT_READ),
     ),
     VirtualMachine: _fields(("network_interfaces[]", _NIC_JOIN), ("primary_network_interface", _NIC_JOIN)),
-    PublicIpAddress: _fields(("ip_configuration", _NIC_READ)),
+    PublicIpAddress: _fields(("ip_configuration", _NIC_READ), ("nat_gateway", _NAT_GATEWAY_JOIN)),
+    PrivateEndpoint: _fields(
+        ("subnet", _SUBNET_JOIN),
+        ("network_interfaces[]", _NIC_READ),
+        ("application_security_groups[]", _ASG_JOIN_IP_CONFIGURATION),
+        ("private_link_service_ids[]", _PRIVATE_LINK_SERVICE_READ),
+    ),
+    NatGateway: _fields(
+        ("public_ip_addresses[]", _PUBLIC_IP_JOIN),
+        ("public_ip_prefixes[]", _PUBLIC_IP_PREFIX_JOIN),
+        ("subnets[]", _SUBNET_READ),
+    ),
 }
 
 
