@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -116,18 +117,21 @@ def topology(nics: int, rules: int, filtered: set[int] | None = None) -> Topolog
 def bench_apply(rules: int, repeats: int) -> dict[str, float]:
     world = topology(1, rules)
     engine = Engine(world)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     ruleset = compile_policy(engine.policy("nic1"))
     compile_ms = (time.perf_counter() - started) * 1000
+    compile_cpu_ms = (time.process_time() - cpu) * 1000
     bare = compile_policy(Engine(topology(1, rules, filtered=set())).policy("nic1"))
     netns = f"benchapply{os.getpid() % 10000}"
     subprocess.run(["ip", "netns", "add", netns], check=True)
     try:
-        times, baseline = [], []
+        times, baseline, nft_cpu = [], [], []
         for _ in range(repeats):
-            started = time.perf_counter()
+            started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
             apply_ruleset(ruleset, netns)
             times.append((time.perf_counter() - started) * 1000)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            nft_cpu.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
             started = time.perf_counter()
             apply_ruleset(bare, netns)
             baseline.append((time.perf_counter() - started) * 1000)
@@ -136,7 +140,9 @@ def bench_apply(rules: int, repeats: int) -> dict[str, float]:
     return {
         "nft_rules": ruleset.rule_count,
         "compile_ms": compile_ms,
+        "compile_cpu_ms": compile_cpu_ms,
         "apply_ms": statistics.median(times),
+        "apply_cpu_ms": statistics.median(nft_cpu),
         "baseline_apply_ms": statistics.median(baseline),
     }
 
@@ -238,17 +244,22 @@ def main() -> None:
         **bench_lab_up(args.nics),
         **bench_tcp(args.rules, args.seconds, args.rounds),
     }
+    results["load_average_1min"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(results, indent=2))
         return
+    print(f"(load average {results['load_average_1min']:.1f} on {os.cpu_count()} CPUs)")
 
     def verdict(met: bool) -> str:
         return "met" if met else "MISSED"
 
     apply_ms, lab_s, ratio = results["apply_ms"], results["lab_up_s"], results["tcp_ratio"]
     print(f"apply, {args.rules}-rule subnet NSG + {args.rules}-rule NIC NSG ({results['nft_rules']:.0f} nft rules):")
-    print(f"  compile {results['compile_ms']:.1f} ms; apply {apply_ms:.1f} ms")
-    print(f"  goal <= {GOALS['apply_ms']:.0f} ms: {verdict(apply_ms <= GOALS['apply_ms'])}")
+    apply_cpu = results["apply_cpu_ms"]
+    print(f"  compile {results['compile_ms']:.1f} ms (CPU {results['compile_cpu_ms']:.1f} ms)")
+    print(f"  apply {apply_ms:.1f} ms wall, {apply_cpu:.1f} ms CPU of nft and the kernel (wall grows with load)")
+    goal = GOALS["apply_ms"]
+    print(f"  goal <= {goal:.0f} ms: wall {verdict(apply_ms <= goal)}, CPU {verdict(apply_cpu <= goal)}")
     print(f"  baseline (no NSG) {results['baseline_apply_ms']:.1f} ms: x{apply_ms / results['baseline_apply_ms']:.1f}")
     print(f"lab up, {args.nics} NICs: {lab_s:.2f} s, goal <= {GOALS['lab_up_s']:.0f} s: {verdict(lab_s <= 10)}")
     bare_s = results["baseline_bare_namespaces_s"]
