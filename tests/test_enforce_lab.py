@@ -376,6 +376,9 @@ def test_cli_lab_up_status_apply_flowlogs_down(tmp_path: Path) -> None:
         assert stats.exit_code == 0, stats.output
         rules = json.dumps(json.loads(stats.stdout))
         assert "UserRule_ssh" in rules and "UserRule_deny-vnet" in rules
+        replay = runner.invoke(app, ["flowlogs", "replay", "--config", str(tmp_path / "v2.json"), str(out), "--json"])
+        assert replay.exit_code in (0, 1), replay.output
+        assert "changed" in json.loads(replay.stdout)
     finally:
         down = runner.invoke(app, ["lab", "down", name, "--json"])
     assert down.exit_code == 0, down.output
