@@ -46,13 +46,26 @@ def run(
     netns: str | None, argv: Sequence[str], stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` in ``netns``; a failure raises ``KernelError`` carrying the command's stderr."""
-    result = subprocess.run(in_netns(netns, argv), input=stdin, capture_output=True, text=True, check=False)
+    result = execute(in_netns(netns, argv), stdin)
     if check and result.returncode != 0:
         where = f" in namespace {netns}" if netns else ""
         raise KernelError(
             "KernelCommandFailed", f"'{' '.join(argv)}'{where} failed: {result.stderr.strip() or result.returncode}"
         )
     return result
+
+
+def execute(argv: Sequence[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a tool; a missing one (nft, conntrack, ip, nsenter) is reported as what it is, not a traceback."""
+    try:
+        return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise KernelError(
+            "KernelToolMissing",
+            f"'{argv[0]}' was not found: enforcement needs nftables, conntrack, iproute2 and util-linux (nsenter).",
+        ) from None
+    except PermissionError:
+        raise KernelError("KernelPermissionDenied", f"'{argv[0]}' cannot be run: enforcement needs root.") from None
 
 
 def nft_apply(netns: str | None, document: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from opennsg.enforce.apply import AppliedNic, apply_policy, flush_denied
 from opennsg.enforce.compile import RuleRef, Ruleset, compile_policy
 from opennsg.enforce.conntrack import connection_count
-from opennsg.enforce.kernel import KernelError, netns_exists, run, table_present
+from opennsg.enforce.kernel import KernelError, execute, netns_exists, run, table_present
 from opennsg.enforce.topology import LabNic, LabPlan, plan_lab
 from opennsg.engine import Engine
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -181,7 +181,7 @@ def _ip_batch(netns: str | None, lines: Iterable[str]) -> None:
         if not chosen:
             continue
         argv = ["ip", *((family,) if family else ()), *(("-n", netns) if netns else ()), "-batch", "-"]
-        result = subprocess.run(argv, input="\n".join(chosen) + "\n", capture_output=True, text=True, check=False)
+        result = execute(argv, "\n".join(chosen) + "\n")
         if result.returncode != 0:
             raise KernelError("LabBuildFailed", f"ip -batch in {netns or 'the host'} failed: {result.stderr.strip()}")
 
