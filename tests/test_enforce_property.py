@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import ip_address
 
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from labkit import Net, lab_name, needs_netns, running_lab
+from opennsg.enforce import compile as compile_module
 from opennsg.enforce.kernel import rule_counters
 from opennsg.enforce.lab import Lab
 from opennsg.enforce.probe import Probe, run_probes
@@ -148,8 +150,14 @@ def _describe(topology: Topology) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def lab_state(tmp_path_factory: pytest.TempPathFactory) -> None:
+def lab_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Labs' state in a temporary folder; stages cut into blocks of two rules, so the block guards (which a
+    real NSG meets past 32 rules) are what these random NSGs exercise."""
     os.environ["OPENNSG_LAB_DIR"] = str(tmp_path_factory.mktemp("labs"))
+    block_size = compile_module.BLOCK_SIZE
+    compile_module.BLOCK_SIZE = 2
+    yield
+    compile_module.BLOCK_SIZE = block_size
 
 
 # No shrinking: every packet is real, and the failure message already lists each wrong flow with its verdicts.

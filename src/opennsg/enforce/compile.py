@@ -50,6 +50,10 @@ LOG_GROUP = 17
 CONCAT_LIMIT = 4096
 #: Lists (naming no tag) whose combinations are at most this many become that many rules with literals.
 EXPAND_LIMIT = 2
+#: Rules per block of a long stage (each block skipped with one lookup when the packet cannot match it).
+BLOCK_SIZE = 32
+#: Mark bit a rule inside a block sets when it ends the stage (rule marks stay below it).
+STAGE_DONE = 1 << 31
 #: Marks below this are the platform's and the ruleset's own decisions; rule marks are above it.
 FIRST_RULE_MARK = 64
 
@@ -361,11 +365,52 @@ class _Compiler:
         return hashlib.blake2s(body.encode(), digest_size=8).hexdigest()
 
     def stage_chain(self, chain: str, stage: Stage, exempt: str | None = None) -> None:
-        """One stage as one chain: per rule, what its outcome means (``engine.chain``) as nftables statements."""
+        """One stage as one chain: per rule, what its outcome means (``engine.chain``) as nftables statements.
+
+        A long stage is cut into blocks of ``BLOCK_SIZE`` rules, each entered only when the packet's remote address
+        is in the union of what the block's rules admit there (a packet none of them can match skips the block
+        with one set lookup). A rule that ends the stage inside a block sets ``STAGE_DONE`` in the mark and
+        returns; the stage returns after a block that set it, and the base chain clears it.
+        """
         self.chains.append({"add": {"chain": {**_in_table(), "name": chain}}})
-        for rule, outcome in stage.entries():
-            if exempt is not None and rule.platform_tag != exempt:
-                continue
+        entries = [(r, o) for r, o in stage.entries() if exempt is None or r.platform_tag == exempt]
+        if len(entries) <= BLOCK_SIZE:
+            self._rules_into(chain, stage, entries, in_block=False)
+            return
+        remote = "saddr" if stage.direction is Direction.INBOUND else "daddr"
+        for number, first in enumerate(range(0, len(entries), BLOCK_SIZE)):
+            block = entries[first : first + BLOCK_SIZE]
+            block_chain = f"{chain}_b{number}"
+            self.chains.append({"add": {"chain": {**_in_table(), "name": block_chain}}})
+            self._rules_into(block_chain, stage, block, in_block=True)
+            sides = [r.source if stage.direction is Direction.INBOUND else r.destination for r, _ in block]
+            union = AddressSet.union_all(sides) if sides else AddressSet()
+            if union.v4 == _FULL[4] and union.v6 == _FULL[6]:
+                self.body.append(_rule(chain, [{"jump": {"target": block_chain}}]))
+            else:
+                for family, intervals in ((4, union.v4), (6, union.v6)):
+                    if not intervals:
+                        continue
+                    guard = _Field(
+                        _payload(_ADDR_PROTOCOL[family], remote), _ADDR_TYPE[family], family, intervals, None
+                    )
+                    nfproto = _eq({"meta": {"key": "nfproto"}}, "ipv4" if family == 4 else "ipv6")
+                    tests = [nfproto] if intervals == _FULL[family] else self._guard(guard)
+                    self.body.append(_rule(chain, [*tests, {"jump": {"target": block_chain}}]))
+            done = {"&": [{"meta": {"key": "mark"}}, STAGE_DONE]}
+            self.body.append(_rule(chain, [_eq(done, STAGE_DONE), {"return": None}]))
+
+    def _guard(self, field: _Field) -> list[JSON]:
+        """One lookup (never expanded into several rules): a literal for one interval, else a set."""
+        if len(field.intervals) == 1:
+            return [_eq(field.expression, _element(field.family, field.intervals[0]))]
+        return [_eq(field.expression, f"@{self.set_of([field])}")]
+
+    def _rules_into(
+        self, chain: str, stage: Stage, entries: list[tuple[ResolvedRule, Outcome]], in_block: bool
+    ) -> None:
+        done = STAGE_DONE if in_block else 0
+        for rule, outcome in entries:
             mark = self.mark_for(stage, rule)
             if outcome is Outcome.DROP:
                 action = [
@@ -377,8 +422,10 @@ class _Compiler:
             elif outcome is Outcome.DELIVER:
                 action = [_set_mark(mark), {"goto": {"target": self.final}}]
             elif outcome is Outcome.CANDIDATE:
-                action = [_set_mark(mark), {"return": None}]
-            else:  # CONTINUE: on to the next stage, never the reported rule
+                action = [_set_mark(mark | done), {"return": None}]
+            elif in_block:  # CONTINUE: on to the next stage, never the reported rule
+                action = [_mark_or(done), {"return": None}]
+            else:
                 action = [{"return": None}]
             for matches in self.rule_matches(rule):
                 self.body.append(_rule(chain, matches + action))
@@ -414,6 +461,7 @@ class _Compiler:
                     stage_chain = f"{exempt_chain}_{index}_{stage.association}"
                     self.stage_chain(stage_chain, stage, exempt=tag)
                     self.body.append(_rule(exempt_chain, [{"jump": {"target": stage_chain}}]))
+                    self.body.append(_rule(exempt_chain, [_clear_stage_done()]))
                 self.body.append(_rule(exempt_chain, [{"goto": {"target": final}}]))
                 ref = _platform_ref(_PLATFORM_MARKS[tag], f"{PLATFORM_RULE_PREFIX}{tag}", Access.ALLOW, direction)
                 self.rules[ref.mark] = ref
@@ -431,6 +479,7 @@ class _Compiler:
             first = len(self.body)
             self.stage_chain(stage_chain, stage)
             base.append([{"jump": {"target": stage_chain}}])
+            base.append([_clear_stage_done()])
             digest = self.digest(self.body[first:])
             nsg = self._nsg_of(stage)
             key = f"{word}/{stage.kind.value}/{stage.association}"
@@ -493,6 +542,15 @@ class _Compiler:
             *self.body,
         ]
         return Ruleset(self.policy.nic.id, tuple(commands), dict(self.rules), self.stages)
+
+
+def _mark_or(bits: int) -> JSON:
+    return {"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"|": [{"meta": {"key": "mark"}}, bits]}}}
+
+
+def _clear_stage_done() -> JSON:
+    kept = ~STAGE_DONE & 0xFFFFFFFF
+    return {"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"&": [{"meta": {"key": "mark"}}, kept]}}}
 
 
 def _platform_ref(mark: int, name: str | None, access: Access, direction: Direction | None) -> RuleRef:
