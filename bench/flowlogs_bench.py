@@ -190,7 +190,7 @@ def main() -> None:
             reader = FlowLogReader([logs])
             return replay(topology, reader.batches(), reader.stats, engine=engine, config_paths=[proposed])  # type: ignore[arg-type]
 
-        result, replay_s = timed("parse + replay (duckdb)", lambda: run("duckdb"), args.repeat)
+        result, replay_s = timed("parse + replay (local)", lambda: run("local"), args.repeat)
         figures: dict[str, Any] = {
             "tuples": count,
             "bytes": size,
@@ -203,7 +203,7 @@ def main() -> None:
         }
         if args.spark:
             spark_result, spark_s = timed("parse + replay (spark local)", lambda: run("spark"), 1)
-            assert spark_result.changed == result.changed, "spark and duckdb disagree"
+            assert spark_result.changed == result.changed, "spark and local disagree"
             figures.update({"sparkSeconds": round(spark_s, 3), "sparkTuplesPerSecond": round(count / spark_s)})
     if args.json:
         print(json.dumps(figures, indent=2))

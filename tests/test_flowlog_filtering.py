@@ -289,3 +289,14 @@ def test_replay_filter_selects_the_tuples_replayed(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["flowlogs", "replay", logs, "--config", str(config), "--json", "--filter", "Port=1"])
     assert bad.exit_code == 2
     assert json.loads(bad.stderr)["error"]["code"] == "InvalidFilteringCriteria"
+
+
+def test_the_old_engine_name_is_a_deprecated_alias_of_local() -> None:
+    config = next(iter(sorted((DATA / "configs").glob("*.json"))))
+    logs = str(DATA / "nsg_v2.json")
+    runner = CliRunner()
+    local = runner.invoke(app, ["flowlogs", "replay", logs, "--config", str(config), "--json"])
+    old = runner.invoke(app, ["flowlogs", "replay", logs, "--config", str(config), "--json", "--engine", "duckdb"])
+    assert old.exit_code == local.exit_code == 0
+    assert json.loads(old.stdout) == json.loads(local.stdout)
+    assert "deprecated" in old.stderr

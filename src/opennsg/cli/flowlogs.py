@@ -20,13 +20,17 @@ from opennsg.cli.common import (
 )
 from opennsg.model.topology import Topology
 
-if TYPE_CHECKING:  # the reader pulls in pyarrow, numpy and duckdb: imported when a flowlogs command runs
+if TYPE_CHECKING:  # the reader pulls in pyarrow and numpy: imported when a flowlogs command runs
     from opennsg.flowlogs.reader import ReadStats
 
 flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
 LogsArgument = typer.Argument(..., help="Flow log files (PT1H.json) or folders of them (blob layout).")
 ReplayConfigOption = typer.Option(..., "--config", help="The proposed configuration (ARM JSON files/folders).")
-EngineOption = typer.Option("duckdb", "--engine", help="duckdb (embedded, default) or spark (pyspark).")
+EngineOption = typer.Option(
+    "local",
+    "--engine",
+    help="local (this process, default) or spark (pyspark); 'duckdb' is a deprecated alias of local.",
+)
 FilterOption = typer.Option(
     None,
     "--filter",
@@ -74,9 +78,11 @@ def replay(
     from opennsg.flowlogs.filtering import FlowFilter
     from opennsg.flowlogs.replay import replay as run_replay
 
-    if engine not in ("duckdb", "spark"):
-        raise typer.BadParameter("--engine is duckdb or spark")
-    chosen: Literal["duckdb", "spark"] = "spark" if engine == "spark" else "duckdb"
+    if engine not in ("local", "spark", "duckdb"):
+        raise typer.BadParameter("--engine is local or spark")
+    if engine == "duckdb":
+        stderr.print("[yellow]--engine duckdb is deprecated (it never used DuckDB): it means --engine local[/]")
+    chosen: Literal["local", "spark"] = "spark" if engine == "spark" else "local"
     with bad_input_exits(json):
         selected = FlowFilter.parse(criteria) if criteria is not None else None
         topology = _topology(config, service_tags)

@@ -28,7 +28,8 @@ from opennsg.flowlogs.formats import normalize_mac
 from opennsg.flowlogs.reader import SCHEMA, ReadStats
 from opennsg.model.topology import Topology
 
-ReplayEngine = Literal["duckdb", "spark"]
+#: ``local``: Arrow and the compiled classifier in this process; ``spark``: the same classification in Spark tasks.
+ReplayEngine = Literal["local", "spark"]
 _LOW64 = (1 << 64) - 1
 #: Below this many flows at a NIC, numba's first-call cost (~7 s measured) outweighs its speed over numpy's
 #: (~0.5 µs a flow).
@@ -37,7 +38,7 @@ COMPILE_AHEAD = 32
 
 #: What makes two tuples the same flow (a flow's B, C and E tuples share all of it).
 FLOW_KEYS = ("mac", "direction", "protocol", "src_ip", "dst_ip", "src_port", "dst_port", "decision")
-#: Tuples grouped in one DuckDB query: large enough that a log usually folds in one pass (no merge of partial
+#: Tuples grouped in one Arrow aggregation: large enough that a log usually folds in one pass (no merge of partial
 #: counts), small enough to bound memory (about 100 bytes a tuple).
 FOLD_TUPLES = 1 << 21
 _KEY_SCHEMA = pa.schema([SCHEMA.field(name) for name in FLOW_KEYS])
@@ -150,7 +151,7 @@ def replay(
     batches: Iterable[pa.RecordBatch],
     read: ReadStats,
     *,
-    engine: ReplayEngine = "duckdb",
+    engine: ReplayEngine = "local",
     config_paths: Sequence[Path] = (),
     service_tags: Path | None = None,
 ) -> ReplayResult:

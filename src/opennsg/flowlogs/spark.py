@@ -1,6 +1,6 @@
 """Replay on Apache Spark: the distinct flows are classified inside Spark tasks with the compiled classifier.
 
-DuckDB still folds the tuples into distinct flows (that is cheap and streaming); Spark spreads the
+Arrow still folds the tuples into distinct flows in this process (that is cheap and streaming); Spark spreads the
 classification. Topologies do not pickle (they hold read-only mappings), so each Python worker loads the
 configuration from its ARM JSON paths once and caches the compiled policies — the paths must therefore be
 readable where the tasks run (always true in local mode; use shared storage on a cluster).

@@ -8,27 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from opennsg.extras import require
 from opennsg.flowlogs.formats import resource_guid
 from opennsg.flowlogs.reader import ReadStats
 from opennsg.model.topology import Topology
-
-_CREATE = """
-CREATE TABLE talkers (src_ip VARCHAR, dst_ip VARCHAR, tuples BIGINT, bytes BIGINT);
-CREATE TABLE timeline (minute TIMESTAMPTZ, allowed BIGINT, denied BIGINT);
-CREATE TABLE rules (resource_id VARCHAR, acl_id VARCHAR, rule VARCHAR, tuples BIGINT);
-"""
-_PER_BATCH = """
-INSERT INTO talkers SELECT src_ip, dst_ip, count(*),
-    sum(coalesce(bytes_src_to_dst, 0) + coalesce(bytes_dst_to_src, 0)) FROM batch GROUP BY ALL;
-INSERT INTO timeline SELECT date_trunc('minute', time), count(*) FILTER (WHERE decision = 'A'),
-    count(*) FILTER (WHERE decision = 'D') FROM batch GROUP BY ALL;
-INSERT INTO rules SELECT resource_id, acl_id, rule, count(*) FROM batch GROUP BY ALL;
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,32 +69,26 @@ class FlowLogStats:
 def compute_stats(
     batches: Iterable[pa.RecordBatch], read: ReadStats, topology: Topology | None = None, top: int = 10
 ) -> FlowLogStats:
-    """Aggregate the batches in DuckDB as they stream by (memory grows with distinct talkers, not tuples)."""
-    con = duckdb.connect()
-    con.execute(_CREATE)
+    """Aggregate the batches with Arrow as they stream by (memory grows with distinct talkers, not tuples)."""
+    partial: dict[str, list[pa.Table]] = {"talkers": [], "timeline": [], "rules": []}
     for batch in batches:
-        con.register("batch", batch)
-        con.execute(_PER_BATCH)
-        con.unregister("batch")
-    talkers = con.execute(
-        "SELECT src_ip, dst_ip, sum(tuples)::BIGINT, sum(bytes)::BIGINT FROM talkers GROUP BY ALL "
-        "ORDER BY 4 DESC, 3 DESC, 1, 2 LIMIT ?",
-        [top],
-    ).fetchall()
-    timeline = con.execute(
-        "SELECT minute, sum(allowed)::BIGINT, sum(denied)::BIGINT FROM timeline GROUP BY ALL ORDER BY 1"
-    ).fetchall()
-    hits = con.execute(
-        "SELECT resource_id, acl_id, rule, sum(tuples)::BIGINT FROM rules GROUP BY ALL ORDER BY 4 DESC, 1, 3"
-    ).fetchall()
+        for name, table in _per_batch(pa.Table.from_batches([batch])).items():
+            partial[name].append(table)
+    talkers = _regroup(partial["talkers"], _TALKER_SCHEMA, ["src_ip", "dst_ip"], ["tuples", "bytes"])
+    talkers = talkers.sort_by([("bytes", "descending"), ("tuples", "descending"), ("src_ip", "ascending"),
+                               ("dst_ip", "ascending")]).slice(0, top)  # fmt: skip
+    timeline = _regroup(partial["timeline"], _TIMELINE_SCHEMA, ["minute"], ["allowed", "denied"]).sort_by("minute")
+    rules = _regroup(partial["rules"], _RULES_SCHEMA, ["resource_id", "acl_id", "rule"], ["tuples"])
+    rules = rules.sort_by([("tuples", "descending"), ("resource_id", "ascending"), ("rule", "ascending")])
+    hits = [tuple(row.values()) for row in rules.to_pylist()]
     rules_hit = tuple(
         RuleHit(resource if "/NETWORKSECURITYGROUPS/" in resource.upper() else f"{resource} aclID={acl}", rule, n)
         for resource, acl, rule, n in hits
     )
     never = _never_hit(topology, hits) if topology is not None else None
     return FlowLogStats(
-        top_talkers=tuple(Talker(*row) for row in talkers),
-        timeline=tuple(MinuteCount(*row) for row in timeline),
+        top_talkers=tuple(Talker(**row) for row in talkers.to_pylist()),
+        timeline=tuple(MinuteCount(**row) for row in timeline.to_pylist()),
         rules_hit=rules_hit,
         rules_never_hit=never,
         read=read,
@@ -128,6 +109,57 @@ def _never_hit(topology: Topology, hits: list[tuple[str, str, str, int]]) -> tup
             if (nsg.key, name) not in hit and (guid, name) not in hit:
                 unused.append((nsg.id, security_rule.log_name))
     return tuple(unused)
+
+
+_TALKER_SCHEMA = pa.schema([("src_ip", pa.string()), ("dst_ip", pa.string()), ("tuples", pa.int64()),
+                            ("bytes", pa.int64())])  # fmt: skip
+_TIMELINE_SCHEMA = pa.schema([("minute", pa.timestamp("ms", tz="UTC")), ("allowed", pa.int64()),
+                              ("denied", pa.int64())])  # fmt: skip
+_RULES_SCHEMA = pa.schema([("resource_id", pa.string()), ("acl_id", pa.string()), ("rule", pa.string()),
+                           ("tuples", pa.int64())])  # fmt: skip
+
+
+def _text(table: pa.Table, name: str) -> pa.Array | pa.ChunkedArray:
+    return pc.cast(table[name], pa.string())
+
+
+def _per_batch(table: pa.Table) -> dict[str, pa.Table]:
+    """One batch's talkers, minutes and rules, each already grouped (so partial tables stay small)."""
+    traffic = pc.add(pc.fill_null(table["bytes_src_to_dst"], 0), pc.fill_null(table["bytes_dst_to_src"], 0))
+    talkers = pa.table({"src_ip": _text(table, "src_ip"), "dst_ip": _text(table, "dst_ip"), "tuples": pa.nulls(
+        table.num_rows, pa.int64()).fill_null(1), "bytes": pc.cast(traffic, pa.int64())})  # fmt: skip
+    timeline = pa.table(
+        {
+            "minute": pc.floor_temporal(table["time"], unit="minute"),
+            "allowed": pc.cast(pc.equal(table["decision"], "A"), pa.int64()),
+            "denied": pc.cast(pc.equal(table["decision"], "D"), pa.int64()),
+        }
+    )
+    rules = pa.table(
+        {
+            "resource_id": _text(table, "resource_id"),
+            "acl_id": _text(table, "acl_id"),
+            "rule": _text(table, "rule"),
+            "tuples": pa.nulls(table.num_rows, pa.int64()).fill_null(1),
+        }
+    )
+    return {
+        "talkers": _grouped(talkers, ["src_ip", "dst_ip"], ["tuples", "bytes"]),
+        "timeline": _grouped(timeline, ["minute"], ["allowed", "denied"]),
+        "rules": _grouped(rules, ["resource_id", "acl_id", "rule"], ["tuples"]),
+    }
+
+
+def _grouped(table: pa.Table, keys: list[str], sums: list[str]) -> pa.Table:
+    """Sum ``sums`` per distinct ``keys`` (null keys form a group, counts of no value are 0)."""
+    out = table.group_by(keys, use_threads=False).aggregate([(column, "sum") for column in sums])
+    return pa.table({**{k: out[k] for k in keys}, **{c: pc.fill_null(out[f"{c}_sum"], 0) for c in sums}})
+
+
+def _regroup(parts: list[pa.Table], schema: pa.Schema, keys: list[str], sums: list[str]) -> pa.Table:
+    if not parts:
+        return schema.empty_table()
+    return _grouped(pa.concat_tables([p.cast(schema) for p in parts]), keys, sums)
 
 
 def plot_timeline(stats: FlowLogStats, png: Path) -> None:
