@@ -1,9 +1,13 @@
-"""An obviously-correct NSG evaluator, written straight from the spec (Appendix A and section 0) on a ``Topology``.
+"""An obviously-correct NSG evaluator, written straight from the spec (Appendix A, §0, §11, §12) on a ``Topology``.
 
 It shares nothing with ``opennsg.engine`` but the ``Flow`` type, and no constant with the implementation: the
 special-purpose ranges, platform addresses and the six default rules are written out here again from the spec, so a
 wrong constant in the implementation shows up as a disagreement. Plain ``ipaddress`` membership, a linear scan of
 rules sorted by priority, tags computed on the spot. Slow on purpose; every fast path is checked against it.
+
+AVNM security admin rules (§11) are read from the raw resources (ids, scopes, the management-group tree, the
+deployment status entries), not through the model's helper methods, so the §11.2/§11.6 decisions are written a
+second time here.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from datetime import date
 
 from opennsg.engine.flow import Flow
 from opennsg.model import (
+    AdminRule,
     Direction,
     NetworkInterface,
     NetworkSecurityGroup,
     SecurityRule,
+    Subnet,
     Subscription,
     Topology,
     VirtualNetworkPeering,
@@ -35,6 +41,16 @@ NOT_GLOBAL = (
     "224.0.0.0/4", "240.0.0.0/4",
     "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32", "64:ff9b:1::/48", "100::/64",
 )  # fmt: skip
+#: Spec §11.2: subnets admin rules never reach, and delegations that make a subnet a gateway's.
+ADMIN_FREE_SUBNETS = ("gatewaysubnet", "azurefirewallsubnet", "azurefirewallmanagementsubnet", "azurebastionsubnet",
+                      "routeserversubnet")  # fmt: skip
+ADMIN_FREE_DELEGATIONS = ("microsoft.network/applicationgateways", "microsoft.network/virtualnetworkgateways",
+                          "microsoft.network/vpngateways", "microsoft.network/expressroutegateways",
+                          "microsoft.network/virtualhubs")  # fmt: skip
+#: Spec §11.2: services with network intent policies.
+INTENT_POLICY_DELEGATIONS = ("microsoft.sql/managedinstances", "microsoft.databricks/workspaces")
+#: Spec §12.1.
+PRIVATE_ENDPOINT_RULE = "PlatformRule_PrivateEndpointNetworkPoliciesDisabled"
 #: Spec §0 "Platform exemption": the KMS addresses of AzurePlatformLKM when no service tags file defines the tag.
 KMS_ADDRESSES = ("20.118.99.224/32", "40.83.235.53/32", "23.102.135.246/32")
 
@@ -266,16 +282,241 @@ class Reference:
     def subscription_id(self) -> str:
         return self.nic.id.split("/")[2].lower()
 
+    # --- AVNM security admin rules (§11.2, §11.6) -----------------------------------------------------
+
+    def is_private_endpoint(self) -> bool:
+        if self.nic.private_endpoint:
+            return True
+        endpoints = self.topology.private_endpoints.values()
+        return any(_same(n, self.nic.id) for pe in endpoints for n in pe.network_interfaces)
+
+    def subnet_without_admin_rules(self, subnet: Subnet) -> bool:
+        return (
+            subnet.name.lower() in ADMIN_FREE_SUBNETS
+            or bool(subnet.application_gateway_ip_configurations)
+            or any(d.lower() in ADMIN_FREE_DELEGATIONS for d in subnet.delegations)
+        )
+
+    def management_groups_of(self, subscription: str) -> set[str]:
+        """Lower-cased ids of every management group the subscription sits under, from the imported tree."""
+        groups = list(self.topology.management_groups.values())
+        found = {
+            g.id.lower()
+            for g in groups
+            if any(s.strip().rstrip("/").split("/")[-1].lower() == subscription for s in g.subscriptions)
+        }
+        while True:
+            more = {g.parent_id.lower() for g in groups if g.id.lower() in found and g.parent_id}
+            more |= {g.id.lower() for g in groups if any(c.lower() in found for c in g.child_groups)}
+            if more <= found:
+                return found
+            found |= more
+
+    def manager_reaches(self, manager_id: str, subscription: str) -> bool:
+        manager = next(m for m in self.topology.network_managers.values() if _same(m.id, manager_id))
+        if any(s.strip().rstrip("/").split("/")[-1].lower() == subscription for s in manager.scope_subscriptions):
+            return True
+        above = self.management_groups_of(subscription)
+        return any(g.strip().rstrip("/").lower() in above for g in manager.scope_management_groups)
+
+    @staticmethod
+    def parent(resource_id: str, steps: int = 1) -> str:
+        for _ in range(steps):
+            resource_id = resource_id.strip().rstrip("/").rsplit("/", 2)[0]
+        return resource_id
+
+    def configuration_deployed(self, manager_id: str, configuration_id: str, region: str) -> bool:
+        """§11.6: every configuration counts as deployed while no status entry names one of its manager's."""
+        configurations = [
+            c for c in self.topology.security_admin_configurations.values() if _same(self.parent(c.id), manager_id)
+        ]
+
+        def names(entry: object, configuration_id: str) -> bool:
+            manager = getattr(entry, "network_manager_id", None)
+            if manager is not None and not _same(manager, manager_id):
+                return False
+            name = configuration_id.rstrip("/").split("/")[-1].lower()
+            return any(
+                _same(given, configuration_id) if given.strip().startswith("/") else given.strip().lower() == name
+                for given in getattr(entry, "configuration_ids", ())
+            )
+
+        entries = [
+            e
+            for e in self.topology.deployment_statuses
+            if e.deployment_type.strip().lower() in ("securityadmin", "adminpolicy")
+        ]
+        if not any(names(e, c.id) for e in entries for c in configurations):
+            return True
+        here = "".join(region.split()).lower()
+        return any(
+            e.deployment_status.value == "Deployed"
+            and "".join(e.region.split()).lower() == here
+            and names(e, configuration_id)
+            for e in entries
+        )
+
+    def group_members(self, group_id: str) -> list[str]:
+        return [m.resource_id for m in self.topology.static_members.values() if _same(self.parent(m.id), group_id)]
+
+    def admin_rules_by_manager(self) -> list[tuple[str, list[AdminRule]]]:
+        """(manager id, its rules in order) for each manager whose admin rules reach this NIC, in manager order."""
+        subnet, vnet = self.subnet, self.vnet
+        if self.is_private_endpoint() or subnet is None or vnet is None or self.subnet_without_admin_rules(subnet):
+            return []
+        collection_names: dict[str, str] = {}
+        found: dict[str, list[AdminRule]] = {}
+        answer = next(
+            (a for a in self.topology.effective_admin_rules.values() if _same(a.virtual_network_id, vnet.id)), None
+        )
+        if answer is not None:
+            for entry in answer.rules:
+                found.setdefault(self.parent(entry.rule.id, 3).lower(), []).append(entry.rule)
+        else:
+            subscription = vnet.id.split("/")[2].lower()
+            intent = any(d.lower() in INTENT_POLICY_DELEGATIONS for s in vnet.subnets for d in s.delegations)
+            for manager in self.topology.network_managers.values():
+                if not self.manager_reaches(manager.id, subscription):
+                    continue
+                for configuration in self.topology.security_admin_configurations.values():
+                    if not _same(self.parent(configuration.id), manager.id):
+                        continue
+                    if not self.configuration_deployed(manager.id, configuration.id, vnet.location):
+                        continue
+                    modes = [m.value for m in configuration.apply_on_network_intent_policy_based_services]
+                    for collection in self.topology.admin_rule_collections.values():
+                        if not _same(self.parent(collection.id), configuration.id):
+                            continue
+                        reached = False
+                        for group_id in collection.applies_to_groups:
+                            group = next(
+                                (g for g in self.topology.network_groups.values() if _same(g.id, group_id)), None
+                            )
+                            if group is None:
+                                continue
+                            kind = group.member_type.value if group.member_type else "VirtualNetwork"
+                            target = subnet.id if kind == "Subnet" else vnet.id
+                            reached = reached or any(_same(m, target) for m in self.group_members(group.id))
+                        if not reached:
+                            continue
+                        for rule in self.topology.admin_rules.values():
+                            if not _same(self.parent(rule.id), collection.id):
+                                continue
+                            allowed_here = "All" in modes or ("AllowRulesOnly" in modes and rule.access.value != "Deny")
+                            if intent and not allowed_here:
+                                continue
+                            collection_names[rule.id.lower()] = collection.name
+                            found.setdefault(manager.id.lower(), []).append(rule)
+        for rule in (r for rules in found.values() for r in rules):
+            collection_names.setdefault(rule.id.lower(), self.parent(rule.id).split("/")[-1])
+
+        def manager_order(key: str) -> tuple[int, str]:
+            manager = next((m for m in self.topology.network_managers.values() if m.id.lower() == key), None)
+            return (0 if manager is not None and manager.scope_management_groups else 1, key)
+
+        out = []
+        for key in sorted(found, key=manager_order):
+            rules = sorted(
+                found[key], key=lambda r: (r.priority, collection_names[r.id.lower()].lower(), r.name.lower())
+            )
+            manager = next((m for m in self.topology.network_managers.values() if m.id.lower() == key), None)
+            out.append((manager.id if manager else self.parent(rules[0].id, 3), rules))
+        return out
+
+    def group_prefixes(self, group_id: str) -> list[str]:
+        prefixes: list[str] = []
+        for member in self.group_members(group_id):
+            for vnet in self.topology.vnets.values():
+                if _same(vnet.id, member):
+                    prefixes += vnet.address_space
+                prefixes += [p for s in vnet.subnets if _same(s.id, member) for p in s.address_prefixes]
+        return prefixes
+
+    def admin_address_matches(self, items: tuple[object, ...], address: Address) -> bool:
+        if not items:
+            return True  # no sources (destinations) given: every address
+        for item in items:
+            kind = item.address_prefix_type.value.lower()
+            text = str(item.address_prefix).strip()
+            if kind == "ipprefix" and (text == "*" or _in(address, text)):
+                return True
+            if kind == "servicetag" and self.tag_contains(text, address):
+                return True
+            if kind == "networkgroup" and any(_in(address, p) for p in self.group_prefixes(text)):
+                return True
+        return False
+
+    def admin_rule_matches(self, rule: AdminRule, flow: Flow) -> bool:
+        if flow.direction is Direction.INBOUND:
+            src, sport, dst, dport = flow.remote_ip, flow.remote_port, flow.local_ip, flow.local_port
+        else:
+            src, sport, dst, dport = flow.local_ip, flow.local_port, flow.remote_ip, flow.remote_port
+        protocol = rule.protocol.value.lower()
+        return (
+            (protocol == "any" or flow.protocol in PROTOCOLS[protocol])
+            and self.admin_address_matches(rule.sources, src)
+            and self.port_matches(rule.source_port_ranges or ("0-65535",), sport, flow.protocol)
+            and self.admin_address_matches(rule.destinations, dst)
+            and self.port_matches(rule.destination_port_ranges or ("0-65535",), dport, flow.protocol)
+        )
+
+    @staticmethod
+    def admin_platform_tag(rule: AdminRule) -> str | None:
+        for item in rule.destinations:
+            if item.address_prefix_type.value == "ServiceTag" and item.address_prefix.strip().lower() in (
+                DNS.lower(),
+                IMDS.lower(),
+                LKM.lower(),
+            ):
+                return item.address_prefix.strip().lower()
+        return None
+
+    def admin_decide(self, flow: Flow, exempt: str | None) -> RefVerdict | None:
+        """§11.3/§11.6: managers in order; Deny or AlwaysAllow ends, Allow or no match goes on."""
+        for manager_id, rules in self.admin_rules_by_manager():
+            for rule in rules:
+                if rule.direction is not flow.direction:
+                    continue
+                if exempt is not None and self.admin_platform_tag(rule) != exempt.lower():
+                    continue
+                if self.admin_rule_matches(rule, flow):
+                    if rule.access.value == "Deny":
+                        return RefVerdict("Deny", f"securityAdminRules/{rule.name}", manager_id)
+                    if rule.access.value == "AlwaysAllow":
+                        return RefVerdict("Allow", f"securityAdminRules/{rule.name}", manager_id)
+                    break
+        return None
+
     # --- the chain ----------------------------------------------------------------------------------
 
     def nsg(self, nsg_id: str | None) -> NetworkSecurityGroup | None:
         return next((n for n in self.topology.nsgs.values() if _same(n.id, nsg_id)), None)
 
     def decide(self, flow: Flow) -> RefVerdict:
+        exempt = self.exempt_tag(flow)
+        decided = self.admin_decide(flow, exempt)
+        verdict = decided if decided is not None else self.nsg_decide(flow, exempt)
+        smtp = (
+            flow.direction is Direction.OUTBOUND
+            and flow.protocol == 6
+            and flow.remote_port == 25
+            and self.is_internet(flow.remote_ip)
+            and self.smtp_blocked()
+        )
+        if smtp and verdict.access == "Allow":
+            return RefVerdict("Deny", "PlatformRule_OutboundSmtpBlocked", None)
+        return verdict
+
+    def nsg_decide(self, flow: Flow, exempt: str | None) -> RefVerdict:
         subnet_nsg = self.nsg(self.subnet.network_security_group) if self.subnet else None
         nic_nsg = self.nsg(self.nic.network_security_group)
+        endpoint_skips_subnet = False
+        if flow.direction is Direction.INBOUND and self.is_private_endpoint() and subnet_nsg is not None:
+            assert self.subnet is not None
+            policies = self.subnet.private_endpoint_network_policies
+            if policies is None or policies.value.lower() not in ("enabled", "networksecuritygroupenabled"):
+                subnet_nsg, endpoint_skips_subnet = None, True
         chain = [subnet_nsg, nic_nsg] if flow.direction is Direction.INBOUND else [nic_nsg, subnet_nsg]
-        exempt = self.exempt_tag(flow)
         last: RefVerdict | None = None
         evaluated = 0
         for nsg in chain:
@@ -295,16 +536,9 @@ class Reference:
                     break
         if last is None:
             rule_name = f"PlatformRule_{exempt}" if exempt is not None and evaluated else None
+            if rule_name is None and endpoint_skips_subnet:
+                rule_name = PRIVATE_ENDPOINT_RULE
             last = RefVerdict("Allow", rule_name, None)
-        smtp = (
-            flow.direction is Direction.OUTBOUND
-            and flow.protocol == 6
-            and flow.remote_port == 25
-            and self.is_internet(flow.remote_ip)
-            and self.smtp_blocked()
-        )
-        if smtp:
-            return RefVerdict("Deny", "PlatformRule_OutboundSmtpBlocked", None)
         return last
 
 

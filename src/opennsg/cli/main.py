@@ -12,7 +12,7 @@ from rich.table import Table
 from opennsg import __version__
 from opennsg.cli import common, enforce, flowlogs, routes, serve, servicetags, simulate, ui
 from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
-from opennsg.engine.ir import Verdict
+from opennsg.engine.ir import Verdict, rule_log_name
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.topology import Topology
@@ -147,7 +147,10 @@ def verify(
             raise OpenNsgError([ArmError("InvalidParameter", f"Invalid flow: {exc}.")]) from None
         engine = Engine(topology)
         verdict = engine.verify(nic, flow, detail=detail)
+        no_egress = engine.egress(nic, flow)
     result = _verdict_json(verdict, detail)
+    if no_egress is not None:
+        result["egress"] = no_egress
     if json:
         print_json(result)
     else:
@@ -196,13 +199,15 @@ def _verdict_json(verdict: Verdict, detail: bool) -> dict[str, Any]:
             "appliedTo": step.applied_to,
             "association": step.association,
             "matchedRule": (
-                {"ruleName": step.matched_rule.log_name, "action": step.access.value} if step.matched_rule else None
+                {"ruleName": rule_log_name(step.matched_rule), "action": step.access.value}
+                if step.matched_rule
+                else None
             ),
         }
         if detail:
             item["rulesEvaluationResult"] = [
                 {
-                    "name": r.rule.log_name,
+                    "name": rule_log_name(r.rule),
                     "protocolMatched": r.protocol_matched,
                     "sourceMatched": r.source_matched,
                     "sourcePortMatched": r.source_port_matched,
@@ -221,10 +226,17 @@ def _print_verdict(result: dict[str, Any]) -> None:
     stdout.print(f"[bold {colour}]{result['access']}[/]  {result.get('ruleName') or '(no NSG applies)'}")
     if result["networkSecurityGroupId"]:
         stdout.print(f"decided by {result['networkSecurityGroupId']}\napplied to {result['appliedTo']}", markup=False)
+    if result.get("egress") == "none":
+        stdout.print(
+            "no egress path: the subnet is private (defaultOutboundAccess false) and has no NAT gateway, the NIC no "
+            "public IP and no route leads to an appliance; the rules allow what the platform cannot send",
+            markup=False,
+        )
     for step in result["evaluatedNetworkSecurityGroups"]:
         matched = step["matchedRule"]
+        stage = "admin rules" if step["association"] == "networkManager" else step["association"]
         stdout.print(
-            f"  {step['association']:<16} {step['networkSecurityGroupId'].rsplit('/', 1)[-1]:<24} "
+            f"  {stage:<16} {step['networkSecurityGroupId'].rsplit('/', 1)[-1]:<24} "
             f"{matched['ruleName'] + ' → ' + matched['action'] if matched else '(no rule consulted matched)'}",
             markup=False,
         )
@@ -307,7 +319,7 @@ def _joined(rule: dict[str, Any], singular: str) -> str:
 def show(
     paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceTagsOption, json: bool = JsonOption
 ) -> None:
-    """NSGs with their rules and associations."""
+    """AVNM security admin configurations (evaluated first), then NSGs, with their rules and associations."""
     with bad_input_exits(json):
         topology = load_topology(paths, service_tags)
     nsgs: list[dict[str, Any]] = []
@@ -337,9 +349,11 @@ def show(
                 ],
             }
         )
+    admin = _admin_configurations(topology)
     if json:
-        print_json({"networkSecurityGroups": nsgs})
+        print_json({"networkSecurityGroups": nsgs, "securityAdminConfigurations": admin})
         return
+    _print_admin_configurations(admin)
     for item in nsgs:
         attached = [s.rsplit("/", 1)[-1] for s in item["subnets"]] + [
             n.rsplit("/", 1)[-1] + " (NIC)" for n in item["networkInterfaces"]
@@ -359,6 +373,88 @@ def show(
                 style="dim" if r["default"] else None,
             )
         stdout.print(table)
+
+
+def _admin_configurations(topology: Topology) -> list[dict[str, Any]]:
+    """Every security admin configuration with its rule collections and rules (spec §11.1), and where it is
+    deployed: the regions of its ``Deployed`` status entries, or every region when its manager has none (§11.6)."""
+    out: list[dict[str, Any]] = []
+    for configuration in sorted(topology.security_admin_configurations.values(), key=lambda c: c.id.casefold()):
+        manager_id = configuration.network_manager_id
+        if topology.has_deployment_status(manager_id):
+            regions = sorted(
+                {
+                    status.region
+                    for status in topology.deployment_statuses
+                    if topology.configuration_deployed(configuration.id, status.region)
+                }
+            )
+            deployed: list[str] | str = regions
+        else:
+            deployed = "all regions (no deployment status given)"
+        collections = []
+        for collection in topology.rule_collections_of(configuration.id):
+            rules = sorted(topology.admin_rules_of(collection.id), key=lambda r: (r.priority, r.name.casefold()))
+            collections.append(
+                {
+                    "id": collection.id,
+                    "name": collection.name,
+                    "appliesToGroups": list(collection.applies_to_groups),
+                    "rules": [
+                        {
+                            "name": r.name,
+                            "priority": r.priority,
+                            "direction": r.direction.value,
+                            "access": r.access.value,
+                            "protocol": r.protocol.value,
+                            "sources": [i.address_prefix for i in r.sources] or ["*"],
+                            "sourcePorts": list(r.source_port_ranges) or ["0-65535"],
+                            "destinations": [i.address_prefix for i in r.destinations] or ["*"],
+                            "destinationPorts": list(r.destination_port_ranges) or ["0-65535"],
+                        }
+                        for r in rules
+                    ],
+                }
+            )
+        out.append(
+            {
+                "id": configuration.id,
+                "name": configuration.name,
+                "networkManagerId": manager_id,
+                "deployedIn": deployed,
+                "applyOnNetworkIntentPolicyBasedServices": [
+                    m.value for m in configuration.apply_on_network_intent_policy_based_services
+                ],
+                "ruleCollections": collections,
+            }
+        )
+    return out
+
+
+def _print_admin_configurations(configurations: list[dict[str, Any]]) -> None:
+    for configuration in configurations:
+        deployed = configuration["deployedIn"]
+        where = deployed if isinstance(deployed, str) else ", ".join(deployed) or "not deployed"
+        for collection in configuration["ruleCollections"]:
+            groups = ", ".join(_short(g) for g in collection["appliesToGroups"]) or "no groups"
+            title = (
+                f"admin rules {_short(configuration['networkManagerId'])}/{configuration['name']}/"
+                f"{collection['name']}  →  {groups}  (deployed: {where}; evaluated before NSGs)"
+            )
+            table = _rule_table(title)
+            for r in collection["rules"]:
+                table.add_row(
+                    str(r["priority"]),
+                    r["direction"],
+                    r["access"],
+                    r["protocol"],
+                    r["name"],
+                    ", ".join(_short(x) for x in r["sources"]),
+                    ", ".join(r["sourcePorts"]),
+                    ", ".join(_short(x) for x in r["destinations"]),
+                    ", ".join(r["destinationPorts"]),
+                )
+            stdout.print(table)
 
 
 def _short(value: str) -> str:

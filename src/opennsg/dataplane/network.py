@@ -358,10 +358,14 @@ class Network:
                 event.at, src[0], dst[0], src[1], dst[1], key.protocol, conn.direction, conn.verdict.access,
                 event.state, delta.packets_sent, delta.bytes_sent, delta.packets_received, delta.bytes_received,
             )  # fmt: skip
-            nsg_id = conn.verdict.nsg_id
+            verdict = conn.verdict
+            nsg_id = None if verdict.by_admin_rule else verdict.nsg_id
             nsg = self.topology.nsg(nsg_id)
             guid = nsg.resource_guid if nsg else None
-            self.flow_logs.add(FlowLogEntry(flow_tuple, mac, nsg_id, guid, conn.verdict.log_rule_name, vnet_log))
+            entry = FlowLogEntry(flow_tuple, mac, nsg_id, guid, verdict.log_rule_name, vnet_log)
+            if verdict.by_admin_rule:  # in VNet flow logs only, under its configuration (spec §11.4)
+                entry = replace(entry, acl_id=verdict.acl_id, acl_guid=verdict.acl_guid)
+            self.flow_logs.add(entry)
 
 
 def _flush_triggered(old: NicPolicy | None, new: NicPolicy) -> bool:

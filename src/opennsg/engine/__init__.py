@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from ipaddress import ip_address
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from opennsg.engine.addresses import AddressSet
 from opennsg.engine.evaluate import PathVerdict, decide, decide_path
@@ -164,6 +164,13 @@ class Engine:
         _check_flow(source, outbound)
         _check_flow(destination, inbound)
         return decide_path(source, outbound, destination, inbound)
+
+    def egress(self, nic_or_vm: str | NetworkInterface, flow: Flow) -> Literal["none"] | None:
+        """Spec §12.2: ``"none"`` when an outbound flow to the Internet has no egress path from a private subnet
+        (the verdict is unchanged; see ``opennsg.engine.egress``)."""
+        from opennsg.engine.egress import egress
+
+        return egress(self.topology, self.policy(self.nic_for_flow(nic_or_vm, flow.local_ip)), flow)
 
     # --- Network Watcher views ------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from opennsg.engine.addresses import AddressSet, PortSet, subtract_intervals
 from opennsg.engine.evaluate import evaluate
-from opennsg.engine.ir import NicPolicy, ResolvedRule, RuleMatch, Verdict
+from opennsg.engine.ir import NicPolicy, ResolvedRule, RuleMatch, Verdict, rule_log_name
 from opennsg.engine.resolve import tag_set
 from opennsg.model.enums import IANA_ICMP, IANA_ICMPV6, IANA_TCP, IANA_UDP, PORTED_PROTOCOLS, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -149,10 +149,10 @@ def _result(verdict: Verdict) -> dict[str, Any]:
     for step in verdict.trace:
         group: dict[str, Any] = {"networkSecurityGroupId": step.nsg_id, "appliedTo": step.applied_to}
         if step.matched_rule is not None:
-            group["matchedRule"] = {"ruleName": step.matched_rule.log_name, "action": step.access.value}
+            group["matchedRule"] = {"ruleName": rule_log_name(step.matched_rule), "action": step.access.value}
         group["rulesEvaluationResult"] = [
             {
-                "name": r.rule.log_name,
+                "name": rule_log_name(r.rule),
                 "protocolMatched": r.protocol_matched,
                 "sourceMatched": r.source_matched,
                 "sourcePortMatched": r.source_port_matched,

@@ -4,8 +4,9 @@ Formatting follows what Azure returns: names ``securityRules/x`` / ``defaultSecu
 for ``*``, ports as ``lo-hi`` (``0-65535`` for ``*``), ``0.0.0.0/0`` for a ``*`` address, CIDRs normalised
 (host bits cleared, single addresses as /32 or /128). Tags and ASGs are expanded to the prefixes they stand for
 at this NIC in ``expandedSourceAddressPrefix`` / ``expandedDestinationAddressPrefix`` (empty for plain prefixes
-and ``*``); ``tagMap`` maps every tag an NSG uses to its prefixes. Groups are listed subnet association first,
-then NIC association (the inbound evaluation order of ``opennsg.engine.chain``).
+and ``*``); ``tagMap`` maps every tag an NSG uses to its prefixes. Groups follow the inbound evaluation order of
+``opennsg.engine.chain``: the admin rules of each network manager (association ``networkManager``, rules named
+``securityAdminRules/x``, spec §11.4), then the subnet's NSG, then the NIC's.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 
 from opennsg.arm.export import rule_to_arm
 from opennsg.engine.addresses import AddressSet
-from opennsg.engine.chain import chain_resources
+from opennsg.engine.chain import StageKind, chain_resources
 from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
 from opennsg.engine.resolve import canonical_tag_name
+from opennsg.model.avnm import AddressPrefixItem, AddressPrefixType, AdminProtocol, AdminRule
 from opennsg.model.enums import Protocol
+from opennsg.model.resources import SecurityRule
 from opennsg.model.topology import Topology
 from opennsg.model.values import parse_port_range, parse_prefix
 
@@ -69,9 +72,50 @@ def _address_fields(
     return fields
 
 
+def _admin_side(
+    side: str, items: tuple[AddressPrefixItem, ...], resolved: AddressSet, topology: Topology
+) -> dict[str, Any]:
+    """An admin rule's sources or destinations in effective-rule shape: prefixes normalised, tags canonical, network
+    groups by id; tags and groups expanded."""
+    texts: list[str] = []
+    expand = False
+    for item in items or (AddressPrefixItem("*", AddressPrefixType.IP_PREFIX),):
+        if item.address_prefix_type is AddressPrefixType.IP_PREFIX:
+            texts.append(_prefix_text(item.address_prefix, topology))
+        elif item.address_prefix_type is AddressPrefixType.SERVICE_TAG:
+            texts.append(canonical_tag_name(item.address_prefix, topology) or item.address_prefix)
+            expand = True
+        else:
+            texts.append(item.address_prefix)
+            expand = True
+    fields: dict[str, Any] = {f"{side}AddressPrefixes": texts}
+    if len(texts) == 1:
+        fields[f"{side}AddressPrefix"] = texts[0]
+    fields[f"expanded{side[0].upper()}{side[1:]}AddressPrefix"] = _expanded(resolved) if expand else []
+    return fields
+
+
+def effective_admin_rule(resolved: ResolvedRule, topology: Topology) -> dict[str, Any]:
+    """One security admin rule in ``EffectiveNetworkSecurityRule`` shape (spec §8.2, §11.4)."""
+    rule = resolved.rule
+    assert isinstance(rule, AdminRule)
+    out: dict[str, Any] = {
+        "name": rule.verify_name,
+        "protocol": "All" if rule.protocol is AdminProtocol.ANY else rule.protocol.value,
+    }
+    for side, texts in (("source", rule.source_port_ranges), ("destination", rule.destination_port_ranges)):
+        out[f"{side}PortRanges"] = _ports(texts) if texts else ["0-65535"]
+    out.update(_admin_side("source", rule.sources, resolved.source, topology))
+    out.update(_admin_side("destination", rule.destinations, resolved.destination, topology))
+    out.update({"access": rule.access.value, "priority": rule.priority, "direction": rule.direction.value})
+    return out
+
+
 def effective_rule(resolved: ResolvedRule, topology: Topology) -> dict[str, Any]:
     """One rule in ``EffectiveNetworkSecurityRule`` shape."""
     rule = resolved.rule
+    if isinstance(rule, AdminRule):
+        return effective_admin_rule(resolved, topology)
     out: dict[str, Any] = {
         "name": rule.verify_name,
         "protocol": "All" if rule.protocol is Protocol.ANY else rule.protocol.value,
@@ -108,13 +152,25 @@ def effective_rule(resolved: ResolvedRule, topology: Topology) -> dict[str, Any]
     return out
 
 
+def _tags_named(rule: ResolvedRule) -> tuple[tuple[str | None, AddressSet], ...]:
+    """The (tag text, its addresses) pairs a rule names: an NSG rule's singular prefixes, an admin rule's single
+    ``ServiceTag`` source or destination."""
+    if isinstance(rule.rule, SecurityRule):
+        return (
+            (rule.rule.source_address_prefix, rule.source),
+            (rule.rule.destination_address_prefix, rule.destination),
+        )
+    out: list[tuple[str | None, AddressSet]] = []
+    for items, addresses in ((rule.rule.sources, rule.source), (rule.rule.destinations, rule.destination)):
+        if len(items) == 1 and items[0].address_prefix_type is AddressPrefixType.SERVICE_TAG:
+            out.append((items[0].address_prefix, addresses))
+    return tuple(out)
+
+
 def _tag_map(rules: tuple[ResolvedRule, ...], topology: Topology) -> dict[str, list[str]]:
     tags: dict[str, list[str]] = {}
     for rule in rules:
-        for text, addresses in (
-            (rule.rule.source_address_prefix, rule.source),
-            (rule.rule.destination_address_prefix, rule.destination),
-        ):
+        for text, addresses in _tags_named(rule):
             name = canonical_tag_name(text, topology) if text else None
             if name is not None and name not in tags:
                 tags[name] = _expanded(addresses)
@@ -135,7 +191,10 @@ def effective_groups(topology: Topology, policy: NicPolicy) -> list[dict[str, An
         groups.append(
             {
                 "networkSecurityGroup": {"id": first.resource_id},
-                "association": {first.association: {"id": first.applied_to}},
+                # an NSG is associated with a subnet or NIC; admin rules with their network manager (spec §11.4)
+                "association": {
+                    first.association: {"id": first.resource_id if first.kind is StageKind.ADMIN else first.applied_to}
+                },
                 "effectiveSecurityRules": [effective_rule(r, topology) for r in rules],
                 "tagMap": _tag_map(rules, topology),
             }
@@ -156,13 +215,14 @@ def security_group_view(topology: Topology, policies: list[NicPolicy]) -> dict[s
         ):
             if resolved is None:
                 continue
-            user = [r.rule for r in (*resolved.inbound, *resolved.outbound) if not r.rule.is_default]
+            rules = [r.rule for r in (*resolved.inbound, *resolved.outbound) if isinstance(r.rule, SecurityRule)]
+            user = [r for r in rules if not r.is_default]
             associations[key] = {
                 "id": resolved.applied_to,
                 "securityRules": [rule_to_arm(r, resolved.nsg.id) for r in user],
             }
             if not defaults:
-                default_rules = [r.rule for r in (*resolved.inbound, *resolved.outbound) if r.rule.is_default]
+                default_rules = [r for r in rules if r.is_default]
                 defaults = [rule_to_arm(r, resolved.nsg.id) for r in default_rules]
             effective.extend(_rules(resolved, topology))
         associations["defaultSecurityRules"] = defaults

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from opennsg.engine.addresses import AddressSet, PortSet
-from opennsg.engine.chain import Outcome
+from opennsg.engine.chain import Outcome, Stage
 from opennsg.engine.flow import Flow
 from opennsg.engine.ir import NicPolicy, NsgEvaluation, ResolvedRule, RuleMatch, Verdict
 from opennsg.model.enums import IANA_TCP, Access, Direction
@@ -133,7 +133,7 @@ def evaluate(policy: NicPolicy, direction: Direction, test: RuleTest, detail: bo
 def _chain(policy: NicPolicy, direction: Direction, test: RuleTest, exempt: str | None, detail: bool) -> Verdict:
     chain = policy.chain(direction)
     trace: list[NsgEvaluation] = []
-    candidate: tuple[NsgEvaluation, ResolvedRule] | None = None
+    candidate: tuple[Stage, NsgEvaluation, ResolvedRule] | None = None
     for stage in chain.stages:
         results: list[RuleMatch] = []
         matched: tuple[ResolvedRule, Outcome] | None = None
@@ -162,15 +162,28 @@ def _chain(policy: NicPolicy, direction: Direction, test: RuleTest, exempt: str 
             continue
         rule, outcome = matched
         if outcome.ends_chain:
-            return Verdict(outcome.access, rule.rule.verify_name, step.nsg_id, step.applied_to, tuple(trace), rule.rule)
+            return _rule_verdict(stage, rule, outcome, tuple(trace))
         if outcome is Outcome.CANDIDATE:
-            candidate = (step, rule)
+            candidate = (stage, step, rule)
     if candidate is not None:
-        step, rule = candidate
-        return Verdict(Access.ALLOW, rule.rule.verify_name, step.nsg_id, step.applied_to, tuple(trace), rule.rule)
-    if exempt is not None and chain.stages:
+        stage, step, rule = candidate
+        return _rule_verdict(stage, rule, Outcome.CANDIDATE, tuple(trace))
+    if exempt is not None and chain.names_platform_exemption:
         return Verdict(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{exempt}", None, None, tuple(trace))
     return Verdict(Access.ALLOW, chain.unmatched_rule_name, None, None, tuple(trace))
+
+
+def _rule_verdict(stage: Stage, rule: ResolvedRule, outcome: Outcome, trace: tuple[NsgEvaluation, ...]) -> Verdict:
+    """The verdict a stage's rule gives (the compiled classifier builds its result table with this too)."""
+    return Verdict(
+        outcome.access, rule.rule.verify_name, stage.resource_id, stage.applied_to, trace, rule.rule,
+        stage.acl_id, stage.acl_guid,
+    )  # fmt: skip
+
+
+def rule_verdict(stage: Stage, rule: ResolvedRule, outcome: Outcome) -> Verdict:
+    """``_rule_verdict`` without a trace: the verdict of one rule of a stage, as the compiled paths report it."""
+    return _rule_verdict(stage, rule, outcome, ())
 
 
 def decide(policy: NicPolicy, flow: Flow, detail: bool = False) -> Verdict:

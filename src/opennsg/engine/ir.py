@@ -12,21 +12,31 @@ from typing import Literal
 
 from opennsg.engine.addresses import AddressSet, PortSet
 from opennsg.engine.chain import Chain, build_chain
-from opennsg.model.enums import Access, Direction
+from opennsg.model.avnm import AdminAccess, AdminRule
+from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, SecurityRule
 
-Association = Literal["subnet", "networkInterface"]
+Association = Literal["subnet", "networkInterface", "networkManager"]
+#: A rule of any stage: an NSG's security rule or an AVNM security admin rule.
+AnyRule = SecurityRule | AdminRule
+
+
+def rule_log_name(rule: AnyRule) -> str:
+    """A rule as NSG diagnostics and flow logs name it: ``UserRule_x``/``DefaultRule_x``; an admin rule plainly
+    (spec §11.4)."""
+    return rule.log_name if isinstance(rule, SecurityRule) else rule.name
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedRule:
     """A rule with every field as a set: protocols (None = all), addresses and ports as intervals.
 
-    ``platform_tag`` is the AzurePlatform* tag named by ``destinationAddressPrefix``, if any: only such
-    rules are consulted for platform-exempt flows (spec §0 "Platform exemption").
+    ``platform_tag`` is the AzurePlatform* tag named by ``destinationAddressPrefix`` (of an admin rule: its first
+    ``ServiceTag`` destination naming one), if any: only such rules are consulted for platform-exempt flows
+    (spec §0 "Platform exemption").
     """
 
-    rule: SecurityRule
+    rule: AnyRule
     protocols: frozenset[int] | None
     source: AddressSet
     source_ports: PortSet
@@ -39,7 +49,7 @@ class ResolvedRule:
         return self.rule.priority
 
     @property
-    def access(self) -> Access:
+    def access(self) -> Access | AdminAccess:
         return self.rule.access
 
 
@@ -50,6 +60,24 @@ class ResolvedNsg:
     nsg: NetworkSecurityGroup
     applied_to: str
     association: Association
+    inbound: tuple[ResolvedRule, ...]
+    outbound: tuple[ResolvedRule, ...]
+
+    def rules(self, direction: Direction) -> tuple[ResolvedRule, ...]:
+        return self.inbound if direction is Direction.INBOUND else self.outbound
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedAdmin:
+    """One network manager's security admin rules as they apply at one NIC (spec §11.2, §11.6): every rule
+    collection of its configuration that reaches the NIC, as one list per direction in evaluation order."""
+
+    manager_id: str
+    #: The VNet they apply at (``appliedTo``).
+    virtual_network_id: str
+    #: The configuration deployed (its ``resourceGuid`` is the VNet flow logs' ``aclID``).
+    configuration_id: str
+    configuration_guid: str | None
     inbound: tuple[ResolvedRule, ...]
     outbound: tuple[ResolvedRule, ...]
 
@@ -73,6 +101,10 @@ class NicPolicy:
     platform_tags: dict[str, AddressSet]
     #: Outbound TCP 25 to Internet is blocked by the platform for this NIC's subscription.
     smtp_blocked: bool
+    #: The AVNM managers whose admin rules reach this NIC, in evaluation order (spec §11).
+    admin: tuple[ResolvedAdmin, ...] = ()
+    #: For a private endpoint's NIC, its subnet's ``privateEndpointNetworkPolicies`` (spec §12.1); else None.
+    private_endpoint_policies: PrivateEndpointNetworkPolicies | None = None
 
     _inbound: Chain = field(init=False, repr=False, compare=False)
     _outbound: Chain = field(init=False, repr=False, compare=False)
@@ -90,7 +122,7 @@ class NicPolicy:
 class RuleMatch:
     """Per-field match results of one rule, in the shape of NSG diagnostics (spec §8.4)."""
 
-    rule: SecurityRule
+    rule: AnyRule
     protocol_matched: bool
     source_matched: bool
     source_port_matched: bool
@@ -116,8 +148,8 @@ class NsgEvaluation:
     nsg_id: str
     applied_to: str
     association: Association
-    matched_rule: SecurityRule | None
-    access: Access
+    matched_rule: AnyRule | None
+    access: Access | AdminAccess
     rule_results: tuple[RuleMatch, ...] = ()
 
 
@@ -130,15 +162,25 @@ class Verdict:
     nsg_id: str | None
     applied_to: str | None
     trace: tuple[NsgEvaluation, ...] = ()
-    rule: SecurityRule | None = None
+    rule: AnyRule | None = None
+    #: The resource whose GUID VNet flow logs report as ``aclID`` (the NSG; for an admin rule, its security admin
+    #: configuration) and that GUID when known; None when no stage decided.
+    acl_id: str | None = None
+    acl_guid: str | None = None
 
     @property
     def allowed(self) -> bool:
         return self.access is Access.ALLOW
 
     @property
+    def by_admin_rule(self) -> bool:
+        """An AVNM security admin rule decided (``Deny`` or ``AlwaysAllow``, spec §11.3)."""
+        return isinstance(self.rule, AdminRule)
+
+    @property
     def log_rule_name(self) -> str | None:
-        """The deciding rule in flow-log naming (``UserRule_``/``DefaultRule_``; platform names unchanged)."""
+        """The deciding rule in flow-log naming (``UserRule_``/``DefaultRule_``, admin rules plain; platform names
+        unchanged)."""
         if self.rule is not None:
-            return self.rule.log_name
+            return rule_log_name(self.rule)
         return self.rule_name

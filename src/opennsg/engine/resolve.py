@@ -14,11 +14,13 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from opennsg.engine.addresses import AddressSet, PortSet
-from opennsg.engine.ir import Association, NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.engine.admin import ManagerAdminRules, admin_rules_for
+from opennsg.engine.ir import AnyRule, Association, NicPolicy, ResolvedAdmin, ResolvedNsg, ResolvedRule
 from opennsg.engine.peering import peered_prefixes
 from opennsg.engine.platform import smtp_blocked
+from opennsg.model.avnm import AddressPrefixItem, AddressPrefixType, AdminRule
 from opennsg.model.defaults import default_security_rules
-from opennsg.model.enums import RULE_PROTOCOL_NUMBERS, Direction
+from opennsg.model.enums import RULE_PROTOCOL_NUMBERS, Direction, PrivateEndpointNetworkPolicies
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
 from opennsg.model.policy import (
@@ -141,7 +143,7 @@ class _TagResolver:
             tags.append(found)
         return AddressSet.union_all([AddressSet.of(networks), *tags])
 
-    def ports(self, rule: SecurityRule, texts: tuple[str, ...]) -> PortSet:
+    def ports(self, rule: AnyRule, texts: tuple[str, ...]) -> PortSet:
         ranges = []
         for text in texts:
             parsed = parse_port_range(text)
@@ -157,6 +159,79 @@ class _TagResolver:
                 continue
             ranges.append(parsed)
         return PortSet.of(ranges)
+
+    def group_prefixes(self, rule: AdminRule, group_id: str) -> AddressSet:
+        """A network group as an address: its members' address spaces (VNets) or prefixes (subnets), spec §11.6."""
+        if self.topology.network_group(group_id) is None:
+            self.errors.append(
+                ArmError(
+                    "InvalidResourceReference",
+                    f"Network group {group_id} referenced by security admin rule {rule.id} was not found.",
+                    rule.id,
+                )
+            )
+            return AddressSet()
+        prefixes: list[str] = []
+        for member in self.topology.static_members_of(group_id):
+            vnet = self.topology.vnet(member.resource_id)
+            subnet = self.topology.subnet(member.resource_id)
+            if vnet is not None:
+                prefixes += vnet.address_space
+            elif subnet is not None:
+                prefixes += subnet.address_prefixes
+        return _networks(prefixes)
+
+    def admin_addresses(self, rule: AdminRule, items: tuple[AddressPrefixItem, ...]) -> AddressSet:
+        """An admin rule's ``sources``/``destinations``; none given means every address."""
+        if not items:
+            return AddressSet.any()
+        sets: list[AddressSet] = []
+        for item in items:
+            text = item.address_prefix.strip()
+            if item.address_prefix_type is AddressPrefixType.NETWORK_GROUP:
+                sets.append(self.group_prefixes(rule, text))
+                continue
+            if item.address_prefix_type is AddressPrefixType.IP_PREFIX:
+                if text == "*":
+                    return AddressSet.any()
+                network = parse_prefix(text)
+                found = AddressSet.of([network]) if network is not None else None
+            else:
+                found = self.tag(text)
+            if found is None:
+                self.errors.append(
+                    ArmError(
+                        "AdminRuleInvalidAddressPrefix",
+                        f"Security admin rule {rule.id} has an invalid {item.address_prefix_type.value} address "
+                        f"prefix. Value provided: {text}",
+                        rule.id,
+                    )
+                )
+                continue
+            sets.append(found)
+        return AddressSet.union_all(sets)
+
+    def admin_rule(self, rule: AdminRule) -> ResolvedRule:
+        platform = next(
+            (
+                PLATFORM_TAGS[folded]
+                for item in rule.destinations
+                if item.address_prefix_type is AddressPrefixType.SERVICE_TAG
+                and (folded := item.address_prefix.strip().casefold()) in PLATFORM_TAGS
+            ),
+            None,
+        )
+        return ResolvedRule(
+            rule=rule,
+            protocols=RULE_PROTOCOL_NUMBERS[rule.protocol.protocol],
+            source=self.admin_addresses(rule, rule.sources),
+            source_ports=self.ports(rule, rule.source_port_ranges) if rule.source_port_ranges else PortSet.any(),
+            destination=self.admin_addresses(rule, rule.destinations),
+            destination_ports=(
+                self.ports(rule, rule.destination_port_ranges) if rule.destination_port_ranges else PortSet.any()
+            ),
+            platform_tag=platform,
+        )
 
     def rule(self, rule: SecurityRule) -> ResolvedRule:
         named = (rule.destination_address_prefix or "").strip().casefold()
@@ -238,6 +313,7 @@ def resolve_policy(
 
     subnet_nsg = resolved(subnet.network_security_group, subnet.id, "subnet") if subnet else None
     nic_nsg = resolved(nic.network_security_group, nic.id, "networkInterface")
+    admin = tuple(_resolve_admin(resolver, manager) for manager in admin_rules_for(topology, nic))
     errors.extend(resolver.errors)
     if errors:
         raise OpenNsgError(errors)
@@ -256,6 +332,25 @@ def resolve_policy(
         internet=resolver.builtin[INTERNET_TAG],
         platform_tags=platform,
         smtp_blocked=smtp_blocked(topology.subscription(nic.subscription_id)),
+        admin=admin,
+        private_endpoint_policies=(
+            (subnet.endpoint_network_policies if subnet else PrivateEndpointNetworkPolicies.DISABLED)
+            if topology.is_private_endpoint_nic(nic.id)
+            else None
+        ),
+    )
+
+
+def _resolve_admin(resolver: _TagResolver, manager: ManagerAdminRules) -> ResolvedAdmin:
+    rules = [resolver.admin_rule(source.rule) for source in manager.rules]  # already in evaluation order
+    first = manager.rules[0]
+    return ResolvedAdmin(
+        manager_id=manager.manager_id,
+        virtual_network_id=manager.virtual_network_id,
+        configuration_id=first.configuration_id,
+        configuration_guid=first.configuration_guid,
+        inbound=tuple(r for r in rules if r.rule.direction is Direction.INBOUND),
+        outbound=tuple(r for r in rules if r.rule.direction is Direction.OUTBOUND),
     )
 
 

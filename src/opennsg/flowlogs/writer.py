@@ -65,7 +65,8 @@ class VnetFlowLog:
 class FlowLogEntry:
     """One tuple and where it belongs: the MAC of the NIC it was seen at and the NSG and rule that decided.
 
-    ``nsg_id`` is None when no NSG is on the path (such flows appear in VNet flow logs only, as ``unspecified``).
+    ``nsg_id`` is None when no NSG decided (such flows appear in VNet flow logs only, as ``unspecified`` or, when an
+    AVNM security admin rule decided, under ``acl_id``: its configuration, whose GUID is the ``aclID``, spec §11.4).
     """
 
     tuple: FlowTuple
@@ -74,6 +75,15 @@ class FlowLogEntry:
     nsg_guid: str | None
     rule: str | None
     vnet_flow_log: VnetFlowLog | None = None
+    acl_id: str | None = None
+    acl_guid: str | None = None
+
+    @property
+    def acl(self) -> str:
+        """The VNet flow log ``aclID``: the deciding resource's GUID, else ``unspecified``."""
+        if self.acl_id:
+            return resource_guid(self.acl_id, self.acl_guid)
+        return resource_guid(self.nsg_id, self.nsg_guid) if self.nsg_id else UNSPECIFIED
 
 
 def _minute(moment: datetime) -> datetime:
@@ -167,9 +177,8 @@ class FlowLogWriter:
             mac = normalize_mac(entry.mac)
             path = vnet_blob_path(log.flow_log_id, entry.tuple.timestamp, mac)
             heads[path] = (log, mac)
-            acl = resource_guid(entry.nsg_id, entry.nsg_guid) if entry.nsg_id else UNSPECIFIED
             minute = files.setdefault(path, {}).setdefault(_minute(entry.tuple.timestamp), {})
-            minute.setdefault(acl, {}).setdefault(entry.rule or UNSPECIFIED, []).append(entry.tuple.vnet())
+            minute.setdefault(entry.acl, {}).setdefault(entry.rule or UNSPECIFIED, []).append(entry.tuple.vnet())
         out: dict[str, dict[str, Any]] = {}
         for path, minutes in files.items():
             log, mac = heads[path]

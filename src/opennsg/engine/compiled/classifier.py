@@ -73,6 +73,7 @@ class _DirectionLookup:
         "destination_port_direct",
         "destination_port_unknown",
         "exempt_masks",
+        "names_platform_exemption",
         "outcomes",
         "protocol",
         "source",
@@ -100,6 +101,7 @@ class _DirectionLookup:
         }
         self.outcomes: dict[int, Outcome] = {bit: Outcome(int(d.bit_outcome[bit])) for bit in self.verdicts}
         self.unmatched = results[d.unmatched_result]
+        self.names_platform_exemption = d.names_platform_exemption
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +182,7 @@ class CompiledPolicy:
             result = decided
         elif candidate is not None:
             result = candidate
-        elif exempt and d.stage_masks:
+        elif exempt and d.names_platform_exemption:
             result = self.results[FIRST_PLATFORM_RESULT + exempt - 1]
         else:
             result = d.unmatched

@@ -130,6 +130,7 @@ def _classify_loop(
         bit_outcome,
         bit_result,
         unmatched_result,
+        names_platform_exemption,
         protocol_classes,
         protocol_rows,
         src,
@@ -227,7 +228,7 @@ def _classify_loop(
                 result = decided
             elif candidate >= 0:
                 result = candidate
-            elif exempt > 0 and n_stages > 0:
+            elif exempt > 0 and names_platform_exemption:
                 result = FIRST_PLATFORM_RESULT + exempt - 1
             else:
                 result = unmatched_result
@@ -272,6 +273,7 @@ def _direction_tuple(d: DirectionProgram) -> tuple[Any, ...]:
         d.bit_outcome,
         d.bit_result,
         d.unmatched_result,
+        d.names_platform_exemption,
         d.protocol_classes,
         d.protocol_rows,
         d.source.as_tuple(),
@@ -415,7 +417,7 @@ def _np_classify_chunk(program: PolicyProgram, d: DirectionProgram, inbound: boo
         candidate = np.where(hit & (outcome == CANDIDATE), code, candidate)
     undecided = result < 0
     fallback = np.where(
-        exempt > 0 if d.stage_bounds.size > 1 else np.zeros(n, dtype=bool),
+        exempt > 0 if d.names_platform_exemption else np.zeros(n, dtype=bool),
         FIRST_PLATFORM_RESULT + exempt - 1,
         d.unmatched_result,
     )

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from opennsg.engine.addresses import AddressSet
 from opennsg.engine.chain import Chain, Outcome, Stage
 from opennsg.engine.compiled.tables import I32, U64, AddressTable, PortTable, mask_row, protocol_rows, words_for
+from opennsg.engine.evaluate import rule_verdict
 from opennsg.engine.ir import NicPolicy, ResolvedRule, Verdict
 from opennsg.model.enums import Access, Direction
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_RULE_NAME
@@ -78,6 +79,8 @@ class DirectionProgram:
     words: int
     #: The result code when no stage decides and no platform exemption names the flow.
     unmatched_result: int
+    #: An exempt flow nothing decided is ``PlatformRule_<Tag>`` (``Chain.names_platform_exemption``).
+    names_platform_exemption: bool
     stage_bounds: I32
     bit_outcome: npt.NDArray[np.uint8]
     bit_result: I32
@@ -173,6 +176,7 @@ def _direction_program(
         chain=chain,
         words=words,
         unmatched_result=unmatched,
+        names_platform_exemption=chain.names_platform_exemption,
         stage_bounds=np.asarray(bounds, dtype=np.int32),
         bit_outcome=bit_outcome,
         bit_result=bit_result,
@@ -240,7 +244,7 @@ def build_program(policy: NicPolicy) -> PolicyProgram:
     for direction in (Direction.INBOUND, Direction.OUTBOUND):
         unmatched = _unmatched_result(policy.chain(direction), results)
         program, placed = _direction_program(policy, direction, platform_tags, len(results), unmatched)
-        results += [_rule_verdict(stage, rule, outcome) for stage, rule, outcome in placed]
+        results += [rule_verdict(stage, rule, outcome) for stage, rule, outcome in placed]
         directions.append(program)
     inbound, outbound = directions
     return PolicyProgram(
@@ -256,10 +260,6 @@ def build_program(policy: NicPolicy) -> PolicyProgram:
         results=tuple(results),
         result_allow=np.asarray([v.access is Access.ALLOW for v in results], dtype=np.uint8),
     )
-
-
-def _rule_verdict(stage: Stage, rule: ResolvedRule, outcome: Outcome) -> Verdict:
-    return Verdict(outcome.access, rule.rule.verify_name, stage.resource_id, stage.applied_to, rule=rule.rule)
 
 
 def _unmatched_result(chain: Chain, results: list[Verdict]) -> int:
