@@ -64,9 +64,9 @@ class Avnm:
         manager_id = rid("networkManagers", name)
         self.managers.append(
             NetworkManager(
-                manager_id,
-                name,
-                "westus",
+                id=manager_id,
+                name=name,
+                location="westus",
                 scope_subscriptions=tuple(f"/subscriptions/{s}" for s in subscriptions),
                 scope_management_groups=management_groups,
             )
@@ -77,9 +77,9 @@ class Avnm:
         group_id = f"{manager_id}/networkGroups/{name}"
         kind = GroupMemberType.parse(member_type)
         assert isinstance(kind, GroupMemberType)
-        self.groups.append(NetworkGroup(group_id, name, member_type=kind))
+        self.groups.append(NetworkGroup(id=group_id, name=name, member_type=kind))
         for i, member in enumerate(members):
-            self.members.append(StaticMember(f"{group_id}/staticMembers/m{i}", f"m{i}", member))
+            self.members.append(StaticMember(id=f"{group_id}/staticMembers/m{i}", name=f"m{i}", resource_id=member))
         return group_id
 
     def configuration(self, manager_id: str, name: str = "cfg", intent: tuple[str, ...] = ()) -> str:
@@ -87,8 +87,8 @@ class Avnm:
         modes = tuple(NetworkIntentPolicyBasedService(m) for m in intent)
         self.configurations.append(
             SecurityAdminConfiguration(
-                configuration_id,
-                name,
+                id=configuration_id,
+                name=name,
                 apply_on_network_intent_policy_based_services=modes,
                 resource_guid=str(uuid.uuid5(uuid.NAMESPACE_URL, configuration_id.casefold())),
             )
@@ -97,7 +97,7 @@ class Avnm:
 
     def collection(self, configuration_id: str, name: str, *groups: str) -> str:
         collection_id = f"{configuration_id}/ruleCollections/{name}"
-        self.collections.append(AdminRuleCollection(collection_id, name, groups))
+        self.collections.append(AdminRuleCollection(id=collection_id, name=name, applies_to_groups=groups))
         return collection_id
 
     def rule(
@@ -121,8 +121,8 @@ class Avnm:
         assert isinstance(parsed_protocol, AdminProtocol)
         self.rules.append(
             AdminRule(
-                rule_id, name, priority, parsed_direction, parsed_access, parsed_protocol,
-                sources=items(*sources), destinations=items(*destinations),
+                id=rule_id, name=name, priority=priority, direction=parsed_direction, access=parsed_access,
+                protocol=parsed_protocol, sources=items(*sources), destinations=items(*destinations),
                 source_port_ranges=source_ports, destination_port_ranges=destination_ports,
             )
         )  # fmt: skip
@@ -131,7 +131,9 @@ class Avnm:
     def deployed(self, configuration_id: str, region: str = "westus", state: str = "Deployed") -> None:
         parsed = DeploymentState.parse(state)
         assert isinstance(parsed, DeploymentState)
-        self.statuses.append(DeploymentStatus(region, parsed, (configuration_id,)))
+        self.statuses.append(
+            DeploymentStatus(region=region, deployment_status=parsed, configuration_ids=(configuration_id,))
+        )
 
     def simple(self, *rules: tuple[str, int, str, str, dict[str, object]]) -> tuple[str, str]:
         """One manager scoped to the subscription, one configuration, one collection for a group holding the

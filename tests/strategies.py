@@ -33,22 +33,41 @@ from tests.reference import KMS_ADDRESSES, NOT_GLOBAL
 from opennsg.engine.flow import Flow
 from opennsg.model import (
     Access,
+    AddressPrefixItem,
+    AddressPrefixType,
+    AdminAccess,
+    AdminProtocol,
+    AdminRule,
+    AdminRuleCollection,
     ApplicationSecurityGroup,
+    DeploymentState,
+    DeploymentStatus,
     Direction,
+    EffectiveAdminRule,
+    GroupMemberType,
     IpConfiguration,
+    ManagementGroup,
+    NetworkGroup,
+    NetworkIntentPolicyBasedService,
     NetworkInterface,
+    NetworkManager,
     NetworkSecurityGroup,
+    PrivateEndpoint,
+    PrivateEndpointNetworkPolicies,
     Protocol,
     Route,
     RouteTable,
+    SecurityAdminConfiguration,
     SecurityRule,
     ServiceTag,
     ServiceTags,
+    StaticMember,
     Subnet,
     Subscription,
     Topology,
     VirtualNetwork,
     VirtualNetworkPeering,
+    VnetEffectiveAdminRules,
     default_security_rules,
 )
 from opennsg.model.ids import network_id
@@ -347,12 +366,223 @@ def _nsg(
     )
 
 
+# --- AVNM security admin rules and private endpoints (spec §11, §12) -------------------------------------
+
+MG_ROOT = "/providers/Microsoft.Management/managementGroups/mg-root"
+MG_CHILD = "/providers/Microsoft.Management/managementGroups/mg-child"
+FOREIGN_SUBSCRIPTION = "99999999-0000-0000-0000-000000000000"
+#: Names that keep admin rules away (spec §11.2), written here again.
+SPECIAL_SUBNET_NAMES = ("GatewaySubnet", "AzureFirewallSubnet", "AzureBastionSubnet", "RouteServerSubnet")
+SPECIAL_DELEGATIONS = ("Microsoft.Sql/managedInstances", "Microsoft.Databricks/workspaces",
+                       "Microsoft.Network/applicationGateways")  # fmt: skip
+ADMIN_TAGS = ("Internet", "VirtualNetwork", "AzureLoadBalancer", "Storage", "AzureCloud")
+ENDPOINT_POLICIES = (None, "Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled")
+
+
+def _admin_items(
+    rnd: Random, pool: tuple[list[str], list[str]], groups: list[str], destination: bool
+) -> tuple[AddressPrefixItem, ...]:
+    """0–2 sources or destinations: ``*``, prefixes near the anchors, service tags (platform ones as destinations),
+    network groups of the manager."""
+    out: list[AddressPrefixItem] = []
+    for _ in range(rnd.choice([0, 1, 1, 1, 2])):
+        kind = rnd.choice(["any", "prefix", "prefix", "tag", "group"] if groups else ["any", "prefix", "prefix", "tag"])
+        if kind == "any":
+            out.append(AddressPrefixItem("*", AddressPrefixType.IP_PREFIX))
+        elif kind == "prefix":
+            version = rnd.choice([4, 6] if pool[1] else [4])
+            anchors = pool[0] if version == 4 else pool[1]
+            out.append(AddressPrefixItem(_prefix(rnd, anchors, version), AddressPrefixType.IP_PREFIX))
+        elif kind == "tag":
+            tags = ADMIN_TAGS + PLATFORM_TAG_SPELLINGS if destination else ADMIN_TAGS
+            out.append(AddressPrefixItem(rnd.choice(tags), AddressPrefixType.SERVICE_TAG))
+        else:
+            out.append(AddressPrefixItem(rnd.choice(groups), AddressPrefixType.NETWORK_GROUP))
+    return tuple(out)
+
+
+def _admin_rules(
+    rnd: Random,
+    collection_id: str,
+    anchors: tuple[list[str], list[str]],
+    local_anchors: tuple[list[str], list[str]],
+    groups: list[str],
+) -> list[AdminRule]:
+    """Rules whose local side (destinations inbound, sources outbound) is usually any address or near the NICs."""
+    rules = []
+    # priorities from a small range, so that equal priorities across collections are common
+    for k, priority in enumerate(rnd.sample(range(1, 12), rnd.randint(0, 5))):
+        ports = [(), (), (_ports(rnd, allow_any=False),), (_ports(rnd, allow_any=False), _ports(rnd, allow_any=False))]
+        direction = rnd.choice(list(Direction))
+        remote = _admin_items(rnd, anchors, groups, direction is Direction.OUTBOUND)
+        local = () if rnd.random() < 0.5 else _admin_items(rnd, local_anchors, groups, direction is Direction.INBOUND)
+        sources, destinations = (remote, local) if direction is Direction.INBOUND else (local, remote)
+        rules.append(
+            AdminRule(
+                id=f"{collection_id}/rules/r{k}", name=rnd.choice([f"r{k}", f"R{k}x", f"a{k}"]), priority=priority,
+                direction=direction, access=rnd.choice(list(AdminAccess)), protocol=rnd.choice(list(AdminProtocol)),
+                sources=sources, destinations=destinations,
+                source_port_ranges=rnd.choice(ports[:3]), destination_port_ranges=rnd.choice(ports),
+            )
+        )  # fmt: skip
+    return rules
+
+
+@st.composite
+def _avnm(
+    draw: st.DrawFn,
+    topology: Topology,
+    anchors: tuple[list[str], list[str]],
+    local_anchors: tuple[list[str], list[str]],
+) -> Topology:
+    """Managers (subscription- or management-group-scoped), groups of VNets or subnets, configurations (network
+    intent modes), collections, admin rules (ties across collections), deployment statuses; special and delegated
+    subnets; private endpoints with every ``privateEndpointNetworkPolicies``; sometimes a VNet's effective admin
+    rules answer."""
+    rnd = Random(draw(st.integers(0, 2**32 - 1)))
+    vnets = list(topology.vnets.values())
+    subnets = [s for v in vnets for s in v.subnets]
+    managers, groups, members, configurations, collections, rules = [], [], [], [], [], []
+    statuses: list[DeploymentStatus] = []
+    for m in range(draw(st.sampled_from([1, 1, 2, 0]))):
+        manager_id = _id("networkManagers", f"nm{m}")
+        scope = rnd.choice(["sub", "sub", "mg-root", "mg-child", "foreign"])
+        managers.append(
+            NetworkManager(
+                id=manager_id,
+                name=f"nm{m}",
+                location="westus",
+                scope_subscriptions=(f"/subscriptions/{SUBSCRIPTION if scope == 'sub' else FOREIGN_SUBSCRIPTION}",)
+                if scope in ("sub", "foreign")
+                else (),
+                scope_management_groups=(MG_ROOT if scope == "mg-root" else MG_CHILD,)
+                if scope.startswith("mg")
+                else (),
+            )
+        )
+        group_ids = []
+        for g in range(rnd.randint(1, 2)):
+            group_id = f"{manager_id}/networkGroups/g{g}"
+            by_subnet = rnd.random() < 0.35
+            pool = [s.id for s in subnets] if by_subnet else [v.id for v in vnets]
+            chosen = rnd.sample(pool, rnd.randint(0, len(pool)))
+            if rnd.random() < 0.1 and not by_subnet and subnets:
+                chosen.append(rnd.choice(subnets).id)  # a subnet in a VNet group: no effect
+            groups.append(
+                NetworkGroup(
+                    id=group_id,
+                    name=f"g{g}",
+                    member_type=GroupMemberType.SUBNET
+                    if by_subnet
+                    else rnd.choice([GroupMemberType.VIRTUAL_NETWORK, None]),
+                )
+            )
+            members += [
+                StaticMember(id=f"{group_id}/staticMembers/m{i}", name=f"m{i}", resource_id=member)
+                for i, member in enumerate(chosen)
+            ]
+            group_ids.append(group_id)
+        for c in range(rnd.randint(1, 2)):
+            configuration_id = f"{manager_id}/securityAdminConfigurations/cfg{c}"
+            modes = rnd.choice(
+                [
+                    (),
+                    (),
+                    (NetworkIntentPolicyBasedService.NONE,),
+                    (NetworkIntentPolicyBasedService.ALLOW_RULES_ONLY,),
+                    (NetworkIntentPolicyBasedService.ALL,),
+                ]
+            )
+            configurations.append(
+                SecurityAdminConfiguration(
+                    id=configuration_id,
+                    name=f"cfg{c}",
+                    apply_on_network_intent_policy_based_services=modes,
+                    resource_guid=f"00000000-0000-0000-{m:04d}-{c:012d}" if rnd.random() < 0.7 else None,
+                )
+            )
+            if rnd.random() < 0.4:
+                statuses.append(
+                    DeploymentStatus(
+                        region=rnd.choice(["westus", "West US", "eastus"]),
+                        deployment_status=rnd.choice(
+                            [DeploymentState.DEPLOYED, DeploymentState.DEPLOYED, DeploymentState.DEPLOYING]
+                        ),
+                        configuration_ids=(rnd.choice([configuration_id, f"cfg{c}"]),),
+                    )
+                )
+            for k in rnd.sample(["rc-b", "rc-a", "rc-c"], rnd.randint(1, 2)):
+                collection_id = f"{configuration_id}/ruleCollections/{k}"
+                applies = tuple(rnd.sample(group_ids, rnd.randint(1, len(group_ids))))
+                collections.append(AdminRuleCollection(id=collection_id, name=k, applies_to_groups=applies))
+                rules += _admin_rules(rnd, collection_id, anchors, local_anchors, group_ids)
+    management_groups = []
+    if rnd.random() < 0.7:
+        under = rnd.choice([SUBSCRIPTION, FOREIGN_SUBSCRIPTION])
+        management_groups = [
+            ManagementGroup(MG_ROOT, "mg-root", child_groups=(MG_CHILD,)),
+            ManagementGroup(MG_CHILD, "mg-child", parent_id=MG_ROOT, subscriptions=(f"/subscriptions/{under}",)),
+        ]
+    # subnets admin rules skip, VNets with network intent policies, private endpoints
+    new_vnets = []
+    for vnet in vnets:
+        new_subnets = []
+        for subnet in vnet.subnets:
+            roll = rnd.random()
+            if roll < 0.1:
+                subnet = replace(subnet, name=rnd.choice(SPECIAL_SUBNET_NAMES))
+            elif roll < 0.2:
+                subnet = replace(subnet, delegations=(rnd.choice(SPECIAL_DELEGATIONS),))
+            policies = rnd.choice(ENDPOINT_POLICIES)
+            parsed = PrivateEndpointNetworkPolicies.parse(policies) if policies else None
+            new_subnets.append(replace(subnet, private_endpoint_network_policies=parsed))
+        new_vnets.append(replace(vnet, subnets=tuple(new_subnets)))
+    nics = []
+    endpoints = []
+    for nic in topology.nics.values():
+        if rnd.random() < 0.2:
+            endpoint_id = _id("privateEndpoints", f"pe-{nic.name}")
+            endpoints.append(
+                PrivateEndpoint(
+                    id=endpoint_id,
+                    name=f"pe-{nic.name}",
+                    location="westus",
+                    subnet=nic.subnet,
+                    network_interfaces=(nic.id,),
+                )
+            )
+            # the endpoint's NIC names it, or only the endpoint lists the NIC (az prints either side alone)
+            nic = replace(
+                nic, network_security_group=None, private_endpoint=endpoint_id if rnd.random() < 0.5 else None
+            )
+        nics.append(nic)
+    answers = []
+    if rules and rnd.random() < 0.15:
+        chosen = rnd.sample(rules, rnd.randint(1, len(rules)))
+        answers.append(VnetEffectiveAdminRules(rnd.choice(vnets).id, tuple(EffectiveAdminRule(r) for r in chosen)))
+    return topology.with_(
+        vnets=new_vnets,
+        nics=nics,
+        private_endpoints=endpoints,
+        network_managers=managers,
+        network_groups=groups,
+        static_members=members,
+        security_admin_configurations=configurations,
+        admin_rule_collections=collections,
+        admin_rules=rules,
+        deployment_statuses=statuses,
+        management_groups=management_groups,
+        effective_admin_rules=answers,
+    )
+
+
 # --- whole topologies ----------------------------------------------------------------------------
 
 
 @st.composite
-def topologies(draw: st.DrawFn) -> Topology:
-    """A random, valid NSG world (see the module docstring)."""
+def topologies(draw: st.DrawFn, avnm: bool = False) -> Topology:
+    """A random, valid NSG world (see the module docstring); with ``avnm``, AVNM admin rules and private endpoints
+    too (``_avnm``)."""
     vnets, route_tables = draw(_network())
     asgs = [ApplicationSecurityGroup(_id("applicationSecurityGroups", f"asg{a}"), f"asg{a}") for a in range(3)]
     asg_ids = [a.id for a in asgs[: draw(st.integers(0, 3))]]
@@ -377,7 +607,7 @@ def topologies(draw: st.DrawFn) -> Topology:
     ]
     nics = [NetworkInterface(n.id, n.name, n.location, {}, n.ip_configurations, draw(nsg_choice)) for n in nics]
     subscription = draw(subscriptions())
-    return Topology.of(
+    topology = Topology.of(
         nsgs=nsgs,
         asgs=asgs,
         vnets=vnets,
@@ -386,6 +616,7 @@ def topologies(draw: st.DrawFn) -> Topology:
         subscriptions=[subscription] if subscription else [],
         service_tags=draw(service_tags()),
     )
+    return draw(_avnm(topology, anchors, local_anchors)) if avnm else topology
 
 
 # --- flows ---------------------------------------------------------------------------------------
@@ -428,6 +659,8 @@ def _flow_addresses(topology: Topology) -> tuple[list[str], list[str]]:
     for nsg in topology.nsgs.values():
         for rule in nsg.security_rules:
             texts += [*rule.source_addresses, *rule.destination_addresses]
+    for admin in topology.admin_rules.values():
+        texts += [i.address_prefix for i in (*admin.sources, *admin.destinations)]
     for vnet in topology.vnets.values():
         texts += [*vnet.address_space, *vnet.gateway_prefixes]
         for peering in vnet.peerings:
@@ -444,13 +677,15 @@ def _flow_addresses(topology: Topology) -> tuple[list[str], list[str]]:
 
 def _flow_ports(topology: Topology) -> list[int]:
     ports = set(INTERESTING_PORTS)
-    for nsg in topology.nsgs.values():
-        for rule in nsg.security_rules:
-            for text in (*rule.source_ports, *rule.destination_ports):
-                if text != "*":
-                    lo, _, hi = text.partition("-")
-                    for edge in (int(lo), int(hi or lo)):
-                        ports |= {p for p in (edge - 1, edge, edge + 1) if 0 <= p <= 65535}
+    texts = [
+        p for n in topology.nsgs.values() for r in n.security_rules for p in (*r.source_ports, *r.destination_ports)
+    ]
+    texts += [p for r in topology.admin_rules.values() for p in (*r.source_port_ranges, *r.destination_port_ranges)]
+    for text in texts:
+        if text != "*":
+            lo, _, hi = text.partition("-")
+            for edge in (int(lo), int(hi or lo)):
+                ports |= {p for p in (edge - 1, edge, edge + 1) if 0 <= p <= 65535}
     return sorted(ports)
 
 
@@ -507,12 +742,16 @@ def flows_for(topology: Topology) -> st.SearchStrategy[tuple[str, Flow]]:
     port = st.sampled_from(ports) | st.integers(0, 65535)
     protocol = st.sampled_from([6, 6, 17, 17, 1, 58, 50, 51]) | st.integers(0, 255)
 
+    admin_rules = sorted(topology.admin_rules.values(), key=lambda r: r.key)
+
     @st.composite
     def build(draw: st.DrawFn) -> tuple[str, Flow]:
         rule: SecurityRule | None = None
-        mode = draw(
-            st.sampled_from(["rule", "rule", "platform", "platform", "random"] if aimed else ["platform", "random"])
-        )
+        modes = ["rule", "rule", "platform", "platform", "random"] if aimed else ["platform", "random"]
+        mode = draw(st.sampled_from(modes + ["admin", "admin"] * bool(admin_rules)))
+        if mode == "admin":
+            admin = draw(st.sampled_from(admin_rules))
+            return draw(_admin_aimed(admin, _reached_nics(topology, admin) or nics, ports))
         if mode == "platform":
             nic = draw(st.sampled_from(nics))
             v4 = ipaddress.ip_address(next(c.private_ip_address for c in nic.ip_configurations if c.private_ip_address))
@@ -596,9 +835,57 @@ def flows_for(topology: Topology) -> st.SearchStrategy[tuple[str, Flow]]:
     return build()
 
 
+def _reached_nics(topology: Topology, rule: AdminRule) -> list[NetworkInterface]:
+    """NICs in a VNet or subnet that is a static member of a group the rule's collection applies to."""
+    collection = topology.admin_rule_collections.get(rule.rule_collection_id.casefold())
+    groups = {g.casefold() for g in (collection.applies_to_groups if collection else ())}
+    members = {
+        m.resource_id.casefold() for m in topology.static_members.values() if m.network_group_id.casefold() in groups
+    }
+    return [
+        n
+        for n in sorted(topology.nics.values(), key=lambda n: n.key)
+        if n.subnet and (n.subnet.casefold() in members or n.subnet.casefold().rsplit("/", 2)[0] in members)
+    ]
+
+
+ADMIN_PROTOCOLS: dict[str, list[int]] = {
+    "Tcp": [6], "Udp": [17], "Icmp": [1, 58], "Esp": [50], "Ah": [51], "Any": [6, 17, 1, 58, 50, 47],
+}  # fmt: skip
+
+
 @st.composite
-def topology_and_flows(draw: st.DrawFn, max_flows: int = 20) -> tuple[Topology, list[tuple[str, Flow]]]:
-    """A topology and up to ``max_flows`` flows at its NICs."""
-    topology = draw(topologies())
+def _admin_aimed(draw: st.DrawFn, rule: AdminRule, nics: list[NetworkInterface], ports: list[int]) -> tuple[str, Flow]:
+    """A flow in an admin rule's direction and protocol, from and to the edges of its prefixes and port ranges, at
+    one of ``nics`` (the caller passes those the rule's collection is likely to reach)."""
+    nic = draw(st.sampled_from(nics))
+    local_ips = [ipaddress.ip_address(c.private_ip_address) for c in nic.ip_configurations if c.private_ip_address]
+    local_ip = draw(st.sampled_from(local_ips))
+    inbound = rule.direction is Direction.INBOUND
+    remote_side = rule.sources if inbound else rule.destinations
+    near = [a for i in remote_side for a in _boundaries(i.address_prefix) if (":" in a) == (local_ip.version == 6)]
+    fallback = "2603:1000::1" if local_ip.version == 6 else "52.1.2.3"
+    remote = ipaddress.ip_address(draw(st.sampled_from(near or [fallback])))
+    proto = draw(st.sampled_from(ADMIN_PROTOCOLS[rule.protocol.value]))
+    remote_texts, local_texts = (
+        (rule.source_port_ranges, rule.destination_port_ranges)
+        if inbound
+        else (rule.destination_port_ranges, rule.source_port_ranges)
+    )
+    if proto in (6, 17):
+        local_port: int | None = draw(st.sampled_from(_port_edges(local_texts)) | st.sampled_from(ports))
+        remote_port: int | None = draw(st.sampled_from(_port_edges(remote_texts)) | st.sampled_from(ports))
+    else:
+        local_port = remote_port = None
+    return nic.id, Flow(rule.direction, proto, local_ip, local_port, remote, remote_port)
+
+
+@st.composite
+def topology_and_flows(
+    draw: st.DrawFn, max_flows: int = 20, avnm: bool = False
+) -> tuple[Topology, list[tuple[str, Flow]]]:
+    """A topology (with AVNM admin rules and private endpoints when ``avnm``) and up to ``max_flows`` flows at its
+    NICs."""
+    topology = draw(topologies(avnm=avnm))
     flows = draw(st.lists(flows_for(topology), min_size=max(1, max_flows // 2), max_size=max_flows))
     return topology, flows

@@ -190,7 +190,7 @@ def test_unknown_extension_is_rejected(topology: Topology, tmp_path: Path) -> No
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
-@given(topology_and_flows(max_flows=25))
+@given(topology_and_flows(max_flows=25, avnm=True))
 def test_batch_equals_engine_verify_on_random_topologies(
     tmp_path_factory: pytest.TempPathFactory, case: tuple[Topology, list[tuple[str, Flow]]]
 ) -> None:

@@ -48,7 +48,7 @@ def _check_all_paths(policy: NicPolicy, flows: list[Flow]) -> None:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=_SLOW_OK)
-@given(topology_and_flows(max_flows=30))
+@given(topology_and_flows(max_flows=30, avnm=True))
 def test_compiled_equals_decide_and_reference_on_random_topologies(
     case: tuple[Topology, list[tuple[str, Flow]]],
 ) -> None:

@@ -101,19 +101,22 @@ def _order(rules: list[AdminRuleSource]) -> tuple[AdminRuleSource, ...]:
     return tuple(sorted(rules, key=lambda s: (s.rule.priority, s.collection_name.casefold(), s.rule.name.casefold())))
 
 
-def _member_groups(topology: Topology, vnet: VirtualNetwork, subnet: Subnet) -> set[str]:
-    """Id keys of the network groups reaching this NIC: VNet groups with the VNet, subnet groups with the subnet."""
+def _member_groups(topology: Topology, vnet: VirtualNetwork, subnet: Subnet | None) -> set[str]:
+    """Id keys of the network groups reaching a NIC: VNet groups with its VNet, subnet groups with its subnet
+    (``subnet`` None: the VNet itself, VNet groups only)."""
     keys: set[str] = set()
     for group in topology.groups_with_member(vnet.id):
         if group.effective_member_type is GroupMemberType.VIRTUAL_NETWORK:
             keys.add(group.key)
-    for group in topology.groups_with_member(subnet.id):
+    for group in topology.groups_with_member(subnet.id) if subnet is not None else ():
         if group.effective_member_type is GroupMemberType.SUBNET:
             keys.add(group.key)
     return keys
 
 
-def _from_managers(topology: Topology, vnet: VirtualNetwork, subnet: Subnet) -> dict[str, list[AdminRuleSource]]:
+def _from_managers(
+    topology: Topology, vnet: VirtualNetwork, subnet: Subnet | None
+) -> dict[str, list[AdminRuleSource]]:
     groups = _member_groups(topology, vnet, subnet)
     if not groups:
         return {}
@@ -163,6 +166,18 @@ def admin_rules_for(topology: Topology, nic: NetworkInterface) -> tuple[ManagerA
     vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
     if subnet is None or vnet is None or subnet_exempt(subnet):
         return ()
+    return _ordered(topology, vnet, subnet)
+
+
+def admin_rules_for_vnet(topology: Topology, vnet_id: str) -> tuple[ManagerAdminRules, ...]:
+    """The admin rules in force on a VNet as a whole (its ``listNetworkManagerEffectiveSecurityAdminRules``): scope,
+    deployment in its region, ``VirtualNetwork`` groups with it as a member, the network-intent filter, or its
+    imported effective answer; subnet groups and the subnet-level exceptions are per NIC (``admin_rules_for``)."""
+    vnet = topology.vnet(vnet_id)
+    return _ordered(topology, vnet, None) if vnet is not None else ()
+
+
+def _ordered(topology: Topology, vnet: VirtualNetwork, subnet: Subnet | None) -> tuple[ManagerAdminRules, ...]:
     found = _from_effective_answer(topology, vnet)
     if found is None:
         found = _from_managers(topology, vnet, subnet)
