@@ -466,3 +466,20 @@ def test_verify_path_is_admin_aware() -> None:
         "securityAdminRules/deny-east-west",
         "source",
     )
+
+
+def test_the_platform_smtp_block_applies_after_always_allow() -> None:
+    """Decision: ``AlwaysAllow`` skips the NSGs, not the platform's outbound TCP 25 block (spec §0, §6)."""
+    world, nic, _ = _world(None)
+    avnm = Avnm()
+    avnm.simple(("always-out", 10, "Outbound", "AlwaysAllow", {}))
+    topology = avnm.onto(world.topology())
+    assert check(topology, nic, _flow("Outbound", 25, remote="8.8.8.8")) == (
+        "Deny",
+        "PlatformRule_OutboundSmtpBlocked",
+        None,
+    )
+    assert check(topology, nic, _flow("Outbound", 443, remote="8.8.8.8"))[:2] == (
+        "Allow",
+        "securityAdminRules/always-out",
+    )

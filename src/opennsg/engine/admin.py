@@ -114,9 +114,7 @@ def _member_groups(topology: Topology, vnet: VirtualNetwork, subnet: Subnet | No
     return keys
 
 
-def _from_managers(
-    topology: Topology, vnet: VirtualNetwork, subnet: Subnet | None
-) -> dict[str, list[AdminRuleSource]]:
+def _from_managers(topology: Topology, vnet: VirtualNetwork, subnet: Subnet | None) -> dict[str, list[AdminRuleSource]]:
     groups = _member_groups(topology, vnet, subnet)
     if not groups:
         return {}

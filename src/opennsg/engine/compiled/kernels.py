@@ -423,7 +423,8 @@ def _np_classify_chunk(program: PolicyProgram, d: DirectionProgram, inbound: boo
     )
     result = np.where(undecided, np.where(candidate >= 0, candidate, fallback), result).astype(np.int32)
     if program.smtp_blocked and not inbound:
-        candidates = undecided & (proto == IANA_TCP) & (c.remote_port == SMTP_PORT)
+        allowed = program.result_allow[result] != 0  # an AlwaysAllow too: the SMTP block is the platform's
+        candidates = allowed & (proto == IANA_TCP) & (c.remote_port == SMTP_PORT)
         if candidates.any():
             internet = program.internet.rows[
                 _np_address_class(program.internet, c.remote_v6, c.remote_high, c.remote_low), 0
