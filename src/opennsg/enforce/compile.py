@@ -36,7 +36,8 @@ from typing import Any
 
 from opennsg.engine.addresses import V4_MAX, V6_MAX, AddressSet, Interval, PortSet
 from opennsg.engine.chain import Outcome, Stage
-from opennsg.engine.ir import NicPolicy, ResolvedRule
+from opennsg.engine.ir import NicPolicy, ResolvedRule, rule_log_name
+from opennsg.model.avnm import AdminRule
 from opennsg.model.enums import IANA_TCP, IANA_UDP, PORTED_PROTOCOLS, Access, Direction
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT, SMTP_RULE_NAME
 from opennsg.model.resources import NetworkSecurityGroup
@@ -293,9 +294,9 @@ class _Compiler:
         self.rules[mark] = RuleRef(
             mark,
             stage.direction,
-            rule.access,
+            Access.DENY if rule.access.value == Access.DENY.value else Access.ALLOW,  # admin AlwaysAllow/Allow allow
             rule.rule.verify_name,
-            rule.rule.log_name,
+            rule_log_name(rule.rule),
             stage.resource_id,
             nsg.resource_guid if nsg is not None else None,
         )
@@ -343,9 +344,9 @@ class _Compiler:
                 fields = [
                     _Field(_payload(_ADDR_PROTOCOL[family], name), _ADDR_TYPE[family], family, intervals,
                            (addresses, asgs))
-                    for intervals, name, addresses, asgs in (
-                        (source, "saddr", rule.rule.source_addresses, rule.rule.source_asgs),
-                        (destination, "daddr", rule.rule.destination_addresses, rule.rule.destination_asgs),
+                    for intervals, name, (addresses, asgs) in (
+                        (source, "saddr", _address_labels(rule, "source")),
+                        (destination, "daddr", _address_labels(rule, "destination")),
                     )
                     if intervals != _FULL[family]
                 ]  # fmt: skip
@@ -609,3 +610,13 @@ __all__ = [
     "fail_closed_document",
     "mark_of_counter",
 ]
+
+
+def _address_labels(rule: ResolvedRule, side: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A rule side's prefixes and ASGs as written (an admin rule's sources/destinations have no ASGs)."""
+    if isinstance(rule.rule, AdminRule):
+        items = rule.rule.sources if side == "source" else rule.rule.destinations
+        return tuple(i.address_prefix for i in items), ()
+    if side == "source":
+        return rule.rule.source_addresses, rule.rule.source_asgs
+    return rule.rule.destination_addresses, rule.rule.destination_asgs
