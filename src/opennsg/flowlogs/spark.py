@@ -9,6 +9,7 @@ readable where the tasks run (always true in local mode; use shared storage on a
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -100,6 +101,8 @@ def classify_with_spark(
     attributed = flows.append_column("nic", pa.array(nics.tolist(), pa.string()))
     attributed = attributed.append_column("row", pa.array(np.arange(flows.num_rows), pa.int64()))
     attributed = attributed.filter(pa.array(~unattributed))
+    # Workers run this interpreter (its packages), not whatever `python3` the PATH finds outside the venv.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = spark_sql.SparkSession.builder.master(master).appName("opennsg-replay")
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
