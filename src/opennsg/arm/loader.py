@@ -9,6 +9,10 @@ Resource types OpenNSG does not model (storage accounts, say) are skipped.
 
 Targets of problems read ``{file}: {JSON path}``; a dangling reference is ``InvalidResourceReference`` naming
 both ends.
+
+Terraform inputs (``.tf`` files, directories holding them, plan and state JSON) are told apart here, by
+extension and content, and read by ``opennsg.terraform`` into the same resources (an ``ExternalInput``), so
+every command reads them mixed freely with ARM files and validates them with the same rules.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from opennsg.arm.parse import (
     PARSERS,
@@ -62,6 +66,9 @@ from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 from opennsg.model.validation import Code, Finding, Message, topology_findings
 
+if TYPE_CHECKING:
+    from opennsg.terraform import TerraformInputs
+
 C = TypeVar("C")
 R = TypeVar("R", bound=Resource)
 _CHILD_KINDS = frozenset({"securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings", "routes"})
@@ -84,26 +91,58 @@ class _Origin:
         where = f"{self.path}{inner}".rstrip(".")
         return f"{self.source}: {where}" if where else self.source
 
+    def report(self, error: ArmError, relative: str | None) -> ArmError:
+        return ArmError(error.code, error.message, self.locate(relative), error.hint)
+
+
+class Origin(Protocol):
+    """Where a resource was written: a JSON path in an ARM file, or a block of a Terraform file."""
+
+    def locate(self, relative: str | None) -> str: ...
+
+    def report(self, error: ArmError, relative: str | None) -> ArmError: ...
+
+
+@dataclass
+class ExternalInput:
+    """Resources another input reader built (Terraform), with their origins; children are merged into parents
+    from any input, as ARM child resources are."""
+
+    resources: list[tuple[str, Resource, Origin]] = field(default_factory=list)
+    children: list[tuple[str, str, Any, Origin]] = field(default_factory=list)
+    rule_origins: dict[str, Origin] = field(default_factory=dict)
+    problems: list[ArmError] = field(default_factory=list)
+    subscriptions: set[str] = field(default_factory=set)
+
 
 @dataclass
 class _Child:
     kind: str
     resource_id: str
     value: ArmResource | None
-    origin: _Origin
+    origin: Origin
 
 
 @dataclass
 class _Loader:
     problems: list[ArmError] = field(default_factory=list)
-    origins: dict[str, _Origin] = field(default_factory=dict)
+    origins: dict[str, Origin] = field(default_factory=dict)
     top: dict[str, dict[str, Resource]] = field(default_factory=dict)
     children: list[_Child] = field(default_factory=list)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     #: Each security rule's own place (inside its NSG or a document of its own), by rule id key.
-    rule_origins: dict[str, _Origin] = field(default_factory=dict)
+    rule_origins: dict[str, Origin] = field(default_factory=dict)
 
     # --- documents ---
+
+    def external(self, given: ExternalInput) -> None:
+        self.problems.extend(given.problems)
+        for kind, resource, origin in given.resources:
+            self._add_top(kind, resource, origin)
+        for kind, resource_id, value, origin in given.children:
+            self.children.append(_Child(kind, resource_id, value, origin))
+        for key, origin in given.rule_origins.items():
+            self.rule_origins.setdefault(key, origin)
 
     def document(self, label: str, data: Any, parameters: Mapping[str, Any] | None) -> None:
         if is_parameters_file(data):
@@ -179,7 +218,7 @@ class _Loader:
         rg = group if isinstance(group, str) and group else TEMPLATE_RESOURCE_GROUP
         return f"/subscriptions/{TEMPLATE_SUBSCRIPTION_ID}/resourceGroups/{rg}/providers/{namespace}/{pairs}"
 
-    def _add_top(self, kind: str, value: Resource, origin: _Origin) -> None:
+    def _add_top(self, kind: str, value: Resource, origin: Origin) -> None:
         bucket = self.top.setdefault(kind, {})
         existing = bucket.get(value.key)
         if existing is None:
@@ -188,7 +227,7 @@ class _Loader:
         elif existing != value:
             self._conflict(value.id, self.origins[value.key], origin)
 
-    def _conflict(self, resource_id: str, first: _Origin, second: _Origin) -> None:
+    def _conflict(self, resource_id: str, first: Origin, second: Origin) -> None:
         where = f"{first.locate(None)} and {second.locate(None)}"
         message = Message.CONFLICTING_DEFINITIONS.format(resource_id=resource_id, where=where)
         self.problems.append(ArmError(Code.CONFLICTING_DEFINITIONS, message, second.locate(None)))
@@ -268,13 +307,14 @@ class _Loader:
         out: list[ArmError] = []
         for finding in topology_findings(topology):
             origin, relative = self._origin_of(topology, finding)
-            target = (
-                origin.locate(relative) if origin else f"{finding.resource_id}#{finding.error.target or ''}".rstrip("#")
-            )
+            if origin is not None:
+                out.append(origin.report(finding.error, relative))
+                continue
+            target = f"{finding.resource_id}#{finding.error.target or ''}".rstrip("#")
             out.append(ArmError(finding.error.code, finding.error.message, target, finding.error.hint))
         return out
 
-    def _origin_of(self, topology: Topology, finding: Finding) -> tuple[_Origin | None, str | None]:
+    def _origin_of(self, topology: Topology, finding: Finding) -> tuple[Origin | None, str | None]:
         """Where a finding points: a rule's problem at the rule as written (the rules validation indexes are only
         those that could be read, and rules may come from documents of their own), else in its resource."""
         relative = finding.error.target
@@ -326,11 +366,19 @@ def load_documents(
     return _load(list(docs), service_tags, [], validate)
 
 
-def _load(docs: list[tuple[str, Any]], tags: ServiceTags | None, problems: list[ArmError], validate: bool) -> Topology:
+def _load(
+    docs: list[tuple[str, Any]],
+    tags: ServiceTags | None,
+    problems: list[ArmError],
+    validate: bool,
+    external: ExternalInput | None = None,
+) -> Topology:
     loader = _Loader(problems=problems)
     parameters = _pair_parameters(docs, loader.problems)
     for label, data in docs:
         loader.document(label, data, parameters.get(label))
+    if external is not None:
+        loader.external(external)
     loader.merge_children()
     topology = loader.topology(tags)
     if validate:
@@ -340,8 +388,22 @@ def _load(docs: list[tuple[str, Any]], tags: ServiceTags | None, problems: list[
     return topology
 
 
+def load_external(
+    external: ExternalInput, service_tags: ServiceTags | None = None, *, validate: bool = True
+) -> Topology:
+    """A topology from another reader's resources alone (a Terraform plan's prior state, say), validated."""
+    return _load([], service_tags, [], validate, external)
+
+
 def _json_files(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.casefold() == ".json")
+    """``*.json`` under a directory, recursively, except inside Terraform modules (directories with ``.tf``
+    files: their JSON is read only when named as its own path)."""
+    modules = {p.parent for p in path.rglob("*.tf") if p.is_file() and p.parent != path}
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and p.suffix.casefold() == ".json" and not any(m in p.parents for m in modules)
+    )
 
 
 def read_json(path: Path, problems: list[ArmError]) -> Any | None:
@@ -373,23 +435,57 @@ def read_json(path: Path, problems: list[ArmError]) -> Any | None:
 
 
 def load_paths(
-    paths: Sequence[str | Path], service_tags: ServiceTags | None = None, *, validate: bool = True
+    paths: Sequence[str | Path],
+    service_tags: ServiceTags | None = None,
+    *,
+    validate: bool = True,
+    terraform: TerraformInputs | None = None,
+    notes: list[str] | None = None,
 ) -> Topology:
     """A topology from files and directories (``*.json`` recursively), validated as a whole.
 
+    Terraform inputs are read too: ``.tf`` files and directories holding them (one root module per directory),
+    and plan/state JSON (told by content); ``terraform`` gives their ``--subscription`` and variables. When
+    Terraform ids had to use the placeholder subscription, a line saying so is appended to ``notes``.
     Raises one ``OpenNsgError`` with every problem: unreadable files, parse errors and validation errors,
     each target naming its file.
     """
+    from opennsg.terraform.detect import is_terraform_document, terraform_files
+
     problems: list[ArmError] = []
     docs: list[tuple[str, Any]] = []
+    modules: dict[Path, list[Path]] = {}
+    terraform_docs: list[tuple[str, Any]] = []
     for given in paths:
         path = Path(given)
+        hcl = terraform_files(path)
+        if hcl is not None:
+            module = modules.setdefault(path if path.is_dir() else path.parent, [])
+            module.extend(f for f in hcl if f not in module)
+            continue
         files = _json_files(path) if path.is_dir() else [path]
         for file in files:
             data = read_json(file, problems)
-            if data is not None:
-                docs.append((str(file), data))
-    return _load(docs, service_tags, problems, validate)
+            if data is None:
+                continue
+            (terraform_docs if is_terraform_document(data) else docs).append((str(file), data))
+    external = None
+    if modules or terraform_docs:
+        from opennsg.terraform import read_terraform
+
+        external = read_terraform(list(modules.items()), terraform_docs, terraform)
+    topology = _load(docs, service_tags, problems, validate, external)
+    if external is not None and notes is not None:
+        from opennsg.terraform.detect import PLACEHOLDER_SUBSCRIPTION, placeholder_note
+
+        terraform_keys = {id_key(r.id) for _, r, _ in external.resources}
+        if any(
+            r.key in terraform_keys and r.subscription_id == PLACEHOLDER_SUBSCRIPTION
+            for collection in (topology.nsgs, topology.asgs, topology.vnets, topology.nics, topology.vms)
+            for r in collection.values()
+        ):
+            notes.append(placeholder_note())
+    return topology
 
 
-__all__ = ["load_documents", "load_paths", "read_json"]
+__all__ = ["ExternalInput", "Origin", "load_documents", "load_external", "load_paths", "read_json"]

@@ -8,13 +8,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
 from opennsg.model.servicetags import ServiceTags
+
+if TYPE_CHECKING:
+    from opennsg.model.topology import Topology
 
 EXIT_OK = 0
 EXIT_EXPECTATION_FAILED = 1
@@ -101,6 +104,53 @@ def load_service_tags(path: Path | None) -> ServiceTags | None:
         return ServiceTags.load(path)
     cached = cached_service_tags_path()
     return ServiceTags.load(cached) if cached.is_file() else None
+
+
+#: The deployment context of inputs that do not carry it themselves (Terraform modules and plans).
+SubscriptionOption = typer.Option(
+    None,
+    "--subscription",
+    help="Subscription id for resources whose input does not say it (Terraform: ids not in the plan/state win, "
+    "then this, then the azurerm provider's literal subscription_id, then a placeholder).",
+)
+VarOption = typer.Option(None, "--var", help="Terraform input variable NAME=VALUE (repeatable; wins over files).")
+VarFileOption = typer.Option(None, "--var-file", help="Terraform variables file (.tfvars or .tfvars.json; repeatable).")
+
+
+def parse_variables(pairs: list[str] | None) -> dict[str, str]:
+    """``--var NAME=VALUE`` pairs (a later one wins), every malformed pair reported at once."""
+    out: dict[str, str] = {}
+    problems: list[ArmError] = []
+    for pair in pairs or ():
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            problems.append(ArmError("InvalidParameter", f"--var '{pair}' must be NAME=VALUE."))
+            continue
+        out[name.strip()] = value
+    if problems:
+        raise OpenNsgError(problems)
+    return out
+
+
+def load_inputs(
+    paths: list[Path],
+    service_tags: Path | None,
+    subscription: str | None = None,
+    variables: list[str] | None = None,
+    var_files: list[Path] | None = None,
+) -> Topology:
+    """Every input a command reads (ARM JSON, templates, Terraform modules, plans, state) as one validated
+    Topology; raises OpenNsgError with every problem. Notes (placeholder subscriptions) go to stderr."""
+    from opennsg.arm import load_paths
+    from opennsg.terraform import TerraformInputs
+
+    tags = load_service_tags(service_tags)
+    terraform = TerraformInputs(subscription, parse_variables(variables), tuple(var_files or ()))
+    notes: list[str] = []
+    topology = load_paths(paths, service_tags=tags, terraform=terraform, notes=notes)
+    for note in notes:
+        stderr.print(f"[yellow]note[/] {note}", markup=True)
+    return topology
 
 
 Registrar = Callable[[typer.Typer], None]

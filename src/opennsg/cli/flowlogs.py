@@ -12,8 +12,11 @@ from rich.table import Table
 from opennsg.cli.common import (
     JsonOption,
     ServiceTagsOption,
+    SubscriptionOption,
+    VarFileOption,
+    VarOption,
     bad_input_exits,
-    load_service_tags,
+    load_inputs,
     print_json,
     stderr,
     stdout,
@@ -25,7 +28,9 @@ if TYPE_CHECKING:  # the reader pulls in pyarrow and numpy: imported when a flow
 
 flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
 LogsArgument = typer.Argument(..., help="Flow log files (PT1H.json) or folders of them (blob layout).")
-ReplayConfigOption = typer.Option(..., "--config", help="The proposed configuration (ARM JSON files/folders).")
+ReplayConfigOption = typer.Option(
+    ..., "--config", help="The proposed configuration (ARM JSON or Terraform, plan JSON)."
+)
 EngineOption = typer.Option(
     "local",
     "--engine",
@@ -47,10 +52,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(flowlogs_app, name="flowlogs")
 
 
-def _topology(paths: list[Path], service_tags: Path | None) -> Topology:
-    from opennsg.arm import load_paths
-
-    return load_paths(paths, service_tags=load_service_tags(service_tags))
+def _topology(
+    paths: list[Path],
+    service_tags: Path | None,
+    subscription: str | None = None,
+    variables: list[str] | None = None,
+    var_files: list[Path] | None = None,
+) -> Topology:
+    return load_inputs(paths, service_tags, subscription, variables, var_files)
 
 
 def _report_problems(read: ReadStats) -> None:
@@ -72,6 +81,9 @@ def replay(
     engine: str = EngineOption,
     criteria: str | None = FilterOption,
     service_tags: Path | None = ServiceTagsOption,
+    subscription: str | None = SubscriptionOption,
+    var: list[str] | None = VarOption,
+    var_file: list[Path] | None = VarFileOption,
     json: bool = JsonOption,
 ) -> None:
     """Decide every logged flow against the proposed config; list the flows whose verdict would change."""
@@ -85,7 +97,7 @@ def replay(
     chosen: Literal["local", "spark"] = "spark" if engine == "spark" else "local"
     with bad_input_exits(json):
         selected = FlowFilter.parse(criteria) if criteria is not None else None
-        topology = _topology(config, service_tags)
+        topology = _topology(config, service_tags, subscription, var, var_file)
         from opennsg.flowlogs.reader import FlowLogReader
 
         reader = FlowLogReader(logs)
@@ -125,13 +137,16 @@ def stats(
     png: Path | None = PngOption,
     top: int = TopOption,
     service_tags: Path | None = ServiceTagsOption,
+    subscription: str | None = SubscriptionOption,
+    var: list[str] | None = VarOption,
+    var_file: list[Path] | None = VarFileOption,
     json: bool = JsonOption,
 ) -> None:
     """Top talkers, allowed/denied flows over time, rules hit and (with --config) rules never hit."""
     from opennsg.flowlogs.stats import compute_stats, plot_timeline
 
     with bad_input_exits(json):
-        topology = _topology(config, service_tags) if config else None
+        topology = _topology(config, service_tags, subscription, var, var_file) if config else None
         from opennsg.flowlogs.reader import FlowLogReader
 
         reader = FlowLogReader(logs)

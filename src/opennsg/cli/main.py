@@ -10,8 +10,27 @@ import typer
 from rich.table import Table
 
 from opennsg import __version__
-from opennsg.cli import common, enforce, flowlogs, routes, serve, servicetags, simulate, ui
-from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
+from opennsg.cli import (  # one per line: each command module is added by a different change
+    common,
+    enforce,
+    flowlogs,
+    routes,
+    serve,
+    servicetags,
+    simulate,
+    terraform,
+    ui,
+)
+from opennsg.cli.common import (
+    JsonOption,
+    ServiceTagsOption,
+    SubscriptionOption,
+    VarFileOption,
+    VarOption,
+    bad_input_exits,
+    print_json,
+    stdout,
+)
 from opennsg.engine.ir import Verdict, rule_log_name
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -41,24 +60,36 @@ def _root(
     """Azure Network Security Groups, exactly, outside Azure."""
 
 
-PathsArgument = typer.Argument(..., help="ARM JSON files or directories (az -o json, ARM lists, templates).")
+PathsArgument = typer.Argument(
+    ...,
+    help="ARM JSON files or directories (az -o json, ARM lists, templates), Terraform modules (.tf files or "
+    "directories), terraform show -json plans and state.",
+)
 
 
-def load_topology(paths: list[Path], service_tags: Path | None) -> Topology:
-    """Read the user's JSON into one validated Topology (raises OpenNsgError with every problem)."""
-    from opennsg.arm import load_paths
-
-    tags = common.load_service_tags(service_tags)
-    return load_paths(paths, service_tags=tags)
+def load_topology(
+    paths: list[Path],
+    service_tags: Path | None,
+    subscription: str | None = None,
+    variables: list[str] | None = None,
+    var_files: list[Path] | None = None,
+) -> Topology:
+    """Read the user's inputs into one validated Topology (raises OpenNsgError with every problem)."""
+    return common.load_inputs(paths, service_tags, subscription, variables, var_files)
 
 
 @app.command()
 def validate(
-    paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceTagsOption, json: bool = JsonOption
+    paths: list[Path] = PathsArgument,
+    service_tags: Path | None = ServiceTagsOption,
+    subscription: str | None = SubscriptionOption,
+    var: list[str] | None = VarOption,
+    var_file: list[Path] | None = VarFileOption,
+    json: bool = JsonOption,
 ) -> None:
     """Check ARM JSON against Azure's validation rules and limits; report every problem at once."""
     with bad_input_exits(json):
-        topology = load_topology(paths, service_tags)
+        topology = load_topology(paths, service_tags, subscription, var, var_file)
     counts = {
         "networkSecurityGroups": len(topology.nsgs),
         "securityRules": sum(len(n.security_rules) for n in topology.nsgs.values()),
@@ -110,6 +141,9 @@ def verify(
     expect: str | None = typer.Option(None, "--expect", help="Allow or Deny: exit 1 when the verdict differs."),
     detail: bool = typer.Option(False, "--detail", help="Show every rule's per-field match result."),
     service_tags: Path | None = ServiceTagsOption,
+    subscription: str | None = SubscriptionOption,
+    var: list[str] | None = VarOption,
+    var_file: list[Path] | None = VarFileOption,
     json: bool = JsonOption,
 ) -> None:
     """IP flow verify: the verdict for a flow at a NIC, the rule and NSG that decided, and the chain evaluated."""
@@ -117,7 +151,7 @@ def verify(
     from opennsg.engine.flow import Flow, parse_flow_protocol
 
     with bad_input_exits(json):
-        topology = load_topology(paths, service_tags)
+        topology = load_topology(paths, service_tags, subscription, var, var_file)
         if flows is not None:
             _verify_flows(topology, flows, output, json)
             return
@@ -264,13 +298,16 @@ def effective(
     paths: list[Path] = PathsArgument,
     nic: str = typer.Option(..., "--nic", help="NIC or VM, by name or ARM id."),
     service_tags: Path | None = ServiceTagsOption,
+    subscription: str | None = SubscriptionOption,
+    var: list[str] | None = VarOption,
+    var_file: list[Path] | None = VarFileOption,
     json: bool = JsonOption,
 ) -> None:
     """Effective security rules of a NIC, in the shape of Azure's effectiveNetworkSecurityGroups (tags expanded)."""
     from opennsg.engine import Engine
 
     with bad_input_exits(json):
-        topology = load_topology(paths, service_tags)
+        topology = load_topology(paths, service_tags, subscription, var, var_file)
         groups = Engine(topology).effective_rules(nic)
     if json:
         print_json({"value": groups})
@@ -317,11 +354,16 @@ def _joined(rule: dict[str, Any], singular: str) -> str:
 
 @app.command()
 def show(
-    paths: list[Path] = PathsArgument, service_tags: Path | None = ServiceTagsOption, json: bool = JsonOption
+    paths: list[Path] = PathsArgument,
+    service_tags: Path | None = ServiceTagsOption,
+    subscription: str | None = SubscriptionOption,
+    var: list[str] | None = VarOption,
+    var_file: list[Path] | None = VarFileOption,
+    json: bool = JsonOption,
 ) -> None:
     """AVNM security admin configurations (evaluated first), then NSGs, with their rules and associations."""
     with bad_input_exits(json):
-        topology = load_topology(paths, service_tags)
+        topology = load_topology(paths, service_tags, subscription, var, var_file)
     nsgs: list[dict[str, Any]] = []
     for nsg in sorted(topology.nsgs.values(), key=lambda n: n.id.casefold()):
         nsgs.append(
@@ -466,6 +508,7 @@ def _short(value: str) -> str:
 serve.register(app)
 simulate.register(app)
 flowlogs.register(app)
+terraform.register(app)
 servicetags.register(app)
 routes.register(app)
 enforce.register(app)

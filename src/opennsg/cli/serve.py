@@ -11,8 +11,12 @@ import typer
 from opennsg.cli.common import (
     JsonOption,
     ServiceTagsOption,
+    SubscriptionOption,
+    VarFileOption,
+    VarOption,
     bad_input_exits,
     fail,
+    load_inputs,
     load_service_tags,
     print_json,
     stdout,
@@ -138,6 +142,9 @@ def register(app: typer.Typer) -> None:
         tokens: Path | None = TokensOption,
         service_tags: Path | None = ServiceTagsOption,
         import_paths: list[Path] | None = ImportOption,
+        subscription: str | None = SubscriptionOption,
+        var: list[str] | None = VarOption,
+        var_file: list[Path] | None = VarFileOption,
         json: bool = JsonOption,
     ) -> None:
         """Serve the ARM-compatible API (NSGs, VNets, NICs, VMs, Network Watcher diagnostics) over HTTP(S)."""
@@ -146,7 +153,6 @@ def register(app: typer.Typer) -> None:
         from opennsg.api import ServiceConfig, create_app
         from opennsg.api.auth import Tokens, create_token_file
         from opennsg.api.tls import ensure_self_signed
-        from opennsg.arm import load_paths
 
         if (tls_cert is None) != (tls_key is None) or (tls_self_signed and tls_cert is not None):
             fail(ArmError("InvalidTlsOptions", "Use --tls-cert with --tls-key, or --tls-self-signed alone."), json)
@@ -162,7 +168,7 @@ def register(app: typer.Typer) -> None:
             tls_cert, tls_key = ensure_self_signed(_data_dir(db) / "tls", host)
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
         with bad_input_exits(json):
-            seed = load_paths(import_paths, service_tags=tags) if import_paths else None
+            seed = load_inputs(import_paths, service_tags, subscription, var, var_file) if import_paths else None
             asgi = create_app(ServiceConfig(db_url=db, tokens=grants, service_tags=tags), seed=seed)
         scheme = "https" if tls_cert else "http"
         shown_host = f"[{host}]" if ":" in host else host

@@ -1,0 +1,2 @@
+location  = "westeurope"
+http_port = "80"

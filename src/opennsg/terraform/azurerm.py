@@ -1,0 +1,895 @@
+"""azurerm resources -> OpenNSG's model, field by field as the azurerm provider documents them.
+
+Input is a list of ``Instance`` (from HCL evaluation or from plan/state JSON: the same shape, nested blocks as
+lists of objects). Ids are the ARM ids the resources get (``computed_attributes``, also used while evaluating
+HCL so ``azurerm_subnet.app.id`` resolves). Where a resource and a standalone resource say different things,
+the standalone one wins, as the provider behaves: ``azurerm_network_security_rule`` over the NSG's
+``security_rule`` list, ``azurerm_subnet`` over a VNet's inline ``subnet`` block, ``azurerm_route`` over inline
+``route``, association resources over a subnet's ``security_group`` (the NIC has no field of its own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from opennsg.model.defaults import default_security_rules
+from opennsg.model.enums import Access, Direction, Protocol
+from opennsg.model.ids import PROVIDER, id_key, name_of
+from opennsg.model.resources import (
+    ApplicationSecurityGroup,
+    IpConfiguration,
+    NetworkInterface,
+    NetworkSecurityGroup,
+    PublicIpAddress,
+    Resource,
+    Route,
+    RouteTable,
+    SecurityRule,
+    Subnet,
+    VirtualMachine,
+    VirtualNetwork,
+    VirtualNetworkPeering,
+)
+from opennsg.terraform.origin import TfOrigin
+from opennsg.terraform.values import BlockValue, Unknown, display, is_number, to_string
+
+# --- ids -------------------------------------------------------------------------------------------------------
+
+#: resource type -> (ARM collection path under its resource group, the arguments naming each parent, in order).
+_ID_SHAPES: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    "azurerm_network_security_group": ("networkSecurityGroups", ()),
+    "azurerm_network_security_rule": ("networkSecurityGroups/securityRules", ("network_security_group_name",)),
+    "azurerm_application_security_group": ("applicationSecurityGroups", ()),
+    "azurerm_virtual_network": ("virtualNetworks", ()),
+    "azurerm_subnet": ("virtualNetworks/subnets", ("virtual_network_name",)),
+    "azurerm_virtual_network_peering": ("virtualNetworks/virtualNetworkPeerings", ("virtual_network_name",)),
+    "azurerm_network_interface": ("networkInterfaces", ()),
+    "azurerm_route_table": ("routeTables", ()),
+    "azurerm_route": ("routeTables/routes", ("route_table_name",)),
+    "azurerm_public_ip": ("publicIPAddresses", ()),
+    "azurerm_nat_gateway": ("natGateways", ()),
+    "azurerm_private_endpoint": ("privateEndpoints", ()),
+    "azurerm_network_manager": ("networkManagers", ()),
+}
+_COMPUTE_VMS = frozenset(
+    {"azurerm_linux_virtual_machine", "azurerm_windows_virtual_machine", "azurerm_virtual_machine"}
+)
+#: Associations whose id is the subnet's (as the provider sets it).
+_SUBNET_ASSOCIATIONS = frozenset(
+    {
+        "azurerm_subnet_network_security_group_association",
+        "azurerm_subnet_route_table_association",
+        "azurerm_subnet_nat_gateway_association",
+    }
+)
+#: Associations whose id is ``{first}|{second}``.
+_PAIR_ASSOCIATIONS: Mapping[str, tuple[str, str]] = {
+    "azurerm_network_interface_security_group_association": ("network_interface_id", "network_security_group_id"),
+    "azurerm_network_interface_application_security_group_association": (
+        "network_interface_id",
+        "application_security_group_id",
+    ),
+}
+#: Types read and understood but with nothing NSG verdicts depend on (ids still resolve for references).
+IGNORED_TYPES = frozenset(
+    {
+        "azurerm_resource_group",
+        "azurerm_nat_gateway",
+        "azurerm_subnet_nat_gateway_association",
+        "azurerm_private_endpoint",
+        "azurerm_network_manager",
+    }
+)
+SUPPORTED_TYPES = frozenset({*_ID_SHAPES, *_COMPUTE_VMS, *_SUBNET_ASSOCIATIONS, *_PAIR_ASSOCIATIONS, *IGNORED_TYPES})
+
+
+def _known_text(values: Mapping[str, Any], key: str) -> str | Unknown | None:
+    value = values.get(key)
+    if isinstance(value, Unknown) or value is None:
+        return value
+    return to_string(value, key) if not isinstance(value, list | Mapping) else None
+
+
+def resource_id(resource_type: str, values: Mapping[str, Any], subscription: str, address: str) -> str | Unknown | None:
+    """The ARM id a resource gets from its name, resource group and parents (None when it has none)."""
+    if resource_type == "azurerm_resource_group":
+        name = _known_text(values, "name")
+        return (
+            name
+            if isinstance(name, Unknown)
+            else (f"/subscriptions/{subscription}/resourceGroups/{name}" if name else None)
+        )
+    if resource_type in _SUBNET_ASSOCIATIONS:
+        return _known_text(values, "subnet_id")
+    if resource_type in _PAIR_ASSOCIATIONS:
+        first, second = (_known_text(values, k) for k in _PAIR_ASSOCIATIONS[resource_type])
+        for part in (first, second):
+            if isinstance(part, Unknown):
+                return part
+        return f"{first}|{second}" if first and second else None
+    parents: tuple[str, ...]
+    if resource_type in _COMPUTE_VMS:
+        collection, parents, namespace = "virtualMachines", (), "Microsoft.Compute"
+    elif resource_type in _ID_SHAPES:
+        (collection, parents), namespace = _ID_SHAPES[resource_type], PROVIDER
+    else:
+        return None
+    names = [_known_text(values, p) for p in (*parents, "name")]
+    group = _known_text(values, "resource_group_name")
+    for part in (*names, group):
+        if isinstance(part, Unknown):
+            return Unknown(f"{address}.id", f"known only after apply (it depends on {part.what})", part.reported)
+        if not part:
+            return None
+    pairs = "/".join(f"{t}/{n}" for t, n in zip(collection.split("/"), names, strict=True))
+    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{namespace}/{pairs}"
+
+
+def computed_attributes(
+    resource_type: str, values: Mapping[str, Any], subscription: str, address: str
+) -> dict[str, Any]:
+    """What expressions can read of a resource beyond its arguments: ``id`` and the ids of inline children.
+    Attributes Azure assigns (dynamic addresses, GUIDs, MACs) are left out: reading them gives an unknown."""
+    rid = resource_id(resource_type, values, subscription, address)
+    out: dict[str, Any] = {}
+    if rid is not None:
+        out["id"] = rid
+    if resource_type == "azurerm_virtual_network" and isinstance(values.get("subnet"), list):
+        out["subnet"] = [
+            _with_child_id(block, rid, "subnets") if isinstance(block, Mapping) else block for block in values["subnet"]
+        ]
+    if resource_type == "azurerm_network_interface" and isinstance(values.get("ip_configuration"), list):
+        configs = [c for c in values["ip_configuration"] if isinstance(c, Mapping)]
+        static = [
+            c.get("private_ip_address")
+            for c in configs
+            if str(c.get("private_ip_address_allocation", "")).casefold() == "static"
+        ]
+        if configs and len(static) == len(configs) and all(isinstance(a, str) for a in static):
+            out["private_ip_address"] = static[0]
+            out["private_ip_addresses"] = static
+        out["ip_configuration"] = [_with_child_id(c, rid, "ipConfigurations") for c in configs]
+    return out
+
+
+def _with_child_id(block: Mapping[str, Any], parent: str | Unknown | None, collection: str) -> Any:
+    name = block.get("name")
+    known = block.get("id")
+    if (isinstance(known, str) and known) or not isinstance(name, str) or not isinstance(parent, str):
+        return block
+    copy: dict[str, Any] = BlockValue(block, block.file, block.line) if isinstance(block, BlockValue) else dict(block)
+    copy["id"] = f"{parent}/{collection}/{name}"
+    return copy
+
+
+# --- reading arguments --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A problem in one resource's arguments (before Azure's validation)."""
+
+    code: str
+    origin: TfOrigin
+    message: str
+
+
+class Codes:
+    UNKNOWN_VALUE = "TerraformValueUnknownUntilApply"
+    INVALID_VALUE = "TerraformInvalidArgument"
+    MISSING = "TerraformMissingArgument"
+    REFERENCE = "InvalidResourceReference"
+    CONFLICT = "ConflictingResourceDefinitions"
+
+
+PLAN_ADVICE = (
+    "OpenNSG cannot know it without Azure: run `terraform plan -out plan.out && terraform show -json plan.out "
+    "> plan.json` and give OpenNSG plan.json instead"
+)
+
+
+class _Reader:
+    """Typed access to one block's arguments, recording problems against its origin."""
+
+    def __init__(self, values: Mapping[str, Any], origin: TfOrigin, issues: list[Issue], address: str) -> None:
+        self.values, self.origin, self.issues, self.address = values, origin, issues, address
+        self.ok = True
+
+    def _issue(self, code: str, message: str) -> None:
+        self.ok = False
+        self.issues.append(Issue(code, self.origin, message))
+
+    def _raw(self, key: str) -> Any:
+        value = self.values.get(key)
+        if isinstance(value, Unknown):
+            if not value.reported:
+                self._issue(
+                    Codes.UNKNOWN_VALUE,
+                    f"{key} is {value.what}, {value.reason}; OpenNSG needs it for the verdicts. {PLAN_ADVICE}",
+                )
+            else:
+                self.ok = False
+            return None
+        return value
+
+    def text(self, key: str, required: bool = False) -> str | None:
+        value = self._raw(key)
+        if value is None or value == "":
+            if required and key not in self.values:
+                self._issue(Codes.MISSING, f'the argument "{key}" is required')
+            return None
+        if isinstance(value, list | Mapping):
+            self._issue(Codes.INVALID_VALUE, f"{key} must be a string, not {display(value)}")
+            return None
+        return to_string(value)
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self._raw(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self._issue(Codes.INVALID_VALUE, f"{key} must be a list of strings, not {display(value)}")
+            return ()
+        out = []
+        for item in value:
+            if isinstance(item, Unknown):
+                if not item.reported:
+                    self._issue(
+                        Codes.UNKNOWN_VALUE,
+                        f"{key} holds {item.what}, {item.reason}; OpenNSG needs it for the verdicts. {PLAN_ADVICE}",
+                    )
+                self.ok = False
+            elif isinstance(item, list | Mapping) or item is None:
+                self._issue(Codes.INVALID_VALUE, f"{key} must be a list of strings, not {display(value)}")
+            else:
+                out.append(to_string(item))
+        return tuple(out)
+
+    def integer(self, key: str, required: bool = False) -> int | None:
+        value = self._raw(key)
+        if value is None:
+            if required and key not in self.values:
+                self._issue(Codes.MISSING, f'the argument "{key}" is required')
+            return None
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = int(value)
+        if not is_number(value) or int(value) != value:
+            self._issue(Codes.INVALID_VALUE, f"{key} must be a whole number, not {display(value)}")
+            return None
+        return int(value)
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self._raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return bool(value == "true")
+        self._issue(Codes.INVALID_VALUE, f"{key} must be true or false, not {display(value)}")
+        return default
+
+    def blocks(self, key: str) -> list[Mapping[str, Any]]:
+        value = self._raw(key)
+        if value is None:
+            return []
+        if isinstance(value, Mapping):
+            return [value]
+        if not isinstance(value, list):
+            self._issue(Codes.INVALID_VALUE, f"{key} must be a list of blocks, not {display(value)}")
+            return []
+        return [v for v in value if isinstance(v, Mapping)]
+
+    def enum(self, key: str, enum: type[Protocol] | type[Access] | type[Direction]) -> Any:
+        raw = self.text(key, required=True)
+        if raw is None:
+            return None
+        member = enum.parse(raw)
+        if member is None:
+            allowed = ", ".join(m.value for m in enum)
+            self._issue(Codes.INVALID_VALUE, f'{key} "{raw}" is not one of {allowed}')
+        return member
+
+
+def nested_origin(parent: TfOrigin, block: Mapping[str, Any], kind: str) -> TfOrigin:
+    """The origin of a nested block: its own line in HCL, its resource's line in plan JSON."""
+    name = block.get("name")
+    title = f"{kind} {json.dumps(name)}" if isinstance(name, str) and name else kind
+    file = getattr(block, "file", parent.file)
+    line = getattr(block, "line", parent.line)
+    return TfOrigin(file, line, title)
+
+
+# --- the model -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One resource instance to map: type, address, values, and where it was written."""
+
+    type: str
+    address: str
+    values: Mapping[str, Any]
+    origin: TfOrigin
+
+
+@dataclass
+class Built:
+    """The model resources of a Terraform input with their origins; ``children`` are standalone children whose
+    parent is not in this input (the loader merges them into parents from other inputs)."""
+
+    resources: list[tuple[str, Resource, TfOrigin]] = field(default_factory=list)
+    children: list[tuple[str, str, Any, TfOrigin]] = field(default_factory=list)
+    rule_origins: dict[str, TfOrigin] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+
+def _rule(values: Mapping[str, Any], rule_id: str, reader: _Reader) -> SecurityRule | None:
+    before = reader.ok
+    reader.ok = True
+    name = reader.text("name", required=True) or name_of(rule_id)
+    priority = reader.integer("priority", required=True)
+    direction, access, protocol = (
+        reader.enum("direction", Direction),
+        reader.enum("access", Access),
+        reader.enum("protocol", Protocol),
+    )
+    rule = SecurityRule(
+        name=name,
+        priority=priority if priority is not None else 0,
+        direction=direction or Direction.INBOUND,
+        access=access or Access.DENY,
+        protocol=protocol or Protocol.ANY,
+        source_address_prefix=reader.text("source_address_prefix"),
+        source_address_prefixes=reader.texts("source_address_prefixes"),
+        source_asgs=reader.texts("source_application_security_group_ids"),
+        source_port_range=reader.text("source_port_range"),
+        source_port_ranges=reader.texts("source_port_ranges"),
+        destination_address_prefix=reader.text("destination_address_prefix"),
+        destination_address_prefixes=reader.texts("destination_address_prefixes"),
+        destination_asgs=reader.texts("destination_application_security_group_ids"),
+        destination_port_range=reader.text("destination_port_range"),
+        destination_port_ranges=reader.texts("destination_port_ranges"),
+        description=reader.text("description"),
+        id=rule_id,
+    )
+    ok, reader.ok = reader.ok, before and reader.ok
+    return rule if ok else None
+
+
+def _merge_by_name(base: Sequence[Any], standalone: Sequence[Any], name: Any) -> list[Any]:
+    """``base`` with each standalone item replacing the one of the same name (case-insensitive) or appended."""
+    out = list(base)
+    for item in standalone:
+        key = name(item).casefold()
+        position = next((i for i, existing in enumerate(out) if name(existing).casefold() == key), None)
+        if position is None:
+            out.append(item)
+        else:
+            out[position] = item
+    return out
+
+
+class _Builder:
+    def __init__(self, sources: Sequence[Source]) -> None:
+        self.sources = sources
+        self.built = Built()
+        self.by_type: dict[str, list[Source]] = {}
+        for source in sources:
+            self.by_type.setdefault(source.type, []).append(source)
+
+    def of(self, *types: str) -> Iterator[Source]:
+        for t in types:
+            yield from self.by_type.get(t, [])
+
+    def reader(
+        self, source: Source, values: Mapping[str, Any] | None = None, origin: TfOrigin | None = None
+    ) -> _Reader:
+        return _Reader(
+            values if values is not None else source.values, origin or source.origin, self.built.issues, source.address
+        )
+
+    def own_id(self, source: Source, reader: _Reader) -> str | None:
+        """The resource's ARM id (known, or implied by its name and resource group); None, reported, when neither."""
+        value = source.values.get("id")
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, Unknown):
+            reader.text("id")
+        else:
+            reader.text("name", required=True)
+            reader.text("resource_group_name", required=True)
+        return None
+
+    def build(self) -> Built:
+        asgs = self._asgs()
+        nsgs, nsg_origins = self._nsgs()
+        route_tables, rt_origins = self._route_tables()
+        vnets, vnet_origins = self._vnets()
+        nics, nic_origins = self._nics()
+        vms = self._vms(nics)
+        public_ips = self._public_ips(nics)
+        self._subnet_associations(vnets, vnet_origins)
+        self._nic_associations(nics, nic_origins)
+        self._connect_peerings(vnets)
+        out = self.built.resources
+        out.extend(("applicationSecurityGroups", a, o) for a, o in asgs)
+        out.extend(("networkSecurityGroups", n, nsg_origins[n.key]) for n in nsgs.values())
+        out.extend(("routeTables", r, rt_origins[r.key]) for r in route_tables.values())
+        out.extend(("virtualNetworks", v, _vnet_origin(v, vnet_origins[v.key])) for v in vnets.values())
+        out.extend(("networkInterfaces", n, _nic_origin(n, nic_origins[n.key])) for n in nics.values())
+        out.extend(("virtualMachines", v, o) for v, o in vms)
+        out.extend(("publicIPAddresses", p, o) for p, o in public_ips)
+        return self.built
+
+    # --- NSGs and ASGs ---
+
+    def _asgs(self) -> list[tuple[ApplicationSecurityGroup, TfOrigin]]:
+        out = []
+        for source in self.of("azurerm_application_security_group"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if rid:
+                out.append(
+                    (
+                        ApplicationSecurityGroup(
+                            rid,
+                            reader.text("name") or name_of(rid),
+                            reader.text("location") or "",
+                            _tags(source.values),
+                        ),
+                        source.origin,
+                    )
+                )
+        return out
+
+    def _nsgs(self) -> tuple[dict[str, NetworkSecurityGroup], dict[str, TfOrigin]]:
+        nsgs: dict[str, NetworkSecurityGroup] = {}
+        origins: dict[str, TfOrigin] = {}
+        for source in self.of("azurerm_network_security_group"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            rules = []
+            for block in reader.blocks("security_rule"):
+                origin = nested_origin(source.origin, block, "security_rule")
+                name = block.get("name")
+                rule_id = f"{rid}/securityRules/{name}" if isinstance(name, str) else f"{rid}/securityRules/?"
+                rule = _rule(block, rule_id, self.reader(source, block, origin))
+                if rule is not None:
+                    rules.append(rule)
+                    self.built.rule_origins[id_key(rule_id)] = origin
+            nsgs[id_key(rid)] = NetworkSecurityGroup(
+                id=rid,
+                name=reader.text("name") or name_of(rid),
+                location=reader.text("location") or "",
+                tags=_tags(source.values),
+                security_rules=tuple(rules),
+                default_security_rules=default_security_rules(rid),
+            )
+            origins[id_key(rid)] = source.origin
+        standalone: dict[str, list[SecurityRule]] = {}
+        for source in self.of("azurerm_network_security_rule"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            rule = _rule(source.values, rid, reader)
+            if rule is None:
+                continue
+            self.built.rule_origins[id_key(rid)] = source.origin
+            parent = id_key(rid.rsplit("/", 2)[0])
+            if parent in nsgs:
+                standalone.setdefault(parent, []).append(rule)
+            else:
+                self.built.children.append(("securityRules", rid, rule, source.origin))
+        for key, rules in standalone.items():
+            merged = _merge_by_name(nsgs[key].security_rules, rules, lambda r: r.name)
+            nsgs[key] = replace(nsgs[key], security_rules=tuple(merged))
+        return nsgs, origins
+
+    # --- routes ---
+
+    def _route(self, values: Mapping[str, Any], reader: _Reader) -> Route | None:
+        before, reader.ok = reader.ok, True
+        route = Route(
+            name=reader.text("name", required=True) or "",
+            address_prefix=reader.text("address_prefix", required=True) or "",
+            next_hop_type=reader.text("next_hop_type", required=True) or "",
+            next_hop_ip_address=reader.text("next_hop_in_ip_address"),
+        )
+        ok, reader.ok = reader.ok, before and reader.ok
+        return route if ok else None
+
+    def _route_tables(self) -> tuple[dict[str, RouteTable], dict[str, TfOrigin]]:
+        tables: dict[str, RouteTable] = {}
+        origins: dict[str, TfOrigin] = {}
+        for source in self.of("azurerm_route_table"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            routes = [
+                r
+                for block in reader.blocks("route")
+                if (r := self._route(block, self.reader(source, block, nested_origin(source.origin, block, "route"))))
+            ]
+            disabled = reader.flag("disable_bgp_route_propagation") or not reader.flag(
+                "bgp_route_propagation_enabled", default=True
+            )
+            tables[id_key(rid)] = RouteTable(
+                rid,
+                reader.text("name") or name_of(rid),
+                reader.text("location") or "",
+                _tags(source.values),
+                routes=tuple(routes),
+                disable_bgp_route_propagation=disabled,
+            )
+            origins[id_key(rid)] = source.origin
+        for source in self.of("azurerm_route"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            route = self._route(source.values, reader) if rid else None
+            if rid is None or route is None:
+                continue
+            parent = id_key(rid.rsplit("/", 2)[0])
+            if parent in tables:
+                merged = _merge_by_name(tables[parent].routes, [route], lambda r: r.name)
+                tables[parent] = replace(tables[parent], routes=tuple(merged))
+            else:
+                self.built.children.append(("routes", rid, route, source.origin))
+        return tables, origins
+
+    # --- VNets and subnets ---
+
+    def _subnet(self, values: Mapping[str, Any], subnet_id: str, reader: _Reader, inline: bool) -> Subnet:
+        prefixes = reader.texts("address_prefixes")
+        single = reader.text("address_prefix")
+        return Subnet(
+            id=subnet_id,
+            name=reader.text("name") or name_of(subnet_id),
+            address_prefixes=prefixes or ((single,) if single else ()),
+            network_security_group=reader.text("security_group") if inline else None,
+        )
+
+    def _vnets(self) -> tuple[dict[str, VirtualNetwork], dict[str, _Parts]]:
+        vnets: dict[str, VirtualNetwork] = {}
+        origins: dict[str, _Parts] = {}
+        for source in self.of("azurerm_virtual_network"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            parts = _Parts(source.origin)
+            subnets = []
+            for block in reader.blocks("subnet"):
+                origin = nested_origin(source.origin, block, "subnet")
+                given = block.get("id")
+                sid = given if isinstance(given, str) and given else f"{rid}/subnets/{block.get('name')}"
+                subnets.append(self._subnet(block, sid, self.reader(source, block, origin), inline=True))
+                parts.subnets[id_key(sid)] = origin
+            timeout = reader.integer("flow_timeout_in_minutes")
+            vnets[id_key(rid)] = VirtualNetwork(
+                rid,
+                reader.text("name") or name_of(rid),
+                reader.text("location") or "",
+                _tags(source.values),
+                address_space=reader.texts("address_space"),
+                subnets=tuple(subnets),
+                flow_timeout_in_minutes=timeout,
+            )
+            origins[id_key(rid)] = parts
+        for source in self.of("azurerm_subnet"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            subnet = self._subnet(source.values, rid, reader, inline=False)
+            parent = id_key(subnet.vnet_id)
+            if parent in vnets:
+                vnet = vnets[parent]
+                merged = _merge_by_name(vnet.subnets, [subnet], lambda s: s.name)
+                vnets[parent] = replace(vnet, subnets=tuple(merged))
+                origins[parent].subnets[id_key(rid)] = source.origin
+            else:
+                self.built.children.append(("subnets", rid, subnet, source.origin))
+        for source in self.of("azurerm_virtual_network_peering"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            peering = VirtualNetworkPeering(
+                id=rid,
+                name=reader.text("name") or name_of(rid),
+                remote_virtual_network=reader.text("remote_virtual_network_id", required=True),
+                allow_virtual_network_access=reader.flag("allow_virtual_network_access", default=True),
+            )
+            parent = id_key(rid.rsplit("/", 2)[0])
+            if parent in vnets:
+                vnet = vnets[parent]
+                merged = _merge_by_name(vnet.peerings, [peering], lambda p: p.name)
+                vnets[parent] = replace(vnet, peerings=tuple(merged))
+                origins[parent].peerings[id_key(rid)] = source.origin
+            else:
+                self.built.children.append(("virtualNetworkPeerings", rid, peering, source.origin))
+        return vnets, origins
+
+    def _connect_peerings(self, vnets: dict[str, VirtualNetwork]) -> None:
+        """A peering is Connected when the remote VNet peers back (Azure's rule), and knows the remote space."""
+        for key, vnet in list(vnets.items()):
+            peerings = []
+            for peering in vnet.peerings:
+                remote = vnets.get(id_key(peering.remote_virtual_network or ""))
+                if remote is None:
+                    peerings.append(peering)
+                    continue
+                back = any(id_key(p.remote_virtual_network or "") == vnet.key for p in remote.peerings)
+                peerings.append(
+                    replace(
+                        peering,
+                        remote_address_space=remote.address_space,
+                        peering_state="Connected" if back else "Initiated",
+                    )
+                )
+            vnets[key] = replace(vnet, peerings=tuple(peerings))
+
+    def _subnet_associations(self, vnets: dict[str, VirtualNetwork], origins: dict[str, _Parts]) -> None:
+        for kind, argument, attribute in (
+            (
+                "azurerm_subnet_network_security_group_association",
+                "network_security_group_id",
+                "network_security_group",
+            ),
+            ("azurerm_subnet_route_table_association", "route_table_id", "route_table"),
+        ):
+            for source in self.of(kind):
+                reader = self.reader(source)
+                subnet_id = reader.text("subnet_id", required=True)
+                target = reader.text(argument, required=True)
+                if not subnet_id or not target:
+                    continue
+                vnet_key = id_key(subnet_id.rsplit("/", 2)[0])
+                vnet = vnets.get(vnet_key)
+                subnet = next((s for s in vnet.subnets if s.key == id_key(subnet_id)), None) if vnet else None
+                if vnet is None or subnet is None:
+                    self.built.issues.append(
+                        Issue(Codes.REFERENCE, source.origin, f"subnet {subnet_id} is not in the Terraform input")
+                    )
+                    continue
+                updated = (
+                    replace(subnet, network_security_group=target)
+                    if attribute == "network_security_group"
+                    else replace(subnet, route_table=target)
+                )
+                vnets[vnet_key] = replace(
+                    vnet, subnets=tuple(updated if s.key == subnet.key else s for s in vnet.subnets)
+                )
+                table = (
+                    origins[vnet_key].nsg_associations
+                    if attribute == "network_security_group"
+                    else origins[vnet_key].rt_associations
+                )
+                table[subnet.key] = source.origin
+
+    # --- NICs, VMs, public IPs ---
+
+    def _nics(self) -> tuple[dict[str, NetworkInterface], dict[str, _Parts]]:
+        nics: dict[str, NetworkInterface] = {}
+        origins: dict[str, _Parts] = {}
+        for source in self.of("azurerm_network_interface"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            parts = _Parts(source.origin)
+            configs = []
+            blocks = reader.blocks("ip_configuration")
+            explicit_primary = any(b.get("primary") is True for b in blocks)
+            for i, block in enumerate(blocks):
+                origin = nested_origin(source.origin, block, "ip_configuration")
+                config_reader = self.reader(source, block, origin)
+                name = config_reader.text("name", required=True) or f"ipconfig{i + 1}"
+                allocation = (config_reader.text("private_ip_address_allocation") or "Dynamic").casefold()
+                address = block.get("private_ip_address")
+                static = allocation == "static" or (isinstance(address, str) and address and self._from_plan(source))
+                configs.append(
+                    IpConfiguration(
+                        id=f"{rid}/ipConfigurations/{name}",
+                        name=name,
+                        private_ip_address=config_reader.text("private_ip_address") if static else None,
+                        subnet=config_reader.text("subnet_id"),
+                        private_ip_address_version=config_reader.text("private_ip_address_version") or "IPv4",
+                        primary=config_reader.flag("primary") if explicit_primary else i == 0,
+                        public_ip_address=config_reader.text("public_ip_address_id"),
+                    )
+                )
+                parts.configs.append(origin)
+            forwarding = reader.flag("ip_forwarding_enabled") or reader.flag("enable_ip_forwarding")
+            nics[id_key(rid)] = NetworkInterface(
+                rid,
+                reader.text("name") or name_of(rid),
+                reader.text("location") or "",
+                _tags(source.values),
+                ip_configurations=tuple(configs),
+                enable_ip_forwarding=forwarding,
+                mac_address=reader.text("mac_address") if self._from_plan(source) else None,
+            )
+            origins[id_key(rid)] = parts
+        return nics, origins
+
+    @staticmethod
+    def _from_plan(source: Source) -> bool:
+        """Plan and state values carry what Azure assigned (a dynamic address, a MAC); HCL never does."""
+        return not source.origin.title.startswith("resource ")
+
+    def _nic_associations(self, nics: dict[str, NetworkInterface], origins: dict[str, _Parts]) -> None:
+        for source in self.of("azurerm_network_interface_security_group_association"):
+            reader = self.reader(source)
+            nic_id, nsg_id = (
+                reader.text("network_interface_id", required=True),
+                reader.text("network_security_group_id", required=True),
+            )
+            nic = nics.get(id_key(nic_id or ""))
+            if nic_id and nsg_id and nic is None:
+                self.built.issues.append(
+                    Issue(Codes.REFERENCE, source.origin, f"network interface {nic_id} is not in the Terraform input")
+                )
+            elif nic is not None and nsg_id:
+                nics[nic.key] = replace(nic, network_security_group=nsg_id)
+                origins[nic.key].nsg_association = source.origin
+        for source in self.of("azurerm_network_interface_application_security_group_association"):
+            reader = self.reader(source)
+            nic_id, asg_id = (
+                reader.text("network_interface_id", required=True),
+                reader.text("application_security_group_id", required=True),
+            )
+            only = reader.text("ip_configuration_name")
+            nic = nics.get(id_key(nic_id or ""))
+            if nic_id and asg_id and nic is None:
+                self.built.issues.append(
+                    Issue(Codes.REFERENCE, source.origin, f"network interface {nic_id} is not in the Terraform input")
+                )
+                continue
+            if nic is None or not asg_id:
+                continue
+            configs = []
+            for i, cfg in enumerate(nic.ip_configurations):
+                if (only is None or cfg.name.casefold() == only.casefold()) and id_key(asg_id) not in {
+                    id_key(a) for a in cfg.application_security_groups
+                }:
+                    origins[nic.key].asg_associations[(i, len(cfg.application_security_groups))] = source.origin
+                    cfg = replace(cfg, application_security_groups=(*cfg.application_security_groups, asg_id))
+                configs.append(cfg)
+            nics[nic.key] = replace(nic, ip_configurations=tuple(configs))
+
+    def _vms(self, nics: dict[str, NetworkInterface]) -> list[tuple[VirtualMachine, TfOrigin]]:
+        out = []
+        for source in self.of(*sorted(_COMPUTE_VMS)):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            interfaces = reader.texts("network_interface_ids")
+            primary = reader.text("primary_network_interface_id") or (interfaces[0] if interfaces else None)
+            out.append(
+                (
+                    VirtualMachine(
+                        rid,
+                        reader.text("name") or name_of(rid),
+                        reader.text("location") or "",
+                        _tags(source.values),
+                        network_interfaces=interfaces,
+                        primary_network_interface=primary,
+                    ),
+                    source.origin,
+                )
+            )
+            for nic_id in interfaces:
+                nic = nics.get(id_key(nic_id))
+                if nic is not None:
+                    nics[nic.key] = replace(nic, virtual_machine=rid)
+        return out
+
+    def _public_ips(self, nics: Mapping[str, NetworkInterface]) -> list[tuple[PublicIpAddress, TfOrigin]]:
+        users = {
+            id_key(cfg.public_ip_address): cfg.id
+            for nic in nics.values()
+            for cfg in nic.ip_configurations
+            if cfg.public_ip_address
+        }
+        out = []
+        for source in self.of("azurerm_public_ip"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            address = source.values.get("ip_address")
+            out.append(
+                (
+                    PublicIpAddress(
+                        rid,
+                        reader.text("name") or name_of(rid),
+                        reader.text("location") or "",
+                        _tags(source.values),
+                        ip_address=address if isinstance(address, str) and address else None,
+                        ip_configuration=users.get(id_key(rid)),
+                    ),
+                    source.origin,
+                )
+            )
+        return out
+
+
+@dataclass
+class _Parts:
+    """Origins of the parts of a VNet or NIC, to turn into ``TfOrigin.parts`` once indexes are final."""
+
+    origin: TfOrigin
+    subnets: dict[str, TfOrigin] = field(default_factory=dict)
+    peerings: dict[str, TfOrigin] = field(default_factory=dict)
+    nsg_associations: dict[str, TfOrigin] = field(default_factory=dict)
+    rt_associations: dict[str, TfOrigin] = field(default_factory=dict)
+    configs: list[TfOrigin] = field(default_factory=list)
+    nsg_association: TfOrigin | None = None
+    asg_associations: dict[tuple[int, int], TfOrigin] = field(default_factory=dict)
+
+
+def _vnet_origin(vnet: VirtualNetwork, parts: _Parts) -> TfOrigin:
+    """The VNet's origin with its subnets', peerings' and associations' at their final indexes."""
+    found: list[tuple[str, TfOrigin]] = []
+    for i, subnet in enumerate(vnet.subnets):
+        base = f"properties.subnets[{i}]"
+        for prefix, table in (
+            (base, parts.subnets),
+            (f"{base}.properties.networkSecurityGroup", parts.nsg_associations),
+            (f"{base}.properties.routeTable", parts.rt_associations),
+        ):
+            if subnet.key in table:
+                found.append((prefix, table[subnet.key]))
+    for j, peering in enumerate(vnet.peerings):
+        if id_key(peering.id) in parts.peerings:
+            found.append((f"properties.virtualNetworkPeerings[{j}]", parts.peerings[id_key(peering.id)]))
+    return replace(parts.origin, parts=tuple(found))
+
+
+def _nic_origin(nic: NetworkInterface, parts: _Parts) -> TfOrigin:
+    found: list[tuple[str, TfOrigin]] = [
+        (f"properties.ipConfigurations[{i}]", origin) for i, origin in enumerate(parts.configs)
+    ]
+    if parts.nsg_association is not None:
+        found.append(("properties.networkSecurityGroup", parts.nsg_association))
+    for (i, j), origin in parts.asg_associations.items():
+        found.append((f"properties.ipConfigurations[{i}].properties.applicationSecurityGroups[{j}]", origin))
+    del nic
+    return replace(parts.origin, parts=tuple(found))
+
+
+def _tags(values: Mapping[str, Any]) -> Mapping[str, str]:
+    tags = values.get("tags")
+    if not isinstance(tags, Mapping):
+        return {}
+    return {str(k): v for k, v in tags.items() if isinstance(v, str)}
+
+
+def build(sources: Sequence[Source]) -> Built:
+    """The model resources of Terraform resource instances (unknown types are left out by the caller)."""
+    return _Builder(sources).build()
+
+
+__all__ = [
+    "IGNORED_TYPES",
+    "PLAN_ADVICE",
+    "SUPPORTED_TYPES",
+    "Built",
+    "Issue",
+    "Source",
+    "build",
+    "computed_attributes",
+    "resource_id",
+]

@@ -1,0 +1,389 @@
+"""Plan and state JSON (``terraform show -json``, ``format_version`` 1.x; raw ``.tfstate`` version 4) -> instances.
+
+A plan is read at its planned values (what the network is after apply); ``prior_state`` is what it is now.
+Values unknown until apply are marked from ``after_unknown``; an unknown that the plan's ``configuration`` names
+as a reference to another resource of the plan resolves to that resource's value (its id, mostly); an unknown
+id is the ARM id the resource's name and resource group imply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opennsg.terraform.azurerm import Source, computed_attributes, resource_id
+from opennsg.terraform.origin import TfOrigin
+from opennsg.terraform.values import Unknown
+
+
+def is_plan_or_state(data: Any) -> bool:
+    """``terraform show -json`` output (plan or state) or a raw state file."""
+    if not isinstance(data, Mapping):
+        return False
+    if isinstance(data.get("format_version"), str) and any(
+        k in data for k in ("planned_values", "resource_changes", "prior_state", "values", "terraform_version")
+    ):
+        return True
+    return (
+        isinstance(data.get("version"), int) and "terraform_version" in data and isinstance(data.get("resources"), list)
+    )
+
+
+def is_plan(data: Any) -> bool:
+    return isinstance(data, Mapping) and ("planned_values" in data or "resource_changes" in data)
+
+
+@dataclass
+class _Located:
+    """Finds the line of a resource's ``"address"`` in the file's text (JSON carries no positions)."""
+
+    text: str
+    cache: dict[str, int] = field(default_factory=dict)
+
+    def line(self, address: str) -> int:
+        if address not in self.cache:
+            pattern = re.compile(r'"address"\s*:\s*' + re.escape(json.dumps(address)))
+            found = pattern.search(self.text)
+            self.cache[address] = self.text.count("\n", 0, found.start()) + 1 if found else 0
+        return self.cache[address]
+
+
+def _modules(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield module
+    for child in module.get("child_modules") or ():
+        if isinstance(child, Mapping):
+            yield from _modules(child)
+
+
+def _mark_unknown(values: Any, unknown: Any, path: str) -> Any:
+    """``values`` with every ``after_unknown`` leaf that is true replaced by an ``Unknown`` naming its path."""
+    if unknown is True:
+        return Unknown(path)
+    if isinstance(unknown, Mapping):
+        base = dict(values) if isinstance(values, Mapping) else {}
+        for key, flag in unknown.items():
+            base[key] = _mark_unknown(base.get(key), flag, f"{path}.{key}")
+        return base
+    if isinstance(unknown, list):
+        items = list(values) if isinstance(values, list) else []
+        while len(items) < len(unknown):
+            items.append({} if isinstance(unknown[len(items)], Mapping) else None)
+        return [
+            _mark_unknown(items[i], unknown[i], f"{path}[{i}]") if i < len(unknown) else items[i]
+            for i in range(len(items))
+        ]
+    return values
+
+
+_ADDRESS = re.compile(
+    r"^(?P<module>(?:module\.[^.\[]+(?:\[[^\]]+\])?\.)*)(?P<type>[a-z0-9_]+)\.(?P<name>[^.\[]+)(?P<index>\[[^\]]+\])?"
+)
+
+
+@dataclass
+class _Resource:
+    address: str
+    module: str  # "module.net[0]." or ""
+    type: str
+    name: str
+    index: Any
+    values: dict[str, Any]
+    line: int
+
+
+@dataclass
+class PlanReader:
+    """One plan or state document; ``read(which)`` gives the instances of ``planned`` or ``prior`` values."""
+
+    data: Mapping[str, Any]
+    label: str
+    text: str
+    subscription: str | None
+    placeholder: str
+    problems: list[str] = field(default_factory=list)
+
+    def read(self, which: str) -> tuple[list[Source], str]:
+        """Instances and the subscription used for ids not in the document."""
+        located = _Located(self.text)
+        resources = self._resources(which, located)
+        subscription = self.subscription or self._provider_subscription() or self.placeholder
+        groups = {
+            str(r.values.get("name", "")).casefold(): r.values["id"]
+            for r in resources
+            if r.type == "azurerm_resource_group" and isinstance(r.values.get("id"), str)
+        }
+        by_address = {r.address: r for r in resources}
+        for r in resources:
+            sub = subscription
+            group = r.values.get("resource_group_name")
+            known_group = groups.get(group.casefold()) if isinstance(group, str) else None
+            if isinstance(known_group, str):
+                sub = known_group.split("/")[2]
+            if not (isinstance(r.values.get("id"), str) and r.values["id"]):
+                self._resolve(r, by_address, which, only_names=True)
+                rid = resource_id(r.type, r.values, sub, r.address)
+                if rid is not None:
+                    r.values["id"] = rid
+            for key, value in computed_attributes(r.type, r.values, sub, r.address).items():
+                if key != "id" and key in r.values and isinstance(r.values[key], list):
+                    r.values[key] = [
+                        _child_id(item, value_item) for item, value_item in zip(r.values[key], value, strict=False)
+                    ]
+        for r in resources:
+            self._resolve(r, by_address, which, only_names=False)
+            if isinstance(r.values.get("id"), Unknown):
+                rid = resource_id(r.type, r.values, subscription, r.address)
+                if isinstance(rid, str):
+                    r.values["id"] = rid
+        sources = [Source(r.type, r.address, r.values, TfOrigin(self.label, r.line, r.address)) for r in resources]
+        return sources, subscription
+
+    # --- documents ---
+
+    def _root(self, which: str) -> Mapping[str, Any] | None:
+        data = self.data
+        if which == "prior":
+            prior = data.get("prior_state")
+            values = prior.get("values") if isinstance(prior, Mapping) else None
+        elif "planned_values" in data:
+            values = data.get("planned_values")
+        else:
+            values = data.get("values")
+        root = values.get("root_module") if isinstance(values, Mapping) else None
+        return root if isinstance(root, Mapping) else None
+
+    def _resources(self, which: str, located: _Located) -> list[_Resource]:
+        if isinstance(self.data.get("version"), int) and "resources" in self.data and "format_version" not in self.data:
+            return self._raw_state() if which != "prior" else []
+        unknowns: dict[str, Any] = {}
+        afters: dict[str, Any] = {}
+        for change in self.data.get("resource_changes") or ():
+            if isinstance(change, Mapping) and isinstance(change.get("change"), Mapping):
+                unknowns[str(change.get("address"))] = change["change"].get("after_unknown")
+                afters[str(change.get("address"))] = change["change"]
+        out: list[_Resource] = []
+        root = self._root(which)
+        if root is None and which == "planned" and afters:
+            return self._from_changes(afters, located)
+        if root is None:
+            return out
+        for module in _modules(root):
+            for item in module.get("resources") or ():
+                if not isinstance(item, Mapping) or item.get("mode", "managed") != "managed":
+                    continue
+                address = str(item.get("address", ""))
+                values: Any = dict(item.get("values") or {})
+                if which == "planned" and unknowns.get(address):
+                    values = _mark_unknown(values, unknowns[address], address)
+                matched = _ADDRESS.match(address)
+                module_prefix = matched["module"] if matched else ""
+                out.append(
+                    _Resource(
+                        address,
+                        module_prefix,
+                        str(item.get("type", "")),
+                        str(item.get("name", "")),
+                        item.get("index"),
+                        values,
+                        located.line(address),
+                    )
+                )
+        return out
+
+    def _from_changes(self, changes: Mapping[str, Any], located: _Located) -> list[_Resource]:
+        """A plan without ``planned_values``: every non-deleted change's ``after``."""
+        out = []
+        for address, change in changes.items():
+            if "delete" in (change.get("actions") or ()) and "create" not in (change.get("actions") or ()):
+                continue
+            matched = _ADDRESS.match(address)
+            if not matched:
+                continue
+            values = _mark_unknown(dict(change.get("after") or {}), change.get("after_unknown"), address)
+            out.append(
+                _Resource(
+                    address, matched["module"], matched["type"], matched["name"], None, values, located.line(address)
+                )
+            )
+        return out
+
+    def _raw_state(self) -> list[_Resource]:
+        out = []
+        for item in self.data.get("resources") or ():
+            if not isinstance(item, Mapping) or item.get("mode", "managed") != "managed":
+                continue
+            module = f"{item['module']}." if item.get("module") else ""
+            for instance in item.get("instances") or ():
+                key = instance.get("index_key")
+                index = "" if key is None else f"[{json.dumps(key)}]"
+                address = f"{module}{item.get('type')}.{item.get('name')}{index}"
+                out.append(
+                    _Resource(
+                        address,
+                        module,
+                        str(item.get("type")),
+                        str(item.get("name")),
+                        key,
+                        dict(instance.get("attributes") or {}),
+                        0,
+                    )
+                )
+        return out
+
+    def _provider_subscription(self) -> str | None:
+        config = self.data.get("configuration")
+        providers = config.get("provider_config") if isinstance(config, Mapping) else None
+        if not isinstance(providers, Mapping):
+            return None
+        for key, provider in providers.items():
+            if not isinstance(provider, Mapping) or (provider.get("name") or key) != "azurerm" or provider.get("alias"):
+                continue
+            expression = (provider.get("expressions") or {}).get("subscription_id")
+            if isinstance(expression, Mapping) and isinstance(expression.get("constant_value"), str):
+                return str(expression["constant_value"])
+        return None
+
+    # --- references from the configuration ---
+
+    def _config_module(self, module_prefix: str) -> Mapping[str, Any] | None:
+        config = self.data.get("configuration")
+        current = config.get("root_module") if isinstance(config, Mapping) else None
+        for call in re.findall(r"module\.([^.\[]+)(?:\[[^\]]+\])?\.", module_prefix):
+            calls = current.get("module_calls") if isinstance(current, Mapping) else None
+            found = calls.get(call) if isinstance(calls, Mapping) else None
+            current = found.get("module") if isinstance(found, Mapping) else None
+        return current if isinstance(current, Mapping) else None
+
+    def _expressions(self, r: _Resource) -> Mapping[str, Any] | None:
+        module = self._config_module(r.module)
+        if module is None:
+            return None
+        base = f"{r.type}.{r.name}"
+        for item in module.get("resources") or ():
+            if isinstance(item, Mapping) and item.get("address") == base:
+                expressions = item.get("expressions")
+                return expressions if isinstance(expressions, Mapping) else None
+        return None
+
+    def _resolve(self, r: _Resource, by_address: Mapping[str, _Resource], which: str, only_names: bool) -> None:
+        if which != "planned":
+            return
+        expressions = self._expressions(r)
+        if expressions is None:
+            return
+        r.values = _replace_unknowns(
+            r.values, expressions, lambda refs: self._reference(refs, r, by_address), only_names, top=True
+        )
+
+    def _reference(self, references: list[str], r: _Resource, by_address: Mapping[str, _Resource]) -> Any:
+        """The value of the first reference that names something the plan knows (or None)."""
+        for reference in references:
+            value = self._lookup(reference, r.module, r.index, by_address, depth=0)
+            if value is not None and not isinstance(value, Unknown):
+                return value
+        return None
+
+    def _lookup(self, reference: str, module: str, index: Any, by_address: Mapping[str, _Resource], depth: int) -> Any:
+        if depth > 8:
+            return None
+        if reference.startswith("var."):
+            return self._variable(reference[4:], module, index, by_address, depth)
+        if reference.startswith("module."):
+            matched = re.match(r"^module\.([^.\[]+)(\[[^\]]+\])?\.([^.\[]+)", reference)
+            if not matched:
+                return None
+            child = self._config_module(f"{module}module.{matched[1]}.")
+            outputs = child.get("outputs") if isinstance(child, Mapping) else None
+            output = outputs.get(matched[3]) if isinstance(outputs, Mapping) else None
+            expression = output.get("expression") if isinstance(output, Mapping) else None
+            refs = expression.get("references") if isinstance(expression, Mapping) else None
+            prefix = f"{module}module.{matched[1]}{matched[2] or ''}."
+            for ref in refs or ():
+                found = self._lookup(ref, prefix, index, by_address, depth + 1)
+                if found is not None and not isinstance(found, Unknown):
+                    return found
+            return None
+        matched = re.match(r"^([a-z0-9_]+)\.([^.\[]+)((?:\[[^\]]+\])?)((?:\.[^.\[]+)*)$", reference)
+        if not matched or matched[1] in ("local", "each", "count", "path", "terraform", "data", "self"):
+            return None
+        base = f"{module}{matched[1]}.{matched[2]}"
+        target = by_address.get(base + matched[3])
+        if target is None and not matched[3]:
+            candidates = [t for a, t in by_address.items() if a == base or a.startswith(base + "[")]
+            same = [t for t in candidates if index is not None and t.index == index]
+            target = same[0] if len(same) == 1 else (candidates[0] if len(candidates) == 1 else None)
+        if target is None:
+            return None
+        value: Any = target.values
+        for step in matched[4].split(".")[1:]:
+            value = value.get(step) if isinstance(value, Mapping) else None
+        return None if value is target.values else value
+
+    def _variable(self, name: str, module: str, index: Any, by_address: Mapping[str, _Resource], depth: int) -> Any:
+        """``var.x`` inside a child module: the module block's argument in its parent, followed."""
+        calls = re.findall(r"(module\.[^.\[]+(?:\[[^\]]+\])?\.)", module)
+        if not calls:
+            return None
+        parent_prefix = "".join(calls[:-1])
+        call_name = re.match(r"module\.([^.\[]+)", calls[-1])
+        parent = self._config_module(parent_prefix)
+        module_calls = parent.get("module_calls") if isinstance(parent, Mapping) else None
+        call = module_calls.get(call_name[1]) if isinstance(module_calls, Mapping) and call_name else None
+        expressions = call.get("expressions") if isinstance(call, Mapping) else None
+        expression = expressions.get(name) if isinstance(expressions, Mapping) else None
+        if not isinstance(expression, Mapping):
+            return None
+        if "constant_value" in expression:
+            return expression["constant_value"]
+        for ref in expression.get("references") or ():
+            value = self._lookup(ref, parent_prefix, index, by_address, depth + 1)
+            if value is not None and not isinstance(value, Unknown):
+                return value
+        return None
+
+
+def _child_id(item: Any, computed: Any) -> Any:
+    if (
+        isinstance(item, Mapping)
+        and isinstance(computed, Mapping)
+        and not isinstance(item.get("id"), str)
+        and isinstance(computed.get("id"), str)
+    ):
+        return {**item, "id": computed["id"]}
+    return item
+
+
+_NAME_KEYS = frozenset(
+    {"name", "resource_group_name", "virtual_network_name", "network_security_group_name", "route_table_name"}
+)
+
+
+def _replace_unknowns(values: Any, expressions: Any, resolve: Any, only_names: bool, top: bool = False) -> Any:
+    """Unknowns in ``values`` replaced by what the configuration's references resolve to, where they do."""
+    if isinstance(values, Unknown):
+        if isinstance(expressions, Mapping) and isinstance(expressions.get("references"), list):
+            found = resolve(expressions["references"])
+            return values if found is None else found
+        return values
+    if isinstance(values, Mapping) and isinstance(expressions, Mapping):
+        out = dict(values)
+        for key, value in values.items():
+            if top and only_names and key not in _NAME_KEYS:
+                continue
+            out[key] = _replace_unknowns(value, expressions.get(key), resolve, only_names)
+        return out
+    if isinstance(values, list):
+        if isinstance(expressions, list):
+            return [
+                _replace_unknowns(v, expressions[i] if i < len(expressions) else None, resolve, only_names)
+                for i, v in enumerate(values)
+            ]
+        if isinstance(expressions, Mapping) and isinstance(expressions.get("references"), list):
+            return [_replace_unknowns(v, expressions, resolve, only_names) for v in values]
+    return values
+
+
+__all__ = ["PlanReader", "is_plan", "is_plan_or_state"]
