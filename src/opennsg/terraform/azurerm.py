@@ -190,6 +190,9 @@ PLAN_ADVICE = (
     "OpenNSG cannot know it without Azure: run `terraform plan -out plan.out && terraform show -json plan.out "
     "> plan.json` and give OpenNSG plan.json instead"
 )
+STATE_ADVICE = (
+    "Set it in the configuration, or give OpenNSG the state after apply (`terraform show -json > state.json`)"
+)
 
 
 class _Reader:
@@ -198,21 +201,25 @@ class _Reader:
     def __init__(self, values: Mapping[str, Any], origin: TfOrigin, issues: list[Issue], address: str) -> None:
         self.values, self.origin, self.issues, self.address = values, origin, issues, address
         self.ok = True
+        #: Plan and state JSON name resources by address alone; HCL blocks by ``resource "type" "name"``.
+        self.from_plan = not origin.title.startswith(("resource ", "security_rule", "subnet", "route", "ip_config"))
 
     def _issue(self, code: str, message: str) -> None:
         self.ok = False
         self.issues.append(Issue(code, self.origin, message))
 
+    def _unknown(self, key: str, value: Unknown) -> None:
+        if value.reported:
+            self.ok = False
+            return
+        shown = "" if value.what.endswith(f".{key}") else f" = {value.what}"
+        advice = STATE_ADVICE if self.from_plan else PLAN_ADVICE
+        self._issue(Codes.UNKNOWN_VALUE, f"{key}{shown} is {value.reason}, and OpenNSG needs it. {advice}")
+
     def _raw(self, key: str) -> Any:
         value = self.values.get(key)
         if isinstance(value, Unknown):
-            if not value.reported:
-                self._issue(
-                    Codes.UNKNOWN_VALUE,
-                    f"{key} is {value.what}, {value.reason}; OpenNSG needs it for the verdicts. {PLAN_ADVICE}",
-                )
-            else:
-                self.ok = False
+            self._unknown(key, value)
             return None
         return value
 
@@ -237,11 +244,7 @@ class _Reader:
         out = []
         for item in value:
             if isinstance(item, Unknown):
-                if not item.reported:
-                    self._issue(
-                        Codes.UNKNOWN_VALUE,
-                        f"{key} holds {item.what}, {item.reason}; OpenNSG needs it for the verdicts. {PLAN_ADVICE}",
-                    )
+                self._unknown(key, item)
                 self.ok = False
             elif isinstance(item, list | Mapping) or item is None:
                 self._issue(Codes.INVALID_VALUE, f"{key} must be a list of strings, not {display(value)}")
@@ -275,6 +278,10 @@ class _Reader:
         return default
 
     def blocks(self, key: str) -> list[Mapping[str, Any]]:
+        """Nested blocks; a collection wholly unknown in a plan is one the configuration does not set inline
+        (``subnet``, ``security_rule`` and ``route`` are computed from standalone resources then)."""
+        if isinstance(self.values.get(key), Unknown) and self.from_plan:
+            return []
         value = self._raw(key)
         if value is None:
             return []
@@ -718,7 +725,7 @@ class _Builder:
                 _tags(source.values),
                 ip_configurations=tuple(configs),
                 enable_ip_forwarding=forwarding,
-                mac_address=reader.text("mac_address") if self._from_plan(source) else None,
+                mac_address=_known(source.values.get("mac_address")) if self._from_plan(source) else None,
             )
             origins[id_key(rid)] = parts
         return nics, origins
@@ -809,7 +816,7 @@ class _Builder:
             rid = self.own_id(source, reader)
             if not rid:
                 continue
-            address = source.values.get("ip_address")
+            address = _known(source.values.get("ip_address"))
             out.append(
                 (
                     PublicIpAddress(
@@ -817,7 +824,7 @@ class _Builder:
                         reader.text("name") or name_of(rid),
                         reader.text("location") or "",
                         _tags(source.values),
-                        ip_address=address if isinstance(address, str) and address else None,
+                        ip_address=address,
                         ip_configuration=users.get(id_key(rid)),
                     ),
                     source.origin,
@@ -868,6 +875,11 @@ def _nic_origin(nic: NetworkInterface, parts: _Parts) -> TfOrigin:
         found.append((f"properties.ipConfigurations[{i}].properties.applicationSecurityGroups[{j}]", origin))
     del nic
     return replace(parts.origin, parts=tuple(found))
+
+
+def _known(value: Any) -> str | None:
+    """An attribute Azure assigns (MAC, public address), when the plan or state knows it; nothing otherwise."""
+    return value if isinstance(value, str) and value else None
 
 
 def _tags(values: Mapping[str, Any]) -> Mapping[str, str]:

@@ -162,7 +162,9 @@ def format_(template: Any, *args: Any) -> str:
             number = to_number(value)
             if not isinstance(number, int):
                 raise EvaluationError(f"format {text!r}: {match[0]} needs a whole number, not {display(value)}")
-            return format(number, f"{flags.replace('#', '')}{width}{verb}")
+            if verb == "b":
+                return format(number, "b").rjust(int(width or 0), "0" if "0" in flags else " ")
+            return f"%{flags}{width}{verb}" % number
         if verb in "feEgG":
             return f"%{spec}{verb}" % float(to_number(value))
         raise EvaluationError(f"format {text!r}: unsupported verb {match[0]}")
@@ -348,6 +350,16 @@ def index(value: Any, wanted: Any) -> int:
     raise EvaluationError(f"index: {display(wanted)} is not in the list")
 
 
+def file(path: Any) -> str:
+    """``file(path)``: a file's text, the path relative to the working directory (as Terraform reads it)."""
+    name = to_string(path, "path")
+    try:
+        with open(name, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise EvaluationError(f"cannot read {name}: {exc.strerror}") from None
+
+
 def _compare_numbers(*args: Any) -> list[int | float]:
     flat = [to_number(a) for a in args]
     if not flat:
@@ -405,6 +417,7 @@ FUNCTIONS: Mapping[str, Function] = {
     "max": lambda *a: normal_number(max(_compare_numbers(*a))),
     "min": lambda *a: normal_number(min(_compare_numbers(*a))),
     "abs": lambda n: normal_number(abs(to_number(n))),
+    "file": file,
 }
 
 #: Functions whose result Terraform knows even when an argument is partly unknown: none of ours look inside.

@@ -346,6 +346,8 @@ class Context:
 
     subscription: str
     problems: list[Problem] = field(default_factory=list)
+    #: ``provider "azurerm" { alias = "x", subscription_id = "..." }``: resources with ``provider = azurerm.x``.
+    aliases: dict[str, str] = field(default_factory=dict)
     instances: list[Instance] = field(default_factory=list)
     in_progress: list[str] = field(default_factory=list)
     reported: set[tuple[str, int, str]] = field(default_factory=set)
@@ -615,7 +617,10 @@ class ModuleInstance:
     def _instance(self, block: Block, address: str, scope: Scope) -> ResourceValue:
         resource_type = block.labels[0]
         values = self.body_values(block.body, scope, block.title, skip=_META_ARGUMENTS)
-        computed = azurerm.computed_attributes(resource_type, values, self.context.subscription, address)
+        provider = block.body.attributes.get("provider")
+        alias = provider.expression.text.removeprefix("azurerm.") if provider is not None else None
+        subscription = self.context.aliases.get(alias or "", self.context.subscription)
+        computed = azurerm.computed_attributes(resource_type, values, subscription, address)
         self.context.instances.append(Instance(resource_type, address, {**values, **computed}, block.file, block.line))
         return ResourceValue({**values, **computed}, address)
 
@@ -874,21 +879,23 @@ def root_inputs(config: Config, given: Inputs, problems: list[Problem]) -> dict[
     return inputs
 
 
-def provider_subscription(config: Config, instance: ModuleInstance) -> str | None:
-    """The ``azurerm`` provider block's ``subscription_id`` when it is known without Azure."""
+def provider_subscriptions(config: Config, instance: ModuleInstance) -> dict[str, str]:
+    """The ``azurerm`` provider blocks' ``subscription_id`` when known without Azure, by alias ("" for none)."""
+    out: dict[str, str] = {}
     for block in config.providers:
-        if block.labels[:1] != ("azurerm",) or "alias" in block.body.attributes:
-            continue
-        attribute = block.body.attributes.get("subscription_id")
-        if attribute is None:
+        attributes = block.body.attributes
+        if block.labels[:1] != ("azurerm",) or "subscription_id" not in attributes:
             continue
         try:
-            value = evaluate(attribute.expression, instance.scope(block.file))
+            value = evaluate(attributes["subscription_id"].expression, instance.scope(block.file))
+            alias = (
+                evaluate(attributes["alias"].expression, instance.scope(block.file)) if "alias" in attributes else ""
+            )
         except EvaluationError:
-            return None
-        if isinstance(value, str) and value:
-            return value
-    return None
+            continue
+        if isinstance(value, str) and value and isinstance(alias, str):
+            out.setdefault(alias, value)
+    return out
 
 
 def evaluate_root(
@@ -899,8 +906,10 @@ def evaluate_root(
     config = read_config(directory, files, problems)
     inputs = root_inputs(config, given, problems)
     probe = ModuleInstance(config, Context(placeholder), "", inputs, None)
-    subscription = given.subscription or provider_subscription(config, probe) or placeholder
-    context = Context(subscription, problems)
+    providers = provider_subscriptions(config, probe)
+    subscription = given.subscription or providers.pop("", None) or placeholder
+    providers.pop("", None)
+    context = Context(subscription, problems, aliases=providers)
     root = ModuleInstance(config, context, "", inputs, None)
     root.evaluate_all()
     return context.instances, context.problems, subscription

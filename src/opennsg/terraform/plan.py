@@ -275,18 +275,51 @@ class PlanReader:
         if expressions is None:
             return
         r.values = _replace_unknowns(
-            r.values, expressions, lambda refs: self._reference(refs, r, by_address), only_names, top=True
+            r.values,
+            expressions,
+            lambda refs: self._reference(refs, r, by_address),
+            lambda refs, count: self._references(refs, count, r, by_address),
+            only_names,
+            top=True,
         )
 
     def _reference(self, references: list[str], r: _Resource, by_address: Mapping[str, _Resource]) -> Any:
-        """The value of the first reference that names something the plan knows (or None)."""
+        """The value of the first reference that names something the plan knows (or None).
+
+        The configuration lists references, not the expression: ``x[count.index].id`` is listed as ``x`` and
+        ``count.index``, so the instance of ``x`` with the referrer's own key is meant; any other index into
+        several instances is left unknown rather than guessed."""
+        by_index = any(ref in ("count.index", "each.key") for ref in references)
         for reference in references:
-            value = self._lookup(reference, r.module, r.index, by_address, depth=0)
+            value = self._lookup(reference, r.module, r.index, by_address, depth=0, by_index=by_index)
             if value is not None and not isinstance(value, Unknown):
                 return value
         return None
 
-    def _lookup(self, reference: str, module: str, index: Any, by_address: Mapping[str, _Resource], depth: int) -> Any:
+    def _references(self, references: list[str], count: int, r: _Resource, by_address: Mapping[str, _Resource]) -> Any:
+        """A list of ``count`` unknowns from references: one resource each, in order, or one for all."""
+        resources: list[str] = []
+        for reference in references:
+            matched = _ADDRESS.match(reference)
+            if matched and not any(reference.startswith(done) for done in resources):
+                base = matched[0]
+                if not any(base.startswith(done) or done.startswith(base) for done in resources):
+                    resources.append(base)
+        if len(resources) == count:
+            found = [self._reference([f"{base}.id", base], r, by_address) for base in resources]
+            return found if all(v is not None for v in found) else None
+        value = self._reference(references, r, by_address) if len(resources) == 1 else None
+        return None if value is None else [value] * count
+
+    def _lookup(
+        self,
+        reference: str,
+        module: str,
+        index: Any,
+        by_address: Mapping[str, _Resource],
+        depth: int,
+        by_index: bool = False,
+    ) -> Any:
         if depth > 8:
             return None
         if reference.startswith("var."):
@@ -314,7 +347,10 @@ class PlanReader:
         if target is None and not matched[3]:
             candidates = [t for a, t in by_address.items() if a == base or a.startswith(base + "[")]
             same = [t for t in candidates if index is not None and t.index == index]
-            target = same[0] if len(same) == 1 else (candidates[0] if len(candidates) == 1 else None)
+            if len(candidates) == 1:
+                target = candidates[0]
+            elif len(same) == 1 and by_index:
+                target = same[0]  # ``x[count.index]`` / ``x[each.key]``: the instance with the referrer's key
         if target is None:
             return None
         value: Any = target.values
@@ -361,28 +397,34 @@ _NAME_KEYS = frozenset(
 )
 
 
-def _replace_unknowns(values: Any, expressions: Any, resolve: Any, only_names: bool, top: bool = False) -> Any:
+def _replace_unknowns(
+    values: Any, expressions: Any, resolve: Any, resolve_list: Any, only_names: bool, top: bool = False
+) -> Any:
     """Unknowns in ``values`` replaced by what the configuration's references resolve to, where they do."""
+    references = expressions.get("references") if isinstance(expressions, Mapping) else None
     if isinstance(values, Unknown):
-        if isinstance(expressions, Mapping) and isinstance(expressions.get("references"), list):
-            found = resolve(expressions["references"])
+        if isinstance(references, list):
+            found = resolve(references)
             return values if found is None else found
         return values
+    if isinstance(values, list) and isinstance(references, list):
+        unknown = [i for i, v in enumerate(values) if isinstance(v, Unknown)]
+        if not unknown:
+            return values
+        found = resolve_list(references, len(values))
+        return values if found is None else [found[i] if i in unknown else v for i, v in enumerate(values)]
     if isinstance(values, Mapping) and isinstance(expressions, Mapping):
         out = dict(values)
         for key, value in values.items():
             if top and only_names and key not in _NAME_KEYS:
                 continue
-            out[key] = _replace_unknowns(value, expressions.get(key), resolve, only_names)
+            out[key] = _replace_unknowns(value, expressions.get(key), resolve, resolve_list, only_names)
         return out
-    if isinstance(values, list):
-        if isinstance(expressions, list):
-            return [
-                _replace_unknowns(v, expressions[i] if i < len(expressions) else None, resolve, only_names)
-                for i, v in enumerate(values)
-            ]
-        if isinstance(expressions, Mapping) and isinstance(expressions.get("references"), list):
-            return [_replace_unknowns(v, expressions, resolve, only_names) for v in values]
+    if isinstance(values, list) and isinstance(expressions, list):
+        return [
+            _replace_unknowns(v, expressions[i] if i < len(expressions) else None, resolve, resolve_list, only_names)
+            for i, v in enumerate(values)
+        ]
     return values
 
 

@@ -1,0 +1,387 @@
+"""A topology -> an equivalent azurerm Terraform module (``opennsg export --format terraform DIR``).
+
+References between exported resources are Terraform references (``azurerm_subnet.app.id``), so the module is
+coherent and reading it back gives the same ids; references to resources outside the topology stay literal ids.
+One ``azurerm`` provider per subscription (aliases beyond the first) carries ``subscription_id``. Subnets are
+``azurerm_subnet`` resources with association resources, NSG rules inline ``security_rule`` blocks. What
+Terraform cannot say is left out and listed in the module's header: Azure-assigned values (GUIDs, MACs, public
+addresses, peering states), and VM settings OpenNSG does not model (size, image, credentials: placeholders).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.resources import (
+    NetworkInterface,
+    NetworkSecurityGroup,
+    Resource,
+    RouteTable,
+    SecurityRule,
+    VirtualMachine,
+    VirtualNetwork,
+)
+from opennsg.model.topology import Topology
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A Terraform expression written as is (a reference), not as a string."""
+
+    text: str
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, Ref):
+        return value.text
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_literal(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as HCL")
+
+
+@dataclass
+class _Block:
+    header: str
+    arguments: list[tuple[str, Any]] = field(default_factory=list)
+    blocks: list[_Block] = field(default_factory=list)
+    comment: str | None = None
+
+    def set(self, name: str, value: Any) -> _Block:
+        if value is not None and value != () and value != [] and value != {}:
+            self.arguments.append((name, value))
+        return self
+
+    def render(self, indent: str = "") -> str:
+        lines = [f"{indent}# {self.comment}"] if self.comment else []
+        lines.append(f"{indent}{self.header} {{")
+        width = max((len(name) for name, _ in self.arguments), default=0)
+        for name, value in self.arguments:
+            lines.append(f"{indent}  {name.ljust(width)} = {_literal(value)}")
+        for block in self.blocks:
+            lines.append("")
+            lines.append(block.render(indent + "  "))
+        lines.append(f"{indent}}}")
+        return "\n".join(lines)
+
+
+def _identifier(name: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_").lower() or "x"
+    return text if text[0].isalpha() or text[0] == "_" else f"r_{text}"
+
+
+class _Names:
+    """Unique Terraform resource names per type."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, set[str]] = {}
+
+    def name(self, resource_type: str, wanted: str) -> str:
+        used = self.used.setdefault(resource_type, set())
+        base = _identifier(wanted)
+        candidate, n = base, 2
+        while candidate in used:
+            candidate, n = f"{base}_{n}", n + 1
+        used.add(candidate)
+        return candidate
+
+
+class _Exporter:
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.names = _Names()
+        self.addresses: dict[str, str] = {}  # id key -> "azurerm_x.name"
+        self.blocks: list[_Block] = []
+        self.providers: dict[str, str | None] = {}  # subscription (folded) -> alias (None: default)
+        self.groups: dict[tuple[str, str], str] = {}  # (subscription, group) folded -> address
+
+    # --- references ---
+
+    def ref(self, resource_id: str | None) -> Any:
+        if not resource_id:
+            return None
+        address = self.addresses.get(id_key(resource_id))
+        return Ref(f"{address}.id") if address else resource_id
+
+    def _provider(self, resource: Resource | str, block: _Block) -> None:
+        subscription = resource if isinstance(resource, str) else resource.subscription_id
+        alias = self.providers.setdefault(
+            subscription.casefold(), None if not self.providers else _identifier(f"s_{subscription}")
+        )
+        if alias:
+            block.set("provider", Ref(f"azurerm.{alias}"))
+
+    def _group(self, resource_id: str, location: str) -> Ref:
+        parsed = ResourceId.parse(resource_id)
+        subscription = parsed.subscription if parsed else ""
+        group = (parsed.resource_group or "") if parsed else ""
+        key = (subscription.casefold(), group.casefold())
+        if key not in self.groups:
+            name = self.names.name("azurerm_resource_group", group)
+            address = f"azurerm_resource_group.{name}"
+            block = (
+                _Block(f'resource "azurerm_resource_group" "{name}"')
+                .set("name", group)
+                .set("location", location or "westeurope")
+            )
+            self._provider(subscription, block)
+            self.blocks.append(block)
+            self.groups[key] = address
+        return Ref(f"{self.groups[key]}.name")
+
+    def _resource(self, resource_type: str, resource: Resource, **extra: Any) -> _Block:
+        name = self.names.name(resource_type, resource.name)
+        self.addresses[resource.key] = f"{resource_type}.{name}"
+        block = _Block(f'resource "{resource_type}" "{name}"')
+        block.set("name", resource.name)
+        block.set("location", resource.location or "westeurope")
+        block.set("resource_group_name", self._group(resource.id, resource.location))
+        for key, value in extra.items():
+            block.set(key, value)
+        self._provider(resource, block)
+        if resource.tags:
+            block.set("tags", dict(resource.tags))
+        self.blocks.append(block)
+        return block
+
+    # --- resources, in dependency order ---
+
+    def run(self) -> str:
+        t = self.topology
+        for asg in _sorted(t.asgs.values()):
+            self._resource("azurerm_application_security_group", asg)
+        for table in _sorted(t.route_tables.values()):
+            self._route_table(table)
+        for nsg in _sorted(t.nsgs.values()):
+            self._nsg(nsg)
+        for vnet in _sorted(t.vnets.values()):
+            self._vnet(vnet)
+        for vnet in _sorted(t.vnets.values()):
+            self._subnets(vnet)
+        for vnet in _sorted(t.vnets.values()):
+            self._peerings(vnet)
+        for pip in _sorted(t.public_ips.values()):
+            self._resource("azurerm_public_ip", pip, allocation_method="Static", sku="Standard")
+        for nic in _sorted(t.nics.values()):
+            self._nic(nic)
+        for vm in _sorted(t.vms.values()):
+            self._vm(vm)
+        return self.render()
+
+    def _route_table(self, table: RouteTable) -> None:
+        block = self._resource("azurerm_route_table", table)
+        if table.disable_bgp_route_propagation:
+            block.set("bgp_route_propagation_enabled", False)
+        for route in table.routes:
+            inner = _Block("route").set("name", route.name).set("address_prefix", route.address_prefix)
+            inner.set("next_hop_type", route.next_hop_type).set("next_hop_in_ip_address", route.next_hop_ip_address)
+            block.blocks.append(inner)
+
+    def _nsg(self, nsg: NetworkSecurityGroup) -> None:
+        block = self._resource("azurerm_network_security_group", nsg)
+        for rule in nsg.security_rules:
+            block.blocks.append(self._rule(rule))
+
+    def _rule(self, rule: SecurityRule) -> _Block:
+        block = _Block("security_rule").set("name", rule.name).set("priority", rule.priority)
+        block.set("direction", rule.direction.value).set("access", rule.access.value)
+        block.set("protocol", rule.protocol.value).set("description", rule.description)
+        block.set("source_port_range", rule.source_port_range)
+        block.set("source_port_ranges", list(rule.source_port_ranges))
+        block.set("destination_port_range", rule.destination_port_range)
+        block.set("destination_port_ranges", list(rule.destination_port_ranges))
+        block.set("source_address_prefix", rule.source_address_prefix)
+        block.set("source_address_prefixes", list(rule.source_address_prefixes))
+        block.set("source_application_security_group_ids", [self.ref(a) for a in rule.source_asgs])
+        block.set("destination_address_prefix", rule.destination_address_prefix)
+        block.set("destination_address_prefixes", list(rule.destination_address_prefixes))
+        block.set("destination_application_security_group_ids", [self.ref(a) for a in rule.destination_asgs])
+        return block
+
+    def _vnet(self, vnet: VirtualNetwork) -> None:
+        self._resource(
+            "azurerm_virtual_network",
+            vnet,
+            address_space=list(vnet.address_space),
+            flow_timeout_in_minutes=vnet.flow_timeout_in_minutes,
+        )
+
+    def _subnets(self, vnet: VirtualNetwork) -> None:
+        vnet_address = self.addresses[vnet.key]
+        for subnet in vnet.subnets:
+            name = self.names.name("azurerm_subnet", f"{vnet.name}_{subnet.name}")
+            self.addresses[subnet.key] = f"azurerm_subnet.{name}"
+            block = _Block(f'resource "azurerm_subnet" "{name}"').set("name", subnet.name)
+            block.set("resource_group_name", self._group(subnet.id, vnet.location))
+            block.set("virtual_network_name", Ref(f"{vnet_address}.name"))
+            block.set("address_prefixes", list(subnet.address_prefixes))
+            self._provider(vnet, block)
+            self.blocks.append(block)
+            for kind, argument, target in (
+                (
+                    "azurerm_subnet_network_security_group_association",
+                    "network_security_group_id",
+                    subnet.network_security_group,
+                ),
+                ("azurerm_subnet_route_table_association", "route_table_id", subnet.route_table),
+            ):
+                if target:
+                    association = _Block(f'resource "{kind}" "{name}"').set(
+                        "subnet_id", Ref(f"azurerm_subnet.{name}.id")
+                    )
+                    association.set(argument, self.ref(target))
+                    self._provider(vnet, association)
+                    self.blocks.append(association)
+
+    def _peerings(self, vnet: VirtualNetwork) -> None:
+        for peering in vnet.peerings:
+            name = self.names.name("azurerm_virtual_network_peering", peering.name)
+            block = _Block(f'resource "azurerm_virtual_network_peering" "{name}"').set("name", peering.name)
+            block.set("resource_group_name", self._group(peering.id, vnet.location))
+            block.set("virtual_network_name", Ref(f"{self.addresses[vnet.key]}.name"))
+            block.set("remote_virtual_network_id", self.ref(peering.remote_virtual_network))
+            if not peering.allow_virtual_network_access:
+                block.set("allow_virtual_network_access", False)
+            self._provider(vnet, block)
+            self.blocks.append(block)
+
+    def _nic(self, nic: NetworkInterface) -> None:
+        block = self._resource("azurerm_network_interface", nic)
+        if nic.enable_ip_forwarding:
+            block.set("ip_forwarding_enabled", True)
+        primary = nic.primary_ip_configuration
+        several = len(nic.ip_configurations) > 1
+        for cfg in nic.ip_configurations:
+            inner = _Block("ip_configuration").set("name", cfg.name).set("subnet_id", self.ref(cfg.subnet))
+            inner.set("private_ip_address_allocation", "Static" if cfg.private_ip_address else "Dynamic")
+            inner.set("private_ip_address", cfg.private_ip_address)
+            if cfg.private_ip_address_version != "IPv4":
+                inner.set("private_ip_address_version", cfg.private_ip_address_version)
+            if several:
+                inner.set("primary", cfg is primary)
+            inner.set("public_ip_address_id", self.ref(cfg.public_ip_address))
+            block.blocks.append(inner)
+        address = self.addresses[nic.key]
+        if nic.network_security_group:
+            association = _Block(
+                f'resource "azurerm_network_interface_security_group_association" "{address.split(".")[1]}"'
+            )
+            association.set("network_interface_id", Ref(f"{address}.id"))
+            association.set("network_security_group_id", self.ref(nic.network_security_group))
+            self._provider(nic, association)
+            self.blocks.append(association)
+        memberships: dict[str, list[str]] = {}
+        for cfg in nic.ip_configurations:
+            for asg in cfg.application_security_groups:
+                memberships.setdefault(asg, []).append(cfg.name)
+        for asg, configs in memberships.items():
+            # azurerm 4 associates every IP configuration; some of several need the (2.x) ip_configuration_name.
+            every = len(configs) == len(nic.ip_configurations)
+            for config in [None] if every else configs:
+                asg_resource = self.topology.asg(asg)
+                name = self.names.name(
+                    "azurerm_network_interface_application_security_group_association",
+                    f"{address.split('.')[1]}_{asg_resource.name if asg_resource else 'asg'}",
+                )
+                kind = "azurerm_network_interface_application_security_group_association"
+                association = _Block(f'resource "{kind}" "{name}"')
+                association.set("network_interface_id", Ref(f"{address}.id"))
+                association.set("application_security_group_id", self.ref(asg))
+                association.set("ip_configuration_name", config)
+                self._provider(nic, association)
+                self.blocks.append(association)
+
+    def _vm(self, vm: VirtualMachine) -> None:
+        interfaces = list(vm.network_interfaces)
+        if vm.primary_network_interface and vm.primary_network_interface in interfaces:
+            interfaces.remove(vm.primary_network_interface)
+            interfaces.insert(0, vm.primary_network_interface)
+        block = self._resource(
+            "azurerm_linux_virtual_machine",
+            vm,
+            size="Standard_B2s",
+            admin_username="azureuser",
+            network_interface_ids=[self.ref(n) for n in interfaces],
+        )
+        block.comment = "size, image and credentials are placeholders: OpenNSG models only the VM's NICs"
+        key = (
+            _Block("admin_ssh_key")
+            .set("username", "azureuser")
+            .set("public_key", "ssh-ed25519 REPLACE-WITH-YOUR-PUBLIC-KEY")
+        )
+        disk = _Block("os_disk").set("caching", "ReadWrite").set("storage_account_type", "Standard_LRS")
+        image = _Block("source_image_reference").set("publisher", "Canonical").set("offer", "ubuntu-24_04-lts")
+        image.set("sku", "server").set("version", "latest")
+        block.blocks.extend([key, disk, image])
+
+    # --- text ---
+
+    def render(self) -> str:
+        header = [
+            "# Written by `opennsg export --format terraform`: the network as azurerm resources.",
+            "# Not carried (Azure assigns them): resource GUIDs, MAC addresses, public IP addresses, peering states;",
+            "# nor what azurerm has no argument for: NSG flushConnection, OpenNSG's gateway prefixes, subscriptions.",
+            "",
+            "terraform {",
+            "  required_providers {",
+            "    azurerm = {",
+            '      source  = "hashicorp/azurerm"',
+            '      version = ">= 4.0"',
+            "    }",
+            "  }",
+            "}",
+        ]
+        providers = []
+        for subscription, alias in self.providers.items():
+            block = _Block('provider "azurerm"')
+            if alias:
+                block.set("alias", alias)
+            block.set("subscription_id", self._spelling(subscription))
+            block.blocks.append(_Block("features"))
+            providers.append(block.render())
+        body = [b.render() for b in self.blocks]
+        return "\n".join(header) + "\n\n" + "\n\n".join([*providers, *body]) + "\n"
+
+    def _spelling(self, folded: str) -> str:
+        for resource in self._all():
+            if resource.subscription_id.casefold() == folded:
+                return resource.subscription_id
+        return folded
+
+    def _all(self) -> Iterable[Resource]:
+        t = self.topology
+        for collection in (t.nsgs, t.asgs, t.vnets, t.route_tables, t.nics, t.vms, t.public_ips):
+            yield from collection.values()
+
+
+def _sorted(items: Iterable[Any]) -> list[Any]:
+    return sorted(items, key=lambda r: r.key)
+
+
+def module_text(topology: Topology) -> str:
+    """The module's ``main.tf``."""
+    return _Exporter(topology).run()
+
+
+def export_module(topology: Topology, directory: Path) -> Path:
+    """Write ``main.tf`` into ``directory`` (created if needed); returns its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "main.tf"
+    path.write_text(module_text(topology), encoding="utf-8")
+    return path
+
+
+__all__ = ["export_module", "module_text"]
