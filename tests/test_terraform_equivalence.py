@@ -30,7 +30,7 @@ FORMS: dict[str, dict[str, tuple[list[Path], TerraformInputs | None]]] = {
     "how-nsgs-filter-traffic": {
         "arm": ([EXAMPLES / "how-nsgs-filter-traffic.json"], None),
         "hcl": ([TF / "how-nsgs-filter-traffic"], None),
-        "plan": ([TF / "plans" / "how-nsgs-filter-traffic.plan.json"], None),
+        "plan": ([TF / "how-nsgs-filter-traffic" / "plan.json"], None),
     },
     "three-tier": {
         "arm": ([EXAMPLES / "three-tier.json"], None),
@@ -38,8 +38,8 @@ FORMS: dict[str, dict[str, tuple[list[Path], TerraformInputs | None]]] = {
             [TF / "three-tier", TF / "three-tier" / "subscription.json"],
             TerraformInputs(subscription=THREE_TIER_SUBSCRIPTION),
         ),
-        "plan": ([TF / "plans" / "three-tier.plan.json", TF / "three-tier" / "subscription.json"], None),
-        "state": ([TF / "plans" / "three-tier.state.json", TF / "three-tier" / "subscription.json"], None),
+        "plan": ([TF / "three-tier" / "plan.json", TF / "three-tier" / "subscription.json"], None),
+        "state": ([TF / "three-tier" / "state.json", TF / "three-tier" / "subscription.json"], None),
     },
 }
 _CACHE: dict[tuple[str, str], Topology] = {}

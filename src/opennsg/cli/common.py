@@ -110,6 +110,7 @@ def load_service_tags(path: Path | None) -> ServiceTags | None:
 SubscriptionOption = typer.Option(
     None,
     "--subscription",
+    envvar="OPENNSG_SUBSCRIPTION",
     help="Subscription id for resources whose input does not say it (Terraform: ids not in the plan/state win, "
     "then this, then the azurerm provider's literal subscription_id, then a placeholder).",
 )
