@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, print_json, stdout
+from opennsg.cli.common import (
+    JsonOption,
+    ServiceTagsOption,
+    SubscriptionOption,
+    VarFileOption,
+    VarOption,
+    bad_input_exits,
+    print_json,
+    stdout,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +25,9 @@ def register(app: typer.Typer) -> None:
         paths: list[Path] = typer.Argument(..., help="ARM JSON files or directories."),
         nic: str = typer.Option(..., "--nic", help="NIC or VM, by name or ARM id."),
         service_tags: Path | None = ServiceTagsOption,
+        subscription: str | None = SubscriptionOption,
+        var: list[str] | None = VarOption,
+        var_file: list[Path] | None = VarFileOption,
         json: bool = JsonOption,
     ) -> None:
         """Effective routes of a NIC: system routes (VNet, peerings, Internet, None), overridden by user routes."""
@@ -24,7 +36,7 @@ def register(app: typer.Typer) -> None:
         from opennsg.engine import Engine
 
         with bad_input_exits(json):
-            found = Engine(load_topology(paths, service_tags)).effective_routes(nic)
+            found = Engine(load_topology(paths, service_tags, subscription, var, var_file)).effective_routes(nic)
         if json:
             print_json(effective_route_table_to_arm(found))
             return
