@@ -64,10 +64,26 @@ def essence(topology: Topology) -> dict[str, Any]:
             changes["ip_address"] = None
         return replace(resource, **changes)
 
-    return {
+    def subnets(vnet: Any) -> Any:
+        """Subnet settings by what they mean (a plan states the provider's defaults, ARM leaves them out)."""
+        return replace(
+            vnet,
+            subnets=tuple(
+                replace(
+                    s,
+                    private_endpoint_network_policies=s.endpoint_network_policies,
+                    default_outbound_access=s.has_default_outbound_access,
+                )
+                for s in vnet.subnets
+            ),
+        )
+
+    out = {
         kind: {key: clean(r) for key, r in getattr(topology, kind).items()}
         for kind in ("nsgs", "asgs", "vnets", "route_tables", "nics", "vms", "public_ips")
     }
+    out["vnets"] = {key: subnets(v) for key, v in out["vnets"].items()}
+    return out
 
 
 def answer(engine: Engine, nic: str, flow: Flow) -> tuple[Any, ...]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from opennsg.model.defaults import default_security_rules
-from opennsg.model.enums import Access, Direction, Protocol
+from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.ids import PROVIDER, id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
@@ -79,7 +79,6 @@ IGNORED_TYPES = frozenset(
     {
         "azurerm_resource_group",
         "azurerm_nat_gateway",
-        "azurerm_subnet_nat_gateway_association",
         "azurerm_private_endpoint",
         "azurerm_network_manager",
     }
@@ -558,11 +557,34 @@ class _Builder:
     def _subnet(self, values: Mapping[str, Any], subnet_id: str, reader: _Reader, inline: bool) -> Subnet:
         prefixes = reader.texts("address_prefixes")
         single = reader.text("address_prefix")
+        policies = reader.text("private_endpoint_network_policies")
+        parsed = PrivateEndpointNetworkPolicies.parse(policies) if policies else None
+        policy = parsed if isinstance(parsed, PrivateEndpointNetworkPolicies) else None
+        if policies and policy is None:
+            allowed = ", ".join(m.value for m in PrivateEndpointNetworkPolicies)
+            reader._issue(
+                Codes.INVALID_VALUE, f'private_endpoint_network_policies "{policies}" is not one of {allowed}'
+            )
+        legacy = values.get("private_endpoint_network_policies_enabled")  # azurerm 3.x
+        if policy is None and isinstance(legacy, bool):
+            policy = PrivateEndpointNetworkPolicies.ENABLED if legacy else PrivateEndpointNetworkPolicies.DISABLED
+        outbound = values.get("default_outbound_access_enabled")
+        delegations = []
+        for block in reader.blocks("delegation"):
+            for service in self.reader(Source("", reader.address, block, reader.origin)).blocks("service_delegation"):
+                name = service.get("name")
+                if isinstance(name, str) and name:
+                    delegations.append(name)
         return Subnet(
             id=subnet_id,
             name=reader.text("name") or name_of(subnet_id),
             address_prefixes=prefixes or ((single,) if single else ()),
             network_security_group=reader.text("security_group") if inline else None,
+            route_table=reader.text("route_table_id") if inline else None,
+            private_endpoint_network_policies=policy,
+            # Not an NSG verdict's input: unknown until apply is simply not known here.
+            default_outbound_access=outbound if isinstance(outbound, bool) else None,
+            delegations=tuple(delegations),
         )
 
     def _vnets(self) -> tuple[dict[str, VirtualNetwork], dict[str, _Parts]]:
@@ -616,6 +638,13 @@ class _Builder:
                 name=reader.text("name") or name_of(rid),
                 remote_virtual_network=reader.text("remote_virtual_network_id", required=True),
                 allow_virtual_network_access=reader.flag("allow_virtual_network_access", default=True),
+                allow_forwarded_traffic=reader.flag("allow_forwarded_traffic"),
+                allow_gateway_transit=reader.flag("allow_gateway_transit"),
+                use_remote_gateways=reader.flag("use_remote_gateways"),
+                peer_complete_vnets=reader.flag("peer_complete_virtual_networks_enabled", default=True),
+                local_subnet_names=reader.texts("local_subnet_names"),
+                remote_subnet_names=reader.texts("remote_subnet_names"),
+                enable_only_ipv6_peering=reader.flag("only_ipv6_peering_enabled"),
             )
             parent = id_key(rid.rsplit("/", 2)[0])
             if parent in vnets:
@@ -647,13 +676,11 @@ class _Builder:
             vnets[key] = replace(vnet, peerings=tuple(peerings))
 
     def _subnet_associations(self, vnets: dict[str, VirtualNetwork], origins: dict[str, _Parts]) -> None:
-        for kind, argument, attribute in (
-            (
-                "azurerm_subnet_network_security_group_association",
-                "network_security_group_id",
-                "network_security_group",
-            ),
-            ("azurerm_subnet_route_table_association", "route_table_id", "route_table"),
+        """Association resources set the subnet's NSG, route table or NAT gateway (over any inline value)."""
+        for kind, argument in (
+            ("azurerm_subnet_network_security_group_association", "network_security_group_id"),
+            ("azurerm_subnet_route_table_association", "route_table_id"),
+            ("azurerm_subnet_nat_gateway_association", "nat_gateway_id"),
         ):
             for source in self.of(kind):
                 reader = self.reader(source)
@@ -669,20 +696,18 @@ class _Builder:
                         Issue(Codes.REFERENCE, source.origin, f"subnet {subnet_id} is not in the Terraform input")
                     )
                     continue
-                updated = (
-                    replace(subnet, network_security_group=target)
-                    if attribute == "network_security_group"
-                    else replace(subnet, route_table=target)
-                )
+                parts = origins[vnet_key]
+                if argument == "network_security_group_id":
+                    updated = replace(subnet, network_security_group=target)
+                    parts.nsg_associations[subnet.key] = source.origin
+                elif argument == "route_table_id":
+                    updated = replace(subnet, route_table=target)
+                    parts.rt_associations[subnet.key] = source.origin
+                else:
+                    updated = replace(subnet, nat_gateway=target)
                 vnets[vnet_key] = replace(
                     vnet, subnets=tuple(updated if s.key == subnet.key else s for s in vnet.subnets)
                 )
-                table = (
-                    origins[vnet_key].nsg_associations
-                    if attribute == "network_security_group"
-                    else origins[vnet_key].rt_associations
-                )
-                table[subnet.key] = source.origin
 
     # --- NICs, VMs, public IPs ---
 

@@ -228,6 +228,14 @@ class _Exporter:
             block.set("resource_group_name", self._group(subnet.id, vnet.location))
             block.set("virtual_network_name", Ref(f"{vnet_address}.name"))
             block.set("address_prefixes", list(subnet.address_prefixes))
+            if subnet.private_endpoint_network_policies is not None:
+                block.set("private_endpoint_network_policies", subnet.private_endpoint_network_policies.value)
+            if subnet.default_outbound_access is not None:
+                block.set("default_outbound_access_enabled", subnet.default_outbound_access)
+            for i, service in enumerate(subnet.delegations):
+                delegation = _Block("delegation").set("name", f"delegation{i + 1}")
+                delegation.blocks.append(_Block("service_delegation").set("name", service))
+                block.blocks.append(delegation)
             self._provider(vnet, block)
             self.blocks.append(block)
             for kind, argument, target in (
@@ -237,6 +245,7 @@ class _Exporter:
                     subnet.network_security_group,
                 ),
                 ("azurerm_subnet_route_table_association", "route_table_id", subnet.route_table),
+                ("azurerm_subnet_nat_gateway_association", "nat_gateway_id", subnet.nat_gateway),
             ):
                 if target:
                     association = _Block(f'resource "{kind}" "{name}"').set(
@@ -255,6 +264,17 @@ class _Exporter:
             block.set("remote_virtual_network_id", self.ref(peering.remote_virtual_network))
             if not peering.allow_virtual_network_access:
                 block.set("allow_virtual_network_access", False)
+            for argument, value, default in (
+                ("allow_forwarded_traffic", peering.allow_forwarded_traffic, False),
+                ("allow_gateway_transit", peering.allow_gateway_transit, False),
+                ("use_remote_gateways", peering.use_remote_gateways, False),
+                ("peer_complete_virtual_networks_enabled", peering.peer_complete_vnets, True),
+                ("only_ipv6_peering_enabled", peering.enable_only_ipv6_peering, False),
+            ):
+                if value != default:
+                    block.set(argument, value)
+            block.set("local_subnet_names", list(peering.local_subnet_names))
+            block.set("remote_subnet_names", list(peering.remote_subnet_names))
             self._provider(vnet, block)
             self.blocks.append(block)
 
