@@ -200,8 +200,7 @@ class _Reader:
     def __init__(self, values: Mapping[str, Any], origin: TfOrigin, issues: list[Issue], address: str) -> None:
         self.values, self.origin, self.issues, self.address = values, origin, issues, address
         self.ok = True
-        #: Plan and state JSON name resources by address alone; HCL blocks by ``resource "type" "name"``.
-        self.from_plan = not origin.title.startswith(("resource ", "security_rule", "subnet", "route", "ip_config"))
+        self.from_plan = origin.plan
 
     def _issue(self, code: str, message: str) -> None:
         self.ok = False
@@ -306,9 +305,9 @@ def nested_origin(parent: TfOrigin, block: Mapping[str, Any], kind: str) -> TfOr
     """The origin of a nested block: its own line in HCL, its resource's line in plan JSON."""
     name = block.get("name")
     title = f"{kind} {json.dumps(name)}" if isinstance(name, str) and name else kind
-    file = getattr(block, "file", parent.file)
-    line = getattr(block, "line", parent.line)
-    return TfOrigin(file, line, title)
+    if parent.plan:  # no line of its own: name the resource it is in
+        return TfOrigin(parent.file, parent.line, f"{parent.title}: {title}", plan=True)
+    return TfOrigin(getattr(block, "file", parent.file), getattr(block, "line", parent.line), title)
 
 
 # --- the model -------------------------------------------------------------------------------------------------------
@@ -758,7 +757,7 @@ class _Builder:
     @staticmethod
     def _from_plan(source: Source) -> bool:
         """Plan and state values carry what Azure assigned (a dynamic address, a MAC); HCL never does."""
-        return not source.origin.title.startswith("resource ")
+        return source.origin.plan
 
     def _nic_associations(self, nics: dict[str, NetworkInterface], origins: dict[str, _Parts]) -> None:
         for source in self.of("azurerm_network_interface_security_group_association"):

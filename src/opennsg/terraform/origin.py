@@ -16,6 +16,8 @@ class TfOrigin:
     line: int
     title: str
     parts: tuple[tuple[str, TfOrigin], ...] = ()
+    #: From plan or state JSON (titles are resource addresses; values may be unknown until apply).
+    plan: bool = False
 
     @property
     def where(self) -> str:

@@ -138,7 +138,9 @@ class PlanReader:
                 rid = resource_id(r.type, r.values, subscription, r.address)
                 if isinstance(rid, str):
                     r.values["id"] = rid
-        sources = [Source(r.type, r.address, r.values, TfOrigin(self.label, r.line, r.address)) for r in resources]
+        sources = [
+            Source(r.type, r.address, r.values, TfOrigin(self.label, r.line, r.address, plan=True)) for r in resources
+        ]
         return sources, subscription
 
     # --- documents ---
