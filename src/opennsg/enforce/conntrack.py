@@ -19,6 +19,9 @@ class KernelFlow:
     destination_port: int | None
     mark: int
     family: int
+    #: The kernel's id of the entry and its counters (original direction, then reply), when accounting is on.
+    id: int | None = None
+    counters: tuple[int, int, int, int] | None = None
 
 
 def parse_conntrack_line(line: str, family: int) -> KernelFlow | None:
@@ -27,14 +30,20 @@ def parse_conntrack_line(line: str, family: int) -> KernelFlow | None:
     if len(tokens) < 3 or not tokens[1].isdigit():
         return None
     fields: dict[str, str] = {}
+    seen: dict[str, list[str]] = {}
     for token in tokens[2:]:
         key, sep, value = token.partition("=")
-        if sep and key not in fields:
-            fields[key] = value
+        if sep:
+            fields.setdefault(key, value)
+            seen.setdefault(key, []).append(value)
     if "src" not in fields or "dst" not in fields:
         return None
     protocol = int(tokens[1])
     ported = protocol in PORTED_PROTOCOLS
+    packets, octets = seen.get("packets", []), seen.get("bytes", [])
+    counters = None
+    if len(packets) == 2 and len(octets) == 2:
+        counters = (int(packets[0]), int(octets[0]), int(packets[1]), int(octets[1]))
     return KernelFlow(
         protocol,
         fields["src"],
@@ -43,13 +52,15 @@ def parse_conntrack_line(line: str, family: int) -> KernelFlow | None:
         int(fields["dport"]) if ported and "dport" in fields else None,
         int(fields.get("mark", "0")),
         family,
+        int(fields["id"]) if fields.get("id", "").isdigit() else None,
+        counters,
     )
 
 
 def list_flows(netns: str | None) -> list[KernelFlow]:
     flows: list[KernelFlow] = []
     for family in (4, 6):
-        result = run(netns, ["conntrack", "-L", "-f", f"ipv{family}"], check=False)
+        result = run(netns, ["conntrack", "-L", "-f", f"ipv{family}", "-o", "id"], check=False)
         for line in result.stdout.splitlines():
             parsed = parse_conntrack_line(line, family)
             if parsed is not None:

@@ -3,13 +3,15 @@
 A conntrack NEW event is a flow's Begin tuple, its DESTROY event the End tuple with the kernel's counters (original
 direction = source to destination); the connection's mark names the rule that allowed it. A logged drop is a
 Denied tuple naming the deny rule (its mark is the nflog prefix); a flow's retransmitted first packets within one
-minute are one denied flow. Direction is the NIC's: outbound when the NIC sent the first packet. Flows still open
-when the logs are written have their Begin tuple only; Continuing tuples are not written.
+minute are one denied flow. Direction is the NIC's: outbound when the NIC sent the first packet. A flow still in a
+NIC's connection table when the logs are written gets a Continuing tuple then, with the kernel's counters so far
+(not one every five minutes: the logs are written once, when asked for).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import ip_address
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from opennsg.enforce.compile import RuleRef
+from opennsg.enforce.conntrack import KernelFlow, list_flows
+from opennsg.enforce.kernel import netns_exists
 from opennsg.enforce.lab import Lab, events_path
 from opennsg.enforce.topology import LabNic
 from opennsg.flowlogs.formats import FlowState, FlowTuple, LogFormat
@@ -62,11 +66,15 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return events
 
 
-def lab_flow_entries(lab: Lab, events: list[dict[str, Any]]) -> list[FlowLogEntry]:
-    """One flow-log entry per Begin, End and Denied event of the lab's NICs."""
+def lab_flow_entries(
+    lab: Lab, events: list[dict[str, Any]], open_flows: dict[str, list[KernelFlow]] | None = None, now: float = 0.0
+) -> list[FlowLogEntry]:
+    """One flow-log entry per Begin, End and Denied event of the lab's NICs, and a Continuing one (counters so far)
+    for each flow that began and is still in the NIC's connection table (``open_flows``, listed at ``now``)."""
     nics = {nic.id: nic for nic in lab.plan.nics}
     entries: list[FlowLogEntry] = []
     denied_at: dict[tuple[str, _Flow], float] = {}
+    begun: dict[tuple[str, int], float] = {}
     for event in sorted(events, key=lambda e: float(e.get("time", 0))):
         nic = nics.get(str(event["nic"]))
         if nic is None:
@@ -83,8 +91,11 @@ def lab_flow_entries(lab: Lab, events: list[dict[str, Any]]) -> list[FlowLogEntr
             denied_at[key] = at
             entries.append(_entry(nic, flow, at, FlowState.DENIED, Access.DENY, ref, None))
         elif kind == "begin":
+            if "id" in event:
+                begun[(nic.id, int(event["id"]))] = at
             entries.append(_entry(nic, flow, at, FlowState.BEGIN, Access.ALLOW, ref, None))
         elif kind == "end":
+            begun.pop((nic.id, int(event.get("id", -1))), None)
             counters = (
                 int(event.get("packets_orig", 0)),
                 int(event.get("bytes_orig", 0)),
@@ -92,6 +103,17 @@ def lab_flow_entries(lab: Lab, events: list[dict[str, Any]]) -> list[FlowLogEntr
                 int(event.get("bytes_reply", 0)),
             )
             entries.append(_entry(nic, flow, at, FlowState.END, Access.ALLOW, ref, counters))
+    for nic_id, flows in (open_flows or {}).items():
+        nic = nics.get(nic_id)
+        applied = lab.rulesets.get(nic_id)
+        for kernel in flows:
+            if nic is None or kernel.id is None or (nic_id, kernel.id) not in begun or kernel.counters is None:
+                continue
+            ref = applied.rules.get(kernel.mark) if applied else None
+            flow = _Flow(
+                kernel.source, kernel.destination, kernel.source_port, kernel.destination_port, kernel.protocol
+            )
+            entries.append(_entry(nic, flow, now, FlowState.CONTINUING, Access.ALLOW, ref, kernel.counters))
     return entries
 
 
@@ -123,7 +145,8 @@ def write_lab_flowlogs(name: str, out: Path) -> tuple[list[Path], int]:
         raise OpenNsgError(
             [ArmError("FlowLogEventsNotFound", f"Lab '{name}' has recorded no kernel events (no collector ran).")]
         )
-    entries = lab_flow_entries(lab, read_events(path))
+    open_flows = {nic.id: list_flows(nic.netns) for nic in lab.plan.nics if netns_exists(nic.netns)}
+    entries = lab_flow_entries(lab, read_events(path), open_flows, time.time())
     writer = FlowLogWriter((LogFormat.NSG_V2, LogFormat.VNET))
     writer.extend(entries)
     return writer.write(out), len(entries)
