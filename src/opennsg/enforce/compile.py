@@ -96,6 +96,10 @@ class RuleRef:
     log_name: str | None
     nsg_id: str | None
     nsg_guid: str | None = None
+    #: The stage's kind (``nsg``, ``admin``) and what VNet flow logs report as its ``aclID`` (spec §11.4).
+    stage_kind: str = "nsg"
+    acl_id: str | None = None
+    acl_guid: str | None = None
 
     def to_json(self) -> JSON:
         return {
@@ -106,6 +110,9 @@ class RuleRef:
             "logName": self.log_name,
             "nsgId": self.nsg_id,
             "nsgGuid": self.nsg_guid,
+            "stageKind": self.stage_kind,
+            "aclId": self.acl_id,
+            "aclGuid": self.acl_guid,
         }
 
     @classmethod
@@ -114,7 +121,16 @@ class RuleRef:
         access = Access.parse(data["access"])
         assert isinstance(direction, Direction) and isinstance(access, Access)
         return cls(
-            data["mark"], direction, access, data["ruleName"], data["logName"], data["nsgId"], data.get("nsgGuid")
+            data["mark"],
+            direction,
+            access,
+            data["ruleName"],
+            data["logName"],
+            data["nsgId"],
+            data.get("nsgGuid"),
+            data.get("stageKind", "nsg"),
+            data.get("aclId"),
+            data.get("aclGuid"),
         )
 
 
@@ -299,6 +315,9 @@ class _Compiler:
             rule_log_name(rule.rule),
             stage.resource_id,
             nsg.resource_guid if nsg is not None else None,
+            stage.kind.value,
+            stage.acl_id,
+            stage.acl_guid,
         )
         return mark
 

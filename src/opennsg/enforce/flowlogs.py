@@ -133,6 +133,8 @@ def _entry(
         access, state, *sent,
     )  # fmt: skip
     log = VnetFlowLog(*nic.vnet_flow_log) if nic.vnet_flow_log else None
+    if ref is not None and ref.stage_kind != "nsg":  # an admin rule: VNet flow logs only, under its configuration
+        return FlowLogEntry(tuple_, nic.mac, None, None, ref.log_name, log, ref.acl_id, ref.acl_guid)
     nsg_id = ref.nsg_id if ref else None
     return FlowLogEntry(tuple_, nic.mac, nsg_id, ref.nsg_guid if ref else None, ref.log_name if ref else None, log)
 
