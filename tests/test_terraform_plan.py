@@ -242,3 +242,75 @@ def test_load_plan_refuses_what_is_not_a_plan(tmp_path: Path) -> None:
         load_plan(write(tmp_path, {"format_version": "1.0", "values": {"root_module": {}}}))
     with pytest.raises(OpenNsgError, match=r"format_version 2\.0 is not supported"):
         load_plan(write(tmp_path, plan(None, []) | {"format_version": "2.0"}))
+
+
+# --- the command line --------------------------------------------------------------------------------------------
+
+MODULE = """
+variable "port" {
+  type = number
+}
+resource "azurerm_network_security_group" "nsg" {
+  name                = "nsg"
+  location            = "westeurope"
+  resource_group_name = "rg"
+  security_rule {
+    name                       = "in"
+    priority                   = var.priority
+    direction                  = "Inbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_range     = var.port
+    source_address_prefix      = "*"
+    destination_address_prefix = "*"
+  }
+}
+variable "priority" {
+  default = 100
+}
+"""
+
+
+def test_cli_options_subscription_var_and_var_file(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(MODULE)
+    (tmp_path / "prod.tfvars").write_text("port = 8443\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["show", str(tmp_path), "--var-file", str(tmp_path / "prod.tfvars"), "--json"])
+    assert result.exit_code == 0, result.output
+    (nsg,) = json.loads(result.stdout)["networkSecurityGroups"]
+    assert nsg["id"].startswith(f"/subscriptions/{PLACEHOLDER_SUBSCRIPTION}/")
+    assert nsg["rules"][0]["destinationPorts"] == ["8443"]
+    assert "placeholder subscription" in result.stderr
+    result = runner.invoke(
+        app, ["show", str(tmp_path), "--var", "port=22", "--subscription", "sub-1", "--var-file",
+              str(tmp_path / "prod.tfvars"), "--json"],
+    )  # fmt: skip
+    (nsg,) = json.loads(result.stdout)["networkSecurityGroups"]
+    assert nsg["id"].startswith("/subscriptions/sub-1/") and nsg["rules"][0]["destinationPorts"] == ["22"]
+    assert "placeholder" not in result.stderr
+
+
+def test_cli_errors_are_arm_style_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(MODULE)
+    result = CliRunner().invoke(app, ["validate", str(tmp_path), "--var", "port=22", "--var", "priority=5", "--json"])
+    assert result.exit_code == 2
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] == "SecurityRuleInvalidPriority"
+    assert error["message"].startswith(f'{tmp_path / "main.tf"}:9: security_rule "in": Security rule has invalid')
+    assert error["target"] == f"{tmp_path / 'main.tf'}:9"
+    result = CliRunner().invoke(app, ["validate", str(tmp_path), "--json"])
+    assert result.exit_code == 2 and "no value for required variable port" in result.stderr
+    result = CliRunner().invoke(app, ["validate", str(tmp_path), "--var", "port"])
+    assert result.exit_code == 2 and "must be NAME=VALUE" in result.stderr
+
+
+def test_cli_export_terraform_round_trip(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parent.parent / "examples" / "three-tier.json"
+    out = tmp_path / "module"
+    result = CliRunner().invoke(app, ["export", str(source), "--format", "terraform", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"] == [str(out / "main.tf")]
+    again = CliRunner().invoke(app, ["show", str(out), "--json"])
+    original = CliRunner().invoke(app, ["show", str(source), "--json"])
+    assert json.loads(again.stdout) == json.loads(original.stdout)
