@@ -314,3 +314,13 @@ def test_cli_export_terraform_round_trip(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, ["show", str(out), "--json"])
     original = CliRunner().invoke(app, ["show", str(source), "--json"])
     assert json.loads(again.stdout) == json.loads(original.stdout)
+
+
+def test_a_tfvars_path_is_a_var_file_and_tf_json_is_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(MODULE)
+    (tmp_path / "prod.tfvars").write_text("port = 8443\n")
+    nsg = next(iter(load_paths([tmp_path, tmp_path / "prod.tfvars"]).nsgs.values()))
+    assert nsg.security_rules[0].destination_port_range == "8443"
+    (tmp_path / "extra.tf.json").write_text("{}")
+    with pytest.raises(OpenNsgError, match=r"extra\.tf\.json:1: column 1: Terraform JSON syntax"):
+        load_paths([tmp_path, tmp_path / "prod.tfvars"])

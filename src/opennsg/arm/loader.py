@@ -450,14 +450,18 @@ def load_paths(
     Raises one ``OpenNsgError`` with every problem: unreadable files, parse errors and validation errors,
     each target naming its file.
     """
-    from opennsg.terraform.detect import is_terraform_document, terraform_files
+    from opennsg.terraform.detect import is_terraform_document, is_variables_file, terraform_files
 
     problems: list[ArmError] = []
     docs: list[tuple[str, Any]] = []
     modules: dict[Path, list[Path]] = {}
     terraform_docs: list[tuple[str, Any]] = []
+    var_files: list[Path] = []
     for given in paths:
         path = Path(given)
+        if is_variables_file(path):
+            var_files.append(path)
+            continue
         hcl = terraform_files(path)
         if hcl is not None:
             module = modules.setdefault(path if path.is_dir() else path.parent, [])
@@ -471,8 +475,11 @@ def load_paths(
             (terraform_docs if is_terraform_document(data) else docs).append((str(file), data))
     external = None
     if modules or terraform_docs:
-        from opennsg.terraform import read_terraform
+        from opennsg.terraform import TerraformInputs, read_terraform
 
+        if var_files:
+            context = terraform or TerraformInputs()
+            terraform = replace(context, var_files=(*var_files, *context.var_files))
         external = read_terraform(list(modules.items()), terraform_docs, terraform)
     topology = _load(docs, service_tags, problems, validate, external)
     if external is not None and notes is not None:

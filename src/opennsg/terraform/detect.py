@@ -19,7 +19,13 @@ def placeholder_note() -> str:
 
 
 def _is_hcl(path: Path) -> bool:
-    return path.is_file() and path.suffix.casefold() == ".tf"
+    """A Terraform configuration file: ``.tf`` (and ``.tf.json``, which is reported as not supported)."""
+    return path.is_file() and path.name.casefold().endswith((".tf", ".tf.json"))
+
+
+def is_variables_file(path: Path) -> bool:
+    """A ``.tfvars`` / ``.tfvars.json`` file given as a path: it applies to the modules as ``--var-file`` does."""
+    return path.is_file() and path.name.casefold().endswith((".tfvars", ".tfvars.json"))
 
 
 def terraform_files(path: Path) -> list[Path] | None:
@@ -49,4 +55,10 @@ def is_terraform_document(data: Any) -> bool:
     )
 
 
-__all__ = ["PLACEHOLDER_SUBSCRIPTION", "is_terraform_document", "placeholder_note", "terraform_files"]
+__all__ = [
+    "PLACEHOLDER_SUBSCRIPTION",
+    "is_terraform_document",
+    "is_variables_file",
+    "placeholder_note",
+    "terraform_files",
+]

@@ -189,7 +189,7 @@ def _parse(path: Path) -> Body:
 
 
 def module_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.casefold() == ".tf")
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.name.casefold().endswith((".tf", ".tf.json")))
 
 
 # --- type constraints ------------------------------------------------------------------------------------
