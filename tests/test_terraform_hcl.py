@@ -296,9 +296,12 @@ resource "azurerm_network_interface" "nic" {
     main = tmp_path / "main.tf"
     found = problems(tmp_path)
     assert any(m.startswith(f'{main}:7: module "remote": module source "Azure/network/azurerm"') for m in found)
-    assert any(m.startswith(f"{main}:11: locals: unknown function nosuch()") for m in found)
+    assert any(m.startswith(f"{main}:11: locals: in `nosuch(1)`: unknown function nosuch()") for m in found)
     data = next(m for m in found if "data source" in m)
-    assert data.startswith(f'{main}:20: ip_configuration "ipconfig1": data source data.azurerm_subnet.shared')
+    assert data.startswith(
+        f'{main}:20: ip_configuration "ipconfig1": in `data.azurerm_subnet.shared.id`: data source '
+        "data.azurerm_subnet.shared"
+    )
     assert "(declared at" in data and "plan.json" in data
 
 

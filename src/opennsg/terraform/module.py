@@ -428,9 +428,12 @@ class ModuleInstance:
             return evaluate(expression, scope)
         except EvaluationError as exc:
             code = Codes.UNKNOWN_FUNCTION if exc.message.startswith("unknown function") else Codes.EVALUATION
-            if exc.message.startswith(("data source", "module source")):
-                code = Codes.DATA_SOURCE if exc.message.startswith("data") else Codes.REMOTE_MODULE
-            self.context.problem(code, expression.file, exc.line or expression.line, context, exc.message)
+            message = exc.message
+            if message.startswith("data source"):
+                code = Codes.DATA_SOURCE
+            if code != Codes.EVALUATION and len(expression.text) <= 120:
+                message = f"in `{expression.text}`: {message}"  # the expression as written, to find it by
+            self.context.problem(code, expression.file, exc.line or expression.line, context, message)
             return Unknown(expression.text, "invalid", reported=True)
 
     # --- variables ---
