@@ -1,0 +1,319 @@
+"""The exact evaluator of ``opennsg.engine.evaluate``, run over sets of flows instead of one flow.
+
+``evaluate_boxes(compiled, direction, items)`` splits every box of ``items`` into pieces that one ``Decision`` holds
+for, following the same chain as ``evaluate._chain``: outbound flows to an AzurePlatform* tag (LKM: TCP 1688 only)
+consult only the user rules naming that tag and fall back to ``PlatformRule_<Tag>``; every other flow meets the
+NSGs of ``NicPolicy.chain`` in order, first match per NSG, a Deny ending the chain, else the last NSG's Allow;
+then the platform's SMTP block. Items carry a payload (any value) through the splits, so a second evaluation can
+refine the first one's pieces (that is how ``diff`` compares two configurations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from opennsg.analysis.space import Box, Space, intersect, subtract
+from opennsg.engine.addresses import AddressSet, PortSet
+from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.model.enums import IANA_TCP, PORTED_PROTOCOLS, Access, Direction
+from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT, SMTP_RULE_NAME
+from opennsg.model.resources import SecurityRule
+
+T = TypeVar("T")
+FAMILIES = (4, 6)
+_PORTED = tuple((p, p) for p in sorted(PORTED_PROTOCOLS))
+_TCP = ((IANA_TCP, IANA_TCP),)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What decides a set of flows: access, the rule in IP-flow-verify naming, and where (None: platform)."""
+
+    access: Access
+    rule_name: str | None
+    nsg_id: str | None = None
+    association: str | None = None
+    rule: SecurityRule | None = field(default=None, compare=False)
+
+    @property
+    def allowed(self) -> bool:
+        return self.access is Access.ALLOW
+
+    def to_json(self) -> dict[str, object]:
+        return {"access": self.access.value, "ruleName": self.rule_name}
+
+
+def _protocol_intervals(protocols: frozenset[int] | None) -> tuple[tuple[int, int], ...]:
+    if protocols is None:
+        return ((0, 255),)
+    return tuple((p, p) for p in sorted(protocols))
+
+
+def _family(addresses: AddressSet, family: int) -> tuple[tuple[int, int], ...]:
+    return addresses.v4 if family == 4 else addresses.v6
+
+
+def register_policy(space: Space, policy: NicPolicy) -> None:
+    """Every boundary the policy's rules, addresses and platform filters put into the flow space."""
+    space.protocols.register(_PORTED)
+    space.protocols.register(_TCP)
+    space.ports.register(((SMTP_PORT, SMTP_PORT),))
+    space.ports.register(((KMS_PORT, KMS_PORT),))
+    for addresses in (policy.local_addresses, policy.internet, policy.virtual_network, *policy.platform_tags.values()):
+        register_addresses(space, addresses)
+    for resolved in (policy.subnet_nsg, policy.nic_nsg):
+        if resolved is None:
+            continue
+        for rule in (*resolved.inbound, *resolved.outbound):
+            space.protocols.register(_protocol_intervals(rule.protocols))
+            register_addresses(space, rule.source)
+            register_addresses(space, rule.destination)
+            space.ports.register(rule.source_ports.intervals)
+            space.ports.register(rule.destination_ports.intervals)
+
+
+def register_addresses(space: Space, addresses: AddressSet) -> None:
+    space.v4.register(addresses.v4)
+    space.v6.register(addresses.v6)
+
+
+def build_space(policies: Iterable[NicPolicy], extra: Iterable[AddressSet] = (), ports: Iterable[PortSet] = ()) -> Space:
+    """One space for every policy (and extra address and port sets) a run compares."""
+    space = Space()
+    for policy in policies:
+        register_policy(space, policy)
+    for addresses in extra:
+        register_addresses(space, addresses)
+    for port_set in ports:
+        space.ports.register(port_set.intervals)
+    space.freeze()
+    return space
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule as boxes in one direction and family: its ported part and its port-less part (ports ignored)."""
+
+    resolved: ResolvedRule
+    boxes: tuple[Box, ...]
+    bound: Box | None
+
+    @property
+    def rule(self) -> SecurityRule:
+        return self.resolved.rule
+
+
+def _bound(boxes: Sequence[Box]) -> Box | None:
+    if not boxes:
+        return None
+    family = boxes[0][0]
+    return (
+        family,
+        _or(b[1] for b in boxes),
+        _or(b[2] for b in boxes),
+        _or(b[3] for b in boxes),
+        _or(b[4] for b in boxes),
+        _or(b[5] for b in boxes),
+    )
+
+
+def _or(values: Iterable[int]) -> int:
+    out = 0
+    for v in values:
+        out |= v
+    return out
+
+
+class CompiledPolicy:
+    """A ``NicPolicy`` in a ``Space``: each rule's boxes per direction and family, computed on first use."""
+
+    def __init__(self, space: Space, policy: NicPolicy) -> None:
+        self.space = space
+        self.policy = policy
+        self._rules: dict[tuple[int, Direction, int], tuple[CompiledRule, ...]] = {}
+        protocols = space.protocols
+        self.ported = protocols.mask(_PORTED)
+        self.tcp = protocols.mask(_TCP)
+
+    def compile_rule(self, rule: ResolvedRule, direction: Direction, family: int) -> CompiledRule:
+        space = self.space
+        addresses = space.addresses(family)
+        if direction is Direction.INBOUND:
+            local, local_ports, remote, remote_ports = (
+                rule.destination,
+                rule.destination_ports,
+                rule.source,
+                rule.source_ports,
+            )
+        else:
+            local, local_ports, remote, remote_ports = rule.source, rule.source_ports, rule.destination, rule.destination_ports
+        la = addresses.mask(_family(local, family))
+        ra = addresses.mask(_family(remote, family))
+        boxes: list[Box] = []
+        if la and ra:
+            protocols = space.protocols.mask(_protocol_intervals(rule.protocols))
+            ported = protocols & self.ported
+            portless = protocols & ~self.ported
+            lp = space.ports.mask(local_ports.intervals)
+            rp = space.ports.mask(remote_ports.intervals)
+            if ported and lp and rp:
+                boxes.append((family, ported, la, lp, ra, rp))
+            if portless:
+                boxes.append((family, portless, la, space.ports.full, ra, space.ports.full))
+        return CompiledRule(rule, tuple(boxes), _bound(boxes))
+
+    def rules(self, position: int, nsg: ResolvedNsg, direction: Direction, family: int) -> tuple[CompiledRule, ...]:
+        key = (position, direction, family)
+        cached = self._rules.get(key)
+        if cached is None:
+            cached = self._rules[key] = tuple(self.compile_rule(r, direction, family) for r in nsg.rules(direction))
+        return cached
+
+    def universe(self, direction: Direction, family: int) -> Box | None:
+        """Every flow at this NIC in one direction and family (local addresses: the NIC's own)."""
+        space = self.space
+        addresses = space.addresses(family)
+        local = addresses.mask(_family(self.policy.local_addresses, family))
+        if not local:
+            return None
+        return (family, space.protocols.full, local, space.ports.full, addresses.full, space.ports.full)
+
+    def universes(self, direction: Direction) -> list[Box]:
+        return [box for family in FAMILIES if (box := self.universe(direction, family)) is not None]
+
+    def address_box(self, family: int, remote: AddressSet, protocols: int | None = None, port: int | None = None) -> Box:
+        """Flows to remote addresses ``remote`` (optionally one protocol mask and one remote port)."""
+        space = self.space
+        addresses = space.addresses(family)
+        return (
+            family,
+            space.protocols.full if protocols is None else protocols,
+            addresses.full,
+            space.ports.full,
+            addresses.mask(_family(remote, family)),
+            space.ports.full if port is None else space.ports.value_mask(port),
+        )
+
+
+def first_match(
+    items: list[tuple[Box, T]], rules: Sequence[CompiledRule]
+) -> tuple[list[tuple[Box, T, CompiledRule]], list[tuple[Box, T]]]:
+    """Split ``items`` by the first rule of ``rules`` matching each piece; the pieces no rule matches come last."""
+    matched: list[tuple[Box, T, CompiledRule]] = []
+    pending = items
+    for rule in rules:
+        if not pending:
+            break
+        bound = rule.bound
+        if bound is None:
+            continue
+        rest: list[tuple[Box, T]] = []
+        for box, payload in pending:
+            if intersect(box, bound) is None:
+                rest.append((box, payload))
+                continue
+            pieces = [box]
+            for rule_box in rule.boxes:
+                remaining: list[Box] = []
+                for piece in pieces:
+                    hit = intersect(piece, rule_box)
+                    if hit is None:
+                        remaining.append(piece)
+                        continue
+                    matched.append((hit, payload, rule))
+                    remaining.extend(subtract(piece, rule_box))
+                pieces = remaining
+            rest.extend((piece, payload) for piece in pieces)
+        pending = rest
+    return matched, pending
+
+
+def split(items: list[tuple[Box, T]], region: Box) -> tuple[list[tuple[Box, T]], list[tuple[Box, T]]]:
+    """Items inside ``region`` and outside it."""
+    inside: list[tuple[Box, T]] = []
+    outside: list[tuple[Box, T]] = []
+    for box, payload in items:
+        hit = intersect(box, region)
+        if hit is None:
+            outside.append((box, payload))
+            continue
+        inside.append((hit, payload))
+        outside.extend((piece, payload) for piece in subtract(box, region))
+    return inside, outside
+
+
+def _decision(rule: CompiledRule, nsg: ResolvedNsg) -> Decision:
+    return Decision(rule.rule.access, rule.rule.verify_name, nsg.nsg.id, nsg.association, rule.rule)
+
+
+def _chain(
+    compiled: CompiledPolicy, direction: Direction, items: list[tuple[Box, T]], exempt: str | None
+) -> list[tuple[Box, T, Decision]]:
+    out: list[tuple[Box, T, Decision]] = []
+    # A piece carries (payload, the Allow of the last NSG that matched it).
+    state: list[tuple[Box, tuple[T, Decision | None]]] = [(box, (payload, None)) for box, payload in items]
+    chain = compiled.policy.chain(direction)
+    positions = {id(compiled.policy.subnet_nsg): 0, id(compiled.policy.nic_nsg): 1}
+    by_family: dict[int, list[tuple[Box, tuple[T, Decision | None]]]] = {}
+    for box, carried in state:
+        by_family.setdefault(box[0], []).append((box, carried))
+    for family, pieces in by_family.items():
+        for nsg in chain:
+            rules = compiled.rules(positions[id(nsg)], nsg, direction, family)
+            if exempt is not None:
+                rules = tuple(r for r in rules if r.resolved.platform_tag == exempt)
+            matched, unmatched = first_match(pieces, rules)
+            pieces = unmatched
+            for box, (payload, _last), rule in matched:
+                decision = _decision(rule, nsg)
+                if decision.access is Access.DENY:
+                    out.append((box, payload, decision))
+                else:
+                    pieces.append((box, (payload, decision)))
+        for box, (payload, last) in pieces:
+            if last is not None:
+                out.append((box, payload, last))
+            elif exempt is not None and chain:
+                out.append((box, payload, Decision(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{exempt}")))
+            else:
+                out.append((box, payload, Decision(Access.ALLOW, None)))
+    return out
+
+
+def evaluate_boxes(
+    compiled: CompiledPolicy, direction: Direction, items: list[tuple[Box, T]]
+) -> list[tuple[Box, T, Decision]]:
+    """Every piece of ``items`` with the decision of the NIC's chain for all of its flows (see module docstring)."""
+    policy = compiled.policy
+    normal = items
+    exempt_parts: list[tuple[str, list[tuple[Box, T]]]] = []
+    if direction is Direction.OUTBOUND:
+        for tag, addresses in policy.platform_tags.items():
+            for family in FAMILIES:
+                lkm = tag == PLATFORM_LKM_TAG
+                region = compiled.address_box(
+                    family, addresses, compiled.tcp if lkm else None, KMS_PORT if lkm else None
+                )
+                if not region[4]:
+                    continue
+                inside, normal = split(normal, region)
+                if inside:
+                    exempt_parts.append((tag, inside))
+    out = _chain(compiled, direction, normal, None)
+    for tag, part in exempt_parts:
+        out.extend(_chain(compiled, direction, part, tag))
+    if direction is Direction.OUTBOUND and policy.smtp_blocked:
+        blocked_rule = Decision(Access.DENY, SMTP_RULE_NAME)
+        final: list[tuple[Box, T, Decision]] = []
+        for box, payload, decision in out:
+            if not decision.allowed:
+                final.append((box, payload, decision))
+                continue
+            region = compiled.address_box(box[0], policy.internet, compiled.tcp, SMTP_PORT)
+            inside, outside = split([(box, payload)], region)
+            final.extend((b, p, blocked_rule) for b, p in inside)
+            final.extend((b, p, decision) for b, p in outside)
+        out = final
+    return out
