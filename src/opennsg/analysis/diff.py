@@ -9,11 +9,11 @@ pieces whose access (with ``rules``: or deciding rule) differs are the answer, m
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from opennsg.analysis.render import FlowBox, flow_box
+from opennsg.analysis.render import FlowBox, address_names, flow_box
 from opennsg.analysis.space import Box, Space, intersect, merge_boxes, subtract_all
 from opennsg.analysis.symbolic import FAMILIES, CompiledPolicy, Decision, build_space, evaluate_boxes
 from opennsg.engine import Engine
@@ -33,6 +33,8 @@ class Change:
     box: FlowBox
     before: Decision
     after: Decision
+    #: Address lists people know by a name (``Internet``, ``VirtualNetwork``) at this NIC, for descriptions.
+    names: Mapping[tuple[str, ...], str] = field(default_factory=dict, compare=False)
 
     @property
     def opened(self) -> bool:
@@ -113,9 +115,9 @@ def changed_region(old: CompiledPolicy, new: CompiledPolicy, direction: Directio
     universes = [
         box
         for family in FAMILIES
-        if (a := old.universe(direction, family)) is not None
-        and (b := new.universe(direction, family)) is not None
-        and (box := intersect(a, b)) is not None
+        if (ours := old.universe(direction, family)) is not None
+        and (new_universe := new.universe(direction, family)) is not None
+        and (box := intersect(ours, new_universe)) is not None
     ]
     if not universes:
         return []
@@ -214,14 +216,15 @@ def diff_topologies(old: Topology, new: Topology, nics: Sequence[str] = (), rule
     changes: list[Change] = []
     for old_policy, new_policy in pairs:
         nic_id = new_policy.nic.id
-        for direction, box, was, now in diff_policies(space, old_policy, new_policy, rules):
-            changes.append(Change(nic_id, direction, flow_box(space, box, nic_id, direction), was, now))
+        pieces = diff_policies(space, old_policy, new_policy, rules)
+        names = address_names(new_policy) if pieces else {}
+        for direction, box, was, now in pieces:
+            changes.append(Change(nic_id, direction, flow_box(space, box, nic_id, direction), was, now, names))
     changes.sort(key=lambda c: (id_key(c.nic), *_significance(c)))
-    in_scope = (lambda k: wanted is None or k in wanted)
     return DiffResult(
         tuple(changes),
-        tuple(new_keys[k] for k in new_keys if k not in old_keys and in_scope(k)),
-        tuple(old_keys[k] for k in old_keys if k not in new_keys and in_scope(k)),
+        tuple(new_keys[k] for k in new_keys if k not in old_keys and (wanted is None or k in wanted)),
+        tuple(old_keys[k] for k in old_keys if k not in new_keys and (wanted is None or k in wanted)),
         len(common),
     )
 

@@ -8,6 +8,7 @@ names, preferring well-known protocols and ports so that it reads like traffic s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address, summarize_address_range
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from opennsg.analysis.space import Box, Partition, Space
 from opennsg.engine.addresses import Interval
 from opennsg.engine.flow import PROTOCOL_NAMES
+from opennsg.engine.ir import NicPolicy
 from opennsg.model.enums import IANA_ICMP, IANA_TCP, IANA_UDP, PORTED_PROTOCOLS, Direction
 
 #: Witness protocol preference: what a reviewer would try first.
@@ -38,7 +40,7 @@ def address_texts(family: int, intervals: tuple[Interval, ...]) -> list[str]:
             continue
         start = IPv4Address(lo) if family == 4 else IPv6Address(lo)
         end = IPv4Address(hi) if family == 4 else IPv6Address(hi)
-        nets = list(summarize_address_range(start, end))  # type: ignore[arg-type]
+        nets = list(summarize_address_range(start, end))
         out.append(str(nets[0]) if len(nets) == 1 else f"{start}-{end}")
     return out
 
@@ -156,6 +158,17 @@ def flow_box(space: Space, box: Box, nic_id: str, direction: Direction) -> FlowB
     )
 
 
+def address_names(policy: NicPolicy) -> dict[tuple[str, ...], str]:
+    """The built-in tags at a NIC as address lists, to name them in descriptions."""
+    names: dict[tuple[str, ...], str] = {}
+    for name, addresses in (("Internet", policy.internet), ("VirtualNetwork", policy.virtual_network)):
+        for family, intervals in ((4, addresses.v4), (6, addresses.v6)):
+            if intervals:
+                names[tuple(address_texts(family, intervals))] = name
+    names[("168.63.129.16",)] = "AzureLoadBalancer"
+    return names
+
+
 def ports_phrase(texts: tuple[str, ...] | list[str]) -> str:
     if list(texts) == ["0-65535"]:
         return "any port"
@@ -163,7 +176,7 @@ def ports_phrase(texts: tuple[str, ...] | list[str]) -> str:
     return shown + (f" (+{len(texts) - 6} more)" if len(texts) > 6 else "")
 
 
-def addresses_phrase(texts: tuple[str, ...] | list[str], names: dict[tuple[str, ...], str] | None = None) -> str:
+def addresses_phrase(texts: tuple[str, ...] | list[str], names: Mapping[tuple[str, ...], str] | None = None) -> str:
     if names and tuple(texts) in names:
         return names[tuple(texts)]
     if list(texts) in (["0.0.0.0/0"], ["::/0"]):

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import numpy as np
+
 from opennsg.analysis.space import Box, Space, intersect, subtract
 from opennsg.engine.addresses import AddressSet, PortSet
 from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
@@ -79,7 +81,9 @@ def register_addresses(space: Space, addresses: AddressSet) -> None:
     space.v6.register(addresses.v6)
 
 
-def build_space(policies: Iterable[NicPolicy], extra: Iterable[AddressSet] = (), ports: Iterable[PortSet] = ()) -> Space:
+def build_space(
+    policies: Iterable[NicPolicy], extra: Iterable[AddressSet] = (), ports: Iterable[PortSet] = ()
+) -> Space:
     """One space for every policy (and extra address and port sets) a run compares."""
     space = Space()
     for policy in policies:
@@ -126,6 +130,42 @@ def _or(values: Iterable[int]) -> int:
     return out
 
 
+#: Rule lists shorter than this are scanned without an index.
+_INDEX_FROM = 24
+
+
+def _span(mask: int) -> tuple[int, int]:
+    """Lowest and highest class of a mask: two masks can only meet where these spans overlap."""
+    return ((mask & -mask).bit_length() - 1, mask.bit_length() - 1)
+
+
+def bound_of(boxes: Iterable[Box]) -> Box | None:
+    """The smallest box (per field: the union of masks) containing every box given."""
+    return _bound(list(boxes))
+
+
+class RuleIndex:
+    """Per rule and field, the span of classes its bound touches; a vectorised prefilter for region queries."""
+
+    def __init__(self, rules: Sequence[CompiledRule]) -> None:
+        lo = np.full((len(rules), 5), 1, dtype=np.int64)
+        hi = np.zeros((len(rules), 5), dtype=np.int64)
+        for i, rule in enumerate(rules):
+            if rule.bound is None:
+                continue  # lo > hi: never touches anything
+            for dim in range(5):
+                lo[i, dim], hi[i, dim] = _span(rule.bound[dim + 1])
+        self.lo = lo
+        self.hi = hi
+
+    def touching(self, rules: Sequence[CompiledRule], bound: Box) -> tuple[CompiledRule, ...]:
+        spans = [_span(bound[dim + 1]) for dim in range(5)]
+        qlo = np.asarray([s[0] for s in spans], dtype=np.int64)
+        qhi = np.asarray([s[1] for s in spans], dtype=np.int64)
+        hit = np.all((self.lo <= qhi) & (self.hi >= qlo), axis=1)
+        return tuple(rules[int(i)] for i in np.flatnonzero(hit))
+
+
 class CompiledPolicy:
     """A ``NicPolicy`` in a ``Space``: each rule's boxes per direction and family, computed on first use."""
 
@@ -133,6 +173,7 @@ class CompiledPolicy:
         self.space = space
         self.policy = policy
         self._rules: dict[tuple[int, Direction, int], tuple[CompiledRule, ...]] = {}
+        self._indexes: dict[tuple[int, Direction, int], RuleIndex] = {}
         protocols = space.protocols
         self.ported = protocols.mask(_PORTED)
         self.tcp = protocols.mask(_TCP)
@@ -148,7 +189,12 @@ class CompiledPolicy:
                 rule.source_ports,
             )
         else:
-            local, local_ports, remote, remote_ports = rule.source, rule.source_ports, rule.destination, rule.destination_ports
+            local, local_ports, remote, remote_ports = (
+                rule.source,
+                rule.source_ports,
+                rule.destination,
+                rule.destination_ports,
+            )
         la = addresses.mask(_family(local, family))
         ra = addresses.mask(_family(remote, family))
         boxes: list[Box] = []
@@ -171,6 +217,19 @@ class CompiledPolicy:
             cached = self._rules[key] = tuple(self.compile_rule(r, direction, family) for r in nsg.rules(direction))
         return cached
 
+    def touching(
+        self, position: int, nsg: ResolvedNsg, direction: Direction, family: int, bound: Box | None
+    ) -> tuple[CompiledRule, ...]:
+        """The rules (in order) that may meet ``bound``: the others cannot match any flow in it."""
+        rules = self.rules(position, nsg, direction, family)
+        if bound is None or len(rules) < _INDEX_FROM:
+            return rules
+        key = (position, direction, family)
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = RuleIndex(rules)
+        return index.touching(rules, bound)
+
     def universe(self, direction: Direction, family: int) -> Box | None:
         """Every flow at this NIC in one direction and family (local addresses: the NIC's own)."""
         space = self.space
@@ -183,7 +242,9 @@ class CompiledPolicy:
     def universes(self, direction: Direction) -> list[Box]:
         return [box for family in FAMILIES if (box := self.universe(direction, family)) is not None]
 
-    def address_box(self, family: int, remote: AddressSet, protocols: int | None = None, port: int | None = None) -> Box:
+    def address_box(
+        self, family: int, remote: AddressSet, protocols: int | None = None, port: int | None = None
+    ) -> Box:
         """Flows to remote addresses ``remote`` (optionally one protocol mask and one remote port)."""
         space = self.space
         addresses = space.addresses(family)
@@ -249,7 +310,11 @@ def _decision(rule: CompiledRule, nsg: ResolvedNsg) -> Decision:
 
 
 def _chain(
-    compiled: CompiledPolicy, direction: Direction, items: list[tuple[Box, T]], exempt: str | None
+    compiled: CompiledPolicy,
+    direction: Direction,
+    items: list[tuple[Box, T]],
+    exempt: str | None,
+    skip: SecurityRule | None,
 ) -> list[tuple[Box, T, Decision]]:
     out: list[tuple[Box, T, Decision]] = []
     # A piece carries (payload, the Allow of the last NSG that matched it).
@@ -261,9 +326,11 @@ def _chain(
         by_family.setdefault(box[0], []).append((box, carried))
     for family, pieces in by_family.items():
         for nsg in chain:
-            rules = compiled.rules(positions[id(nsg)], nsg, direction, family)
+            rules = compiled.touching(positions[id(nsg)], nsg, direction, family, bound_of(b for b, _ in pieces))
             if exempt is not None:
                 rules = tuple(r for r in rules if r.resolved.platform_tag == exempt)
+            if skip is not None:
+                rules = tuple(r for r in rules if r.rule is not skip)
             matched, unmatched = first_match(pieces, rules)
             pieces = unmatched
             for box, (payload, _last), rule in matched:
@@ -283,9 +350,10 @@ def _chain(
 
 
 def evaluate_boxes(
-    compiled: CompiledPolicy, direction: Direction, items: list[tuple[Box, T]]
+    compiled: CompiledPolicy, direction: Direction, items: list[tuple[Box, T]], skip: SecurityRule | None = None
 ) -> list[tuple[Box, T, Decision]]:
-    """Every piece of ``items`` with the decision of the NIC's chain for all of its flows (see module docstring)."""
+    """Every piece of ``items`` with the decision of the NIC's chain for all of its flows (see module docstring);
+    ``skip`` evaluates as if that rule were deleted."""
     policy = compiled.policy
     normal = items
     exempt_parts: list[tuple[str, list[tuple[Box, T]]]] = []
@@ -301,9 +369,9 @@ def evaluate_boxes(
                 inside, normal = split(normal, region)
                 if inside:
                     exempt_parts.append((tag, inside))
-    out = _chain(compiled, direction, normal, None)
+    out = _chain(compiled, direction, normal, None, skip)
     for tag, part in exempt_parts:
-        out.extend(_chain(compiled, direction, part, tag))
+        out.extend(_chain(compiled, direction, part, tag, skip))
     if direction is Direction.OUTBOUND and policy.smtp_blocked:
         blocked_rule = Decision(Access.DENY, SMTP_RULE_NAME)
         final: list[tuple[Box, T, Decision]] = []

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from opennsg import __version__
 from opennsg.cli import (  # one per line: each command module is added by a different change
+    analysis,
     common,
     enforce,
     flowlogs,
@@ -513,5 +514,6 @@ servicetags.register(app)
 routes.register(app)
 enforce.register(app)
 ui.register(app)
+analysis.register(app)
 
 __all__ = ["app"]

@@ -1,0 +1,564 @@
+"""Findings about rules and NSGs: dead, redundant, ineffective, exposed, permissive, misconfigured.
+
+Flow-based findings are exact: each NSG is analysed at every NIC where it applies (its subnets' NICs and the NICs
+it is attached to), with the NIC's whole chain; an NSG that applies to no NIC is analysed as if it were the only
+NSG of a NIC with every address (so a lone ``az network nsg show`` file is still checked). A rule's *won* flows
+are those it matches that no earlier rule of its NSG and direction matches:
+
+- ``shadowed-rule``: the rule matches flows somewhere but wins none anywhere; ``relatedResources`` is an
+  irreducible set of earlier rules covering it.
+- ``ineffective-rule``: it wins flows, but for an ``Allow`` the rest of the chain denies all of them, and for a
+  ``Deny`` none of them reach its NSG (denied earlier).
+- ``redundant-rule``: it wins flows, but deleting it changes the access of none of them.
+- ``internet-exposed-port``: TCP or UDP to a management/database port allowed from some ``Internet`` address.
+- the others are checks of the rule text (spec §0) and of the platform's needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from opennsg.analysis.render import Witness, witness
+from opennsg.analysis.space import Box, intersect
+from opennsg.analysis.symbolic import (
+    FAMILIES,
+    CompiledPolicy,
+    CompiledRule,
+    build_space,
+    evaluate_boxes,
+    first_match,
+)
+from opennsg.engine import Engine
+from opennsg.engine.addresses import AddressSet, PortSet
+from opennsg.engine.ir import NicPolicy, ResolvedNsg
+from opennsg.engine.resolve import resolve_policy
+from opennsg.model.enums import IANA_TCP, IANA_UDP, Access, Direction, Protocol
+from opennsg.model.ids import id_key
+from opennsg.model.resources import IpConfiguration, NetworkInterface, NetworkSecurityGroup, SecurityRule
+from opennsg.model.topology import Topology
+from opennsg.model.values import has_host_bits
+
+Level = Literal["error", "warning", "note"]
+LEVELS: tuple[Level, ...] = ("error", "warning", "note")
+
+#: Management and database ports whose exposure to the Internet is reported (issue 11), with their service.
+EXPOSED_PORTS: dict[int, str] = {
+    22: "SSH",
+    3389: "RDP",
+    5985: "WinRM",
+    5986: "WinRM over HTTPS",
+    23: "Telnet",
+    445: "SMB",
+    1433: "SQL Server",
+    3306: "MySQL",
+    5432: "PostgreSQL",
+    6379: "Redis",
+    27017: "MongoDB",
+    9200: "Elasticsearch",
+}
+#: Sources that make an all-ports Allow overly permissive (case-insensitive; AzureCloud regional tags too).
+BROAD_SOURCES = ("*", "internet", "0.0.0.0/0", "::/0", "azurecloud")
+
+
+@dataclass(frozen=True, slots=True)
+class LintRule:
+    id: str
+    level: Level
+    title: str
+    help: str
+
+
+RULES: dict[str, LintRule] = {
+    r.id: r
+    for r in (
+        LintRule(
+            "shadowed-rule",
+            "warning",
+            "Rule never matches a flow",
+            "Higher-priority rules of the same NSG and direction cover every flow this rule matches.",
+        ),
+        LintRule(
+            "redundant-rule",
+            "warning",
+            "Rule changes no verdict",
+            "Deleting this rule would change the verdict of no flow at any NIC where it applies.",
+        ),
+        LintRule(
+            "ineffective-rule",
+            "warning",
+            "Rule has no effect on the chain",
+            "An Allow whose flows the other NSG (or an admin rule) always denies, or a Deny whose flows are "
+            "always denied before they reach it.",
+        ),
+        LintRule(
+            "internet-exposed-port",
+            "error",
+            "Management or database port reachable from the Internet",
+            "After the whole chain, some Internet address can open a connection to this port.",
+        ),
+        LintRule(
+            "overly-permissive-rule",
+            "warning",
+            "Allow from any or a multi-tenant source to all ports",
+            "An Allow whose source is *, Internet, 0.0.0.0/0 or AzureCloud and whose destination ports are all ports.",
+        ),
+        LintRule("unattached-nsg", "note", "NSG not associated", "The NSG is associated with no subnet or NIC."),
+        LintRule(
+            "empty-asg",
+            "warning",
+            "Rule names an empty application security group",
+            "An ASG without member IP configurations matches no address.",
+        ),
+        LintRule(
+            "ports-on-portless-protocol",
+            "warning",
+            "Ports on a protocol without ports",
+            "ICMP, ESP and AH carry no ports: the port fields of this rule are ignored (spec §0).",
+        ),
+        LintRule(
+            "host-bits-set",
+            "note",
+            "CIDR with host bits set",
+            "The prefix is accepted and normalised to its network (spec §0); write the network address.",
+        ),
+        LintRule(
+            "deny-load-balancer-probes",
+            "warning",
+            "Rule blocks load balancer health probes",
+            "Inbound flows from AzureLoadBalancer (168.63.129.16) to a NIC behind a load balancer are denied.",
+        ),
+        LintRule(
+            "missing-platform-ports",
+            "warning",
+            "Platform service lacks its required rules",
+            "Azure Bastion and Application Gateway v2 subnets need documented inbound and outbound rules.",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    level: Level
+    resource: str
+    message: str
+    related_resources: tuple[str, ...] = ()
+    nics: tuple[str, ...] = ()
+    witness: Witness | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ruleId": self.rule_id,
+            "level": self.level,
+            "resource": self.resource,
+            "message": self.message,
+            "relatedResources": list(self.related_resources),
+            "nics": list(self.nics),
+        }
+        if self.witness is not None:
+            out["witness"] = self.witness.to_json()
+        return out
+
+
+@dataclass(slots=True)
+class _Context:
+    """One place an NSG applies: a NIC's compiled policy and the NSG's position in it."""
+
+    compiled: CompiledPolicy
+    position: int
+    nsg: ResolvedNsg
+    nic_id: str | None  # None: the NSG analysed alone
+
+
+@dataclass(slots=True)
+class _RuleFacts:
+    matches: bool = False
+    won: bool = False
+    ineffective: bool = True
+    redundant: bool = True
+    nics: list[str] = field(default_factory=list)
+    witness: Witness | None = None
+
+
+def _rule_id(nsg: NetworkSecurityGroup, rule: SecurityRule) -> str:
+    return rule.id or f"{nsg.id}/securityRules/{rule.name}"
+
+
+def _standalone_policy(topology: Topology, nsg: NetworkSecurityGroup) -> NicPolicy:
+    """The NSG as the only one of a NIC holding every address (in the VNet of a subnet it is on, if any)."""
+    subnets = topology.subnets_using_nsg(nsg.id)
+    subnet = subnets[0].id if subnets else None
+    nic = NetworkInterface(
+        f"{nsg.id}/standalone",
+        f"{nsg.name}-standalone",
+        nsg.location,
+        {},
+        (IpConfiguration(f"{nsg.id}/standalone/ipConfigurations/any", "any", None, subnet, primary=True),),
+        nsg.id,
+    )
+    policy = resolve_policy(topology, nic)
+    return dataclasses.replace(policy, subnet_nsg=None, local_addresses=AddressSet.any())
+
+
+class Linter:
+    """Computes every finding of a topology (``lint_topology`` is the entry point)."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.engine = Engine(topology)
+        self.contexts: dict[str, list[_Context]] = defaultdict(list)
+        policies: list[tuple[NicPolicy, str | None]] = []
+        for nic in topology.nics.values():
+            policies.append((self.engine.policy(nic.id), nic.id))
+        applied = {id_key(r.nsg.id) for p, _ in policies for r in (p.subnet_nsg, p.nic_nsg) if r is not None}
+        for nsg in topology.nsgs.values():
+            if nsg.key not in applied:
+                policies.append((_standalone_policy(topology, nsg), None))
+        self.space = build_space(
+            [p for p, _ in policies],
+            ports=[PortSet.of((port, port) for port in EXPOSED_PORTS)] + [PortSet.of([(p, p)]) for p in EXPOSED_PORTS],
+        )
+        self.policies: list[tuple[CompiledPolicy, str | None]] = []
+        for policy, nic_id in policies:
+            compiled = CompiledPolicy(self.space, policy)
+            self.policies.append((compiled, nic_id))
+            for position, resolved in enumerate((policy.subnet_nsg, policy.nic_nsg)):
+                if resolved is not None:
+                    self.contexts[id_key(resolved.nsg.id)].append(_Context(compiled, position, resolved, nic_id))
+
+    # --- flow-based findings about rules ------------------------------------------------------------
+
+    def _rule_facts(self, nsg: NetworkSecurityGroup, rule: SecurityRule) -> tuple[_RuleFacts, list[CompiledRule]]:
+        facts = _RuleFacts()
+        coverers: list[CompiledRule] = []
+        for ctx in self.contexts.get(nsg.key, []):
+            for family in FAMILIES:
+                universe = ctx.compiled.universe(rule.direction, family)
+                if universe is None:
+                    continue
+                rules = ctx.compiled.rules(ctx.position, ctx.nsg, rule.direction, family)
+                at = next((i for i, r in enumerate(rules) if r.rule is rule), None)
+                if at is None:
+                    continue
+                target = rules[at]
+                region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]
+                if not region:
+                    continue
+                facts.matches = True
+                earlier = ctx.compiled.touching(ctx.position, ctx.nsg, rule.direction, family, target.bound)
+                earlier = tuple(r for r in earlier if r is not target and r.rule.priority < rule.priority)
+                covered, won = first_match(region, earlier)
+                coverers.extend(r for _, _, r in covered)
+                if not won:
+                    continue
+                facts.won = True
+                self._chain_facts(facts, ctx, rule, target, won)
+        return facts, coverers
+
+    def _chain_facts(
+        self, facts: _RuleFacts, ctx: _Context, rule: SecurityRule, target: CompiledRule, won: list[tuple[Box, None]]
+    ) -> None:
+        decided = evaluate_boxes(ctx.compiled, rule.direction, won)
+        effective = False
+        for box, _, decision in decided:
+            if rule.access is Access.ALLOW and decision.allowed:
+                effective = True
+            if rule.access is Access.DENY and decision.rule is rule and decision.nsg_id == ctx.nsg.nsg.id:
+                effective = True
+            if effective:
+                if ctx.nic_id is not None and ctx.nic_id not in facts.nics:
+                    facts.nics.append(ctx.nic_id)
+                if facts.witness is None and ctx.nic_id is not None:
+                    facts.witness = witness(self.space, box, ctx.nic_id, rule.direction)
+                break
+        if effective:
+            facts.ineffective = False
+        if not facts.redundant:
+            return
+        without = evaluate_boxes(ctx.compiled, rule.direction, [(b, d) for b, _, d in decided], skip=rule)
+        if any(before.access is not after.access for _, before, after in without):
+            facts.redundant = False
+
+    def _minimal_cover(
+        self, nsg: NetworkSecurityGroup, rule: SecurityRule, candidates: list[CompiledRule]
+    ) -> list[str]:
+        """An irreducible subset of the earlier rules that still covers ``rule`` at every context."""
+        unique: dict[int, SecurityRule] = {}
+        for c in candidates:
+            unique.setdefault(id(c.rule), c.rule)
+        chosen = sorted(unique.values(), key=lambda r: r.priority)
+        for candidate in sorted(chosen, key=lambda r: -r.priority):
+            trial = [r for r in chosen if r is not candidate]
+            if self._covers(nsg, rule, trial):
+                chosen = trial
+        return [_rule_id(nsg, r) for r in chosen]
+
+    def _covers(self, nsg: NetworkSecurityGroup, rule: SecurityRule, cover: Sequence[SecurityRule]) -> bool:
+        keep = {id(r) for r in cover}
+        for ctx in self.contexts.get(nsg.key, []):
+            for family in FAMILIES:
+                universe = ctx.compiled.universe(rule.direction, family)
+                if universe is None:
+                    continue
+                rules = ctx.compiled.rules(ctx.position, ctx.nsg, rule.direction, family)
+                target = next((r for r in rules if r.rule is rule), None)
+                if target is None:
+                    continue
+                region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]
+                _, rest = first_match(region, [r for r in rules if id(r.rule) in keep])
+                if rest:
+                    return False
+        return True
+
+    def rule_findings(self) -> Iterable[Finding]:
+        for nsg in self.topology.nsgs.values():
+            for rule in nsg.security_rules:
+                facts, coverers = self._rule_facts(nsg, rule)
+                rid = _rule_id(nsg, rule)
+                if not facts.matches:
+                    continue
+                if not facts.won:
+                    cover = self._minimal_cover(nsg, rule, coverers)
+                    names = ", ".join(c.rsplit("/", 1)[-1] for c in cover)
+                    yield Finding(
+                        "shadowed-rule",
+                        RULES["shadowed-rule"].level,
+                        rid,
+                        f"Rule '{rule.name}' (priority {rule.priority}, {rule.direction.value}) never matches a flow: "
+                        f"higher-priority rules cover it ({names}).",
+                        tuple(cover),
+                        tuple(self._nics_of(nsg)),
+                    )
+                elif facts.ineffective:
+                    why = (
+                        "the rest of the chain denies every flow it allows"
+                        if rule.access is Access.ALLOW
+                        else "every flow it denies is denied before it is reached"
+                    )
+                    yield Finding(
+                        "ineffective-rule",
+                        RULES["ineffective-rule"].level,
+                        rid,
+                        f"Rule '{rule.name}' ({rule.access.value}, priority {rule.priority}) has no effect: {why}.",
+                        (),
+                        tuple(self._nics_of(nsg)),
+                    )
+                elif facts.redundant:
+                    yield Finding(
+                        "redundant-rule",
+                        RULES["redundant-rule"].level,
+                        rid,
+                        f"Rule '{rule.name}' ({rule.access.value}, priority {rule.priority}) is redundant: deleting it "
+                        "changes no verdict at any NIC where it applies.",
+                        (),
+                        tuple(self._nics_of(nsg)),
+                    )
+
+    def _nics_of(self, nsg: NetworkSecurityGroup) -> list[str]:
+        return [c.nic_id for c in self.contexts.get(nsg.key, []) if c.nic_id is not None]
+
+    # --- exposure and probes -------------------------------------------------------------------------
+
+    def exposure_findings(self) -> Iterable[Finding]:
+        """One finding per allowing rule (or NIC without NSGs), listing every exposed port it lets in."""
+        grouped: dict[str, dict[int, list[tuple[str | None, Box]]]] = defaultdict(lambda: defaultdict(list))
+        space = self.space
+        ported = space.protocols.mask(((IANA_TCP, IANA_TCP), (IANA_UDP, IANA_UDP)))
+        ports = space.ports.mask(PortSet.of((p, p) for p in EXPOSED_PORTS).intervals)
+        for compiled, nic_id in self.policies:
+            policy = compiled.policy
+            for family in FAMILIES:
+                universe = compiled.universe(Direction.INBOUND, family)
+                if universe is None:
+                    continue
+                addresses = space.addresses(family)
+                internet = addresses.mask(policy.internet.v4 if family == 4 else policy.internet.v6)
+                region = intersect(universe, (family, ported, addresses.full, ports, internet, space.ports.full))
+                if region is None:
+                    continue
+                for box, _, decision in evaluate_boxes(compiled, Direction.INBOUND, [(region, None)]):
+                    if not decision.allowed:
+                        continue
+                    resource = _decided_resource(decision.rule, policy, nic_id)
+                    for port in EXPOSED_PORTS:
+                        hit = intersect(box, (family, box[1], box[2], space.ports.value_mask(port), box[4], box[5]))
+                        if hit is not None:
+                            grouped[resource][port].append((nic_id, hit))
+        for resource in sorted(grouped, key=str.casefold):
+            by_port = grouped[resource]
+            hits = [h for port in sorted(by_port) for h in by_port[port]]
+            nics = tuple(dict.fromkeys(n for n, _ in hits if n is not None))
+            first = next(((n, b) for n, b in hits if n is not None), None)
+            listed = ", ".join(f"{p} ({EXPOSED_PORTS[p]})" for p in sorted(by_port))
+            where = f"at {len(nics)} NIC(s)" if nics else "wherever this NSG applies alone"
+            how = (
+                f"allowed by {resource.rsplit('/', 1)[-1]}"
+                if "/securityrules/" in resource.casefold()
+                else "no NSG applies"
+            )
+            yield Finding(
+                "internet-exposed-port",
+                RULES["internet-exposed-port"].level,
+                resource,
+                f"Reachable from the Internet {where}, {how}: port(s) {listed}.",
+                (),
+                nics,
+                witness(space, first[1], first[0], Direction.INBOUND) if first else None,
+            )
+
+    def probe_findings(self) -> Iterable[Finding]:
+        space = self.space
+        grouped: dict[str, list[tuple[str, Box]]] = defaultdict(list)
+        for compiled, nic_id in self.policies:
+            nic = compiled.policy.nic
+            if nic_id is None or not any(c.load_balancer_backend_address_pools for c in nic.ip_configurations):
+                continue
+            probes = AddressSet.of([_HOST_VIP])
+            for family in FAMILIES:
+                universe = compiled.universe(Direction.INBOUND, family)
+                if universe is None:
+                    continue
+                region = intersect(universe, compiled.address_box(family, probes))
+                if region is None:
+                    continue
+                for box, _, decision in evaluate_boxes(compiled, Direction.INBOUND, [(region, None)]):
+                    if not decision.allowed and decision.rule is not None and not decision.rule.is_default:
+                        grouped[decision.rule.id or decision.rule.name].append((nic_id, box))
+        for resource, hits in grouped.items():
+            nics = tuple(dict.fromkeys(n for n, _ in hits))
+            yield Finding(
+                "deny-load-balancer-probes",
+                RULES["deny-load-balancer-probes"].level,
+                resource,
+                f"Rule '{resource.rsplit('/', 1)[-1]}' denies load balancer health probes (AzureLoadBalancer, "
+                f"168.63.129.16) to {len(nics)} NIC(s) in a backend pool: the load balancer will mark them down.",
+                (),
+                nics,
+                witness(space, hits[0][1], hits[0][0], Direction.INBOUND),
+            )
+
+    # --- findings from the rule text ---------------------------------------------------------------
+
+    def text_findings(self) -> Iterable[Finding]:
+        topology = self.topology
+        member_asgs = {
+            id_key(a)
+            for nic in topology.nics.values()
+            for c in nic.ip_configurations
+            for a in c.application_security_groups
+        }
+        for nsg in topology.nsgs.values():
+            attached = topology.subnets_using_nsg(nsg.id) or topology.nics_using_nsg(nsg.id)
+            if not attached:
+                yield Finding(
+                    "unattached-nsg",
+                    RULES["unattached-nsg"].level,
+                    nsg.id,
+                    f"NSG '{nsg.name}' is associated with no subnet or network interface: its rules apply nowhere.",
+                )
+            nics = tuple(self._nics_of(nsg))
+            for rule in nsg.security_rules:
+                rid = _rule_id(nsg, rule)
+                if rule.access is Access.ALLOW and rule.direction is Direction.INBOUND and _all_ports(rule):
+                    broad = [s for s in rule.source_addresses if _is_broad(s)]
+                    if broad:
+                        yield Finding(
+                            "overly-permissive-rule",
+                            RULES["overly-permissive-rule"].level,
+                            rid,
+                            f"Rule '{rule.name}' allows {rule.protocol.value} on all ports from '{broad[0]}'.",
+                            (),
+                            nics,
+                        )
+                empty = [a for a in (*rule.source_asgs, *rule.destination_asgs) if id_key(a) not in member_asgs]
+                if empty:
+                    yield Finding(
+                        "empty-asg",
+                        RULES["empty-asg"].level,
+                        rid,
+                        f"Rule '{rule.name}' names application security group(s) without members "
+                        f"({', '.join(a.rsplit('/', 1)[-1] for a in empty)}): that side matches no address.",
+                        tuple(empty),
+                        nics,
+                    )
+                if rule.protocol in (Protocol.ICMP, Protocol.ESP, Protocol.AH):
+                    ported = [p for p in (*rule.source_ports, *rule.destination_ports) if p.strip() != "*"]
+                    if ported:
+                        yield Finding(
+                            "ports-on-portless-protocol",
+                            RULES["ports-on-portless-protocol"].level,
+                            rid,
+                            f"Rule '{rule.name}' has protocol {rule.protocol.value}, which carries no ports, but "
+                            f"names ports ({', '.join(ported)}): they are ignored.",
+                            (),
+                            nics,
+                        )
+                hosts = [p for p in (*rule.source_addresses, *rule.destination_addresses) if has_host_bits(p)]
+                if hosts:
+                    yield Finding(
+                        "host-bits-set",
+                        RULES["host-bits-set"].level,
+                        rid,
+                        f"Rule '{rule.name}' has prefix(es) with host bits set ({', '.join(hosts)}); "
+                        "they are treated as their networks.",
+                        (),
+                        nics,
+                    )
+
+    def platform_findings(self) -> Iterable[Finding]:
+        from opennsg.analysis.platform import missing_platform_ports
+
+        yield from missing_platform_ports(self.topology, self.engine)
+
+
+_HOST_VIP = __import__("ipaddress").ip_network("168.63.129.16/32")
+
+
+def _all_ports(rule: SecurityRule) -> bool:
+    return any(p.strip() in ("*", "0-65535") for p in rule.destination_ports)
+
+
+def _is_broad(source: str) -> bool:
+    folded = source.strip().casefold()
+    return folded in BROAD_SOURCES or folded.startswith("azurecloud.")
+
+
+def _decided_resource(rule: SecurityRule | None, policy: NicPolicy, nic_id: str | None) -> str:
+    if rule is not None:
+        if rule.id:
+            return rule.id
+        for resolved in (policy.subnet_nsg, policy.nic_nsg):
+            if resolved is not None and any(r.rule is rule for r in (*resolved.inbound, *resolved.outbound)):
+                return _rule_id(resolved.nsg, rule)
+    return nic_id or policy.nic.id
+
+
+def lint_topology(topology: Topology, disabled: Iterable[str] = (), enabled: Iterable[str] = ()) -> list[Finding]:
+    """Every finding, ordered by level then resource; ``disabled`` rule ids are skipped unless ``enabled``."""
+    off = {d.casefold() for d in disabled} - {e.casefold() for e in enabled}
+    linter = Linter(topology)
+    findings: list[Finding] = []
+    for source in (
+        linter.rule_findings,
+        linter.exposure_findings,
+        linter.probe_findings,
+        linter.text_findings,
+        linter.platform_findings,
+    ):
+        findings.extend(f for f in source() if f.rule_id not in off)
+    order = {level: i for i, level in enumerate(LEVELS)}
+    findings.sort(key=lambda f: (order[f.level], f.rule_id, f.resource.casefold()))
+    return findings
+
+
+def fails(findings: Sequence[Finding], fail_on: str) -> bool:
+    """``--fail-on``: a finding at or above the level exists (``none`` never fails)."""
+    if fail_on == "none":
+        return False
+    limit = [str(level) for level in LEVELS].index(fail_on)
+    return any(LEVELS.index(f.level) <= limit for f in findings)

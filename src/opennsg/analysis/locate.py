@@ -1,0 +1,204 @@
+"""Where a resource is written: the file and 1-based line where its JSON object begins (for SARIF annotations).
+
+The topology keeps no positions, so the input files are scanned again with a small JSON reader that records the
+line of every object's ``{``. Rules are found by id, else by NSG name and rule name (ARM templates name rules
+``nsg/rule`` or nest them in ``securityRules``), else by rule name alone when only one rule has it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opennsg.model.ids import id_key
+
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _Reader:
+    """JSON (RFC 8259) to Python values, noting each object's start line and its enclosing objects."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.objects: list[tuple[int, dict[str, Any], tuple[dict[str, Any], ...]]] = []
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._stack: list[dict[str, Any]] = []
+
+    def line(self, offset: int) -> int:
+        lo, hi = 0, len(self._line_starts)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._line_starts[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid
+        return lo + 1
+
+    def skip(self, i: int) -> int:
+        m = _WHITESPACE.match(self.text, i)
+        return m.end() if m else i
+
+    def value(self, i: int) -> tuple[Any, int]:
+        i = self.skip(i)
+        ch = self.text[i : i + 1]
+        if ch == "{":
+            return self.obj(i)
+        if ch == "[":
+            return self.array(i)
+        if ch == '"':
+            return json.decoder.scanstring(self.text, i + 1)  # type: ignore[attr-defined,no-any-return]
+        for literal, value in (("true", True), ("false", False), ("null", None)):
+            if self.text.startswith(literal, i):
+                return value, i + len(literal)
+        m = _NUMBER.match(self.text, i)
+        if not m:
+            raise ValueError(f"unexpected character at line {self.line(i)}")
+        return json.loads(m.group()), m.end()
+
+    def obj(self, i: int) -> tuple[dict[str, Any], int]:
+        out: dict[str, Any] = {}
+        self.objects.append((self.line(i), out, tuple(self._stack)))
+        self._stack.append(out)
+        i = self.skip(i + 1)
+        if self.text[i : i + 1] == "}":
+            self._stack.pop()
+            return out, i + 1
+        while True:
+            i = self.skip(i)
+            if self.text[i : i + 1] != '"':
+                raise ValueError(f"expected a key at line {self.line(i)}")
+            key, i = json.decoder.scanstring(self.text, i + 1)  # type: ignore[attr-defined]
+            i = self.skip(i)
+            if self.text[i : i + 1] != ":":
+                raise ValueError(f"expected ':' at line {self.line(i)}")
+            out[key], i = self.value(i + 1)
+            i = self.skip(i)
+            ch = self.text[i : i + 1]
+            if ch == ",":
+                i += 1
+                continue
+            if ch == "}":
+                self._stack.pop()
+                return out, i + 1
+            raise ValueError(f"expected ',' or '}}' at line {self.line(i)}")
+
+    def array(self, i: int) -> tuple[list[Any], int]:
+        out: list[Any] = []
+        i = self.skip(i + 1)
+        if self.text[i : i + 1] == "]":
+            return out, i + 1
+        while True:
+            item, i = self.value(i)
+            out.append(item)
+            i = self.skip(i)
+            ch = self.text[i : i + 1]
+            if ch == ",":
+                i += 1
+                continue
+            if ch == "]":
+                return out, i + 1
+            raise ValueError(f"expected ',' or ']' at line {self.line(i)}")
+
+
+def object_lines(text: str) -> list[tuple[int, dict[str, Any], tuple[dict[str, Any], ...]]]:
+    """Every JSON object of ``text``: (start line, the object, its enclosing objects outermost first)."""
+    reader = _Reader(text.lstrip("\ufeff"))
+    reader.value(0)
+    return reader.objects
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    path: Path
+    line: int
+
+
+def _is_rule(obj: dict[str, Any]) -> bool:
+    props = obj.get("properties")
+    return isinstance(props, dict) and "priority" in props and "direction" in props and "access" in props
+
+
+def _is_nsg(obj: dict[str, Any]) -> bool:
+    kind = str(obj.get("type", "")).casefold()
+    props = obj.get("properties")
+    return kind.endswith("/networksecuritygroups") or (
+        isinstance(props, dict) and "securityRules" in props and "addressSpace" not in props
+    )
+
+
+def _last(name: Any) -> str:
+    return str(name).rsplit("/", 1)[-1].casefold()
+
+
+@dataclass(slots=True)
+class Locator:
+    """Resource id → where it is written, built from the input files."""
+
+    by_id: dict[str, Location] = field(default_factory=dict)
+    rules_by_name: dict[tuple[str, str], Location] = field(default_factory=dict)
+    rule_names: dict[str, list[Location]] = field(default_factory=dict)
+    nsgs_by_name: dict[str, Location] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, files: Iterable[Path]) -> Locator:
+        locator = cls()
+        for file in files:
+            try:
+                objects = object_lines(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError, UnicodeDecodeError):
+                continue
+            for line, obj, parents in objects:
+                locator._add(file, line, obj, parents)
+        return locator
+
+    def _add(self, file: Path, line: int, obj: dict[str, Any], parents: tuple[dict[str, Any], ...]) -> None:
+        where = Location(file, line)
+        if isinstance(obj.get("id"), str):
+            self.by_id.setdefault(id_key(obj["id"]), where)
+        if _is_rule(obj) and "name" in obj:
+            rule = _last(obj["name"])
+            nsg = next((p for p in reversed(parents) if _is_nsg(p)), None)
+            raw = str(obj["name"])
+            nsg_name = (
+                _last(nsg.get("name", ""))
+                if nsg is not None
+                else (raw.rsplit("/", 2)[-2].casefold() if "/" in raw else "")
+            )
+            self.rules_by_name.setdefault((nsg_name, rule), where)
+            self.rule_names.setdefault(rule, []).append(where)
+        elif _is_nsg(obj) and "name" in obj:
+            self.nsgs_by_name.setdefault(_last(obj["name"]), where)
+
+    def find(self, resource: str) -> Location | None:
+        found = self.by_id.get(id_key(resource))
+        if found is not None:
+            return found
+        parts = resource.strip("/").split("/")
+        lowered = [p.casefold() for p in parts]
+        if "securityrules" in lowered and "networksecuritygroups" in lowered:
+            nsg = lowered[lowered.index("networksecuritygroups") + 1]
+            rule = lowered[lowered.index("securityrules") + 1]
+            hit = self.rules_by_name.get((nsg, rule))
+            if hit is not None:
+                return hit
+            candidates = self.rule_names.get(rule, [])
+            return candidates[0] if len(candidates) == 1 else None
+        if "networksecuritygroups" in lowered:
+            return self.nsgs_by_name.get(lowered[lowered.index("networksecuritygroups") + 1])
+        return None
+
+
+def input_files(paths: Iterable[Path]) -> list[Path]:
+    """The JSON files ``load_paths`` reads from these paths."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.casefold() == ".json"))
+        else:
+            out.append(path)
+    return out

@@ -1,0 +1,703 @@
+"""Who can reach whom: the NIC-to-NIC matrix and reachability intents, exactly, over protocols and ports.
+
+A path from a NIC to a NIC is the source NIC's outbound chain (remote = the destination's address), then the
+destination NIC's inbound chain (remote = the source's address), as ``Engine.verify_path`` decides one flow; here
+both legs are evaluated over every protocol and port at once. Routing as far as the model has it: private
+addresses are reachable within a VNet and across a ``Connected`` peering; a UDR with next hop ``None`` blocks
+(``no-route``); a UDR to an appliance or gateway ends the path there (``appliance``, result ``Indeterminate``).
+``Internet`` reaches a NIC only through a public IP on it; a NIC reaches the Internet through its public IP, a NAT
+gateway or default outbound access (spec §12.2–12.3, where the model knows them).
+
+Legs are cached: a leg's answer depends only on the NIC's NSGs and VNet (its policy) and on which rule-relevant
+class its local and remote addresses fall in, so NICs that no rule tells apart share one evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from ipaddress import ip_address, ip_network
+from pathlib import Path
+from typing import Any, Literal
+
+from opennsg.analysis.render import FlowBox, flow_box
+from opennsg.analysis.space import Box, Space
+from opennsg.analysis.symbolic import (
+    CompiledPolicy,
+    Decision,
+    build_space,
+    evaluate_boxes,
+    register_addresses,
+    register_policy,
+)
+from opennsg.engine import Engine
+from opennsg.engine.addresses import AddressSet, PortSet
+from opennsg.engine.flow import parse_flow_protocol
+from opennsg.engine.ir import NicPolicy
+from opennsg.model.enums import Direction
+from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.ids import id_key
+from opennsg.model.resources import NetworkInterface, Subnet
+from opennsg.model.topology import Topology
+from opennsg.model.values import parse_port_range, parse_prefix
+
+Hop = Literal[
+    "source-admin",
+    "source-nic",
+    "source-subnet",
+    "destination-admin",
+    "destination-subnet",
+    "destination-nic",
+    "no-route",
+    "no-egress",
+    "appliance",
+]
+Result = Literal["Reachable", "PartiallyReachable", "Unreachable", "Indeterminate"]
+INTERNET = "Internet"
+APPLIANCE_HOPS = frozenset({"virtualappliance", "virtualnetworkgateway"})
+_HOPS: dict[tuple[str, str | None], Hop] = {
+    ("source", "subnet"): "source-subnet",
+    ("source", "networkInterface"): "source-nic",
+    ("source", "admin"): "source-admin",
+    ("destination", "subnet"): "destination-subnet",
+    ("destination", "networkInterface"): "destination-nic",
+    ("destination", "admin"): "destination-admin",
+}
+
+
+def _hop(leg: str, decision: Decision) -> Hop:
+    if decision.association is None:
+        return "no-egress" if leg == "source" else "destination-nic"  # platform filters: SMTP block outbound
+    return _HOPS.get((leg, decision.association), "source-nic" if leg == "source" else "destination-nic")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One side of an intent: NICs of the topology, or addresses outside it (``Internet``, a CIDR, a subnet)."""
+
+    label: str
+    nics: tuple[NetworkInterface, ...] = ()
+    addresses: AddressSet | None = None
+    internet: bool = False
+    #: The subnet whose prefixes ``addresses`` are (an empty subnet), for routing.
+    subnet: Subnet | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    name: str
+    source: str
+    destination: str
+    protocol: str
+    destination_ports: tuple[str, ...]
+    source_ports: tuple[str, ...] = ("0-65535",)
+    expect: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedBox:
+    box: FlowBox
+    rule: str | None
+    hop: Hop
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.box.to_json(), "rule": self.rule, "hop": self.hop}
+
+
+@dataclass(frozen=True, slots=True)
+class IntentResult:
+    name: str
+    result: Result
+    allowed: tuple[FlowBox, ...]
+    blocked: tuple[BlockedBox, ...]
+    expect: str | None = None
+
+    @property
+    def expectation_failed(self) -> bool:
+        return self.expect is not None and self.expect.casefold() != self.result.casefold()
+
+    @property
+    def allowed_flows(self) -> int:
+        return sum(b.flows for b in self.allowed)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "result": self.result,
+            "allowed": [b.to_json() for b in self.allowed],
+            "blocked": [b.to_json() for b in self.blocked],
+            "witness": self.allowed[0].witness.to_json() if self.allowed else None,
+            "counterexample": self.blocked[0].box.witness.to_json() if self.blocked else None,
+        }
+        if self.expect is not None:
+            out["expect"] = self.expect
+            out["expectationMet"] = not self.expectation_failed
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One source → destination pair of the matrix."""
+
+    source: str
+    destination: str
+    reachable: bool | Literal["partial"]
+    summary: str
+    allowed: tuple[FlowBox, ...]
+    blocked_hops: tuple[Hop, ...] = ()
+
+    @property
+    def flows(self) -> int:
+        return sum(b.flows for b in self.allowed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "destination": self.destination,
+            "reachable": self.reachable,
+            "summary": self.summary,
+            "flows": self.flows,
+            "allowed": [b.to_json() for b in self.allowed],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Matrix:
+    sources: tuple[str, ...]
+    destinations: tuple[str, ...]
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+    def cell(self, source: str, destination: str) -> Cell | None:
+        return self.cells.get((source, destination))
+
+    def label(self, resource: str) -> str:
+        return self.names.get(resource, resource.rsplit("/", 1)[-1])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sources": list(self.sources),
+            "destinations": list(self.destinations),
+            "pairs": [c.to_json() for c in self.cells.values()],
+        }
+
+
+def _primary_ip(nic: NetworkInterface) -> str | None:
+    for cfg in sorted(nic.ip_configurations, key=lambda c: not c.primary):
+        if cfg.private_ip_address:
+            return cfg.private_ip_address
+    return None
+
+
+def _point(text: str) -> AddressSet:
+    return AddressSet.of([ip_network(text)])
+
+
+# --- the legs --------------------------------------------------------------------------------------------
+
+
+class Reachability:
+    """Reachability questions over one topology (``matrix()`` and ``intents(...)``)."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.engine = Engine(topology)
+        self.nics = sorted(topology.nics.values(), key=lambda n: n.id.casefold())
+        self._representative: dict[tuple[object, ...], NicPolicy] = {}
+        for nic in self.nics:
+            key = self._policy_key(nic)
+            if key not in self._representative:
+                self._representative[key] = self.engine.policy(nic.id)
+
+    def _policy_key(self, nic: NetworkInterface) -> tuple[object, ...]:
+        """What a NIC's policy depends on besides its addresses: its NSGs, VNet, subscription and routes."""
+        subnet = self.topology.subnet(nic.subnet)
+        return (
+            id_key(subnet.network_security_group) if subnet and subnet.network_security_group else None,
+            id_key(nic.network_security_group) if nic.network_security_group else None,
+            id_key(subnet.vnet_id) if subnet else None,
+            id_key(subnet.route_table) if subnet and subnet.route_table else None,
+            nic.subscription_id.casefold(),
+        )
+
+    def _space(self, addresses: Iterable[AddressSet], ports: Iterable[PortSet], protocols: Iterable[int]) -> None:
+        """Two spaces: one fine enough to evaluate (every NIC address its own class), one with only the rules'
+        boundaries, whose classes tell which addresses a leg cannot tell apart (the cache key)."""
+        policies = list(self._representative.values())
+        extra = list(addresses)
+        ports = list(ports)
+        self.rule_space = build_space(policies, extra, ports)
+        space = Space()
+        for policy in policies:
+            register_policy(space, policy)
+        for nic in self.nics:
+            for cfg in nic.ip_configurations:
+                if cfg.private_ip_address:
+                    register_addresses(space, _point(cfg.private_ip_address))
+        for addresses_set in extra:
+            register_addresses(space, addresses_set)
+        for port_set in ports:
+            space.ports.register(port_set.intervals)
+        for number in protocols:
+            space.protocols.register(((number, number),))
+        space.freeze()
+        self.space = space
+        self.compiled = {key: CompiledPolicy(space, policy) for key, policy in self._representative.items()}
+        self._legs: dict[tuple[object, ...], list[tuple[Box, Decision]]] = {}
+
+    def _leg(
+        self, nic: NetworkInterface, direction: Direction, local: str, remote: AddressSet, region: Box
+    ) -> list[tuple[Box, Decision]]:
+        """The NIC's chain over ``region`` (local = ``local``, remote ⊆ ``remote``), pieces with decisions."""
+        family = ip_address(local).version
+        remote_key, point = self._remote_key(family, remote)
+        key = (
+            self._policy_key(nic),
+            direction,
+            family,
+            self._class_of_point(family, local),
+            remote_key,
+            region[1],
+            region[3],
+            region[5],
+        )
+        cached = self._legs.get(key)
+        if cached is None:
+            compiled = self.compiled[self._policy_key(nic)]
+            pieces = evaluate_boxes(compiled, direction, [(region, None)])
+            cached = self._legs[key] = [(box, decision) for box, _, decision in pieces]
+        # A point is never split, so a cached answer for another address of the same class carries over.
+        return [
+            ((family, box[1], region[2], box[3], region[4] if point else box[4], box[5]), decision)
+            for box, decision in cached
+        ]
+
+    def _class_of_point(self, family: int, address: str) -> int:
+        partition = self.rule_space.addresses(family)
+        return partition.value_mask(int(ip_address(address)))
+
+    def _remote_key(self, family: int, remote: AddressSet) -> tuple[tuple[int, ...], bool]:
+        """Single remote addresses are keyed by their rule-space class, other sets by value."""
+        intervals = remote.v4 if family == 4 else remote.v6
+        if len(intervals) == 1 and intervals[0][0] == intervals[0][1]:
+            return (self.rule_space.addresses(family).value_mask(intervals[0][0]),), True
+        return tuple(x for span in intervals for x in span), False
+
+    def _box(self, family: int, protocols: int, local: AddressSet, lports: int, remote: AddressSet, rports: int) -> Box:
+        addresses = self.space.addresses(family)
+        local_mask = addresses.mask(local.v4 if family == 4 else local.v6)
+        remote_mask = addresses.mask(remote.v4 if family == 4 else remote.v6)
+        return (family, protocols, local_mask, lports, remote_mask, rports)
+
+    # --- routing --------------------------------------------------------------------------------------
+
+    def route(self, source: NetworkInterface, destination: str) -> Hop | None:
+        """Why the source's subnet cannot carry a private flow to ``destination`` (None: it can)."""
+        topology = self.topology
+        subnet = topology.subnet(source.subnet)
+        address = ip_address(destination)
+        table = topology.route_table(subnet.route_table) if subnet else None
+        best: tuple[int, str] | None = None
+        for route in table.routes if table else ():
+            network = parse_prefix(route.address_prefix)
+            matches = network is not None and network.version == address.version and address in network
+            if matches and network is not None and (best is None or network.prefixlen > best[0]):
+                best = (network.prefixlen, route.next_hop_type.casefold())
+        if best is not None:
+            if best[1] == "none":
+                return "no-route"
+            if best[1] in APPLIANCE_HOPS:
+                return "appliance"
+        vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
+        if vnet is None:
+            return "no-route"
+        spaces = [*vnet.address_space]
+        for peering in vnet.peerings:
+            if peering.connected and peering.allow_virtual_network_access:
+                spaces.extend(peering.remote_address_space)
+        for prefix in spaces:
+            network = parse_prefix(prefix)
+            if network is not None and network.version == address.version and address in network:
+                return None
+        return "no-route"
+
+    def has_public_ip(self, nic: NetworkInterface) -> bool:
+        return any(cfg.public_ip_address for cfg in nic.ip_configurations)
+
+    # --- NIC to NIC -----------------------------------------------------------------------------------
+
+    def _pair(
+        self, source: NetworkInterface, destination: NetworkInterface, protocols: int, sports: int, dports: int
+    ) -> tuple[list[FlowBox], list[BlockedBox], bool]:
+        """Allowed and blocked boxes (destination-inbound view; blocked at the source: source-outbound view)."""
+        space = self.space
+        src_ip, dst_ip = _primary_ip(source), _primary_ip(destination)
+        if src_ip is None or dst_ip is None or ip_address(src_ip).version != ip_address(dst_ip).version:
+            return [], [], False
+        family = ip_address(src_ip).version
+        src, dst = _point(src_ip), _point(dst_ip)
+        outbound_region = self._box(family, protocols, src, sports, dst, dports)
+        routed = self.route(source, dst_ip)
+        if routed is not None:
+            box = flow_box(space, outbound_region, source.id, Direction.OUTBOUND)
+            return [], [BlockedBox(box, None, routed)], routed == "appliance"
+        allowed: list[FlowBox] = []
+        blocked: list[BlockedBox] = []
+        for out_box, out_decision in self._leg(source, Direction.OUTBOUND, src_ip, dst, outbound_region):
+            if not out_decision.allowed:
+                rendered = flow_box(space, out_box, source.id, Direction.OUTBOUND)
+                blocked.append(BlockedBox(rendered, out_decision.rule_name, _hop("source", out_decision)))
+                continue
+            inbound_region = (family, out_box[1], out_box[4], out_box[5], out_box[2], out_box[3])
+            for in_box, in_decision in self._leg(destination, Direction.INBOUND, dst_ip, src, inbound_region):
+                rendered = flow_box(space, in_box, destination.id, Direction.INBOUND)
+                if in_decision.allowed:
+                    allowed.append(rendered)
+                else:
+                    blocked.append(BlockedBox(rendered, in_decision.rule_name, _hop("destination", in_decision)))
+        return allowed, blocked, False
+
+    def _from_addresses(
+        self,
+        remote: AddressSet,
+        destination: NetworkInterface,
+        protocols: int,
+        sports: int,
+        dports: int,
+        hop: Hop | None,
+    ) -> tuple[list[FlowBox], list[BlockedBox]]:
+        space = self.space
+        dst_ip = _primary_ip(destination)
+        if dst_ip is None:
+            return [], []
+        family = ip_address(dst_ip).version
+        region = self._box(family, protocols, _point(dst_ip), dports, remote, sports)
+        if not region[4]:
+            return [], []
+        if hop is not None:
+            return [], [BlockedBox(flow_box(space, region, destination.id, Direction.INBOUND), None, hop)]
+        allowed: list[FlowBox] = []
+        blocked: list[BlockedBox] = []
+        for box, decision in self._leg(destination, Direction.INBOUND, dst_ip, remote, region):
+            rendered = flow_box(space, box, destination.id, Direction.INBOUND)
+            if decision.allowed:
+                allowed.append(rendered)
+            else:
+                blocked.append(BlockedBox(rendered, decision.rule_name, _hop("destination", decision)))
+        return allowed, blocked
+
+    def _to_addresses(
+        self, source: NetworkInterface, remote: AddressSet, protocols: int, sports: int, dports: int, hop: Hop | None
+    ) -> tuple[list[FlowBox], list[BlockedBox]]:
+        space = self.space
+        src_ip = _primary_ip(source)
+        if src_ip is None:
+            return [], []
+        family = ip_address(src_ip).version
+        region = self._box(family, protocols, _point(src_ip), sports, remote, dports)
+        if not region[4]:
+            return [], []
+        if hop is not None:
+            return [], [BlockedBox(flow_box(space, region, source.id, Direction.OUTBOUND), None, hop)]
+        allowed: list[FlowBox] = []
+        blocked: list[BlockedBox] = []
+        for box, decision in self._leg(source, Direction.OUTBOUND, src_ip, remote, region):
+            rendered = flow_box(space, box, source.id, Direction.OUTBOUND)
+            if decision.allowed:
+                allowed.append(rendered)
+            else:
+                blocked.append(BlockedBox(rendered, decision.rule_name, _hop("source", decision)))
+        return allowed, blocked
+
+    def internet_of(self, nic: NetworkInterface) -> AddressSet:
+        return self.compiled[self._policy_key(nic)].policy.internet
+
+    def egress(self, nic: NetworkInterface) -> Hop | None:
+        """``no-egress`` when the NIC has no way out to the Internet (spec §12.2), else None."""
+        subnet = self.topology.subnet(nic.subnet)
+        if self.has_public_ip(nic):
+            return None
+        if subnet is not None and getattr(subnet, "nat_gateway", None):
+            return None
+        if subnet is not None and getattr(subnet, "default_outbound_access", True) is False:
+            return "no-egress"
+        return None
+
+    # --- the matrix -----------------------------------------------------------------------------------
+
+    def matrix(self) -> Matrix:
+        self._space((), (), ())
+        space = self.space
+        full = (space.protocols.full, space.ports.full, space.ports.full)
+        cells: dict[tuple[str, str], Cell] = {}
+        names = {n.id: n.name for n in self.nics}
+        for destination in self.nics:
+            internet = self.internet_of(destination)
+            hop: Hop | None = None if self.has_public_ip(destination) else "no-route"
+            allowed, blocked = self._from_addresses(internet, destination, *full, hop)
+            cells[(INTERNET, destination.id)] = self._cell(INTERNET, destination.id, allowed, blocked)
+        for source in self.nics:
+            for destination in self.nics:
+                if source is destination:
+                    continue
+                allowed, blocked, _ = self._pair(source, destination, *full)
+                cells[(source.id, destination.id)] = self._cell(source.id, destination.id, allowed, blocked)
+        return Matrix((INTERNET, *(n.id for n in self.nics)), tuple(n.id for n in self.nics), cells, names)
+
+    def _cell(self, source: str, destination: str, allowed: list[FlowBox], blocked: list[BlockedBox]) -> Cell:
+        reachable: bool | Literal["partial"] = False if not allowed else True if not blocked else "partial"
+        return Cell(source, destination, reachable, summarize(allowed), tuple(allowed), tuple(b.hop for b in blocked))
+
+    # --- intents --------------------------------------------------------------------------------------
+
+    def endpoint(self, text: str) -> Endpoint:
+        topology = self.topology
+        name = text.strip()
+        if name.casefold() == INTERNET.casefold():
+            return Endpoint(INTERNET, internet=True)
+        if "/subnets/" in name.casefold():
+            subnet = topology.subnet(name)
+            if subnet is None:
+                raise _bad(f"Subnet '{name}' is not in the topology.")
+            members = tuple(n for n in self.nics if n.subnet and id_key(n.subnet) == subnet.key)
+            prefixes = [p for p in (parse_prefix(x) for x in subnet.address_prefixes) if p is not None]
+            return Endpoint(name, members, AddressSet.of(prefixes) if not members else None, subnet=subnet)
+        network = parse_prefix(name)
+        if network is not None:
+            holder = self.engine.for_nic_ip(name) if network.num_addresses == 1 else None
+            if holder is not None:
+                return Endpoint(name, (holder,))
+            return Endpoint(name, addresses=AddressSet.of([network]))
+        nic = topology.find_nic(name)
+        if nic is None:
+            raise _bad(f"'{name}' names no NIC, VM or subnet of the topology, and is not Internet or an IP/CIDR.")
+        return Endpoint(name, (nic,))
+
+    def intents(self, intents: Sequence[Intent]) -> list[IntentResult]:
+        problems: list[ArmError] = []
+        prepared: list[tuple[Intent, Endpoint, Endpoint, frozenset[int] | None, PortSet, PortSet]] = []
+        for intent in intents:
+            try:
+                source, destination = self.endpoint(intent.source), self.endpoint(intent.destination)
+                protocols = _protocols(intent.protocol)
+                dports = _ports(intent.destination_ports, "destinationPorts")
+                sports = _ports(intent.source_ports, "sourcePorts")
+                if not source.nics and not destination.nics:
+                    raise _bad("One side of an intent must be a NIC, VM or subnet with NICs of the topology.")
+            except OpenNsgError as exc:
+                problems.extend(
+                    ArmError(e.code, f"Intent '{intent.name}': {e.message}", intent.name) for e in exc.errors
+                )
+                continue
+            prepared.append((intent, source, destination, protocols, sports, dports))
+        if problems:
+            raise OpenNsgError(problems)
+        extra = [e.addresses for _, s, d, *_ in prepared for e in (s, d) if e.addresses is not None]
+        numbers = {p for *_, protocols, _, _ in prepared if protocols for p in protocols}
+        self._space(extra, [p for *_, s, d in prepared for p in (s, d)], numbers)
+        return [self._answer(*item) for item in prepared]
+
+    def _answer(
+        self,
+        intent: Intent,
+        source: Endpoint,
+        destination: Endpoint,
+        protocols: frozenset[int] | None,
+        sports: PortSet,
+        dports: PortSet,
+    ) -> IntentResult:
+        space = self.space
+        pmask = (
+            space.protocols.full
+            if protocols is None
+            else space.protocols.mask(tuple((p, p) for p in sorted(protocols)))
+        )
+        smask = space.ports.mask(sports.intervals)
+        dmask = space.ports.mask(dports.intervals)
+        allowed: list[FlowBox] = []
+        blocked: list[BlockedBox] = []
+        indeterminate = False
+        if source.nics and destination.nics:
+            for s in source.nics:
+                for d in destination.nics:
+                    if s is d:
+                        continue
+                    a, b, appliance = self._pair(s, d, pmask, smask, dmask)
+                    allowed += a
+                    blocked += b
+                    indeterminate = indeterminate or appliance
+        elif destination.nics:
+            for d in destination.nics:
+                remote, hop = self._inbound_remote(source, d)
+                a, b = self._from_addresses(remote, d, pmask, smask, dmask, hop)
+                allowed += a
+                blocked += b
+        else:
+            for s in source.nics:
+                remote, hop = self._outbound_remote(s, destination)
+                if hop == "appliance":
+                    indeterminate = True
+                a, b = self._to_addresses(s, remote, pmask, smask, dmask, hop)
+                allowed += a
+                blocked += b
+        result: Result
+        if indeterminate:
+            result = "Indeterminate"
+        elif not allowed:
+            result = "Unreachable"
+        elif blocked:
+            result = "PartiallyReachable"
+        else:
+            result = "Reachable"
+        return IntentResult(intent.name, result, tuple(allowed), tuple(blocked), intent.expect)
+
+    def _inbound_remote(self, source: Endpoint, destination: NetworkInterface) -> tuple[AddressSet, Hop | None]:
+        """The remote addresses of flows from ``source`` to the NIC, and what blocks them before any NSG."""
+        internet = self.internet_of(destination)
+        if source.internet:
+            return internet, None if self.has_public_ip(destination) else "no-route"
+        assert source.addresses is not None
+        public = source.addresses.difference(internet).empty
+        if public:
+            return source.addresses, None if self.has_public_ip(destination) else "no-route"
+        policy = self.compiled[self._policy_key(destination)].policy
+        inside = source.subnet is not None or source.addresses.difference(policy.virtual_network).empty
+        return source.addresses, None if inside else "no-route"
+
+    def _outbound_remote(self, source: NetworkInterface, destination: Endpoint) -> tuple[AddressSet, Hop | None]:
+        internet = self.internet_of(source)
+        if destination.internet:
+            return internet, self.egress(source)
+        assert destination.addresses is not None
+        if destination.addresses.difference(internet).empty:
+            return destination.addresses, self.egress(source)
+        first = next(iter(destination.addresses.networks()), None)
+        hop = self.route(source, str(first.network_address)) if first is not None else "no-route"
+        on_premises = destination.addresses.difference(self.compiled[self._policy_key(source)].policy.virtual_network)
+        if hop == "no-route" and on_premises.empty:
+            hop = None  # a gateway (on-premises) prefix of the VNet: the VirtualNetwork tag holds it
+        return destination.addresses, hop
+
+
+def _bad(message: str) -> OpenNsgError:
+    return OpenNsgError([ArmError("InvalidIntent", message)])
+
+
+def _protocols(text: str) -> frozenset[int] | None:
+    folded = str(text).strip().casefold()
+    if folded in ("*", "any", "all"):
+        return None
+    if folded == "icmp":
+        return frozenset({1, 58})
+    number = parse_flow_protocol(str(text))
+    if number is None:
+        raise _bad(f"protocol '{text}' is not TCP, UDP, ICMP, ICMPv6, ESP, AH, * or an IP protocol number.")
+    return frozenset({number})
+
+
+def _ports(texts: Sequence[str], what: str) -> PortSet:
+    ranges = []
+    for text in texts:
+        parsed = parse_port_range(str(text))
+        if parsed is None:
+            raise _bad(f"{what}: '{text}' is not a port, a range 'lo-hi' or *.")
+        ranges.append(parsed)
+    if not ranges:
+        raise _bad(f"{what} is empty.")
+    return PortSet.of(ranges)
+
+
+def read_intents(path: Path) -> list[Intent]:
+    """Intents from a JSON array or JSON lines; every problem reported at once."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise OpenNsgError([ArmError("FileNotFound", f"Intents file {path}: {exc.strerror or exc}.")]) from None
+    problems: list[ArmError] = []
+    items: list[Any] = []
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            loaded = json.loads(stripped)
+        except ValueError as exc:
+            raise OpenNsgError([ArmError("InvalidJson", f"Intents file {path}: {exc}.")]) from None
+        items = list(loaded)
+    else:
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line))
+            except ValueError as exc:
+                problems.append(ArmError("InvalidJson", f"Intents file {path}, line {number}: {exc}."))
+    intents: list[Intent] = []
+    for index, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            problems.append(ArmError("InvalidIntent", f"Intent #{index} is not a JSON object."))
+            continue
+        missing = [k for k in ("name", "source", "destination", "protocol", "destinationPorts") if k not in item]
+        if missing:
+            problems.append(
+                ArmError(
+                    "MissingRequiredProperty", f"Intent #{index} lacks {', '.join(missing)}.", str(item.get("name"))
+                )
+            )
+            continue
+        expect = item.get("expect")
+        if expect is not None and str(expect).casefold() not in ("reachable", "unreachable", "partiallyreachable"):
+            problems.append(
+                ArmError(
+                    "InvalidIntent",
+                    f"Intent '{item['name']}': expect must be Reachable or Unreachable, not '{expect}'.",
+                )
+            )
+            continue
+        intents.append(
+            Intent(
+                str(item["name"]),
+                str(item["source"]),
+                str(item["destination"]),
+                str(item["protocol"]),
+                _string_list(item["destinationPorts"]),
+                _string_list(item.get("sourcePorts", ["0-65535"])),
+                str(expect) if expect is not None else None,
+            )
+        )
+    if problems:
+        raise OpenNsgError(problems)
+    return intents
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return tuple(part.strip() for part in str(value).split(","))
+
+
+def summarize(allowed: Sequence[FlowBox]) -> str:
+    """ "TCP 22, 443; UDP —; ICMP ✓": per protocol, the destination ports some flow reaches (✓ all, — none)."""
+    from opennsg.engine.addresses import merge_intervals
+
+    parts: list[str] = []
+    for name in ("TCP", "UDP"):
+        spans: list[tuple[int, int]] = []
+        for box in allowed:
+            if name in box.protocols:
+                for text in box.local_ports:
+                    lo, _, hi = text.partition("-")
+                    spans.append((int(lo), int(hi or lo)))
+        merged = merge_intervals(spans)
+        if not merged:
+            parts.append(f"{name} —")
+        elif merged == ((0, 65535),):
+            parts.append(f"{name} ✓")
+        else:
+            shown = [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in merged]
+            parts.append(f"{name} " + ", ".join(shown[:8]) + (f" (+{len(shown) - 8})" if len(shown) > 8 else ""))
+    icmp = any("ICMP" in box.protocols or "ICMPv6" in box.protocols for box in allowed)
+    parts.append(f"ICMP {'✓' if icmp else '—'}")
+    return "; ".join(parts)
+
+
+__all__ = ["Cell", "Intent", "IntentResult", "Matrix", "Reachability", "read_intents", "summarize"]

@@ -1,0 +1,335 @@
+"""``opennsg diff``, ``opennsg lint``, ``opennsg reach``: exact answers over the whole flow space.
+
+Exit codes: diff 0 unchanged / 3 changed; lint 1 when a finding reaches ``--fail-on``; reach 1 when an intent's
+``expect`` is not met; 2 on bad input everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json as jsonlib
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from opennsg.cli.common import (
+    EXIT_EXPECTATION_FAILED,
+    JsonOption,
+    ServiceTagsOption,
+    bad_input_exits,
+    print_json,
+    stdout,
+)
+from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.servicetags import ServiceTags
+from opennsg.model.topology import Topology
+
+EXIT_CHANGED = 3
+FAIL_ON_LEVELS = ("error", "warning", "note", "none")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("diff")(diff)
+    app.command("lint")(lint)
+    app.command("reach")(reach)
+
+
+def _load(paths: Sequence[Path], service_tags: Path | None) -> Topology:
+    from opennsg.arm import load_paths
+
+    tags = ServiceTags.load(service_tags) if service_tags else None
+    return load_paths(list(paths), service_tags=tags)
+
+
+# --- diff ---------------------------------------------------------------------------------------------
+
+
+def _load_plan(plan: Path, subscription: str | None) -> tuple[Topology, Topology]:
+    if importlib.util.find_spec("opennsg.terraform") is None:
+        raise OpenNsgError([ArmError("FeatureNotAvailable", "--plan needs opennsg.terraform, which is not installed.")])
+    terraform = importlib.import_module("opennsg.terraform")
+    prior, planned = terraform.load_plan(plan, subscription=subscription)
+    return prior, planned
+
+
+def diff(
+    old: Path | None = typer.Argument(None, help="The configuration before: ARM JSON file or directory."),
+    new: Path | None = typer.Argument(None, help="The configuration after."),
+    plan: Path | None = typer.Option(
+        None, "--plan", help="A Terraform plan JSON: compare its prior and planned state."
+    ),
+    subscription: str | None = typer.Option(None, "--subscription", help="With --plan: the subscription id to use."),
+    nic: list[str] = typer.Option([], "--nic", help="Only this NIC or VM (name or ARM id); repeatable."),
+    rules: bool = typer.Option(False, "--rules", help="Also report flows whose deciding rule changed."),
+    markdown: Path | None = typer.Option(None, "--markdown", help="Write the changes as a Markdown PR comment."),
+    service_tags: Path | None = ServiceTagsOption,
+    json: bool = JsonOption,
+) -> None:
+    """The exact set of flows whose access differs between two configurations (exit 3 when any does)."""
+    from opennsg.analysis.diff import diff_topologies
+
+    with bad_input_exits(json):
+        if plan is not None:
+            if old is not None or new is not None:
+                raise OpenNsgError([ArmError("InvalidParameter", "Give either OLD and NEW or --plan, not both.")])
+            before, after = _load_plan(plan, subscription)
+        else:
+            if old is None or new is None:
+                raise OpenNsgError([ArmError("MissingRequiredParameter", "Give OLD and NEW (or --plan PLAN.json).")])
+            problems: list[ArmError] = []
+            loaded: list[Topology] = []
+            for side in (old, new):
+                try:
+                    loaded.append(_load([side], service_tags))
+                except OpenNsgError as exc:
+                    problems.extend(exc.errors)
+            if problems:
+                raise OpenNsgError(problems)
+            before, after = loaded
+        result = diff_topologies(before, after, nic, rules)
+    lines = _diff_lines(result)
+    if markdown is not None:
+        markdown.write_text(_diff_markdown(result, lines), encoding="utf-8")
+    if json:
+        print_json(result.to_json())
+    else:
+        _print_diff(result, lines)
+    if result.changed:
+        raise typer.Exit(EXIT_CHANGED)
+
+
+def _describe(change: Any) -> str:
+    from opennsg.analysis.render import addresses_phrase, ports_phrase, protocols_phrase
+
+    box = change.box
+    inbound = change.direction.value == "Inbound"
+    protocols = protocols_phrase(box.protocols)
+    service_ports = box.local_ports if inbound else box.remote_ports
+    peer_ports = box.remote_ports if inbound else box.local_ports
+    text = f"{change.direction.value} {protocols}"
+    if list(service_ports) != ["0-65535"] or list(peer_ports) == ["0-65535"]:
+        text += f" {ports_phrase(service_ports)}"
+    if list(peer_ports) != ["0-65535"]:
+        text += (
+            f" (source ports {ports_phrase(peer_ports)})" if inbound else f" from port(s) {ports_phrase(peer_ports)}"
+        )
+    peer = addresses_phrase(box.remote_addresses, change.names)
+    text += f" from {peer}" if inbound else f" to {peer}"
+    return text
+
+
+def _diff_lines(result: Any) -> dict[tuple[str, str], list[tuple[str, Any]]]:
+    grouped: dict[tuple[str, str], list[tuple[str, Any]]] = defaultdict(list)
+    for change in result.changes:
+        before, after = change.before, change.after
+        rule = after.rule_name or before.rule_name or "no NSG"
+        verdict = f"{before.access.value} → {after.access.value}"
+        if before.access is after.access:
+            verdict = (
+                f"{before.access.value}, now by {after.rule_name or 'no rule'} (was {before.rule_name or 'no rule'})"
+            )
+            line = f"{_describe(change)}: {verdict}"
+        else:
+            line = f"{_describe(change)}: {verdict} ({rule})"
+        grouped[(change.nic, change.direction.value)].append((line, change))
+    return grouped
+
+
+def _print_diff(result: Any, lines: dict[tuple[str, str], list[tuple[str, Any]]]) -> None:
+    if not result.changes:
+        stdout.print(f"No change in access at {result.compared_nics} NIC(s).", markup=False)
+    for (nic, _direction), items in lines.items():
+        stdout.print(f"[bold]{nic.rsplit('/', 1)[-1]}[/]", markup=True)
+        for line, change in items:
+            colour = "green" if change.opened else "red" if change.closed else "yellow"
+            mark = "+" if change.opened else "-" if change.closed else "~"
+            stdout.print(f"  [{colour}]{mark}[/] ", end="", markup=True)
+            stdout.print(f"{line}  [{change.box.flows} flows]", markup=False)
+    for label, nics in (("added", result.added_nics), ("removed", result.removed_nics)):
+        for n in nics:
+            stdout.print(f"NIC {label}: {n}", markup=False)
+    s = result.summary()
+    stdout.print(
+        f"{s['changedBoxes']} change(s) at {s['nics']} NIC(s): {s['opened']} flows opened, {s['closed']} closed.",
+        markup=False,
+    )
+
+
+def _diff_markdown(result: Any, lines: dict[tuple[str, str], list[tuple[str, Any]]]) -> str:
+    s = result.summary()
+    out = ["## OpenNSG: what this change opens and closes", ""]
+    if not result.changes:
+        out.append(f"No change in access at {result.compared_nics} NIC(s).")
+    else:
+        out.append(f"**{s['opened']} flows opened, {s['closed']} closed** at {s['nics']} NIC(s).")
+        out.append("")
+        out.append("| NIC | change | flows | witness |")
+        out.append("|---|---|---:|---|")
+        for (nic, _direction), items in lines.items():
+            for line, change in items:
+                mark = "🟢 opens" if change.opened else "🔴 closes" if change.closed else "🟡 rule"
+                w = change.box.witness
+                flow = f"{w.remote_ip}:{w.remote_port} → {w.local_ip}:{w.local_port}"
+                if change.direction.value == "Outbound":
+                    flow = f"{w.local_ip}:{w.local_port} → {w.remote_ip}:{w.remote_port}"
+                cell = line.replace("|", "\\|")
+                out.append(f"| `{nic.rsplit('/', 1)[-1]}` | {mark}: {cell} | {change.box.flows} | `{flow}` |")
+    for label, nics in (("Added", result.added_nics), ("Removed", result.removed_nics)):
+        if nics:
+            out.append("")
+            out.append(f"{label} NICs: " + ", ".join(f"`{n.rsplit('/', 1)[-1]}`" for n in nics))
+    return "\n".join(out) + "\n"
+
+
+# --- lint ---------------------------------------------------------------------------------------------
+
+
+def lint(
+    paths: list[Path] = typer.Argument(..., help="ARM JSON files or directories."),
+    sarif: Path | None = typer.Option(None, "--sarif", help="Write the findings as SARIF 2.1.0 to this file."),
+    fail_on: str = typer.Option(
+        "error", "--fail-on", help="Exit 1 when a finding at or above: error|warning|note|none."
+    ),
+    disable: list[str] = typer.Option([], "--disable", help="Skip this rule id; repeatable."),
+    enable: list[str] = typer.Option([], "--enable", help="Run this rule id even if disabled; repeatable."),
+    service_tags: Path | None = ServiceTagsOption,
+    json: bool = JsonOption,
+) -> None:
+    """Shadowed, redundant, ineffective and dangerous rules, exposure to the Internet, platform needs."""
+    from opennsg.analysis.lint import RULES, fails, lint_topology
+    from opennsg.analysis.locate import Locator, input_files
+
+    with bad_input_exits(json):
+        problems: list[ArmError] = []
+        if fail_on.casefold() not in FAIL_ON_LEVELS:
+            problems.append(
+                ArmError("InvalidParameter", f"--fail-on must be one of {', '.join(FAIL_ON_LEVELS)}, not '{fail_on}'.")
+            )
+        for flag, ids in (("--disable", disable), ("--enable", enable)):
+            for rule_id in ids:
+                if rule_id.casefold() not in RULES:
+                    problems.append(
+                        ArmError(
+                            "InvalidParameter", f"{flag}: unknown rule id '{rule_id}' (known: {', '.join(RULES)})."
+                        )
+                    )
+        if problems:
+            raise OpenNsgError(problems)
+        topology = _load(paths, service_tags)
+        findings = lint_topology(topology, [d.casefold() for d in disable], [e.casefold() for e in enable])
+    if sarif is not None:
+        from opennsg.analysis.sarif import to_sarif
+
+        log = to_sarif(findings, Locator.of(input_files(paths)))
+        sarif.write_text(jsonlib.dumps(log, indent=2) + "\n", encoding="utf-8")
+    if json:
+        print_json({"findings": [f.to_json() for f in findings]})
+    else:
+        _print_findings(findings)
+    if fails(findings, fail_on.casefold()):
+        raise typer.Exit(EXIT_EXPECTATION_FAILED)
+
+
+def _print_findings(findings: Sequence[Any]) -> None:
+    if not findings:
+        stdout.print("No findings.")
+        return
+    table = Table(show_header=True)
+    table.add_column("level", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("resource", overflow="fold")
+    table.add_column("message", overflow="fold")
+    colours = {"error": "red", "warning": "yellow", "note": "cyan"}
+    for f in findings:
+        table.add_row(f"[{colours[f.level]}]{f.level}[/]", f.rule_id, _short_resource(f.resource), f.message)
+    stdout.print(table)
+    counts = {level: sum(f.level == level for f in findings) for level in ("error", "warning", "note")}
+    stdout.print(", ".join(f"{n} {level}(s)" for level, n in counts.items()), markup=False)
+
+
+def _short_resource(resource: str) -> str:
+    parts = resource.strip("/").split("/")
+    if "securityRules" in parts:
+        i = parts.index("securityRules")
+        return f"{parts[i - 1]}/{parts[i + 1]}"
+    return parts[-1]
+
+
+# --- reach --------------------------------------------------------------------------------------------
+
+
+def reach(
+    paths: list[Path] = typer.Argument(..., help="ARM JSON files or directories."),
+    intents: Path | None = typer.Option(None, "--intents", help="Reachability intents: JSON lines or a JSON array."),
+    html: Path | None = typer.Option(None, "--html", help="Write the matrix as a self-contained HTML heatmap."),
+    service_tags: Path | None = ServiceTagsOption,
+    json: bool = JsonOption,
+) -> None:
+    """Who can reach whom: the NIC-to-NIC matrix (and from the Internet), or answers to intents."""
+    from opennsg.analysis.reach import Reachability, read_intents
+
+    with bad_input_exits(json):
+        topology = _load(paths, service_tags)
+        analysis = Reachability(topology)
+        if intents is not None:
+            parsed = read_intents(intents)
+            results = analysis.intents(parsed)
+        else:
+            matrix = analysis.matrix()
+    if intents is not None:
+        if json:
+            print_json({"results": [r.to_json() for r in results]})
+        else:
+            _print_intents(results)
+        if any(r.expectation_failed for r in results):
+            raise typer.Exit(EXIT_EXPECTATION_FAILED)
+        return
+    if html is not None:
+        from opennsg.analysis.report import matrix_html
+
+        html.write_text(matrix_html(matrix), encoding="utf-8")
+    if json:
+        print_json(matrix.to_json())
+    else:
+        _print_matrix(matrix)
+
+
+def _print_intents(results: Sequence[Any]) -> None:
+    table = Table(show_header=True)
+    for col in ("intent", "result", "expected", "allowed", "blocked by"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        colour = {"Reachable": "green", "Unreachable": "red"}.get(r.result, "yellow")
+        blocked = "; ".join(dict.fromkeys(f"{b.hop}: {b.rule or '-'}" for b in r.blocked))
+        expected = r.expect or ""
+        if r.expectation_failed:
+            expected = f"[bold red]{expected} ✗[/]"
+        table.add_row(r.name, f"[{colour}]{r.result}[/]", expected, str(r.allowed_flows), blocked)
+    stdout.print(table)
+
+
+def _print_matrix(matrix: Any) -> None:
+    names = [matrix.label(n) for n in matrix.destinations]
+    table = Table(show_header=True, title="Reachability (rows: source, columns: destination)")
+    table.add_column("source", no_wrap=True)
+    for name in names:
+        table.add_column(name, overflow="fold")
+    for source in matrix.sources:
+        row = [matrix.label(source)]
+        for destination in matrix.destinations:
+            cell = matrix.cell(source, destination)
+            if cell is None:
+                row.append("")
+                continue
+            colour = "green" if cell.reachable is True else "red" if cell.reachable is False else "yellow"
+            row.append(f"[{colour}]{cell.summary}[/]")
+        table.add_row(*row)
+    stdout.print(table)
+
+
+__all__ = ["register"]
