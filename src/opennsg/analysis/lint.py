@@ -129,7 +129,8 @@ RULES: dict[str, LintRule] = {
             "deny-load-balancer-probes",
             "warning",
             "Rule blocks load balancer health probes",
-            "Inbound flows from AzureLoadBalancer (168.63.129.16) to a NIC behind a load balancer are denied.",
+            "A rule naming AzureLoadBalancer, or denying all ports, denies inbound flows from 168.63.129.16 to a NIC "
+            "in a load balancer backend pool.",
         ),
         LintRule(
             "missing-platform-ports",
@@ -427,7 +428,7 @@ class Linter:
                 if region is None:
                     continue
                 for box, _, decision in evaluate_boxes(compiled, Direction.INBOUND, [(region, None)]):
-                    if not decision.allowed and decision.rule is not None and not decision.rule.is_default:
+                    if not decision.allowed and decision.rule is not None and _blocks_probes(decision.rule):
                         grouped[decision.rule.id or decision.rule.name].append((nic_id, box))
         for resource, hits in grouped.items():
             nics = tuple(dict.fromkeys(n for n, _ in hits))
@@ -517,6 +518,18 @@ class Linter:
 
 
 _HOST_VIP = __import__("ipaddress").ip_network("168.63.129.16/32")
+
+
+def _blocks_probes(rule: SecurityRule) -> bool:
+    """A user Deny that means probes: it names the load balancer, or denies every port (a user deny-all that
+    overrides ``AllowAzureLoadBalancerInBound``); a Deny of a few ports only hits probes aimed at those ports."""
+    if rule.is_default:
+        return False
+    named = any(s.strip().casefold() in _PROBE_SOURCES for s in rule.source_addresses)
+    return named or _all_ports(rule)
+
+
+_PROBE_SOURCES = ("azureloadbalancer", "azure_loadbalancer", "168.63.129.16", "168.63.129.16/32")
 
 
 def _all_ports(rule: SecurityRule) -> bool:

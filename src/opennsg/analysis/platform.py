@@ -91,14 +91,12 @@ def missing_platform_ports(topology: Topology, engine: Engine) -> Iterable[Findi
                         region = compiled.address_box(family, remote, compiled.tcp)
                         if universe is None or not region[4]:
                             continue
-                        region = (
-                            family,
-                            region[1],
-                            universe[2],
-                            space.ports.full,
-                            region[4],
-                            space.ports.value_mask(port),
+                        service = space.ports.value_mask(port)
+                        inbound = req.direction is Direction.INBOUND
+                        local_ports, remote_ports = (
+                            (service, space.ports.full) if inbound else (space.ports.full, service)
                         )
+                        region = (family, region[1], universe[2], local_ports, region[4], remote_ports)
                         for _box, _, decision in evaluate_boxes(compiled, req.direction, [(region, None)]):
                             if decision.allowed:
                                 allowed += 1

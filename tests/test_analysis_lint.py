@@ -1,0 +1,291 @@
+"""``opennsg lint``: each finding on a scenario made for it, properties against ``Engine.verify`` (shadowed rules
+win no flow, deleting a redundant rule changes no verdict), SARIF validated against the 2.1.0 schema's
+requirements for what we emit, line numbers pointing at the rule's JSON object."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from hypothesis import HealthCheck, given, settings
+from typer.testing import CliRunner
+
+from conftest import World, rule
+from opennsg.analysis.lint import lint_topology
+from opennsg.arm import export_topology
+from opennsg.cli.main import app
+from opennsg.engine import Engine
+from opennsg.engine.flow import Flow
+from opennsg.model import ServiceTag, ServiceTags, Topology
+from opennsg.model.ids import id_key
+from strategies import topology_and_flows
+
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+
+#: The parts of the OASIS SARIF 2.1.0 schema (sarif-schema-2.1.0.json) that constrain what OpenNSG writes,
+#: transcribed from the standard: required members, the version constant, level enum, 1-based lines.
+SARIF_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "runs"],
+    "properties": {
+        "version": {"const": "2.1.0"},
+        "$schema": {"type": "string", "format": "uri"},
+        "runs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["tool"],
+                "properties": {
+                    "tool": {
+                        "type": "object",
+                        "required": ["driver"],
+                        "properties": {
+                            "driver": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "rules": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id"],
+                                            "properties": {
+                                                "id": {"type": "string"},
+                                                "defaultConfiguration": {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "level": {"enum": ["none", "note", "warning", "error"]}
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "artifacts": {
+                        "type": "array",
+                        "items": {"type": "object", "properties": {"location": {"$ref": "#/$defs/artifactLocation"}}},
+                    },
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["message"],
+                            "properties": {
+                                "ruleId": {"type": "string"},
+                                "ruleIndex": {"type": "integer", "minimum": -1},
+                                "level": {"enum": ["none", "note", "warning", "error"]},
+                                "message": {
+                                    "type": "object",
+                                    "anyOf": [{"required": ["text"]}, {"required": ["id"]}],
+                                    "properties": {"text": {"type": "string"}},
+                                },
+                                "locations": {"type": "array", "items": {"$ref": "#/$defs/location"}},
+                                "relatedLocations": {"type": "array", "items": {"$ref": "#/$defs/location"}},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "$defs": {
+        "artifactLocation": {
+            "type": "object",
+            "properties": {"uri": {"type": "string", "format": "uri-reference"}, "index": {"type": "integer"}},
+        },
+        "location": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer", "minimum": -1},
+                "physicalLocation": {
+                    "type": "object",
+                    "anyOf": [{"required": ["address"]}, {"required": ["artifactLocation"]}],
+                    "properties": {
+                        "artifactLocation": {"$ref": "#/$defs/artifactLocation"},
+                        "region": {
+                            "type": "object",
+                            "properties": {"startLine": {"type": "integer", "minimum": 1}},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _ids(findings: list[Any], rule_id: str) -> set[str]:
+    return {f.resource.rsplit("/", 1)[-1] for f in findings if f.rule_id == rule_id}
+
+
+def _scenario(world: World) -> Topology:
+    subnet_nsg = world.nsg(
+        "subnsg",
+        rule("allow-ssh", 100, "Inbound", "Allow", "Tcp", "Internet", "*", "22"),
+        rule("allow-ssh-again", 110, "Inbound", "Allow", "Tcp", "8.8.8.0/24", "*", "22"),
+        rule("allow-web", 120, "Inbound", "Allow", "Tcp", "*", "*", "80"),
+        rule("allow-web-wide", 130, "Inbound", "Allow", "Tcp", "*", "*", "80-81"),
+        rule("icmp-ports", 140, "Inbound", "Allow", "Icmp", "10.0.0.5/24", "*", "22"),
+        rule("allow-sql", 150, "Inbound", "Allow", "Tcp", "Internet", "*", "1433"),
+        rule("block-probes", 160, "Inbound", "Deny", "*", "AzureLoadBalancer", "*", "*"),
+    )
+    nic_nsg = world.nsg(
+        "nicnsg",
+        rule("deny-81", 100, "Inbound", "Deny", "Tcp", "*", "*", "81"),
+        rule("deny-ssh", 110, "Inbound", "Deny", "Tcp", "*", "*", "22"),
+        rule("allow-most", 200, "Inbound", "Allow", "*", "*", "*", "*"),
+    )
+    world.nsg("orphan", rule("anything", 100, "Inbound", "Allow", "*", "*", "*", "*"))
+    empty = world.asg("empty")
+    world.nsgs["subnsg"] = replace(
+        world.nsgs["subnsg"],
+        security_rules=(
+            *world.nsgs["subnsg"].security_rules,
+            replace(
+                rule("to-empty", 170, "Inbound", "Allow", "Tcp", "*", "*", "8080", destination_asgs=(empty,)),
+                id=f"{subnet_nsg}/securityRules/to-empty",
+            ),
+        ),
+    )
+    subnet = world.subnet("app", "10.0.1.0/24", nsg=subnet_nsg)
+    world.nic("vm1", subnet, "10.0.1.4", nsg=nic_nsg)
+    topology = world.topology()
+    nic = next(iter(topology.nics.values()))
+    pool = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/backendAddressPools/p"
+    configs = (replace(nic.ip_configurations[0], load_balancer_backend_address_pools=(pool,)),)
+    return topology.with_(nics=[replace(nic, ip_configurations=configs)])
+
+
+def test_each_finding_on_its_scenario(world: World) -> None:
+    findings = lint_topology(_scenario(world))
+    assert _ids(findings, "shadowed-rule") == {"allow-ssh-again"}
+    shadowed = next(f for f in findings if f.rule_id == "shadowed-rule")
+    assert [r.rsplit("/", 1)[-1] for r in shadowed.related_resources] == ["allow-ssh"]
+    # allow-ssh: the NIC NSG denies 22; allow-web-wide wins only 81, which the NIC NSG denies.
+    assert _ids(findings, "ineffective-rule") == {"allow-ssh", "allow-web-wide"}
+    assert "allow-web" in _ids(findings, "redundant-rule")  # allow-web-wide would allow 80 anyway
+    exposed = [f for f in findings if f.rule_id == "internet-exposed-port"]
+    assert {f.resource.rsplit("/", 1)[-1] for f in exposed} == {"allow-most", "anything"}
+    at_nic = next(f for f in exposed if f.nics)
+    assert "1433" in at_nic.message and "22 " not in at_nic.message
+    assert at_nic.witness is not None and at_nic.witness.remote_port  # an allowed flow, checked below
+    assert _ids(findings, "overly-permissive-rule") == {"allow-most", "anything"}
+    assert _ids(findings, "unattached-nsg") == {"orphan"}
+    assert _ids(findings, "empty-asg") == {"to-empty"}
+    assert _ids(findings, "ports-on-portless-protocol") == {"icmp-ports"}
+    assert _ids(findings, "host-bits-set") == {"icmp-ports"}
+    assert _ids(findings, "deny-load-balancer-probes") == {"block-probes"}
+
+
+def test_witnesses_verify(world: World) -> None:
+    topology = _scenario(world)
+    engine = Engine(topology)
+    for finding in lint_topology(topology):
+        if finding.witness is None:
+            continue
+        w = finding.witness
+        flow = Flow.make(w.direction, w.protocol, w.local_ip, w.local_port, w.remote_ip, w.remote_port)
+        verdict = engine.verify(w.target_resource_id, flow)
+        expected = "Deny" if finding.rule_id == "deny-load-balancer-probes" else "Allow"
+        assert verdict.access.value == expected, finding
+
+
+def test_bastion_subnet_missing_rules(world: World) -> None:
+    nsg = world.nsg(
+        "bastion-nsg",
+        rule("https", 100, "Inbound", "Allow", "Tcp", "Internet", "*", "443"),
+        rule("gateway-manager", 110, "Inbound", "Allow", "Tcp", "GatewayManager", "*", "443"),
+        rule("deny-rest", 4000, "Inbound", "Deny", "*", "*", "*", "*"),
+    )
+    world.subnet("AzureBastionSubnet", "10.0.9.0/26", nsg=nsg)
+    tags = ServiceTags.of([ServiceTag("GatewayManager", ("51.12.0.0/16",), ("NSG",))])
+    findings = [f for f in lint_topology(world.topology(service_tags=tags)) if f.rule_id == "missing-platform-ports"]
+    assert len(findings) == 1
+    message = findings[0].message
+    assert "Inbound TCP 8080 from VirtualNetwork" in message and "Inbound TCP 443 from AzureLoadBalancer" in message
+    assert "from Internet" not in message and "GatewayManager" not in message and "Outbound" not in message
+
+
+@SETTINGS
+@given(topology_and_flows(max_flows=25))
+def test_shadowed_rules_win_no_flow_and_redundant_rules_change_nothing(
+    tf: tuple[Topology, list[tuple[str, Flow]]],
+) -> None:
+    topology, flows = tf
+    findings = lint_topology(topology)
+    engine = Engine(topology)
+    shadowed = {id_key(f.resource) for f in findings if f.rule_id == "shadowed-rule"}
+    for nic_id, flow in flows:
+        verdict = engine.verify(nic_id, flow)
+        for step in verdict.trace:
+            rule_id = step.matched_rule.id if step.matched_rule else None
+            assert rule_id is None or id_key(rule_id) not in shadowed
+    for finding in findings:
+        if finding.rule_id != "redundant-rule":
+            continue
+        nsg = next(n for n in topology.nsgs.values() if id_key(finding.resource).startswith(n.key + "/"))
+        without = replace(
+            nsg, security_rules=tuple(r for r in nsg.security_rules if id_key(r.id or "") != id_key(finding.resource))
+        )
+        other = Engine(topology.with_(nsgs=[without if n.key == nsg.key else n for n in topology.nsgs.values()]))
+        for nic_id, flow in flows:
+            assert other.verify(nic_id, flow).access is engine.verify(nic_id, flow).access, (finding, flow)
+
+
+def test_sarif_points_at_the_rule_lines(tmp_path: Path, world: World, monkeypatch: Any) -> None:
+    topology = _scenario(world)
+    document = json.dumps(export_topology(topology), indent=2)
+    path = tmp_path / "net" / "topology.json"
+    path.parent.mkdir()
+    path.write_text(document)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(app, ["lint", "net", "--sarif", "out.sarif", "--json", "--fail-on", "none"])
+    assert result.exit_code == 0, result.output
+    log = json.loads((tmp_path / "out.sarif").read_text())
+    jsonschema.validate(log, SARIF_SCHEMA)
+    lines = document.splitlines()
+    checked = 0
+    for item in log["runs"][0]["results"]:
+        resource = item["properties"]["resource"]
+        if "/securityRules/" not in resource:
+            continue
+        physical = item["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uri"] == "net/topology.json"
+        line = physical["region"]["startLine"]
+        assert lines[line - 1].strip().endswith("{")
+        window = "\n".join(lines[line - 1 : line + 3])
+        assert f'"name": "{resource.rsplit("/", 1)[-1]}"' in window or f'"id": "{resource}"' in window
+        checked += 1
+    assert checked >= 5
+    body = json.loads(result.stdout)
+    assert {f["ruleId"] for f in body["findings"]} >= {"shadowed-rule", "internet-exposed-port"}
+    assert set(body["findings"][0]) >= {"ruleId", "level", "resource", "message", "relatedResources", "nics"}
+
+
+def test_fail_on_disable_enable(tmp_path: Path, world: World) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(export_topology(_scenario(world))))
+    runner = CliRunner()
+    assert runner.invoke(app, ["lint", str(path)]).exit_code == 1  # internet-exposed-port is an error
+    assert runner.invoke(app, ["lint", str(path), "--fail-on", "none"]).exit_code == 0
+    quiet = runner.invoke(app, ["lint", str(path), "--disable", "internet-exposed-port", "--json"])
+    assert quiet.exit_code == 0
+    assert "internet-exposed-port" not in {f["ruleId"] for f in json.loads(quiet.stdout)["findings"]}
+    back = runner.invoke(
+        app, ["lint", str(path), "--disable", "internet-exposed-port", "--enable", "internet-exposed-port"]
+    )
+    assert back.exit_code == 1
+    assert (
+        runner.invoke(app, ["lint", str(path), "--fail-on", "warning", "--disable", "internet-exposed-port"]).exit_code
+        == 1
+    )
+    bad = runner.invoke(app, ["lint", str(path), "--disable", "no-such-rule", "--json"])
+    assert bad.exit_code == 2 and "no-such-rule" in bad.stderr

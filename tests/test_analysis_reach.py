@@ -1,0 +1,205 @@
+"""``opennsg reach``: the matrix agrees with ``Engine.verify_path`` flow by flow; intents' results, hops, witnesses
+and counterexamples; routing (UDR None, appliances, peerings); the command's exit codes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from itertools import product
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from boxes import contains, witness_flow
+from conftest import World, rid, rule
+from opennsg.analysis.reach import Intent, Reachability
+from opennsg.arm import export_topology
+from opennsg.cli.main import app
+from opennsg.engine import Engine
+from opennsg.engine.flow import Flow
+from opennsg.model import Route, RouteTable, Topology
+
+
+def _world(world: World) -> Topology:
+    web_nsg = world.nsg(
+        "web",
+        rule("https-in", 100, "Inbound", "Allow", "Tcp", "Internet", "*", "443"),
+        rule("deny-db-out", 100, "Outbound", "Deny", "Tcp", "*", "10.0.2.0/24", "22"),
+    )
+    db_nsg = world.nsg(
+        "db",
+        rule("sql-from-web", 100, "Inbound", "Allow", "Tcp", "10.0.1.0/24", "*", ("1433", "22")),
+        rule("deny-vnet", 200, "Inbound", "Deny", "*", "VirtualNetwork", "*", "*"),
+    )
+    web = world.subnet("web", "10.0.1.0/24", nsg=web_nsg)
+    db = world.subnet("db", "10.0.2.0/24", nsg=db_nsg)
+    world.nic("web1", web, "10.0.1.4")
+    world.nic("db1", db, "10.0.2.4")
+    world.nic("db2", db, "10.0.2.5")
+    topology = world.topology()
+    web1 = next(n for n in topology.nics.values() if n.name == "web1")
+    configs = (replace(web1.ip_configurations[0], public_ip_address=rid("publicIPAddresses", "web1-ip")),)
+    return topology.with_(
+        nics=[replace(web1, ip_configurations=configs) if n is web1 else n for n in topology.nics.values()]
+    )
+
+
+def test_matrix_agrees_with_verify_path(world: World) -> None:
+    topology = _world(world)
+    matrix = Reachability(topology).matrix()
+    engine = Engine(topology)
+    nics = list(topology.nics.values())
+    for source, destination in product(nics, nics):
+        if source is destination:
+            continue
+        cell = matrix.cell(source.id, destination.id)
+        assert cell is not None
+        boxes = [b.to_json() for b in cell.allowed]
+        for protocol, port in product(("TCP", "UDP", "ICMP"), (22, 443, 1433, 8080)):
+            path = engine.verify_path(source.id, destination.id, protocol, None, 50000, None, port)
+            src, dst = (
+                source.ip_configurations[0].private_ip_address,
+                destination.ip_configurations[0].private_ip_address,
+            )
+            inbound = Flow.make("Inbound", protocol, dst, port, src, 50000)
+            assert any(contains(b, inbound) for b in boxes) == path.allowed, (source.name, destination.name, protocol)
+    web1 = next(n for n in nics if n.name == "web1")
+    db1 = next(n for n in nics if n.name == "db1")
+    assert matrix.cell(web1.id, db1.id).summary == "TCP 1433; UDP —; ICMP —"  # type: ignore[union-attr]
+    assert matrix.cell(web1.id, db1.id).reachable == "partial"  # type: ignore[union-attr]
+    assert matrix.cell("Internet", web1.id).summary == "TCP 443; UDP —; ICMP —"  # type: ignore[union-attr]
+    assert matrix.cell("Internet", db1.id).reachable is False  # type: ignore[union-attr]
+    for cell in matrix.cells.values():
+        for box in cell.allowed:
+            nic_id, flow = witness_flow(box.to_json()["witness"])
+            assert engine.verify(nic_id, flow).allowed
+
+
+def test_intents_results_hops_and_witnesses(world: World) -> None:
+    topology = _world(world)
+    engine = Engine(topology)
+    reach = Reachability(topology)
+    db_subnet = rid("virtualNetworks", "vnet", "subnets", "db")
+    results = reach.intents(
+        [
+            Intent("web to db sql", "web1", "db1", "TCP", ("1433",), expect="Reachable"),
+            Intent("web to db ssh", "web1", "vm-db1", "TCP", ("22",)),
+            Intent("web to db sql and ssh", "web1", "db1", "TCP", ("22", "1433")),
+            Intent("db to db", "db1", "db2", "TCP", ("1433",)),
+            Intent("internet to web", "Internet", "web1", "TCP", ("443",), expect="Reachable"),
+            Intent("internet to db", "Internet", "db1", "TCP", ("443",)),
+            Intent("web to subnet", "web1", db_subnet, "TCP", ("1433",)),
+            Intent("web out", "web1", "Internet", "TCP", ("443",)),
+            Intent("partner", "52.1.2.3", "web1", "TCP", ("443", "80")),
+        ]
+    )
+    by_name = {r.name: r for r in results}
+    assert by_name["web to db sql"].result == "Reachable" and not by_name["web to db sql"].expectation_failed
+    ssh = by_name["web to db ssh"]
+    assert ssh.result == "Unreachable"
+    assert {(b.hop, b.rule) for b in ssh.blocked} == {("source-subnet", "securityRules/deny-db-out")}
+    assert by_name["web to db sql and ssh"].result == "PartiallyReachable"
+    db_to_db = by_name["db to db"]
+    assert db_to_db.result == "Unreachable"
+    assert {(b.hop, b.rule) for b in db_to_db.blocked} == {("destination-subnet", "securityRules/deny-vnet")}
+    assert by_name["internet to web"].result == "Reachable"
+    internet_db = by_name["internet to db"]
+    assert internet_db.result == "Unreachable" and {b.hop for b in internet_db.blocked} == {"no-route"}
+    assert by_name["web to subnet"].result == "Reachable"  # both NICs of the subnet
+    assert by_name["web out"].result == "Reachable"
+    assert by_name["partner"].result == "PartiallyReachable"
+    for result in results:
+        body = result.to_json()
+        assert set(body) >= {"name", "result", "allowed", "blocked", "witness", "counterexample"}
+        if body["witness"]:
+            nic_id, flow = witness_flow(body["witness"])
+            assert engine.verify(nic_id, flow).allowed, result.name
+        for blocked in body["blocked"]:
+            if blocked["hop"] in ("no-route", "no-egress", "appliance"):
+                continue
+            nic_id, flow = witness_flow(blocked["witness"])
+            verdict = engine.verify(nic_id, flow)
+            assert not verdict.allowed and verdict.rule_name == blocked["rule"], result.name
+
+
+def test_routes_none_and_appliance(world: World) -> None:
+    topology = _world(world)
+    table = RouteTable(
+        rid("routeTables", "rt"),
+        "rt",
+        routes=(Route("blackhole", "10.0.2.4/32", "None"), Route("nva", "10.0.2.5/32", "VirtualAppliance", "10.0.9.4")),
+    )
+    vnet = next(iter(topology.vnets.values()))
+    subnets = tuple(replace(s, route_table=table.id) if s.name == "web" else s for s in vnet.subnets)
+    topology = topology.with_(route_tables=[table], vnets=[replace(vnet, subnets=subnets)])
+    results = Reachability(topology).intents(
+        [
+            Intent("blackholed", "web1", "db1", "TCP", ("1433",), expect="Reachable"),
+            Intent("via nva", "web1", "db2", "TCP", ("1433",)),
+        ]
+    )
+    assert results[0].result == "Unreachable" and results[0].expectation_failed
+    assert {b.hop for b in results[0].blocked} == {"no-route"}
+    assert results[1].result == "Indeterminate" and {b.hop for b in results[1].blocked} == {"appliance"}
+
+
+def test_cli_matrix_html_intents_and_exit_codes(tmp_path: Path, world: World) -> None:
+    topology_path = tmp_path / "t.json"
+    topology_path.write_text(json.dumps(export_topology(_world(world))))
+    runner = CliRunner()
+    matrix = runner.invoke(app, ["reach", str(topology_path), "--json", "--html", str(tmp_path / "m.html")])
+    assert matrix.exit_code == 0, matrix.output
+    body = json.loads(matrix.stdout)
+    assert body["sources"][0] == "Internet" and len(body["pairs"]) == 3 + 6
+    page = (tmp_path / "m.html").read_text()
+    assert page.count('data-reachable="') == 9 and "<script" not in page
+    human = runner.invoke(app, ["reach", str(topology_path)])
+    assert human.exit_code == 0 and "TCP 1433" in human.stdout
+    intents = tmp_path / "intents.jsonl"
+    intents.write_text(
+        json.dumps(
+            {
+                "name": "sql",
+                "source": "web1",
+                "destination": "db1",
+                "protocol": "TCP",
+                "destinationPorts": ["1433"],
+                "expect": "Reachable",
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {"name": "ssh", "source": "web1", "destination": "db1", "protocol": "TCP", "destinationPorts": ["22"]}
+        )
+        + "\n"
+    )
+    ok = runner.invoke(app, ["reach", str(topology_path), "--intents", str(intents), "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert [r["result"] for r in json.loads(ok.stdout)["results"]] == ["Reachable", "Unreachable"]
+    failing = tmp_path / "failing.json"
+    failing.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "ssh",
+                    "source": "web1",
+                    "destination": "db1",
+                    "protocol": "TCP",
+                    "destinationPorts": "22",
+                    "expect": "Reachable",
+                }
+            ]
+        )
+    )
+    assert runner.invoke(app, ["reach", str(topology_path), "--intents", str(failing)]).exit_code == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            [
+                {"name": "x", "source": "nowhere", "destination": "db1", "protocol": "TCP", "destinationPorts": ["22"]},
+                {"name": "y"},
+            ]
+        )
+    )
+    refused = runner.invoke(app, ["reach", str(topology_path), "--intents", str(bad), "--json"])
+    assert refused.exit_code == 2 and "error" in json.loads(refused.stderr)
