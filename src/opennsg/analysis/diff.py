@@ -17,7 +17,8 @@ from opennsg.analysis.render import FlowBox, address_names, flow_box
 from opennsg.analysis.space import Box, Space, intersect, merge_boxes, subtract_all
 from opennsg.analysis.symbolic import FAMILIES, CompiledPolicy, Decision, build_space, evaluate_boxes
 from opennsg.engine import Engine
-from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.engine.chain import Outcome, Stage
+from opennsg.engine.ir import NicPolicy, ResolvedRule
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
@@ -83,13 +84,13 @@ class DiffResult:
         }
 
 
-def _rule_key(nsg: ResolvedNsg, rule: ResolvedRule) -> tuple[object, ...]:
+def _rule_key(stage: Stage, rule: ResolvedRule, outcome: Outcome) -> tuple[object, ...]:
     """Everything about a rule that can change a verdict or its name."""
     return (
-        id_key(nsg.nsg.id),
+        id_key(stage.resource_id),
         rule.rule.verify_name.casefold(),
         rule.priority,
-        rule.access,
+        outcome,
         rule.protocols,
         rule.source,
         rule.source_ports,
@@ -99,15 +100,15 @@ def _rule_key(nsg: ResolvedNsg, rule: ResolvedRule) -> tuple[object, ...]:
     )
 
 
+def _stage_key(stage: Stage) -> tuple[object, ...]:
+    return (stage.kind, id_key(stage.resource_id), id_key(stage.applied_to), stage.association)
+
+
 def _disjoint(boxes: Iterable[Box]) -> list[Box]:
     out: list[Box] = []
     for box in boxes:
         out.extend(subtract_all([box], out))
     return out
-
-
-def _layers(policy: NicPolicy) -> tuple[ResolvedNsg | None, ResolvedNsg | None]:
-    return (policy.subnet_nsg, policy.nic_nsg)
 
 
 def changed_region(old: CompiledPolicy, new: CompiledPolicy, direction: Direction) -> list[Box]:
@@ -121,25 +122,23 @@ def changed_region(old: CompiledPolicy, new: CompiledPolicy, direction: Directio
     ]
     if not universes:
         return []
-    whole = False
-    candidates: list[Box] = []
-    for position, (a, b) in enumerate(zip(_layers(old.policy), _layers(new.policy), strict=True)):
-        if (a is None) != (b is None) or (a is not None and b is not None and id_key(a.nsg.id) != id_key(b.nsg.id)):
-            whole = True
-            break
-        if a is None or b is None:
-            continue
-        old_rules = {_rule_key(a, r): r for r in a.rules(direction)}
-        new_rules = {_rule_key(b, r): r for r in b.rules(direction)}
-        for family in FAMILIES:
-            for side, nsg, theirs in ((old, a, new_rules), (new, b, old_rules)):
-                for compiled in side.rules(position, nsg, direction, family):
-                    if _rule_key(nsg, compiled.resolved) not in theirs:
-                        candidates.extend(compiled.boxes)
-    if not whole:
-        candidates.extend(_platform_regions(old, new, direction))
-    if whole:
+    old_stages, new_stages = old.stages(direction), new.stages(direction)
+    same_chain = [_stage_key(s) for s in old_stages] == [_stage_key(s) for s in new_stages]
+    if (
+        not same_chain
+        or old.policy.chain(direction).unmatched_rule_name != new.policy.chain(direction).unmatched_rule_name
+    ):
         return universes
+    candidates: list[Box] = []
+    for index, (a, b) in enumerate(zip(old_stages, new_stages, strict=True)):
+        old_rules = {_rule_key(a, r, o) for r, o in a.entries()}
+        new_rules = {_rule_key(b, r, o) for r, o in b.entries()}
+        for family in FAMILIES:
+            for side, stage, theirs in ((old, a, new_rules), (new, b, old_rules)):
+                for compiled in side.rules(index, stage, family):
+                    if _rule_key(stage, compiled.resolved, compiled.outcome) not in theirs:
+                        candidates.extend(compiled.boxes)
+    candidates.extend(_platform_regions(old, new, direction))
     region = [hit for box in candidates for u in universes if (hit := intersect(box, u)) is not None]
     return _disjoint(region)
 

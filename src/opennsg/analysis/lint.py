@@ -34,7 +34,8 @@ from opennsg.analysis.symbolic import (
 )
 from opennsg.engine import Engine
 from opennsg.engine.addresses import AddressSet, PortSet
-from opennsg.engine.ir import NicPolicy, ResolvedNsg
+from opennsg.engine.chain import Stage, StageKind
+from opennsg.engine.ir import NicPolicy
 from opennsg.engine.resolve import resolve_policy
 from opennsg.model.enums import IANA_TCP, IANA_UDP, Access, Direction, Protocol
 from opennsg.model.ids import id_key
@@ -168,12 +169,18 @@ class Finding:
 
 @dataclass(slots=True)
 class _Context:
-    """One place an NSG applies: a NIC's compiled policy and the NSG's position in it."""
+    """One place an NSG applies: a NIC's compiled policy (the NSG is one of its chain's stages)."""
 
     compiled: CompiledPolicy
-    position: int
-    nsg: ResolvedNsg
+    nsg_key: str
     nic_id: str | None  # None: the NSG analysed alone
+
+    def stage(self, direction: Direction) -> tuple[int, Stage] | None:
+        """The NSG's stage in the chain of ``direction``, with its index."""
+        for index, stage in enumerate(self.compiled.stages(direction)):
+            if stage.kind is StageKind.NSG and id_key(stage.resource_id) == self.nsg_key:
+                return index, stage
+        return None
 
 
 @dataclass(slots=True)
@@ -228,9 +235,9 @@ class Linter:
         for policy, nic_id in policies:
             compiled = CompiledPolicy(self.space, policy)
             self.policies.append((compiled, nic_id))
-            for position, resolved in enumerate((policy.subnet_nsg, policy.nic_nsg)):
+            for resolved in (policy.subnet_nsg, policy.nic_nsg):
                 if resolved is not None:
-                    self.contexts[id_key(resolved.nsg.id)].append(_Context(compiled, position, resolved, nic_id))
+                    self.contexts[resolved.nsg.key].append(_Context(compiled, resolved.nsg.key, nic_id))
 
     # --- flow-based findings about rules ------------------------------------------------------------
 
@@ -240,9 +247,11 @@ class Linter:
         for ctx in self.contexts.get(nsg.key, []):
             for family in FAMILIES:
                 universe = ctx.compiled.universe(rule.direction, family)
-                if universe is None:
+                placed = ctx.stage(rule.direction)
+                if universe is None or placed is None:
                     continue
-                rules = ctx.compiled.rules(ctx.position, ctx.nsg, rule.direction, family)
+                index, stage = placed
+                rules = ctx.compiled.rules(index, stage, family)
                 at = next((i for i, r in enumerate(rules) if r.rule is rule), None)
                 if at is None:
                     continue
@@ -251,7 +260,7 @@ class Linter:
                 if not region:
                     continue
                 facts.matches = True
-                earlier = ctx.compiled.touching(ctx.position, ctx.nsg, rule.direction, family, target.bound)
+                earlier = ctx.compiled.touching(index, stage, family, target.bound)
                 earlier = tuple(r for r in earlier if r is not target and r.rule.priority < rule.priority)
                 covered, won = first_match(region, earlier)
                 coverers.extend(r for _, _, r in covered)
@@ -269,7 +278,7 @@ class Linter:
         for box, _, decision in decided:
             if rule.access is Access.ALLOW and decision.allowed:
                 effective = True
-            if rule.access is Access.DENY and decision.rule is rule and decision.nsg_id == ctx.nsg.nsg.id:
+            if rule.access is Access.DENY and decision.rule is rule and id_key(decision.nsg_id or "") == ctx.nsg_key:
                 effective = True
             if effective:
                 if ctx.nic_id is not None and ctx.nic_id not in facts.nics:
@@ -304,9 +313,10 @@ class Linter:
         for ctx in self.contexts.get(nsg.key, []):
             for family in FAMILIES:
                 universe = ctx.compiled.universe(rule.direction, family)
-                if universe is None:
+                placed = ctx.stage(rule.direction)
+                if universe is None or placed is None:
                     continue
-                rules = ctx.compiled.rules(ctx.position, ctx.nsg, rule.direction, family)
+                rules = ctx.compiled.rules(placed[0], placed[1], family)
                 target = next((r for r in rules if r.rule is rule), None)
                 if target is None:
                     continue

@@ -18,7 +18,8 @@ import numpy as np
 
 from opennsg.analysis.space import Box, Space, intersect, subtract
 from opennsg.engine.addresses import AddressSet, PortSet
-from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.engine.chain import Outcome, Stage
+from opennsg.engine.ir import NicPolicy, ResolvedRule
 from opennsg.model.enums import IANA_TCP, PORTED_PROTOCOLS, Access, Direction
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT, SMTP_RULE_NAME
 from opennsg.model.resources import SecurityRule
@@ -65,10 +66,8 @@ def register_policy(space: Space, policy: NicPolicy) -> None:
     space.ports.register(((KMS_PORT, KMS_PORT),))
     for addresses in (policy.local_addresses, policy.internet, policy.virtual_network, *policy.platform_tags.values()):
         register_addresses(space, addresses)
-    for resolved in (policy.subnet_nsg, policy.nic_nsg):
-        if resolved is None:
-            continue
-        for rule in (*resolved.inbound, *resolved.outbound):
+    for direction in (Direction.INBOUND, Direction.OUTBOUND):
+        for rule in (r for stage in policy.chain(direction).stages for r in stage.rules):
             space.protocols.register(_protocol_intervals(rule.protocols))
             register_addresses(space, rule.source)
             register_addresses(space, rule.destination)
@@ -103,6 +102,7 @@ class CompiledRule:
     resolved: ResolvedRule
     boxes: tuple[Box, ...]
     bound: Box | None
+    outcome: Outcome = Outcome.CANDIDATE
 
     @property
     def rule(self) -> SecurityRule:
@@ -178,7 +178,9 @@ class CompiledPolicy:
         self.ported = protocols.mask(_PORTED)
         self.tcp = protocols.mask(_TCP)
 
-    def compile_rule(self, rule: ResolvedRule, direction: Direction, family: int) -> CompiledRule:
+    def compile_rule(
+        self, rule: ResolvedRule, direction: Direction, family: int, outcome: Outcome = Outcome.CANDIDATE
+    ) -> CompiledRule:
         space = self.space
         addresses = space.addresses(family)
         if direction is Direction.INBOUND:
@@ -208,27 +210,31 @@ class CompiledPolicy:
                 boxes.append((family, ported, la, lp, ra, rp))
             if portless:
                 boxes.append((family, portless, la, space.ports.full, ra, space.ports.full))
-        return CompiledRule(rule, tuple(boxes), _bound(boxes))
+        return CompiledRule(rule, tuple(boxes), _bound(boxes), outcome)
 
-    def rules(self, position: int, nsg: ResolvedNsg, direction: Direction, family: int) -> tuple[CompiledRule, ...]:
-        key = (position, direction, family)
+    def rules(self, index: int, stage: Stage, family: int) -> tuple[CompiledRule, ...]:
+        """The stage's rules (``index``: its place in the chain of ``stage.direction``) as boxes, cached."""
+        key = (index, stage.direction, family)
         cached = self._rules.get(key)
         if cached is None:
-            cached = self._rules[key] = tuple(self.compile_rule(r, direction, family) for r in nsg.rules(direction))
+            cached = self._rules[key] = tuple(
+                self.compile_rule(rule, stage.direction, family, outcome) for rule, outcome in stage.entries()
+            )
         return cached
 
-    def touching(
-        self, position: int, nsg: ResolvedNsg, direction: Direction, family: int, bound: Box | None
-    ) -> tuple[CompiledRule, ...]:
-        """The rules (in order) that may meet ``bound``: the others cannot match any flow in it."""
-        rules = self.rules(position, nsg, direction, family)
+    def touching(self, index: int, stage: Stage, family: int, bound: Box | None) -> tuple[CompiledRule, ...]:
+        """The stage's rules (in order) that may meet ``bound``: the others cannot match any flow in it."""
+        rules = self.rules(index, stage, family)
         if bound is None or len(rules) < _INDEX_FROM:
             return rules
-        key = (position, direction, family)
-        index = self._indexes.get(key)
-        if index is None:
-            index = self._indexes[key] = RuleIndex(rules)
-        return index.touching(rules, bound)
+        key = (index, stage.direction, family)
+        index_ = self._indexes.get(key)
+        if index_ is None:
+            index_ = self._indexes[key] = RuleIndex(rules)
+        return index_.touching(rules, bound)
+
+    def stages(self, direction: Direction) -> tuple[Stage, ...]:
+        return self.policy.chain(direction).stages
 
     def universe(self, direction: Direction, family: int) -> Box | None:
         """Every flow at this NIC in one direction and family (local addresses: the NIC's own)."""
@@ -305,10 +311,6 @@ def split(items: list[tuple[Box, T]], region: Box) -> tuple[list[tuple[Box, T]],
     return inside, outside
 
 
-def _decision(rule: CompiledRule, nsg: ResolvedNsg) -> Decision:
-    return Decision(rule.rule.access, rule.rule.verify_name, nsg.nsg.id, nsg.association, rule.rule)
-
-
 def _chain(
     compiled: CompiledPolicy,
     direction: Direction,
@@ -316,36 +318,39 @@ def _chain(
     exempt: str | None,
     skip: SecurityRule | None,
 ) -> list[tuple[Box, T, Decision]]:
+    """``evaluate._chain`` over boxes: each stage's first match; DROP/DELIVER end the chain, CANDIDATE is
+    remembered as the reported Allow, CONTINUE passes on; the fallbacks as in the engine."""
     out: list[tuple[Box, T, Decision]] = []
-    # A piece carries (payload, the Allow of the last NSG that matched it).
-    state: list[tuple[Box, tuple[T, Decision | None]]] = [(box, (payload, None)) for box, payload in items]
     chain = compiled.policy.chain(direction)
-    positions = {id(compiled.policy.subnet_nsg): 0, id(compiled.policy.nic_nsg): 1}
     by_family: dict[int, list[tuple[Box, tuple[T, Decision | None]]]] = {}
-    for box, carried in state:
-        by_family.setdefault(box[0], []).append((box, carried))
+    for box, payload in items:
+        by_family.setdefault(box[0], []).append((box, (payload, None)))
     for family, pieces in by_family.items():
-        for nsg in chain:
-            rules = compiled.touching(positions[id(nsg)], nsg, direction, family, bound_of(b for b, _ in pieces))
+        for index, stage in enumerate(chain.stages):
+            rules = compiled.touching(index, stage, family, bound_of(b for b, _ in pieces))
             if exempt is not None:
                 rules = tuple(r for r in rules if r.resolved.platform_tag == exempt)
             if skip is not None:
                 rules = tuple(r for r in rules if r.rule is not skip)
             matched, unmatched = first_match(pieces, rules)
             pieces = unmatched
-            for box, (payload, _last), rule in matched:
-                decision = _decision(rule, nsg)
-                if decision.access is Access.DENY:
+            for box, (payload, candidate), rule in matched:
+                decision = Decision(
+                    rule.outcome.access, rule.rule.verify_name, stage.resource_id, stage.association, rule.rule
+                )
+                if rule.outcome.ends_chain:
                     out.append((box, payload, decision))
-                else:
+                elif rule.outcome is Outcome.CANDIDATE:
                     pieces.append((box, (payload, decision)))
-        for box, (payload, last) in pieces:
-            if last is not None:
-                out.append((box, payload, last))
-            elif exempt is not None and chain:
+                else:
+                    pieces.append((box, (payload, candidate)))
+        for box, (payload, candidate) in pieces:
+            if candidate is not None:
+                out.append((box, payload, candidate))
+            elif exempt is not None and chain.stages:
                 out.append((box, payload, Decision(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{exempt}")))
             else:
-                out.append((box, payload, Decision(Access.ALLOW, None)))
+                out.append((box, payload, Decision(Access.ALLOW, chain.unmatched_rule_name)))
     return out
 
 
