@@ -84,20 +84,32 @@ class DiffResult:
         }
 
 
-def _rule_key(stage: Stage, rule: ResolvedRule, outcome: Outcome) -> tuple[object, ...]:
-    """Everything about a rule that can change a verdict or its name."""
+def _same_rule(a: ResolvedRule, a_outcome: Outcome, b: ResolvedRule, b_outcome: Outcome) -> bool:
+    """Everything about a rule that can change a verdict or its name (sets compared by identity first)."""
+
+    def same(x: object, y: object) -> bool:
+        return x is y or x == y
+
     return (
-        id_key(stage.resource_id),
-        rule.rule.verify_name.casefold(),
-        rule.priority,
-        outcome,
-        rule.protocols,
-        rule.source,
-        rule.source_ports,
-        rule.destination,
-        rule.destination_ports,
-        rule.platform_tag,
+        a_outcome is b_outcome
+        and a.rule.verify_name.casefold() == b.rule.verify_name.casefold()
+        and a.priority == b.priority
+        and a.protocols == b.protocols
+        and a.platform_tag == b.platform_tag
+        and same(a.source, b.source)
+        and same(a.destination, b.destination)
+        and same(a.source_ports, b.source_ports)
+        and same(a.destination_ports, b.destination_ports)
     )
+
+
+def _changed_rules(a: Stage, b: Stage) -> tuple[list[tuple[ResolvedRule, Outcome]], list[tuple[ResolvedRule, Outcome]]]:
+    """The rules of ``a`` not in ``b`` unchanged, and those of ``b`` not in ``a`` (matched by name and priority)."""
+    old = {(r.rule.verify_name.casefold(), r.priority): (r, o) for r, o in a.entries()}
+    new = {(r.rule.verify_name.casefold(), r.priority): (r, o) for r, o in b.entries()}
+    gone = [ro for key, ro in old.items() if key not in new or not _same_rule(*ro, *new[key])]
+    came = [ro for key, ro in new.items() if key not in old or not _same_rule(*old[key], *ro)]
+    return gone, came
 
 
 def _stage_key(stage: Stage) -> tuple[object, ...]:
@@ -130,14 +142,12 @@ def changed_region(old: CompiledPolicy, new: CompiledPolicy, direction: Directio
     ):
         return universes
     candidates: list[Box] = []
-    for index, (a, b) in enumerate(zip(old_stages, new_stages, strict=True)):
-        old_rules = {_rule_key(a, r, o) for r, o in a.entries()}
-        new_rules = {_rule_key(b, r, o) for r, o in b.entries()}
+    for a, b in zip(old_stages, new_stages, strict=True):
+        gone, came = _changed_rules(a, b)
         for family in FAMILIES:
-            for side, stage, theirs in ((old, a, new_rules), (new, b, old_rules)):
-                for compiled in side.rules(index, stage, family):
-                    if _rule_key(stage, compiled.resolved, compiled.outcome) not in theirs:
-                        candidates.extend(compiled.boxes)
+            for side, rules in ((old, gone), (new, came)):
+                for rule, outcome in rules:
+                    candidates.extend(side.compile_rule(rule, direction, family, outcome).boxes)
     candidates.extend(_platform_regions(old, new, direction))
     region = [hit for box in candidates for u in universes if (hit := intersect(box, u)) is not None]
     return _disjoint(region)

@@ -47,8 +47,13 @@ class Partition:
     full: int = 0
     _masks: dict[IntervalSet, int] = field(default_factory=dict)
     _boundaries: set[int] = field(default_factory=set)
+    #: id → (the object, its mask or -1): identity caches that keep the object alive so ids stay unique.
+    _by_id: dict[int, tuple[IntervalSet, int]] = field(default_factory=dict)
 
     def register(self, intervals: IntervalSet) -> None:
+        if id(intervals) in self._by_id:
+            return  # the same object again (resolved tags are shared between rules): skip hashing it
+        self._by_id[id(intervals)] = (intervals, -1)
         if intervals and intervals != ((0, self.top),):
             self._sets[intervals] = None
 
@@ -89,6 +94,7 @@ class Partition:
         self.weights = weights
         self.full = (1 << len(weights)) - 1
         self._masks = {}
+        self._by_id = {key: (obj, -1) for key, (obj, _) in self._by_id.items()}
 
     @property
     def size(self) -> int:
@@ -100,8 +106,12 @@ class Partition:
             return 0
         if intervals == ((0, self.top),):
             return self.full
+        known = self._by_id.get(id(intervals))
+        if known is not None and known[0] is intervals and known[1] >= 0:
+            return known[1]
         cached = self._masks.get(intervals)
         if cached is not None:
+            self._by_id[id(intervals)] = (intervals, cached)
             return cached
         classes: set[int] = set()
         for lo, hi in intervals:
@@ -112,6 +122,7 @@ class Partition:
             classes.update(self.element_class[i:j])
         mask = sum(1 << c for c in classes)
         self._masks[intervals] = mask
+        self._by_id[id(intervals)] = (intervals, mask)
         return mask
 
     def count(self, mask: int) -> int:
