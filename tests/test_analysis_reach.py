@@ -203,3 +203,35 @@ def test_cli_matrix_html_intents_and_exit_codes(tmp_path: Path, world: World) ->
     )
     refused = runner.invoke(app, ["reach", str(topology_path), "--intents", str(bad), "--json"])
     assert refused.exit_code == 2 and "error" in json.loads(refused.stderr)
+
+
+def test_public_ip_sku_and_private_subnet_egress(world: World) -> None:
+    from opennsg.model import PublicIpAddress
+
+    bare = world.subnet("bare", "10.0.3.0/24")
+    world.nic("open", bare, "10.0.3.4")
+    topology = world.topology()
+    nic = next(iter(topology.nics.values()))
+    ip_id = rid("publicIPAddresses", "pip")
+    configs = (replace(nic.ip_configurations[0], public_ip_address=ip_id),)
+    vnet = next(iter(topology.vnets.values()))
+
+    def answer(sku: str, outbound_access: bool | None, nat: str | None) -> list[str]:
+        subnets = tuple(replace(s, default_outbound_access=outbound_access, nat_gateway=nat) for s in vnet.subnets)
+        t = topology.with_(
+            nics=[replace(nic, ip_configurations=configs if sku else nic.ip_configurations)],
+            public_ips=[PublicIpAddress(ip_id, "pip", "westus", {}, "52.9.9.9", sku_name=sku)] if sku else [],
+            vnets=[replace(vnet, subnets=subnets)],
+        )
+        results = Reachability(t).intents(
+            [
+                Intent("in", "Internet", "open", "TCP", ("22",)),
+                Intent("out", "open", "Internet", "TCP", ("443",)),
+            ]
+        )
+        return [r.result + ":" + ",".join(sorted({b.hop for b in r.blocked})) for r in results]
+
+    assert answer("Standard", None, None) == ["Unreachable:no-route", "Reachable:"]  # closed without an NSG
+    assert answer("Basic", None, None) == ["Reachable:", "Reachable:"]
+    assert answer("", False, None) == ["Unreachable:no-route", "Unreachable:no-egress"]  # private subnet
+    assert answer("", False, rid("natGateways", "nat")) == ["Unreachable:no-route", "Reachable:"]

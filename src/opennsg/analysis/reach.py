@@ -2,11 +2,12 @@
 
 A path from a NIC to a NIC is the source NIC's outbound chain (remote = the destination's address), then the
 destination NIC's inbound chain (remote = the source's address), as ``Engine.verify_path`` decides one flow; here
-both legs are evaluated over every protocol and port at once. Routing as far as the model has it: private
-addresses are reachable within a VNet and across a ``Connected`` peering; a UDR with next hop ``None`` blocks
-(``no-route``); a UDR to an appliance or gateway ends the path there (``appliance``, result ``Indeterminate``).
-``Internet`` reaches a NIC only through a public IP on it; a NIC reaches the Internet through its public IP, a NAT
-gateway or default outbound access (spec §12.2–12.3, where the model knows them).
+both legs are evaluated over every protocol and port at once. Routing is the source NIC's effective routes
+(``engine.routes``: the VNet, ``Connected`` peerings, gateways, user routes): no route or next hop ``None`` blocks
+(``no-route``); a virtual appliance ends the path there (``appliance``, result ``Indeterminate``). ``Internet``
+reaches a NIC only through a public IP on it, and a Standard SKU one only when some NSG applies (spec §12.3); a
+NIC reaches the Internet through its public IP, a NAT gateway on its subnet, or default outbound access, which a
+private subnet lacks (spec §12.2: ``no-egress``).
 
 Legs are cached: a leg's answer depends only on the NIC's NSGs and VNet (its policy) and on which rule-relevant
 class its local and remote addresses fall in, so NICs that no rule tells apart share one evaluation.
@@ -35,10 +36,12 @@ from opennsg.engine import Engine
 from opennsg.engine.addresses import AddressSet, PortSet
 from opennsg.engine.flow import parse_flow_protocol
 from opennsg.engine.ir import NicPolicy
+from opennsg.engine.routes import effective_routes, next_hop
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
 from opennsg.model.resources import NetworkInterface, Subnet
+from opennsg.model.routes import EffectiveRoute, NextHopType
 from opennsg.model.topology import Topology
 from opennsg.model.values import parse_port_range, parse_prefix
 
@@ -55,7 +58,6 @@ Hop = Literal[
 ]
 Result = Literal["Reachable", "PartiallyReachable", "Unreachable", "Indeterminate"]
 INTERNET = "Internet"
-APPLIANCE_HOPS = frozenset({"virtualappliance", "virtualnetworkgateway"})
 _HOPS: dict[tuple[str, str | None], Hop] = {
     ("source", "subnet"): "source-subnet",
     ("source", "networkInterface"): "source-nic",
@@ -205,6 +207,7 @@ class Reachability:
         self.engine = Engine(topology)
         self.nics = sorted(topology.nics.values(), key=lambda n: n.id.casefold())
         self._representative: dict[tuple[object, ...], NicPolicy] = {}
+        self._routes: dict[str, tuple[EffectiveRoute, ...]] = {}
         for nic in self.nics:
             key = self._policy_key(nic)
             if key not in self._representative:
@@ -293,37 +296,43 @@ class Reachability:
     # --- routing --------------------------------------------------------------------------------------
 
     def route(self, source: NetworkInterface, destination: str) -> Hop | None:
-        """Why the source's subnet cannot carry a private flow to ``destination`` (None: it can)."""
-        topology = self.topology
-        subnet = topology.subnet(source.subnet)
-        address = ip_address(destination)
-        table = topology.route_table(subnet.route_table) if subnet else None
-        best: tuple[int, str] | None = None
-        for route in table.routes if table else ():
-            network = parse_prefix(route.address_prefix)
-            matches = network is not None and network.version == address.version and address in network
-            if matches and network is not None and (best is None or network.prefixlen > best[0]):
-                best = (network.prefixlen, route.next_hop_type.casefold())
-        if best is not None:
-            if best[1] == "none":
-                return "no-route"
-            if best[1] in APPLIANCE_HOPS:
-                return "appliance"
-        vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
-        if vnet is None:
+        """Why the source's effective routes (``engine.routes``) cannot carry a flow to ``destination``: ``no-route``
+        (no route, or next hop ``None``), ``appliance`` (a virtual appliance takes it); None when they can."""
+        subnet_key = id_key(source.subnet or "")
+        routes = self._routes.get(subnet_key)
+        if routes is None:
+            routes = self._routes[subnet_key] = effective_routes(self.topology, source)
+        chosen = next_hop(routes, ip_address(destination))
+        if chosen is None or chosen.next_hop_type is NextHopType.NONE:
             return "no-route"
-        spaces = [*vnet.address_space]
-        for peering in vnet.peerings:
-            if peering.connected and peering.allow_virtual_network_access:
-                spaces.extend(peering.remote_address_space)
-        for prefix in spaces:
-            network = parse_prefix(prefix)
-            if network is not None and network.version == address.version and address in network:
-                return None
-        return "no-route"
+        if chosen.next_hop_type is NextHopType.VIRTUAL_APPLIANCE:
+            return "appliance"
+        return None
 
     def has_public_ip(self, nic: NetworkInterface) -> bool:
         return any(cfg.public_ip_address for cfg in nic.ip_configurations)
+
+    def internet_inbound(self, nic: NetworkInterface) -> Hop | None:
+        """Why the Internet cannot reach the NIC before any NSG (spec §12.3): no public IP on it, or only Standard
+        SKU public IPs (closed by default) while no NSG applies at the NIC (``no-route``); None when it can."""
+        addresses = [
+            self.topology.public_ip(cfg.public_ip_address) for cfg in nic.ip_configurations if cfg.public_ip_address
+        ]
+        if not addresses:
+            return "no-route"
+        subnet = self.topology.subnet(nic.subnet)
+        has_nsg = bool(nic.network_security_group or (subnet is not None and subnet.network_security_group))
+        if not has_nsg and all(ip is None or ip.closed_by_default for ip in addresses):
+            return "no-route"
+        return None
+
+    def egress(self, nic: NetworkInterface) -> Hop | None:
+        """``no-egress`` when the NIC has no way out to the Internet: no public IP on it, no NAT gateway on its
+        subnet, and a private subnet (``defaultOutboundAccess: false``, spec §12.2); else None."""
+        subnet = self.topology.subnet(nic.subnet)
+        if self.has_public_ip(nic) or subnet is None or subnet.nat_gateway:
+            return None
+        return None if subnet.has_default_outbound_access else "no-egress"
 
     # --- NIC to NIC -----------------------------------------------------------------------------------
 
@@ -413,17 +422,6 @@ class Reachability:
     def internet_of(self, nic: NetworkInterface) -> AddressSet:
         return self.compiled[self._policy_key(nic)].policy.internet
 
-    def egress(self, nic: NetworkInterface) -> Hop | None:
-        """``no-egress`` when the NIC has no way out to the Internet (spec §12.2), else None."""
-        subnet = self.topology.subnet(nic.subnet)
-        if self.has_public_ip(nic):
-            return None
-        if subnet is not None and getattr(subnet, "nat_gateway", None):
-            return None
-        if subnet is not None and getattr(subnet, "default_outbound_access", True) is False:
-            return "no-egress"
-        return None
-
     # --- the matrix -----------------------------------------------------------------------------------
 
     def matrix(self) -> Matrix:
@@ -434,8 +432,7 @@ class Reachability:
         names = {n.id: n.name for n in self.nics}
         for destination in self.nics:
             internet = self.internet_of(destination)
-            hop: Hop | None = None if self.has_public_ip(destination) else "no-route"
-            allowed, blocked = self._from_addresses(internet, destination, *full, hop)
+            allowed, blocked = self._from_addresses(internet, destination, *full, self.internet_inbound(destination))
             cells[(INTERNET, destination.id)] = self._cell(INTERNET, destination.id, allowed, blocked)
         for source in self.nics:
             for destination in self.nics:
@@ -556,11 +553,10 @@ class Reachability:
         """The remote addresses of flows from ``source`` to the NIC, and what blocks them before any NSG."""
         internet = self.internet_of(destination)
         if source.internet:
-            return internet, None if self.has_public_ip(destination) else "no-route"
+            return internet, self.internet_inbound(destination)
         assert source.addresses is not None
-        public = source.addresses.difference(internet).empty
-        if public:
-            return source.addresses, None if self.has_public_ip(destination) else "no-route"
+        if source.addresses.difference(internet).empty:
+            return source.addresses, self.internet_inbound(destination)
         policy = self.compiled[self._policy_key(destination)].policy
         inside = source.subnet is not None or source.addresses.difference(policy.virtual_network).empty
         return source.addresses, None if inside else "no-route"
@@ -573,11 +569,9 @@ class Reachability:
         if destination.addresses.difference(internet).empty:
             return destination.addresses, self.egress(source)
         first = next(iter(destination.addresses.networks()), None)
-        hop = self.route(source, str(first.network_address)) if first is not None else "no-route"
-        on_premises = destination.addresses.difference(self.compiled[self._policy_key(source)].policy.virtual_network)
-        if hop == "no-route" and on_premises.empty:
-            hop = None  # a gateway (on-premises) prefix of the VNet: the VirtualNetwork tag holds it
-        return destination.addresses, hop
+        return destination.addresses, self.route(
+            source, str(first.network_address)
+        ) if first is not None else "no-route"
 
 
 def _bad(message: str) -> OpenNsgError:
