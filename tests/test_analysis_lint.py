@@ -289,3 +289,22 @@ def test_fail_on_disable_enable(tmp_path: Path, world: World) -> None:
     )
     bad = runner.invoke(app, ["lint", str(path), "--disable", "no-such-rule", "--json"])
     assert bad.exit_code == 2 and "no-such-rule" in bad.stderr
+
+
+def test_application_gateway_subnet_needs_gateway_manager_ports(world: World) -> None:
+    nsg = world.nsg(
+        "appgw-nsg",
+        rule("web", 100, "Inbound", "Allow", "Tcp", "Internet", "*", "443"),
+        rule("deny-rest", 4000, "Inbound", "Deny", "*", "*", "*", "*"),
+    )
+    subnet_id = world.subnet("appgw", "10.0.8.0/24", nsg=nsg)
+    world.subnets = [
+        replace(s, application_gateway_ip_configurations=(f"{subnet_id}/gw",)) if s.id == subnet_id else s
+        for s in world.subnets
+    ]
+    tags = ServiceTags.of([ServiceTag("GatewayManager", ("51.12.0.0/16",), ("NSG",))])
+    findings = [f for f in lint_topology(world.topology(service_tags=tags)) if f.rule_id == "missing-platform-ports"]
+    assert len(findings) == 1
+    assert "Inbound TCP 65200-65535 from GatewayManager" in findings[0].message
+    assert "Inbound any protocol 0-65535 from AzureLoadBalancer" in findings[0].message
+    assert "Outbound" not in findings[0].message

@@ -524,7 +524,7 @@ class Linter:
     def platform_findings(self) -> Iterable[Finding]:
         from opennsg.analysis.platform import missing_platform_ports
 
-        yield from missing_platform_ports(self.topology, self.engine)
+        yield from missing_platform_ports(self.topology)
 
 
 _HOST_VIP = __import__("ipaddress").ip_network("168.63.129.16/32")
