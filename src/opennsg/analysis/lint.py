@@ -220,6 +220,7 @@ class Linter:
         self.topology = topology
         self.engine = Engine(topology)
         self.contexts: dict[str, list[_Context]] = defaultdict(list)
+        self._positions: dict[int, tuple[tuple[CompiledRule, ...], dict[int, CompiledRule]]] = {}
         policies: list[tuple[NicPolicy, str | None]] = []
         for nic in topology.nics.values():
             policies.append((self.engine.policy(nic.id), nic.id))
@@ -252,10 +253,9 @@ class Linter:
                     continue
                 index, stage = placed
                 rules = ctx.compiled.rules(index, stage, family)
-                at = next((i for i, r in enumerate(rules) if r.rule is rule), None)
-                if at is None:
+                target = self._find(rules, rule)
+                if target is None:
                     continue
-                target = rules[at]
                 region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]
                 if not region:
                     continue
@@ -269,6 +269,14 @@ class Linter:
                 facts.won = True
                 self._chain_facts(facts, ctx, rule, target, won)
         return facts, coverers
+
+    def _find(self, rules: tuple[CompiledRule, ...], rule: SecurityRule) -> CompiledRule | None:
+        """The compiled form of ``rule`` in a stage's list (an index per list, built once)."""
+        index = self._positions.get(id(rules))
+        if index is None or index[0] is not rules:
+            index = (rules, {id(r.rule): r for r in rules})
+            self._positions[id(rules)] = index
+        return index[1].get(id(rule))
 
     def _chain_facts(
         self, facts: _RuleFacts, ctx: _Context, rule: SecurityRule, target: CompiledRule, won: list[tuple[Box, None]]
@@ -317,7 +325,7 @@ class Linter:
                 if universe is None or placed is None:
                     continue
                 rules = ctx.compiled.rules(placed[0], placed[1], family)
-                target = next((r for r in rules if r.rule is rule), None)
+                target = self._find(rules, rule)
                 if target is None:
                     continue
                 region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]

@@ -61,10 +61,10 @@ INTERNET = "Internet"
 _HOPS: dict[tuple[str, str | None], Hop] = {
     ("source", "subnet"): "source-subnet",
     ("source", "networkInterface"): "source-nic",
-    ("source", "admin"): "source-admin",
+    ("source", "networkManager"): "source-admin",
     ("destination", "subnet"): "destination-subnet",
     ("destination", "networkInterface"): "destination-nic",
-    ("destination", "admin"): "destination-admin",
+    ("destination", "networkManager"): "destination-admin",
 }
 
 
