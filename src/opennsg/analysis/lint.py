@@ -329,7 +329,7 @@ class Linter:
                 if target is None:
                     continue
                 region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]
-                _, rest = first_match(region, [r for r in rules if id(r.rule) in keep])
+                _, rest = first_match(region, [r for r in rules if id(r.rule) in keep and r is not target])
                 if rest:
                     return False
         return True

@@ -140,8 +140,12 @@ def _span(mask: int) -> tuple[int, int]:
 
 
 def bound_of(boxes: Iterable[Box]) -> Box | None:
-    """The smallest box (per field: the union of masks) containing every box given."""
-    return _bound(list(boxes))
+    """The smallest box (per field: the union of masks) containing every box given; None when there are none or
+    they are of both families (no one box holds them)."""
+    listed = list(boxes)
+    if len({box[0] for box in listed}) > 1:
+        return None
+    return _bound(listed)
 
 
 class RuleIndex:
@@ -270,11 +274,13 @@ def first_match(
     """Split ``items`` by the first rule of ``rules`` matching each piece; the pieces no rule matches come last."""
     matched: list[tuple[Box, T, CompiledRule]] = []
     pending = items
+    # A box holding every pending piece (pieces only shrink, so it stays one): rules missing it are skipped whole.
+    reach = bound_of(box for box, _ in pending)
     for rule in rules:
         if not pending:
             break
         bound = rule.bound
-        if bound is None:
+        if bound is None or (reach is not None and intersect(bound, reach) is None):
             continue
         rest: list[tuple[Box, T]] = []
         for box, payload in pending:
@@ -293,6 +299,8 @@ def first_match(
                     remaining.extend(subtract(piece, rule_box))
                 pieces = remaining
             rest.extend((piece, payload) for piece in pieces)
+        if len(rest) < len(pending) // 2:
+            reach = bound_of(box for box, _ in rest)
         pending = rest
     return matched, pending
 
