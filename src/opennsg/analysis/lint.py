@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from opennsg.analysis.render import Witness, witness
-from opennsg.analysis.space import Box, intersect
+from opennsg.analysis.space import Box, intersect, merge_boxes
 from opennsg.analysis.symbolic import (
     FAMILIES,
     CompiledPolicy,
     CompiledRule,
+    Decision,
     build_space,
     evaluate_boxes,
     first_match,
@@ -245,6 +246,7 @@ class Linter:
     def _rule_facts(self, nsg: NetworkSecurityGroup, rule: SecurityRule) -> tuple[_RuleFacts, list[CompiledRule]]:
         facts = _RuleFacts()
         coverers: list[CompiledRule] = []
+        decided_at: list[tuple[_Context, list[tuple[Box, None, Decision]]]] = []
         for ctx in self.contexts.get(nsg.key, []):
             for family in FAMILIES:
                 universe = ctx.compiled.universe(rule.direction, family)
@@ -267,7 +269,17 @@ class Linter:
                 if not won:
                     continue
                 facts.won = True
-                self._chain_facts(facts, ctx, rule, target, won)
+                merged = [(box, None) for box in merge_boxes([b for b, _ in won])]
+                decided = evaluate_boxes(ctx.compiled, rule.direction, merged)
+                decided_at.append((ctx, decided))
+                self._effect(facts, ctx, rule, decided)
+        if facts.won and not facts.ineffective:
+            # Deleting the rule: only flows it wins can change; compare the chain with and without it.
+            for ctx, decided in decided_at:
+                without = evaluate_boxes(ctx.compiled, rule.direction, [(b, d) for b, _, d in decided], skip=rule)
+                if any(before.access is not after.access for _, before, after in without):
+                    facts.redundant = False
+                    break
         return facts, coverers
 
     def _find(self, rules: tuple[CompiledRule, ...], rule: SecurityRule) -> CompiledRule | None:
@@ -278,37 +290,36 @@ class Linter:
             self._positions[id(rules)] = index
         return index[1].get(id(rule))
 
-    def _chain_facts(
-        self, facts: _RuleFacts, ctx: _Context, rule: SecurityRule, target: CompiledRule, won: list[tuple[Box, None]]
+    def _effect(
+        self, facts: _RuleFacts, ctx: _Context, rule: SecurityRule, decided: list[tuple[Box, None, Decision]]
     ) -> None:
-        decided = evaluate_boxes(ctx.compiled, rule.direction, won)
-        effective = False
+        """Does the rule matter for some flow it wins: an Allow whose flows the chain allows, a Deny that decides?"""
         for box, _, decision in decided:
-            if rule.access is Access.ALLOW and decision.allowed:
-                effective = True
-            if rule.access is Access.DENY and decision.rule is rule and id_key(decision.nsg_id or "") == ctx.nsg_key:
-                effective = True
+            if rule.access is Access.ALLOW:
+                effective = decision.allowed
+            else:
+                effective = decision.rule is rule and id_key(decision.nsg_id or "") == ctx.nsg_key
             if effective:
+                facts.ineffective = False
                 if ctx.nic_id is not None and ctx.nic_id not in facts.nics:
                     facts.nics.append(ctx.nic_id)
                 if facts.witness is None and ctx.nic_id is not None:
                     facts.witness = witness(self.space, box, ctx.nic_id, rule.direction)
-                break
-        if effective:
-            facts.ineffective = False
-        if not facts.redundant:
-            return
-        without = evaluate_boxes(ctx.compiled, rule.direction, [(b, d) for b, _, d in decided], skip=rule)
-        if any(before.access is not after.access for _, before, after in without):
-            facts.redundant = False
+                return
 
     def _minimal_cover(
         self, nsg: NetworkSecurityGroup, rule: SecurityRule, candidates: list[CompiledRule]
     ) -> list[str]:
         """An irreducible subset of the earlier rules that still covers ``rule`` at every context."""
         unique: dict[int, SecurityRule] = {}
+        hits: dict[int, int] = defaultdict(int)
         for c in candidates:
             unique.setdefault(id(c.rule), c.rule)
+            hits[id(c.rule)] += 1
+        # Usually one earlier rule covers it all: try the rules that covered most pieces alone first.
+        for single in sorted(unique.values(), key=lambda r: -hits[id(r)])[:3]:
+            if self._covers(nsg, rule, [single]):
+                return [_rule_id(nsg, single)]
         chosen = sorted(unique.values(), key=lambda r: r.priority)
         for candidate in sorted(chosen, key=lambda r: -r.priority):
             trial = [r for r in chosen if r is not candidate]
@@ -317,7 +328,6 @@ class Linter:
         return [_rule_id(nsg, r) for r in chosen]
 
     def _covers(self, nsg: NetworkSecurityGroup, rule: SecurityRule, cover: Sequence[SecurityRule]) -> bool:
-        keep = {id(r) for r in cover}
         for ctx in self.contexts.get(nsg.key, []):
             for family in FAMILIES:
                 universe = ctx.compiled.universe(rule.direction, family)
@@ -329,7 +339,8 @@ class Linter:
                 if target is None:
                     continue
                 region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]
-                _, rest = first_match(region, [r for r in rules if id(r.rule) in keep and r is not target])
+                kept = [c for r in cover if (c := self._find(rules, r)) is not None]
+                _, rest = first_match(region, sorted(kept, key=lambda c: c.rule.priority))
                 if rest:
                     return False
         return True

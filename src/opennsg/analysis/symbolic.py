@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from opennsg.analysis.space import Box, Space, intersect, subtract
+from opennsg.analysis.space import Box, Space, intersect, merge_boxes, subtract
 from opennsg.engine.addresses import AddressSet, PortSet
 from opennsg.engine.chain import Outcome, Stage
 from opennsg.engine.ir import NicPolicy, ResolvedRule
@@ -25,6 +25,7 @@ from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFI
 from opennsg.model.resources import SecurityRule
 
 T = TypeVar("T")
+U = TypeVar("U")
 FAMILIES = (4, 6)
 _PORTED = tuple((p, p) for p in sorted(PORTED_PROTOCOLS))
 _TCP = ((IANA_TCP, IANA_TCP),)
@@ -319,6 +320,19 @@ def split(items: list[tuple[Box, T]], region: Box) -> tuple[list[tuple[Box, T]],
     return inside, outside
 
 
+def _merged(items: list[tuple[Box, U]]) -> list[tuple[Box, U]]:
+    """Pieces carrying equal payloads merged into fewer boxes (the same flows: a cheaper next stage)."""
+    if len(items) < 2:
+        return items
+    groups: dict[U, list[Box]] = {}
+    try:
+        for box, payload in items:
+            groups.setdefault(payload, []).append(box)
+    except TypeError:  # payloads that cannot be hashed are kept as they are
+        return items
+    return [(box, payload) for payload, boxes in groups.items() for box in merge_boxes(boxes)]
+
+
 def _chain(
     compiled: CompiledPolicy,
     direction: Direction,
@@ -352,6 +366,7 @@ def _chain(
                     pieces.append((box, (payload, decision)))
                 else:
                     pieces.append((box, (payload, candidate)))
+            pieces = _merged(pieces)
         for box, (payload, candidate) in pieces:
             if candidate is not None:
                 out.append((box, payload, candidate))
