@@ -9,6 +9,7 @@ pieces whose access (with ``rules``: or deciding rule) differs are the answer, m
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,8 @@ from opennsg.analysis.space import Box, Space, intersect, merge_boxes, subtract_
 from opennsg.analysis.symbolic import FAMILIES, CompiledPolicy, Decision, build_space, evaluate_boxes
 from opennsg.engine import Engine
 from opennsg.engine.chain import Outcome, Stage
-from opennsg.engine.ir import NicPolicy, ResolvedRule
+from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
+from opennsg.engine.resolve import asg_addresses
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
@@ -192,6 +194,31 @@ def diff_policies(
     return out
 
 
+def _sharing(old: NicPolicy, new: NicPolicy, same_context: bool) -> tuple[NicPolicy, NicPolicy]:
+    """``new`` with every rule whose text is unchanged replaced by ``old``'s resolution of it, when both resolve
+    tags alike (same service tags, ASG members, VNet tags): equal sets become the same objects, so comparing and
+    compiling them costs nothing."""
+    if not same_context or old.virtual_network != new.virtual_network or old.platform_tags != new.platform_tags:
+        return old, new
+    known = {
+        rule.rule: rule
+        for nsg in (old.subnet_nsg, old.nic_nsg)
+        if nsg is not None
+        for rule in (*nsg.inbound, *nsg.outbound)
+    }
+
+    def shared(nsg: ResolvedNsg | None) -> ResolvedNsg | None:
+        if nsg is None:
+            return None
+        return dataclasses.replace(
+            nsg,
+            inbound=tuple(known.get(r.rule, r) for r in nsg.inbound),
+            outbound=tuple(known.get(r.rule, r) for r in nsg.outbound),
+        )
+
+    return old, dataclasses.replace(new, subnet_nsg=shared(new.subnet_nsg), nic_nsg=shared(new.nic_nsg))
+
+
 def _significance(change: Change) -> tuple[int, int, int]:
     return (
         0 if change.direction is Direction.INBOUND else 1,
@@ -220,7 +247,8 @@ def diff_topologies(old: Topology, new: Topology, nics: Sequence[str] = (), rule
         if problems:
             raise OpenNsgError(problems)
     common = [k for k in new_keys if k in old_keys and (wanted is None or k in wanted)]
-    pairs = [(old_engine.policy(old_keys[k]), new_engine.policy(new_keys[k])) for k in common]
+    same_context = old.service_tags == new.service_tags and asg_addresses(old) == asg_addresses(new)
+    pairs = [_sharing(old_engine.policy(old_keys[k]), new_engine.policy(new_keys[k]), same_context) for k in common]
     space = build_space(p for pair in pairs for p in pair)
     changes: list[Change] = []
     for old_policy, new_policy in pairs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_address, summarize_address_range
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 from opennsg.analysis.space import Box, Partition, Space
@@ -33,15 +33,17 @@ def _address(family: int, value: int) -> str:
 
 def address_texts(family: int, intervals: tuple[Interval, ...]) -> list[str]:
     """Addresses as IPs, CIDRs (a range that is exactly one) or ``a-b`` ranges."""
+    bits = 32 if family == 4 else 128
     out: list[str] = []
     for lo, hi in intervals:
         if lo == hi:
             out.append(_address(family, lo))
             continue
-        start = IPv4Address(lo) if family == 4 else IPv6Address(lo)
-        end = IPv4Address(hi) if family == 4 else IPv6Address(hi)
-        nets = list(summarize_address_range(start, end))
-        out.append(str(nets[0]) if len(nets) == 1 else f"{start}-{end}")
+        size = hi - lo + 1
+        if size & (size - 1) == 0 and lo % size == 0:
+            out.append(f"{_address(family, lo)}/{bits - size.bit_length() + 1}")
+        else:
+            out.append(f"{_address(family, lo)}-{_address(family, hi)}")
     return out
 
 

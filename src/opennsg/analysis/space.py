@@ -47,13 +47,14 @@ class Partition:
     full: int = 0
     _masks: dict[IntervalSet, int] = field(default_factory=dict)
     _boundaries: set[int] = field(default_factory=set)
-    #: id → (the object, its mask or -1): identity caches that keep the object alive so ids stay unique.
+    #: Identity caches (registered sets, masks by object): they hold the objects, so ids stay unique.
+    _seen: dict[int, IntervalSet] = field(default_factory=dict)
     _by_id: dict[int, tuple[IntervalSet, int]] = field(default_factory=dict)
 
     def register(self, intervals: IntervalSet) -> None:
-        if id(intervals) in self._by_id:
+        if id(intervals) in self._seen:
             return  # the same object again (resolved tags are shared between rules): skip hashing it
-        self._by_id[id(intervals)] = (intervals, -1)
+        self._seen[id(intervals)] = intervals
         if intervals and intervals != ((0, self.top),):
             self._sets[intervals] = None
 
@@ -94,7 +95,7 @@ class Partition:
         self.weights = weights
         self.full = (1 << len(weights)) - 1
         self._masks = {}
-        self._by_id = {key: (obj, -1) for key, (obj, _) in self._by_id.items()}
+        self._by_id = {}
 
     @property
     def size(self) -> int:
@@ -107,7 +108,7 @@ class Partition:
         if intervals == ((0, self.top),):
             return self.full
         known = self._by_id.get(id(intervals))
-        if known is not None and known[0] is intervals and known[1] >= 0:
+        if known is not None and known[0] is intervals:
             return known[1]
         cached = self._masks.get(intervals)
         if cached is not None:

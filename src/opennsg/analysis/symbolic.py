@@ -10,6 +10,7 @@ refine the first one's pieces (that is how ``diff`` compares two configurations)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -49,9 +50,13 @@ class Decision:
         return {"access": self.access.value, "ruleName": self.rule_name}
 
 
+_ALL_PROTOCOLS = ((0, 255),)
+
+
+@functools.cache
 def _protocol_intervals(protocols: frozenset[int] | None) -> tuple[tuple[int, int], ...]:
     if protocols is None:
-        return ((0, 255),)
+        return _ALL_PROTOCOLS
     return tuple((p, p) for p in sorted(protocols))
 
 
