@@ -431,15 +431,28 @@ class Linter:
                 if "/securityrules/" in resource.casefold()
                 else "no NSG applies"
             )
+            fronted = [n for n in nics if self._internet_facing(n)]
+            path = (
+                ""
+                if not nics or fronted
+                else " None of these NICs has a public IP or a load balancer today: adding one exposes them."
+            )
             yield Finding(
                 "internet-exposed-port",
                 RULES["internet-exposed-port"].level,
                 resource,
-                f"Reachable from the Internet {where}, {how}: port(s) {listed}.",
+                f"Reachable from the Internet {where}, {how}: port(s) {listed}.{path}",
                 (),
                 nics,
                 witness(space, first[1], first[0], Direction.INBOUND) if first else None,
             )
+
+    def _internet_facing(self, nic_id: str) -> bool:
+        """A public IP or a load balancer backend pool on one of the NIC's IP configurations (spec §12.3)."""
+        nic = self.topology.nic(nic_id)
+        return nic is not None and any(
+            c.public_ip_address or c.load_balancer_backend_address_pools for c in nic.ip_configurations
+        )
 
     def probe_findings(self) -> Iterable[Finding]:
         space = self.space

@@ -149,13 +149,13 @@ def _print_diff(result: Any, lines: dict[tuple[str, str], list[tuple[str, Any]]]
             colour = "green" if change.opened else "red" if change.closed else "yellow"
             mark = "+" if change.opened else "-" if change.closed else "~"
             stdout.print(f"  [{colour}]{mark}[/] ", end="", markup=True)
-            stdout.print(f"{line}  [{change.box.flows} flows]", markup=False)
+            stdout.print(f"{line}  [{change.box.flows:,} flows]", markup=False)
     for label, nics in (("added", result.added_nics), ("removed", result.removed_nics)):
         for n in nics:
             stdout.print(f"NIC {label}: {n}", markup=False)
     s = result.summary()
     stdout.print(
-        f"{s['changedBoxes']} change(s) at {s['nics']} NIC(s): {s['opened']} flows opened, {s['closed']} closed.",
+        f"{s['changedBoxes']} change(s) at {s['nics']} NIC(s): {s['opened']:,} flows opened, {s['closed']:,} closed.",
         markup=False,
     )
 
@@ -166,7 +166,7 @@ def _diff_markdown(result: Any, lines: dict[tuple[str, str], list[tuple[str, Any
     if not result.changes:
         out.append(f"No change in access at {result.compared_nics} NIC(s).")
     else:
-        out.append(f"**{s['opened']} flows opened, {s['closed']} closed** at {s['nics']} NIC(s).")
+        out.append(f"**{s['opened']:,} flows opened, {s['closed']:,} closed** at {s['nics']} NIC(s).")
         out.append("")
         out.append("| NIC | change | flows | witness |")
         out.append("|---|---|---:|---|")
@@ -178,7 +178,7 @@ def _diff_markdown(result: Any, lines: dict[tuple[str, str], list[tuple[str, Any
                 if change.direction.value == "Outbound":
                     flow = f"{w.local_ip}:{w.local_port} → {w.remote_ip}:{w.remote_port}"
                 cell = line.replace("|", "\\|")
-                out.append(f"| `{nic.rsplit('/', 1)[-1]}` | {mark}: {cell} | {change.box.flows} | `{flow}` |")
+                out.append(f"| `{nic.rsplit('/', 1)[-1]}` | {mark}: {cell} | {change.box.flows:,} | `{flow}` |")
     for label, nics in (("Added", result.added_nics), ("Removed", result.removed_nics)):
         if nics:
             out.append("")
