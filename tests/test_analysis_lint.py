@@ -308,3 +308,30 @@ def test_application_gateway_subnet_needs_gateway_manager_ports(world: World) ->
     assert "Inbound TCP 65200-65535 from GatewayManager" in findings[0].message
     assert "Inbound any protocol 0-65535 from AzureLoadBalancer" in findings[0].message
     assert "Outbound" not in findings[0].message
+
+
+def test_locator_finds_flattened_and_template_rules(tmp_path: Path) -> None:
+    from opennsg.analysis.locate import Locator
+
+    flattened = tmp_path / "az.json"
+    flattened.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "web-nsg",
+                    "type": "Microsoft.Network/networkSecurityGroups",
+                    "securityRules": [{"name": "ssh", "priority": 100, "direction": "Inbound", "access": "Allow"}],
+                }
+            ],
+            indent=2,
+        )
+    )
+    locator = Locator.of([flattened])
+    rule_id = (
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/web-nsg/securityRules/ssh"
+    )
+    where = locator.find(rule_id)
+    assert where is not None and flattened.read_text().splitlines()[where.line - 1].strip() == "{"
+    assert flattened.read_text().splitlines()[where.line].strip() == '"name": "ssh",'
+    nsg = locator.find(rule_id.rsplit("/securityRules/", 1)[0])
+    assert nsg is not None and nsg.line == 2

@@ -119,8 +119,10 @@ class Location:
 
 
 def _is_rule(obj: dict[str, Any]) -> bool:
+    """An NSG rule, nested (ARM: ``properties``) or flattened (``az ... -o json``)."""
     props = obj.get("properties")
-    return isinstance(props, dict) and "priority" in props and "direction" in props and "access" in props
+    fields = props if isinstance(props, dict) else obj
+    return "priority" in fields and "direction" in fields and "access" in fields
 
 
 def _is_nsg(obj: dict[str, Any]) -> bool:
