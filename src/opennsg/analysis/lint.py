@@ -36,7 +36,7 @@ from opennsg.analysis.symbolic import (
 from opennsg.engine import Engine
 from opennsg.engine.addresses import AddressSet, PortSet
 from opennsg.engine.chain import Stage, StageKind
-from opennsg.engine.ir import NicPolicy
+from opennsg.engine.ir import AnyRule, NicPolicy
 from opennsg.engine.resolve import resolve_policy
 from opennsg.model.enums import IANA_TCP, IANA_UDP, Access, Direction, Protocol
 from opennsg.model.ids import id_key
@@ -314,8 +314,9 @@ class Linter:
         unique: dict[int, SecurityRule] = {}
         hits: dict[int, int] = defaultdict(int)
         for c in candidates:
-            unique.setdefault(id(c.rule), c.rule)
-            hits[id(c.rule)] += 1
+            if isinstance(c.rule, SecurityRule):
+                unique.setdefault(id(c.rule), c.rule)
+                hits[id(c.rule)] += 1
         # Usually one earlier rule covers it all: try the rules that covered most pieces alone first.
         for single in sorted(unique.values(), key=lambda r: -hits[id(r)])[:3]:
             if self._covers(nsg, rule, [single]):
@@ -470,7 +471,11 @@ class Linter:
                 if region is None:
                     continue
                 for box, _, decision in evaluate_boxes(compiled, Direction.INBOUND, [(region, None)]):
-                    if not decision.allowed and decision.rule is not None and _blocks_probes(decision.rule):
+                    if (
+                        not decision.allowed
+                        and isinstance(decision.rule, SecurityRule)
+                        and _blocks_probes(decision.rule)
+                    ):
                         grouped[decision.rule.id or decision.rule.name].append((nic_id, box))
         for resource, hits in grouped.items():
             nics = tuple(dict.fromkeys(n for n, _ in hits))
@@ -583,10 +588,12 @@ def _is_broad(source: str) -> bool:
     return folded in BROAD_SOURCES or folded.startswith("azurecloud.")
 
 
-def _decided_resource(rule: SecurityRule | None, policy: NicPolicy, nic_id: str | None) -> str:
+def _decided_resource(rule: AnyRule | None, policy: NicPolicy, nic_id: str | None) -> str:
     if rule is not None:
         if rule.id:
             return rule.id
+        if not isinstance(rule, SecurityRule):
+            return rule.name
         for resolved in (policy.subnet_nsg, policy.nic_nsg):
             if resolved is not None and any(r.rule is rule for r in (*resolved.inbound, *resolved.outbound)):
                 return _rule_id(resolved.nsg, rule)

@@ -20,10 +20,9 @@ import numpy as np
 from opennsg.analysis.space import Box, Space, intersect, merge_boxes, subtract
 from opennsg.engine.addresses import AddressSet, PortSet
 from opennsg.engine.chain import Outcome, Stage
-from opennsg.engine.ir import NicPolicy, ResolvedRule
+from opennsg.engine.ir import AnyRule, NicPolicy, ResolvedRule
 from opennsg.model.enums import IANA_TCP, PORTED_PROTOCOLS, Access, Direction
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT, SMTP_RULE_NAME
-from opennsg.model.resources import SecurityRule
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -40,7 +39,7 @@ class Decision:
     rule_name: str | None
     nsg_id: str | None = None
     association: str | None = None
-    rule: SecurityRule | None = field(default=None, compare=False)
+    rule: AnyRule | None = field(default=None, compare=False)
 
     @property
     def allowed(self) -> bool:
@@ -111,7 +110,7 @@ class CompiledRule:
     outcome: Outcome = Outcome.CANDIDATE
 
     @property
-    def rule(self) -> SecurityRule:
+    def rule(self) -> AnyRule:
         return self.resolved.rule
 
 
@@ -343,7 +342,7 @@ def _chain(
     direction: Direction,
     items: list[tuple[Box, T]],
     exempt: str | None,
-    skip: SecurityRule | None,
+    skip: AnyRule | None,
 ) -> list[tuple[Box, T, Decision]]:
     """``evaluate._chain`` over boxes: each stage's first match; DROP/DELIVER end the chain, CANDIDATE is
     remembered as the reported Allow, CONTINUE passes on; the fallbacks as in the engine."""
@@ -383,7 +382,7 @@ def _chain(
 
 
 def evaluate_boxes(
-    compiled: CompiledPolicy, direction: Direction, items: list[tuple[Box, T]], skip: SecurityRule | None = None
+    compiled: CompiledPolicy, direction: Direction, items: list[tuple[Box, T]], skip: AnyRule | None = None
 ) -> list[tuple[Box, T, Decision]]:
     """Every piece of ``items`` with the decision of the NIC's chain for all of its flows (see module docstring);
     ``skip`` evaluates as if that rule were deleted."""
