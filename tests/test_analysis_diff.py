@@ -175,3 +175,18 @@ def test_cli_exit_codes_json_shape_and_markdown(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["diff", str(old), str(tmp_path / "missing.json"), "--json"])
     assert bad.exit_code == 2
     assert "error" in json.loads(bad.stderr)
+
+
+def test_diff_plan_compares_prior_and_planned_state() -> None:
+    plan = EXAMPLES / "terraform" / "three-tier" / "plan.json"
+    runner = CliRunner()
+    result = runner.invoke(app, ["diff", "--plan", str(plan), "--json"])
+    assert result.exit_code in (0, 3), result.output
+    body = json.loads(result.stdout)
+    assert set(body) == {"changes", "addedNics", "removedNics", "summary"}
+    from opennsg.terraform import load_plan
+
+    prior, planned = load_plan(plan)
+    assert (result.exit_code == 3) == bool(diff_topologies(prior, planned).changes)
+    both = runner.invoke(app, ["diff", str(plan), str(plan), "--plan", str(plan)])
+    assert both.exit_code == 2

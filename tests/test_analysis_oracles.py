@@ -124,6 +124,10 @@ def test_z3_agrees_on_whether_a_change_closes_or_opens_something(seed: int) -> N
 @SETTINGS
 @given(topology_and_flows(max_flows=20))
 def test_every_flow_lies_in_one_piece_with_the_engines_decision(tf: tuple[Topology, list[tuple[str, Flow]]]) -> None:
+    _pieces_agree(tf)
+
+
+def _pieces_agree(tf: tuple[Topology, list[tuple[str, Flow]]]) -> None:
     topology, flows = tf
     engine = Engine(topology)
     cache: dict[tuple[str, str], object] = {}
@@ -163,3 +167,10 @@ def test_rules_in_the_oracle_use_their_singular_fields() -> None:
     for r in _rules(Random(1), 0.5):
         assert r.source_address_prefixes == () and r.destination_port_ranges == ()
         assert r.source_address_prefix is not None and r.destination_port_range is not None
+
+
+@SETTINGS
+@given(topology_and_flows(max_flows=20, avnm=True))
+def test_admin_rules_and_private_endpoints_decide_as_the_engine(tf: tuple[Topology, list[tuple[str, Flow]]]) -> None:
+    """The same property over topologies with AVNM admin rules and private endpoints (their chain stages)."""
+    _pieces_agree(tf)

@@ -6,8 +6,6 @@ Exit codes: diff 0 unchanged / 3 changed; lint 1 when a finding reaches ``--fail
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json as jsonlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -49,12 +47,12 @@ def _load(paths: Sequence[Path], service_tags: Path | None) -> Topology:
 # --- diff ---------------------------------------------------------------------------------------------
 
 
-def _load_plan(plan: Path, subscription: str | None) -> tuple[Topology, Topology]:
-    if importlib.util.find_spec("opennsg.terraform") is None:
-        raise OpenNsgError([ArmError("FeatureNotAvailable", "--plan needs opennsg.terraform, which is not installed.")])
-    terraform = importlib.import_module("opennsg.terraform")
-    prior, planned = terraform.load_plan(plan, subscription=subscription)
-    return prior, planned
+def _load_plan(plan: Path, subscription: str | None, service_tags: Path | None) -> tuple[Topology, Topology]:
+    """A Terraform plan's prior and planned state (``opennsg.terraform.load_plan``)."""
+    from opennsg.terraform import load_plan
+
+    tags = ServiceTags.load(service_tags) if service_tags else None
+    return load_plan(plan, subscription=subscription, service_tags=tags)
 
 
 def diff(
@@ -77,7 +75,7 @@ def diff(
         if plan is not None:
             if old is not None or new is not None:
                 raise OpenNsgError([ArmError("InvalidParameter", "Give either OLD and NEW or --plan, not both.")])
-            before, after = _load_plan(plan, subscription)
+            before, after = _load_plan(plan, subscription, service_tags)
         else:
             if old is None or new is None:
                 raise OpenNsgError([ArmError("MissingRequiredParameter", "Give OLD and NEW (or --plan PLAN.json).")])
