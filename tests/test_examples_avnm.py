@@ -40,11 +40,11 @@ def _answer(topology: Topology, nic: str, flow: Flow) -> tuple[str, str | None]:
 QUESTIONS = [
     # (NIC, flow, with the manager's rules, the NSGs alone)
     ("nic-vm-app1", ("Inbound", "TCP", "10.2.1.4", 9100, "10.0.1.4", 40000),
-     ("Allow", "securityAdminRules/AlwaysAllowMonitoring"), ("Deny", "defaultSecurityRules/DenyAllInBound")),
+     ("Allow", "securityAdminRules/AlwaysAllowMonitoring"), ("Deny", "securityRules/deny-other-vnet-inbound")),
     ("nic-vm-web1", ("Inbound", "TCP", "10.1.1.4", 22, "52.1.2.3", 50000),
      ("Deny", "securityAdminRules/DenyHighRiskFromInternet"), ("Allow", "securityRules/allow-ssh-anywhere")),
     ("nic-vm-app1", ("Inbound", "TCP", "10.2.1.4", 8080, "10.0.2.4", 50000),
-     ("Deny", "defaultSecurityRules/DenyAllInBound"), ("Deny", "defaultSecurityRules/DenyAllInBound")),
+     ("Deny", "securityRules/deny-other-vnet-inbound"), ("Deny", "securityRules/deny-other-vnet-inbound")),
     ("nic-vm-app1", ("Inbound", "TCP", "10.2.1.4", 8080, "10.1.1.4", 50000),
      ("Allow", "securityRules/allow-app-from-web"), ("Allow", "securityRules/allow-app-from-web")),
     ("pe-blob-spoke1.nic", ("Inbound", "TCP", "10.1.2.5", 443, "10.1.1.4", 50000),

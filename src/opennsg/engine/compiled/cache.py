@@ -6,6 +6,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
+from opennsg.engine.chain import Stage
 from opennsg.engine.compiled.classifier import CompiledPolicy
 from opennsg.engine.ir import NicPolicy
 from opennsg.model.enums import Direction
@@ -23,7 +24,7 @@ _lock = threading.Lock()
 def policy_key(policy: NicPolicy) -> Hashable:
     """Everything a verdict depends on, as a hashable value: equal keys compile to equal classifiers."""
     chains = tuple(
-        (chain.unmatched_rule_name, chain.stages)
+        (chain.unmatched_rule_name, tuple(_stage_key(stage) for stage in chain.stages))
         for chain in (policy.chain(Direction.INBOUND), policy.chain(Direction.OUTBOUND))
     )
     return (
@@ -33,6 +34,19 @@ def policy_key(policy: NicPolicy) -> Hashable:
         tuple(policy.platform_tags.items()),
         policy.smtp_blocked,
     )
+
+
+def _stage_key(stage: Stage) -> Hashable:
+    """A stage by what its verdicts depend on (model rules themselves may hold unhashable tags)."""
+    rules = tuple(
+        (
+            r.rule.verify_name, r.rule.id, r.priority, r.access.value, r.protocols, r.source, r.source_ports,
+            r.destination, r.destination_ports, r.platform_tag,
+        )
+        for r in stage.rules
+    )  # fmt: skip
+    return (stage.kind, stage.resource_id, stage.applied_to, stage.association, stage.acl_id, stage.acl_guid,
+            stage.outcomes, rules)  # fmt: skip
 
 
 def get_compiled(policy: NicPolicy, version: Hashable | None = None) -> CompiledPolicy:
