@@ -38,12 +38,14 @@ from opennsg.arm.parse import (
     parse_subscription,
 )
 from opennsg.arm.template import (
-    TEMPLATE_RESOURCE_GROUP,
-    TEMPLATE_SUBSCRIPTION_ID,
-    expand_template,
+    DeploymentContext,
+    Expansion,
+    TemplateInputs,
+    expand,
     is_parameters_file,
     is_template,
     parameter_values,
+    parse_cli_value,
 )
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
@@ -132,6 +134,7 @@ class _Loader:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     #: Each security rule's own place (inside its NSG or a document of its own), by rule id key.
     rule_origins: dict[str, Origin] = field(default_factory=dict)
+    context: DeploymentContext = field(default_factory=DeploymentContext)
 
     # --- documents ---
 
@@ -148,10 +151,7 @@ class _Loader:
         if is_parameters_file(data):
             return
         if is_template(data):
-            reader = Reader(f"{label}: ")
-            for resource in expand_template(data, reader, parameters):
-                self.item(label, f"{resource.path}.", resource.body, reader)
-            self._finish(label, reader)
+            self.template(label, self.expand(label, data, parameters))
             return
         reader = Reader(f"{label}: ")
         if isinstance(data, list):
@@ -164,6 +164,20 @@ class _Loader:
             self.item(label, "", data, reader)
         else:
             reader.invalid("document", "", "a JSON object or array", data)
+        self._finish(label, reader)
+
+    def expand(self, label: str, data: Any, parameters: Mapping[str, Any] | None) -> tuple[Reader, Expansion]:
+        """Deploy a template (linked templates are read relative to its file)."""
+        reader = Reader(f"{label}: ")
+        source = Path(label) if Path(label).is_file() else None
+        return reader, expand(data, reader, parameters, context=self.context, source=source)
+
+    def template(self, label: str, expanded: tuple[Reader, Expansion]) -> None:
+        reader, expansion = expanded
+        for resource in expansion.resources:
+            mark = len(reader.problems)
+            self.item(label, f"{resource.path}.", resource.body, reader)
+            resource.explain(reader.problems, mark, reader.where)
         self._finish(label, reader)
 
     def _finish(self, label: str, reader: Reader) -> None:
@@ -215,8 +229,8 @@ class _Loader:
         group = lookup(body, "resourceGroup")
         namespace, _, types = str(resource_type).partition("/")
         pairs = "/".join(f"{t}/{n}" for t, n in zip(types.split("/"), name.split("/"), strict=False))
-        rg = group if isinstance(group, str) and group else TEMPLATE_RESOURCE_GROUP
-        return f"/subscriptions/{TEMPLATE_SUBSCRIPTION_ID}/resourceGroups/{rg}/providers/{namespace}/{pairs}"
+        rg = group if isinstance(group, str) and group else self.context.resource_group
+        return f"/subscriptions/{self.context.subscription_id}/resourceGroups/{rg}/providers/{namespace}/{pairs}"
 
     def _add_top(self, kind: str, value: Resource, origin: Origin) -> None:
         bucket = self.top.setdefault(kind, {})
@@ -356,14 +370,38 @@ def _pair_parameters(docs: list[tuple[str, Any]], problems: list[ArmError]) -> d
 
 
 def load_documents(
-    docs: Iterable[tuple[str, Any]], service_tags: ServiceTags | None = None, *, validate: bool = True
+    docs: Iterable[tuple[str, Any]],
+    service_tags: ServiceTags | None = None,
+    *,
+    validate: bool = True,
+    inputs: TemplateInputs | None = None,
 ) -> Topology:
     """A topology from already-parsed JSON documents, each with a source label (a file name, say).
 
     Raises one ``OpenNsgError`` carrying every problem (reading and, unless ``validate`` is false,
-    ``validate_topology``'s); nothing is returned then.
+    ``validate_topology``'s); nothing is returned then. ``inputs`` give templates their deployment context and
+    parameter values.
     """
-    return _load(list(docs), service_tags, [], validate)
+    return _load(list(docs), service_tags, [], validate, inputs or TemplateInputs())
+
+
+def _template_parameters(
+    data: Any, paired: Mapping[str, Any] | None, inputs: TemplateInputs, declared_anywhere: set[str]
+) -> dict[str, Any]:
+    """A template's parameter values: its paired file, then ``--parameters`` files, then ``--parameter``."""
+    declared = lookup(data, "parameters")
+    specs = {k.casefold(): v for k, v in declared.items()} if isinstance(declared, Mapping) else {}
+    values = dict(paired or {})
+    for name, value in inputs.parameters.items():
+        if name.casefold() in specs:
+            values[name] = value
+            declared_anywhere.add(name.casefold())
+    for name, text in inputs.cli_values.items():
+        spec = specs.get(name.casefold())
+        if spec is not None:
+            values[name] = parse_cli_value(text, lookup(spec, "type") if isinstance(spec, Mapping) else None)
+            declared_anywhere.add(name.casefold())
+    return values
 
 
 def _load(
@@ -371,18 +409,37 @@ def _load(
     tags: ServiceTags | None,
     problems: list[ArmError],
     validate: bool,
+    inputs: TemplateInputs,
     external: ExternalInput | None = None,
 ) -> Topology:
-    loader = _Loader(problems=problems)
+    loader = _Loader(problems=problems, context=inputs.context)
     parameters = _pair_parameters(docs, loader.problems)
+    declared_anywhere: set[str] = set()
+    expanded = {
+        label: loader.expand(label, data, _template_parameters(data, parameters.get(label), inputs, declared_anywhere))
+        for label, data in docs
+        if is_template(data)
+    }
+    for name in [*inputs.parameters, *inputs.cli_values]:
+        if name.casefold() not in declared_anywhere:
+            message = f"The parameter '{name}' is given a value, but no template given declares it."
+            loader.problems.append(ArmError(Code.INVALID_TEMPLATE, message, f"--parameter {name}"))
+    linked = {file for _reader, expansion in expanded.values() for file in expansion.linked_files}
     for label, data in docs:
-        loader.document(label, data, parameters.get(label))
+        if label in expanded:
+            if Path(label).resolve() not in linked:  # a linked template is deployed by the template linking it
+                loader.template(label, expanded[label])
+        else:
+            loader.document(label, data, None)
     if external is not None:
         loader.external(external)
     loader.merge_children()
     topology = loader.topology(tags)
     if validate:
         loader.problems.extend(loader.validation_problems(topology))
+    failed = {resource_id for _reader, expansion in expanded.values() for resource_id in expansion.failed_ids}
+    if failed:  # a template resource that failed is reported once, not again by every resource referring to it
+        loader.problems[:] = [p for p in loader.problems if not _refers_to(p, failed)]
     if loader.problems:
         raise OpenNsgError(loader.problems)
     return topology
@@ -392,7 +449,14 @@ def load_external(
     external: ExternalInput, service_tags: ServiceTags | None = None, *, validate: bool = True
 ) -> Topology:
     """A topology from another reader's resources alone (a Terraform plan's prior state, say), validated."""
-    return _load([], service_tags, [], validate, external)
+    return _load([], service_tags, [], validate, TemplateInputs(), external)
+
+
+def _refers_to(problem: ArmError, resource_ids: set[str]) -> bool:
+    message = problem.message.casefold()
+    return problem.code == Code.INVALID_REFERENCE and any(
+        f"{rid} " in f"{message} " or f"{rid}/" in message for rid in resource_ids
+    )
 
 
 def _json_files(path: Path) -> list[Path]:
@@ -441,6 +505,7 @@ def load_paths(
     validate: bool = True,
     terraform: TerraformInputs | None = None,
     notes: list[str] | None = None,
+    inputs: TemplateInputs | None = None,
 ) -> Topology:
     """A topology from files and directories (``*.json`` recursively), validated as a whole.
 
@@ -481,7 +546,7 @@ def load_paths(
             context = terraform or TerraformInputs()
             terraform = replace(context, var_files=(*var_files, *context.var_files))
         external = read_terraform(list(modules.items()), terraform_docs, terraform)
-    topology = _load(docs, service_tags, problems, validate, external)
+    topology = _load(docs, service_tags, problems, validate, inputs or TemplateInputs(), external)
     if external is not None and notes is not None:
         from opennsg.terraform.detect import PLACEHOLDER_SUBSCRIPTION, placeholder_note
 

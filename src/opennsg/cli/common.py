@@ -17,6 +17,7 @@ from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
 from opennsg.model.servicetags import ServiceTags
 
 if TYPE_CHECKING:
+    from opennsg.arm.template import TemplateInputs
     from opennsg.model.topology import Topology
 
 EXIT_OK = 0
@@ -139,19 +140,78 @@ def load_inputs(
     subscription: str | None = None,
     variables: list[str] | None = None,
     var_files: list[Path] | None = None,
+    template: TemplateInputs | None = None,
 ) -> Topology:
     """Every input a command reads (ARM JSON, templates, Terraform modules, plans, state) as one validated
-    Topology; raises OpenNsgError with every problem. Notes (placeholder subscriptions) go to stderr."""
+    Topology; raises OpenNsgError with every problem. Notes (placeholder subscriptions) go to stderr.
+    ``template`` gives ARM templates their deployment context and parameter values."""
     from opennsg.arm import load_paths
     from opennsg.terraform import TerraformInputs
 
     tags = load_service_tags(service_tags)
     terraform = TerraformInputs(subscription, parse_variables(variables), tuple(var_files or ()))
     notes: list[str] = []
-    topology = load_paths(paths, service_tags=tags, terraform=terraform, notes=notes)
+    topology = load_paths(paths, service_tags=tags, terraform=terraform, notes=notes, inputs=template)
     for note in notes:
         stderr.print(f"[yellow]note[/] {note}", markup=True)
     return topology
 
 
 Registrar = Callable[[typer.Typer], None]
+
+
+ResourceGroupOption = typer.Option(
+    None, "--resource-group", help="Resource group templates deploy into: resourceGroup() (default opennsg-template)."
+)
+LocationOption = typer.Option(
+    None, "--location", help="Location of the resource group and deployment: resourceGroup().location (default eastus)."
+)
+TemplateParametersOption = typer.Option(
+    None,
+    "--parameters",
+    help="Deployment parameters file for the templates (repeatable; later files win). Key Vault references are read as "
+    "values known only at deployment.",
+)
+TemplateParameterOption = typer.Option(
+    None, "--parameter", help="NAME=VALUE for a template parameter (repeatable; arrays, objects, ints, bools as JSON)."
+)
+
+
+def template_inputs(
+    parameters_files: list[Path] | None,
+    parameter: list[str] | None,
+    subscription: str | None,
+    resource_group: str | None,
+    location: str | None,
+) -> TemplateInputs:
+    """The deployment context and parameter values the options give (raises OpenNsgError listing every problem)."""
+    from opennsg.arm.loader import read_json
+    from opennsg.arm.template import DeploymentContext, TemplateInputs, is_parameters_file, parameter_values
+
+    problems: list[ArmError] = []
+    values: dict[str, Any] = {}
+    for file in parameters_files or []:
+        data = read_json(file, problems)
+        if data is None:
+            continue
+        if not is_parameters_file(data):
+            message = f'{file} is not a deployment parameters file ({{"parameters": {{"NAME": {{"value": ...}}}}}}).'
+            problems.append(ArmError("InvalidParametersFile", message, str(file)))
+            continue
+        values.update(parameter_values(data))
+    cli_values: dict[str, str] = {}
+    for item in parameter or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            problems.append(ArmError("InvalidParameter", f"--parameter '{item}' must be NAME=VALUE.", "--parameter"))
+            continue
+        cli_values[name.strip()] = value
+    if problems:
+        raise OpenNsgError(problems)
+    defaults = DeploymentContext()
+    context = DeploymentContext(
+        subscription_id=subscription or defaults.subscription_id,
+        resource_group=resource_group or defaults.resource_group,
+        location=location or defaults.location,
+    )
+    return TemplateInputs(context=context, parameters=values, cli_values=cli_values)

@@ -11,8 +11,12 @@ from rich.table import Table
 
 from opennsg.cli.common import (
     JsonOption,
+    LocationOption,
+    ResourceGroupOption,
     ServiceTagsOption,
     SubscriptionOption,
+    TemplateParameterOption,
+    TemplateParametersOption,
     VarFileOption,
     VarOption,
     bad_input_exits,
@@ -20,10 +24,14 @@ from opennsg.cli.common import (
     print_json,
     stderr,
     stdout,
+    template_inputs,
 )
 from opennsg.model.topology import Topology
 
-if TYPE_CHECKING:  # the reader pulls in pyarrow and numpy: imported when a flowlogs command runs
+if TYPE_CHECKING:
+    from opennsg.arm.template import (
+        TemplateInputs,
+    )  # the reader pulls in pyarrow and numpy: imported when a flowlogs command runs
     from opennsg.flowlogs.reader import ReadStats
 
 flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
@@ -58,8 +66,9 @@ def _topology(
     subscription: str | None = None,
     variables: list[str] | None = None,
     var_files: list[Path] | None = None,
+    template: TemplateInputs | None = None,
 ) -> Topology:
-    return load_inputs(paths, service_tags, subscription, variables, var_files)
+    return load_inputs(paths, service_tags, subscription, variables, var_files, template)
 
 
 def _report_problems(read: ReadStats) -> None:
@@ -84,6 +93,10 @@ def replay(
     subscription: str | None = SubscriptionOption,
     var: list[str] | None = VarOption,
     var_file: list[Path] | None = VarFileOption,
+    parameters_file: list[Path] | None = TemplateParametersOption,
+    parameter: list[str] | None = TemplateParameterOption,
+    resource_group: str | None = ResourceGroupOption,
+    location: str | None = LocationOption,
     json: bool = JsonOption,
 ) -> None:
     """Decide every logged flow against the proposed config; list the flows whose verdict would change."""
@@ -97,7 +110,14 @@ def replay(
     chosen: Literal["local", "spark"] = "spark" if engine == "spark" else "local"
     with bad_input_exits(json):
         selected = FlowFilter.parse(criteria) if criteria is not None else None
-        topology = _topology(config, service_tags, subscription, var, var_file)
+        topology = _topology(
+            config,
+            service_tags,
+            subscription,
+            var,
+            var_file,
+            template_inputs(parameters_file, parameter, subscription, resource_group, location),
+        )
         from opennsg.flowlogs.reader import FlowLogReader
 
         reader = FlowLogReader(logs)
@@ -140,13 +160,28 @@ def stats(
     subscription: str | None = SubscriptionOption,
     var: list[str] | None = VarOption,
     var_file: list[Path] | None = VarFileOption,
+    parameters_file: list[Path] | None = TemplateParametersOption,
+    parameter: list[str] | None = TemplateParameterOption,
+    resource_group: str | None = ResourceGroupOption,
+    location: str | None = LocationOption,
     json: bool = JsonOption,
 ) -> None:
     """Top talkers, allowed/denied flows over time, rules hit and (with --config) rules never hit."""
     from opennsg.flowlogs.stats import compute_stats, plot_timeline
 
     with bad_input_exits(json):
-        topology = _topology(config, service_tags, subscription, var, var_file) if config else None
+        topology = (
+            _topology(
+                config,
+                service_tags,
+                subscription,
+                var,
+                var_file,
+                template_inputs(parameters_file, parameter, subscription, resource_group, location),
+            )
+            if config
+            else None
+        )
         from opennsg.flowlogs.reader import FlowLogReader
 
         reader = FlowLogReader(logs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -24,18 +24,26 @@ from opennsg.cli import (  # one per line: each command module is added by a dif
 )
 from opennsg.cli.common import (
     JsonOption,
+    LocationOption,
+    ResourceGroupOption,
     ServiceTagsOption,
     SubscriptionOption,
+    TemplateParameterOption,
+    TemplateParametersOption,
     VarFileOption,
     VarOption,
     bad_input_exits,
     print_json,
     stdout,
+    template_inputs,
 )
 from opennsg.engine.ir import Verdict, rule_log_name
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.topology import Topology
+
+if TYPE_CHECKING:
+    from opennsg.arm.template import TemplateInputs
 
 app = typer.Typer(
     name="opennsg",
@@ -74,9 +82,10 @@ def load_topology(
     subscription: str | None = None,
     variables: list[str] | None = None,
     var_files: list[Path] | None = None,
+    template: TemplateInputs | None = None,
 ) -> Topology:
     """Read the user's inputs into one validated Topology (raises OpenNsgError with every problem)."""
-    return common.load_inputs(paths, service_tags, subscription, variables, var_files)
+    return common.load_inputs(paths, service_tags, subscription, variables, var_files, template)
 
 
 @app.command()
@@ -86,11 +95,22 @@ def validate(
     subscription: str | None = SubscriptionOption,
     var: list[str] | None = VarOption,
     var_file: list[Path] | None = VarFileOption,
+    parameters_file: list[Path] | None = TemplateParametersOption,
+    parameter: list[str] | None = TemplateParameterOption,
+    resource_group: str | None = ResourceGroupOption,
+    location: str | None = LocationOption,
     json: bool = JsonOption,
 ) -> None:
     """Check ARM JSON against Azure's validation rules and limits; report every problem at once."""
     with bad_input_exits(json):
-        topology = load_topology(paths, service_tags, subscription, var, var_file)
+        topology = load_topology(
+            paths,
+            service_tags,
+            subscription,
+            var,
+            var_file,
+            template_inputs(parameters_file, parameter, subscription, resource_group, location),
+        )
     counts = {
         "networkSecurityGroups": len(topology.nsgs),
         "securityRules": sum(len(n.security_rules) for n in topology.nsgs.values()),
@@ -145,6 +165,10 @@ def verify(
     subscription: str | None = SubscriptionOption,
     var: list[str] | None = VarOption,
     var_file: list[Path] | None = VarFileOption,
+    parameters_file: list[Path] | None = TemplateParametersOption,
+    parameter: list[str] | None = TemplateParameterOption,
+    resource_group: str | None = ResourceGroupOption,
+    location: str | None = LocationOption,
     json: bool = JsonOption,
 ) -> None:
     """IP flow verify: the verdict for a flow at a NIC, the rule and NSG that decided, and the chain evaluated."""
@@ -152,7 +176,14 @@ def verify(
     from opennsg.engine.flow import Flow, parse_flow_protocol
 
     with bad_input_exits(json):
-        topology = load_topology(paths, service_tags, subscription, var, var_file)
+        topology = load_topology(
+            paths,
+            service_tags,
+            subscription,
+            var,
+            var_file,
+            template_inputs(parameters_file, parameter, subscription, resource_group, location),
+        )
         if flows is not None:
             _verify_flows(topology, flows, output, json)
             return
@@ -302,13 +333,24 @@ def effective(
     subscription: str | None = SubscriptionOption,
     var: list[str] | None = VarOption,
     var_file: list[Path] | None = VarFileOption,
+    parameters_file: list[Path] | None = TemplateParametersOption,
+    parameter: list[str] | None = TemplateParameterOption,
+    resource_group: str | None = ResourceGroupOption,
+    location: str | None = LocationOption,
     json: bool = JsonOption,
 ) -> None:
     """Effective security rules of a NIC, in the shape of Azure's effectiveNetworkSecurityGroups (tags expanded)."""
     from opennsg.engine import Engine
 
     with bad_input_exits(json):
-        topology = load_topology(paths, service_tags, subscription, var, var_file)
+        topology = load_topology(
+            paths,
+            service_tags,
+            subscription,
+            var,
+            var_file,
+            template_inputs(parameters_file, parameter, subscription, resource_group, location),
+        )
         groups = Engine(topology).effective_rules(nic)
     if json:
         print_json({"value": groups})
@@ -360,11 +402,22 @@ def show(
     subscription: str | None = SubscriptionOption,
     var: list[str] | None = VarOption,
     var_file: list[Path] | None = VarFileOption,
+    parameters_file: list[Path] | None = TemplateParametersOption,
+    parameter: list[str] | None = TemplateParameterOption,
+    resource_group: str | None = ResourceGroupOption,
+    location: str | None = LocationOption,
     json: bool = JsonOption,
 ) -> None:
     """AVNM security admin configurations (evaluated first), then NSGs, with their rules and associations."""
     with bad_input_exits(json):
-        topology = load_topology(paths, service_tags, subscription, var, var_file)
+        topology = load_topology(
+            paths,
+            service_tags,
+            subscription,
+            var,
+            var_file,
+            template_inputs(parameters_file, parameter, subscription, resource_group, location),
+        )
     nsgs: list[dict[str, Any]] = []
     for nsg in sorted(topology.nsgs.values(), key=lambda n: n.id.casefold()):
         nsgs.append(
