@@ -28,10 +28,8 @@ from opennsg.cli.common import (
 )
 from opennsg.model.topology import Topology
 
-if TYPE_CHECKING:
-    from opennsg.arm.template import (
-        TemplateInputs,
-    )  # the reader pulls in pyarrow and numpy: imported when a flowlogs command runs
+if TYPE_CHECKING:  # the reader pulls in pyarrow and numpy: imported when a flowlogs command runs
+    from opennsg.arm.template import TemplateInputs
     from opennsg.flowlogs.reader import ReadStats
 
 flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
