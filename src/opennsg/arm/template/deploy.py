@@ -280,8 +280,8 @@ class TemplateDeployment:
                     continue
                 if any(relative.startswith(p + "/") for p in paths):
                     continue  # a sub-resource (an inline inboundNatRule, say) of a resource of the template
-                if target.casefold() in self.failed_names:
-                    continue
+                if target.casefold() in self.failed_names or target.rstrip().endswith("/") or "//" in target:
+                    continue  # names a resource whose own (empty or failed) name is reported where it is
                 self.report(
                     TemplateError(
                         f"The resource '{target}' named in dependsOn is not defined in the template (Azure refuses "
