@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (templates and outcome tables read best one entry per line)
 """Every real template of ../shared/realworld/arm-templates (Azure Stack quick-start templates that declare NSGs,
 verbatim, with provenance in their SOURCES.md): ``validate`` and ``show`` accept it, or refuse it only for a reason
 Azure would refuse it too. The outcomes are published in docs/templates.md."""
