@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,8 +49,16 @@ async def api_version(
     return version
 
 
+class ArmJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: an error may echo any text of the request, and a lone UTF-16
+    surrogate in it cannot be encoded as UTF-8 (that was a 500 while rendering a 400)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def _error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "details": []}}, status, headers)
+    return ArmJSONResponse({"error": {"code": code, "message": message, "details": []}}, status, headers)
 
 
 def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
@@ -92,12 +101,12 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def on_api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), exc.status, exc.headers or None)
+        return ArmJSONResponse(exc.body(), exc.status, exc.headers or None)
 
     @app.exception_handler(OpenNsgError)
     async def on_invalid(_request: Request, exc: OpenNsgError) -> JSONResponse:
         error = ApiError.invalid(exc)
-        return JSONResponse(error.body(), error.status)
+        return ArmJSONResponse(error.body(), error.status)
 
     @app.exception_handler(RequestValidationError)
     async def on_request_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -119,7 +119,11 @@ class Gateway:
                 if found is not None:  # fast path: a stored resource, straight from the snapshot
                     await _send_json(send_logged, found)
                     return
-            await self.app(scope, self._limited(scope, receive), send_logged)
+            replay = await self._buffered(receive)
+            if replay is None:  # the client hung up before sending the whole body: nothing to answer
+                log.info(json.dumps({"requestId": request_id, "event": "client aborted the request body"}))
+                return
+            await self.app(scope, replay, send_logged)
         except BodyTooLarge:
             if status == 0:
                 await _send_error(send_logged, _too_large(self.max_body))
@@ -180,20 +184,35 @@ class Gateway:
             )
         return None
 
-    def _limited(self, scope: Scope, receive: Receive) -> Receive:
+    async def _buffered(self, receive: Receive) -> Receive | None:
+        """Read the whole body (at most ``max_body`` bytes, however it is sent: a chunked body declares no length)
+        before the app runs, so an oversized body is a 413 and never reaches a handler half-read; a ``receive``
+        that replays it. None when the client disconnects first."""
+        chunks: list[bytes] = []
         received = 0
-        limit = self.max_body
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return None
+            if message["type"] != "http.request":
+                continue
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body: Message | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-        return limited_receive
+        async def replay() -> Message:
+            nonlocal body
+            if body is not None:
+                message, body = body, None
+                return message
+            return await receive()
+
+        return replay
 
 
 def caller_of(scope: Scope) -> Caller:

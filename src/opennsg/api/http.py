@@ -35,7 +35,31 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         raise bad_request(f"Cannot parse the request: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise bad_request("Cannot parse the request: the request body must be a JSON object.")
+    where = _lone_surrogate(data, "")
+    if where is not None:
+        raise bad_request(f"Cannot parse the request: the text at '{where or 'the body'}' is not valid Unicode.")
     return data
+
+
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first text (key or value) holding a lone UTF-16 surrogate (``"\\ud800"``), else None."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return where
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _SURROGATE.search(key):
+                    return where or "the body"
+                stack.append((child, f"{where}.{key}" if where else key))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 async def json_body(request: Request) -> dict[str, Any]:

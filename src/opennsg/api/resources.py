@@ -219,9 +219,14 @@ class Routes:
             snapshot = self.store.snapshot
             group = snapshot.row(planning.group_id(subscriptionId, resourceGroupName))
             location = str(group.body.get("location", "")) if group else ""
-            _, change, operation = await self._write(
-                lambda s: planning.delete_group(s, subscriptionId, resourceGroupName), subscriptionId
-            )
+            conditions = preconditions(request)
+
+            def plan(s: Snapshot) -> Change[bool]:
+                row = s.row(planning.group_id(subscriptionId, resourceGroupName))
+                conditions.check(row.etag if row else None)
+                return planning.delete_group(s, subscriptionId, resourceGroupName)
+
+            _, change, operation = await self._write(plan, subscriptionId)
             if not change.result:
                 raise group_not_found(resourceGroupName)
             return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
@@ -418,7 +423,14 @@ class Routes:
             request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
         ) -> Response:
             rid = watcher_id(subscriptionId, resourceGroupName, networkWatcherName)
-            _, change, operation = await self._write(lambda s: planning.delete_document(s, rid), subscriptionId)
+            conditions = preconditions(request)
+
+            def plan(s: Snapshot) -> Change[bool]:
+                row = s.row(rid)
+                conditions.check(row.etag if row else None)
+                return planning.delete_document(s, rid)
+
+            _, change, operation = await self._write(plan, subscriptionId)
             if not change.result:
                 return Response(status_code=204)
             return Response(status_code=202, headers=lro_headers(request, subscriptionId, "", operation, True))

@@ -241,6 +241,9 @@ class Store:
                     except Exception as refused:  # the plan's own verdict (ApiError, OpenNsgError): only it fails
                         outcomes.append((done, None, refused))
                         continue
+                    if not change.put and not change.delete:  # nothing to write (a DELETE of what is not there)
+                        outcomes.append((done, (current, change, ""), None))
+                        continue
                     current = self._apply(connection, current, change)
                     operation = self._record_operation(connection, subscription, None)
                     outcomes.append((done, (current, change, operation), None))

@@ -14,7 +14,7 @@ from opennsg.model.enums import (
     PORTED_PROTOCOLS,
     Direction,
 )
-from opennsg.model.values import IPAddress, parse_address
+from opennsg.model.values import IPAddress, parse_address, parse_port
 
 PROTOCOL_NUMBERS = {
     "tcp": IANA_TCP,
@@ -34,7 +34,7 @@ def parse_flow_protocol(text: str | int) -> int | None:
     folded = text.strip().casefold()
     if folded in PROTOCOL_NUMBERS:
         return PROTOCOL_NUMBERS[folded]
-    if folded.isdigit() and int(folded) <= 255:
+    if folded.isascii() and folded.isdigit() and int(folded) <= 255:
         return int(folded)
     return None
 
@@ -99,7 +99,7 @@ class Flow:
 def _port(value: int | str | None) -> int | None:
     if value is None or value == "*" or value == "":
         return None
-    port = int(value)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port out of range: {port}")
+    port = parse_port(value)
+    if port is None:
+        raise ValueError(f"not a port: {value!r}")
     return port

@@ -10,7 +10,8 @@ IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
 
 MAX_PORT = 65535
-_PORT_RE = re.compile(r"^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$")
+#: ASCII digits only: ``\d`` and ``int()`` also take other scripts' digits (``８０``) and ``int()`` takes ``1_000``.
+_PORT_RE = re.compile(r"^\s*([0-9]{1,5})\s*(?:-\s*([0-9]{1,5})\s*)?$", re.ASCII)
 
 
 def parse_port_range(text: str) -> tuple[int, int] | None:
@@ -27,10 +28,28 @@ def parse_port_range(text: str) -> tuple[int, int] | None:
     return (lo, hi)
 
 
+def parse_port(text: str | int) -> int | None:
+    """One port 0-65535: an int, or text of ASCII digits (no sign, no ``_``, no other script's digits)."""
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int):
+        return text if 0 <= text <= MAX_PORT else None
+    stripped = text.strip()
+    if not 1 <= len(stripped) <= 5 or not stripped.isascii() or not stripped.isdigit():
+        return None
+    value = int(stripped)
+    return value if value <= MAX_PORT else None
+
+
+def _plain(text: str) -> bool:
+    """ASCII without an IPv6 zone id (``fe80::1%eth0``): Azure's addresses carry neither."""
+    return text.isascii() and "%" not in text
+
+
 def parse_prefix(text: str) -> IPNetwork | None:
     """An IP address or CIDR (host bits allowed and cleared, spec §0); None when it is neither."""
     candidate = text.strip()
-    if not candidate or candidate != text or " " in candidate:
+    if not candidate or candidate != text or " " in candidate or not _plain(candidate):
         return None
     try:
         return ipaddress.ip_network(candidate, strict=False)
@@ -48,6 +67,8 @@ def has_host_bits(text: str) -> bool:
 
 
 def parse_address(text: str) -> IPAddress | None:
+    if not _plain(text):
+        return None
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:
