@@ -6,12 +6,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from opennsg.arm.parse import GATEWAY_PREFIXES_PROPERTY, IP_CONFIGURATION_TYPE, KIND_TYPES
+from opennsg.model.avnm import (
+    AddressPrefixItem,
+    AdminRule,
+    AdminRuleCollection,
+    AdminRuleKind,
+    DeploymentStatus,
+    ManagementGroup,
+    NetworkGroup,
+    NetworkManager,
+    SecurityAdminConfiguration,
+    StaticMember,
+    VnetEffectiveAdminRules,
+)
 from opennsg.model.defaults import default_security_rules
+from opennsg.model.ids import id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     IpConfiguration,
+    NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
+    PrivateEndpoint,
     PublicIpAddress,
     Resource,
     RouteTable,
@@ -26,7 +42,18 @@ from opennsg.model.topology import Topology
 
 SUCCEEDED = "Succeeded"
 
-Exportable = Resource | SecurityRule | Subnet | VirtualNetworkPeering | Subscription
+Exportable = (
+    Resource
+    | SecurityRule
+    | Subnet
+    | VirtualNetworkPeering
+    | Subscription
+    | NetworkGroup
+    | StaticMember
+    | SecurityAdminConfiguration
+    | AdminRuleCollection
+    | AdminRule
+)
 
 
 def _ref(resource_id: str | None) -> dict[str, str] | None:
@@ -108,6 +135,17 @@ def subnet_to_arm(subnet: Subnet) -> dict[str, Any]:
         "addressPrefixes": list(prefixes) if len(prefixes) != 1 else None,
         "networkSecurityGroup": _ref(subnet.network_security_group),
         "routeTable": _ref(subnet.route_table),
+        "natGateway": _ref(subnet.nat_gateway),
+        "privateEndpointNetworkPolicies": (
+            subnet.private_endpoint_network_policies.value if subnet.private_endpoint_network_policies else None
+        ),
+        "defaultOutboundAccess": subnet.default_outbound_access,
+        "delegations": [
+            {"name": service.replace("/", "."), "properties": {"serviceName": service}}
+            for service in subnet.delegations
+        ]
+        or None,
+        "applicationGatewayIPConfigurations": _refs(subnet.application_gateway_ip_configurations) or None,
     }
     return {
         "id": subnet.id,
@@ -197,6 +235,7 @@ def _nic(nic: NetworkInterface) -> dict[str, Any]:
         "macAddress": nic.mac_address,
         "virtualMachine": _ref(nic.virtual_machine),
         "enableIPForwarding": nic.enable_ip_forwarding,
+        "privateEndpoint": _ref(nic.private_endpoint),
     }
     return _envelope(nic, "networkInterfaces", properties)
 
@@ -211,9 +250,171 @@ def _vm(vm: VirtualMachine) -> dict[str, Any]:
     return _envelope(vm, "virtualMachines", {"networkProfile": {"networkInterfaces": nics}})
 
 
+def _sku(name: str | None, tier: str | None = None) -> dict[str, str] | None:
+    return _without_none({"name": name, "tier": tier}) if name or tier else None
+
+
 def _public_ip(address: PublicIpAddress) -> dict[str, Any]:
-    properties = {"ipAddress": address.ip_address, "ipConfiguration": _ref(address.ip_configuration)}
-    return _envelope(address, "publicIPAddresses", properties)
+    properties = {
+        "ipAddress": address.ip_address,
+        "ipConfiguration": _ref(address.ip_configuration),
+        "publicIPAddressVersion": address.public_ip_address_version,
+        "natGateway": _ref(address.nat_gateway),
+    }
+    return _without_none(
+        {**_envelope(address, "publicIPAddresses", properties), "sku": _sku(address.sku_name, address.sku_tier)}
+    )
+
+
+def _private_endpoint(endpoint: PrivateEndpoint) -> dict[str, Any]:
+    properties = {
+        "subnet": _ref(endpoint.subnet),
+        "networkInterfaces": _refs(endpoint.network_interfaces),
+        "applicationSecurityGroups": _refs(endpoint.application_security_groups),
+        "ipConfigurations": [
+            {"name": f"ipconfig{i}", "properties": {"privateIPAddress": address}}
+            for i, address in enumerate(endpoint.private_ip_addresses, start=1)
+        ],
+        "privateLinkServiceConnections": [
+            {"name": name_of(service), "properties": {"privateLinkServiceId": service}}
+            for service in endpoint.private_link_service_ids
+        ],
+        "customNetworkInterfaceName": endpoint.custom_network_interface_name,
+    }
+    return _envelope(endpoint, "privateEndpoints", properties)
+
+
+def _nat_gateway(gateway: NatGateway) -> dict[str, Any]:
+    properties = {
+        "resourceGuid": gateway.resource_guid,
+        "idleTimeoutInMinutes": gateway.idle_timeout_in_minutes,
+        "publicIpAddresses": _refs(gateway.public_ip_addresses),
+        "publicIpPrefixes": _refs(gateway.public_ip_prefixes),
+        "subnets": _refs(gateway.subnets) or None,
+    }
+    return _without_none({**_envelope(gateway, "natGateways", properties), "sku": _sku(gateway.sku_name)})
+
+
+# --- AVNM (spec §11.1) ----------------------------------------------------------------------------------
+
+
+def _child(resource_id: str, name: str, kind: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": resource_id,
+        "name": name,
+        "type": KIND_TYPES[kind],
+        "properties": {"provisioningState": SUCCEEDED, **_without_none(properties)},
+    }
+
+
+def _network_manager(manager: NetworkManager) -> dict[str, Any]:
+    properties = {
+        "description": manager.description,
+        "networkManagerScopes": {
+            "managementGroups": list(manager.scope_management_groups),
+            "subscriptions": list(manager.scope_subscriptions),
+        },
+        "networkManagerScopeAccesses": [a.value for a in manager.scope_accesses],
+        "resourceGuid": manager.resource_guid,
+    }
+    return _envelope(manager, "networkManagers", properties)
+
+
+def _address_item(item: AddressPrefixItem) -> dict[str, str]:
+    return {"addressPrefix": item.address_prefix, "addressPrefixType": item.address_prefix_type.value}
+
+
+def admin_rule_properties(rule: AdminRule) -> dict[str, Any]:
+    """An admin rule's ``properties`` as ARM returns them (also the body of effective and active rule answers)."""
+    return _without_none(
+        {
+            "provisioningState": SUCCEEDED,
+            "description": rule.description,
+            "flag": rule.flag if rule.kind is AdminRuleKind.DEFAULT else None,
+            "protocol": rule.protocol.value,
+            "sources": [_address_item(i) for i in rule.sources],
+            "destinations": [_address_item(i) for i in rule.destinations],
+            "sourcePortRanges": list(rule.source_port_ranges),
+            "destinationPortRanges": list(rule.destination_port_ranges),
+            "access": rule.access.value,
+            "priority": rule.priority,
+            "direction": rule.direction.value,
+            "resourceGuid": rule.resource_guid,
+        }
+    )
+
+
+def _admin_rule(rule: AdminRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "type": KIND_TYPES["rules"],
+        "kind": rule.kind.value,
+        "properties": admin_rule_properties(rule),
+    }
+
+
+def deployment_status_to_arm(status: DeploymentStatus) -> dict[str, Any]:
+    """One ``listDeploymentStatus`` entry."""
+    return _without_none(
+        {
+            "commitTime": status.commit_time.isoformat().replace("+00:00", "Z") if status.commit_time else None,
+            "region": status.region,
+            "deploymentStatus": status.deployment_status.value,
+            "configurationIds": list(status.configuration_ids),
+            "deploymentType": status.deployment_type,
+            "errorMessage": status.error_message or "",
+        }
+    )
+
+
+def management_groups_to_arm(groups: Mapping[str, ManagementGroup]) -> list[dict[str, Any]]:
+    """The management-group forest as ``az account management-group show --expand --recurse`` prints each root."""
+
+    def node(group: ManagementGroup, seen: frozenset[str]) -> dict[str, Any]:
+        children: list[dict[str, Any]] = []
+        for child_id in group.child_groups:
+            child = groups.get(id_key(child_id))
+            if child is not None and child.key not in seen:
+                children.append(node(child, seen | {child.key}))
+        for subscription in group.subscriptions:
+            children.append({"id": subscription, "name": name_of(subscription), "type": "/subscriptions"})
+        out: dict[str, Any] = {
+            "id": group.id,
+            "name": group.name,
+            "type": "Microsoft.Management/managementGroups",
+            "displayName": group.display_name,
+            "children": children,
+        }
+        if group.parent_id and id_key(group.parent_id) not in groups:
+            out["details"] = {"parent": {"id": group.parent_id, "name": name_of(group.parent_id)}}
+        return _without_none(out)
+
+    roots = [g for g in groups.values() if not g.parent_id or id_key(g.parent_id) not in groups]
+    return [node(root, frozenset({root.key})) for root in roots]
+
+
+def effective_admin_rules_to_arm(answer: VnetEffectiveAdminRules) -> dict[str, Any]:
+    """A VNet's effective admin rules answer, with OpenNSG's ``virtualNetworkId`` beside ``value``."""
+    return {
+        "virtualNetworkId": answer.virtual_network_id,
+        "value": [
+            _without_none(
+                {
+                    "id": entry.rule.id,
+                    "configurationDescription": entry.configuration_description,
+                    "ruleCollectionDescription": entry.rule_collection_description,
+                    "ruleCollectionAppliesToGroups": [
+                        {"networkGroupId": g} for g in entry.rule_collection_applies_to_groups
+                    ],
+                    "ruleGroups": [{"id": g} for g in entry.rule_groups],
+                    "kind": entry.rule.kind.value,
+                    "properties": admin_rule_properties(entry.rule),
+                }
+            )
+            for entry in answer.rules
+        ],
+    }
 
 
 def subscription_to_arm(subscription: Subscription) -> dict[str, Any]:
@@ -229,6 +430,40 @@ def subscription_to_arm(subscription: Subscription) -> dict[str, Any]:
         "smtpExemption": subscription.smtp_exemption,
     }
     return _without_none(out)
+
+
+def _avnm_child(
+    resource: NetworkGroup | StaticMember | SecurityAdminConfiguration | AdminRuleCollection,
+) -> dict[str, Any]:
+    properties: dict[str, Any]
+    if isinstance(resource, NetworkGroup):
+        properties = {
+            "description": resource.description,
+            "memberType": resource.member_type.value if resource.member_type else None,
+            "resourceGuid": resource.resource_guid,
+        }
+        return _child(resource.id, resource.name, "networkGroups", properties)
+    if isinstance(resource, StaticMember):
+        properties = {"resourceId": resource.resource_id, "region": resource.region}
+        return _child(resource.id, resource.name, "staticMembers", properties)
+    if isinstance(resource, SecurityAdminConfiguration):
+        properties = {
+            "description": resource.description,
+            "applyOnNetworkIntentPolicyBasedServices": [
+                s.value for s in resource.apply_on_network_intent_policy_based_services
+            ],
+            "networkGroupAddressSpaceAggregationOption": resource.network_group_address_space_aggregation_option,
+            "resourceGuid": resource.resource_guid,
+        }
+        return _child(resource.id, resource.name, "securityAdminConfigurations", properties)
+    if isinstance(resource, AdminRuleCollection):
+        properties = {
+            "description": resource.description,
+            "appliesToGroups": [{"networkGroupId": g} for g in resource.applies_to_groups],
+            "resourceGuid": resource.resource_guid,
+        }
+        return _child(resource.id, resource.name, "ruleCollections", properties)
+    raise TypeError(f"cannot export {type(resource).__name__}")
 
 
 def to_arm(resource: Exportable, topology: Topology | None = None) -> dict[str, Any]:
@@ -255,6 +490,16 @@ def to_arm(resource: Exportable, topology: Topology | None = None) -> dict[str, 
         return _public_ip(resource)
     if isinstance(resource, ApplicationSecurityGroup):
         return _envelope(resource, "applicationSecurityGroups", {"resourceGuid": resource.resource_guid})
+    if isinstance(resource, PrivateEndpoint):
+        return _private_endpoint(resource)
+    if isinstance(resource, NatGateway):
+        return _nat_gateway(resource)
+    if isinstance(resource, NetworkManager):
+        return _network_manager(resource)
+    if isinstance(resource, NetworkGroup | StaticMember | SecurityAdminConfiguration | AdminRuleCollection):
+        return _avnm_child(resource)
+    if isinstance(resource, AdminRule):
+        return _admin_rule(resource)
     raise TypeError(f"cannot export {type(resource).__name__}")
 
 
@@ -269,8 +514,31 @@ def export_topology(topology: Topology) -> dict[str, Any]:
         *topology.public_ips.values(),
         *topology.nics.values(),
         *topology.vms.values(),
+        *topology.nat_gateways.values(),
+        *topology.private_endpoints.values(),
+        *topology.network_managers.values(),
+        *topology.network_groups.values(),
+        *topology.static_members.values(),
+        *topology.security_admin_configurations.values(),
+        *topology.admin_rule_collections.values(),
+        *topology.admin_rules.values(),
     ]
-    return {"value": [to_arm(r, topology) for r in resources]}
+    documents: list[dict[str, Any]] = [to_arm(r, topology) for r in resources]
+    documents.extend(deployment_status_to_arm(s) for s in topology.deployment_statuses)
+    documents.extend(management_groups_to_arm(topology.management_groups))
+    documents.extend(effective_admin_rules_to_arm(a) for a in topology.effective_admin_rules.values())
+    return {"value": documents}
 
 
-__all__ = ["export_topology", "peering_to_arm", "rule_to_arm", "subnet_to_arm", "subscription_to_arm", "to_arm"]
+__all__ = [
+    "admin_rule_properties",
+    "deployment_status_to_arm",
+    "effective_admin_rules_to_arm",
+    "export_topology",
+    "management_groups_to_arm",
+    "peering_to_arm",
+    "rule_to_arm",
+    "subnet_to_arm",
+    "subscription_to_arm",
+    "to_arm",
+]

@@ -25,7 +25,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from opennsg.arm.documents import (
+    is_active_admin_rule,
+    is_deployment_status,
+    is_effective_admin_rules,
+    is_management_group,
+    merge_management_groups,
+    parse_active_admin_rule,
+    parse_deployment_status,
+    parse_effective_admin_rules,
+    parse_management_groups,
+)
 from opennsg.arm.parse import (
+    AVNM_KINDS,
     PARSERS,
     ArmResource,
     Reader,
@@ -47,12 +59,25 @@ from opennsg.arm.template import (
     parameter_values,
     parse_cli_value,
 )
+from opennsg.model.avnm import (
+    AdminRule,
+    AdminRuleCollection,
+    DeploymentStatus,
+    ManagementGroup,
+    NetworkGroup,
+    NetworkManager,
+    SecurityAdminConfiguration,
+    StaticMember,
+    VnetEffectiveAdminRules,
+)
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
+    NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
+    PrivateEndpoint,
     PublicIpAddress,
     Resource,
     Route,
@@ -72,7 +97,9 @@ if TYPE_CHECKING:
     from opennsg.terraform import TerraformInputs
 
 C = TypeVar("C")
-R = TypeVar("R", bound=Resource)
+#: What the loader keeps by id: top-level resources and the (flat) AVNM child resources.
+Keyed = Resource | NetworkGroup | StaticMember | SecurityAdminConfiguration | AdminRuleCollection | AdminRule
+R = TypeVar("R", bound=Keyed)
 _CHILD_KINDS = frozenset({"securityRules", "defaultSecurityRules", "subnets", "virtualNetworkPeerings", "routes"})
 
 
@@ -129,9 +156,12 @@ class _Child:
 class _Loader:
     problems: list[ArmError] = field(default_factory=list)
     origins: dict[str, Origin] = field(default_factory=dict)
-    top: dict[str, dict[str, Resource]] = field(default_factory=dict)
+    top: dict[str, dict[str, Keyed]] = field(default_factory=dict)
     children: list[_Child] = field(default_factory=list)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    deployment_statuses: list[DeploymentStatus] = field(default_factory=list)
+    management_groups: dict[str, ManagementGroup] = field(default_factory=dict)
+    effective_admin_rules: dict[str, tuple[VnetEffectiveAdminRules, str]] = field(default_factory=dict)
     #: Each security rule's own place (inside its NSG or a document of its own), by rule id key.
     rule_origins: dict[str, Origin] = field(default_factory=dict)
     context: DeploymentContext = field(default_factory=DeploymentContext)
@@ -154,7 +184,9 @@ class _Loader:
             self.template(label, self.expand(label, data, parameters))
             return
         reader = Reader(f"{label}: ")
-        if isinstance(data, list):
+        if is_effective_admin_rules(data):
+            self._effective_admin_rules(label, parse_effective_admin_rules(data, reader))
+        elif isinstance(data, list):
             for i, item in enumerate(data):
                 self.item(label, f"[{i}].", item, reader)
         elif isinstance(data, Mapping) and isinstance(lookup(data, "value"), list) and lookup(data, "type") is None:
@@ -193,6 +225,8 @@ class _Loader:
             subscription = parse_subscription(body, reader, path)
             self.subscriptions.setdefault(subscription.key, subscription)
             return
+        if self._avnm_document(body, reader, path):
+            return
         resource_type, given_id = lookup(body, "type"), lookup(body, "id")
         if isinstance(resource_type, str) and resource_type:
             kind = kind_of_type(resource_type)
@@ -217,8 +251,43 @@ class _Loader:
             self.rule_origins.setdefault(id_key(resource_id), origin)
         if kind in _CHILD_KINDS:
             self.children.append(_Child(kind, resource_id, value, origin))
-        elif isinstance(value, Resource):
-            self._add_top(kind, value, origin)
+        elif isinstance(value, Resource) or (kind in AVNM_KINDS and value is not None):
+            self._add_top(kind, value, origin)  # type: ignore[arg-type]
+
+    def _avnm_document(self, body: Mapping[str, Any], reader: Reader, path: str) -> bool:
+        """The non-ARM AVNM documents of spec §11.5 (or their entries); False for anything else."""
+        if is_effective_admin_rules(body):
+            self._effective_admin_rules(
+                reader.where.removesuffix(": "), parse_effective_admin_rules(body, reader, path)
+            )
+            return True
+        if is_deployment_status(body):
+            status = parse_deployment_status(body, reader, path)
+        elif is_active_admin_rule(body):
+            status = parse_active_admin_rule(body, reader, path)
+        elif is_management_group(body):
+            for group in parse_management_groups(body, reader, path):
+                known = self.management_groups.get(group.key)
+                self.management_groups[group.key] = group if known is None else merge_management_groups(known, group)
+            return True
+        else:
+            return False
+        if status is not None and status not in self.deployment_statuses:
+            self.deployment_statuses.append(status)
+        return True
+
+    def _effective_admin_rules(self, label: str, answer: VnetEffectiveAdminRules) -> None:
+        if not answer.virtual_network_id:
+            return
+        known = self.effective_admin_rules.get(answer.key)
+        if known is None:
+            self.effective_admin_rules[answer.key] = (answer, label)
+        elif known[0] != answer:
+            message = Message.CONFLICTING_DEFINITIONS.format(
+                resource_id=f"{answer.virtual_network_id} (effective security admin rules)",
+                where=f"{known[1]} and {label}",
+            )
+            self.problems.append(ArmError(Code.CONFLICTING_DEFINITIONS, message, label))
 
     def _placeholder_id(self, body: Mapping[str, Any], reader: Reader, path: str) -> str | None:
         """An id for a resource written without one: under the template placeholders (or az's resourceGroup)."""
@@ -232,7 +301,7 @@ class _Loader:
         rg = group if isinstance(group, str) and group else self.context.resource_group
         return f"/subscriptions/{self.context.subscription_id}/resourceGroups/{rg}/providers/{namespace}/{pairs}"
 
-    def _add_top(self, kind: str, value: Resource, origin: Origin) -> None:
+    def _add_top(self, kind: str, value: Keyed, origin: Origin) -> None:
         bucket = self.top.setdefault(kind, {})
         existing = bucket.get(value.key)
         if existing is None:
@@ -266,7 +335,7 @@ class _Loader:
                 )
                 self.problems.append(ArmError(Code.INVALID_REFERENCE, message, child.origin.locate(None)))
                 continue
-            if child.value is None:
+            if child.value is None or not isinstance(parent, Resource):
                 continue
             merged = self._merged(parent, child)
             if merged is not None:
@@ -294,9 +363,11 @@ class _Loader:
         """The parent's children with ``value`` added; None (and a problem) when it contradicts one given before."""
         for existing in items:
             if key(existing) == key(value):
-                if existing != value:
+                merged = _reconciled(existing, value)
+                if merged is None:
                     self._conflict(child.resource_id, self.origins[id_key(parent_id(child.resource_id))], child.origin)
-                return None
+                    return None
+                return None if merged == existing else tuple(merged if x is existing else x for x in items)
         return (*items, value)
 
     # --- result ---
@@ -315,6 +386,17 @@ class _Loader:
             public_ips=of("publicIPAddresses", PublicIpAddress),
             subscriptions=self.subscriptions.values(),
             service_tags=service_tags,
+            private_endpoints=of("privateEndpoints", PrivateEndpoint),
+            nat_gateways=of("natGateways", NatGateway),
+            network_managers=of("networkManagers", NetworkManager),
+            network_groups=of("networkGroups", NetworkGroup),
+            static_members=of("staticMembers", StaticMember),
+            security_admin_configurations=of("securityAdminConfigurations", SecurityAdminConfiguration),
+            admin_rule_collections=of("ruleCollections", AdminRuleCollection),
+            admin_rules=of("rules", AdminRule),
+            deployment_statuses=self.deployment_statuses,
+            management_groups=self.management_groups.values(),
+            effective_admin_rules=(answer for answer, _ in self.effective_admin_rules.values()),
         )
 
     def validation_problems(self, topology: Topology) -> list[ArmError]:
@@ -340,6 +422,32 @@ class _Loader:
             if origin is not None:
                 return origin, matched[2].removeprefix(".")
         return self.origins.get(id_key(finding.resource_id)), relative
+
+
+#: Subnet properties that ``az ... vnet show`` prints and ``az ... subnet list`` may leave out (or the reverse):
+#: one document giving a value the other lacks is not a conflict.
+_SUBNET_PARTIAL_FIELDS = (
+    "nat_gateway",
+    "private_endpoint_network_policies",
+    "default_outbound_access",
+    "delegations",
+    "application_gateway_ip_configurations",
+)
+
+
+def _reconciled(existing: C, value: C) -> C | None:
+    """One child given twice: the same value, or subnets differing only where one leaves a property out."""
+    if existing == value:
+        return existing
+    if not isinstance(existing, Subnet) or not isinstance(value, Subnet):
+        return None
+    filled: dict[str, Any] = {}
+    for name in _SUBNET_PARTIAL_FIELDS:
+        mine, theirs = getattr(existing, name), getattr(value, name)
+        if mine in (None, ()) or theirs in (None, ()):
+            filled[name] = theirs if mine in (None, ()) else mine
+    a, b = replace(existing, **filled), replace(value, **filled)
+    return a if a == b else None
 
 
 _RULE_TARGET = re.compile(r"^properties\.securityRules\[(\d+)\](.*)$")

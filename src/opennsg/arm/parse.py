@@ -11,17 +11,35 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
+from opennsg.model.avnm import (
+    AddressPrefixItem,
+    AddressPrefixType,
+    AdminAccess,
+    AdminProtocol,
+    AdminRule,
+    AdminRuleCollection,
+    AdminRuleKind,
+    GroupMemberType,
+    NetworkGroup,
+    NetworkIntentPolicyBasedService,
+    NetworkManager,
+    ScopeAccess,
+    SecurityAdminConfiguration,
+    StaticMember,
+)
 from opennsg.model.defaults import default_security_rules
-from opennsg.model.enums import Access, Direction, Protocol
+from opennsg.model.enums import Access, CaseInsensitiveEnum, Direction, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     IpConfiguration,
+    NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
+    PrivateEndpoint,
     PublicIpAddress,
     Route,
     RouteTable,
@@ -49,11 +67,25 @@ KIND_TYPES: Mapping[str, str] = MappingProxyType(
         "routes": "Microsoft.Network/routeTables/routes",
         "virtualMachines": "Microsoft.Compute/virtualMachines",
         "publicIPAddresses": "Microsoft.Network/publicIPAddresses",
+        "privateEndpoints": "Microsoft.Network/privateEndpoints",
+        "natGateways": "Microsoft.Network/natGateways",
+        "networkManagers": "Microsoft.Network/networkManagers",
+        "networkGroups": "Microsoft.Network/networkManagers/networkGroups",
+        "staticMembers": "Microsoft.Network/networkManagers/networkGroups/staticMembers",
+        "securityAdminConfigurations": "Microsoft.Network/networkManagers/securityAdminConfigurations",
+        "ruleCollections": "Microsoft.Network/networkManagers/securityAdminConfigurations/ruleCollections",
+        "rules": "Microsoft.Network/networkManagers/securityAdminConfigurations/ruleCollections/rules",
     }
+)
+#: Kinds of Azure Virtual Network Manager (spec §11.1), kept flat in the topology (not merged into a parent).
+AVNM_KINDS = frozenset(
+    {"networkManagers", "networkGroups", "staticMembers", "securityAdminConfigurations", "ruleCollections", "rules"}
 )
 _KIND_BY_FOLDED_TYPE = {t.casefold(): k for k, t in KIND_TYPES.items()}
 _KIND_BY_FOLDED_NAME = {k.casefold(): k for k in KIND_TYPES}
 IP_CONFIGURATION_TYPE = "Microsoft.Network/networkInterfaces/ipConfigurations"
+
+E = TypeVar("E", bound=CaseInsensitiveEnum)
 
 ArmResource = (
     NetworkSecurityGroup
@@ -67,6 +99,14 @@ ArmResource = (
     | Route
     | VirtualMachine
     | PublicIpAddress
+    | PrivateEndpoint
+    | NatGateway
+    | NetworkManager
+    | NetworkGroup
+    | StaticMember
+    | SecurityAdminConfiguration
+    | AdminRuleCollection
+    | AdminRule
 )
 
 
@@ -159,6 +199,49 @@ class Reader:
             return ()
         return tuple(value)
 
+    def enum(
+        self,
+        obj: Mapping[str, Any],
+        name: str,
+        path: str,
+        enum: type[E],
+        code: str,
+        *,
+        required: bool = False,
+        subject: str = "",
+    ) -> E | None:
+        """An enumeration value matched case-insensitively; an unknown one is reported with ``code``."""
+        raw = self.text(obj, name, path, required=required)
+        if raw is None:
+            return None
+        member = enum.parse(raw)
+        if member is None:
+            allowed = ", ".join(m.value for m in enum)
+            message = Message.INVALID_ENUM_VALUE.format(
+                subject=subject, property=name, value=raw, allowed=allowed, path=f"{path}{name}"
+            )
+            self.add(code, message, f"{path}{name}")
+            return None
+        return member  # type: ignore[return-value]
+
+    def enums(
+        self, obj: Mapping[str, Any], name: str, path: str, enum: type[E], code: str, *, subject: str = ""
+    ) -> tuple[E, ...]:
+        """An array of enumeration values; unknown ones are reported with ``code``."""
+        values = self.texts(obj, name, path)
+        out: list[E] = []
+        for i, raw in enumerate(values):
+            member = enum.parse(raw)
+            if member is None:
+                allowed = ", ".join(m.value for m in enum)
+                message = Message.INVALID_ENUM_VALUE.format(
+                    subject=subject, property=name, value=raw, allowed=allowed, path=f"{path}{name}[{i}]"
+                )
+                self.add(code, message, f"{path}{name}[{i}]")
+            else:
+                out.append(member)  # type: ignore[arg-type]
+        return tuple(out)
+
     def flag(self, obj: Mapping[str, Any], name: str, path: str, default: bool = False) -> bool:
         value = self.get(obj, name)
         if value is None:
@@ -166,6 +249,16 @@ class Reader:
         if not isinstance(value, bool):
             self.invalid(name, f"{path}{name}", "true or false", value)
             return default
+        return value
+
+    def optional_flag(self, obj: Mapping[str, Any], name: str, path: str) -> bool | None:
+        """A boolean whose absence means something of its own (``defaultOutboundAccess``, say)."""
+        value = self.get(obj, name)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.invalid(name, f"{path}{name}", "true or false", value)
+            return None
         return value
 
     def integer(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> int | None:
@@ -387,7 +480,30 @@ def parse_subnet(body: Mapping[str, Any], resource_id: str, reader: Reader, path
         address_prefixes=plural or ((singular,) if singular else ()),
         network_security_group=reader.reference(props, "networkSecurityGroup", pp),
         route_table=reader.reference(props, "routeTable", pp),
+        nat_gateway=reader.reference(props, "natGateway", pp),
+        private_endpoint_network_policies=reader.enum(
+            props,
+            "privateEndpointNetworkPolicies",
+            pp,
+            PrivateEndpointNetworkPolicies,
+            Code.INVALID_PRIVATE_ENDPOINT_NETWORK_POLICIES,
+            subject=f"Subnet {resource_id}",
+        ),
+        default_outbound_access=reader.optional_flag(props, "defaultOutboundAccess", pp),
+        delegations=_delegations(props, reader, pp),
+        application_gateway_ip_configurations=reader.references(props, "applicationGatewayIPConfigurations", pp),
     )
+
+
+def _delegations(props: Mapping[str, Any], reader: Reader, path: str) -> tuple[str, ...]:
+    """``serviceName`` of each delegation (wrapped in ``properties`` by ARM, flattened by az)."""
+    out: list[str] = []
+    for item, ipath in reader.objects(props, "delegations", path):
+        inner, ip = properties_of(item, ipath)
+        service = reader.text(inner, "serviceName", ip)
+        if service:
+            out.append(service)
+    return tuple(out)
 
 
 def parse_peering(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualNetworkPeering:
@@ -500,6 +616,7 @@ def parse_nic(body: Mapping[str, Any], resource_id: str, reader: Reader, path: s
         virtual_machine=reader.reference(props, "virtualMachine", pp),
         enable_ip_forwarding=reader.flag(props, "enableIPForwarding", pp),
         resource_guid=reader.text(props, "resourceGuid", pp),
+        private_endpoint=reader.reference(props, "privateEndpoint", pp),
     )
 
 
@@ -533,6 +650,7 @@ def parse_vm(body: Mapping[str, Any], resource_id: str, reader: Reader, path: st
 
 def parse_public_ip(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> PublicIpAddress:
     props, pp = properties_of(body, path)
+    sku = _sku(body, reader, path)
     return PublicIpAddress(
         id=resource_id,
         name=reader.name(body, resource_id, path),
@@ -540,7 +658,232 @@ def parse_public_ip(body: Mapping[str, Any], resource_id: str, reader: Reader, p
         tags=reader.tags(body, path),
         ip_address=reader.text(props, "ipAddress", pp),
         ip_configuration=reader.reference(props, "ipConfiguration", pp),
+        sku_name=sku[0],
+        sku_tier=sku[1],
+        public_ip_address_version=reader.text(props, "publicIPAddressVersion", pp),
+        nat_gateway=reader.reference(props, "natGateway", pp),
     )
+
+
+def _sku(body: Mapping[str, Any], reader: Reader, path: str) -> tuple[str | None, str | None]:
+    """``sku: {name, tier}`` (top level in both ARM and az shapes)."""
+    sku = reader.get(body, "sku")
+    if sku is None:
+        return None, None
+    if not isinstance(sku, Mapping):
+        reader.invalid("sku", f"{path}sku", "an object", sku)
+        return None, None
+    return reader.text(sku, "name", f"{path}sku."), reader.text(sku, "tier", f"{path}sku.")
+
+
+def parse_private_endpoint(
+    body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = ""
+) -> PrivateEndpoint:
+    """A private endpoint (spec §12.1): its subnet, NICs and static private IPs."""
+    props, pp = properties_of(body, path)
+    addresses: list[str] = []
+    for item, ipath in reader.objects(props, "ipConfigurations", pp):
+        inner, ip = properties_of(item, ipath)
+        address = reader.text(inner, "privateIPAddress", ip)
+        if address:
+            addresses.append(address)
+    services: list[str] = []
+    for collection in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections"):
+        for item, ipath in reader.objects(props, collection, pp):
+            inner, ip = properties_of(item, ipath)
+            service = reader.text(inner, "privateLinkServiceId", ip)
+            if service:
+                services.append(service)
+    return PrivateEndpoint(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        subnet=reader.reference(props, "subnet", pp),
+        network_interfaces=reader.references(props, "networkInterfaces", pp),
+        application_security_groups=reader.references(props, "applicationSecurityGroups", pp),
+        private_ip_addresses=tuple(addresses),
+        custom_network_interface_name=reader.text(props, "customNetworkInterfaceName", pp),
+        private_link_service_ids=tuple(services),
+    )
+
+
+def parse_nat_gateway(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> NatGateway:
+    props, pp = properties_of(body, path)
+    return NatGateway(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        sku_name=_sku(body, reader, path)[0],
+        public_ip_addresses=(
+            *reader.references(props, "publicIpAddresses", pp),
+            *reader.references(props, "publicIpAddressesV6", pp),
+        ),
+        public_ip_prefixes=(
+            *reader.references(props, "publicIpPrefixes", pp),
+            *reader.references(props, "publicIpPrefixesV6", pp),
+        ),
+        subnets=reader.references(props, "subnets", pp),
+        idle_timeout_in_minutes=reader.integer(props, "idleTimeoutInMinutes", pp),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+
+
+# --- Azure Virtual Network Manager (spec §11.1) -------------------------------------------------------
+
+
+def parse_network_manager(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> NetworkManager:
+    props, pp = properties_of(body, path)
+    scopes = reader.get(props, "networkManagerScopes")
+    subscriptions: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    if isinstance(scopes, Mapping):
+        subscriptions = reader.texts(scopes, "subscriptions", f"{pp}networkManagerScopes.")
+        groups = reader.texts(scopes, "managementGroups", f"{pp}networkManagerScopes.")
+    elif scopes is None:
+        reader.missing("networkManagerScopes", f"{pp}networkManagerScopes")
+    else:
+        reader.invalid("networkManagerScopes", f"{pp}networkManagerScopes", "an object", scopes)
+    return NetworkManager(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        description=reader.text(props, "description", pp),
+        scope_subscriptions=subscriptions,
+        scope_management_groups=groups,
+        scope_accesses=reader.enums(
+            props,
+            "networkManagerScopeAccesses",
+            pp,
+            ScopeAccess,
+            Code.INVALID_SCOPE_ACCESS,
+            subject=f"Network manager {resource_id}",
+        ),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+
+
+def parse_network_group(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> NetworkGroup:
+    props, pp = properties_of(body, path)
+    return NetworkGroup(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        description=reader.text(props, "description", pp),
+        member_type=reader.enum(
+            props, "memberType", pp, GroupMemberType, Code.INVALID_MEMBER_TYPE, subject=f"Network group {resource_id}"
+        ),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+
+
+def parse_static_member(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> StaticMember:
+    props, pp = properties_of(body, path)
+    return StaticMember(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        resource_id=reader.text(props, "resourceId", pp, required=True) or "",
+        region=reader.text(props, "region", pp),
+    )
+
+
+def parse_security_admin_configuration(
+    body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = ""
+) -> SecurityAdminConfiguration:
+    props, pp = properties_of(body, path)
+    return SecurityAdminConfiguration(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        description=reader.text(props, "description", pp),
+        apply_on_network_intent_policy_based_services=reader.enums(
+            props,
+            "applyOnNetworkIntentPolicyBasedServices",
+            pp,
+            NetworkIntentPolicyBasedService,
+            Code.INVALID_NETWORK_INTENT_POLICY_SERVICE,
+            subject=f"Security admin configuration {resource_id}",
+        ),
+        network_group_address_space_aggregation_option=reader.text(
+            props, "networkGroupAddressSpaceAggregationOption", pp
+        ),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+
+
+def parse_rule_collection(
+    body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = ""
+) -> AdminRuleCollection:
+    props, pp = properties_of(body, path)
+    groups: list[str] = []
+    if reader.get(props, "appliesToGroups") is None:
+        reader.missing("appliesToGroups", f"{pp}appliesToGroups")
+    for item, ipath in reader.objects(props, "appliesToGroups", pp):
+        group = reader.text(item, "networkGroupId", ipath, required=True)
+        if group:
+            groups.append(group)
+    return AdminRuleCollection(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        applies_to_groups=tuple(groups),
+        description=reader.text(props, "description", pp),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+
+
+def _address_items(
+    props: Mapping[str, Any], name: str, reader: Reader, path: str, rule_id: str
+) -> tuple[AddressPrefixItem, ...]:
+    out: list[AddressPrefixItem] = []
+    for item, ipath in reader.objects(props, name, path):
+        prefix = reader.text(item, "addressPrefix", ipath, required=True)
+        kind = reader.enum(
+            item,
+            "addressPrefixType",
+            ipath,
+            AddressPrefixType,
+            Code.INVALID_ADDRESS_PREFIX_TYPE,
+            required=True,
+            subject=f"Security admin rule {rule_id}",
+        )
+        if prefix is not None and kind is not None:
+            out.append(AddressPrefixItem(prefix, kind))
+    return tuple(out)
+
+
+def parse_admin_rule(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> AdminRule | None:
+    """A security admin rule, ``kind`` Custom or Default (``kind`` is outside ``properties`` in both shapes)."""
+    before = len(reader.problems)
+    props, pp = properties_of(body, path)
+    subject = f"Security admin rule {resource_id}"
+    kind = reader.enum(body, "kind", path, AdminRuleKind, Code.INVALID_ADMIN_RULE_KIND, required=True, subject=subject)
+    protocol = reader.enum(
+        props, "protocol", pp, AdminProtocol, Code.INVALID_ADMIN_RULE_PROTOCOL, required=True, subject=subject
+    )
+    access = reader.enum(
+        props, "access", pp, AdminAccess, Code.INVALID_ADMIN_RULE_ACCESS, required=True, subject=subject
+    )
+    direction = reader.enum(
+        props, "direction", pp, Direction, Code.INVALID_ADMIN_RULE_DIRECTION, required=True, subject=subject
+    )
+    priority = reader.integer(props, "priority", pp, required=True)
+    rule = AdminRule(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        priority=priority if priority is not None else 0,
+        direction=direction or Direction.INBOUND,
+        access=access or AdminAccess.DENY,
+        protocol=protocol or AdminProtocol.ANY,
+        kind=kind or AdminRuleKind.CUSTOM,
+        sources=_address_items(props, "sources", reader, pp, resource_id),
+        destinations=_address_items(props, "destinations", reader, pp, resource_id),
+        source_port_ranges=reader.texts(props, "sourcePortRanges", pp),
+        destination_port_ranges=reader.texts(props, "destinationPortRanges", pp),
+        description=reader.text(props, "description", pp),
+        flag=reader.text(props, "flag", pp),
+        resource_guid=reader.text(props, "resourceGuid", pp),
+    )
+    return rule if len(reader.problems) == before else None
 
 
 def _date(value: Any, reader: Reader, path: str) -> date | None:
@@ -595,6 +938,14 @@ PARSERS: Mapping[str, _Parser] = MappingProxyType(
         "routes": parse_route,
         "virtualMachines": parse_vm,
         "publicIPAddresses": parse_public_ip,
+        "privateEndpoints": parse_private_endpoint,
+        "natGateways": parse_nat_gateway,
+        "networkManagers": parse_network_manager,
+        "networkGroups": parse_network_group,
+        "staticMembers": parse_static_member,
+        "securityAdminConfigurations": parse_security_admin_configuration,
+        "ruleCollections": parse_rule_collection,
+        "rules": parse_admin_rule,
     }
 )
 
@@ -627,6 +978,7 @@ def parent_id(child_id: str) -> str:
 
 
 __all__ = [
+    "AVNM_KINDS",
     "GATEWAY_PREFIXES_PROPERTY",
     "IP_CONFIGURATION_TYPE",
     "KIND_TYPES",
@@ -640,6 +992,7 @@ __all__ = [
     "kind_of_type",
     "lookup",
     "parent_id",
+    "parse_admin_rule",
     "parse_resource",
     "parse_subscription",
     "properties_of",

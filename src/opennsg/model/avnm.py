@@ -9,12 +9,12 @@ values here too. Address and port fields stay the strings ARM carries, as for NS
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from opennsg.model.enums import CaseInsensitiveEnum, Direction, Protocol
 from opennsg.model.ids import id_key, name_of
+from opennsg.model.resources import Resource
 
 
 class AdminRuleKind(CaseInsensitiveEnum):
@@ -92,23 +92,15 @@ def _parent(resource_id: str, levels: int = 1) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class NetworkManager:
+class NetworkManager(Resource):
     """``Microsoft.Network/networkManagers``: its scope (subscription ids ``/subscriptions/{s}`` and management group
     ids ``/providers/Microsoft.Management/managementGroups/{mg}``, as ARM writes them) and scope accesses."""
 
-    id: str
-    name: str
-    location: str = ""
-    tags: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
     scope_subscriptions: tuple[str, ...] = ()
     scope_management_groups: tuple[str, ...] = ()
     scope_accesses: tuple[ScopeAccess, ...] = ()
     resource_guid: str | None = None
-
-    @property
-    def key(self) -> str:
-        return id_key(self.id)
 
     @property
     def has_management_group_scope(self) -> bool:
@@ -262,6 +254,17 @@ class AdminRule:
     def verify_name(self) -> str:
         """Name as IP flow verify reports an admin-rule decision (spec §11.6)."""
         return f"securityAdminRules/{self.name}"
+
+    @property
+    def log_name(self) -> str:
+        """Name as NSG diagnostics and VNet flow logs report it: the plain rule name (spec §11.4)."""
+        return self.name
+
+    @property
+    def is_default(self) -> bool:
+        """Always False: an AVNM ``Default`` rule is the manager's, not one of an NSG's six default rules
+        (``kind`` tells the two AVNM kinds apart)."""
+        return False
 
 
 @dataclass(frozen=True, slots=True)

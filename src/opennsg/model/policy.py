@@ -20,6 +20,9 @@ MAX_NSGS_PER_REGION = 5000
 MAX_ASGS_PER_REGION = 3000
 MAX_FLOWS_PER_NIC = 500_000
 NAME_PATTERN = r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$"
+#: Security admin rule priorities (spec §11.1): 1-4096, unique within a rule collection.
+MIN_ADMIN_RULE_PRIORITY = 1
+MAX_ADMIN_RULE_PRIORITY = 4096
 
 # --- built-in tags (spec §0) ------------------------------------------------------------------
 HOST_VIRTUAL_IP = "168.63.129.16"
@@ -72,4 +75,7 @@ MAX_FLOW_TIMEOUT_MINUTES = 30
 
 # --- ARM ----------------------------------------------------------------------------------------
 DEFAULT_API_VERSION = "2024-05-01"
-LATEST_KNOWN_API_VERSION = "2025-07-01"
+LATEST_KNOWN_API_VERSION = "2026-01-01"
+#: From this API version on, subnets of VNets created by a PUT default to ``defaultOutboundAccess: false``
+#: (private subnets, spec §12.2).
+PRIVATE_SUBNETS_API_VERSION = "2025-07-01"

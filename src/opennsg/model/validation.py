@@ -31,9 +31,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
+from opennsg.model.avnm import (
+    AddressPrefixItem,
+    AddressPrefixType,
+    AdminRule,
+    AdminRuleCollection,
+    GroupMemberType,
+    StaticMember,
+)
 from opennsg.model.errors import ArmError
-from opennsg.model.ids import id_key
+from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.policy import (
+    MAX_ADMIN_RULE_PRIORITY,
     MAX_ASGS_PER_IP_CONFIGURATION,
     MAX_ASGS_PER_NSG,
     MAX_ASGS_PER_REGION,
@@ -46,6 +55,7 @@ from opennsg.model.policy import (
     MAX_PREFIXES_PER_SIDE,
     MAX_RULES_PER_NSG,
     MAX_USER_PRIORITY,
+    MIN_ADMIN_RULE_PRIORITY,
     MIN_FLOW_TIMEOUT_MINUTES,
     MIN_USER_PRIORITY,
     NAME_PATTERN,
@@ -87,6 +97,27 @@ class Code:
     INVALID_PROTOCOL = "SecurityRuleInvalidProtocol"
     INVALID_ACCESS = "SecurityRuleInvalidAccess"
     INVALID_DIRECTION = "SecurityRuleInvalidDirection"
+    # --- AVNM security admin rules and private endpoints (spec §11, §12): Azure's codes are not documented, so
+    # these are descriptive ones of OpenNSG's own ---
+    ADMIN_RULE_INVALID_PRIORITY = "SecurityAdminRuleInvalidPriority"
+    ADMIN_RULE_PRIORITY_CONFLICT = "SecurityAdminRulePriorityConflict"
+    ADMIN_RULE_INVALID_PORT_RANGE = "SecurityAdminRuleInvalidPortRange"
+    ADMIN_RULE_INVALID_ADDRESS_PREFIX = "SecurityAdminRuleInvalidAddressPrefix"
+    ADMIN_RULE_DESCRIPTION_TOO_LONG = "SecurityAdminRuleDescriptionTooLong"
+    INVALID_ADMIN_RULE_KIND = "SecurityAdminRuleInvalidKind"
+    INVALID_ADMIN_RULE_PROTOCOL = "SecurityAdminRuleInvalidProtocol"
+    INVALID_ADMIN_RULE_ACCESS = "SecurityAdminRuleInvalidAccess"
+    INVALID_ADMIN_RULE_DIRECTION = "SecurityAdminRuleInvalidDirection"
+    INVALID_ADDRESS_PREFIX_TYPE = "SecurityAdminRuleInvalidAddressPrefixType"
+    INVALID_MEMBER_TYPE = "NetworkGroupInvalidMemberType"
+    STATIC_MEMBER_TYPE_MISMATCH = "StaticMemberResourceTypeMismatch"
+    RULE_COLLECTION_GROUP_NOT_FOUND = "RuleCollectionNetworkGroupNotFound"
+    RULE_COLLECTION_GROUP_OF_OTHER_MANAGER = "RuleCollectionNetworkGroupOfOtherNetworkManager"
+    INVALID_SCOPE_ACCESS = "NetworkManagerInvalidScopeAccess"
+    INVALID_NETWORK_INTENT_POLICY_SERVICE = "SecurityAdminConfigurationInvalidNetworkIntentPolicyBasedService"
+    CONFIGURATIONS_PER_REGION = "MultipleSecurityAdminConfigurationsDeployedInRegion"
+    INVALID_PRIVATE_ENDPOINT_NETWORK_POLICIES = "InvalidPrivateEndpointNetworkPolicies"
+    NSG_ON_PRIVATE_ENDPOINT_NIC = "PrivateEndpointNetworkInterfaceCannotHaveNetworkSecurityGroup"
     # --- reading ARM JSON (``opennsg.arm``) ---
     INVALID_JSON = "InvalidJson"
     INVALID_REQUEST_FORMAT = "InvalidRequestFormat"
@@ -193,6 +224,59 @@ class Message:
         f"{MIN_FLOW_TIMEOUT_MINUTES}-{MAX_FLOW_TIMEOUT_MINUTES}."
     )
     INVALID_ENUM = "Security rule {rule_id} has invalid {property}. Value provided: {value}. Allowed values: {allowed}."
+    # --- AVNM and private endpoints ---
+    ADMIN_RULE_INVALID_PRIORITY = (
+        "Security admin rule {rule_id} has invalid Priority. Value provided: {priority} Allowed range "
+        f"{MIN_ADMIN_RULE_PRIORITY}-{MAX_ADMIN_RULE_PRIORITY}."
+    )
+    ADMIN_RULE_PRIORITY_CONFLICT = (
+        "Security admin rule {new} conflicts with rule {existing} of rule collection {collection_id}. "
+        "Rules of a rule collection cannot have the same Priority."
+    )
+    ADMIN_RULE_INVALID_PORT_RANGE = (
+        "Security admin rule {rule_id} has invalid Port range. Value provided: {value}. Value should be an integer "
+        "OR integer range with '-' delimiter. Valid range 0-65535."
+    )
+    ADMIN_RULE_INVALID_ADDRESS_PREFIX = (
+        "Security admin rule {rule_id} has invalid address prefix {value} of addressPrefixType {prefix_type}: "
+        "{expected}."
+    )
+    ADMIN_RULE_MIXED_FAMILIES = (
+        "Security admin rule {rule_id} cannot contain {side} from different address families: "
+        "IPv4 prefix {ipv4} and IPv6 prefix {ipv6}."
+    )
+    ADMIN_RULE_DESCRIPTION_TOO_LONG = (
+        "Security admin rule {rule_id} has a description of {length} characters. The description is restricted to "
+        "{max_length} characters."
+    )
+    INVALID_ENUM_VALUE = "{subject} has invalid {property}. Value provided: {value}. Allowed values: {allowed}."
+    STATIC_MEMBER_TYPE_MISMATCH = (
+        "Static member {member_id} refers to {resource_id}, which is not a {expected}: network group {group_id} "
+        "has memberType {member_type}."
+    )
+    RULE_COLLECTION_GROUP_NOT_FOUND = (
+        "Rule collection {collection_id} applies to network group {group_id}, which was not found."
+    )
+    RULE_COLLECTION_GROUP_OF_OTHER_MANAGER = (
+        "Rule collection {collection_id} applies to network group {group_id}, which belongs to another network "
+        "manager. A rule collection may only apply to groups of its own network manager {manager_id}."
+    )
+    CONFIGURATIONS_PER_REGION = (
+        "Network manager {manager_id} has {count} security admin configurations deployed in region {region} "
+        "({configurations}). A network manager deploys at most one security admin configuration per region."
+    )
+    NSG_ON_PRIVATE_ENDPOINT_NIC = (
+        "Network interface {nic_id} belongs to private endpoint {endpoint_id} and cannot have a network security "
+        "group ({nsg_id}). Associate the network security group with the subnet instead."
+    )
+    NO_DEPLOYMENT_STATUS = (
+        "No deployment status names a security admin configuration of network manager {manager_id}: each of its "
+        "configurations ({configurations}) counts as deployed in every region."
+    )
+    EFFECTIVE_RULES_WITHOUT_VNET = (
+        "An effective security admin rules answer does not say which virtual network it is for: add "
+        '"{property}": "/subscriptions/.../virtualNetworks/..." beside "value".'
+    )
     # --- reading ARM JSON (``opennsg.arm``) ---
     INVALID_JSON = "{source} is not valid JSON: {reason}."
     EMPTY_DOCUMENT = "{source} is empty; expected a JSON document."
@@ -274,6 +358,8 @@ def topology_findings(topology: Topology) -> list[Finding]:
     findings.extend(_nic_findings(topology))
     findings.extend(_asg_membership_findings(topology, membership))
     findings.extend(_vm_findings(topology))
+    findings.extend(avnm_findings(topology))
+    findings.extend(_private_endpoint_findings(topology))
     return findings
 
 
@@ -621,15 +707,235 @@ def _vm_findings(topology: Topology) -> Iterator[Finding]:
             yield from _reference(vm.id, nic_id, topology.nic(nic_id) is not None, vm.id, target)
 
 
+# --- AVNM security admin rules (spec §11) and private endpoints (spec §12) ---------------------------------
+
+
+def avnm_findings(topology: Topology) -> Iterator[Finding]:
+    """Every problem of the network managers' resources, as ARM would refuse each PUT (and each commit)."""
+    yield from _avnm_parent_findings(topology)
+    for group in topology.network_groups.values():
+        yield from _name_finding(group.id, group.name)
+    for member in topology.static_members.values():
+        yield from _static_member_findings(topology, member)
+    for configuration in topology.security_admin_configurations.values():
+        yield from _name_finding(configuration.id, configuration.name)
+    for collection in topology.admin_rule_collections.values():
+        yield from _name_finding(collection.id, collection.name)
+        yield from _rule_collection_findings(topology, collection)
+    for rule in topology.admin_rules.values():
+        yield from _name_finding(rule.id, rule.name)
+        for code, message, target in admin_rule_problems(rule, topology):
+            yield Finding(rule.id, ArmError(code, message, target))
+    yield from _admin_priority_conflicts(topology)
+    yield from _deployment_findings(topology)
+
+
+def _name_finding(resource_id: str, name: str) -> Iterator[Finding]:
+    if not is_valid_name(name):
+        message = Message.INVALID_NAME.format(name=name, max_length=MAX_NAME_LENGTH)
+        yield Finding(resource_id, ArmError(Code.INVALID_NAME, message, "name"))
+
+
+def _avnm_parent_findings(topology: Topology) -> Iterator[Finding]:
+    """A child given without its parent (ARM would answer the PUT with "parent not found")."""
+    children: list[tuple[str, str, bool]] = [
+        *((g.id, g.network_manager_id, topology.network_manager(g.network_manager_id) is not None)
+          for g in topology.network_groups.values()),
+        *((m.id, m.network_group_id, topology.network_group(m.network_group_id) is not None)
+          for m in topology.static_members.values()),
+        *((c.id, c.network_manager_id, topology.network_manager(c.network_manager_id) is not None)
+          for c in topology.security_admin_configurations.values()),
+        *((c.id, c.configuration_id, topology.security_admin_configuration(c.configuration_id) is not None)
+          for c in topology.admin_rule_collections.values()),
+        *((r.id, r.rule_collection_id, topology.admin_rule_collection(r.rule_collection_id) is not None)
+          for r in topology.admin_rules.values()),
+    ]  # fmt: skip
+    for child_id, parent, exists in children:
+        yield from _reference(child_id, parent, exists, child_id, "id")
+
+
+def _static_member_findings(topology: Topology, member: StaticMember) -> Iterator[Finding]:
+    yield from _name_finding(member.id, member.name)
+    group = topology.network_group(member.network_group_id)
+    if group is None:
+        return
+    parsed = ResourceId.parse(member.resource_id)
+    actual = parsed.type.casefold() if parsed else ""
+    wanted = group.effective_member_type
+    expected = {
+        GroupMemberType.VIRTUAL_NETWORK: "microsoft.network/virtualnetworks",
+        GroupMemberType.SUBNET: "microsoft.network/virtualnetworks/subnets",
+    }[wanted]
+    if actual != expected:
+        message = Message.STATIC_MEMBER_TYPE_MISMATCH.format(
+            member_id=member.id,
+            resource_id=member.resource_id,
+            expected="subnet" if wanted is GroupMemberType.SUBNET else "virtual network",
+            group_id=group.id,
+            member_type=wanted.value,
+        )
+        yield Finding(member.id, ArmError(Code.STATIC_MEMBER_TYPE_MISMATCH, message, "properties.resourceId"))
+
+
+def _rule_collection_findings(topology: Topology, collection: AdminRuleCollection) -> Iterator[Finding]:
+    for i, group_id in enumerate(collection.applies_to_groups):
+        target = f"properties.appliesToGroups[{i}].networkGroupId"
+        group = topology.network_group(group_id)
+        if group is None:
+            message = Message.RULE_COLLECTION_GROUP_NOT_FOUND.format(collection_id=collection.id, group_id=group_id)
+            yield Finding(collection.id, ArmError(Code.RULE_COLLECTION_GROUP_NOT_FOUND, message, target))
+        elif id_key(group.network_manager_id) != id_key(collection.network_manager_id):
+            message = Message.RULE_COLLECTION_GROUP_OF_OTHER_MANAGER.format(
+                collection_id=collection.id, group_id=group_id, manager_id=collection.network_manager_id
+            )
+            yield Finding(collection.id, ArmError(Code.RULE_COLLECTION_GROUP_OF_OTHER_MANAGER, message, target))
+
+
+def admin_rule_problems(rule: AdminRule, topology: Topology) -> Iterator[_Problem]:
+    """One admin rule's own problems (priority range, ports, addresses, description), targets in its JSON."""
+    if not MIN_ADMIN_RULE_PRIORITY <= rule.priority <= MAX_ADMIN_RULE_PRIORITY:
+        message = Message.ADMIN_RULE_INVALID_PRIORITY.format(rule_id=rule.id, priority=rule.priority)
+        yield Code.ADMIN_RULE_INVALID_PRIORITY, message, "properties.priority"
+    if rule.description is not None and len(rule.description) > MAX_DESCRIPTION_LENGTH:
+        message = Message.ADMIN_RULE_DESCRIPTION_TOO_LONG.format(
+            rule_id=rule.id, length=len(rule.description), max_length=MAX_DESCRIPTION_LENGTH
+        )
+        yield Code.ADMIN_RULE_DESCRIPTION_TOO_LONG, message, "properties.description"
+    for field_name, ports in (
+        ("sourcePortRanges", rule.source_port_ranges),
+        ("destinationPortRanges", rule.destination_port_ranges),
+    ):
+        for j, value in enumerate(ports):
+            if value.strip() == "*" or parse_port_range(value) is None:
+                message = Message.ADMIN_RULE_INVALID_PORT_RANGE.format(rule_id=rule.id, value=value)
+                yield Code.ADMIN_RULE_INVALID_PORT_RANGE, message, f"properties.{field_name}[{j}]"
+    for field_name, items in (("sources", rule.sources), ("destinations", rule.destinations)):
+        yield from _admin_address_problems(rule, field_name, items, topology)
+
+
+def _admin_address_problems(
+    rule: AdminRule, field_name: str, items: tuple[AddressPrefixItem, ...], topology: Topology
+) -> Iterator[_Problem]:
+    v4: str | None = None
+    v6: str | None = None
+    for j, item in enumerate(items):
+        path = f"properties.{field_name}[{j}].addressPrefix"
+        value = item.address_prefix
+        expected: str | None = None
+        if item.address_prefix_type is AddressPrefixType.IP_PREFIX:
+            network = parse_prefix(value)
+            if network is None and value.strip() != "*":
+                expected = "expected '*', an IP address or a CIDR prefix"
+            elif isinstance(network, IPv4Network):
+                v4 = v4 or value
+            elif network is not None:
+                v6 = v6 or value
+        elif item.address_prefix_type is AddressPrefixType.SERVICE_TAG:
+            if canonical_tag(value, topology.service_tags) is None:
+                expected = "expected a service tag usable in security rules"
+        elif topology.network_group(value) is None:
+            message = Message.INVALID_REFERENCE.format(referenced=value, referrer=rule.id)
+            yield Code.INVALID_REFERENCE, message, path
+        if expected is not None:
+            message = Message.ADMIN_RULE_INVALID_ADDRESS_PREFIX.format(
+                rule_id=rule.id, value=value, prefix_type=item.address_prefix_type.value, expected=expected
+            )
+            yield Code.ADMIN_RULE_INVALID_ADDRESS_PREFIX, message, path
+    if v4 and v6:
+        message = Message.ADMIN_RULE_MIXED_FAMILIES.format(rule_id=rule.id, side=field_name, ipv4=v4, ipv6=v6)
+        yield Code.MIXED_FAMILIES, message, f"properties.{field_name}"
+
+
+def _admin_priority_conflicts(topology: Topology) -> Iterator[Finding]:
+    for collection_key in sorted({id_key(r.rule_collection_id) for r in topology.admin_rules.values()}):
+        seen: dict[int, AdminRule] = {}
+        for rule in topology.admin_rules_of(collection_key):
+            existing = seen.setdefault(rule.priority, rule)
+            if existing is not rule:
+                message = Message.ADMIN_RULE_PRIORITY_CONFLICT.format(
+                    new=rule.name, existing=existing.name, collection_id=rule.rule_collection_id
+                )
+                yield Finding(rule.id, ArmError(Code.ADMIN_RULE_PRIORITY_CONFLICT, message, "properties.priority"))
+
+
+def deployed_configurations_by_region(topology: Topology, manager_id: str) -> dict[str, list[str]]:
+    """Region -> ids of this manager's configurations a deployment status lists as ``Deployed`` there."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for configuration in topology.configurations_of(manager_id):
+        regions = {
+            "".join(status.region.split()).casefold(): status.region
+            for status in topology.deployment_statuses
+            if topology.configuration_deployed(configuration.id, status.region)
+        }
+        for region in regions.values():
+            out[region].append(configuration.id)
+    return out
+
+
+def _deployment_findings(topology: Topology) -> Iterator[Finding]:
+    for manager in topology.network_managers.values():
+        if not topology.has_deployment_status(manager.id):
+            continue
+        for region, configurations in sorted(deployed_configurations_by_region(topology, manager.id).items()):
+            if len(configurations) > 1:
+                message = Message.CONFIGURATIONS_PER_REGION.format(
+                    manager_id=manager.id,
+                    count=len(configurations),
+                    region=region,
+                    configurations=", ".join(configurations),
+                )
+                yield Finding(manager.id, ArmError(Code.CONFIGURATIONS_PER_REGION, message, None))
+
+
+def _private_endpoint_findings(topology: Topology) -> Iterator[Finding]:
+    for nic in topology.nics.values():
+        endpoint = topology.private_endpoint_of_nic(nic.id)
+        endpoint_id = endpoint.id if endpoint is not None else nic.private_endpoint
+        if endpoint_id and nic.network_security_group:
+            message = Message.NSG_ON_PRIVATE_ENDPOINT_NIC.format(
+                nic_id=nic.id, endpoint_id=endpoint_id, nsg_id=nic.network_security_group
+            )
+            target = "properties.networkSecurityGroup.id"
+            yield Finding(nic.id, ArmError(Code.NSG_ON_PRIVATE_ENDPOINT_NIC, message, target))
+    for endpoint in topology.private_endpoints.values():
+        subnet_id = endpoint.subnet
+        exists = topology.subnet(subnet_id) is not None
+        yield from _reference(endpoint.id, subnet_id, exists, endpoint.id, "properties.subnet.id")
+    for vnet in topology.vnets.values():
+        for i, subnet in enumerate(vnet.subnets):
+            nat_gateway = subnet.nat_gateway
+            target = f"properties.subnets[{i}].properties.natGateway.id"
+            exists = topology.nat_gateway(nat_gateway) is not None
+            yield from _reference(subnet.id, nat_gateway, exists, vnet.id, target)
+
+
+def topology_notes(topology: Topology) -> list[str]:
+    """What ``validate`` says besides problems: the project decisions that shaped the answer (spec §11.6)."""
+    notes: list[str] = []
+    for manager in sorted(topology.network_managers.values(), key=lambda m: m.key):
+        configurations = topology.configurations_of(manager.id)
+        if configurations and not topology.has_deployment_status(manager.id):
+            notes.append(
+                Message.NO_DEPLOYMENT_STATUS.format(
+                    manager_id=manager.id, configurations=", ".join(c.name for c in configurations)
+                )
+            )
+    return notes
+
+
 __all__ = [
     "Code",
     "Finding",
     "Message",
+    "admin_rule_problems",
+    "avnm_findings",
     "canonical_tag",
+    "deployed_configurations_by_region",
     "is_known_tag",
     "is_valid_name",
     "rule_id",
     "topology_findings",
+    "topology_notes",
     "validate_nsg",
     "validate_topology",
 ]
