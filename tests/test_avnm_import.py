@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.realworld import REALWORLD, needs_realworld
 
 from opennsg.arm import load_documents, load_paths
 from opennsg.arm.export import export_topology, to_arm
@@ -703,17 +703,7 @@ def test_to_arm_of_an_admin_rule_is_the_get_shape(write: Writer) -> None:
 # --- the official REST examples (read in place; skipped when the checkout is absent) -------------------------
 
 
-def _realworld() -> Path | None:
-    root = Path(__file__).resolve().parents[1]
-    candidates = [
-        os.environ.get("OPENNSG_REALWORLD", ""),
-        root / "../shared/realworld",
-        root / "../../shared/realworld",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "azure-rest-api-specs").is_dir():
-            return Path(candidate)
-    return None
+EXAMPLES_DIR = REALWORLD / "azure-rest-api-specs/network/2026-01-01/examples"
 
 
 EXAMPLES = [
@@ -729,22 +719,18 @@ EXAMPLES = [
 ]
 
 
+@needs_realworld
 @pytest.mark.parametrize(("kind", "example"), EXAMPLES)
 def test_official_examples_parse_and_export_back(kind: str, example: str) -> None:
-    root = _realworld()
-    if root is None:
-        pytest.skip("the realworld checkout (../shared/realworld or $OPENNSG_REALWORLD) is absent")
-    data = json.loads((root / "azure-rest-api-specs/network/2026-01-01/examples" / example).read_text())
+    data = json.loads((EXAMPLES_DIR / example).read_text())
     body = data["responses"]["200"]["body"]
     resource = parse_resource(kind, body, body["id"])
     assert parse_resource(kind, to_arm(resource), body["id"]) == resource
 
 
+@needs_realworld
 def test_official_list_and_deployment_examples_load() -> None:
-    root = _realworld()
-    if root is None:
-        pytest.skip("the realworld checkout (../shared/realworld or $OPENNSG_REALWORLD) is absent")
-    folder = root / "azure-rest-api-specs/network/2026-01-01/examples"
+    folder = EXAMPLES_DIR
     names = [
         "NetworkManagerList.json",
         "NetworkManagerGroupList.json",
@@ -769,3 +755,31 @@ def test_official_list_and_deployment_examples_load() -> None:
     body = {**effective["responses"]["200"]["body"], "virtualNetworkId": VNET}
     answer = load_documents([("effective.json", body)], validate=False).effective_admin_rules[VNET.casefold()]
     assert answer.rules[0].rule.kind is AdminRuleKind.DEFAULT and answer.rules[0].rule.flag == "AllowVnetInbound"
+
+
+def test_validate_command_counts_avnm_resources_and_prints_the_note(write: Writer) -> None:
+    from typer.testing import CliRunner
+
+    from opennsg.cli.main import app
+
+    paths = [str(p) for p in (*manager_files(write), *network_files(write))]
+    result = CliRunner().invoke(app, ["validate", *paths, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["resources"]["securityAdminRules"] == 2 and out["resources"]["privateEndpoints"] == 1
+    (note,) = out["notes"]
+    assert "counts as deployed in every region" in note
+    human = CliRunner().invoke(app, ["validate", *paths])
+    assert human.exit_code == 0 and "note: No deployment status names" in human.output.replace("\n", " ")
+
+
+def test_validate_command_exits_2_on_admin_rule_errors(write: Writer) -> None:
+    from typer.testing import CliRunner
+
+    from opennsg.cli.main import app
+
+    files = manager_files(write)
+    files[-1].write_text(json.dumps([az_rule("bad", 5000)]), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", *map(str, files), *map(str, network_files(write)), "--json"])
+    assert result.exit_code == 2
+    assert "SecurityAdminRuleInvalidPriority" in result.output

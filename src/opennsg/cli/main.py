@@ -41,6 +41,7 @@ from opennsg.engine.ir import Verdict, rule_log_name
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.topology import Topology
+from opennsg.model.validation import topology_notes
 
 if TYPE_CHECKING:
     from opennsg.arm.template import TemplateInputs
@@ -120,9 +121,11 @@ def validate(
         "networkInterfaces": len(topology.nics),
         "virtualMachines": len(topology.vms),
         "routeTables": len(topology.route_tables),
+        **avnm_counts(topology),
     }
+    notes = topology_notes(topology)
     if json:
-        print_json({"valid": True, "resources": counts})
+        print_json({"valid": True, "resources": counts, "notes": notes})
         return
     table = Table(title="Valid", show_header=True)
     table.add_column("resource")
@@ -130,6 +133,26 @@ def validate(
     for kind, count in counts.items():
         table.add_row(kind, str(count))
     stdout.print(table)
+    for note in notes:
+        stdout.print(f"note: {note}", markup=False, highlight=False)
+
+
+def avnm_counts(topology: Topology) -> dict[str, int]:
+    """Counts of the AVNM and private-endpoint resources, only those present (NSG-only estates print as before)."""
+    counts = {
+        "privateEndpoints": len(topology.private_endpoints),
+        "natGateways": len(topology.nat_gateways),
+        "networkManagers": len(topology.network_managers),
+        "networkGroups": len(topology.network_groups),
+        "staticMembers": len(topology.static_members),
+        "securityAdminConfigurations": len(topology.security_admin_configurations),
+        "ruleCollections": len(topology.admin_rule_collections),
+        "securityAdminRules": len(topology.admin_rules),
+        "deploymentStatuses": len(topology.deployment_statuses),
+        "managementGroups": len(topology.management_groups),
+        "effectiveAdminRuleAnswers": len(topology.effective_admin_rules),
+    }
+    return {k: v for k, v in counts.items() if v}
 
 
 def _endpoint(text: str, what: str) -> tuple[str, str | None]:
