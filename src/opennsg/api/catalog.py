@@ -42,6 +42,11 @@ MODEL_KINDS = (
     ModelKind("Microsoft.Network/routeTables", "routeTables", "route_tables", "InUseRouteTableCannotBeDeleted"),
     ModelKind("Microsoft.Network/publicIPAddresses", "publicIPAddresses", "public_ips", "PublicIPAddressInUse"),
     ModelKind("Microsoft.Compute/virtualMachines", "virtualMachines", "vms", "VirtualMachineInUse"),
+    ModelKind("Microsoft.Network/privateEndpoints", "privateEndpoints", "private_endpoints", "PrivateEndpointInUse"),
+    ModelKind("Microsoft.Network/natGateways", "natGateways", "nat_gateways", "InUseNatGatewayCannotBeDeleted"),
 )
+
+#: The Topology collections of every stored model kind.
+STORED_COLLECTIONS = tuple(kind.collection for kind in MODEL_KINDS)
 
 KIND_BY_TYPE = {kind.type.casefold(): kind for kind in MODEL_KINDS}

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opennsg import arm
-from opennsg.api.catalog import RESOURCE_GROUP_TYPE, SUBSCRIPTION_TYPE, ModelKind
+from opennsg.api.catalog import RESOURCE_GROUP_TYPE, STORED_COLLECTIONS, SUBSCRIPTION_TYPE, ModelKind
 from opennsg.api.errors import ApiError, bad_request, group_not_found, not_found
 from opennsg.api.linked import Caller, authorize_references
 from opennsg.api.store import Change, Document, Row, Snapshot, kind_of
@@ -136,7 +136,7 @@ def _replace(topology: Topology, *models: Resource, removed: Iterable[str] = ())
         parsed = ResourceId.parse(key)
         if parsed is None:
             continue
-        for kind_collection in ("nsgs", "asgs", "vnets", "nics", "route_tables", "public_ips", "vms"):
+        for kind_collection in STORED_COLLECTIONS:
             current: Mapping[str, Resource] = getattr(topology, kind_collection)
             if key in current:
                 touched.setdefault(kind_collection, dict(current)).pop(key, None)
@@ -586,7 +586,7 @@ def delete_group(snapshot: Snapshot, subscription: str, group: str) -> Change[bo
 
 
 def model_in(topology: Topology, row: Row) -> Resource | None:
-    for collection in ("nsgs", "asgs", "vnets", "nics", "route_tables", "public_ips", "vms"):
+    for collection in STORED_COLLECTIONS:
         found: Resource | None = getattr(topology, collection).get(row.key)
         if found is not None:
             return found
@@ -615,6 +615,8 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
         *imported.vnets.values(),
         *imported.nics.values(),
         *imported.vms.values(),
+        *imported.nat_gateways.values(),
+        *imported.private_endpoints.values(),
     ]
     groups: dict[str, Document] = {}
     for model in models:

@@ -70,6 +70,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "addressPrefixes": _STRINGS,
                     "networkSecurityGroup": _REF,
                     "routeTable": _REF,
+                    "natGateway": _REF,
+                    "privateEndpointNetworkPolicies": {
+                        "type": "string",
+                        "enum": ["Enabled", "Disabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"],
+                    },
+                    "defaultOutboundAccess": {"type": "boolean"},
                 },
             }
         },
@@ -103,6 +109,23 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "publicIPAddresses": _resource({"ipAddress": {"type": "string"}}),
     "virtualMachines": _resource(
         {"networkProfile": {"type": "object", "properties": {"networkInterfaces": {"type": "array", "items": _REF}}}}
+    ),
+    "privateEndpoints": _resource(
+        {
+            "subnet": _REF,
+            "applicationSecurityGroups": {"type": "array", "items": _REF},
+            "ipConfigurations": {"type": "array", "items": {"type": "object"}},
+            "privateLinkServiceConnections": {"type": "array", "items": {"type": "object"}},
+            "manualPrivateLinkServiceConnections": {"type": "array", "items": {"type": "object"}},
+            "customNetworkInterfaceName": {"type": "string"},
+        }
+    ),
+    "natGateways": _resource(
+        {
+            "idleTimeoutInMinutes": {"type": "integer"},
+            "publicIpAddresses": {"type": "array", "items": _REF},
+            "publicIpPrefixes": {"type": "array", "items": _REF},
+        }
     ),
     "ipFlowVerify": {
         "type": "object",
