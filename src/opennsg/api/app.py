@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from opennsg import __version__
 from opennsg.api.auth import Tokens
+from opennsg.api.avnm import ManagerRoutes, effective_admin_rules_answer
 from opennsg.api.db import open_engine
 from opennsg.api.errors import ApiError
 from opennsg.api.gateway import Gateway
@@ -24,6 +25,7 @@ from opennsg.api.resources import Routes, lookup
 from opennsg.api.store import Store
 from opennsg.api.watcher import Diagnostics
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.policy import DEFAULT_API_VERSION, LATEST_KNOWN_API_VERSION
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 
@@ -75,6 +77,9 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     diagnostics = Diagnostics(store, config.service_tags)
     diagnostics.router.dependencies = versioned
     diagnostics.install(app)
+    managers = ManagerRoutes(store, effective_admin_rules_answer)
+    managers.router.dependencies = versioned
+    managers.install(app)
 
     from opennsg.ui import StoreSource, mount
 
@@ -87,7 +92,8 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
         if any(getattr(route, "path", "").startswith("/ui") for route in app.routes):
             links["ui"] = "/ui/"
         if "text/html" not in request.headers.get("accept", ""):
-            return JSONResponse({"name": "OpenNSG", "version": __version__, "links": links})
+            versions = {"default": DEFAULT_API_VERSION, "latest": LATEST_KNOWN_API_VERSION}
+            return JSONResponse({"name": "OpenNSG", "version": __version__, "links": links, "apiVersions": versions})
         items = "".join(f'<li><a href="{href}">{name}</a></li>' for name, href in links.items())
         page = (
             f"<!doctype html><html lang=en><meta charset=utf-8><title>OpenNSG {__version__}</title>"

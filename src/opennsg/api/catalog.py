@@ -44,9 +44,41 @@ MODEL_KINDS = (
     ModelKind("Microsoft.Compute/virtualMachines", "virtualMachines", "vms", "VirtualMachineInUse"),
     ModelKind("Microsoft.Network/privateEndpoints", "privateEndpoints", "private_endpoints", "PrivateEndpointInUse"),
     ModelKind("Microsoft.Network/natGateways", "natGateways", "nat_gateways", "InUseNatGatewayCannotBeDeleted"),
+    ModelKind(
+        "Microsoft.Network/networkManagers", "networkManagers", "network_managers", "InUseNetworkManagerCannotBeDeleted"
+    ),
 )
 
-#: The Topology collections of every stored model kind.
-STORED_COLLECTIONS = tuple(kind.collection for kind in MODEL_KINDS)
+_MANAGER = "Microsoft.Network/networkManagers"
+#: The network manager's child resources (spec §11.1): stored one row each, routed by ``opennsg.api.avnm``.
+AVNM_CHILD_KINDS = (
+    ModelKind(f"{_MANAGER}/networkGroups", "networkGroups", "network_groups", "InUseNetworkGroupCannotBeDeleted"),
+    ModelKind(
+        f"{_MANAGER}/networkGroups/staticMembers", "staticMembers", "static_members", "InUseStaticMemberCannotBeDeleted"
+    ),
+    ModelKind(
+        f"{_MANAGER}/securityAdminConfigurations",
+        "securityAdminConfigurations",
+        "security_admin_configurations",
+        "InUseSecurityAdminConfigurationCannotBeDeleted",
+    ),
+    ModelKind(
+        f"{_MANAGER}/securityAdminConfigurations/ruleCollections",
+        "ruleCollections",
+        "admin_rule_collections",
+        "InUseRuleCollectionCannotBeDeleted",
+    ),
+    ModelKind(
+        f"{_MANAGER}/securityAdminConfigurations/ruleCollections/rules",
+        "rules",
+        "admin_rules",
+        "InUseSecurityAdminRuleCannotBeDeleted",
+    ),
+)
+#: A commit's record of what a manager deploys in one region (a document, id ``{manager}/deploymentStatus/{region}``).
+DEPLOYMENT_STATUS_TYPE = f"{_MANAGER}/deploymentStatus"
 
-KIND_BY_TYPE = {kind.type.casefold(): kind for kind in MODEL_KINDS}
+#: The Topology collections of every stored model kind.
+STORED_COLLECTIONS = tuple(kind.collection for kind in (*MODEL_KINDS, *AVNM_CHILD_KINDS))
+
+KIND_BY_TYPE = {kind.type.casefold(): kind for kind in (*MODEL_KINDS, *AVNM_CHILD_KINDS)}

@@ -12,7 +12,7 @@ import dataclasses
 import ipaddress
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from opennsg import arm
 from opennsg.api.catalog import RESOURCE_GROUP_TYPE, STORED_COLLECTIONS, SUBSCRIPTION_TYPE, ModelKind
@@ -23,6 +23,7 @@ from opennsg.arm.parse import lookup as arm_lookup
 from opennsg.model.addressing import free_addresses
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.policy import PRIVATE_SUBNETS_API_VERSION
 from opennsg.model.resources import (
     IpConfiguration,
     NetworkInterface,
@@ -68,6 +69,9 @@ def _bare(etag: str) -> str:
 def _etag_in(header: str, etag: str) -> bool:
     wanted = {_bare(part) for part in header.split(",") if part.strip()}
     return "*" in wanted or _bare(etag) in wanted
+
+
+R = TypeVar("R", bound=Resource)
 
 
 def group_id(subscription: str, group: str) -> str:
@@ -248,6 +252,7 @@ def put_resource(
     body: Mapping[str, Any],
     conditions: Preconditions,
     caller: Caller,
+    api_version: str | None = None,
 ) -> Change[bool]:
     """PUT of a whole resource (create or replace). Result: whether it was created."""
     parsed = ResourceId.parse(resource_id)
@@ -265,6 +270,8 @@ def put_resource(
     model = _keep_guid(model, existing)
     if isinstance(model, NetworkInterface):
         model = _with_dynamic_addresses(topology, _with_primary(model), existing)
+    if isinstance(model, VirtualNetwork):
+        model = with_outbound_access_defaults(model, existing, api_version)
     models: list[Resource] = [model]
     if isinstance(model, VirtualNetwork) and isinstance(existing, VirtualNetwork):
         kept = {s.key for s in model.subnets}
@@ -274,6 +281,23 @@ def put_resource(
         new, models = _with_synced_peerings(new, topology, models)
     _check_state(new, models)
     return Change(put=tuple(models), topology=new, result=existing is None)
+
+
+def with_outbound_access_defaults(
+    vnet: VirtualNetwork, existing: Resource | None, api_version: str | None
+) -> VirtualNetwork:
+    """``defaultOutboundAccess`` not given (spec §12.2): a subnet keeps the value it had; the subnets of a VNet
+    created with API version 2025-07-01 or later are private (``false``); otherwise it stays unset (``true``)."""
+    before = {s.key: s for s in existing.subnets} if isinstance(existing, VirtualNetwork) else {}
+    private = existing is None and (api_version or "")[:10] >= PRIVATE_SUBNETS_API_VERSION
+    subnets = []
+    for subnet in vnet.subnets:
+        if subnet.default_outbound_access is None:
+            previous = before.get(subnet.key)
+            value = previous.default_outbound_access if previous is not None else (False if private else None)
+            subnet = dataclasses.replace(subnet, default_outbound_access=value)
+        subnets.append(subnet)
+    return dataclasses.replace(vnet, subnets=tuple(subnets))
 
 
 #: Children held inside a resource's body: (attribute, URL segment). Their ids are read-only, derived from the
@@ -360,7 +384,55 @@ def delete_resource(snapshot: Snapshot, kind: ModelKind, resource_id: str) -> Ch
     existing = _current(snapshot.topology, kind, resource_id)
     if existing is None:
         return Change(result=False)
-    return _delete_models(snapshot, [existing], ())
+    return delete_resource_tree(snapshot, existing)
+
+
+def delete_resource_tree(snapshot: Snapshot, model: Resource) -> Change[bool]:
+    """DELETE of a resource with the child resources stored under it in rows of their own (a network manager's
+    groups, configurations, ...), and the deployment records of configurations that go with it."""
+    prefix = model.key + "/"
+    models: list[Resource] = [model]
+    documents: list[str] = []
+    for row in snapshot.rows.values():
+        if not row.key.startswith(prefix):
+            continue
+        child = model_in(snapshot.topology, row)
+        if child is not None:
+            models.append(child)
+        else:
+            documents.append(row.id)
+    change = _delete_models(snapshot, models, documents)
+    gone = {m.key for m in models}
+    if change.topology is None or not change.topology.deployment_statuses:
+        return change
+    kept = tuple(
+        s
+        for s in change.topology.deployment_statuses
+        if not (s.network_manager_id and id_key(s.network_manager_id) in gone)
+        and not any(id_key(c) in gone for c in s.configuration_ids)
+    )
+    return dataclasses.replace(change, topology=change.topology.with_(deployment_statuses=kept))
+
+
+def parse_model(kind: str, body: Mapping[str, Any], resource_id: str) -> Resource:
+    """A PUT body as a model value; 400 with every problem when it cannot be read."""
+    model = _parse(kind, body, resource_id)
+    assert isinstance(model, Resource)
+    return model
+
+
+def keep_guid(model: R, existing: Resource | None) -> R:
+    """``resourceGuid`` is read-only: assigned on create, kept across updates."""
+    return _keep_guid(model, existing)  # type: ignore[return-value]
+
+
+def replace_models(topology: Topology, *models: Resource) -> Topology:
+    return _replace(topology, *models)
+
+
+def check_topology(new: Topology) -> None:
+    """400 with every problem of the resulting state (nothing is written then)."""
+    _invalid(validate_topology(new))
 
 
 def _delete_models(snapshot: Snapshot, models: list[Resource], documents: Iterable[str]) -> Change[bool]:
@@ -422,6 +494,15 @@ def _refuse_in_use(topology: Topology, models: Iterable[Resource], gone: set[str
                 vm.id
                 for vm in topology.vms.values()
                 if vm.key not in gone and model.key in {id_key(n) for n in vm.network_interfaces}
+            ]
+        elif kind.collection == "nat_gateways":
+            users = [s.id for s in topology.subnets if s.nat_gateway and id_key(s.nat_gateway) == model.key]
+            users = [u for u in users if id_key(u).rsplit("/", 2)[0] not in gone]
+        elif kind.collection == "network_groups":
+            users = [
+                c.id
+                for c in topology.admin_rule_collections.values()
+                if c.key not in gone and model.key in {id_key(g) for g in c.applies_to_groups}
             ]
         elif kind.collection == "public_ips":
             users = [
@@ -496,6 +577,8 @@ def put_child(
     child_id = f"{parent.id}/{segment}/{existing.name if existing else name}"
     child = dataclasses.replace(_parse(arm_kind, body, child_id), name=existing.name if existing else name)
     authorize_references(caller, child, existing, f"{kind.type}/{segment}/write", child_id)
+    if isinstance(child, Subnet) and isinstance(existing, Subnet) and child.default_outbound_access is None:
+        child = dataclasses.replace(child, default_outbound_access=existing.default_outbound_access)
     new_items, created = _put_child(items, child)
     model = dataclasses.replace(parent, **{collection: new_items})  # type: ignore[arg-type]
     topology = snapshot.topology

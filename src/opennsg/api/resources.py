@@ -293,7 +293,10 @@ class Routes:
             conditions = preconditions(request)
             caller = caller_of(request.scope)
             snapshot, change, operation = await self._write(
-                lambda s: planning.put_resource(s, kind, rid, body, conditions, caller), subscriptionId
+                lambda s: planning.put_resource(
+                    s, kind, rid, body, conditions, caller, request.query_params.get("api-version")
+                ),
+                subscriptionId,
             )
             row = snapshot.row(rid)
             assert row is not None

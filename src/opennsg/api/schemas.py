@@ -42,6 +42,19 @@ def _resource(properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _child(properties: dict[str, Any]) -> dict[str, Any]:
+    """A child resource's body: only ``properties`` (no location, no tags)."""
+    return {"type": "object", "properties": {"properties": {"type": "object", "properties": properties}}}
+
+
+_ADDRESS_ITEM = {
+    "type": "object",
+    "properties": {
+        "addressPrefix": {"type": "string"},
+        "addressPrefixType": {"type": "string", "enum": ["IPPrefix", "ServiceTag", "NetworkGroup"]},
+    },
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "group": {
         "type": "object",
@@ -127,6 +140,70 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "publicIpPrefixes": {"type": "array", "items": _REF},
         }
     ),
+    "networkManagers": _resource(
+        {
+            "description": {"type": "string"},
+            "networkManagerScopes": {
+                "type": "object",
+                "properties": {"subscriptions": _STRINGS, "managementGroups": _STRINGS},
+            },
+            "networkManagerScopeAccesses": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["SecurityAdmin", "Connectivity", "SecurityUser", "Routing"]},
+            },
+        }
+    ),
+    "networkGroups": _child(
+        {"description": {"type": "string"}, "memberType": {"type": "string", "enum": ["VirtualNetwork", "Subnet"]}}
+    ),
+    "staticMembers": _child({"resourceId": {"type": "string"}}),
+    "securityAdminConfigurations": _child(
+        {
+            "description": {"type": "string"},
+            "applyOnNetworkIntentPolicyBasedServices": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["None", "All", "AllowRulesOnly"]},
+            },
+        }
+    ),
+    "ruleCollections": _child(
+        {
+            "description": {"type": "string"},
+            "appliesToGroups": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"networkGroupId": {"type": "string"}}},
+            },
+        }
+    ),
+    "rules": {
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string", "enum": ["Custom", "Default"]},
+            "properties": {
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string"},
+                    "protocol": {"type": "string", "enum": ["Tcp", "Udp", "Icmp", "Esp", "Any", "Ah"]},
+                    "sources": {"type": "array", "items": _ADDRESS_ITEM},
+                    "destinations": {"type": "array", "items": _ADDRESS_ITEM},
+                    "sourcePortRanges": _STRINGS,
+                    "destinationPortRanges": _STRINGS,
+                    "access": {"type": "string", "enum": ["Allow", "Deny", "AlwaysAllow"]},
+                    "priority": {"type": "integer"},
+                    "direction": {"type": "string", "enum": ["Inbound", "Outbound"]},
+                },
+            },
+        },
+    },
+    "commit": {
+        "type": "object",
+        "required": ["targetLocations", "commitType"],
+        "properties": {
+            "targetLocations": _STRINGS,
+            "configurationIds": _STRINGS,
+            "commitType": {"type": "string", "enum": ["SecurityAdmin", "Connectivity", "Routing"]},
+        },
+    },
     "ipFlowVerify": {
         "type": "object",
         "required": [

@@ -12,6 +12,7 @@ but may serve stale reads.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import queue
 import threading
@@ -27,9 +28,12 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 
 from opennsg import arm
 from opennsg.api import db
-from opennsg.api.catalog import KIND_BY_TYPE, MODEL_KINDS, SUBSCRIPTION_TYPE, ModelKind
+from opennsg.api.catalog import DEPLOYMENT_STATUS_TYPE, KIND_BY_TYPE, STORED_COLLECTIONS, SUBSCRIPTION_TYPE, ModelKind
 from opennsg.api.references import BackReferences
+from opennsg.arm.documents import parse_deployment_status
+from opennsg.arm.parse import Reader
 from opennsg.engine import Engine as NsgEngine
+from opennsg.model.avnm import DeploymentStatus
 from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import Resource
 from opennsg.model.servicetags import ServiceTags
@@ -150,11 +154,14 @@ def _model_of(row: Row) -> Resource | None:
 
 
 def _topology(
-    models: Iterable[Resource], subscriptions: list[dict[str, Any]], service_tags: ServiceTags | None
+    models: Iterable[Resource],
+    subscriptions: list[dict[str, Any]],
+    service_tags: ServiceTags | None,
+    statuses: Iterable[DeploymentStatus] = (),
 ) -> Topology:
     """Subscriptions are known only when imported (``serve --import``); without one the SMTP policy assumes
     PayAsYouGo (spec §0)."""
-    by_collection: dict[str, list[Resource]] = {kind.collection: [] for kind in MODEL_KINDS}
+    by_collection: dict[str, list[Resource]] = {collection: [] for collection in STORED_COLLECTIONS}
     for model in models:
         by_collection[kind_of(model).collection].append(model)
     known = arm.load_documents([("stored subscriptions", subscriptions)], validate=False).subscriptions
@@ -162,7 +169,20 @@ def _topology(
         **by_collection,  # type: ignore[arg-type]
         subscriptions=known.values(),
         service_tags=service_tags,
+        deployment_statuses=statuses,
     )
+
+
+def _deployment_statuses(rows: Iterable[Row]) -> list[DeploymentStatus]:
+    """The deployment records commits stored (``{manager}/deploymentStatus/{region}``), as model values."""
+    out = []
+    for row in rows:
+        if row.type.casefold() != DEPLOYMENT_STATUS_TYPE.casefold():
+            continue
+        status = parse_deployment_status(dict(row.body), Reader(), "")
+        if status is not None:
+            out.append(dataclasses.replace(status, network_manager_id=row.id.rsplit("/", 2)[0]))
+    return out
 
 
 def kind_of(resource: Resource) -> ModelKind:
@@ -205,7 +225,8 @@ class Store:
     def _snapshot(self, version: int, rows: Mapping[str, Row]) -> Snapshot:
         models = [m for m in (_model_of(row) for row in rows.values()) if m is not None]
         subscriptions = [dict(r.body) for r in rows.values() if r.type.casefold() == SUBSCRIPTION_TYPE.casefold()]
-        return Snapshot(version, MappingProxyType(dict(rows)), _topology(models, subscriptions, self.service_tags))
+        topology = _topology(models, subscriptions, self.service_tags, _deployment_statuses(rows.values()))
+        return Snapshot(version, MappingProxyType(dict(rows)), topology)
 
     async def write(self, plan: Callable[[Snapshot], Change[T]], subscription: str) -> tuple[Snapshot, Change[T], str]:
         """Plan against the current state and apply atomically; returns the new snapshot, the change, operation id.

@@ -109,18 +109,12 @@ class NetworkManager(Resource):
 
 
 @dataclass(frozen=True, slots=True)
-class NetworkGroup:
+class NetworkGroup(Resource):
     """``…/networkManagers/{nm}/networkGroups/{g}``. ``member_type`` None: not given (ARM treats it as VNets)."""
 
-    id: str
-    name: str
     description: str | None = None
     member_type: GroupMemberType | None = None
     resource_guid: str | None = None
-
-    @property
-    def key(self) -> str:
-        return id_key(self.id)
 
     @property
     def network_manager_id(self) -> str:
@@ -131,18 +125,12 @@ class NetworkGroup:
         return self.member_type or GroupMemberType.VIRTUAL_NETWORK
 
 
-@dataclass(frozen=True, slots=True)
-class StaticMember:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StaticMember(Resource):
     """``…/networkGroups/{g}/staticMembers/{m}``: one VNet or subnet id (``resource_id``) in the group."""
 
-    id: str
-    name: str
     resource_id: str
     region: str | None = None
-
-    @property
-    def key(self) -> str:
-        return id_key(self.id)
 
     @property
     def network_group_id(self) -> str:
@@ -154,19 +142,13 @@ class StaticMember:
 
 
 @dataclass(frozen=True, slots=True)
-class SecurityAdminConfiguration:
+class SecurityAdminConfiguration(Resource):
     """``…/networkManagers/{nm}/securityAdminConfigurations/{c}``; ``resource_guid`` is the VNet flow log ``aclID``."""
 
-    id: str
-    name: str
     description: str | None = None
     apply_on_network_intent_policy_based_services: tuple[NetworkIntentPolicyBasedService, ...] = ()
     network_group_address_space_aggregation_option: str | None = None
     resource_guid: str | None = None
-
-    @property
-    def key(self) -> str:
-        return id_key(self.id)
 
     @property
     def network_manager_id(self) -> str:
@@ -184,18 +166,12 @@ class SecurityAdminConfiguration:
 
 
 @dataclass(frozen=True, slots=True)
-class AdminRuleCollection:
+class AdminRuleCollection(Resource):
     """``…/securityAdminConfigurations/{c}/ruleCollections/{rc}``; ``applies_to_groups`` are network group ids."""
 
-    id: str
-    name: str
     applies_to_groups: tuple[str, ...] = ()
     description: str | None = None
     resource_guid: str | None = None
-
-    @property
-    def key(self) -> str:
-        return id_key(self.id)
 
     @property
     def configuration_id(self) -> str:
@@ -214,13 +190,11 @@ class AddressPrefixItem:
     address_prefix_type: AddressPrefixType
 
 
-@dataclass(frozen=True, slots=True)
-class AdminRule:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminRule(Resource):
     """``…/ruleCollections/{rc}/rules/{r}`` with every ARM property. ``kind`` Default rules carry a ``flag``.
     Empty port lists mean every port (spec §11.1)."""
 
-    id: str
-    name: str
     priority: int
     direction: Direction
     access: AdminAccess
@@ -233,10 +207,6 @@ class AdminRule:
     description: str | None = None
     flag: str | None = None
     resource_guid: str | None = None
-
-    @property
-    def key(self) -> str:
-        return id_key(self.id)
 
     @property
     def rule_collection_id(self) -> str:
