@@ -177,13 +177,20 @@ def test_description_longer_than_140() -> None:
 
 def test_missing_required_properties_of_an_admin_rule() -> None:
     rule = az_rule("r1", 10)
-    for name in ("kind", "protocol", "access", "priority", "direction"):
+    for name in ("protocol", "access", "priority", "direction"):
         del rule[name]
     found = problems(estate(rules=[rule]))
     assert {p.code for p in found} == {Code.MISSING_REQUIRED_PROPERTY}
     assert sorted(p.target or "" for p in found) == sorted(
-        f"rules.json: [0].{n}" for n in ("kind", "protocol", "access", "priority", "direction")
+        f"rules.json: [0].{n}" for n in ("protocol", "access", "priority", "direction")
     )
+
+
+def test_an_admin_rule_without_kind_is_custom() -> None:
+    rule = az_rule("r1", 10)
+    del rule["kind"]
+    (parsed,) = load_documents(estate(rules=[rule])).admin_rules.values()
+    assert parsed.kind.value == "Custom"
 
 
 def test_static_member_of_the_wrong_type() -> None:

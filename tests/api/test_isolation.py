@@ -24,6 +24,7 @@ from opennsg.api.auth import Tokens
 from opennsg.api.catalog import MODEL_KINDS
 from opennsg.api.linked import REFERENCE_FIELDS
 from opennsg.model import resources
+from opennsg.model.avnm import AdminRule, AdminRuleCollection, NetworkManager, StaticMember
 
 API = "api-version=2024-05-01"
 A = "aaaaaaaa-0000-0000-0000-00000000000a"
@@ -61,6 +62,10 @@ def ids(sub: str) -> dict[str, str]:
         "public_ip_prefix": rid(sub, "publicIPPrefixes", "prefix"),
         "app_gateway_ip_configuration": rid(sub, "applicationGateways", "agw") + "/gatewayIPConfigurations/gw",
         "private_link_service": rid(sub, "privateLinkServices", "pls"),
+        "subscription": f"/subscriptions/{sub}",
+        "network_manager": rid(sub, "networkManagers", "nm"),
+        "network_group": rid(sub, "networkManagers", "nm") + "/networkGroups/g",
+        "rule_collection": rid(sub, "networkManagers", "nm") + "/securityAdminConfigurations/c/ruleCollections/rc",
     }
 
 
@@ -117,6 +122,16 @@ def populate(client: TestClient, sub: str) -> None:
             {"location": "westus", "properties": {"networkProfile": {"networkInterfaces": [{"id": own["nic"]}]}}},
         ),
         (own["watcher"], {"location": "westus"}),
+        (
+            own["network_manager"],
+            {
+                "location": "westus",
+                "properties": {"networkManagerScopes": {"subscriptions": [f"/subscriptions/{sub}"]}},
+            },
+        ),
+        (own["network_group"], {"properties": {"memberType": "VirtualNetwork"}}),
+        (own["network_manager"] + "/securityAdminConfigurations/c", {"properties": {}}),
+        (own["rule_collection"], {"properties": {"appliesToGroups": [{"networkGroupId": own["network_group"]}]}}),
     ]
     for path, body in writes:
         answer = client.put(f"{path}?{API}", json=body, headers=bearer(ALL))
@@ -138,6 +153,10 @@ def state(client: TestClient, subscriptions: tuple[str, ...] = (A, B, C)) -> str
     for sub in subscriptions:
         out[f"{sub}/groups"] = client.get(f"/subscriptions/{sub}/resourcegroups?{API}", headers=bearer(ALL)).json()
         for kind in [k.type for k in MODEL_KINDS] + ["Microsoft.Network/networkWatchers"]:
+            if kind.endswith("/networkManagers"):  # their children are listed under each manager
+                for child in ("networkGroups", "securityAdminConfigurations"):
+                    listed = client.get(f"{rid(sub, 'networkManagers', 'nm')}/{child}?{API}", headers=bearer(ALL))
+                    out[f"{sub}/nm/{child}"] = listed.json()
             listed = client.get(f"/subscriptions/{sub}/providers/{kind}?{API}", headers=bearer(ALL))
             out[f"{sub}/{kind}"] = listed.json()
     return json.dumps(out, sort_keys=True)
@@ -354,6 +373,44 @@ def reference_cases() -> list[ReferenceCase]:
                 ),
                 ("subnets[]", "subnet", lambda ref: {"location": "westus", "properties": {"subnets": [{"id": ref}]}}),
             )
+        ),
+        ReferenceCase(
+            ((NetworkManager, "scope_subscriptions[]"),),
+            "subscription",
+            rid(A, "networkManagers", "new-nm"),
+            lambda ref: {"location": "westus", "properties": {"networkManagerScopes": {"subscriptions": [ref]}}},
+        ),
+        ReferenceCase(
+            ((StaticMember, "resource_id"),),
+            "vnet",
+            own["network_group"] + "/staticMembers/new",
+            lambda ref: {"properties": {"resourceId": ref}},
+        ),
+        ReferenceCase(
+            ((AdminRuleCollection, "applies_to_groups[]"),),
+            "network_group",
+            own["network_manager"] + "/securityAdminConfigurations/c/ruleCollections/new",
+            lambda ref: {"properties": {"appliesToGroups": [{"networkGroupId": ref}]}},
+        ),
+        *(
+            ReferenceCase(
+                ((AdminRule, f"{side}[].address_prefix"),),
+                "network_group",
+                own["rule_collection"] + f"/rules/new-{side}",
+                lambda ref, side=side: {
+                    "kind": "Custom",
+                    "properties": {
+                        "protocol": "Tcp",
+                        "access": "Deny",
+                        "direction": "Inbound",
+                        "priority": 10,
+                        "sources": [{"addressPrefixType": "IPPrefix", "addressPrefix": "*"}],
+                        "destinations": [{"addressPrefixType": "IPPrefix", "addressPrefix": "*"}],
+                        side: [{"addressPrefixType": "NetworkGroup", "addressPrefix": ref}],
+                    },
+                },
+            )
+            for side in ("sources", "destinations")
         ),
         ReferenceCase(
             ((resources.PublicIpAddress, "ip_configuration"),),

@@ -19,6 +19,7 @@ from typing import Any
 
 from opennsg.api.auth import ALL_SUBSCRIPTIONS
 from opennsg.api.errors import ApiError
+from opennsg.model.avnm import AdminRule, AdminRuleCollection, NetworkManager, StaticMember
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import id_key
 from opennsg.model.resources import (
@@ -104,6 +105,9 @@ _PRIVATE_ENDPOINT_READ = "Microsoft.Network/privateEndpoints/read"
 _PRIVATE_LINK_SERVICE_READ = "Microsoft.Network/privateLinkServices/read"
 _APPLICATION_GATEWAY_READ = "Microsoft.Network/applicationGateways/read"
 _SUBNET_READ = "Microsoft.Network/virtualNetworks/subnets/read"
+_VNET_JOIN = "Microsoft.Network/virtualNetworks/join/action"
+_NETWORK_GROUP_JOIN = "Microsoft.Network/networkManagers/networkGroups/join/action"
+_SUBSCRIPTION_READ = "Microsoft.Resources/subscriptions/read"
 _SUBNET_FIELDS = (
     ("network_security_group", _NSG_JOIN),
     ("route_table", _ROUTE_TABLE_JOIN),
@@ -136,6 +140,14 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
         ("network_interfaces[]", _NIC_READ),
         ("application_security_groups[]", _ASG_JOIN_IP_CONFIGURATION),
         ("private_link_service_ids[]", _PRIVATE_LINK_SERVICE_READ),
+    ),
+    # AVNM (spec §11.1): a scope, a member, the groups a collection applies to, and group-typed rule addresses
+    # (an IP prefix or tag there names no subscription, so it needs no grant)
+    NetworkManager: _fields(("scope_subscriptions[]", _SUBSCRIPTION_READ)),
+    StaticMember: _fields(("resource_id", _VNET_JOIN)),
+    AdminRuleCollection: _fields(("applies_to_groups[]", _NETWORK_GROUP_JOIN)),
+    AdminRule: _fields(
+        ("sources[].address_prefix", _NETWORK_GROUP_JOIN), ("destinations[].address_prefix", _NETWORK_GROUP_JOIN)
     ),
     NatGateway: _fields(
         ("public_ip_addresses[]", _PUBLIC_IP_JOIN),

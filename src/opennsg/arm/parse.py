@@ -852,11 +852,14 @@ def _address_items(
 
 
 def parse_admin_rule(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> AdminRule | None:
-    """A security admin rule, ``kind`` Custom or Default (``kind`` is outside ``properties`` in both shapes)."""
+    """A security admin rule, ``kind`` Custom or Default (``kind`` is outside ``properties`` in both shapes).
+
+    An absent ``kind`` means ``Custom``: the only kind a client creates (Default rules are Azure's, read-only), and
+    azure-mgmt-network 33 sends no ``kind`` for its ``AdminRule`` model."""
     before = len(reader.problems)
     props, pp = properties_of(body, path)
     subject = f"Security admin rule {resource_id}"
-    kind = reader.enum(body, "kind", path, AdminRuleKind, Code.INVALID_ADMIN_RULE_KIND, required=True, subject=subject)
+    kind = reader.enum(body, "kind", path, AdminRuleKind, Code.INVALID_ADMIN_RULE_KIND, subject=subject)
     protocol = reader.enum(
         props, "protocol", pp, AdminProtocol, Code.INVALID_ADMIN_RULE_PROTOCOL, required=True, subject=subject
     )
