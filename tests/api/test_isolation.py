@@ -612,6 +612,12 @@ PATH_VALUES = {
     "networkWatcherName": "nw",
     "networkInterfaceName": "nic",
     "virtualNetworkName": "vnet",
+    "networkManagerName": "nm",
+    "networkGroupsName": "g",
+    "staticMembersName": "m",
+    "securityAdminConfigurationsName": "c",
+    "ruleCollectionsName": "rc",
+    "rulesName": "r",
 }
 NAMES = {
     "networkSecurityGroups": ("nsg", "r1"),
