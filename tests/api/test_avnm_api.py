@@ -215,10 +215,17 @@ def test_deleting_a_manager_deletes_its_children_and_deployments(client: TestCli
     assert ok(client.post(f"{NM}/listDeploymentStatus?{NEW_API}", json={}))["value"] == []
 
 
-def test_vnet_effective_admin_rules_route_exists(client: TestClient) -> None:
+def test_vnet_effective_admin_rules_follow_deployment(client: TestClient) -> None:
     estate(client)
     answer = ok(client.post(f"{VNET}/listNetworkManagerEffectiveSecurityAdminRules?{NEW_API}", json={}))
-    assert answer["skipToken"] == "" and isinstance(answer["value"], list)
+    assert answer["skipToken"] == ""
+    (entry,) = answer["value"]  # no deployment status yet: deployed everywhere (spec §11.6)
+    assert entry["id"] == f"{COLLECTION}/rules/deny-ssh" and entry["kind"] == "Custom"
+    assert entry["ruleCollectionAppliesToGroups"] == [{"networkGroupId": GROUP}]
+    elsewhere = {"targetLocations": ["eastus"], "configurationIds": [CONFIG], "commitType": "SecurityAdmin"}
+    _poll_result(client, client.post(f"{NM}/commit?{NEW_API}", json=elsewhere))
+    after = ok(client.post(f"{VNET}/listNetworkManagerEffectiveSecurityAdminRules?{NEW_API}", json={}))
+    assert after["value"] == []  # deployed in eastus only; the VNet is in westus
     assert (
         client.post(
             f"{rid('virtualNetworks', 'nope')}/listNetworkManagerEffectiveSecurityAdminRules?{NEW_API}", json={}

@@ -4,18 +4,12 @@ then IP flow verify answering with the admin rule (spec §11.3, §11.6)."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from azure.mgmt.network import models as nm
 from tests.api.conftest import SUB, RunningServer, rid
 from tests.api.test_sdk import LOCATION, clients
-
-#: Admin rules reach IP flow verify through the engine's admin stage (engineer "chain"); until it is on main this
-#: test's last part is expected to fail, and must pass (strict) once it is.
-ENGINE_KNOWS_ADMIN_RULES = importlib.util.find_spec("opennsg.engine.admin") is not None
 
 
 def _admin_rule(priority: int, access: str, port: str, source: str, source_type: str = "IPPrefix") -> nm.AdminRule:
@@ -172,7 +166,6 @@ def test_manager_configuration_rules_commit_and_status_through_the_sdk(
     assert verify("52.10.20.30", "80") == ("Deny", "defaultSecurityRules/DenyAllInBound")
 
 
-@pytest.mark.xfail(not ENGINE_KNOWS_ADMIN_RULES, reason="the engine's admin stage is not on main yet", strict=True)
 def test_ip_flow_verify_answers_with_the_admin_rule(
     sqlite_url: str, start_server: Callable[..., RunningServer]
 ) -> None:

@@ -41,6 +41,7 @@ from opennsg.api.resources import render
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Document, Snapshot, Store
 from opennsg.arm.export import admin_rule_properties, deployment_status_to_arm, effective_admin_rules_to_arm
+from opennsg.engine.admin import admin_rules_for_vnet
 from opennsg.model.avnm import (
     AdminRule,
     DeploymentState,
@@ -328,12 +329,18 @@ def active_rules(topology: Topology, manager: NetworkManager, body: Mapping[str,
 
 
 def effective_admin_rules_answer(snapshot: Snapshot, vnet_id: str) -> list[dict[str, Any]]:
-    """The VNet's effective admin rules: the imported answer when one was given for it (spec §11.5 shape 2)."""
-    imported = snapshot.topology.effective_admin_rules.get(id_key(vnet_id))
+    """The VNet's effective admin rules: the imported answer when one was given for it (spec §11.5 shape 2), else
+    the rules the engine finds in force on the VNet (spec §11.2), managers in evaluation order."""
+    topology = snapshot.topology
+    imported = topology.effective_admin_rules.get(id_key(vnet_id))
     if imported is not None:
         value: list[dict[str, Any]] = effective_admin_rules_to_arm(imported)["value"]
         return value
-    return []
+    return [
+        rule_entry(topology, source.rule)
+        for manager in admin_rules_for_vnet(topology, vnet_id)
+        for source in manager.rules
+    ]
 
 
 def _skip_token_page(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
