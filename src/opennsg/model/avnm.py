@@ -112,6 +112,9 @@ class NetworkManager(Resource):
 class NetworkGroup(Resource):
     """``…/networkManagers/{nm}/networkGroups/{g}``. ``member_type`` None: not given (ARM treats it as VNets)."""
 
+    def __hash__(self) -> int:  # tags (a dict) are not hashable; equal values have equal ids
+        return hash(self.id)
+
     description: str | None = None
     member_type: GroupMemberType | None = None
     resource_guid: str | None = None
@@ -129,6 +132,9 @@ class NetworkGroup(Resource):
 class StaticMember(Resource):
     """``…/networkGroups/{g}/staticMembers/{m}``: one VNet or subnet id (``resource_id``) in the group."""
 
+    def __hash__(self) -> int:  # tags (a dict) are not hashable; equal values have equal ids
+        return hash(self.id)
+
     resource_id: str
     region: str | None = None
 
@@ -144,6 +150,9 @@ class StaticMember(Resource):
 @dataclass(frozen=True, slots=True)
 class SecurityAdminConfiguration(Resource):
     """``…/networkManagers/{nm}/securityAdminConfigurations/{c}``; ``resource_guid`` is the VNet flow log ``aclID``."""
+
+    def __hash__(self) -> int:  # tags (a dict) are not hashable; equal values have equal ids
+        return hash(self.id)
 
     description: str | None = None
     apply_on_network_intent_policy_based_services: tuple[NetworkIntentPolicyBasedService, ...] = ()
@@ -168,6 +177,9 @@ class SecurityAdminConfiguration(Resource):
 @dataclass(frozen=True, slots=True)
 class AdminRuleCollection(Resource):
     """``…/securityAdminConfigurations/{c}/ruleCollections/{rc}``; ``applies_to_groups`` are network group ids."""
+
+    def __hash__(self) -> int:  # tags (a dict) are not hashable; equal values have equal ids
+        return hash(self.id)
 
     applies_to_groups: tuple[str, ...] = ()
     description: str | None = None
@@ -194,6 +206,9 @@ class AddressPrefixItem:
 class AdminRule(Resource):
     """``…/ruleCollections/{rc}/rules/{r}`` with every ARM property. ``kind`` Default rules carry a ``flag``.
     Empty port lists mean every port (spec §11.1)."""
+
+    def __hash__(self) -> int:  # tags (a dict) are not hashable; equal values have equal ids
+        return hash(self.id)
 
     priority: int
     direction: Direction
