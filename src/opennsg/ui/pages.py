@@ -118,7 +118,9 @@ def _slot(addresses: Sequence[str], asgs: Sequence[str]) -> str:
     return ", ".join([*addresses, *(name_of(a) for a in asgs)]) or "—"
 
 
-def rule_rows(rules: Sequence[SecurityRule], findings: Mapping[str, list[analysis_bridge.Finding]]) -> list[RuleRow]:
+def rule_rows(
+    nsg_id: str, rules: Sequence[SecurityRule], findings: Mapping[str, list[analysis_bridge.Finding]]
+) -> list[RuleRow]:
     return [
         RuleRow(
             r,
@@ -126,7 +128,26 @@ def rule_rows(rules: Sequence[SecurityRule], findings: Mapping[str, list[analysi
             ", ".join(r.source_ports) or "—",
             _slot(r.destination_addresses, r.destination_asgs),
             ", ".join(r.destination_ports) or "—",
-            tuple(findings.get(id_key(r.id), []) if r.id else []),
+            tuple(findings.get(id_key(r.id or f"{nsg_id}/{r.kind}/{r.name}"), [])),
+        )
+        for r in rules
+    ]
+
+
+def admin_rows(rules: Sequence[Any]) -> list[RuleRow]:
+    """Security admin rules in the rules table's columns (sources and destinations are prefix items)."""
+
+    def prefixes(items: Sequence[Any]) -> str:
+        return ", ".join(str(getattr(i, "address_prefix", i)) for i in items) or "*"
+
+    return [
+        RuleRow(
+            r,
+            prefixes(r.sources),
+            ", ".join(r.source_port_ranges) or "*",
+            prefixes(r.destinations),
+            ", ".join(r.destination_port_ranges) or "*",
+            (),
         )
         for r in rules
     ]
@@ -150,15 +171,15 @@ def nsg_page(view: View, name: str) -> Fragment:
     for finding in findings:
         by_rule.setdefault(id_key(finding.resource), []).append(finding)
     groups = [
-        ("Inbound", rule_rows([r for r in nsg.rules(Direction.INBOUND) if not r.is_default], by_rule)),
-        ("Outbound", rule_rows([r for r in nsg.rules(Direction.OUTBOUND) if not r.is_default], by_rule)),
+        ("Inbound", rule_rows(nsg.id, [r for r in nsg.rules(Direction.INBOUND) if not r.is_default], by_rule)),
+        ("Outbound", rule_rows(nsg.id, [r for r in nsg.rules(Direction.OUTBOUND) if not r.is_default], by_rule)),
     ]
     defaults = rule_rows(
-        [r for d in (Direction.INBOUND, Direction.OUTBOUND) for r in nsg.rules(d) if r.is_default], by_rule
+        nsg.id, [r for d in (Direction.INBOUND, Direction.OUTBOUND) for r in nsg.rules(d) if r.is_default], by_rule
     )
     subnets = view.topology.subnets_using_nsg(nsg.id)
     nics = view.topology.nics_using_nsg(nsg.id)
-    admin = analysis_bridge.admin_rules_before(view, [s.id for s in subnets], nics)
+    admin = admin_rows(analysis_bridge.admin_rules_before(view, [s.id for s in subnets], nics))
     return _render(
         "nsg.html",
         nsg.name,
@@ -220,6 +241,8 @@ def nic_page(view: View, name: str) -> Fragment:
         }
         for group in groups
     ]
+    findings, lint_state = analysis_bridge.lint_findings(view)
+    nic_findings = [f for f in findings if id_key(f.resource) == nic.key]
     first_ip = next((c.private_ip_address for c in nic.ip_configurations if c.private_ip_address), "")
     ask = f"{BASE}/verify?" + urlencode({"nic": nic.name if view.unique_name(nic) else nic.id, "local": f"{first_ip}:"})
     return _render(
@@ -233,6 +256,8 @@ def nic_page(view: View, name: str) -> Fragment:
         effective=effective,
         ask=ask,
         smtp_blocked=policy.smtp_blocked,
+        nic_findings=nic_findings,
+        lint_state=lint_state,
         **_linker(view),
     )
 
@@ -365,16 +390,18 @@ def verify_page(view: View, params: Mapping[str, str]) -> Fragment:
 
 def reach_page(view: View, params: Mapping[str, str]) -> Fragment:
     matrix, state = analysis_bridge.reach_matrix(view)
-    selected = None
+    selected = detail = None
     source, destination = params.get("source"), params.get("destination")
     if matrix is not None and source and destination:
         selected = matrix.cell(source, destination)
+        detail = analysis_bridge.reach_detail(view, selected) if selected is not None else None
     return _render(
         "reach.html",
         "Who can reach whom",
         matrix=matrix,
         state=state,
         selected=selected,
+        detail=detail,
         source=source,
         destination=destination,
         quote=quote,
