@@ -123,14 +123,19 @@ def browser() -> Iterator[Any]:
 
 
 class Console:
-    """Everything a page reports as wrong: console errors, uncaught exceptions, failed and 4xx/5xx requests."""
+    """Everything a page reports as wrong: console errors, uncaught exceptions, failed and 4xx/5xx requests
+    (a request the browser cancels because the test moved to the next page is not a failure)."""
 
     def __init__(self, page: Any) -> None:
         self.problems: list[str] = []
         page.on("console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: self.problems.append(f"exception: {e}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        page.on("requestfailed", self._failed)
         page.on("response", lambda r: self.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+
+    def _failed(self, request: Any) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed: {request.url} {request.failure}")
 
 
 @pytest.fixture
