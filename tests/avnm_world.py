@@ -1,4 +1,4 @@
-"""A small builder of AVNM resources (spec §11.1) on top of ``conftest.World``, for the §11/§12 conformance tests."""
+"""A small builder of AVNM resources (§11.1) on top of ``conftest.World``, for the §11/§12 conformance tests."""
 
 from __future__ import annotations
 

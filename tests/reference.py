@@ -211,7 +211,7 @@ class Reference:
     @staticmethod
     def port_matches(texts: tuple[str, ...], port: int | None, protocol: int) -> bool:
         if protocol not in (6, 17):
-            return True  # ICMP, ESP, AH, ... carry no ports: port fields are ignored (spec §0)
+            return True  # ICMP, ESP, AH, ... carry no ports: port fields are ignored (semantics §0)
         ranges = []
         for text in texts:
             if text.strip() == "*":

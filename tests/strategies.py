@@ -78,7 +78,7 @@ RESOURCE_GROUP = "rg"
 #: Addresses a rule or a flow is likely to care about, besides the topology's own.
 PUBLIC_ANCHORS_V4 = ("8.8.8.8", "20.60.1.10", "52.1.2.3", "1.0.0.0", "255.255.255.255", "100.64.0.1", "192.168.1.1")
 PUBLIC_ANCHORS_V6 = ("2603:1000::1", "2001:4860::8888", "2001:db8::1", "fe80::1", "::", "ffff::1")
-#: The platform addresses of spec §0 (DNS, IMDS, the KMS hosts), written here again rather than imported.
+#: The platform addresses of semantics §0 (DNS, IMDS, the KMS hosts), written here again rather than imported.
 PLATFORM_PREFIXES = ("168.63.129.16/32", "169.254.169.254/32", *KMS_ADDRESSES)
 PLATFORM_ANCHORS = tuple(p.split("/")[0] for p in PLATFORM_PREFIXES)
 #: Spec §0 "Outbound SMTP": the offer types a subscription may declare.
@@ -366,12 +366,12 @@ def _nsg(
     )
 
 
-# --- AVNM security admin rules and private endpoints (spec §11, §12) -------------------------------------
+# --- AVNM security admin rules and private endpoints (semantics §11, §12) -------------------------------------
 
 MG_ROOT = "/providers/Microsoft.Management/managementGroups/mg-root"
 MG_CHILD = "/providers/Microsoft.Management/managementGroups/mg-child"
 FOREIGN_SUBSCRIPTION = "99999999-0000-0000-0000-000000000000"
-#: Names that keep admin rules away (spec §11.2), written here again.
+#: Names that keep admin rules away (semantics §11.2), written here again.
 SPECIAL_SUBNET_NAMES = ("GatewaySubnet", "AzureFirewallSubnet", "AzureBastionSubnet", "RouteServerSubnet")
 SPECIAL_DELEGATIONS = ("Microsoft.Sql/managedInstances", "Microsoft.Databricks/workspaces",
                        "Microsoft.Network/applicationGateways")  # fmt: skip

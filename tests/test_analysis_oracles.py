@@ -21,7 +21,7 @@ from strategies import topology_and_flows
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 NIC_IP = "10.0.1.4"
-VNET = ("10.0.0.0/16", "168.63.129.16/32")  # the VirtualNetwork tag of the World's VNet (spec §0), IPv4
+VNET = ("10.0.0.0/16", "168.63.129.16/32")  # the VirtualNetwork tag of the World's VNet (semantics §0), IPv4
 PROTOCOLS = {"Tcp": [6], "Udp": [17], "Icmp": [1, 58], "*": None}
 PREFIXES = ("*", "8.8.8.0/24", "8.8.8.8", "10.0.0.0/16", "10.0.1.4", "52.0.0.0/8", "0.0.0.0/1")
 PORTS = ("*", "22", "80", "20-25", "443", "1024-65535")

@@ -242,7 +242,7 @@ def test_cli_verify_flows_accepts_vm_ids_from_nic_output(tmp_path: Path) -> None
     assert second["access"] == "Allow" and "ruleName" not in second
 
 
-# --- validation of az-shaped rules (spec §0, §1.4, §7.5) ----------------------------------------------------
+# --- validation of az-shaped rules (semantics §0, §1.4, §7.5) ----------------------------------------------------
 
 
 def load_errors(docs: list[tuple[str, Any]]) -> list[tuple[str, str, str | None]]:
@@ -279,7 +279,7 @@ def test_both_or_neither_of_a_pair_uses_the_documented_message(
     ]
 
 
-# --- a VM with several NICs: IP flow verify picks the NIC holding the local IP (spec §8.1) -------------------
+# --- a VM with several NICs: IP flow verify picks the NIC holding the local IP (semantics §8.1) -------------------
 
 
 def test_a_vm_with_several_nics_is_verified_at_the_nic_holding_the_local_ip() -> None:
@@ -420,7 +420,7 @@ def spoke() -> Engine:
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
-        # VirtualNetwork: own spaces and Connected peerings only (spec §0)
+        # VirtualNetwork: own spaces and Connected peerings only (semantics §0)
         ((INBOUND, TCP, "10.0.1.4", 80, "10.100.0.5", 1000), ("Allow", "defaultSecurityRules/AllowVnetInBound")),
         ((INBOUND, TCP, "10.0.1.4", 80, "10.200.0.5", 1000), ("Deny", "defaultSecurityRules/DenyAllInBound")),
         ((INBOUND, TCP, "10.0.1.4", 80, "10.201.0.5", 1000), ("Deny", "defaultSecurityRules/DenyAllInBound")),
@@ -467,7 +467,7 @@ def test_semantics_on_an_az_shaped_network(
     assert (verdict.access.value, verdict.rule_name) == expected
 
 
-# --- KMS under forced tunnelling and SMTP by subscription, from az/ARM output (spec §0, §6) -------------------
+# --- KMS under forced tunnelling and SMTP by subscription, from az/ARM output (semantics §0, §6) -------------------
 
 
 def forced_tunnelling_docs(subscription: dict[str, Any] | None) -> list[tuple[str, Any]]:
@@ -576,7 +576,7 @@ def test_a_reference_without_id_is_an_invalid_request_format_with_details(tmp_pa
     ]
 
 
-# --- default rules from az output (spec §0, §2) ------------------------------------------------------------
+# --- default rules from az output (semantics §0, §2) ------------------------------------------------------------
 
 
 def test_default_rules_from_az_output_are_recognised_not_duplicated() -> None:

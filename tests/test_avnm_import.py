@@ -1,4 +1,4 @@
-"""Import of AVNM estates (spec §11.5, both shapes), private endpoints and NAT gateways; export back."""
+"""Import of AVNM estates (semantics §11.5, both shapes), private endpoints and NAT gateways; export back."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The AVNM and private-endpoint model: parents from ids, scope through management groups, deployment (spec §11.6)."""
+"""The AVNM and private-endpoint model: parents from ids, scope through management groups, deployment (§11.6)."""
 
 from __future__ import annotations
 

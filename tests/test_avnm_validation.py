@@ -1,4 +1,4 @@
-"""Every validation error of AVNM resources and private endpoints (spec §11, §12), all reported at once."""
+"""Every validation error of AVNM resources and private endpoints (semantics §11, §12), all reported at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The chain definition: stage order per direction and each stage's meaning of a match (spec §3.2)."""
+"""The chain definition: stage order per direction and each stage's meaning of a match (semantics §3.2)."""
 
 from __future__ import annotations
 

@@ -249,7 +249,7 @@ def test_verify_flows_unknown_or_missing_file_is_bad_input(network: Path, tmp_pa
 
 
 def test_verify_flows_at_the_vm_nic_holding_the_local_ip(tmp_path: Path) -> None:
-    """vm-web1 has two NICs; a flow on the backend NIC's address is decided there (spec §8.1), in every path."""
+    """vm-web1 has two NICs; a flow on the backend NIC's address is decided there (semantics §8.1), in every path."""
     example = Path(__file__).resolve().parents[1] / "examples" / "three-tier.json"
     flow = {
         "targetResourceId": "vm-web1",

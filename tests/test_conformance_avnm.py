@@ -469,7 +469,7 @@ def test_verify_path_is_admin_aware() -> None:
 
 
 def test_the_platform_smtp_block_applies_after_always_allow() -> None:
-    """Decision: ``AlwaysAllow`` skips the NSGs, not the platform's outbound TCP 25 block (spec §0, §6)."""
+    """Decision: ``AlwaysAllow`` skips the NSGs, not the platform's outbound TCP 25 block (semantics §0, §6)."""
     world, nic, _ = _world(None)
     avnm = Avnm()
     avnm.simple(("always-out", 10, "Outbound", "AlwaysAllow", {}))

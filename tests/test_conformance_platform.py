@@ -1,4 +1,4 @@
-"""Default rules (spec §2), platform rules (spec §0, §4.2, §6), IPv6 and port-less protocols."""
+"""Default rules (semantics §2), platform rules (semantics §0, §4.2, §6), IPv6 and port-less protocols."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_default_rules(direction: str, remote: str, expected: tuple[str, str, st
 
 
 def test_load_balancer_default_rule_is_reached_only_outside_virtual_network() -> None:
-    """168.63.129.16 is in VirtualNetwork (spec §0), so AllowVnetInBound wins while the NIC's IP is in the VNet;
+    """168.63.129.16 is in VirtualNetwork (semantics §0), so AllowVnetInBound wins while the NIC's IP is in the VNet;
     AllowAzureLoadBalancerInBound decides for a local address outside the VNet's space."""
     world = World()
     world.address_space = ("10.0.0.0/16",)

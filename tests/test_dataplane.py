@@ -301,7 +301,7 @@ def test_probes_are_judged_by_azure_load_balancer_rules(clock: ManualClock) -> N
     net = Network(world(web_rules=web_rules), clock=clock, load_balancers=[load_balancer()])
     healthy = net.probe(load_balancer())
     assert [(p.nic, p.healthy) for p in healthy] == [("web1", True), ("web2", True)]
-    # 168.63.129.16 is in the VirtualNetwork tag too (spec §0), so AllowVnetInBound (65000) lets probes in first.
+    # 168.63.129.16 is in the VirtualNetwork tag too (semantics §0), so AllowVnetInBound (65000) lets probes in first.
     assert healthy[0].result.legs[0].rule == "DefaultRule_AllowVnetInBound"
     block = rule("deny-probes", 100, Direction.INBOUND, Access.DENY, Protocol.ANY, "*", "AzureLoadBalancer")
     net.update(world(web_rules=(block, *web_rules)))

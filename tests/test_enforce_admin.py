@@ -1,4 +1,4 @@
-"""AVNM security admin rules enforced by the kernel (spec §11.3): Deny drops before the NSGs, AlwaysAllow delivers
+"""AVNM security admin rules enforced by the kernel (semantics §11.3): Deny drops before the NSGs, AlwaysAllow delivers
 past an NSG deny, Allow leaves the decision to the NSGs; each packet counted on the rule the engine reports."""
 
 from __future__ import annotations

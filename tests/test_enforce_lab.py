@@ -1,4 +1,4 @@
-"""The documented scenarios on real namespaces: statefulness (spec §3.3), flushConnection (§7.6), peering and
+"""The documented scenarios on real namespaces: statefulness (semantics §3.3), flushConnection (§7.6), peering and
 routes, the platform exemption (§0), public IPs and egress (§12.2, §12.3), fail-closed apply, clean teardown."""
 
 from __future__ import annotations

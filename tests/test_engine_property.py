@@ -43,7 +43,7 @@ def test_engine_equals_reference(case: tuple[Topology, list[tuple[str, Flow]]]) 
 @given(topology_and_flows(max_flows=10, avnm=True))
 def test_single_flow_diagnostics_agree_with_verify(case: tuple[Topology, list[tuple[str, Flow]]]) -> None:
     """A profile naming one source, one destination and one port is judged exactly like that flow with any source
-    port (spec §8.4 answered per rule; see ``opennsg.engine.diagnostics``)."""
+    port (semantics §8.4 answered per rule; see ``opennsg.engine.diagnostics``)."""
     topology, flows = case
     engine = Engine(topology)
     for nic_id, flow in flows:

@@ -733,7 +733,7 @@ def test_any_rule_text_gives_known_codes_and_never_crashes(
     assert {code for code, _, _ in found} <= known
     assert all(target and target.startswith("properties.securityRules[0]") for _, _, target in found)
     if not found:
-        assert 100 <= priority <= 4096  # spec §0: the user rule range
+        assert 100 <= priority <= 4096  # semantics §0: the user rule range
         assert bool(prefix) != bool(prefixes) and bool(port) != bool(ports)
 
 

@@ -1,4 +1,4 @@
-"""The service's AVNM routes (spec §11.1), private endpoints, NAT gateways and defaultOutboundAccess (spec §12.2):
+"""The service's AVNM routes (§11.1), private endpoints, NAT gateways and defaultOutboundAccess (§12.2):
 in-process on SQLite; the Azure SDK round trip is in test_avnm_sdk.py."""
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def test_vnet_effective_admin_rules_follow_deployment(client: TestClient) -> Non
     estate(client)
     answer = ok(client.post(f"{VNET}/listNetworkManagerEffectiveSecurityAdminRules?{NEW_API}", json={}))
     assert answer["skipToken"] == ""
-    (entry,) = answer["value"]  # no deployment status yet: deployed everywhere (spec §11.6)
+    (entry,) = answer["value"]  # no deployment status yet: deployed everywhere (semantics §11.6)
     assert entry["id"] == f"{COLLECTION}/rules/deny-ssh" and entry["kind"] == "Custom"
     assert entry["ruleCollectionAppliesToGroups"] == [{"networkGroupId": GROUP}]
     elsewhere = {"targetLocations": ["eastus"], "configurationIds": [CONFIG], "commitType": "SecurityAdmin"}

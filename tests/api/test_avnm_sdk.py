@@ -1,6 +1,6 @@
 """AVNM end to end with the real Azure SDK (azure-mgmt-network) against a real server over TLS: a manager, a group
 with a static member, a security admin configuration, a rule collection and rules, a commit, the deployment status,
-then IP flow verify answering with the admin rule (spec §11.3, §11.6)."""
+then IP flow verify answering with the admin rule (semantics §11.3, §11.6)."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def test_ip_flow_verify_answers_with_the_admin_rule(
     sqlite_url: str, start_server: Callable[..., RunningServer]
 ) -> None:
     verify = build(start_server(sqlite_url))
-    # the NSG allows SSH from anywhere, the admin Deny from Internet wins first (spec §11.3)
+    # the NSG allows SSH from anywhere, the admin Deny from Internet wins first (semantics §11.3)
     assert verify("52.10.20.30", "22") == ("Deny", "securityAdminRules/deny-ssh-from-internet")
     # AlwaysAllow for the monitoring range, whatever the NSGs say
     assert verify("52.100.0.7", "22") == ("Allow", "securityAdminRules/always-monitoring")

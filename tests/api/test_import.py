@@ -73,7 +73,7 @@ def test_invalid_import_applies_nothing(sqlite_url: str) -> None:
 
 
 def test_imported_subscription_drives_the_smtp_policy(sqlite_url: str) -> None:
-    """three-tier.json carries an Enterprise Agreement subscription: outbound TCP 25 is not blocked there (spec §0)."""
+    """three-tier.json carries an Enterprise Agreement subscription: outbound TCP 25 is not blocked there (§0)."""
     seed = load_paths([EXAMPLES / "three-tier.json"])
     sub = next(iter(seed.subscriptions.values()))
     nic = next(n for n in seed.nics.values() if n.name == "nic-vm-web1")
@@ -95,7 +95,7 @@ def test_imported_subscription_drives_the_smtp_policy(sqlite_url: str) -> None:
 
 
 def test_ip_flow_verify_on_a_vm_picks_the_nic_holding_the_local_ip(sqlite_url: str) -> None:
-    """vm-web1 has two NICs; without targetNicResourceId Azure answers at the NIC with the local IP (spec §8.1)."""
+    """vm-web1 has two NICs; without targetNicResourceId Azure answers at the NIC with the local IP (semantics §8.1)."""
     seed = load_paths([EXAMPLES / "three-tier.json"])
     vm = next(v for v in seed.vms.values() if v.name == "vm-web1")
     sub = vm.subscription_id

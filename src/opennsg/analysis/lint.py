@@ -11,7 +11,7 @@ are those it matches that no earlier rule of its NSG and direction matches:
   ``Deny`` none of them reach its NSG (denied earlier).
 - ``redundant-rule``: it wins flows, but deleting it changes the access of none of them.
 - ``internet-exposed-port``: TCP or UDP to a management/database port allowed from some ``Internet`` address.
-- the others are checks of the rule text (spec §0) and of the platform's needs.
+- the others are checks of the rule text (semantics §0) and of the platform's needs.
 """
 
 from __future__ import annotations
@@ -119,13 +119,13 @@ RULES: dict[str, LintRule] = {
             "ports-on-portless-protocol",
             "warning",
             "Ports on a protocol without ports",
-            "ICMP, ESP and AH carry no ports: the port fields of this rule are ignored (spec §0).",
+            "ICMP, ESP and AH carry no ports: the port fields of this rule are ignored (semantics §0).",
         ),
         LintRule(
             "host-bits-set",
             "note",
             "CIDR with host bits set",
-            "The prefix is accepted and normalised to its network (spec §0); write the network address.",
+            "The prefix is accepted and normalised to its network (semantics §0); write the network address.",
         ),
         LintRule(
             "deny-load-balancer-probes",
@@ -449,7 +449,7 @@ class Linter:
             )
 
     def _internet_facing(self, nic_id: str) -> bool:
-        """A public IP or a load balancer backend pool on one of the NIC's IP configurations (spec §12.3)."""
+        """A public IP or a load balancer backend pool on one of the NIC's IP configurations (semantics §12.3)."""
         nic = self.topology.nic(nic_id)
         return nic is not None and any(
             c.public_ip_address or c.load_balancer_backend_address_pools for c in nic.ip_configurations

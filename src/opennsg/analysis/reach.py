@@ -5,9 +5,9 @@ destination NIC's inbound chain (remote = the source's address), as ``Engine.ver
 both legs are evaluated over every protocol and port at once. Routing is the source NIC's effective routes
 (``engine.routes``: the VNet, ``Connected`` peerings, gateways, user routes): no route or next hop ``None`` blocks
 (``no-route``); a virtual appliance ends the path there (``appliance``, result ``Indeterminate``). ``Internet``
-reaches a NIC only through a public IP on it, and a Standard SKU one only when some NSG applies (spec §12.3); a
+reaches a NIC only through a public IP on it, and a Standard SKU one only when some NSG applies (semantics §12.3); a
 NIC reaches the Internet through its public IP, a NAT gateway on its subnet, or default outbound access, which a
-private subnet lacks (spec §12.2: ``no-egress``).
+private subnet lacks (semantics §12.2: ``no-egress``).
 
 Legs are cached: a leg's answer depends only on the NIC's NSGs and VNet (its policy) and on which rule-relevant
 class its local and remote addresses fall in, so NICs that no rule tells apart share one evaluation.
@@ -313,7 +313,7 @@ class Reachability:
         return any(cfg.public_ip_address for cfg in nic.ip_configurations)
 
     def internet_inbound(self, nic: NetworkInterface) -> Hop | None:
-        """Why the Internet cannot reach the NIC before any NSG (spec §12.3): no public IP on it, or only Standard
+        """Why the Internet cannot reach the NIC before any NSG (semantics §12.3): no public IP on it, or only Standard
         SKU public IPs (closed by default) while no NSG applies at the NIC (``no-route``); None when it can."""
         addresses = [
             self.topology.public_ip(cfg.public_ip_address) for cfg in nic.ip_configurations if cfg.public_ip_address
@@ -328,7 +328,7 @@ class Reachability:
 
     def egress(self, nic: NetworkInterface) -> Hop | None:
         """``no-egress`` when the NIC has no way out to the Internet: no public IP on it, no NAT gateway on its
-        subnet, and a private subnet (``defaultOutboundAccess: false``, spec §12.2); else None."""
+        subnet, and a private subnet (``defaultOutboundAccess: false``, semantics §12.2); else None."""
         subnet = self.topology.subnet(nic.subnet)
         if self.has_public_ip(nic) or subnet is None or subnet.nat_gateway:
             return None

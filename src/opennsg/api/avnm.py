@@ -1,4 +1,4 @@
-"""Azure Virtual Network Manager in the service (spec §11.1): the manager's child resources, ``commit``,
+"""Azure Virtual Network Manager in the service (semantics §11.1): the manager's child resources, ``commit``,
 ``listDeploymentStatus``, ``listActiveSecurityAdminRules`` and a VNet's
 ``listNetworkManagerEffectiveSecurityAdminRules``.
 
@@ -6,7 +6,7 @@ The network manager itself is an ordinary top-level resource (``catalog.MODEL_KI
 static members, security admin configurations, rule collections, rules — are stored one row each, like ARM keeps
 them, and validated with the rest of the topology on every write (``opennsg.model.validation``). A commit records
 one deployment-status document per (manager, region); the topology reads them as ``deployment_statuses``, so the
-engine applies a configuration exactly where it is deployed (spec §11.6).
+engine applies a configuration exactly where it is deployed (semantics §11.6).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def status_document_id(manager: str, region: str) -> str:
 
 def commit(snapshot: Snapshot, manager: NetworkManager, body: Mapping[str, Any]) -> Change[dict[str, Any]]:
     """``POST …/commit``: deploy (or, with no configurations, remove) the manager's security admin configuration in
-    each target region. A manager deploys at most one security admin configuration per region (spec §11.1)."""
+    each target region. A manager deploys at most one security admin configuration per region (semantics §11.1)."""
     commit_type = body.get("commitType")
     if not isinstance(commit_type, str) or not commit_type.strip():
         raise ApiError(
@@ -329,8 +329,8 @@ def active_rules(topology: Topology, manager: NetworkManager, body: Mapping[str,
 
 
 def effective_admin_rules_answer(snapshot: Snapshot, vnet_id: str) -> list[dict[str, Any]]:
-    """The VNet's effective admin rules: the imported answer when one was given for it (spec §11.5 shape 2), else
-    the rules the engine finds in force on the VNet (spec §11.2), managers in evaluation order."""
+    """The VNet's effective admin rules: the imported answer when one was given for it (semantics §11.5 shape 2), else
+    the rules the engine finds in force on the VNet (semantics §11.2), managers in evaluation order."""
     topology = snapshot.topology
     imported = topology.effective_admin_rules.get(id_key(vnet_id))
     if imported is not None:

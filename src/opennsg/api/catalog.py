@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RESOURCE_GROUP_TYPE = "Microsoft.Resources/resourceGroups"
-#: Subscriptions imported with ``serve --import`` (offer type, creation date, SMTP exemption: spec §0).
+#: Subscriptions imported with ``serve --import`` (offer type, creation date, SMTP exemption: semantics §0).
 SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions"
 NETWORK_WATCHER_TYPE = "Microsoft.Network/networkWatchers"
 
@@ -50,7 +50,7 @@ MODEL_KINDS = (
 )
 
 _MANAGER = "Microsoft.Network/networkManagers"
-#: The network manager's child resources (spec §11.1): stored one row each, routed by ``opennsg.api.avnm``.
+#: The network manager's child resources (semantics §11.1): stored one row each, routed by ``opennsg.api.avnm``.
 AVNM_CHILD_KINDS = (
     ModelKind(f"{_MANAGER}/networkGroups", "networkGroups", "network_groups", "InUseNetworkGroupCannotBeDeleted"),
     ModelKind(

@@ -1,4 +1,4 @@
-"""HTTP errors in ARM's envelope ``{"error": {"code", "message", "target"?, "details"}}`` (spec §7.4)."""
+"""HTTP errors in ARM's envelope ``{"error": {"code", "message", "target"?, "details"}}`` (semantics §7.4)."""
 
 from __future__ import annotations
 

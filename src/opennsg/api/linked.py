@@ -141,7 +141,7 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
         ("application_security_groups[]", _ASG_JOIN_IP_CONFIGURATION),
         ("private_link_service_ids[]", _PRIVATE_LINK_SERVICE_READ),
     ),
-    # AVNM (spec §11.1): a scope, a member, the groups a collection applies to, and group-typed rule addresses
+    # AVNM (semantics §11.1): a scope, a member, the groups a collection applies to, and group-typed rule addresses
     # (an IP prefix or tag there names no subscription, so it needs no grant)
     NetworkManager: _fields(("scope_subscriptions[]", _SUBSCRIPTION_READ)),
     StaticMember: _fields(("resource_id", _VNET_JOIN)),

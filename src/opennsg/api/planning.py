@@ -99,7 +99,7 @@ def _invalid(errors: Iterable[ArmError]) -> None:
 
 
 def _location(body: Mapping[str, Any], existing: Resource | Document | None) -> None:
-    """A location is required on create and immutable afterwards (spec §7.1)."""
+    """A location is required on create and immutable afterwards (semantics §7.1)."""
     given = body.get("location")
     if existing is None:
         if not isinstance(given, str) or not given.strip():
@@ -286,7 +286,7 @@ def put_resource(
 def with_outbound_access_defaults(
     vnet: VirtualNetwork, existing: Resource | None, api_version: str | None
 ) -> VirtualNetwork:
-    """``defaultOutboundAccess`` not given (spec §12.2): a subnet keeps the value it had; the subnets of a VNet
+    """``defaultOutboundAccess`` not given (semantics §12.2): a subnet keeps the value it had; the subnets of a VNet
     created with API version 2025-07-01 or later are private (``false``); otherwise it stays unset (``true``)."""
     before = {s.key: s for s in existing.subnets} if isinstance(existing, VirtualNetwork) else {}
     private = existing is None and (api_version or "")[:10] >= PRIVATE_SUBNETS_API_VERSION

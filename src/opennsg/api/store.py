@@ -160,7 +160,7 @@ def _topology(
     statuses: Iterable[DeploymentStatus] = (),
 ) -> Topology:
     """Subscriptions are known only when imported (``serve --import``); without one the SMTP policy assumes
-    PayAsYouGo (spec §0)."""
+    PayAsYouGo (semantics §0)."""
     by_collection: dict[str, list[Resource]] = {collection: [] for collection in STORED_COLLECTIONS}
     for model in models:
         by_collection[kind_of(model).collection].append(model)

@@ -94,7 +94,7 @@ def target_nic(snapshot: Snapshot, body: Mapping[str, Any]) -> NetworkInterface:
 
 def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
     """A VM target without ``targetNicResourceId`` is verified at its NIC holding ``localIPAddress`` (Azure asks
-    for the NIC only when it cannot tell, spec §8.1), else at its primary NIC."""
+    for the NIC only when it cannot tell, semantics §8.1), else at its primary NIC."""
     nic = target_nic(snapshot, body)
     values = {name: _text(body, name) for name in IP_FLOW_FIELDS}
     try:

@@ -1,4 +1,4 @@
-"""The AVNM documents users have that are not ARM resources (spec §11.5), recognised by their content.
+"""The AVNM documents users have that are not ARM resources (semantics §11.5), recognised by their content.
 
 * deployment status: ``POST …/listDeploymentStatus`` / ``az network manager list-deploy-status`` (``{"value":
   [{region, deploymentStatus, configurationIds, deploymentType, commitTime}]}``), or its entries alone;
@@ -46,7 +46,7 @@ def is_active_admin_rule(body: Mapping[str, Any]) -> bool:
 
 
 def is_effective_admin_rule(body: Mapping[str, Any]) -> bool:
-    """One effective admin rule entry (spec §11.5 shape 2): a rule with the descriptions of its collection."""
+    """One effective admin rule entry (semantics §11.5 shape 2): a rule with the descriptions of its collection."""
     keys = _keys(body)
     return (
         lookup(body, "type") is None

@@ -295,7 +295,7 @@ def _nat_gateway(gateway: NatGateway) -> dict[str, Any]:
     return _without_none({**_envelope(gateway, "natGateways", properties), "sku": _sku(gateway.sku_name)})
 
 
-# --- AVNM (spec §11.1) ----------------------------------------------------------------------------------
+# --- AVNM (semantics §11.1) ----------------------------------------------------------------------------------
 
 
 def _child(resource_id: str, name: str, kind: str, properties: Mapping[str, Any]) -> dict[str, Any]:
@@ -418,7 +418,7 @@ def effective_admin_rules_to_arm(answer: VnetEffectiveAdminRules) -> dict[str, A
 
 
 def subscription_to_arm(subscription: Subscription) -> dict[str, Any]:
-    """``GET /subscriptions/{id}`` plus OpenNSG's SMTP properties (spec §0 "Outbound SMTP")."""
+    """``GET /subscriptions/{id}`` plus OpenNSG's SMTP properties (semantics §0 "Outbound SMTP")."""
     out: dict[str, Any] = {
         "id": f"/subscriptions/{subscription.subscription_id}",
         "subscriptionId": subscription.subscription_id,

@@ -255,7 +255,7 @@ class _Loader:
             self._add_top(kind, value, origin)  # type: ignore[arg-type]
 
     def _avnm_document(self, body: Mapping[str, Any], reader: Reader, path: str) -> bool:
-        """The non-ARM AVNM documents of spec §11.5 (or their entries); False for anything else."""
+        """The non-ARM AVNM documents of semantics §11.5 (or their entries); False for anything else."""
         if is_effective_admin_rules(body):
             self._effective_admin_rules(
                 reader.where.removesuffix(": "), parse_effective_admin_rules(body, reader, path)

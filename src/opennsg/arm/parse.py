@@ -77,7 +77,7 @@ KIND_TYPES: Mapping[str, str] = MappingProxyType(
         "rules": "Microsoft.Network/networkManagers/securityAdminConfigurations/ruleCollections/rules",
     }
 )
-#: Kinds of Azure Virtual Network Manager (spec §11.1), kept flat in the topology (not merged into a parent).
+#: Kinds of Azure Virtual Network Manager (semantics §11.1), kept flat in the topology (not merged into a parent).
 AVNM_KINDS = frozenset(
     {"networkManagers", "networkGroups", "staticMembers", "securityAdminConfigurations", "ruleCollections", "rules"}
 )
@@ -528,7 +528,7 @@ def parse_peering(body: Mapping[str, Any], resource_id: str, reader: Reader, pat
     )
 
 
-#: OpenNSG's own VNet property for on-premises prefixes behind the VNet's gateways (spec §0 VirtualNetwork tag);
+#: OpenNSG's own VNet property for on-premises prefixes behind the VNet's gateways (semantics §0 VirtualNetwork tag);
 #: ARM has no such property on a VNet, so export writes it only when the model has some.
 GATEWAY_PREFIXES_PROPERTY = "gatewayAddressPrefixes"
 
@@ -679,7 +679,7 @@ def _sku(body: Mapping[str, Any], reader: Reader, path: str) -> tuple[str | None
 def parse_private_endpoint(
     body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = ""
 ) -> PrivateEndpoint:
-    """A private endpoint (spec §12.1): its subnet, NICs and static private IPs."""
+    """A private endpoint (semantics §12.1): its subnet, NICs and static private IPs."""
     props, pp = properties_of(body, path)
     addresses: list[str] = []
     for item, ipath in reader.objects(props, "ipConfigurations", pp):
@@ -730,7 +730,7 @@ def parse_nat_gateway(body: Mapping[str, Any], resource_id: str, reader: Reader,
     )
 
 
-# --- Azure Virtual Network Manager (spec §11.1) -------------------------------------------------------
+# --- Azure Virtual Network Manager (semantics §11.1) -------------------------------------------------------
 
 
 def parse_network_manager(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> NetworkManager:
@@ -912,7 +912,7 @@ def is_subscription(body: Mapping[str, Any]) -> bool:
 
 
 def parse_subscription(body: Mapping[str, Any], reader: Reader, path: str = "") -> Subscription:
-    """A subscription (spec §0 "Outbound SMTP"); ``az account show`` spells the id ``id`` and the name ``name``."""
+    """A subscription (semantics §0 "Outbound SMTP"); ``az account show`` spells the id ``id`` and the name ``name``."""
     sub_id = reader.text(body, "subscriptionId", path) or reader.text(body, "id", path, required=True) or ""
     sub_id = name_of(sub_id) if sub_id.startswith("/") else sub_id
     policies = reader.get(body, "subscriptionPolicies")

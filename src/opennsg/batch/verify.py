@@ -158,7 +158,7 @@ def _retarget_multi_nic_vms(
     local: tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.uint64]],
 ) -> None:
     """A VM target with several NICs (and no ``targetNicResourceId``) is verified at the NIC holding the row's local
-    IP, as ``Engine.nic_for_flow`` does (spec §8.1: Azure asks for the NIC only when it cannot tell)."""
+    IP, as ``Engine.nic_for_flow`` does (semantics §8.1: Azure asks for the NIC only when it cannot tell)."""
     local_v6, local_high, local_low = local
     by_vm = parse.encode(raw.columns[parse.TARGET])
     by_nic = parse.encode(raw.columns[parse.TARGET_NIC])

@@ -495,7 +495,7 @@ def show(
 
 
 def _admin_configurations(topology: Topology) -> list[dict[str, Any]]:
-    """Every security admin configuration with its rule collections and rules (spec §11.1), and where it is
+    """Every security admin configuration with its rule collections and rules (semantics §11.1), and where it is
     deployed: the regions of its ``Deployed`` status entries, or every region when its manager has none (§11.6)."""
     out: list[dict[str, Any]] = []
     for configuration in sorted(topology.security_admin_configurations.values(), key=lambda c: c.id.casefold()):

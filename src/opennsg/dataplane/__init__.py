@@ -1,1 +1,1 @@
-"""The stateful data plane: connection tracking per NIC, load balancers, scenarios, flow logs out (spec §3.3, §6)."""
+"""The stateful data plane: connection tracking per NIC, load balancers, scenarios, flow logs out (§3.3, §6)."""

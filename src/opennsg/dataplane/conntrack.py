@@ -1,4 +1,4 @@
-"""Connection tracking at one NIC: what makes NSGs stateful (spec §3.3, §0 "Flow idle timeout", §5).
+"""Connection tracking at one NIC: what makes NSGs stateful (semantics §3.3, §0 "Flow idle timeout", §5).
 
 A flow's verdict is decided once, at its first packet, by an injected decision function; packets of a tracked
 flow — both ways — pass without rules. TCP flows end at RST or once both sides sent FIN; every flow ends after

@@ -1,9 +1,9 @@
 """A simulated network over a topology: packets between NICs, the Internet and load balancers, through NSGs.
 
 Each NIC has its own connection table; a packet leaving a NIC meets that NIC's outbound chain, a packet
-arriving meets the receiver's inbound chain (VM to VM: both, spec §3.2). Inbound traffic to a NIC's public IP is
+arriving meets the receiver's inbound chain (VM to VM: both, semantics §3.2). Inbound traffic to a NIC's public IP is
 evaluated after translation to its private IP; traffic to a load balancer frontend goes to a backend NIC with the
-client's source address kept (spec §6); replies are translated back so the client's conntrack recognises them.
+client's source address kept (semantics §6); replies are translated back so the client's conntrack recognises them.
 Addresses that belong to no NIC, public IP or frontend are "the Internet". Routing is not modelled: any NIC can
 reach any address.
 """
@@ -175,7 +175,7 @@ class Network:
     def update(self, topology: Topology) -> list[FlowEvent]:
         """Apply a new configuration. Tracked flows keep their verdicts — except at NICs where an NSG with
         ``flushConnection`` changed: their flows are decided again and those now denied are dropped
-        (spec §3.3). Returns the End events of dropped flows.
+        (semantics §3.3). Returns the End events of dropped flows.
         """
         now = self.clock.now()
         self._advance(now)
@@ -217,7 +217,7 @@ class Network:
         return table
 
     def idle_timeout(self, nic: NetworkInterface) -> timedelta:
-        """The VNet's ``flowTimeoutInMinutes`` (4–30), else 4 minutes (spec §0)."""
+        """The VNet's ``flowTimeoutInMinutes`` (4–30), else 4 minutes (semantics §0)."""
         subnet = self.topology.subnet(nic.subnet)
         vnet = self.topology.vnet_of_subnet(subnet.id) if subnet else None
         minutes = vnet.flow_timeout_in_minutes if vnet and vnet.flow_timeout_in_minutes else None
@@ -363,7 +363,7 @@ class Network:
             nsg = self.topology.nsg(nsg_id)
             guid = nsg.resource_guid if nsg else None
             entry = FlowLogEntry(flow_tuple, mac, nsg_id, guid, verdict.log_rule_name, vnet_log)
-            if verdict.by_admin_rule:  # in VNet flow logs only, under its configuration (spec §11.4)
+            if verdict.by_admin_rule:  # in VNet flow logs only, under its configuration (semantics §11.4)
                 entry = replace(entry, acl_id=verdict.acl_id, acl_guid=verdict.acl_guid)
             self.flow_logs.add(entry)
 

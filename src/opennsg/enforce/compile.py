@@ -3,17 +3,17 @@
 Layout, per direction (``inbound`` = hook input: packets delivered to the NIC's addresses; ``outbound`` = hook
 output: packets it sends), both with policy drop:
 
-1. ``ct state established,related accept`` — stateful as Azure is (spec §3.3): return traffic and tracked flows
+1. ``ct state established,related accept`` — stateful as Azure is (semantics §3.3): return traffic and tracked flows
    pass without rules, and a rule change touches only new connections.
 2. loopback, invalid packets (dropped), IPv6 neighbour discovery and MLD (the platform's, never an NSG's), and a
    TCP packet that is not a connection's first SYN (dropped: a flow cut by ``flushConnection`` stays cut, in both
    directions, whichever side sends next).
 3. outbound only: flows to a platform service (AzurePlatformDNS/IMDS/LKM) go to a chain holding only the rules
-   naming its tag (spec §0 "Platform exemption").
+   naming its tag (semantics §0 "Platform exemption").
 4. one chain per stage of the NIC's chain (subnet NSG then NIC NSG inbound, the reverse outbound): rules in
    priority order, first match; a Deny counts, logs (nflog group ``LOG_GROUP``, the rule's mark as prefix) and
    drops; an Allow writes its rule's mark into ``meta mark`` and returns, so the next stage decides next.
-5. ``final``: outbound TCP 25 to the Internet is dropped when the platform blocks SMTP (spec §6); otherwise the
+5. ``final``: outbound TCP 25 to the Internet is dropped when the platform blocks SMTP (semantics §6); otherwise the
    mark — the last Allow met, which is the rule IP flow verify reports — is copied to ``ct mark`` (flow logs read
    it from conntrack events) and counted on that rule's counter through a ``mark : counter`` map, then accepted.
 
@@ -96,7 +96,7 @@ class RuleRef:
     log_name: str | None
     nsg_id: str | None
     nsg_guid: str | None = None
-    #: The stage's kind (``nsg``, ``admin``) and what VNet flow logs report as its ``aclID`` (spec §11.4).
+    #: The stage's kind (``nsg``, ``admin``) and what VNet flow logs report as its ``aclID`` (semantics §11.4).
     stage_kind: str = "nsg"
     acl_id: str | None = None
     acl_guid: str | None = None
@@ -332,7 +332,7 @@ class _Compiler:
 
     def rule_matches(self, rule: ResolvedRule) -> Iterator[list[JSON]]:
         """Alternative match lists: a rule splits by address family, and a ``*``-protocol rule with ports into its
-        TCP/UDP part (ports checked) and the rest (ports ignored, spec §0)."""
+        TCP/UDP part (ports checked) and the rest (ports ignored, semantics §0)."""
         protocols = rule.protocols
         ports_restricted = rule.source_ports.intervals != _FULL_PORTS or rule.destination_ports.intervals != _FULL_PORTS
         l4 = {"meta": {"key": "l4proto"}}

@@ -1,4 +1,4 @@
-"""``opennsg lab flowlogs``: the collector's kernel events → NSG flow logs v2 and VNet flow logs (spec §9).
+"""``opennsg lab flowlogs``: the collector's kernel events → NSG flow logs v2 and VNet flow logs (semantics §9).
 
 A conntrack NEW event is a flow's Begin tuple, its DESTROY event the End tuple with the kernel's counters (original
 direction = source to destination); the connection's mark names the rule that allowed it. A logged drop is a

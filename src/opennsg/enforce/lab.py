@@ -419,7 +419,7 @@ def lab_apply(name: str, paths: Sequence[Path], topology: Topology) -> tuple[Lab
 
 
 def _flush_triggered(previous: AppliedNic, new: Ruleset) -> bool:
-    """A stage whose NSG has ``flushConnection`` changed what it enforces, or had the flag turned on (spec §3.3)."""
+    """A stage whose NSG has ``flushConnection`` changed what it enforces, or had the flag turned on (§3.3)."""
     for stage, (digest, flush) in new.stages.items():
         before = previous.stages.get(stage)
         if flush and (before is None or before[0] != digest or not before[1]):

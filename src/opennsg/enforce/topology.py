@@ -5,7 +5,7 @@ peerings, the private ranges to ``None``, the Internet, user routes over them; l
 next hop ``None`` drops silently; ``VnetLocal`` and ``VNetPeering`` deliver to the NIC holding the address (the
 peering must allow virtual network access); the Internet carries public destinations only through an egress
 address (the NIC's public IP, else its subnet's NAT gateway, else default outbound access unless the subnet is
-private, spec §12.2, §12.3); appliances and gateways are not modelled, so such a next hop gets ICMP unreachable.
+private, semantics §12.2, §12.3); appliances and gateways are not modelled, so such a next hop gets ICMP unreachable.
 Inbound from the Internet reaches a NIC only through a public IP (DNAT to the private address); a Standard SKU
 public IP stays closed when no NSG applies to the NIC.
 """
@@ -30,7 +30,7 @@ from opennsg.model.values import IPAddress, parse_prefix
 
 #: Addresses the lab's Internet namespace holds when none are given (public, so the ``Internet`` tag covers them).
 DEFAULT_INTERNET_ADDRESSES = ("20.50.0.10", "52.160.0.10", "2603:1000::10")
-#: The lab-wide source address of default outbound access (spec §12.2: never the private address).
+#: The lab-wide source address of default outbound access (semantics §12.2: never the private address).
 DEFAULT_OUTBOUND_ADDRESS = "20.254.0.1"
 LAB_NAME_PATTERN = r"^[a-z][a-z0-9]{0,9}$"
 Hop = Literal["deliver", "blackhole", "unreachable", "internet"]
@@ -138,7 +138,7 @@ def _nic_vnet(topology: Topology, nic: NetworkInterface) -> VirtualNetwork | Non
 
 
 def _public_ip_open(topology: Topology, nic: NetworkInterface, public_ip_id: str) -> bool:
-    """Basic public IPs are open; Standard (the default SKU) ones only when an NSG applies (spec §12.3)."""
+    """Basic public IPs are open; Standard (the default SKU) ones only when an NSG applies (semantics §12.3)."""
     public = topology.public_ip(public_ip_id)
     if public is not None and not public.closed_by_default:
         return True
@@ -157,7 +157,7 @@ def _nat_gateway_addresses(topology: Topology, nic: NetworkInterface) -> list[st
 
 
 def _default_outbound(topology: Topology, nic: NetworkInterface) -> bool:
-    """Default outbound access, unless the subnet is private (``defaultOutboundAccess: false``, spec §12.2)."""
+    """Default outbound access, unless the subnet is private (``defaultOutboundAccess: false``, semantics §12.2)."""
     subnet = topology.subnet(nic.subnet)
     return subnet is None or subnet.has_default_outbound_access
 

@@ -32,7 +32,7 @@ COMPILE_AFTER_VERIFIES = 32
 
 
 class Engine:
-    """Exact answers for one immutable topology (spec §3, §0, §8)."""
+    """Exact answers for one immutable topology (semantics §3, §0, §8)."""
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
@@ -64,7 +64,7 @@ class Engine:
 
     def nic_for_flow(self, nic_or_vm: str | NetworkInterface, local_ip: IPAddress) -> NetworkInterface:
         """IP flow verify's target: a NIC as named; of a VM, the NIC holding ``local_ip`` (Azure asks for
-        ``targetNicResourceId`` only when it cannot tell, spec §8.1), else its primary NIC."""
+        ``targetNicResourceId`` only when it cannot tell, semantics §8.1), else its primary NIC."""
         if isinstance(nic_or_vm, str):
             for nic in self.topology.vm_nics(nic_or_vm):
                 if any(parse_address(c.private_ip_address or "") == local_ip for c in nic.ip_configurations):
@@ -175,7 +175,7 @@ class Engine:
     # --- Network Watcher views ------------------------------------------------------------------------
 
     def effective_rules(self, nic_or_vm: str | NetworkInterface) -> list[dict[str, Any]]:
-        """Effective security rules of the NIC (spec §8.2's ``value`` list)."""
+        """Effective security rules of the NIC (semantics §8.2's ``value`` list)."""
         from opennsg.engine.effective import effective_groups
 
         return effective_groups(self.topology, self.policy(nic_or_vm))
@@ -187,7 +187,7 @@ class Engine:
         return effective_routes(self.topology, self.nic(nic_or_vm))
 
     def security_group_view(self, vm_or_nic: str) -> dict[str, Any]:
-        """Security group view of a VM (all its NICs) or of one NIC (spec §8.3)."""
+        """Security group view of a VM (all its NICs) or of one NIC (semantics §8.3)."""
         from opennsg.engine.effective import security_group_view
 
         vm = self.topology.vm(vm_or_nic) or _unique_vm(self.topology, vm_or_nic)
@@ -195,7 +195,7 @@ class Engine:
         return security_group_view(self.topology, [self.policy(self.nic(n)) for n in nic_ids])
 
     def diagnose(self, nic_or_vm: str | NetworkInterface, profile: Mapping[str, Any]) -> dict[str, Any]:
-        """NSG diagnostics for one traffic profile (spec §8.4's ``results`` entry)."""
+        """NSG diagnostics for one traffic profile (semantics §8.4's ``results`` entry)."""
         from opennsg.engine.diagnostics import diagnose
 
         policy = self.policy(nic_or_vm)

@@ -1,11 +1,11 @@
-"""Which AVNM security admin rules reach a NIC (spec §11.2, §11.6), per network manager, in evaluation order.
+"""Which AVNM security admin rules reach a NIC (semantics §11.2, §11.6), per network manager, in evaluation order.
 
 A configuration reaches a NIC's VNet when it is deployed in the VNet's region, the VNet's subscription is in its
 manager's scope (listed, or under a listed management group), and one of its rule collections applies to a network
 group that has the VNet as a member (``memberType: Subnet`` groups: the NIC's subnet, only). They never reach
 private endpoints, NICs in the special subnets (gateway, firewall, bastion, route server, Application Gateway),
 and, in VNets holding services with network intent policies, only as ``applyOnNetworkIntentPolicyBasedServices``
-allows. A VNet's effective admin rules answer (spec §11.5 shape 2), when given, says directly which rules are in
+allows. A VNet's effective admin rules answer (semantics §11.5 shape 2), when given, says directly which rules are in
 force on it and replaces the computation from the manager's resources (the subnet-level exceptions still apply).
 
 Managers are ordered management-group-scoped first, then by id (case-insensitive); within a manager, the rules of
@@ -27,7 +27,7 @@ from opennsg.model.ids import id_key, name_of
 from opennsg.model.resources import NetworkInterface, Subnet, VirtualNetwork
 from opennsg.model.topology import Topology
 
-#: Subnets admin rules do not apply to (spec §11.2), by case-folded name.
+#: Subnets admin rules do not apply to (semantics §11.2), by case-folded name.
 EXEMPT_SUBNET_NAMES = frozenset(
     name.casefold()
     for name in (
@@ -38,7 +38,7 @@ EXEMPT_SUBNET_NAMES = frozenset(
         "RouteServerSubnet",
     )
 )
-#: Delegations that make a subnet one of the gateway kinds admin rules skip (spec §11.2), case-folded.
+#: Delegations that make a subnet one of the gateway kinds admin rules skip (semantics §11.2), case-folded.
 EXEMPT_SUBNET_DELEGATIONS = frozenset(
     d.casefold()
     for d in (
@@ -49,7 +49,7 @@ EXEMPT_SUBNET_DELEGATIONS = frozenset(
         "Microsoft.Network/virtualHubs",
     )
 )
-#: Delegations of services with network intent policies (spec §11.2), case-folded.
+#: Delegations of services with network intent policies (semantics §11.2), case-folded.
 NETWORK_INTENT_POLICY_DELEGATIONS = frozenset(
     d.casefold() for d in ("Microsoft.Sql/managedInstances", "Microsoft.Databricks/workspaces")
 )
@@ -64,7 +64,7 @@ class AdminRuleSource:
     rule: AdminRule
     configuration_id: str
     configuration_guid: str | None
-    #: The rule collection's name (orders equal priorities, spec §11.6).
+    #: The rule collection's name (orders equal priorities, semantics §11.6).
     collection_name: str
 
 
@@ -79,7 +79,7 @@ class ManagerAdminRules:
 
 
 def subnet_exempt(subnet: Subnet) -> bool:
-    """The subnet is one admin rules do not apply to at subnet level (spec §11.2)."""
+    """The subnet is one admin rules do not apply to at subnet level (semantics §11.2)."""
     if subnet.name.casefold() in EXEMPT_SUBNET_NAMES or subnet.application_gateway_ip_configurations:
         return True
     return any(d.casefold() in EXEMPT_SUBNET_DELEGATIONS for d in subnet.delegations)

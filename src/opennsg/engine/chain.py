@@ -15,10 +15,10 @@ and the first match (``Stage.outcomes[i]`` for ``Stage.rules[i]``) decides what 
 A stage with no match passes the flow on. When nothing ends the chain, the verdict is Allow with the last
 candidate; with none, platform-exempt traffic is named ``PlatformRule_<Tag>`` when the chain has an NSG
 (``Chain.names_platform_exemption``), other traffic ``Chain.unmatched_rule_name`` (None: Allow with no rule, as
-with no NSG at all). Platform-exempt flows (spec §0) consult, in every stage, only the rules whose destination
+with no NSG at all). Platform-exempt flows (semantics §0) consult, in every stage, only the rules whose destination
 names the exempting tag (``ResolvedRule.platform_tag``).
 
-The order (spec §3.2, §11.3, §11.6, §12.1):
+The order (semantics §3.2, §11.3, §11.6, §12.1):
 
 1. the AVNM security admin rules of each network manager reaching the NIC, in manager order (one stage each:
    ``Deny`` drops, ``AlwaysAllow`` delivers, ``Allow`` passes on); never at a private endpoint;
@@ -112,7 +112,7 @@ class Chain:
 
     @property
     def names_platform_exemption(self) -> bool:
-        """An exempt flow nothing decided is named ``PlatformRule_<Tag>`` only when an NSG was on the way (spec §0)."""
+        """An exempt flow nothing decided is named ``PlatformRule_<Tag>`` only when an NSG was on the way (§0)."""
         return any(stage.kind is StageKind.NSG for stage in self.stages)
 
 
@@ -154,7 +154,7 @@ def build_chain(policy: NicPolicy, direction: Direction) -> Chain:
 
 def chain_resources(policy: NicPolicy) -> tuple[tuple[Stage, ...], ...]:
     """The stages of both directions grouped by resource (kind, resource, where applied), in the order of
-    first appearance inbound then outbound: one group per entry of effective security rules (spec §8.2)."""
+    first appearance inbound then outbound: one group per entry of effective security rules (semantics §8.2)."""
     groups: dict[tuple[StageKind, str, str], list[Stage]] = {}
     for direction in (Direction.INBOUND, Direction.OUTBOUND):
         for stage in policy.chain(direction).stages:

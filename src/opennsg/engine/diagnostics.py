@@ -1,4 +1,4 @@
-"""NSG diagnostics (Network Watcher ``networkConfigurationDiagnostic``, spec §8.4) for one traffic profile.
+"""NSG diagnostics (Network Watcher ``networkConfigurationDiagnostic``, semantics §8.4) for one traffic profile.
 
 A profile names sets, not one flow: ``source``/``destination`` may be an IP, a CIDR, ``*`` or a service tag,
 ``protocol`` may be ``*``, ``destinationPort`` may be ``*``. OpenNSG's decision: a rule field *matches* a profile

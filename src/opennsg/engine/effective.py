@@ -1,4 +1,4 @@
-"""Effective security rules (spec §8.2) and the security group view (spec §8.3) of a NIC, from its ``NicPolicy``.
+"""Effective security rules (§8.2) and the security group view (§8.3) of a NIC, from its ``NicPolicy``.
 
 Formatting follows what Azure returns: names ``securityRules/x`` / ``defaultSecurityRules/x``, protocol ``All``
 for ``*``, ports as ``lo-hi`` (``0-65535`` for ``*``), ``0.0.0.0/0`` for a ``*`` address, CIDRs normalised
@@ -6,7 +6,7 @@ for ``*``, ports as ``lo-hi`` (``0-65535`` for ``*``), ``0.0.0.0/0`` for a ``*``
 at this NIC in ``expandedSourceAddressPrefix`` / ``expandedDestinationAddressPrefix`` (empty for plain prefixes
 and ``*``); ``tagMap`` maps every tag an NSG uses to its prefixes. Groups follow the inbound evaluation order of
 ``opennsg.engine.chain``: the admin rules of each network manager (association ``networkManager``, rules named
-``securityAdminRules/x``, spec §11.4), then the subnet's NSG, then the NIC's.
+``securityAdminRules/x``, semantics §11.4), then the subnet's NSG, then the NIC's.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def _admin_side(
 
 
 def effective_admin_rule(resolved: ResolvedRule, topology: Topology) -> dict[str, Any]:
-    """One security admin rule in ``EffectiveNetworkSecurityRule`` shape (spec §8.2, §11.4)."""
+    """One security admin rule in ``EffectiveNetworkSecurityRule`` shape (semantics §8.2, §11.4)."""
     rule = resolved.rule
     assert isinstance(rule, AdminRule)
     out: dict[str, Any] = {
@@ -182,7 +182,7 @@ def _rules(resolved: ResolvedNsg, topology: Topology) -> list[dict[str, Any]]:
 
 
 def effective_groups(topology: Topology, policy: NicPolicy) -> list[dict[str, Any]]:
-    """The ``value`` list of ``effectiveNetworkSecurityGroups`` for the policy's NIC (spec §8.2): one group per
+    """The ``value`` list of ``effectiveNetworkSecurityGroups`` for the policy's NIC (semantics §8.2): one group per
     resource of the chain, in inbound evaluation order, with its inbound then outbound rules."""
     groups = []
     for stages in chain_resources(policy):
@@ -191,7 +191,7 @@ def effective_groups(topology: Topology, policy: NicPolicy) -> list[dict[str, An
         groups.append(
             {
                 "networkSecurityGroup": {"id": first.resource_id},
-                # an NSG is associated with a subnet or NIC; admin rules with their network manager (spec §11.4)
+                # an NSG is associated with a subnet or NIC; admin rules with their network manager (semantics §11.4)
                 "association": {
                     first.association: {"id": first.resource_id if first.kind is StageKind.ADMIN else first.applied_to}
                 },
@@ -203,7 +203,7 @@ def effective_groups(topology: Topology, policy: NicPolicy) -> list[dict[str, An
 
 
 def security_group_view(topology: Topology, policies: list[NicPolicy]) -> dict[str, Any]:
-    """``securityGroupView`` for the NICs of a VM (spec §8.3): each association's rules, defaults, effective rules."""
+    """``securityGroupView`` for the NICs of a VM (§8.3): each association's rules, defaults, effective rules."""
     interfaces = []
     for policy in policies:
         associations: dict[str, Any] = {}

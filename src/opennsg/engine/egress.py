@@ -1,4 +1,4 @@
-"""Whether an outbound flow to the internet has a way out (spec §12.2, §12.3): a separate question from the verdict.
+"""Whether an outbound flow to the internet has a way out (§12.2, §12.3): a separate question from the verdict.
 
 IP flow verify answers what the rules say; a VM in a private subnet (``defaultOutboundAccess: false``) may be
 allowed by every rule and still have no egress path. It has one when its subnet has a NAT gateway, one of its IP

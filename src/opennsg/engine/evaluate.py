@@ -1,12 +1,12 @@
 """The exact evaluator: a NIC's chain (``opennsg.engine.chain``) scanned rule by rule, and the SMTP block.
 
-The chain says the order of stages and what a match means in each (spec §3, §0, §11.3); this module scans it:
+The chain says the order of stages and what a match means in each (semantics §3, §0, §11.3); this module scans it:
 in each stage the first matching rule (ascending priority) decides that stage.
 Outbound flows to AzurePlatformDNS/IMDS (any protocol and port) or AzurePlatformLKM (TCP 1688, unless forced
 tunnelling) consult only the user rules naming that tag; with none matching they are allowed by
 ``PlatformRule_<Tag>``. Outbound TCP 25 to an Internet address that the NSGs allow is denied by
 ``PlatformRule_OutboundSmtpBlocked`` when the subscription is blocked — also with no NSG, since that block is a
-platform filter independent of NSGs (spec §6).
+platform filter independent of NSGs (semantics §6).
 
 A port-bearing flow (TCP/UDP) with no port (``*``, as IP flow verify allows for the local port) stands for every
 port: a port field matches it only when the rule's ports cover all of 0–65535. Port-less protocols ignore ports.
@@ -196,7 +196,7 @@ Leg = Literal["source", "destination"]
 
 @dataclass(frozen=True, slots=True)
 class PathVerdict:
-    """VM to VM: the source NIC's outbound chain, then the destination NIC's inbound chain (spec §3.2)."""
+    """VM to VM: the source NIC's outbound chain, then the destination NIC's inbound chain (semantics §3.2)."""
 
     access: Access
     rule_name: str | None

@@ -41,7 +41,7 @@ def parse_flow_protocol(text: str | int) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    """Direction is seen from the local NIC: inbound means remote → local (spec §8.1 mapping)."""
+    """Direction is seen from the local NIC: inbound means remote → local (semantics §8.1 mapping)."""
 
     direction: Direction
     protocol: int

@@ -23,7 +23,7 @@ AnyRule = SecurityRule | AdminRule
 
 def rule_log_name(rule: AnyRule) -> str:
     """A rule as NSG diagnostics and flow logs name it: ``UserRule_x``/``DefaultRule_x``; an admin rule plainly
-    (spec §11.4)."""
+    (semantics §11.4)."""
     return rule.log_name if isinstance(rule, SecurityRule) else rule.name
 
 
@@ -33,7 +33,7 @@ class ResolvedRule:
 
     ``platform_tag`` is the AzurePlatform* tag named by ``destinationAddressPrefix`` (of an admin rule: its first
     ``ServiceTag`` destination naming one), if any: only such rules are consulted for platform-exempt flows
-    (spec §0 "Platform exemption").
+    (semantics §0 "Platform exemption").
     """
 
     rule: AnyRule
@@ -69,7 +69,7 @@ class ResolvedNsg:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedAdmin:
-    """One network manager's security admin rules as they apply at one NIC (spec §11.2, §11.6): every rule
+    """One network manager's security admin rules as they apply at one NIC (semantics §11.2, §11.6): every rule
     collection of its configuration that reaches the NIC, as one list per direction in evaluation order."""
 
     manager_id: str
@@ -94,16 +94,16 @@ class NicPolicy:
     nic_nsg: ResolvedNsg | None
     #: Local addresses of the NIC (its IP configurations' private IPs).
     local_addresses: AddressSet
-    #: The per-NIC built-in tags (spec §0), kept for effective rules and the SMTP check.
+    #: The per-NIC built-in tags (semantics §0), kept for effective rules and the SMTP check.
     virtual_network: AddressSet
     internet: AddressSet
     #: Platform tags in force at this NIC and their addresses (LKM absent under forced tunnelling).
     platform_tags: dict[str, AddressSet]
     #: Outbound TCP 25 to Internet is blocked by the platform for this NIC's subscription.
     smtp_blocked: bool
-    #: The AVNM managers whose admin rules reach this NIC, in evaluation order (spec §11).
+    #: The AVNM managers whose admin rules reach this NIC, in evaluation order (semantics §11).
     admin: tuple[ResolvedAdmin, ...] = ()
-    #: For a private endpoint's NIC, its subnet's ``privateEndpointNetworkPolicies`` (spec §12.1); else None.
+    #: For a private endpoint's NIC, its subnet's ``privateEndpointNetworkPolicies`` (semantics §12.1); else None.
     private_endpoint_policies: PrivateEndpointNetworkPolicies | None = None
 
     _inbound: Chain = field(init=False, repr=False, compare=False)
@@ -120,7 +120,7 @@ class NicPolicy:
 
 @dataclass(frozen=True, slots=True)
 class RuleMatch:
-    """Per-field match results of one rule, in the shape of NSG diagnostics (spec §8.4)."""
+    """Per-field match results of one rule, in the shape of NSG diagnostics (semantics §8.4)."""
 
     rule: AnyRule
     protocol_matched: bool
@@ -174,7 +174,7 @@ class Verdict:
 
     @property
     def by_admin_rule(self) -> bool:
-        """An AVNM security admin rule decided (``Deny`` or ``AlwaysAllow``, spec §11.3)."""
+        """An AVNM security admin rule decided (``Deny`` or ``AlwaysAllow``, semantics §11.3)."""
         return isinstance(self.rule, AdminRule)
 
     @property

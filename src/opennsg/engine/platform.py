@@ -1,4 +1,4 @@
-"""Platform filters outside the NSG rules (spec §0, §4.2, §6): which subscriptions Azure blocks SMTP for.
+"""Platform filters outside the NSG rules (semantics §0, §4.2, §6): which subscriptions Azure blocks SMTP for.
 
 The constants live in ``opennsg.model.policy``; this module holds the decisions that are functions of them.
 """
@@ -17,7 +17,7 @@ _CANONICAL_OFFERS = {offer.casefold(): offer for offer in OFFER_TYPES}
 
 
 def offer_type_of(subscription: Subscription | None) -> str:
-    """The subscription's offer type: ``offerType``, else an unambiguous quotaId prefix, else PayAsYouGo (spec §0).
+    """The subscription's offer type: ``offerType``, else an unambiguous quotaId prefix, else PayAsYouGo (semantics §0).
 
     An unknown ``offerType`` or quotaId falls back to the default as well: what cannot be classified is treated
     like most new subscriptions are.
@@ -35,7 +35,7 @@ def offer_type_of(subscription: Subscription | None) -> str:
 
 def smtp_blocked(subscription: Subscription | None) -> bool:
     """Outbound TCP 25 to the Internet is blocked, unless the subscription predates 2017-11-15, is an Enterprise
-    Agreement, or is Enterprise Dev/Test with the SMTP exemption granted (spec §0 "Outbound SMTP", §6)."""
+    Agreement, or is Enterprise Dev/Test with the SMTP exemption granted (semantics §0 "Outbound SMTP", §6)."""
     if subscription is not None and subscription.created_date and subscription.created_date < SMTP_GRANDFATHER_DATE:
         return False
     offer = offer_type_of(subscription)

@@ -1,6 +1,6 @@
 """Topology → ``NicPolicy``: every rule field of the NSGs that apply at one NIC, as integer interval sets.
 
-Tags are computed per NIC as spec §0 decides (``VirtualNetwork``, ``Internet``, ``AzureLoadBalancer``, the
+Tags are computed per NIC as semantics §0 decides (``VirtualNetwork``, ``Internet``, ``AzureLoadBalancer``, the
 ``AzurePlatform*`` tags), service tags come from ``topology.service_tags`` (only tags usable in NSGs, names
 case-insensitive, regional variants are entries of their own), ASGs become the private IPs of their member
 IP configurations (an empty ASG matches nothing). ``Icmp`` covers ICMPv6 (``model.enums.RULE_PROTOCOL_NUMBERS``).
@@ -53,7 +53,7 @@ def _networks(prefixes: Iterable[str]) -> AddressSet:
 def virtual_network_prefixes(
     vnet: VirtualNetwork | None, subnet: Subnet | None = None, topology: Topology | None = None
 ) -> tuple[str, ...]:
-    """The ``VirtualNetwork`` tag of a NIC in ``subnet`` of ``vnet`` (spec §0): own address spaces, what the
+    """The ``VirtualNetwork`` tag of a NIC in ``subnet`` of ``vnet`` (semantics §0): own address spaces, what the
     Connected peerings connect to that subnet (``engine.peering``), gateway (on-premises) prefixes, and the host
     virtual IP."""
     if vnet is None:
@@ -161,7 +161,7 @@ class _TagResolver:
         return PortSet.of(ranges)
 
     def group_prefixes(self, rule: AdminRule, group_id: str) -> AddressSet:
-        """A network group as an address: its members' address spaces (VNets) or prefixes (subnets), spec §11.6."""
+        """A network group as an address: its members' address spaces (VNets) or prefixes (subnets), semantics §11.6."""
         if self.topology.network_group(group_id) is None:
             self.errors.append(
                 ArmError(
@@ -247,7 +247,7 @@ class _TagResolver:
 
 
 def internet_set(virtual_network: AddressSet) -> AddressSet:
-    """The ``Internet`` tag: every address outside the IANA special-purpose ranges and ``VirtualNetwork`` (spec §0)."""
+    """The ``Internet`` tag: every address outside the IANA special-purpose ranges and ``VirtualNetwork`` (§0)."""
     return AddressSet.any().difference(_networks(NOT_INTERNET_PREFIXES)).difference(virtual_network)
 
 
@@ -261,14 +261,14 @@ def platform_tag_sets(topology: Topology) -> dict[str, AddressSet]:
 
 
 def forces_tunnelling(topology: Topology, nic: NetworkInterface) -> bool:
-    """The NIC's subnet routes 0.0.0.0/0 somewhere other than the Internet (spec §0 "KMS and forced tunnelling")."""
+    """The NIC's subnet routes 0.0.0.0/0 somewhere other than the Internet (§0 "KMS and forced tunnelling")."""
     subnet = topology.subnet(nic.subnet)
     table = topology.route_table(subnet.route_table) if subnet else None
     return table is not None and table.forces_tunnelling
 
 
 def _nsg_rules(nsg: NetworkSecurityGroup) -> tuple[SecurityRule, ...]:
-    """User rules plus default rules; an NSG built without its six default rules gets them (spec §0)."""
+    """User rules plus default rules; an NSG built without its six default rules gets them (semantics §0)."""
     defaults = nsg.default_security_rules or default_security_rules(nsg.id)
     return (*nsg.security_rules, *defaults)
 

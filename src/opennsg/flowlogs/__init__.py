@@ -1,1 +1,1 @@
-"""Flow logs: NSG v1/v2 and VNet flow logs written (spec §9), read back, replayed against a proposed config."""
+"""Flow logs: NSG v1/v2 and VNet flow logs written (semantics §9), read back, replayed against a proposed config."""

@@ -1,4 +1,4 @@
-"""The three flow log formats of spec §9 — NSG v1, NSG v2, VNet — as constants and tuple/record formatting.
+"""The three flow log formats of semantics §9 — NSG v1, NSG v2, VNet — as constants and tuple/record formatting.
 
 Everything that is a fixed string of the wire format lives here, so writer and reader cannot drift apart.
 """
@@ -32,7 +32,7 @@ CONTINUATION_INTERVAL_SECONDS = 300
 #: Namespace of the deterministic GUIDs OpenNSG invents when a resource carries no ``resourceGuid``.
 GUID_NAMESPACE = uuid.UUID("6f0c2a44-27b3-4f7e-9d3e-0e5a4e3b9c11")
 
-#: NSG logs name TCP and UDP by letter (spec §9.1); OpenNSG writes any other protocol as its IANA number.
+#: NSG logs name TCP and UDP by letter (semantics §9.1); OpenNSG writes any other protocol as its IANA number.
 PROTOCOL_LETTERS = {IANA_TCP: "T", IANA_UDP: "U"}
 LETTER_PROTOCOLS = {v: k for k, v in PROTOCOL_LETTERS.items()}
 
@@ -61,7 +61,7 @@ def decision_letter(access: Access) -> str:
 
 
 def format_time(moment: datetime) -> str:
-    """UTC ISO-8601 with seven fractional digits (``2018-11-13T12:00:35.3899262Z``), spec §9.1."""
+    """UTC ISO-8601 with seven fractional digits (``2018-11-13T12:00:35.3899262Z``), semantics §9.1."""
     utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond * 10:07d}Z"
 
@@ -81,7 +81,7 @@ def resource_guid(resource_id: str, given: str | None) -> str:
 
 
 def normalize_mac(mac: str) -> str:
-    """12 upper-case hex digits without separators (spec §9.1); comparisons use this form."""
+    """12 upper-case hex digits without separators (semantics §9.1); comparisons use this form."""
     return "".join(ch for ch in mac if ch.isalnum()).upper()
 
 
@@ -114,19 +114,19 @@ class FlowTuple:
         )
 
     def nsg_v1(self) -> str:
-        """``unixSeconds,src,dst,sport,dport,T|U,I|O,A|D`` (spec §9.1)."""
+        """``unixSeconds,src,dst,sport,dport,T|U,I|O,A|D`` (semantics §9.1)."""
         seconds = int(self.timestamp.timestamp())
         return f"{self._head(nsg_protocol(self.protocol), seconds)},{decision_letter(self.access)}"
 
     def nsg_v2(self) -> str:
-        """v1 fields plus state and four counters, empty for Begin and denied tuples (spec §9.1)."""
+        """v1 fields plus state and four counters, empty for Begin and denied tuples (semantics §9.1)."""
         state = FlowState.BEGIN if self.state is FlowState.DENIED else self.state
         if state is FlowState.BEGIN or self.access is Access.DENY:
             return f"{self.nsg_v1()},{state.value},,,,"
         return f"{self.nsg_v1()},{state.value},{self._counters()}"
 
     def vnet(self) -> str:
-        """``epochMillis,src,dst,sport,dport,ianaProto,I|O,B|C|E|D,encryption,4 counters`` (spec §9.2)."""
+        """``epochMillis,src,dst,sport,dport,ianaProto,I|O,B|C|E|D,encryption,4 counters`` (semantics §9.2)."""
         millis = int(self.timestamp.timestamp() * 1000)
         state = FlowState.DENIED if self.access is Access.DENY else self.state
         return f"{self._head(str(self.protocol), millis)},{state.value},{self.encryption},{self._counters()}"
@@ -147,19 +147,19 @@ def _port(port: int | None) -> str:
 
 
 def hour_path(moment: datetime) -> str:
-    """The ``y=/m=/d=/h=/m=00`` part of a blob path (spec §9.1, §9.2)."""
+    """The ``y=/m=/d=/h=/m=00`` part of a blob path (semantics §9.1, §9.2)."""
     utc = moment.astimezone(UTC)
     return f"y={utc.year:04d}/m={utc.month:02d}/d={utc.day:02d}/h={utc.hour:02d}/m=00"
 
 
 def nsg_blob_path(nsg_id: str, moment: datetime, mac: str) -> str:
-    """Relative blob path of an NSG flow log file, rooted at the container (spec §9.1)."""
+    """Relative blob path of an NSG flow log file, rooted at the container (semantics §9.1)."""
     resource = nsg_id.strip().rstrip("/").upper()
     return f"{NSG_CONTAINER}/resourceId={resource}/{hour_path(moment)}/macAddress={normalize_mac(mac)}/PT1H.json"
 
 
 def vnet_blob_path(flow_log_id: str, moment: datetime, mac: str) -> str:
-    """Relative blob path of a VNet flow log file (spec §9.2)."""
+    """Relative blob path of a VNet flow log file (semantics §9.2)."""
     resource = flow_log_id.strip().rstrip("/").upper()
     return (
         f"{VNET_CONTAINER}/flowLogResourceID={resource}/{hour_path(moment)}/macAddress={normalize_mac(mac)}/PT1H.json"

@@ -1,4 +1,4 @@
-"""Flow logs in: NSG v1/v2 and VNet flow log files, streamed into Arrow batches (spec §9).
+"""Flow logs in: NSG v1/v2 and VNet flow log files, streamed into Arrow batches (semantics §9).
 
 Files are decoded record by record (``{"records": [...]}`` is never loaded whole), tuples are parsed in bulk
 by Arrow's CSV reader, and every problem — a truncated file, a malformed record, a bad tuple — is reported

@@ -1,4 +1,4 @@
-"""Flow logs out: tuples collected into per-minute records and written as Network Watcher's blob tree (spec §9).
+"""Flow logs out: tuples collected into per-minute records and written as Network Watcher's blob tree (semantics §9).
 
 The data plane decides *what* is logged (which NSG and rule decided, counters as deltas); this module only
 groups and formats: one file per hour per NSG (or VNet flow log) per MAC, one record per minute in it.
@@ -34,7 +34,7 @@ from opennsg.model.resources import VirtualNetwork
 
 @dataclass(frozen=True, slots=True)
 class VnetFlowLog:
-    """A VNet flow log resource (spec §9.2): where its blobs go and what its records name."""
+    """A VNet flow log resource (semantics §9.2): where its blobs go and what its records name."""
 
     flow_log_id: str
     guid: str
@@ -66,7 +66,7 @@ class FlowLogEntry:
     """One tuple and where it belongs: the MAC of the NIC it was seen at and the NSG and rule that decided.
 
     ``nsg_id`` is None when no NSG decided (such flows appear in VNet flow logs only, as ``unspecified`` or, when an
-    AVNM security admin rule decided, under ``acl_id``: its configuration, whose GUID is the ``aclID``, spec §11.4).
+    AVNM security admin rule decided, under ``acl_id``: its configuration, whose GUID is the ``aclID``, §11.4).
     """
 
     tuple: FlowTuple

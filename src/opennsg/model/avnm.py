@@ -1,4 +1,4 @@
-"""Azure Virtual Network Manager (AVNM) resources that security admin rules need (spec §11.1), as immutable values.
+"""Azure Virtual Network Manager (AVNM) resources that security admin rules need (semantics §11.1), as immutable values.
 
 ARM models a manager's pieces as separate child resources (groups, static members, configurations, rule
 collections, rules), imported and PUT one by one; the topology keeps them the same way, flat and indexed by id,
@@ -104,7 +104,7 @@ class NetworkManager(Resource):
 
     @property
     def has_management_group_scope(self) -> bool:
-        """Scoped at management-group level (evaluated before subscription-scoped managers, spec §11.6)."""
+        """Scoped at management-group level (evaluated before subscription-scoped managers, semantics §11.6)."""
         return bool(self.scope_management_groups)
 
 
@@ -165,7 +165,7 @@ class SecurityAdminConfiguration(Resource):
 
     @property
     def network_intent_policy_mode(self) -> NetworkIntentPolicyBasedService:
-        """What applies in VNets with network-intent-policy services (spec §11.2): ``All`` wins over
+        """What applies in VNets with network-intent-policy services (semantics §11.2): ``All`` wins over
         ``AllowRulesOnly``, which wins over ``None`` (also the meaning of an empty list)."""
         given = set(self.apply_on_network_intent_policy_based_services)
         for mode in (NetworkIntentPolicyBasedService.ALL, NetworkIntentPolicyBasedService.ALLOW_RULES_ONLY):
@@ -205,7 +205,7 @@ class AddressPrefixItem:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdminRule(Resource):
     """``…/ruleCollections/{rc}/rules/{r}`` with every ARM property. ``kind`` Default rules carry a ``flag``.
-    Empty port lists mean every port (spec §11.1)."""
+    Empty port lists mean every port (semantics §11.1)."""
 
     def __hash__(self) -> int:  # tags (a dict) are not hashable; equal values have equal ids
         return hash(self.id)
@@ -237,12 +237,12 @@ class AdminRule(Resource):
 
     @property
     def verify_name(self) -> str:
-        """Name as IP flow verify reports an admin-rule decision (spec §11.6)."""
+        """Name as IP flow verify reports an admin-rule decision (semantics §11.6)."""
         return f"securityAdminRules/{self.name}"
 
     @property
     def log_name(self) -> str:
-        """Name as NSG diagnostics and VNet flow logs report it: the plain rule name (spec §11.4)."""
+        """Name as NSG diagnostics and VNet flow logs report it: the plain rule name (semantics §11.4)."""
         return self.name
 
     @property
@@ -301,7 +301,7 @@ class EffectiveAdminRule:
 
 @dataclass(frozen=True, slots=True)
 class VnetEffectiveAdminRules:
-    """A VNet's effective admin rules answer (spec §11.5 shape 2): the rules in force on ``virtual_network_id``,
+    """A VNet's effective admin rules answer (semantics §11.5 shape 2): the rules in force on ``virtual_network_id``,
     which replace what the manager resources would compute for that VNet."""
 
     virtual_network_id: str

@@ -1,4 +1,4 @@
-"""The six default rules every NSG carries, exactly as ARM returns them (spec §2)."""
+"""The six default rules every NSG carries, exactly as ARM returns them (semantics §2)."""
 
 from __future__ import annotations
 

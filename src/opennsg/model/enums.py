@@ -1,4 +1,4 @@
-"""Enumerations of the ARM NSG schema, parsed case-insensitively and emitted in canonical casing (spec §0, §1.2)."""
+"""Enumerations of the ARM NSG schema, parsed case-insensitively and emitted in canonical casing (§0, §1.2)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class CaseInsensitiveEnum(StrEnum):
 
 
 class Protocol(CaseInsensitiveEnum):
-    """``SecurityRuleProtocol``; ``*`` is every IP protocol (spec §0)."""
+    """``SecurityRuleProtocol``; ``*`` is every IP protocol (semantics §0)."""
 
     TCP = "Tcp"
     UDP = "Udp"
@@ -38,7 +38,7 @@ class Direction(CaseInsensitiveEnum):
 
 
 class PrivateEndpointNetworkPolicies(CaseInsensitiveEnum):
-    """A subnet's ``privateEndpointNetworkPolicies`` (spec §12.1); absent means ``Disabled``."""
+    """A subnet's ``privateEndpointNetworkPolicies`` (semantics §12.1); absent means ``Disabled``."""
 
     ENABLED = "Enabled"
     DISABLED = "Disabled"
@@ -62,7 +62,7 @@ IANA_ICMPV6 = 58
 IANA_ESP = 50
 IANA_AH = 51
 
-#: IP protocol numbers a rule protocol matches; None means every protocol (spec §0 "`*` protocol").
+#: IP protocol numbers a rule protocol matches; None means every protocol (semantics §0 "`*` protocol").
 #: ``Icmp`` covers ICMPv6 too, since an IPv6 rule with protocol Icmp is meant for ICMPv6 traffic.
 RULE_PROTOCOL_NUMBERS: dict[Protocol, frozenset[int] | None] = {
     Protocol.TCP: frozenset({IANA_TCP}),
@@ -73,5 +73,5 @@ RULE_PROTOCOL_NUMBERS: dict[Protocol, frozenset[int] | None] = {
     Protocol.ANY: None,
 }
 
-#: Protocols whose flows carry ports; port fields of a rule are ignored for every other protocol (spec §0).
+#: Protocols whose flows carry ports; port fields of a rule are ignored for every other protocol (semantics §0).
 PORTED_PROTOCOLS = frozenset({IANA_TCP, IANA_UDP})

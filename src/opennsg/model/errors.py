@@ -1,4 +1,4 @@
-"""ARM-style errors: every problem carries the ARM code, message and (optionally) target (spec §7.4)."""
+"""ARM-style errors: every problem carries the ARM code, message and (optionally) target (semantics §7.4)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class ArmError:
         return out
 
 
-#: Detail codes ARM reports under a generic top level (spec §7.5: ``InvalidRequestFormat`` / "Cannot parse the
+#: Detail codes ARM reports under a generic top level (semantics §7.5: ``InvalidRequestFormat`` / "Cannot parse the
 #: request." with details ``MissingJsonReferenceId``).
 REQUEST_FORMAT_ENVELOPES: dict[str, tuple[str, str]] = {
     "MissingJsonReferenceId": ("InvalidRequestFormat", "Cannot parse the request."),

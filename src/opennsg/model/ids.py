@@ -1,4 +1,4 @@
-"""ARM resource ids: parsed, built and compared case-insensitively (ARM convention, spec §7.7)."""
+"""ARM resource ids: parsed, built and compared case-insensitively (ARM convention, semantics §7.7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Azure Load Balancer, as far as NSGs see it (spec §6): frontends, backend pools, probes and rules.
+"""Azure Load Balancer, as far as NSGs see it (semantics §6): frontends, backend pools, probes and rules.
 
 Backend pool membership is held by NIC IP configurations (``IpConfiguration.load_balancer_backend_address_pools``),
 as in ARM; a pool here is only a name and an id.

@@ -1,10 +1,10 @@
-"""The project's decisions where Azure is silent (spec §0), each in one named place so it can change."""
+"""The project's decisions where Azure is silent (semantics §0), each in one named place so it can change."""
 
 from __future__ import annotations
 
 from datetime import date
 
-# --- limits (spec §5) ----------------------------------------------------------------------
+# --- limits (semantics §5) ----------------------------------------------------------------------
 MIN_USER_PRIORITY = 100
 MAX_USER_PRIORITY = 4096
 DEFAULT_RULE_PRIORITIES = frozenset({65000, 65001, 65500})
@@ -20,11 +20,11 @@ MAX_NSGS_PER_REGION = 5000
 MAX_ASGS_PER_REGION = 3000
 MAX_FLOWS_PER_NIC = 500_000
 NAME_PATTERN = r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$"
-#: Security admin rule priorities (spec §11.1): 1-4096, unique within a rule collection.
+#: Security admin rule priorities (semantics §11.1): 1-4096, unique within a rule collection.
 MIN_ADMIN_RULE_PRIORITY = 1
 MAX_ADMIN_RULE_PRIORITY = 4096
 
-# --- built-in tags (spec §0) ------------------------------------------------------------------
+# --- built-in tags (semantics §0) ------------------------------------------------------------------
 HOST_VIRTUAL_IP = "168.63.129.16"
 IMDS_IP = "169.254.169.254"
 AZURE_LOAD_BALANCER_PREFIXES = ("168.63.129.16/32",)
@@ -36,7 +36,7 @@ NOT_INTERNET_PREFIXES = (
     "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32", "64:ff9b:1::/48", "100::/64",
 )  # fmt: skip
 
-# --- platform exemptions (spec §0 "Platform exemption", §4.2) ------------------------------------
+# --- platform exemptions (semantics §0 "Platform exemption", §4.2) ------------------------------------
 PLATFORM_DNS_TAG = "AzurePlatformDNS"
 PLATFORM_IMDS_TAG = "AzurePlatformIMDS"
 PLATFORM_LKM_TAG = "AzurePlatformLKM"
@@ -49,7 +49,7 @@ PLATFORM_TAG_PREFIXES: dict[str, tuple[str, ...]] = {
 KMS_PORT = 1688
 PLATFORM_RULE_PREFIX = "PlatformRule_"
 
-# --- outbound SMTP (spec §0 "Outbound SMTP", §6) --------------------------------------------
+# --- outbound SMTP (semantics §0 "Outbound SMTP", §6) --------------------------------------------
 SMTP_PORT = 25
 SMTP_RULE_NAME = "PlatformRule_OutboundSmtpBlocked"
 SMTP_GRANDFATHER_DATE = date(2017, 11, 15)
@@ -68,7 +68,7 @@ QUOTA_ID_OFFER_PREFIXES = {
     "csp_": "CSP",
 }
 
-# --- flows (spec §0 "Flow idle timeout", §3.3) ----------------------------------------------
+# --- flows (semantics §0 "Flow idle timeout", §3.3) ----------------------------------------------
 DEFAULT_FLOW_TIMEOUT_MINUTES = 4
 MIN_FLOW_TIMEOUT_MINUTES = 4
 MAX_FLOW_TIMEOUT_MINUTES = 30
@@ -77,5 +77,5 @@ MAX_FLOW_TIMEOUT_MINUTES = 30
 DEFAULT_API_VERSION = "2024-05-01"
 LATEST_KNOWN_API_VERSION = "2026-01-01"
 #: From this API version on, subnets of VNets created by a PUT default to ``defaultOutboundAccess: false``
-#: (private subnets, spec §12.2).
+#: (private subnets, semantics §12.2).
 PRIVATE_SUBNETS_API_VERSION = "2025-07-01"

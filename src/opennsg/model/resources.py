@@ -17,7 +17,7 @@ from opennsg.model.ids import ResourceId, id_key
 
 @dataclass(frozen=True, slots=True)
 class SecurityRule:
-    """One NSG rule with every ARM property (spec §1.1). ``*_asgs`` hold ASG ids."""
+    """One NSG rule with every ARM property (semantics §1.1). ``*_asgs`` hold ASG ids."""
 
     name: str
     priority: int
@@ -64,12 +64,12 @@ class SecurityRule:
 
     @property
     def verify_name(self) -> str:
-        """Name as IP flow verify and effective rules report it (spec §0)."""
+        """Name as IP flow verify and effective rules report it (semantics §0)."""
         return f"{self.kind}/{self.name}"
 
     @property
     def log_name(self) -> str:
-        """Name as NSG diagnostics and flow logs report it (spec §0)."""
+        """Name as NSG diagnostics and flow logs report it (semantics §0)."""
         return f"{'DefaultRule' if self.is_default else 'UserRule'}_{self.name}"
 
 
@@ -134,7 +134,7 @@ class RouteTable(Resource):
 
     @property
     def forces_tunnelling(self) -> bool:
-        """A 0.0.0.0/0 route whose next hop is not the Internet (spec §0 "KMS and forced tunnelling")."""
+        """A 0.0.0.0/0 route whose next hop is not the Internet (semantics §0 "KMS and forced tunnelling")."""
         return any(
             r.address_prefix.strip() == "0.0.0.0/0" and r.next_hop_type.casefold() != "internet" for r in self.routes
         )
@@ -151,11 +151,11 @@ class Subnet:
     #: None: not given (ARM's default, ``Disabled``); see ``endpoint_network_policies``.
     private_endpoint_network_policies: PrivateEndpointNetworkPolicies | None = None
     #: None: not given. ARM GETs of subnets created with API >= 2025-07-01 say ``false``; older ones have no
-    #: value and keep default outbound access (spec §12.2).
+    #: value and keep default outbound access (semantics §12.2).
     default_outbound_access: bool | None = None
-    #: ``serviceName`` of each delegation (``Microsoft.Sql/managedInstances``, ...), for spec §11.2's exceptions.
+    #: ``serviceName`` of each delegation (``Microsoft.Sql/managedInstances``, ...), for semantics §11.2's exceptions.
     delegations: tuple[str, ...] = ()
-    #: Application Gateway IP configurations using the subnet (spec §11.2: such subnets get no admin rules).
+    #: Application Gateway IP configurations using the subnet (semantics §11.2: such subnets get no admin rules).
     application_gateway_ip_configurations: tuple[str, ...] = ()
 
     @property
@@ -169,7 +169,7 @@ class Subnet:
 
     @property
     def has_default_outbound_access(self) -> bool:
-        """False only for a private subnet (``defaultOutboundAccess: false``, spec §12.2)."""
+        """False only for a private subnet (``defaultOutboundAccess: false``, semantics §12.2)."""
         return self.default_outbound_access is not False
 
     @property
@@ -211,7 +211,7 @@ class VirtualNetwork(Resource):
     subnets: tuple[Subnet, ...] = ()
     peerings: tuple[VirtualNetworkPeering, ...] = ()
     flow_timeout_in_minutes: int | None = None
-    #: On-premises prefixes reachable through this VNet's gateways, when modelled (spec §0 VirtualNetwork tag).
+    #: On-premises prefixes reachable through this VNet's gateways, when modelled (semantics §0 VirtualNetwork tag).
     gateway_prefixes: tuple[str, ...] = ()
     resource_guid: str | None = None
 
@@ -237,7 +237,7 @@ class NetworkInterface(Resource):
     virtual_machine: str | None = None
     enable_ip_forwarding: bool = False
     resource_guid: str | None = None
-    #: The private endpoint owning this NIC (ARM's read-only ``privateEndpoint`` reference, spec §12.1).
+    #: The private endpoint owning this NIC (ARM's read-only ``privateEndpoint`` reference, semantics §12.1).
     private_endpoint: str | None = None
 
     @property
@@ -255,7 +255,7 @@ class NetworkInterface(Resource):
 
     @property
     def normalized_mac(self) -> str | None:
-        """MAC as flow logs print it: 12 upper-case hex digits, no separators (spec §9.1)."""
+        """MAC as flow logs print it: 12 upper-case hex digits, no separators (semantics §9.1)."""
         if not self.mac_address:
             return None
         return "".join(ch for ch in self.mac_address if ch.isalnum()).upper()
@@ -267,7 +267,7 @@ class VirtualMachine(Resource):
     primary_network_interface: str | None = None
 
 
-#: Public IP SKUs closed to inbound traffic unless an NSG allows it (spec §12.3); ``Basic`` is open.
+#: Public IP SKUs closed to inbound traffic unless an NSG allows it (semantics §12.3); ``Basic`` is open.
 CLOSED_BY_DEFAULT_PUBLIC_IP_SKUS = frozenset({"standard", "standardv2"})
 
 
@@ -284,14 +284,14 @@ class PublicIpAddress(Resource):
 
     @property
     def closed_by_default(self) -> bool:
-        """Standard SKUs deny inbound when neither subnet nor NIC has an NSG (spec §12.3). ARM's default SKU for
+        """Standard SKUs deny inbound when neither subnet nor NIC has an NSG (semantics §12.3). ARM's default SKU for
         a new public IP is Standard, so an absent SKU counts as Standard."""
         return (self.sku_name or "Standard").casefold() in CLOSED_BY_DEFAULT_PUBLIC_IP_SKUS
 
 
 @dataclass(frozen=True, slots=True)
 class PrivateEndpoint(Resource):
-    """``Microsoft.Network/privateEndpoints`` (spec §12.1): its subnet, the NIC(s) it owns and its private IPs."""
+    """``Microsoft.Network/privateEndpoints`` (semantics §12.1): its subnet, the NIC(s) it owns and its private IPs."""
 
     subnet: str | None = None
     network_interfaces: tuple[str, ...] = ()
@@ -305,7 +305,7 @@ class PrivateEndpoint(Resource):
 
 @dataclass(frozen=True, slots=True)
 class NatGateway(Resource):
-    """``Microsoft.Network/natGateways``: an outbound path to the internet for its subnets (spec §12.2, §12.3)."""
+    """``Microsoft.Network/natGateways``: an outbound path to the internet for its subnets (semantics §12.2, §12.3)."""
 
     sku_name: str | None = None
     public_ip_addresses: tuple[str, ...] = ()
@@ -318,7 +318,7 @@ class NatGateway(Resource):
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """What SMTP filtering needs to know of a subscription (spec §0 "Outbound SMTP")."""
+    """What SMTP filtering needs to know of a subscription (semantics §0 "Outbound SMTP")."""
 
     subscription_id: str
     quota_id: str | None = None

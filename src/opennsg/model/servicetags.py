@@ -1,4 +1,4 @@
-"""Azure's downloadable "Service Tags – Public" JSON (spec §4.4), loaded into immutable values."""
+"""Azure's downloadable "Service Tags – Public" JSON (semantics §4.4), loaded into immutable values."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class ServiceTag:
 
 @dataclass(frozen=True)
 class ServiceTags:
-    """A service tags file: tags by case-folded name (tag names are case-insensitive, spec §4.3)."""
+    """A service tags file: tags by case-folded name (tag names are case-insensitive, semantics §4.3)."""
 
     tags: Mapping[str, ServiceTag]
     change_number: int = 0

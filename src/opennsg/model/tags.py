@@ -1,7 +1,7 @@
-"""The tags every NSG knows without a service tags file (spec §4.1, §4.2, §4.3): one table for all layers.
+"""The tags every NSG knows without a service tags file (semantics §4.1, §4.2, §4.3): one table for all layers.
 
 Validation (is this a tag?), resolution (what addresses is it at this NIC?) and output (its canonical spelling)
-all read these; the addresses of the platform tags are spec §0 decisions in ``opennsg.model.policy``.
+all read these; the addresses of the platform tags are semantics §0 decisions in ``opennsg.model.policy``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ VIRTUAL_NETWORK_TAG = "VirtualNetwork"
 INTERNET_TAG = "Internet"
 AZURE_LOAD_BALANCER_TAG = "AzureLoadBalancer"
 
-#: The per-NIC built-in tags by case-folded spelling, classic-model spellings (spec §4.3) included.
+#: The per-NIC built-in tags by case-folded spelling, classic-model spellings (semantics §4.3) included.
 BUILTIN_TAGS: Mapping[str, str] = MappingProxyType(
     {
         "virtualnetwork": VIRTUAL_NETWORK_TAG,
@@ -25,7 +25,7 @@ BUILTIN_TAGS: Mapping[str, str] = MappingProxyType(
         "azure_loadbalancer": AZURE_LOAD_BALANCER_TAG,
     }
 )
-#: The AzurePlatform* tags (spec §0 "Platform exemption") by case-folded name.
+#: The AzurePlatform* tags (semantics §0 "Platform exemption") by case-folded name.
 PLATFORM_TAGS: Mapping[str, str] = MappingProxyType({tag.casefold(): tag for tag in PLATFORM_TAG_PREFIXES})
 
 

@@ -75,7 +75,7 @@ class Topology:
     service_tags: ServiceTags | None = None
     private_endpoints: Mapping[str, PrivateEndpoint] = field(default_factory=dict)
     nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
-    # --- AVNM (spec §11): ARM's child resources kept flat, by id; ``*_of`` give a parent's children ---
+    # --- AVNM (semantics §11): ARM's child resources kept flat, by id; ``*_of`` give a parent's children ---
     network_managers: Mapping[str, NetworkManager] = field(default_factory=dict)
     network_groups: Mapping[str, NetworkGroup] = field(default_factory=dict)
     static_members: Mapping[str, StaticMember] = field(default_factory=dict)
@@ -84,7 +84,7 @@ class Topology:
     admin_rules: Mapping[str, AdminRule] = field(default_factory=dict)
     deployment_statuses: tuple[DeploymentStatus, ...] = ()
     management_groups: Mapping[str, ManagementGroup] = field(default_factory=dict)
-    #: Effective admin rules answers (spec §11.5 shape 2), by VNet id key.
+    #: Effective admin rules answers (semantics §11.5 shape 2), by VNet id key.
     effective_admin_rules: Mapping[str, VnetEffectiveAdminRules] = field(default_factory=dict)
 
     @classmethod
@@ -246,7 +246,7 @@ class Topology:
         key = id_key(nsg_id)
         return [n for n in self.nics.values() if n.network_security_group and id_key(n.network_security_group) == key]
 
-    # --- private endpoints, NAT gateways, public IPs (spec §12) ---------------------------------------
+    # --- private endpoints, NAT gateways, public IPs (semantics §12) ---------------------------------------
 
     def private_endpoint(self, resource_id: str | None) -> PrivateEndpoint | None:
         return self.private_endpoints.get(id_key(resource_id)) if resource_id else None
@@ -277,7 +277,7 @@ class Topology:
             {id_key(n): pe for pe in self.private_endpoints.values() for n in pe.network_interfaces}
         )
 
-    # --- AVNM (spec §11) ---------------------------------------------------------------------------
+    # --- AVNM (semantics §11) ---------------------------------------------------------------------------
 
     def network_manager(self, resource_id: str | None) -> NetworkManager | None:
         return self.network_managers.get(id_key(resource_id)) if resource_id else None
@@ -385,7 +385,7 @@ class Topology:
         )
 
     def configuration_deployed(self, configuration_id: str, region: str) -> bool:
-        """Whether a security admin configuration applies in a region (spec §11.6 "No deployment status given"):
+        """Whether a security admin configuration applies in a region (semantics §11.6 "No deployment status given"):
         every region when no status entry names any configuration of its manager; else only where an entry lists
         it as ``Deployed``."""
         configuration = self.security_admin_configuration(configuration_id)

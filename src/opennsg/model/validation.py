@@ -1,4 +1,4 @@
-"""Azure's validation of NSGs and the resources around them (spec §1, §5, §7.5 and the decisions of §0).
+"""Azure's validation of NSGs and the resources around them (semantics §1, §5, §7.5 and the decisions of §0).
 
 Every check reports through ``ArmError(code, message, target)``; codes and message templates live in
 ``Code`` and ``Message`` below so they are easy to find and test. Checks never stop at the first problem.
@@ -16,10 +16,10 @@ Decisions taken here where Azure is silent (each in one place):
   because the singular field takes one value and the plural field refuses tags.
 - IPv4 and IPv6 literals may not be mixed within one address field (the documented case: a plural prefix list
   holding both families). Whether Azure also rejects an IPv4 source with an IPv6 destination is unconfirmed
-  (spec §1.4), so that is accepted; such a rule can never match and is left to the analysis to report.
+  (semantics §1.4), so that is accepted; such a rule can never match and is left to the analysis to report.
 - Names are checked (``NAME_PATTERN``) on NSGs and rules, the resources this project's rules are about; rule names
   are unique per NSG, case-insensitively (``DuplicateSecurityRuleName``).
-- Both or neither of a slot's two fields use the documented two-field message (spec §0), for addresses as for
+- Both or neither of a slot's two fields use the documented two-field message (semantics §0), for addresses as for
   ports; an ASG list beside a prefix (a case Azure's message is not known for) names all three alternatives.
 """
 
@@ -68,7 +68,7 @@ from opennsg.model.values import parse_port_range, parse_prefix
 
 
 class Code:
-    """ARM error codes (spec §7.5; section 0 and this module's docstring for the ones Azure does not document)."""
+    """ARM error codes (semantics §7.5; section 0 and this module's docstring for the ones Azure does not document)."""
 
     INVALID_PRIORITY = "SecurityRuleInvalidPriority"
     CONFLICT = "SecurityRuleConflict"
@@ -97,7 +97,7 @@ class Code:
     INVALID_PROTOCOL = "SecurityRuleInvalidProtocol"
     INVALID_ACCESS = "SecurityRuleInvalidAccess"
     INVALID_DIRECTION = "SecurityRuleInvalidDirection"
-    # --- AVNM security admin rules and private endpoints (spec §11, §12): Azure's codes are not documented, so
+    # --- AVNM security admin rules and private endpoints (semantics §11, §12): Azure's codes are not documented, so
     # these are descriptive ones of OpenNSG's own ---
     ADMIN_RULE_INVALID_PRIORITY = "SecurityAdminRuleInvalidPriority"
     ADMIN_RULE_PRIORITY_CONFLICT = "SecurityAdminRulePriorityConflict"
@@ -130,7 +130,7 @@ class Code:
 
 
 class Message:
-    """Message templates (``str.format`` fields); the documented ones are verbatim from spec §1 and §7.5."""
+    """Message templates (``str.format`` fields); the documented ones are verbatim from semantics §1 and §7.5."""
 
     INVALID_PRIORITY = (
         "Security rule has invalid Priority. Value provided: {priority} Allowed range "
@@ -707,7 +707,7 @@ def _vm_findings(topology: Topology) -> Iterator[Finding]:
             yield from _reference(vm.id, nic_id, topology.nic(nic_id) is not None, vm.id, target)
 
 
-# --- AVNM security admin rules (spec §11) and private endpoints (spec §12) ---------------------------------
+# --- AVNM security admin rules (semantics §11) and private endpoints (semantics §12) ---------------------------------
 
 
 def avnm_findings(topology: Topology) -> Iterator[Finding]:
@@ -910,7 +910,7 @@ def _private_endpoint_findings(topology: Topology) -> Iterator[Finding]:
 
 
 def topology_notes(topology: Topology) -> list[str]:
-    """What ``validate`` says besides problems: the project decisions that shaped the answer (spec §11.6)."""
+    """What ``validate`` says besides problems: the project decisions that shaped the answer (semantics §11.6)."""
     notes: list[str] = []
     for manager in sorted(topology.network_managers.values(), key=lambda m: m.key):
         configurations = topology.configurations_of(manager.id)

@@ -47,7 +47,7 @@ def _plain(text: str) -> bool:
 
 
 def parse_prefix(text: str) -> IPNetwork | None:
-    """An IP address or CIDR (host bits allowed and cleared, spec §0); None when it is neither."""
+    """An IP address or CIDR (host bits allowed and cleared, semantics §0); None when it is neither."""
     candidate = text.strip()
     if not candidate or candidate != text or " " in candidate or not _plain(candidate):
         return None

@@ -127,7 +127,7 @@ class CompiledPolicy:
         self._internet = _AddressLookup(self.program.internet)
 
     def _exempt_tag(self, flow: Flow) -> int:
-        """1 + index of the platform tag exempting this outbound flow, or 0 (spec §0 "Platform exemption")."""
+        """1 + index of the platform tag exempting this outbound flow, or 0 (semantics §0 "Platform exemption")."""
         tags = self._platform.bits(flow.remote_ip)
         for t, need in enumerate(self._platform_ports):
             if (tags >> t) & 1 and (need < 0 or (flow.protocol == IANA_TCP and flow.remote_port == need)):
