@@ -142,4 +142,5 @@ def test_serve_names_the_imported_subscriptions_and_answers_an_index(tmp_path: P
     assert index.status_code == 200
     assert index.json()["links"]["openapi"] == "/openapi.json"
     assert index.json()["links"]["docs"] == "/docs"
+    assert index.json()["links"]["ui"] == "/ui/" and info["ui"] == f"http://127.0.0.1:{port}/ui/"
     assert page.headers["content-type"].startswith("text/html") and 'href="/docs"' in page.text

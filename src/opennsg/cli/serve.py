@@ -93,7 +93,7 @@ def _print_next_steps(info: dict[str, object], created_token: str | None, tls_ce
         f'"{info["url"]}/subscriptions/{subscription}/providers/Microsoft.Network/networkSecurityGroups'
         f'?api-version=2026-01-01"'
     )
-    stdout.print(f"API reference: {info['url']}/docs   OpenAPI: {info['url']}/openapi.json")
+    stdout.print(f"Web UI: {info['url']}/ui/   API reference: {info['url']}/docs   OpenAPI: {info['url']}/openapi.json")
 
 
 def register(app: typer.Typer) -> None:
@@ -179,6 +179,7 @@ def register(app: typer.Typer) -> None:
             "tokens": str(token_path),
             "certificate": str(tls_cert) if tls_cert else None,
             "subscriptions": subscriptions,
+            "ui": f"{scheme}://{shown_host}:{port}/ui/",
         }
         if created_token:
             info["token"] = created_token
