@@ -479,18 +479,7 @@ def show(
         ]
         table = _rule_table(f"{item['name']}  →  {', '.join(attached) or 'not associated'}")
         for r in item["rules"]:
-            table.add_row(
-                str(r["priority"]),
-                r["direction"],
-                r["access"],
-                r["protocol"],
-                r["name"],
-                ", ".join(_short(x) for x in r["source"]),
-                ", ".join(r["sourcePorts"]),
-                ", ".join(_short(x) for x in r["destination"]),
-                ", ".join(r["destinationPorts"]),
-                style="dim" if r["default"] else None,
-            )
+            _add_rule_row(table, r, r["source"], r["destination"], dim=r["default"])
         stdout.print(table)
 
 
@@ -562,18 +551,26 @@ def _print_admin_configurations(configurations: list[dict[str, Any]]) -> None:
             )
             table = _rule_table(title)
             for r in collection["rules"]:
-                table.add_row(
-                    str(r["priority"]),
-                    r["direction"],
-                    r["access"],
-                    r["protocol"],
-                    r["name"],
-                    ", ".join(_short(x) for x in r["sources"]),
-                    ", ".join(r["sourcePorts"]),
-                    ", ".join(_short(x) for x in r["destinations"]),
-                    ", ".join(r["destinationPorts"]),
-                )
+                _add_rule_row(table, r, r["sources"], r["destinations"])
             stdout.print(table)
+
+
+def _add_rule_row(
+    table: Table, rule: dict[str, Any], sources: list[str], destinations: list[str], dim: bool = False
+) -> None:
+    """One NSG or admin rule of ``show`` as a row of ``_rule_table``."""
+    table.add_row(
+        str(rule["priority"]),
+        rule["direction"],
+        rule["access"],
+        rule["protocol"],
+        rule["name"],
+        ", ".join(_short(x) for x in sources),
+        ", ".join(rule["sourcePorts"]),
+        ", ".join(_short(x) for x in destinations),
+        ", ".join(rule["destinationPorts"]),
+        style="dim" if dim else None,
+    )
 
 
 def _short(value: str) -> str:
