@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -155,23 +154,6 @@ def avnm_counts(topology: Topology) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-def _endpoint(text: str, what: str) -> tuple[str, str | None]:
-    """``IP:PORT``, ``[IPv6]:PORT``, a bare IP (port-less protocols) or ``IP:*``."""
-    raw = text.strip()
-    if raw.startswith("["):
-        host, _, rest = raw[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else None
-    elif raw.count(":") == 1:
-        host, _, port = raw.partition(":")
-    else:
-        host, port = raw, None
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise OpenNsgError([ArmError("InvalidIPAddress", f"--{what}: '{host}' is not an IP address.")]) from None
-    return host, (port or None)
-
-
 @app.command()
 def verify(
     paths: list[Path] = PathsArgument,
@@ -196,7 +178,7 @@ def verify(
 ) -> None:
     """IP flow verify: the verdict for a flow at a NIC, the rule and NSG that decided, and the chain evaluated."""
     from opennsg.engine import Engine
-    from opennsg.engine.flow import Flow, parse_flow_protocol
+    from opennsg.engine.flow import Flow, parse_endpoint, parse_flow_protocol
 
     with bad_input_exits(json):
         topology = load_topology(
@@ -228,8 +210,8 @@ def verify(
         if problems:
             raise OpenNsgError(problems)
         assert nic and local and remote and isinstance(parsed_direction, Direction) and proto is not None
-        local_ip, local_port = _endpoint(local, "local")
-        remote_ip, remote_port = _endpoint(remote, "remote")
+        local_ip, local_port = parse_endpoint(local, "--local")
+        remote_ip, remote_port = parse_endpoint(remote, "--remote")
         try:
             flow = Flow.make(parsed_direction, proto, local_ip, local_port, remote_ip, remote_port)
         except ValueError as exc:

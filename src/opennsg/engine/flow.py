@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from opennsg.model.enums import (
@@ -14,6 +15,7 @@ from opennsg.model.enums import (
     PORTED_PROTOCOLS,
     Direction,
 )
+from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.values import IPAddress, parse_address, parse_port
 
 PROTOCOL_NUMBERS = {
@@ -103,3 +105,21 @@ def _port(value: int | str | None) -> int | None:
     if port is None:
         raise ValueError(f"not a port: {value!r}")
     return port
+
+
+def parse_endpoint(text: str, what: str) -> tuple[str, str | None]:
+    """``IP:PORT``, ``[IPv6]:PORT``, a bare IP (port-less protocols) or ``IP:*``, as IP flow verify's endpoints are
+    written on the command line and in the web UI; ``what`` names the field in the error."""
+    raw = text.strip()
+    if raw.startswith("["):
+        host, _, rest = raw[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif raw.count(":") == 1:
+        host, _, port = raw.partition(":")
+    else:
+        host, port = raw, None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise OpenNsgError([ArmError("InvalidIPAddress", f"{what}: '{host}' is not an IP address.")]) from None
+    return host, (port or None)

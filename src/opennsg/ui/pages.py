@@ -7,7 +7,6 @@ cannot carry an ``Authorization`` header, and the token must never be in a URL o
 
 from __future__ import annotations
 
-import ipaddress
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from urllib.parse import quote, urlencode
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from opennsg.engine.flow import Flow, parse_flow_protocol
+from opennsg.engine.flow import Flow, parse_endpoint, parse_flow_protocol
 from opennsg.engine.ir import Verdict
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -291,23 +290,6 @@ def _effective_row(rule: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --- verify ---------------------------------------------------------------------------------------------
-
-
-def parse_endpoint(text: str, what: str) -> tuple[str, str | None]:
-    """``IP:PORT``, ``[IPv6]:PORT``, a bare IP (port-less protocols) or ``IP:*`` — as ``opennsg verify`` reads them."""
-    raw = text.strip()
-    if raw.startswith("["):
-        host, _, rest = raw[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else None
-    elif raw.count(":") == 1:
-        host, _, port = raw.partition(":")
-    else:
-        host, port = raw, None
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise OpenNsgError([ArmError("InvalidIPAddress", f"{what}: '{host}' is not an IP address.")]) from None
-    return host, (port or None)
 
 
 def decide(view: View, params: Mapping[str, str]) -> tuple[NetworkInterface, Verdict]:
