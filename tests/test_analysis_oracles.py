@@ -11,6 +11,7 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from avnm_world import Avnm
 from conftest import World, rule
 from opennsg.analysis import diff_topologies
 from opennsg.analysis.symbolic import CompiledPolicy, build_space, evaluate_boxes
@@ -174,3 +175,18 @@ def test_rules_in_the_oracle_use_their_singular_fields() -> None:
 def test_admin_rules_and_private_endpoints_decide_as_the_engine(tf: tuple[Topology, list[tuple[str, Flow]]]) -> None:
     """The same property over topologies with AVNM admin rules and private endpoints (their chain stages)."""
     _pieces_agree(tf)
+
+
+def test_an_exempt_flow_under_admin_rules_with_no_nsg_is_allowed_with_no_rule_name() -> None:
+    """Semantics §0: with no NSG on the way, a platform-exempt flow nothing decided names no rule — also when
+    admin rules are (found by the property above: the symbolic pieces said ``PlatformRule_AzurePlatformDNS``)."""
+    world = World()
+    nic = world.nic("app", world.subnet("app", "10.0.1.0/24"), NIC_IP)
+    avnm = Avnm()
+    avnm.simple(("deny-smtp", 10, "Outbound", "Deny", {"protocol": "Tcp", "destination_ports": ("25",)}))
+    topology = avnm.onto(world.topology())
+    flows = [(nic, Flow.make("Outbound", "TCP", NIC_IP, 50000, "168.63.129.16", port)) for port in (25, 53, 80)]
+    for _, flow in flows:
+        verdict = Engine(topology).verify(nic, flow)
+        assert (verdict.access.value, verdict.rule_name, verdict.nsg_id) == ("Allow", None, None)
+    _pieces_agree((topology, flows))

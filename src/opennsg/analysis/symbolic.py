@@ -374,7 +374,7 @@ def _chain(
         for box, (payload, candidate) in pieces:
             if candidate is not None:
                 out.append((box, payload, candidate))
-            elif exempt is not None and chain.stages:
+            elif exempt is not None and chain.names_platform_exemption:
                 out.append((box, payload, Decision(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{exempt}")))
             else:
                 out.append((box, payload, Decision(Access.ALLOW, chain.unmatched_rule_name)))

@@ -483,7 +483,8 @@ class _Compiler:
                     self.body.append(_rule(exempt_chain, [{"jump": {"target": stage_chain}}]))
                     self.body.append(_rule(exempt_chain, [_clear_stage_done()]))
                 self.body.append(_rule(exempt_chain, [{"goto": {"target": final}}]))
-                ref = _platform_ref(_PLATFORM_MARKS[tag], f"{PLATFORM_RULE_PREFIX}{tag}", Access.ALLOW, direction)
+                name = f"{PLATFORM_RULE_PREFIX}{tag}" if chain.names_platform_exemption else chain.unmatched_rule_name
+                ref = _platform_ref(_PLATFORM_MARKS[tag], name, Access.ALLOW, direction)
                 self.rules[ref.mark] = ref
                 for family, intervals in ((4, addresses.v4), (6, addresses.v6)):
                     if not intervals:
