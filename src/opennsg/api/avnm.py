@@ -478,7 +478,7 @@ class ManagerRoutes:
             assert change.result is not None
             operation = store.record_result(subscriptionId, change.result)
             headers = lro_headers(request, subscriptionId, manager.location, operation, True)
-            return Response(status_code=202, headers=headers)
+            return json_response(change.result, 202, headers)  # the commit, as in Azure's 202 (and at Location)
 
         @self.router.post(item + "/listDeploymentStatus", tags=tags, operation_id="NetworkManagerDeploymentStatus_List")
         async def list_deployment_status(

@@ -80,7 +80,10 @@ def add_back_references(snapshot: Snapshot, model: Resource, body: dict[str, Any
     properties = body["properties"]
     if isinstance(model, RouteTable):
         subnets = references.subnets_by_route_table.get(model.key)
-        properties["subnets"] = [{"id": s} for s in subnets] if subnets else None
+        if subnets:
+            properties["subnets"] = [{"id": s} for s in subnets]
+        else:  # no key at all, as ARM answers (the schema allows an array or nothing, never null)
+            properties.pop("subnets", None)
     if isinstance(model, VirtualNetwork):
         for subnet in properties.get("subnets") or []:
             if isinstance(subnet, dict) and isinstance(subnet.get("id"), str):
