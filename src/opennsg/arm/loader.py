@@ -17,8 +17,6 @@ every command reads them mixed freely with ARM files and validates them with the
 
 from __future__ import annotations
 
-import codecs
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -71,6 +69,7 @@ from opennsg.model.avnm import (
     VnetEffectiveAdminRules,
 )
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.files import InputError, files_under, parse_json, read_text
 from opennsg.model.ids import id_key
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
@@ -570,39 +569,25 @@ def _refers_to(problem: ArmError, resource_ids: set[str]) -> bool:
 def _json_files(path: Path) -> list[Path]:
     """``*.json`` under a directory, recursively, except inside Terraform modules (directories with ``.tf``
     files: their JSON is read only when named as its own path)."""
-    modules = {p.parent for p in path.rglob("*.tf") if p.is_file() and p.parent != path}
-    return sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file() and p.suffix.casefold() == ".json" and not any(m in p.parents for m in modules)
-    )
+    modules = {p.parent for p in files_under(path, (".tf",)) if p.is_file() and p.parent != path}
+    return sorted(p for p in files_under(path, (".json",)) if not any(m in p.parents for m in modules))
 
 
 def read_json(path: Path, problems: list[ArmError]) -> Any | None:
-    """A file's JSON, or None with the problem recorded (missing, empty, not text, not JSON)."""
+    """A file's JSON, or None with the problem recorded (missing, not a regular file, empty, not text, not JSON,
+    nested too deep)."""
     label = str(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        problems.append(ArmError(Code.FILE_NOT_FOUND, Message.FILE_NOT_FOUND.format(source=label), label))
-        return None
-    try:
-        # Windows PowerShell 5 redirects (``az ... > file.json``) write UTF-16 with a byte order mark.
-        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-        text = raw.decode("utf-16") if utf16 else raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        reason = f"not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})"
-        problems.append(ArmError(Code.INVALID_JSON, Message.INVALID_JSON.format(source=label, reason=reason), label))
-        return None
-    if not text.strip():
-        problems.append(ArmError(Code.INVALID_JSON, Message.EMPTY_DOCUMENT.format(source=label), label))
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        reason = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
-        target = f"{label}:{exc.lineno}:{exc.colno}"
-        problems.append(ArmError(Code.INVALID_JSON, Message.INVALID_JSON.format(source=label, reason=reason), target))
+        data = parse_json(read_text(path), label)
+        if data is None:  # a document of its own, never an input: say so instead of reading nothing
+            raise InputError(label, "holds only JSON null; expected an object or an array")
+        return data
+    except InputError as exc:
+        if exc.missing:
+            problems.append(ArmError(Code.FILE_NOT_FOUND, Message.FILE_NOT_FOUND.format(source=label), label))
+        else:
+            target = f"{label}:{exc.position}" if exc.position else label
+            problems.append(ArmError(Code.INVALID_JSON, f"{label} {exc.reason}.", target))
         return None
 
 
@@ -641,6 +626,9 @@ def load_paths(
             module.extend(f for f in hcl if f not in module)
             continue
         files = _json_files(path) if path.is_dir() else [path]
+        if not files:  # an empty folder (or one of other files) is a mistake, not an empty network
+            message = f"{path} holds no ARM JSON (*.json) or Terraform (*.tf) files."
+            problems.append(ArmError(Code.FILE_NOT_FOUND, message, str(path)))
         for file in files:
             data = read_json(file, problems)
             if data is None:

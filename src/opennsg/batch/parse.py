@@ -7,6 +7,7 @@ message for a bad row is only built (in Python) for the rows that have one.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv6Address
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 
 from opennsg.engine.compiled import NO_PORT
 from opennsg.engine.flow import PROTOCOL_NUMBERS
+from opennsg.model.files import check_regular_file, read_text
 
 TARGET = "targetResourceId"
 TARGET_NIC = "targetNicResourceId"
@@ -32,6 +34,8 @@ LOCAL_PORT = "localPort"
 REMOTE_IP = "remoteIPAddress"
 REMOTE_PORT = "remotePort"
 FIELDS = (TARGET, TARGET_NIC, DIRECTION, PROTOCOL, LOCAL_IP, LOCAL_PORT, REMOTE_IP, REMOTE_PORT)
+#: Every flow names these (and its target, by NIC or by VM).
+REQUIRED_FIELDS = (DIRECTION, PROTOCOL, LOCAL_IP, LOCAL_PORT, REMOTE_IP, REMOTE_PORT)
 
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 CSV_SUFFIXES = (".csv",)
@@ -63,15 +67,16 @@ class RawFlows:
 
 
 def _json_rows(path: Path) -> tuple[list[Any], dict[int, str]]:
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
             whole = json.loads(text)
-        except json.JSONDecodeError:
+        except (RecursionError, ValueError):  # read line by line: each bad line is reported as its row
             pass
         else:
-            return list(whole), {}
+            if isinstance(whole, list):
+                return whole, {}
     rows: list[Any] = []
     unreadable: dict[int, str] = {}
     for line in text.splitlines():
@@ -82,6 +87,12 @@ def _json_rows(path: Path) -> tuple[list[Any], dict[int, str]]:
         except json.JSONDecodeError as exc:
             unreadable[len(rows)] = f"Not a JSON object: {exc.msg} at column {exc.colno}."
             rows.append(None)
+        except RecursionError:
+            unreadable[len(rows)] = "Not a flow: the line nests arrays or objects too deeply."
+            rows.append(None)
+        except ValueError:  # an integer literal longer than Python converts
+            unreadable[len(rows)] = f"Not a flow: a number has more than {sys.get_int_max_str_digits()} digits."
+            rows.append(None)
     return rows, unreadable
 
 
@@ -90,9 +101,14 @@ def _scalar_text(value: Any) -> str | None:
         return None
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, int | float | str):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
         return str(value)
-    return json.dumps(value)
+    try:
+        return json.dumps(value)  # an array or object: reported as the row's bad value
+    except (RecursionError, ValueError):
+        return "(a nested value)"
 
 
 def read_json(path: Path) -> RawFlows:
@@ -107,7 +123,23 @@ def read_json(path: Path) -> RawFlows:
     return RawFlows({f: pa.array(v, type=pa.string()) for f, v in columns.items()}, unreadable)
 
 
-def _as_strings(table: pa.Table) -> RawFlows:
+class FlowsFileError(ValueError):
+    """A flows file that cannot be read as flows at all: its columns are missing or of the wrong type."""
+
+
+def check_columns(path: Path, names: list[str]) -> None:
+    """A CSV or Parquet file names its columns: one missing is the file's fault, not every row's."""
+    missing = [f for f in REQUIRED_FIELDS if f not in names]
+    if TARGET not in names and TARGET_NIC not in names:
+        missing.insert(0, f"{TARGET} (or {TARGET_NIC})")
+    if missing:
+        raise FlowsFileError(
+            f"'{path}' has no column {', '.join(missing)}; a flows file has the columns of IP flow verify: "
+            f"{TARGET} or {TARGET_NIC}, {', '.join(REQUIRED_FIELDS)}."
+        )
+
+
+def _as_strings(table: pa.Table, path: Path) -> RawFlows:
     n = table.num_rows
     columns: dict[str, pa.Array] = {}
     for field in FIELDS:
@@ -115,24 +147,40 @@ def _as_strings(table: pa.Table) -> RawFlows:
             columns[field] = pa.nulls(n, type=pa.string())
             continue
         column = table.column(field)
-        if pa.types.is_dictionary(column.type):
+        if pa.types.is_dictionary(column.type) and pa.types.is_string(column.type.value_type):
             column = column.unify_dictionaries()
         elif not pa.types.is_string(column.type):
-            column = pc.cast(column, pa.string())
+            column = _cast_to_strings(column, field, path)
         columns[field] = column.combine_chunks()
     return RawFlows(columns, {})
 
 
+def _cast_to_strings(column: pa.ChunkedArray, field: str, path: Path) -> pa.ChunkedArray:
+    """Numbers and other scalars as text; lists, structs and maps are not flow fields."""
+    wrong = FlowsFileError(f"'{path}': column {field} holds {column.type} values; a flow field is a string or number.")
+    if pa.types.is_nested(column.type):
+        raise wrong
+    try:
+        return pc.cast(column, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        raise wrong from None
+
+
 def read_csv(path: Path) -> RawFlows:
+    check_regular_file(path)
     options = pacsv.ConvertOptions(column_types={f: pa.string() for f in FIELDS}, strings_can_be_null=False)
-    return _as_strings(pacsv.read_csv(path, convert_options=options))
+    table = pacsv.read_csv(path, convert_options=options)
+    check_columns(path, table.column_names)
+    return _as_strings(table, path)
 
 
 def read_parquet(path: Path) -> RawFlows:
+    check_regular_file(path)
     schema = pq.read_schema(path)
+    check_columns(path, schema.names)
     present = [f for f in FIELDS if f in schema.names]
     strings = [f for f in present if pa.types.is_string(schema.field(f).type)]
-    return _as_strings(pq.read_table(path, columns=present, read_dictionary=strings))
+    return _as_strings(pq.read_table(path, columns=present, read_dictionary=strings), path)
 
 
 READERS: dict[str, Callable[[Path], RawFlows]] = {"json": read_json, "csv": read_csv, "parquet": read_parquet}

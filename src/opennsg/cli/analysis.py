@@ -22,6 +22,7 @@ from opennsg.cli.common import (
     bad_input_exits,
     print_json,
     stdout,
+    writing_output,
 )
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.servicetags import ServiceTags
@@ -92,7 +93,8 @@ def diff(
         result = diff_topologies(before, after, nic, rules)
     lines = _diff_lines(result)
     if markdown is not None:
-        markdown.write_text(_diff_markdown(result, lines), encoding="utf-8")
+        with writing_output("--markdown", markdown, json):
+            markdown.write_text(_diff_markdown(result, lines), encoding="utf-8")
     if json:
         print_json(result.to_json())
     else:
@@ -224,7 +226,8 @@ def lint(
         from opennsg.analysis.sarif import to_sarif
 
         log = to_sarif(findings, Locator.of(input_files(paths)))
-        sarif.write_text(jsonlib.dumps(log, indent=2) + "\n", encoding="utf-8")
+        with writing_output("--sarif", sarif, json):
+            sarif.write_text(jsonlib.dumps(log, indent=2) + "\n", encoding="utf-8")
     if json:
         print_json({"findings": [f.to_json() for f in findings]})
     else:
@@ -290,7 +293,8 @@ def reach(
     if html is not None:
         from opennsg.analysis.report import matrix_html
 
-        html.write_text(matrix_html(matrix), encoding="utf-8")
+        with writing_output("--html", html, json):
+            html.write_text(matrix_html(matrix), encoding="utf-8")
     if json:
         print_json(matrix.to_json())
     else:

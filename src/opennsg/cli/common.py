@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
 from opennsg.model.servicetags import ServiceTags
@@ -37,6 +38,12 @@ def print_json(data: Any) -> None:
 
 def fail(errors: OpenNsgError | list[ArmError] | ArmError, as_json: bool) -> NoReturn:
     """Report every problem ARM-style (code, message, details) and exit 2."""
+    report_problems(errors, as_json)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def report_problems(errors: OpenNsgError | list[ArmError] | ArmError, as_json: bool) -> None:
+    """Every problem ARM-style on stderr: one JSON document with ``--json``, else a line per problem."""
     if isinstance(errors, OpenNsgError):
         response = errors.response
     elif isinstance(errors, ArmError):
@@ -46,7 +53,7 @@ def fail(errors: OpenNsgError | list[ArmError] | ArmError, as_json: bool) -> NoR
     if as_json:
         sys.stderr.write(json.dumps(response.to_json(), indent=2) + "\n")
     else:
-        stderr.print(f"[bold red]error[/] {response.code}: {response.message}", markup=True)
+        stderr.print(f"[bold red]error[/] {escape(response.code)}: {escape(response.message)}", markup=True)
         if response.hint is not None:
             stderr.print(f"  hint: {response.hint}", markup=False)
         for detail in response.details:
@@ -54,7 +61,6 @@ def fail(errors: OpenNsgError | list[ArmError] | ArmError, as_json: bool) -> NoR
             stderr.print(f"  - {detail.code}: {detail.message}{target}", markup=False)
             if detail.hint is not None:
                 stderr.print(f"    hint: {detail.hint}", markup=False)
-    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def expectation_failed(summary: str, detail: dict[str, Any], as_json: bool) -> NoReturn:
@@ -62,7 +68,7 @@ def expectation_failed(summary: str, detail: dict[str, Any], as_json: bool) -> N
     if as_json:
         sys.stderr.write(json.dumps({"expectationFailed": detail}) + "\n")
     else:
-        stderr.print(f"[bold red]expectation not met[/]: {summary}", markup=True)
+        stderr.print(f"[bold red]expectation not met[/]: {escape(summary)}", markup=True)
     raise typer.Exit(EXIT_EXPECTATION_FAILED)
 
 
@@ -73,6 +79,21 @@ def bad_input_exits(as_json: bool) -> Iterator[None]:
         yield
     except OpenNsgError as exc:
         fail(exc, as_json)
+
+
+#: The code of an output file (``--png``, ``--output``, ``--flowlogs-out``, ...) that cannot be written.
+CANNOT_WRITE_OUTPUT = "CannotWriteOutput"
+
+
+@contextmanager
+def writing_output(flag: str, path: Path, as_json: bool) -> Iterator[None]:
+    """Writing a file the user named: one that cannot be written (no such folder, no permission, a full disk) is
+    reported like bad input, exit 2."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        fail(ArmError(CANNOT_WRITE_OUTPUT, f"Cannot write {path} ({flag}): {reason}.", str(path)), as_json)
 
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
@@ -153,7 +174,7 @@ def load_inputs(
     notes: list[str] = []
     topology = load_paths(paths, service_tags=tags, terraform=terraform, notes=notes, inputs=template)
     for note in notes:
-        stderr.print(f"[yellow]note[/] {note}", markup=True)
+        stderr.print(f"[yellow]note[/] {escape(note)}", markup=True)
     return topology
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from opennsg.cli.common import (
+    EXIT_BAD_INPUT,
     JsonOption,
     LocationOption,
     ResourceGroupOption,
@@ -20,17 +21,20 @@ from opennsg.cli.common import (
     VarFileOption,
     VarOption,
     bad_input_exits,
+    fail,
     load_inputs,
     print_json,
     stderr,
     stdout,
     template_inputs,
+    writing_output,
 )
+from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.topology import Topology
 
 if TYPE_CHECKING:  # the reader pulls in pyarrow and numpy: imported when a flowlogs command runs
     from opennsg.arm.template import TemplateInputs
-    from opennsg.flowlogs.reader import ReadStats
+    from opennsg.flowlogs.reader import FlowLogReader, ReadStats
 
 flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
 LogsArgument = typer.Argument(..., help="Flow log files (PT1H.json) or folders of them (blob layout).")
@@ -51,7 +55,14 @@ FilterOption = typer.Option(
 StatsConfigOption = typer.Option(None, "--config", help="Config whose rules never hit are listed.")
 PngOption = typer.Option(None, "--png", help="Draw allowed/denied tuples per minute into this PNG.")
 TopOption = typer.Option(10, "--top", min=1, help="How many top talkers.")
+AllowProblemsOption = typer.Option(
+    False,
+    "--allow-problems",
+    help="Exit 0 although some records or tuples could not be read (they are still listed on stderr).",
+)
 MAX_PROBLEMS_SHOWN = 20
+#: The code of an error about the flow log files themselves (none found, none readable, some not readable).
+INVALID_FLOW_LOGS = "InvalidFlowLogs"
 
 
 def register(app: typer.Typer) -> None:
@@ -81,6 +92,43 @@ def _report_problems(read: ReadStats) -> None:
         stderr.print(f"  … and {len(read.problems) - MAX_PROBLEMS_SHOWN} more (--json lists them all)")
 
 
+def _reader(logs: list[Path]) -> FlowLogReader:
+    """A reader over the logs given; no flow log file at all is bad input (an empty folder, a mistyped path)."""
+    from opennsg.flowlogs.reader import FlowLogReader
+
+    reader = FlowLogReader(logs)
+    if not reader.files:
+        shown = ", ".join(str(p) for p in logs)
+        raise OpenNsgError([ArmError(INVALID_FLOW_LOGS, f"No flow log files (*.json) under {shown}.", shown)])
+    return reader
+
+
+def _problems(read: ReadStats) -> list[ArmError]:
+    return [ArmError(INVALID_FLOW_LOGS, p.message, f"{p.file}: {p.position}") for p in read.problems]
+
+
+def _unreadable(read: ReadStats) -> OpenNsgError | None:
+    """Nothing readable is bad input whatever the flags: no tuple was read and something went wrong."""
+    if read.tuples or not read.problems:
+        return None
+    summary = ArmError(INVALID_FLOW_LOGS, f"No flow tuple could be read from {read.files} file(s).")
+    return OpenNsgError([summary, *_problems(read)])
+
+
+def _exit_on_problems(read: ReadStats, allow_problems: bool, as_json: bool) -> None:
+    """Logs read in part: the answer stands, but the exit says it is partial unless ``--allow-problems``."""
+    if not read.problems or allow_problems:
+        return
+    message = (
+        f"{read.malformed_records} malformed record(s) and {read.malformed_tuples} malformed tuple(s) were skipped; "
+        "the answer covers only what could be read (pass --allow-problems to accept that)."
+    )
+    if as_json:
+        fail([ArmError(INVALID_FLOW_LOGS, message), *_problems(read)], as_json)
+    stderr.print(f"error {INVALID_FLOW_LOGS}: {message}", markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
 @flowlogs_app.command()
 def replay(
     logs: list[Path] = LogsArgument,
@@ -95,6 +143,7 @@ def replay(
     parameter: list[str] | None = TemplateParameterOption,
     resource_group: str | None = ResourceGroupOption,
     location: str | None = LocationOption,
+    allow_problems: bool = AllowProblemsOption,
     json: bool = JsonOption,
 ) -> None:
     """Decide every logged flow against the proposed config; list the flows whose verdict would change."""
@@ -116,15 +165,17 @@ def replay(
             var_file,
             template_inputs(parameters_file, parameter, subscription, resource_group, location),
         )
-        from opennsg.flowlogs.reader import FlowLogReader
-
-        reader = FlowLogReader(logs)
+        reader = _reader(logs)
         batches = reader.batches() if selected is None else selected.apply(reader.batches())
         result = run_replay(
             topology, batches, reader.stats, engine=chosen, config_paths=config, service_tags=service_tags
         )
+        unreadable = _unreadable(result.read)
+        if unreadable is not None:
+            raise unreadable
     if json:
         print_json(result.to_json())
+        _exit_on_problems(result.read, allow_problems, json)
         return
     _report_problems(result.read)
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -146,6 +197,7 @@ def replay(
         stdout.print(
             f"{result.unattributed_flows} flow(s) ({result.unattributed_tuples} tuples) match no NIC of the config."
         )
+    _exit_on_problems(result.read, allow_problems, json)
 
 
 @flowlogs_app.command()
@@ -162,6 +214,7 @@ def stats(
     parameter: list[str] | None = TemplateParameterOption,
     resource_group: str | None = ResourceGroupOption,
     location: str | None = LocationOption,
+    allow_problems: bool = AllowProblemsOption,
     json: bool = JsonOption,
 ) -> None:
     """Top talkers, allowed/denied flows over time, rules hit and (with --config) rules never hit."""
@@ -180,14 +233,17 @@ def stats(
             if config
             else None
         )
-        from opennsg.flowlogs.reader import FlowLogReader
-
-        reader = FlowLogReader(logs)
+        reader = _reader(logs)
         result = compute_stats(reader.batches(), reader.stats, topology, top)
+        unreadable = _unreadable(result.read)
+        if unreadable is not None:
+            raise unreadable
         if png:
-            plot_timeline(result, png)
+            with writing_output("--png", png, json):
+                plot_timeline(result, png)
     if json:
         print_json(result.to_json())
+        _exit_on_problems(result.read, allow_problems, json)
         return
     _report_problems(result.read)
     talkers = Table(title="Top talkers")
@@ -217,3 +273,4 @@ def stats(
         stdout.print(never)
     if png:
         stdout.print(f"timeline drawn to {png}")
+    _exit_on_problems(result.read, allow_problems, json)

@@ -33,9 +33,11 @@ from opennsg.cli.common import (
     VarOption,
     bad_input_exits,
     print_json,
+    report_problems,
     stdout,
     template_inputs,
 )
+from opennsg.cli.guard import GuardedGroup
 from opennsg.engine.ir import Verdict, rule_log_name
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="opennsg",
+    cls=GuardedGroup,
     help="Azure Network Security Groups, exactly, outside Azure.",
     no_args_is_help=True,
     add_completion=True,
@@ -237,13 +240,27 @@ def verify(
 def _verify_flows(topology: Topology, flows: Path, output: Path | None, as_json: bool) -> None:
     """``--flows``: verdicts in input order; stdout carries only the verdict lines unless ``--output`` is given."""
     from opennsg.batch import verify_flows_file
+    from opennsg.batch.parse import FlowsFileError
+    from opennsg.model.files import InputError
 
     try:
         summary = verify_flows_file(topology, flows, output, progress=output is not None)
+    except InputError as exc:
+        if exc.missing:
+            raise OpenNsgError([ArmError("FileNotFound", f"Flows file {flows} does not exist.", str(flows))]) from None
+        raise OpenNsgError([ArmError("InvalidFlowsFile", str(exc), str(flows))]) from None
+    except FlowsFileError as exc:
+        raise OpenNsgError([ArmError("InvalidFlowsFile", str(exc), str(flows))]) from None
     except FileNotFoundError:
-        raise OpenNsgError([ArmError("FileNotFound", f"Flows file {flows} does not exist.")]) from None
+        raise OpenNsgError([ArmError("FileNotFound", f"Flows file {flows} does not exist.", str(flows))]) from None
     except (OSError, ValueError) as exc:  # unknown extension, unreadable or malformed file (pyarrow raises these)
-        raise OpenNsgError([ArmError("InvalidFlowsFile", f"{flows}: {exc}")]) from None
+        raise OpenNsgError([ArmError("InvalidFlowsFile", f"{flows}: {exc}", str(flows))]) from None
+    if summary.errors:  # each bad row has its error in place in the output; stderr says the run was not clean
+        message = (
+            f"{summary.errors} of {summary.flows} flows could not be decided; each has its error in place in the "
+            f"verdicts ({output or 'stdout'})."
+        )
+        report_problems([ArmError("InvalidFlows", message, str(flows))], as_json)
     if output is not None:
         if as_json:
             print_json(summary.to_json())

@@ -15,6 +15,7 @@ from opennsg.cli.common import (
     load_service_tags,
     print_json,
     stdout,
+    writing_output,
 )
 
 ScenarioArgument = typer.Argument(..., help="Scenario YAML (see examples/scenarios/README.md).")
@@ -41,7 +42,10 @@ def simulate(
     with bad_input_exits(json):
         tags = load_service_tags(service_tags)
         run = run_scenario(scenario, max_flows_per_nic, tags)
-    written = run.flow_logs.write(flowlogs_out) if flowlogs_out else []
+    written = []
+    if flowlogs_out is not None:
+        with writing_output("--flowlogs-out", flowlogs_out, json):
+            written = run.flow_logs.write(flowlogs_out)
     refused = {nic.name: run.network.table(nic).refused for nic in run.topology.nics.values()}
     summary = {
         "packets": sum(1 for e in run.events if e.delivered is not None),

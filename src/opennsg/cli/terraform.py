@@ -17,6 +17,7 @@ from opennsg.cli.common import (
     load_inputs,
     print_json,
     stdout,
+    writing_output,
 )
 from opennsg.model.errors import ArmError, OpenNsgError
 
@@ -63,12 +64,13 @@ def export(
         if directory.exists() and not directory.is_dir():
             raise OpenNsgError([ArmError("InvalidParameter", f"{directory} exists and is not a directory.")])
         topology = load_inputs(inputs, service_tags, subscription, var, var_file)
-        if output_format == "terraform":
-            written = export_module(topology, directory)
-        else:
-            directory.mkdir(parents=True, exist_ok=True)
-            written = directory / "topology.json"
-            written.write_text(json_module.dumps(export_topology(topology), indent=2) + "\n", encoding="utf-8")
+        with writing_output("DIR", directory, json):
+            if output_format == "terraform":
+                written = export_module(topology, directory)
+            else:
+                directory.mkdir(parents=True, exist_ok=True)
+                written = directory / "topology.json"
+                written.write_text(json_module.dumps(export_topology(topology), indent=2) + "\n", encoding="utf-8")
     counts = {
         "networkSecurityGroups": len(topology.nsgs),
         "applicationSecurityGroups": len(topology.asgs),

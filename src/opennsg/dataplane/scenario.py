@@ -8,6 +8,7 @@ each packet's fate and the reason for it become a ``ScenarioEvent``.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from opennsg.flowlogs.formats import LogFormat
 from opennsg.flowlogs.writer import FlowLogWriter
 from opennsg.model.enums import IANA_TCP
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.files import MAX_JSON_DEPTH, InputError, check_depth, read_text
 from opennsg.model.ids import id_key
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup
@@ -87,9 +89,17 @@ class Scenario:
     @classmethod
     def load(cls, path: Path) -> Scenario:
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+            document = yaml.safe_load(read_text(path))
+            check_depth(document, path)
+        except (InputError, yaml.YAMLError) as exc:
             raise OpenNsgError([ArmError("InvalidScenario", f"Cannot read the scenario: {exc}", str(path))]) from None
+        except RecursionError:
+            message = f"Cannot read the scenario: {path} nests deeper than {MAX_JSON_DEPTH} levels."
+            raise OpenNsgError([ArmError("InvalidScenario", message, str(path))]) from None
+        except ValueError:  # PyYAML converts integers with int(): over Python's digit limit it raises this
+            digits = sys.get_int_max_str_digits()
+            message = f"Cannot read the scenario: {path} has a number of more than {digits} digits."
+            raise OpenNsgError([ArmError("InvalidScenario", message, str(path))]) from None
         return cls.parse(document, path)
 
     @classmethod
@@ -147,12 +157,15 @@ def parse_duration(value: Any) -> timedelta | None:
     """``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"250ms"``; None when it is none of these."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return timedelta(seconds=value) if value >= 0 else None
-    match = _DURATION.match(str(value))
-    if match is None:
+    try:
+        if isinstance(value, int | float):
+            return timedelta(seconds=value) if value >= 0 else None
+        match = _DURATION.match(str(value))
+        if match is None:
+            return None
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    except OverflowError:  # longer than timedelta holds (about 2.7 million years)
         return None
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 @dataclass
@@ -200,6 +213,9 @@ class ScenarioRun:
                 handlers[kind](step[kind], step)
             except OpenNsgError as exc:
                 raise OpenNsgError([replace(e, target=f"steps[{i}].{kind}") for e in exc.errors]) from None
+            except (TypeError, ValueError, OverflowError) as exc:  # a value of the wrong type, or out of any range
+                message = f"A value of this step has the wrong type or is out of range ({exc})."
+                raise OpenNsgError([ArmError("InvalidScenario", message, f"steps[{i}].{kind}")]) from None
         self.network.tick()
         return self.events
 
@@ -354,7 +370,10 @@ class ScenarioRun:
         delta = parse_duration(value)
         if delta is None:
             raise self._fail(f"'{value}' is not a duration (like 30s, 5m, 1h)")
-        self.clock.advance(delta)
+        try:
+            self.clock.advance(delta)
+        except OverflowError:
+            raise self._fail(f"waiting {value} takes the clock past the year 9999") from None
         self.network.tick()
         self.events.append(ScenarioEvent(self.clock.now(), self._step, "wait", f"waited {value}"))
 
@@ -470,6 +489,9 @@ class ScenarioRun:
                 raise self._fail(f"no application security group named '{name}'")
             return found.id
 
+        for key in ("add", "remove"):
+            if not isinstance(args.get(key, []), list):
+                raise self._fail(f"'{key}' lists application security group names")
         add = [asg_id(a) for a in args.get("add", [])]
         remove = {id_key(asg_id(a)) for a in args.get("remove", [])}
         configs = []

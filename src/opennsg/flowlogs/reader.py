@@ -7,9 +7,11 @@ with its file and position. Nothing is dropped silently and no input makes the r
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import re
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +33,7 @@ from opennsg.flowlogs.formats import (
     LogFormat,
     normalize_mac,
 )
+from opennsg.model.files import MAX_JSON_DEPTH, InputError, files_under, open_regular
 
 _LABEL = pa.dictionary(pa.int32(), pa.string())
 #: Columns of every batch the reader yields (one row per flow tuple). What a whole ``flowTuples`` list shares
@@ -152,11 +155,12 @@ class _Bucket:
 
 
 def flow_log_files(paths: Iterable[Path]) -> list[Path]:
-    """Every ``*.json`` under the given directories (sorted, so output is reproducible) and the files given."""
+    """Every ``*.json`` under the given directories (sorted, so output is reproducible) and the files given
+    (a path that is not a readable file is kept: reading it reports why)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
+            found.extend(sorted(files_under(path, (".json",))))
         else:
             found.append(path)
     return found
@@ -533,9 +537,9 @@ def _iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
     file = str(path)
     decoder = json.JSONDecoder()
     try:
-        handle = path.open("r", encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        stats.problems.append(Problem(file, "file", f"cannot read: {exc.strerror}"))
+        handle = io.TextIOWrapper(open_regular(path), encoding="utf-8-sig", errors="replace")
+    except InputError as exc:
+        stats.problems.append(Problem(file, "file", exc.reason))
         return
     with handle:
         buffer = handle.read(_CHUNK)
@@ -584,6 +588,16 @@ def _iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
                     Problem(file, where, f"{_syntax_error(buffer, exc)} at line {line}, column {column}")
                 )
                 resync = _RESYNC.search(buffer, max(exc.pos, pos + 1))
+                if resync is None:
+                    return
+                pos, index = resync.end() - 1, index + 1
+                continue
+            except (RecursionError, ValueError) as exc:  # nested too deep, or an integer too long to convert
+                stats.records += 1
+                stats.malformed_records += 1
+                where = f"records[{index}] (char {base + pos})"
+                stats.problems.append(Problem(file, where, f"malformed record: {_decode_failure(exc)}"))
+                resync = _RESYNC.search(buffer, pos + 1)
                 if resync is None:
                     return
                 pos, index = resync.end() - 1, index + 1
@@ -647,6 +661,14 @@ def _opening_bracket(text: str, pos: int) -> int | None:
     return None
 
 
+def _decode_failure(exc: RecursionError | ValueError) -> str:
+    """What a decoding failure other than a syntax error means: nesting too deep for the decoder, or an integer
+    too long to convert (the reader walks records to a fixed depth, so no other limit is needed)."""
+    if isinstance(exc, RecursionError):
+        return f"nested deeper than {MAX_JSON_DEPTH} levels"
+    return f"an integer literal has more than {sys.get_int_max_str_digits()} digits"
+
+
 def _records_of_whole_document(file: str, text: str, stats: ReadStats) -> Iterator[tuple[str, Any]]:
     """Files not starting with ``{"records": [`` (other key order, a bare list): decoded whole."""
     try:
@@ -655,6 +677,9 @@ def _records_of_whole_document(file: str, text: str, stats: ReadStats) -> Iterat
         what = _syntax_error(text, exc)
         where = f"at line {exc.lineno}, column {exc.colno}"
         stats.problems.append(Problem(file, f"char {exc.pos}", f"not a flow log file: {what} {where}"))
+        return
+    except (RecursionError, ValueError) as exc:
+        stats.problems.append(Problem(file, "file", f"not a flow log file: {_decode_failure(exc)}"))
         return
     records = document.get("records") if isinstance(document, dict) else document
     if not isinstance(records, list):

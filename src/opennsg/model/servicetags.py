@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.files import InputError, read_json_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +88,11 @@ class ServiceTags:
     def load(cls, path: str | Path) -> ServiceTags:
         p = Path(path)
         try:
-            data = json.loads(p.read_text(encoding="utf-8-sig"))
-        except FileNotFoundError:
-            raise OpenNsgError([ArmError("FileNotFound", f"Service tags file {p} does not exist.")]) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise OpenNsgError([ArmError("InvalidJson", f"{p}: not valid JSON ({exc}).")]) from None
+            data = read_json_file(p)
+        except InputError as exc:
+            if exc.missing:
+                raise OpenNsgError([ArmError("FileNotFound", f"Service tags file {p} does not exist.")]) from None
+            raise OpenNsgError([ArmError("InvalidJson", f"Service tags file {exc}.", str(p))]) from None
         return cls.from_json(data, str(p))
 
     def to_json(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from lark import Token, Tree
 
+from opennsg.model.files import InputError, read_json_file
 from opennsg.terraform import azurerm
 from opennsg.terraform.expressions import Namespace, ResourceValue, Scope, evaluate
 from opennsg.terraform.syntax import (
@@ -825,9 +826,9 @@ def _tfvars(path: Path, problems: list[Problem]) -> dict[str, _Input]:
     label = str(path)
     if path.name.casefold().endswith(".json"):
         try:
-            data = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, json.JSONDecodeError) as exc:
-            problems.append(Problem(Codes.SYNTAX, label, 0, "", f"not a readable JSON variables file: {exc}"))
+            data = read_json_file(path)
+        except InputError as exc:
+            problems.append(Problem(Codes.SYNTAX, label, 0, "", f"not a readable JSON variables file: {exc.reason}"))
             return out
         if not isinstance(data, dict):
             problems.append(Problem(Codes.SYNTAX, label, 0, "", "a JSON variables file must hold an object"))

@@ -14,6 +14,8 @@ import hcl2
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from opennsg.model.files import InputError, read_text
+
 Node = Tree[Token] | Token
 
 
@@ -125,9 +127,9 @@ def parse_text(text: str, file: str) -> Body:
 
 def parse_file(path: Path) -> Body:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise HclSyntaxError(str(path), 1, 1, f"not UTF-8 text (byte {exc.start})") from None
+        text = read_text(path)
+    except InputError as exc:
+        raise HclSyntaxError(str(path), 1, 1, exc.reason) from None
     return parse_text(text, str(path))
 
 
