@@ -272,7 +272,7 @@ def test_inbound_to_public_ip_is_evaluated_at_the_private_ip(clock: ManualClock)
 
 def test_load_balancer_frontend_to_backend_keeps_the_client_address(clock: ManualClock) -> None:
     web_rules = (ALLOW_SSH, rule("allow-8080", 120, Direction.INBOUND, Access.ALLOW, Protocol.TCP, "8080", "Internet"))
-    net = Network(world(web_rules=web_rules), clock=clock, load_balancers=[load_balancer()])
+    net = Network(world(web_rules=web_rules).with_(load_balancers=[load_balancer()]), clock=clock)
     result = net.send(tcp(CLIENT, 50000, "20.2.2.2", 80, SYN))
     assert result.delivered and result.translated_to in {("10.0.1.4", 8080), ("10.0.1.5", 8080)}
     assert result.legs[0].rule == "UserRule_allow-8080"
@@ -280,7 +280,7 @@ def test_load_balancer_frontend_to_backend_keeps_the_client_address(clock: Manua
     assert backend is not None
     assert net.send(tcp(backend[0], 8080, CLIENT, 50000, SYN | ACK)).delivered
     # Without an allow for the *backend* port (the frontend port is irrelevant), data traffic is denied.
-    denied = Network(world(), clock=clock, load_balancers=[load_balancer()]).send(
+    denied = Network(world().with_(load_balancers=[load_balancer()]), clock=clock).send(
         tcp(CLIENT, 50000, "20.2.2.2", 80, SYN)
     )
     assert not denied.delivered and denied.legs[0].rule == "DefaultRule_DenyAllInBound"
@@ -288,7 +288,7 @@ def test_load_balancer_frontend_to_backend_keeps_the_client_address(clock: Manua
 
 def test_internal_client_recognises_replies_from_the_backend(clock: ManualClock) -> None:
     web_rules = (rule("allow-8080", 120, Direction.INBOUND, Access.ALLOW, Protocol.TCP, "8080"),)
-    net = Network(world(web_rules=web_rules), clock=clock, load_balancers=[load_balancer()])
+    net = Network(world(web_rules=web_rules).with_(load_balancers=[load_balancer()]), clock=clock)
     result = net.send(tcp("10.0.2.4", 40000, "20.2.2.2", 80, SYN))
     assert result.delivered and result.translated_to is not None
     reply = net.send(tcp(result.translated_to[0], 8080, "10.0.2.4", 40000, SYN | ACK))
@@ -298,13 +298,13 @@ def test_internal_client_recognises_replies_from_the_backend(clock: ManualClock)
 
 def test_probes_are_judged_by_azure_load_balancer_rules(clock: ManualClock) -> None:
     web_rules = (rule("allow-8080", 120, Direction.INBOUND, Access.ALLOW, Protocol.TCP, "8080", "Internet"),)
-    net = Network(world(web_rules=web_rules), clock=clock, load_balancers=[load_balancer()])
+    net = Network(world(web_rules=web_rules).with_(load_balancers=[load_balancer()]), clock=clock)
     healthy = net.probe(load_balancer())
     assert [(p.nic, p.healthy) for p in healthy] == [("web1", True), ("web2", True)]
     # 168.63.129.16 is in the VirtualNetwork tag too (semantics §0), so AllowVnetInBound (65000) lets probes in first.
     assert healthy[0].result.legs[0].rule == "DefaultRule_AllowVnetInBound"
     block = rule("deny-probes", 100, Direction.INBOUND, Access.DENY, Protocol.ANY, "*", "AzureLoadBalancer")
-    net.update(world(web_rules=(block, *web_rules)))
+    net.update(world(web_rules=(block, *web_rules)).with_(load_balancers=[load_balancer()]))
     assert [p.healthy for p in net.probe(load_balancer())] == [False, False]
     dead = net.send(tcp(CLIENT, 50001, "20.2.2.2", 80, SYN))
     assert not dead.delivered and "healthy backend" in dead.reason
@@ -397,7 +397,7 @@ def test_internal_load_balancer_frontend(clock: ManualClock) -> None:
                                       backend_port=0),),  # HA ports
     )  # fmt: skip
     web_rules = (rule("allow-vnet-5000", 100, Direction.INBOUND, Access.ALLOW, Protocol.UDP, "5000", "VirtualNetwork"),)
-    net = Network(world(web_rules=web_rules), clock=clock, load_balancers=[internal])
+    net = Network(world(web_rules=web_rules).with_(load_balancers=[internal]), clock=clock)
     result = net.send(Packet("10.0.2.4", "10.0.1.100", UDP, 40000, 5000))
     assert result.delivered and result.translated_to in {("10.0.1.4", 5000), ("10.0.1.5", 5000)}
     assert [leg.nic for leg in result.legs] == ["app1", result.legs[1].nic] and result.legs[

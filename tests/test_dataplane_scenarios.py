@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opennsg.arm.loadbalancer import load_load_balancers, parse_load_balancer
+from opennsg.arm import load_documents, load_paths
+from opennsg.arm.export import export_topology
 from opennsg.cli.main import app
 from opennsg.dataplane.scenario import parse_duration, run_scenario
 from opennsg.model.errors import OpenNsgError
@@ -126,33 +127,69 @@ def test_durations() -> None:
 
 
 def test_load_balancer_json_shapes(tmp_path: Path) -> None:
-    [lb] = load_load_balancers([EXAMPLES / "topology.json"])
+    """Load balancers are ordinary resources: read by the one loader, in the topology (ARM and az shapes)."""
+    lb = next(iter(load_paths([EXAMPLES / "topology.json"]).load_balancers.values()))
     assert lb.name == "web-lb" and lb.sku == "Standard"
     assert lb.probes[0].protocol is ProbeProtocol.TCP and lb.probes[0].port == 8080
     rule = lb.load_balancing_rules[0]
     assert (rule.protocol, rule.frontend_port, rule.backend_port) == (TransportProtocol.TCP, 80, 8080)
     assert rule.carries(6, 80) and not rule.carries(17, 80) and not rule.carries(6, 81)
     # az output: properties hoisted, child ids omitted, wrapped in a {"value": [...]} list.
-    flat = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/ilb", "name": "ilb",
-            "type": "Microsoft.Network/loadBalancers",
-            "frontendIPConfigurations": [{"name": "fe", "privateIPAddress": "10.0.0.10"}],
-            "backendAddressPools": [{"name": "pool"}],
-            "loadBalancingRules": [{"name": "ha", "frontendIPConfiguration": {"id": "x/fe"},
-                                    "backendAddressPools": [{"id": "x/pool"}], "protocol": "All", "frontendPort": 0,
-                                    "backendPort": 0}]}  # fmt: skip
+    ilb_id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/ilb"
+    frontend: dict[str, object] = {"name": "fe", "privateIPAddress": "10.0.0.10"}
+    flat = {"id": ilb_id, "name": "ilb", "type": "Microsoft.Network/loadBalancers",
+            "frontendIPConfigurations": [frontend], "backendAddressPools": [{"name": "pool"}],
+            "loadBalancingRules": [{"name": "ha",
+                                    "frontendIPConfiguration": {"id": f"{ilb_id}/frontendIPConfigurations/fe"},
+                                    "backendAddressPools": [{"id": f"{ilb_id}/backendAddressPools/pool"}],
+                                    "protocol": "All", "frontendPort": 0, "backendPort": 0}]}  # fmt: skip
     (tmp_path / "ilb.json").write_text(json.dumps({"value": [flat]}))
-    [ilb] = load_load_balancers([tmp_path])
-    assert ilb.frontend_ip_configurations[0].id.endswith("/loadBalancers/ilb/frontendIPConfigurations/fe")
+    with pytest.raises(OpenNsgError) as info:  # an internal frontend names its subnet
+        load_paths([tmp_path])
+    assert [e.code for e in info.value.errors] == ["LoadBalancerFrontendIPConfigurationWithoutAddress"]
+    vnet_id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v"
+    vnet = {"id": vnet_id, "name": "v", "type": "Microsoft.Network/virtualNetworks", "location": "westus",
+            "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                           "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/24"}}]}}  # fmt: skip
+    frontend["subnet"] = {"id": f"{vnet_id}/subnets/s"}
+    (tmp_path / "ilb.json").write_text(json.dumps({"value": [flat, vnet]}))
+    topology = load_paths([tmp_path])
+    [ilb] = topology.load_balancers.values()
+    assert ilb.frontend_ip_configurations[0].id == f"{ilb_id}/frontendIPConfigurations/fe"
     assert ilb.load_balancing_rules[0].carries(17, 5353)  # HA ports: every port of TCP and UDP
+    assert load_documents([("export", export_topology(topology))]).load_balancers == topology.load_balancers
 
 
-def test_load_balancer_problems_are_reported_together() -> None:
-    body = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/bad",
-            "properties": {"frontendIPConfigurations": [{"name": "fe", "properties": {}}],
-                           "probes": [{"name": "p", "properties": {"protocol": "Icmp", "port": 70000}}],
-                           "loadBalancingRules": [{"name": "r", "properties": {"protocol": "Tcp"}}]}}  # fmt: skip
+def test_load_balancer_problems_are_reported_together(tmp_path: Path) -> None:
+    lb_id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/loadBalancers/bad"
+    shape_errors = {"id": lb_id, "type": "Microsoft.Network/loadBalancers",
+                    "properties": {
+                        "probes": [{"name": "q", "properties": {"protocol": "Icmp", "port": 80}}],
+                        "loadBalancingRules": [{"name": "r", "properties": {"protocol": "Tcp"}}]}}  # fmt: skip
+    (tmp_path / "shape.json").write_text(json.dumps(shape_errors))
     with pytest.raises(OpenNsgError) as info:
-        parse_load_balancer(body, "lb.json")
-    targets = sorted(e.target or "" for e in info.value.errors)
-    assert len(targets) == 7, targets
-    assert all(t.startswith("lb.json: properties.") for t in targets)
+        load_paths([tmp_path / "shape.json"])
+    codes = sorted(e.code for e in info.value.errors)
+    # probe q's protocol; rule r's frontendIPConfiguration, backendAddressPool, frontendPort and backendPort
+    assert codes == ["InvalidRequestFormat", *["MissingRequiredProperty"] * 4], codes
+    value_errors = {"id": lb_id, "type": "Microsoft.Network/loadBalancers",
+                    "properties": {"frontendIPConfigurations": [{"name": "fe", "properties": {}}],
+                                   "probes": [{"name": "p", "properties": {"protocol": "Http", "port": 70000,
+                                                                           "intervalInSeconds": 1}}],
+                                   "loadBalancingRules": [{"name": "s", "properties": {
+                                       "protocol": "Udp", "frontendPort": 70000, "backendPort": 53,
+                                       "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/fe"},
+                                       "backendAddressPool": {"id": f"{lb_id}/backendAddressPools/none"},
+                                   }}]}}  # fmt: skip
+    (tmp_path / "values.json").write_text(json.dumps(value_errors))
+    with pytest.raises(OpenNsgError) as info:
+        load_paths([tmp_path / "values.json"])
+    assert sorted(e.code for e in info.value.errors) == [
+        "InvalidResourceReference",  # the rule's backend pool
+        "LoadBalancerFrontendIPConfigurationWithoutAddress",
+        "LoadBalancerInvalidPort",  # probe port 70000
+        "LoadBalancerInvalidPort",  # frontendPort 70000
+        "LoadBalancerProbeInvalidIntervalInSeconds",
+        "LoadBalancerProbeRequestPathRequired",
+    ]
+    assert all((e.target or "").startswith(f"{tmp_path / 'values.json'}") for e in info.value.errors)

@@ -496,7 +496,7 @@ def test_any_simulated_traffic_replays_unchanged_against_its_own_config(
     clock = ManualClock()
     writer = FlowLogWriter({LogFormat.NSG_V1, LogFormat.NSG_V2, LogFormat.VNET})
     topology = world()
-    net = Network(topology, clock=clock, flow_logs=writer, load_balancers=[load_balancer()])
+    net = Network(topology.with_(load_balancers=[load_balancer()]), clock=clock, flow_logs=writer)
     for src, dst, protocol, port, sport, flag, gap in packets:
         clock.advance(timedelta(seconds=gap))
         ported = protocol != 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from opennsg.api.catalog import MODEL_KINDS
 from opennsg.api.linked import REFERENCE_FIELDS
 from opennsg.model import resources
 from opennsg.model.avnm import AdminRule, AdminRuleCollection, NetworkManager, StaticMember
+from opennsg.model.loadbalancer import LoadBalancer
 
 API = "api-version=2024-05-01"
 A = "aaaaaaaa-0000-0000-0000-00000000000a"
@@ -92,6 +94,14 @@ def vnet_body(subnet: dict[str, Any] | None = None, peerings: list[dict[str, Any
             "subnets": [{"name": "app", "properties": {"addressPrefix": "10.0.0.0/24", **(subnet or {})}}],
             "virtualNetworkPeerings": peerings or [],
         },
+    }
+
+
+def load_balancer_body(frontend: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "location": "westus",
+        "sku": {"name": "Standard"},
+        "properties": {"frontendIPConfigurations": [{"name": "fe", "properties": frontend}]},
     }
 
 
@@ -293,6 +303,18 @@ def reference_cases() -> list[ReferenceCase]:
             lambda ref: vnet_body({"applicationGatewayIPConfigurations": [{"id": ref}]}),
         ),
         ReferenceCase(
+            ((LoadBalancer, "frontend_ip_configurations[].public_ip_address"),),
+            "public_ip",
+            rid(A, "loadBalancers", "new-lb"),
+            lambda ref: load_balancer_body({"publicIPAddress": {"id": ref}}),
+        ),
+        ReferenceCase(
+            ((LoadBalancer, "frontend_ip_configurations[].subnet"),),
+            "subnet",
+            rid(A, "loadBalancers", "new-lb"),
+            lambda ref: load_balancer_body({"subnet": {"id": ref}}),
+        ),
+        ReferenceCase(
             ((resources.Subnet, "nat_gateway"),),
             "nat_gateway",
             own["vnet"] + "/subnets/new",
@@ -439,6 +461,13 @@ NOT_REFERENCES = frozenset(
         # names and values, not ids
         "delegations", "local_subnet_names", "remote_subnet_names", "sku_name", "sku_tier",
         "public_ip_address_version", "custom_network_interface_name", "private_ip_addresses",
+        "flag", "network_group_address_space_aggregation_option", "region", "sku", "request_path",
+        # a management-group scope grants nothing by itself: the VNets a manager reaches are its groups' static
+        # members, each authorised (StaticMember.resource_id)
+        "scope_management_groups[]",
+        # a load-balancing rule's frontend, pool and probe must be its own load balancer's (validation refuses others)
+        "load_balancing_rules[].frontend_ip_configuration", "load_balancing_rules[].backend_address_pool",
+        "load_balancing_rules[].probe",
         # an NSG's default rules are always the six built-in ones, never read from a body
         "default_security_rules[].source_asgs[]", "default_security_rules[].destination_asgs[]",
     }
@@ -464,11 +493,16 @@ def _text_fields(kind: type, prefix: str = "") -> Iterator[str]:
 def test_every_id_holding_field_of_every_model_type_is_classified() -> None:
     """A new model type or field fails here until it is listed in ``REFERENCE_FIELDS`` (authorised on every write)
     or its attribute name is declared in ``NOT_REFERENCES``."""
-    model_types = [
-        value
-        for value in vars(resources).values()
-        if isinstance(value, type) and issubclass(value, resources.Resource) and value is not resources.Resource
-    ]
+    def subclasses(kind: type) -> Iterator[type]:
+        for sub in kind.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    # ``dataclass(slots=True)`` replaces each class: only the one its module exports is the model type
+    model_types = sorted(
+        {k for k in subclasses(resources.Resource) if getattr(sys.modules[k.__module__], k.__name__, None) is k},
+        key=lambda k: k.__name__,
+    )
     unclassified = []
     for kind in [*model_types, resources.SecurityRule, resources.Subnet, resources.VirtualNetworkPeering]:
         listed = {field.path for field in REFERENCE_FIELDS.get(kind, ())}

@@ -44,6 +44,7 @@ MODEL_KINDS = (
     ModelKind("Microsoft.Compute/virtualMachines", "virtualMachines", "vms", "VirtualMachineInUse"),
     ModelKind("Microsoft.Network/privateEndpoints", "privateEndpoints", "private_endpoints", "PrivateEndpointInUse"),
     ModelKind("Microsoft.Network/natGateways", "natGateways", "nat_gateways", "InUseNatGatewayCannotBeDeleted"),
+    ModelKind("Microsoft.Network/loadBalancers", "loadBalancers", "load_balancers", "InUseLoadBalancerCannotBeDeleted"),
     ModelKind(
         "Microsoft.Network/networkManagers", "networkManagers", "network_managers", "InUseNetworkManagerCannotBeDeleted"
     ),

@@ -22,6 +22,7 @@ from opennsg.api.errors import ApiError
 from opennsg.model.avnm import AdminRule, AdminRuleCollection, NetworkManager, StaticMember
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import id_key
+from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     NatGateway,
     NetworkInterface,
@@ -148,6 +149,10 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
     AdminRuleCollection: _fields(("applies_to_groups[]", _NETWORK_GROUP_JOIN)),
     AdminRule: _fields(
         ("sources[].address_prefix", _NETWORK_GROUP_JOIN), ("destinations[].address_prefix", _NETWORK_GROUP_JOIN)
+    ),
+    LoadBalancer: _fields(
+        ("frontend_ip_configurations[].public_ip_address", _PUBLIC_IP_JOIN),
+        ("frontend_ip_configurations[].subnet", _SUBNET_JOIN),
     ),
     NatGateway: _fields(
         ("public_ip_addresses[]", _PUBLIC_IP_JOIN),

@@ -511,6 +511,24 @@ def _refuse_in_use(topology: Topology, models: Iterable[Resource], gone: set[str
                 if nic.key not in gone
                 and any(c.public_ip_address and id_key(c.public_ip_address) == model.key for c in nic.ip_configurations)
             ]
+            users += [
+                lb.id
+                for lb in topology.load_balancers.values()
+                if lb.key not in gone
+                and any(f.public_ip_address and id_key(f.public_ip_address) == model.key
+                        for f in lb.frontend_ip_configurations)
+            ]  # fmt: skip
+        elif kind.collection == "load_balancers":
+            users = [
+                nic.id
+                for nic in topology.nics.values()
+                if nic.key not in gone
+                and any(
+                    id_key(pool).startswith(f"{model.key}/")
+                    for c in nic.ip_configurations
+                    for pool in c.load_balancer_backend_address_pools
+                )
+            ]
         if users:
             raise _in_use(kind.in_use_code, model.id, users)
 

@@ -140,6 +140,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "publicIpPrefixes": {"type": "array", "items": _REF},
         }
     ),
+    "loadBalancers": _resource(
+        {
+            name: {"type": "array", "items": {"type": "object"}}
+            for name in ("frontendIPConfigurations", "backendAddressPools", "probes", "loadBalancingRules")
+        }
+    ),
     "networkManagers": _resource(
         {
             "description": {"type": "string"},

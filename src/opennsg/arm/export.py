@@ -21,6 +21,7 @@ from opennsg.model.avnm import (
 )
 from opennsg.model.defaults import default_security_rules
 from opennsg.model.ids import id_key, name_of
+from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     IpConfiguration,
@@ -295,6 +296,42 @@ def _nat_gateway(gateway: NatGateway) -> dict[str, Any]:
     return _without_none({**_envelope(gateway, "natGateways", properties), "sku": _sku(gateway.sku_name)})
 
 
+def _lb_child(name: str, child_id: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": child_id, "name": name, "properties": {"provisioningState": SUCCEEDED, **_without_none(properties)}}
+
+
+def _load_balancer(lb: LoadBalancer) -> dict[str, Any]:
+    properties = {
+        "frontendIPConfigurations": [
+            _lb_child(f.name, f.id, {
+                "privateIPAddress": f.private_ip_address,
+                "privateIPAllocationMethod": "Static" if f.private_ip_address else None,
+                "publicIPAddress": _ref(f.public_ip_address),
+                "subnet": _ref(f.subnet),
+            })
+            for f in lb.frontend_ip_configurations
+        ],
+        "backendAddressPools": [_lb_child(p.name, p.id, {}) for p in lb.backend_address_pools],
+        "probes": [
+            _lb_child(p.name, p.id, {
+                "protocol": p.protocol.value, "port": p.port, "intervalInSeconds": p.interval_in_seconds,
+                "requestPath": p.request_path,
+            })
+            for p in lb.probes
+        ],
+        "loadBalancingRules": [
+            _lb_child(r.name, r.id, {
+                "frontendIPConfiguration": _ref(r.frontend_ip_configuration),
+                "backendAddressPool": _ref(r.backend_address_pool),
+                "protocol": r.protocol.value, "frontendPort": r.frontend_port, "backendPort": r.backend_port,
+                "probe": _ref(r.probe), "enableFloatingIP": r.enable_floating_ip,
+            })
+            for r in lb.load_balancing_rules
+        ],
+    }  # fmt: skip
+    return {**_envelope(lb, "loadBalancers", properties), "sku": _sku(lb.sku)}
+
+
 # --- AVNM (semantics §11.1) ----------------------------------------------------------------------------------
 
 
@@ -494,6 +531,8 @@ def to_arm(resource: Exportable, topology: Topology | None = None) -> dict[str, 
         return _private_endpoint(resource)
     if isinstance(resource, NatGateway):
         return _nat_gateway(resource)
+    if isinstance(resource, LoadBalancer):
+        return _load_balancer(resource)
     if isinstance(resource, NetworkManager):
         return _network_manager(resource)
     if isinstance(resource, NetworkGroup | StaticMember | SecurityAdminConfiguration | AdminRuleCollection):
@@ -515,6 +554,7 @@ def export_topology(topology: Topology) -> dict[str, Any]:
         *topology.nics.values(),
         *topology.vms.values(),
         *topology.nat_gateways.values(),
+        *topology.load_balancers.values(),
         *topology.private_endpoints.values(),
         *topology.network_managers.values(),
         *topology.network_groups.values(),

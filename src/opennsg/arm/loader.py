@@ -71,6 +71,7 @@ from opennsg.model.avnm import (
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.files import InputError, files_under, parse_json, read_text
 from opennsg.model.ids import id_key
+from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     NatGateway,
@@ -387,6 +388,7 @@ class _Loader:
             service_tags=service_tags,
             private_endpoints=of("privateEndpoints", PrivateEndpoint),
             nat_gateways=of("natGateways", NatGateway),
+            load_balancers=of("loadBalancers", LoadBalancer),
             network_managers=of("networkManagers", NetworkManager),
             network_groups=of("networkGroups", NetworkGroup),
             static_members=of("staticMembers", StaticMember),

@@ -33,6 +33,15 @@ from opennsg.model.defaults import default_security_rules
 from opennsg.model.enums import Access, CaseInsensitiveEnum, Direction, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key, name_of
+from opennsg.model.loadbalancer import (
+    BackendAddressPool,
+    FrontendIpConfiguration,
+    LoadBalancer,
+    LoadBalancingRule,
+    Probe,
+    ProbeProtocol,
+    TransportProtocol,
+)
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     IpConfiguration,
@@ -69,6 +78,7 @@ KIND_TYPES: Mapping[str, str] = MappingProxyType(
         "publicIPAddresses": "Microsoft.Network/publicIPAddresses",
         "privateEndpoints": "Microsoft.Network/privateEndpoints",
         "natGateways": "Microsoft.Network/natGateways",
+        "loadBalancers": "Microsoft.Network/loadBalancers",
         "networkManagers": "Microsoft.Network/networkManagers",
         "networkGroups": "Microsoft.Network/networkManagers/networkGroups",
         "staticMembers": "Microsoft.Network/networkManagers/networkGroups/staticMembers",
@@ -101,6 +111,7 @@ ArmResource = (
     | PublicIpAddress
     | PrivateEndpoint
     | NatGateway
+    | LoadBalancer
     | NetworkManager
     | NetworkGroup
     | StaticMember
@@ -730,6 +741,80 @@ def parse_nat_gateway(body: Mapping[str, Any], resource_id: str, reader: Reader,
     )
 
 
+# --- load balancers (semantics §6: what NSGs see of them) ---------------------------------------------------
+
+
+def _lb_children(
+    lb_id: str, collection: str, props: Mapping[str, Any], reader: Reader, path: str
+) -> list[tuple[str, str, Mapping[str, Any], str]]:
+    """(id, name, properties, properties path) of each child in ``collection``; ids built from the parent."""
+    out = []
+    for item, ipath in reader.objects(props, collection, path):
+        child_id = _child_id(lb_id, collection, item, reader, ipath)
+        inner, ip = properties_of(item, ipath)
+        out.append((child_id, reader.name(item, child_id, ipath), inner, ip))
+    return out
+
+
+def parse_load_balancer(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> LoadBalancer:
+    """A load balancer's frontends, backend pools, probes and load-balancing rules (value checks: validation)."""
+    props, pp = properties_of(body, path)
+    frontends = tuple(
+        FrontendIpConfiguration(
+            child_id,
+            name,
+            private_ip_address=reader.text(inner, "privateIPAddress", ip),
+            public_ip_address=reader.reference(inner, "publicIPAddress", ip),
+            subnet=reader.reference(inner, "subnet", ip),
+        )
+        for child_id, name, inner, ip in _lb_children(resource_id, "frontendIPConfigurations", props, reader, pp)
+    )
+    pools = tuple(
+        BackendAddressPool(child_id, name)
+        for child_id, name, _, _ in _lb_children(resource_id, "backendAddressPools", props, reader, pp)
+    )
+    probes: list[Probe] = []
+    for child_id, name, inner, ip in _lb_children(resource_id, "probes", props, reader, pp):
+        protocol = reader.enum(inner, "protocol", ip, ProbeProtocol, Code.INVALID_REQUEST_FORMAT, required=True)
+        port = reader.integer(inner, "port", ip, required=True)
+        interval = reader.integer(inner, "intervalInSeconds", ip)
+        if protocol is not None and port is not None:
+            probes.append(
+                Probe(child_id, name, protocol, port, 5 if interval is None else interval,
+                      reader.text(inner, "requestPath", ip))
+            )  # fmt: skip
+    rules: list[LoadBalancingRule] = []
+    for child_id, name, inner, ip in _lb_children(resource_id, "loadBalancingRules", props, reader, pp):
+        frontend = reader.reference(inner, "frontendIPConfiguration", ip)
+        pool = reader.reference(inner, "backendAddressPool", ip) or next(
+            iter(reader.references(inner, "backendAddressPools", ip)), None
+        )
+        transport = reader.enum(inner, "protocol", ip, TransportProtocol, Code.INVALID_REQUEST_FORMAT, required=True)
+        frontend_port = reader.integer(inner, "frontendPort", ip, required=True)
+        backend_port = reader.integer(inner, "backendPort", ip, required=True)
+        for value, key in ((frontend, "frontendIPConfiguration"), (pool, "backendAddressPool")):
+            if value is None and reader.get(inner, key) is None:
+                reader.missing(key, f"{ip}{key}")
+        if frontend and pool and transport is not None and frontend_port is not None and backend_port is not None:
+            rules.append(
+                LoadBalancingRule(
+                    child_id, name, frontend, pool, transport, frontend_port, backend_port,
+                    reader.reference(inner, "probe", ip), reader.flag(inner, "enableFloatingIP", ip),
+                )
+            )  # fmt: skip
+    return LoadBalancer(
+        id=resource_id,
+        name=reader.name(body, resource_id, path),
+        location=reader.text(body, "location", path) or "",
+        tags=reader.tags(body, path),
+        sku=_sku(body, reader, path)[0] or "Standard",
+        frontend_ip_configurations=frontends,
+        backend_address_pools=pools,
+        probes=tuple(probes),
+        load_balancing_rules=tuple(rules),
+    )
+
+
 # --- Azure Virtual Network Manager (semantics §11.1) -------------------------------------------------------
 
 
@@ -943,6 +1028,7 @@ PARSERS: Mapping[str, _Parser] = MappingProxyType(
         "publicIPAddresses": parse_public_ip,
         "privateEndpoints": parse_private_endpoint,
         "natGateways": parse_nat_gateway,
+        "loadBalancers": parse_load_balancer,
         "networkManagers": parse_network_manager,
         "networkGroups": parse_network_group,
         "staticMembers": parse_static_member,

@@ -144,6 +144,7 @@ def avnm_counts(topology: Topology) -> dict[str, int]:
     counts = {
         "privateEndpoints": len(topology.private_endpoints),
         "natGateways": len(topology.nat_gateways),
+        "loadBalancers": len(topology.load_balancers),
         "networkManagers": len(topology.network_managers),
         "networkGroups": len(topology.network_groups),
         "staticMembers": len(topology.static_members),

@@ -11,7 +11,6 @@ reach any address.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -125,14 +124,12 @@ class Network:
         topology: Topology,
         *,
         clock: Clock,
-        load_balancers: Iterable[LoadBalancer] = (),
         max_flows_per_nic: int = MAX_FLOWS_PER_NIC,
         flow_logs: FlowLogWriter | None = None,
     ) -> None:
         self.clock = clock
         self.max_flows_per_nic = max_flows_per_nic
         self.flow_logs = flow_logs
-        self.load_balancers = tuple(load_balancers)
         self._tables: dict[str, ConnectionTable] = {}
         #: (protocol, backend end, client end) → the frontend the client spoke to.
         self._nat: dict[tuple[int, Endpoint, Endpoint], Endpoint] = {}
@@ -157,12 +154,16 @@ class Network:
                 if public is not None and public.ip_address:
                     self._by_public[_canonical(public.ip_address)] = (nic, private)
         self._frontends: dict[str, list[tuple[LoadBalancer, LoadBalancingRule]]] = {}
-        for lb in self.load_balancers:
+        for lb in topology.load_balancers.values():
             for rule in lb.load_balancing_rules:
                 front = lb.frontend(rule.frontend_ip_configuration)
                 address = self.frontend_address(front) if front else None
                 if address:
                     self._frontends.setdefault(address, []).append((lb, rule))
+
+    @property
+    def load_balancers(self) -> tuple[LoadBalancer, ...]:
+        return tuple(self.topology.load_balancers.values())
 
     def frontend_address(self, front: FrontendIpConfiguration) -> str | None:
         """A frontend's IP: its private address, or that of its public IP resource."""

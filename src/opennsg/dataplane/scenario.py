@@ -28,7 +28,6 @@ from opennsg.model.enums import IANA_TCP
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.files import MAX_JSON_DEPTH, InputError, check_depth, read_text
 from opennsg.model.ids import id_key
-from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
@@ -174,7 +173,6 @@ class ScenarioRun:
 
     scenario: Scenario
     topology: Topology
-    load_balancers: tuple[LoadBalancer, ...] = ()
     max_flows_per_nic: int | None = None
     events: list[ScenarioEvent] = field(default_factory=list)
 
@@ -183,7 +181,7 @@ class ScenarioRun:
         self.flow_logs = FlowLogWriter(self.scenario.formats)
         extra = {} if self.max_flows_per_nic is None else {"max_flows_per_nic": self.max_flows_per_nic}
         self.network = Network(
-            self.topology, clock=self.clock, load_balancers=self.load_balancers, flow_logs=self.flow_logs, **extra
+            self.topology, clock=self.clock, flow_logs=self.flow_logs, **extra
         )
         self._connections: dict[str, _Connection] = {}
         self._step = 0
@@ -521,10 +519,9 @@ def run_scenario(
 ) -> ScenarioRun:
     """Load the scenario, its topology and load balancers, and run it."""
     from opennsg.arm import load_paths
-    from opennsg.arm.loadbalancer import load_load_balancers
 
     scenario = Scenario.load(path)
     topology = load_paths(list(scenario.topology), service_tags=service_tags)
-    run = ScenarioRun(scenario, topology, load_load_balancers(scenario.topology), max_flows_per_nic)
+    run = ScenarioRun(scenario, topology, max_flows_per_nic)
     run.run()
     return run

@@ -25,6 +25,7 @@ from opennsg.model.defaults import DEFAULT_RULE_NAMES, default_security_rules
 from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     IpConfiguration,
@@ -65,6 +66,7 @@ __all__ = [
     "EffectiveAdminRule",
     "GroupMemberType",
     "IpConfiguration",
+    "LoadBalancer",
     "ManagementGroup",
     "NatGateway",
     "NetworkGroup",

@@ -7,19 +7,19 @@ as in ARM; a pool here is only a name and an id.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from opennsg.model.enums import CaseInsensitiveEnum
 from opennsg.model.ids import id_key
 from opennsg.model.resources import Resource
 
 
-class ProbeProtocol(StrEnum):
+class ProbeProtocol(CaseInsensitiveEnum):
     TCP = "Tcp"
     HTTP = "Http"
     HTTPS = "Https"
 
 
-class TransportProtocol(StrEnum):
+class TransportProtocol(CaseInsensitiveEnum):
     """``TransportProtocol`` of load-balancing rules."""
 
     TCP = "Tcp"

@@ -22,6 +22,7 @@ from opennsg.model.avnm import (
     subscription_of_scope,
 )
 from opennsg.model.ids import id_key, name_of
+from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     NatGateway,
@@ -75,6 +76,7 @@ class Topology:
     service_tags: ServiceTags | None = None
     private_endpoints: Mapping[str, PrivateEndpoint] = field(default_factory=dict)
     nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
+    load_balancers: Mapping[str, LoadBalancer] = field(default_factory=dict)
     # --- AVNM (semantics §11): ARM's child resources kept flat, by id; ``*_of`` give a parent's children ---
     network_managers: Mapping[str, NetworkManager] = field(default_factory=dict)
     network_groups: Mapping[str, NetworkGroup] = field(default_factory=dict)
@@ -102,6 +104,7 @@ class Topology:
         service_tags: ServiceTags | None = None,
         private_endpoints: Iterable[PrivateEndpoint] = (),
         nat_gateways: Iterable[NatGateway] = (),
+        load_balancers: Iterable[LoadBalancer] = (),
         network_managers: Iterable[NetworkManager] = (),
         network_groups: Iterable[NetworkGroup] = (),
         static_members: Iterable[StaticMember] = (),
@@ -124,6 +127,7 @@ class Topology:
             service_tags=service_tags,
             private_endpoints=_index(private_endpoints),
             nat_gateways=_index(nat_gateways),
+            load_balancers=_index(load_balancers),
             network_managers=_index(network_managers),
             network_groups=_index(network_groups),
             static_members=_index(static_members),
@@ -253,6 +257,14 @@ class Topology:
 
     def nat_gateway(self, resource_id: str | None) -> NatGateway | None:
         return self.nat_gateways.get(id_key(resource_id)) if resource_id else None
+
+    def load_balancer(self, resource_id: str | None) -> LoadBalancer | None:
+        return self.load_balancers.get(id_key(resource_id)) if resource_id else None
+
+    def load_balancer_of_pool(self, pool_id: str) -> LoadBalancer | None:
+        """The load balancer owning a backend pool (its id is the pool id's parent)."""
+        parent, _, _ = id_key(pool_id).rpartition("/backendaddresspools/")
+        return self.load_balancers.get(parent)
 
     def public_ip(self, resource_id: str | None) -> PublicIpAddress | None:
         return self.public_ips.get(id_key(resource_id)) if resource_id else None
@@ -416,6 +428,7 @@ class Topology:
             "service_tags": self.service_tags,
             "private_endpoints": self.private_endpoints.values(),
             "nat_gateways": self.nat_gateways.values(),
+            "load_balancers": self.load_balancers.values(),
             "network_managers": self.network_managers.values(),
             "network_groups": self.network_groups.values(),
             "static_members": self.static_members.values(),
