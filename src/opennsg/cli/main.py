@@ -223,9 +223,12 @@ def verify(
         engine = Engine(topology)
         verdict = engine.verify(nic, flow, detail=detail)
         no_egress = engine.egress(nic, flow)
+        outside = engine.outside_internet(nic, flow.remote_ip)
     result = _verdict_json(verdict, detail)
     if no_egress is not None:
         result["egress"] = no_egress
+    if outside is not None:
+        result["notes"] = [str(outside)]
     if json:
         print_json(result)
     else:
@@ -321,6 +324,8 @@ def _print_verdict(result: dict[str, Any]) -> None:
             "public IP and no route leads to an appliance; the rules allow what the platform cannot send",
             markup=False,
         )
+    for note in result.get("notes", ()):
+        stdout.print(f"note: {note}", markup=False, highlight=False)
     for step in result["evaluatedNetworkSecurityGroups"]:
         matched = step["matchedRule"]
         stage = "admin rules" if step["association"] == "networkManager" else step["association"]

@@ -180,9 +180,7 @@ class ScenarioRun:
         self.clock = ManualClock(self.scenario.start)
         self.flow_logs = FlowLogWriter(self.scenario.formats)
         extra = {} if self.max_flows_per_nic is None else {"max_flows_per_nic": self.max_flows_per_nic}
-        self.network = Network(
-            self.topology, clock=self.clock, flow_logs=self.flow_logs, **extra
-        )
+        self.network = Network(self.topology, clock=self.clock, flow_logs=self.flow_logs, **extra)
         self._connections: dict[str, _Connection] = {}
         self._step = 0
 

@@ -16,7 +16,7 @@ from opennsg.engine.addresses import AddressSet
 from opennsg.engine.evaluate import PathVerdict, decide, decide_path
 from opennsg.engine.flow import Flow, parse_flow_protocol
 from opennsg.engine.ir import NicPolicy, Verdict
-from opennsg.engine.resolve import asg_addresses, resolve_policy
+from opennsg.engine.resolve import OutsideInternet, asg_addresses, outside_internet, resolve_policy
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.resources import NetworkInterface, VirtualMachine
@@ -173,6 +173,11 @@ class Engine:
         return egress(self.topology, self.policy(self.nic_for_flow(nic_or_vm, flow.local_ip)), flow)
 
     # --- Network Watcher views ------------------------------------------------------------------------
+
+    def outside_internet(self, nic_or_vm: str | NetworkInterface, address: IPAddress) -> OutsideInternet | None:
+        """Why ``address`` matches neither ``Internet`` nor ``VirtualNetwork`` rules at the NIC, if a special-purpose
+        range is the reason (semantics §0)."""
+        return outside_internet(self.policy(nic_or_vm), address)
 
     def effective_rules(self, nic_or_vm: str | NetworkInterface) -> list[dict[str, Any]]:
         """Effective security rules of the NIC (semantics §8.2's ``value`` list)."""

@@ -6,7 +6,8 @@ when it covers the whole profile set (every flow the profile describes); so an I
 as IP flow verify judges that flow, and a wider profile is decided by the first rule that decides all of it
 (source ports are always "any"). Port fields are ignored for an ICMP profile. The platform exemptions and the
 SMTP block apply when the whole profile falls under them; a platform verdict is named in the extra
-``platformRule`` field of ``networkSecurityGroupResult``. Rule names use the ``UserRule_``/``DefaultRule_`` form.
+``platformRule`` field of ``networkSecurityGroupResult``; ``notes`` says when the remote address is in an IANA
+special-purpose range (neither Internet nor VirtualNetwork). Rule names use the ``UserRule_``/``DefaultRule_`` form.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from typing import Any
 from opennsg.engine.addresses import AddressSet, PortSet, subtract_intervals
 from opennsg.engine.evaluate import evaluate
 from opennsg.engine.ir import NicPolicy, ResolvedRule, RuleMatch, Verdict, rule_log_name
-from opennsg.engine.resolve import tag_set
+from opennsg.engine.resolve import outside_internet, tag_set
 from opennsg.model.enums import IANA_ICMP, IANA_ICMPV6, IANA_TCP, IANA_UDP, PORTED_PROTOCOLS, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT
 from opennsg.model.topology import Topology
-from opennsg.model.values import parse_port_range, parse_prefix
+from opennsg.model.values import parse_address, parse_port_range, parse_prefix
 
 PROFILE_FIELDS = ("direction", "protocol", "source", "destination", "destinationPort")
 PROFILE_PROTOCOLS: dict[str, frozenset[int] | None] = {
@@ -175,4 +176,9 @@ def diagnose(topology: Topology, policy: NicPolicy, profile: Mapping[str, Any]) 
     """One entry of the diagnostic's ``results``: the profile echoed and the NSG result."""
     test = profile_test(topology, policy, profile)
     verdict = evaluate(policy, test.direction, test, detail=True)
-    return {"profile": dict(profile), "networkSecurityGroupResult": _result(verdict)}
+    result = _result(verdict)
+    remote = parse_address(str(profile["source" if test.direction is Direction.INBOUND else "destination"]))
+    outside = outside_internet(policy, remote) if remote is not None else None
+    if outside is not None:
+        result["notes"] = [str(outside)]  # OpenNSG's addition, like ``platformRule``
+    return {"profile": dict(profile), "networkSecurityGroupResult": result}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from ipaddress import ip_network
 from types import MappingProxyType
 
 from opennsg.engine.addresses import AddressSet, PortSet
@@ -27,6 +29,7 @@ from opennsg.model.policy import (
     AZURE_LOAD_BALANCER_PREFIXES,
     HOST_VIRTUAL_IP,
     NOT_INTERNET_PREFIXES,
+    NOT_INTERNET_RANGES,
     PLATFORM_DNS_TAG,
     PLATFORM_IMDS_TAG,
     PLATFORM_LKM_TAG,
@@ -42,7 +45,7 @@ from opennsg.model.tags import (
 )
 from opennsg.model.topology import Topology
 from opennsg.model.validation import canonical_tag
-from opennsg.model.values import IPNetwork, parse_port_range, parse_prefix
+from opennsg.model.values import IPAddress, IPNetwork, parse_port_range, parse_prefix
 
 
 def _networks(prefixes: Iterable[str]) -> AddressSet:
@@ -249,6 +252,34 @@ class _TagResolver:
 def internet_set(virtual_network: AddressSet) -> AddressSet:
     """The ``Internet`` tag: every address outside the IANA special-purpose ranges and ``VirtualNetwork`` (§0)."""
     return AddressSet.any().difference(_networks(NOT_INTERNET_PREFIXES)).difference(virtual_network)
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideInternet:
+    """An address in neither ``Internet`` nor ``VirtualNetwork`` at a NIC, and the special-purpose range it is in."""
+
+    address: IPAddress
+    prefix: str
+    what: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.address} is neither Internet nor VirtualNetwork at this NIC: {self.prefix} is {self.what}, an "
+            "IANA special-purpose range that Azure's Internet tag leaves out (docs/semantics.md §0); rules naming "
+            "Internet do not match it"
+        )
+
+
+def outside_internet(policy: NicPolicy, address: IPAddress) -> OutsideInternet | None:
+    """Why ``address`` is not ``Internet`` here, when it lies in an IANA special-purpose range outside the NIC's
+    ``VirtualNetwork``: the answer to "why did my Internet rule not match?" (semantics §0)."""
+    if policy.internet.contains(address) or policy.virtual_network.contains(address):
+        return None
+    for prefix, what in NOT_INTERNET_RANGES.items():
+        network = ip_network(prefix)
+        if network.version == address.version and address in network:
+            return OutsideInternet(address, prefix, what)
+    return None
 
 
 def platform_tag_sets(topology: Topology) -> dict[str, AddressSet]:

@@ -28,13 +28,34 @@ MAX_ADMIN_RULE_PRIORITY = 4096
 HOST_VIRTUAL_IP = "168.63.129.16"
 IMDS_IP = "169.254.169.254"
 AZURE_LOAD_BALANCER_PREFIXES = ("168.63.129.16/32",)
-#: IANA special-purpose ranges excluded from the ``Internet`` tag (besides the VirtualNetwork prefixes).
-NOT_INTERNET_PREFIXES = (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
-    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-    "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32", "64:ff9b:1::/48", "100::/64",
-)  # fmt: skip
+#: IANA special-purpose ranges excluded from the ``Internet`` tag (besides the VirtualNetwork prefixes), each with
+#: what it is, so that a verdict can say why an address is not ``Internet``.
+NOT_INTERNET_RANGES: dict[str, str] = {
+    "0.0.0.0/8": "'this network' (RFC 791)",
+    "10.0.0.0/8": "private-use (RFC 1918)",
+    "100.64.0.0/10": "shared address space for carrier-grade NAT (RFC 6598)",
+    "127.0.0.0/8": "loopback (RFC 1122)",
+    "169.254.0.0/16": "link-local (RFC 3927)",
+    "172.16.0.0/12": "private-use (RFC 1918)",
+    "192.0.0.0/24": "IETF protocol assignments (RFC 6890)",
+    "192.0.2.0/24": "documentation, TEST-NET-1 (RFC 5737)",
+    "192.88.99.0/24": "6to4 relay anycast (RFC 7526)",
+    "192.168.0.0/16": "private-use (RFC 1918)",
+    "198.18.0.0/15": "benchmarking (RFC 2544)",
+    "198.51.100.0/24": "documentation, TEST-NET-2 (RFC 5737)",
+    "203.0.113.0/24": "documentation, TEST-NET-3 (RFC 5737)",
+    "224.0.0.0/4": "multicast (RFC 5771)",
+    "240.0.0.0/4": "reserved (RFC 1112)",
+    "::/128": "the unspecified address (RFC 4291)",
+    "::1/128": "loopback (RFC 4291)",
+    "fc00::/7": "unique local (RFC 4193)",
+    "fe80::/10": "link-local (RFC 4291)",
+    "ff00::/8": "multicast (RFC 4291)",
+    "2001:db8::/32": "documentation (RFC 3849)",
+    "64:ff9b:1::/48": "local-use IPv4/IPv6 translation (RFC 8215)",
+    "100::/64": "discard-only (RFC 6666)",
+}
+NOT_INTERNET_PREFIXES = tuple(NOT_INTERNET_RANGES)
 
 # --- platform exemptions (semantics §0 "Platform exemption", §4.2) ------------------------------------
 PLATFORM_DNS_TAG = "AzurePlatformDNS"
