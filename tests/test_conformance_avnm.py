@@ -9,6 +9,7 @@ import pytest
 
 from avnm_world import MG_CHILD, MG_ROOT, VNET, Avnm
 from conftest import SUB, World, rid, rule
+from netwatcher import diagnose_json, effective_json
 from opennsg.engine import Engine
 from opennsg.engine.compiled import FlowColumns, compile_policy
 from opennsg.engine.flow import Flow
@@ -412,7 +413,7 @@ def test_network_group_as_source_means_its_members_prefixes() -> None:
 def test_diagnostics_list_the_admin_configuration_first() -> None:
     topology, nic, _, avnm = deny_ssh_topology()
     profile = {"direction": "Inbound", "protocol": "TCP", "source": "*", "destination": APP_IP, "destinationPort": "22"}
-    result = Engine(topology).diagnose(nic, profile)["networkSecurityGroupResult"]
+    result = diagnose_json(Engine(topology), nic, profile)["networkSecurityGroupResult"]
     assert result["securityRuleAccessResult"] == "Deny"
     first = result["evaluatedNetworkSecurityGroups"][0]
     assert first["networkSecurityGroupId"] == avnm.managers[0].id
@@ -421,7 +422,9 @@ def test_diagnostics_list_the_admin_configuration_first() -> None:
     assert [r["name"] for r in first["rulesEvaluationResult"]] == ["deny-ssh"]
     assert len(result["evaluatedNetworkSecurityGroups"]) == 1
     profile["destinationPort"] = "23"
-    groups = Engine(topology).diagnose(nic, profile)["networkSecurityGroupResult"]["evaluatedNetworkSecurityGroups"]
+    groups = diagnose_json(Engine(topology), nic, profile)["networkSecurityGroupResult"][
+        "evaluatedNetworkSecurityGroups"
+    ]
     assert [g["networkSecurityGroupId"] for g in groups] == [
         avnm.managers[0].id,
         rid("networkSecurityGroups", "app-nsg"),
@@ -431,7 +434,7 @@ def test_diagnostics_list_the_admin_configuration_first() -> None:
 
 def test_effective_rules_include_admin_rules_with_the_network_manager_association() -> None:
     topology, nic, _, avnm = deny_ssh_topology()
-    groups = Engine(topology).effective_rules(nic)
+    groups = effective_json(Engine(topology), nic)
     admin = groups[0]
     assert admin["association"] == {"networkManager": {"id": avnm.managers[0].id}}
     (entry,) = admin["effectiveSecurityRules"]

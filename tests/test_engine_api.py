@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import World, rule
+from netwatcher import diagnose_json, effective_json, security_group_view_json
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
 from opennsg.model import OpenNsgError, ServiceTag, ServiceTags
@@ -194,7 +195,7 @@ def _rules_by_name(group: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_effective_rules_shape() -> None:
     engine, ids = three_tier()
-    groups = engine.effective_rules("web")
+    groups = effective_json(engine, "web")
     assert [g["networkSecurityGroup"]["id"] for g in groups] == [ids["web_nsg"], ids["nic_nsg"]]
     assert groups[0]["association"] == {"subnet": {"id": ids["web_subnet"]}}
     assert groups[1]["association"] == {"networkInterface": {"id": ids["web"]}}
@@ -220,7 +221,7 @@ def test_effective_rules_shape() -> None:
 
 def test_effective_rules_asgs_and_augmented() -> None:
     engine, _ = three_tier()
-    (group,) = engine.effective_rules("app")
+    (group,) = effective_json(engine, "app")
     rules = _rules_by_name(group)
     web = rules["securityRules/allow-web"]
     assert web["expandedSourceAddressPrefix"] == [f"{WEB}/32"]
@@ -233,7 +234,7 @@ def test_effective_rules_asgs_and_augmented() -> None:
 
 def test_security_group_view() -> None:
     engine, ids = three_tier()
-    view = engine.security_group_view("vm-web")
+    view = security_group_view_json(engine, "vm-web")
     (interface,) = view["networkInterfaces"]
     associations = interface["securityRuleAssociations"]
     assert interface["id"] == ids["web"]
@@ -264,7 +265,7 @@ def _profile(**overrides: str) -> dict[str, str]:
 
 def test_diagnostics_shape_and_names() -> None:
     engine, ids = three_tier()
-    result = engine.diagnose("web", _profile())
+    result = diagnose_json(engine, "web", _profile())
     assert result["profile"] == _profile()
     nsg_result = result["networkSecurityGroupResult"]
     assert nsg_result["securityRuleAccessResult"] == "Deny"  # NIC NSG has no HTTPS allow
@@ -291,14 +292,16 @@ def test_diagnostics_shape_and_names() -> None:
 def test_diagnostics_sets_match_only_when_covered() -> None:
     engine, _ = three_tier()
     # '*' source is wider than Internet: allow-https does not decide it, the default deny does.
-    wide = engine.diagnose("web", _profile(source="*"))["networkSecurityGroupResult"]
+    wide = diagnose_json(engine, "web", _profile(source="*"))["networkSecurityGroupResult"]
     assert wide["evaluatedNetworkSecurityGroups"][0]["matchedRule"]["ruleName"] == "DefaultRule_DenyAllInBound"
     # A tag profile inside the rule's tag is covered.
-    vnet = engine.diagnose("web", _profile(source="10.0.0.0/24", destinationPort="3389"))["networkSecurityGroupResult"]
+    vnet = diagnose_json(engine, "web", _profile(source="10.0.0.0/24", destinationPort="3389"))[
+        "networkSecurityGroupResult"
+    ]
     assert vnet["securityRuleAccessResult"] == "Allow"
     assert vnet["evaluatedNetworkSecurityGroups"][1]["matchedRule"]["ruleName"] == "UserRule_allow-rdp"
-    icmp = engine.diagnose(
-        "app", _profile(protocol="ICMP", source="VirtualNetwork", destination=APP, destinationPort="*")
+    icmp = diagnose_json(
+        engine, "app", _profile(protocol="ICMP", source="VirtualNetwork", destination=APP, destinationPort="*")
     )
     assert (
         icmp["networkSecurityGroupResult"]["evaluatedNetworkSecurityGroups"][0]["matchedRule"]["ruleName"]
@@ -308,7 +311,8 @@ def test_diagnostics_sets_match_only_when_covered() -> None:
 
 def test_diagnostics_platform_rule() -> None:
     engine, _ = three_tier()
-    result = engine.diagnose(
+    result = diagnose_json(
+        engine,
         "app",
         _profile(direction="Outbound", source=APP, destination="168.63.129.16", protocol="UDP", destinationPort="53"),
     )
@@ -319,12 +323,12 @@ def test_diagnostics_platform_rule() -> None:
 def test_diagnostics_reports_every_bad_field() -> None:
     engine, _ = three_tier()
     with pytest.raises(OpenNsgError) as caught:
-        engine.diagnose(
-            "web", _profile(direction="Sideways", protocol="GRE", source="NoSuchTag", destinationPort="1-2")
+        diagnose_json(
+            engine, "web", _profile(direction="Sideways", protocol="GRE", source="NoSuchTag", destinationPort="1-2")
         )
     assert {e.target for e in caught.value.errors} == {"direction", "protocol", "source", "destinationPort"}
     with pytest.raises(OpenNsgError) as missing:
-        engine.diagnose("web", {"direction": "Inbound"})
+        diagnose_json(engine, "web", {"direction": "Inbound"})
     assert {e.code for e in missing.value.errors} == {"MissingRequiredProperty"}
 
 
@@ -358,7 +362,7 @@ def test_empty_asg_matches_nothing() -> None:
 
 def test_security_group_view_of_a_nic_without_nsg() -> None:
     engine, ids = three_tier()
-    view = engine.security_group_view(ids["app"])
+    view = security_group_view_json(engine, ids["app"])
     (interface,) = view["networkInterfaces"]
     associations = interface["securityRuleAssociations"]
     assert "networkInterfaceAssociation" not in associations

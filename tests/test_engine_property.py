@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 
+from netwatcher import diagnose_json, effective_json, security_group_view_json
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
 from opennsg.engine.ir import rule_log_name
@@ -61,7 +62,7 @@ def test_single_flow_diagnostics_agree_with_verify(case: tuple[Topology, list[tu
             "destination": str(destination),
             "destinationPort": str(destination_port) if flow.has_ports else "*",
         }
-        result = engine.diagnose(nic_id, profile)["networkSecurityGroupResult"]
+        result = diagnose_json(engine, nic_id, profile)["networkSecurityGroupResult"]
         assert result["securityRuleAccessResult"] == verdict.access.value
         matched = [g.get("matchedRule", {}).get("ruleName") for g in result["evaluatedNetworkSecurityGroups"]]
         assert matched == [rule_log_name(s.matched_rule) if s.matched_rule else None for s in verdict.trace]
@@ -84,7 +85,7 @@ def test_views_are_well_formed_on_random_topologies(topology: Topology) -> None:
     engine = Engine(topology)
     for nic in topology.nics.values():
         policy = engine.policy(nic.id)
-        groups = engine.effective_rules(nic.id)
+        groups = effective_json(engine, nic.id)
         chain = [n for n in (policy.subnet_nsg, policy.nic_nsg) if n is not None]
         assert [g["networkSecurityGroup"]["id"] for g in groups] == [n.nsg.id for n in chain]
         for group, resolved in zip(groups, chain, strict=True):
@@ -98,6 +99,6 @@ def test_views_are_well_formed_on_random_topologies(topology: Topology) -> None:
                     assert all(ipaddress.ip_network(p, strict=True) for p in rule[key])
             for tag, prefixes in group["tagMap"].items():
                 assert isinstance(tag, str) and all(ipaddress.ip_network(p, strict=True) for p in prefixes)
-        view = engine.security_group_view(nic.id)["networkInterfaces"][0]["securityRuleAssociations"]
+        view = security_group_view_json(engine, nic.id)["networkInterfaces"][0]["securityRuleAssociations"]
         assert len(view["effectiveSecurityRules"]) == sum(len(g["effectiveSecurityRules"]) for g in groups)
         assert len(view["defaultSecurityRules"]) == (6 if chain else 0)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from netwatcher import diagnose_json
 from opennsg.cli.main import app
 from test_engine_api import _profile, three_tier
 
@@ -56,9 +57,9 @@ def test_human_output_carries_the_note() -> None:
 
 def test_diagnostics_say_it_too() -> None:
     engine, _ = three_tier()
-    documentation = engine.diagnose("web", _profile(source="2001:db8::7"))["networkSecurityGroupResult"]
+    documentation = diagnose_json(engine, "web", _profile(source="2001:db8::7"))["networkSecurityGroupResult"]
     assert "2001:db8::/32" in documentation["notes"][0]
-    public = engine.diagnose("web", _profile())["networkSecurityGroupResult"]
+    public = diagnose_json(engine, "web", _profile())["networkSecurityGroupResult"]
     assert "notes" not in public
 
 

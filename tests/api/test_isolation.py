@@ -493,6 +493,7 @@ def _text_fields(kind: type, prefix: str = "") -> Iterator[str]:
 def test_every_id_holding_field_of_every_model_type_is_classified() -> None:
     """A new model type or field fails here until it is listed in ``REFERENCE_FIELDS`` (authorised on every write)
     or its attribute name is declared in ``NOT_REFERENCES``."""
+
     def subclasses(kind: type) -> Iterator[type]:
         for sub in kind.__subclasses__():
             yield sub

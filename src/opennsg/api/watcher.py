@@ -23,6 +23,12 @@ from opennsg.api.http import check_subscription, json_body, json_response, lro_h
 from opennsg.api.linked import Caller, authorize_target
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Snapshot, Store
+from opennsg.arm.netwatcher import (
+    diagnostic_result_to_arm,
+    effective_groups_to_arm,
+    parse_profile,
+    security_group_view_to_arm,
+)
 from opennsg.arm.routes import effective_route_table_to_arm
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
@@ -123,7 +129,17 @@ def configuration_diagnostic(snapshot: Snapshot, body: Mapping[str, Any]) -> dic
     profiles = body.get("profiles")
     if not isinstance(profiles, list) or not profiles or not all(isinstance(p, dict) for p in profiles):
         raise bad_request("The request needs 'profiles': a non-empty array of objects.")
-    return {"results": [snapshot.engine.diagnose(nic, profile) for profile in profiles]}
+    tags = snapshot.topology.service_tags
+    parsed = [parse_profile(profile, tags) for profile in profiles]
+    return {
+        "results": [
+            {
+                "profile": dict(profile),
+                "networkSecurityGroupResult": diagnostic_result_to_arm(snapshot.engine.diagnose(nic, p)),
+            }
+            for profile, p in zip(profiles, parsed, strict=True)
+        ]
+    }
 
 
 def security_group_view(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,7 +147,7 @@ def security_group_view(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str
     target = _text(body, "targetResourceId")
     if snapshot.topology.vm(target) is None:
         target = target_nic(snapshot, body).id
-    return snapshot.engine.security_group_view(target)
+    return security_group_view_to_arm(snapshot.engine.security_group_view(target), snapshot.topology.service_tags)
 
 
 class Diagnostics:
@@ -205,7 +221,9 @@ class Diagnostics:
         self._nic_action(
             "effectiveNetworkSecurityGroups",
             "NetworkInterfaces_ListEffectiveNetworkSecurityGroups",
-            lambda engine, nic_id: {"value": engine.effective_rules(nic_id)},
+            lambda engine, nic_id: {
+                "value": effective_groups_to_arm(engine.effective_rules(nic_id), engine.topology.service_tags)
+            },
         )
         self._nic_action(
             "effectiveRouteTable",

@@ -38,7 +38,6 @@ from opennsg.cli.common import (
     template_inputs,
 )
 from opennsg.cli.guard import GuardedGroup
-from opennsg.engine.ir import Verdict, rule_log_name
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.topology import Topology
@@ -181,6 +180,7 @@ def verify(
     json: bool = JsonOption,
 ) -> None:
     """IP flow verify: the verdict for a flow at a NIC, the rule and NSG that decided, and the chain evaluated."""
+    from opennsg.arm.netwatcher import verdict_to_json
     from opennsg.engine import Engine
     from opennsg.engine.flow import Flow, parse_endpoint, parse_flow_protocol
 
@@ -224,7 +224,7 @@ def verify(
         verdict = engine.verify(nic, flow, detail=detail)
         no_egress = engine.egress(nic, flow)
         outside = engine.outside_internet(nic, flow.remote_ip)
-    result = _verdict_json(verdict, detail)
+    result = verdict_to_json(verdict, detail)
     if no_egress is not None:
         result["egress"] = no_egress
     if outside is not None:
@@ -276,41 +276,6 @@ def _verify_flows(topology: Topology, flows: Path, output: Path | None, as_json:
             )
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
-
-
-def _verdict_json(verdict: Verdict, detail: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"access": verdict.access.value}
-    if verdict.rule_name is not None:
-        out["ruleName"] = verdict.rule_name
-    out["networkSecurityGroupId"] = verdict.nsg_id
-    out["appliedTo"] = verdict.applied_to
-    trace = []
-    for step in verdict.trace:
-        item: dict[str, Any] = {
-            "networkSecurityGroupId": step.nsg_id,
-            "appliedTo": step.applied_to,
-            "association": step.association,
-            "matchedRule": (
-                {"ruleName": rule_log_name(step.matched_rule), "action": step.access.value}
-                if step.matched_rule
-                else None
-            ),
-        }
-        if detail:
-            item["rulesEvaluationResult"] = [
-                {
-                    "name": rule_log_name(r.rule),
-                    "protocolMatched": r.protocol_matched,
-                    "sourceMatched": r.source_matched,
-                    "sourcePortMatched": r.source_port_matched,
-                    "destinationMatched": r.destination_matched,
-                    "destinationPortMatched": r.destination_port_matched,
-                }
-                for r in step.rule_results
-            ]
-        trace.append(item)
-    out["evaluatedNetworkSecurityGroups"] = trace
-    return out
 
 
 def _print_verdict(result: dict[str, Any]) -> None:
@@ -368,6 +333,7 @@ def effective(
     json: bool = JsonOption,
 ) -> None:
     """Effective security rules of a NIC, in the shape of Azure's effectiveNetworkSecurityGroups (tags expanded)."""
+    from opennsg.arm.netwatcher import effective_groups_to_arm
     from opennsg.engine import Engine
 
     with bad_input_exits(json):
@@ -379,7 +345,7 @@ def effective(
             var_file,
             template_inputs(parameters_file, parameter, subscription, resource_group, location),
         )
-        groups = Engine(topology).effective_rules(nic)
+        groups = effective_groups_to_arm(Engine(topology).effective_rules(nic), topology.service_tags)
     if json:
         print_json({"value": groups})
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from ipaddress import ip_address
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from opennsg.engine.addresses import AddressSet
 from opennsg.engine.evaluate import PathVerdict, decide, decide_path
@@ -19,6 +19,7 @@ from opennsg.engine.ir import NicPolicy, Verdict
 from opennsg.engine.resolve import OutsideInternet, asg_addresses, outside_internet, resolve_policy
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.netwatcher import DiagnosticProfile, DiagnosticResult, EffectiveGroup, NicSecurityView
 from opennsg.model.resources import NetworkInterface, VirtualMachine
 from opennsg.model.routes import EffectiveRoute
 from opennsg.model.topology import Topology
@@ -179,11 +180,11 @@ class Engine:
         range is the reason (semantics §0)."""
         return outside_internet(self.policy(nic_or_vm), address)
 
-    def effective_rules(self, nic_or_vm: str | NetworkInterface) -> list[dict[str, Any]]:
-        """Effective security rules of the NIC (semantics §8.2's ``value`` list)."""
+    def effective_rules(self, nic_or_vm: str | NetworkInterface) -> tuple[EffectiveGroup, ...]:
+        """Effective security rules of the NIC (semantics §8.2), per resource of its chain."""
         from opennsg.engine.effective import effective_groups
 
-        return effective_groups(self.topology, self.policy(nic_or_vm))
+        return effective_groups(self.policy(nic_or_vm))
 
     def effective_routes(self, nic_or_vm: str | NetworkInterface) -> tuple[EffectiveRoute, ...]:
         """The NIC's effective route table: system routes, overridden by its subnet's user routes."""
@@ -191,20 +192,19 @@ class Engine:
 
         return effective_routes(self.topology, self.nic(nic_or_vm))
 
-    def security_group_view(self, vm_or_nic: str) -> dict[str, Any]:
+    def security_group_view(self, vm_or_nic: str) -> tuple[NicSecurityView, ...]:
         """Security group view of a VM (all its NICs) or of one NIC (semantics §8.3)."""
         from opennsg.engine.effective import security_group_view
 
         vm = self.topology.vm(vm_or_nic) or _unique_vm(self.topology, vm_or_nic)
         nic_ids = vm.network_interfaces if vm is not None and vm.network_interfaces else (self.nic(vm_or_nic).id,)
-        return security_group_view(self.topology, [self.policy(self.nic(n)) for n in nic_ids])
+        return tuple(security_group_view(self.policy(self.nic(n))) for n in nic_ids)
 
-    def diagnose(self, nic_or_vm: str | NetworkInterface, profile: Mapping[str, Any]) -> dict[str, Any]:
-        """NSG diagnostics for one traffic profile (semantics §8.4's ``results`` entry)."""
+    def diagnose(self, nic_or_vm: str | NetworkInterface, profile: DiagnosticProfile) -> DiagnosticResult:
+        """NSG diagnostics for one traffic profile (semantics §8.4; read one with ``arm.netwatcher.parse_profile``)."""
         from opennsg.engine.diagnostics import diagnose
 
-        policy = self.policy(nic_or_vm)
-        return diagnose(self.topology, policy, profile)
+        return diagnose(self.topology, self.policy(nic_or_vm), profile)
 
 
 def _unique_vm(topology: Topology, name: str) -> VirtualMachine | None:

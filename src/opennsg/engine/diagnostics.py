@@ -12,21 +12,19 @@ special-purpose range (neither Internet nor VirtualNetwork). Rule names use the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from opennsg.engine.addresses import AddressSet, PortSet, subtract_intervals
 from opennsg.engine.evaluate import evaluate
-from opennsg.engine.ir import NicPolicy, ResolvedRule, RuleMatch, Verdict, rule_log_name
+from opennsg.engine.ir import NicPolicy, ResolvedRule, RuleMatch
 from opennsg.engine.resolve import outside_internet, tag_set
 from opennsg.model.enums import IANA_ICMP, IANA_ICMPV6, IANA_TCP, IANA_UDP, PORTED_PROTOCOLS, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
-from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, PLATFORM_RULE_PREFIX, SMTP_PORT
+from opennsg.model.netwatcher import DiagnosticProfile, DiagnosticResult
+from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, SMTP_PORT
 from opennsg.model.topology import Topology
 from opennsg.model.values import parse_address, parse_port_range, parse_prefix
 
-PROFILE_FIELDS = ("direction", "protocol", "source", "destination", "destinationPort")
 PROFILE_PROTOCOLS: dict[str, frozenset[int] | None] = {
     "*": None,
     "tcp": frozenset({IANA_TCP}),
@@ -96,89 +94,36 @@ class ProfileTest:
         )
 
 
-def _address(topology: Topology, policy: NicPolicy, field: str, value: Any, problems: list[ArmError]) -> AddressSet:
-    text = str(value).strip()
+def _address(topology: Topology, policy: NicPolicy, text: str) -> AddressSet:
     if text == "*":
         return AddressSet.any()
     network = parse_prefix(text)
     if network is not None:
         return AddressSet.of([network])
     tagged = tag_set(topology, policy.nic, text)
-    if tagged is None:
-        problems.append(
-            ArmError(
-                "InvalidParameter", f"Profile {field} '{value}' is not an IP, a CIDR, '*' or a service tag.", field
-            )
-        )
-        return AddressSet()
+    if tagged is None:  # ``arm.netwatcher.parse_profile`` admits known tags only
+        raise OpenNsgError([ArmError("InvalidParameter", f"'{text}' is not an IP, a CIDR, '*' or a service tag.")])
     return tagged
 
 
-def profile_test(topology: Topology, policy: NicPolicy, profile: Mapping[str, Any]) -> ProfileTest:
-    """Parse and check a profile; every problem is reported at once."""
-    problems = [
-        ArmError("MissingRequiredProperty", f"Profile property '{name}' is required.", name)
-        for name in PROFILE_FIELDS
-        if profile.get(name) in (None, "")
-    ]
-    if problems:
-        raise OpenNsgError(problems)
-    direction = Direction.parse(str(profile["direction"]))
-    if not isinstance(direction, Direction):
-        problems.append(ArmError("InvalidParameter", "Profile direction must be Inbound or Outbound.", "direction"))
-    protocol_text = str(profile["protocol"]).strip().casefold()
-    if protocol_text not in PROFILE_PROTOCOLS:
-        problems.append(ArmError("InvalidParameter", "Profile protocol must be *, TCP, UDP or ICMP.", "protocol"))
-    port_text = str(profile["destinationPort"]).strip()
-    ports = parse_port_range(port_text)
-    if ports is None or (port_text != "*" and ports[0] != ports[1]):
-        problems.append(
-            ArmError(
-                "InvalidParameter", "Profile destinationPort must be '*' or a single port 0-65535.", "destinationPort"
-            )
-        )
-    source = _address(topology, policy, "source", profile["source"], problems)
-    destination = _address(topology, policy, "destination", profile["destination"], problems)
-    if problems:
-        raise OpenNsgError(problems)
-    assert isinstance(direction, Direction) and ports is not None
-    return ProfileTest(direction, PROFILE_PROTOCOLS[protocol_text], source, destination, PortSet.of([ports]))
+def profile_test(topology: Topology, policy: NicPolicy, profile: DiagnosticProfile) -> ProfileTest:
+    """The profile's sets at this NIC (tags resolved here)."""
+    ports = parse_port_range(profile.destination_port)
+    assert ports is not None, "parse_profile checks the port"
+    return ProfileTest(
+        profile.direction,
+        PROFILE_PROTOCOLS[profile.protocol.casefold()],
+        _address(topology, policy, profile.source),
+        _address(topology, policy, profile.destination),
+        PortSet.of([ports]),
+    )
 
 
-def _result(verdict: Verdict) -> dict[str, Any]:
-    groups = []
-    for step in verdict.trace:
-        group: dict[str, Any] = {"networkSecurityGroupId": step.nsg_id, "appliedTo": step.applied_to}
-        if step.matched_rule is not None:
-            group["matchedRule"] = {"ruleName": rule_log_name(step.matched_rule), "action": step.access.value}
-        group["rulesEvaluationResult"] = [
-            {
-                "name": rule_log_name(r.rule),
-                "protocolMatched": r.protocol_matched,
-                "sourceMatched": r.source_matched,
-                "sourcePortMatched": r.source_port_matched,
-                "destinationMatched": r.destination_matched,
-                "destinationPortMatched": r.destination_port_matched,
-            }
-            for r in step.rule_results
-        ]
-        groups.append(group)
-    out: dict[str, Any] = {
-        "securityRuleAccessResult": verdict.access.value,
-        "evaluatedNetworkSecurityGroups": groups,
-    }
-    if verdict.rule_name is not None and verdict.rule_name.startswith(PLATFORM_RULE_PREFIX):
-        out["platformRule"] = verdict.rule_name
-    return out
-
-
-def diagnose(topology: Topology, policy: NicPolicy, profile: Mapping[str, Any]) -> dict[str, Any]:
-    """One entry of the diagnostic's ``results``: the profile echoed and the NSG result."""
+def diagnose(topology: Topology, policy: NicPolicy, profile: DiagnosticProfile) -> DiagnosticResult:
+    """The chain evaluated over the profile's whole set; a note when the remote address is in an IANA
+    special-purpose range (neither Internet nor VirtualNetwork, semantics §0)."""
     test = profile_test(topology, policy, profile)
     verdict = evaluate(policy, test.direction, test, detail=True)
-    result = _result(verdict)
-    remote = parse_address(str(profile["source" if test.direction is Direction.INBOUND else "destination"]))
+    remote = parse_address(profile.source if test.direction is Direction.INBOUND else profile.destination)
     outside = outside_internet(policy, remote) if remote is not None else None
-    if outside is not None:
-        result["notes"] = [str(outside)]  # OpenNSG's addition, like ``platformRule``
-    return {"profile": dict(profile), "networkSecurityGroupResult": result}
+    return DiagnosticResult(verdict, (str(outside),) if outside is not None else ())

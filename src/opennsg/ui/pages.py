@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from opennsg.arm.netwatcher import effective_groups_to_arm
 from opennsg.engine.flow import Flow, parse_endpoint, parse_flow_protocol
 from opennsg.engine.ir import Verdict
 from opennsg.model.enums import Direction
@@ -209,7 +210,7 @@ def nic_page(view: View, name: str) -> Fragment:
     if isinstance(nic, Fragment):
         return nic
     policy = view.engine.policy(nic)
-    groups = view.engine.effective_rules(nic)
+    groups = effective_groups_to_arm(view.engine.effective_rules(nic), view.topology.service_tags)
     topology = view.topology
     subnet = topology.subnet(nic.subnet)
     vnet = topology.vnet_of_subnet(nic.subnet) if nic.subnet else None
