@@ -33,6 +33,9 @@ from tests.ui.conftest import (
 
 from opennsg.api import ServiceConfig, create_app
 from opennsg.arm import load_paths
+from opennsg.engine import Engine
+from opennsg.model import Direction
+from opennsg.model.ids import name_of
 from opennsg.ui import create_file_app
 from opennsg.ui.graph import layout
 from opennsg.ui.routes import UiRoutes
@@ -186,6 +189,36 @@ def test_the_layout_places_every_nic_once_without_overlap() -> None:
     )
     assert sum(1 for e in graph.edges if e.kind == "association") == associations
     assert all(n.box.x >= 0 and n.box.right <= graph.width and n.box.y + n.box.h <= graph.height for n in graph.nics)
+
+
+def test_admin_configurations_and_private_endpoints_are_on_the_map() -> None:
+    """The hub-and-spoke example: each deployed security admin configuration is a node with an edge to every VNet
+    its rules reach (independently: the VNets holding a NIC whose chain has an admin stage of it), and private
+    endpoint NICs say so."""
+    topology = load_paths([ROOT / "examples" / "hub-and-spoke.json", ROOT / "examples" / "hub-and-spoke-avnm.json"])
+    graph = layout(topology, lambda nic: f"/ui/nic/{nic.name}", lambda nsg_id: nsg_id)
+    assert graph.admins, "the example deploys admin rules"
+    engine = Engine(topology)
+    expected: dict[str, set[str]] = {}
+    for nic in topology.nics.values():
+        vnet = topology.vnet_of_subnet(nic.subnet) if nic.subnet else None
+        for stage in engine.policy(nic.id).chain(Direction.INBOUND).stages:
+            if stage.association == "networkManager" and vnet is not None:
+                configuration = next(iter({r.rule.configuration_id for r in stage.rules}), None)
+                if configuration is not None:
+                    expected.setdefault(name_of(configuration), set()).add(vnet.name)
+    drawn: dict[str, set[str]] = {}
+    for edge in graph.edges:
+        if edge.kind == "admin":
+            source, target = edge.label.split(" → ")
+            drawn.setdefault(source, set()).add(target)
+    for name, vnets in expected.items():
+        assert vnets <= drawn.get(name, set()), (name, vnets, drawn)
+    boxes = [n.box for n in graph.nics] + [n.box for n in graph.nsgs] + [a.box for a in graph.admins]
+    for a, b in combinations(boxes, 2):
+        assert a.right <= b.x or b.right <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y, (a, b)
+    endpoint_nics = {n.name for n in topology.nics.values() if topology.private_endpoint_of_nic(n.id)}
+    assert endpoint_nics and all("private endpoint" in n.detail for n in graph.nics if n.name in endpoint_nics)
 
 
 def test_opennsg_ui_prints_its_url_and_serves_read_only(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """The topology as a laid-out graph, computed here and drawn as inline SVG.
 
-VNets are containers stacked in one column, each holding its subnets, each holding its NICs (with their VM, private
-IPs, public IP and ASGs); NSGs sit in a column on the right with one edge per association (subnet or NIC), ordered by
-where their targets are so edges cross little; peerings are arcs on the left between the VNets they join. Every
-position is computed in Python so the page needs no layout library and tests can read the DOM: each NIC node is an
-SVG ``<a>`` whose ``<text>`` is the NIC's name.
+VNets are containers stacked in one column, each holding its subnets, each holding its NICs (with their VM or
+private endpoint, private IPs, public IP and ASGs); NSGs sit in a column on the right with one edge per association
+(subnet or NIC), ordered by where their targets are so edges cross little; AVNM security admin configurations
+(evaluated before every NSG, semantics §11) head that column, with one edge per VNet they reach; peerings are arcs
+on the left between the VNets they join. Every position is computed in Python so the page needs no layout library
+and tests can read the DOM: each NIC node is an HTML ``<a>`` carrying the NIC's name as text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from opennsg.engine.admin import admin_rules_for, admin_rules_for_vnet
 from opennsg.model.ids import id_key, name_of
 from opennsg.model.resources import NetworkInterface, Subnet, VirtualNetwork
 from opennsg.model.topology import Topology
@@ -83,9 +85,19 @@ class NsgNode:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminNode:
+    """A security admin configuration and the VNets its rules reach."""
+
+    box: Box
+    name: str
+    detail: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
 class Edge:
     path: str
-    kind: str  # "association" or "peering"
+    kind: str  # "association", "peering" or "admin"
     label: str
     label_x: float
     label_y: float
@@ -100,6 +112,7 @@ class Graph:
     subnets: list[SubnetNode] = field(default_factory=list)
     nics: list[NicNode] = field(default_factory=list)
     nsgs: list[NsgNode] = field(default_factory=list)
+    admins: list[AdminNode] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
 
     @property
@@ -121,7 +134,9 @@ def _nic_detail(topology: Topology, nic: NetworkInterface) -> tuple[str, str]:
         elif cfg.public_ip_address:
             publics.append(name_of(cfg.public_ip_address))
     vm = name_of(nic.virtual_machine) if nic.virtual_machine else None
-    detail = " · ".join(part for part in (", ".join(ips), vm and f"VM {vm}") if part)
+    endpoint = topology.private_endpoint_of_nic(nic.id)
+    owner = f"private endpoint {endpoint.name}" if endpoint is not None else (vm and f"VM {vm}")
+    detail = " · ".join(part for part in (", ".join(ips), owner) if part)
     asgs = sorted({name_of(a) for c in nic.ip_configurations for a in c.application_security_groups})
     chips = " ".join([*(f"⇡{p}" for p in publics), *(f"#{a}" for a in asgs)])
     return detail, chips
@@ -206,9 +221,11 @@ def layout(topology: Topology, nic_href: Callable[[NetworkInterface], str], nsg_
         y += VNET_HEADER + 2 * GAP
     _peerings(graph, vnets, vnet_boxes)
     content_right = x0 + vnet_width
-    _nsgs(graph, topology, targets, content_right + NSG_COLUMN_GAP, nsg_href)
-    bottom = max([y] + [n.box.y + n.box.h + MARGIN for n in graph.nsgs])
-    right = max([content_right + MARGIN] + [n.box.right + MARGIN for n in graph.nsgs])
+    top = _admins(graph, topology, vnet_boxes, content_right + NSG_COLUMN_GAP)
+    _nsgs(graph, topology, targets, content_right + NSG_COLUMN_GAP, nsg_href, top)
+    column = [*(n.box for n in graph.nsgs), *(a.box for a in graph.admins)]
+    bottom = max([y] + [b.y + b.h + MARGIN for b in column])
+    right = max([content_right + MARGIN] + [b.right + MARGIN for b in column])
     graph.width, graph.height = right, bottom
     return graph
 
@@ -260,6 +277,7 @@ def _nsgs(
     targets: dict[str, tuple[float, float]],
     left: float,
     nsg_href: Callable[[str], str],
+    top: float,
 ) -> None:
     uses: dict[str, list[tuple[str, float, float]]] = {}
     for subnet in topology.subnets:
@@ -275,7 +293,7 @@ def _nsgs(
 
     nsgs = sorted(topology.nsgs.values(), key=lambda n: (first_target(n.key), n.name.casefold()))
     width = max([NSG_WIDTH_MIN] + [_text_width(n.name) + 40 for n in nsgs])
-    y = MARGIN
+    y = top
     for index, nsg in enumerate(nsgs):
         spots = uses.get(nsg.key, [])
         wanted = sum(sy for _, _, sy in spots) / len(spots) - NSG_HEIGHT / 2 if spots else y
@@ -289,3 +307,39 @@ def _nsgs(
             path = f"M{left:.1f},{box.middle:.1f} C{mid:.1f},{box.middle:.1f} {mid:.1f},{ty:.1f} {tx:.1f},{ty:.1f}"
             graph.edges.append(Edge(path, "association", f"{nsg.name} → {target}", mid, (box.middle + ty) / 2, index))
         y += NSG_HEIGHT + GAP
+
+
+def _admins(graph: Graph, topology: Topology, vnet_boxes: dict[str, Box], left: float) -> float:
+    """One node per security admin configuration in force somewhere, edges to the VNets it reaches (VNet-wide or
+    through subnet groups); returns where the NSG column may start."""
+    reach: dict[str, set[str]] = {}
+    for vnet in topology.vnets.values():
+        for applied in admin_rules_for_vnet(topology, vnet.id):
+            for source in applied.rules:
+                reach.setdefault(source.configuration_id, set()).add(vnet.key)
+    for nic in topology.nics.values():
+        home = topology.vnet_of_subnet(nic.subnet) if nic.subnet else None
+        if home is None:
+            continue
+        for applied in admin_rules_for(topology, nic):
+            for source in applied.rules:
+                reach.setdefault(source.configuration_id, set()).add(home.key)
+    y = MARGIN
+    for index, configuration_id in enumerate(sorted(reach, key=lambda c: name_of(c).casefold())):
+        configuration = topology.security_admin_configuration(configuration_id)
+        name = configuration.name if configuration is not None else name_of(configuration_id)
+        manager = name_of(id_key(configuration_id).split("/securityadminconfigurations/")[0])
+        rules = sum(len(topology.admin_rules_of(c.id)) for c in topology.rule_collections_of(configuration_id))
+        detail = f"admin rules · {manager} · {rules} rule{'s' if rules != 1 else ''}"
+        box = Box(left, y, max(NSG_WIDTH_MIN, _text_width(max(name, detail, key=len)) + 40), NSG_HEIGHT + 6)
+        graph.admins.append(AdminNode(box, name, detail, index))
+        for key in sorted(reach[configuration_id]):
+            target = vnet_boxes.get(key)
+            if target is None:
+                continue
+            tx, ty = target.right, target.y + VNET_HEADER / 2
+            mid = (tx + left) / 2
+            path = f"M{left:.1f},{box.middle:.1f} C{mid:.1f},{box.middle:.1f} {mid:.1f},{ty:.1f} {tx:.1f},{ty:.1f}"
+            graph.edges.append(Edge(path, "admin", f"{name} → {name_of(key)}", mid, (box.middle + ty) / 2))
+        y += box.h + GAP
+    return y + (GAP if graph.admins else 0.0)

@@ -97,6 +97,8 @@ def topology_page(view: View) -> Fragment:
         "NSGs": len(topology.nsgs),
         "ASGs": len(topology.asgs),
         "peerings": sum(len(v.peerings) for v in topology.vnets.values()),
+        "admin configurations": len(topology.security_admin_configurations),
+        "private endpoints": len(topology.private_endpoints),
     }
     return _render("topology.html", "Network map", graph=graph, counts=counts, view=view)
 
