@@ -63,6 +63,7 @@ def test_single_flow_diagnostics_agree_with_verify(case: tuple[Topology, list[tu
             "destinationPort": str(destination_port) if flow.has_ports else "*",
         }
         result = diagnose_json(engine, nic_id, profile)["networkSecurityGroupResult"]
+        assert result["securityRuleAccessResult"] == reference_decide(topology, nic_id, any_source_port).access
         assert result["securityRuleAccessResult"] == verdict.access.value
         matched = [g.get("matchedRule", {}).get("ruleName") for g in result["evaluatedNetworkSecurityGroups"]]
         assert matched == [rule_log_name(s.matched_rule) if s.matched_rule else None for s in verdict.trace]

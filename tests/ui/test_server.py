@@ -138,6 +138,16 @@ def test_the_viewer_answers_only_requests_to_its_loopback_address(tmp_path: Path
         assert client.get("/", follow_redirects=False).headers["location"] == "/ui/"
 
 
+def test_verify_says_when_the_remote_address_is_not_internet() -> None:
+    """A documentation address is neither Internet nor VirtualNetwork (semantics §0): the page says so."""
+    app = create_file_app([HOW_NSGS_FILTER], port=8765)
+    asked = "/ui/verify?nic=vm1-nic&direction=Inbound&protocol=TCP&local=10.0.1.4:80&remote="
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+        documentation = client.get(asked + "203.0.113.7:50000").text
+        assert 'data-testid="verify-note"' in documentation and "203.0.113.0/24" in documentation
+        assert 'data-testid="verify-note"' not in client.get(asked + "52.160.10.9:50000").text
+
+
 def test_inputs_are_told_apart_by_content(tmp_path: Path) -> None:
     shutil.copy(HOW_NSGS_FILTER, tmp_path / "network.json")
     (tmp_path / "y=2018" / "m=11").mkdir(parents=True)

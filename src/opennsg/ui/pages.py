@@ -295,8 +295,9 @@ def _effective_row(rule: Mapping[str, Any]) -> dict[str, Any]:
 # --- verify ---------------------------------------------------------------------------------------------
 
 
-def decide(view: View, params: Mapping[str, str]) -> tuple[NetworkInterface, Verdict]:
-    """The verdict ``opennsg verify`` gives for the form's flow; every problem of the form at once otherwise."""
+def decide(view: View, params: Mapping[str, str]) -> tuple[NetworkInterface, Verdict, tuple[str, ...]]:
+    """The verdict ``opennsg verify`` gives for the form's flow, with its notes; every problem of the form at once
+    otherwise."""
     problems: list[ArmError] = []
     for field_name, label in (("nic", "NIC"), ("direction", "Direction"), ("local", "Local"), ("remote", "Remote")):
         if not params.get(field_name, "").strip():
@@ -329,7 +330,8 @@ def decide(view: View, params: Mapping[str, str]) -> tuple[NetworkInterface, Ver
     except ValueError as exc:
         raise OpenNsgError([ArmError("InvalidParameter", f"Invalid flow: {exc}.")]) from None
     nic = nics[0]
-    return nic, view.engine.verify(nic, flow, detail=True)
+    outside = view.engine.outside_internet(nic, flow.remote_ip)
+    return nic, view.engine.verify(nic, flow, detail=True), (str(outside),) if outside is not None else ()
 
 
 def verify_page(view: View, params: Mapping[str, str]) -> Fragment:
@@ -346,9 +348,10 @@ def verify_page(view: View, params: Mapping[str, str]) -> Fragment:
     values["direction"] = canonical_direction.get(values["direction"].casefold(), values["direction"])
     asked = any(params.get(k) for k in ("local", "remote"))
     verdict = errors = nic = None
+    notes: tuple[str, ...] = ()
     if asked:
         try:
-            nic, verdict = decide(view, params)
+            nic, verdict, notes = decide(view, params)
         except OpenNsgError as exc:
             errors = exc.errors
     nics = [(n.name if view.unique_name(n) else n.id, n) for n in view.nics()]
@@ -364,6 +367,7 @@ def verify_page(view: View, params: Mapping[str, str]) -> Fragment:
         protocols=PROTOCOLS,
         directions=DIRECTIONS,
         verdict=verdict,
+        notes=notes,
         errors=errors,
         checked=nic,
         **_linker(view),
