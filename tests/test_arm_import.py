@@ -477,7 +477,7 @@ def test_parse_resource_reads_one_resource_of_each_kind() -> None:
 
 
 def test_parse_resource_errors() -> None:
-    assert errors_of(parse_resource, "loadBalancers", {}, "/x")[0][0] == "UnsupportedResourceType"
+    assert errors_of(parse_resource, "applicationGateways", {}, "/x")[0][0] == "UnsupportedResourceType"
     found = errors_of(parse_resource, "SECURITYRULES", {"properties": {"protocol": "Tcp"}}, f"{NSG_ID}/securityRules/r")
     assert [t for _, _, t in found] == ["properties.access", "properties.direction", "properties.priority"]
 
