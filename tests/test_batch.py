@@ -12,10 +12,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.strategies import topology_and_flows
 
 from opennsg.arm import load_paths
-from opennsg.batch import verify_flows_file
+from opennsg.batch import parse, verify_flows_file
+from opennsg.batch import verify as batch_verify
 from opennsg.batch.parse import FIELDS
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
@@ -245,3 +247,117 @@ def test_repeated_flows_are_decided_once_and_every_row_gets_its_own_verdict(topo
         verdict = engine.verify(target, flow)
         assert (answer["access"], answer.get("ruleName")) == (verdict.access.value, verdict.rule_name)
     assert vm1_ip != "10.0.1.99"
+
+
+# --- fast paths: streamed batches, distinct rows, columnar JSON lines — each must equal the careful path ---------
+
+
+def _run(topology: Topology, source: Path, target: Path, monkeypatch: pytest.MonkeyPatch, **knobs: Any) -> bytes:
+    """Verify ``source`` into ``target`` with module knobs set (batch sizes, careful JSON) and return its bytes."""
+    with monkeypatch.context() as patch:
+        if knobs.get("careful_json"):
+
+            def refuse(path: Path) -> Any:
+                raise parse.NotSimpleJson
+                yield  # pragma: no cover - a generator, as the real reader
+
+            patch.setattr(parse, "iter_json", refuse)
+        if "batch_rows" in knobs:
+            patch.setattr(parse, "BATCH_ROWS", knobs["batch_rows"])
+            patch.setattr(parse, "TEXT_BLOCK_BYTES", max(4096, knobs["batch_rows"] * 40))
+        if "write_rows" in knobs:
+            patch.setattr(batch_verify, "WRITE_ROWS", knobs["write_rows"])
+        verify_flows_file(topology, source, target, progress=False)
+    return target.read_bytes()
+
+
+def _mixed_rows(topology: Topology) -> list[dict[str, Any]]:
+    good = _good_rows(topology)
+    bad = [r for r, _ in _bad_rows(topology)]
+    return [good[i % len(good)] if i % 3 else bad[i % len(bad)] for i in range(97)]
+
+
+@pytest.mark.parametrize("source", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("target", ["jsonl", "csv", "parquet"])
+def test_streamed_batches_write_the_same_bytes_as_one_batch(
+    topology: Topology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, target: str
+) -> None:
+    """Rows are read, decided and written in batches; any batch size (a dictionary per Parquet row group, repeated
+    verdicts and problems across batches) gives the very bytes one whole-file batch gives."""
+    rows = _mixed_rows(topology)
+    in_path = tmp_path / f"in.{source}"
+    if source == "parquet":  # several row groups, each with its own dictionaries
+        table = pa.Table.from_pylist(rows, schema=pa.schema([(f, pa.string()) for f in FIELDS]))
+        pq.write_table(table, in_path, row_group_size=10)
+    else:
+        _write_input(rows, in_path)
+    whole = _run(topology, in_path, tmp_path / f"whole.{target}", monkeypatch, batch_rows=1 << 20)
+    for size in (1, 7, 64):
+        parts = _run(topology, in_path, tmp_path / f"b{size}.{target}", monkeypatch, batch_rows=size, write_rows=size)
+        if target == "parquet":  # row groups follow the write size; the content must not
+            assert pq.read_table(tmp_path / f"b{size}.{target}").equals(pq.read_table(tmp_path / f"whole.{target}"))
+        else:
+            assert parts == whole, size
+    assert len(_read_output(tmp_path / f"whole.{target}")) == len(rows)
+
+
+_JSON_TEXTS = st.sampled_from(
+    ["Inbound", "outbound", "TCP", "udp", "6", "80", "*", "", " 443 ", "10.0.0.4", "8.8.8.8", "2001:db8::1",
+     "vm1-nic", "VM3", "no-such", "x\u2028y", "}{", "65536"]
+)  # fmt: skip
+_JSON_VALUES = st.one_of(
+    _JSON_TEXTS, st.integers(-2, 70000), st.booleans(), st.none(), st.floats(allow_nan=False, width=32),
+    st.lists(st.integers(0, 3), max_size=2), st.dictionaries(st.sampled_from(["a"]), st.integers(0, 3), max_size=1),
+)  # fmt: skip
+
+
+@st.composite
+def _json_lines(draw: st.DrawFn, topology: Topology) -> bytes:
+    """JSON lines files as users and tools write them, and as they should not: string or numeric fields, other
+    types, missing and extra keys, repeated keys, blank lines, CRLF, a BOM, bad lines, two objects on a line."""
+    vm1_id, vm1_ip = _nic(topology, "vm1-nic")
+    base = {"targetResourceId": "vm1-nic", "direction": "Inbound", "protocol": "TCP", "localIPAddress": vm1_ip,
+            "localPort": "80", "remoteIPAddress": "8.8.8.8", "remotePort": "1234"}  # fmt: skip
+    lines: list[str] = []
+    for _ in range(draw(st.integers(1, 12))):
+        row: dict[str, Any] = dict(base)
+        for field in draw(st.lists(st.sampled_from(FIELDS), max_size=3)):
+            row[field] = draw(_JSON_VALUES)
+        if draw(st.booleans()):
+            row["targetNicResourceId"] = vm1_id
+        line = json.dumps(row, ensure_ascii=draw(st.booleans()))
+        odd = ["", "  ", "{not json", "[1, 2]", line + " " + line, line.replace(', "', ',\r"', 1), '{"a": 1, "a": 2}']
+        line = draw(st.sampled_from([line, line, line, *odd]))
+        lines.append(line)
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    text = newline.join(lines) + draw(st.sampled_from(["", newline]))
+    return (draw(st.sampled_from(["", "\ufeff"])) + text).encode()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_columnar_json_lines_equal_the_careful_reader(
+    topology: Topology, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """pyarrow reads the simple JSON lines files; whatever it takes, the output is byte for byte what the careful
+    (line by line ``json.loads``) reader gives, and whatever it would read differently goes to the careful one."""
+    directory = tmp_path_factory.mktemp("jsonl")
+    source = directory / "in.jsonl"
+    source.write_bytes(data.draw(_json_lines(topology)))
+    with pytest.MonkeyPatch.context() as patch:
+        fast = _run(
+            topology, source, directory / "fast.jsonl", patch, batch_rows=data.draw(st.sampled_from([2, 1 << 20]))
+        )
+        careful = _run(topology, source, directory / "careful.jsonl", patch, careful_json=True)
+    assert fast == careful
+
+
+def test_simple_json_lines_take_the_columnar_reader(topology: Topology, tmp_path: Path) -> None:
+    """The shape Network Watcher and most tools write (one object a line, string or integer fields) is read by
+    pyarrow, so the fast path is the one users get."""
+    source = tmp_path / "in.jsonl"
+    rows = [*_good_rows(topology), {**_good_rows(topology)[0], "localPort": 80, "remotePort": 1234}]
+    source.write_text("".join(json.dumps(r) + "\r\n" for r in rows[:-1]))
+    assert sum(len(b) for b in parse.iter_json(source)) == len(rows) - 1
+    source.write_text("".join(json.dumps({**r, "localPort": 80, "remotePort": 1}) + "\n" for r in rows))
+    assert sum(len(b) for b in parse.iter_json(source)) == len(rows)

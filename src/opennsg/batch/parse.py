@@ -6,9 +6,11 @@ message for a bad row is only built (in Python) for the rows that have one.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from opennsg.engine.compiled import NO_PORT
@@ -55,9 +58,16 @@ def file_format(path: Path) -> str:
     raise ValueError(f"'{path}': unknown flow file type '{suffix}' (use .jsonl, .json, .csv or .parquet)")
 
 
+#: Rows read and decided at a time: a file of any size is streamed through bounded memory.
+BATCH_ROWS = 1 << 18
+#: Bytes of CSV or JSON text parsed per block (pyarrow's readers; several blocks make one batch).
+TEXT_BLOCK_BYTES = 1 << 24
+
+
 @dataclass(frozen=True, slots=True)
 class RawFlows:
-    """The eight fields as string columns (null when absent), and the rows that could not even be read."""
+    """The eight fields as string (or dictionary-of-string) columns, null when absent, and the rows that could not
+    even be read (row number within this batch → message)."""
 
     columns: dict[str, pa.Array]
     unreadable: dict[int, str]
@@ -66,8 +76,12 @@ class RawFlows:
         return len(self.columns[DIRECTION])
 
 
+class NotSimpleJson(Exception):
+    """The JSON lines file is not of the shape the columnar reader handles exactly; read it line by line."""
+
+
 def _json_rows(path: Path) -> tuple[list[Any], dict[int, str]]:
-    text = read_text(path)
+    text = read_text(path)  # UTF-8 (a byte-order mark is no row's content) or UTF-16 with one
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
@@ -112,6 +126,7 @@ def _scalar_text(value: Any) -> str | None:
 
 
 def read_json(path: Path) -> RawFlows:
+    """The careful reader: every line through ``json.loads`` (any shape, bad lines become error rows)."""
     rows, unreadable = _json_rows(path)
     columns: dict[str, list[str | None]] = {field: [] for field in FIELDS}
     for i, row in enumerate(rows):
@@ -139,23 +154,26 @@ def check_columns(path: Path, names: list[str]) -> None:
         )
 
 
-def _as_strings(table: pa.Table, path: Path) -> RawFlows:
+def _as_strings(table: pa.Table | pa.RecordBatch, path: Path) -> RawFlows:
     n = table.num_rows
     columns: dict[str, pa.Array] = {}
     for field in FIELDS:
-        if field not in table.column_names:
+        if field not in table.schema.names:
             columns[field] = pa.nulls(n, type=pa.string())
             continue
         column = table.column(field)
+        if isinstance(column, pa.ChunkedArray):
+            is_text = pa.types.is_dictionary(column.type) and pa.types.is_string(column.type.value_type)
+            column = (column.unify_dictionaries() if is_text else column).combine_chunks()
         if pa.types.is_dictionary(column.type) and pa.types.is_string(column.type.value_type):
-            column = column.unify_dictionaries()
+            pass  # kept dictionary-encoded: each distinct value is parsed once
         elif not pa.types.is_string(column.type):
             column = _cast_to_strings(column, field, path)
-        columns[field] = column.combine_chunks()
+        columns[field] = column
     return RawFlows(columns, {})
 
 
-def _cast_to_strings(column: pa.ChunkedArray, field: str, path: Path) -> pa.ChunkedArray:
+def _cast_to_strings(column: pa.Array, field: str, path: Path) -> pa.Array:
     """Numbers and other scalars as text; lists, structs and maps are not flow fields."""
     wrong = FlowsFileError(f"'{path}': column {field} holds {column.type} values; a flow field is a string or number.")
     if pa.types.is_nested(column.type):
@@ -166,28 +184,113 @@ def _cast_to_strings(column: pa.ChunkedArray, field: str, path: Path) -> pa.Chun
         raise wrong from None
 
 
-def read_csv(path: Path) -> RawFlows:
+def _regrouped(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
+    """Small record batches joined into tables of at least ``BATCH_ROWS`` rows (the last may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= BATCH_ROWS:
+            yield pa.Table.from_batches(pending)
+            pending, rows = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def iter_csv(path: Path) -> Iterator[RawFlows]:
     check_regular_file(path)
-    options = pacsv.ConvertOptions(column_types={f: pa.string() for f in FIELDS}, strings_can_be_null=False)
-    table = pacsv.read_csv(path, convert_options=options)
-    check_columns(path, table.column_names)
-    return _as_strings(table, path)
+    options = pacsv.ConvertOptions(
+        column_types={f: pa.string() for f in FIELDS}, strings_can_be_null=False, include_columns=list(FIELDS)
+    )
+    reader = pacsv.open_csv(path, pacsv.ReadOptions(block_size=TEXT_BLOCK_BYTES), convert_options=options)
+    check_columns(path, reader.schema.names)
+    for table in _regrouped(iter(reader)):
+        yield _as_strings(table, path)
 
 
-def read_parquet(path: Path) -> RawFlows:
+def iter_parquet(path: Path) -> Iterator[RawFlows]:
+    """Record batches of the eight fields, string columns kept dictionary-encoded as stored (each distinct value is
+    then parsed once per batch, not once per row)."""
     check_regular_file(path)
     schema = pq.read_schema(path)
     check_columns(path, schema.names)
     present = [f for f in FIELDS if f in schema.names]
     strings = [f for f in present if pa.types.is_string(schema.field(f).type)]
-    return _as_strings(pq.read_table(path, columns=present, read_dictionary=strings), path)
+    source = pq.ParquetFile(path, read_dictionary=strings)
+    if source.metadata.num_rows == 0 or not present:
+        yield _as_strings(source.read(columns=present), path)
+        return
+    for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=present):
+        yield _as_strings(batch, path)
 
 
-READERS: dict[str, Callable[[Path], RawFlows]] = {"json": read_json, "csv": read_csv, "parquet": read_parquet}
+#: The JSON lines the columnar reader takes: the fields as strings, or ports (and protocol) as integers.
+_JSON_SCHEMAS = tuple(
+    pa.schema([(f, pa.int64() if f in numeric else pa.string()) for f in FIELDS])
+    for numeric in ((), (LOCAL_PORT, REMOTE_PORT), (LOCAL_PORT, REMOTE_PORT, PROTOCOL))
+)
+#: What makes ``read_json`` and pyarrow read a JSON lines file differently: line breaks ``str.splitlines`` takes
+#: besides ``\n`` and ``\r\n``, and two objects on one line (pyarrow reads two rows, ``read_json`` a bad one).
+#: Everything else that differs (arrays, bad lines, repeated keys, mixed types) makes pyarrow raise.
+_OTHER_LINE_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+_TWO_OBJECTS = re.compile(rb"\}[ \t\r]*\{")
 
 
-def read_flows(path: Path) -> RawFlows:
-    return READERS[file_format(path)](path)
+def _simple_lines(text: bytes) -> bool:
+    if text.count(b"\r") != text.count(b"\r\n") or any(mark in text for mark in _OTHER_LINE_BREAKS):
+        return False
+    return _TWO_OBJECTS.search(text) is None
+
+
+def _json_lines_are_simple(path: Path) -> bool:
+    """True when every line break is ``\n`` or ``\r\n`` and no line holds two objects (scanned in blocks cut at
+    line ends, so nothing is missed at a block's edge)."""
+    carry = b""
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(TEXT_BLOCK_BYTES)
+            text = carry + block
+            if block:
+                cut = text.rfind(b"\n") + 1
+                text, carry = text[:cut], text[cut:]
+            if not _simple_lines(text):
+                return False
+            if not block:
+                return True
+
+
+def iter_json(path: Path) -> Iterator[RawFlows]:
+    """JSON lines, columnar (pyarrow) when every line is one object with string (or integer port and protocol)
+    fields; raises ``NotSimpleJson`` (possibly after some batches) when the file needs the careful reader."""
+    check_regular_file(path)
+    if path.stat().st_size == 0 or not _json_lines_are_simple(path):
+        raise NotSimpleJson
+    for schema in _JSON_SCHEMAS:
+        options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        try:
+            reader = pajson.open_json(path, pajson.ReadOptions(block_size=TEXT_BLOCK_BYTES), options)
+            first = reader.read_next_batch()
+        except (pa.ArrowInvalid, StopIteration):
+            continue
+        break
+    else:
+        raise NotSimpleJson
+    try:
+        for table in _regrouped(itertools.chain([first], reader)):
+            yield _as_strings(table)
+    except pa.ArrowInvalid as exc:
+        raise NotSimpleJson from exc
+
+
+def iter_flows(path: Path) -> Iterator[RawFlows]:
+    """The file's rows in batches (JSON lines: raises ``NotSimpleJson`` where ``read_json`` must be used)."""
+    kind = file_format(path)
+    if kind == "parquet":
+        return iter_parquet(path)
+    if kind == "csv":
+        return iter_csv(path)
+    return iter_json(path)
 
 
 # --- field parsing -------------------------------------------------------------------------------------------

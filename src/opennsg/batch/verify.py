@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from rich.console import Console
@@ -84,225 +85,373 @@ _CHECKS = (
 _CHECK_INDEX = {(c.code, c.field): i + 1 for i, c in enumerate(_CHECKS)}
 
 
-class _Errors:
-    """The first problem of every row, as an index into ``_CHECKS`` (0: none) plus free-text details."""
-
-    def __init__(self, n: int) -> None:
-        self.kind = np.zeros(n, dtype=np.int8)
-        self.detail: dict[int, str] = {}
-
-    def mark(self, code: str, field: str, bad: npt.NDArray[np.bool_]) -> None:
-        self.kind[(self.kind == 0) & bad] = _CHECK_INDEX[(code, field)]
-
-    def mark_rows(self, code: str, field: str, rows: npt.NDArray[np.intp], detail: dict[int, str]) -> None:
-        fresh = rows[self.kind[rows] == 0]
-        self.kind[fresh] = _CHECK_INDEX[(code, field)]
-        for row in fresh.tolist():
-            if row in detail:
-                self.detail[row] = detail[row]
-
-    def rows(self) -> npt.NDArray[np.intp]:
-        return np.flatnonzero(self.kind)
-
-    def error(self, row: int, raw: parse.RawFlows, nic_names: dict[int, str]) -> dict[str, str]:
-        check = _CHECKS[int(self.kind[row]) - 1]
-        value = self.detail.get(row)
-        if value is None and check.field:
-            value = raw.columns[check.field][row].as_py()
-        return {"code": check.code, "message": check.message.format(value=value, nic=nic_names.get(row, ""))}
+def _check(code: str, field: str) -> int:
+    return _CHECK_INDEX[(code, field)]
 
 
-def _resolve_names(names: list[str], engine: Engine, nic_ids: list[str]) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """Each distinct target name/id → index into ``nic_ids`` (appending new NICs), or -1 with the error message."""
-    resolved = np.full(len(names), -1, dtype=np.int64)
-    messages = [""] * len(names)
-    for k, name in enumerate(names):
+class _Dictionary:
+    """The distinct texts of a column: as stored (``raw``, for messages), and trimmed with null as "" (``values``,
+    for parsing, one more entry at the end for null rows), parsed once. Parquet batches of one row group share
+    their dictionary, so it is parsed once per row group."""
+
+    def __init__(self, source: pa.Array) -> None:
+        self.source = source
+        self.raw = pc.cast(source, pa.string())
+        self.values = pa.concat_arrays(
+            [pc.fill_null(pc.utf8_trim_whitespace(self.raw), ""), pa.array([""], pa.string())]
+        )
+        self.parsed: list[npt.NDArray[Any]] | None = None
+
+    def same(self, source: pa.Array) -> bool:
+        """The same texts (pyarrow copies a row group's dictionary into each of its batches)."""
+        return len(source) == len(self.source) and source.equals(self.source)
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One column of a batch: its distinct texts and each row's index into them (``len(raw)`` for a null)."""
+
+    dictionary: _Dictionary
+    index: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, column: pa.Array, previous: _Dictionary | None) -> _Field:
+        encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+        same = previous is not None and previous.same(encoded.dictionary)
+        dictionary = previous if same and previous is not None else _Dictionary(encoded.dictionary)
+        index = pc.fill_null(encoded.indices, len(dictionary.raw)).to_numpy().astype(np.int64)
+        return cls(dictionary, index)
+
+    @property
+    def size(self) -> int:
+        return len(self.dictionary.values)
+
+    def text(self, k: int) -> str | None:
+        raw = self.dictionary.raw
+        return None if k >= len(raw) else raw[k].as_py()
+
+    def names(self) -> list[str]:
+        values: list[str] = self.dictionary.values.to_pylist()
+        return values
+
+    def parse(self, rows: npt.NDArray[np.intp], parser: Any) -> list[npt.NDArray[Any]]:
+        """``parser`` over the distinct texts (vectorised, once per dictionary), gathered for ``rows``."""
+        dictionary = self.dictionary
+        if dictionary.parsed is None:
+            dictionary.parsed = list(parser(dictionary.values))
+        index = self.index[rows]
+        return [part[index] for part in dictionary.parsed]
+
+
+def _distinct_rows(
+    indices: list[npt.NDArray[np.int64]], sizes: list[int]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(one row of each distinct combination of ``indices``, each row's combination number), by hashing: the
+    indices are packed into one integer key (made dense again whenever the next field would overflow it)."""
+    key = np.zeros(len(indices[0]), dtype=np.int64)
+    bound = 1
+    for index, size in zip(indices, sizes, strict=True):
+        if bound * size >= 1 << 62:
+            key, bound = _dense(key)
+        key = key * size + index
+        bound *= size
+    inverse, count = _dense(key)
+    representative = np.empty(count, dtype=np.intp)
+    representative[inverse] = np.arange(inverse.size)
+    return representative, inverse.astype(np.intp)
+
+
+def _dense(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+    encoded = pc.dictionary_encode(pa.array(key))
+    return encoded.indices.to_numpy().astype(np.int64), len(encoded.dictionary)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """Per input row: an index into the verdicts (-1 for a bad row) and into the problems (-1 for a good row)."""
+
+    code: list[npt.NDArray[np.int32]]
+    problem: list[npt.NDArray[np.int32]]
+
+    def joined(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        if not self.code:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
+        return np.concatenate(self.code), np.concatenate(self.problem)
+
+
+class _Decider:
+    """Decides batch after batch, remembering what does not depend on the batch: resolved target names, each NIC's
+    compiled classifier and own addresses, the verdicts and the distinct problems (code, message) met so far."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.nic_ids: list[str] = []
+        self._names: dict[str, tuple[int, str]] = {}
+        self._first_verdict: dict[str, int] = {}
+        self._own: dict[str, AddressTable] = {}
+        self.verdicts: list[Verdict] = []
+        self.problems: list[tuple[str, str]] = []
+        self._problem_index: dict[tuple[str, str], int] = {}
+        self._dictionaries: dict[str, _Dictionary] = {}
+
+    def _nic_index(self, nic_id: str) -> int:
+        if nic_id not in self._first_verdict:
+            self.nic_ids.append(nic_id)
+            self._first_verdict[nic_id] = -1
+        return self.nic_ids.index(nic_id)
+
+    def _resolve(self, name: str | None) -> tuple[int, str]:
+        """A target name/id → (NIC index, "") or (-1, Azure's message)."""
         if not name:
-            continue
-        try:
-            nic_id = engine.nic(name).id
-        except OpenNsgError as exc:
-            messages[k] = exc.errors[0].message
-            continue
-        if nic_id not in nic_ids:
-            nic_ids.append(nic_id)
-        resolved[k] = nic_ids.index(nic_id)
-    return resolved, messages
+            return -1, ""
+        found = self._names.get(name)
+        if found is None:
+            try:
+                found = (self._nic_index(self.engine.nic(name).id), "")
+            except OpenNsgError as exc:
+                found = (-1, exc.errors[0].message)
+            self._names[name] = found
+        return found
 
+    def problem(self, code: str, message: str) -> int:
+        key = (code, message)
+        found = self._problem_index.get(key)
+        if found is None:
+            found = self._problem_index[key] = len(self.problems)
+            self.problems.append(key)
+        return found
 
-def _targets(raw: parse.RawFlows, engine: Engine, errors: _Errors) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """Each row's NIC (``targetNicResourceId``, else ``targetResourceId``) as an index into the returned NIC ids
-    (-1 when unresolved)."""
-    nic_ids: list[str] = []
-    by_nic = parse.encode(raw.columns[parse.TARGET_NIC])
-    by_vm = parse.encode(raw.columns[parse.TARGET])
-    nic_names: list[str] = by_nic.values.to_pylist()
-    vm_names: list[str] = by_vm.values.to_pylist()
-    nic_resolved, nic_messages = _resolve_names(nic_names, engine, nic_ids)
-    vm_resolved, vm_messages = _resolve_names(vm_names, engine, nic_ids)
-    use_nic = (np.asarray([bool(n) for n in nic_names]))[by_nic.index]
-    missing = ~use_nic & np.asarray([not n for n in vm_names])[by_vm.index]
-    errors.mark("MissingRequiredProperty", parse.TARGET, missing)
-    nic_of_row = np.where(use_nic, nic_resolved[by_nic.index], vm_resolved[by_vm.index])
-    bad_rows = np.flatnonzero((nic_of_row < 0) & ~missing)
-    details = {int(r): nic_messages[by_nic.index[r]] if use_nic[r] else vm_messages[by_vm.index[r]] for r in bad_rows}
-    errors.mark_rows("NetworkInterfaceNotFound", parse.TARGET, bad_rows, details)
-    return nic_of_row, nic_ids
+    def decide(self, raw: parse.RawFlows) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        """(verdict index, problem index) of every row of one batch.
 
+        Rows with the same eight texts are the same question: each distinct row is checked and decided once, and
+        its answer is given to all its rows (real files repeat flows).
+        """
+        if len(raw) == 0:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
+        fields = {name: _Field.of(raw.columns[name], self._dictionaries.get(name)) for name in parse.FIELDS}
+        self._dictionaries = {name: field.dictionary for name, field in fields.items()}
+        rows, inverse = _distinct_rows([f.index for f in fields.values()], [f.size for f in fields.values()])
+        kind, nic_of, details, parsed = self._check(fields, rows)
+        code = np.full(rows.size, -1, dtype=np.int32)
+        problem = np.full(rows.size, -1, dtype=np.int32)
+        self._classify(parsed, kind, nic_of, code)
+        for k in np.flatnonzero(kind).tolist():
+            check = _CHECKS[int(kind[k]) - 1]
+            value = details.get(k)
+            if value is None and check.field:
+                value = fields[check.field].text(int(fields[check.field].index[rows[k]]))
+            nic = self.nic_ids[nic_of[k]] if nic_of[k] >= 0 else ""
+            problem[k] = self.problem(check.code, check.message.format(value=value, nic=nic))
+        row_code, row_problem = code[inverse], problem[inverse]
+        for row, message in raw.unreadable.items():
+            row_code[row] = -1
+            row_problem[row] = self.problem("InvalidJson", message)
+        return row_code, row_problem
 
-def _retarget_multi_nic_vms(
-    raw: parse.RawFlows,
-    engine: Engine,
-    nic_of_row: npt.NDArray[np.int64],
-    nic_ids: list[str],
-    local: tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.uint64]],
-) -> None:
-    """A VM target with several NICs (and no ``targetNicResourceId``) is verified at the NIC holding the row's local
-    IP, as ``Engine.nic_for_flow`` does (semantics §8.1: Azure asks for the NIC only when it cannot tell)."""
-    local_v6, local_high, local_low = local
-    by_vm = parse.encode(raw.columns[parse.TARGET])
-    by_nic = parse.encode(raw.columns[parse.TARGET_NIC])
-    without_nic = np.asarray([not n for n in by_nic.values.to_pylist()])[by_nic.index]
-    for k, name in enumerate(by_vm.values.to_pylist()):
-        nics = engine.topology.vm_nics(name) if name else ()
-        if len(nics) < 2:
-            continue
-        rows = np.flatnonzero((by_vm.index == k) & without_nic)
-        for nic in nics:
-            for config in nic.ip_configurations:
-                address = parse_address(config.private_ip_address or "")
-                if address is None:
-                    continue
-                value, v6 = int(address), address.version == 6
-                high, low = np.uint64(value >> 64 if v6 else 0), np.uint64(value & ((1 << 64) - 1))
-                hit = rows[(local_v6[rows] == v6) & (local_high[rows] == high) & (local_low[rows] == low)]
-                if hit.size:
-                    if nic.id not in nic_ids:
-                        nic_ids.append(nic.id)
-                    nic_of_row[hit] = nic_ids.index(nic.id)
+    def _check(
+        self, fields: dict[str, _Field], rows: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64], dict[int, str], FlowColumns]:
+        """The first problem of each distinct row (0: none), its NIC index (-1: none), free-text details, and the
+        parsed flows (meaningful where there is no problem)."""
+        kind = np.zeros(rows.size, dtype=np.int8)
+        details: dict[int, str] = {}
+
+        def mark(code: str, field: str, bad: npt.NDArray[np.bool_]) -> None:
+            kind[(kind == 0) & bad] = _check(code, field)
+
+        nic_of = self._targets(fields, rows, kind, details)
+        columns: dict[str, list[npt.NDArray[Any]]] = {}
+        for field, parser, code in (
+            (parse.DIRECTION, parse.parse_direction, "InvalidDirection"),
+            (parse.PROTOCOL, parse.parse_protocol, "InvalidProtocol"),
+            (parse.LOCAL_IP, parse.parse_addresses, "InvalidIpAddress"),
+            (parse.LOCAL_PORT, parse.parse_port, "InvalidPort"),
+            (parse.REMOTE_IP, parse.parse_addresses, "InvalidIpAddress"),
+            (parse.REMOTE_PORT, parse.parse_port, "InvalidPort"),
+        ):
+            *values, ok = fields[field].parse(rows, parser)
+            mark(code, field, ~ok)
+            columns[field] = values
+        (direction,), (protocol,) = columns[parse.DIRECTION], columns[parse.PROTOCOL]
+        local_v6, local_high, local_low = columns[parse.LOCAL_IP]
+        remote_v6, remote_high, remote_low = columns[parse.REMOTE_IP]
+        (local_port,), (remote_port,) = columns[parse.LOCAL_PORT], columns[parse.REMOTE_PORT]
+        flows = FlowColumns(
+            direction, protocol, local_v6, local_high, local_low, local_port, remote_v6, remote_high, remote_low,
+            remote_port,
+        )  # fmt: skip
+        self._retarget_multi_nic_vms(fields, rows, nic_of, flows)
+        mark("AddressFamilyMismatch", "", local_v6 != remote_v6)
+        return kind, nic_of, details, flows
+
+    def _targets(
+        self, fields: dict[str, _Field], rows: npt.NDArray[np.intp], kind: npt.NDArray[np.int8], details: dict[int, str]
+    ) -> npt.NDArray[np.int64]:
+        """Each distinct row's NIC (``targetNicResourceId``, else ``targetResourceId``), marking the unresolved."""
+        by_nic, by_vm = fields[parse.TARGET_NIC], fields[parse.TARGET]
+        nic_names: list[str] = by_nic.names()
+        vm_names: list[str] = by_vm.names()
+        nic_k, vm_k = by_nic.index[rows], by_vm.index[rows]
+        use_nic = np.asarray([bool(n) for n in nic_names])[nic_k]
+        missing = ~use_nic & np.asarray([not n for n in vm_names])[vm_k]
+        kind[missing] = _check("MissingRequiredProperty", parse.TARGET)
+        nic_of = np.full(rows.size, -1, dtype=np.int64)
+        for names, ks, chosen in ((nic_names, nic_k, use_nic), (vm_names, vm_k, ~use_nic & ~missing)):
+            for k in np.unique(ks[chosen]).tolist():
+                index, message = self._resolve(names[k])
+                hit = chosen & (ks == k)
+                nic_of[hit] = index
+                if index < 0:
+                    kind[hit] = _check("NetworkInterfaceNotFound", parse.TARGET)
+                    details.update(dict.fromkeys(np.flatnonzero(hit).tolist(), message))
+        return nic_of
+
+    def _retarget_multi_nic_vms(
+        self, fields: dict[str, _Field], rows: npt.NDArray[np.intp], nic_of: npt.NDArray[np.int64], flows: FlowColumns
+    ) -> None:
+        """A VM target with several NICs (and no ``targetNicResourceId``) is verified at the NIC holding the row's
+        local IP, as ``Engine.nic_for_flow`` does (semantics §8.1: Azure asks for the NIC only when it cannot tell)."""
+        local_v6, local_high, local_low = flows.local_v6, flows.local_high, flows.local_low
+        by_vm, by_nic = fields[parse.TARGET], fields[parse.TARGET_NIC]
+        without_nic = np.asarray([not n for n in by_nic.names()])[by_nic.index[rows]]
+        vm_k = by_vm.index[rows]
+        vm_names: list[str] = by_vm.names()
+        for k in np.unique(vm_k[without_nic]).tolist():
+            name = vm_names[k]
+            nics = self.engine.topology.vm_nics(name) if name else ()
+            if len(nics) < 2:
+                continue
+            candidates = np.flatnonzero((vm_k == k) & without_nic)
+            for nic in nics:
+                for config in nic.ip_configurations:
+                    address = parse_address(config.private_ip_address or "")
+                    if address is None:
+                        continue
+                    value, v6 = int(address), address.version == 6
+                    high, low = np.uint64(value >> 64 if v6 else 0), np.uint64(value & ((1 << 64) - 1))
+                    at = candidates
+                    hit = at[(local_v6[at] == v6) & (local_high[at] == high) & (local_low[at] == low)]
+                    if hit.size:
+                        nic_of[hit] = self._nic_index(nic.id)
+
+    def _classify(
+        self,
+        columns: FlowColumns,
+        kind: npt.NDArray[np.int8],
+        nic_of: npt.NDArray[np.int64],
+        code: npt.NDArray[np.int32],
+    ) -> None:
+        """Decide the distinct rows without a problem, NIC by NIC (marking local IPs that are not the NIC's own)."""
+        candidates = np.flatnonzero(kind == 0)
+        for nic in np.unique(nic_of[candidates]).tolist():
+            nic_id = self.nic_ids[nic]
+            at = candidates[nic_of[candidates] == nic]
+            policy = self.engine.policy(nic_id)
+            own = self._own.get(nic_id)
+            if own is None:
+                own = self._own[nic_id] = AddressTable.build([(0, policy.local_addresses)], 1)
+            part = columns.take(at)
+            mine = addresses_in(own, part.local_v6, part.local_high, part.local_low)
+            kind[at[~mine]] = _check("IpAddressNotOnNetworkInterface", parse.LOCAL_IP)
+            compiled = get_compiled(policy)
+            if self._first_verdict[nic_id] < 0:
+                self._first_verdict[nic_id] = len(self.verdicts)
+                self.verdicts.extend(compiled.results)
+            decided = at[mine]
+            if decided.size:
+                result = compiled.classify(part.take(np.flatnonzero(mine))).result
+                code[decided] = result.astype(np.int32) + self._first_verdict[nic_id]
 
 
 @dataclass(frozen=True, slots=True)
 class _Decided:
-    """Per row, an index into ``verdicts`` (-1 for error rows)."""
+    """The whole file's answers: per row an index into ``verdicts`` (-1: bad row) and into ``problems``."""
 
-    code: npt.NDArray[np.int64]
+    code: npt.NDArray[np.int32]
+    problem: npt.NDArray[np.int32]
     verdicts: list[Verdict]
-    errors: _Errors
-    nic_names: dict[int, str]
+    problems: list[tuple[str, str]]
 
 
-def _decide(raw: parse.RawFlows, engine: Engine, progress: Progress | None) -> _Decided:
-    n = len(raw)
-    errors = _Errors(n)
-    errors.mark_rows("InvalidJson", "", np.asarray(sorted(raw.unreadable), dtype=np.intp), raw.unreadable)
-    nic_of_row, nic_ids = _targets(raw, engine, errors)
-    encoded = {field: parse.encode(raw.columns[field]) for field in parse.FIELDS[2:]}
+def _decide_file(path: Path, engine: Engine, progress: Progress | None) -> _Decided:
+    try:
+        return _decide_batches(parse.iter_flows(path), engine, progress, _rows_hint(path))
+    except parse.NotSimpleJson:
+        return _decide_batches(iter([parse.read_json(path)]), engine, progress, None)
 
-    def parsed(field: str, parser: Any) -> Any:
-        column = encoded[field]
-        return [part[column.index] for part in parser(column.values)]
 
-    direction, direction_ok = parsed(parse.DIRECTION, parse.parse_direction)
-    errors.mark("InvalidDirection", parse.DIRECTION, ~direction_ok)
-    protocol, protocol_ok = parsed(parse.PROTOCOL, parse.parse_protocol)
-    errors.mark("InvalidProtocol", parse.PROTOCOL, ~protocol_ok)
-    local_v6, local_high, local_low, local_ok = parsed(parse.LOCAL_IP, parse.parse_addresses)
-    errors.mark("InvalidIpAddress", parse.LOCAL_IP, ~local_ok)
-    _retarget_multi_nic_vms(raw, engine, nic_of_row, nic_ids, (local_v6, local_high, local_low))
-    local_port, local_port_ok = parsed(parse.LOCAL_PORT, parse.parse_port)
-    errors.mark("InvalidPort", parse.LOCAL_PORT, ~local_port_ok)
-    remote_v6, remote_high, remote_low, remote_ok = parsed(parse.REMOTE_IP, parse.parse_addresses)
-    errors.mark("InvalidIpAddress", parse.REMOTE_IP, ~remote_ok)
-    remote_port, remote_port_ok = parsed(parse.REMOTE_PORT, parse.parse_port)
-    errors.mark("InvalidPort", parse.REMOTE_PORT, ~remote_port_ok)
-    errors.mark("AddressFamilyMismatch", "", local_v6 != remote_v6)
-    columns = FlowColumns(
-        direction,
-        protocol,
-        local_v6,
-        local_high,
-        local_low,
-        local_port,
-        remote_v6,
-        remote_high,
-        remote_low,
-        remote_port,
-    )
-    code = np.full(n, -1, dtype=np.int64)
-    verdicts: list[Verdict] = []
-    nic_names: dict[int, str] = {}
-    candidates = np.flatnonzero(errors.kind == 0)
-    order = candidates[np.argsort(nic_of_row[candidates], kind="stable")]
-    groups = np.split(order, np.flatnonzero(np.diff(nic_of_row[order])) + 1) if order.size else []
-    task = progress.add_task("deciding flows", total=len(order)) if progress else None
-    flow_key = _flow_keys(encoded)
-    for rows in groups:
-        nic_id = nic_ids[int(nic_of_row[rows[0]])]
-        policy = engine.policy(nic_id)
-        # Real files repeat flows: decide each distinct flow once (rows with equal field texts are equal flows).
-        first, inverse = _distinct(flow_key[rows])
-        part = columns.take(rows[first])
-        own = addresses_in(
-            AddressTable.build([(0, policy.local_addresses)], 1), part.local_v6, part.local_high, part.local_low
-        )
-        foreign = rows[~own[inverse]]
-        errors.mark_rows("IpAddressNotOnNetworkInterface", parse.LOCAL_IP, foreign, {})
-        nic_names.update(dict.fromkeys(foreign.tolist(), nic_id))
-        compiled = get_compiled(policy)
-        distinct_code = np.full(len(first), -1, dtype=np.int64)
-        distinct_code[own] = compiled.classify(part.take(np.flatnonzero(own))).result.astype(np.int64) + len(verdicts)
-        keep = own[inverse]
-        code[rows[keep]] = distinct_code[inverse][keep]
-        verdicts.extend(compiled.results)
+def _rows_hint(path: Path) -> int | None:
+    if parse.file_format(path) == "parquet":
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    return None
+
+
+def _decide_batches(
+    batches: Iterator[parse.RawFlows], engine: Engine, progress: Progress | None, total: int | None
+) -> _Decided:
+    decider = _Decider(engine)
+    outcome = _Outcome([], [])
+    task = progress.add_task("deciding flows", total=total) if progress is not None else None
+    for raw in batches:
+        code, problem = decider.decide(raw)
+        outcome.code.append(code)
+        outcome.problem.append(problem)
         if progress is not None and task is not None:
-            progress.advance(task, len(rows))
-    return _Decided(code, verdicts, errors, nic_names)
+            progress.advance(task, len(raw))
+    code, problem = outcome.joined()
+    return _Decided(code, problem, decider.verdicts, decider.problems)
 
 
-def _flow_keys(encoded: dict[str, parse.Encoded]) -> npt.NDArray[np.int64] | npt.NDArray[np.void]:
-    """One key per row that is equal exactly when the rows' flow fields are the same texts: the fields' indices into
-    their distinct values, packed into one integer when they fit (else one fixed-size record per row)."""
-    fields = parse.FIELDS[2:]
-    sizes = [len(encoded[f].values) for f in fields]
-    if np.prod(np.asarray(sizes, dtype=np.float64)) < 2.0**62:
-        key = np.zeros(len(encoded[fields[0]].index), dtype=np.int64)
-        for field, size in zip(fields, sizes, strict=True):
-            key = key * size + encoded[field].index.astype(np.int64)
-        return key
-    stacked = np.ascontiguousarray(np.stack([encoded[f].index.astype(np.int64) for f in fields], axis=1))
-    return stacked.view(np.dtype((np.void, stacked.dtype.itemsize * len(fields)))).ravel()
+#: Output rows built and written at a time (Parquet: one row group each, as ``pq.write_table`` makes them).
+WRITE_ROWS = 1 << 20
 
 
-def _distinct(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """(position of each distinct key's first row, each row's distinct key number)."""
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return first.astype(np.intp), inverse.reshape(-1).astype(np.intp)
-
-
-def _verdict_table(decided: _Decided, dictionary: bool) -> pa.Table:
-    """Output columns for the non-error rows (null elsewhere); as dictionary arrays over the distinct verdicts
-    when the writer keeps them (Parquet), so no per-row strings are built."""
+def _verdict_columns(decided: _Decided) -> dict[str, tuple[npt.NDArray[np.int32], pa.Array]]:
+    """Per output column: each verdict's index into the column's distinct values (-1: absent), and those values."""
     values: dict[str, list[str | None]] = {
         "access": [v.access.value for v in decided.verdicts],
         "ruleName": [v.rule_name for v in decided.verdicts],
         "networkSecurityGroupId": [v.nsg_id for v in decided.verdicts],
         "appliedTo": [v.applied_to for v in decided.verdicts],
     }
-    columns: dict[str, pa.Array] = {}
+    out: dict[str, tuple[npt.NDArray[np.int32], pa.Array]] = {}
     for name, column in values.items():
         present = sorted({v for v in column if v is not None})
         position = {v: k for k, v in enumerate(present)}
-        # Parquet cannot write a null inside a dictionary: absent values become null indices instead.
         of_verdict = np.asarray([position.get(v, -1) if v is not None else -1 for v in column] + [-1], dtype=np.int32)
-        index = of_verdict[decided.code]
-        encoded = pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), pa.array(present, pa.string()))
-        columns[name] = encoded if dictionary else encoded.dictionary_decode()
-    return pa.table(columns)
+        out[name] = (of_verdict, pa.array(present, pa.string()))
+    return out
 
 
-def _error_list(decided: _Decided, raw: parse.RawFlows) -> dict[int, dict[str, str]]:
-    return {int(r): decided.errors.error(int(r), raw, decided.nic_names) for r in decided.errors.rows()}
+def _table_chunks(decided: _Decided, dictionary: bool, nested: bool) -> Iterator[pa.Table]:
+    """The output as tables of ``WRITE_ROWS`` rows: verdict columns (dictionary arrays over the distinct values
+    when the writer keeps them, Parquet, so no per-row strings are built), and error columns when any row is bad."""
+    columns = _verdict_columns(decided)
+    with_errors = bool((decided.problem >= 0).any())
+    codes = pa.array([c for c, _ in decided.problems], pa.string())
+    messages = pa.array([m for _, m in decided.problems], pa.string())
+    for start in range(0, max(len(decided.code), 1), WRITE_ROWS):
+        code = decided.code[start : start + WRITE_ROWS]
+        chunk: dict[str, pa.Array] = {}
+        for name, (of_verdict, present) in columns.items():
+            index = of_verdict[code]
+            # Parquet cannot write a null inside a dictionary: absent values become null indices instead.
+            encoded = pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), present)
+            chunk[name] = encoded if dictionary else encoded.dictionary_decode()
+        table = pa.table(chunk)
+        if with_errors:
+            problem = decided.problem[start : start + WRITE_ROWS]
+            which = pa.array(problem, mask=problem < 0)
+            code_array, message_array = codes.take(which), messages.take(which)
+            if nested:
+                error = pa.StructArray.from_arrays(
+                    [code_array, message_array], ["code", "message"], mask=pa.array(problem < 0)
+                )
+                table = table.append_column("error", error)
+            else:
+                table = table.append_column("errorCode", code_array).append_column("errorMessage", message_array)
+        yield table
 
 
 def _json_line(verdict: Verdict) -> str:
@@ -316,31 +465,36 @@ def _json_line(verdict: Verdict) -> str:
     return json.dumps(body)
 
 
-def _write_json(decided: _Decided, errors: dict[int, dict[str, str]], out: Path | None) -> None:
-    lines = np.asarray([_json_line(v) for v in decided.verdicts] + [""], dtype=object)[decided.code]
-    for row, error in errors.items():
-        lines[row] = json.dumps({"error": error})
-    text = "\n".join(lines.tolist()) + ("\n" if lines.size else "")
-    if out is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        out.write_text(text, encoding="utf-8")
+def _write_json(decided: _Decided, out: Path | None) -> None:
+    """JSON lines (stdout without a path), written in chunks: one verdict's or problem's line per row."""
+    lines = np.asarray(
+        [_json_line(v) for v in decided.verdicts]
+        + [json.dumps({"error": {"code": c, "message": m}}) for c, m in decided.problems],
+        dtype=object,
+    )
+    which = np.where(decided.code >= 0, decided.code, len(decided.verdicts) + decided.problem)
+    handle = sys.stdout if out is None else out.open("w", encoding="utf-8")
+    try:
+        for start in range(0, len(which), WRITE_ROWS):
+            handle.write("\n".join(lines[which[start : start + WRITE_ROWS]].tolist()) + "\n")
+        handle.flush()
+    finally:
+        if out is not None:
+            handle.close()
 
 
-def _with_errors(table: pa.Table, errors: dict[int, dict[str, str]], nested: bool) -> pa.Table:
-    if not errors:
-        return table
-    codes: list[str | None] = [None] * table.num_rows
-    messages: list[str | None] = [None] * table.num_rows
-    for row, error in errors.items():
-        codes[row], messages[row] = error["code"], error["message"]
-    code_array, message_array = pa.array(codes, pa.string()), pa.array(messages, pa.string())
-    if nested:
-        mask = pa.array([c is None for c in codes])
-        error_column = pa.StructArray.from_arrays([code_array, message_array], ["code", "message"], mask=mask)
-        return table.append_column("error", error_column)
-    return table.append_column("errorCode", code_array).append_column("errorMessage", message_array)
+def _write_table(decided: _Decided, out: Path, kind: str) -> None:
+    parquet = kind == "parquet"
+    writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+    try:
+        for table in _table_chunks(decided, dictionary=parquet, nested=parquet):
+            if writer is None:
+                writer = pq.ParquetWriter(out, table.schema) if parquet else pacsv.CSVWriter(out, table.schema)
+            if table.num_rows or len(decided.code) == 0:
+                writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 @contextmanager
@@ -369,27 +523,29 @@ def verify_flows_file(
     """
     started = time.perf_counter()
     out_format = parse.file_format(output_path) if output_path is not None else "json"
-    raw = parse.read_flows(input_path)
-    with _progress(progress and len(raw) >= PROGRESS_MIN_FLOWS) as bar:
-        decided = _decide(raw, engine or Engine(topology), bar)
-    errors = _error_list(decided, raw)
+    parse.file_format(input_path)
+    with _progress(progress and _large(input_path)) as bar:
+        decided = _decide_file(input_path, engine or Engine(topology), bar)
     if out_format == "json":
-        _write_json(decided, errors, output_path)
+        _write_json(decided, output_path)
     else:
-        parquet = out_format == "parquet"
-        table = _with_errors(_verdict_table(decided, dictionary=parquet), errors, nested=parquet)
         assert output_path is not None
-        if parquet:
-            pq.write_table(table, output_path)
-        else:
-            pacsv.write_csv(table, output_path)
+        _write_table(decided, output_path, out_format)
     good = decided.code >= 0
     allow_codes = np.asarray([v.allowed for v in decided.verdicts] + [False], dtype=bool)
     allowed = int(allow_codes[decided.code[good]].sum())
     return BatchSummary(
-        flows=len(raw),
+        flows=len(decided.code),
         allowed=allowed,
         denied=int(good.sum()) - allowed,
-        errors=len(errors),
+        errors=int((~good).sum()),
         seconds=time.perf_counter() - started,
     )
+
+
+def _large(path: Path) -> bool:
+    """Worth a progress bar: ``PROGRESS_MIN_FLOWS`` rows (Parquet), or a text file that large (~100 bytes a row)."""
+    hint = _rows_hint(path) if path.is_file() else None
+    if hint is not None:
+        return hint >= PROGRESS_MIN_FLOWS
+    return path.is_file() and path.stat().st_size >= PROGRESS_MIN_FLOWS * 100

@@ -71,6 +71,15 @@ class AddressSet:
             (v4 if isinstance(net, IPv4Network) else v6).append(span)
         return cls(merge_intervals(v4), merge_intervals(v6))
 
+    @classmethod
+    def of_spans(cls, spans: Iterable[tuple[int, int, int]]) -> AddressSet:
+        """From (IP version, first, last) triples (``model.values.prefix_span``)."""
+        v4: list[Interval] = []
+        v6: list[Interval] = []
+        for version, lo, hi in spans:
+            (v4 if version == 4 else v6).append((lo, hi))
+        return cls(merge_intervals(v4), merge_intervals(v6))
+
     def union(self, other: AddressSet) -> AddressSet:
         return AddressSet(merge_intervals(self.v4 + other.v4), merge_intervals(self.v6 + other.v6))
 

@@ -45,12 +45,12 @@ from opennsg.model.tags import (
 )
 from opennsg.model.topology import Topology
 from opennsg.model.validation import canonical_tag
-from opennsg.model.values import IPAddress, IPNetwork, parse_port_range, parse_prefix
+from opennsg.model.values import IPAddress, parse_port_range, parse_prefix, prefix_span
 
 
 def _networks(prefixes: Iterable[str]) -> AddressSet:
-    parsed = [parse_prefix(p) for p in prefixes]
-    return AddressSet.of(n for n in parsed if n is not None)
+    spans = [prefix_span(p) for p in prefixes]
+    return AddressSet.of_spans(s for s in spans if s is not None)
 
 
 def virtual_network_prefixes(
@@ -124,14 +124,14 @@ class _TagResolver:
                     continue
                 members_of.append(members)
             return AddressSet.union_all(members_of)
-        networks: list[IPNetwork] = []
+        networks: list[tuple[int, int, int]] = []
         tags: list[AddressSet] = []
         for text in prefixes:
             if text.strip() == "*":
                 return AddressSet.any()
-            network = parse_prefix(text)
-            if network is not None:
-                networks.append(network)
+            span = prefix_span(text)
+            if span is not None:
+                networks.append(span)
                 continue
             found = self.tag(text)
             if found is None:
@@ -144,7 +144,7 @@ class _TagResolver:
                 )
                 continue
             tags.append(found)
-        return AddressSet.union_all([AddressSet.of(networks), *tags])
+        return AddressSet.union_all([AddressSet.of_spans(networks), *tags])
 
     def ports(self, rule: AnyRule, texts: tuple[str, ...]) -> PortSet:
         ranges = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 IPAddress = IPv4Address | IPv6Address
@@ -46,8 +47,30 @@ def _plain(text: str) -> bool:
     return text.isascii() and "%" not in text
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: The common IPv4 spellings, each of which ``ipaddress`` reads the same way: dotted quad without leading zeros and
+#: an optional decimal length 0–32 without leading zeros. Anything else takes the ``ipaddress`` path.
+_IPV4_CIDR = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?", re.ASCII)
+_V4_ALL = (1 << 32) - 1
+
+
+def _ipv4_span(text: str) -> tuple[int, int] | None:
+    """(first, last) address of a plain IPv4 address or CIDR, or None when it is not one of the common spellings."""
+    m = _IPV4_CIDR.fullmatch(text)
+    if m is None:
+        return None
+    a, b, c, d, length = m.groups()
+    value = (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+    host = _V4_ALL >> (32 if length is None else int(length))
+    return value & ~host & _V4_ALL, value | host
+
+
 def parse_prefix(text: str) -> IPNetwork | None:
     """An IP address or CIDR (host bits allowed and cleared, semantics §0); None when it is neither."""
+    span = _ipv4_span(text)
+    if span is not None:
+        first, last = span
+        return IPv4Network((first, 32 - (last - first).bit_length()))
     candidate = text.strip()
     if not candidate or candidate != text or " " in candidate or not _plain(candidate):
         return None
@@ -55,6 +78,19 @@ def parse_prefix(text: str) -> IPNetwork | None:
         return ipaddress.ip_network(candidate, strict=False)
     except ValueError:
         return None
+
+
+@lru_cache(maxsize=1 << 17)
+def prefix_span(text: str) -> tuple[int, int, int] | None:
+    """``parse_prefix`` as (IP version, first address, last address) integers, remembered (a 10,000-prefix service
+    tag is resolved for every NIC), without building ``ipaddress`` objects for the common IPv4 spellings."""
+    span = _ipv4_span(text)
+    if span is not None:
+        return (4, *span)
+    network = parse_prefix(text)
+    if network is None:
+        return None
+    return network.version, int(network.network_address), int(network.broadcast_address)
 
 
 def has_host_bits(text: str) -> bool:
