@@ -106,8 +106,8 @@ def config(nics: int, rules: int, drop_one: bool) -> list[dict[str, Any]]:
     return resources
 
 
-def write_logs(out: Path, tuples: int, nics: int, rules: int, seed: int = 7) -> int:
-    """NSG v2 files, one per NIC (its NSG, its MAC); returns the number of tuples written."""
+def write_logs(out: Path, tuples: int, nics: int, rules: int, seed: int = 7, fmt: str = "nsg2") -> int:
+    """NSG v2 or VNet flow log files, one per NIC (its NSG, its MAC); returns the number of tuples written."""
     rng = random.Random(seed)
     per_nic = tuples // nics // 3
     written = 0
@@ -121,6 +121,16 @@ def write_logs(out: Path, tuples: int, nics: int, rules: int, seed: int = 7) -> 
             port = 1000 + i
             src = f"{20 + i % 100}.{i // 100}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
             sport = rng.randrange(1024, 65536)
+            if fmt == "vnet":  # epoch milliseconds, IANA protocol number, state (D for denied), encryption
+                head = f"{src},10.0.{n}.4,{sport},{port},6,I"
+                ms = t * 1000
+                if f % 4 == 3:
+                    stranger = f"{rng.randrange(1, 20)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+                    denied.extend(f"{ms + k},{stranger},10.0.{n}.4,{sport},{port},6,I,D,NX,1,60,0,0" for k in range(3))
+                else:
+                    allowed.extend([f"{ms},{head},B,NX,0,0,0,0", f"{ms + 30_000},{head},C,NX,10,1500,8,9000",
+                                    f"{ms + 60_000},{head},E,NX,2,120,2,400"])  # fmt: skip
+                continue
             head = f"{src},10.0.{n}.4,{sport},{port},T,I"
             if f % 4 == 3:
                 stranger = f"{rng.randrange(1, 20)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
@@ -132,13 +142,23 @@ def write_logs(out: Path, tuples: int, nics: int, rules: int, seed: int = 7) -> 
         for rule, items in (("UserRule_allow-x", allowed), ("DefaultRule_DenyAllInBound", denied)):
             for start in range(0, len(items), TUPLES_PER_RECORD):
                 chunk = items[start : start + TUPLES_PER_RECORD]
+                written += len(chunk)
+                if fmt == "vnet":
+                    records.append({"time": "2025-01-01T09:01:00.0000000Z", "flowLogVersion": 4,
+                                    "flowLogGUID": f"00000000-0000-0000-0000-{n:012d}", "macAddress": mac,
+                                    "category": "FlowLogFlowEvent",
+                                    "flowLogResourceID": nid("networkWatchers", "nw", "flowLogs", "vnetlog").upper(),
+                                    "targetResourceID": nid("virtualNetworks", "vnet"),
+                                    "operationName": "FlowLogFlowEvent",
+                                    "flowRecords": {"flows": [{"aclID": f"00000000-0000-0000-0000-{n:012d}",
+                                                               "flowGroups": [{"rule": rule, "flowTuples": chunk}]}]}})  # fmt: skip
+                    continue
                 records.append({"time": "2025-01-01T09:01:00.0000000Z", "systemId": f"guid-{n}",
                                 "category": "NetworkSecurityGroupFlowEvent",
                                 "resourceId": nid("networkSecurityGroups", f"nsg{n}").upper(),
                                 "operationName": "NetworkSecurityGroupFlowEvents",
                                 "properties": {"Version": 2, "flows": [{"rule": rule, "flows": [
                                     {"mac": mac, "flowTuples": chunk}]}]}})  # fmt: skip
-                written += len(chunk)
         target = out / f"nic{n}" / "PT1H.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({"records": records}, separators=(",", ":")))
@@ -164,6 +184,7 @@ def main() -> None:
     parser.add_argument("--nics", type=int, default=8)
     parser.add_argument("--rules", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the median is reported")
+    parser.add_argument("--format", choices=("nsg2", "vnet"), default="nsg2", help="flow log format written")
     parser.add_argument("--spark", action="store_true", help="also time the Spark local-mode replay (run once)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
@@ -176,7 +197,7 @@ def main() -> None:
         proposed.write_text(json.dumps(config(args.nics, args.rules, drop_one=True)))
         topology = load_paths([proposed])
         logs = root / "logs"
-        count = write_logs(logs, args.tuples, args.nics, args.rules)
+        count = write_logs(logs, args.tuples, args.nics, args.rules, fmt=args.format)
         size = sum(p.stat().st_size for p in logs.rglob("*.json"))
         print(f"{count} tuples in {args.nics} files, {size / 1e6:.0f} MB", file=sys.stderr)
 
