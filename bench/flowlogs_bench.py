@@ -125,8 +125,8 @@ def write_logs(out: Path, tuples: int, nics: int, rules: int, seed: int = 7, fmt
                 head = f"{src},10.0.{n}.4,{sport},{port},6,I"
                 ms = t * 1000
                 if f % 4 == 3:
-                    stranger = f"{rng.randrange(1, 20)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-                    denied.extend(f"{ms + k},{stranger},10.0.{n}.4,{sport},{port},6,I,D,NX,1,60,0,0" for k in range(3))
+                    who = f"{rng.randrange(1, 20)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+                    denied.extend(f"{ms + k},{who},10.0.{n}.4,{sport},{port},6,I,D,NX,1,60,0,0" for k in range(3))
                 else:
                     allowed.extend([f"{ms},{head},B,NX,0,0,0,0", f"{ms + 30_000},{head},C,NX,10,1500,8,9000",
                                     f"{ms + 60_000},{head},E,NX,2,120,2,400"])  # fmt: skip
@@ -151,7 +151,8 @@ def write_logs(out: Path, tuples: int, nics: int, rules: int, seed: int = 7, fmt
                                     "targetResourceID": nid("virtualNetworks", "vnet"),
                                     "operationName": "FlowLogFlowEvent",
                                     "flowRecords": {"flows": [{"aclID": f"00000000-0000-0000-0000-{n:012d}",
-                                                               "flowGroups": [{"rule": rule, "flowTuples": chunk}]}]}})  # fmt: skip
+                                                    "flowGroups": [{"rule": rule, "flowTuples": chunk}]}]},
+                                    })  # fmt: skip
                     continue
                 records.append({"time": "2025-01-01T09:01:00.0000000Z", "systemId": f"guid-{n}",
                                 "category": "NetworkSecurityGroupFlowEvent",

@@ -167,10 +167,13 @@ def load_inputs(
     Topology; raises OpenNsgError with every problem. Notes (placeholder subscriptions) go to stderr.
     ``template`` gives ARM templates their deployment context and parameter values."""
     from opennsg.arm import load_paths
-    from opennsg.terraform import TerraformInputs
 
     tags = load_service_tags(service_tags)
-    terraform = TerraformInputs(subscription, parse_variables(variables), tuple(var_files or ()))
+    terraform = None  # the default context; the Terraform reader is imported only when an input needs it
+    if subscription or variables or var_files:
+        from opennsg.terraform import TerraformInputs
+
+        terraform = TerraformInputs(subscription, parse_variables(variables), tuple(var_files or ()))
     notes: list[str] = []
     topology = load_paths(paths, service_tags=tags, terraform=terraform, notes=notes, inputs=template)
     for note in notes:

@@ -6,6 +6,7 @@ import sys
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
 from ipaddress import IPv4Address
 
 import numpy as np
@@ -120,11 +121,24 @@ class CompiledPolicy:
         self.program: PolicyProgram = build_program(policy)
         #: The verdict behind every result code (access, rule name, NSG id, association, rule).
         self.results: tuple[Verdict, ...] = self.program.results
-        self._inbound = _DirectionLookup(self.program.inbound, self.results)
-        self._outbound = _DirectionLookup(self.program.outbound, self.results)
-        self._platform = _AddressLookup(self.program.platform)
         self._platform_ports = [int(p) for p in self.program.platform_ports]
-        self._internet = _AddressLookup(self.program.internet)
+
+    # The single-flow path's Python structures are built on its first use: a batch never needs them.
+    @cached_property
+    def _inbound(self) -> _DirectionLookup:
+        return _DirectionLookup(self.program.inbound, self.results)
+
+    @cached_property
+    def _outbound(self) -> _DirectionLookup:
+        return _DirectionLookup(self.program.outbound, self.results)
+
+    @cached_property
+    def _platform(self) -> _AddressLookup:
+        return _AddressLookup(self.program.platform)
+
+    @cached_property
+    def _internet(self) -> _AddressLookup:
+        return _AddressLookup(self.program.internet)
 
     def _exempt_tag(self, flow: Flow) -> int:
         """1 + index of the platform tag exempting this outbound flow, or 0 (semantics §0 "Platform exemption")."""

@@ -1,11 +1,15 @@
 """The batch hot loop: a numba kernel, and a pure-numpy twin giving identical results when numba is missing.
 
 Both compute, for every flow of one direction, the result code of ``program.PolicyProgram``. numba is used
-when importable unless ``OPENNSG_NO_NUMBA=1``; ``backend=`` forces either path (the tests run both).
+when importable unless ``OPENNSG_NO_NUMBA=1``; ``backend=`` forces either path (the tests run both). numba is
+imported, and its kernel loaded from the on-disk cache (``cache=True``), only when the numba path first runs:
+both cost about half a second of CPU, which a command deciding a few flows should not pay.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import itertools
 import os
 from collections.abc import Callable
@@ -47,21 +51,18 @@ _GOLDEN = 0x9E3779B97F4A7C15
 MIN_FLOWS_PER_THREAD = 50_000
 
 
-def _load_numba() -> Any:
-    if os.environ.get("OPENNSG_NO_NUMBA", "") not in ("", "0"):
-        return None
-    try:
-        import numba
-    except ImportError:
-        return None
-    return numba
+#: With ``backend="auto"``, fewer flows than this are decided by numpy: numba's import and cached-kernel load
+#: (~0.5 CPU-s) outweigh its gain over numpy (~0.3 µs a flow) below about a million flows.
+NUMBA_MIN_FLOWS = 1_000_000
 
 
-_numba = _load_numba()
+def _numba_disabled() -> bool:
+    return os.environ.get("OPENNSG_NO_NUMBA", "") not in ("", "0")
 
 
 def numba_available() -> bool:
-    return _numba is not None
+    """numba is installed and not disabled (checked without importing it)."""
+    return not _numba_disabled() and importlib.util.find_spec("numba") is not None
 
 
 # --- scalar code, compiled by numba --------------------------------------------------------------------------
@@ -245,12 +246,16 @@ def _classify_loop(
         out[i] = result
 
 
-_numba_loop: Callable[..., None] | None = None
-if _numba is not None:
-    _find128 = _numba.njit(inline="always", cache=True)(_find128)
-    _find4 = _numba.njit(inline="always", cache=True)(_find4)
-    _lowest_bit = _numba.njit(inline="always", cache=True)(_lowest_bit)
-    _numba_loop = _numba.njit(nogil=True, cache=True)(_classify_loop)
+@functools.cache
+def _numba_loop() -> Callable[..., None]:
+    """The kernel compiled by numba (helpers inlined), imported and loaded on first use."""
+    import numba
+
+    globals()["_find128"] = numba.njit(inline="always", cache=True)(_find128)
+    globals()["_find4"] = numba.njit(inline="always", cache=True)(_find4)
+    globals()["_lowest_bit"] = numba.njit(inline="always", cache=True)(_lowest_bit)
+    loop: Callable[..., None] = numba.njit(nogil=True, cache=True)(_classify_loop)
+    return loop
 
 
 def _columns_tuple(cols: FlowColumns) -> tuple[Any, ...]:
@@ -287,8 +292,7 @@ def _direction_tuple(d: DirectionProgram) -> tuple[Any, ...]:
 
 def _classify_numba(program: PolicyProgram, cols: FlowColumns, out: I32, threads: int) -> None:
     """Run the kernel over ``threads`` contiguous slices at once (it releases the GIL)."""
-    assert _numba_loop is not None
-    loop = _numba_loop
+    loop = _numba_loop()
     col_tuple = _columns_tuple(cols)
     directions = (
         (0, _direction_tuple(program.inbound)),
@@ -444,11 +448,13 @@ def _classify_numpy(program: PolicyProgram, cols: FlowColumns, out: I32) -> None
 def classify_program(
     program: PolicyProgram, cols: FlowColumns, *, backend: Backend = "auto", threads: int | None = None
 ) -> I32:
-    """Result code of every flow (see ``program``); ``threads`` (default: every CPU) applies to the numba path."""
+    """Result code of every flow (see ``program``); ``threads`` (default: every CPU) applies to the numba path.
+
+    ``auto`` takes numba for ``NUMBA_MIN_FLOWS`` flows or more, when it is available, else numpy."""
     out = np.empty(len(cols), dtype=np.int32)
-    use_numba = backend == "numba" or (backend == "auto" and _numba is not None)
+    use_numba = backend == "numba" or (backend == "auto" and len(cols) >= NUMBA_MIN_FLOWS and numba_available())
     if use_numba:
-        if _numba is None:
+        if not numba_available():
             raise RuntimeError("numba is not available (not installed, or OPENNSG_NO_NUMBA is set)")
         _classify_numba(program, cols, out, threads or os.cpu_count() or 1)
     else:

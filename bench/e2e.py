@@ -1,0 +1,333 @@
+"""What users feel, end to end, each as a whole process: ``python bench/e2e.py [--flows N] [--tuples N] [--check]``.
+
+1. ``opennsg verify NET --flows IN --output out.parquet``: Azure's limit of 1,000 rules per NSG on the subnet and on
+   the NIC (``workloads.workload(500)``, a 10,240-prefix service tag), N flows (default 2 M) with string fields as
+   Network Watcher names them, Zipf-repeated, as Parquet (dictionary-encoded), CSV and JSON lines. Next to each: the
+   naive scan (``evaluate.decide`` per flow) and the compiled kernel alone on the same flows, in this process.
+2. ``opennsg flowlogs replay``: N tuples (default 1 M) of VNet and of NSG v2 flow logs; next to it, ``json.loads`` of
+   the same files (the floor of any reader that decodes the JSON in Python).
+3. Cold start: one ``opennsg verify`` flow; ``opennsg serve`` until ``/healthz`` answers, on an empty database and
+   with the 1,000-rule workload imported; next to them, ``python -c pass`` and ``import numpy, pyarrow``.
+
+Every process is timed by wall clock and by CPU time (user + system, from ``wait4``), with its peak RSS: the machine
+may be shared, and CPU time is what load does not inflate. ``--check`` exits 1 when a figure misses its goal
+(issue #15); the memory goals are a regression guard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from ipaddress import IPv6Address
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import flowlogs_bench
+from workloads import NIC_V4, NIC_V6, to_flows, workload, zipf_trace
+
+from opennsg.arm.export import export_topology
+from opennsg.engine import Engine
+from opennsg.engine.compiled import FlowColumns, get_compiled, numba_available
+from opennsg.engine.evaluate import decide
+
+SEED = 20261125
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "how-nsgs-filter-traffic.json"
+PROTOCOL_TEXT = {6: "TCP", 17: "UDP", 1: "ICMP", 58: "ICMPv6", 50: "ESP"}
+#: Issue #15's goals: (figure, at least / at most, value).
+GOALS = {
+    "parquet_flows_s": (">=", 3_000_000),
+    "parquet_rss_mb": ("<=", 300),
+    "csv_flows_s": (">=", 1_000_000),
+    "jsonl_flows_s": (">=", 1_000_000),
+    "vnet_tuples_s": (">=", 2_000_000),
+    "vnet_rss_mb": ("<=", 250),
+    "nsg2_tuples_s": (">=", 2_000_000),
+    "nsg2_rss_mb": ("<=", 250),
+    "verify_one_s": ("<=", 0.4),
+    "serve_empty_s": ("<=", 2.0),
+    "serve_1000_rules_s": ("<=", 5.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    wall: float
+    cpu: float
+    rss_mb: float
+    stdout: str
+
+
+def opennsg(*args: str) -> list[str]:
+    return [sys.executable, "-m", "opennsg", *args]
+
+
+def measured(args: list[str], cwd: Path | None = None) -> Run:
+    """Run ``args`` from a fresh probe interpreter, whose only child it is: the probe's RUSAGE_CHILDREN is then the
+    process's own CPU time and peak RSS."""
+    probe = (
+        "import os, subprocess, sys, time, json\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "out, err = p.communicate()\n"
+        "wall = time.perf_counter() - t\n"
+        "import resource\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'rc': p.returncode, 'wall': wall, 'cpu': u.ru_utime + u.ru_stime,"
+        " 'rss': u.ru_maxrss / 1024, 'out': out.decode(), 'err': err.decode()[-4000:]}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=cwd, check=True)
+    figures = json.loads(result.stdout)
+    if figures["rc"] not in (0, 2):  # verify exits 2 when a row is bad; the benchmark's rows are all good
+        raise RuntimeError(f"{' '.join(args)} exited {figures['rc']}: {figures['err']}")
+    return Run(figures["wall"], figures["cpu"], figures["rss"], figures["out"])
+
+
+# --- 1. flow files ---------------------------------------------------------------------------------------------
+
+
+def _dotted(values: np.ndarray) -> list[str]:
+    return [f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}" for a in values.tolist()]
+
+
+def flow_table(cols: FlowColumns, nic_name: str) -> pa.Table:
+    """The trace as IP flow verify rows, every field a string as Network Watcher names it."""
+    n = len(cols)
+    v6 = cols.remote_v6
+    remote = np.empty(n, dtype=object)
+    remote[~v6] = _dotted(cols.remote_low[~v6])
+    high, low = cols.remote_high[v6].tolist(), cols.remote_low[v6].tolist()
+    remote[v6] = [str(IPv6Address((h << 64) | lo)) for h, lo in zip(high, low, strict=True)]
+    protocols = np.asarray([PROTOCOL_TEXT.get(p, str(p)) for p in range(256)], dtype=object)
+    return pa.table(
+        {
+            "targetResourceId": pa.array(np.full(n, nic_name)),
+            "direction": pa.array(np.where(cols.direction == 0, "Inbound", "Outbound")),
+            "protocol": pa.array(protocols[cols.protocol].tolist()),
+            "localIPAddress": pa.array(np.where(v6, NIC_V6, NIC_V4)),
+            "localPort": pa.array(np.where(cols.local_port < 0, "*", cols.local_port.astype(str))),
+            "remoteIPAddress": pa.array(remote.tolist()),
+            "remotePort": pa.array(np.where(cols.remote_port < 0, "*", cols.remote_port.astype(str))),
+        }
+    )
+
+
+def write_jsonl(table: pa.Table, path: Path) -> None:
+    names = table.column_names
+    columns = [table.column(n).to_pylist() for n in names]
+    with path.open("w", encoding="utf-8") as out:
+        for row in zip(*columns, strict=True):
+            out.write(json.dumps(dict(zip(names, row, strict=True))) + "\n")
+
+
+def bench_flows(tmp: Path, n: int) -> dict[str, Any]:
+    w = workload(500, SEED)
+    tags = w.topology.service_tags
+    assert tags is not None
+    net, tags_file = tmp / "net.json", tmp / "tags.json"
+    net.write_text(json.dumps(export_topology(w.topology)))
+    tags_file.write_text(json.dumps(tags.to_json()))
+    cols = zipf_trace(w.topology, n, SEED)
+    nic = w.topology.nic(w.nic_id)
+    assert nic is not None
+    table = flow_table(cols, nic.name)
+    files = {"parquet": tmp / "flows.parquet", "csv": tmp / "flows.csv", "jsonl": tmp / "flows.jsonl"}
+    pq.write_table(table, files["parquet"])
+    pacsv.write_csv(table, files["csv"])
+    write_jsonl(table, files["jsonl"])
+    distinct = len({tuple(r.values()) for r in table.slice(0, min(n, 200_000)).to_pylist()})
+
+    # baselines, in this process: the compiled kernel alone, and the naive scan
+    policy = Engine(w.topology).policy(w.nic_id)
+    compiled = get_compiled(policy)
+    compiled.classify(cols.take(np.arange(min(n, 1000))))
+    best = float("inf")
+    for _ in range(2):
+        started = time.perf_counter()
+        compiled.classify(cols)
+        best = min(best, time.perf_counter() - started)
+    kernel = n / best
+    sample = to_flows(cols, 2000)
+    started = time.perf_counter()
+    for flow in sample:
+        decide(policy, flow)
+    naive = len(sample) / (time.perf_counter() - started)
+
+    out: dict[str, Any] = {"flows": n, "distinct_in_first_200k": distinct, "kernel_flows_s": kernel,
+                           "naive_flows_s": naive, "numba": numba_available()}  # fmt: skip
+    reference: bytes | None = None
+    for kind, path in files.items():
+        target = tmp / f"verdicts-{kind}.parquet"
+        r = measured(opennsg("verify", str(net), "--service-tags", str(tags_file), "--flows", str(path),
+                             "--output", str(target), "--json"))  # fmt: skip
+        summary = json.loads(r.stdout)
+        assert summary["flows"] == n and summary["errors"] == 0, summary
+        produced = target.read_bytes()
+        reference = reference or produced
+        out[kind] = {"wall_s": r.wall, "cpu_s": r.cpu, "rss_mb": r.rss_mb, "same_output": produced == reference,
+                     "input_mb": path.stat().st_size / 1e6}  # fmt: skip
+        out[f"{kind}_flows_s"] = n / r.wall
+        out[f"{kind}_rss_mb"] = r.rss_mb
+    return out
+
+
+# --- 2. flow-log replay ----------------------------------------------------------------------------------------
+
+
+def bench_flowlogs(tmp: Path, tuples: int) -> dict[str, Any]:
+    proposed = tmp / "proposed.json"
+    proposed.write_text(json.dumps(flowlogs_bench.config(8, 100, drop_one=True)))
+    out: dict[str, Any] = {}
+    for fmt in ("vnet", "nsg2"):
+        logs = tmp / f"logs-{fmt}"
+        count = flowlogs_bench.write_logs(logs, tuples, 8, 100, fmt=fmt)
+        files = sorted(logs.rglob("*.json"))
+        started = time.perf_counter()
+        for file in files:
+            json.loads(file.read_bytes())
+        floor = count / (time.perf_counter() - started)
+        r = measured(opennsg("flowlogs", "replay", str(logs), "--config", str(proposed), "--json"))
+        result = json.loads(r.stdout)
+        assert result["totals"]["tuples"] == count, result["totals"]
+        out[fmt] = {"tuples": count, "mb": sum(f.stat().st_size for f in files) / 1e6, "wall_s": r.wall,
+                    "cpu_s": r.cpu, "rss_mb": r.rss_mb, "json_loads_tuples_s": floor}  # fmt: skip
+        out[f"{fmt}_tuples_s"] = count / r.wall
+        out[f"{fmt}_rss_mb"] = r.rss_mb
+    return out
+
+
+# --- 3. cold start ---------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve_until_healthy(tmp: Path, name: str, *extra: str) -> float:
+    """Seconds from starting ``opennsg serve`` to the first 200 from ``/healthz`` (loopback only)."""
+    port = _free_port()
+    db = tmp / f"{name}.db"
+    args = opennsg("serve", "--db", str(db), "--port", str(port), *extra)
+    started = time.perf_counter()
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
+    try:
+        while time.perf_counter() - started < 120:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name}: serve exited {process.returncode}: {process.communicate()[1][-2000:]!r}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"{name}: /healthz did not answer within 120 s")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def bench_cold(tmp: Path) -> dict[str, Any]:
+    def best(args: list[str]) -> Run:
+        return min((measured(args, cwd=tmp) for _ in range(3)), key=lambda r: r.wall)
+
+    python = best([sys.executable, "-c", "pass"])
+    imports = best([sys.executable, "-c", "import numpy, pyarrow"])
+    one = best(opennsg("verify", str(EXAMPLE), "--nic", "VM1", "--direction", "Inbound", "--protocol", "TCP",
+                       "--local", "10.0.1.4:22", "--remote", "52.10.20.30:50000"))  # fmt: skip
+    out: dict[str, Any] = {"python_s": python.wall, "numpy_pyarrow_s": imports.wall, "verify_one_s": one.wall,
+                           "verify_one_cpu_s": one.cpu}  # fmt: skip
+    out["serve_empty_s"] = min(serve_until_healthy(tmp, f"empty{k}") for k in range(2))
+    rules = ("--import", str(tmp / "net.json"), "--service-tags", str(tmp / "tags.json"))
+    out["serve_1000_rules_s"] = min(serve_until_healthy(tmp, f"rules{k}", *rules) for k in range(2))
+    return out
+
+
+# --- report ------------------------------------------------------------------------------------------------------
+
+
+def _flat(results: dict[str, Any]) -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for part in results.values():
+        if isinstance(part, dict):
+            flat.update({k: v for k, v in part.items() if isinstance(v, int | float) and not isinstance(v, bool)})
+    return flat
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    """Print the figures with their baselines and goals; return the goals missed."""
+    f = results["flows"]
+    print(f"verify --flows: {f['flows']:,} flows (distinct among the first 200k: {f['distinct_in_first_200k']:,}), "
+          f"1,000 rules per NSG on subnet and NIC, numba: {f['numba']}")  # fmt: skip
+    print(f"  baselines in this process: kernel alone {f['kernel_flows_s'] / 1e6:.2f} M flows/s, "
+          f"naive scan {f['naive_flows_s']:,.0f} flows/s")  # fmt: skip
+    for kind in ("parquet", "csv", "jsonl"):
+        k = f[kind]
+        rate = f[f"{kind}_flows_s"]
+        print(f"  {kind:8s} {k['input_mb']:6.0f} MB  wall {k['wall_s']:5.2f} s = {rate / 1e6:5.2f} M flows/s "
+              f"(CPU {k['cpu_s']:5.2f} s = {f['flows'] / k['cpu_s'] / 1e6:4.2f} M flows per CPU-s)  "
+              f"peak RSS {k['rss_mb']:4.0f} MB  × naive {rate / f['naive_flows_s']:,.0f}  "
+              f"÷ kernel {rate / f['kernel_flows_s']:.2f}  same output: {k['same_output']}")  # fmt: skip
+    g = results["flowlogs"]
+    for fmt in ("vnet", "nsg2"):
+        k = g[fmt]
+        rate = g[f"{fmt}_tuples_s"]
+        per_cpu = k["tuples"] / k["cpu_s"] / 1e6
+        print(f"flowlogs replay {fmt:4s}: {k['tuples']:,} tuples, {k['mb']:.0f} MB  wall {k['wall_s']:5.2f} s = "
+              f"{rate / 1e6:4.2f} M tuples/s (CPU {k['cpu_s']:5.2f} s = {per_cpu:4.2f} M per CPU-s)  "
+              f"peak RSS {k['rss_mb']:4.0f} MB  ÷ json.loads alone {rate / k['json_loads_tuples_s']:.2f}")  # fmt: skip
+    if "cold" in results:
+        c = results["cold"]
+        print(f"cold start: verify one flow {c['verify_one_s']:.2f} s (CPU {c['verify_one_cpu_s']:.2f} s; python "
+              f"alone {c['python_s']:.2f} s, import numpy+pyarrow {c['numpy_pyarrow_s']:.2f} s); serve → /healthz "
+              f"{c['serve_empty_s']:.2f} s empty, {c['serve_1000_rules_s']:.2f} s with 1,000 rules a NSG")  # fmt: skip
+    flat = _flat(results)
+    missed = []
+    for name, (op, goal) in GOALS.items():
+        if name not in flat:
+            continue
+        ok = flat[name] >= goal if op == ">=" else flat[name] <= goal
+        if not ok:
+            missed.append(f"{name} = {flat[name]:,.2f} (goal {op} {goal:,})")
+    print("goals missed: " + ("; ".join(missed) if missed else "none"))
+    return missed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--flows", type=int, default=2_000_000)
+    parser.add_argument("--tuples", type=int, default=1_000_000)
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        tmp = Path(directory)
+        results: dict[str, Any] = {"flows": bench_flows(tmp, args.flows), "flowlogs": bench_flowlogs(tmp, args.tuples)}
+        if not args.no_cold:
+            results["cold"] = bench_cold(tmp)
+    missed = report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    if args.check and missed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
