@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from dataclasses import replace
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +27,7 @@ from opennsg.engine.flow import Flow
 from opennsg.engine.ir import Association, NicPolicy, ResolvedNsg, ResolvedRule, Verdict
 from opennsg.model import Access, Direction, NetworkInterface, NetworkSecurityGroup, Protocol, SecurityRule, Topology
 from opennsg.model.policy import PLATFORM_DNS_TAG, PLATFORM_IMDS_TAG, PLATFORM_LKM_TAG
+from opennsg.model.values import parse_prefix, prefix_span
 
 BACKENDS: tuple[Backend, ...] = ("numba", "numpy") if numba_available() else ("numpy",)
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -217,3 +218,42 @@ def test_numpy_fallback_is_chosen_when_numba_is_disabled() -> None:
     env = {**os.environ, "OPENNSG_NO_NUMBA": "1"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- prefixes as the resolver reads them: the fast IPv4 spelling path against ``ipaddress`` ------------------------
+
+_OCTETS = st.sampled_from(["0", "1", "01", "00", "9", "10", "99", "100", "199", "249", "250", "255", "256", "300", "a"])
+_LENGTHS = st.sampled_from(["0", "8", "08", "9", "19", "24", "29", "30", "32", "33", "-1", "", " 24", "1e1", "٣"])
+
+
+@st.composite
+def _prefix_texts(draw: st.DrawFn) -> str:
+    text = ".".join(draw(st.lists(_OCTETS, min_size=3, max_size=5)))
+    if draw(st.booleans()):
+        text += "/" + draw(_LENGTHS)
+    return draw(st.sampled_from(["", " ", "\t"])) + text + draw(st.sampled_from(["", "", " "]))
+
+
+def _reference_prefix(text: str) -> IPv4Network | IPv6Network | None:
+    """``ipaddress`` on the text as Azure takes it: no surrounding space, ASCII, no zone id."""
+    if not text or text.strip() != text or " " in text or not text.isascii() or "%" in text:
+        return None
+    try:
+        return ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_prefix_texts(), st.text(max_size=20), st.ip_addresses().map(str)))
+def test_prefixes_parse_as_ipaddress_reads_them(text: str) -> None:
+    """``parse_prefix`` reads common IPv4 spellings without ``ipaddress``; ``prefix_span`` (what the resolver uses,
+    remembered) gives the same range. Both must agree with ``ipaddress`` on every text."""
+    expected = _reference_prefix(text)
+    got = parse_prefix(text)
+    assert got == expected and type(got) is type(expected), text
+    span = prefix_span(text)
+    if expected is None:
+        assert span is None
+    else:
+        assert span == (expected.version, int(expected.network_address), int(expected.broadcast_address))

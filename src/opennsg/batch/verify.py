@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -393,7 +394,7 @@ def _decide_batches(
     decider = _Decider(engine)
     outcome = _Outcome([], [])
     task = progress.add_task("deciding flows", total=total) if progress is not None else None
-    for raw in batches:
+    for raw in _read_ahead(batches):
         code, problem = decider.decide(raw)
         outcome.code.append(code)
         outcome.problem.append(problem)
@@ -401,6 +402,16 @@ def _decide_batches(
             progress.advance(task, len(raw))
     code, problem = outcome.joined()
     return _Decided(code, problem, decider.verdicts, decider.problems)
+
+
+def _read_ahead(batches: Iterator[parse.RawFlows]) -> Iterator[parse.RawFlows]:
+    """The batches, the next one read on a worker thread while this one is decided (pyarrow's readers release the
+    GIL); one batch ahead at most, so memory stays bounded. The reader's exceptions surface here, in order."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flows-reader") as pool:
+        pending = pool.submit(next, batches, None)
+        while (batch := pending.result()) is not None:
+            pending = pool.submit(next, batches, None)
+            yield batch
 
 
 #: Output rows built and written at a time (Parquet: one row group each, as ``pq.write_table`` makes them).
