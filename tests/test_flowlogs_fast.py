@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opennsg.flowlogs import reader
 from opennsg.flowlogs import replay as replay_module
 from opennsg.flowlogs.reader import FlowLogReader, ReadStats
 from opennsg.flowlogs.replay import FLOW_SCHEMA, fold
@@ -187,3 +188,16 @@ def test_nics_compiled_after_the_columns_decide_the_same(monkeypatch: pytest.Mon
     everything_ahead = changes()
     monkeypatch.setattr(replay_module, "COMPILE_AHEAD", ahead)
     assert changes() == everything_ahead and len({nic for nic, *_ in everything_ahead}) == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=48).map(lambda b: bytes(b"0123,\nA9"[x % 8] for x in b)), st.sampled_from([1, 2, 7, 1 << 20]))
+def test_leading_zero_scan_in_blocks_equals_the_whole_text(data: bytes, block: int) -> None:
+    """``_lenient_numbers`` scans the text in blocks (bounded temporaries); any block size finds exactly the
+    leading zeros (a field starting ``0`` then a digit) a scan of the whole text finds."""
+    text = data.decode()
+    fields = [field for line in text.split("\n") for field in line.split(",")]
+    expected = any(len(f) > 1 and f[0] == "0" and f[1].isdigit() for f in fields)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "_SCAN_BYTES", block)
+        assert reader._lenient_numbers(data) == expected

@@ -463,14 +463,27 @@ _IP_PATTERN = rf"^{_IP}$"
 _NSG_PROTOCOL_PATTERN = r"^(?:T|U|\d{1,3})$"
 
 
+#: Bytes scanned at a time by ``_lenient_numbers`` (its temporaries are a few times this, not of the whole bucket).
+_SCAN_BYTES = 1 << 20
+
+
 def _lenient_numbers(data: bytes) -> bool:
     """Whether the text holds what Arrow's number parsing forgives but the tuple patterns do not: signs
     (``-0``), blanks around numbers or a leading zero (``00443``). Letters and addresses hold none of them."""
     if b"-" in data or b" " in data or b"\t" in data:
         return True
     text = np.frombuffer(data, dtype=np.uint8)
-    field_start = np.concatenate(([True], (text[:-2] == ord(",")) | (text[:-2] == ord("\n"))))
-    return bool(np.any((text[:-1] == ord("0")) & (text[1:] - ord("0") < 10) & field_start))
+    last = text.size - 1  # a leading zero at i needs a digit at i + 1
+    for start in range(0, max(last, 0), _SCAN_BYTES):
+        stop = min(start + _SCAN_BYTES, last)
+        before = text[max(start - 1, 0) : stop - 1]
+        field_start = (before == ord(",")) | (before == ord("\n"))
+        if start == 0:
+            field_start = np.concatenate(([True], field_start))
+        zero = text[start:stop] == ord("0")
+        if np.any(zero & (text[start + 1 : stop + 1] - ord("0") < 10) & field_start):
+            return True
+    return False
 
 
 def _plausible(fmt: LogFormat, table: pa.Table) -> bool:
