@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -198,13 +197,24 @@ def _regrouped(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
+def _csv_header(path: Path) -> list[str]:
+    """The column names, as pyarrow's CSV reader reads the first line."""
+    with path.open("rb") as handle:
+        first = handle.readline(1 << 20)
+    names: list[str] = pacsv.read_csv(pa.BufferReader(first)).column_names
+    return names
+
+
 def iter_csv(path: Path) -> Iterator[RawFlows]:
     check_regular_file(path)
+    names = _csv_header(path)
+    check_columns(path, names)
     options = pacsv.ConvertOptions(
-        column_types={f: pa.string() for f in FIELDS}, strings_can_be_null=False, include_columns=list(FIELDS)
+        column_types={f: pa.string() for f in FIELDS},
+        strings_can_be_null=False,
+        include_columns=[f for f in FIELDS if f in names],
     )
     reader = pacsv.open_csv(path, pacsv.ReadOptions(block_size=TEXT_BLOCK_BYTES), convert_options=options)
-    check_columns(path, reader.schema.names)
     for table in _regrouped(iter(reader)):
         yield _as_strings(table, path)
 
@@ -232,23 +242,32 @@ _JSON_SCHEMAS = tuple(
 )
 #: What makes ``read_json`` and pyarrow read a JSON lines file differently: line breaks ``str.splitlines`` takes
 #: besides ``\n`` and ``\r\n``, and two objects on one line (pyarrow reads two rows, ``read_json`` a bad one).
-#: Everything else that differs (arrays, bad lines, repeated keys, mixed types) makes pyarrow raise.
+#: Everything else that differs (bad lines, repeated keys, mixed types) makes pyarrow raise. Arrays and nested
+#: objects are left to ``read_json`` too: no flow field holds one, and pyarrow's parser recurses on nesting.
 _OTHER_LINE_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
-_TWO_OBJECTS = re.compile(rb"\}[ \t\r]*\{")
 
 
 def _simple_lines(text: bytes) -> bool:
-    """Each search is skipped when a scan for its last byte (``memchr`` speed) shows it cannot match."""
-    if b"\r" in text and text.count(b"\r") != text.count(b"\r\n"):
+    """No other line breaks, no ``[``, and every line starts with ``{`` and holds no other (so one flat object a
+    line: pyarrow's JSON reader crashes on some other shapes, e.g. a file holding ``null``). Each test is a scan
+    at ``memchr`` or numpy speed; a blank or indented line sends the file to ``read_json`` too."""
+    if b"[" in text or (b"\r" in text and text.count(b"\r") != text.count(b"\r\n")):
         return False
     if any(mark[-1:] in text and mark in text for mark in _OTHER_LINE_BREAKS):
         return False
-    return b"}" not in text or _TWO_OBJECTS.search(text) is None
+    data = np.frombuffer(text, dtype=np.uint8)
+    newlines = np.flatnonzero(data == ord("\n"))
+    starts = np.concatenate(([0], newlines + 1))
+    starts = starts[starts < data.size]
+    if not bool(np.all(data[starts] == ord("{"))):
+        return False
+    braces = np.flatnonzero(data == ord("{"))
+    return braces.size == starts.size  # each line has one, at its start
 
 
 def _json_lines_are_simple(path: Path) -> bool:
-    """True when every line break is ``\n`` or ``\r\n`` and no line holds two objects (scanned in blocks cut at
-    line ends, so nothing is missed at a block's edge)."""
+    """True when ``_simple_lines`` holds for the whole file (scanned in blocks cut at line ends, so nothing is
+    missed at a block's edge)."""
     carry = b""
     with path.open("rb") as handle:
         while True:
@@ -281,7 +300,7 @@ def iter_json(path: Path) -> Iterator[RawFlows]:
         raise NotSimpleJson
     try:
         for table in _regrouped(itertools.chain([first], reader)):
-            yield _as_strings(table)
+            yield _as_strings(table, path)
     except pa.ArrowInvalid as exc:
         raise NotSimpleJson from exc
 
