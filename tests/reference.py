@@ -190,8 +190,18 @@ class Reference:
     def address_matches(self, prefixes: tuple[str, ...], asgs: tuple[str, ...], address: Address) -> bool:
         if asgs:
             for nic in self.topology.nics.values():
+                # a private endpoint's ASGs are set on the endpoint and hold its NIC's address (Azure's docs:
+                # "application security groups with private endpoints")
+                by_endpoint = [
+                    g
+                    for e in self.topology.private_endpoints.values()
+                    if any(_same(n, nic.id) for n in e.network_interfaces)
+                    or (nic.private_endpoint is not None and _same(nic.private_endpoint, e.id))
+                    for g in e.application_security_groups
+                ]
                 for cfg in nic.ip_configurations:
-                    member = any(_same(a, b) for a in asgs for b in cfg.application_security_groups)
+                    groups = (*cfg.application_security_groups, *by_endpoint)
+                    member = any(_same(a, b) for a in asgs for b in groups)
                     if member and cfg.private_ip_address and ipaddress.ip_address(cfg.private_ip_address) == address:
                         return True
             return False

@@ -21,7 +21,14 @@ from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
 from opennsg.flowlogs.formats import LogFormat
 from opennsg.flowlogs.writer import FlowLogWriter
-from opennsg.model import PrivateEndpoint, PrivateEndpointNetworkPolicies, Route, RouteTable, Topology
+from opennsg.model import (
+    ApplicationSecurityGroup,
+    PrivateEndpoint,
+    PrivateEndpointNetworkPolicies,
+    Route,
+    RouteTable,
+    Topology,
+)
 from test_conformance_avnm import check
 
 PE_IP, VM_IP, CLIENT = "10.0.3.5", "10.0.1.4", "10.0.1.4"
@@ -93,6 +100,24 @@ def test_admin_rules_never_apply_to_private_endpoints() -> None:
     assert check(enabled, PE_POLICIES, to_endpoint())[:2] == ("Allow", "securityRules/allow-https")
     vm = Flow.make("Inbound", "TCP", VM_IP, 443, "10.0.3.5", 50000)
     assert check(topology, rid("networkInterfaces", "vm"), vm)[:2] == ("Deny", "securityAdminRules/deny-all")
+
+
+def test_an_endpoints_application_security_groups_hold_its_address() -> None:
+    """ASGs are set on a private endpoint, not on its NIC (Azure's docs, "application security groups with private
+    endpoints"): rules naming the ASG match the endpoint's address."""
+    asg = rid("applicationSecurityGroups", "sql-endpoints")
+    allow_to_asg = rule("allow-sql", 100, "Inbound", "Allow", "Tcp", "*", destination_ports="1433",
+                        destination_asgs=(asg,))  # fmt: skip
+    allow_to_asg = replace(allow_to_asg, destination_address_prefix=None)
+    topology = endpoint_world("Enabled", (allow_to_asg, DENY_ALL_IN))
+    endpoint = next(iter(topology.private_endpoints.values()))
+    with_asg = topology.with_(
+        private_endpoints=[replace(endpoint, application_security_groups=(asg,))],
+        asgs=[ApplicationSecurityGroup(asg, "sql-endpoints", "westus")],
+    )
+    assert check(with_asg, PE_POLICIES, to_endpoint(1433))[:2] == ("Allow", "securityRules/allow-sql")
+    without = topology.with_(asgs=[ApplicationSecurityGroup(asg, "sql-endpoints", "westus")])
+    assert check(without, PE_POLICIES, to_endpoint(1433))[:2] == ("Deny", "securityRules/deny-all-in")
 
 
 # --- §12.2 private subnets ---------------------------------------------------------------------------------------

@@ -22,12 +22,13 @@ from opennsg.api.store import Change, Document, Row, Snapshot, kind_of
 from opennsg.arm.parse import lookup as arm_lookup
 from opennsg.model.addressing import free_addresses
 from opennsg.model.errors import ArmError, OpenNsgError
-from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.ids import ResourceId, id_key, network_id
 from opennsg.model.policy import PRIVATE_SUBNETS_API_VERSION
 from opennsg.model.resources import (
     IpConfiguration,
     NetworkInterface,
     NetworkSecurityGroup,
+    PrivateEndpoint,
     Resource,
     Subnet,
     VirtualNetwork,
@@ -273,14 +274,47 @@ def put_resource(
     if isinstance(model, VirtualNetwork):
         model = with_outbound_access_defaults(model, existing, api_version)
     models: list[Resource] = [model]
+    if isinstance(model, PrivateEndpoint):
+        model, endpoint_nic = _with_endpoint_nic(topology, model, existing)
+        models = [model] if endpoint_nic is None else [model, endpoint_nic]
     if isinstance(model, VirtualNetwork) and isinstance(existing, VirtualNetwork):
         kept = {s.key for s in model.subnets}
         _refuse_subnets_in_use(topology, [s for s in existing.subnets if s.key not in kept])
-    new = _replace(topology, model)
+    new = _replace(topology, *models)
     if isinstance(model, VirtualNetwork):
         new, models = _with_synced_peerings(new, topology, models)
     _check_state(new, models)
     return Change(put=tuple(models), topology=new, result=existing is None)
+
+
+def _with_endpoint_nic(
+    topology: Topology, endpoint: PrivateEndpoint, existing: Resource | None
+) -> tuple[PrivateEndpoint, NetworkInterface | None]:
+    """A private endpoint owns a NIC that Azure creates with it (semantics §12.1): named by
+    ``customNetworkInterfaceName`` or ``{endpoint}.nic.{guid}``, in the endpoint's subnet, at its static address or
+    the next free one (its ASGs stay on the endpoint, as in Azure). An endpoint that exists keeps the NIC it has."""
+    if isinstance(existing, PrivateEndpoint) and existing.network_interfaces:
+        return dataclasses.replace(endpoint, network_interfaces=existing.network_interfaces), None
+    if endpoint.subnet is None:
+        return endpoint, None
+    parsed = ResourceId.parse(endpoint.id)
+    assert parsed is not None and parsed.resource_group is not None
+    guid = uuid.uuid5(uuid.NAMESPACE_URL, endpoint.key)
+    name = endpoint.custom_network_interface_name or f"{endpoint.name}.nic.{guid}"
+    nic_id = network_id(parsed.subscription, parsed.resource_group, "networkInterfaces", name)
+    configuration = IpConfiguration(
+        id=f"{nic_id}/ipConfigurations/privateEndpointIpConfig.{guid}",
+        name=f"privateEndpointIpConfig.{guid}",
+        private_ip_address=next(iter(endpoint.private_ip_addresses), None),
+        subnet=endpoint.subnet,
+        primary=True,
+    )
+    nic = NetworkInterface(
+        id=nic_id, name=name, location=endpoint.location, ip_configurations=(configuration,),
+        private_endpoint=endpoint.id, resource_guid=str(guid),
+    )  # fmt: skip
+    nic = _with_dynamic_addresses(topology, nic, topology.nic(nic_id))
+    return dataclasses.replace(endpoint, network_interfaces=(nic_id,)), nic
 
 
 def with_outbound_access_defaults(
@@ -380,10 +414,18 @@ def patch_tags(snapshot: Snapshot, kind: ModelKind, resource_id: str, body: Mapp
 
 
 def delete_resource(snapshot: Snapshot, kind: ModelKind, resource_id: str) -> Change[bool]:
-    """DELETE; refuses while other resources still use it. Result: whether it existed."""
+    """DELETE; refuses while other resources still use it. Result: whether it existed. A private endpoint's NIC
+    goes with it."""
     existing = _current(snapshot.topology, kind, resource_id)
     if existing is None:
         return Change(result=False)
+    if isinstance(existing, PrivateEndpoint):
+        owned = [
+            n
+            for n in snapshot.topology.nics.values()
+            if n.private_endpoint and id_key(n.private_endpoint) == existing.key
+        ]
+        return _delete_models(snapshot, [existing, *owned], ())
     return delete_resource_tree(snapshot, existing)
 
 
@@ -494,6 +536,11 @@ def _refuse_in_use(topology: Topology, models: Iterable[Resource], gone: set[str
                 vm.id
                 for vm in topology.vms.values()
                 if vm.key not in gone and model.key in {id_key(n) for n in vm.network_interfaces}
+            ]
+            users += [
+                e.id
+                for e in topology.private_endpoints.values()
+                if e.key not in gone and model.key in {id_key(n) for n in e.network_interfaces}
             ]
         elif kind.collection == "nat_gateways":
             users = [s.id for s in topology.subnets if s.nat_gateway and id_key(s.nat_gateway) == model.key]

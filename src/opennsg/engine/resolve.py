@@ -66,13 +66,16 @@ def virtual_network_prefixes(
 
 
 def asg_addresses(topology: Topology) -> Mapping[str, AddressSet]:
-    """Each ASG (by id key) → the private IPs of the NIC IP configurations that are its members."""
+    """Each ASG (by id key) → the private IPs of its members: NIC IP configurations that name it, and the NICs of
+    private endpoints that name it (an endpoint's ASGs are set on the endpoint, semantics §12.1)."""
     members: dict[str, list[str]] = defaultdict(list)
     for nic in topology.nics.values():
+        endpoint = topology.private_endpoint_of_nic(nic.id)
+        endpoint_asgs = endpoint.application_security_groups if endpoint is not None else ()
         for cfg in nic.ip_configurations:
             if cfg.private_ip_address:
-                for asg in cfg.application_security_groups:
-                    members[id_key(asg)].append(cfg.private_ip_address)
+                for asg in {id_key(a) for a in (*cfg.application_security_groups, *endpoint_asgs)}:
+                    members[asg].append(cfg.private_ip_address)
     return MappingProxyType({key: _networks(members.get(key, ())) for key in topology.asgs})
 
 

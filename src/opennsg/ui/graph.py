@@ -137,7 +137,8 @@ def _nic_detail(topology: Topology, nic: NetworkInterface) -> tuple[str, str]:
     endpoint = topology.private_endpoint_of_nic(nic.id)
     owner = f"private endpoint {endpoint.name}" if endpoint is not None else (vm and f"VM {vm}")
     detail = " · ".join(part for part in (", ".join(ips), owner) if part)
-    asgs = sorted({name_of(a) for c in nic.ip_configurations for a in c.application_security_groups})
+    on_endpoint = endpoint.application_security_groups if endpoint is not None else ()
+    asgs = sorted({name_of(a) for c in nic.ip_configurations for a in (*c.application_security_groups, *on_endpoint)})
     chips = " ".join([*(f"⇡{p}" for p in publics), *(f"#{a}" for a in asgs)])
     return detail, chips
 
