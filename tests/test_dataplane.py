@@ -406,3 +406,28 @@ def test_internal_load_balancer_frontend(clock: ManualClock) -> None:
     assert result.translated_to is not None
     reply = net.send(Packet(result.translated_to[0], "10.0.2.4", UDP, 5000, 40000))
     assert reply.delivered and reply.translated_from == ("10.0.1.100", 5000)
+
+
+@pytest.mark.parametrize(
+    ("sku", "subnet_nsg", "delivered"),
+    [("Standard", False, False), (None, False, False), ("Basic", False, True), ("Standard", True, True)],
+)
+def test_a_standard_public_ip_is_closed_while_no_nsg_applies(
+    clock: ManualClock, sku: str | None, subnet_nsg: bool, delivered: bool
+) -> None:
+    """Semantics §12.3: the internet reaches a NIC through a Standard SKU public IP (the default SKU) only when an
+    NSG applies at the NIC or its subnet; a Basic one is open."""
+    topology = world()
+    vnet = next(iter(topology.vnets.values()))
+    web = replace(
+        vnet.subnets[0], network_security_group=vnet.subnets[0].network_security_group if subnet_nsg else None
+    )
+    pip = replace(topology.public_ips[nid("publicIPAddresses", "web1-pip").casefold()], sku_name=sku)
+    topology = topology.with_(
+        vnets=[replace(vnet, subnets=(web, vnet.subnets[1]))],
+        public_ips=[pip, *(p for p in topology.public_ips.values() if p.key != pip.key)],
+    )
+    result = Network(topology, clock=clock).send(tcp(CLIENT, 50000, "20.1.1.1", 22, SYN))
+    assert result.delivered is delivered, result.reason
+    if not delivered:
+        assert "closed while no NSG applies" in result.reason

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from opennsg.dataplane.clock import Clock
 from opennsg.dataplane.conntrack import ConnectionTable, Decide, FlowEvent, Outcome, TcpFlag, flow_key
+from opennsg.engine.egress import public_ip_admits
 from opennsg.engine.evaluate import decide
 from opennsg.engine.ir import NicPolicy, Verdict
 from opennsg.engine.resolve import asg_addresses, resolve_policy
@@ -112,8 +113,14 @@ class _Route:
     nic: NetworkInterface | None
     endpoint: Endpoint
     front: Endpoint | None
-    #: A load balancer frontend with no healthy backend: the packet goes nowhere.
+    #: A load balancer frontend with no healthy backend, or a closed public IP: the packet goes nowhere.
     unreachable: bool = False
+    reason: str = "no load-balancing rule or healthy backend"
+
+
+_CLOSED_PUBLIC_IP = (
+    "{address} is a Standard public IP: closed while no NSG applies at its NIC or subnet (semantics §12.3)"
+)
 
 
 class Network:
@@ -143,7 +150,7 @@ class Network:
         self._policies: dict[str, NicPolicy] = {}
         self._asgs = asg_addresses(topology)
         self._by_private: dict[str, tuple[NetworkInterface, str]] = {}
-        self._by_public: dict[str, tuple[NetworkInterface, str]] = {}
+        self._by_public: dict[str, tuple[NetworkInterface, str, str]] = {}  # address -> (NIC, private IP, PIP id)
         for nic in topology.nics.values():
             for cfg in nic.ip_configurations:
                 if not cfg.private_ip_address:
@@ -152,7 +159,7 @@ class Network:
                 self._by_private[private] = (nic, private)
                 public = topology.public_ips.get(id_key(cfg.public_ip_address)) if cfg.public_ip_address else None
                 if public is not None and public.ip_address:
-                    self._by_public[_canonical(public.ip_address)] = (nic, private)
+                    self._by_public[_canonical(public.ip_address)] = (nic, private, public.id)
         self._frontends: dict[str, list[tuple[LoadBalancer, LoadBalancingRule]]] = {}
         for lb in topology.load_balancers.values():
             for rule in lb.load_balancing_rules:
@@ -258,9 +265,7 @@ class Network:
         # A reply leaving a load-balanced backend (or a NIC reached by its public IP) carries the front address.
         seen_src = self._nat.get((packet.protocol, src, route.endpoint), src)
         if route.unreachable:
-            return PacketResult(
-                now, packet, False, tuple(legs), None, None, "no load-balancing rule or healthy backend"
-            )
+            return PacketResult(now, packet, False, tuple(legs), None, None, route.reason)
         if route.nic is not None:
             leg = self._leg(route.nic, Direction.INBOUND, packet, seen_src, route.endpoint, now)
             legs.append(leg)
@@ -277,7 +282,10 @@ class Network:
             return _Route(private[0], dst, None)
         public = self._by_public.get(dst[0])
         if public is not None:
-            return _Route(public[0], (public[1], dst[1]), dst)
+            nic, address, public_ip_id = public
+            if not public_ip_admits(self.topology, nic, public_ip_id):
+                return _Route(None, dst, None, unreachable=True, reason=_CLOSED_PUBLIC_IP.format(address=dst[0]))
+            return _Route(nic, (address, dst[1]), dst)
         frontends = self._frontends.get(dst[0], [])
         for lb, rule in frontends:
             if rule.carries(packet.protocol, dst[1]):

@@ -19,6 +19,7 @@ from ipaddress import ip_address
 from typing import Literal
 
 from opennsg.dataplane.network import AZURE_MAC_PREFIX
+from opennsg.engine.egress import public_ip_admits
 from opennsg.engine.routes import effective_routes, next_hop
 from opennsg.flowlogs.writer import VnetFlowLog
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -137,15 +138,6 @@ def _nic_vnet(topology: Topology, nic: NetworkInterface) -> VirtualNetwork | Non
     return topology.vnet_of_subnet(subnet.id) if subnet else None
 
 
-def _public_ip_open(topology: Topology, nic: NetworkInterface, public_ip_id: str) -> bool:
-    """Basic public IPs are open; Standard (the default SKU) ones only when an NSG applies (semantics §12.3)."""
-    public = topology.public_ip(public_ip_id)
-    if public is not None and not public.closed_by_default:
-        return True
-    subnet = topology.subnet(nic.subnet)
-    return bool(nic.network_security_group or (subnet is not None and subnet.network_security_group))
-
-
 def _nat_gateway_addresses(topology: Topology, nic: NetworkInterface) -> list[str]:
     """The public addresses of the NAT gateway on the NIC's subnet."""
     subnet = topology.subnet(nic.subnet)
@@ -200,7 +192,7 @@ def plan_lab(
             public_address = str(ip_address(public.ip_address)) if public is not None and public.ip_address else None
             if public_address is not None and cfg.public_ip_address:
                 publics.append(public_address)
-                if _public_ip_open(topology, nic, cfg.public_ip_address):
+                if public_ip_admits(topology, nic, cfg.public_ip_address):
                     inbound[public_address] = private
             version = ip_address(private).version
             same_family = [a for a in nat_gateway if ip_address(a).version == version]

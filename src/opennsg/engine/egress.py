@@ -3,8 +3,9 @@
 IP flow verify answers what the rules say; a VM in a private subnet (``defaultOutboundAccess: false``) may be
 allowed by every rule and still have no egress path. It has one when its subnet has a NAT gateway, one of its IP
 configurations has a public IP, or the subnet's route table sends the destination to an appliance or a gateway
-(the longest matching route). Load balancer outbound rules are not modelled (``Topology`` holds no load balancers),
-so a VM relying on one is reported without a path.
+(the longest matching route). Load balancer outbound rules are not modelled (``LoadBalancer`` carries none), so a
+VM relying on one is reported without a path. Inbound, the internet reaches a NIC through a public IP only when
+``public_ip_admits`` (a Standard SKU one is closed while no NSG applies).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Literal
 from opennsg.engine.flow import Flow
 from opennsg.engine.ir import NicPolicy
 from opennsg.model.enums import Direction
-from opennsg.model.resources import Route, Subnet
+from opennsg.model.resources import NetworkInterface, Route, Subnet
 from opennsg.model.topology import Topology
 
 #: The value of ``egress`` in ``opennsg verify --json`` when there is no egress path.
@@ -56,3 +57,13 @@ def egress(topology: Topology, policy: NicPolicy, flow: Flow) -> Literal["none"]
     if _routed_to_appliance(topology, subnet, flow):
         return None
     return NO_EGRESS
+
+
+def public_ip_admits(topology: Topology, nic: NetworkInterface, public_ip_id: str) -> bool:
+    """Inbound from the internet through this public IP reaches the NIC's NSGs (semantics §12.3): a Basic SKU one is
+    open; a Standard one (the default SKU) only while an NSG applies at the NIC or at its subnet."""
+    public = topology.public_ip(public_ip_id)
+    if public is not None and not public.closed_by_default:
+        return True
+    subnet = topology.subnet(nic.subnet)
+    return bool(nic.network_security_group or (subnet is not None and subnet.network_security_group))
