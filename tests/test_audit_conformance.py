@@ -98,7 +98,8 @@ def az_nsg(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def az_vnet(name: str, spaces: list[str], subnets: list[tuple[str, str, str | None]]) -> dict[str, Any]:
-    """``az network vnet show``: subnets (name, prefix, NSG name or None) with their az-only fields."""
+    """``az network vnet show``: subnets (name, prefix(es) joined by ",", NSG name or None) with their az-only
+    fields."""
     return {
         "addressSpace": {"addressPrefixes": spaces},
         "enableDdosProtection": False,
@@ -111,7 +112,7 @@ def az_vnet(name: str, spaces: list[str], subnets: list[tuple[str, str, str | No
         "resourceGuid": "22222222-2222-3333-4444-555555555555",
         "subnets": [
             {
-                "addressPrefix": prefix,
+                **({"addressPrefixes": prefix.split(",")} if "," in prefix else {"addressPrefix": prefix}),
                 "delegations": [],
                 "etag": 'W/"b3"',
                 "id": f"{NET}/virtualNetworks/{name}/subnets/{subnet}",
@@ -388,7 +389,7 @@ def spoke() -> Engine:
         az_rule("N", "any-proto-port-80", 170, "Outbound", "Deny", destinationAddressPrefix="52.9.9.9",
                 destinationPortRange="80"),
     ]  # fmt: skip
-    vnet = az_vnet("spoke", ["10.0.0.0/16", "fd00:1::/48"], [("s1", "10.0.1.0/24", "N")])
+    vnet = az_vnet("spoke", ["10.0.0.0/16", "fd00:1::/48"], [("s1", "10.0.1.0/24,fd00:1::/64", "N")])
     vnet["virtualNetworkPeerings"] = [
         peering("hub", "Connected", ["10.100.0.0/16"]),
         peering("gone", "Disconnected", ["10.200.0.0/16"]),

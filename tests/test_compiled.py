@@ -209,6 +209,30 @@ def test_cache_reuses_by_version_and_by_content(policy: NicPolicy) -> None:
     assert first.nbytes > 0
 
 
+@given(policy=nic_policies())
+@settings(max_examples=3, deadline=None, suppress_health_check=_SLOW_OK, database=None)
+def test_cache_stays_within_its_byte_budget(policy: NicPolicy) -> None:
+    """The service compiles a NIC again after every write that changes it; superseded versions must not pile up
+    (issue 9: memory grew while diagnostics ran concurrently with writes)."""
+    from opennsg.engine.compiled import cache
+
+    clear_cache()
+    one = get_compiled(policy, version=0).nbytes
+    budget = int(2.5 * one)
+    original = cache.CACHE_BYTES
+    cache.CACHE_BYTES = budget
+    try:
+        for version in range(1, 6):
+            get_compiled(replace(policy, smtp_blocked=version % 2 == 0), version=version)
+            assert cache.cached_bytes() <= budget
+        newest = get_compiled(policy, version=5)
+        assert get_compiled(policy, version=5) is newest  # the most recent stays cached
+        assert cache.cached_bytes() <= budget
+    finally:
+        cache.CACHE_BYTES = original
+        clear_cache()
+
+
 def test_numpy_fallback_is_chosen_when_numba_is_disabled() -> None:
     script = (
         "from opennsg.engine.compiled import numba_available, FlowColumns, compile_policy\n"

@@ -26,6 +26,7 @@ from opennsg.model import (
     default_security_rules,
 )
 from opennsg.model.ids import network_id
+from opennsg.model.policy import MAX_IP_CONFIGURATIONS_PER_NIC
 from opennsg.model.validation import Code, canonical_tag, validate_nsg, validate_topology
 
 SUB = "11111111-1111-1111-1111-111111111111"
@@ -642,11 +643,17 @@ def test_up_to_4000_ip_configurations_per_asg() -> None:
     template = nic.ip_configurations[0]
 
     def with_members(count: int) -> Topology:
-        configs = tuple(
-            replace(template, id=f"{nic.id}/ipConfigurations/c{i}", name=f"c{i}", private_ip_address=None)
-            for i in range(count)
-        )
-        return topology.with_(nics=[replace(nic, ip_configurations=configs)])
+        """``count`` member IP configurations, on as many NICs as the per-NIC limit needs."""
+        per_nic = MAX_IP_CONFIGURATIONS_PER_NIC
+        nics = []
+        for n in range(0, count, per_nic):
+            nic_id = f"{nic.id}-{n}"
+            configs = tuple(
+                replace(template, id=f"{nic_id}/ipConfigurations/c{i}", name=f"c{i}", private_ip_address=None)
+                for i in range(n, min(count, n + per_nic))
+            )
+            nics.append(replace(nic, id=nic_id, name=f"{nic.name}-{n}", ip_configurations=configs))
+        return topology.with_(nics=nics)
 
     assert validate_topology(with_members(4000)) == []
     assert [(e.code, e.message) for e in validate_topology(with_members(4001))] == [

@@ -89,6 +89,8 @@ NSG = rid("networkSecurityGroups", "nsg1")
 VNET = rid("virtualNetworks", "vnet1")
 ASG = rid("applicationSecurityGroups", "asg1")
 NIC = rid("networkInterfaces", "nic1")
+ROUTES = rid("routeTables", "rt1")
+PIP = rid("publicIPAddresses", "pip1")
 WATCHER = rid("networkWatchers", "NetworkWatcher_westus", group="NetworkWatcherRG")
 VALID_BODIES: list[tuple[str, dict[str, Any]]] = [
     (ASG, {"location": "westus"}),
@@ -127,6 +129,25 @@ VALID_BODIES: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (WATCHER, {"location": "westus"}),
+    (
+        ROUTES,
+        {
+            "location": "westus",
+            "properties": {
+                "routes": [
+                    {
+                        "name": "fw",
+                        "properties": {
+                            "addressPrefix": "0.0.0.0/0",
+                            "nextHopType": "VirtualAppliance",
+                            "nextHopIpAddress": "10.0.0.10",
+                        },
+                    }
+                ]
+            },
+        },
+    ),
+    (PIP, {"location": "westus", "properties": {"ipAddress": "20.1.2.3"}}),
 ]
 ACTIONS: list[tuple[str, dict[str, Any]]] = [
     (
@@ -196,3 +217,79 @@ def test_lro_headers_of_a_watcher_with_a_non_latin1_location_are_percent_encoded
     assert answer.status_code == 202, answer.text
     assert "%F0%A6%96%88" in answer.headers["Azure-AsyncOperation"]
     assert client.get(answer.headers["Azure-AsyncOperation"]).json()["status"] == "Succeeded"
+
+
+# --- issue 9's classes of bad values outside NSG rules: each must be refused with its code, wherever it goes -------
+
+BAD_PREFIXES = st.sampled_from(
+    ["10.50.0.0/33", "not-a-prefix", "999.1.1.1/99", "10.0.0.0", "fe80::1%eth0/64", "1_0.0.0.0/8"]
+)
+BAD_ADDRESSES = st.sampled_from(["not-an-ip", "10.30.1.999", "１0.0.0.4", "10.0.0.4/32", "fe80::1%eth0"])
+OVERSIZED_TAGS = st.one_of(
+    st.integers(51, 70).map(lambda n: {f"t{i}": "v" for i in range(n)}),
+    st.integers(513, 600).map(lambda n: {"n" * n: "v"}),
+    st.integers(257, 300).map(lambda n: {"n": "v" * n}),
+    st.sampled_from(["<", ">", "%", "&", "\\", "?", "/", "\x01"]).map(lambda c: {f"a{c}b": "v"}),
+)
+NOT_OBJECTS = st.one_of(st.text(max_size=5), st.integers(), st.lists(st.integers(), max_size=2), st.booleans())
+NIC_CFG = ["properties", "ipConfigurations", 0, "properties"]
+TOO_MANY_CONFIGURATIONS = [
+    {"name": f"c{i}", "properties": {"subnet": {"id": f"{VNET}/subnets/app"}}} for i in range(257)
+]
+ROUTE = ["properties", "routes", 0, "properties"]
+#: (resource, JSON path in its valid body, bad values, the codes that may answer).
+HOSTILE_FIELDS: list[tuple[str, list[Any], st.SearchStrategy[Any], set[str]]] = [
+    (VNET, ["properties", "addressSpace", "addressPrefixes", 0], BAD_PREFIXES, {"InvalidAddressPrefixFormat"}),
+    (VNET, ["properties", "subnets", 0, "properties", "addressPrefix"], BAD_PREFIXES, {"InvalidAddressPrefixFormat"}),
+    (VNET, ["properties", "subnets", 0, "properties", "addressPrefix"], st.sampled_from(["10.1.0.0/24", "0.0.0.0/0"]),
+     {"NetcfgSubnetRangeOutsideVnet"}),
+    (VNET, ["properties", "virtualNetworkPeerings"],
+     st.sampled_from(["not-an-id", "subscriptions/x", VNET, VNET.upper() + "/"]).map(
+         lambda remote: [{"name": "p", "properties": {"remoteVirtualNetwork": {"id": remote}}}]),
+     {"LinkedInvalidPropertyId", "VirtualNetworkCannotPeerWithItself"}),
+    (VNET, ["tags"], OVERSIZED_TAGS,
+     {"InvalidTagCount", "InvalidTagName", "InvalidTagValueLength", "InvalidTagNameCharacters"}),
+    (VNET, ["properties"], NOT_OBJECTS, {"InvalidRequestFormat"}),
+    (VNET, ["properties", "addressSpace"], NOT_OBJECTS, {"InvalidRequestFormat"}),
+    (NIC, [*NIC_CFG, "privateIPAddress"], BAD_ADDRESSES, {"InvalidPrivateIPAddressFormat"}),
+    (NIC, [*NIC_CFG, "privateIPAddress"], st.sampled_from(["10.0.1.4", "10.0.0.0", "10.0.0.255", "10.0.0.2"]),
+     {"PrivateIPAddressNotInSubnet", "PrivateIPAddressInReservedRange"}),
+    (NIC, ["properties", "ipConfigurations"],
+     st.sampled_from([[], TOO_MANY_CONFIGURATIONS]),
+     {"NetworkInterfaceMustHaveIpConfiguration", "IpConfigurationsPerNetworkInterfaceLimitReached"}),
+    (NIC, NIC_CFG, NOT_OBJECTS, {"InvalidRequestFormat"}),
+    (NIC, ["tags"], OVERSIZED_TAGS,
+     {"InvalidTagCount", "InvalidTagName", "InvalidTagValueLength", "InvalidTagNameCharacters"}),
+    (ROUTES, [*ROUTE, "addressPrefix"], BAD_PREFIXES, {"InvalidAddressPrefixFormat"}),
+    (ROUTES, [*ROUTE, "nextHopType"], st.sampled_from(["Teleport", "VNetPeering", "Vnet_Local", ""]),
+     {"InvalidRouteNextHopType"}),
+    (ROUTES, [*ROUTE, "nextHopIpAddress"], BAD_ADDRESSES | st.just(""),
+     {"InvalidIPAddress", "RouteNextHopIpAddressRequired"}),
+    (PIP, ["properties", "ipAddress"], BAD_ADDRESSES, {"InvalidIPAddress"}),
+    (NSG, ["tags"], OVERSIZED_TAGS,
+     {"InvalidTagCount", "InvalidTagName", "InvalidTagValueLength", "InvalidTagNameCharacters"}),
+]  # fmt: skip
+
+
+def _with(body: Any, path: list[Any], value: Any) -> Any:
+    out = json.loads(json.dumps(body))
+    node = out
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return out
+
+
+@given(data=st.data())
+@settings(max_examples=EXAMPLES * 6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+def test_bad_addresses_limits_and_shapes_are_refused_with_their_codes(seeded: TestClient, data: st.DataObject) -> None:
+    resource, path, values, codes = data.draw(st.sampled_from(HOSTILE_FIELDS))
+    value = data.draw(values)
+    body = _with(dict(VALID_BODIES)[resource], path, value)
+    before = seeded.get(f"{resource}?{API}").json()
+    response = seeded.put(f"{resource}?{API}", json=body)
+    assert response.status_code == 400, (resource, path, value, response.text[:500])
+    error = response.json()["error"]
+    answered = {error["code"], *(d["code"] for d in error["details"])}
+    assert answered & codes, (value, answered)
+    assert seeded.get(f"{resource}?{API}").json() == before

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -19,15 +20,16 @@ from opennsg.api.auth import Tokens
 from opennsg.api.avnm import ManagerRoutes, effective_admin_rules_answer
 from opennsg.api.db import open_engine
 from opennsg.api.errors import ApiError
-from opennsg.api.gateway import Gateway
+from opennsg.api.gateway import DEFAULT_BODY_TIMEOUT, Gateway
 from opennsg.api.planning import import_topology
 from opennsg.api.resources import Routes, lookup
-from opennsg.api.store import Store
+from opennsg.api.store import OPERATION_RETENTION, Store
 from opennsg.api.watcher import Diagnostics
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.policy import DEFAULT_API_VERSION, LATEST_KNOWN_API_VERSION
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
+from opennsg.model.validation import Code
 
 log = logging.getLogger("opennsg.api")
 
@@ -42,6 +44,10 @@ class ServiceConfig:
     service_tags: ServiceTags | None = None
     max_body: int = DEFAULT_MAX_BODY
     page_size: int = DEFAULT_PAGE_SIZE
+    #: How long operation results (LRO records) stay readable before they expire and are purged.
+    operation_retention: timedelta = OPERATION_RETENTION
+    #: Seconds a request body may take to arrive (a stalled upload is answered 408 and does not hold a worker).
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
 
 async def api_version(
@@ -117,7 +123,7 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def on_request_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
-        return _error(400, "InvalidRequestFormat", f"Cannot parse the request: {problems[:500]}")
+        return _error(400, Code.INVALID_REQUEST_FORMAT, f"Cannot parse the request: {problems[:500]}")
 
     @app.exception_handler(HTTPException)
     async def on_http(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -130,7 +136,7 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     @app.exception_handler(Exception)
     async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
-        return _error(500, "InternalServerError", "An unexpected error occurred; see the service log.")
+        return _error(500, Code.INTERNAL_SERVER_ERROR, "An unexpected error occurred; see the service log.")
 
     return app
 
@@ -140,11 +146,11 @@ def create_app(config: ServiceConfig, seed: Topology | None = None) -> Gateway:
 
     ``seed`` (``opennsg serve --import``) is written into the database first, as one validated write.
     """
-    store = Store(open_engine(config.db_url), config.service_tags)
+    store = Store(open_engine(config.db_url), config.service_tags, config.operation_retention)
     if seed is not None:
         try:
             asyncio.run(store.write(lambda snapshot: import_topology(snapshot, seed), "import"))
         except ApiError as error:
             raise OpenNsgError(error.details or [ArmError(error.code, error.message)]) from None
     app = build_fastapi(store, config)
-    return Gateway(app, config.tokens, config.max_body, lambda path: lookup(store.snapshot, path))
+    return Gateway(app, config.tokens, config.max_body, lambda path: lookup(store.snapshot, path), config.body_timeout)

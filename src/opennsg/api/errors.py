@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
+from opennsg.model.validation import Code
 
 
 class ApiError(Exception):
@@ -38,12 +39,12 @@ class ApiError(Exception):
 
 def not_found(resource_type: str, name: str, group: str | None) -> ApiError:
     where = f" under resource group '{group}'" if group else ""
-    return ApiError(404, "ResourceNotFound", f"The Resource '{resource_type}/{name}'{where} was not found.")
+    return ApiError(404, Code.RESOURCE_NOT_FOUND, f"The Resource '{resource_type}/{name}'{where} was not found.")
 
 
 def group_not_found(group: str) -> ApiError:
-    return ApiError(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
+    return ApiError(404, Code.RESOURCE_GROUP_NOT_FOUND, f"Resource group '{group}' could not be found.")
 
 
-def bad_request(message: str, code: str = "InvalidRequestFormat") -> ApiError:
+def bad_request(message: str, code: str = Code.INVALID_REQUEST_FORMAT) -> ApiError:
     return ApiError(400, code, message)

@@ -3,6 +3,7 @@ structured request logs, the body size limit, bearer-token auth and the ``api-ve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs
 from opennsg.api.auth import Tokens
 from opennsg.api.errors import ApiError
 from opennsg.api.linked import Caller
+from opennsg.model.validation import Code
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -79,14 +81,30 @@ class BodyTooLarge(Exception):
     """Raised from ``receive`` when a request body exceeds the limit."""
 
 
+class BodyTimedOut(Exception):
+    """Raised while buffering a body that has not arrived whole within the deadline (a slow or stalled client)."""
+
+
+#: Seconds a request body may take to arrive, by default (``opennsg.api.server.ServerLimits.body_timeout``).
+DEFAULT_BODY_TIMEOUT = 30.0
+
+
 class Gateway:
     """Wraps the FastAPI app; answers 401/403/400/413 itself, in ARM's error envelope."""
 
-    def __init__(self, app: App, tokens: Tokens, max_body: int, read: Reader | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        tokens: Tokens,
+        max_body: int,
+        read: Reader | None = None,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    ) -> None:
         self.app = app
         self.tokens = tokens
         self.max_body = max_body
         self.read = read
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,6 +145,10 @@ class Gateway:
         except BodyTooLarge:
             if status == 0:
                 await _send_error(send_logged, _too_large(self.max_body))
+        except BodyTimedOut:
+            log.info(json.dumps({"requestId": request_id, "event": "request body timed out"}))
+            if status == 0:
+                await _send_error(send_logged, _timed_out(self.body_timeout))
         finally:
             log.info(
                 json.dumps(
@@ -154,7 +176,7 @@ class Gateway:
         if granted is None:
             return ApiError(
                 401,
-                "AuthenticationFailed",
+                Code.AUTHENTICATION_FAILED,
                 "Authentication failed. The 'Authorization' header is missing or does not carry a valid bearer token.",
                 headers={"WWW-Authenticate": 'Bearer realm="opennsg"'},
             )
@@ -163,7 +185,7 @@ class Gateway:
         if subscription is not None and not Tokens.allows(granted, subscription):
             return ApiError(
                 403,
-                "AuthorizationFailed",
+                Code.AUTHORIZATION_FAILED,
                 f"The client does not have authorization to perform action on scope '/subscriptions/{subscription}' "
                 "or the scope is invalid.",
             )
@@ -172,13 +194,13 @@ class Gateway:
         if not versions or not versions[0]:
             return ApiError(
                 400,
-                "MissingApiVersionParameter",
+                Code.MISSING_API_VERSION,
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
         if not API_VERSION.match(versions[0]):
             return ApiError(
                 400,
-                "InvalidApiVersionParameter",
+                Code.INVALID_API_VERSION,
                 f"The api-version '{versions[0]}' is invalid. The supported versions have the form YYYY-MM-DD or "
                 "YYYY-MM-DD-preview.",
             )
@@ -190,8 +212,12 @@ class Gateway:
         that replays it. None when the client disconnects first."""
         chunks: list[bytes] = []
         received = 0
+        deadline = time.monotonic() + self.body_timeout
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise BodyTimedOut from None
             if message["type"] == "http.disconnect":
                 return None
             if message["type"] != "http.request":
@@ -225,8 +251,17 @@ def caller_of(scope: Scope) -> Caller:
     return Caller(frozenset({subscription.casefold()} if subscription else ()))
 
 
+def _timed_out(limit: float) -> ApiError:
+    return ApiError(
+        408,
+        Code.REQUEST_TIMEOUT,
+        f"The request body did not arrive within {limit:g} seconds.",
+        headers={"Connection": "close"},
+    )
+
+
 def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "RequestEntityTooLarge", f"The request body exceeds the limit of {limit} bytes.")
+    return ApiError(413, Code.REQUEST_ENTITY_TOO_LARGE, f"The request body exceeds the limit of {limit} bytes.")
 
 
 async def _send_json(send: Send, body: Mapping[str, Any]) -> None:

@@ -13,6 +13,7 @@ from fastapi import Request, Response
 from opennsg.api.errors import ApiError, bad_request
 from opennsg.api.planning import Preconditions
 from opennsg.model.policy import NAME_PATTERN
+from opennsg.model.validation import Code
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 GROUP_NAME = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
@@ -74,7 +75,7 @@ def check_subscription(subscription: str) -> None:
     if not GUID.match(subscription):
         raise ApiError(
             400,
-            "InvalidSubscriptionId",
+            Code.INVALID_SUBSCRIPTION_ID,
             f"The provided subscription identifier '{subscription}' is malformed or invalid.",
         )
 
@@ -83,14 +84,14 @@ def check_group_name(group: str) -> None:
     if not GROUP_NAME.match(group) or group.endswith("."):
         raise ApiError(
             400,
-            "InvalidResourceGroup",
+            Code.INVALID_RESOURCE_GROUP,
             f"The provided resource group name '{group}' has these invalid characters or is too long.",
         )
 
 
 def check_name(name: str, resource_type: str) -> None:
     if len(name) > 80 or not RESOURCE_NAME.match(name):
-        raise ApiError(400, "InvalidResourceName", f"Resource name {name} is invalid for {resource_type}.")
+        raise ApiError(400, Code.INVALID_NAME, f"Resource name {name} is invalid for {resource_type}.")
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -132,7 +133,7 @@ def page(request: Request, items: Sequence[Any], key: Callable[[Any], str], defa
     size = default_size
     if top_text is not None:
         if not top_text.isdigit() or not 1 <= int(top_text) <= MAX_PAGE:
-            raise bad_request(f"The value of $top must be an integer between 1 and {MAX_PAGE}.", "InvalidParameter")
+            raise bad_request(f"The value of $top must be an integer between 1 and {MAX_PAGE}.", Code.INVALID_PARAMETER)
         size = int(top_text)
     after = request.query_params.get("$skipToken")
     ordered = sorted(items, key=key)

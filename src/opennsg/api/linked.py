@@ -35,8 +35,9 @@ from opennsg.model.resources import (
     VirtualNetwork,
     VirtualNetworkPeering,
 )
+from opennsg.model.validation import Code
 
-LINKED_AUTHORIZATION_FAILED = "LinkedAuthorizationFailed"
+LINKED_AUTHORIZATION_FAILED = Code.LINKED_AUTHORIZATION_FAILED
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ GUIDs, peering states, and refusing to delete what is still in use.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -35,7 +34,7 @@ from opennsg.model.resources import (
     VirtualNetworkPeering,
 )
 from opennsg.model.topology import Topology
-from opennsg.model.validation import validate_nsg, validate_topology
+from opennsg.model.validation import Code, tag_problems, validate_nsg, validate_topology
 
 PEERING_INITIATED = "Initiated"
 PEERING_CONNECTED = "Connected"
@@ -52,11 +51,11 @@ class Preconditions:
     def check(self, etag: str | None) -> None:
         if self.if_match is not None and (etag is None or not _etag_in(self.if_match, etag)):
             raise ApiError(
-                412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met."
+                412, Code.PRECONDITION_FAILED, "The condition specified using HTTP conditional header(s) is not met."
             )
         if self.if_none_match is not None and etag is not None and _etag_in(self.if_none_match, etag):
             raise ApiError(
-                412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met."
+                412, Code.PRECONDITION_FAILED, "The condition specified using HTTP conditional header(s) is not met."
             )
 
 
@@ -104,13 +103,13 @@ def _location(body: Mapping[str, Any], existing: Resource | Document | None) -> 
     given = body.get("location")
     if existing is None:
         if not isinstance(given, str) or not given.strip():
-            raise ApiError(400, "LocationRequired", "The location property is required for this definition.")
+            raise ApiError(400, Code.LOCATION_REQUIRED, "The location property is required for this definition.")
         return
     old = existing.location if isinstance(existing, Resource) else str(existing.body.get("location", ""))
     if isinstance(given, str) and old and given.replace(" ", "").casefold() != old.replace(" ", "").casefold():
         raise ApiError(
             400,
-            "InvalidResourceLocation",
+            Code.INVALID_RESOURCE_LOCATION,
             f"The resource already exists in location '{old}'. A resource with the same name cannot be created "
             f"in location '{given}'.",
         )
@@ -159,50 +158,9 @@ def _check_state(new: Topology, changed: Iterable[Resource]) -> None:
             problems.extend(validate_nsg(model, new))
         else:
             only_nsgs = False
-        if isinstance(model, VirtualNetwork):
-            problems.extend(_subnet_range_problems(model))
     if not only_nsgs:
         problems.extend(validate_topology(new))
     _invalid(problems)
-
-
-def _networks(prefixes: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    out = []
-    for prefix in prefixes:
-        try:
-            out.append(ipaddress.ip_network(prefix.strip(), strict=False))
-        except ValueError:
-            continue  # a malformed prefix is the parser's to report
-    return out
-
-
-def _subnet_range_problems(vnet: VirtualNetwork) -> list[ArmError]:
-    """ARM refuses a subnet outside its VNet's address space, and subnets that overlap one another."""
-    spaces = _networks(vnet.address_space)
-    problems: list[ArmError] = []
-    seen: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    for subnet in vnet.subnets:
-        ranges = _networks(subnet.address_prefixes)
-        if spaces and any(not any(r.version == s.version and r.subnet_of(s) for s in spaces) for r in ranges):  # type: ignore[arg-type]
-            problems.append(
-                ArmError(
-                    "NetcfgSubnetRangeOutsideVnet",
-                    f"Subnet '{subnet.name}' is not valid because its IP address range is outside the IP address "
-                    f"range of virtual network '{vnet.name}'.",
-                    subnet.id,
-                )
-            )
-        if any(r.version == o.version and r.overlaps(o) for r in ranges for o in seen):
-            problems.append(
-                ArmError(
-                    "NetcfgSubnetRangesOverlap",
-                    f"Subnet '{subnet.name}' is not valid because its IP address range overlaps with that of an "
-                    f"existing subnet in virtual network '{vnet.name}'.",
-                    subnet.id,
-                )
-            )
-        seen.extend(ranges)
-    return problems
 
 
 def sync_peerings(new: Topology, old: Topology) -> list[VirtualNetwork]:
@@ -357,7 +315,8 @@ def _with_child_ids(model: Resource) -> Resource:
 def _tags(body: Mapping[str, Any]) -> dict[str, str]:
     tags = body.get("tags", {})
     if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
-        raise ApiError(400, "InvalidRequestFormat", "Cannot parse the request: 'tags' must map strings to strings.")
+        message = "Cannot parse the request: 'tags' must map strings to strings."
+        raise ApiError(400, Code.INVALID_REQUEST_FORMAT, message)
     return dict(tags)
 
 
@@ -410,6 +369,7 @@ def patch_tags(snapshot: Snapshot, kind: ModelKind, resource_id: str, body: Mapp
     if existing is None:
         raise _missing(resource_id)
     model = dataclasses.replace(existing, tags=_tags(body))
+    _invalid(tag_problems(model.id, model.tags))
     return Change(put=(model,), topology=_replace(snapshot.topology, model), result=False)
 
 
@@ -684,6 +644,7 @@ def put_document(
     existing = Document(row.id, row.type, row.body) if row else None
     _location(body, existing)
     stored_id = row.id if row else resource_id
+    _invalid(tag_problems(stored_id, _tags(body)))
     document = {
         "id": stored_id,
         "name": stored_id.rsplit("/", 1)[-1],

@@ -28,6 +28,7 @@ from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
 from opennsg.model.ids import id_key
 from opennsg.model.resources import NetworkInterface, PublicIpAddress, Resource, RouteTable, VirtualNetwork
+from opennsg.model.validation import Code
 
 CHILD_LISTS = (
     "securityRules",
@@ -263,7 +264,9 @@ class Routes:
             if imported is not None:
                 return json_response(dict(imported.body))
             if not self._subscription_rows(snapshot, subscriptionId, RESOURCE_GROUP_TYPE):
-                raise ApiError(404, "SubscriptionNotFound", f"The subscription '{subscriptionId}' could not be found.")
+                raise ApiError(
+                    404, Code.SUBSCRIPTION_NOT_FOUND, f"The subscription '{subscriptionId}' could not be found."
+                )
             return json_response(
                 {
                     "id": f"/subscriptions/{subscriptionId}",

@@ -40,7 +40,10 @@ from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 
 T = TypeVar("T")
-OPERATION_RETENTION = timedelta(days=1)
+#: How long an operation's status and result stay readable (pollers read them within seconds or minutes); expired
+#: rows are deleted at start-up and then at most every ``OPERATION_PURGE_INTERVAL`` while operations are recorded.
+OPERATION_RETENTION = timedelta(hours=1)
+OPERATION_PURGE_INTERVAL = timedelta(minutes=1)
 MAX_BATCH = 64  # writes committed together at most (group commit)
 
 
@@ -201,17 +204,23 @@ _Queued = tuple[Callable[[Snapshot], Change[Any]], str, "Future[Any]"]
 class Store:
     """The database plus the published snapshot."""
 
-    def __init__(self, engine: Engine, service_tags: ServiceTags | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        service_tags: ServiceTags | None = None,
+        operation_retention: timedelta = OPERATION_RETENTION,
+    ) -> None:
         self.engine = engine
         self.service_tags = service_tags
+        self.operation_retention = operation_retention
+        self._purge_lock = threading.Lock()
+        self._next_purge = datetime.now(UTC)
         # Writes are serialised anyway: one writer thread takes them from a queue, without lock contention.
         self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         threading.Thread(target=self._writer, name="opennsg-writer", daemon=True).start()
         db.migrate(engine)
         with engine.begin() as connection:
-            connection.execute(
-                delete(db.operations).where(db.operations.c.created < datetime.now(UTC) - OPERATION_RETENTION)
-            )
+            self._purge_operations(connection, datetime.now(UTC))
             self.snapshot = self._load(connection)
 
     def _load(self, connection: Connection) -> Snapshot:
@@ -315,8 +324,18 @@ class Store:
         body: dict[str, Any] = arm.to_arm(item)
         return Row(item.id, kind.type, body, new_etag(), version)
 
+    def _purge_operations(self, connection: Connection, now: datetime) -> None:
+        connection.execute(delete(db.operations).where(db.operations.c.created < now - self.operation_retention))
+        self._next_purge = now + OPERATION_PURGE_INTERVAL
+
     def _record_operation(self, connection: Connection, subscription: str, result: Any) -> str:
         operation = uuid.uuid4().hex
+        now = datetime.now(UTC)
+        if now >= self._next_purge and self._purge_lock.acquire(blocking=False):
+            try:
+                self._purge_operations(connection, now)
+            finally:
+                self._purge_lock.release()
         connection.execute(
             _INSERT_OPERATION,
             {
@@ -324,7 +343,7 @@ class Store:
                 "subscription": subscription.casefold(),
                 "status": "Succeeded",
                 "result": result,
-                "created": datetime.now(UTC),
+                "created": now,
             },
         )
         return operation
@@ -340,7 +359,9 @@ class Store:
             found = (
                 connection.execute(
                     select(db.operations.c.status, db.operations.c.result).where(
-                        db.operations.c.id == operation, db.operations.c.subscription == subscription.casefold()
+                        db.operations.c.id == operation,
+                        db.operations.c.subscription == subscription.casefold(),
+                        db.operations.c.created >= datetime.now(UTC) - self.operation_retention,
                     )
                 )
                 .mappings()

@@ -37,6 +37,7 @@ from opennsg.model.ids import ResourceId
 from opennsg.model.resources import NetworkInterface, VirtualNetwork
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
+from opennsg.model.validation import Code
 from opennsg.model.values import parse_address
 
 WATCHER = (
@@ -88,7 +89,7 @@ def target_nic(snapshot: Snapshot, body: Mapping[str, Any]) -> NetworkInterface:
     parsed = ResourceId.parse(target)
     if parsed is None:
         raise bad_request(
-            f"The target resource id '{target}' is not a valid ARM resource id.", "InvalidTargetResourceId"
+            f"The target resource id '{target}' is not a valid ARM resource id.", Code.INVALID_TARGET_RESOURCE_ID
         )
     nic = topology.nic(target)
     if nic is None and parsed.type.casefold() == "microsoft.compute/virtualmachines":
@@ -114,7 +115,7 @@ def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any
         )
     except ValueError:
         shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
-        raise bad_request(f"The flow is not valid: {shown}.", "InvalidParameter") from None
+        raise bad_request(f"The flow is not valid: {shown}.", Code.INVALID_PARAMETER) from None
     if not body.get("targetNicResourceId") and snapshot.topology.nic(_text(body, "targetResourceId")) is None:
         nic = snapshot.engine.nic_for_flow(_text(body, "targetResourceId"), flow.local_ip)
     verdict = snapshot.engine.verify(nic.id, flow, trace=False)
@@ -293,7 +294,7 @@ class Diagnostics:
             check_subscription(subscriptionId)
             found = await run_in_threadpool(self.store.operation, subscriptionId, operationId)
             if found is None:
-                raise ApiError(404, "OperationNotFound", f"The operation '{operationId}' could not be found.")
+                raise ApiError(404, Code.OPERATION_NOT_FOUND, f"The operation '{operationId}' could not be found.")
             return json_response({"status": found[0]})
 
         @self.router.get(f"{LOCATION}/operationResults/{{operationId}}", tags=tags, operation_id="Operations_GetResult")
@@ -301,7 +302,7 @@ class Diagnostics:
             check_subscription(subscriptionId)
             found = await run_in_threadpool(self.store.operation, subscriptionId, operationId)
             if found is None:
-                raise ApiError(404, "OperationNotFound", f"The operation '{operationId}' could not be found.")
+                raise ApiError(404, Code.OPERATION_NOT_FOUND, f"The operation '{operationId}' could not be found.")
             if found[1] is None:
                 return Response(status_code=204)
             return json_response(found[1])
@@ -333,7 +334,7 @@ def ip_address_availability(topology: Topology, vnet: VirtualNetwork, text: str)
     """``IPAddressAvailabilityResult``: is the address free in its subnet; if not, the next free ones."""
     address = parse_address(text)
     if address is None:
-        raise bad_request(f"'{text}' is not a valid IP address.", "InvalidIPAddress")
+        raise bad_request(f"'{text}' is not a valid IP address.", Code.INVALID_IP_ADDRESS)
     for subnet in vnet.subnets:
         for network in subnet_networks(subnet):
             if network.version != address.version or address not in network:

@@ -247,6 +247,7 @@ class _Loader:
             self.children.append(_Child(kind, resource_id, None, origin))
             return
         value = PARSERS[kind](body, resource_id, reader, path)
+        reader.check_shape(body, path)
         if kind == "securityRules":
             self.rule_origins.setdefault(id_key(resource_id), origin)
         if kind in _CHILD_KINDS:

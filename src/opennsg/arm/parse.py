@@ -163,7 +163,10 @@ class Reader:
     #: Where each security rule read inside an NSG was (rule id key -> JSON path, flattened by az), so validation
     #: can point at the rule as written even when rules before it could not be read.
     rule_paths: dict[str, tuple[str, bool]] = field(default_factory=dict)
-    _folded: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = field(default_factory=dict, repr=False)
+    #: Per object read: the object, its case-folded keys, and the (folded) names asked of it and not found.
+    _folded: dict[int, tuple[Mapping[str, Any], dict[str, Any], set[str]]] = field(default_factory=dict, repr=False)
+    #: Objects read since the last ``check_shape`` (their spelling not yet checked).
+    _unchecked: list[int] = field(default_factory=list, repr=False)
 
     def get(self, obj: Mapping[str, Any], name: str) -> Any:
         """``lookup`` with each object's case-folded keys computed once (imports read many absent fields)."""
@@ -171,9 +174,52 @@ class Reader:
             return obj[name]
         entry = self._folded.get(id(obj))
         if entry is None or entry[0] is not obj:
-            entry = (obj, {k.casefold(): v for k, v in obj.items() if isinstance(k, str)})
+            entry = (obj, {k.casefold(): v for k, v in obj.items() if isinstance(k, str)}, set())
             self._folded[id(obj)] = entry
-        return entry[1].get(name.casefold())
+            self._unchecked.append(id(obj))
+        folded = name.casefold()
+        if folded not in entry[1]:
+            entry[2].add(folded)
+        return entry[1].get(folded)
+
+    def object(self, obj: Mapping[str, Any], name: str, path: str) -> Mapping[str, Any] | None:
+        """A nested object property (``addressSpace``, say); a value of another JSON type is reported."""
+        value = self.get(obj, name)
+        if value is None or isinstance(value, Mapping):
+            return value
+        self.invalid(name, f"{path}{name}", "an object", value)
+        return None
+
+    def check_shape(self, body: Mapping[str, Any], path: str) -> None:
+        """What reading ``body`` would otherwise pass over silently, leaving an empty resource: a ``properties`` (at
+        any depth) that is not an object, and properties spelt as the Python SDK's attributes (``ip_configurations``
+        for ``ipConfigurations``), which ARM ignores: refused, so a body of snake_case keys is never stored empty."""
+        pending: list[tuple[Any, str]] = [(body, path)]
+        paths: dict[int, str] = {}
+        while pending:
+            value, where = pending.pop()
+            if isinstance(value, list):
+                pending.extend((item, f"{where.rstrip('.')}[{i}].") for i, item in enumerate(value))
+                continue
+            if not isinstance(value, Mapping):
+                continue
+            paths[id(value)] = where
+            for key, inner in value.items():
+                if not isinstance(key, str) or key.casefold() == "tags":
+                    continue
+                if key.casefold() == "properties" and inner is not None and not isinstance(inner, Mapping):
+                    self.invalid(key, f"{where}{key}", "an object", inner)
+                elif isinstance(inner, (Mapping, list)):
+                    pending.append((inner, f"{where}{key}."))
+        unchecked, self._unchecked = self._unchecked, []
+        for key in unchecked:
+            obj, _keys, asked = self._folded[key]
+            where = paths.get(key, path)
+            for name in obj:
+                if isinstance(name, str) and "_" in name.strip("_") and _camel_folded(name) in asked:
+                    shown = where.rstrip(".") or "the body"
+                    message = Message.SDK_SPELLING.format(name=name, camel=_camel(name), path=shown)
+                    self.add(Code.INVALID_REQUEST_FORMAT, message, f"{where}{name}")
 
     def add(self, code: str, message: str, path: str) -> None:
         self.problems.append(ArmError(code, message, f"{self.where}{path.rstrip('.')}"))
@@ -336,6 +382,16 @@ class Reader:
     def name(self, body: Mapping[str, Any], resource_id: str, path: str) -> str:
         given = self.text(body, "name", path)
         return given if given else name_of(resource_id)
+
+
+def _camel(name: str) -> str:
+    """``ip_configurations`` -> ``ipConfigurations`` (the Python SDK's attribute -> ARM's JSON name)."""
+    head, *rest = name.strip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _camel_folded(name: str) -> str:
+    return _camel(name).casefold()
 
 
 def _show(value: Any) -> str:
@@ -519,7 +575,7 @@ def _delegations(props: Mapping[str, Any], reader: Reader, path: str) -> tuple[s
 
 def parse_peering(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualNetworkPeering:
     props, pp = properties_of(body, path)
-    space = reader.get(props, "remoteAddressSpace")
+    space = reader.object(props, "remoteAddressSpace", pp)
     return VirtualNetworkPeering(
         id=resource_id,
         name=reader.name(body, resource_id, path),
@@ -546,7 +602,7 @@ GATEWAY_PREFIXES_PROPERTY = "gatewayAddressPrefixes"
 
 def parse_vnet(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualNetwork:
     props, pp = properties_of(body, path)
-    space = reader.get(props, "addressSpace")
+    space = reader.object(props, "addressSpace", pp)
     subnets = [
         parse_subnet(item, _child_id(resource_id, "subnets", item, reader, ipath), reader, ipath)
         for item, ipath in reader.objects(props, "subnets", pp)
@@ -1056,6 +1112,7 @@ def parse_resource(kind: str, body: dict[str, Any], resource_id: str) -> ArmReso
         reader.invalid("body", "", "a JSON object", body)
         raise OpenNsgError(reader.problems)
     resource = parser(body, resource_id, reader, "")
+    reader.check_shape(body, "")
     if reader.problems or resource is None:
         raise OpenNsgError(reader.problems)
     return resource

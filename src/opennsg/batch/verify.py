@@ -33,6 +33,7 @@ from opennsg.engine.compiled.tables import AddressTable
 from opennsg.engine.ir import Verdict
 from opennsg.model.errors import OpenNsgError
 from opennsg.model.topology import Topology
+from opennsg.model.validation import Code
 from opennsg.model.values import parse_address
 
 #: Files with at least this many rows show a progress bar (when asked for).
@@ -76,9 +77,9 @@ _CHECKS = (
     _Check("NetworkInterfaceNotFound", parse.TARGET, "{value}"),
     _Check("InvalidDirection", parse.DIRECTION, "'{value}' is not a direction (Inbound or Outbound)."),
     _Check("InvalidProtocol", parse.PROTOCOL, "'{value}' is not a protocol name or number."),
-    _Check("InvalidIpAddress", parse.LOCAL_IP, "'{value}' is not an IP address."),
+    _Check(Code.INVALID_IP_ADDRESS, parse.LOCAL_IP, "'{value}' is not an IP address."),
     _Check("InvalidPort", parse.LOCAL_PORT, "'{value}' is not a port (0-65535 or '*')."),
-    _Check("InvalidIpAddress", parse.REMOTE_IP, "'{value}' is not an IP address."),
+    _Check(Code.INVALID_IP_ADDRESS, parse.REMOTE_IP, "'{value}' is not an IP address."),
     _Check("InvalidPort", parse.REMOTE_PORT, "'{value}' is not a port (0-65535 or '*')."),
     _Check("AddressFamilyMismatch", "", "Local and remote addresses are of different IP versions."),
     _Check("IpAddressNotOnNetworkInterface", parse.LOCAL_IP, "{value} is not a private IP address of {nic}."),
@@ -266,9 +267,9 @@ class _Decider:
         for field, parser, code in (
             (parse.DIRECTION, parse.parse_direction, "InvalidDirection"),
             (parse.PROTOCOL, parse.parse_protocol, "InvalidProtocol"),
-            (parse.LOCAL_IP, parse.parse_addresses, "InvalidIpAddress"),
+            (parse.LOCAL_IP, parse.parse_addresses, Code.INVALID_IP_ADDRESS),
             (parse.LOCAL_PORT, parse.parse_port, "InvalidPort"),
-            (parse.REMOTE_IP, parse.parse_addresses, "InvalidIpAddress"),
+            (parse.REMOTE_IP, parse.parse_addresses, Code.INVALID_IP_ADDRESS),
             (parse.REMOTE_PORT, parse.parse_port, "InvalidPort"),
         ):
             *values, ok = fields[field].parse(rows, parser)

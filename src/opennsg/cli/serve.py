@@ -148,10 +148,9 @@ def register(app: typer.Typer) -> None:
         json: bool = JsonOption,
     ) -> None:
         """Serve the ARM-compatible API (NSGs, VNets, NICs, VMs, Network Watcher diagnostics) over HTTP(S)."""
-        import uvicorn
-
         from opennsg.api import ServiceConfig, create_app
         from opennsg.api.auth import Tokens, create_token_file
+        from opennsg.api.server import ServerLimits, run
         from opennsg.api.tls import ensure_self_signed
 
         if (tls_cert is None) != (tls_key is None) or (tls_self_signed and tls_cert is not None):
@@ -169,7 +168,9 @@ def register(app: typer.Typer) -> None:
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
         with bad_input_exits(json):
             seed = load_inputs(import_paths, service_tags, subscription, var, var_file) if import_paths else None
-            asgi = create_app(ServiceConfig(db_url=db, tokens=grants, service_tags=tags), seed=seed)
+            limits = ServerLimits()
+            config = ServiceConfig(db_url=db, tokens=grants, service_tags=tags, body_timeout=limits.body_timeout)
+            asgi = create_app(config, seed=seed)
         scheme = "https" if tls_cert else "http"
         shown_host = f"[{host}]" if ":" in host else host
         subscriptions = _subscriptions(seed) if seed is not None else []
@@ -187,12 +188,11 @@ def register(app: typer.Typer) -> None:
             print_json(info)
         else:
             _print_next_steps(info, created_token, tls_cert)
-        uvicorn.run(
+        run(
             asgi,
-            host=host,
-            port=port,
+            host,
+            port,
+            limits,
             ssl_certfile=str(tls_cert) if tls_cert else None,
             ssl_keyfile=str(tls_key) if tls_key else None,
-            log_level="warning",
-            access_log=False,
         )

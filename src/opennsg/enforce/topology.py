@@ -27,6 +27,7 @@ from opennsg.model.ids import id_key
 from opennsg.model.resources import NetworkInterface, VirtualNetwork
 from opennsg.model.routes import NextHopType, RouteSource, RouteState
 from opennsg.model.topology import Topology
+from opennsg.model.validation import Code
 from opennsg.model.values import IPAddress, parse_prefix
 
 #: Addresses the lab's Internet namespace holds when none are given (public, so the ``Internet`` tag covers them).
@@ -114,7 +115,7 @@ def _parse_addresses(texts: tuple[str, ...], what: str) -> list[IPAddress]:
         try:
             out.append(ip_address(text.strip()))
         except ValueError:
-            problems.append(ArmError("InvalidIPAddress", f"{what}: '{text}' is not an IP address.", text))
+            problems.append(ArmError(Code.INVALID_IP_ADDRESS, f"{what}: '{text}' is not an IP address.", text))
     if problems:
         raise OpenNsgError(problems)
     return out

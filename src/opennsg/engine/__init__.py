@@ -23,6 +23,7 @@ from opennsg.model.netwatcher import DiagnosticProfile, DiagnosticResult, Effect
 from opennsg.model.resources import NetworkInterface, VirtualMachine
 from opennsg.model.routes import EffectiveRoute
 from opennsg.model.topology import Topology
+from opennsg.model.validation import Code
 from opennsg.model.values import IPAddress, parse_address
 
 if TYPE_CHECKING:  # the compiled classifier (numpy, numba) is imported only when a NIC is asked about often
@@ -76,7 +77,7 @@ class Engine:
         """The NIC holding ``address`` as a private IP; None if none does, ``OpenNsgError`` if several do."""
         parsed = parse_address(address) if isinstance(address, str) else address
         if parsed is None:
-            raise OpenNsgError([ArmError("InvalidIpAddress", f"'{address}' is not an IP address.", str(address))])
+            raise OpenNsgError([ArmError(Code.INVALID_IP_ADDRESS, f"'{address}' is not an IP address.", str(address))])
         if self._ip_index is None:
             index: dict[IPAddress, list[NetworkInterface]] = {}
             for nic in self.topology.nics.values():
@@ -217,7 +218,7 @@ def _address_of(nic: NetworkInterface, given: str | IPAddress | None, other: str
     if given is not None:
         parsed = parse_address(given) if isinstance(given, str) else given
         if parsed is None:
-            raise OpenNsgError([ArmError("InvalidIpAddress", f"'{given}' is not an IP address.", str(given))])
+            raise OpenNsgError([ArmError(Code.INVALID_IP_ADDRESS, f"'{given}' is not an IP address.", str(given))])
         return parsed
     wanted = None
     if other is not None:

@@ -16,6 +16,7 @@ from opennsg.model.enums import (
     Direction,
 )
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.validation import Code
 from opennsg.model.values import IPAddress, parse_address, parse_port
 
 PROTOCOL_NUMBERS = {
@@ -121,5 +122,5 @@ def parse_endpoint(text: str, what: str) -> tuple[str, str | None]:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise OpenNsgError([ArmError("InvalidIPAddress", f"{what}: '{host}' is not an IP address.")]) from None
+        raise OpenNsgError([ArmError(Code.INVALID_IP_ADDRESS, f"{what}: '{host}' is not an IP address.")]) from None
     return host, (port or None)

@@ -12,6 +12,15 @@ def id_key(resource_id: str) -> str:
     return resource_id.strip().rstrip("/").casefold()
 
 
+def is_fully_qualified_id(text: str) -> bool:
+    """ARM's linked-id rule: a reference starts with ``/subscriptions/{subscriptionId}/`` or ``/providers/``."""
+    parts = text.strip().split("/")
+    if len(parts) < 3 or parts[0] != "":
+        return False
+    head = parts[1].casefold()
+    return (head == "subscriptions" and bool(parts[2]) and len(parts) > 3) or (head == "providers" and bool(parts[2]))
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceId:
     """A parsed ``/subscriptions/{s}/resourceGroups/{g}/providers/{ns}/{type}/{name}[/{type}/{name}...]``."""

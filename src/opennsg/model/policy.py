@@ -20,6 +20,14 @@ MAX_NSGS_PER_REGION = 5000
 MAX_ASGS_PER_REGION = 3000
 MAX_FLOWS_PER_NIC = 500_000
 NAME_PATTERN = r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$"
+#: IP configurations (private addresses) per network interface ("Networking limits": 256 private IPs per NIC).
+MAX_IP_CONFIGURATIONS_PER_NIC = 256
+#: ARM's tag limits (every resource type modelled here): 50 tags, names up to 512 characters, values up to 256.
+MAX_TAGS_PER_RESOURCE = 50
+MAX_TAG_NAME_LENGTH = 512
+MAX_TAG_VALUE_LENGTH = 256
+#: Characters ARM refuses in tag names (besides control characters).
+TAG_NAME_RESERVED_CHARACTERS = "<>%&\\?/"
 #: Security admin rule priorities (semantics §11.1): 1-4096, unique within a rule collection.
 MIN_ADMIN_RULE_PRIORITY = 1
 MAX_ADMIN_RULE_PRIORITY = 4096

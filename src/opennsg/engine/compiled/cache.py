@@ -11,14 +11,20 @@ from opennsg.engine.compiled.classifier import CompiledPolicy
 from opennsg.engine.ir import NicPolicy
 from opennsg.model.enums import Direction
 
-#: Compiled policies kept (least recently used dropped first); a 1,000-rule two-layer policy takes ~16 MB.
+#: Compiled policies kept (least recently used dropped first), at most ``CACHE_SIZE`` of them and at most
+#: ``CACHE_BYTES`` of their tables (``CompiledPolicy.nbytes``, ~5-6 MB each whatever the rule count: the port tables
+#: cover all 65,536 ports). A count alone let the service hold 64 of them, one per superseded version of a NIC that
+#: writes kept changing while diagnostics ran (issue 9's memory growth): the budget bounds that.
 CACHE_SIZE = 64
+CACHE_BYTES = 192 * 1024 * 1024
 
 _cache: OrderedDict[Hashable, CompiledPolicy] = OrderedDict()
 #: The same ``NicPolicy`` object again (engines cache their policies) is found without hashing its content;
 #: entries hold the policy, so its id cannot be reused while it is cached.
 _by_identity: OrderedDict[int, tuple[NicPolicy, CompiledPolicy]] = OrderedDict()
 _lock = threading.Lock()
+#: Bytes of the compiled policies held by either map (each counted once).
+_held: dict[int, int] = {}
 
 
 def policy_key(policy: NicPolicy) -> Hashable:
@@ -61,19 +67,40 @@ def get_compiled(policy: NicPolicy, version: Hashable | None = None) -> Compiled
     with _lock:
         found = _cache.get(key)
     compiled = found if found is not None else CompiledPolicy(policy)
+    size = compiled.nbytes if found is None else 0
     with _lock:
         _cache[key] = compiled
         _cache.move_to_end(key)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        if size:
+            _held[id(compiled)] = size
         if version is None:
             _by_identity[id(policy)] = (policy, compiled)
-            while len(_by_identity) > CACHE_SIZE:
-                _by_identity.popitem(last=False)
+        _evict()
     return compiled
+
+
+def _evict() -> None:
+    """Drop least recently used entries until both bounds hold; a compiled policy no map holds is forgotten."""
+    while len(_cache) > CACHE_SIZE or (len(_cache) > 1 and sum(_held.values()) > CACHE_BYTES):
+        _key, gone = _cache.popitem(last=False)
+        for identity in [i for i, (_policy, c) in _by_identity.items() if c is gone]:
+            del _by_identity[identity]
+        _held.pop(id(gone), None)
+    while len(_by_identity) > CACHE_SIZE:
+        _by_identity.popitem(last=False)
+    alive = {id(c) for c in _cache.values()} | {id(c) for _p, c in _by_identity.values()}
+    for identity in [i for i in _held if i not in alive]:
+        del _held[identity]
+
+
+def cached_bytes() -> int:
+    """Bytes of compiled tables the cache holds now."""
+    with _lock:
+        return sum(_held.values())
 
 
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
         _by_identity.clear()
+        _held.clear()

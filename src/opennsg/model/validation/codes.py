@@ -1,0 +1,364 @@
+"""ARM error codes and message templates of every check (one table: no literal codes elsewhere)."""
+
+from __future__ import annotations
+
+from opennsg.model.policy import (
+    MAX_ADMIN_RULE_PRIORITY,
+    MAX_FLOW_TIMEOUT_MINUTES,
+    MAX_USER_PRIORITY,
+    MIN_ADMIN_RULE_PRIORITY,
+    MIN_FLOW_TIMEOUT_MINUTES,
+    MIN_USER_PRIORITY,
+)
+
+
+class Code:
+    """ARM error codes (semantics §7.5; section 0 and this module's docstring for the ones Azure does not document)."""
+
+    INVALID_PRIORITY = "SecurityRuleInvalidPriority"
+    CONFLICT = "SecurityRuleConflict"
+    DUPLICATE_RULE_NAME = "DuplicateSecurityRuleName"
+    INVALID_NAME = "InvalidResourceName"
+    DESCRIPTION_TOO_LONG = "SecurityRuleDescriptionTooLong"
+    PARAMETER_CONFLICT = "SecurityRuleParameterConflict"
+    INVALID_PORT_RANGE = "SecurityRuleInvalidPortRange"
+    INVALID_PORT_RANGES = "SecurityRuleParameterContainsInvalidPortRanges"
+    INVALID_ADDRESS_PREFIX = "SecurityRuleInvalidAddressPrefix"
+    UNSUPPORTED_VALUE = "SecurityRuleParameterContainsUnsupportedValue"
+    MIXED_FAMILIES = "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies"
+    ASGS_PER_RULE_FIELD = "NumberOfApplicationSecurityGroupsReferencedInSecurityRuleLimitReached"
+    RULE_ASGS_SAME_VNET = "AllApplicationSecurityGroupsInSecurityRuleMustBeFromSameVnet"
+    ASG_NICS_SAME_VNET = "AllNetworkInterfacesInApplicationSecurityGroupMustBeFromSameVnet"
+    INVALID_REFERENCE = "InvalidResourceReference"
+    DEFAULT_RULE_READ_ONLY = "DefaultSecurityRuleReadOnly"
+    RULES_PER_NSG = "SecurityRulesPerNetworkSecurityGroupLimitReached"
+    PREFIXES_PER_SIDE = "AddressPrefixesPerNetworkSecurityGroupLimitReached"
+    ASGS_PER_NSG = "ApplicationSecurityGroupsPerNetworkSecurityGroupLimitReached"
+    ASGS_PER_IP_CONFIGURATION = "ApplicationSecurityGroupsPerIpConfigurationLimitReached"
+    IP_CONFIGURATIONS_PER_ASG = "IpConfigurationsPerApplicationSecurityGroupLimitReached"
+    NSGS_PER_REGION = "NetworkSecurityGroupsPerRegionLimitReached"
+    ASGS_PER_REGION = "ApplicationSecurityGroupsPerRegionLimitReached"
+    INVALID_FLOW_TIMEOUT = "InvalidFlowTimeoutInMinutes"
+    INVALID_PROTOCOL = "SecurityRuleInvalidProtocol"
+    INVALID_ACCESS = "SecurityRuleInvalidAccess"
+    INVALID_DIRECTION = "SecurityRuleInvalidDirection"
+    # --- AVNM security admin rules and private endpoints (semantics §11, §12): Azure's codes are not documented, so
+    # these are descriptive ones of OpenNSG's own ---
+    ADMIN_RULE_INVALID_PRIORITY = "SecurityAdminRuleInvalidPriority"
+    ADMIN_RULE_PRIORITY_CONFLICT = "SecurityAdminRulePriorityConflict"
+    ADMIN_RULE_INVALID_PORT_RANGE = "SecurityAdminRuleInvalidPortRange"
+    ADMIN_RULE_INVALID_ADDRESS_PREFIX = "SecurityAdminRuleInvalidAddressPrefix"
+    ADMIN_RULE_DESCRIPTION_TOO_LONG = "SecurityAdminRuleDescriptionTooLong"
+    INVALID_ADMIN_RULE_KIND = "SecurityAdminRuleInvalidKind"
+    INVALID_ADMIN_RULE_PROTOCOL = "SecurityAdminRuleInvalidProtocol"
+    INVALID_ADMIN_RULE_ACCESS = "SecurityAdminRuleInvalidAccess"
+    INVALID_ADMIN_RULE_DIRECTION = "SecurityAdminRuleInvalidDirection"
+    INVALID_ADDRESS_PREFIX_TYPE = "SecurityAdminRuleInvalidAddressPrefixType"
+    INVALID_MEMBER_TYPE = "NetworkGroupInvalidMemberType"
+    STATIC_MEMBER_TYPE_MISMATCH = "StaticMemberResourceTypeMismatch"
+    RULE_COLLECTION_GROUP_NOT_FOUND = "RuleCollectionNetworkGroupNotFound"
+    RULE_COLLECTION_GROUP_OF_OTHER_MANAGER = "RuleCollectionNetworkGroupOfOtherNetworkManager"
+    INVALID_SCOPE_ACCESS = "NetworkManagerInvalidScopeAccess"
+    INVALID_NETWORK_INTENT_POLICY_SERVICE = "SecurityAdminConfigurationInvalidNetworkIntentPolicyBasedService"
+    CONFIGURATIONS_PER_REGION = "MultipleSecurityAdminConfigurationsDeployedInRegion"
+    INVALID_PRIVATE_ENDPOINT_NETWORK_POLICIES = "InvalidPrivateEndpointNetworkPolicies"
+    NSG_ON_PRIVATE_ENDPOINT_NIC = "PrivateEndpointNetworkInterfaceCannotHaveNetworkSecurityGroup"
+    # --- load balancers (semantics §6): descriptive codes of OpenNSG's own, Azure's are not documented ---
+    LOAD_BALANCER_INVALID_PORT = "LoadBalancerInvalidPort"
+    LOAD_BALANCER_INVALID_PROBE_INTERVAL = "LoadBalancerProbeInvalidIntervalInSeconds"
+    LOAD_BALANCER_PROBE_REQUEST_PATH = "LoadBalancerProbeRequestPathRequired"
+    LOAD_BALANCER_FRONTEND_WITHOUT_ADDRESS = "LoadBalancerFrontendIPConfigurationWithoutAddress"
+    # --- addresses and limits of the resources around NSGs. ARM's own codes (seen in its answers and in Azure's
+    # "common deployment errors" table) where known; the ones marked "ours" are descriptive codes of OpenNSG's ---
+    INVALID_ADDRESS_PREFIX_FORMAT = "InvalidAddressPrefixFormat"
+    INVALID_CIDR_NOTATION = "InvalidCIDRNotation"
+    SUBNET_RANGE_OUTSIDE_VNET = "NetcfgSubnetRangeOutsideVnet"
+    SUBNET_RANGES_OVERLAP = "NetcfgSubnetRangesOverlap"
+    INVALID_PRIVATE_IP_ADDRESS_FORMAT = "InvalidPrivateIPAddressFormat"
+    PRIVATE_IP_NOT_IN_SUBNET = "PrivateIPAddressNotInSubnet"
+    PRIVATE_IP_IN_RESERVED_RANGE = "PrivateIPAddressInReservedRange"
+    PRIVATE_IP_ALLOCATED = "PrivateIPAddressIsAllocated"
+    #: One spelling of "not an IP address" (public IPs, next hops, flows, Network Watcher parameters).
+    INVALID_IP_ADDRESS = "InvalidIPAddress"
+    LINKED_INVALID_PROPERTY_ID = "LinkedInvalidPropertyId"
+    INVALID_TAG_NAME = "InvalidTagName"
+    INVALID_TAG_NAME_CHARACTERS = "InvalidTagNameCharacters"
+    INVALID_TAG_VALUE_LENGTH = "InvalidTagValueLength"
+    INVALID_TAG_COUNT = "InvalidTagCount"  # ours
+    INVALID_NEXT_HOP_TYPE = "InvalidRouteNextHopType"  # ours
+    NEXT_HOP_IP_ADDRESS_REQUIRED = "RouteNextHopIpAddressRequired"  # ours
+    PEERING_TO_ITSELF = "VirtualNetworkCannotPeerWithItself"  # ours
+    IP_CONFIGURATIONS_PER_NIC = "IpConfigurationsPerNetworkInterfaceLimitReached"  # ours
+    NIC_WITHOUT_IP_CONFIGURATION = "NetworkInterfaceMustHaveIpConfiguration"  # ours
+    # --- the service's request handling (ARM's front door, resource manager and operations) ---
+    AUTHENTICATION_FAILED = "AuthenticationFailed"
+    AUTHORIZATION_FAILED = "AuthorizationFailed"
+    LINKED_AUTHORIZATION_FAILED = "LinkedAuthorizationFailed"
+    MISSING_API_VERSION = "MissingApiVersionParameter"
+    INVALID_API_VERSION = "InvalidApiVersionParameter"
+    REQUEST_TIMEOUT = "RequestTimeout"
+    REQUEST_ENTITY_TOO_LARGE = "RequestEntityTooLarge"
+    SERVER_BUSY = "ServerBusy"
+    RESOURCE_NOT_FOUND = "ResourceNotFound"
+    RESOURCE_GROUP_NOT_FOUND = "ResourceGroupNotFound"
+    SUBSCRIPTION_NOT_FOUND = "SubscriptionNotFound"
+    OPERATION_NOT_FOUND = "OperationNotFound"
+    LOCATION_REQUIRED = "LocationRequired"
+    INVALID_RESOURCE_LOCATION = "InvalidResourceLocation"
+    PRECONDITION_FAILED = "PreconditionFailed"
+    INVALID_PARAMETER = "InvalidParameter"
+    INVALID_SUBSCRIPTION_ID = "InvalidSubscriptionId"
+    INVALID_RESOURCE_GROUP = "InvalidResourceGroup"
+    INVALID_TARGET_RESOURCE_ID = "InvalidTargetResourceId"
+    INTERNAL_SERVER_ERROR = "InternalServerError"
+    # --- reading ARM JSON (``opennsg.arm``) ---
+    INVALID_JSON = "InvalidJson"
+    INVALID_REQUEST_FORMAT = "InvalidRequestFormat"
+    MISSING_REQUIRED_PROPERTY = "MissingRequiredProperty"
+    MISSING_REFERENCE_ID = "MissingJsonReferenceId"
+    INVALID_TEMPLATE = "InvalidTemplate"
+    CONFLICTING_DEFINITIONS = "ConflictingResourceDefinitions"
+    UNSUPPORTED_RESOURCE_TYPE = "UnsupportedResourceType"
+    FILE_NOT_FOUND = "FileNotFound"
+
+
+class Message:
+    """Message templates (``str.format`` fields); the documented ones are verbatim from semantics §1 and §7.5."""
+
+    LOAD_BALANCER_INVALID_PORT = "{what} of {child_id} is {value}; it must be {low}-{high}."
+    LOAD_BALANCER_INVALID_PROBE_INTERVAL = (
+        "Probe {child_id} has intervalInSeconds {value}; it must be at least {low} seconds."
+    )
+    LOAD_BALANCER_PROBE_REQUEST_PATH = "Probe {child_id} uses protocol {protocol}, which needs a requestPath."
+    LOAD_BALANCER_FRONTEND_WITHOUT_ADDRESS = (
+        "Frontend IP configuration {child_id} needs a publicIPAddress (a public frontend) or a subnet "
+        "(an internal frontend)."
+    )
+
+    INVALID_PRIORITY = (
+        "Security rule has invalid Priority. Value provided: {priority} Allowed range "
+        f"{MIN_USER_PRIORITY}-{MAX_USER_PRIORITY}."
+    )
+    CONFLICT = "Security rule {new} conflicts with rule {existing}. Rules cannot have the same Priority and Direction."
+    DUPLICATE_RULE_NAME = (
+        "Network security group {nsg_id} has more than one security rule named {name}. Rule names are unique "
+        "within a network security group (compared case-insensitively)."
+    )
+    INVALID_NAME = (
+        "Resource name {name} is invalid. The name can be up to {max_length} characters long. It must begin with a "
+        "word character, and it must end with a word character or with '_'. The name may contain word characters "
+        "or '.', '-', '_'."
+    )
+    DESCRIPTION_TOO_LONG = (
+        "Security rule {rule_id} has a description of {length} characters. The description is restricted to "
+        "{max_length} characters."
+    )
+    PARAMETER_CONFLICT = (
+        "Security rule with Id {rule_id} must specify a non-empty value for either {singular} or {plural}, "
+        "but not both."
+    )
+    ADDRESS_PARAMETER_CONFLICT = (
+        "Security rule with Id {rule_id} must specify a non-empty value for either {singular} or {plural} "
+        "or {asgs}, but not more than one of them."
+    )
+    INVALID_PORT_RANGE = (
+        "Security rule has invalid Port range. Value provided: {value}. Value should be an integer OR integer range "
+        "with '-' delimiter. Valid range 0-65535."
+    )
+    INVALID_PORT_RANGES = (
+        "Security rule parameter {parameter} for rule with Id {rule_id} contains invalid port ranges. "
+        "'*' may only be used alone, in {singular}. Value provided: {value}."
+    )
+    INVALID_ADDRESS_PREFIX = "Security rule {rule_id} has invalid Address prefix. Value provided: {value}"
+    UNSUPPORTED_VALUE = (
+        "Security rule parameter {parameter} for rule with Id {rule_id} cannot specify existing VIRTUALNETWORK, "
+        "INTERNET, AZURELOADBALANCER, '*' or system tags. Unsupported value used: {value}."
+    )
+    MIXED_FAMILIES = (
+        "Security rule {rule_id} cannot contain address prefixes from different address families: "
+        "IPv4 prefix {ipv4} and IPv6 prefix {ipv6}."
+    )
+    ASGS_PER_RULE_FIELD = (
+        "A security rule may have up to {limit} Application Security Group in the source or destination fields. "
+        "The requested configuration has {count} in the {field} field."
+    )
+    RULE_ASGS_SAME_VNET = (
+        "Security Rule {rule_id} has Application Security Groups (ASGs) from multiple virtual networks ({vnets}). "
+        "All ASGs on the Security Rule must be from the same virtual network."
+    )
+    ASG_NICS_SAME_VNET = (
+        "Application security group {asg_id} has members in multiple virtual networks ({vnets}). "
+        "All IP configurations of an application security group must be in the same virtual network."
+    )
+    INVALID_REFERENCE = "Resource {referenced} referenced by {referrer} was not found."
+    DEFAULT_RULE_READ_ONLY = (
+        "Default security rule {name} of network security group {nsg_id} is read-only and cannot be changed."
+    )
+    RULES_PER_NSG = (
+        "Network security group {nsg_id} has {count} security rules. A network security group may have up to "
+        "{limit} security rules."
+    )
+    PREFIXES_PER_SIDE = (
+        "Network security group {nsg_id} specifies {count} {side} address prefixes in its security rules. "
+        "Up to {limit} IP addresses and ranges may be specified for the {side} of a network security group."
+    )
+    ASGS_PER_NSG = (
+        "Network security group {nsg_id} references {count} application security groups in its security rules. "
+        "Up to {limit} may be referenced."
+    )
+    ASGS_PER_IP_CONFIGURATION = (
+        "IP configuration {ip_configuration_id} is a member of {count} application security groups. "
+        "An IP configuration may be a member of up to {limit}."
+    )
+    IP_CONFIGURATIONS_PER_ASG = (
+        "Application security group {asg_id} has {count} IP configurations. An application security group may "
+        "have up to {limit}."
+    )
+    NSGS_PER_REGION = (
+        "Subscription {subscription} has {count} network security groups in region {region}. Up to {limit} are "
+        "allowed per region per subscription."
+    )
+    ASGS_PER_REGION = (
+        "Subscription {subscription} has {count} application security groups in region {region}. Up to {limit} "
+        "are allowed per region per subscription."
+    )
+    INVALID_FLOW_TIMEOUT = (
+        "Virtual network {vnet_id} has invalid flowTimeoutInMinutes. Value provided: {value}. Allowed range "
+        f"{MIN_FLOW_TIMEOUT_MINUTES}-{MAX_FLOW_TIMEOUT_MINUTES}."
+    )
+    INVALID_ENUM = "Security rule {rule_id} has invalid {property}. Value provided: {value}. Allowed values: {allowed}."
+    # --- AVNM and private endpoints ---
+    ADMIN_RULE_INVALID_PRIORITY = (
+        "Security admin rule {rule_id} has invalid Priority. Value provided: {priority} Allowed range "
+        f"{MIN_ADMIN_RULE_PRIORITY}-{MAX_ADMIN_RULE_PRIORITY}."
+    )
+    ADMIN_RULE_PRIORITY_CONFLICT = (
+        "Security admin rule {new} conflicts with rule {existing} of rule collection {collection_id}. "
+        "Rules of a rule collection cannot have the same Priority."
+    )
+    ADMIN_RULE_INVALID_PORT_RANGE = (
+        "Security admin rule {rule_id} has invalid Port range. Value provided: {value}. Value should be an integer "
+        "OR integer range with '-' delimiter. Valid range 0-65535."
+    )
+    ADMIN_RULE_INVALID_ADDRESS_PREFIX = (
+        "Security admin rule {rule_id} has invalid address prefix {value} of addressPrefixType {prefix_type}: "
+        "{expected}."
+    )
+    ADMIN_RULE_MIXED_FAMILIES = (
+        "Security admin rule {rule_id} cannot contain {side} from different address families: "
+        "IPv4 prefix {ipv4} and IPv6 prefix {ipv6}."
+    )
+    ADMIN_RULE_DESCRIPTION_TOO_LONG = (
+        "Security admin rule {rule_id} has a description of {length} characters. The description is restricted to "
+        "{max_length} characters."
+    )
+    INVALID_ENUM_VALUE = "{subject} has invalid {property}. Value provided: {value}. Allowed values: {allowed}."
+    STATIC_MEMBER_TYPE_MISMATCH = (
+        "Static member {member_id} refers to {resource_id}, which is not a {expected}: network group {group_id} "
+        "has memberType {member_type}."
+    )
+    RULE_COLLECTION_GROUP_NOT_FOUND = (
+        "Rule collection {collection_id} applies to network group {group_id}, which was not found."
+    )
+    RULE_COLLECTION_GROUP_OF_OTHER_MANAGER = (
+        "Rule collection {collection_id} applies to network group {group_id}, which belongs to another network "
+        "manager. A rule collection may only apply to groups of its own network manager {manager_id}."
+    )
+    CONFIGURATIONS_PER_REGION = (
+        "Network manager {manager_id} has {count} security admin configurations deployed in region {region} "
+        "({configurations}). A network manager deploys at most one security admin configuration per region."
+    )
+    NSG_ON_PRIVATE_ENDPOINT_NIC = (
+        "Network interface {nic_id} belongs to private endpoint {endpoint_id} and cannot have a network security "
+        "group ({nsg_id}). Associate the network security group with the subnet instead."
+    )
+    NO_DEPLOYMENT_STATUS = (
+        "No deployment status names a security admin configuration of network manager {manager_id}: each of its "
+        "configurations ({configurations}) counts as deployed in every region."
+    )
+    EFFECTIVE_RULES_WITHOUT_VNET = (
+        "An effective security admin rules answer does not say which virtual network it is for: add "
+        '"{property}": "/subscriptions/.../virtualNetworks/..." beside "value".'
+    )
+    # --- addresses and limits of the resources around NSGs (ARM's wording where it is known) ---
+    INVALID_ADDRESS_PREFIX_FORMAT = (
+        "Address prefix {value} of resource {resource_id} is not formatted correctly. It should follow CIDR "
+        "notation, for example 10.0.0.0/24."
+    )
+    INVALID_CIDR_NOTATION = (
+        "The address prefix {value} in resource {resource_id} has an invalid CIDR notation. For the given prefix "
+        "length, the address prefix should be {expected}."
+    )
+    SUBNET_RANGE_OUTSIDE_VNET = (
+        "Subnet '{subnet}' is not valid because its IP address range is outside the IP address range of virtual "
+        "network '{vnet}'."
+    )
+    SUBNET_RANGES_OVERLAP = (
+        "Subnet '{subnet}' is not valid because its IP address range overlaps with that of an existing subnet in "
+        "virtual network '{vnet}'."
+    )
+    INVALID_PRIVATE_IP_ADDRESS_FORMAT = (
+        "Static IP address value '{value}' of IP configuration {ip_configuration_id} is invalid: expected an IPv4 "
+        "or IPv6 address."
+    )
+    PRIVATE_IP_NOT_IN_SUBNET = (
+        "IP configuration {ip_configuration_id} has private IP address {address}, which is outside the range of its "
+        "subnet {subnet_id} ({prefixes})."
+    )
+    PRIVATE_IP_IN_RESERVED_RANGE = (
+        "IP configuration {ip_configuration_id} has private IP address {address}, which Azure reserves in subnet "
+        "{subnet_id} (the first four addresses of each range and, in IPv4, the last one)."
+    )
+    PRIVATE_IP_ALLOCATED = (
+        "IP configuration {ip_configuration_id} is using the private IP address {address} which is already "
+        "allocated to resource {other}."
+    )
+    INVALID_IP_ADDRESS = "{what} '{value}' of {resource_id} is not a valid IP address."
+    LINKED_INVALID_PROPERTY_ID = (
+        "Property id '{value}' at path '{path}' is invalid. Expect fully qualified resource Id that start with "
+        "'/subscriptions/{{subscriptionId}}' or '/providers/{{resourceProviderNamespace}}/'."
+    )
+    INVALID_TAG_NAME = (
+        "Tag name '{name}' of resource {resource_id} is {length} characters long. The maximum length of a tag name "
+        "is {limit} characters."
+    )
+    INVALID_TAG_NAME_CHARACTERS = (
+        "The tag names '{names}' of resource {resource_id} have reserved characters '<,>,%,&,\\,?,/' or control "
+        "characters."
+    )
+    INVALID_TAG_VALUE_LENGTH = (
+        "The value of tag '{name}' of resource {resource_id} is {length} characters long. The maximum length of a "
+        "tag value is {limit} characters."
+    )
+    INVALID_TAG_COUNT = "Resource {resource_id} has {count} tags. A resource may have up to {limit} tags."
+    NEXT_HOP_IP_ADDRESS_REQUIRED = (
+        "Route {route_id} has nextHopType VirtualAppliance and must specify nextHopIpAddress, the address of the "
+        "appliance."
+    )
+    PEERING_TO_ITSELF = (
+        "Virtual network peering {peering_id} refers to its own virtual network {vnet_id}. A virtual network cannot "
+        "be peered with itself."
+    )
+    IP_CONFIGURATIONS_PER_NIC = (
+        "Network interface {nic_id} has {count} IP configurations. A network interface may have up to {limit}."
+    )
+    NIC_WITHOUT_IP_CONFIGURATION = (
+        "Network interface {nic_id} has no IP configuration. A network interface needs at least one, in "
+        "properties.ipConfigurations (each with a subnet reference)."
+    )
+    # --- reading ARM JSON (``opennsg.arm``) ---
+    INVALID_JSON = "{source} is not valid JSON: {reason}."
+    EMPTY_DOCUMENT = "{source} is empty; expected a JSON document."
+    MISSING_REQUIRED_PROPERTY = "Required property '{name}' is missing. Path {path}."
+    INVALID_VALUE = "Property '{name}' must be {expected}. Path {path}. Value provided: {value}."
+    SDK_SPELLING = (
+        "Property '{name}' of {path} is the Python SDK's attribute name, not ARM JSON: ARM calls it '{camel}' (inside "
+        "'properties') and ignores '{name}', which would leave the resource empty. Send the model object itself "
+        "(the SDK serialises it) or use ARM's names, as in 'az ... -o json'."
+    )
+    MISSING_REFERENCE_ID = "Value for reference id is missing. Path {path}."
+    UNKNOWN_TYPE = "Cannot tell the resource type at {path}: it has neither a 'type' nor an ARM 'id'."
+    UNSUPPORTED_RESOURCE_TYPE = "Resource type '{kind}' is not supported. Supported: {supported}."
+    UNSUPPORTED_FUNCTION = "The template function '{name}' at {path} is not supported. Supported: {supported}."
+    CONFLICTING_DEFINITIONS = "Resource {resource_id} is defined more than once with different content ({where})."
+    FILE_NOT_FOUND = "{source} does not exist."
