@@ -68,7 +68,7 @@ OUTCOMES: dict[str, tuple[str | None, str | frozenset[str]]] = {
     "sql-2014-non-ha/azuredeploy.json": ("azuredeploy.parameters.json", ACCEPTED),
     "sql-2014-non-ha/deploySqlStandalone.json": (None, frozenset({"no-value"})),
     "sql-2014-non-ha/sqlVmTemplate.json": (None, frozenset({"no-value"})),
-    "sql-2016-alwayson/azuredeploy.json": ("azuredeploy.parameters.json", frozenset({"no-value", "outside"})),
+    "sql-2016-alwayson/azuredeploy.json": ("azuredeploy.parameters.json", frozenset({"no-value"})),
     "sql-2016-alwayson/configuringAlwaysOn.json": (None, frozenset({"no-value"})),
     "sql-2016-alwayson/creatingADNIC.json": (None, frozenset({"no-value"})),
     "sql-2016-alwayson/creatingNICS.json": (None, frozenset({"no-value"})),

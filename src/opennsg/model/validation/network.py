@@ -163,9 +163,6 @@ def nic_findings(topology: Topology) -> Iterator[Finding]:
             yield from reference(
                 cfg.id, cfg.subnet, topology.subnet(cfg.subnet) is not None, nic.id, f"{base}.subnet.id"
             )
-            public_ip = cfg.public_ip_address
-            exists = public_ip is not None and topology.public_ips.get(id_key(public_ip)) is not None
-            yield from reference(cfg.id, public_ip, exists, nic.id, f"{base}.publicIPAddress.id")
             yield from (Finding(nic.id, e) for e in _private_address_problems(topology, cfg, base, allocated))
             for j, asg_id in enumerate(cfg.application_security_groups):
                 yield from reference(
