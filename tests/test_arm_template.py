@@ -285,3 +285,20 @@ def test_a_parameters_file_may_only_set_declared_parameters() -> None:
             "n.json: parameters",
         )
     ]
+
+
+def test_an_expression_nested_thousands_deep_is_one_clean_error() -> None:
+    deep = "[string(" + "not(" * 3000 + "true()" + ")" * 3001 + "]"  # 15,000 characters: within Azure's limit
+    ((code, message, target),) = template_errors(nsg_with_description(deep))
+    assert code == "InvalidTemplate" and target == f"t.json: {DESCRIPTION}"
+    assert "more than 100 levels deep" in message and len(message) < 400
+
+
+def test_an_expression_nested_as_deep_as_allowed_evaluates() -> None:
+    assert description_of(nsg_with_description("[" + "concat(" * 100 + "'a'" + ")" * 100 + "]")) == "a"
+
+
+def test_an_expression_longer_than_azure_allows_is_refused() -> None:
+    long = "[concat(" + ", ".join(["'abcdefghij'"] * 2100) + ")]"
+    ((_code, message, _target),) = template_errors(nsg_with_description(long))
+    assert "longer than the 24,576 characters Azure allows" in message and len(message) < 400

@@ -17,7 +17,7 @@ TEMPLATES = REALWORLD / "arm-templates" / "azurestack"
 
 # Why Azure refuses a template too, as the words of our message that say it.
 REASONS = {
-    "no-value": "has no value",  # a required parameter the parameters file does not give
+    "no-value": ("has no value", "have no value"),  # required parameters the parameters file does not give
     "undeclared": "is given a value but the template does not declare it",  # Azure refuses undeclared parameters
     "not-allowed": "is not one of the allowed values",
     "empty-name": ("needs a string 'name'", "a resource name is empty"),  # parameters files published with "" values

@@ -9,25 +9,34 @@ from rich.table import Table
 
 from opennsg.cli.common import (
     JsonOption,
+    LocationOption,
+    ResourceGroupOption,
     ServiceTagsOption,
     SubscriptionOption,
+    TemplateParameterOption,
+    TemplateParametersOption,
     VarFileOption,
     VarOption,
     bad_input_exits,
     print_json,
     stdout,
+    template_inputs,
 )
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def routes(
-        paths: list[Path] = typer.Argument(..., help="ARM JSON files or directories."),
+        paths: list[Path] = typer.Argument(..., help="ARM JSON files, templates, Terraform inputs or directories."),
         nic: str = typer.Option(..., "--nic", help="NIC or VM, by name or ARM id."),
         service_tags: Path | None = ServiceTagsOption,
         subscription: str | None = SubscriptionOption,
         var: list[str] | None = VarOption,
         var_file: list[Path] | None = VarFileOption,
+        parameters_file: list[Path] | None = TemplateParametersOption,
+        parameter: list[str] | None = TemplateParameterOption,
+        resource_group: str | None = ResourceGroupOption,
+        location: str | None = LocationOption,
         json: bool = JsonOption,
     ) -> None:
         """Effective routes of a NIC: system routes (VNet, peerings, Internet, None), overridden by user routes."""
@@ -36,7 +45,9 @@ def register(app: typer.Typer) -> None:
         from opennsg.engine import Engine
 
         with bad_input_exits(json):
-            found = Engine(load_topology(paths, service_tags, subscription, var, var_file)).effective_routes(nic)
+            template = template_inputs(parameters_file, parameter, subscription, resource_group, location)
+            topology = load_topology(paths, service_tags, subscription, var, var_file, template)
+            found = Engine(topology).effective_routes(nic)
         if json:
             print_json(effective_route_table_to_arm(found))
             return

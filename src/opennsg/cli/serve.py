@@ -10,8 +10,12 @@ import typer
 
 from opennsg.cli.common import (
     JsonOption,
+    LocationOption,
+    ResourceGroupOption,
     ServiceTagsOption,
     SubscriptionOption,
+    TemplateParameterOption,
+    TemplateParametersOption,
     VarFileOption,
     VarOption,
     bad_input_exits,
@@ -20,6 +24,7 @@ from opennsg.cli.common import (
     load_service_tags,
     print_json,
     stdout,
+    template_inputs,
 )
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import ResourceId
@@ -145,6 +150,10 @@ def register(app: typer.Typer) -> None:
         subscription: str | None = SubscriptionOption,
         var: list[str] | None = VarOption,
         var_file: list[Path] | None = VarFileOption,
+        parameters_file: list[Path] | None = TemplateParametersOption,
+        parameter: list[str] | None = TemplateParameterOption,
+        resource_group: str | None = ResourceGroupOption,
+        location: str | None = LocationOption,
         json: bool = JsonOption,
     ) -> None:
         """Serve the ARM-compatible API (NSGs, VNets, NICs, VMs, Network Watcher diagnostics) over HTTP(S)."""
@@ -167,7 +176,10 @@ def register(app: typer.Typer) -> None:
             tls_cert, tls_key = ensure_self_signed(_data_dir(db) / "tls", host)
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
         with bad_input_exits(json):
-            seed = load_inputs(import_paths, service_tags, subscription, var, var_file) if import_paths else None
+            template = template_inputs(parameters_file, parameter, subscription, resource_group, location)
+            seed = None
+            if import_paths:
+                seed = load_inputs(import_paths, service_tags, subscription, var, var_file, template)
             limits = ServerLimits()
             config = ServiceConfig(db_url=db, tokens=grants, service_tags=tags, body_timeout=limits.body_timeout)
             asgi = create_app(config, seed=seed)

@@ -159,7 +159,15 @@ def expand(
     deployment = TemplateDeployment(
         template, context or DeploymentContext(), parameters or {}, report, _models, source=source
     )
-    deployment.run()
+    try:
+        deployment.run()
+    except RecursionError:  # JSON or resources nested deeper than Python evaluates: refused, never a crash
+        report(
+            TemplateError(
+                "The template nests values, resources or nested deployments too deeply for OpenNSG to read.", ""
+            )
+        )
+        return Expansion([], {}, deployment.linked_files)
     out: list[TemplateResource] = []
     for declared, _label in deployment.resources():
         body = dict(declared.body or {})

@@ -70,6 +70,16 @@ def is_expression(value: str) -> bool:
 
 
 _CACHE: dict[str, Node] = {}
+#: ARM's limit on the characters of one template expression.
+MAX_LENGTH = 24_576
+#: How deep calls, indexes and parentheses may nest in one expression OpenNSG evaluates (real templates, Bicep's
+#: output included, stay far below; deeper nesting is refused up front, never a crash).
+MAX_DEPTH = 100
+
+
+def shown(text: str) -> str:
+    """An expression as error messages quote it: long ones cut, with their length."""
+    return f"[{text}]" if len(text) <= 160 else f"[{text[:120]}...] ({len(text):,} characters)"
 
 
 def parse(text: str) -> Node:
@@ -87,21 +97,38 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens: list[tuple[str, str, int]] = []
-        pos = 0
+        if len(text) > MAX_LENGTH:
+            raise TemplateError(
+                f"The template language expression '{shown(text)}' is longer than the {MAX_LENGTH:,} characters "
+                "Azure allows in one expression: split it into variables."
+            )
+        pos = depth = 0
         while pos < len(text):
             if text[pos:].strip() == "":
                 break
             match = _TOKEN.match(text, pos)
             if match is None:
-                raise TemplateError(f"The expression '[{text}]' cannot be parsed near '{text[pos:].strip()}'.")
+                near = text[pos:].strip()
+                near = near if len(near) <= 60 else f"{near[:60]}..."
+                raise TemplateError(f"The expression '{shown(text)}' cannot be parsed near '{near}'.")
             kind = match.lastgroup or ""
-            self.tokens.append((kind, match.group(kind), match.start(kind)))
+            token = match.group(kind)
+            if token in {"(", "["}:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise TemplateError(
+                        f"The template language expression '{shown(text)}' nests calls, indexes or parentheses "
+                        f"more than {MAX_DEPTH} levels deep, more than OpenNSG evaluates: split it into variables."
+                    )
+            elif token in {")", "]"}:
+                depth -= 1
+            self.tokens.append((kind, token, match.start(kind)))
             pos = match.end()
         self.pos = 0
 
     def fail(self, what: str) -> TemplateError:
         near = self.tokens[self.pos][1] if self.pos < len(self.tokens) else "the end"
-        return TemplateError(f"The expression '[{self.text}]' is not valid: {what} (at {near!r}).")
+        return TemplateError(f"The expression '{shown(self.text)}' is not valid: {what} (at {near!r}).")
 
     def peek(self, offset: int = 0) -> str:
         at = self.pos + offset

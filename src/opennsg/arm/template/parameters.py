@@ -123,6 +123,21 @@ def coerce(value: Any, kind: str | None) -> Any:
     return value
 
 
+def no_value_message(names: list[str]) -> str:
+    """Azure refuses a deployment while a parameter has no value: every such parameter, and how to give values."""
+    if len(names) == 1:
+        return (
+            f"The template parameter '{names[0]}' has no value: give it in a parameters file (--parameters FILE), "
+            f"with --parameter {names[0]}=VALUE, or as a defaultValue."
+        )
+    listed = ", ".join(f"'{n}'" for n in names)
+    example = " ".join(f"--parameter {n}=VALUE" for n in names[:3]) + (" ..." if len(names) > 3 else "")
+    return (
+        f"The {len(names)} template parameters {listed} have no value: give them in a parameters file "
+        f"(--parameters FILE) or one by one with --parameter NAME=VALUE ({example}), or as defaultValues."
+    )
+
+
 class ParameterResolver:
     """Resolves every declared parameter once: given value, else default (evaluated on demand), else missing."""
 
@@ -144,12 +159,18 @@ class ParameterResolver:
         self.values: dict[str, Any] = {}
         self.failed: set[str] = set()
         self.active: set[str] = set()
+        self.without_value: list[str] = []
 
     def resolve_all(self) -> tuple[dict[str, Any], frozenset[str]]:
         for name, _spec in self.declared.values():
             with contextlib.suppress(Suppressed):
                 self.resolve(name)
+        if self.without_value:
+            self.report(TemplateError(no_value_message(self.without_value), self._where(self.without_value)))
         return dict(self.values), frozenset(self.failed)
+
+    def _where(self, names: list[str]) -> str:
+        return f"{self.prefix}parameters" + (f".{names[0]}" if len(names) == 1 else "")
 
     def resolve(self, name: str) -> Any:
         key = name.casefold()
@@ -177,13 +198,7 @@ class ParameterResolver:
                 value = None
             else:
                 self.failed.add(key)
-                self.report(
-                    TemplateError(
-                        f"The template parameter '{declared_name}' has no value: give it in a parameters file "
-                        f"(--parameters FILE), with --parameter {declared_name}=VALUE, or as a defaultValue.",
-                        where,
-                    )
-                )
+                self.without_value.append(declared_name)  # all of them are reported at once, by resolve_all
                 raise Suppressed()
         except Suppressed:
             self.failed.add(key)

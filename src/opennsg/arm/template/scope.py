@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from opennsg.arm.template.expressions import Call, is_expression, parse
+from opennsg.arm.template.expressions import Call, is_expression, parse, shown
 from opennsg.arm.template.functions import REGISTRY, check_count, load_all
 from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, first_unknown, lookup
 
@@ -126,7 +126,11 @@ class Scope:
                 exc.path = path
             raise
         except RecursionError:
-            raise TemplateError(f"The expression '[{text}]' nests too deeply.", path) from None
+            raise TemplateError(
+                f"The expression '{shown(text)}' nests too deeply to evaluate (user functions or values calling "
+                "each other too deep): simplify it.",
+                path,
+            ) from None
         finally:
             self.path = saved
 
