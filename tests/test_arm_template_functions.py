@@ -476,6 +476,17 @@ def test_every_category_of_the_reference_is_registered() -> None:
         "uri",
         "uricomponent",
         "uricomponenttostring",
+        # newer entries of the reference (and Bicep's functions that compile to ARM functions of the same name)
+        "deployer",
+        "distinct",
+        "like",
+        "fail",
+        "indexfromend",
+        "tryindexfromend",
+        "tologicalzone",
+        "tologicalzones",
+        "tophysicalzone",
+        "tophysicalzones",
     }
     assert expected <= set(REGISTRY)
 
@@ -512,3 +523,42 @@ def test_user_defined_functions() -> None:
     ]
     assert evaluate("[contoso.uniqueName('WEB')]", functions=functions) == "web-x"
     assert problems("[contoso.other('a')]", functions=functions)[0].startswith("The template function 'contoso.other'")
+
+
+NEWER = [
+    ("[distinct(createArray(1, 2, 1, 'a', 'a', createArray(1), createArray(1)))]", [1, 2, "a", [1]]),
+    ("[distinct(createArray())]", []),
+    ("[like('abcdef', 'a*f')]", True),
+    ("[like('abcdef', 'A*')]", True),
+    ("[like('abcdef', '*e')]", False),
+    ("[like('a.c', 'a.c')]", True),
+    ("[like('abc', 'a.c')]", False),
+    # Json.NET reads JSON leniently, as ARM does: the docs' base64ToJson example of "{'one': 'a', 'two': 'b'}"
+    ("[base64ToJson(base64('{''one'': ''a'', ''two'': ''b''}'))]", {"one": "a", "two": "b"}),
+    ("[json('{a: 1, /* comment */ ''b'': [1, 2,],}')]", {"a": 1, "b": [1, 2]}),
+    # Bicep's arr[?^n] compiles to tryGet with an index from the end
+    ("[tryGet(createArray(1, 2, 3), createObject('value', 1, 'fromEnd', true()))]", 3),
+    ("[tryGet(createArray(1, 2, 3), createObject('value', 4, 'fromEnd', true()))]", None),
+    ("[tryGet(createObject('a', createArray(5, 6)), 'a', createObject('value', 0, 'fromEnd', false()))]", 5),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), NEWER)
+def test_newer_functions(expression: str, expected: Any) -> None:
+    assert evaluate(expression) == expected
+
+
+def test_fail_stops_the_deployment_with_the_templates_message() -> None:
+    assert problems("[fail('region not supported')]") == [
+        "The template stopped the deployment with fail(): region not supported"
+    ]
+
+
+def test_json_that_not_even_json_net_reads_is_refused() -> None:
+    assert problems("[json('{a: ')]")[0].startswith("The template language function 'json': the text is not valid JSON")
+
+
+def test_deployer_and_zone_mappings_are_known_only_to_azure() -> None:
+    assert isinstance(evaluate("[deployer().objectId]"), Unknown)
+    zone = evaluate("[toPhysicalZone(subscription().subscriptionId, 'westeurope', '1')]")
+    assert isinstance(zone, Unknown) and zone.kind == "string"

@@ -398,6 +398,100 @@ def test_a_linked_template_by_relative_path_is_read_from_the_file_system(tmp_pat
     assert [n.name for n in load_paths([tmp_path]).nsgs.values()] == ["linked-nsg"]
 
 
+def test_a_missing_relative_path_link_is_refused_and_a_missing_uri_link_is_noted(tmp_path: Path) -> None:
+    def linked(name: str, link: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "Microsoft.Resources/deployments",
+            "apiVersion": "2022-09-01",
+            "name": name,
+            "properties": {"mode": "Incremental", "templateLink": link},
+        }
+
+    (tmp_path / "main.json").write_text(json.dumps(template([linked("a", {"relativePath": "nested/gone.json"})])))
+    with pytest.raises(OpenNsgError) as raised:
+        load_paths([tmp_path / "main.json"])
+    ((problem),) = raised.value.errors
+    assert problem.target == f"{tmp_path / 'main.json'}: resources[0].properties.templateLink"
+    assert f"is not at {tmp_path / 'nested/gone.json'}" in problem.message
+
+    remote = template([linked("b", {"uri": "https://example.org/t/vnet.json"}), nsg("n", {"securityRules": []})])
+    (tmp_path / "main.json").write_text(json.dumps(remote))
+    notes: list[str] = []
+    assert [n.name for n in load_paths([tmp_path / "main.json"], notes=notes).nsgs.values()] == ["n"]
+    (note,) = notes
+    assert "'b' links 'https://example.org/t/vnet.json', which is not on disk" in note
+
+
+def test_a_subscription_template_deploys_resource_groups_and_modules_into_them() -> None:
+    """Bicep's targetScope = 'subscription': a resource group and a module deployed into it."""
+    inner = template(
+        [nsg("[format('{0}-nsg', resourceGroup().name)]", {"securityRules": [rule("r", 100, "22")]})],
+        outputs={"where": {"type": "string", "value": "[resourceGroup().location]"}},
+    )
+    module = nested("inner", inner, "[parameters('rg')]")
+    module["properties"]["expressionEvaluationOptions"] = {"scope": "inner"}
+    module["dependsOn"] = ["[subscriptionResourceId('Microsoft.Resources/resourceGroups', parameters('rg'))]"]
+    doc = template(
+        [
+            {
+                "type": "Microsoft.Resources/resourceGroups",
+                "apiVersion": "2022-09-01",
+                "name": "[parameters('rg')]",
+                "location": "[deployment().location]",
+            },
+            module,
+        ],
+        parameters={"rg": {"type": "string", "defaultValue": "net-rg"}},
+        outputs={"sub": {"type": "string", "value": "[subscription().id]"}},
+    )
+    doc["$schema"] = "https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#"
+    inputs = TemplateInputs(context=DeploymentContext(location="westeurope"))
+    (found,) = load(doc, inputs).nsgs.values()
+    assert found.id == (
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net-rg/providers/"
+        "Microsoft.Network/networkSecurityGroups/net-rg-nsg"
+    )
+    doc["outputs"] = {"bad": {"type": "string", "value": "[resourceGroup().name]"}}
+    ((_code, message, target),) = errors(doc, inputs)
+    assert "not at a resource group's scope" in message and target == "t.json: outputs.bad.value"
+
+
+def test_a_module_parameter_chosen_by_an_expression_may_be_a_key_vault_reference() -> None:
+    inner = template(
+        [nsg("[parameters('name')]", {"securityRules": [rule("r", 100, "22")]})],
+        parameters={"name": {"type": "string"}, "secret": {"type": "securestring"}},
+    )
+    vault = (
+        "createObject('keyVault', createObject('id', resourceId('Microsoft.KeyVault/vaults', 'kv')), 'secretName', 's')"
+    )
+    parameters = {
+        "name": "[if(true(), createObject('value', 'chosen'), createObject('value', 'other'))]",
+        "secret": f"[if(true(), createObject('reference', {vault}), createObject('value', 'plain'))]",
+    }
+    doc = template([nested("inner", inner, parameters=parameters)])
+    doc["resources"][0]["properties"]["expressionEvaluationOptions"] = {"scope": "inner"}
+    assert [n.name for n in load(doc).nsgs.values()] == ["chosen"]
+
+
+def test_extensibility_resources_and_run_time_names_do_not_break_dependencies() -> None:
+    """Bicep extensibility resources (Kubernetes, Graph) are not Azure resources; a resource named by utcNow()
+    exists only at deployment; both may be named in dependsOn."""
+    doc = template(
+        {
+            "k8sApp": {"import": "kubernetes", "type": "apps/Deployment@v1", "properties": {}},
+            "image": {
+                "type": "Microsoft.VirtualMachineImages/imageTemplates",
+                "apiVersion": "2022-02-14",
+                "name": "[parameters('imageName')]",
+            },
+            "guard": {**nsg("guard", {"securityRules": []}), "dependsOn": ["k8sApp", "image"]},
+        },
+        languageVersion="2.0",
+        parameters={"imageName": {"type": "string", "defaultValue": "[format('img{0}', utcNow())]"}},
+    )
+    assert [n.name for n in load(doc).nsgs.values()] == ["guard"]
+
+
 # --- placeholders, parameters, errors -------------------------------------------------------------------
 
 

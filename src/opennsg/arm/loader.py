@@ -548,6 +548,7 @@ def _load(
     validate: bool,
     inputs: TemplateInputs,
     external: ExternalInput | None = None,
+    notes: list[str] | None = None,
 ) -> Topology:
     loader = _Loader(problems=problems, context=inputs.context)
     parameters = _pair_parameters(docs, loader.problems)
@@ -562,6 +563,13 @@ def _load(
             message = f"The parameter '{name}' is given a value, but no template given declares it."
             loader.problems.append(ArmError(Code.INVALID_TEMPLATE, message, f"--parameter {name}"))
     linked = {file for _reader, expansion in expanded.values() for file in expansion.linked_files}
+    if notes is not None:
+        notes.extend(
+            note
+            for label, (_reader, expansion) in expanded.items()
+            if Path(label).resolve() not in linked
+            for note in expansion.notes
+        )
     for label, data in docs:
         if label in expanded:
             if Path(label).resolve() not in linked:  # a linked template is deployed by the template linking it
@@ -672,7 +680,7 @@ def load_paths(
             context = terraform or TerraformInputs()
             terraform = replace(context, var_files=(*var_files, *context.var_files))
         external = read_terraform(list(modules.items()), terraform_docs, terraform)
-    topology = _load(docs, service_tags, problems, validate, inputs or TemplateInputs(), external)
+    topology = _load(docs, service_tags, problems, validate, inputs or TemplateInputs(), external, notes)
     if external is not None and notes is not None:
         from opennsg.terraform.detect import PLACEHOLDER_SUBSCRIPTION, placeholder_note
 

@@ -129,6 +129,8 @@ class Expansion:
     outputs: dict[str, Any]
     linked_files: set[Path]
     failed_ids: set[str] = field(default_factory=set)
+    #: What users should know about the result (linked templates that could not be read, say).
+    notes: list[str] = field(default_factory=list)
 
 
 _COPY_SUFFIX = re.compile(r"\{copyIndex=\d+\}")
@@ -156,9 +158,8 @@ def expand(
             reported.add(key)
             reader.add(error.code, error.message, error.path)
 
-    deployment = TemplateDeployment(
-        template, context or DeploymentContext(), parameters or {}, report, _models, source=source
-    )
+    scope = (context or DeploymentContext()).for_template(template)
+    deployment = TemplateDeployment(template, scope, parameters or {}, report, _models, source=source)
     try:
         deployment.run()
     except RecursionError:  # JSON or resources nested deeper than Python evaluates: refused, never a crash
@@ -179,7 +180,7 @@ def expand(
                 declared.path, declared.resource_type, declared.full_name, declared.resource_id, body, unknowns
             )
         )
-    return Expansion(out, deployment.outputs, deployment.linked_files, deployment.failed_ids())
+    return Expansion(out, deployment.outputs, deployment.linked_files, deployment.failed_ids(), deployment.notes)
 
 
 def expand_template(

@@ -15,6 +15,8 @@ TEMPLATE_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TEMPLATE_RESOURCE_GROUP = "opennsg-template"
 TEMPLATE_LOCATION = "eastus"
 TEMPLATE_DEPLOYMENT_NAME = "opennsg-deployment"
+#: The management group a management-group template deploys to when none is given.
+MANAGEMENT_GROUP = "opennsg-management-group"
 
 #: ``environment()`` of Azure's public cloud (the values ``az cloud show -n AzureCloud`` lists).
 AZURE_CLOUD: dict[str, Any] = {
@@ -60,6 +62,19 @@ class DeploymentContext:
     deployment_name: str = TEMPLATE_DEPLOYMENT_NAME
     management_group: str | None = None
     tenant_id: str | None = None
+
+    def for_template(self, template: Any) -> DeploymentContext:
+        """The scope a template's ``$schema`` deploys to (as ``az deployment sub|mg|tenant create`` would): a
+        subscription, management group or tenant template has no resource group."""
+        schema = template.get("$schema") if isinstance(template, dict) else None
+        folded = schema.casefold() if isinstance(schema, str) else ""
+        if "subscriptiondeploymenttemplate" in folded:
+            return replace(self, resource_group=None)
+        if "managementgroupdeploymenttemplate" in folded:
+            return replace(self, resource_group=None, management_group=self.management_group or MANAGEMENT_GROUP)
+        if "tenantdeploymenttemplate" in folded:
+            return replace(self, resource_group=None)
+        return self
 
     def at(self, subscription_id: str | None, resource_group: str | None) -> DeploymentContext:
         """The context of a nested deployment placed in another subscription and/or resource group."""

@@ -18,7 +18,7 @@ from opennsg.arm.template.context import DeploymentContext
 from opennsg.arm.template.parameters import ParameterResolver, key_vault_placeholder
 from opennsg.arm.template.resources import Declared, ResourceWalker, body_of
 from opennsg.arm.template.scope import Scope
-from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, lookup
+from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, has_key, lookup
 
 MAX_NESTING = 16
 
@@ -56,6 +56,7 @@ class TemplateDeployment:
         depth: int = 0,
         template_link: Mapping[str, Any] | None = None,
         linked_files: set[Path] | None = None,
+        notes: list[str] | None = None,
     ) -> None:
         self.template = template
         self.context = context
@@ -67,6 +68,7 @@ class TemplateDeployment:
         self.depth = depth
         self.template_link = template_link
         self.linked_files = linked_files if linked_files is not None else set()
+        self.notes = notes if notes is not None else []
         self.loops: dict[str, str | None] = {}
         self.declared: list[Declared] = []
         self.outputs: dict[str, Any] = {}
@@ -280,7 +282,10 @@ class TemplateDeployment:
                     continue
                 if any(relative.startswith(p + "/") for p in paths):
                     continue  # a sub-resource (an inline inboundNatRule, say) of a resource of the template
-                if target.casefold() in self.failed_names or target.rstrip().endswith("/") or "//" in target:
+                symbol = target.partition("[")[0].strip().casefold()
+                if symbol in self.failed_names or target.casefold() in self.failed_names:
+                    continue  # names a resource whose own (empty, failed or run-time) name is reported where it is
+                if target.rstrip().endswith("/") or "//" in target:
                     continue  # names a resource whose own (empty or failed) name is reported where it is
                 self.report(
                     TemplateError(
@@ -337,7 +342,7 @@ class TemplateDeployment:
         target = DeploymentContext(
             target.subscription_id,
             target.resource_group,
-            self.context.location,
+            _text(lookup(body, "location")) or self.context.location,
             declared.short_name,
             target.management_group,
             target.tenant_id,
@@ -377,6 +382,7 @@ class TemplateDeployment:
             depth=self.depth + 1,
             template_link=link,
             linked_files=self.linked_files,
+            notes=self.notes,
         )
         nested.run()
         return nested
@@ -395,13 +401,7 @@ class TemplateDeployment:
             return None, None, None, ""
         file = self._local_file(relative, uri)
         if file is None:
-            if lookup(link, "id") is not None:
-                return None, None, None, ""
-            if not isinstance(relative, str) and not isinstance(uri, str):
-                raise TemplateError(
-                    "A templateLink needs a 'uri', 'relativePath' or template spec 'id'.", f"{path}.templateLink"
-                )
-            return None, None, None, ""
+            return self._not_on_disk(declared, link, relative, uri, f"{path}.templateLink")
         try:
             data = json.loads(file.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
@@ -414,6 +414,40 @@ class TemplateDeployment:
             "contentVersion": lookup(link, "contentVersion"),
         }
         return data, file, shown, f"{path}.templateLink -> {file.name}: "
+
+    def _not_on_disk(
+        self, declared: Declared, link: Mapping[str, Any], relative: Any, uri: Any, where: str
+    ) -> tuple[None, None, None, str]:
+        """A linked template OpenNSG cannot read: a missing ``relativePath`` file is refused (``az deployment``
+        packs those files from beside the template and refuses a missing one); a ``uri`` or template spec that is
+        not on disk is noted, its resources left out and its outputs known only at deployment."""
+        base = self.source.parent if self.source is not None else None
+        if isinstance(relative, str) and relative:
+            if base is None:
+                raise TemplateError(
+                    f"The linked template '{relative}' (relativePath) is read beside the template's file, but this "
+                    "template was not read from a file: give the template as a file path.",
+                    where,
+                )
+            raise TemplateError(
+                f"The linked template '{relative}' (relativePath) is not at {base / relative}: Azure refuses a "
+                "deployment whose relativePath link is missing; put the file there.",
+                where,
+            )
+        spec = lookup(link, "id")
+        if isinstance(uri, str) and uri:
+            what = f"'{uri}'"
+        elif isinstance(spec, str) and spec:
+            what = f"the template spec '{spec}'"
+        else:
+            raise TemplateError("A templateLink needs a 'uri', 'relativePath' or template spec 'id'.", where)
+        folder = f" under {base}" if base is not None else ""
+        self.notes.append(
+            f"The nested deployment '{declared.short_name}' links {what}, which is not on disk{folder}: its "
+            "resources are left out and its outputs are known only at deployment (download it beside the "
+            "template, in the folders of its URI path, to include it)."
+        )
+        return None, None, None, ""
 
     def _local_file(self, relative: Any, uri: Any) -> Path | None:
         """A linked template on disk: ``relativePath`` beside this template, or the file a ``uri`` ends with
@@ -451,15 +485,21 @@ class TemplateDeployment:
                 if isinstance(spec, Mapping):
                     given[name] = lookup(spec, "value")
         values = lookup(raw, "parameters")
+        if isinstance(values, str):  # the whole object from an expression
+            values = declared.scope.value(values, f"{path}.parameters")
         if isinstance(values, Mapping):
             for name, spec in values.items():
                 where = f"{path}.parameters.{name}"
+                from_expression = isinstance(spec, str)  # Bicep: if(cond, {"reference": ...}, {"value": ...})
+                if from_expression:
+                    spec = declared.scope.value(spec, where)
                 if not isinstance(spec, Mapping):
                     raise TemplateError('A nested deployment\'s parameter must be {"value": ...}.', where)
-                if "reference" in spec and "value" not in spec:
-                    given[name] = key_vault_placeholder(
-                        name, spec["reference"] if isinstance(spec["reference"], Mapping) else {}
-                    )
+                if has_key(spec, "reference") and not has_key(spec, "value"):
+                    reference = lookup(spec, "reference")
+                    given[name] = key_vault_placeholder(name, reference if isinstance(reference, Mapping) else {})
+                elif from_expression:
+                    given[name] = lookup(spec, "value")
                 else:
                     given[name] = declared.scope.value(lookup(spec, "value"), f"{where}.value")
         return given

@@ -10,7 +10,7 @@ from typing import Any
 from opennsg.arm.template.context import DeploymentContext
 from opennsg.arm.template.functions.resources import split_type
 from opennsg.arm.template.scope import Scope
-from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, lookup
+from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, has_key, lookup
 
 _NOT_BODY = frozenset({"resources", "dependson", "copy", "condition", "existing", "name", "type", "comments"})
 DEPLOYMENTS = "microsoft.resources/deployments"
@@ -90,6 +90,9 @@ class ResourceWalker:
         if not isinstance(item, Mapping):
             self.owner.report(TemplateError("A template resource must be a JSON object.", path))
             return
+        if has_key(item, "import") or has_key(item, "extension"):
+            self._mark_failed(item, symbol)  # dependsOn may name it
+            return  # a Bicep extensibility resource (Kubernetes, Microsoft Graph): not an Azure resource
         loop = lookup(item, "copy")
         if loop is None:
             yield from self._one(path, symbol, item, scope, parent, None, None)
@@ -109,10 +112,13 @@ class ResourceWalker:
                 raise TemplateError(
                     f"The copy batchSize must be a positive integer, not {batch!r}.", f"{path}.copy.batchSize"
                 )
-        except Suppressed:
-            return
-        except TemplateError as exc:
-            self.owner.report(exc)
+        except (Suppressed, TemplateError) as exc:
+            if not isinstance(exc, Suppressed):
+                self.owner.report(exc)
+            self._mark_failed(item, symbol)
+            loop_name = lookup(loop, "name") if isinstance(loop, Mapping) else None
+            if isinstance(loop_name, str):
+                self.failed_names.add(loop_name.casefold())
             return
         self.owner.loops[name.casefold()] = symbol
         for i in range(count):
@@ -136,11 +142,11 @@ class ResourceWalker:
             existing = scope.value(lookup(item, "existing"), f"{path}.existing") is True
             scope_value = scope.value(lookup(item, "scope"), f"{path}.scope") if lookup(item, "scope") else None
         except Suppressed:
-            self._mark_failed(item)
+            self._mark_failed(item, symbol)
             return
         except TemplateError as exc:
             self.owner.report(exc)
-            self._mark_failed(item)
+            self._mark_failed(item, symbol)
             return
         if not isinstance(resource_type, str) or not resource_type.strip():
             self.owner.report(TemplateError("A template resource needs a string 'type'.", f"{path}.type"))
@@ -161,6 +167,7 @@ class ResourceWalker:
                         "DeploymentTimeValueNeeded",
                     )
                 )
+            self._mark_failed(item, symbol)  # a resource OpenNSG does not model, named only at deployment
             return
         if not isinstance(name, str) or not name:
             self.owner.report(TemplateError("A template resource needs a string 'name'.", f"{path}.name"))
@@ -198,11 +205,13 @@ class ResourceWalker:
             return target.resource_id if target is not None else None
         return None
 
-    def _mark_failed(self, item: Mapping[str, Any]) -> None:
-        for key in ("name",):
-            raw = lookup(item, key)
-            if isinstance(raw, str):
-                self.failed_names.add(raw.casefold())
+    def _mark_failed(self, item: Mapping[str, Any], symbol: str | None) -> None:
+        """A resource not declared (its identity failed, or is not known offline): what dependsOn may call it."""
+        raw = lookup(item, "name")
+        if isinstance(raw, str):
+            self.failed_names.add(raw.casefold())
+        if symbol is not None:
+            self.failed_names.add(symbol.casefold())
 
 
 def body_of(declared: Declared) -> dict[str, Any]:

@@ -218,3 +218,13 @@ def _intersection(scope: Scope, args: list[Any]) -> Any:
         for k, v in first.items()
         if all(has_key(o, k) and arm_equal(v, {x.casefold(): y for x, y in o.items()}[k.casefold()]) for o in args[1:])
     }
+
+
+@function("distinct", 1, unknown="deep", returns="array")
+def _distinct(scope: Scope, args: list[Any]) -> list[Any]:
+    """The array without repeated values (ARM's deep equality), first occurrences kept in order."""
+    out: list[Any] = []
+    for item in want_list("distinct", args, 0):
+        if not any(arm_equal(item, seen) for seen in out):
+            out.append(item)
+    return out

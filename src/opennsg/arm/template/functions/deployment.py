@@ -73,6 +73,17 @@ def _deployment(scope: Scope, args: list[Any]) -> dict[str, Any]:
     return out
 
 
+@function("deployer", 0)
+def _deployer(scope: Scope, args: list[Any]) -> dict[str, Any]:
+    """The principal running the deployment: known only to Azure."""
+    why = "the identity that runs the deployment"
+    return {
+        "objectId": Unknown("deployer().objectId", "string", why),
+        "tenantId": scope.deployment.context.tenant(),
+        "userPrincipalName": Unknown("deployer().userPrincipalName", "string", why),
+    }
+
+
 @function("environment", 0)
 def _environment(scope: Scope, args: list[Any]) -> dict[str, Any]:
     return copy.deepcopy(AZURE_CLOUD)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from opennsg.arm.template.functions import function, type_error, want_bool, want_int
+from opennsg.arm.template.functions import function, type_error, want_bool, want_int, want_str
 from opennsg.arm.template.functions.arrays import arm_equal
 from opennsg.arm.template.values import TemplateError, Unknown, is_int
 
@@ -104,6 +104,13 @@ def _or(scope: Scope, node: Call) -> Any:
 @function("not", 1, returns="bool")
 def _not(scope: Scope, args: list[Any]) -> bool:
     return not want_bool("not", args, 0)
+
+
+@function("fail", 1)
+def _fail(scope: Scope, args: list[Any]) -> Any:
+    """Bicep's ``fail(message)``: the deployment stops with the template's own message, as in Azure."""
+    message = want_str("fail", args, 0)
+    raise TemplateError(f"The template stopped the deployment with fail(): {message}")
 
 
 @function("true", 0)

@@ -100,6 +100,10 @@ def _try_get(scope: Scope, args: list[Any]) -> Any:
             return None
         if isinstance(value, Unknown) or isinstance(key, Unknown):
             return member(value, key)
+        if isinstance(value, list) and isinstance(key, Mapping):
+            key = _position(value, key)  # {"value": n, "fromEnd": true}: Bicep's arr[?^n]
+            if key is None:
+                return None
         if isinstance(value, Mapping) and not isinstance(key, str):
             raise type_error("tryGet", 1, "String", key)
         if isinstance(value, list) and not is_int(key):
@@ -108,6 +112,15 @@ def _try_get(scope: Scope, args: list[Any]) -> Any:
             raise type_error("tryGet", 0, "Object or Array", value)
         value = member(value, key, safe=True)
     return value
+
+
+def _position(items: list[Any], spec: Mapping[str, Any]) -> int | None:
+    """An index given as ``{"value": n, "fromEnd": bool}``; None when it is outside the array."""
+    index, from_end = lookup(spec, "value"), lookup(spec, "fromEnd")
+    if not is_int(index) or not isinstance(from_end, bool | None):
+        raise type_error("tryGet", 1, "Integer", spec)
+    position = len(items) - index if from_end else index
+    return position if 0 <= position < len(items) else None
 
 
 @function("tryIndexFromEnd", 2, unknown="top")

@@ -153,3 +153,30 @@ def _pick_zones(scope: Scope, args: list[Any]) -> Unknown:
     for i in range(3):
         want_str("pickZones", args, i)
     return Unknown(f"pickZones('{args[0]}', '{args[1]}', '{args[2]}')", "array", "the availability zones of a region")
+
+
+def _zones(name: str, args: list[Any], kind: str) -> Unknown:
+    for i in range(2):
+        want_str(name, args, i)
+    shown = ", ".join(repr(a) if isinstance(a, str) else "..." for a in args)
+    return Unknown(f"{name}({shown})", kind, "the subscription's mapping of logical to physical availability zones")
+
+
+@function("toLogicalZone", 3, returns="string")
+def _to_logical_zone(scope: Scope, args: list[Any]) -> Unknown:
+    return _zones("toLogicalZone", args, "string")
+
+
+@function("toLogicalZones", 3, returns="array")
+def _to_logical_zones(scope: Scope, args: list[Any]) -> Unknown:
+    return _zones("toLogicalZones", args, "array")
+
+
+@function("toPhysicalZone", 3, returns="string")
+def _to_physical_zone(scope: Scope, args: list[Any]) -> Unknown:
+    return _zones("toPhysicalZone", args, "string")
+
+
+@function("toPhysicalZones", 3, returns="array")
+def _to_physical_zones(scope: Scope, args: list[Any]) -> Unknown:
+    return _zones("toPhysicalZones", args, "array")

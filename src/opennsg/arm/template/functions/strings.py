@@ -9,6 +9,8 @@ import re
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+import json5
+
 from opennsg.arm.template.functions import function, type_error, want_int, want_list, want_str
 from opennsg.arm.template.values import TemplateError, Unknown, is_int, to_text
 
@@ -114,11 +116,19 @@ def _base64_to_json(scope: Scope, args: list[Any]) -> Any:
 
 
 def parse_json(name: str, text: str) -> Any:
+    """JSON as ARM (Json.NET) reads it: strict JSON, else the lenient forms it accepts too — single-quoted strings,
+    unquoted property names, comments, trailing commas (``json("{'a': 'b'}")`` is ``{"a": "b"}``)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        strict = exc.msg
+    except RecursionError:
+        strict = "nested too deeply"
+    try:
+        return json5.loads(text)
+    except (ValueError, RecursionError):
         raise TemplateError(
-            f"The template language function '{name}': the text is not valid JSON ({exc.msg})."
+            f"The template language function '{name}': the text is not valid JSON ({strict})."
         ) from None
 
 
@@ -178,6 +188,14 @@ def _index_of(name: str, args: list[Any], last: bool) -> int:
     text, needle = _two_strings(name, args)
     folded, wanted = text.casefold(), needle.casefold()
     return folded.rfind(wanted) if last else folded.find(wanted)
+
+
+@function("like", 2, returns="bool")
+def _like(scope: Scope, args: list[Any]) -> bool:
+    """``input`` matches ``pattern``, where ``*`` stands for any text (case-insensitive)."""
+    text, pattern = _two_strings("like", args)
+    parts = (re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(".*".join(parts), text, re.IGNORECASE | re.DOTALL) is not None
 
 
 @function("indexOf", 2, unknown="deep", returns="int")
