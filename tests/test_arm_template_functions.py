@@ -487,6 +487,9 @@ def test_every_category_of_the_reference_is_registered() -> None:
         "tologicalzones",
         "tophysicalzone",
         "tophysicalzones",
+        "parseuri",
+        "builduri",
+        "extensions",
     }
     assert expected <= set(REGISTRY)
 
@@ -540,6 +543,17 @@ NEWER = [
     ("[tryGet(createArray(1, 2, 3), createObject('value', 1, 'fromEnd', true()))]", 3),
     ("[tryGet(createArray(1, 2, 3), createObject('value', 4, 'fromEnd', true()))]", None),
     ("[tryGet(createObject('a', createArray(5, 6)), 'a', createObject('value', 0, 'fromEnd', false()))]", 5),
+    # parseUri/buildUri as .NET's Uri reads and writes URIs (the scheme's default port implied, then left out)
+    (
+        "[parseUri('https://example.org/a/b?x=1')]",
+        {"scheme": "https", "host": "example.org", "port": 443, "path": "/a/b", "query": "?x=1"},
+    ),
+    ("[parseUri('http://h:8080').port]", 8080),
+    ("[buildUri(parseUri('https://example.org/a/b?x=1'))]", "https://example.org/a/b?x=1"),
+    (
+        "[buildUri(createObject('scheme', 'http', 'host', 'h', 'port', 8080, 'path', 'p', 'query', 'q=2'))]",
+        "http://h:8080/p?q=2",
+    ),
 ]
 
 

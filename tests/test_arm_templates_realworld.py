@@ -20,7 +20,7 @@ REASONS = {
     "no-value": ("has no value", "have no value"),  # required parameters the parameters file does not give
     "undeclared": "is given a value but the template does not declare it",  # Azure refuses undeclared parameters
     "not-allowed": "is not one of the allowed values",
-    "empty-name": ("needs a string 'name'", "a resource name is empty"),  # parameters files published with "" values
+    "empty-name": ("resource is empty", "a resource name is empty"),  # parameters files published with "" values
     "outside": "was not found",  # references a resource that exists outside the template (not given as input)
 }
 ACCEPTED = "accepted"

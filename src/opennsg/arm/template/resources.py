@@ -169,7 +169,17 @@ class ResourceWalker:
                 )
             self._mark_failed(item, symbol)  # a resource OpenNSG does not model, named only at deployment
             return
-        if not isinstance(name, str) or not name:
+        if name == "":
+            written = lookup(item, "name")
+            self.owner.report(
+                TemplateError(
+                    f"The name of this {resource_type} resource is empty ({written!r} evaluates to ''): Azure "
+                    "refuses a resource without a name; give the values it is made of.",
+                    f"{path}.name",
+                )
+            )
+            return
+        if not isinstance(name, str):
             self.owner.report(TemplateError("A template resource needs a string 'name'.", f"{path}.name"))
             return
         if not isinstance(condition, bool):

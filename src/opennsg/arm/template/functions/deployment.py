@@ -84,6 +84,13 @@ def _deployer(scope: Scope, args: list[Any]) -> dict[str, Any]:
     }
 
 
+@function("extensions", 1, returns="object")
+def _extensions(scope: Scope, args: list[Any]) -> Unknown:
+    """A Bicep extension's configuration (``extensions('k8s').config``): given to Azure at deployment."""
+    name = want_str("extensions", args, 0)
+    return Unknown(f"extensions('{name}')", "object", "the configuration of a Bicep extension, given at deployment")
+
+
 @function("environment", 0)
 def _environment(scope: Scope, args: list[Any]) -> dict[str, Any]:
     return copy.deepcopy(AZURE_CLOUD)

@@ -313,6 +313,50 @@ def _uri_component_to_string(scope: Scope, args: list[Any]) -> str:
     return urllib.parse.unquote(want_str("uriComponentToString", args, 0))
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+
+
+@function("parseUri", 1, returns="object")
+def _parse_uri(scope: Scope, args: list[Any]) -> dict[str, Any]:
+    """An absolute URI's parts as .NET's ``Uri`` gives them: the port (the scheme's default when not written), the
+    path from its ``/``, the query with its ``?``."""
+    text = want_str("parseUri", args, 0)
+    parts = urllib.parse.urlsplit(text)
+    if not parts.scheme or not parts.hostname:
+        raise TemplateError(f"The template language function 'parseUri': '{text}' is not an absolute URI.")
+    try:
+        port = parts.port
+    except ValueError:
+        raise TemplateError(f"The template language function 'parseUri': '{text}' has no valid port.") from None
+    return {
+        "scheme": parts.scheme,
+        "host": parts.hostname,
+        "port": port if port is not None else _DEFAULT_PORTS.get(parts.scheme.casefold(), -1),
+        "path": parts.path or "/",
+        "query": f"?{parts.query}" if parts.query else "",
+    }
+
+
+@function("buildUri", 1, unknown="deep", returns="string")
+def _build_uri(scope: Scope, args: list[Any]) -> str:
+    """The URI of ``parseUri``'s parts (``scheme`` and ``host`` required; a scheme's default port is left out)."""
+    parts = args[0]
+    if not isinstance(parts, dict):
+        raise type_error("buildUri", 0, "Object", parts)
+    scheme, host = parts.get("scheme"), parts.get("host")
+    if not isinstance(scheme, str) or not scheme or not isinstance(host, str) or not host:
+        raise TemplateError(
+            "The template language function 'buildUri' needs the string properties 'scheme' and 'host'."
+        )
+    port = parts.get("port")
+    shown_port = "" if port in (None, -1) or port == _DEFAULT_PORTS.get(scheme.casefold()) else f":{port}"
+    path = str(parts.get("path") or "/")
+    query = str(parts.get("query") or "")
+    if query and not query.startswith("?"):
+        query = f"?{query}"
+    return f"{scheme}://{host}{shown_port}{path if path.startswith('/') else '/' + path}{query}"
+
+
 def _only_in_defaults(scope: Scope, name: str) -> None:
     if not getattr(scope, "in_parameter_default", False):
         raise TemplateError(
