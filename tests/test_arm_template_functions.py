@@ -5,6 +5,7 @@ argument checking, and the published uniqueString input/output pairs."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -508,8 +509,20 @@ def test_run_time_functions_are_typed_placeholders_that_flow() -> None:
 
 
 def test_new_guid_and_utc_now_are_allowed_as_parameter_defaults() -> None:
-    sections = {"parameters": {"stamp": {"type": "string", "defaultValue": "[utcNow('yyyyMMdd')]"}}}
-    assert isinstance(evaluate("[parameters('stamp')]", **sections), Unknown)
+    """They are concrete, so names made of them exist: utcNow() is the deployment's time (one for the whole
+    deployment), newGuid() a GUID per parameter that is the same on every read of the same deployment."""
+    parameters = {
+        "stamp": {"type": "string", "defaultValue": "[utcNow('yyyyMMdd-HHmm')]"},
+        "plain": {"type": "string", "defaultValue": "[utcNow()]"},
+        "id1": {"type": "string", "defaultValue": "[newGuid()]"},
+        "id2": {"type": "string", "defaultValue": "[newGuid()]"},
+    }
+    at = DeploymentContext(deployed_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC))
+    value = "[createArray(parameters('stamp'), parameters('plain'), parameters('id1'), parameters('id2'))]"
+    stamp, plain, id1, id2 = evaluate(value, context=at, parameters=parameters)
+    assert (stamp, plain) == ("20260304-0506", "20260304T050607Z")
+    assert uuid.UUID(id1) != uuid.UUID(id2)
+    assert evaluate(value, context=at, parameters=parameters)[2:] == [id1, id2]
 
 
 def test_user_defined_functions() -> None:

@@ -473,9 +473,18 @@ def test_a_module_parameter_chosen_by_an_expression_may_be_a_key_vault_reference
     assert [n.name for n in load(doc).nsgs.values()] == ["chosen"]
 
 
+def test_an_nsg_named_by_new_guid_exists_with_the_same_name_on_every_read() -> None:
+    doc = template(
+        [nsg("[parameters('name')]", {"securityRules": [rule("r", 100, "22")]})],
+        parameters={"name": {"type": "string", "defaultValue": "[format('nsg-{0}', newGuid())]"}},
+    )
+    first, second = ([n.name for n in load(doc).nsgs.values()] for _ in range(2))
+    assert first == second and first[0].startswith("nsg-") and len(first[0]) == 40
+
+
 def test_extensibility_resources_and_run_time_names_do_not_break_dependencies() -> None:
-    """Bicep extensibility resources (Kubernetes, Graph) are not Azure resources; a resource named by utcNow()
-    exists only at deployment; both may be named in dependsOn."""
+    """Bicep extensibility resources (Kubernetes, Graph) are not Azure resources, and a resource named by
+    reference() exists only at deployment; both may be named in dependsOn."""
     doc = template(
         {
             "k8sApp": {"import": "kubernetes", "type": "apps/Deployment@v1", "properties": {}},
@@ -487,7 +496,7 @@ def test_extensibility_resources_and_run_time_names_do_not_break_dependencies() 
             "guard": {**nsg("guard", {"securityRules": []}), "dependsOn": ["k8sApp", "image"]},
         },
         languageVersion="2.0",
-        parameters={"imageName": {"type": "string", "defaultValue": "[format('img{0}', utcNow())]"}},
+        parameters={"imageName": {"type": "string", "defaultValue": "[reference('elsewhere').imageName]"}},
     )
     assert [n.name for n in load(doc).nsgs.values()] == ["guard"]
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,8 @@ def expand(
             reader.add(error.code, error.message, error.path)
 
     scope = (context or DeploymentContext()).for_template(template)
+    if scope.deployed_at is None:  # utcNow(): one time for the whole deployment, as in Azure
+        scope = replace(scope, deployed_at=datetime.now(UTC).replace(microsecond=0))
     deployment = TemplateDeployment(template, scope, parameters or {}, report, _models, source=source)
     try:
         deployment.run()

@@ -7,6 +7,7 @@ ids consistent, and ``--subscription``, ``--resource-group`` and ``--location`` 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from opennsg.arm.template.values import Unknown
@@ -62,6 +63,8 @@ class DeploymentContext:
     deployment_name: str = TEMPLATE_DEPLOYMENT_NAME
     management_group: str | None = None
     tenant_id: str | None = None
+    #: The deployment's time, ``utcNow()`` (set to the moment the template is read when not given).
+    deployed_at: datetime | None = None
 
     def for_template(self, template: Any) -> DeploymentContext:
         """The scope a template's ``$schema`` deploys to (as ``az deployment sub|mg|tenant create`` would): a

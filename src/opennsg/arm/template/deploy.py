@@ -346,6 +346,7 @@ class TemplateDeployment:
             declared.short_name,
             target.management_group,
             target.tenant_id,
+            target.deployed_at,
         )
         template, source, link, prefix = self._nested_template(declared, properties, evaluated, path)
         if template is None:

@@ -29,7 +29,7 @@ class Suppressed(TemplateError):
 
 @dataclass(frozen=True, slots=True)
 class Unknown:
-    """A value only Azure knows at deployment time (``reference()``, ``list*()``, a Key Vault secret, ``utcNow()``).
+    """A value only Azure knows at deployment time (``reference()``, ``list*()``, a Key Vault secret).
 
     It flows through expressions; it becomes an error only when a verdict needs it. ``origin`` is the expression that
     produced it, ``kind`` its ARM type when known (``string``, ``int``, ``bool``, ``array``, ``object``), ``known``

@@ -7,6 +7,8 @@ import base64
 import json
 import re
 import urllib.parse
+import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import json5
@@ -365,15 +367,27 @@ def _only_in_defaults(scope: Scope, name: str) -> None:
         )
 
 
+#: Namespace of the stand-in GUIDs newGuid() gives (one per parameter default and deployment, reproducible).
+_NEW_GUID_NAMESPACE = uuid.UUID("6f0c3c4e-2a63-5d0b-9a35-6f70656e6e73")
+
+
 @function("newGuid", 0, returns="string")
-def _new_guid(scope: Scope, args: list[Any]) -> Unknown:
+def _new_guid(scope: Scope, args: list[Any]) -> str:
+    """Azure makes a new GUID per deployment; OpenNSG makes one per deployment context and parameter, the same on
+    every read (so ids and names made from it are stable between runs)."""
     _only_in_defaults(scope, "newGuid")
-    return Unknown("newGuid()", "string", "a new GUID is made for each deployment")
+    context = scope.deployment.context
+    where = f"{context.subscription_id}/{context.resource_group}/{context.deployment_name}/{scope.path}"
+    return str(uuid.uuid5(_NEW_GUID_NAMESPACE, where))
 
 
 @function("utcNow", 0, 1, returns="string")
-def _utc_now(scope: Scope, args: list[Any]) -> Unknown:
+def _utc_now(scope: Scope, args: list[Any]) -> str:
+    """The deployment's time (``DeploymentContext.deployed_at``: the moment the template is read), in a .NET
+    format (default ``yyyyMMddTHHmmssZ``, ARM's)."""
+    from opennsg.arm.template.functions.dates import format_time
+
     _only_in_defaults(scope, "utcNow")
-    if args:
-        want_str("utcNow", args, 0)
-    return Unknown("utcNow()", "string", "the time of the deployment")
+    fmt = want_str("utcNow", args, 0) if args else "yyyyMMddTHHmmssZ"
+    moment = scope.deployment.context.deployed_at or datetime.now(UTC).replace(microsecond=0)
+    return format_time(moment, fmt)
