@@ -16,14 +16,15 @@ class its local and remote addresses fall in, so NICs that no rule tells apart s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from ipaddress import ip_address, ip_network
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
 from typing import Any, Literal
 
-from opennsg.analysis.render import FlowBox, flow_box
-from opennsg.analysis.space import Box, Space
+from opennsg.analysis.render import FlowBox, Shape, shape_of
+from opennsg.analysis.space import Box, Space, intersect, merge_boxes
 from opennsg.analysis.symbolic import (
     CompiledPolicy,
     Decision,
@@ -33,7 +34,7 @@ from opennsg.analysis.symbolic import (
     register_policy,
 )
 from opennsg.engine import Engine
-from opennsg.engine.addresses import AddressSet, PortSet
+from opennsg.engine.addresses import V4_MAX, V6_MAX, AddressSet, PortSet
 from opennsg.engine.flow import parse_flow_protocol
 from opennsg.engine.ir import NicPolicy
 from opennsg.engine.routes import effective_routes, next_hop
@@ -138,20 +139,39 @@ class IntentResult:
         return out
 
 
-@dataclass(frozen=True, slots=True)
 class Cell:
-    """One source → destination pair of the matrix."""
+    """One source → destination pair of the matrix. Its boxes are rendered when first read (``allowed``): a
+    matrix of 200 NICs has 40,000 pairs, most of them shared answers that only a reader of that pair needs spelled
+    out."""
 
-    source: str
-    destination: str
-    reachable: bool | Literal["partial"]
-    summary: str
-    allowed: tuple[FlowBox, ...]
-    blocked_hops: tuple[Hop, ...] = ()
+    __slots__ = ("_allowed", "_render", "blocked_hops", "destination", "flows", "reachable", "source", "summary")
+
+    def __init__(
+        self,
+        source: str,
+        destination: str,
+        reachable: bool | Literal["partial"],
+        summary: str,
+        allowed: tuple[FlowBox, ...] | Callable[[], tuple[FlowBox, ...]],
+        blocked_hops: tuple[Hop, ...] = (),
+        flows: int | None = None,
+    ) -> None:
+        self.source = source
+        self.destination = destination
+        self.reachable = reachable
+        self.summary = summary
+        self.blocked_hops = blocked_hops
+        self._allowed: tuple[FlowBox, ...] | None = None if callable(allowed) else allowed
+        self._render = allowed if callable(allowed) else None
+        self.flows = flows if flows is not None else sum(b.flows for b in self.allowed)
 
     @property
-    def flows(self) -> int:
-        return sum(b.flows for b in self.allowed)
+    def allowed(self) -> tuple[FlowBox, ...]:
+        if self._allowed is None:
+            assert self._render is not None
+            self._allowed = self._render()
+            self._render = None
+        return self._allowed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -185,44 +205,129 @@ class Matrix:
         }
 
 
-def _primary_ip(nic: NetworkInterface) -> str | None:
-    for cfg in sorted(nic.ip_configurations, key=lambda c: not c.primary):
-        if cfg.private_ip_address:
-            return cfg.private_ip_address
-    return None
+def nic_addresses(nic: NetworkInterface) -> tuple[str, ...]:
+    """Every private IP of the NIC (IPv4 and IPv6, the primary configuration's first), canonically written: a flow
+    may use any of them."""
+    ordered = sorted(nic.ip_configurations, key=lambda c: not c.primary)
+    return tuple(dict.fromkeys(str(ip_address(c.private_ip_address)) for c in ordered if c.private_ip_address))
+
+
+def _internet_facing_addresses(nic: NetworkInterface) -> tuple[str, ...]:
+    """The private IPs behind the NIC's public IPs (the Internet reaches a configuration through its own public
+    IP); all of them when none has one (the answer is then a blocked box over every address)."""
+    ordered = sorted(nic.ip_configurations, key=lambda c: not c.primary)
+    fronted = tuple(
+        dict.fromkeys(
+            str(ip_address(c.private_ip_address)) for c in ordered if c.private_ip_address and c.public_ip_address
+        )
+    )
+    return fronted or nic_addresses(nic)
 
 
 def _point(text: str) -> AddressSet:
     return AddressSet.of([ip_network(text)])
 
 
+def _family_part(addresses: AddressSet, family: int) -> AddressSet:
+    return AddressSet(addresses.v4, ()) if family == 4 else AddressSet((), addresses.v6)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """A shape of an answer and what became of its flows: allowed, or blocked by ``rule`` at ``hop``."""
+
+    shape: Shape
+    allowed: bool
+    rule: str | None = None
+    hop: Hop | None = None
+
+
+def _products(pairs: Iterable[tuple[str, str]]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(local, remote) address pairs as few products local-addresses × remote-addresses (disjoint, same union)."""
+    by_remote: dict[str, dict[str, None]] = {}
+    for local, remote in pairs:
+        by_remote.setdefault(remote, {})[local] = None
+    by_locals: dict[tuple[str, ...], list[str]] = {}
+    for remote, locals_ in by_remote.items():
+        by_locals.setdefault(tuple(locals_), []).append(remote)
+    return [(locals_, tuple(remotes)) for locals_, remotes in by_locals.items()]
+
+
+class _RouteMap:
+    """One subnet's routing as address intervals with one next hop each: between consecutive boundaries of the
+    routes' prefixes every address lies in the same prefixes, so ``next_hop`` of the interval's first address is
+    every address's (asked once per interval, not once per destination)."""
+
+    def __init__(self, routes: tuple[EffectiveRoute, ...]) -> None:
+        self.routes = routes
+        self.starts: dict[int, list[int]] = {}
+        self.hops: dict[int, list[Hop | None]] = {}
+        for family, top in ((4, V4_MAX), (6, V6_MAX)):
+            bounds = {0}
+            for route in routes:
+                for text in route.address_prefixes:
+                    network = parse_prefix(text)
+                    if network is not None and network.version == family:
+                        bounds.add(int(network.network_address))
+                        if int(network.broadcast_address) < top:
+                            bounds.add(int(network.broadcast_address) + 1)
+            starts = sorted(bounds)
+            make = IPv4Address if family == 4 else IPv6Address
+            self.starts[family] = starts
+            self.hops[family] = [self._decide(next_hop(routes, make(start))) for start in starts]
+
+    @staticmethod
+    def _decide(chosen: EffectiveRoute | None) -> Hop | None:
+        if chosen is None or chosen.next_hop_type is NextHopType.NONE:
+            return "no-route"
+        if chosen.next_hop_type is NextHopType.VIRTUAL_APPLIANCE:
+            return "appliance"
+        return None
+
+    def hop(self, address: IPv4Address | IPv6Address) -> Hop | None:
+        starts = self.starts[address.version]
+        return self.hops[address.version][bisect_right(starts, int(address)) - 1]
+
+
 # --- the legs --------------------------------------------------------------------------------------------
 
 
 class Reachability:
-    """Reachability questions over one topology (``matrix()`` and ``intents(...)``)."""
+    """Reachability questions over one topology (``matrix()`` and ``intents(...)``).
+
+    NICs with the same chain (same subnet, NIC NSG, subscription, and whether they are private endpoints) differ
+    only in their addresses; an address's class in the rules' space says what the chain can tell of it. A pair's
+    answer is therefore computed once per (chain, class) of each side and rendered for each pair by substituting
+    its addresses (``render.Shape``); that the shared answer equals the per-pair one is property-tested.
+    """
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self.engine = Engine(topology)
         self.nics = sorted(topology.nics.values(), key=lambda n: n.id.casefold())
         self._representative: dict[tuple[object, ...], NicPolicy] = {}
-        self._routes: dict[str, tuple[EffectiveRoute, ...]] = {}
+        self._routes: dict[str, _RouteMap] = {}
+        self._parsed: dict[str, IPv4Address | IPv6Address] = {}
+        self._keys: dict[str, tuple[object, ...]] = {}
+        self._addresses = {nic.id: nic_addresses(nic) for nic in self.nics}
         for nic in self.nics:
             key = self._policy_key(nic)
             if key not in self._representative:
                 self._representative[key] = self.engine.policy(nic.id)
 
     def _policy_key(self, nic: NetworkInterface) -> tuple[object, ...]:
-        """What a NIC's policy depends on besides its addresses: its NSGs, VNet, subscription and routes."""
-        subnet = self.topology.subnet(nic.subnet)
-        return (
-            id_key(subnet.network_security_group) if subnet and subnet.network_security_group else None,
-            id_key(nic.network_security_group) if nic.network_security_group else None,
-            id_key(subnet.vnet_id) if subnet else None,
-            id_key(subnet.route_table) if subnet and subnet.route_table else None,
-            nic.subscription_id.casefold(),
-        )
+        """What a NIC's chain depends on besides its addresses: its subnet (subnet NSG, VNet and its peerings,
+        routes, admin rules, endpoint policies), its own NSG, its subscription (SMTP) and whether it is a private
+        endpoint's."""
+        key = self._keys.get(nic.id)
+        if key is None:
+            key = self._keys[nic.id] = (
+                id_key(nic.subnet) if nic.subnet else None,
+                id_key(nic.network_security_group) if nic.network_security_group else None,
+                nic.subscription_id.casefold(),
+                self.topology.is_private_endpoint_nic(nic.id),
+            )
+        return key
 
     def _space(self, addresses: Iterable[AddressSet], ports: Iterable[PortSet], protocols: Iterable[int]) -> None:
         """Two spaces: one fine enough to evaluate (every NIC address its own class), one with only the rules'
@@ -235,9 +340,8 @@ class Reachability:
         for policy in policies:
             register_policy(space, policy)
         for nic in self.nics:
-            for cfg in nic.ip_configurations:
-                if cfg.private_ip_address:
-                    register_addresses(space, _point(cfg.private_ip_address))
+            for address in self._addresses[nic.id]:
+                register_addresses(space, _point(address))
         for addresses_set in extra:
             register_addresses(space, addresses_set)
         for port_set in ports:
@@ -248,18 +352,30 @@ class Reachability:
         self.space = space
         self.compiled = {key: CompiledPolicy(space, policy) for key, policy in self._representative.items()}
         self._legs: dict[tuple[object, ...], list[tuple[Box, Decision]]] = {}
+        self._outcomes: dict[tuple[object, ...], tuple[_Outcome, ...]] = {}
+        self._classes: dict[str, int] = {}
+        self._summaries: dict[tuple[int, ...], str] = {}
+        self._shapes: dict[tuple[object, ...], Shape] = {}
+
+    def _shape(self, box: Box, direction: Direction, keep_remote: bool) -> Shape:
+        """``render.shape_of``, remembered: pieces of different address pairs share their protocol and port fields."""
+        key = (direction, box[0], box[1], box[3], box[5], box[4] if keep_remote else None)
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shapes[key] = shape_of(self.space, box, direction, keep_remote)
+        return shape
 
     def _leg(
         self, nic: NetworkInterface, direction: Direction, local: str, remote: AddressSet, region: Box
     ) -> list[tuple[Box, Decision]]:
         """The NIC's chain over ``region`` (local = ``local``, remote ⊆ ``remote``), pieces with decisions."""
-        family = ip_address(local).version
+        family = region[0]
         remote_key, point = self._remote_key(family, remote)
         key = (
             self._policy_key(nic),
             direction,
             family,
-            self._class_of_point(family, local),
+            self._class_of_point(local),
             remote_key,
             region[1],
             region[3],
@@ -276,9 +392,12 @@ class Reachability:
             for box, decision in cached
         ]
 
-    def _class_of_point(self, family: int, address: str) -> int:
-        partition = self.rule_space.addresses(family)
-        return partition.value_mask(int(ip_address(address)))
+    def _class_of_point(self, address: str) -> int:
+        known = self._classes.get(address)
+        if known is None:
+            value = self._ip(address)
+            known = self._classes[address] = self.rule_space.addresses(value.version).value_mask(int(value))
+        return known
 
     def _remote_key(self, family: int, remote: AddressSet) -> tuple[tuple[int, ...], bool]:
         """Single remote addresses are keyed by their rule-space class, other sets by value."""
@@ -299,15 +418,16 @@ class Reachability:
         """Why the source's effective routes (``engine.routes``) cannot carry a flow to ``destination``: ``no-route``
         (no route, or next hop ``None``), ``appliance`` (a virtual appliance takes it); None when they can."""
         subnet_key = id_key(source.subnet or "")
-        routes = self._routes.get(subnet_key)
-        if routes is None:
-            routes = self._routes[subnet_key] = effective_routes(self.topology, source)
-        chosen = next_hop(routes, ip_address(destination))
-        if chosen is None or chosen.next_hop_type is NextHopType.NONE:
-            return "no-route"
-        if chosen.next_hop_type is NextHopType.VIRTUAL_APPLIANCE:
-            return "appliance"
-        return None
+        table = self._routes.get(subnet_key)
+        if table is None:
+            table = self._routes[subnet_key] = _RouteMap(effective_routes(self.topology, source))
+        return table.hop(self._ip(destination))
+
+    def _ip(self, text: str) -> IPv4Address | IPv6Address:
+        known = self._parsed.get(text)
+        if known is None:
+            known = self._parsed[text] = ip_address(text)
+        return known
 
     def has_public_ip(self, nic: NetworkInterface) -> bool:
         return any(cfg.public_ip_address for cfg in nic.ip_configurations)
@@ -336,36 +456,143 @@ class Reachability:
 
     # --- NIC to NIC -----------------------------------------------------------------------------------
 
-    def _pair(
-        self, source: NetworkInterface, destination: NetworkInterface, protocols: int, sports: int, dports: int
-    ) -> tuple[list[FlowBox], list[BlockedBox], bool]:
-        """Allowed and blocked boxes (destination-inbound view; blocked at the source: source-outbound view)."""
-        space = self.space
-        src_ip, dst_ip = _primary_ip(source), _primary_ip(destination)
-        if src_ip is None or dst_ip is None or ip_address(src_ip).version != ip_address(dst_ip).version:
-            return [], [], False
+    def _combination(
+        self,
+        source: NetworkInterface,
+        src_ip: str,
+        destination: NetworkInterface,
+        dst_ip: str,
+        protocols: int,
+        sports: int,
+        dports: int,
+    ) -> tuple[_Outcome, ...]:
+        """One source address to one destination address (same family), as shapes: shared by every pair of
+        addresses with the same chains, classes and route."""
+        routed = self.route(source, dst_ip)
+        key = (
+            self._policy_key(source),
+            self._class_of_point(src_ip),
+            self._policy_key(destination),
+            self._class_of_point(dst_ip),
+            routed,
+            protocols,
+            sports,
+            dports,
+        )
+        cached = self._outcomes.get(key)
+        if cached is not None:
+            return cached
         family = ip_address(src_ip).version
         src, dst = _point(src_ip), _point(dst_ip)
         outbound_region = self._box(family, protocols, src, sports, dst, dports)
-        routed = self.route(source, dst_ip)
+        out: list[_Outcome] = []
         if routed is not None:
-            box = flow_box(space, outbound_region, source.id, Direction.OUTBOUND)
-            return [], [BlockedBox(box, None, routed)], routed == "appliance"
+            out.append(_Outcome(self._shape(outbound_region, Direction.OUTBOUND, False), False, None, routed))
+            self._outcomes[key] = tuple(out)
+            return self._outcomes[key]
+        # Both legs over the whole region, once each (their answers are shared by many pairs), then met piece by
+        # piece: a flow is allowed when the source's outbound chain and the destination's inbound chain allow it.
+        passed: list[Box] = []
+        for out_box, out_decision in self._leg(source, Direction.OUTBOUND, src_ip, dst, outbound_region):
+            if out_decision.allowed:
+                passed.append((family, out_box[1], out_box[4], out_box[5], out_box[2], out_box[3]))
+            else:
+                shape = self._shape(out_box, Direction.OUTBOUND, False)
+                out.append(_Outcome(shape, False, out_decision.rule_name, _hop("source", out_decision)))
+        if passed:
+            inbound_region = (family, protocols, outbound_region[4], dports, outbound_region[2], sports)
+            met: dict[Decision, list[Box]] = {}
+            for in_box, in_decision in self._leg(destination, Direction.INBOUND, dst_ip, src, inbound_region):
+                for flipped in passed:
+                    hit = intersect(flipped, in_box)
+                    if hit is not None:
+                        met.setdefault(in_decision, []).append(hit)
+            for in_decision, boxes in met.items():
+                hop = None if in_decision.allowed else _hop("destination", in_decision)
+                for box in merge_boxes(boxes):
+                    shape = self._shape(box, Direction.INBOUND, False)
+                    out.append(
+                        _Outcome(shape, in_decision.allowed, None if hop is None else in_decision.rule_name, hop)
+                    )
+        cached = self._outcomes[key] = tuple(out)
+        return cached
+
+    def _parts(
+        self, source: NetworkInterface, destination: NetworkInterface, protocols: int, sports: int, dports: int
+    ) -> list[tuple[tuple[_Outcome, ...], str, str]]:
+        """The shared answers for every (source address, destination address) pair of one family."""
+        parts: list[tuple[tuple[_Outcome, ...], str, str]] = []
+        for src_ip in self._addresses[source.id]:
+            for dst_ip in self._addresses[destination.id]:
+                if (":" in src_ip) == (":" in dst_ip):
+                    outcomes = self._combination(source, src_ip, destination, dst_ip, protocols, sports, dports)
+                    parts.append((outcomes, src_ip, dst_ip))
+        return parts
+
+    def _pair(
+        self, source: NetworkInterface, destination: NetworkInterface, protocols: int, sports: int, dports: int
+    ) -> tuple[list[FlowBox], list[BlockedBox], bool]:
+        """Allowed and blocked boxes over every address of both NICs (destination-inbound view; blocked at the
+        source: source-outbound view), and whether an appliance took some."""
+        parts = self._parts(source, destination, protocols, sports, dports)
+        allowed, blocked = self._render_parts(source.id, destination.id, parts)
+        return allowed, blocked, any(o.hop == "appliance" for outcomes, _, _ in parts for o in outcomes)
+
+    def _render_parts(
+        self, source_id: str, destination_id: str, parts: list[tuple[tuple[_Outcome, ...], str, str]]
+    ) -> tuple[list[FlowBox], list[BlockedBox]]:
+        if len(parts) == 1:  # the usual case: one address per NIC and family
+            outcomes, src_ip, dst_ip = parts[0]
+            items = [(o, (dst_ip,), (src_ip,)) for o in outcomes]
+            return self._render(source_id, destination_id, items, outbound=(src_ip, dst_ip))
+        grouped: dict[_Outcome, list[tuple[str, str]]] = {}
+        for outcomes, src_ip, dst_ip in parts:
+            for outcome in outcomes:
+                grouped.setdefault(outcome, []).append((dst_ip, src_ip))
+        return self._render_grouped(source_id, destination_id, grouped)
+
+    def _render(
+        self,
+        source_id: str,
+        destination_id: str,
+        items: Iterable[tuple[_Outcome, tuple[str, ...], tuple[str, ...]]],
+        outbound: tuple[str, str],
+    ) -> tuple[list[FlowBox], list[BlockedBox]]:
+        """Outcomes as boxes: inbound shapes at the destination (local = its address), outbound ones at the source
+        (local = ``outbound[0]``, remote = ``outbound[1]``)."""
         allowed: list[FlowBox] = []
         blocked: list[BlockedBox] = []
-        for out_box, out_decision in self._leg(source, Direction.OUTBOUND, src_ip, dst, outbound_region):
-            if not out_decision.allowed:
-                rendered = flow_box(space, out_box, source.id, Direction.OUTBOUND)
-                blocked.append(BlockedBox(rendered, out_decision.rule_name, _hop("source", out_decision)))
-                continue
-            inbound_region = (family, out_box[1], out_box[4], out_box[5], out_box[2], out_box[3])
-            for in_box, in_decision in self._leg(destination, Direction.INBOUND, dst_ip, src, inbound_region):
-                rendered = flow_box(space, in_box, destination.id, Direction.INBOUND)
-                if in_decision.allowed:
-                    allowed.append(rendered)
+        for outcome, local, remote in items:
+            shape = outcome.shape
+            if shape.direction is Direction.INBOUND:
+                box = shape.box(destination_id, local, remote)
+            else:
+                box = shape.box(source_id, (outbound[0],), (outbound[1],))
+            if outcome.allowed:
+                allowed.append(box)
+            else:
+                blocked.append(BlockedBox(box, outcome.rule, outcome.hop or "destination-nic"))
+        return allowed, blocked
+
+    def _render_grouped(
+        self, source_id: str, destination_id: str, grouped: dict[_Outcome, list[tuple[str, str]]]
+    ) -> tuple[list[FlowBox], list[BlockedBox]]:
+        """Outcomes of several address pairs (inbound view: (destination address, source address)), each merged
+        into few boxes over several addresses."""
+        allowed: list[FlowBox] = []
+        blocked: list[BlockedBox] = []
+        for outcome, pairs in grouped.items():
+            shape = outcome.shape
+            inbound = shape.direction is Direction.INBOUND
+            oriented = pairs if inbound else [(src, dst) for dst, src in pairs]
+            nic_id = destination_id if inbound else source_id
+            for local, remote in _products(oriented):
+                box = shape.box(nic_id, local, remote)
+                if outcome.allowed:
+                    allowed.append(box)
                 else:
-                    blocked.append(BlockedBox(rendered, in_decision.rule_name, _hop("destination", in_decision)))
-        return allowed, blocked, False
+                    blocked.append(BlockedBox(box, outcome.rule, outcome.hop or "destination-nic"))
+        return allowed, blocked
 
     def _from_addresses(
         self,
@@ -375,48 +602,84 @@ class Reachability:
         sports: int,
         dports: int,
         hop: Hop | None,
+        internet: bool = False,
     ) -> tuple[list[FlowBox], list[BlockedBox]]:
-        space = self.space
-        dst_ip = _primary_ip(destination)
-        if dst_ip is None:
-            return [], []
-        family = ip_address(dst_ip).version
-        region = self._box(family, protocols, _point(dst_ip), dports, remote, sports)
-        if not region[4]:
-            return [], []
-        if hop is not None:
-            return [], [BlockedBox(flow_box(space, region, destination.id, Direction.INBOUND), None, hop)]
-        allowed: list[FlowBox] = []
-        blocked: list[BlockedBox] = []
-        for box, decision in self._leg(destination, Direction.INBOUND, dst_ip, remote, region):
-            rendered = flow_box(space, box, destination.id, Direction.INBOUND)
-            if decision.allowed:
-                allowed.append(rendered)
-            else:
-                blocked.append(BlockedBox(rendered, decision.rule_name, _hop("destination", decision)))
-        return allowed, blocked
+        """Flows from the addresses ``remote`` to every address of the NIC (from the Internet: to those behind
+        its public IPs) of their family."""
+        locals_ = _internet_facing_addresses(destination) if internet else self._addresses[destination.id]
+        grouped: dict[_Outcome, list[tuple[str, str]]] = {}
+        for local in locals_:
+            for outcome in self._address_leg(
+                destination, Direction.INBOUND, local, remote, protocols, dports, sports, hop
+            ):
+                grouped.setdefault(outcome, []).append((local, ""))
+        return self._render_sets(destination.id, grouped)
 
     def _to_addresses(
         self, source: NetworkInterface, remote: AddressSet, protocols: int, sports: int, dports: int, hop: Hop | None
     ) -> tuple[list[FlowBox], list[BlockedBox]]:
-        space = self.space
-        src_ip = _primary_ip(source)
-        if src_ip is None:
-            return [], []
-        family = ip_address(src_ip).version
-        region = self._box(family, protocols, _point(src_ip), sports, remote, dports)
-        if not region[4]:
-            return [], []
-        if hop is not None:
-            return [], [BlockedBox(flow_box(space, region, source.id, Direction.OUTBOUND), None, hop)]
+        """Flows from every address of the NIC to the addresses ``remote`` of their family."""
+        grouped: dict[_Outcome, list[tuple[str, str]]] = {}
+        for local in self._addresses[source.id]:
+            for outcome in self._address_leg(source, Direction.OUTBOUND, local, remote, protocols, sports, dports, hop):
+                grouped.setdefault(outcome, []).append((local, ""))
+        return self._render_sets(source.id, grouped)
+
+    def _address_leg(
+        self,
+        nic: NetworkInterface,
+        direction: Direction,
+        local: str,
+        remote: AddressSet,
+        protocols: int,
+        local_ports: int,
+        remote_ports: int,
+        hop: Hop | None,
+    ) -> tuple[_Outcome, ...]:
+        """One leg between one NIC address and a set of remote addresses (of its family), as shapes keeping the
+        remote set; shared by the NIC addresses of one chain and class."""
+        family = ip_address(local).version
+        part = _family_part(remote, family)
+        key = (
+            "set",
+            self._policy_key(nic),
+            direction,
+            self._class_of_point(local),
+            self._remote_key(family, part)[0],
+            hop,
+            protocols,
+            local_ports,
+            remote_ports,
+        )
+        cached = self._outcomes.get(key)
+        if cached is not None:
+            return cached
+        region = self._box(family, protocols, _point(local), local_ports, part, remote_ports)
+        out: list[_Outcome] = []
+        leg = "destination" if direction is Direction.INBOUND else "source"
+        if region[4] and hop is not None:
+            out.append(_Outcome(self._shape(region, direction, True), False, None, hop))
+        elif region[4]:
+            for box, decision in self._leg(nic, direction, local, part, region):
+                shape = self._shape(box, direction, True)
+                if decision.allowed:
+                    out.append(_Outcome(shape, True))
+                else:
+                    out.append(_Outcome(shape, False, decision.rule_name, _hop(leg, decision)))
+        cached = self._outcomes[key] = tuple(out)
+        return cached
+
+    def _render_sets(
+        self, nic_id: str, grouped: dict[_Outcome, list[tuple[str, str]]]
+    ) -> tuple[list[FlowBox], list[BlockedBox]]:
         allowed: list[FlowBox] = []
         blocked: list[BlockedBox] = []
-        for box, decision in self._leg(source, Direction.OUTBOUND, src_ip, remote, region):
-            rendered = flow_box(space, box, source.id, Direction.OUTBOUND)
-            if decision.allowed:
-                allowed.append(rendered)
+        for outcome, pairs in grouped.items():
+            box = outcome.shape.box(nic_id, tuple(dict.fromkeys(local for local, _ in pairs)))
+            if outcome.allowed:
+                allowed.append(box)
             else:
-                blocked.append(BlockedBox(rendered, decision.rule_name, _hop("source", decision)))
+                blocked.append(BlockedBox(box, outcome.rule, outcome.hop or "destination-nic"))
         return allowed, blocked
 
     def internet_of(self, nic: NetworkInterface) -> AddressSet:
@@ -432,19 +695,45 @@ class Reachability:
         names = {n.id: n.name for n in self.nics}
         for destination in self.nics:
             internet = self.internet_of(destination)
-            allowed, blocked = self._from_addresses(internet, destination, *full, self.internet_inbound(destination))
+            hop = self.internet_inbound(destination)
+            allowed, blocked = self._from_addresses(internet, destination, *full, hop, internet=True)
             cells[(INTERNET, destination.id)] = self._cell(INTERNET, destination.id, allowed, blocked)
         for source in self.nics:
             for destination in self.nics:
-                if source is destination:
-                    continue
-                allowed, blocked, _ = self._pair(source, destination, *full)
-                cells[(source.id, destination.id)] = self._cell(source.id, destination.id, allowed, blocked)
+                if source is not destination:
+                    cells[(source.id, destination.id)] = self._pair_cell(source, destination, *full)
         return Matrix((INTERNET, *(n.id for n in self.nics)), tuple(n.id for n in self.nics), cells, names)
 
     def _cell(self, source: str, destination: str, allowed: list[FlowBox], blocked: list[BlockedBox]) -> Cell:
         reachable: bool | Literal["partial"] = False if not allowed else True if not blocked else "partial"
         return Cell(source, destination, reachable, summarize(allowed), tuple(allowed), tuple(b.hop for b in blocked))
+
+    def _pair_cell(
+        self, source: NetworkInterface, destination: NetworkInterface, protocols: int, sports: int, dports: int
+    ) -> Cell:
+        """A pair's cell from its shared answers: reachability, flows and summary without rendering a box."""
+        parts = self._parts(source, destination, protocols, sports, dports)
+        outcomes = [o for part, _, _ in parts for o in part]
+        any_allowed = any(o.allowed for o in outcomes)
+        any_blocked = not all(o.allowed for o in outcomes)
+        reachable: bool | Literal["partial"] = False if not any_allowed else True if not any_blocked else "partial"
+        shared = tuple(id(part) for part, _, _ in parts)
+        summary = self._summaries.get(shared)
+        if summary is None:
+            summary = self._summaries[shared] = summarize(self._render_parts(source.id, destination.id, parts)[0])
+
+        def render() -> tuple[FlowBox, ...]:
+            return tuple(self._render_parts(source.id, destination.id, parts)[0])
+
+        return Cell(
+            source.id,
+            destination.id,
+            reachable,
+            summary,
+            render,
+            tuple(o.hop for o in outcomes if not o.allowed and o.hop is not None),
+            sum(o.shape.flows for o in outcomes if o.allowed),
+        )
 
     # --- intents --------------------------------------------------------------------------------------
 
@@ -527,7 +816,7 @@ class Reachability:
         elif destination.nics:
             for d in destination.nics:
                 remote, hop = self._inbound_remote(source, d)
-                a, b = self._from_addresses(remote, d, pmask, smask, dmask, hop)
+                a, b = self._from_addresses(remote, d, pmask, smask, dmask, hop, internet=source.internet)
                 allowed += a
                 blocked += b
         else:

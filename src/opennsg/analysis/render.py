@@ -160,6 +160,66 @@ def flow_box(space: Space, box: Box, nic_id: str, direction: Direction) -> FlowB
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A box with its protocol and port fields rendered and its addresses left out (``remote`` kept when it is not
+    one address): the boxes of NICs that no rule tells apart differ only in their addresses, so they share a shape
+    and each is rendered by substituting its own (``box``)."""
+
+    direction: Direction
+    family: int
+    protocols: tuple[str, ...]
+    local_ports: tuple[str, ...]
+    remote_ports: tuple[str, ...]
+    #: Flows per local address and per remote address (protocols × local ports × remote ports).
+    flows: int
+    protocol: int
+    local_port: int
+    remote_port: int
+    #: A remote set rendered with its size and witness address, or None when the remote is the caller's address.
+    remote: tuple[tuple[str, ...], int, str] | None = None
+
+    def box(self, nic_id: str, local: tuple[str, ...], remote: tuple[str, ...] = ()) -> FlowBox:
+        """The box at ``nic_id`` with local addresses ``local`` (single IPs) and, unless the shape holds its remote
+        set, remote addresses ``remote`` (single IPs)."""
+        if self.remote is not None:
+            remote_texts, remote_count, remote_ip = self.remote
+        else:
+            remote_texts, remote_count, remote_ip = remote, len(remote), remote[0]
+        return FlowBox(
+            self.protocols,
+            local,
+            self.local_ports,
+            remote_texts,
+            self.remote_ports,
+            self.flows * len(local) * remote_count,
+            Witness(nic_id, self.direction, self.protocol, local[0], self.local_port, remote_ip, self.remote_port),
+        )
+
+
+def shape_of(space: Space, box: Box, direction: Direction, keep_remote: bool) -> Shape:
+    """The shape of a box whose local address is one address (``keep_remote``: render its remote set too)."""
+    family = box[0]
+    ports = space.ports
+    sample = witness(space, box, "", direction)
+    remote = None
+    if keep_remote:
+        addresses = space.addresses(family)
+        remote = (tuple(address_texts(family, addresses.intervals(box[4]))), addresses.count(box[4]), sample.remote_ip)
+    return Shape(
+        direction,
+        family,
+        tuple(protocol_texts(space.protocols.intervals(box[1]))),
+        tuple(port_texts(ports.intervals(box[3]))),
+        tuple(port_texts(ports.intervals(box[5]))),
+        space.protocols.count(box[1]) * ports.count(box[3]) * ports.count(box[5]),
+        sample.protocol,
+        sample.local_port,
+        sample.remote_port,
+        remote,
+    )
+
+
 def address_names(policy: NicPolicy) -> dict[tuple[str, ...], str]:
     """The built-in tags at a NIC as address lists, to name them in descriptions."""
     names: dict[tuple[str, ...], str] = {}

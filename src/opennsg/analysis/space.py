@@ -14,11 +14,16 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from opennsg.engine.addresses import V4_MAX, V6_MAX, Interval, merge_intervals
 
 PROTOCOL_MAX = 255
 PORT_MAX = 65535
 IntervalSet = tuple[Interval, ...]
+#: Masks with at most this many classes are read bit by bit; larger ones as numpy arrays.
+_VECTOR_FROM = 48
 
 
 def bits(mask: int) -> Iterator[int]:
@@ -50,6 +55,9 @@ class Partition:
     #: Identity caches (registered sets, masks by object): they hold the objects, so ids stay unique.
     _seen: dict[int, IntervalSet] = field(default_factory=dict)
     _by_id: dict[int, tuple[IntervalSet, int]] = field(default_factory=dict)
+    #: Vector forms: the class of each elementary interval, and the classes' weights when they fit in int64.
+    _element_class: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _weights: npt.NDArray[np.int64] | None = None
 
     def register(self, intervals: IntervalSet) -> None:
         if id(intervals) in self._seen:
@@ -96,6 +104,8 @@ class Partition:
         self.full = (1 << len(weights)) - 1
         self._masks = {}
         self._by_id = {}
+        self._element_class = np.asarray(element_class, dtype=np.int64)
+        self._weights = np.asarray(weights, dtype=np.int64) if self.top <= V4_MAX else None
 
     @property
     def size(self) -> int:
@@ -126,13 +136,35 @@ class Partition:
         self._by_id[id(intervals)] = (intervals, mask)
         return mask
 
+    def _classes(self, mask: int) -> npt.NDArray[np.bool_]:
+        """``mask`` as one boolean per class."""
+        size = len(self.weights)
+        raw = np.frombuffer(mask.to_bytes((size + 7) // 8, "little"), dtype=np.uint8)
+        return np.unpackbits(raw, count=size, bitorder="little").astype(bool)
+
     def count(self, mask: int) -> int:
+        """How many values ``mask`` holds (exact; IPv6 weights exceed int64, so they are summed as Python ints)."""
+        if mask.bit_count() <= _VECTOR_FROM:
+            weights = self.weights
+            return sum(weights[c] for c in bits(mask))
+        classes = self._classes(mask)
+        if self._weights is not None:
+            return int(self._weights[classes].sum())
         weights = self.weights
-        return sum(weights[c] for c in bits(mask))
+        return sum(weights[int(c)] for c in np.flatnonzero(classes))
 
     def intervals(self, mask: int) -> IntervalSet:
-        spans = [span for c in bits(mask) for span in self.class_intervals[c]]
-        return merge_intervals(spans)
+        """``mask`` as merged intervals: runs of consecutive elementary intervals whose class is in it."""
+        if mask.bit_count() <= _VECTOR_FROM:
+            return merge_intervals(span for c in bits(mask) for span in self.class_intervals[c])
+        inside = self._classes(mask)[self._element_class].astype(np.int8)
+        edges = np.diff(inside, prepend=np.int8(0), append=np.int8(0))
+        first = np.flatnonzero(edges == 1)
+        after = np.flatnonzero(edges == -1)
+        starts, top = self.starts, self.top
+        return tuple(
+            (starts[int(i)], starts[int(j)] - 1 if j < len(starts) else top) for i, j in zip(first, after, strict=True)
+        )
 
     def lowest(self, mask: int) -> int:
         """The smallest value in ``mask`` (classes are numbered in order of their first value)."""
