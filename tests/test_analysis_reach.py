@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from ipaddress import ip_address, ip_network
 from itertools import product
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from boxes import contains, witness_flow
+from boxes import contains, size, witness_flow
 from conftest import World, rid, rule
 from opennsg.analysis.reach import Intent, Reachability
+from opennsg.analysis.symbolic import CompiledPolicy, build_space, evaluate_boxes
 from opennsg.arm import export_topology
 from opennsg.cli.main import app
 from opennsg.engine import Engine
+from opennsg.engine.addresses import AddressSet
 from opennsg.engine.flow import Flow
-from opennsg.model import Route, RouteTable, Topology
+from opennsg.engine.routes import effective_routes, next_hop
+from opennsg.model import Direction, NetworkInterface, Route, RouteTable, Topology
+from opennsg.model.routes import NextHopType
+from strategies import _flow_ports, topologies
 
 
 def _world(world: World) -> Topology:
@@ -235,3 +243,112 @@ def test_public_ip_sku_and_private_subnet_egress(world: World) -> None:
     assert answer("Basic", None, None) == ["Reachable:", "Reachable:"]
     assert answer("", False, None) == ["Unreachable:no-route", "Unreachable:no-egress"]  # private subnet
     assert answer("", False, rid("natGateways", "nat")) == ["Unreachable:no-route", "Reachable:"]
+
+
+# --- every address of a NIC; the shared answers equal each pair's own -----------------------------------------
+
+
+def test_secondary_and_ipv6_addresses_are_reached(world: World) -> None:
+    """Pairs and intents use every IP configuration (secondary IPv4, IPv6), not the primary alone; the Internet
+    reaches only the configuration behind the public IP."""
+    nsg = world.nsg(
+        "app",
+        rule("secondary-only", 100, "Inbound", "Allow", "Tcp", "VirtualNetwork", "10.0.1.6", "8443"),
+        rule("v6-ssh", 110, "Inbound", "Allow", "Tcp", "VirtualNetwork", "fd00:0:0:1::5", "22"),
+        rule("web-from-internet", 120, "Inbound", "Allow", "Tcp", "Internet", "*", "443"),
+        rule("deny-rest", 200, "Inbound", "Deny", "*", "*", "*", "*"),
+    )
+    subnet = world.subnet("app", "10.0.1.0/24", "fd00:0:0:1::/64", nsg=nsg)
+    world.nic("client", subnet, "10.0.1.4", "fd00:0:0:1::4")
+    world.nic("server", subnet, "10.0.1.5", "10.0.1.6", "fd00:0:0:1::5")
+    topology = world.topology()
+    server = next(n for n in topology.nics.values() if n.name == "server")
+    configs = tuple(
+        replace(c, public_ip_address=rid("publicIPAddresses", "pip")) if c.private_ip_address == "10.0.1.6" else c
+        for c in server.ip_configurations
+    )
+    topology = topology.with_(
+        nics=[replace(n, ip_configurations=configs) if n is server else n for n in topology.nics.values()]
+    )
+    client = next(n for n in topology.nics.values() if n.name == "client")
+    matrix = Reachability(topology).matrix()
+    cell = matrix.cell(client.id, server.id)
+    assert cell is not None and cell.summary == "TCP 22, 8443; UDP —; ICMP —"
+    reached = {(b.local_addresses, tuple(b.local_ports)) for b in cell.allowed}
+    assert reached == {(("10.0.1.6",), ("8443",)), (("fd00:0:0:1::5",), ("22",))}
+    assert cell.flows == sum(size(b.to_json()) for b in cell.allowed)
+    internet = matrix.cell("Internet", server.id)
+    assert internet is not None and {b.local_addresses for b in internet.allowed} == {("10.0.1.6",)}
+    (result,) = Reachability(topology).intents([Intent("ssh", "client", "server", "TCP", ("22",))])
+    assert result.result == "PartiallyReachable"  # IPv6 reaches 22, IPv4 does not
+    assert [b.local_addresses for b in result.allowed] == [("fd00:0:0:1::5",)]
+    engine = Engine(topology)
+    for box in (*cell.allowed, *result.allowed):
+        nic_id, flow = witness_flow(box.to_json()["witness"])
+        assert engine.verify(nic_id, flow).allowed
+
+
+def _routed(topology: Topology, source: NetworkInterface, destination: str) -> bool:
+    chosen = next_hop(effective_routes(topology, source), ip_address(destination))
+    return chosen is not None and chosen.next_hop_type not in (NextHopType.NONE, NextHopType.VIRTUAL_APPLIANCE)
+
+
+def _own_allowed_flows(topology: Topology, engine: Engine, source: NetworkInterface, dest: NetworkInterface) -> int:
+    """The pair evaluated alone, on its own two policies, address pair by address pair (no sharing)."""
+    total = 0
+    src_policy, dst_policy = engine.policy(source.id), engine.policy(dest.id)
+    for a in (c.private_ip_address for c in source.ip_configurations if c.private_ip_address):
+        for b in (c.private_ip_address for c in dest.ip_configurations if c.private_ip_address):
+            if ip_address(a).version != ip_address(b).version or not _routed(topology, source, b):
+                continue
+            points = [AddressSet.of([ip_network(a)]), AddressSet.of([ip_network(b)])]
+            space = build_space([src_policy, dst_policy], extra=points)
+            out_c, in_c = CompiledPolicy(space, src_policy), CompiledPolicy(space, dst_policy)
+            family = ip_address(a).version
+            addresses = space.addresses(family)
+            la, lb = (addresses.mask(p.v4 if family == 4 else p.v6) for p in points)
+            full = (space.protocols.full, space.ports.full)
+            region = (family, full[0], la, full[1], lb, full[1])
+            for box, _, decision in evaluate_boxes(out_c, Direction.OUTBOUND, [(region, None)]):
+                if decision.allowed:
+                    flipped = (family, box[1], box[4], box[5], box[2], box[3])
+                    inbound = evaluate_boxes(in_c, Direction.INBOUND, [(flipped, None)])
+                    total += sum(space.count(piece) for piece, _, d in inbound if d.allowed)
+    return total
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(topologies(), st.data())
+def test_shared_answers_equal_each_pairs_own(topology: Topology, data: st.DataObject) -> None:
+    """NICs of one chain and rule class share one answer per pair: it must be each pair's own — flow by flow
+    (``verify_path`` with the pair's addresses, and the source's routes) and in size (the pair evaluated alone)."""
+    matrix = Reachability(topology).matrix()
+    engine = Engine(topology)
+    nics = sorted(topology.nics.values(), key=lambda n: n.key)
+    ports = st.sampled_from(_flow_ports(topology)) | st.integers(0, 65535)
+    for source, dest in product(nics, nics):
+        if source is dest:
+            continue
+        cell = matrix.cell(source.id, dest.id)
+        assert cell is not None
+        boxes = [b.to_json() for b in cell.allowed]
+        assert cell.flows == sum(size(b) for b in boxes) == _own_allowed_flows(topology, engine, source, dest)
+        assert cell.reachable is not False or not boxes
+        for box in boxes:
+            nic_id, flow = witness_flow(box["witness"])
+            assert nic_id == dest.id and engine.verify(nic_id, flow).allowed
+        pairs = [
+            (a, b)
+            for a in (c.private_ip_address for c in source.ip_configurations if c.private_ip_address)
+            for b in (c.private_ip_address for c in dest.ip_configurations if c.private_ip_address)
+            if ip_address(a).version == ip_address(b).version
+        ]
+        for _ in range(3 if pairs else 0):
+            a, b = data.draw(st.sampled_from(pairs))
+            protocol = data.draw(st.sampled_from([6, 17, 1, 58, 50]) | st.integers(0, 255))
+            ported = protocol in (6, 17)
+            sport, dport = (data.draw(ports), data.draw(ports)) if ported else (None, None)
+            path = engine.verify_path(source.id, dest.id, protocol, a, sport, b, dport)
+            inbound = Flow(Direction.INBOUND, protocol, ip_address(b), dport, ip_address(a), sport)
+            expected = path.allowed and _routed(topology, source, b)
+            assert any(contains(box, inbound) for box in boxes) == expected, (source.name, dest.name, a, b)

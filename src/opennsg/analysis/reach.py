@@ -469,7 +469,9 @@ class Reachability:
         """One source address to one destination address (same family), as shapes: shared by every pair of
         addresses with the same chains, classes and route."""
         routed = self.route(source, dst_ip)
+        family = self._ip(src_ip).version
         key = (
+            family,  # classes are numbered per family: equal masks of two families are different classes
             self._policy_key(source),
             self._class_of_point(src_ip),
             self._policy_key(destination),
@@ -482,7 +484,6 @@ class Reachability:
         cached = self._outcomes.get(key)
         if cached is not None:
             return cached
-        family = ip_address(src_ip).version
         src, dst = _point(src_ip), _point(dst_ip)
         outbound_region = self._box(family, protocols, src, sports, dst, dports)
         out: list[_Outcome] = []
@@ -642,6 +643,7 @@ class Reachability:
         part = _family_part(remote, family)
         key = (
             "set",
+            family,
             self._policy_key(nic),
             direction,
             self._class_of_point(local),
