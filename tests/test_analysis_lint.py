@@ -14,12 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 from conftest import World, rule
-from opennsg.analysis.lint import lint_topology
+from opennsg.analysis.lint import Linter, lint_topology
+from opennsg.analysis.space import intersect
+from opennsg.analysis.symbolic import FAMILIES, evaluate_boxes, first_match
 from opennsg.arm import export_topology
 from opennsg.cli.main import app
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
-from opennsg.model import ServiceTag, ServiceTags, Topology
+from opennsg.model import Access, ServiceTag, ServiceTags, Topology
 from opennsg.model.ids import id_key
 from strategies import topology_and_flows
 
@@ -335,3 +337,62 @@ def test_locator_finds_flattened_and_template_rules(tmp_path: Path) -> None:
     assert flattened.read_text().splitlines()[where.line].strip() == '"name": "ssh",'
     nsg = locator.find(rule_id.rsplit("/securityRules/", 1)[0])
     assert nsg is not None and nsg.line == 2
+
+
+def _rule_kinds_one_rule_at_a_time(topology: Topology) -> dict[str, str]:
+    """The rule findings computed the plain way, one rule and one place at a time (no shared stage answers, no
+    next-rule shortcut): won flows = its boxes minus the earlier rules of its NSG; effect and deletion by
+    evaluating the whole chain over them, with and without the rule."""
+    linter = Linter(topology)
+    kinds: dict[str, str] = {}
+    for nsg in topology.nsgs.values():
+        for rule_ in nsg.security_rules:
+            matches = won_any = effective = changes = False
+            for ctx in linter.contexts.get(nsg.key, []):
+                placed = ctx.stage(rule_.direction)
+                for family in FAMILIES:
+                    universe = ctx.compiled.universe(rule_.direction, family)
+                    if universe is None or placed is None:
+                        continue
+                    rules = ctx.compiled.rules(placed[0], placed[1], family)
+                    target = next((r for r in rules if r.rule is rule_), None)
+                    if target is None:
+                        continue
+                    region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]
+                    matches = matches or bool(region)
+                    _, won = first_match(region, [r for r in rules if r.rule.priority < rule_.priority])
+                    if not won:
+                        continue
+                    won_any = True
+                    decided = evaluate_boxes(ctx.compiled, rule_.direction, won)
+                    for _, _, d in decided:
+                        if rule_.access is Access.ALLOW:
+                            effective = effective or d.allowed
+                        else:
+                            effective = effective or (d.rule is rule_ and id_key(d.nsg_id or "") == nsg.key)
+                    without = evaluate_boxes(ctx.compiled, rule_.direction, [(b, d) for b, _, d in decided], skip=rule_)
+                    changes = changes or any(a.access is not b.access for _, a, b in without)
+            if matches:
+                kind = (
+                    "shadowed-rule"
+                    if not won_any
+                    else "ineffective-rule"
+                    if not effective
+                    else "redundant-rule"
+                    if not changes
+                    else ""
+                )
+                if kind:
+                    kinds[id_key(rule_.id or "")] = kind
+    return kinds
+
+
+@SETTINGS
+@given(topology_and_flows(max_flows=1, avnm=True))
+def test_rule_findings_equal_the_one_rule_at_a_time_computation(tf: tuple[Topology, list[tuple[str, Flow]]]) -> None:
+    """Lint shares one evaluation per NSG stage among its rules and skips flows whose next rule has the same
+    outcome: its shadowed, ineffective and redundant rules must be those of the plain computation."""
+    topology, _ = tf
+    kinds = {"shadowed-rule", "ineffective-rule", "redundant-rule"}
+    found = {id_key(f.resource): f.rule_id for f in lint_topology(topology) if f.rule_id in kinds}
+    assert found == _rule_kinds_one_rule_at_a_time(topology)

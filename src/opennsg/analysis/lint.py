@@ -23,19 +23,21 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from opennsg.analysis.render import Witness, witness
-from opennsg.analysis.space import Box, intersect, merge_boxes
+from opennsg.analysis.space import Box, intersect, merge_boxes, subtract_all
 from opennsg.analysis.symbolic import (
     FAMILIES,
     CompiledPolicy,
     CompiledRule,
     Decision,
+    bound_of,
     build_space,
     evaluate_boxes,
+    exempt_regions,
     first_match,
 )
 from opennsg.engine import Engine
 from opennsg.engine.addresses import AddressSet, PortSet
-from opennsg.engine.chain import Stage, StageKind
+from opennsg.engine.chain import Outcome, Stage, StageKind
 from opennsg.engine.ir import AnyRule, NicPolicy
 from opennsg.engine.resolve import resolve_policy
 from opennsg.model.enums import IANA_TCP, IANA_UDP, Access, Direction, Protocol
@@ -184,6 +186,10 @@ class _Context:
         return None
 
 
+#: Per rule of a stage (by position), the flows it wins with the chain's final decision on each.
+_StageAnswers = dict[int, list[tuple[Box, Decision]]]
+
+
 @dataclass(slots=True)
 class _RuleFacts:
     matches: bool = False
@@ -221,7 +227,10 @@ class Linter:
         self.topology = topology
         self.engine = Engine(topology)
         self.contexts: dict[str, list[_Context]] = defaultdict(list)
-        self._positions: dict[int, tuple[tuple[CompiledRule, ...], dict[int, CompiledRule]]] = {}
+        self._positions: dict[int, tuple[tuple[CompiledRule, ...], dict[int, tuple[int, CompiledRule]]]] = {}
+        self._answers: dict[
+            tuple[int, int, Direction, int], tuple[CompiledPolicy, dict[int, list[tuple[Box, Decision]]]]
+        ] = {}
         policies: list[tuple[NicPolicy, str | None]] = []
         for nic in topology.nics.values():
             policies.append((self.engine.policy(nic.id), nic.id))
@@ -243,10 +252,33 @@ class Linter:
 
     # --- flow-based findings about rules ------------------------------------------------------------
 
+    def _stage_answers(self, ctx: _Context, index: int, stage: Stage, family: int) -> _StageAnswers:
+        """Per rule of the stage (by position), the flows of the NIC's universe it wins, each with the chain's
+        final decision: the stage's first match over the whole universe, then one evaluation of the chain carrying
+        each piece's rule (the stage is not scanned again), instead of one evaluation per rule."""
+        key = (id(ctx.compiled), index, stage.direction, family)
+        answers = self._answers.get(key)
+        if answers is not None:
+            return answers[1]
+        rules = ctx.compiled.rules(index, stage, family)
+        universe = ctx.compiled.universe(stage.direction, family)
+        won: list[tuple[Box, int]] = []
+        if universe is not None:
+            position = {id(r): i for i, r in enumerate(rules)}
+            matched, _ = first_match([(universe, None)], rules)
+            won = [(box, position[id(rule)]) for box, _, rule in matched]
+        found: _StageAnswers = defaultdict(list)
+        if won:
+            known = (index, rules.__getitem__)
+            for box, at, decision in evaluate_boxes(ctx.compiled, stage.direction, won, known=known):
+                found[at].append((box, decision))
+        self._answers[key] = (ctx.compiled, found)
+        return found
+
     def _rule_facts(self, nsg: NetworkSecurityGroup, rule: SecurityRule) -> tuple[_RuleFacts, list[CompiledRule]]:
         facts = _RuleFacts()
-        coverers: list[CompiledRule] = []
-        decided_at: list[tuple[_Context, list[tuple[Box, None, Decision]]]] = []
+        decided_at: list[tuple[_Context, int, Stage, int, CompiledRule, list[tuple[Box, Decision]]]] = []
+        matched_at: list[tuple[_Context, int, Stage, int, CompiledRule, list[tuple[Box, None]]]] = []
         for ctx in self.contexts.get(nsg.key, []):
             for family in FAMILIES:
                 universe = ctx.compiled.universe(rule.direction, family)
@@ -255,46 +287,113 @@ class Linter:
                     continue
                 index, stage = placed
                 rules = ctx.compiled.rules(index, stage, family)
-                target = self._find(rules, rule)
-                if target is None:
+                located = self._locate(rules, rule)
+                if located is None:
                     continue
+                position, target = located
                 region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]
                 if not region:
                     continue
                 facts.matches = True
-                earlier = ctx.compiled.touching(index, stage, family, target.bound)
-                earlier = tuple(r for r in earlier if r is not target and r.rule.priority < rule.priority)
-                covered, won = first_match(region, earlier)
-                coverers.extend(r for _, _, r in covered)
-                if not won:
+                matched_at.append((ctx, index, stage, family, target, region))
+                decided = self._stage_answers(ctx, index, stage, family).get(position, [])
+                if not decided:
                     continue
                 facts.won = True
-                merged = [(box, None) for box in merge_boxes([b for b, _ in won])]
-                decided = evaluate_boxes(ctx.compiled, rule.direction, merged)
-                decided_at.append((ctx, decided))
+                decided_at.append((ctx, index, stage, family, target, decided))
                 self._effect(facts, ctx, rule, decided)
+        coverers: list[CompiledRule] = []
+        if facts.matches and not facts.won:
+            # Shadowed: which earlier rules cover it (for relatedResources).
+            for ctx, index, stage, family, target, region in matched_at:
+                earlier = ctx.compiled.touching(index, stage, family, target.bound)
+                earlier = tuple(r for r in earlier if r is not target and r.rule.priority < rule.priority)
+                covered, _ = first_match(region, earlier)
+                coverers.extend(r for _, _, r in covered)
         if facts.won and not facts.ineffective:
-            # Deleting the rule: only flows it wins can change; compare the chain with and without it.
-            for ctx, decided in decided_at:
-                without = evaluate_boxes(ctx.compiled, rule.direction, [(b, d) for b, _, d in decided], skip=rule)
-                if any(before.access is not after.access for _, before, after in without):
-                    facts.redundant = False
-                    break
+            facts.redundant = not any(self._deletion_matters(*at) for at in decided_at)
         return facts, coverers
+
+    def _deletion_matters(
+        self,
+        ctx: _Context,
+        index: int,
+        stage: Stage,
+        family: int,
+        target: CompiledRule,
+        decided: list[tuple[Box, Decision]],
+    ) -> bool:
+        """Would deleting the rule change the access of a flow it wins? Those flows then meet the next matching
+        rule of the stage; where its outcome is the rule's own, the chain goes on as before (the access cannot
+        change), so only the other flows are evaluated again without the rule. A rule naming a platform tag is
+        consulted differently by exempt flows, and one in two stages (its NSG on the subnet and the NIC) is deleted
+        from both: all their flows are evaluated again."""
+        won = [(box, None) for box in merge_boxes([box for box, _ in decided])]
+        located = self._locate(ctx.compiled.rules(index, stage, family), target.rule)
+        stages = ctx.compiled.stages(stage.direction)
+        twice = sum(s.kind is StageKind.NSG and id_key(s.resource_id) == ctx.nsg_key for s in stages) > 1
+        if target.resolved.platform_tag is not None or located is None or twice:
+            # A rule naming a platform tag, or one whose NSG is on the subnet and the NIC (it sits in two stages).
+            return self._changes_access(ctx, stage, target, won)
+        # Exempt flows never consult a rule that names no platform tag: deleting it changes nothing for them.
+        regions = [region for _, region in exempt_regions(ctx.compiled, stage.direction)]
+        won = [(b, None) for b in subtract_all([b for b, _ in won], regions)]
+        if not won:
+            return False
+        later = ctx.compiled.rules(index, stage, family)[located[0] + 1 :]
+        touching = set(map(id, ctx.compiled.touching(index, stage, family, bound_of(b for b, _ in won))))
+        matched, unmatched = first_match(won, [r for r in later if id(r) in touching])
+        differing = [(box, r) for box, _, r in matched if r.outcome is not target.outcome]
+        if unmatched or any(s.kind is not StageKind.NSG for s in stages[:index]):
+            rest = merge_boxes([b for b, _ in differing] + [b for b, _ in unmatched])
+            return bool(rest) and self._changes_access(ctx, stage, target, [(b, None) for b in rest])
+        # Only NSG stages before it, so nothing delivers a flow before the rule's stage.
+        if target.outcome is Outcome.CANDIDATE:
+            # An Allow whose flows the next rule drops: what the chain allowed becomes denied.
+            dropped = merge_boxes([b for b, r in differing if r.outcome is Outcome.DROP])
+            allowed = [b for b, decision in decided if decision.allowed]
+            if any(intersect(a, d) is not None for d in dropped for a in allowed):
+                return True
+            others = [b for b, r in differing if r.outcome is not Outcome.DROP]
+            return bool(others) and self._changes_access(ctx, stage, target, [(b, None) for b in merge_boxes(others)])
+        if target.outcome is Outcome.DROP:
+            # A Deny: with it every flow it wins is denied; without it, are some allowed?
+            # Their first match without it is the next rule (known): the stage is not scanned again.
+            rules = ctx.compiled.rules(index, stage, family)
+            passed: list[tuple[Box, int]] = []
+            for box, r in differing:
+                at = self._locate(rules, r.rule)
+                assert at is not None
+                passed.append((box, at[0]))
+            known = (index, rules.__getitem__)
+            return any(d.allowed for _, _, d in evaluate_boxes(ctx.compiled, stage.direction, passed, known=known))
+        rest = merge_boxes([b for b, _ in differing])
+        return bool(rest) and self._changes_access(ctx, stage, target, [(b, None) for b in rest])
+
+    def _changes_access(self, ctx: _Context, stage: Stage, target: CompiledRule, items: list[tuple[Box, None]]) -> bool:
+        """Does the chain decide some flow of ``items`` with another access once ``target`` is deleted?"""
+        with_rule = evaluate_boxes(ctx.compiled, stage.direction, items)
+        without = evaluate_boxes(ctx.compiled, stage.direction, [(b, d) for b, _, d in with_rule], skip=target.rule)
+        return any(before.access is not after.access for _, before, after in without)
 
     def _find(self, rules: tuple[CompiledRule, ...], rule: SecurityRule) -> CompiledRule | None:
         """The compiled form of ``rule`` in a stage's list (an index per list, built once)."""
+        found = self._locate(rules, rule)
+        return None if found is None else found[1]
+
+    def _locate(self, rules: tuple[CompiledRule, ...], rule: AnyRule) -> tuple[int, CompiledRule] | None:
+        """``rule``'s position in a stage's list and its compiled form."""
         index = self._positions.get(id(rules))
         if index is None or index[0] is not rules:
-            index = (rules, {id(r.rule): r for r in rules})
+            index = (rules, {id(r.rule): (i, r) for i, r in enumerate(rules)})
             self._positions[id(rules)] = index
         return index[1].get(id(rule))
 
     def _effect(
-        self, facts: _RuleFacts, ctx: _Context, rule: SecurityRule, decided: list[tuple[Box, None, Decision]]
+        self, facts: _RuleFacts, ctx: _Context, rule: SecurityRule, decided: list[tuple[Box, Decision]]
     ) -> None:
         """Does the rule matter for some flow it wins: an Allow whose flows the chain allows, a Deny that decides?"""
-        for box, _, decision in decided:
+        for box, decision in decided:
             if rule.access is Access.ALLOW:
                 effective = decision.allowed
             else:

@@ -11,7 +11,7 @@ refine the first one's pieces (that is how ``diff`` compares two configurations)
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -287,11 +287,21 @@ def first_match(
         bound = rule.bound
         if bound is None or (reach is not None and intersect(bound, reach) is None):
             continue
+        family, b1, b2, b3, b4, b5 = bound
+        # The pieces the rule's bound meets (the test inlined: this loop is the analysis' innermost).
+        touched = [
+            i
+            for i, (box, _) in enumerate(pending)
+            if box[3] & b3 and box[4] & b4 and box[5] & b5 and box[1] & b1 and box[2] & b2 and box[0] == family
+        ]
+        if not touched:
+            continue
         rest: list[tuple[Box, T]] = []
-        for box, payload in pending:
-            if intersect(box, bound) is None:
-                rest.append((box, payload))
-                continue
+        last = 0
+        for i in touched:
+            rest.extend(pending[last:i])
+            last = i + 1
+            box, payload = pending[i]
             pieces = [box]
             for rule_box in rule.boxes:
                 remaining: list[Box] = []
@@ -304,6 +314,7 @@ def first_match(
                     remaining.extend(subtract(piece, rule_box))
                 pieces = remaining
             rest.extend((piece, payload) for piece in pieces)
+        rest.extend(pending[last:])
         if len(rest) < len(pending) // 2:
             reach = bound_of(box for box, _ in rest)
         pending = rest
@@ -337,12 +348,17 @@ def _merged(items: list[tuple[Box, U]]) -> list[tuple[Box, U]]:
     return [(box, payload) for payload, boxes in groups.items() for box in merge_boxes(boxes)]
 
 
+#: A stage whose first match is known per item: (the stage's index in the chain, the rule from the payload).
+Known = tuple[int, Callable[[T], CompiledRule]]
+
+
 def _chain(
     compiled: CompiledPolicy,
     direction: Direction,
     items: list[tuple[Box, T]],
     exempt: str | None,
     skip: AnyRule | None,
+    known: Known[T] | None = None,
 ) -> list[tuple[Box, T, Decision]]:
     """``evaluate._chain`` over boxes: each stage's first match; DROP/DELIVER end the chain, CANDIDATE is
     remembered as the reported Allow, CONTINUE passes on; the fallbacks as in the engine."""
@@ -353,12 +369,19 @@ def _chain(
         by_family.setdefault(box[0], []).append((box, (payload, None)))
     for family, pieces in by_family.items():
         for index, stage in enumerate(chain.stages):
-            rules = compiled.touching(index, stage, family, bound_of(b for b, _ in pieces))
-            if exempt is not None:
-                rules = tuple(r for r in rules if r.resolved.platform_tag == exempt)
-            if skip is not None:
-                rules = tuple(r for r in rules if r.rule is not skip)
-            matched, unmatched = first_match(pieces, rules)
+            if known is not None and known[0] == index:
+                # Every piece lies where its payload's rule is the stage's first match (pieces only shrink).
+                rule_of = known[1]
+                matched = [(box, (payload, candidate), rule_of(payload)) for box, (payload, candidate) in pieces]
+                pieces = []
+                unmatched: list[tuple[Box, tuple[T, Decision | None]]] = []
+            else:
+                rules = compiled.touching(index, stage, family, bound_of(b for b, _ in pieces))
+                if exempt is not None:
+                    rules = tuple(r for r in rules if r.resolved.platform_tag == exempt)
+                if skip is not None:
+                    rules = tuple(r for r in rules if r.rule is not skip)
+                matched, unmatched = first_match(pieces, rules)
             pieces = unmatched
             for box, (payload, candidate), rule in matched:
                 decision = Decision(
@@ -381,27 +404,41 @@ def _chain(
     return out
 
 
-def evaluate_boxes(
-    compiled: CompiledPolicy, direction: Direction, items: list[tuple[Box, T]], skip: AnyRule | None = None
-) -> list[tuple[Box, T, Decision]]:
-    """Every piece of ``items`` with the decision of the NIC's chain for all of its flows (see module docstring);
-    ``skip`` evaluates as if that rule were deleted."""
-    policy = compiled.policy
-    normal = items
-    exempt_parts: list[tuple[str, list[tuple[Box, T]]]] = []
+def exempt_regions(compiled: CompiledPolicy, direction: Direction) -> list[tuple[str, Box]]:
+    """The flows a platform exemption takes out of the normal chain (outbound to an AzurePlatform* tag; LKM: TCP
+    1688 only), per tag: they consult only the rules naming that tag."""
+    out: list[tuple[str, Box]] = []
     if direction is Direction.OUTBOUND:
-        for tag, addresses in policy.platform_tags.items():
+        for tag, addresses in compiled.policy.platform_tags.items():
             for family in FAMILIES:
                 lkm = tag == PLATFORM_LKM_TAG
                 region = compiled.address_box(
                     family, addresses, compiled.tcp if lkm else None, KMS_PORT if lkm else None
                 )
-                if not region[4]:
-                    continue
-                inside, normal = split(normal, region)
-                if inside:
-                    exempt_parts.append((tag, inside))
-    out = _chain(compiled, direction, normal, None, skip)
+                if region[4]:
+                    out.append((tag, region))
+    return out
+
+
+def evaluate_boxes(
+    compiled: CompiledPolicy,
+    direction: Direction,
+    items: list[tuple[Box, T]],
+    skip: AnyRule | None = None,
+    known: Known[T] | None = None,
+) -> list[tuple[Box, T, Decision]]:
+    """Every piece of ``items`` with the decision of the NIC's chain for all of its flows (see module docstring);
+    ``skip`` evaluates as if that rule were deleted. ``known`` = (stage index, rule of a payload): each item lies
+    where that rule is the stage's plain first match, so the stage is not scanned again (items a platform
+    exemption takes consult only the tag's rules, and are scanned as usual)."""
+    policy = compiled.policy
+    normal = items
+    exempt_parts: list[tuple[str, list[tuple[Box, T]]]] = []
+    for tag, region in exempt_regions(compiled, direction):
+        inside, normal = split(normal, region)
+        if inside:
+            exempt_parts.append((tag, inside))
+    out = _chain(compiled, direction, normal, None, skip, known)
     for tag, part in exempt_parts:
         out.extend(_chain(compiled, direction, part, tag, skip))
     if direction is Direction.OUTBOUND and policy.smtp_blocked:
