@@ -396,3 +396,60 @@ def test_rule_findings_equal_the_one_rule_at_a_time_computation(tf: tuple[Topolo
     kinds = {"shadowed-rule", "ineffective-rule", "redundant-rule"}
     found = {id_key(f.resource): f.rule_id for f in lint_topology(topology) if f.rule_id in kinds}
     assert found == _rule_kinds_one_rule_at_a_time(topology)
+
+
+def test_probe_and_platform_findings_hold_only_where_they_apply(world: World) -> None:
+    """``deny-load-balancer-probes``: a user deny-all (it overrides AllowAzureLoadBalancerInBound) blocks probes,
+    reported only at NICs in a backend pool; a deny of a few ports that probes may not use is not reported.
+    ``missing-platform-ports``: an Application Gateway v2 or Bastion subnet whose NSG allows what the service
+    needs has no finding."""
+    deny_all = world.nsg(
+        "deny-all",
+        rule("web", 100, "Inbound", "Allow", "Tcp", "Internet", "*", "443"),
+        rule("deny-8080", 200, "Inbound", "Deny", "Tcp", "*", "*", "8080"),
+        rule("deny-rest", 4000, "Inbound", "Deny", "*", "*", "*", "*"),
+    )
+    subnet = world.subnet("app", "10.0.1.0/24", nsg=deny_all)
+    world.nic("pooled", subnet, "10.0.1.4")
+    world.nic("alone", subnet, "10.0.1.5")
+    gateway = world.nsg(
+        "appgw-ok",
+        rule("infra", 100, "Inbound", "Allow", "Tcp", "GatewayManager", "*", "65200-65535"),
+        rule("web", 110, "Inbound", "Allow", "Tcp", "Internet", "*", "443"),
+    )
+    gateway_subnet = world.subnet("appgw", "10.0.8.0/24", nsg=gateway)
+    world.subnets = [
+        replace(s, application_gateway_ip_configurations=(f"{gateway_subnet}/gw",)) if s.id == gateway_subnet else s
+        for s in world.subnets
+    ]
+    bastion = world.nsg(
+        "bastion-ok",
+        rule("https", 100, "Inbound", "Allow", "Tcp", "Internet", "*", "443"),
+        rule("gateway-manager", 110, "Inbound", "Allow", "Tcp", "GatewayManager", "*", "443"),
+        rule("lb", 120, "Inbound", "Allow", "Tcp", "AzureLoadBalancer", "*", "443"),
+        rule("data-plane", 130, "Inbound", "Allow", "Tcp", "VirtualNetwork", "*", ("8080", "5701")),
+        rule("deny-rest", 4000, "Inbound", "Deny", "*", "*", "*", "*"),
+        rule("ssh-rdp", 100, "Outbound", "Allow", "Tcp", "*", "VirtualNetwork", ("22", "3389")),
+        rule("data-plane-out", 110, "Outbound", "Allow", "Tcp", "*", "VirtualNetwork", ("8080", "5701")),
+        rule("cloud", 120, "Outbound", "Allow", "Tcp", "*", "AzureCloud", "443"),
+        rule("session", 130, "Outbound", "Allow", "Tcp", "*", "Internet", "80"),
+    )
+    world.subnet("AzureBastionSubnet", "10.0.9.0/26", nsg=bastion)
+    tags = ServiceTags.of(
+        [
+            ServiceTag("GatewayManager", ("51.12.0.0/16",), ("NSG",)),
+            ServiceTag("AzureCloud", ("13.64.0.0/11",), ("NSG",)),
+        ]
+    )
+    topology = world.topology(service_tags=tags)
+    pooled = next(n for n in topology.nics.values() if n.name == "pooled")
+    pool = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/backendAddressPools/p"
+    configs = (replace(pooled.ip_configurations[0], load_balancer_backend_address_pools=(pool,)),)
+    topology = topology.with_(
+        nics=[replace(n, ip_configurations=configs) if n is pooled else n for n in topology.nics.values()]
+    )
+    findings = lint_topology(topology)
+    probes = [f for f in findings if f.rule_id == "deny-load-balancer-probes"]
+    assert [(f.resource.rsplit("/", 1)[-1], f.nics) for f in probes] == [("deny-rest", (pooled.id,))]
+    assert probes[0].witness is not None and probes[0].witness.remote_ip == "168.63.129.16"
+    assert not [f for f in findings if f.rule_id == "missing-platform-ports"]

@@ -352,3 +352,58 @@ def test_shared_answers_equal_each_pairs_own(topology: Topology, data: st.DataOb
             inbound = Flow(Direction.INBOUND, protocol, ip_address(b), dport, ip_address(a), sport)
             expected = path.allowed and _routed(topology, source, b)
             assert any(contains(box, inbound) for box in boxes) == expected, (source.name, dest.name, a, b)
+
+
+def test_json_shapes_of_lint_reach_and_intents(tmp_path: Path, world: World) -> None:
+    """The top-level shapes CI pipelines parse stay as documented: ``lint --json`` ``{"findings"}``, ``reach --json``
+    ``{"sources", "destinations", "pairs"}``, ``reach --intents --json`` ``{"results"}``; every box carries the
+    issue's fields."""
+    topology_path = tmp_path / "t.json"
+    topology_path.write_text(json.dumps(export_topology(_world(world))))
+    runner = CliRunner()
+    box_keys = {"protocols", "localAddresses", "localPorts", "remoteAddresses", "remotePorts", "flows", "witness"}
+    witness_keys = {
+        "targetResourceId",
+        "direction",
+        "protocol",
+        "localIPAddress",
+        "localPort",
+        "remoteIPAddress",
+        "remotePort",
+    }
+    lint = json.loads(runner.invoke(app, ["lint", str(topology_path), "--json", "--fail-on", "none"]).stdout)
+    assert set(lint) == {"findings"}
+    for finding in lint["findings"]:
+        assert {"ruleId", "level", "resource", "message", "relatedResources", "nics"} <= set(finding)
+        assert set(finding) <= {"ruleId", "level", "resource", "message", "relatedResources", "nics", "witness"}
+    streamed = runner.invoke(app, ["reach", str(topology_path), "--json"]).stdout
+    matrix = json.loads(streamed)
+    assert streamed == json.dumps(Reachability(_world(World())).matrix().to_json(), indent=2) + "\n"
+    assert set(matrix) == {"sources", "destinations", "pairs"}
+    for pair in matrix["pairs"]:
+        assert set(pair) == {"source", "destination", "reachable", "summary", "flows", "allowed"}
+        for box in pair["allowed"]:
+            assert set(box) == box_keys and set(box["witness"]) == witness_keys
+    intents = tmp_path / "i.json"
+    intents.write_text(
+        json.dumps(
+            [
+                {"name": "a", "source": "web1", "destination": "db1", "protocol": "TCP", "destinationPorts": ["22"]},
+                {
+                    "name": "b",
+                    "source": "web1",
+                    "destination": "db1",
+                    "protocol": "TCP",
+                    "destinationPorts": ["1433"],
+                    "expect": "Reachable",
+                },
+            ]
+        )
+    )
+    answer = json.loads(runner.invoke(app, ["reach", str(topology_path), "--intents", str(intents), "--json"]).stdout)
+    assert set(answer) == {"results"}
+    plain, expected = answer["results"]
+    core = {"name", "result", "allowed", "blocked", "witness", "counterexample"}
+    assert set(plain) == core and set(expected) == core | {"expect", "expectationMet"}
+    for blocked in plain["blocked"]:
+        assert set(blocked) == box_keys | {"rule", "hop"}

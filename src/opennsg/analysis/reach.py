@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
@@ -174,13 +174,15 @@ class Cell:
         return self._allowed
 
     def to_json(self) -> dict[str, Any]:
+        # Rendered for this call only when not read before: writing a whole matrix keeps one pair's boxes at a time.
+        boxes = self._allowed if self._allowed is not None else self._render() if self._render else ()
         return {
             "source": self.source,
             "destination": self.destination,
             "reachable": self.reachable,
             "summary": self.summary,
             "flows": self.flows,
-            "allowed": [b.to_json() for b in self.allowed],
+            "allowed": [b.to_json() for b in boxes],
         }
 
 
@@ -203,6 +205,16 @@ class Matrix:
             "destinations": list(self.destinations),
             "pairs": [c.to_json() for c in self.cells.values()],
         }
+
+    def json_chunks(self) -> Iterator[str]:
+        """``json.dumps(self.to_json(), indent=2)``, piece by piece: a large matrix is written without holding
+        every pair's boxes at once."""
+        head = json.dumps({"sources": list(self.sources), "destinations": list(self.destinations)}, indent=2)
+        yield head[:-2] + ',\n  "pairs": ['
+        for i, cell in enumerate(self.cells.values()):
+            text = json.dumps(cell.to_json(), indent=2).replace("\n", "\n    ")
+            yield ("," if i else "") + "\n    " + text
+        yield "\n  ]\n}" if self.cells else "]\n}"
 
 
 def nic_addresses(nic: NetworkInterface) -> tuple[str, ...]:

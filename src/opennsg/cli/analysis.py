@@ -7,6 +7,7 @@ Exit codes: diff 0 unchanged / 3 changed; lint 1 when a finding reaches ``--fail
 from __future__ import annotations
 
 import json as jsonlib
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -296,7 +297,9 @@ def reach(
         with writing_output("--html", html, json):
             html.write_text(matrix_html(matrix), encoding="utf-8")
     if json:
-        print_json(matrix.to_json())
+        for chunk in matrix.json_chunks():  # streamed: 200 NICs are 40,000 pairs
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
     else:
         _print_matrix(matrix)
 
