@@ -304,7 +304,7 @@ class Reference:
         return (
             subnet.name.lower() in ADMIN_FREE_SUBNETS
             or bool(subnet.application_gateway_ip_configurations)
-            or any(d.lower() in ADMIN_FREE_DELEGATIONS for d in subnet.delegations)
+            or any(d.lower() in ADMIN_FREE_DELEGATIONS for d in subnet.delegated_services)
         )
 
     def management_groups_of(self, subscription: str) -> set[str]:
@@ -384,7 +384,7 @@ class Reference:
                 found.setdefault(self.parent(entry.rule.id, 3).lower(), []).append(entry.rule)
         else:
             subscription = vnet.id.split("/")[2].lower()
-            intent = any(d.lower() in INTENT_POLICY_DELEGATIONS for s in vnet.subnets for d in s.delegations)
+            intent = any(d.lower() in INTENT_POLICY_DELEGATIONS for s in vnet.subnets for d in s.delegated_services)
             for manager in self.topology.network_managers.values():
                 if not self.manager_reaches(manager.id, subscription):
                     continue

@@ -40,6 +40,7 @@ from opennsg.model import (
     AdminRule,
     AdminRuleCollection,
     ApplicationSecurityGroup,
+    Delegation,
     DeploymentState,
     DeploymentStatus,
     Direction,
@@ -532,7 +533,7 @@ def _avnm(
             if roll < 0.1:
                 subnet = replace(subnet, name=rnd.choice(SPECIAL_SUBNET_NAMES))
             elif roll < 0.2:
-                subnet = replace(subnet, delegations=(rnd.choice(SPECIAL_DELEGATIONS),))
+                subnet = replace(subnet, delegations=(Delegation("delegation1", rnd.choice(SPECIAL_DELEGATIONS)),))
             policies = rnd.choice(ENDPOINT_POLICIES)
             parsed = PrivateEndpointNetworkPolicies.parse(policies) if policies else None
             new_subnets.append(replace(subnet, private_endpoint_network_policies=parsed))

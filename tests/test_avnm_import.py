@@ -428,7 +428,7 @@ def test_private_endpoints_nat_gateways_and_subnet_policies_import(write: Writer
     assert workload.private_endpoint_network_policies is PrivateEndpointNetworkPolicies.NETWORK_SECURITY_GROUP_ENABLED
     assert workload.default_outbound_access is False and not workload.has_default_outbound_access
     assert workload.nat_gateway == NAT
-    assert workload.delegations == ("Microsoft.Sql/managedInstances",)
+    assert workload.delegated_services == ("Microsoft.Sql/managedInstances",)
     assert endpoints.endpoint_network_policies is PrivateEndpointNetworkPolicies.DISABLED
     assert endpoints.default_outbound_access is None and endpoints.has_default_outbound_access
     endpoint = topo.private_endpoint_of_nic(PE_NIC)

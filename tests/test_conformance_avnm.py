@@ -13,7 +13,7 @@ from netwatcher import diagnose_json, effective_json
 from opennsg.engine import Engine
 from opennsg.engine.compiled import FlowColumns, compile_policy
 from opennsg.engine.flow import Flow
-from opennsg.model import ManagementGroup, Topology, VnetEffectiveAdminRules
+from opennsg.model import Delegation, ManagementGroup, Topology, VnetEffectiveAdminRules
 from opennsg.model.avnm import EffectiveAdminRule
 from reference import reference_decide
 
@@ -288,7 +288,8 @@ def test_network_intent_policy_vnets(
 ) -> None:
     world, nic, _ = _world((rule("deny-web", 100, "Inbound", "Deny", "Tcp", "*", "*", "80"),
                             rule("allow-ssh", 110, "Inbound", "Allow", "Tcp", "*", "*", "22")))  # fmt: skip
-    world.subnets[1] = replace(world.subnets[1], delegations=(delegation,))  # another subnet of the VNet holds SQL MI
+    # another subnet of the VNet holds SQL MI
+    world.subnets[1] = replace(world.subnets[1], delegations=(Delegation("delegation1", delegation),))
     avnm = Avnm()
     manager = avnm.manager()
     collection = avnm.collection(avnm.configuration(manager, intent=modes), "rc", avnm.group(manager, "all", VNET))

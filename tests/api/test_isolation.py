@@ -64,6 +64,8 @@ def ids(sub: str) -> dict[str, str]:
         "public_ip_prefix": rid(sub, "publicIPPrefixes", "prefix"),
         "app_gateway_ip_configuration": rid(sub, "applicationGateways", "agw") + "/gatewayIPConfigurations/gw",
         "private_link_service": rid(sub, "privateLinkServices", "pls"),
+        "service_endpoint_policy": rid(sub, "serviceEndpointPolicies", "sep"),
+        "gateway_load_balancer": rid(sub, "loadBalancers", "gwlb") + "/frontendIPConfigurations/fe",
         "subscription": f"/subscriptions/{sub}",
         "network_manager": rid(sub, "networkManagers", "nm"),
         "network_group": rid(sub, "networkManagers", "nm") + "/networkGroups/g",
@@ -315,6 +317,43 @@ def reference_cases() -> list[ReferenceCase]:
             lambda ref: load_balancer_body({"subnet": {"id": ref}}),
         ),
         ReferenceCase(
+            ((vnet, "subnets[].service_endpoint_policies[]"),),
+            "service_endpoint_policy",
+            new_vnet,
+            lambda ref: vnet_body({"serviceEndpointPolicies": [{"id": ref}]}),
+        ),
+        ReferenceCase(
+            ((vnet, "subnets[].service_endpoints[].network_identifier"),),
+            "public_ip",
+            new_vnet,
+            lambda ref: vnet_body(
+                {"serviceEndpoints": [{"service": "Microsoft.Storage", "networkIdentifier": {"id": ref}}]}
+            ),
+        ),
+        ReferenceCase(
+            ((resources.Subnet, "service_endpoint_policies[]"),),
+            "service_endpoint_policy",
+            own["vnet"] + "/subnets/new",
+            lambda ref: {"properties": {"addressPrefix": "10.0.9.0/24", "serviceEndpointPolicies": [{"id": ref}]}},
+        ),
+        ReferenceCase(
+            ((resources.Subnet, "service_endpoints[].network_identifier"),),
+            "public_ip",
+            own["vnet"] + "/subnets/new",
+            lambda ref: {
+                "properties": {
+                    "addressPrefix": "10.0.9.0/24",
+                    "serviceEndpoints": [{"service": "Microsoft.Storage", "networkIdentifier": {"id": ref}}],
+                }
+            },
+        ),
+        ReferenceCase(
+            ((nic, "ip_configurations[].gateway_load_balancer"),),
+            "gateway_load_balancer",
+            new_nic,
+            lambda ref: nic_body(A, {"gatewayLoadBalancer": {"id": ref}}),
+        ),
+        ReferenceCase(
             ((resources.Subnet, "nat_gateway"),),
             "nat_gateway",
             own["vnet"] + "/subnets/new",
@@ -366,7 +405,7 @@ def reference_cases() -> list[ReferenceCase]:
                     },
                 ),
                 (
-                    "private_link_service_ids[]",
+                    "connections[].private_link_service_id",
                     "private_link_service",
                     lambda ref: {
                         "location": "westus",
@@ -460,7 +499,7 @@ NOT_REFERENCES = frozenset(
         "remote_address_space", "gateway_prefixes", "tags",
         # names and values, not ids
         "delegations", "local_subnet_names", "remote_subnet_names", "sku_name", "sku_tier",
-        "public_ip_address_version", "custom_network_interface_name", "private_ip_addresses",
+        "public_ip_address_version", "custom_network_interface_name",
         "flag", "network_group_address_space_aggregation_option", "region", "sku", "request_path",
         # a management-group scope grants nothing by itself: the VNets a manager reaches are its groups' static
         # members, each authorised (StaticMember.resource_id)
@@ -468,6 +507,10 @@ NOT_REFERENCES = frozenset(
         # a load-balancing rule's frontend, pool and probe must be its own load balancer's (validation refuses others)
         "load_balancing_rules[].frontend_ip_configuration", "load_balancing_rules[].backend_address_pool",
         "load_balancing_rules[].probe",
+        # values of subnets, VNets, public IPs and private endpoints
+        "service_name", "service", "locations",
+        "bgp_community", "enforcement", "zones", "domain_name_label", "domain_name_label_scope", "fqdn",
+        "reverse_fqdn", "group_id", "member_name", "group_ids", "request_message", "ip_version_type",
         # an NSG's default rules are always the six built-in ones, never read from a body
         "default_security_rules[].source_asgs[]", "default_security_rules[].destination_asgs[]",
     }

@@ -110,11 +110,15 @@ _SUBNET_READ = "Microsoft.Network/virtualNetworks/subnets/read"
 _VNET_JOIN = "Microsoft.Network/virtualNetworks/join/action"
 _NETWORK_GROUP_JOIN = "Microsoft.Network/networkManagers/networkGroups/join/action"
 _SUBSCRIPTION_READ = "Microsoft.Resources/subscriptions/read"
+_SERVICE_ENDPOINT_POLICY_JOIN = "Microsoft.Network/serviceEndpointPolicies/join/action"
+_GATEWAY_LOAD_BALANCER_JOIN = "Microsoft.Network/loadBalancers/frontendIPConfigurations/join/action"
 _SUBNET_FIELDS = (
     ("network_security_group", _NSG_JOIN),
     ("route_table", _ROUTE_TABLE_JOIN),
     ("nat_gateway", _NAT_GATEWAY_JOIN),
     ("application_gateway_ip_configurations[]", _APPLICATION_GATEWAY_READ),
+    ("service_endpoint_policies[]", _SERVICE_ENDPOINT_POLICY_JOIN),
+    ("service_endpoints[].network_identifier", _PUBLIC_IP_JOIN),
 )
 
 #: Every reference a write can carry, per model type (top-level resources and the children PUT on their own).
@@ -133,6 +137,7 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
         ("ip_configurations[].application_security_groups[]", _ASG_JOIN_IP_CONFIGURATION),
         ("ip_configurations[].public_ip_address", _PUBLIC_IP_JOIN),
         ("ip_configurations[].load_balancer_backend_address_pools[]", _BACKEND_POOL_JOIN),
+        ("ip_configurations[].gateway_load_balancer", _GATEWAY_LOAD_BALANCER_JOIN),
         ("private_endpoint", _PRIVATE_ENDPOINT_READ),
     ),
     VirtualMachine: _fields(("network_interfaces[]", _NIC_JOIN), ("primary_network_interface", _NIC_JOIN)),
@@ -141,7 +146,7 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
         ("subnet", _SUBNET_JOIN),
         ("network_interfaces[]", _NIC_READ),
         ("application_security_groups[]", _ASG_JOIN_IP_CONFIGURATION),
-        ("private_link_service_ids[]", _PRIVATE_LINK_SERVICE_READ),
+        ("connections[].private_link_service_id", _PRIVATE_LINK_SERVICE_READ),
     ),
     # AVNM (semantics §11.1): a scope, a member, the groups a collection applies to, and group-typed rule addresses
     # (an IP prefix or tag there names no subscription, so it needs no grant)

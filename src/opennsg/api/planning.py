@@ -356,6 +356,20 @@ def _with_dynamic_addresses(topology: Topology, nic: NetworkInterface, existing:
     return dataclasses.replace(nic, ip_configurations=tuple(configurations))
 
 
+def _with_imported_dynamic_addresses(
+    new: Topology, old: Topology, models: list[Resource]
+) -> tuple[Topology, list[Resource]]:
+    """Imported NICs get their Dynamic addresses as PUT NICs do, one NIC after another (each sees the addresses
+    given before it; every static address of the import is already taken)."""
+    out: list[Resource] = []
+    for model in models:
+        if isinstance(model, NetworkInterface):
+            model = _with_dynamic_addresses(new, model, old.nics.get(model.key))
+            new = _replace(new, model)
+        out.append(model)
+    return new, out
+
+
 def _free_address(subnet: Subnet | None, version: str, taken: set[str]) -> str | None:
     """The lowest usable address of the subnet not in ``taken`` (None when the subnet is unknown or full)."""
     if subnet is None:
@@ -750,6 +764,7 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
     new = _replace(snapshot.topology, *models).with_(
         subscriptions=[*snapshot.topology.subscriptions.values(), *imported.subscriptions.values()]
     )
+    new, models = _with_imported_dynamic_addresses(new, snapshot.topology, models)
     new, models = _with_synced_peerings(new, snapshot.topology, models)
     _invalid(validate_topology(new))
     return Change(

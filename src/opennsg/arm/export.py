@@ -29,6 +29,7 @@ from opennsg.model.resources import (
     NetworkInterface,
     NetworkSecurityGroup,
     PrivateEndpoint,
+    PrivateLinkServiceConnection,
     PublicIpAddress,
     Resource,
     RouteTable,
@@ -142,11 +143,29 @@ def subnet_to_arm(subnet: Subnet) -> dict[str, Any]:
         ),
         "defaultOutboundAccess": subnet.default_outbound_access,
         "delegations": [
-            {"name": service.replace("/", "."), "properties": {"serviceName": service}}
-            for service in subnet.delegations
+            {
+                "id": f"{subnet.id}/delegations/{delegation.name}",
+                "name": delegation.name,
+                "type": f"{KIND_TYPES['subnets']}/delegations",
+                "properties": {"provisioningState": SUCCEEDED, "serviceName": delegation.service_name},
+            }
+            for delegation in subnet.delegations
         ]
         or None,
         "applicationGatewayIPConfigurations": _refs(subnet.application_gateway_ip_configurations) or None,
+        "serviceEndpoints": [
+            _without_none(
+                {
+                    "provisioningState": SUCCEEDED,
+                    "service": endpoint.service,
+                    "locations": list(endpoint.locations) or None,
+                    "networkIdentifier": _ref(endpoint.network_identifier),
+                }
+            )
+            for endpoint in subnet.service_endpoints
+        ]
+        or None,
+        "serviceEndpointPolicies": _refs(subnet.service_endpoint_policies) or None,
     }
     return {
         "id": subnet.id,
@@ -189,6 +208,12 @@ def _vnet(vnet: VirtualNetwork) -> dict[str, Any]:
         "virtualNetworkPeerings": [peering_to_arm(p) for p in vnet.peerings],
         "flowTimeoutInMinutes": vnet.flow_timeout_in_minutes,
         GATEWAY_PREFIXES_PROPERTY: list(vnet.gateway_prefixes) or None,
+        "bgpCommunities": {"virtualNetworkCommunity": vnet.bgp_community} if vnet.bgp_community else None,
+        "encryption": (
+            _without_none({"enabled": vnet.encryption.enabled, "enforcement": vnet.encryption.enforcement})
+            if vnet.encryption
+            else None
+        ),
     }
     return _envelope(vnet, "virtualNetworks", properties)
 
@@ -218,12 +243,15 @@ def _ip_configuration(cfg: IpConfiguration) -> dict[str, Any]:
     properties = {
         "provisioningState": SUCCEEDED,
         "privateIPAddress": cfg.private_ip_address,
+        "privateIPAllocationMethod": cfg.private_ip_allocation_method.value,
+        "privateIPAddressPrefixLength": cfg.private_ip_address_prefix_length,
         "privateIPAddressVersion": cfg.private_ip_address_version,
         "subnet": _ref(cfg.subnet),
         "primary": cfg.primary,
         "publicIPAddress": _ref(cfg.public_ip_address),
         "applicationSecurityGroups": _refs(cfg.application_security_groups) or None,
         "loadBalancerBackendAddressPools": _refs(cfg.load_balancer_backend_address_pools) or None,
+        "gatewayLoadBalancer": _ref(cfg.gateway_load_balancer),
     }
     return {"id": cfg.id, "name": cfg.name, "type": IP_CONFIGURATION_TYPE, "properties": _without_none(properties)}
 
@@ -236,6 +264,8 @@ def _nic(nic: NetworkInterface) -> dict[str, Any]:
         "macAddress": nic.mac_address,
         "virtualMachine": _ref(nic.virtual_machine),
         "enableIPForwarding": nic.enable_ip_forwarding,
+        "enableAcceleratedNetworking": nic.enable_accelerated_networking,
+        "disableTcpStateTracking": nic.disable_tcp_state_tracking,
         "privateEndpoint": _ref(nic.private_endpoint),
     }
     return _envelope(nic, "networkInterfaces", properties)
@@ -256,14 +286,36 @@ def _sku(name: str | None, tier: str | None = None) -> dict[str, str] | None:
 
 
 def _public_ip(address: PublicIpAddress) -> dict[str, Any]:
+    method = address.public_ip_allocation_method
     properties = {
         "ipAddress": address.ip_address,
         "ipConfiguration": _ref(address.ip_configuration),
         "publicIPAddressVersion": address.public_ip_address_version,
+        "publicIPAllocationMethod": method.value if method else None,
+        "idleTimeoutInMinutes": address.idle_timeout_in_minutes,
+        "dnsSettings": _public_ip_dns(address),
         "natGateway": _ref(address.nat_gateway),
     }
     return _without_none(
-        {**_envelope(address, "publicIPAddresses", properties), "sku": _sku(address.sku_name, address.sku_tier)}
+        {
+            **_envelope(address, "publicIPAddresses", properties),
+            "sku": _sku(address.sku_name, address.sku_tier),
+            "zones": list(address.zones) or None,
+        }
+    )
+
+
+def _public_ip_dns(address: PublicIpAddress) -> dict[str, str] | None:
+    dns = address.dns_settings
+    if dns is None:
+        return None
+    return _without_none(
+        {
+            "domainNameLabel": dns.domain_name_label,
+            "domainNameLabelScope": dns.domain_name_label_scope,
+            "fqdn": dns.fqdn,
+            "reverseFqdn": dns.reverse_fqdn,
+        }
     )
 
 
@@ -273,16 +325,30 @@ def _private_endpoint(endpoint: PrivateEndpoint) -> dict[str, Any]:
         "networkInterfaces": _refs(endpoint.network_interfaces),
         "applicationSecurityGroups": _refs(endpoint.application_security_groups),
         "ipConfigurations": [
-            {"name": f"ipconfig{i}", "properties": {"privateIPAddress": address}}
-            for i, address in enumerate(endpoint.private_ip_addresses, start=1)
+            {
+                "name": c.name,
+                "properties": _without_none(
+                    {"groupId": c.group_id, "memberName": c.member_name, "privateIPAddress": c.private_ip_address}
+                ),
+            }
+            for c in endpoint.ip_configurations
         ],
-        "privateLinkServiceConnections": [
-            {"name": name_of(service), "properties": {"privateLinkServiceId": service}}
-            for service in endpoint.private_link_service_ids
-        ],
+        "privateLinkServiceConnections": [_connection(c) for c in endpoint.connections if not c.manual],
+        "manualPrivateLinkServiceConnections": [_connection(c) for c in endpoint.connections if c.manual] or None,
         "customNetworkInterfaceName": endpoint.custom_network_interface_name,
+        "ipVersionType": endpoint.ip_version_type,
     }
     return _envelope(endpoint, "privateEndpoints", properties)
+
+
+def _connection(connection: PrivateLinkServiceConnection) -> dict[str, Any]:
+    properties = {
+        "provisioningState": SUCCEEDED,
+        "privateLinkServiceId": connection.private_link_service_id,
+        "groupIds": list(connection.group_ids) or None,
+        "requestMessage": connection.request_message,
+    }
+    return {"name": connection.name, "properties": _without_none(properties)}
 
 
 def _nat_gateway(gateway: NatGateway) -> dict[str, Any]:

@@ -30,7 +30,14 @@ from opennsg.model.avnm import (
     StaticMember,
 )
 from opennsg.model.defaults import default_security_rules
-from opennsg.model.enums import Access, CaseInsensitiveEnum, Direction, PrivateEndpointNetworkPolicies, Protocol
+from opennsg.model.enums import (
+    Access,
+    CaseInsensitiveEnum,
+    Direction,
+    IpAllocationMethod,
+    PrivateEndpointNetworkPolicies,
+    Protocol,
+)
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key, name_of
 from opennsg.model.loadbalancer import (
@@ -44,19 +51,25 @@ from opennsg.model.loadbalancer import (
 )
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
+    Delegation,
     IpConfiguration,
     NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
     PrivateEndpoint,
+    PrivateEndpointIpConfiguration,
+    PrivateLinkServiceConnection,
     PublicIpAddress,
+    PublicIpDnsSettings,
     Route,
     RouteTable,
     SecurityRule,
+    ServiceEndpoint,
     Subnet,
     Subscription,
     VirtualMachine,
     VirtualNetwork,
+    VirtualNetworkEncryption,
     VirtualNetworkPeering,
 )
 from opennsg.model.validation import Code, Message
@@ -559,18 +572,53 @@ def parse_subnet(body: Mapping[str, Any], resource_id: str, reader: Reader, path
         default_outbound_access=reader.optional_flag(props, "defaultOutboundAccess", pp),
         delegations=_delegations(props, reader, pp),
         application_gateway_ip_configurations=reader.references(props, "applicationGatewayIPConfigurations", pp),
+        service_endpoints=_service_endpoints(props, reader, pp),
+        service_endpoint_policies=reader.references(props, "serviceEndpointPolicies", pp),
     )
 
 
-def _delegations(props: Mapping[str, Any], reader: Reader, path: str) -> tuple[str, ...]:
-    """``serviceName`` of each delegation (wrapped in ``properties`` by ARM, flattened by az)."""
-    out: list[str] = []
-    for item, ipath in reader.objects(props, "delegations", path):
+def _delegations(props: Mapping[str, Any], reader: Reader, path: str) -> tuple[Delegation, ...]:
+    """Each delegation's name and ``serviceName`` (wrapped in ``properties`` by ARM, flattened by az)."""
+    out: list[Delegation] = []
+    for i, (item, ipath) in enumerate(reader.objects(props, "delegations", path)):
         inner, ip = properties_of(item, ipath)
         service = reader.text(inner, "serviceName", ip)
         if service:
-            out.append(service)
+            out.append(Delegation(reader.text(item, "name", ipath) or f"delegation{i + 1}", service))
     return tuple(out)
+
+
+def _service_endpoints(props: Mapping[str, Any], reader: Reader, path: str) -> tuple[ServiceEndpoint, ...]:
+    out: list[ServiceEndpoint] = []
+    for item, ipath in reader.objects(props, "serviceEndpoints", path):
+        service = reader.text(item, "service", ipath, required=True)
+        if service:
+            out.append(
+                ServiceEndpoint(
+                    service,
+                    reader.texts(item, "locations", ipath),
+                    reader.reference(item, "networkIdentifier", ipath),
+                )
+            )
+    return tuple(out)
+
+
+def _encryption(props: Mapping[str, Any], reader: Reader, path: str) -> VirtualNetworkEncryption | None:
+    item = reader.object(props, "encryption", path)
+    if item is None:
+        return None
+    ipath = f"{path}encryption."
+    enabled = reader.get(item, "enabled")
+    if enabled is None:
+        reader.missing("enabled", f"{ipath}enabled")
+    return VirtualNetworkEncryption(reader.flag(item, "enabled", ipath), reader.text(item, "enforcement", ipath))
+
+
+def _bgp_community(props: Mapping[str, Any], reader: Reader, path: str) -> str | None:
+    found = reader.object(props, "bgpCommunities", path)
+    if found is None:
+        return None
+    return reader.text(found, "virtualNetworkCommunity", f"{path}bgpCommunities.", required=True)
 
 
 def parse_peering(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> VirtualNetworkPeering:
@@ -622,6 +670,8 @@ def parse_vnet(body: Mapping[str, Any], resource_id: str, reader: Reader, path: 
         flow_timeout_in_minutes=reader.integer(props, "flowTimeoutInMinutes", pp),
         gateway_prefixes=reader.texts(props, GATEWAY_PREFIXES_PROPERTY, pp),
         resource_guid=reader.text(props, "resourceGuid", pp),
+        bgp_community=_bgp_community(props, reader, pp),
+        encryption=_encryption(props, reader, pp),
     )
 
 
@@ -653,7 +703,7 @@ def parse_route_table(body: Mapping[str, Any], resource_id: str, reader: Reader,
 
 def _ip_configuration(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str) -> IpConfiguration:
     props, pp = properties_of(body, path)
-    return IpConfiguration(
+    configuration = IpConfiguration(
         id=resource_id,
         name=reader.name(body, resource_id, path),
         private_ip_address=reader.text(props, "privateIPAddress", pp),
@@ -663,6 +713,24 @@ def _ip_configuration(body: Mapping[str, Any], resource_id: str, reader: Reader,
         primary=reader.flag(props, "primary", pp),
         public_ip_address=reader.reference(props, "publicIPAddress", pp),
         load_balancer_backend_address_pools=reader.references(props, "loadBalancerBackendAddressPools", pp),
+        private_ip_allocation_method=(
+            _allocation(props, "privateIPAllocationMethod", reader, pp, resource_id) or IpAllocationMethod.DYNAMIC
+        ),
+        private_ip_address_prefix_length=reader.integer(props, "privateIPAddressPrefixLength", pp),
+        gateway_load_balancer=reader.reference(props, "gatewayLoadBalancer", pp),
+    )
+    if configuration.private_ip_allocation_method is IpAllocationMethod.STATIC and not configuration.private_ip_address:
+        message = Message.PRIVATE_IP_ADDRESS_MISSING.format(id=resource_id)
+        reader.add(Code.PRIVATE_IP_ADDRESS_MISSING, message, f"{pp}privateIPAddress")
+    return configuration
+
+
+def _allocation(
+    props: Mapping[str, Any], name: str, reader: Reader, path: str, resource_id: str
+) -> IpAllocationMethod | None:
+    """``privateIPAllocationMethod`` / ``publicIPAllocationMethod``: ``Static`` or ``Dynamic``."""
+    return reader.enum(
+        props, name, path, IpAllocationMethod, Code.INVALID_REQUEST_FORMAT, subject=f"Resource {resource_id}"
     )
 
 
@@ -684,6 +752,8 @@ def parse_nic(body: Mapping[str, Any], resource_id: str, reader: Reader, path: s
         enable_ip_forwarding=reader.flag(props, "enableIPForwarding", pp),
         resource_guid=reader.text(props, "resourceGuid", pp),
         private_endpoint=reader.reference(props, "privateEndpoint", pp),
+        enable_accelerated_networking=reader.flag(props, "enableAcceleratedNetworking", pp),
+        disable_tcp_state_tracking=reader.flag(props, "disableTcpStateTracking", pp),
     )
 
 
@@ -715,9 +785,17 @@ def parse_vm(body: Mapping[str, Any], resource_id: str, reader: Reader, path: st
     )
 
 
+#: What Azure answers for a public IP's properties not given (the allocation method depends on the SKU).
+PUBLIC_IP_IDLE_TIMEOUT_DEFAULT = 4
+PUBLIC_IP_VERSION_DEFAULT = "IPv4"
+
+
 def parse_public_ip(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> PublicIpAddress:
+    """A public IP, with Azure's defaults for what is not given (as a GET after the PUT shows them)."""
     props, pp = properties_of(body, path)
     sku = _sku(body, reader, path)
+    basic = (sku[0] or "").casefold() == "basic"
+    idle = reader.integer(props, "idleTimeoutInMinutes", pp)
     return PublicIpAddress(
         id=resource_id,
         name=reader.name(body, resource_id, path),
@@ -727,9 +805,31 @@ def parse_public_ip(body: Mapping[str, Any], resource_id: str, reader: Reader, p
         ip_configuration=reader.reference(props, "ipConfiguration", pp),
         sku_name=sku[0],
         sku_tier=sku[1],
-        public_ip_address_version=reader.text(props, "publicIPAddressVersion", pp),
+        public_ip_address_version=reader.text(props, "publicIPAddressVersion", pp) or PUBLIC_IP_VERSION_DEFAULT,
         nat_gateway=reader.reference(props, "natGateway", pp),
+        zones=reader.texts(body, "zones", path),
+        public_ip_allocation_method=(
+            _allocation(props, "publicIPAllocationMethod", reader, pp, resource_id)
+            or (IpAllocationMethod.DYNAMIC if basic else IpAllocationMethod.STATIC)
+        ),
+        idle_timeout_in_minutes=idle if idle is not None else PUBLIC_IP_IDLE_TIMEOUT_DEFAULT,
+        dns_settings=_public_ip_dns(props, reader, pp, reader.text(body, "location", path) or ""),
     )
+
+
+def _public_ip_dns(props: Mapping[str, Any], reader: Reader, path: str, location: str) -> PublicIpDnsSettings | None:
+    """``dnsSettings``; without an ``fqdn``, the one Azure assigns to the label: ``<label>.<region>.cloudapp.azure.com``
+    (a scoped label gets a hashed name Azure alone knows, so none is made up then)."""
+    item = reader.object(props, "dnsSettings", path)
+    if item is None:
+        return None
+    ipath = f"{path}dnsSettings."
+    label = reader.text(item, "domainNameLabel", ipath)
+    scope = reader.text(item, "domainNameLabelScope", ipath)
+    fqdn = reader.text(item, "fqdn", ipath)
+    if fqdn is None and label and not scope and location:
+        fqdn = f"{label}.{location.replace(' ', '').casefold()}.cloudapp.azure.com"
+    return PublicIpDnsSettings(label, scope, fqdn, reader.text(item, "reverseFqdn", ipath))
 
 
 def _sku(body: Mapping[str, Any], reader: Reader, path: str) -> tuple[str | None, str | None]:
@@ -748,19 +848,31 @@ def parse_private_endpoint(
 ) -> PrivateEndpoint:
     """A private endpoint (semantics §12.1): its subnet, NICs and static private IPs."""
     props, pp = properties_of(body, path)
-    addresses: list[str] = []
-    for item, ipath in reader.objects(props, "ipConfigurations", pp):
+    configurations: list[PrivateEndpointIpConfiguration] = []
+    for i, (item, ipath) in enumerate(reader.objects(props, "ipConfigurations", pp)):
         inner, ip = properties_of(item, ipath)
-        address = reader.text(inner, "privateIPAddress", ip)
-        if address:
-            addresses.append(address)
-    services: list[str] = []
+        configurations.append(
+            PrivateEndpointIpConfiguration(
+                name=reader.text(item, "name", ipath) or f"ipconfig{i + 1}",
+                private_ip_address=reader.text(inner, "privateIPAddress", ip),
+                group_id=reader.text(inner, "groupId", ip),
+                member_name=reader.text(inner, "memberName", ip),
+            )
+        )
+    connections: list[PrivateLinkServiceConnection] = []
     for collection in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections"):
         for item, ipath in reader.objects(props, collection, pp):
             inner, ip = properties_of(item, ipath)
             service = reader.text(inner, "privateLinkServiceId", ip)
-            if service:
-                services.append(service)
+            connections.append(
+                PrivateLinkServiceConnection(
+                    name=reader.text(item, "name", ipath) or (name_of(service) if service else ""),
+                    private_link_service_id=service,
+                    group_ids=reader.texts(inner, "groupIds", ip),
+                    request_message=reader.text(inner, "requestMessage", ip),
+                    manual=collection.startswith("manual"),
+                )
+            )
     return PrivateEndpoint(
         id=resource_id,
         name=reader.name(body, resource_id, path),
@@ -769,9 +881,10 @@ def parse_private_endpoint(
         subnet=reader.reference(props, "subnet", pp),
         network_interfaces=reader.references(props, "networkInterfaces", pp),
         application_security_groups=reader.references(props, "applicationSecurityGroups", pp),
-        private_ip_addresses=tuple(addresses),
+        ip_configurations=tuple(configurations),
         custom_network_interface_name=reader.text(props, "customNetworkInterfaceName", pp),
-        private_link_service_ids=tuple(services),
+        connections=tuple(connections),
+        ip_version_type=reader.text(props, "ipVersionType", pp),
     )
 
 

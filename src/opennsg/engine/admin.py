@@ -82,12 +82,14 @@ def subnet_exempt(subnet: Subnet) -> bool:
     """The subnet is one admin rules do not apply to at subnet level (semantics §11.2)."""
     if subnet.name.casefold() in EXEMPT_SUBNET_NAMES or subnet.application_gateway_ip_configurations:
         return True
-    return any(d.casefold() in EXEMPT_SUBNET_DELEGATIONS for d in subnet.delegations)
+    return any(d.casefold() in EXEMPT_SUBNET_DELEGATIONS for d in subnet.delegated_services)
 
 
 def has_network_intent_policies(vnet: VirtualNetwork) -> bool:
     """The VNet holds a service with network intent policies (a subnet delegated to SQL MI or Databricks)."""
-    return any(d.casefold() in NETWORK_INTENT_POLICY_DELEGATIONS for subnet in vnet.subnets for d in subnet.delegations)
+    return any(
+        d.casefold() in NETWORK_INTENT_POLICY_DELEGATIONS for subnet in vnet.subnets for d in subnet.delegated_services
+    )
 
 
 def _intent_filter(configuration: SecurityAdminConfiguration, rule: AdminRule) -> bool:

@@ -22,26 +22,32 @@ from opennsg.model.avnm import (
     VnetEffectiveAdminRules,
 )
 from opennsg.model.defaults import DEFAULT_RULE_NAMES, default_security_rules
-from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies, Protocol
+from opennsg.model.enums import Access, Direction, IpAllocationMethod, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
+    Delegation,
     IpConfiguration,
     NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
     PrivateEndpoint,
+    PrivateEndpointIpConfiguration,
+    PrivateLinkServiceConnection,
     PublicIpAddress,
+    PublicIpDnsSettings,
     Resource,
     Route,
     RouteTable,
     SecurityRule,
+    ServiceEndpoint,
     Subnet,
     Subscription,
     VirtualMachine,
     VirtualNetwork,
+    VirtualNetworkEncryption,
     VirtualNetworkPeering,
 )
 from opennsg.model.servicetags import ServiceTag, ServiceTags
@@ -60,11 +66,13 @@ __all__ = [
     "ApplicationSecurityGroup",
     "ArmError",
     "ArmErrorResponse",
+    "Delegation",
     "DeploymentState",
     "DeploymentStatus",
     "Direction",
     "EffectiveAdminRule",
     "GroupMemberType",
+    "IpAllocationMethod",
     "IpConfiguration",
     "LoadBalancer",
     "ManagementGroup",
@@ -76,9 +84,12 @@ __all__ = [
     "NetworkSecurityGroup",
     "OpenNsgError",
     "PrivateEndpoint",
+    "PrivateEndpointIpConfiguration",
     "PrivateEndpointNetworkPolicies",
+    "PrivateLinkServiceConnection",
     "Protocol",
     "PublicIpAddress",
+    "PublicIpDnsSettings",
     "Resource",
     "ResourceId",
     "Route",
@@ -86,6 +97,7 @@ __all__ = [
     "ScopeAccess",
     "SecurityAdminConfiguration",
     "SecurityRule",
+    "ServiceEndpoint",
     "ServiceTag",
     "ServiceTags",
     "StaticMember",
@@ -94,6 +106,7 @@ __all__ = [
     "Topology",
     "VirtualMachine",
     "VirtualNetwork",
+    "VirtualNetworkEncryption",
     "VirtualNetworkPeering",
     "VnetEffectiveAdminRules",
     "default_security_rules",

@@ -54,6 +54,13 @@ class PrivateEndpointNetworkPolicies(CaseInsensitiveEnum):
         )
 
 
+class IpAllocationMethod(CaseInsensitiveEnum):
+    """``privateIPAllocationMethod`` / ``publicIPAllocationMethod``: an address the user chose, or Azure's pick."""
+
+    STATIC = "Static"
+    DYNAMIC = "Dynamic"
+
+
 # IANA protocol numbers of the named protocols (flows carry numbers; rules carry names).
 IANA_TCP = 6
 IANA_UDP = 17

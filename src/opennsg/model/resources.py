@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies, Protocol
+from opennsg.model.enums import Access, Direction, IpAllocationMethod, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.ids import ResourceId, id_key
 
 
@@ -141,6 +141,24 @@ class RouteTable(Resource):
 
 
 @dataclass(frozen=True, slots=True)
+class Delegation:
+    """A subnet delegation: its name and the service (``Microsoft.Sql/managedInstances``, ...) it delegates to."""
+
+    name: str
+    service_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEndpoint:
+    """A subnet's service endpoint (``Microsoft.Storage``, ...) and the regions it reaches (empty: Azure's default)."""
+
+    service: str
+    locations: tuple[str, ...] = ()
+    #: ``networkIdentifier``: the id of the resource a service endpoint with a network identifier is bound to.
+    network_identifier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Subnet:
     id: str
     name: str
@@ -153,10 +171,18 @@ class Subnet:
     #: None: not given. ARM GETs of subnets created with API >= 2025-07-01 say ``false``; older ones have no
     #: value and keep default outbound access (semantics §12.2).
     default_outbound_access: bool | None = None
-    #: ``serviceName`` of each delegation (``Microsoft.Sql/managedInstances``, ...), for semantics §11.2's exceptions.
-    delegations: tuple[str, ...] = ()
+    #: Delegations; their services matter to semantics §11.2's exceptions (``delegated_services``).
+    delegations: tuple[Delegation, ...] = ()
     #: Application Gateway IP configurations using the subnet (semantics §11.2: such subnets get no admin rules).
     application_gateway_ip_configurations: tuple[str, ...] = ()
+    service_endpoints: tuple[ServiceEndpoint, ...] = ()
+    #: Ids of the service endpoint policies applied (a resource type OpenNSG keeps as references only).
+    service_endpoint_policies: tuple[str, ...] = ()
+
+    @property
+    def delegated_services(self) -> tuple[str, ...]:
+        """``serviceName`` of each delegation."""
+        return tuple(d.service_name for d in self.delegations)
 
     @property
     def key(self) -> str:
@@ -206,6 +232,15 @@ class VirtualNetworkPeering:
 
 
 @dataclass(frozen=True, slots=True)
+class VirtualNetworkEncryption:
+    """``encryption`` of a VNet: whether traffic between its VMs is encrypted, and what happens to unencrypted traffic
+    (``enforcement``: ``AllowUnencrypted`` or ``DropUnencrypted``; None when not given)."""
+
+    enabled: bool
+    enforcement: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VirtualNetwork(Resource):
     address_space: tuple[str, ...] = ()
     subnets: tuple[Subnet, ...] = ()
@@ -214,6 +249,9 @@ class VirtualNetwork(Resource):
     #: On-premises prefixes reachable through this VNet's gateways, when modelled (semantics §0 VirtualNetwork tag).
     gateway_prefixes: tuple[str, ...] = ()
     resource_guid: str | None = None
+    #: ``bgpCommunities.virtualNetworkCommunity`` (``12076:20000``, ...); the regional community is Azure's, read-only.
+    bgp_community: str | None = None
+    encryption: VirtualNetworkEncryption | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +265,12 @@ class IpConfiguration:
     primary: bool = False
     public_ip_address: str | None = None
     load_balancer_backend_address_pools: tuple[str, ...] = ()
+    #: ``Dynamic`` (Azure's default: it picks the address) or ``Static`` (the address given).
+    private_ip_allocation_method: IpAllocationMethod = IpAllocationMethod.DYNAMIC
+    #: A block of addresses (``/28``, ...) asked for instead of one address.
+    private_ip_address_prefix_length: int | None = None
+    #: The gateway load balancer's frontend IP configuration chained to this one (a reference, not modelled).
+    gateway_load_balancer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +283,9 @@ class NetworkInterface(Resource):
     resource_guid: str | None = None
     #: The private endpoint owning this NIC (ARM's read-only ``privateEndpoint`` reference, semantics §12.1).
     private_endpoint: str | None = None
+    enable_accelerated_networking: bool = False
+    #: Connection tracking off for the NIC (Azure then does not track flows statefully).
+    disable_tcp_state_tracking: bool = False
 
     @property
     def primary_ip_configuration(self) -> IpConfiguration | None:
@@ -267,6 +314,16 @@ class VirtualMachine(Resource):
     primary_network_interface: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PublicIpDnsSettings:
+    """A public IP's ``dnsSettings`` as written (``fqdn`` is Azure's answer, kept when given)."""
+
+    domain_name_label: str | None = None
+    domain_name_label_scope: str | None = None
+    fqdn: str | None = None
+    reverse_fqdn: str | None = None
+
+
 #: Public IP SKUs closed to inbound traffic unless an NSG allows it (semantics §12.3); ``Basic`` is open.
 CLOSED_BY_DEFAULT_PUBLIC_IP_SKUS = frozenset({"standard", "standardv2"})
 
@@ -281,6 +338,12 @@ class PublicIpAddress(Resource):
     public_ip_address_version: str | None = None
     #: The NAT gateway using this address (ARM's read-only ``natGateway`` reference).
     nat_gateway: str | None = None
+    zones: tuple[str, ...] = ()
+    #: None only when not read from ARM JSON (the reader fills in Azure's defaults: ``Static`` for Standard SKUs,
+    #: ``Dynamic`` for Basic; 4 minutes; IPv4).
+    public_ip_allocation_method: IpAllocationMethod | None = None
+    idle_timeout_in_minutes: int | None = None
+    dns_settings: PublicIpDnsSettings | None = None
 
     @property
     def closed_by_default(self) -> bool:
@@ -290,17 +353,49 @@ class PublicIpAddress(Resource):
 
 
 @dataclass(frozen=True, slots=True)
+class PrivateEndpointIpConfiguration:
+    """A static private address of a private endpoint, for one member of one group of the linked service."""
+
+    name: str
+    private_ip_address: str | None = None
+    group_id: str | None = None
+    member_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateLinkServiceConnection:
+    """A private endpoint's connection to a private link service (or to a resource such as a storage account)."""
+
+    name: str
+    private_link_service_id: str | None = None
+    group_ids: tuple[str, ...] = ()
+    request_message: str | None = None
+    #: A ``manualPrivateLinkServiceConnections`` entry (approved by the service's owner) rather than an automatic one.
+    manual: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PrivateEndpoint(Resource):
     """``Microsoft.Network/privateEndpoints`` (semantics §12.1): its subnet, the NIC(s) it owns and its private IPs."""
 
     subnet: str | None = None
     network_interfaces: tuple[str, ...] = ()
     application_security_groups: tuple[str, ...] = ()
-    #: Static private addresses of ``ipConfigurations`` (``properties.privateIPAddress`` of each).
-    private_ip_addresses: tuple[str, ...] = ()
+    ip_configurations: tuple[PrivateEndpointIpConfiguration, ...] = ()
     custom_network_interface_name: str | None = None
-    #: ``privateLinkServiceId`` of each (manual or automatic) connection.
-    private_link_service_ids: tuple[str, ...] = ()
+    connections: tuple[PrivateLinkServiceConnection, ...] = ()
+    #: ``ipVersionType``: ``IPv4``, ``IPv6`` or ``DualStack``; None when not given.
+    ip_version_type: str | None = None
+
+    @property
+    def private_ip_addresses(self) -> tuple[str, ...]:
+        """Static private addresses of ``ipConfigurations``."""
+        return tuple(c.private_ip_address for c in self.ip_configurations if c.private_ip_address)
+
+    @property
+    def private_link_service_ids(self) -> tuple[str, ...]:
+        """``privateLinkServiceId`` of each (manual or automatic) connection."""
+        return tuple(c.private_link_service_id for c in self.connections if c.private_link_service_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from opennsg.model.defaults import default_security_rules
-from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies, Protocol
+from opennsg.model.enums import Access, Direction, IpAllocationMethod, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.ids import PROVIDER, id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
+    Delegation,
     IpConfiguration,
     NetworkInterface,
     NetworkSecurityGroup,
@@ -569,11 +570,14 @@ class _Builder:
             policy = PrivateEndpointNetworkPolicies.ENABLED if legacy else PrivateEndpointNetworkPolicies.DISABLED
         outbound = values.get("default_outbound_access_enabled")
         delegations = []
-        for block in reader.blocks("delegation"):
+        for i, block in enumerate(reader.blocks("delegation")):
+            label = block.get("name")
             for service in self.reader(Source("", reader.address, block, reader.origin)).blocks("service_delegation"):
                 name = service.get("name")
                 if isinstance(name, str) and name:
-                    delegations.append(name)
+                    delegations.append(
+                        Delegation(label if isinstance(label, str) and label else f"delegation{i + 1}", name)
+                    )
         return Subnet(
             id=subnet_id,
             name=reader.text("name") or name_of(subnet_id),
@@ -738,6 +742,9 @@ class _Builder:
                         private_ip_address_version=config_reader.text("private_ip_address_version") or "IPv4",
                         primary=config_reader.flag("primary") if explicit_primary else i == 0,
                         public_ip_address=config_reader.text("public_ip_address_id"),
+                        private_ip_allocation_method=(
+                            IpAllocationMethod.STATIC if allocation == "static" else IpAllocationMethod.DYNAMIC
+                        ),
                     )
                 )
                 parts.configs.append(origin)

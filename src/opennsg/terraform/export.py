@@ -232,9 +232,9 @@ class _Exporter:
                 block.set("private_endpoint_network_policies", subnet.private_endpoint_network_policies.value)
             if subnet.default_outbound_access is not None:
                 block.set("default_outbound_access_enabled", subnet.default_outbound_access)
-            for i, service in enumerate(subnet.delegations):
-                delegation = _Block("delegation").set("name", f"delegation{i + 1}")
-                delegation.blocks.append(_Block("service_delegation").set("name", service))
+            for given in subnet.delegations:
+                delegation = _Block("delegation").set("name", given.name)
+                delegation.blocks.append(_Block("service_delegation").set("name", given.service_name))
                 block.blocks.append(delegation)
             self._provider(vnet, block)
             self.blocks.append(block)

@@ -116,6 +116,7 @@ class Code:
     INVALID_REQUEST_FORMAT = "InvalidRequestFormat"
     MISSING_REQUIRED_PROPERTY = "MissingRequiredProperty"
     MISSING_REFERENCE_ID = "MissingJsonReferenceId"
+    PRIVATE_IP_ADDRESS_MISSING = "PrivateIPAddressMissing"
     INVALID_TEMPLATE = "InvalidTemplate"
     CONFLICTING_DEFINITIONS = "ConflictingResourceDefinitions"
     UNSUPPORTED_RESOURCE_TYPE = "UnsupportedResourceType"
@@ -357,6 +358,9 @@ class Message:
         "(the SDK serialises it) or use ARM's names, as in 'az ... -o json'."
     )
     MISSING_REFERENCE_ID = "Value for reference id is missing. Path {path}."
+    PRIVATE_IP_ADDRESS_MISSING = (
+        "Private IP address is required when privateIPAllocationMethod is Static in IP configuration {id}."
+    )
     UNKNOWN_TYPE = "Cannot tell the resource type at {path}: it has neither a 'type' nor an ARM 'id'."
     UNSUPPORTED_RESOURCE_TYPE = "Resource type '{kind}' is not supported. Supported: {supported}."
     UNSUPPORTED_FUNCTION = "The template function '{name}' at {path} is not supported. Supported: {supported}."
