@@ -267,8 +267,8 @@ def test_special_subnets_get_no_admin_rules(subnet_name: str) -> None:
     "change",
     [
         {"application_gateway_ip_configurations": (rid("applicationGateways", "agw", "gatewayIPConfigurations", "c"),)},
-        {"delegations": ("Microsoft.Network/applicationGateways",)},
-        {"delegations": ("Microsoft.Network/virtualNetworkGateways",)},
+        {"delegations": (Delegation("gateways", "Microsoft.Network/applicationGateways"),)},
+        {"delegations": (Delegation("gateways", "Microsoft.Network/virtualNetworkGateways"),)},
     ],
 )
 def test_application_gateway_and_gateway_subnets_get_no_admin_rules(change: dict[str, object]) -> None:

@@ -118,6 +118,7 @@ def test_the_method_is_read_and_exported() -> None:
     dynamic = arm.parse_resource("networkInterfaces", nic(None, "10.0.0.5"), nic_id)
     assert isinstance(static, NetworkInterface) and isinstance(dynamic, NetworkInterface)
     assert static.ip_configurations[0].private_ip_allocation_method is IpAllocationMethod.STATIC
-    assert dynamic.ip_configurations[0].private_ip_allocation_method is IpAllocationMethod.DYNAMIC
+    assert dynamic.ip_configurations[0].private_ip_allocation_method is None  # not given: Azure's default
+    assert dynamic.ip_configurations[0].allocation_method is IpAllocationMethod.DYNAMIC
     exported = arm.to_arm(static)["properties"]["ipConfigurations"][0]["properties"]
     assert (exported["privateIPAllocationMethod"], exported["privateIPAddress"]) == ("Static", "10.0.0.4")

@@ -345,7 +345,8 @@ def _with_dynamic_addresses(topology: Topology, nic: NetworkInterface, existing:
         address = configuration.private_ip_address or before.get(
             (configuration.name.casefold(), id_key(configuration.subnet or ""))
         )
-        if address is None and configuration.subnet:
+        # a configuration asking for a block of addresses (privateIPAddressPrefixLength) gets no single address
+        if address is None and configuration.subnet and configuration.private_ip_address_prefix_length is None:
             in_subnet = taken.setdefault(id_key(configuration.subnet), set())
             address = _free_address(
                 topology.subnet(configuration.subnet), configuration.private_ip_address_version, in_subnet

@@ -69,6 +69,7 @@ def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
             return body
         body = arm.to_arm(model, snapshot.topology)
         add_back_references(snapshot, model, body)
+        add_defaults(model, body)
         return decorate(body, row.etag)
 
     return snapshot.rendered(row.key, build)
@@ -99,6 +100,23 @@ def add_back_references(snapshot: Snapshot, model: Resource, body: dict[str, Any
         user = references.ip_configuration_by_public_ip.get(model.key)
         if user is not None:
             properties["ipConfiguration"] = {"id": user}
+
+
+def add_defaults(model: Resource, body: dict[str, Any]) -> None:
+    """What ARM answers for properties a request left out (export keeps only what was given, so files round-trip):
+    a NIC IP configuration's allocation method, a public IP's allocation method, idle timeout and IP version."""
+    properties = body["properties"]
+    if isinstance(model, NetworkInterface):
+        for configuration, rendered in zip(
+            model.ip_configurations, properties.get("ipConfigurations") or [], strict=True
+        ):
+            rendered.setdefault("properties", {}).setdefault(
+                "privateIPAllocationMethod", configuration.allocation_method.value
+            )
+    if isinstance(model, PublicIpAddress):
+        properties.setdefault("publicIPAllocationMethod", model.allocation_method.value)
+        properties.setdefault("idleTimeoutInMinutes", model.idle_timeout)
+        properties.setdefault("publicIPAddressVersion", model.ip_version)
 
 
 def model_of(snapshot: Snapshot, row: Row) -> Resource | None:

@@ -243,7 +243,9 @@ def _ip_configuration(cfg: IpConfiguration) -> dict[str, Any]:
     properties = {
         "provisioningState": SUCCEEDED,
         "privateIPAddress": cfg.private_ip_address,
-        "privateIPAllocationMethod": cfg.private_ip_allocation_method.value,
+        "privateIPAllocationMethod": (
+            cfg.private_ip_allocation_method.value if cfg.private_ip_allocation_method else None
+        ),
         "privateIPAddressPrefixLength": cfg.private_ip_address_prefix_length,
         "privateIPAddressVersion": cfg.private_ip_address_version,
         "subnet": _ref(cfg.subnet),
@@ -286,12 +288,13 @@ def _sku(name: str | None, tier: str | None = None) -> dict[str, str] | None:
 
 
 def _public_ip(address: PublicIpAddress) -> dict[str, Any]:
-    method = address.public_ip_allocation_method
     properties = {
         "ipAddress": address.ip_address,
         "ipConfiguration": _ref(address.ip_configuration),
         "publicIPAddressVersion": address.public_ip_address_version,
-        "publicIPAllocationMethod": method.value if method else None,
+        "publicIPAllocationMethod": (
+            address.public_ip_allocation_method.value if address.public_ip_allocation_method else None
+        ),
         "idleTimeoutInMinutes": address.idle_timeout_in_minutes,
         "dnsSettings": _public_ip_dns(address),
         "natGateway": _ref(address.nat_gateway),

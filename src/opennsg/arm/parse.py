@@ -713,9 +713,7 @@ def _ip_configuration(body: Mapping[str, Any], resource_id: str, reader: Reader,
         primary=reader.flag(props, "primary", pp),
         public_ip_address=reader.reference(props, "publicIPAddress", pp),
         load_balancer_backend_address_pools=reader.references(props, "loadBalancerBackendAddressPools", pp),
-        private_ip_allocation_method=(
-            _allocation(props, "privateIPAllocationMethod", reader, pp, resource_id) or IpAllocationMethod.DYNAMIC
-        ),
+        private_ip_allocation_method=_allocation(props, "privateIPAllocationMethod", reader, pp, resource_id),
         private_ip_address_prefix_length=reader.integer(props, "privateIPAddressPrefixLength", pp),
         gateway_load_balancer=reader.reference(props, "gatewayLoadBalancer", pp),
     )
@@ -785,17 +783,9 @@ def parse_vm(body: Mapping[str, Any], resource_id: str, reader: Reader, path: st
     )
 
 
-#: What Azure answers for a public IP's properties not given (the allocation method depends on the SKU).
-PUBLIC_IP_IDLE_TIMEOUT_DEFAULT = 4
-PUBLIC_IP_VERSION_DEFAULT = "IPv4"
-
-
 def parse_public_ip(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str = "") -> PublicIpAddress:
-    """A public IP, with Azure's defaults for what is not given (as a GET after the PUT shows them)."""
     props, pp = properties_of(body, path)
     sku = _sku(body, reader, path)
-    basic = (sku[0] or "").casefold() == "basic"
-    idle = reader.integer(props, "idleTimeoutInMinutes", pp)
     return PublicIpAddress(
         id=resource_id,
         name=reader.name(body, resource_id, path),
@@ -805,14 +795,11 @@ def parse_public_ip(body: Mapping[str, Any], resource_id: str, reader: Reader, p
         ip_configuration=reader.reference(props, "ipConfiguration", pp),
         sku_name=sku[0],
         sku_tier=sku[1],
-        public_ip_address_version=reader.text(props, "publicIPAddressVersion", pp) or PUBLIC_IP_VERSION_DEFAULT,
+        public_ip_address_version=reader.text(props, "publicIPAddressVersion", pp),
         nat_gateway=reader.reference(props, "natGateway", pp),
         zones=reader.texts(body, "zones", path),
-        public_ip_allocation_method=(
-            _allocation(props, "publicIPAllocationMethod", reader, pp, resource_id)
-            or (IpAllocationMethod.DYNAMIC if basic else IpAllocationMethod.STATIC)
-        ),
-        idle_timeout_in_minutes=idle if idle is not None else PUBLIC_IP_IDLE_TIMEOUT_DEFAULT,
+        public_ip_allocation_method=_allocation(props, "publicIPAllocationMethod", reader, pp, resource_id),
+        idle_timeout_in_minutes=reader.integer(props, "idleTimeoutInMinutes", pp),
         dns_settings=_public_ip_dns(props, reader, pp, reader.text(body, "location", path) or ""),
     )
 

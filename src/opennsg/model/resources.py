@@ -265,12 +265,17 @@ class IpConfiguration:
     primary: bool = False
     public_ip_address: str | None = None
     load_balancer_backend_address_pools: tuple[str, ...] = ()
-    #: ``Dynamic`` (Azure's default: it picks the address) or ``Static`` (the address given).
-    private_ip_allocation_method: IpAllocationMethod = IpAllocationMethod.DYNAMIC
+    #: ``Static`` (the address given) or ``Dynamic`` (Azure picks it); None: not given (``allocation_method``).
+    private_ip_allocation_method: IpAllocationMethod | None = None
     #: A block of addresses (``/28``, ...) asked for instead of one address.
     private_ip_address_prefix_length: int | None = None
     #: The gateway load balancer's frontend IP configuration chained to this one (a reference, not modelled).
     gateway_load_balancer: str | None = None
+
+    @property
+    def allocation_method(self) -> IpAllocationMethod:
+        """How the private address is assigned, with Azure's default (``Dynamic``)."""
+        return self.private_ip_allocation_method or IpAllocationMethod.DYNAMIC
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +329,9 @@ class PublicIpDnsSettings:
     reverse_fqdn: str | None = None
 
 
+#: A public IP's idle timeout when none is given (minutes).
+IDLE_TIMEOUT_DEFAULT = 4
+
 #: Public IP SKUs closed to inbound traffic unless an NSG allows it (semantics §12.3); ``Basic`` is open.
 CLOSED_BY_DEFAULT_PUBLIC_IP_SKUS = frozenset({"standard", "standardv2"})
 
@@ -339,11 +347,27 @@ class PublicIpAddress(Resource):
     #: The NAT gateway using this address (ARM's read-only ``natGateway`` reference).
     nat_gateway: str | None = None
     zones: tuple[str, ...] = ()
-    #: None only when not read from ARM JSON (the reader fills in Azure's defaults: ``Static`` for Standard SKUs,
-    #: ``Dynamic`` for Basic; 4 minutes; IPv4).
+    #: None: not given (see ``allocation_method``).
     public_ip_allocation_method: IpAllocationMethod | None = None
     idle_timeout_in_minutes: int | None = None
     dns_settings: PublicIpDnsSettings | None = None
+
+    @property
+    def allocation_method(self) -> IpAllocationMethod:
+        """As given, else Azure's default for the SKU: ``Dynamic`` for Basic, ``Static`` for the Standard ones."""
+        if self.public_ip_allocation_method is not None:
+            return self.public_ip_allocation_method
+        basic = (self.sku_name or "").casefold() == "basic"
+        return IpAllocationMethod.DYNAMIC if basic else IpAllocationMethod.STATIC
+
+    @property
+    def idle_timeout(self) -> int:
+        """Minutes, as given, else Azure's default."""
+        return self.idle_timeout_in_minutes if self.idle_timeout_in_minutes is not None else IDLE_TIMEOUT_DEFAULT
+
+    @property
+    def ip_version(self) -> str:
+        return self.public_ip_address_version or "IPv4"
 
     @property
     def closed_by_default(self) -> bool:

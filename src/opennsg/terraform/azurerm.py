@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from opennsg.model.defaults import default_security_rules
-from opennsg.model.enums import Access, Direction, IpAllocationMethod, PrivateEndpointNetworkPolicies, Protocol
+from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.ids import PROVIDER, id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
@@ -742,9 +742,6 @@ class _Builder:
                         private_ip_address_version=config_reader.text("private_ip_address_version") or "IPv4",
                         primary=config_reader.flag("primary") if explicit_primary else i == 0,
                         public_ip_address=config_reader.text("public_ip_address_id"),
-                        private_ip_allocation_method=(
-                            IpAllocationMethod.STATIC if allocation == "static" else IpAllocationMethod.DYNAMIC
-                        ),
                     )
                 )
                 parts.configs.append(origin)
