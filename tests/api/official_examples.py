@@ -337,9 +337,12 @@ class World:
             self._put(resource_id, {"location": LOCATION})
 
     def ensure_all(self, value: Any) -> None:
-        """Every ARM id the value holds (references, targets of diagnostics) names an existing resource."""
+        """Every ARM id the value holds (references, targets of diagnostics) names an existing resource; a subnet
+        made for it holds the static private addresses the value names."""
+        addresses = [a for a in _values(value, "privateIPAddress") if isinstance(a, str)]
+        hints = {"subnet_address": addresses[0]} if addresses else {}
         for resource_id in sorted(set(_ids(value)), key=len):
-            self.ensure(resource_id)
+            self.ensure(resource_id, hints)
 
     def ensure(self, resource_id: str, hints: Mapping[str, Any] | None = None) -> None:
         parts = resource_id.strip("/").split("/")
@@ -366,6 +369,18 @@ def _ids(value: Any) -> Iterator[str]:
             yield from _ids(v)
     elif isinstance(value, str) and _ID.match(value):
         yield value
+
+
+def _values(value: Any, name: str) -> Iterator[Any]:
+    """Every value of property ``name`` anywhere in ``value``."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == name:
+                yield item
+            yield from _values(item, name)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _values(item, name)
 
 
 def _kind_path(parts: list[str]) -> str:
@@ -395,7 +410,9 @@ def _vnet(world: World, resource_id: str, parts: list[str], hints: Mapping[str, 
 
 def _subnet(world: World, resource_id: str, parts: list[str], hints: Mapping[str, Any]) -> None:
     world.ensure(_parent(resource_id))
-    world._put(resource_id, {"properties": {"addressPrefix": world.next_subnet()}})
+    address = hints.get("subnet_address")
+    prefix = str(ipaddress.ip_network(f"{address}/24", strict=False)) if address else world.next_subnet()
+    world._put(resource_id, {"properties": {"addressPrefix": prefix}})
 
 
 def _nic(world: World, resource_id: str, parts: list[str], hints: Mapping[str, Any]) -> None:
