@@ -40,6 +40,7 @@ from opennsg.engine.ir import NicPolicy
 from opennsg.engine.routes import effective_routes, next_hop
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.files import InputError, parse_json, read_text
 from opennsg.model.ids import id_key
 from opennsg.model.resources import NetworkInterface, Subnet
 from opennsg.model.routes import EffectiveRoute, NextHopType
@@ -908,26 +909,29 @@ def _ports(texts: Sequence[str], what: str) -> PortSet:
 def read_intents(path: Path) -> list[Intent]:
     """Intents from a JSON array or JSON lines; every problem reported at once."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise OpenNsgError([ArmError("FileNotFound", f"Intents file {path}: {exc.strerror or exc}.")]) from None
+        text = read_text(path)
+    except InputError as exc:
+        code = "FileNotFound" if exc.missing else "InvalidJson"
+        raise OpenNsgError([ArmError(code, f"Intents file {exc}.", str(path))]) from None
     problems: list[ArmError] = []
     items: list[Any] = []
     stripped = text.strip()
+    if not stripped:
+        raise OpenNsgError([ArmError("InvalidIntent", f"Intents file {path} holds no intents.", str(path))])
     if stripped.startswith("["):
         try:
-            loaded = json.loads(stripped)
-        except ValueError as exc:
-            raise OpenNsgError([ArmError("InvalidJson", f"Intents file {path}: {exc}.")]) from None
+            loaded = parse_json(stripped, path)
+        except InputError as exc:
+            raise OpenNsgError([ArmError("InvalidJson", f"Intents file {exc}.", str(path))]) from None
         items = list(loaded)
     else:
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                items.append(json.loads(line))
-            except ValueError as exc:
-                problems.append(ArmError("InvalidJson", f"Intents file {path}, line {number}: {exc}."))
+                items.append(parse_json(line, f"{path}, line {number},"))
+            except InputError as exc:
+                problems.append(ArmError("InvalidJson", f"Intents file {exc}."))
     intents: list[Intent] = []
     for index, item in enumerate(items, 1):
         if not isinstance(item, dict):

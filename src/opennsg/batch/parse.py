@@ -134,7 +134,17 @@ def read_json(path: Path) -> RawFlows:
             row = {}
         for field in FIELDS:
             columns[field].append(_scalar_text(row.get(field)))
-    return RawFlows({f: pa.array(v, type=pa.string()) for f, v in columns.items()}, unreadable)
+    return RawFlows({f: _string_array(v) for f, v in columns.items()}, unreadable)
+
+
+def _string_array(values: list[str | None]) -> pa.Array:
+    """Arrow strings are UTF-8: a lone surrogate (JSON allows ``"\\ud800"``) is kept escaped, so that the row is
+    reported as bad rather than the whole file."""
+    try:
+        return pa.array(values, type=pa.string())
+    except UnicodeEncodeError:
+        escaped = [v if v is None else v.encode("utf-8", "backslashreplace").decode("utf-8") for v in values]
+        return pa.array(escaped, type=pa.string())
 
 
 class FlowsFileError(ValueError):
