@@ -56,7 +56,7 @@ COMMANDS: dict[str, tuple[list[str], frozenset[int]]] = {
             "Allow",
         ],
         frozenset({0, 1, 2}),
-    ),  # fmt: skip
+    ),
     "effective": (["effective", "{}", "--nic", "vm-web"], frozenset({0, 2})),
     "routes": (["routes", "{}", "--nic", "vm-web"], frozenset({0, 2})),
     "lint": (["lint", "{}"], frozenset({0, 1, 2})),

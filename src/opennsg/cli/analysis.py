@@ -18,15 +18,17 @@ from rich.table import Table
 
 from opennsg.cli.common import (
     EXIT_EXPECTATION_FAILED,
+    NO_INPUTS,
+    InputOptions,
     JsonOption,
-    ServiceTagsOption,
     bad_input_exits,
+    input_options,
+    load_service_tags,
     print_json,
     stdout,
     writing_output,
 )
 from opennsg.model.errors import ArmError, OpenNsgError
-from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 
 EXIT_CHANGED = 3
@@ -34,16 +36,9 @@ FAIL_ON_LEVELS = ("error", "warning", "note", "none")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("diff")(diff)
-    app.command("lint")(lint)
-    app.command("reach")(reach)
-
-
-def _load(paths: Sequence[Path], service_tags: Path | None) -> Topology:
-    from opennsg.arm import load_paths
-
-    tags = ServiceTags.load(service_tags) if service_tags else None
-    return load_paths(list(paths), service_tags=tags)
+    app.command("diff")(input_options(diff))
+    app.command("lint")(input_options(lint))
+    app.command("reach")(input_options(reach))
 
 
 # --- diff ---------------------------------------------------------------------------------------------
@@ -53,8 +48,7 @@ def _load_plan(plan: Path, subscription: str | None, service_tags: Path | None) 
     """A Terraform plan's prior and planned state (``opennsg.terraform.load_plan``)."""
     from opennsg.terraform import load_plan
 
-    tags = ServiceTags.load(service_tags) if service_tags else None
-    return load_plan(plan, subscription=subscription, service_tags=tags)
+    return load_plan(plan, subscription=subscription, service_tags=load_service_tags(service_tags))
 
 
 def diff(
@@ -63,11 +57,10 @@ def diff(
     plan: Path | None = typer.Option(
         None, "--plan", help="A Terraform plan JSON: compare its prior and planned state."
     ),
-    subscription: str | None = typer.Option(None, "--subscription", help="With --plan: the subscription id to use."),
     nic: list[str] = typer.Option([], "--nic", help="Only this NIC or VM (name or ARM id); repeatable."),
     rules: bool = typer.Option(False, "--rules", help="Also report flows whose deciding rule changed."),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write the changes as a Markdown PR comment."),
-    service_tags: Path | None = ServiceTagsOption,
+    inputs: InputOptions = NO_INPUTS,
     json: bool = JsonOption,
 ) -> None:
     """The exact set of flows whose access differs between two configurations (exit 3 when any does)."""
@@ -77,7 +70,7 @@ def diff(
         if plan is not None:
             if old is not None or new is not None:
                 raise OpenNsgError([ArmError("InvalidParameter", "Give either OLD and NEW or --plan, not both.")])
-            before, after = _load_plan(plan, subscription, service_tags)
+            before, after = _load_plan(plan, inputs.subscription, inputs.service_tags)
         else:
             if old is None or new is None:
                 raise OpenNsgError([ArmError("MissingRequiredParameter", "Give OLD and NEW (or --plan PLAN.json).")])
@@ -85,7 +78,7 @@ def diff(
             loaded: list[Topology] = []
             for side in (old, new):
                 try:
-                    loaded.append(_load([side], service_tags))
+                    loaded.append(inputs.load([side]))
                 except OpenNsgError as exc:
                     problems.extend(exc.errors)
             if problems:
@@ -191,14 +184,14 @@ def _diff_markdown(result: Any, lines: dict[tuple[str, str], list[tuple[str, Any
 
 
 def lint(
-    paths: list[Path] = typer.Argument(..., help="ARM JSON files or directories."),
+    paths: list[Path] = typer.Argument(..., help="ARM JSON files, templates, Terraform inputs or directories."),
     sarif: Path | None = typer.Option(None, "--sarif", help="Write the findings as SARIF 2.1.0 to this file."),
     fail_on: str = typer.Option(
         "error", "--fail-on", help="Exit 1 when a finding at or above: error|warning|note|none."
     ),
     disable: list[str] = typer.Option([], "--disable", help="Skip this rule id; repeatable."),
     enable: list[str] = typer.Option([], "--enable", help="Run this rule id even if disabled; repeatable."),
-    service_tags: Path | None = ServiceTagsOption,
+    inputs: InputOptions = NO_INPUTS,
     json: bool = JsonOption,
 ) -> None:
     """Shadowed, redundant, ineffective and dangerous rules, exposure to the Internet, platform needs."""
@@ -221,7 +214,7 @@ def lint(
                     )
         if problems:
             raise OpenNsgError(problems)
-        topology = _load(paths, service_tags)
+        topology = inputs.load(paths)
         findings = lint_topology(topology, [d.casefold() for d in disable], [e.casefold() for e in enable])
     if sarif is not None:
         from opennsg.analysis.sarif import to_sarif
@@ -266,17 +259,17 @@ def _short_resource(resource: str) -> str:
 
 
 def reach(
-    paths: list[Path] = typer.Argument(..., help="ARM JSON files or directories."),
+    paths: list[Path] = typer.Argument(..., help="ARM JSON files, templates, Terraform inputs or directories."),
     intents: Path | None = typer.Option(None, "--intents", help="Reachability intents: JSON lines or a JSON array."),
     html: Path | None = typer.Option(None, "--html", help="Write the matrix as a self-contained HTML heatmap."),
-    service_tags: Path | None = ServiceTagsOption,
+    inputs: InputOptions = NO_INPUTS,
     json: bool = JsonOption,
 ) -> None:
     """Who can reach whom: the NIC-to-NIC matrix (and from the Internet), or answers to intents."""
     from opennsg.analysis.reach import Reachability, read_intents
 
     with bad_input_exits(json):
-        topology = _load(paths, service_tags)
+        topology = inputs.load(paths)
         analysis = Reachability(topology)
         if intents is not None:
             parsed = read_intents(intents)

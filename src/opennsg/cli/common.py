@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -199,6 +202,83 @@ TemplateParametersOption = typer.Option(
 TemplateParameterOption = typer.Option(
     None, "--parameter", help="NAME=VALUE for a template parameter (repeatable; arrays, objects, ints, bools as JSON)."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class InputOptions:
+    """The options of every command that reads a network, declared once (``input_options``): service tags,
+    Terraform's subscription and variables, ARM templates' parameters and deployment context."""
+
+    service_tags: Path | None = None
+    subscription: str | None = None
+    variables: tuple[str, ...] = ()
+    var_files: tuple[Path, ...] = ()
+    parameters_files: tuple[Path, ...] = ()
+    parameters: tuple[str, ...] = ()
+    resource_group: str | None = None
+    location: str | None = None
+
+    def template(self) -> TemplateInputs:
+        """The templates' deployment context and parameter values (raises OpenNsgError listing every problem)."""
+        return template_inputs(
+            list(self.parameters_files), list(self.parameters), self.subscription, self.resource_group, self.location
+        )
+
+    def load(self, paths: Sequence[Path]) -> Topology:
+        """The inputs as one validated Topology (raises OpenNsgError with every problem)."""
+        return load_inputs(
+            list(paths), self.service_tags, self.subscription, list(self.variables), list(self.var_files),
+            self.template(),
+        )  # fmt: skip
+
+
+#: The default a command's ``inputs`` parameter declares (``input_options`` replaces it by the options given).
+NO_INPUTS = InputOptions()
+
+#: (parameter name, annotation, typer option, InputOptions field) of each input option, in the order of --help.
+_INPUT_OPTIONS: tuple[tuple[str, Any, Any, str], ...] = (
+    ("service_tags", Path | None, ServiceTagsOption, "service_tags"),
+    ("subscription", str | None, SubscriptionOption, "subscription"),
+    ("var", list[str] | None, VarOption, "variables"),
+    ("var_file", list[Path] | None, VarFileOption, "var_files"),
+    ("parameters_file", list[Path] | None, TemplateParametersOption, "parameters_files"),
+    ("parameter", list[str] | None, TemplateParameterOption, "parameters"),
+    ("resource_group", str | None, ResourceGroupOption, "resource_group"),
+    ("location", str | None, LocationOption, "location"),
+)
+
+
+def input_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the input options: it declares a parameter ``inputs: InputOptions``, typer sees the eight
+    options in its place (before ``--json``), and the command receives them as one ``InputOptions``."""
+    signature = inspect.signature(command)
+    own = [p for p in signature.parameters.values() if p.name != "inputs"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+        for name, annotation, option, _field in _INPUT_OPTIONS
+    ]
+    at = next((i for i, p in enumerate(own) if p.name in ("json", "as_json")), len(own))
+    parameters = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else p
+        for p in [*own[:at], *added, *own[at:]]
+    ]
+
+    @functools.wraps(command)
+    def with_inputs(**kwargs: Any) -> None:
+        values: dict[str, Any] = {}
+        for name, _annotation, _option, field in _INPUT_OPTIONS:
+            value = kwargs.pop(name)
+            values[field] = tuple(value or ()) if field in _SEQUENCES else value
+        command(**kwargs, inputs=InputOptions(**values))
+
+    annotations = {k: v for k, v in command.__annotations__.items() if k != "inputs"}
+    annotations.update({name: annotation for name, annotation, _option, _field in _INPUT_OPTIONS})
+    with_inputs.__annotations__ = annotations
+    with_inputs.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return with_inputs
+
+
+_SEQUENCES = frozenset({"variables", "var_files", "parameters_files", "parameters"})
 
 
 def template_inputs(

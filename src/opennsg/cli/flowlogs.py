@@ -11,29 +11,20 @@ from rich.table import Table
 
 from opennsg.cli.common import (
     EXIT_BAD_INPUT,
+    NO_INPUTS,
+    InputOptions,
     JsonOption,
-    LocationOption,
-    ResourceGroupOption,
-    ServiceTagsOption,
-    SubscriptionOption,
-    TemplateParameterOption,
-    TemplateParametersOption,
-    VarFileOption,
-    VarOption,
     bad_input_exits,
     fail,
-    load_inputs,
+    input_options,
     print_json,
     stderr,
     stdout,
-    template_inputs,
     writing_output,
 )
 from opennsg.model.errors import ArmError, OpenNsgError
-from opennsg.model.topology import Topology
 
 if TYPE_CHECKING:  # the reader pulls in pyarrow and numpy: imported when a flowlogs command runs
-    from opennsg.arm.template import TemplateInputs
     from opennsg.flowlogs.reader import FlowLogReader, ReadStats
 
 flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
@@ -67,17 +58,6 @@ INVALID_FLOW_LOGS = "InvalidFlowLogs"
 
 def register(app: typer.Typer) -> None:
     app.add_typer(flowlogs_app, name="flowlogs")
-
-
-def _topology(
-    paths: list[Path],
-    service_tags: Path | None,
-    subscription: str | None = None,
-    variables: list[str] | None = None,
-    var_files: list[Path] | None = None,
-    template: TemplateInputs | None = None,
-) -> Topology:
-    return load_inputs(paths, service_tags, subscription, variables, var_files, template)
 
 
 def _report_problems(read: ReadStats) -> None:
@@ -130,19 +110,13 @@ def _exit_on_problems(read: ReadStats, allow_problems: bool, as_json: bool) -> N
 
 
 @flowlogs_app.command()
+@input_options
 def replay(
     logs: list[Path] = LogsArgument,
     config: list[Path] = ReplayConfigOption,
     engine: str = EngineOption,
     criteria: str | None = FilterOption,
-    service_tags: Path | None = ServiceTagsOption,
-    subscription: str | None = SubscriptionOption,
-    var: list[str] | None = VarOption,
-    var_file: list[Path] | None = VarFileOption,
-    parameters_file: list[Path] | None = TemplateParametersOption,
-    parameter: list[str] | None = TemplateParameterOption,
-    resource_group: str | None = ResourceGroupOption,
-    location: str | None = LocationOption,
+    inputs: InputOptions = NO_INPUTS,
     allow_problems: bool = AllowProblemsOption,
     json: bool = JsonOption,
 ) -> None:
@@ -157,18 +131,11 @@ def replay(
     chosen: Literal["local", "spark"] = "spark" if engine == "spark" else "local"
     with bad_input_exits(json):
         selected = FlowFilter.parse(criteria) if criteria is not None else None
-        topology = _topology(
-            config,
-            service_tags,
-            subscription,
-            var,
-            var_file,
-            template_inputs(parameters_file, parameter, subscription, resource_group, location),
-        )
+        topology = inputs.load(config)
         reader = _reader(logs)
         batches = reader.batches() if selected is None else selected.apply(reader.batches())
         result = run_replay(
-            topology, batches, reader.stats, engine=chosen, config_paths=config, service_tags=service_tags
+            topology, batches, reader.stats, engine=chosen, config_paths=config, service_tags=inputs.service_tags
         )
         unreadable = _unreadable(result.read)
         if unreadable is not None:
@@ -201,19 +168,13 @@ def replay(
 
 
 @flowlogs_app.command()
+@input_options
 def stats(
     logs: list[Path] = LogsArgument,
     config: list[Path] | None = StatsConfigOption,
     png: Path | None = PngOption,
     top: int = TopOption,
-    service_tags: Path | None = ServiceTagsOption,
-    subscription: str | None = SubscriptionOption,
-    var: list[str] | None = VarOption,
-    var_file: list[Path] | None = VarFileOption,
-    parameters_file: list[Path] | None = TemplateParametersOption,
-    parameter: list[str] | None = TemplateParameterOption,
-    resource_group: str | None = ResourceGroupOption,
-    location: str | None = LocationOption,
+    inputs: InputOptions = NO_INPUTS,
     allow_problems: bool = AllowProblemsOption,
     json: bool = JsonOption,
 ) -> None:
@@ -221,18 +182,7 @@ def stats(
     from opennsg.flowlogs.stats import compute_stats, plot_timeline
 
     with bad_input_exits(json):
-        topology = (
-            _topology(
-                config,
-                service_tags,
-                subscription,
-                var,
-                var_file,
-                template_inputs(parameters_file, parameter, subscription, resource_group, location),
-            )
-            if config
-            else None
-        )
+        topology = inputs.load(config) if config else None
         reader = _reader(logs)
         result = compute_stats(reader.batches(), reader.stats, topology, top)
         unreadable = _unreadable(result.read)

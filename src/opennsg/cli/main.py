@@ -22,20 +22,14 @@ from opennsg.cli import (  # one per line: each command module is added by a dif
     ui,
 )
 from opennsg.cli.common import (
+    NO_INPUTS,
+    InputOptions,
     JsonOption,
-    LocationOption,
-    ResourceGroupOption,
-    ServiceTagsOption,
-    SubscriptionOption,
-    TemplateParameterOption,
-    TemplateParametersOption,
-    VarFileOption,
-    VarOption,
     bad_input_exits,
+    input_options,
     print_json,
     report_problems,
     stdout,
-    template_inputs,
 )
 from opennsg.cli.guard import GuardedGroup
 from opennsg.model.enums import Access, Direction
@@ -44,7 +38,7 @@ from opennsg.model.topology import Topology
 from opennsg.model.validation import topology_notes
 
 if TYPE_CHECKING:
-    from opennsg.arm.template import TemplateInputs
+    pass
 
 app = typer.Typer(
     name="opennsg",
@@ -78,41 +72,16 @@ PathsArgument = typer.Argument(
 )
 
 
-def load_topology(
-    paths: list[Path],
-    service_tags: Path | None,
-    subscription: str | None = None,
-    variables: list[str] | None = None,
-    var_files: list[Path] | None = None,
-    template: TemplateInputs | None = None,
-) -> Topology:
-    """Read the user's inputs into one validated Topology (raises OpenNsgError with every problem)."""
-    return common.load_inputs(paths, service_tags, subscription, variables, var_files, template)
-
-
 @app.command()
+@input_options
 def validate(
     paths: list[Path] = PathsArgument,
-    service_tags: Path | None = ServiceTagsOption,
-    subscription: str | None = SubscriptionOption,
-    var: list[str] | None = VarOption,
-    var_file: list[Path] | None = VarFileOption,
-    parameters_file: list[Path] | None = TemplateParametersOption,
-    parameter: list[str] | None = TemplateParameterOption,
-    resource_group: str | None = ResourceGroupOption,
-    location: str | None = LocationOption,
+    inputs: InputOptions = NO_INPUTS,
     json: bool = JsonOption,
 ) -> None:
     """Check ARM JSON against Azure's validation rules and limits; report every problem at once."""
     with bad_input_exits(json):
-        topology = load_topology(
-            paths,
-            service_tags,
-            subscription,
-            var,
-            var_file,
-            template_inputs(parameters_file, parameter, subscription, resource_group, location),
-        )
+        topology = inputs.load(paths)
     counts = {
         "networkSecurityGroups": len(topology.nsgs),
         "securityRules": sum(len(n.security_rules) for n in topology.nsgs.values()),
@@ -158,6 +127,7 @@ def avnm_counts(topology: Topology) -> dict[str, int]:
 
 
 @app.command()
+@input_options
 def verify(
     paths: list[Path] = PathsArgument,
     nic: str | None = typer.Option(None, "--nic", help="NIC or VM, by name or ARM id."),
@@ -169,14 +139,7 @@ def verify(
     output: Path | None = typer.Option(None, "--output", help="With --flows: verdicts file (format by extension)."),
     expect: str | None = typer.Option(None, "--expect", help="Allow or Deny: exit 1 when the verdict differs."),
     detail: bool = typer.Option(False, "--detail", help="Show every rule's per-field match result."),
-    service_tags: Path | None = ServiceTagsOption,
-    subscription: str | None = SubscriptionOption,
-    var: list[str] | None = VarOption,
-    var_file: list[Path] | None = VarFileOption,
-    parameters_file: list[Path] | None = TemplateParametersOption,
-    parameter: list[str] | None = TemplateParameterOption,
-    resource_group: str | None = ResourceGroupOption,
-    location: str | None = LocationOption,
+    inputs: InputOptions = NO_INPUTS,
     json: bool = JsonOption,
 ) -> None:
     """IP flow verify: the verdict for a flow at a NIC, the rule and NSG that decided, and the chain evaluated."""
@@ -185,14 +148,7 @@ def verify(
     from opennsg.engine.flow import Flow, parse_endpoint, parse_flow_protocol
 
     with bad_input_exits(json):
-        topology = load_topology(
-            paths,
-            service_tags,
-            subscription,
-            var,
-            var_file,
-            template_inputs(parameters_file, parameter, subscription, resource_group, location),
-        )
+        topology = inputs.load(paths)
         if flows is not None:
             _verify_flows(topology, flows, output, json)
             return
@@ -319,17 +275,11 @@ def _print_verdict(result: dict[str, Any]) -> None:
 
 
 @app.command()
+@input_options
 def effective(
     paths: list[Path] = PathsArgument,
     nic: str = typer.Option(..., "--nic", help="NIC or VM, by name or ARM id."),
-    service_tags: Path | None = ServiceTagsOption,
-    subscription: str | None = SubscriptionOption,
-    var: list[str] | None = VarOption,
-    var_file: list[Path] | None = VarFileOption,
-    parameters_file: list[Path] | None = TemplateParametersOption,
-    parameter: list[str] | None = TemplateParameterOption,
-    resource_group: str | None = ResourceGroupOption,
-    location: str | None = LocationOption,
+    inputs: InputOptions = NO_INPUTS,
     json: bool = JsonOption,
 ) -> None:
     """Effective security rules of a NIC, in the shape of Azure's effectiveNetworkSecurityGroups (tags expanded)."""
@@ -337,14 +287,7 @@ def effective(
     from opennsg.engine import Engine
 
     with bad_input_exits(json):
-        topology = load_topology(
-            paths,
-            service_tags,
-            subscription,
-            var,
-            var_file,
-            template_inputs(parameters_file, parameter, subscription, resource_group, location),
-        )
+        topology = inputs.load(paths)
         groups = effective_groups_to_arm(Engine(topology).effective_rules(nic), topology.service_tags)
     if json:
         print_json({"value": groups})
@@ -390,28 +333,15 @@ def _joined(rule: dict[str, Any], singular: str) -> str:
 
 
 @app.command()
+@input_options
 def show(
     paths: list[Path] = PathsArgument,
-    service_tags: Path | None = ServiceTagsOption,
-    subscription: str | None = SubscriptionOption,
-    var: list[str] | None = VarOption,
-    var_file: list[Path] | None = VarFileOption,
-    parameters_file: list[Path] | None = TemplateParametersOption,
-    parameter: list[str] | None = TemplateParameterOption,
-    resource_group: str | None = ResourceGroupOption,
-    location: str | None = LocationOption,
+    inputs: InputOptions = NO_INPUTS,
     json: bool = JsonOption,
 ) -> None:
     """AVNM security admin configurations (evaluated first), then NSGs, with their rules and associations."""
     with bad_input_exits(json):
-        topology = load_topology(
-            paths,
-            service_tags,
-            subscription,
-            var,
-            var_file,
-            template_inputs(parameters_file, parameter, subscription, resource_group, location),
-        )
+        topology = inputs.load(paths)
     nsgs: list[dict[str, Any]] = []
     for nsg in sorted(topology.nsgs.values(), key=lambda n: n.id.casefold()):
         nsgs.append(

@@ -8,46 +8,31 @@ import typer
 from rich.table import Table
 
 from opennsg.cli.common import (
+    NO_INPUTS,
+    InputOptions,
     JsonOption,
-    LocationOption,
-    ResourceGroupOption,
-    ServiceTagsOption,
-    SubscriptionOption,
-    TemplateParameterOption,
-    TemplateParametersOption,
-    VarFileOption,
-    VarOption,
     bad_input_exits,
+    input_options,
     print_json,
     stdout,
-    template_inputs,
 )
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @input_options
     def routes(
         paths: list[Path] = typer.Argument(..., help="ARM JSON files, templates, Terraform inputs or directories."),
         nic: str = typer.Option(..., "--nic", help="NIC or VM, by name or ARM id."),
-        service_tags: Path | None = ServiceTagsOption,
-        subscription: str | None = SubscriptionOption,
-        var: list[str] | None = VarOption,
-        var_file: list[Path] | None = VarFileOption,
-        parameters_file: list[Path] | None = TemplateParametersOption,
-        parameter: list[str] | None = TemplateParameterOption,
-        resource_group: str | None = ResourceGroupOption,
-        location: str | None = LocationOption,
+        inputs: InputOptions = NO_INPUTS,
         json: bool = JsonOption,
     ) -> None:
         """Effective routes of a NIC: system routes (VNet, peerings, Internet, None), overridden by user routes."""
         from opennsg.arm.routes import effective_route_table_to_arm
-        from opennsg.cli.main import load_topology
         from opennsg.engine import Engine
 
         with bad_input_exits(json):
-            template = template_inputs(parameters_file, parameter, subscription, resource_group, location)
-            topology = load_topology(paths, service_tags, subscription, var, var_file, template)
-            found = Engine(topology).effective_routes(nic)
+            found = Engine(inputs.load(paths)).effective_routes(nic)
         if json:
             print_json(effective_route_table_to_arm(found))
             return

@@ -9,22 +9,15 @@ from pathlib import Path
 import typer
 
 from opennsg.cli.common import (
+    NO_INPUTS,
+    InputOptions,
     JsonOption,
-    LocationOption,
-    ResourceGroupOption,
-    ServiceTagsOption,
-    SubscriptionOption,
-    TemplateParameterOption,
-    TemplateParametersOption,
-    VarFileOption,
-    VarOption,
     bad_input_exits,
     fail,
-    load_inputs,
+    input_options,
     load_service_tags,
     print_json,
     stdout,
-    template_inputs,
 )
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import ResourceId
@@ -137,6 +130,7 @@ def register(app: typer.Typer) -> None:
             stdout.print(f"  {entry['token']}  {', '.join(entry['subscriptions'])}", markup=False)
 
     @app.command()
+    @input_options
     def serve(
         host: str = HostOption,
         port: int = PortOption,
@@ -145,15 +139,8 @@ def register(app: typer.Typer) -> None:
         tls_key: Path | None = TlsKeyOption,
         tls_self_signed: bool = SelfSignedOption,
         tokens: Path | None = TokensOption,
-        service_tags: Path | None = ServiceTagsOption,
         import_paths: list[Path] | None = ImportOption,
-        subscription: str | None = SubscriptionOption,
-        var: list[str] | None = VarOption,
-        var_file: list[Path] | None = VarFileOption,
-        parameters_file: list[Path] | None = TemplateParametersOption,
-        parameter: list[str] | None = TemplateParameterOption,
-        resource_group: str | None = ResourceGroupOption,
-        location: str | None = LocationOption,
+        inputs: InputOptions = NO_INPUTS,
         json: bool = JsonOption,
     ) -> None:
         """Serve the ARM-compatible API (NSGs, VNets, NICs, VMs, Network Watcher diagnostics) over HTTP(S)."""
@@ -166,7 +153,7 @@ def register(app: typer.Typer) -> None:
             fail(ArmError("InvalidTlsOptions", "Use --tls-cert with --tls-key, or --tls-self-signed alone."), json)
         created_token: str | None = None
         with bad_input_exits(json):
-            tags = load_service_tags(service_tags)
+            tags = load_service_tags(inputs.service_tags)
             token_path = tokens or _token_file(db)
             if tokens is None and not token_path.exists():
                 grants, created_token = create_token_file(token_path)
@@ -176,10 +163,7 @@ def register(app: typer.Typer) -> None:
             tls_cert, tls_key = ensure_self_signed(_data_dir(db) / "tls", host)
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
         with bad_input_exits(json):
-            template = template_inputs(parameters_file, parameter, subscription, resource_group, location)
-            seed = None
-            if import_paths:
-                seed = load_inputs(import_paths, service_tags, subscription, var, var_file, template)
+            seed = inputs.load(import_paths) if import_paths else None
             limits = ServerLimits()
             config = ServiceConfig(db_url=db, tokens=grants, service_tags=tags, body_timeout=limits.body_timeout)
             asgi = create_app(config, seed=seed)

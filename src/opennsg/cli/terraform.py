@@ -8,13 +8,11 @@ from pathlib import Path
 import typer
 
 from opennsg.cli.common import (
+    NO_INPUTS,
+    InputOptions,
     JsonOption,
-    ServiceTagsOption,
-    SubscriptionOption,
-    VarFileOption,
-    VarOption,
     bad_input_exits,
-    load_inputs,
+    input_options,
     print_json,
     stdout,
     writing_output,
@@ -42,14 +40,12 @@ def _split(paths: list[Path], output: Path | None) -> tuple[list[Path], Path]:
     return [p for p in paths if p is not chosen], chosen
 
 
+@input_options
 def export(
     paths: list[Path] = typer.Argument(..., help="Inputs (ARM JSON, Terraform modules, plan/state JSON), then DIR."),
     output_format: str = typer.Option("terraform", "--format", help="terraform (an azurerm module) or arm (JSON)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output directory (default: the last path)."),
-    service_tags: Path | None = ServiceTagsOption,
-    subscription: str | None = SubscriptionOption,
-    var: list[str] | None = VarOption,
-    var_file: list[Path] | None = VarFileOption,
+    inputs: InputOptions = NO_INPUTS,
     json: bool = JsonOption,
 ) -> None:
     """Write the network as an equivalent azurerm Terraform module (main.tf) or as ARM JSON (topology.json)."""
@@ -60,10 +56,10 @@ def export(
         if output_format not in FORMATS:
             message = f"--format must be one of {', '.join(FORMATS)}, not '{output_format}'."
             raise OpenNsgError([ArmError("InvalidParameter", message)])
-        inputs, directory = _split(paths, output)
+        sources, directory = _split(paths, output)
         if directory.exists() and not directory.is_dir():
             raise OpenNsgError([ArmError("InvalidParameter", f"{directory} exists and is not a directory.")])
-        topology = load_inputs(inputs, service_tags, subscription, var, var_file)
+        topology = inputs.load(sources)
         with writing_output("DIR", directory, json):
             if output_format == "terraform":
                 written = export_module(topology, directory)
