@@ -509,3 +509,26 @@ def test_real_process_fifo_and_deep_json_and_usage_error(tmp_path: Path) -> None
     assert usage.returncode == 2 and json.loads(usage.stderr)["error"]["code"] == "InvalidParameter"
     stats = _opennsg("flowlogs", "stats", tmp_path / "nothing-here")
     assert stats.returncode == 2 and "Traceback" not in stats.stderr
+
+
+# --- found by the fuzzer (tests/test_cli_fuzz.py) ---------------------------------------------------------
+
+
+def test_lone_surrogates_in_flow_logs_are_reported_not_crashed_on(tmp_path: Path) -> None:
+    document = json.loads(LOG.read_text(encoding="utf-8"))
+    record = document["records"][0]
+    record["resourceId"] = "\ud800"
+    record["properties"]["flows"][0]["rule"] = "\udfff"
+    record["properties"]["flows"][0]["flows"][0]["flowTuples"][0] = "\ud800"
+    logs = _write(tmp_path / "PT1H.json", json.dumps(document))
+    error = assert_bad_input(run("flowlogs", "stats", logs, "--json"), as_json=True, code="InvalidFlowLogs")
+    assert any("malformed" in d["message"] for d in error["details"])
+
+
+@pytest.mark.parametrize("text", ["[]", '{"value": []}'])
+def test_an_empty_network_is_linted_and_reached_cleanly(tmp_path: Path, text: str) -> None:
+    empty = _write(tmp_path / "empty.json", text)
+    for command in ("validate", "show", "lint", "reach"):
+        result = run(command, empty, "--json")
+        assert result.exit_code == 0, (command, result.output)
+    assert json.loads(run("lint", empty, "--json").stdout) == {"findings": []}

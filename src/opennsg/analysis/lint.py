@@ -496,6 +496,8 @@ class Linter:
 
     def exposure_findings(self) -> Iterable[Finding]:
         """One finding per allowing rule (or NIC without NSGs), listing every exposed port it lets in."""
+        if not self.policies:  # no NIC, nothing exposed (and the flow space holds no ports to ask about)
+            return
         grouped: dict[str, dict[int, list[tuple[str | None, Box]]]] = defaultdict(lambda: defaultdict(list))
         space = self.space
         ported = space.protocols.mask(((IANA_TCP, IANA_TCP), (IANA_UDP, IANA_UDP)))

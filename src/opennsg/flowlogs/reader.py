@@ -615,6 +615,8 @@ def _iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
                     return
                 pos, index = resync.end() - 1, index + 1
                 continue
+            if _SURROGATE_ESCAPE.search(buffer, pos, end):
+                record = _without_surrogates(record)
             yield f"records[{index}]", record
             index += 1
             pos = end
@@ -674,6 +676,20 @@ def _opening_bracket(text: str, pos: int) -> int | None:
     return None
 
 
+#: A JSON escape of a UTF-16 surrogate: decoded alone it is a string Arrow (UTF-8) cannot hold.
+_SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89abcdefABCDEF]")
+
+
+def _without_surrogates(record: Any) -> Any:
+    """The record with lone surrogates replaced by U+FFFD (the value is then reported as malformed, if it must be
+    an address or a letter, instead of failing the whole batch)."""
+    try:
+        text = json.dumps(record, ensure_ascii=False)
+    except RecursionError:
+        return None  # reported as a record that is not an object
+    return json.loads(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+
+
 def _decode_failure(exc: RecursionError | ValueError) -> str:
     """What a decoding failure other than a syntax error means: nesting too deep for the decoder, or an integer
     too long to convert (the reader walks records to a fixed depth, so no other limit is needed)."""
@@ -698,5 +714,6 @@ def _records_of_whole_document(file: str, text: str, stats: ReadStats) -> Iterat
     if not isinstance(records, list):
         stats.problems.append(Problem(file, "file", "not a flow log file: no 'records' list"))
         return
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
     for index, record in enumerate(records):
-        yield f"records[{index}]", record
+        yield f"records[{index}]", _without_surrogates(record) if surrogates else record
