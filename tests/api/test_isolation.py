@@ -26,6 +26,7 @@ from opennsg.api.catalog import MODEL_KINDS
 from opennsg.api.linked import REFERENCE_FIELDS
 from opennsg.model import resources
 from opennsg.model.avnm import AdminRule, AdminRuleCollection, NetworkManager, StaticMember
+from opennsg.model.flowlog import FlowLog
 from opennsg.model.loadbalancer import LoadBalancer
 
 API = "api-version=2024-05-01"
@@ -70,6 +71,8 @@ def ids(sub: str) -> dict[str, str]:
         "network_manager": rid(sub, "networkManagers", "nm"),
         "network_group": rid(sub, "networkManagers", "nm") + "/networkGroups/g",
         "rule_collection": rid(sub, "networkManagers", "nm") + "/securityAdminConfigurations/c/ruleCollections/rc",
+        "storage_account": rid(sub, "storageAccounts", "st", "Microsoft.Storage"),
+        "flow_log": rid(sub, "networkWatchers", "nw") + "/flowLogs/fl",
     }
 
 
@@ -115,6 +118,10 @@ def nic_body(sub: str, configuration: dict[str, Any] | None = None, **properties
     }
 
 
+def flow_log_body(target: str, storage: str) -> dict[str, Any]:
+    return {"location": "westus", "properties": {"targetResourceId": target, "storageId": storage, "enabled": True}}
+
+
 def populate(client: TestClient, sub: str) -> None:
     """One of everything in ``sub``, written with the all-subscriptions token."""
     own = ids(sub)
@@ -144,6 +151,7 @@ def populate(client: TestClient, sub: str) -> None:
         (own["network_group"], {"properties": {"memberType": "VirtualNetwork"}}),
         (own["network_manager"] + "/securityAdminConfigurations/c", {"properties": {}}),
         (own["rule_collection"], {"properties": {"appliesToGroups": [{"networkGroupId": own["network_group"]}]}}),
+        (own["flow_log"], flow_log_body(own["vnet"], own["storage_account"])),
     ]
     for path, body in writes:
         answer = client.put(f"{path}?{API}", json=body, headers=bearer(ALL))
@@ -171,6 +179,8 @@ def state(client: TestClient, subscriptions: tuple[str, ...] = (A, B, C)) -> str
                     out[f"{sub}/nm/{child}"] = listed.json()
             listed = client.get(f"/subscriptions/{sub}/providers/{kind}?{API}", headers=bearer(ALL))
             out[f"{sub}/{kind}"] = listed.json()
+        flow_logs = client.get(f"{rid(sub, 'networkWatchers', 'nw')}/flowLogs?{API}", headers=bearer(ALL))
+        out[f"{sub}/nw/flowLogs"] = flow_logs.json()
     return json.dumps(out, sort_keys=True)
 
 
@@ -474,6 +484,18 @@ def reference_cases() -> list[ReferenceCase]:
             for side in ("sources", "destinations")
         ),
         ReferenceCase(
+            ((FlowLog, "target_resource_id"),),
+            "vnet",
+            own["watcher"] + "/flowLogs/new",
+            lambda ref: flow_log_body(ref, own["storage_account"]),
+        ),
+        ReferenceCase(
+            ((FlowLog, "storage_id"),),
+            "storage_account",
+            own["watcher"] + "/flowLogs/new",
+            lambda ref: flow_log_body(own["vnet"], ref),
+        ),
+        ReferenceCase(
             ((resources.PublicIpAddress, "ip_configuration"),),
             "ip_configuration",
             rid(A, "publicIPAddresses", "new-pip"),
@@ -511,6 +533,9 @@ NOT_REFERENCES = frozenset(
         "service_name", "service", "locations",
         "bgp_community", "enforcement", "zones", "domain_name_label", "domain_name_label_scope", "fqdn",
         "reverse_fqdn", "group_id", "member_name", "group_ids", "request_message", "ip_version_type",
+        # a flow log's filter and record types; traffic analytics and identity are kept as the JSON given (the
+        # workspace and identity ids in them are not authorised: those resource types are not modelled)
+        "enabled_filtering_criteria", "record_types", "flow_analytics_configuration", "identity",
         # an NSG's default rules are always the six built-in ones, never read from a body
         "default_security_rules[].source_asgs[]", "default_security_rules[].destination_asgs[]",
     }
@@ -548,7 +573,7 @@ def test_every_id_holding_field_of_every_model_type_is_classified() -> None:
         key=lambda k: k.__name__,
     )
     unclassified = []
-    for kind in [*model_types, resources.SecurityRule, resources.Subnet, resources.VirtualNetworkPeering]:
+    for kind in [*model_types, resources.SecurityRule, resources.Subnet, resources.VirtualNetworkPeering, FlowLog]:
         listed = {field.path for field in REFERENCE_FIELDS.get(kind, ())}
         for path in _text_fields(kind):
             declared = path in NOT_REFERENCES or path.rsplit(".", 1)[-1].removesuffix("[]") in NOT_REFERENCES
@@ -696,6 +721,7 @@ PATH_VALUES = {
     "securityAdminConfigurationsName": "c",
     "ruleCollectionsName": "rc",
     "rulesName": "r",
+    "flowLogName": "fl",
 }
 NAMES = {
     "networkSecurityGroups": ("nsg", "r1"),

@@ -20,6 +20,7 @@ from opennsg.api.auth import Tokens
 from opennsg.api.avnm import ManagerRoutes, effective_admin_rules_answer
 from opennsg.api.db import open_engine
 from opennsg.api.errors import ApiError
+from opennsg.api.flowlogs_routes import FlowLogRoutes
 from opennsg.api.gateway import DEFAULT_BODY_TIMEOUT, Gateway
 from opennsg.api.planning import import_topology
 from opennsg.api.resources import Routes, lookup
@@ -86,6 +87,9 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     managers = ManagerRoutes(store, effective_admin_rules_answer)
     managers.router.dependencies = versioned
     managers.install(app)
+    flow_logs = FlowLogRoutes(store, config.page_size)
+    flow_logs.router.dependencies = versioned
+    flow_logs.install(app)
 
     from opennsg.ui import StoreSource, mount
 

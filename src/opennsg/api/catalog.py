@@ -79,7 +79,11 @@ AVNM_CHILD_KINDS = (
 #: A commit's record of what a manager deploys in one region (a document, id ``{manager}/deploymentStatus/{region}``).
 DEPLOYMENT_STATUS_TYPE = f"{_MANAGER}/deploymentStatus"
 
-#: The Topology collections of every stored model kind.
-STORED_COLLECTIONS = tuple(kind.collection for kind in (*MODEL_KINDS, *AVNM_CHILD_KINDS))
+#: A network watcher's flow logs (semantics §9): stored one row each under the watcher, routed by
+#: ``opennsg.api.flowlogs_routes``.
+FLOW_LOG_KIND = ModelKind(f"{NETWORK_WATCHER_TYPE}/flowLogs", "flowLogs", "flow_logs", "InUseFlowLogCannotBeDeleted")
 
-KIND_BY_TYPE = {kind.type.casefold(): kind for kind in (*MODEL_KINDS, *AVNM_CHILD_KINDS)}
+#: The Topology collections of every stored model kind.
+STORED_COLLECTIONS = tuple(kind.collection for kind in (*MODEL_KINDS, *AVNM_CHILD_KINDS, FLOW_LOG_KIND))
+
+KIND_BY_TYPE = {kind.type.casefold(): kind for kind in (*MODEL_KINDS, *AVNM_CHILD_KINDS, FLOW_LOG_KIND)}

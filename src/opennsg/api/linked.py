@@ -21,6 +21,7 @@ from opennsg.api.auth import ALL_SUBSCRIPTIONS
 from opennsg.api.errors import ApiError
 from opennsg.model.avnm import AdminRule, AdminRuleCollection, NetworkManager, StaticMember
 from opennsg.model.errors import ArmError
+from opennsg.model.flowlog import FlowLog
 from opennsg.model.ids import id_key
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
@@ -112,6 +113,10 @@ _NETWORK_GROUP_JOIN = "Microsoft.Network/networkManagers/networkGroups/join/acti
 _SUBSCRIPTION_READ = "Microsoft.Resources/subscriptions/read"
 _SERVICE_ENDPOINT_POLICY_JOIN = "Microsoft.Network/serviceEndpointPolicies/join/action"
 _GATEWAY_LOAD_BALANCER_JOIN = "Microsoft.Network/loadBalancers/frontendIPConfigurations/join/action"
+#: What Network Watcher checks on a flow log's target (a NSG, VNet, subnet or NIC, all read the same way) and on the
+#: storage account it writes to.
+_FLOW_LOG_TARGET_READ = "Microsoft.Network/*/read"
+_STORAGE_ACCOUNT_SAS = "Microsoft.Storage/storageAccounts/listServiceSas/action"
 _SUBNET_FIELDS = (
     ("network_security_group", _NSG_JOIN),
     ("route_table", _ROUTE_TABLE_JOIN),
@@ -160,6 +165,7 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
         ("frontend_ip_configurations[].public_ip_address", _PUBLIC_IP_JOIN),
         ("frontend_ip_configurations[].subnet", _SUBNET_JOIN),
     ),
+    FlowLog: _fields(("target_resource_id", _FLOW_LOG_TARGET_READ), ("storage_id", _STORAGE_ACCOUNT_SAS)),
     NatGateway: _fields(
         ("public_ip_addresses[]", _PUBLIC_IP_JOIN),
         ("public_ip_prefixes[]", _PUBLIC_IP_PREFIX_JOIN),

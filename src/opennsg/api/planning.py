@@ -14,13 +14,21 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from opennsg import arm
-from opennsg.api.catalog import RESOURCE_GROUP_TYPE, STORED_COLLECTIONS, SUBSCRIPTION_TYPE, ModelKind
+from opennsg.api.catalog import (
+    NETWORK_WATCHER_TYPE,
+    RESOURCE_GROUP_TYPE,
+    STORED_COLLECTIONS,
+    SUBSCRIPTION_TYPE,
+    ModelKind,
+)
 from opennsg.api.errors import ApiError, bad_request, group_not_found, not_found
 from opennsg.api.linked import Caller, authorize_references
 from opennsg.api.store import Change, Document, Row, Snapshot, kind_of
 from opennsg.arm.parse import lookup as arm_lookup
+from opennsg.flowlogs.filtering import selection_of
 from opennsg.model.addressing import free_addresses
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.flowlog import FlowLog
 from opennsg.model.ids import ResourceId, id_key, network_id
 from opennsg.model.policy import PRIVATE_SUBNETS_API_VERSION
 from opennsg.model.resources import (
@@ -163,6 +171,36 @@ def _check_state(new: Topology, changed: Iterable[Resource]) -> None:
     _invalid(problems)
 
 
+def flow_log_selection_problems(flow_logs: Iterable[FlowLog]) -> list[ArmError]:
+    """Every problem of the flow logs' ``enabledFilteringCriteria`` and ``recordTypes`` (their grammar is
+    ``opennsg.flowlogs.filtering``), each pointing at its flow log."""
+    problems: list[ArmError] = []
+    for flow_log in flow_logs:
+        try:
+            selection_of(flow_log)
+        except OpenNsgError as error:
+            problems.extend(
+                dataclasses.replace(e, target=f"{flow_log.id}#{e.target}" if e.target else flow_log.id)
+                for e in error.errors
+            )
+    return problems
+
+
+def orphaned_flow_logs(new: Topology, old: Topology) -> list[str]:
+    """Flow logs whose target this change removes (an NSG, VNet, subnet or NIC deleted): they go with it, as
+    Network Watcher deletes a flow log with the resource it records."""
+    return [
+        flow_log.id
+        for flow_log in new.flow_logs.values()
+        if new.flow_log_target(flow_log) is None and old.flow_log_target(flow_log) is not None
+    ]
+
+
+def _without_orphaned_flow_logs(new: Topology, old: Topology) -> tuple[Topology, tuple[str, ...]]:
+    gone = orphaned_flow_logs(new, old)
+    return (_replace(new, removed=gone), tuple(gone)) if gone else (new, ())
+
+
 def sync_peerings(new: Topology, old: Topology) -> list[VirtualNetwork]:
     """Peering state and remoteAddressSpace follow both sides: Initiated until the remote VNet peers back, then
     Connected; Disconnected once a Connected remote side goes away. Returns the VNets that changed."""
@@ -241,8 +279,9 @@ def put_resource(
     new = _replace(topology, *models)
     if isinstance(model, VirtualNetwork):
         new, models = _with_synced_peerings(new, topology, models)
+    new, orphans = _without_orphaned_flow_logs(new, topology)
     _check_state(new, models)
-    return Change(put=tuple(models), topology=new, result=existing is None)
+    return Change(put=tuple(models), delete=orphans, topology=new, result=existing is None)
 
 
 def _with_endpoint_nic(
@@ -460,7 +499,10 @@ def _delete_models(snapshot: Snapshot, models: list[Resource], documents: Iterab
     synced = sync_peerings(new, topology)
     if synced:
         new = _replace(new, *synced)
-    return Change(put=tuple(synced), delete=(*(m.id for m in models), *documents), topology=new, result=True)
+    new, orphans = _without_orphaned_flow_logs(new, topology)
+    orphans = tuple(o for o in orphans if id_key(o) not in gone)
+    deleted = (*(m.id for m in models), *documents, *orphans)
+    return Change(put=tuple(synced), delete=deleted, topology=new, result=True)
 
 
 def _in_use(code: str, resource_id: str, users: Iterable[str]) -> ApiError:
@@ -644,7 +686,8 @@ def delete_child(snapshot: Snapshot, kind: ModelKind, parent_id: str, collection
     new = _replace(topology, model)
     if isinstance(model, VirtualNetwork):
         new, models = _with_synced_peerings(new, topology, models)
-    return Change(put=tuple(models), topology=new, result=True)
+    new, orphans = _without_orphaned_flow_logs(new, topology)
+    return Change(put=tuple(models), delete=orphans, topology=new, result=True)
 
 
 # --- documents: resource groups, network watchers -----------------------------------------------------------------
@@ -718,10 +761,16 @@ def model_in(topology: Topology, row: Row) -> Resource | None:
 
 
 def delete_document(snapshot: Snapshot, resource_id: str) -> Change[bool]:
+    """DELETE of a resource the model does not know, with the modelled children stored under it (a network
+    watcher's flow logs)."""
     row = snapshot.row(resource_id)
     if row is None:
         return Change(result=False)
-    return Change(delete=(row.id,), result=True)
+    prefix = row.key + "/"
+    children = [r.id for r in snapshot.rows.values() if r.key.startswith(prefix)]
+    if not children:
+        return Change(delete=(row.id,), result=True)
+    return Change(delete=(row.id, *children), topology=_replace(snapshot.topology, removed=children), result=True)
 
 
 # --- bulk import ----------------------------------------------------------------------------------------------------
@@ -741,6 +790,7 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
         *imported.vms.values(),
         *imported.nat_gateways.values(),
         *imported.private_endpoints.values(),
+        *imported.flow_logs.values(),
     ]
     groups: dict[str, Document] = {}
     for model in models:
@@ -758,6 +808,19 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
                 "properties": {"provisioningState": "Succeeded"},
             }
             groups[id_key(rg_id)] = Document(rg_id, RESOURCE_GROUP_TYPE, body)
+    watchers: dict[str, Document] = {}
+    for flow_log in imported.flow_logs.values():  # a flow log lives under its network watcher
+        watcher = flow_log.network_watcher_id
+        if snapshot.row(watcher) is None and id_key(watcher) not in watchers:
+            body = {
+                "id": watcher,
+                "name": watcher.rsplit("/", 1)[-1],
+                "type": NETWORK_WATCHER_TYPE,
+                "location": flow_log.location,
+                "tags": {},
+                "properties": {"provisioningState": "Succeeded"},
+            }
+            watchers[id_key(watcher)] = Document(watcher, NETWORK_WATCHER_TYPE, body)
     subscriptions = [
         Document(f"/subscriptions/{sub.subscription_id}", SUBSCRIPTION_TYPE, arm.to_arm(sub))
         for sub in imported.subscriptions.values()
@@ -767,7 +830,9 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
     )
     new, models = _with_imported_dynamic_addresses(new, snapshot.topology, models)
     new, models = _with_synced_peerings(new, snapshot.topology, models)
-    _invalid(validate_topology(new))
+    _invalid([*validate_topology(new), *flow_log_selection_problems(imported.flow_logs.values())])
     return Change(
-        put=(*groups.values(), *subscriptions, *models), topology=new, result=len(models) + len(subscriptions)
+        put=(*groups.values(), *watchers.values(), *subscriptions, *models),
+        topology=new,
+        result=len(models) + len(subscriptions),
     )

@@ -201,6 +201,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "flowLogs": _resource(
+        {
+            "targetResourceId": {"type": "string"},
+            "storageId": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "enabledFilteringCriteria": {"type": "string"},
+            "recordTypes": {"type": "string"},
+            "retentionPolicy": {
+                "type": "object",
+                "properties": {"days": {"type": "integer"}, "enabled": {"type": "boolean"}},
+            },
+            "format": {
+                "type": "object",
+                "properties": {"type": {"type": "string", "enum": ["JSON"]}, "version": {"type": "integer"}},
+            },
+            "flowAnalyticsConfiguration": {"type": "object"},
+        }
+    ),
     "commit": {
         "type": "object",
         "required": ["targetLocations", "commitType"],

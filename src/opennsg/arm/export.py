@@ -20,7 +20,8 @@ from opennsg.model.avnm import (
     VnetEffectiveAdminRules,
 )
 from opennsg.model.defaults import default_security_rules
-from opennsg.model.ids import id_key, name_of
+from opennsg.model.flowlog import FlowLog, thawed_json
+from opennsg.model.ids import id_key, name_of, resource_guid
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
@@ -572,6 +573,35 @@ def _avnm_child(
     raise TypeError(f"cannot export {type(resource).__name__}")
 
 
+def _target_guid(flow_log: FlowLog, topology: Topology) -> str | None:
+    """``targetResourceGuid``: the target's ``resourceGuid`` (a stable derived one when its JSON gave none)."""
+    resource = topology.flow_log_target(flow_log)
+    if resource is None:
+        return None
+    return resource_guid(resource.id, getattr(resource, "resource_guid", None))
+
+
+def flow_log_to_arm(flow_log: FlowLog, topology: Topology | None = None) -> dict[str, Any]:
+    """A flow log as ARM answers it: ``format``, ``retentionPolicy`` and ``flowAnalyticsConfiguration`` always
+    present (defaults filled in), ``targetResourceGuid`` from the target in ``topology``."""
+    properties = {
+        "targetResourceId": flow_log.target_resource_id,
+        "targetResourceGuid": _target_guid(flow_log, topology) if topology is not None else None,
+        "storageId": flow_log.storage_id,
+        "enabledFilteringCriteria": flow_log.enabled_filtering_criteria,
+        "recordTypes": flow_log.record_types,
+        "enabled": flow_log.enabled,
+        "flowAnalyticsConfiguration": thawed_json(flow_log.flow_analytics_configuration) or {},
+        "retentionPolicy": {"days": flow_log.retention_days, "enabled": flow_log.retention_enabled},
+        "format": {"type": flow_log.format_type.value, "version": flow_log.format_version},
+    }
+    body = _envelope(flow_log, "flowLogs", properties)
+    identity = thawed_json(flow_log.identity)
+    if identity is not None:
+        body["identity"] = identity
+    return body
+
+
 def to_arm(resource: Exportable, topology: Topology | None = None) -> dict[str, Any]:
     """ARM JSON of one resource as a GET returns it; NSGs get ``subnets``/``networkInterfaces`` from ``topology``."""
     if isinstance(resource, SecurityRule):
@@ -608,6 +638,8 @@ def to_arm(resource: Exportable, topology: Topology | None = None) -> dict[str, 
         return _avnm_child(resource)
     if isinstance(resource, AdminRule):
         return _admin_rule(resource)
+    if isinstance(resource, FlowLog):
+        return flow_log_to_arm(resource, topology)
     raise TypeError(f"cannot export {type(resource).__name__}")
 
 
@@ -631,6 +663,7 @@ def export_topology(topology: Topology) -> dict[str, Any]:
         *topology.security_admin_configurations.values(),
         *topology.admin_rule_collections.values(),
         *topology.admin_rules.values(),
+        *topology.flow_logs.values(),
     ]
     documents: list[dict[str, Any]] = [to_arm(r, topology) for r in resources]
     documents.extend(deployment_status_to_arm(s) for s in topology.deployment_statuses)
@@ -644,6 +677,7 @@ __all__ = [
     "deployment_status_to_arm",
     "effective_admin_rules_to_arm",
     "export_topology",
+    "flow_log_to_arm",
     "management_groups_to_arm",
     "peering_to_arm",
     "rule_to_arm",

@@ -70,6 +70,7 @@ from opennsg.model.avnm import (
 )
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.files import InputError, files_under, parse_json, read_text
+from opennsg.model.flowlog import FlowLog
 from opennsg.model.ids import id_key
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
@@ -384,6 +385,7 @@ class _Loader:
             deployment_statuses=self.deployment_statuses,
             management_groups=self.management_groups.values(),
             effective_admin_rules=(answer for answer, _ in self.effective_admin_rules.values()),
+            flow_logs=of("flowLogs", FlowLog),
         )
 
     def validation_problems(self, topology: Topology) -> list[ArmError]:

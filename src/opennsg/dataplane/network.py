@@ -21,7 +21,7 @@ from opennsg.engine.evaluate import decide
 from opennsg.engine.ir import NicPolicy, Verdict
 from opennsg.engine.resolve import asg_addresses, resolve_policy
 from opennsg.flowlogs.formats import FlowState, FlowTuple
-from opennsg.flowlogs.writer import FlowLogEntry, FlowLogWriter, VnetFlowLog
+from opennsg.flowlogs.writer import FlowLogEntry, FlowLogResources, FlowLogWriter, VnetFlowLog
 from opennsg.model.enums import IANA_TCP, Direction
 from opennsg.model.ids import id_key
 from opennsg.model.loadbalancer import FrontendIpConfiguration, LoadBalancer, LoadBalancingRule
@@ -147,6 +147,7 @@ class Network:
 
     def _install(self, topology: Topology) -> None:
         self.topology = topology
+        self._flow_log_resources = FlowLogResources.of(topology) if self.flow_logs is not None else None
         self._policies: dict[str, NicPolicy] = {}
         self._asgs = asg_addresses(topology)
         self._by_private: dict[str, tuple[NetworkInterface, str]] = {}
@@ -353,9 +354,13 @@ class Network:
     def _log_events(self, nic: NetworkInterface, events: list[FlowEvent]) -> None:
         if self.flow_logs is None or not events:
             return
-        subnet = self.topology.subnet(nic.subnet)
-        vnet = self.topology.vnet_of_subnet(subnet.id) if subnet else None
-        vnet_log = VnetFlowLog.for_vnet(vnet) if vnet else None
+        resources = self._flow_log_resources
+        if resources is not None:
+            vnet_log = resources.vnet_log(nic)
+        else:
+            subnet = self.topology.subnet(nic.subnet)
+            vnet = self.topology.vnet_of_subnet(subnet.id) if subnet else None
+            vnet_log = VnetFlowLog.for_vnet(vnet) if vnet else None
         mac = self.mac_of(nic)
         for event in events:
             conn = event.connection
@@ -372,6 +377,9 @@ class Network:
             nsg = self.topology.nsg(nsg_id)
             guid = nsg.resource_guid if nsg else None
             entry = FlowLogEntry(flow_tuple, mac, nsg_id, guid, verdict.log_rule_name, vnet_log)
+            if resources is not None:  # written as the flow-log resources say (their NSG flow logs)
+                version = resources.nsg_version(nsg_id)
+                entry = replace(entry, nsg_logged=version is not None, nsg_version=version)
             if verdict.by_admin_rule:  # in VNet flow logs only, under its configuration (semantics §11.4)
                 entry = replace(entry, acl_id=verdict.acl_id, acl_guid=verdict.acl_guid)
             self.flow_logs.add(entry)

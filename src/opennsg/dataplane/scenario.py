@@ -84,6 +84,8 @@ class Scenario:
     start: datetime
     formats: frozenset[LogFormat]
     steps: tuple[Mapping[str, Any], ...]
+    #: Whether ``flowLogs.formats`` was given: without it, a topology's flow-log resources choose the formats.
+    formats_given: bool = True
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -149,6 +151,7 @@ class Scenario:
             start=start if start.tzinfo else start.replace(tzinfo=UTC),
             formats=frozenset(known[f] for f in chosen),
             steps=tuple(steps),
+            formats_given="flowLogs" in document,
         )
 
 
@@ -178,7 +181,10 @@ class ScenarioRun:
 
     def __post_init__(self) -> None:
         self.clock = ManualClock(self.scenario.start)
-        self.flow_logs = FlowLogWriter(self.scenario.formats)
+        formats = self.scenario.formats
+        if self.topology.flow_logs and not self.scenario.formats_given:
+            formats = frozenset(LogFormat)  # each flow-log resource writes its own format (NSG v1/v2, VNet)
+        self.flow_logs = FlowLogWriter(formats)
         extra = {} if self.max_flows_per_nic is None else {"max_flows_per_nic": self.max_flows_per_nic}
         self.network = Network(self.topology, clock=self.clock, flow_logs=self.flow_logs, **extra)
         self._connections: dict[str, _Connection] = {}

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from opennsg.flowlogs.formats import FlowTuple, decision_letter, direction_letter
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.flowlog import FlowLog
 
 MAX_CRITERIA_LENGTH = 1000
 INVALID_CRITERIA = "InvalidFilteringCriteria"
@@ -211,6 +212,39 @@ def parse_record_types(text: str | None) -> frozenset[str]:
             ]
         )
     return frozenset(kept)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a flow-log resource keeps: its filter (None keeps every tuple) and its record types."""
+
+    criteria: FlowFilter | None
+    record_types: frozenset[str]
+
+    def keeps(self, flow: TupleView) -> bool:
+        return flow.record_type in self.record_types and (self.criteria is None or self.criteria.matches(flow))
+
+
+def selection_of(flow_log: FlowLog) -> Selection:
+    """A flow log's ``enabledFilteringCriteria`` and ``recordTypes`` parsed; ``OpenNsgError`` with every problem of
+    both (``InvalidFilteringCriteria``, ``InvalidRecordTypes``) when either is invalid. An absent or empty filter
+    keeps everything, as ARM says ("If not specified, all network traffic will be logged")."""
+    problems: list[ArmError] = []
+    criteria: FlowFilter | None = None
+    text = flow_log.enabled_filtering_criteria
+    if text is not None and text.strip():
+        try:
+            criteria = FlowFilter.parse(text)
+        except OpenNsgError as error:
+            problems.extend(error.errors)
+    record_types = frozenset(RECORD_TYPES)
+    try:
+        record_types = parse_record_types(flow_log.record_types)
+    except OpenNsgError as error:
+        problems.extend(error.errors)
+    if problems:
+        raise OpenNsgError(problems)
+    return Selection(criteria, record_types)
 
 
 # --- the parser ------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ Everything that is a fixed string of the wire format lives here, so writer and r
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,8 +28,6 @@ ENCRYPTION_VALUES = frozenset(
 )  # fmt: skip
 #: Spec §9.1: state C carries statistics every five minutes.
 CONTINUATION_INTERVAL_SECONDS = 300
-#: Namespace of the deterministic GUIDs OpenNSG invents when a resource carries no ``resourceGuid``.
-GUID_NAMESPACE = uuid.UUID("6f0c2a44-27b3-4f7e-9d3e-0e5a4e3b9c11")
 
 #: NSG logs name TCP and UDP by letter (semantics §9.1); OpenNSG writes any other protocol as its IANA number.
 PROTOCOL_LETTERS = {IANA_TCP: "T", IANA_UDP: "U"}
@@ -73,11 +70,6 @@ def parse_time(text: str) -> datetime:
     moment = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     micros = int((fraction + "000000")[:6]) if fraction else 0
     return moment.replace(microsecond=micros)
-
-
-def resource_guid(resource_id: str, given: str | None) -> str:
-    """A resource's GUID: the one ARM gave, else a stable one derived from its id (case-insensitive)."""
-    return given or str(uuid.uuid5(GUID_NAMESPACE, resource_id.strip().rstrip("/").casefold()))
 
 
 def normalize_mac(mac: str) -> str:

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opennsg.extras import require
-from opennsg.flowlogs.formats import resource_guid
 from opennsg.flowlogs.reader import ReadStats
+from opennsg.model.ids import resource_guid
 from opennsg.model.topology import Topology
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from opennsg.flowlogs.filtering import RECORD_TYPES, FlowFilter, TupleView
+from opennsg.flowlogs.filtering import RECORD_TYPES, FlowFilter, Selection, TupleView, selection_of
 from opennsg.flowlogs.formats import (
     NSG_CATEGORY,
     NSG_OPERATION,
@@ -26,10 +26,13 @@ from opennsg.flowlogs.formats import (
     format_time,
     normalize_mac,
     nsg_blob_path,
-    resource_guid,
     vnet_blob_path,
 )
-from opennsg.model.resources import VirtualNetwork
+from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.flowlog import FlowLog
+from opennsg.model.ids import id_key, resource_guid
+from opennsg.model.resources import NetworkInterface, VirtualNetwork
+from opennsg.model.topology import Topology
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,65 @@ class VnetFlowLog:
         )
         return cls(flow_log_id, resource_guid(flow_log_id, None), vnet.id)
 
+    @classmethod
+    def of_resource(cls, flow_log: FlowLog, selection: Selection) -> VnetFlowLog:
+        """A flow-log resource as the writer uses it: its id, its target, its filter and record types."""
+        return cls(
+            flow_log.id,
+            resource_guid(flow_log.id, None),
+            flow_log.target_resource_id,
+            selection.criteria,
+            selection.record_types,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLogResources:
+    """What the flow-log resources of a topology record (semantics §9): at each NIC, the VNet flow log covering it
+    (the most specific of NIC, subnet, VNet; written only when enabled, with its filter and record types); for
+    each NSG, the version of the enabled NSG flow log on it (NSG flow logs keep every tuple: filtering is a VNet
+    flow-log feature).
+
+    ``of`` gives None for a topology without flow-log resources: then every VNet gets the flow log Network Watcher
+    would hold for it and every NSG is logged, in the formats the caller chose (what OpenNSG wrote before it read
+    flow-log resources)."""
+
+    topology: Topology
+    vnet_logs: dict[str, VnetFlowLog]  # flow-log id key -> its writer view
+    nsg_versions: dict[str, int]  # NSG id key -> NSG flow-log format version
+
+    @classmethod
+    def of(cls, topology: Topology) -> FlowLogResources | None:
+        """Raises ``OpenNsgError`` with every invalid filter or record types of the topology's flow logs."""
+        if not topology.flow_logs:
+            return None
+        problems: list[ArmError] = []
+        vnet_logs: dict[str, VnetFlowLog] = {}
+        nsg_versions: dict[str, int] = {}
+        for flow_log in sorted(topology.flow_logs.values(), key=lambda f: f.key):
+            try:
+                selection = selection_of(flow_log)
+            except OpenNsgError as error:
+                problems.extend(ArmError(e.code, e.message, f"{flow_log.id}#{e.target}") for e in error.errors)
+                continue
+            if flow_log.is_nsg_flow_log:
+                if flow_log.enabled:
+                    nsg_versions.setdefault(flow_log.target_key, flow_log.format_version)
+            elif flow_log.enabled:
+                vnet_logs[flow_log.key] = VnetFlowLog.of_resource(flow_log, selection)
+        if problems:
+            raise OpenNsgError(problems)
+        return cls(topology, vnet_logs, nsg_versions)
+
+    def vnet_log(self, nic: NetworkInterface) -> VnetFlowLog | None:
+        """The VNet flow log writing this NIC's tuples; None when none covers it or the one that does is off."""
+        covering = self.topology.vnet_flow_log_of_nic(nic)
+        return self.vnet_logs.get(covering.key) if covering is not None else None
+
+    def nsg_version(self, nsg_id: str | None) -> int | None:
+        """The NSG flow-log version an NSG's tuples are written in; None when no enabled NSG flow log is on it."""
+        return self.nsg_versions.get(id_key(nsg_id)) if nsg_id else None
+
 
 @dataclass(frozen=True, slots=True)
 class FlowLogEntry:
@@ -77,6 +139,9 @@ class FlowLogEntry:
     vnet_flow_log: VnetFlowLog | None = None
     acl_id: str | None = None
     acl_guid: str | None = None
+    #: Whether an NSG flow log writes this tuple, and in which version only (None: every NSG format written).
+    nsg_logged: bool = True
+    nsg_version: int | None = None
 
     @property
     def acl(self) -> str:
@@ -132,11 +197,13 @@ class FlowLogWriter:
         files: dict[str, dict[datetime, dict[str, list[str]]]] = {}
         heads: dict[str, tuple[str, str, str]] = {}
         for entry in self._entries:
-            if entry.nsg_id is None or entry.rule is None:
+            if entry.nsg_id is None or entry.rule is None or not entry.nsg_logged:
+                continue
+            if entry.nsg_version is not None and entry.nsg_version != version:
                 continue
             mac = normalize_mac(entry.mac)
             path = nsg_blob_path(entry.nsg_id, entry.tuple.timestamp, mac)
-            if version == 1 and LogFormat.NSG_V2 in self.formats:
+            if version == 1 and LogFormat.NSG_V2 in self.formats and entry.nsg_version is None:
                 path = f"v1/{path}"
             heads[path] = (entry.nsg_id, resource_guid(entry.nsg_id, entry.nsg_guid), mac)
             text = entry.tuple.nsg_v1() if version == 1 else entry.tuple.nsg_v2()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 PROVIDER = "Microsoft.Network"
+#: Namespace of the GUIDs derived for resources whose JSON gave none (flow logs and their targets name GUIDs).
+GUID_NAMESPACE = uuid.UUID("6f0c2a44-27b3-4f7e-9d3e-0e5a4e3b9c11")
 
 
 def id_key(resource_id: str) -> str:
@@ -93,3 +96,8 @@ def network_id(subscription: str, resource_group: str, *type_name_pairs: str) ->
 def name_of(resource_id: str) -> str:
     """The last segment of an id (the resource's own name)."""
     return resource_id.strip().rstrip("/").rsplit("/", 1)[-1]
+
+
+def resource_guid(resource_id: str, given: str | None) -> str:
+    """A resource's GUID: the one ARM gave, else a stable one derived from its id (case-insensitive)."""
+    return given or str(uuid.uuid5(GUID_NAMESPACE, id_key(resource_id)))

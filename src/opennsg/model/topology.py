@@ -21,6 +21,7 @@ from opennsg.model.avnm import (
     VnetEffectiveAdminRules,
     subscription_of_scope,
 )
+from opennsg.model.flowlog import FlowLog, TargetKind
 from opennsg.model.ids import id_key, name_of
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
@@ -30,6 +31,7 @@ from opennsg.model.resources import (
     NetworkSecurityGroup,
     PrivateEndpoint,
     PublicIpAddress,
+    Resource,
     RouteTable,
     Subnet,
     Subscription,
@@ -88,6 +90,8 @@ class Topology:
     management_groups: Mapping[str, ManagementGroup] = field(default_factory=dict)
     #: Effective admin rules answers (semantics §11.5 shape 2), by VNet id key.
     effective_admin_rules: Mapping[str, VnetEffectiveAdminRules] = field(default_factory=dict)
+    #: Network Watcher flow-log resources (semantics §9), by id.
+    flow_logs: Mapping[str, FlowLog] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -114,6 +118,7 @@ class Topology:
         deployment_statuses: Iterable[DeploymentStatus] = (),
         management_groups: Iterable[ManagementGroup] = (),
         effective_admin_rules: Iterable[VnetEffectiveAdminRules] = (),
+        flow_logs: Iterable[FlowLog] = (),
     ) -> Topology:
         return cls(
             nsgs=_index(nsgs),
@@ -137,6 +142,7 @@ class Topology:
             deployment_statuses=tuple(deployment_statuses),
             management_groups=_index(management_groups),
             effective_admin_rules=_index(effective_admin_rules),
+            flow_logs=_index(flow_logs),
         )
 
     # --- lookups (all case-insensitive by id) -------------------------------------------------
@@ -414,6 +420,48 @@ class Topology:
             for status in self.deployment_statuses
         )
 
+    # --- flow logs (semantics §9) -------------------------------------------------------------------------
+
+    def flow_log(self, resource_id: str | None) -> FlowLog | None:
+        return self.flow_logs.get(id_key(resource_id)) if resource_id else None
+
+    def flow_logs_of_target(self, target_id: str) -> tuple[FlowLog, ...]:
+        """The flow logs whose ``targetResourceId`` names this resource, in id order."""
+        return self._flow_logs_by_target.get(id_key(target_id), ())
+
+    @cached_property
+    def _flow_logs_by_target(self) -> Mapping[str, tuple[FlowLog, ...]]:
+        return _children(self.flow_logs.values(), lambda f: f.target_resource_id)
+
+    def flow_log_target(self, flow_log: FlowLog) -> Resource | Subnet | None:
+        """The NSG, VNet, subnet or NIC a flow log records; None when it names none that exists."""
+        kind = flow_log.target_kind
+        target = flow_log.target_resource_id
+        if kind is TargetKind.NETWORK_SECURITY_GROUP:
+            return self.nsg(target)
+        if kind is TargetKind.VIRTUAL_NETWORK:
+            return self.vnet(target)
+        if kind is TargetKind.SUBNET:
+            return self.subnet(target)
+        if kind is TargetKind.NETWORK_INTERFACE:
+            return self.nic(target)
+        return None
+
+    def vnet_flow_log_of_nic(self, nic: NetworkInterface) -> FlowLog | None:
+        """The VNet flow log that records a NIC's traffic: the one on the NIC, else on its subnet, else on its VNet
+        (the most specific wins, enabled or not); None when none covers it."""
+        subnet_id = nic.subnet
+        scopes = [nic.id]
+        if subnet_id:
+            scopes += [subnet_id, id_key(subnet_id).rsplit("/", 2)[0]]
+        for scope in scopes:
+            found = [
+                f for f in self.flow_logs_of_target(scope) if f.target_kind is not TargetKind.NETWORK_SECURITY_GROUP
+            ]
+            if found:
+                return found[0]
+        return None
+
     def with_(self, **changes: object) -> Topology:
         """A copy with some collections replaced (each given as an iterable of resources)."""
         current: dict[str, object] = {
@@ -438,6 +486,7 @@ class Topology:
             "deployment_statuses": self.deployment_statuses,
             "management_groups": self.management_groups.values(),
             "effective_admin_rules": self.effective_admin_rules.values(),
+            "flow_logs": self.flow_logs.values(),
         }
         unknown = set(changes) - set(current)
         if unknown:

@@ -45,6 +45,7 @@ from opennsg.model.validation.common import (
     tag_findings,
     tag_problems,
 )
+from opennsg.model.validation.flowlog import flow_log_findings
 from opennsg.model.validation.loadbalancer import load_balancer_findings
 from opennsg.model.validation.network import (
     nic_findings,
@@ -96,6 +97,7 @@ def topology_findings(topology: Topology) -> list[Finding]:
     findings.extend(avnm_findings(topology))
     findings.extend(private_endpoint_findings(topology))
     findings.extend(load_balancer_findings(topology))
+    findings.extend(flow_log_findings(topology))
     findings.extend(route_table_findings(topology))
     findings.extend(public_ip_findings(topology))
     for resource in _resources_besides_nsgs(topology):

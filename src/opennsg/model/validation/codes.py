@@ -111,6 +111,12 @@ class Code:
     INVALID_RESOURCE_GROUP = "InvalidResourceGroup"
     INVALID_TARGET_RESOURCE_ID = "InvalidTargetResourceId"
     INTERNAL_SERVER_ERROR = "InternalServerError"
+    # --- flow logs (semantics §9): Azure's own code for the NSG flow-log retirement, descriptive ones otherwise ---
+    NSG_FLOW_LOG_CREATION_BLOCKED = "NsgFlowLogCreationBlocked"
+    INVALID_FLOW_LOG_TARGET = "FlowLogInvalidTargetResourceId"
+    INVALID_FLOW_LOG_STORAGE = "FlowLogInvalidStorageId"
+    INVALID_FLOW_LOG_FORMAT = "FlowLogInvalidFormat"
+    INVALID_FLOW_LOG_RETENTION = "FlowLogInvalidRetentionPolicy"
     # --- reading ARM JSON (``opennsg.arm``) ---
     INVALID_JSON = "InvalidJson"
     INVALID_REQUEST_FORMAT = "InvalidRequestFormat"
@@ -346,6 +352,30 @@ class Message:
     NIC_WITHOUT_IP_CONFIGURATION = (
         "Network interface {nic_id} has no IP configuration. A network interface needs at least one, in "
         "properties.ipConfigurations (each with a subnet reference)."
+    )
+    # --- flow logs ---
+    #: Azure's answer to creating a flow log on an NSG (as ARM returns it since 2025-06-30).
+    NSG_FLOW_LOG_CREATION_BLOCKED = (
+        "On September 30, 2027, Network Security Group (NSG) flow logs will be retired. As part of this retirement, "
+        "creation of new NSG flow logs is blocked starting June 30, 2025, but you will be able to continue using and "
+        "modifying settings for existing NSG flow logs that are previously deployed/configured until Sept 30th 2027. "
+        "We recommend migrating to virtual network flow logs, which overcome the limitations of NSG flow logs. For "
+        "migration, please refer to https://learn.microsoft.com/en-us/azure/network-watcher/nsg-flow-logs-migrate."
+    )
+    INVALID_FLOW_LOG_TARGET = (
+        "Flow log {flow_log_id} has targetResourceId '{target}', which is not the id of a network security group, "
+        "virtual network, subnet or network interface."
+    )
+    INVALID_FLOW_LOG_STORAGE = (
+        "Flow log {flow_log_id} has storageId '{storage}', which is not the id of a storage account "
+        "(/subscriptions/{{subscription}}/resourceGroups/{{group}}/providers/Microsoft.Storage/storageAccounts/{{name}})."
+    )
+    INVALID_FLOW_LOG_FORMAT_VERSION = (
+        "Flow log {flow_log_id} has invalid format.version. Value provided: {value}. Allowed values: {allowed}."
+    )
+    INVALID_FLOW_LOG_RETENTION = (
+        "Flow log {flow_log_id} has invalid retentionPolicy.days. Value provided: {value}. Allowed range 0-{limit} "
+        "(0 keeps the records forever)."
     )
     # --- reading ARM JSON (``opennsg.arm``) ---
     INVALID_JSON = "{source} is not valid JSON: {reason}."

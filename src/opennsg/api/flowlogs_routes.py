@@ -1,0 +1,241 @@
+"""A network watcher's flow logs (``…/networkWatchers/{nw}/flowLogs/{name}``, semantics §9): PUT, GET, PATCH (tags),
+DELETE and list, as ARM answers them.
+
+A flow log is a model value (``opennsg.model.flowlog.FlowLog``) stored one row each under its watcher (a document
+the model does not know) and validated with the whole topology on every write: its target must be an existing NSG,
+VNet, subnet or NIC (and readable by the caller: ``linked.REFERENCE_FIELDS``), its filter and record types must
+parse (``opennsg.flowlogs.filtering``). Creating a flow log on an NSG is refused as Azure refuses it since
+2025-06-30 (``NsgFlowLogCreationBlocked``); an NSG flow log that already exists (imported) may still be updated.
+PUT and DELETE are long-running as in Azure: 201/200 with ``Azure-AsyncOperation``, 202 with ``Location``; the work
+is done when they answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from opennsg.api import planning
+from opennsg.api.catalog import FLOW_LOG_KIND, NETWORK_WATCHER_TYPE
+from opennsg.api.errors import ApiError, not_found
+from opennsg.api.gateway import caller_of
+from opennsg.api.http import (
+    check_name,
+    check_subscription,
+    json_body,
+    json_response,
+    lro_headers,
+    page,
+    preconditions,
+    resource_response,
+)
+from opennsg.api.linked import Caller, authorize_references
+from opennsg.api.resources import render
+from opennsg.api.schemas import request_body
+from opennsg.api.store import Change, Row, Snapshot, Store
+from opennsg.arm.parse import lookup as arm_lookup
+from opennsg.model.errors import OpenNsgError
+from opennsg.model.flowlog import FLOW_LOG_TYPE, FlowLog
+from opennsg.model.ids import id_key, name_of
+from opennsg.model.validation import Code, Message, validate_topology
+
+WATCHERS = (
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers"
+)
+COLLECTION = WATCHERS + "/{networkWatcherName}/flowLogs"
+ITEM = COLLECTION + "/{flowLogName}"
+
+
+def watcher_id(subscription: str, group: str, watcher: str) -> str:
+    check_subscription(subscription)
+    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{NETWORK_WATCHER_TYPE}/{watcher}"
+
+
+def require_watcher(snapshot: Snapshot, subscription: str, group: str, watcher: str) -> Row:
+    """The watcher's row, or 404 for its resource group or for it."""
+    planning.require_group(snapshot, subscription, group)
+    row = snapshot.row(watcher_id(subscription, group, watcher))
+    if row is None:
+        raise not_found(NETWORK_WATCHER_TYPE, watcher, group)
+    return row
+
+
+def _location(body: Mapping[str, Any], existing: FlowLog | None, watcher: Row) -> str:
+    """A flow log's location: given, else the one it has, else its watcher's; immutable once created."""
+    given = arm_lookup(body, "location")
+    if existing is not None and existing.location:
+        if (
+            isinstance(given, str)
+            and "".join(given.split()).casefold() != "".join(existing.location.split()).casefold()
+        ):
+            raise ApiError(
+                400,
+                "InvalidResourceLocation",
+                f"The resource already exists in location '{existing.location}'. A resource with the same name "
+                f"cannot be created in location '{given}'.",
+            )
+        return existing.location
+    if isinstance(given, str) and given.strip():
+        return given
+    return str(watcher.body.get("location", ""))
+
+
+def creates_nsg_flow_log(model: FlowLog, existing: FlowLog | None) -> bool:
+    """Whether this write makes a flow log record an NSG it did not record before: a new NSG flow log (refused
+    since 2025-06-30). Changing the settings of an NSG flow log that exists is still allowed."""
+    if not model.is_nsg_flow_log:
+        return False
+    return existing is None or existing.target_key != model.target_key
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Where:
+    """The flow log a request names: subscription, resource group, watcher and flow-log name (from the URL)."""
+
+    subscription: str
+    group: str
+    watcher: str
+    name: str
+
+    @property
+    def id(self) -> str:
+        return f"{watcher_id(self.subscription, self.group, self.watcher)}/flowLogs/{self.name}"
+
+
+def put_flow_log(
+    snapshot: Snapshot, where: Where, body: Mapping[str, Any], conditions: planning.Preconditions, caller: Caller
+) -> Change[bool]:
+    """PUT of a flow log (create or replace). Result: whether it was created."""
+    watcher = require_watcher(snapshot, where.subscription, where.group, where.watcher)
+    topology = snapshot.topology
+    existing = topology.flow_log(where.id)
+    row = snapshot.row(where.id)
+    conditions.check(row.etag if row else None)
+    stored_id = existing.id if existing else f"{watcher.id}/flowLogs/{where.name}"
+    model = planning.parse_model(FLOW_LOG_KIND.arm_kind, body, stored_id)
+    assert isinstance(model, FlowLog)
+    model = dataclasses.replace(
+        model, id=stored_id, name=name_of(stored_id), location=_location(body, existing, watcher)
+    )
+    authorize_references(caller, model, existing, f"{FLOW_LOG_TYPE}/write", stored_id)
+    if creates_nsg_flow_log(model, existing):
+        raise ApiError(400, Code.NSG_FLOW_LOG_CREATION_BLOCKED, Message.NSG_FLOW_LOG_CREATION_BLOCKED)
+    new = planning.replace_models(topology, model)
+    problems = [*validate_topology(new), *planning.flow_log_selection_problems([model])]
+    if problems:
+        raise ApiError.invalid(OpenNsgError(problems))
+    return Change(put=(model,), topology=new, result=existing is None)
+
+
+def delete_flow_log(snapshot: Snapshot, where: Where, conditions: planning.Preconditions) -> Change[bool]:
+    """DELETE of a flow log. Result: whether it existed (a missing watcher or group is a 404)."""
+    require_watcher(snapshot, where.subscription, where.group, where.watcher)
+    existing = snapshot.topology.flow_log(where.id)
+    row = snapshot.row(where.id)
+    conditions.check(row.etag if row is not None and existing is not None else None)
+    if existing is None:
+        return Change(result=False)
+    return planning.delete_resource(snapshot, FLOW_LOG_KIND, existing.id)
+
+
+class FlowLogRoutes:
+    """Registers the flow-log routes on the app."""
+
+    def __init__(self, store: Store, page_size: int) -> None:
+        self.store = store
+        self.page_size = page_size
+        self.router = APIRouter()
+
+    def install(self, app: FastAPI) -> None:
+        tags: list[str | Enum] = ["FlowLogs"]
+        store = self.store
+
+        @self.router.put(ITEM, tags=tags, operation_id="FlowLogs_CreateOrUpdate", **request_body("flowLogs"))
+        async def put_item(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str, flowLogName: str
+        ) -> Response:
+            where = Where(subscriptionId, resourceGroupName, networkWatcherName, flowLogName)
+            check_name(flowLogName, FLOW_LOG_TYPE)
+            body = await json_body(request)
+            conditions = preconditions(request)
+            caller = caller_of(request.scope)
+            snapshot, change, operation = await store.write(
+                lambda s: put_flow_log(s, where, body, conditions, caller), subscriptionId
+            )
+            row = snapshot.row(where.id)
+            assert row is not None
+            rendered = render(snapshot, row)
+            headers = lro_headers(request, subscriptionId, str(rendered.get("location", "")), operation, False)
+            return resource_response(rendered, 201 if change.result else 200, headers)
+
+        @self.router.get(ITEM, tags=tags, operation_id="FlowLogs_Get")
+        async def get_item(
+            subscriptionId: str, resourceGroupName: str, networkWatcherName: str, flowLogName: str
+        ) -> Response:
+            rid = Where(subscriptionId, resourceGroupName, networkWatcherName, flowLogName).id
+            snapshot = store.snapshot
+            row = snapshot.row(rid)
+            if row is None or snapshot.topology.flow_log(rid) is None:
+                require_watcher(snapshot, subscriptionId, resourceGroupName, networkWatcherName)
+                raise not_found(FLOW_LOG_TYPE, f"{networkWatcherName}/{flowLogName}", resourceGroupName)
+            return resource_response(render(snapshot, row))
+
+        @self.router.patch(ITEM, tags=tags, operation_id="FlowLogs_UpdateTags", **request_body("tags"))
+        async def patch_item(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str, flowLogName: str
+        ) -> Response:
+            rid = Where(subscriptionId, resourceGroupName, networkWatcherName, flowLogName).id
+            body = await json_body(request)
+            conditions = preconditions(request)
+
+            def plan(s: Snapshot) -> Change[bool]:
+                require_watcher(s, subscriptionId, resourceGroupName, networkWatcherName)
+                row = s.row(rid)
+                conditions.check(row.etag if row else None)
+                return planning.patch_tags(s, FLOW_LOG_KIND, rid, body)
+
+            snapshot, _, _ = await store.write(plan, subscriptionId)
+            row = snapshot.row(rid)
+            assert row is not None
+            return resource_response(render(snapshot, row))
+
+        @self.router.delete(ITEM, tags=tags, operation_id="FlowLogs_Delete")
+        async def delete_item(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str, flowLogName: str
+        ) -> Response:
+            where = Where(subscriptionId, resourceGroupName, networkWatcherName, flowLogName)
+            conditions = preconditions(request)
+            before = store.snapshot.topology.flow_log(where.id)
+            _, change, operation = await store.write(lambda s: delete_flow_log(s, where, conditions), subscriptionId)
+            if not change.result:
+                return Response(status_code=204)
+            location = before.location if before is not None else ""
+            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+
+        @self.router.get(COLLECTION, tags=tags, operation_id="FlowLogs_List")
+        async def list_items(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> Response:
+            snapshot = store.snapshot
+            watcher = require_watcher(snapshot, subscriptionId, resourceGroupName, networkWatcherName)
+            prefix = watcher.key + "/flowlogs/"
+            rows = [
+                r
+                for r in snapshot.rows.values()
+                if r.key.startswith(prefix)
+                and "/" not in r.key[len(prefix) :]
+                and id_key(r.type) == id_key(FLOW_LOG_TYPE)
+            ]
+            bodies = [render(snapshot, r) for r in rows]
+            return json_response(page(request, bodies, lambda b: str(b["id"]).casefold(), self.page_size))
+
+        for handler in (put_item, get_item, patch_item, delete_item, list_items):
+            handler.__name__ = f"flowLogs_{handler.__name__}"
+        app.include_router(self.router)
+
+
+__all__ = ["FlowLogRoutes", "Where", "creates_nsg_flow_log", "delete_flow_log", "put_flow_log"]
