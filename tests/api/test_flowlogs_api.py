@@ -95,6 +95,8 @@ def test_vnet_subnet_and_nic_flow_logs_are_created_read_listed_patched_and_delet
         assert created.headers["ETag"] == body["etag"]
     item = f"{WATCHER}/flowLogs/on-vnet"
     got = service.get(f"{item}?{NEW_API}", headers=auth())
+    vnet_guid = service.get(f"{VNET}?{NEW_API}", headers=auth()).json()["properties"]["resourceGuid"]
+    assert got.json()["properties"]["targetResourceGuid"] == vnet_guid
     assert got.status_code == 200 and got.json()["properties"]["recordTypes"] == "B,E"
     listed = service.get(f"{WATCHER}/flowLogs?{NEW_API}", headers=auth()).json()["value"]
     assert sorted(f["name"] for f in listed) == ["on-nic", "on-subnet", "on-vnet"]
