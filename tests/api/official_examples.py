@@ -490,6 +490,16 @@ def _static_member(world: World, resource_id: str, parts: list[str], hints: Mapp
     world._put(resource_id, {"properties": {"resourceId": vnet}})
 
 
+def _flow_log(world: World, resource_id: str, parts: list[str], hints: Mapping[str, Any]) -> None:
+    """A VNet flow log (creating NSG flow logs is refused since 2025-06-30) under its network watcher."""
+    world.ensure(_parent(resource_id))
+    vnet = _sibling(parts, "virtualNetworks/auto-flowlog-vnet")
+    world.ensure(vnet)
+    storage = f"/subscriptions/{parts[1]}/resourceGroups/{parts[3]}/providers/Microsoft.Storage/storageAccounts/auto"
+    properties = {"targetResourceId": vnet, "storageId": storage, "enabled": True}
+    world._put(resource_id, {"location": LOCATION, "properties": properties})
+
+
 _ADMIN_RULE = {
     "kind": "Custom",
     "properties": {
@@ -539,6 +549,7 @@ _MAKERS = {
     _N + "networkmanagers/securityadminconfigurations": _child({"properties": {}}),
     _N + "networkmanagers/securityadminconfigurations/rulecollections": _rule_collection,
     _N + "networkmanagers/securityadminconfigurations/rulecollections/rules": _child(_ADMIN_RULE),
+    _N + "networkwatchers/flowlogs": _flow_log,
 }
 
 
@@ -631,7 +642,19 @@ def _member_id(parameters: dict[str, Any]) -> None:
     member["resourceId"] = member["resourceId"].replace("/resourceGroup/", "/resourceGroups/")
 
 
-CORRECTIONS = {"NetworkManagerPut": _with_location, "NetworkManagerStaticMemberPut": _member_id}
+def _vnet_flow_log(parameters: dict[str, Any]) -> None:
+    """The example creates an NSG flow log, which Azure refuses since 2025-06-30 (``NsgFlowLogCreationBlocked``,
+    tested in tests/api/test_flowlogs_api.py): the same flow log on a virtual network of its resource group."""
+    properties = parameters["parameters"]["properties"]
+    group = properties["targetResourceId"].split("/providers/")[0]
+    properties["targetResourceId"] = f"{group}/providers/Microsoft.Network/virtualNetworks/auto-flowlog-vnet"
+
+
+CORRECTIONS = {
+    "NetworkManagerPut": _with_location,
+    "NetworkManagerStaticMemberPut": _member_id,
+    "NetworkWatcherFlowLogCreate": _vnet_flow_log,
+}
 
 __all__ = [
     "SPEC",

@@ -43,11 +43,6 @@ NOT_IMPLEMENTED = frozenset(
         "AddressPrefixSets_CreateOrUpdate",  # network manager IPAM: not modelled
         "AddressPrefixSets_Delete",
         "AddressPrefixSets_List",
-        "FlowLogs_CreateOrUpdate",  # flow-log resources: issue #14, in progress
-        "FlowLogs_Delete",
-        "FlowLogs_Get",
-        "FlowLogs_List",
-        "FlowLogs_UpdateTags",
         "NetworkWatchers_GetFlowLogStatus",
         "NetworkWatchers_SetFlowLogConfiguration",
         "NetworkWatchers_GetNextHop",
