@@ -645,15 +645,17 @@ def _member_id(parameters: dict[str, Any]) -> None:
 def _vnet_flow_log(parameters: dict[str, Any]) -> None:
     """The example creates an NSG flow log, which Azure refuses since 2025-06-30 (``NsgFlowLogCreationBlocked``,
     tested in tests/api/test_flowlogs_api.py): the same flow log on a virtual network of its resource group."""
-    properties = parameters["parameters"]["properties"]
-    group = properties["targetResourceId"].split("/providers/")[0]
-    properties["targetResourceId"] = f"{group}/providers/Microsoft.Network/virtualNetworks/auto-flowlog-vnet"
+    body = parameters["parameters"]
+    holder = body["properties"] if "targetResourceId" in body["properties"] else body
+    group = holder["targetResourceId"].split("/providers/")[0]
+    holder["targetResourceId"] = f"{group}/providers/Microsoft.Network/virtualNetworks/auto-flowlog-vnet"
 
 
 CORRECTIONS = {
     "NetworkManagerPut": _with_location,
     "NetworkManagerStaticMemberPut": _member_id,
     "NetworkWatcherFlowLogCreate": _vnet_flow_log,
+    "NetworkWatcherFlowLogConfigure": _vnet_flow_log,
 }
 
 __all__ = [

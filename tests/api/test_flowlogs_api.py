@@ -375,3 +375,44 @@ def test_official_examples_replay_and_validate_against_the_swagger(examples_serv
     path = _path(delete["parameters"])
     assert client.delete(f"{path}?{version}", headers=auth()).status_code == 202
     assert client.delete(f"{path}?{version}", headers=auth()).status_code == 204
+
+
+def _result(client: TestClient, answer: Any) -> Any:
+    assert answer.status_code == 202, answer.text
+    assert "Azure-AsyncOperation" in answer.headers
+    return client.get(_local(answer.headers["Location"]), headers=auth()).json()
+
+
+def test_configure_and_query_flow_log_status_act_on_the_flow_log_of_a_target(service: TestClient) -> None:
+    query = f"{WATCHER}/queryFlowLogStatus?{NEW_API}"
+    configure = f"{WATCHER}/configureFlowLog?{NEW_API}"
+    nothing = _result(service, service.post(query, json={"targetResourceId": VNET}, headers=auth()))
+    assert nothing == {"targetResourceId": VNET, "properties": {"storageId": "", "enabled": False}}
+
+    settings = {"storageId": STORAGE, "enabled": True, "recordTypes": "B,E", "format": {"type": "JSON", "version": 2}}
+    configured = _result(
+        service, service.post(configure, json={"targetResourceId": VNET, "properties": settings}, headers=auth())
+    )
+    assert configured["targetResourceId"] == VNET
+    assert configured["properties"]["recordTypes"] == "B,E" and configured["properties"]["enabled"] is True
+    (created,) = service.get(f"{WATCHER}/flowLogs?{NEW_API}", headers=auth()).json()["value"]
+    assert created["name"] == "Microsoft.Networkrg1vnet", "named as Azure names the flow logs it makes"
+
+    settings["enabled"] = False
+    again = service.post(configure, json={"targetResourceId": VNET, "properties": settings}, headers=auth())
+    assert _result(service, again)["properties"]["enabled"] is False
+    listed = service.get(f"{WATCHER}/flowLogs?{NEW_API}", headers=auth()).json()["value"]
+    assert [f["name"] for f in listed] == ["Microsoft.Networkrg1vnet"], "the target's flow log is updated in place"
+    status = _result(service, service.post(query, json={"targetResourceId": VNET}, headers=auth()))
+    assert status == _result(service, again)
+
+    blocked = service.post(configure, json={"targetResourceId": NSG, "properties": settings}, headers=auth())
+    assert blocked.status_code == 400 and blocked.json()["error"]["code"] == "NsgFlowLogCreationBlocked"
+    bad_filter = {**settings, "enabledFilteringCriteria": "SrcPort=x"}
+    refused = service.post(configure, json={"targetResourceId": NIC, "properties": bad_filter}, headers=auth())
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "InvalidFilteringCriteria"
+    missing = service.post(query, json={"targetResourceId": f"{NET}/networkInterfaces/none"}, headers=auth())
+    assert missing.status_code == 404
+    odd = service.post(query, json={"targetResourceId": f"{NET}/routeTables/rt"}, headers=auth())
+    assert odd.status_code == 400 and odd.json()["error"]["code"] == "FlowLogInvalidTargetResourceId"
+    assert service.post(query, json={}, headers=auth()).json()["error"]["code"] == "MissingRequiredProperty"

@@ -43,8 +43,6 @@ NOT_IMPLEMENTED = frozenset(
         "AddressPrefixSets_CreateOrUpdate",  # network manager IPAM: not modelled
         "AddressPrefixSets_Delete",
         "AddressPrefixSets_List",
-        "NetworkWatchers_GetFlowLogStatus",
-        "NetworkWatchers_SetFlowLogConfiguration",
         "NetworkWatchers_GetNextHop",
         "ServiceTagInformation_List",
     }

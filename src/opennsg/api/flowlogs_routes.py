@@ -1,5 +1,6 @@
 """A network watcher's flow logs (``…/networkWatchers/{nw}/flowLogs/{name}``, semantics §9): PUT, GET, PATCH (tags),
-DELETE and list, as ARM answers them.
+DELETE and list, as ARM answers them; and the watcher's per-target actions over the same resources,
+``configureFlowLog`` and ``queryFlowLogStatus``.
 
 A flow log is a model value (``opennsg.model.flowlog.FlowLog``) stored one row each under its watcher (a document
 the model does not know) and validated with the whole topology on every write: its target must be an existing NSG,
@@ -33,14 +34,15 @@ from opennsg.api.http import (
     preconditions,
     resource_response,
 )
-from opennsg.api.linked import Caller, authorize_references
+from opennsg.api.linked import FLOW_LOG_TARGET_READ, Caller, authorize_references, authorize_target
 from opennsg.api.resources import render
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
+from opennsg.arm.export import flow_log_to_arm
 from opennsg.arm.parse import lookup as arm_lookup
 from opennsg.model.errors import OpenNsgError
-from opennsg.model.flowlog import FLOW_LOG_TYPE, FlowLog
-from opennsg.model.ids import id_key, name_of
+from opennsg.model.flowlog import FLOW_LOG_TYPE, FlowLog, TargetKind
+from opennsg.model.ids import ResourceId, id_key, name_of
 from opennsg.model.validation import Code, Message, validate_topology
 
 WATCHERS = (
@@ -142,6 +144,98 @@ def delete_flow_log(snapshot: Snapshot, where: Where, conditions: planning.Preco
     return planning.delete_resource(snapshot, FLOW_LOG_KIND, existing.id)
 
 
+# --- the older per-target actions: configureFlowLog and queryFlowLogStatus -------------------------------------
+
+
+def flow_log_information(flow_log: FlowLog | None, target: str) -> dict[str, Any]:
+    """``FlowLogInformation``: a target's flow-log settings, as configureFlowLog and queryFlowLogStatus answer them
+    (a target without a flow log: not enabled, no storage)."""
+    if flow_log is None:
+        return {"targetResourceId": target, "properties": {"storageId": "", "enabled": False}}
+    body = flow_log_to_arm(flow_log)
+    given = body["properties"]
+    properties = {name: given[name] for name in _INFORMATION_PROPERTIES if name in given}
+    out: dict[str, Any] = {
+        "targetResourceId": flow_log.target_resource_id,
+        "properties": properties,
+        "flowAnalyticsConfiguration": given["flowAnalyticsConfiguration"],
+    }
+    if "identity" in body:
+        out["identity"] = body["identity"]
+    return out
+
+
+_INFORMATION_PROPERTIES = (
+    "storageId",
+    "enabledFilteringCriteria",
+    "recordTypes",
+    "enabled",
+    "retentionPolicy",
+    "format",
+)
+
+
+def flow_log_of_target(snapshot: Snapshot, watcher: Row, target: str) -> FlowLog | None:
+    """The flow log of this watcher that records ``target``."""
+    return next(
+        (f for f in snapshot.topology.flow_logs_of_target(target) if id_key(f.network_watcher_id) == watcher.key), None
+    )
+
+
+def _target(body: Mapping[str, Any]) -> str:
+    target = arm_lookup(body, "targetResourceId")
+    if not isinstance(target, str) or not target.strip():
+        message = Message.MISSING_REQUIRED_PROPERTY.format(name="targetResourceId", path="targetResourceId")
+        raise ApiError(400, Code.MISSING_REQUIRED_PROPERTY, message)
+    return target.strip()
+
+
+def configure_flow_log(
+    snapshot: Snapshot, watcher: Where, body: Mapping[str, Any], caller: Caller
+) -> Change[dict[str, Any]]:
+    """``configureFlowLog``: set the flow log of a target (the one this watcher has for it, else a new one named as
+    Azure names them, ``Microsoft.Network{resource group}{target name}``). Result: its ``FlowLogInformation``."""
+    row = require_watcher(snapshot, watcher.subscription, watcher.group, watcher.watcher)
+    target = _target(body)
+    properties = arm_lookup(body, "properties")
+    if not isinstance(properties, Mapping):
+        message = Message.MISSING_REQUIRED_PROPERTY.format(name="properties", path="properties")
+        raise ApiError(400, Code.MISSING_REQUIRED_PROPERTY, message)
+    existing = flow_log_of_target(snapshot, row, target)
+    parsed = ResourceId.parse(target)
+    name = existing.name if existing else f"Microsoft.Network{parsed.resource_group if parsed else ''}{name_of(target)}"
+    analytics = arm_lookup(body, "flowAnalyticsConfiguration")
+    resource: dict[str, Any] = {
+        "properties": {
+            **properties,
+            "targetResourceId": target,
+            **({"flowAnalyticsConfiguration": analytics} if analytics is not None else {}),
+        }
+    }
+    identity = arm_lookup(body, "identity")
+    if identity is not None:
+        resource["identity"] = identity
+    where = dataclasses.replace(watcher, name=name)
+    change = put_flow_log(snapshot, where, resource, planning.Preconditions(), caller)
+    model = change.put[0]
+    assert isinstance(model, FlowLog)
+    return Change(put=change.put, topology=change.topology, result=flow_log_information(model, target))
+
+
+def flow_log_status(snapshot: Snapshot, watcher: Row, target: str) -> dict[str, Any]:
+    """``queryFlowLogStatus``: the target's flow-log settings; 400 for a target no flow log can have, 404 for one
+    that does not exist."""
+    kind = TargetKind.of(target)
+    if kind is None:
+        message = Message.INVALID_FLOW_LOG_TARGET.format(flow_log_id=f"{watcher.id}/flowLogs", target=target)
+        raise ApiError(400, Code.INVALID_FLOW_LOG_TARGET, message)
+    if snapshot.topology.flow_log_target_of(target) is None:
+        parsed = ResourceId.parse(target)
+        assert parsed is not None
+        raise not_found(parsed.type, "/".join(parsed.names), parsed.resource_group)
+    return flow_log_information(flow_log_of_target(snapshot, watcher, target), target)
+
+
 class FlowLogRoutes:
     """Registers the flow-log routes on the app."""
 
@@ -233,9 +327,62 @@ class FlowLogRoutes:
             bodies = [render(snapshot, r) for r in rows]
             return json_response(page(request, bodies, lambda b: str(b["id"]).casefold(), self.page_size))
 
+        actions: list[str | Enum] = ["NetworkWatchers"]
+
+        @self.router.post(
+            WATCHERS + "/{networkWatcherName}/configureFlowLog",
+            tags=actions,
+            operation_id="NetworkWatchers_SetFlowLogConfiguration",
+            **request_body("configureFlowLog"),
+        )
+        async def configure(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> Response:
+            watcher = Where(subscriptionId, resourceGroupName, networkWatcherName, "")
+            body = await json_body(request)
+            caller = caller_of(request.scope)
+            snapshot, change, _ = await store.write(
+                lambda s: configure_flow_log(s, watcher, body, caller), subscriptionId
+            )
+            assert change.result is not None
+            operation = store.record_result(subscriptionId, change.result)
+            row = require_watcher(snapshot, subscriptionId, resourceGroupName, networkWatcherName)
+            location = str(row.body.get("location", ""))
+            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+
+        @self.router.post(
+            WATCHERS + "/{networkWatcherName}/queryFlowLogStatus",
+            tags=actions,
+            operation_id="NetworkWatchers_GetFlowLogStatus",
+            **request_body("queryFlowLogStatus"),
+        )
+        async def query(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> Response:
+            snapshot = store.snapshot
+            row = require_watcher(snapshot, subscriptionId, resourceGroupName, networkWatcherName)
+            body = await json_body(request)
+            target = _target(body)
+            action = f"{NETWORK_WATCHER_TYPE}/queryFlowLogStatus/action"
+            authorize_target(caller_of(request.scope), target, action, row.id, FLOW_LOG_TARGET_READ)
+            information = flow_log_status(snapshot, row, target)
+            operation = store.record_result(subscriptionId, information)
+            location = str(row.body.get("location", ""))
+            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+
         for handler in (put_item, get_item, patch_item, delete_item, list_items):
             handler.__name__ = f"flowLogs_{handler.__name__}"
+        configure.__name__, query.__name__ = "watcher_configureFlowLog", "watcher_queryFlowLogStatus"
         app.include_router(self.router)
 
 
-__all__ = ["FlowLogRoutes", "Where", "creates_nsg_flow_log", "delete_flow_log", "put_flow_log"]
+__all__ = [
+    "FlowLogRoutes",
+    "Where",
+    "configure_flow_log",
+    "creates_nsg_flow_log",
+    "delete_flow_log",
+    "flow_log_information",
+    "flow_log_status",
+    "put_flow_log",
+]

@@ -115,7 +115,7 @@ _SERVICE_ENDPOINT_POLICY_JOIN = "Microsoft.Network/serviceEndpointPolicies/join/
 _GATEWAY_LOAD_BALANCER_JOIN = "Microsoft.Network/loadBalancers/frontendIPConfigurations/join/action"
 #: What Network Watcher checks on a flow log's target (a NSG, VNet, subnet or NIC, all read the same way) and on the
 #: storage account it writes to.
-_FLOW_LOG_TARGET_READ = "Microsoft.Network/*/read"
+FLOW_LOG_TARGET_READ = "Microsoft.Network/*/read"
 _STORAGE_ACCOUNT_SAS = "Microsoft.Storage/storageAccounts/listServiceSas/action"
 _SUBNET_FIELDS = (
     ("network_security_group", _NSG_JOIN),
@@ -165,7 +165,7 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
         ("frontend_ip_configurations[].public_ip_address", _PUBLIC_IP_JOIN),
         ("frontend_ip_configurations[].subnet", _SUBNET_JOIN),
     ),
-    FlowLog: _fields(("target_resource_id", _FLOW_LOG_TARGET_READ), ("storage_id", _STORAGE_ACCOUNT_SAS)),
+    FlowLog: _fields(("target_resource_id", FLOW_LOG_TARGET_READ), ("storage_id", _STORAGE_ACCOUNT_SAS)),
     NatGateway: _fields(
         ("public_ip_addresses[]", _PUBLIC_IP_JOIN),
         ("public_ip_prefixes[]", _PUBLIC_IP_PREFIX_JOIN),

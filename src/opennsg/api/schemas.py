@@ -219,6 +219,32 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "flowAnalyticsConfiguration": {"type": "object"},
         }
     ),
+    "configureFlowLog": {
+        "type": "object",
+        "required": ["targetResourceId", "properties"],
+        "properties": {
+            "targetResourceId": {"type": "string"},
+            "properties": {
+                "type": "object",
+                "required": ["storageId", "enabled"],
+                "properties": {
+                    "storageId": {"type": "string"},
+                    "enabled": {"type": "boolean"},
+                    "enabledFilteringCriteria": {"type": "string"},
+                    "recordTypes": {"type": "string"},
+                    "retentionPolicy": {"type": "object"},
+                    "format": {"type": "object"},
+                },
+            },
+            "flowAnalyticsConfiguration": {"type": "object"},
+            "identity": {"type": "object"},
+        },
+    },
+    "queryFlowLogStatus": {
+        "type": "object",
+        "required": ["targetResourceId"],
+        "properties": {"targetResourceId": {"type": "string"}},
+    },
     "commit": {
         "type": "object",
         "required": ["targetLocations", "commitType"],

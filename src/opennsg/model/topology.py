@@ -435,8 +435,11 @@ class Topology:
 
     def flow_log_target(self, flow_log: FlowLog) -> Resource | Subnet | None:
         """The NSG, VNet, subnet or NIC a flow log records; None when it names none that exists."""
-        kind = flow_log.target_kind
-        target = flow_log.target_resource_id
+        return self.flow_log_target_of(flow_log.target_resource_id)
+
+    def flow_log_target_of(self, target: str) -> Resource | Subnet | None:
+        """The NSG, VNet, subnet or NIC a ``targetResourceId`` names; None when it names none that exists."""
+        kind = TargetKind.of(target)
         if kind is TargetKind.NETWORK_SECURITY_GROUP:
             return self.nsg(target)
         if kind is TargetKind.VIRTUAL_NETWORK:
