@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -396,6 +397,32 @@ def test_a_linked_template_by_relative_path_is_read_from_the_file_system(tmp_pat
     (tmp_path / "main.json").write_text(json.dumps(main))
     # the linked template is deployed by the main one, not again on its own (it would lack its parameter)
     assert [n.name for n in load_paths([tmp_path]).nsgs.values()] == ["linked-nsg"]
+
+
+def test_a_linked_template_that_is_a_fifo_is_refused_without_hanging(tmp_path: Path) -> None:
+    """Linked files are read by the one safe reader (``model.files``): a FIFO is refused before it is opened."""
+    os.mkfifo(tmp_path / "linked.json")
+    link = {"relativePath": "linked.json"}
+    main = template([{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "linked",
+                      "properties": {"mode": "Incremental", "templateLink": link}}])  # fmt: skip
+    (tmp_path / "main.json").write_text(json.dumps(main))
+    with pytest.raises(OpenNsgError) as info:
+        load_paths([tmp_path / "main.json"])
+    assert "linked.json" in str(info.value)
+
+
+def test_a_linked_template_nested_too_deep_is_one_clean_error(tmp_path: Path) -> None:
+    deep: Any = {}
+    for _ in range(200):
+        deep = {"x": deep}
+    (tmp_path / "linked.json").write_text(json.dumps(deep))
+    link = {"relativePath": "linked.json"}
+    main = template([{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "linked",
+                      "properties": {"mode": "Incremental", "templateLink": link}}])  # fmt: skip
+    (tmp_path / "main.json").write_text(json.dumps(main))
+    with pytest.raises(OpenNsgError) as info:
+        load_paths([tmp_path / "main.json"])
+    assert "linked.json" in str(info.value) and "cannot be read" in str(info.value)
 
 
 def test_a_missing_relative_path_link_is_refused_and_a_missing_uri_link_is_noted(tmp_path: Path) -> None:

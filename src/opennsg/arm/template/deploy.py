@@ -8,7 +8,6 @@ land in the ``subscriptionId``/``resourceGroup`` it names.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from opennsg.arm.template.parameters import ParameterResolver, key_vault_placeho
 from opennsg.arm.template.resources import Declared, ResourceWalker, body_of
 from opennsg.arm.template.scope import Scope
 from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, has_key, lookup
+from opennsg.model.files import read_json_file
 
 MAX_NESTING = 16
 
@@ -404,7 +404,7 @@ class TemplateDeployment:
         if file is None:
             return self._not_on_disk(declared, link, relative, uri, f"{path}.templateLink")
         try:
-            data = json.loads(file.read_text(encoding="utf-8-sig"))
+            data = read_json_file(file)
         except (OSError, ValueError) as exc:
             raise TemplateError(f"The linked template {file} cannot be read: {exc}.", f"{path}.templateLink") from None
         if not isinstance(data, Mapping):
@@ -477,7 +477,7 @@ class TemplateDeployment:
             if file is None:
                 return None
             try:
-                data = json.loads(file.read_text(encoding="utf-8-sig"))
+                data = read_json_file(file)
             except (OSError, ValueError) as exc:
                 raise TemplateError(
                     f"The linked parameters file {file} cannot be read: {exc}.", f"{path}.parametersLink"
