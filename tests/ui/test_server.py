@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from tests.realworld import REALWORLD, needs_realworld
 from tests.ui.conftest import (
+    EXAMPLES,
     FLOWLOG_DATA,
     HOW_NSGS_FILTER,
     NOBODY_TOKEN,
@@ -38,6 +39,7 @@ from opennsg.model import Direction
 from opennsg.model.ids import name_of
 from opennsg.ui import create_file_app
 from opennsg.ui.graph import layout
+from opennsg.ui.source import visible_part
 from opennsg.ui.routes import UiRoutes
 from opennsg.ui.source import FileSource, View, split_inputs
 
@@ -266,3 +268,33 @@ def test_opennsg_ui_prints_its_url_and_serves_read_only(tmp_path: Path) -> None:
         timeout=60,
     )
     assert missing.returncode == 2 and "FileNotFound" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_grant_narrows_every_kind_of_resource() -> None:
+    """Admin configurations, private endpoints, load balancers, flow logs…: nothing of another subscription is
+    left in a caller's view, whatever its kind, and nothing of the caller's own is lost."""
+    topology = load_paths(
+        [EXAMPLES / name for name in ("hub-and-spoke.json", "hub-and-spoke-avnm.json", "three-tier.json")]
+    )
+    subscriptions = {vnet.id.split("/")[2].casefold() for vnet in topology.vnets.values()}
+    assert len(subscriptions) >= 2
+    for subscription in subscriptions:
+        visible = visible_part(topology, frozenset({subscription}))
+        for (name, everything), (_, shown) in zip(topology.collections(), visible.collections(), strict=True):
+            owned = [
+                item
+                for item in everything
+                if (
+                    getattr(item, "id", None)
+                    or getattr(item, "virtual_network_id", None)
+                    or getattr(item, "network_manager_id", None)
+                    or ""
+                )
+                .casefold()
+                .startswith(f"/subscriptions/{subscription}/")
+                or getattr(item, "subscription_id", "").casefold() == subscription
+            ]
+            if name == "management_groups":
+                owned = []
+            assert list(shown) == owned, (subscription, name)
+    assert visible_part(topology, frozenset({"*"})) is topology

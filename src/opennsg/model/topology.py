@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from types import MappingProxyType
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from opennsg.model.avnm import (
     AdminRule,
@@ -465,32 +465,18 @@ class Topology:
                 return found[0]
         return None
 
+    def collections(self) -> Iterator[tuple[str, Sequence[Any]]]:
+        """Every collection of resources by its ``of``/``with_`` keyword (all but ``service_tags``)."""
+        for item in fields(self):
+            if item.name == "service_tags":
+                continue
+            value = getattr(self, item.name)
+            yield item.name, tuple(value.values()) if isinstance(value, Mapping) else tuple(value)
+
     def with_(self, **changes: object) -> Topology:
         """A copy with some collections replaced (each given as an iterable of resources)."""
-        current: dict[str, object] = {
-            "nsgs": self.nsgs.values(),
-            "asgs": self.asgs.values(),
-            "vnets": self.vnets.values(),
-            "route_tables": self.route_tables.values(),
-            "nics": self.nics.values(),
-            "vms": self.vms.values(),
-            "public_ips": self.public_ips.values(),
-            "subscriptions": self.subscriptions.values(),
-            "service_tags": self.service_tags,
-            "private_endpoints": self.private_endpoints.values(),
-            "nat_gateways": self.nat_gateways.values(),
-            "load_balancers": self.load_balancers.values(),
-            "network_managers": self.network_managers.values(),
-            "network_groups": self.network_groups.values(),
-            "static_members": self.static_members.values(),
-            "security_admin_configurations": self.security_admin_configurations.values(),
-            "admin_rule_collections": self.admin_rule_collections.values(),
-            "admin_rules": self.admin_rules.values(),
-            "deployment_statuses": self.deployment_statuses,
-            "management_groups": self.management_groups.values(),
-            "effective_admin_rules": self.effective_admin_rules.values(),
-            "flow_logs": self.flow_logs.values(),
-        }
+        current: dict[str, object] = dict(self.collections())
+        current["service_tags"] = self.service_tags
         unknown = set(changes) - set(current)
         if unknown:
             raise TypeError(f"unknown collections: {sorted(unknown)}")

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from opennsg.engine import Engine
 from opennsg.model.errors import ArmError, OpenNsgError
-from opennsg.model.ids import id_key
+from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, Resource
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
@@ -79,23 +79,32 @@ class Source(Protocol):
 
 
 def visible_part(topology: Topology, grant: frozenset[str] | None) -> Topology:
-    """The resources of the granted subscriptions only (``"*"`` grants every subscription)."""
+    """The resources of the granted subscriptions only (``"*"`` grants every subscription).
+
+    Every collection is narrowed, whatever its kind, so a resource type added to ``Topology`` later cannot leak
+    another tenant's names into the pages; tenant-level records (management groups) are never shown to a
+    subscription-scoped token.
+    """
     if grant is None or "*" in grant:
         return topology
 
-    def mine(items: Iterable[Resource]) -> list[Resource]:
-        return [r for r in items if r.subscription_id.casefold() in grant]
+    def granted(resource_id: str) -> bool:
+        parsed = ResourceId.parse(resource_id)
+        return parsed is not None and parsed.subscription.casefold() in grant
 
-    return topology.with_(
-        nsgs=mine(topology.nsgs.values()),
-        asgs=mine(topology.asgs.values()),
-        vnets=mine(topology.vnets.values()),
-        route_tables=mine(topology.route_tables.values()),
-        nics=mine(topology.nics.values()),
-        vms=mine(topology.vms.values()),
-        public_ips=mine(topology.public_ips.values()),
-        subscriptions=[s for s in topology.subscriptions.values() if s.key in grant],
-    )
+    changes: dict[str, object] = {}
+    for name, value in topology.collections():
+        if name == "subscriptions":
+            changes[name] = [s for s in value if s.key in grant]
+        elif name == "management_groups":
+            changes[name] = []
+        elif name == "effective_admin_rules":
+            changes[name] = [e for e in value if granted(e.virtual_network_id)]
+        elif name == "deployment_statuses":
+            changes[name] = [d for d in value if d.network_manager_id is not None and granted(d.network_manager_id)]
+        else:
+            changes[name] = [r for r in value if granted(r.id)]
+    return topology.with_(**changes)
 
 
 def is_flow_log(path: Path) -> bool:
