@@ -39,9 +39,8 @@ from opennsg.model import Direction
 from opennsg.model.ids import name_of
 from opennsg.ui import create_file_app
 from opennsg.ui.graph import layout
-from opennsg.ui.source import visible_part
 from opennsg.ui.routes import UiRoutes
-from opennsg.ui.source import FileSource, View, split_inputs
+from opennsg.ui.source import FileSource, View, split_inputs, visible_part
 
 
 @pytest.fixture(scope="module")
