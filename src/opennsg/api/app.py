@@ -91,9 +91,10 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     flow_logs.router.dependencies = versioned
     flow_logs.install(app)
 
+    from opennsg.api.revisions import Revisions
     from opennsg.ui import StoreSource, mount
 
-    mount(app, StoreSource(lambda: store.snapshot), config.tokens)
+    mount(app, StoreSource(lambda: store.snapshot, Revisions(store)), config.tokens)
 
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> Response:

@@ -1,4 +1,5 @@
-"""Persistence: one table of ARM resources (JSON plus indexed columns), one of operations, one write-version row.
+"""Persistence: one table of ARM resources (JSON plus indexed columns), one of operations, one write-version row,
+and saved revisions.
 
 The schema is created and upgraded by the Alembic migrations shipped in ``opennsg/api/migrations``; SQLite (WAL) by
 default, PostgreSQL through psycopg 3. Writes are serialised on the ``meta`` row, so every write sees the state the
@@ -53,6 +54,18 @@ operations = Table(
     Column("status", String(20), nullable=False),
     Column("result", JSON, nullable=True),
     Column("created", DateTime(timezone=True), nullable=False),
+)
+
+#: Saved revisions (``opennsg.api.revisions``): the stored resources of some subscriptions at one write version.
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("label", Text, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("subscriptions", JSON, nullable=False),  # lower-cased subscription ids whose resources it holds
+    Column("rows", JSON, nullable=False),  # [{"id", "type", "body"}]
 )
 
 meta = Table(

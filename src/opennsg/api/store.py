@@ -229,9 +229,10 @@ class Store:
         for r in connection.execute(select(db.resources)).mappings():
             row = Row(r["id"], r["type"], r["body"], r["etag"], r["version"])
             rows[row.key] = row
-        return self._snapshot(version, rows)
+        return self.snapshot_of(version, rows)
 
-    def _snapshot(self, version: int, rows: Mapping[str, Row]) -> Snapshot:
+    def snapshot_of(self, version: int, rows: Mapping[str, Row]) -> Snapshot:
+        """The snapshot of these rows (the stored state, or a saved revision's copy of it)."""
         models = [m for m in (_model_of(row) for row in rows.values()) if m is not None]
         subscriptions = [dict(r.body) for r in rows.values() if r.type.casefold() == SUBSCRIPTION_TYPE.casefold()]
         topology = _topology(models, subscriptions, self.service_tags, _deployment_statuses(rows.values()))

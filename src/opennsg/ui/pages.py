@@ -25,6 +25,7 @@ from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key, name_of
 from opennsg.model.resources import NetworkInterface, SecurityRule
+from opennsg.model.topology import Topology
 from opennsg.ui import analysis_bridge
 from opennsg.ui.graph import layout
 from opennsg.ui.source import View, documents_from_uploads
@@ -402,22 +403,32 @@ def reach_page(view: View, params: Mapping[str, str]) -> Fragment:
 
 
 def diff_page(view: View) -> Fragment:
-    return _render("diff.html", "What changes", live=view.live, state=analysis_bridge.diff_available())
+    revisions = view.revisions.list(view.visible_subscriptions) if view.revisions is not None else None
+    return _render(
+        "diff.html", "What changes", live=view.live, state=analysis_bridge.diff_available(), revisions=revisions
+    )
 
 
 def diff_result(view: View, body: Mapping[str, Any]) -> Fragment:
-    """``{"old": [{"name", "text"}] | "current", "new": [...]}`` → what opens and what closes."""
+    """``{"old": files | "current" | {"revision": id}, "new": files | "current"}`` → what opens and what closes."""
     try:
-        old_upload, new_upload = body.get("old"), body.get("new")
-        if old_upload == "current" and view.live:
-            old = view.topology
-        else:
-            old = documents_from_uploads(_uploads(old_upload, "old"), view.topology.service_tags)
-        new = documents_from_uploads(_uploads(new_upload, "new"), view.topology.service_tags)
+        old = _diff_side(view, body.get("old"), "old")
+        new = _diff_side(view, body.get("new"), "new")
         result = analysis_bridge.diff(old, new)
     except OpenNsgError as exc:
         return _problem("What changes", exc.errors)
     return _render("diff_result.html", "What changes", result=result)
+
+
+def _diff_side(view: View, value: Any, side: str) -> Topology:
+    """One side of a diff: uploaded files, the service's current state, or a saved revision (old side only)."""
+    if value == "current" and view.live:
+        return view.topology
+    if isinstance(value, dict) and set(value) == {"revision"} and side == "old" and view.revisions is not None:
+        if not isinstance(value["revision"], str):
+            raise OpenNsgError([ArmError("InvalidRequestFormat", "'revision' must be a revision id.")])
+        return view.revisions.topology(view.visible_subscriptions, value["revision"])[1]
+    return documents_from_uploads(_uploads(value, side), view.topology.service_tags)
 
 
 def _uploads(value: Any, side: str) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -24,6 +24,9 @@ from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.ui import pages
 from opennsg.ui.pages import BASE, Fragment
 from opennsg.ui.source import Source, View
+
+if TYPE_CHECKING:
+    from opennsg.api.revisions import RevisionInfo
 
 NAVIGATION = (
     ("Topology", f"{BASE}/"),
@@ -124,6 +127,38 @@ class UiRoutes:
         async def diff(request: Request) -> HTMLResponse:
             return await self._posted(request, pages.diff_result)
 
+        @router.get(f"{BASE}/api/revisions")
+        async def revisions(request: Request) -> JSONResponse:
+            view = self.view(request)
+            found = view.revisions.list(view.visible_subscriptions) if view.revisions is not None else []
+            return JSONResponse({"value": [_revision_json(r) for r in found]}, headers=_NO_STORE)
+
+        @router.post(f"{BASE}/api/revisions")
+        async def save_revision(request: Request) -> JSONResponse:
+            view = self.view(request)
+            body = await self._json_body(request)
+            if view.revisions is None:
+                raise ApiError(404, "NotFound", "Revisions are kept by the service only (opennsg serve).")
+            label = body.get("label")
+            if not isinstance(label, str):
+                raise ApiError(400, "InvalidRequestFormat", "'label' must be a string.")
+            try:
+                saved = view.revisions.save(view.visible_subscriptions, label)
+            except OpenNsgError as exc:
+                raise _api_error(400, exc) from None
+            return JSONResponse(_revision_json(saved), 201, headers=_NO_STORE)
+
+        @router.delete(f"{BASE}/api/revisions/{{revision_id}}")
+        async def delete_revision(request: Request, revision_id: str) -> Response:
+            view = self.view(request)
+            if view.revisions is None:
+                raise ApiError(404, "NotFound", "Revisions are kept by the service only (opennsg serve).")
+            try:
+                view.revisions.delete(view.visible_subscriptions, revision_id)
+            except OpenNsgError as exc:
+                raise _api_error(404, exc) from None
+            return Response(status_code=204, headers=_NO_STORE)
+
         @router.post(f"{BASE}/api/flowlogs", response_class=HTMLResponse)
         async def flowlogs(request: Request) -> HTMLResponse:
             return await self._posted(request, pages.flowlogs_upload)
@@ -134,6 +169,9 @@ class UiRoutes:
 
     async def _posted(self, request: Request, handler: Callable[[View, dict[str, Any]], Fragment]) -> HTMLResponse:
         view = self.view(request)  # authenticate before reading the body
+        return _fragment_response(handler(view, await self._json_body(request)))
+
+    async def _json_body(self, request: Request) -> dict[str, Any]:
         raw = await request.body()
         if len(raw) > MAX_UPLOAD:
             raise ApiError(413, "RequestEntityTooLarge", f"The request body exceeds the limit of {MAX_UPLOAD} bytes.")
@@ -143,10 +181,25 @@ class UiRoutes:
             body = None
         if not isinstance(body, dict):
             raise ApiError(400, "InvalidRequestFormat", "Cannot parse the request: expected a JSON object.")
-        return _fragment_response(handler(view, body))
+        return body
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _revision_json(revision: RevisionInfo) -> dict[str, Any]:
+    return {
+        "id": revision.id,
+        "label": revision.label,
+        "created": revision.created.isoformat(),
+        "version": revision.version,
+        "resources": revision.resources,
+    }
+
+
+def _api_error(status: int, exc: OpenNsgError) -> ApiError:
+    first = exc.errors[0]
+    return ApiError(status, first.code, first.message)
 
 
 def _fragment_response(fragment: Fragment) -> HTMLResponse:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from opennsg.engine import Engine
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -22,6 +22,9 @@ from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, Resource
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
+
+if TYPE_CHECKING:
+    from opennsg.api.revisions import Revisions
 
 #: A flow log file (``PT1H.json``) says so in its first bytes: a ``records`` list of flow records.
 _FLOW_LOG_HEAD = re.compile(rb'^\s*\{\s*"records"\s*:\s*\[')
@@ -41,6 +44,8 @@ class View:
     #: Whether the configuration can be compared against uploads as "the current state".
     live: bool = False
     visible_subscriptions: frozenset[str] | None = None
+    #: The service's saved revisions (None for files): the diff page compares one with the current state.
+    revisions: Revisions | None = None
 
     def nics(self) -> list[NetworkInterface]:
         return sorted(self.topology.nics.values(), key=lambda n: (n.name.casefold(), n.key))
@@ -213,8 +218,9 @@ class SnapshotLike(Protocol):
 class StoreSource:
     """``opennsg serve``: the store's current snapshot, narrowed to the subscriptions of the caller's token."""
 
-    def __init__(self, snapshot: Callable[[], SnapshotLike]) -> None:
+    def __init__(self, snapshot: Callable[[], SnapshotLike], revisions: Revisions | None = None) -> None:
         self._snapshot = snapshot
+        self._revisions = revisions
         self._cache: dict[tuple[int, frozenset[str] | None], View] = {}
         self._lock = threading.Lock()
 
@@ -234,6 +240,7 @@ class StoreSource:
                     f"service state, version {snapshot.version}",
                     live=True,
                     visible_subscriptions=grant,
+                    revisions=self._revisions,
                 )
                 self._cache[key] = cached
             return cached

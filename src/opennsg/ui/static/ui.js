@@ -135,9 +135,33 @@
       diff.addEventListener("submit", function (event) {
         event.preventDefault();
         var kind = diff.querySelector('input[name="old-kind"]:checked');
-        var oldSide = kind && kind.value === "current" ? Promise.resolve("current") : readFiles(diff.elements.old);
-        Promise.all([oldSide, readFiles(diff.elements["new"])]).then(function (sides) {
+        var newKind = diff.querySelector('input[name="new-kind"]:checked');
+        var oldSide = readFiles(diff.elements.old);
+        if (kind && kind.value === "current") oldSide = Promise.resolve("current");
+        if (kind && kind.value === "revision") oldSide = Promise.resolve({ revision: diff.elements["old-revision"].value });
+        var newSide = newKind && newKind.value === "current" ? Promise.resolve("current") : readFiles(diff.elements["new"]);
+        Promise.all([oldSide, newSide]).then(function (sides) {
           return post(base + "/api/diff", { old: sides[0], "new": sides[1] }, document.getElementById("diff-result"));
+        });
+      });
+    }
+    var revision = root.querySelector("#revision-form");
+    if (revision) {
+      revision.addEventListener("submit", function (event) {
+        event.preventDefault();
+        request(base + "/api/revisions", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ label: revision.elements.label.value }),
+        }).then(function (response) {
+          return response.json().then(function (answer) {
+            if (!response.ok) {
+              var message = (answer.error && answer.error.message) || "The revision was not saved.";
+              document.getElementById("diff-result").textContent = message;
+              return;
+            }
+            return load(null);
+          });
         });
       });
     }
