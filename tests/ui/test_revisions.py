@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.ui.conftest import HOW_NSGS_FILTER, NOBODY_TOKEN, THREE_TIER, THREE_TIER_TOKEN, TOKEN, TOKENS
 
 from opennsg.api import ServiceConfig, create_app
 from opennsg.arm import load_paths
-from tests.ui.conftest import HOW_NSGS_FILTER, NOBODY_TOKEN, THREE_TIER, THREE_TIER_TOKEN, TOKEN, TOKENS
 
 NSG_WEB = (
     "/subscriptions/8d2e4f60-1a2b-4c3d-8e9f-0a1b2c3d4e5f/resourceGroups/rg-three-tier"
