@@ -298,3 +298,36 @@ def test_a_grant_narrows_every_kind_of_resource() -> None:
                 owned = []
             assert list(shown) == owned, (subscription, name)
     assert visible_part(topology, frozenset({"*"})) is topology
+
+
+def test_load_balancers_are_on_the_map_with_their_backend_nics() -> None:
+    """The scenario topology: the load balancer is a node, with an edge to every NIC whose IP configuration names
+    one of its pools (read from the JSON itself), and its frontend address and rules are shown."""
+    path = ROOT / "examples" / "scenarios" / "topology.json"
+    document = json.loads(path.read_text())
+    resources = document["value"] if isinstance(document, dict) else document
+    expected: dict[str, set[str]] = {}
+    for resource in resources:
+        if resource["type"].casefold() != "microsoft.network/networkinterfaces":
+            continue
+        for configuration in resource["properties"]["ipConfigurations"]:
+            for pool in configuration["properties"].get("loadBalancerBackendAddressPools", []):
+                balancer = pool["id"].split("/loadBalancers/")[1].split("/")[0]
+                expected.setdefault(balancer, set()).add(resource["name"])
+    assert expected, "the scenario has a load balancer with backends"
+    topology = load_paths([path])
+    graph = layout(topology, lambda nic: f"/ui/nic/{nic.name}", lambda nsg_id: nsg_id)
+    assert {b.name for b in graph.load_balancers} == set(expected)
+    drawn: dict[str, set[str]] = {}
+    for edge in graph.edges:
+        if edge.kind == "backend":
+            source, target = edge.label.split(" → ")
+            drawn.setdefault(source, set()).add(target)
+    assert drawn == expected
+    node = graph.load_balancers[0]
+    assert "⇡" in node.detail and "→" in node.rules
+    boxes = [n.box for n in graph.nics] + [n.box for n in graph.nsgs] + [b.box for b in graph.load_balancers]
+    for a, b in combinations(boxes, 2):
+        assert a.right <= b.x or b.right <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y, (a, b)
+    for nic in graph.nics:
+        assert ("⚖web-lb" in nic.chips) == (nic.name in expected["web-lb"]), nic

@@ -3,7 +3,8 @@
 VNets are containers stacked in one column, each holding its subnets, each holding its NICs (with their VM or
 private endpoint, private IPs, public IP and ASGs); NSGs sit in a column on the right with one edge per association
 (subnet or NIC), ordered by where their targets are so edges cross little; AVNM security admin configurations
-(evaluated before every NSG, semantics §11) head that column, with one edge per VNet they reach; peerings are arcs
+(evaluated before every NSG, semantics §11) head that column, with one edge per VNet they reach, then load balancers
+with one edge per backend NIC (their probes come from ``AzureLoadBalancer``, which NSGs must allow); peerings are arcs
 on the left between the VNets they join. Every position is computed in Python so the page needs no layout library
 and tests can read the DOM: each NIC node is an HTML ``<a>`` carrying the NIC's name as text.
 """
@@ -95,9 +96,20 @@ class AdminNode:
 
 
 @dataclass(frozen=True, slots=True)
+class LoadBalancerNode:
+    """A load balancer: its frontends and rules, with edges to the NICs of its backend pools."""
+
+    box: Box
+    name: str
+    detail: str
+    rules: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
 class Edge:
     path: str
-    kind: str  # "association", "peering" or "admin"
+    kind: str  # "association", "peering", "admin" or "backend"
     label: str
     label_x: float
     label_y: float
@@ -113,6 +125,7 @@ class Graph:
     nics: list[NicNode] = field(default_factory=list)
     nsgs: list[NsgNode] = field(default_factory=list)
     admins: list[AdminNode] = field(default_factory=list)
+    load_balancers: list[LoadBalancerNode] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
 
     @property
@@ -139,7 +152,15 @@ def _nic_detail(topology: Topology, nic: NetworkInterface) -> tuple[str, str]:
     detail = " · ".join(part for part in (", ".join(ips), owner) if part)
     on_endpoint = endpoint.application_security_groups if endpoint is not None else ()
     asgs = sorted({name_of(a) for c in nic.ip_configurations for a in (*c.application_security_groups, *on_endpoint)})
-    chips = " ".join([*(f"⇡{p}" for p in publics), *(f"#{a}" for a in asgs)])
+    balancers = sorted(
+        {
+            balancer.name
+            for c in nic.ip_configurations
+            for pool in c.load_balancer_backend_address_pools
+            if (balancer := topology.load_balancer_of_pool(pool)) is not None
+        }
+    )
+    chips = " ".join([*(f"⇡{p}" for p in publics), *(f"⚖{b}" for b in balancers), *(f"#{a}" for a in asgs)])
     return detail, chips
 
 
@@ -178,6 +199,7 @@ def layout(topology: Topology, nic_href: Callable[[NetworkInterface], str], nsg_
     y = MARGIN
     targets: dict[str, tuple[float, float]] = {}  # association target key -> (right x, middle y)
     vnet_boxes: dict[str, Box] = {}
+    nic_boxes: dict[str, Box] = {}
 
     def place_nics(nics: list[NetworkInterface], left: float, top: float) -> float:
         for index, nic in enumerate(nics):
@@ -187,6 +209,7 @@ def layout(topology: Topology, nic_href: Callable[[NetworkInterface], str], nsg_
             nsg = name_of(nic.network_security_group) if nic.network_security_group else None
             graph.nics.append(NicNode(box, nic.name, nic_href(nic), detail, chips, nsg))
             targets[nic.key] = (box.right, box.y + 16)
+            nic_boxes[nic.key] = box
         rows = (len(nics) + columns - 1) // columns
         return rows * NIC_HEIGHT + max(0, rows - 1) * GAP
 
@@ -223,8 +246,9 @@ def layout(topology: Topology, nic_href: Callable[[NetworkInterface], str], nsg_
     _peerings(graph, vnets, vnet_boxes)
     content_right = x0 + vnet_width
     top = _admins(graph, topology, vnet_boxes, content_right + NSG_COLUMN_GAP)
+    top = _load_balancers(graph, topology, nic_boxes, content_right + NSG_COLUMN_GAP, top)
     _nsgs(graph, topology, targets, content_right + NSG_COLUMN_GAP, nsg_href, top)
-    column = [*(n.box for n in graph.nsgs), *(a.box for a in graph.admins)]
+    column = [*(n.box for n in graph.nsgs), *(a.box for a in graph.admins), *(b.box for b in graph.load_balancers)]
     bottom = max([y] + [b.y + b.h + MARGIN for b in column])
     right = max([content_right + MARGIN] + [b.right + MARGIN for b in column])
     graph.width, graph.height = right, bottom
@@ -344,3 +368,44 @@ def _admins(graph: Graph, topology: Topology, vnet_boxes: dict[str, Box], left: 
             graph.edges.append(Edge(path, "admin", f"{name} → {name_of(key)}", mid, (box.middle + ty) / 2))
         y += box.h + GAP
     return y + (GAP if graph.admins else 0.0)
+
+
+def _load_balancers(graph: Graph, topology: Topology, nic_boxes: dict[str, Box], left: float, top: float) -> float:
+    """One node per load balancer below the admin configurations, an edge to the top of each NIC in one of its
+    backend pools (so it does not cross the NICs beside it); returns where the NSG column may start."""
+    members: dict[str, list[str]] = {}  # pool id key -> NIC keys
+    for nic in topology.nics.values():
+        for configuration in nic.ip_configurations:
+            for pool in configuration.load_balancer_backend_address_pools:
+                members.setdefault(id_key(pool), []).append(nic.key)
+    y = top
+    for index, balancer in enumerate(sorted(topology.load_balancers.values(), key=lambda b: b.name.casefold())):
+        frontends = []
+        for frontend in balancer.frontend_ip_configurations:
+            public = topology.public_ips.get(id_key(frontend.public_ip_address)) if frontend.public_ip_address else None
+            if public is not None and public.ip_address:
+                frontends.append(f"⇡{public.ip_address}")
+            elif frontend.public_ip_address:
+                frontends.append(f"⇡{name_of(frontend.public_ip_address)}")
+            else:
+                frontends.append(frontend.private_ip_address or frontend.name)
+        detail = f"load balancer · {balancer.sku} · " + (", ".join(frontends) or "no frontend")
+        rules = ", ".join(
+            f"{r.protocol.value.upper()} {r.frontend_port or 'all'}→{r.backend_port or 'all'}"
+            for r in balancer.load_balancing_rules
+        )
+        width = max(NSG_WIDTH_MIN, _text_width(max(balancer.name, detail, rules, key=len)) + 40)
+        box = Box(left, y, width, NSG_HEIGHT + (20 if rules else 6))
+        graph.load_balancers.append(LoadBalancerNode(box, balancer.name, detail, rules, index))
+        backends = sorted({key for pool in balancer.backend_address_pools for key in members.get(id_key(pool.id), [])})
+        for key in backends:
+            nic_box = nic_boxes.get(key)
+            if nic_box is None:
+                continue
+            tx, ty = nic_box.x + nic_box.w / 2, nic_box.y
+            path = f"M{left:.1f},{box.middle:.1f} C{tx:.1f},{box.middle:.1f} {tx:.1f},{ty - 40:.1f} {tx:.1f},{ty:.1f}"
+            mid = (tx + left) / 2
+            target = topology.nics[key].name
+            graph.edges.append(Edge(path, "backend", f"{balancer.name} → {target}", mid, (box.middle + ty) / 2))
+        y += box.h + GAP
+    return y + (GAP if graph.load_balancers else 0.0)

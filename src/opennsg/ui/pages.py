@@ -100,6 +100,7 @@ def topology_page(view: View) -> Fragment:
         "peerings": sum(len(v.peerings) for v in topology.vnets.values()),
         "admin configurations": len(topology.security_admin_configurations),
         "private endpoints": len(topology.private_endpoints),
+        "load balancers": len(topology.load_balancers),
     }
     return _render("topology.html", "Network map", graph=graph, counts=counts, view=view)
 
