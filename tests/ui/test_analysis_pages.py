@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.ui.conftest import FLOWLOG_DATA, HOW_NSGS_FILTER, Server
+from tests.ui.conftest import FLOWLOG_DATA, HOW_NSGS_FILTER, THREE_TIER_TOKEN, Server
 from typer.testing import CliRunner
 
 from opennsg.cli.main import app as cli
@@ -78,4 +78,21 @@ def test_lint_findings_sit_beside_their_rules(viewer: Server, open_page: Any, tm
             if len(parts) > 2 and parts[-2] in ("securityRules", "defaultSecurityRules") and parts[-3] == nsg:
                 row = table.locator(f'tr[data-rule="{parts[-1]}"]')
                 assert row.locator(f'[data-finding="{finding["ruleId"]}"]').count() == 1, finding
+    assert console.problems == []
+
+
+def test_diff_page_saves_a_revision_and_compares_it_with_the_current_state(service: Server, open_page: Any) -> None:
+    page, console = open_page()
+    page.goto(f"{service.url}/ui/diff")
+    page.get_by_test_id("token-input").fill(THREE_TIER_TOKEN)
+    page.get_by_test_id("token-submit").click()
+    page.get_by_test_id("revision-label").fill("browser baseline")
+    page.get_by_test_id("revision-save").click()
+    page.get_by_test_id("revision-list").get_by_text("browser baseline").wait_for()
+    page.get_by_test_id("diff-old-revision").check()
+    page.get_by_test_id("diff-new-current").check()
+    page.get_by_test_id("diff-submit").click()
+    summary = page.get_by_test_id("diff-summary")
+    summary.wait_for()
+    assert summary.get_attribute("data-opened") == "0" and summary.get_attribute("data-closed") == "0"
     assert console.problems == []
