@@ -331,3 +331,27 @@ def test_load_balancers_are_on_the_map_with_their_backend_nics() -> None:
         assert a.right <= b.x or b.right <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y, (a, b)
     for nic in graph.nics:
         assert ("⚖web-lb" in nic.chips) == (nic.name in expected["web-lb"]), nic
+
+
+def test_diff_uploads_read_terraform_modules_with_their_folders(service_client: TestClient) -> None:
+    """A folder upload sends names with folders (``three-tier/modules/spoke/main.tf``): the module finds its
+    child modules, as the CLI does on the directory; a problem names the uploaded file, not a temporary path."""
+    module = EXAMPLES / "terraform" / "three-tier"
+    files = [
+        {"name": str(p.relative_to(module.parent)), "text": p.read_text()}
+        for p in sorted(module.rglob("*"))
+        if p.is_file()
+    ]
+    assert any("/modules/" in f["name"] for f in files), "the example has a child module"
+    same = service_client.post("/ui/api/diff", json={"old": files, "new": files}, headers=bearer(TOKEN))
+    assert same.status_code == 200 and 'data-changed-flows="0"' in same.text, same.text[:2000]
+    broken = [
+        {"name": "main.tf", "text": 'resource "azurerm_network_security_group" "x" {\n  name = data.foo.bar\n}\n'}
+    ]
+    refused = service_client.post("/ui/api/diff", json={"old": files, "new": broken}, headers=bearer(TOKEN)).text
+    assert "TerraformDataSourceNotSupported" in refused and "main.tf:2" in refused and "opennsg-upload-" not in refused
+    escape = [{"name": "../../etc/x.tf", "text": ""}]
+    assert (
+        "InvalidFileName"
+        in service_client.post("/ui/api/diff", json={"old": escape, "new": files}, headers=bearer(TOKEN)).text
+    )

@@ -247,9 +247,14 @@ class StoreSource:
 
 
 def documents_from_uploads(uploads: Sequence[tuple[str, str]], service_tags: ServiceTags | None) -> Topology:
-    """A topology from uploaded files (name, text): JSON decoded here, then read like files on disk."""
+    """A topology from uploaded files (name, text): JSON decoded here; Terraform (``.tf``, ``.tfvars``) written to a
+    private folder, one module, and read like files on disk, with problems naming the uploaded files."""
     from opennsg.arm import load_documents
 
+    if not uploads:
+        raise OpenNsgError([ArmError("MissingConfiguration", "No configuration files were given.")])
+    if any(Path(name).suffix.casefold() in _TERRAFORM_SUFFIXES for name, _ in uploads):
+        return _terraform_uploads(uploads, service_tags)
     problems: list[ArmError] = []
     docs = []
     for name, text in uploads:
@@ -259,9 +264,46 @@ def documents_from_uploads(uploads: Sequence[tuple[str, str]], service_tags: Ser
             problems.append(ArmError("InvalidJson", f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}).", name))
     if problems:
         raise OpenNsgError(problems)
-    if not docs:
-        raise OpenNsgError([ArmError("MissingConfiguration", "No configuration files were given.")])
     return load_documents(docs, service_tags)
+
+
+_TERRAFORM_SUFFIXES = (".tf", ".tfvars")
+
+
+def _terraform_uploads(uploads: Sequence[tuple[str, str]], service_tags: ServiceTags | None) -> Topology:
+    """Uploads recreated in a private folder: a name with folders (a browser's folder upload sends
+    ``module/sub/main.tf``) keeps them, so a root module finds its local child modules; each top folder is one
+    root module, as a directory given to the CLI."""
+    import tempfile
+
+    from opennsg.arm import load_paths
+
+    with tempfile.TemporaryDirectory(prefix="opennsg-upload-") as folder:
+        paths: list[Path] = []
+        for index, (name, text) in enumerate(uploads):
+            parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+            if not parts or ".." in parts:
+                raise OpenNsgError([ArmError("InvalidFileName", f"'{name}' is not a file name OpenNSG can read.")])
+            path = Path(folder, *parts)
+            if path.exists():  # two loose files with one name: keep both
+                path = path.with_name(f"{index}-{path.name}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            top = Path(folder, parts[0])
+            if top not in paths and (len(parts) > 1 or top == path):
+                paths.append(top)
+            elif len(parts) == 1:
+                paths.append(path)
+        try:
+            return load_paths(paths, service_tags)
+        except OpenNsgError as exc:
+            raise OpenNsgError([_as_uploaded(e, folder.rstrip("/") + "/") for e in exc.errors]) from None
+
+
+def _as_uploaded(error: ArmError, folder: str) -> ArmError:
+    """A problem naming the uploaded file (``main.tf:12``), not the private folder it was read from."""
+    target = error.target.replace(folder, "") if error.target is not None else None
+    return dataclasses.replace(error, message=error.message.replace(folder, ""), target=target)
 
 
 def same_id(a: str | None, b: str | None) -> bool:

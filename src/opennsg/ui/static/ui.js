@@ -90,9 +90,12 @@
     return load(url);
   }
 
-  function readFiles(input) {
-    return Promise.all(Array.prototype.map.call(input.files || [], function (file) {
-      return file.text().then(function (text) { return { name: file.name, text: text }; });
+  function readFiles(input, folder) {
+    // Files of a file input, and of a folder input beside it (their names keep the folder: module/sub/main.tf).
+    var files = Array.prototype.slice.call(input.files || []);
+    if (folder) files = files.concat(Array.prototype.slice.call(folder.files || []));
+    return Promise.all(files.map(function (file) {
+      return file.text().then(function (text) { return { name: file.webkitRelativePath || file.name, text: text }; });
     }));
   }
 
@@ -136,10 +139,10 @@
         event.preventDefault();
         var kind = diff.querySelector('input[name="old-kind"]:checked');
         var newKind = diff.querySelector('input[name="new-kind"]:checked');
-        var oldSide = readFiles(diff.elements.old);
+        var oldSide = readFiles(diff.elements.old, diff.elements["old-folder"]);
         if (kind && kind.value === "current") oldSide = Promise.resolve("current");
         if (kind && kind.value === "revision") oldSide = Promise.resolve({ revision: diff.elements["old-revision"].value });
-        var newSide = newKind && newKind.value === "current" ? Promise.resolve("current") : readFiles(diff.elements["new"]);
+        var newSide = newKind && newKind.value === "current" ? Promise.resolve("current") : readFiles(diff.elements["new"], diff.elements["new-folder"]);
         Promise.all([oldSide, newSide]).then(function (sides) {
           return post(base + "/api/diff", { old: sides[0], "new": sides[1] }, document.getElementById("diff-result"));
         });
