@@ -26,7 +26,7 @@ from opennsg.model.avnm import (
     VnetEffectiveAdminRules,
     management_group_id,
 )
-from opennsg.model.ids import id_key, name_of
+from opennsg.model.ids import ResourceId, id_key, name_of
 from opennsg.model.validation import Code, Message
 
 MANAGEMENT_GROUP_TYPE = "Microsoft.Management/managementGroups"
@@ -112,16 +112,20 @@ def parse_active_admin_rule(body: Mapping[str, Any], reader: Reader, path: str) 
     region = reader.text(body, "region", path, required=True)
     if not rule_id or not region:
         return None
-    configuration = rule_id.strip().rstrip("/")
-    for _ in range(2):
-        configuration = configuration.rsplit("/", 2)[0]
+    parsed = ResourceId.parse(rule_id)
+    collection = parsed.parent if parsed else None
+    configuration = collection.parent if collection else None
+    manager = configuration.parent if configuration else None
+    if configuration is None or manager is None:
+        reader.invalid("id", f"{path}id", "the id of a security admin rule", rule_id)
+        return None
     return DeploymentStatus(
         region=region,
         deployment_status=DeploymentState.DEPLOYED,
-        configuration_ids=(configuration,),
+        configuration_ids=(str(configuration),),
         deployment_type="SecurityAdmin",
         commit_time=_time(body, reader, path),
-        network_manager_id=configuration.rsplit("/", 2)[0],
+        network_manager_id=str(manager),
     )
 
 

@@ -71,7 +71,7 @@ from opennsg.model.avnm import (
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.files import InputError, files_under, parse_json, read_text
 from opennsg.model.flowlog import FlowLog
-from opennsg.model.ids import id_key
+from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
@@ -299,9 +299,12 @@ class _Loader:
             return None
         group = lookup(body, "resourceGroup")
         namespace, _, types = str(resource_type).partition("/")
-        pairs = "/".join(f"{t}/{n}" for t, n in zip(types.split("/"), name.split("/"), strict=False))
+        pairs = list(zip(types.split("/"), name.split("/"), strict=False))
         rg = group if isinstance(group, str) and group else self.context.resource_group
-        return f"/subscriptions/{self.context.subscription_id}/resourceGroups/{rg}/providers/{namespace}/{pairs}"
+        built = ResourceId(
+            self.context.subscription_id, rg, namespace, tuple(t for t, _ in pairs), tuple(n for _, n in pairs)
+        )
+        return str(built)
 
     def _add_top(self, kind: str, value: Keyed, origin: Origin) -> None:
         bucket = self.top.setdefault(kind, {})
