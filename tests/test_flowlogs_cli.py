@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from opennsg.cli.main import app
@@ -98,27 +97,3 @@ def test_simulate_then_replay_the_written_logs(tmp_path: Path) -> None:
     # The scenario changed ASG memberships mid-way; against the starting config, web2's first attempt would
     # still be denied and its later connection (made after it joined web-servers) would now be denied.
     assert {(c["srcIP"], c["srcPort"], c["newDecision"]) for c in body["changed"]} == {("10.0.1.5", 41001, "Deny")}
-
-
-@pytest.mark.spark
-def test_spark_engine_gives_the_same_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("pyspark")
-    java = shutil.which("java")
-    if java is None:
-        pytest.skip("java not installed")
-    args = ["flowlogs", "replay", "--config", str(CONFIGS / "fabrikam-proposed.json"), str(DATA / "nsg_v2.json"),
-            str(DATA / "nsg_v1.json"), "--json"]  # fmt: skip
-    _, duck = invoke(*args)
-    # Outside an activated venv: the PATH has Java and the shell basics but no python3, so the Spark workers must
-    # be started with this interpreter.
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    for name in ("java", "bash", "sh", "uname", "dirname", "basename", "ps", "readlink", "sed", "cat", "head"):
-        found = shutil.which(name)
-        if found is not None:
-            (tools / name).symlink_to(Path(found).resolve())
-    monkeypatch.setenv("PATH", str(tools))
-    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
-    code, spark = invoke(*args, "--engine", "spark")
-    assert code == 0
-    assert spark["changed"] == duck["changed"] and spark["totals"] == duck["totals"]

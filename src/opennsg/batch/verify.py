@@ -525,19 +525,26 @@ def verify_flows_file(
     *,
     progress: bool,
     engine: Engine | None = None,
+    spark_master: str | None = None,
 ) -> BatchSummary:
     """Decide every flow of ``input_path`` (JSON lines, CSV or Parquet, by extension) and write the verdicts.
 
     Output rows follow input order, in the output file's format (JSON lines on stdout without a path). A bad
     input row yields ``{"error": {"code", "message"}}`` in its place (Parquet: an ``error`` struct column, CSV:
     ``errorCode``/``errorMessage`` columns). Raises ValueError for an unknown file type; ``OSError`` and
-    pyarrow errors for unreadable files.
+    pyarrow errors for unreadable files. With ``spark_master`` the rows are decided by Spark tasks on that master
+    (``opennsg.batch.spark``), with the same output.
     """
     started = time.perf_counter()
     out_format = parse.file_format(output_path) if output_path is not None else "json"
     parse.file_format(input_path)
     with _progress(progress and _large(input_path)) as bar:
-        decided = _decide_file(input_path, engine or Engine(topology), bar)
+        if spark_master is None:
+            decided = _decide_file(input_path, engine or Engine(topology), bar)
+        else:
+            from opennsg.batch.spark import decide_file_on_spark
+
+            decided = decide_file_on_spark(input_path, engine or Engine(topology), bar, spark_master)
     if out_format == "json":
         _write_json(decided, output_path)
     else:

@@ -37,6 +37,12 @@ EngineOption = typer.Option(
     "--engine",
     help="local (this process, default) or spark (pyspark); 'duckdb' is a deprecated alias of local.",
 )
+MasterOption = typer.Option(
+    None,
+    "--master",
+    envvar="OPENNSG_SPARK_MASTER",
+    help="With --engine spark: the Spark master URL (spark://host:7077, local[4], …; default local[*]).",
+)
 FilterOption = typer.Option(
     None,
     "--filter",
@@ -115,6 +121,7 @@ def replay(
     logs: list[Path] = LogsArgument,
     config: list[Path] = ReplayConfigOption,
     engine: str = EngineOption,
+    master: str | None = MasterOption,
     criteria: str | None = FilterOption,
     inputs: InputOptions = NO_INPUTS,
     allow_problems: bool = AllowProblemsOption,
@@ -134,9 +141,7 @@ def replay(
         topology = inputs.load(config)
         reader = _reader(logs)
         batches = reader.batches() if selected is None else selected.apply(reader.batches())
-        result = run_replay(
-            topology, batches, reader.stats, engine=chosen, config_paths=config, service_tags=inputs.service_tags
-        )
+        result = run_replay(topology, batches, reader.stats, engine=chosen, spark_master=master)
         unreadable = _unreadable(result.read)
         if unreadable is not None:
             raise unreadable

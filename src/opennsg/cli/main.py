@@ -137,6 +137,13 @@ def verify(
     remote: str | None = typer.Option(None, "--remote", help="Remote IP:PORT."),
     flows: Path | None = typer.Option(None, "--flows", help="Flows file: JSON lines, CSV or Parquet (by extension)."),
     output: Path | None = typer.Option(None, "--output", help="With --flows: verdicts file (format by extension)."),
+    flows_engine: str = typer.Option("local", "--engine", help="With --flows: local (this process, default) or spark."),
+    master: str | None = typer.Option(
+        None,
+        "--master",
+        envvar="OPENNSG_SPARK_MASTER",
+        help="With --engine spark: the Spark master URL (spark://host:7077, local[4], …; default local[*]).",
+    ),
     expect: str | None = typer.Option(None, "--expect", help="Allow or Deny: exit 1 when the verdict differs."),
     detail: bool = typer.Option(False, "--detail", help="Show every rule's per-field match result."),
     inputs: InputOptions = NO_INPUTS,
@@ -148,9 +155,16 @@ def verify(
     from opennsg.engine.flow import Flow, parse_endpoint, parse_flow_protocol
 
     with bad_input_exits(json):
+        if flows_engine not in ("local", "spark"):
+            message = f"--engine must be local or spark, not '{flows_engine}'."
+            raise OpenNsgError([ArmError("InvalidParameter", message)])
+        if flows_engine == "spark" and flows is None:
+            raise OpenNsgError([ArmError("InvalidParameter", "--engine spark decides a --flows FILE; give one.")])
         topology = inputs.load(paths)
         if flows is not None:
-            _verify_flows(topology, flows, output, json)
+            _verify_flows(
+                topology, flows, output, json, spark_master=_spark_master(master) if flows_engine == "spark" else None
+            )
             return
         problems: list[ArmError] = []
         for flag, value in (("--nic", nic), ("--direction", direction), ("--local", local), ("--remote", remote)):
@@ -197,14 +211,22 @@ def verify(
         )
 
 
-def _verify_flows(topology: Topology, flows: Path, output: Path | None, as_json: bool) -> None:
+def _spark_master(given: str | None) -> str:
+    from opennsg.flowlogs.spark import DEFAULT_MASTER
+
+    return given or DEFAULT_MASTER
+
+
+def _verify_flows(
+    topology: Topology, flows: Path, output: Path | None, as_json: bool, *, spark_master: str | None = None
+) -> None:
     """``--flows``: verdicts in input order; stdout carries only the verdict lines unless ``--output`` is given."""
     from opennsg.batch import verify_flows_file
     from opennsg.batch.parse import FlowsFileError
     from opennsg.model.files import InputError
 
     try:
-        summary = verify_flows_file(topology, flows, output, progress=output is not None)
+        summary = verify_flows_file(topology, flows, output, progress=output is not None, spark_master=spark_master)
     except InputError as exc:
         if exc.missing:
             raise OpenNsgError([ArmError("FileNotFound", f"Flows file {flows} does not exist.", str(flows))]) from None

@@ -9,10 +9,9 @@ compiled classifier then decides each NIC's flows in one vectorised call.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -152,18 +151,17 @@ def replay(
     read: ReadStats,
     *,
     engine: ReplayEngine = "local",
-    config_paths: Sequence[Path] = (),
-    service_tags: Path | None = None,
+    spark_master: str | None = None,
 ) -> ReplayResult:
     """Decide every logged flow against ``topology``; report those whose decision differs from the log.
 
-    ``engine="spark"`` classifies inside Spark tasks, which load the configuration from ``config_paths``.
+    ``engine="spark"`` classifies inside Spark tasks on ``spark_master`` (``opennsg.flowlogs.spark``).
     """
     flows, tuples = fold(batches)
     if engine == "spark":
-        from opennsg.flowlogs.spark import classify_with_spark
+        from opennsg.flowlogs.spark import DEFAULT_MASTER, classify_with_spark
 
-        return classify_with_spark(config_paths, service_tags, flows, tuples, read)
+        return classify_with_spark(topology, flows, tuples, read, master=spark_master or DEFAULT_MASTER)
     return classify_flows(topology, flows, tuples, read)
 
 

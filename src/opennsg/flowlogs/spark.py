@@ -1,119 +1,191 @@
-"""Replay on Apache Spark: the distinct flows are classified inside Spark tasks with the compiled classifier.
+"""Apache Spark for the bulk paths: flow-log replay here, and (``opennsg.batch.spark``) batch flow verification.
 
-Arrow still folds the tuples into distinct flows in this process (that is cheap and streaming); Spark spreads the
-classification. Topologies do not pickle (they hold read-only mappings), so each Python worker loads the
-configuration from its ARM JSON paths once and caches the compiled policies — the paths must therefore be
-readable where the tasks run (always true in local mode; use shared storage on a cluster).
+The driver (this process) loads the configuration once, exactly as the command was given it (ARM JSON, a
+template with parameters, Terraform, service tags), and broadcasts the loaded topology, pickled: tasks need no
+access to the configuration files. Each Python worker unpickles it once, keeps one ``Engine`` for it, and
+compiles each NIC's classifier once for all the partitions it decides.
+
+Workers run this interpreter (``sys.executable``, via ``PYSPARK_PYTHON`` unless that is set) with this copy of
+``opennsg`` on their path, so a standalone cluster on this machine works outside an activated virtual environment;
+on other machines the same interpreter path must hold the same packages (or set ``PYSPARK_PYTHON``).
 """
 
 from __future__ import annotations
 
+import copyreg
+import hashlib
+import io
 import os
+import pickle
 import sys
-from collections.abc import Iterator, Sequence
-from functools import lru_cache
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from opennsg.engine import Engine
 from opennsg.engine.compiled import CompiledPolicy, compile_policy
-from opennsg.engine.resolve import resolve_policy
 from opennsg.extras import require
 from opennsg.flowlogs.reader import ReadStats
-from opennsg.flowlogs.replay import ReplayResult, attribute, build_result, flow_columns
+from opennsg.flowlogs.replay import Change, ReplayResult, attribute, build_result, flow_columns
+from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.topology import Topology
 
-#: Local mode talks to itself only (driver on loopback, no web UI); big Arrow batches make few, fat tasks.
-_LOCAL_CONFIG = {
-    "spark.driver.host": "127.0.0.1",
-    "spark.driver.bindAddress": "127.0.0.1",
+#: The master when none is given: every core of this machine.
+DEFAULT_MASTER = "local[*]"
+#: The environment variable that names the master when ``--master`` is not given.
+MASTER_ENV = "OPENNSG_SPARK_MASTER"
+#: A command-line run needs no web UI or console progress of Spark's own.
+_SESSION_CONFIG = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "2",
-    "spark.sql.execution.arrow.maxRecordsPerBatch": "200000",
+    "spark.python.worker.reuse": "true",
 }
-_RESULT_SCHEMA = pa.schema([("row", pa.int64()), ("allow", pa.bool_()), ("rule", pa.string())])
+#: Masters on this machine: the driver binds to loopback so nothing listens beyond it.
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_session_lock = threading.Lock()
 
 
-@lru_cache(maxsize=4)
-def _topology(paths: tuple[str, ...], service_tags: str | None) -> Topology:
-    from opennsg.arm import load_paths
-    from opennsg.model.servicetags import ServiceTags
+def spark_session(master: str) -> Any:
+    """A Spark session on ``master`` (``local[N]``, ``spark://host:port``, …), reused while the master is the same.
 
-    tags = ServiceTags.load(Path(service_tags)) if service_tags else None
-    return load_paths([Path(p) for p in paths], service_tags=tags)
+    Spark allows one context per process: a session on another master is stopped first.
+    """
+    spark_sql = require("pyspark.sql", "spark", "Spark (--engine spark)")
+    with _session_lock:
+        active = spark_sql.SparkSession.getActiveSession()
+        if active is not None:
+            if active.sparkContext.master == master:
+                return active
+            active.stop()
+        # Workers run this interpreter (its packages), not whatever `python3` the PATH finds outside the venv.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = spark_sql.SparkSession.builder.master(master).appName("opennsg")
+        for key, value in _SESSION_CONFIG.items():
+            builder = builder.config(key, value)
+        builder = builder.config("spark.executorEnv.PYTHONPATH", _package_root())
+        if _on_this_machine(master):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        try:
+            return builder.getOrCreate()
+        except Exception as exc:  # pyspark raises its own runtime errors when the JVM or the master fails
+            raise OpenNsgError(
+                [
+                    ArmError(
+                        "SparkUnavailable",
+                        f"Spark could not start a session on master '{master}': {exc}. Spark needs Java 17 or later "
+                        f"(java on PATH or JAVA_HOME) and, for a cluster, a reachable master (--master, {MASTER_ENV}).",
+                    )
+                ]
+            ) from None
 
 
-@lru_cache(maxsize=1024)
-def _compiled(paths: tuple[str, ...], service_tags: str | None, nic_key: str) -> CompiledPolicy:
-    topology = _topology(paths, service_tags)
-    return compile_policy(resolve_policy(topology, topology.nics[nic_key]))
+def _package_root() -> str:
+    """The folder holding this ``opennsg`` package (a source tree or site-packages): the workers import the same
+    code as the driver."""
+    return str(Path(__file__).resolve().parents[2])
 
 
-def _classify_partition(
-    paths: tuple[str, ...], service_tags: str | None, batches: Iterator[pa.RecordBatch]
-) -> Iterator[pa.RecordBatch]:
-    """Inside a task: decide each NIC's flows of each batch; emit only those whose decision changed."""
+def _on_this_machine(master: str) -> bool:
+    if master.startswith("local"):
+        return True
+    hosts = [urlsplit(f"//{part}").hostname for part in master.split("://", 1)[-1].split(",")]
+    return all(host in _LOOPBACK_HOSTS for host in hosts)
+
+
+def _mapping_proxy(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(items)
+
+
+class _TopologyPickler(pickle.Pickler):
+    """Topologies hold read-only mappings (``MappingProxyType``), which pickle cannot rebuild on its own."""
+
+    dispatch_table = copyreg.dispatch_table.copy()
+    dispatch_table[MappingProxyType] = lambda proxy: (_mapping_proxy, (dict(proxy),))
+
+
+def topology_payload(topology: Topology) -> bytes:
+    """The topology as bytes to broadcast (``engine_for`` rebuilds it in a worker)."""
+    buffer = io.BytesIO()
+    _TopologyPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(topology)
+    return buffer.getvalue()
+
+
+_engines: dict[str, Engine] = {}
+_compiled: dict[tuple[str, str], CompiledPolicy] = {}
+
+
+def engine_for(payload: bytes) -> Engine:
+    """In a worker: the ``Engine`` of a broadcast topology, built once per worker process and topology."""
+    digest = hashlib.sha256(payload).hexdigest()
+    engine = _engines.get(digest)
+    if engine is None:
+        _engines.clear()  # a worker serves one command's topology at a time
+        _compiled.clear()
+        engine = _engines[digest] = Engine(pickle.loads(payload))
+    return engine
+
+
+def compiled_for(payload: bytes, nic_key: str) -> CompiledPolicy:
+    """In a worker: the NIC's compiled classifier, compiled once per worker process for all its partitions."""
+    digest = hashlib.sha256(payload).hexdigest()
+    engine = engine_for(payload)
+    found = _compiled.get((digest, nic_key))
+    if found is None:
+        found = _compiled[(digest, nic_key)] = compile_policy(engine.policy(nic_key))
+    return found
+
+
+#: Distinct flows decided per task (a task's share of one replay).
+TASK_FLOWS = 1 << 18
+
+
+def _classify_partition(payload: bytes, batches: Iterable[pa.RecordBatch]) -> Iterator[list[Change]]:
+    """Inside a task: decide each NIC's flows of each batch; send back only those whose decision changed."""
     for batch in batches:
         table = pa.Table.from_batches([batch])
         nics = table["nic"].to_numpy(zero_copy_only=False)
         rows = table["row"].to_numpy(zero_copy_only=False)
         logged_allow = np.asarray(pc.equal(table["decision"], "A").to_numpy(zero_copy_only=False), dtype=bool)
         columns = flow_columns(table)
-        out_rows: list[int] = []
-        out_allow: list[bool] = []
-        out_rule: list[str | None] = []
+        changes: list[Change] = []
         for key in sorted(set(nics.tolist())):
             index = np.flatnonzero(nics == key)
-            compiled = _compiled(paths, service_tags, key)
+            compiled = compiled_for(payload, key)
             verdicts = compiled.classify(columns.take(index), backend="numpy")
             allow = verdicts.allow.astype(bool)
             for position in np.flatnonzero(allow != logged_allow[index]):
-                out_rows.append(int(rows[index[position]]))
-                out_allow.append(bool(allow[position]))
-                out_rule.append(compiled.results[int(verdicts.result[position])].log_rule_name)
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(out_rows, pa.int64()), pa.array(out_allow, pa.bool_()), pa.array(out_rule, pa.string())],
-            schema=_RESULT_SCHEMA,
-        )
+                verdict = compiled.results[int(verdicts.result[position])]
+                changes.append((int(rows[index[position]]), bool(allow[position]), verdict.log_rule_name))
+        yield changes
 
 
 def classify_with_spark(
-    config_paths: Sequence[Path],
-    service_tags: Path | None,
-    flows: pa.Table,
-    tuples: int,
-    read: ReadStats,
-    *,
-    master: str = "local[2]",
+    topology: Topology, flows: pa.Table, tuples: int, read: ReadStats, *, master: str = DEFAULT_MASTER
 ) -> ReplayResult:
-    """The Spark twin of ``replay.classify_flows``; ``master`` is any Spark master URL."""
-    spark_sql = require("pyspark.sql", "spark", "Replay on Spark (--engine spark)")
-
-    paths = tuple(str(p.resolve()) for p in config_paths)
-    tags = str(service_tags.resolve()) if service_tags else None
-    topology = _topology(paths, tags)
+    """The Spark twin of ``replay.classify_flows``: the distinct flows decided in Spark tasks on ``master``, in
+    slices of ``TASK_FLOWS`` (at least one per core)."""
     nics = attribute(topology, flows)
-    unattributed = nics == ""
     attributed = flows.append_column("nic", pa.array(nics.tolist(), pa.string()))
     attributed = attributed.append_column("row", pa.array(np.arange(flows.num_rows), pa.int64()))
-    attributed = attributed.filter(pa.array(~unattributed))
-    # Workers run this interpreter (its packages), not whatever `python3` the PATH finds outside the venv.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = spark_sql.SparkSession.builder.master(master).appName("opennsg-replay")
-    if master.startswith("local"):
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        for key, value in _LOCAL_CONFIG.items():
-            builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    frame: Any = spark.createDataFrame(attributed)
-
-    def task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return _classify_partition(paths, tags, batches)
-
-    results = frame.mapInArrow(task, "row long, allow boolean, rule string").toArrow()
-    changes = zip(results["row"].to_pylist(), results["allow"].to_pylist(), results["rule"].to_pylist(), strict=True)
-    return build_result(topology, flows, nics, changes, tuples, read)
+    attributed = attributed.filter(pa.array(nics != "")).combine_chunks()
+    context = spark_session(master).sparkContext
+    slices = max(1, int(context.defaultParallelism), -(-attributed.num_rows // TASK_FLOWS))
+    size = max(1, -(-attributed.num_rows // slices))
+    batches = attributed.to_batches(max_chunksize=size)
+    if not batches:  # no flow at any NIC of the config: nothing to decide
+        return build_result(topology, flows, nics, (), tuples, read)
+    shared = context.broadcast(topology_payload(topology))
+    try:
+        rdd = context.parallelize(batches, len(batches))
+        answers = rdd.mapPartitions(lambda part: _classify_partition(shared.value, part)).collect()
+    finally:
+        shared.unpersist()
+    return build_result(topology, flows, nics, (change for changes in answers for change in changes), tuples, read)

@@ -1,0 +1,132 @@
+"""Batch IP flow verify on Apache Spark: the flow file's batches decided in Spark tasks, the verdicts written here.
+
+The driver reads the file with the same reader as the single-process path (so every row means the same, bad rows
+included) and writes the same output; Spark spreads the deciding. Each batch is one task: a worker decides it with
+the same ``_Decider`` as ``verify_flows_file`` does, against the broadcast topology (``opennsg.flowlogs.spark``),
+and sends back per row an index into its verdicts or problems. The driver renumbers those into one table, so the
+output is byte for byte the single-process one. Batches go out in waves of a few per core, the next wave read
+while Spark decides the current one, so the driver holds a bounded number of batches whatever the file's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rich.progress import Progress
+
+from opennsg.batch import parse
+from opennsg.batch.verify import _Decided, _Decider, _rows_hint
+from opennsg.engine import Engine
+from opennsg.flowlogs.spark import engine_for, spark_session, topology_payload
+from opennsg.model.verdict import Verdict
+
+#: Batches sent to Spark at a time, per core of the cluster: enough to keep every core busy while the driver reads
+#: the next wave, few enough to bound the driver's memory.
+BATCHES_PER_CORE = 2
+
+_TaskResult = tuple[int, npt.NDArray[np.int32], npt.NDArray[np.int32], list[Verdict], list[tuple[str, str]]]
+
+
+def _decide_partition(payload: bytes, items: Iterable[tuple[int, parse.RawFlows]]) -> Iterator[_TaskResult]:
+    """Inside a task: each batch decided as the single-process path decides it; its verdicts slimmed to what the
+    output shows (access, rule, NSG, applied to), which is all that travels back."""
+    engine = engine_for(payload)
+    for index, raw in items:
+        decider = _Decider(engine)
+        code, problem = decider.decide(raw)
+        verdicts = [Verdict(v.access, v.rule_name, v.nsg_id, v.applied_to) for v in decider.verdicts]
+        yield index, code, problem, verdicts, decider.problems
+
+
+@dataclass(slots=True)
+class _Merged:
+    """The tasks' answers renumbered into one verdict table and one problem table, in batch order."""
+
+    code: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    problem: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    _problem_index: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, result: _TaskResult) -> None:
+        _, code, problem, verdicts, problems = result
+        offset = len(self.verdicts)
+        self.verdicts.extend(verdicts)
+        self.code.append(np.where(code >= 0, code + offset, -1).astype(np.int32))
+        renumber = np.asarray([self._problem(p) for p in problems] + [-1], dtype=np.int32)
+        self.problem.append(renumber[problem])  # -1 (no problem) picks the trailing -1
+
+    def _problem(self, key: tuple[str, str]) -> int:
+        found = self._problem_index.get(key)
+        if found is None:
+            found = self._problem_index[key] = len(self.problems)
+            self.problems.append(key)
+        return found
+
+    def decided(self) -> _Decided:
+        if not self.code:
+            return _Decided(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), [], [])
+        return _Decided(np.concatenate(self.code), np.concatenate(self.problem), self.verdicts, self.problems)
+
+
+def decide_file_on_spark(path: Path, engine: Engine, progress: Progress | None, master: str) -> _Decided:
+    """``verify_flows_file``'s decisions for ``path``, made by Spark tasks on ``master``."""
+    spark = spark_session(master)
+    context = spark.sparkContext
+    shared = context.broadcast(topology_payload(engine.topology))
+    wave = max(2, BATCHES_PER_CORE * int(context.defaultParallelism))
+    try:
+        try:
+            return _decide_waves(context, shared, parse.iter_flows(path), wave, progress, _rows_hint(path))
+        except parse.NotSimpleJson:  # as the single-process path does: the careful reader, in slices
+            return _decide_waves(context, shared, _slices(parse.read_json(path)), wave, progress, None)
+    finally:
+        shared.unpersist()
+
+
+def _decide_waves(
+    context: Any,
+    shared: Any,
+    batches: Iterator[parse.RawFlows],
+    wave: int,
+    progress: Progress | None,
+    total: int | None,
+) -> _Decided:
+    task = progress.add_task("deciding flows on Spark", total=total) if progress is not None else None
+    merged = _Merged()
+    numbered = enumerate(batches)
+
+    def run(items: list[tuple[int, parse.RawFlows]]) -> list[_TaskResult]:
+        rdd = context.parallelize(items, len(items))
+        results: list[_TaskResult] = rdd.mapPartitions(lambda part: _decide_partition(shared.value, part)).collect()
+        return sorted(results, key=lambda result: result[0])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-wave") as pool:
+        pending: Future[list[_TaskResult]] | None = None
+        while True:
+            items = [item for _, item in zip(range(wave), numbered, strict=False)]
+            if pending is not None:
+                for result in pending.result():
+                    merged.add(result)
+                    if progress is not None and task is not None:
+                        progress.advance(task, len(result[1]))
+            if not items:
+                break
+            pending = pool.submit(run, items)
+    return merged.decided()
+
+
+def _slices(raw: parse.RawFlows) -> Iterator[parse.RawFlows]:
+    """One careful read cut into batches of ``parse.BATCH_ROWS`` rows (rows keep their problems)."""
+    rows = len(raw)
+    for start in range(0, max(rows, 1), parse.BATCH_ROWS):
+        stop = min(start + parse.BATCH_ROWS, rows)
+        columns = {name: column.slice(start, stop - start) for name, column in raw.columns.items()}
+        unreadable = {row - start: message for row, message in raw.unreadable.items() if start <= row < stop}
+        yield parse.RawFlows(columns, unreadable)
