@@ -64,26 +64,51 @@ def new_etag() -> str:
     return f'W/"{uuid.uuid4()}"'
 
 
-@dataclass(frozen=True, slots=True)
 class Row:
-    """One stored resource: its ARM JSON (without etag and read-only back-references) and indexed columns."""
+    """One stored resource: its ARM JSON (without etag and read-only back-references) and indexed columns.
 
-    id: str
-    type: str
-    body: Mapping[str, Any]
-    etag: str
-    version: int
+    A row written by this process keeps the model it came from and renders its JSON only when asked (the database
+    write at the end of a batch, or a reader of ``body``): a batch of writes to one NSG renders it once, not once
+    per write.
+    """
+
+    __slots__ = ("_body", "_model", "_parsed", "etag", "id", "key", "type", "version")
+
+    def __init__(
+        self,
+        id: str,
+        type: str,
+        body: Mapping[str, Any] | None,
+        etag: str,
+        version: int,
+        model: Resource | None = None,
+    ) -> None:
+        if body is None and model is None:
+            raise ValueError(f"row {id} needs a body or a model")
+        self.id = id
+        self.type = type
+        self.etag = etag
+        self.version = version
+        self.key = id_key(id)
+        self._body = body
+        self._model = model
+        self._parsed: ResourceId | None = None
 
     @property
-    def key(self) -> str:
-        return id_key(self.id)
+    def body(self) -> Mapping[str, Any]:
+        if self._body is None:
+            assert self._model is not None
+            self._body = arm.to_arm(self._model)  # the same JSON whichever thread renders it first
+        return self._body
 
     @property
     def parsed(self) -> ResourceId:
-        parsed = ResourceId.parse(self.id)
-        if parsed is None:
-            raise ValueError(f"not an ARM id: {self.id}")
-        return parsed
+        if self._parsed is None:
+            parsed = ResourceId.parse(self.id)
+            if parsed is None:
+                raise ValueError(f"not an ARM id: {self.id}")
+            self._parsed = parsed
+        return self._parsed
 
     @property
     def group_key(self) -> str | None:
@@ -265,7 +290,10 @@ class Store:
         try:
             with self.engine.begin() as connection:
                 version = connection.execute(_LOCK_VERSION).scalar_one()
-                current = self.snapshot if version == self.snapshot.version else self._load(connection)
+                stored = self.snapshot if version == self.snapshot.version else self._load(connection)
+                current = stored
+                written: dict[str, Row | None] = {}  # key -> the row at the end of the batch (None: deleted)
+                operations: list[dict[str, Any]] = []
                 for plan, subscription, done in batch:
                     try:
                         change = plan(current)
@@ -275,9 +303,13 @@ class Store:
                     if not change.put and not change.delete:  # nothing to write (a DELETE of what is not there)
                         outcomes.append((done, (current, change, ""), None))
                         continue
-                    current = self._apply(connection, current, change)
-                    operation = self._record_operation(connection, subscription, None)
-                    outcomes.append((done, (current, change, operation), None))
+                    current = self._apply(current, change, written)
+                    operation = self._operation(connection, subscription, None)
+                    operations.append(operation)
+                    outcomes.append((done, (current, change, operation["id"]), None))
+                self._write_rows(connection, stored, written)
+                if operations:
+                    connection.execute(_INSERT_OPERATION, operations)
                 connection.execute(_SET_VERSION, {"new_version": current.version})
         except Exception as failure:  # the transaction failed: nothing of the batch was applied
             for _, _, done in batch:
@@ -291,68 +323,69 @@ class Store:
             else:
                 done.set_result(result)
 
-    def _apply(self, connection: Connection, current: Snapshot, change: Change[Any]) -> Snapshot:
-        """Write one change's rows (inside the batch's transaction); the snapshot it leads to."""
+    def _apply(self, current: Snapshot, change: Change[Any], written: dict[str, Row | None]) -> Snapshot:
+        """The snapshot one change leads to; its rows are noted in ``written`` for the batch's database write."""
         new_version = current.version + 1
         rows = dict(current.rows)
-        for key in change.delete:
-            rows.pop(id_key(key), None)
-        if change.delete:
-            connection.execute(delete(db.resources).where(db.resources.c.key.in_([id_key(k) for k in change.delete])))
+        for resource_id in change.delete:
+            key = id_key(resource_id)
+            rows.pop(key, None)
+            written[key] = None
         for item in change.put:
             row = self._row(item, new_version)
-            existed = row.key in current.rows
             rows[row.key] = row
-            values = {
-                "row_key": row.key,
-                "id": row.id,
-                "type": row.type,
-                "subscription": row.parsed.subscription.casefold(),
-                "resource_group": row.group_key,
-                "parent": _parent_key(row),
-                "etag": row.etag,
-                "version": new_version,
-                "body": dict(row.body),
-            }
-            connection.execute(_UPDATE_ROW if existed else _INSERT_ROW, values)
+            written[row.key] = row
         topology = change.topology if change.topology is not None else current.topology
         return Snapshot(new_version, MappingProxyType(rows), topology)
+
+    @staticmethod
+    def _write_rows(connection: Connection, stored: Snapshot, written: Mapping[str, Row | None]) -> None:
+        """Write the batch's net effect: each changed row once, in its final state (the batch commits as one
+        transaction, so no reader ever sees a state in between)."""
+        deleted = [key for key, row in written.items() if row is None and key in stored.rows]
+        updated: list[dict[str, Any]] = []
+        inserted: list[dict[str, Any]] = []
+        for key, row in written.items():
+            if row is not None:
+                (updated if key in stored.rows else inserted).append(_columns(row))
+        if deleted:
+            connection.execute(delete(db.resources).where(db.resources.c.key.in_(deleted)))
+        if updated:
+            connection.execute(_UPDATE_ROW, updated)
+        if inserted:
+            connection.execute(_INSERT_ROW, inserted)
 
     def _row(self, item: Resource | Document, version: int) -> Row:
         if isinstance(item, Document):
             return Row(item.id, item.type, dict(item.body), new_etag(), version)
-        kind = kind_of(item)
-        body: dict[str, Any] = arm.to_arm(item)
-        return Row(item.id, kind.type, body, new_etag(), version)
+        return Row(item.id, kind_of(item).type, None, new_etag(), version, model=item)
 
     def _purge_operations(self, connection: Connection, now: datetime) -> None:
         connection.execute(delete(db.operations).where(db.operations.c.created < now - self.operation_retention))
         self._next_purge = now + OPERATION_PURGE_INTERVAL
 
-    def _record_operation(self, connection: Connection, subscription: str, result: Any) -> str:
-        operation = uuid.uuid4().hex
+    def _operation(self, connection: Connection, subscription: str, result: Any) -> dict[str, Any]:
+        """A new operation record (inserted by the caller), purging expired ones at most every purge interval."""
         now = datetime.now(UTC)
         if now >= self._next_purge and self._purge_lock.acquire(blocking=False):
             try:
                 self._purge_operations(connection, now)
             finally:
                 self._purge_lock.release()
-        connection.execute(
-            _INSERT_OPERATION,
-            {
-                "id": operation,
-                "subscription": subscription.casefold(),
-                "status": "Succeeded",
-                "result": result,
-                "created": now,
-            },
-        )
-        return operation
+        return {
+            "id": uuid.uuid4().hex,
+            "subscription": subscription.casefold(),
+            "status": "Succeeded",
+            "result": result,
+            "created": now,
+        }
 
     def record_result(self, subscription: str, result: Any) -> str:
         """Keep the result of a completed action (IP flow verify, ...) for its operation-result URL."""
         with self.engine.begin() as connection:
-            return self._record_operation(connection, subscription, result)
+            operation = self._operation(connection, subscription, result)
+            connection.execute(_INSERT_OPERATION, operation)
+        return str(operation["id"])
 
     def operation(self, subscription: str, operation: str) -> tuple[str, Any] | None:
         """(status, result) of an operation of this subscription, or None when unknown."""
@@ -369,6 +402,21 @@ class Store:
                 .first()
             )
         return (found["status"], found["result"]) if found else None
+
+
+def _columns(row: Row) -> dict[str, Any]:
+    """The row's values for the resources table."""
+    return {
+        "row_key": row.key,
+        "id": row.id,
+        "type": row.type,
+        "subscription": row.parsed.subscription.casefold(),
+        "resource_group": row.group_key,
+        "parent": _parent_key(row),
+        "etag": row.etag,
+        "version": row.version,
+        "body": dict(row.body),
+    }
 
 
 def _parent_key(row: Row) -> str | None:

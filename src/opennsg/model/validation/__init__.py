@@ -67,7 +67,7 @@ from opennsg.model.validation.nsg import (
 
 def validate_nsg(nsg: NetworkSecurityGroup, topology: Topology) -> list[ArmError]:
     """Every problem of one NSG as a PUT of it would meet, targets relative to the NSG's JSON."""
-    return [f.error for f in nsg_findings(nsg, topology, AsgMembership.of(topology))]
+    return [f.error for f in nsg_findings(nsg, topology, lambda: AsgMembership.of(topology))]
 
 
 def validate_topology(topology: Topology) -> list[ArmError]:

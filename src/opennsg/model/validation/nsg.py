@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
@@ -43,8 +44,12 @@ def rule_id(nsg: NetworkSecurityGroup, rule: SecurityRule) -> str:
     return rule.id or f"{nsg.id}/securityRules/{rule.name}"
 
 
-def nsg_findings(nsg: NetworkSecurityGroup, topology: Topology, membership: AsgMembership) -> list[Finding]:
+def nsg_findings(
+    nsg: NetworkSecurityGroup, topology: Topology, membership: AsgMembership | Callable[[], AsgMembership]
+) -> list[Finding]:
+    """Every problem of one NSG. ``membership`` may be a function: it is then called only if a rule names an ASG."""
     errors: list[Finding] = []
+    members = _memo(membership)
 
     def add(code: str, message: str, target: str | None = None) -> None:
         errors.append(
@@ -60,12 +65,58 @@ def nsg_findings(nsg: NetworkSecurityGroup, topology: Topology, membership: AsgM
             "properties.securityRules",
         )
     for i, rule in enumerate(nsg.security_rules):
-        for code, message, field in _rule_problems(nsg, rule, topology, membership):
+        for code, message, field in RULE_CHECKS.problems(nsg, rule, topology, members):
             add(code, message, f"properties.securityRules[{i}]" + (f".{field}" if field else ""))
     for code, message, target in _nsg_wide_problems(nsg):
         add(code, message, target)
     errors.extend(tag_findings(nsg.id, nsg.tags))
     return errors
+
+
+def _memo(membership: AsgMembership | Callable[[], AsgMembership]) -> Callable[[], AsgMembership]:
+    if isinstance(membership, AsgMembership):
+        return lambda: membership
+    return functools.cache(membership)
+
+
+class RuleChecks:
+    """The problems of each rule on its own, remembered per rule object, so that re-validating an NSG after a
+    write checks only the rules the write changed (unchanged rules are the same immutable objects) plus the
+    NSG-wide checks. A rule's own problems depend only on the rule, its NSG's id (its ARM id when it has none), the
+    service tags and, for a rule naming ASGs, the topology's ASGs and their members: the first three are the key
+    (compared by identity and value), and a rule naming ASGs is always checked afresh. Bounded: when full, it is
+    emptied (the next validation checks every rule again)."""
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self.capacity = capacity
+        self._known: dict[int, tuple[SecurityRule, str, ServiceTags | None, tuple[Problem, ...]]] = {}
+
+    def problems(
+        self,
+        nsg: NetworkSecurityGroup,
+        rule: SecurityRule,
+        topology: Topology,
+        membership: Callable[[], AsgMembership],
+    ) -> tuple[Problem, ...]:
+        if rule.source_asgs or rule.destination_asgs:
+            return tuple(_rule_problems(nsg, rule, topology, membership()))
+        tags = topology.service_tags
+        known = self._known.get(id(rule))
+        if known is not None and known[0] is rule and known[2] is tags and known[1] == nsg.id:
+            return known[3]
+        found = tuple(_rule_problems(nsg, rule, topology, _NO_MEMBERS))
+        if len(self._known) >= self.capacity:
+            self._known.clear()
+        self._known[id(rule)] = (rule, nsg.id, tags, found)  # holding the rule keeps its id from being reused
+        return found
+
+    def clear(self) -> None:
+        self._known.clear()
+
+
+#: The one memo of rules' own problems (writes, validation and lint share it; each answer is a pure function of
+#: its key, so sharing it between threads is safe).
+RULE_CHECKS = RuleChecks()
 
 
 def _rule_problems(
@@ -240,6 +291,9 @@ class AsgMembership:
                         vnet_id = cfg.subnet.strip().rstrip("/").rsplit("/", 2)[0]
                         vnets[asg_key].setdefault(id_key(vnet_id), vnet_id)
         return cls(dict(counts), dict(vnets))
+
+
+_NO_MEMBERS = AsgMembership({}, {})  # what a rule naming no ASG is checked against (it reads no membership)
 
 
 def _same_vnet_problems(rid: str, rule: SecurityRule, membership: AsgMembership) -> Iterator[Problem]:
