@@ -19,6 +19,7 @@ from opennsg import __version__
 from opennsg.api.auth import Tokens
 from opennsg.api.avnm import ManagerRoutes, effective_admin_rules_answer
 from opennsg.api.db import open_engine
+from opennsg.api.dispatch import HotRoutes
 from opennsg.api.errors import ApiError
 from opennsg.api.flowlogs_routes import FlowLogRoutes
 from opennsg.api.gateway import DEFAULT_BODY_TIMEOUT, Gateway
@@ -158,4 +159,7 @@ def create_app(config: ServiceConfig, seed: Topology | None = None) -> Gateway:
         except ApiError as error:
             raise OpenNsgError(error.details or [ArmError(error.code, error.message)]) from None
     app = build_fastapi(store, config)
-    return Gateway(app, config.tokens, config.max_body, lambda path: lookup(store.snapshot, path), config.body_timeout)
+    hot = HotRoutes(app, checked_by_gateway=(api_version,))
+    return Gateway(
+        app, config.tokens, config.max_body, lambda path: lookup(store.snapshot, path), config.body_timeout, hot
+    )

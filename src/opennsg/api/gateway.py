@@ -10,13 +10,16 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from opennsg.api.auth import Tokens
 from opennsg.api.errors import ApiError
 from opennsg.api.linked import Caller
 from opennsg.model.validation import Code
+
+if TYPE_CHECKING:
+    from opennsg.api.dispatch import HotRoutes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -99,8 +102,10 @@ class Gateway:
         max_body: int,
         read: Reader | None = None,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        hot: HotRoutes | None = None,
     ) -> None:
         self.app = app
+        self.hot = hot
         self.tokens = tokens
         self.max_body = max_body
         self.read = read
@@ -137,11 +142,15 @@ class Gateway:
                 if found is not None:  # fast path: a stored resource, straight from the snapshot
                     await _send_json(send_logged, found)
                     return
+            hot = self.hot.find(scope["method"], path) if self.hot is not None else None
             replay = await self._buffered(receive)
             if replay is None:  # the client hung up before sending the whole body: nothing to answer
                 log.info(json.dumps({"requestId": request_id, "event": "client aborted the request body"}))
                 return
-            await self.app(scope, replay, send_logged)
+            if hot is not None:  # the same endpoint FastAPI would call, without its route scan
+                await self.hot.answer(hot[0], hot[1], scope, replay, send_logged)  # type: ignore[union-attr]
+            else:
+                await self.app(scope, replay, send_logged)
         except BodyTooLarge:
             if status == 0:
                 await _send_error(send_logged, _too_large(self.max_body))
