@@ -5,6 +5,13 @@ every NSG, since unchanged rules keep their order), so the region evaluated is t
 boxes — plus the whole NIC when an NSG was associated or removed, and the platform filters' regions when those
 moved. Both configurations are evaluated symbolically over that region, the second refining the first's pieces;
 pieces whose access (with ``rules``: or deciding rule) differs are the answer, merged into few boxes.
+
+A NIC is compared flow by flow at each of its IP configurations: the configuration's address before is paired with
+its address after (configurations matched by name, then by equal address). When the address moved (a NIC moved to
+another subnet gets a new one), a flow after — local address the new one — is compared with the same flow before at
+the old address, over the whole flow space (every rule may tell the two addresses apart). Such a change carries
+``beforeLocalAddresses`` and a ``beforeWitness`` (the witness at the old address), so each side verifies as stated.
+Addresses only one side has (a configuration added or removed) are not compared: the NIC had, or has, no such flows.
 """
 
 from __future__ import annotations
@@ -12,19 +19,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import Any
 
-from opennsg.analysis.render import FlowBox, address_names, flow_box
+from opennsg.analysis.render import FlowBox, Witness, address_names, address_texts, flow_box
 from opennsg.analysis.space import Box, Space, intersect, merge_boxes, subtract_all
 from opennsg.analysis.symbolic import FAMILIES, CompiledPolicy, Decision, build_space, evaluate_boxes
 from opennsg.engine import Engine
+from opennsg.engine.addresses import AddressSet
 from opennsg.engine.chain import Outcome, Stage
 from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
 from opennsg.engine.resolve import asg_addresses
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
+from opennsg.model.resources import NetworkInterface
 from opennsg.model.topology import Topology
+
+#: One IP configuration's address before and after: (IP family, address before, address after), as integers.
+AddressPair = tuple[int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +51,14 @@ class Change:
     after: Decision
     #: Address lists people know by a name (``Internet``, ``VirtualNetwork``) at this NIC, for descriptions.
     names: Mapping[tuple[str, ...], str] = field(default_factory=dict, compare=False)
+    #: The NIC's address before, when the box's local address (after) moved: ``before`` holds there.
+    before_local: str | None = None
+
+    @property
+    def before_witness(self) -> Witness:
+        """The witness as the configuration before sees it: at the old local address when it moved."""
+        witness = self.box.witness
+        return witness if self.before_local is None else dataclasses.replace(witness, local_ip=self.before_local)
 
     @property
     def opened(self) -> bool:
@@ -48,13 +69,17 @@ class Change:
         return self.before.allowed and not self.after.allowed
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "nic": self.nic,
             "direction": self.direction.value,
             **{k: v for k, v in self.box.to_json().items()},
             "before": self.before.to_json(),
             "after": self.after.to_json(),
         }
+        if self.before_local is not None:
+            out["beforeLocalAddresses"] = [self.before_local]
+            out["beforeWitness"] = self.before_witness.to_json()
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +150,16 @@ def _disjoint(boxes: Iterable[Box]) -> list[Box]:
     return out
 
 
-def changed_region(old: CompiledPolicy, new: CompiledPolicy, direction: Direction) -> list[Box]:
-    """Disjoint boxes holding every flow whose verdict may differ between ``old`` and ``new``."""
-    universes = [
-        box
-        for family in FAMILIES
-        if (ours := old.universe(direction, family)) is not None
-        and (new_universe := new.universe(direction, family)) is not None
-        and (box := intersect(ours, new_universe)) is not None
+def changed_region(
+    old: CompiledPolicy, new: CompiledPolicy, direction: Direction, local: Mapping[int, int]
+) -> list[Box]:
+    """Disjoint boxes holding every flow whose verdict may differ between ``old`` and ``new`` at the local addresses
+    ``local`` (a mask per family), which both sides have."""
+    space = old.space
+    universes: list[Box] = [
+        (family, space.protocols.full, mask, space.ports.full, space.addresses(family).full, space.ports.full)
+        for family, mask in local.items()
+        if mask
     ]
     if not universes:
         return []
@@ -173,25 +200,93 @@ def _platform_regions(old: CompiledPolicy, new: CompiledPolicy, direction: Direc
     return [box for box in out if box[4]]
 
 
+#: A changed piece: direction, box (local addresses: after), decisions before and after, and the old local address
+#: (family's integer) when the box's address moved, else None.
+Piece = tuple[Direction, Box, Decision, Decision, int | None]
+
+
 def diff_policies(
-    space: Space, old: NicPolicy, new: NicPolicy, rules: bool = False
-) -> list[tuple[Direction, Box, Decision, Decision]]:
-    """The changed pieces at one NIC (both policies compiled in ``space``), merged per (before, after)."""
+    space: Space, old: NicPolicy, new: NicPolicy, rules: bool = False, pairs: Sequence[AddressPair] | None = None
+) -> list[Piece]:
+    """The changed pieces at one NIC (both policies compiled in ``space``), merged per (before, after).
+
+    ``pairs``: the NIC's addresses before and after (``address_pairs``; each registered in ``space`` as a set of its
+    own, so that its class is that one address); None compares the addresses both policies have."""
     old_c, new_c = CompiledPolicy(space, old), CompiledPolicy(space, new)
-    out: list[tuple[Direction, Box, Decision, Decision]] = []
+    same: dict[int, int] = {}
+    moved: list[tuple[int, int, int, int]] = []  # (family, old address, old class, new class)
+    if pairs is None:
+        for family in FAMILIES:
+            a, b = old_c.universe(Direction.INBOUND, family), new_c.universe(Direction.INBOUND, family)
+            if a is not None and b is not None:
+                same[family] = a[2] & b[2]
+    else:
+        for family, before_ip, after_ip in pairs:
+            addresses = space.addresses(family)
+            before_class, after_class = addresses.value_mask(before_ip), addresses.value_mask(after_ip)
+            if addresses.count(before_class) != 1 or addresses.count(after_class) != 1:
+                raise ValueError("diff_policies: each paired address must be registered as a set of its own")
+            if before_ip == after_ip:
+                same[family] = same.get(family, 0) | after_class
+            else:
+                moved.append((family, before_ip, before_class, after_class))
+    out: list[Piece] = []
     for direction in (Direction.INBOUND, Direction.OUTBOUND):
-        region = changed_region(old_c, new_c, direction)
-        if not region:
-            continue
-        before = evaluate_boxes(old_c, direction, [(box, None) for box in region])
-        after = evaluate_boxes(new_c, direction, [(box, decision) for box, _, decision in before])
-        groups: dict[tuple[Decision, Decision], list[Box]] = {}
-        for box, was, now in after:
-            if was.access is not now.access or (rules and was != now):
-                groups.setdefault((was, now), []).append(box)
-        for (was, now), boxes in groups.items():
-            out.extend((direction, box, was, now) for box in merge_boxes(boxes))
+        compared: list[tuple[list[tuple[Box, Decision]], int | None]] = []
+        region = changed_region(old_c, new_c, direction, same)
+        if region:
+            before = evaluate_boxes(old_c, direction, [(box, None) for box in region])
+            compared.append(([(box, decision) for box, _, decision in before], None))
+        for family, before_ip, before_class, after_class in moved:
+            ports = space.ports.full
+            whole: Box = (family, space.protocols.full, before_class, ports, space.addresses(family).full, ports)
+            before = evaluate_boxes(old_c, direction, [(whole, None)])
+            # The same flows at the new address: only the local address changes, every other field carries over.
+            compared.append(
+                ([((b[0], b[1], after_class, b[3], b[4], b[5]), decision) for b, _, decision in before], before_ip)
+            )
+        for items, moved_from in compared:
+            after = evaluate_boxes(new_c, direction, items)
+            groups: dict[tuple[Decision, Decision], list[Box]] = {}
+            for box, was, now in after:
+                if was.access is not now.access or (rules and was != now):
+                    groups.setdefault((was, now), []).append(box)
+            for (was, now), boxes in groups.items():
+                out.extend((direction, box, was, now, moved_from) for box in merge_boxes(boxes))
     return out
+
+
+def address_pairs(old: NetworkInterface, new: NetworkInterface) -> list[AddressPair]:
+    """The NIC's private addresses before and after, paired by IP configuration: by name, then the configurations
+    left whose address is unchanged. Configurations only one side has are left out (no flow of theirs exists on
+    the other side)."""
+
+    def addresses(nic: NetworkInterface) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        seen: set[tuple[int, int]] = set()
+        for cfg in nic.ip_configurations:
+            try:
+                parsed = ip_address((cfg.private_ip_address or "").strip())
+            except ValueError:
+                continue
+            value = (parsed.version, int(parsed))
+            if value not in seen:
+                seen.add(value)
+                out[cfg.name.casefold()] = value
+        return out
+
+    before, after = addresses(old), addresses(new)
+    pairs: list[AddressPair] = []
+    for name, (family, value) in after.items():
+        was = before.get(name)
+        if was is not None and was[0] == family:
+            pairs.append((family, was[1], value))
+    paired_before = {(f, a) for f, a, _ in pairs}
+    paired_after = {(f, b) for f, _, b in pairs}
+    for family, value in after.values():
+        if (family, value) not in paired_after and (family, value) in set(before.values()) - paired_before:
+            pairs.append((family, value, value))
+    return pairs
 
 
 def _sharing(old: NicPolicy, new: NicPolicy, same_context: bool) -> tuple[NicPolicy, NicPolicy]:
@@ -217,6 +312,10 @@ def _sharing(old: NicPolicy, new: NicPolicy, same_context: bool) -> tuple[NicPol
         )
 
     return old, dataclasses.replace(new, subnet_nsg=shared(new.subnet_nsg), nic_nsg=shared(new.nic_nsg))
+
+
+def _point(family: int, value: int) -> AddressSet:
+    return AddressSet(((value, value),), ()) if family == 4 else AddressSet((), ((value, value),))
 
 
 def _significance(change: Change) -> tuple[int, int, int]:
@@ -248,15 +347,20 @@ def diff_topologies(old: Topology, new: Topology, nics: Sequence[str] = (), rule
             raise OpenNsgError(problems)
     common = [k for k in new_keys if k in old_keys and (wanted is None or k in wanted)]
     same_context = old.service_tags == new.service_tags and asg_addresses(old) == asg_addresses(new)
-    pairs = [_sharing(old_engine.policy(old_keys[k]), new_engine.policy(new_keys[k]), same_context) for k in common]
-    space = build_space(p for pair in pairs for p in pair)
+    policies = [_sharing(old_engine.policy(old_keys[k]), new_engine.policy(new_keys[k]), same_context) for k in common]
+    addresses = [address_pairs(old_policy.nic, new_policy.nic) for old_policy, new_policy in policies]
+    # Every paired address a class of its own: a flow is carried from its old address to its new one exactly.
+    points = {(family, value) for pairs in addresses for family, a, b in pairs for value in (a, b)}
+    space = build_space((p for pair in policies for p in pair), [_point(family, value) for family, value in points])
     changes: list[Change] = []
-    for old_policy, new_policy in pairs:
+    for (old_policy, new_policy), pairs in zip(policies, addresses, strict=True):
         nic_id = new_policy.nic.id
-        pieces = diff_policies(space, old_policy, new_policy, rules)
+        pieces = diff_policies(space, old_policy, new_policy, rules, pairs)
         names = address_names(new_policy) if pieces else {}
-        for direction, box, was, now in pieces:
-            changes.append(Change(nic_id, direction, flow_box(space, box, nic_id, direction), was, now, names))
+        for direction, box, was, now, before_ip in pieces:
+            moved_from = None if before_ip is None else address_texts(box[0], ((before_ip, before_ip),))[0]
+            flows = flow_box(space, box, nic_id, direction)
+            changes.append(Change(nic_id, direction, flows, was, now, names, moved_from))
     changes.sort(key=lambda c: (id_key(c.nic), *_significance(c)))
     return DiffResult(
         tuple(changes),
@@ -266,4 +370,4 @@ def diff_topologies(old: Topology, new: Topology, nics: Sequence[str] = (), rule
     )
 
 
-__all__ = ["Change", "DiffResult", "diff_policies", "diff_topologies"]
+__all__ = ["Change", "DiffResult", "address_pairs", "diff_policies", "diff_topologies"]

@@ -63,7 +63,12 @@ def diff(
     inputs: InputOptions = NO_INPUTS,
     json: bool = JsonOption,
 ) -> None:
-    """The exact set of flows whose access differs between two configurations (exit 3 when any does)."""
+    """The exact set of flows whose access differs between two configurations (exit 3 when any does).
+
+    A NIC is compared at each IP configuration: its address before with its address after (configurations paired
+    by name, then by unchanged address). A NIC moved to another subnet is compared at its new address against its
+    old one; such changes carry beforeLocalAddresses and a beforeWitness (the witness at the old address).
+    """
     from opennsg.analysis.diff import diff_topologies
 
     with bad_input_exits(json):
@@ -114,6 +119,8 @@ def _describe(change: Any) -> str:
         )
     peer = addresses_phrase(box.remote_addresses, change.names)
     text += f" from {peer}" if inbound else f" to {peer}"
+    if change.before_local is not None:
+        text += f" at {', '.join(box.local_addresses)} (was {change.before_local})"
     return text
 
 
