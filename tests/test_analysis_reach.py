@@ -407,3 +407,107 @@ def test_json_shapes_of_lint_reach_and_intents(tmp_path: Path, world: World) -> 
     assert set(plain) == core and set(expected) == core | {"expect", "expectationMet"}
     for blocked in plain["blocked"]:
         assert set(blocked) == box_keys | {"rule", "hop"}
+
+
+# --- the Internet through a load balancer ----------------------------------------------------------------------
+
+
+def _load_balanced(world: World, rules: list[tuple[str, int, int]], sku: str, nsg: bool) -> tuple[Topology, str]:
+    """web1 (no public IP of its own) in the backend pool of a public load balancer whose rules are
+    (protocol, frontend port, backend port); the subnet's NSG (when ``nsg``) allows TCP 8080 and 22 from the
+    Internet and denies the rest of it."""
+    from opennsg.model import PublicIpAddress
+    from opennsg.model.loadbalancer import (
+        BackendAddressPool,
+        FrontendIpConfiguration,
+        LoadBalancer,
+        LoadBalancingRule,
+        TransportProtocol,
+    )
+
+    group = world.nsg(
+        "web",
+        rule("lb-8080", 100, "Inbound", "Allow", "Tcp", "Internet", "*", "8080"),
+        rule("ssh", 110, "Inbound", "Allow", "Tcp", "Internet", "*", "22"),
+        rule("udp", 120, "Inbound", "Allow", "Udp", "Internet", "*", "*"),
+        rule("deny-internet", 200, "Inbound", "Deny", "*", "Internet", "*", "*"),
+    )
+    subnet = world.subnet("web", "10.0.1.0/24", nsg=group if nsg else None)
+    world.nic("web1", subnet, "10.0.1.4")
+    topology = world.topology()
+    lb_id = rid("loadBalancers", "lb")
+    pool = f"{lb_id}/backendAddressPools/pool"
+    front = f"{lb_id}/frontendIPConfigurations/front"
+    inner = f"{lb_id}/frontendIPConfigurations/inner"
+    pip = rid("publicIPAddresses", "lb-ip")
+    lb = LoadBalancer(
+        lb_id,
+        "lb",
+        "westus",
+        {},
+        sku=sku,
+        frontend_ip_configurations=(
+            FrontendIpConfiguration(front, "front", public_ip_address=pip),
+            FrontendIpConfiguration(inner, "inner", private_ip_address="10.0.1.100", subnet=subnet),
+        ),
+        backend_address_pools=(BackendAddressPool(pool, "pool"),),
+        load_balancing_rules=(
+            *(
+                LoadBalancingRule(f"{lb_id}/loadBalancingRules/r{i}", f"r{i}", front, pool, TransportProtocol(p), f, b)
+                for i, (p, f, b) in enumerate(rules)
+            ),
+            # An internal frontend: the Internet cannot address it, whatever it carries.
+            LoadBalancingRule(f"{lb_id}/loadBalancingRules/inner", "inner", inner, pool, TransportProtocol.TCP, 22, 22),
+        ),
+    )
+    nic = next(iter(topology.nics.values()))
+    configs = (replace(nic.ip_configurations[0], load_balancer_backend_address_pools=(pool,)),)
+    topology = topology.with_(
+        nics=[replace(nic, ip_configurations=configs)],
+        load_balancers=[lb],
+        public_ips=[PublicIpAddress(pip, "lb-ip", "westus", {}, "52.9.9.9", sku_name=sku)],
+    )
+    return topology, nic.id
+
+
+def _carried(rules: list[tuple[str, int, int]], protocol: int, port: int) -> bool:
+    """Written from the issue: a rule takes its protocol (All: TCP and UDP) to its backend port (0: every port)."""
+    numbers = {"Tcp": {6}, "Udp": {17}, "All": {6, 17}}
+    return any(protocol in numbers[p] and b in (0, port) for p, _, b in rules)
+
+
+def test_internet_reaches_a_backend_only_through_its_load_balancer_rules(world: World) -> None:
+    """Through a public frontend, the Internet reaches the backend NIC at the rule's backend port (TCP 80 → 8080),
+    not at 22 (allowed by the NSG, but nothing carries it there); the rest is blocked as no-route. Every flow of a
+    small universe is checked against the rules and ``Engine.verify``; every witness verifies."""
+    cases = {
+        ("Standard", True, (("Tcp", 80, 8080),)): "TCP 8080; UDP —; ICMP —",
+        ("Standard", False, (("Tcp", 80, 8080),)): "TCP —; UDP —; ICMP —",  # Standard: closed without an NSG
+        ("Basic", False, (("Tcp", 80, 8080), ("Udp", 53, 53))): "TCP 8080; UDP 53; ICMP —",
+        ("Standard", True, (("All", 0, 0),)): "TCP 22, 8080; UDP ✓; ICMP —",  # HA ports
+    }
+    for (sku, nsg, lb_rules), summary in cases.items():
+        fresh = World()
+        topology, nic_id = _load_balanced(fresh, list(lb_rules), sku, nsg)
+        cell = Reachability(topology).matrix().cell("Internet", nic_id)
+        assert cell is not None and cell.summary == summary, (sku, nsg, lb_rules, cell and cell.summary)
+        engine = Engine(topology)
+        admits = nsg or sku == "Basic"
+        for protocol, port in product((6, 17, 1), (22, 53, 80, 8080, 9000)):
+            flow = Flow.make("Inbound", protocol, "10.0.1.4", port, "52.1.2.3", 50000)
+            expected = admits and _carried(list(lb_rules), protocol, port) and engine.verify(nic_id, flow).allowed
+            inside = [b for b in cell.allowed if contains(b.to_json(), flow)]
+            assert len(inside) == (1 if expected else 0), (sku, nsg, lb_rules, flow)
+        for box in cell.allowed:
+            assert engine.verify(*witness_flow(box.to_json()["witness"])).allowed
+        (result,) = Reachability(topology).intents([Intent("ssh", "Internet", "web1", "TCP", ("22", "8080"))])
+        assert result.result in ("Reachable", "PartiallyReachable", "Unreachable")
+        ssh = Flow.make("Inbound", "Tcp", "10.0.1.4", 22, "52.1.2.3", 50000)
+        blocked_22 = [b for b in result.blocked if contains(b.to_json(), ssh)]
+        if _carried(list(lb_rules), 6, 22) and admits:
+            assert blocked_22 == [] and result.result == "Reachable"
+        else:
+            assert [b.hop for b in blocked_22] == ["no-route"]  # nothing carries 22 to the NIC (or lets it in)
+        if lb_rules == (("Tcp", 80, 8080),) and admits:
+            assert result.result == "PartiallyReachable"
+            assert [b.local_ports for b in result.allowed] == [("8080",)]

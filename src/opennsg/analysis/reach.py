@@ -5,7 +5,11 @@ destination NIC's inbound chain (remote = the source's address), as ``Engine.ver
 both legs are evaluated over every protocol and port at once. Routing is the source NIC's effective routes
 (``engine.routes``: the VNet, ``Connected`` peerings, gateways, user routes): no route or next hop ``None`` blocks
 (``no-route``); a virtual appliance ends the path there (``appliance``, result ``Indeterminate``). ``Internet``
-reaches a NIC only through a public IP on it, and a Standard SKU one only when some NSG applies (semantics §12.3); a
+reaches a NIC's IP configuration through a public IP on it (every protocol and port), or through a public load
+balancer frontend whose rule sends a frontend port to the configuration's backend pool (the rule's protocol, its
+backend port, as the NSGs see the translated flow; HA ports: every port) — each public IP only as
+``engine.egress.public_ip_admits`` says (a Standard SKU one only when some NSG applies, semantics §12.3). What no
+public IP or rule carries is blocked before any NSG (``no-route``). A
 NIC reaches the Internet through its public IP, a NAT gateway on its subnet, or default outbound access, which a
 private subnet lacks (semantics §12.2: ``no-egress``).
 
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opennsg.analysis.render import FlowBox, Shape, shape_of
-from opennsg.analysis.space import Box, Space, intersect, merge_boxes
+from opennsg.analysis.space import Box, Space, intersect, merge_boxes, subtract_all
 from opennsg.analysis.symbolic import (
     CompiledPolicy,
     Decision,
@@ -35,6 +39,7 @@ from opennsg.analysis.symbolic import (
 )
 from opennsg.engine import Engine
 from opennsg.engine.addresses import V4_MAX, V6_MAX, AddressSet, PortSet
+from opennsg.engine.egress import public_ip_admits
 from opennsg.engine.flow import parse_flow_protocol
 from opennsg.engine.ir import NicPolicy
 from opennsg.engine.routes import effective_routes, next_hop
@@ -42,7 +47,8 @@ from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.files import InputError, parse_json, read_text
 from opennsg.model.ids import id_key
-from opennsg.model.resources import NetworkInterface, Subnet
+from opennsg.model.loadbalancer import TransportProtocol
+from opennsg.model.resources import IpConfiguration, NetworkInterface, Subnet
 from opennsg.model.routes import EffectiveRoute, NextHopType
 from opennsg.model.topology import Topology
 from opennsg.model.values import parse_port_range, parse_prefix
@@ -225,16 +231,8 @@ def nic_addresses(nic: NetworkInterface) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(ip_address(c.private_ip_address)) for c in ordered if c.private_ip_address))
 
 
-def _internet_facing_addresses(nic: NetworkInterface) -> tuple[str, ...]:
-    """The private IPs behind the NIC's public IPs (the Internet reaches a configuration through its own public
-    IP); all of them when none has one (the answer is then a blocked box over every address)."""
-    ordered = sorted(nic.ip_configurations, key=lambda c: not c.primary)
-    fronted = tuple(
-        dict.fromkeys(
-            str(ip_address(c.private_ip_address)) for c in ordered if c.private_ip_address and c.public_ip_address
-        )
-    )
-    return fronted or nic_addresses(nic)
+#: The IANA protocols a load-balancing rule carries (``LoadBalancingRule.carries``).
+_LB_PROTOCOLS = {TransportProtocol.TCP: (6,), TransportProtocol.UDP: (17,), TransportProtocol.ALL: (6, 17)}
 
 
 def _point(text: str) -> AddressSet:
@@ -347,7 +345,8 @@ class Reachability:
         boundaries, whose classes tell which addresses a leg cannot tell apart (the cache key)."""
         policies = list(self._representative.values())
         extra = list(addresses)
-        ports = list(ports)
+        ports = [*ports, *(PortSet.of([(p, p)]) for p in self._backend_ports())]
+        protocols = {*protocols, 6, 17}
         self.rule_space = build_space(policies, extra, ports)
         space = Space()
         for policy in policies:
@@ -445,19 +444,65 @@ class Reachability:
     def has_public_ip(self, nic: NetworkInterface) -> bool:
         return any(cfg.public_ip_address for cfg in nic.ip_configurations)
 
-    def internet_inbound(self, nic: NetworkInterface) -> Hop | None:
-        """Why the Internet cannot reach the NIC before any NSG (semantics §12.3): no public IP on it, or only Standard
-        SKU public IPs (closed by default) while no NSG applies at the NIC (``no-route``); None when it can."""
-        addresses = [
-            self.topology.public_ip(cfg.public_ip_address) for cfg in nic.ip_configurations if cfg.public_ip_address
-        ]
-        if not addresses:
-            return "no-route"
-        subnet = self.topology.subnet(nic.subnet)
-        has_nsg = bool(nic.network_security_group or (subnet is not None and subnet.network_security_group))
-        if not has_nsg and all(ip is None or ip.closed_by_default for ip in addresses):
-            return "no-route"
-        return None
+    def _backend_ports(self) -> set[int]:
+        """Every load-balancing rule's backend port (0, HA ports, is every port: nothing to register)."""
+        return {
+            rule.backend_port
+            for lb in self.topology.load_balancers.values()
+            for rule in lb.load_balancing_rules
+            if rule.backend_port
+        }
+
+    def _load_balanced(self, nic: NetworkInterface, cfg: IpConfiguration) -> list[tuple[tuple[int, ...], int, bool]]:
+        """(IANA protocols, backend port or 0 for all, admitted) of each rule of a public load balancer frontend
+        sending flows to a backend pool of ``cfg``; admitted: the frontend's public IP lets them in
+        (``public_ip_admits``)."""
+        out: list[tuple[tuple[int, ...], int, bool]] = []
+        for pool in cfg.load_balancer_backend_address_pools:
+            lb = self.topology.load_balancer_of_pool(pool)
+            if lb is None:
+                continue
+            for rule in lb.load_balancing_rules:
+                if id_key(rule.backend_address_pool) != id_key(pool):
+                    continue
+                frontend = lb.frontend(rule.frontend_ip_configuration)
+                if frontend is None or frontend.public_ip_address is None:
+                    continue  # an internal frontend: the Internet cannot address it
+                admitted = public_ip_admits(self.topology, nic, frontend.public_ip_address)
+                out.append((_LB_PROTOCOLS[rule.protocol], rule.backend_port, admitted))
+        return out
+
+    def internet_regions(self, nic: NetworkInterface) -> list[tuple[str, int, int, Hop | None]]:
+        """How the Internet reaches each of the NIC's IP configurations before any NSG (semantics §12.3), as disjoint
+        (local address, protocols mask, local ports mask, hop) pieces of the whole protocol × port space: hop None
+        where a public IP on the configuration or a public load balancer rule carries the flows (and admits them),
+        ``no-route`` elsewhere. Configurations the Internet cannot address (no public IP, no public frontend) are
+        left out, unless none can be: then every address is one blocked piece, so that the answer says why."""
+        space = self.space
+        protocols, ports = space.protocols, space.ports
+        whole: Box = (0, protocols.full, 1, ports.full, 1, 1)
+        out: list[tuple[str, int, int, Hop | None]] = []
+        for cfg in sorted(nic.ip_configurations, key=lambda c: not c.primary):
+            if not cfg.private_ip_address:
+                continue
+            address = str(ip_address(cfg.private_ip_address))
+            if cfg.public_ip_address and public_ip_admits(self.topology, nic, cfg.public_ip_address):
+                out.append((address, protocols.full, ports.full, None))
+                continue
+            rules = self._load_balanced(nic, cfg)
+            if not cfg.public_ip_address and not rules:
+                continue
+            carried: list[Box] = []
+            for numbers, port, admitted in rules:
+                if admitted:
+                    mask = protocols.mask(tuple((n, n) for n in numbers))
+                    box: Box = (0, mask, 1, ports.full if port == 0 else ports.value_mask(port), 1, 1)
+                    carried.extend(subtract_all([box], carried))
+            out.extend((address, box[1], box[3], None) for box in carried)
+            out.extend((address, box[1], box[3], "no-route") for box in subtract_all([whole], carried))
+        if not out:
+            out = [(address, protocols.full, ports.full, "no-route") for address in self._addresses[nic.id]]
+        return out
 
     def egress(self, nic: NetworkInterface) -> Hop | None:
         """``no-egress`` when the NIC has no way out to the Internet: no public IP on it, no NAT gateway on its
@@ -616,16 +661,26 @@ class Reachability:
         sports: int,
         dports: int,
         hop: Hop | None,
-        internet: bool = False,
     ) -> tuple[list[FlowBox], list[BlockedBox]]:
-        """Flows from the addresses ``remote`` to every address of the NIC (from the Internet: to those behind
-        its public IPs) of their family."""
-        locals_ = _internet_facing_addresses(destination) if internet else self._addresses[destination.id]
+        """Flows from the addresses ``remote`` to every address of the NIC of their family."""
         grouped: dict[_Outcome, list[tuple[str, str]]] = {}
-        for local in locals_:
+        for local in self._addresses[destination.id]:
             for outcome in self._address_leg(
                 destination, Direction.INBOUND, local, remote, protocols, dports, sports, hop
             ):
+                grouped.setdefault(outcome, []).append((local, ""))
+        return self._render_sets(destination.id, grouped)
+
+    def _from_internet(
+        self, remote: AddressSet, destination: NetworkInterface, protocols: int, sports: int, dports: int
+    ) -> tuple[list[FlowBox], list[BlockedBox]]:
+        """Flows from Internet addresses ``remote`` to the NIC, through what carries them (``internet_regions``)."""
+        grouped: dict[_Outcome, list[tuple[str, str]]] = {}
+        for local, region_protocols, region_ports, hop in self.internet_regions(destination):
+            p, lp = region_protocols & protocols, region_ports & dports
+            if not p or not lp:
+                continue
+            for outcome in self._address_leg(destination, Direction.INBOUND, local, remote, p, lp, sports, hop):
                 grouped.setdefault(outcome, []).append((local, ""))
         return self._render_sets(destination.id, grouped)
 
@@ -710,8 +765,7 @@ class Reachability:
         names = {n.id: n.name for n in self.nics}
         for destination in self.nics:
             internet = self.internet_of(destination)
-            hop = self.internet_inbound(destination)
-            allowed, blocked = self._from_addresses(internet, destination, *full, hop, internet=True)
+            allowed, blocked = self._from_internet(internet, destination, *full)
             cells[(INTERNET, destination.id)] = self._cell(INTERNET, destination.id, allowed, blocked)
         for source in self.nics:
             for destination in self.nics:
@@ -830,8 +884,11 @@ class Reachability:
                     indeterminate = indeterminate or appliance
         elif destination.nics:
             for d in destination.nics:
-                remote, hop = self._inbound_remote(source, d)
-                a, b = self._from_addresses(remote, d, pmask, smask, dmask, hop, internet=source.internet)
+                remote, hop, from_internet = self._inbound_remote(source, d)
+                if from_internet:
+                    a, b = self._from_internet(remote, d, pmask, smask, dmask)
+                else:
+                    a, b = self._from_addresses(remote, d, pmask, smask, dmask, hop)
                 allowed += a
                 blocked += b
         else:
@@ -853,17 +910,18 @@ class Reachability:
             result = "Reachable"
         return IntentResult(intent.name, result, tuple(allowed), tuple(blocked), intent.expect)
 
-    def _inbound_remote(self, source: Endpoint, destination: NetworkInterface) -> tuple[AddressSet, Hop | None]:
-        """The remote addresses of flows from ``source`` to the NIC, and what blocks them before any NSG."""
+    def _inbound_remote(self, source: Endpoint, destination: NetworkInterface) -> tuple[AddressSet, Hop | None, bool]:
+        """The remote addresses of flows from ``source`` to the NIC, what blocks them before any NSG, and whether they
+        come from the Internet (then ``internet_regions`` says what reaches the NIC)."""
         internet = self.internet_of(destination)
         if source.internet:
-            return internet, self.internet_inbound(destination)
+            return internet, None, True
         assert source.addresses is not None
         if source.addresses.difference(internet).empty:
-            return source.addresses, self.internet_inbound(destination)
+            return source.addresses, None, True
         policy = self.compiled[self._policy_key(destination)].policy
         inside = source.subnet is not None or source.addresses.difference(policy.virtual_network).empty
-        return source.addresses, None if inside else "no-route"
+        return source.addresses, None if inside else "no-route", False
 
     def _outbound_remote(self, source: NetworkInterface, destination: Endpoint) -> tuple[AddressSet, Hop | None]:
         internet = self.internet_of(source)
