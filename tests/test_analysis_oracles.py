@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from avnm_world import Avnm
 from conftest import World, rule
 from opennsg.analysis import diff_topologies
+from opennsg.analysis.lint import lint_topology
 from opennsg.analysis.symbolic import CompiledPolicy, build_space, evaluate_boxes
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
@@ -190,3 +191,88 @@ def test_an_exempt_flow_under_admin_rules_with_no_nsg_is_allowed_with_no_rule_na
         verdict = Engine(topology).verify(nic, flow)
         assert (verdict.access.value, verdict.rule_name, verdict.nsg_id) == ("Allow", None, None)
     _pieces_agree((topology, flows))
+
+
+# --- lint's shadowed rules and their covering sets, by brute force -------------------------------------------
+
+
+#: Fields that split one another (halves of a range, of a prefix), so that covers of several rules occur.
+COVER_PREFIXES = ("*", "0.0.0.0/1", "128.0.0.0/1", "8.8.8.0/24", "8.8.8.0/25", "8.8.8.128/25", "10.0.0.0/16")
+COVER_PORTS = ("*", "0-1023", "1024-65535", "20-25", "20-22", "23-25", "22", "443")
+
+
+def _cover_rules(rnd: Random) -> list[SecurityRule]:
+    priorities = sorted(rnd.sample(range(100, 200), rnd.randint(3, 12)))
+    return [
+        rule(
+            f"r{k}",
+            priority,
+            "Inbound",
+            rnd.choice(("Allow", "Deny")),
+            rnd.choice(("Tcp", "Tcp", "Tcp", "*", "Udp")),
+            rnd.choice(COVER_PREFIXES),
+            rnd.choice(("*", NIC_IP)),
+            rnd.choice(COVER_PORTS),
+        )
+        for k, priority in enumerate(priorities)
+    ]
+
+
+def _representatives() -> list[Flow]:
+    """Inbound flows at NIC_IP, one at the start of every elementary interval the rules can tell apart (their
+    prefixes' and ports' first values and the values after their last): every class of flows has one here."""
+    addresses: set[str] = {"0.0.0.0"}
+    for text in COVER_PREFIXES:
+        if text != "*":
+            net = ipaddress.ip_network(text)
+            addresses.add(str(net.network_address))
+            if int(net.broadcast_address) < 2**32 - 1:
+                addresses.add(str(ipaddress.ip_address(int(net.broadcast_address) + 1)))
+    ports: set[int] = {0}
+    for text in COVER_PORTS:
+        if text != "*":
+            lo, _, hi = text.partition("-")
+            ports.update({int(lo), int(hi or lo) + 1})
+    ports.discard(65536)
+    out = []
+    for protocol in (6, 17, 1, 50):
+        ported = protocol in (6, 17)
+        for remote in sorted(addresses):
+            for local_port in sorted(ports) if ported else [None]:
+                out.append(Flow.make("Inbound", protocol, NIC_IP, local_port, remote, 50000 if ported else None))
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32 - 1))
+def test_shadowed_rules_and_their_irreducible_covers_by_brute_force(seed: int) -> None:
+    """Over every class of flows: a rule lint calls shadowed is matched by no flow that no earlier rule matches,
+    a rule it does not call shadowed wins some flow (or matches none), and ``relatedResources`` covers the rule
+    (every flow it matches, some listed rule matches) irreducibly (each listed rule alone covers some of its flows)."""
+    from reference import Reference, RefRule
+
+    topology = _topology(_cover_rules(Random(seed)))
+    nic_id = next(iter(topology.nics.values())).id
+    nsg = next(iter(topology.nsgs.values()))
+    oracle = Reference(topology, nic_id)
+    flows = _representatives()
+    by_name = {r.name: r for r in nsg.security_rules}
+    matches = {r.name: [f for f in flows if oracle.rule_matches(RefRule.of(r), f)] for r in nsg.security_rules}
+    findings = {f.resource.rsplit("/", 1)[-1]: f for f in lint_topology(topology) if f.rule_id == "shadowed-rule"}
+    for name, matched in matches.items():
+        rule_ = by_name[name]
+        earlier = [r for r in nsg.security_rules if r.priority < rule_.priority]
+        wins = [f for f in matched if not any(f in matches[e.name] for e in earlier)]
+        assert (name in findings) == (bool(matched) and not wins), (name, nsg.security_rules)
+        if name not in findings:
+            continue
+        cover = [by_name[c.rsplit("/", 1)[-1]] for c in findings[name].related_resources]
+        assert cover and all(c.priority < rule_.priority for c in cover)
+        assert all(any(f in matches[c.name] for c in cover) for f in matched), (name, cover)
+        for c in cover:
+            others = [o for o in cover if o is not c]
+            assert any(not any(f in matches[o.name] for o in others) for f in matched if f in matches[c.name]), (
+                name,
+                c.name,
+                cover,
+            )

@@ -254,25 +254,53 @@ class Linter:
 
     def _stage_answers(self, ctx: _Context, index: int, stage: Stage, family: int) -> _StageAnswers:
         """Per rule of the stage (by position), the flows of the NIC's universe it wins, each with the chain's
-        final decision: the stage's first match over the whole universe, then one evaluation of the chain carrying
-        each piece's rule (the stage is not scanned again), instead of one evaluation per rule."""
+        final decision. Every NSG stage of the chain is answered at once: the universe is split by each NSG
+        stage's first match in turn (pieces carry the rule they meet at every NSG stage), then the chain is
+        evaluated once with those stages known (not scanned again), instead of one evaluation per rule or stage."""
         key = (id(ctx.compiled), index, stage.direction, family)
         answers = self._answers.get(key)
         if answers is not None:
             return answers[1]
+        compiled = ctx.compiled
+        stages = compiled.stages(stage.direction)
+        nsg_stages = [i for i, s in enumerate(stages) if s.kind is StageKind.NSG]
+        found: dict[int, _StageAnswers] = {i: defaultdict(list) for i in nsg_stages}
+        universe = compiled.universe(stage.direction, family)
+        if universe is not None:
+            lists = {i: compiled.rules(i, stages[i], family) for i in nsg_stages}
+            order = {i: n for n, i in enumerate(nsg_stages)}
+            pieces: list[tuple[Box, tuple[int, ...]]] = [(universe, ())]
+            for i in nsg_stages:
+                position = {id(r): p for p, r in enumerate(lists[i])}
+                matched, unmatched = first_match(pieces, lists[i])
+                if unmatched:  # an NSG given without its catch-all default rules: answer this stage alone
+                    return self._one_stage_answers(ctx, index, stage, family)
+                pieces = [(box, (*at, position[id(rule)])) for box, at, rule in matched]
+
+            def rule_of(at: tuple[int, ...], i: int) -> CompiledRule:
+                return lists[i][at[order[i]]]
+
+            known = (frozenset(nsg_stages), rule_of)
+            for box, at, decision in evaluate_boxes(compiled, stage.direction, pieces, known=known):
+                for i in nsg_stages:
+                    found[i][at[order[i]]].append((box, decision))
+        for i in nsg_stages:
+            self._answers[(id(compiled), i, stage.direction, family)] = (compiled, found[i])
+        return found[index]
+
+    def _one_stage_answers(self, ctx: _Context, index: int, stage: Stage, family: int) -> _StageAnswers:
+        """``_stage_answers`` for one stage: its first match over the universe, then the chain with it known."""
         rules = ctx.compiled.rules(index, stage, family)
         universe = ctx.compiled.universe(stage.direction, family)
-        won: list[tuple[Box, int]] = []
+        found: _StageAnswers = defaultdict(list)
         if universe is not None:
             position = {id(r): i for i, r in enumerate(rules)}
             matched, _ = first_match([(universe, None)], rules)
             won = [(box, position[id(rule)]) for box, _, rule in matched]
-        found: _StageAnswers = defaultdict(list)
-        if won:
-            known = (index, rules.__getitem__)
+            known = (frozenset((index,)), lambda at, _stage: rules[at])
             for box, at, decision in evaluate_boxes(ctx.compiled, stage.direction, won, known=known):
                 found[at].append((box, decision))
-        self._answers[key] = (ctx.compiled, found)
+        self._answers[(id(ctx.compiled), index, stage.direction, family)] = (ctx.compiled, found)
         return found
 
     def _rule_facts(self, nsg: NetworkSecurityGroup, rule: SecurityRule) -> tuple[_RuleFacts, list[CompiledRule]]:
@@ -365,7 +393,7 @@ class Linter:
                 at = self._locate(rules, r.rule)
                 assert at is not None
                 passed.append((box, at[0]))
-            known = (index, rules.__getitem__)
+            known = (frozenset((index,)), lambda at, _stage: rules[at])
             return any(d.allowed for _, _, d in evaluate_boxes(ctx.compiled, stage.direction, passed, known=known))
         rest = merge_boxes([b for b, _ in differing])
         return bool(rest) and self._changes_access(ctx, stage, target, [(b, None) for b in rest])
@@ -409,40 +437,75 @@ class Linter:
     def _minimal_cover(
         self, nsg: NetworkSecurityGroup, rule: SecurityRule, candidates: list[CompiledRule]
     ) -> list[str]:
-        """An irreducible subset of the earlier rules that still covers ``rule`` at every context."""
+        """An irreducible subset of the earlier rules that still covers ``rule`` at every context (no rule of it can
+        be left out): one rule when one covers it all, else the earlier rules that won its flows, each dropped in
+        turn (highest priority first) when the others still cover what it covers."""
         unique: dict[int, SecurityRule] = {}
         hits: dict[int, int] = defaultdict(int)
         for c in candidates:
             if isinstance(c.rule, SecurityRule):
                 unique.setdefault(id(c.rule), c.rule)
                 hits[id(c.rule)] += 1
+        regions = self._regions(nsg, rule)
         # Usually one earlier rule covers it all: try the rules that covered most pieces alone first.
         for single in sorted(unique.values(), key=lambda r: -hits[id(r)])[:3]:
-            if self._covers(nsg, rule, [single]):
+            if self._covers_alone(regions, single):
                 return [_rule_id(nsg, single)]
         chosen = sorted(unique.values(), key=lambda r: r.priority)
         for candidate in sorted(chosen, key=lambda r: -r.priority):
             trial = [r for r in chosen if r is not candidate]
-            if self._covers(nsg, rule, trial):
+            if self._covered_without(regions, candidate, trial):
                 chosen = trial
         return [_rule_id(nsg, r) for r in chosen]
 
-    def _covers(self, nsg: NetworkSecurityGroup, rule: SecurityRule, cover: Sequence[SecurityRule]) -> bool:
+    def _regions(
+        self, nsg: NetworkSecurityGroup, rule: SecurityRule
+    ) -> list[tuple[tuple[CompiledRule, ...], list[Box]]]:
+        """Per context and family where the rule matches something: its stage's rules and the flows it matches."""
+        out: list[tuple[tuple[CompiledRule, ...], list[Box]]] = []
         for ctx in self.contexts.get(nsg.key, []):
+            placed = ctx.stage(rule.direction)
+            if placed is None:
+                continue
             for family in FAMILIES:
                 universe = ctx.compiled.universe(rule.direction, family)
-                placed = ctx.stage(rule.direction)
-                if universe is None or placed is None:
+                if universe is None:
                     continue
                 rules = ctx.compiled.rules(placed[0], placed[1], family)
                 target = self._find(rules, rule)
                 if target is None:
                     continue
-                region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]
-                kept = [c for r in cover if (c := self._find(rules, r)) is not None]
-                _, rest = first_match(region, sorted(kept, key=lambda c: c.rule.priority))
-                if rest:
-                    return False
+                region = [hit for b in target.boxes if (hit := intersect(b, universe)) is not None]
+                if region:
+                    out.append((rules, region))
+        return out
+
+    def _covers_alone(self, regions: list[tuple[tuple[CompiledRule, ...], list[Box]]], cover: SecurityRule) -> bool:
+        for rules, region in regions:
+            compiled = self._find(rules, cover)
+            if compiled is None or subtract_all(region, compiled.boxes):
+                return False
+        return True
+
+    def _covered_without(
+        self,
+        regions: list[tuple[tuple[CompiledRule, ...], list[Box]]],
+        dropped: SecurityRule,
+        rest: Sequence[SecurityRule],
+    ) -> bool:
+        """Do ``rest`` cover the rule's flows without ``dropped``, given that ``rest`` and ``dropped`` do? Only the
+        flows ``dropped`` matches need another rule, so only they are checked."""
+        for rules, region in regions:
+            compiled = self._find(rules, dropped)
+            if compiled is None:
+                continue
+            part = [(hit, None) for b in region for d in compiled.boxes if (hit := intersect(b, d)) is not None]
+            if not part:
+                continue
+            kept = [c for r in rest if (c := self._find(rules, r)) is not None]
+            _, uncovered = first_match(part, kept)
+            if uncovered:
+                return False
         return True
 
     def rule_findings(self) -> Iterable[Finding]:

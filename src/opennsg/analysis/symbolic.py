@@ -348,8 +348,8 @@ def _merged(items: list[tuple[Box, U]]) -> list[tuple[Box, U]]:
     return [(box, payload) for payload, boxes in groups.items() for box in merge_boxes(boxes)]
 
 
-#: A stage whose first match is known per item: (the stage's index in the chain, the rule from the payload).
-Known = tuple[int, Callable[[T], CompiledRule]]
+#: Stages whose first match is known per item: (the stages' indices in the chain, the rule of a payload at a stage).
+Known = tuple[frozenset[int], Callable[[T, int], CompiledRule]]
 
 
 def _chain(
@@ -369,10 +369,10 @@ def _chain(
         by_family.setdefault(box[0], []).append((box, (payload, None)))
     for family, pieces in by_family.items():
         for index, stage in enumerate(chain.stages):
-            if known is not None and known[0] == index:
+            if known is not None and index in known[0]:
                 # Every piece lies where its payload's rule is the stage's first match (pieces only shrink).
                 rule_of = known[1]
-                matched = [(box, (payload, candidate), rule_of(payload)) for box, (payload, candidate) in pieces]
+                matched = [(box, (payload, candidate), rule_of(payload, index)) for box, (payload, candidate) in pieces]
                 pieces = []
                 unmatched: list[tuple[Box, tuple[T, Decision | None]]] = []
             else:
@@ -428,8 +428,8 @@ def evaluate_boxes(
     known: Known[T] | None = None,
 ) -> list[tuple[Box, T, Decision]]:
     """Every piece of ``items`` with the decision of the NIC's chain for all of its flows (see module docstring);
-    ``skip`` evaluates as if that rule were deleted. ``known`` = (stage index, rule of a payload): each item lies
-    where that rule is the stage's plain first match, so the stage is not scanned again (items a platform
+    ``skip`` evaluates as if that rule were deleted. ``known`` = (stage indices, rule of a payload at a stage):
+    each item lies where that rule is the stage's plain first match, so the stage is not scanned again (items a platform
     exemption takes consult only the tag's rules, and are scanned as usual)."""
     policy = compiled.policy
     normal = items
