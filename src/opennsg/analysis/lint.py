@@ -368,20 +368,35 @@ class Linter:
         won = [(b, None) for b in subtract_all([b for b, _ in won], regions)]
         if not won:
             return False
-        later = ctx.compiled.rules(index, stage, family)[located[0] + 1 :]
         touching = set(map(id, ctx.compiled.touching(index, stage, family, bound_of(b for b, _ in won))))
-        matched, unmatched = first_match(won, [r for r in later if id(r) in touching])
+        later = [r for r in ctx.compiled.rules(index, stage, family)[located[0] + 1 :] if id(r) in touching]
+        only_nsgs_before = all(s.kind is StageKind.NSG for s in stages[:index])
+        if target.outcome is Outcome.CANDIDATE and only_nsgs_before:
+            # An Allow: a flow the chain allowed whose next rule drops it is denied without the rule (nothing before
+            # the stage delivers flows). The pieces carry whether the chain allowed them; the scan stops at the first.
+            flagged = [
+                (b, allowed)
+                for allowed in (True, False)
+                for b in subtract_all(merge_boxes([b for b, d in decided if d.allowed is allowed]), regions)
+            ]
+
+            def drops_allowed(allowed: bool, rule: CompiledRule) -> bool:
+                return allowed and rule.outcome is Outcome.DROP
+
+            found, unmatched_flagged = first_match(flagged, later, until=drops_allowed)
+            if found and drops_allowed(found[-1][1], found[-1][2]):
+                return True
+            matched = [(box, None, r) for box, _, r in found]
+            unmatched = [(box, None) for box, _ in unmatched_flagged]
+        else:
+            matched, unmatched = first_match(won, later)
         differing = [(box, r) for box, _, r in matched if r.outcome is not target.outcome]
-        if unmatched or any(s.kind is not StageKind.NSG for s in stages[:index]):
+        if unmatched or not only_nsgs_before:
             rest = merge_boxes([b for b, _ in differing] + [b for b, _ in unmatched])
             return bool(rest) and self._changes_access(ctx, stage, target, [(b, None) for b in rest])
         # Only NSG stages before it, so nothing delivers a flow before the rule's stage.
         if target.outcome is Outcome.CANDIDATE:
-            # An Allow whose flows the next rule drops: what the chain allowed becomes denied.
-            dropped = merge_boxes([b for b, r in differing if r.outcome is Outcome.DROP])
-            allowed = [b for b, decision in decided if decision.allowed]
-            if any(intersect(a, d) is not None for d in dropped for a in allowed):
-                return True
+            # No allowed flow's next rule drops it (the scan above would have stopped): what else changes?
             others = [b for b, r in differing if r.outcome is not Outcome.DROP]
             return bool(others) and self._changes_access(ctx, stage, target, [(b, None) for b in merge_boxes(others)])
         if target.outcome is Outcome.DROP:

@@ -274,9 +274,14 @@ class CompiledPolicy:
 
 
 def first_match(
-    items: list[tuple[Box, T]], rules: Sequence[CompiledRule]
+    items: list[tuple[Box, T]],
+    rules: Sequence[CompiledRule],
+    until: Callable[[T, CompiledRule], bool] | None = None,
 ) -> tuple[list[tuple[Box, T, CompiledRule]], list[tuple[Box, T]]]:
-    """Split ``items`` by the first rule of ``rules`` matching each piece; the pieces no rule matches come last."""
+    """Split ``items`` by the first rule of ``rules`` matching each piece; the pieces no rule matches come last.
+
+    ``until(payload, rule)``: stop at the first piece it accepts (it is then the last one matched, and the answer is
+    partial: the caller only wanted to know whether there is one)."""
     matched: list[tuple[Box, T, CompiledRule]] = []
     pending = items
     # A box holding every pending piece (pieces only shrink, so it stays one): rules missing it are skipped whole.
@@ -311,6 +316,8 @@ def first_match(
                         remaining.append(piece)
                         continue
                     matched.append((hit, payload, rule))
+                    if until is not None and until(payload, rule):
+                        return matched, []
                     remaining.extend(subtract(piece, rule_box))
                 pieces = remaining
             rest.extend((piece, payload) for piece in pieces)
