@@ -453,3 +453,88 @@ def test_probe_and_platform_findings_hold_only_where_they_apply(world: World) ->
     assert [(f.resource.rsplit("/", 1)[-1], f.nics) for f in probes] == [("deny-rest", (pooled.id,))]
     assert probes[0].witness is not None and probes[0].witness.remote_ip == "168.63.129.16"
     assert not [f for f in findings if f.rule_id == "missing-platform-ports"]
+
+
+#: A Terraform module whose rules lint reports: the SARIF lines must be the blocks' first lines (1-based).
+TERRAFORM_MODULE = """\
+provider "azurerm" {
+  features {}
+  subscription_id = "5f1c0c3e-6a4b-4c2d-9e1f-2a3b4c5d6e7f"
+}
+
+resource "azurerm_resource_group" "rg" {
+  name     = "rg"
+  location = "westeurope"
+}
+
+resource "azurerm_network_security_group" "web" {
+  name                = "web-nsg" # a comment with { a brace
+  location            = azurerm_resource_group.rg.location
+  resource_group_name = azurerm_resource_group.rg.name
+
+  security_rule {
+    name                       = "allow-ssh"
+    priority                   = 100
+    direction                  = "Inbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_range     = "22"
+    source_address_prefix      = "Internet"
+    destination_address_prefix = "*"
+  }
+
+  security_rule {
+    name                       = "allow-ssh-again"
+    priority                   = 200
+    direction                  = "Inbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_range     = "22"
+    source_address_prefix      = "Internet"
+    destination_address_prefix = "*"
+  }
+}
+
+resource "azurerm_network_security_rule" "telnet" {
+  name                        = "allow-telnet"
+  priority                    = 300
+  direction                   = "Inbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_ranges     = ["23", "${var.port}"]
+  source_address_prefix       = "*"
+  destination_address_prefix  = "*"
+  resource_group_name         = azurerm_resource_group.rg.name
+  network_security_group_name = azurerm_network_security_group.web.name
+}
+
+variable "port" {
+  default = "2323"
+}
+"""
+
+
+def test_sarif_points_at_terraform_blocks(tmp_path: Path, monkeypatch: Any) -> None:
+    """Terraform input: each result's physicalLocation is the .tf file (relative to the working directory) and the
+    first line of the rule's block (inline security_rule or azurerm_network_security_rule) or of the NSG."""
+    module = tmp_path / "infra"
+    module.mkdir()
+    (module / "main.tf").write_text(TERRAFORM_MODULE, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["lint", "infra", "--sarif", "out.sarif", "--fail-on", "none"])
+    assert result.exit_code == 0, result.output
+    log = json.loads((tmp_path / "out.sarif").read_text(encoding="utf-8"))
+    lines = TERRAFORM_MODULE.splitlines()
+    seen = {}
+    for r in log["runs"][0]["results"]:
+        (location,) = r["locations"]
+        physical = location["physicalLocation"]
+        assert physical["artifactLocation"]["uri"] == "infra/main.tf"
+        seen[r["ruleId"], physical["region"]["startLine"]] = lines[physical["region"]["startLine"] - 1].strip()
+    assert seen[("shadowed-rule", 28)] == "security_rule {"  # allow-ssh-again, under allow-ssh
+    assert seen[("internet-exposed-port", 16)] == "security_rule {"  # allow-ssh
+    assert seen[("internet-exposed-port", 41)] == 'resource "azurerm_network_security_rule" "telnet" {'
+    assert seen[("unattached-nsg", 11)] == 'resource "azurerm_network_security_group" "web" {'

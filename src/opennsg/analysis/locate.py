@@ -2,7 +2,10 @@
 
 The topology keeps no positions, so the input files are scanned again with a small JSON reader that records the
 line of every object's ``{``. Rules are found by id, else by NSG name and rule name (ARM templates name rules
-``nsg/rule`` or nest them in ``securityRules``), else by rule name alone when only one rule has it.
+``nsg/rule`` or nest them in ``securityRules``), else by rule name alone when only one rule has it. Terraform
+``.tf`` files are scanned for ``azurerm_network_security_group`` resources (and their ``security_rule`` blocks)
+and ``azurerm_network_security_rule`` resources whose ``name`` is a literal: the line is the block's first line
+(rules named by expressions, as in ``dynamic`` blocks, have no line of their own to point at).
 """
 
 from __future__ import annotations
@@ -151,12 +154,42 @@ class Locator:
         locator = cls()
         for file in files:
             try:
-                objects = object_lines(file.read_text(encoding="utf-8"))
+                text = file.read_text(encoding="utf-8")
+                if file.suffix.casefold() == ".tf":
+                    locator._add_terraform(file, text)
+                    continue
+                objects = object_lines(text)
             except (OSError, ValueError, UnicodeDecodeError):
                 continue
             for line, obj, parents in objects:
                 locator._add(file, line, obj, parents)
         return locator
+
+    def _add_terraform(self, file: Path, text: str) -> None:
+        """NSGs and rules of a ``.tf`` file with literal names, at their blocks' first lines."""
+        nsg_names: dict[str, str] = {}  # resource label -> literal name, for network_security_group_name references
+        standalone: list[tuple[int, str, str]] = []  # (line, rule name, NSG name or reference)
+        for block in _tf_blocks(text):
+            if block.kind == "azurerm_network_security_group" and "name" in block.names:
+                nsg = block.names["name"]
+                nsg_names[block.label] = nsg
+                self.nsgs_by_name.setdefault(nsg.casefold(), Location(file, block.line))
+                for line, rule in block.rules:
+                    where = Location(file, line)
+                    self.rules_by_name.setdefault((nsg.casefold(), rule.casefold()), where)
+                    self.rule_names.setdefault(rule.casefold(), []).append(where)
+            elif block.kind == "azurerm_network_security_rule" and "name" in block.names:
+                standalone.append((block.line, block.names["name"], block.names.get("network_security_group_name", "")))
+            elif block.kind == "azurerm_network_security_group":
+                for line, rule in block.rules:
+                    self.rule_names.setdefault(rule.casefold(), []).append(Location(file, line))
+        for line, rule, nsg in standalone:
+            reference = re.fullmatch(r"azurerm_network_security_group\.([\w-]+)(?:\[[^\]]*\])?\.name", nsg)
+            nsg = nsg_names.get(reference.group(1), "") if reference else nsg
+            where = Location(file, line)
+            if nsg:
+                self.rules_by_name.setdefault((nsg.casefold(), rule.casefold()), where)
+            self.rule_names.setdefault(rule.casefold(), []).append(where)
 
     def _add(self, file: Path, line: int, obj: dict[str, Any], parents: tuple[dict[str, Any], ...]) -> None:
         where = Location(file, line)
@@ -195,12 +228,66 @@ class Locator:
         return None
 
 
+@dataclass(slots=True)
+class _TfBlock:
+    kind: str  # the resource type, or "" for a block that is not a resource
+    label: str
+    line: int
+    names: dict[str, str] = field(default_factory=dict)  # literal or reference arguments at the block's own level
+    rules: list[tuple[int, str]] = field(default_factory=list)  # nested security_rule blocks with a literal name
+
+
+_TF_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_TF_RESOURCE = re.compile(r'^\s*resource\s+"([\w-]+)"\s+"([\w-]+)"\s*\{')
+_TF_NESTED_RULE = re.compile(r"^\s*security_rule\s*\{")
+_TF_ARGUMENT = re.compile(r'^\s*(name|network_security_group_name)\s*=\s*(?:"([^"$]*)"|([\w.\[\]"-]+))\s*$')
+
+
+def _tf_blocks(text: str) -> list[_TfBlock]:
+    """Top-level resource blocks of HCL text, with their literal ``name`` arguments and nested ``security_rule``
+    blocks (a line scanner: braces inside strings and comments are not counted)."""
+    out: list[_TfBlock] = []
+    current: _TfBlock | None = None
+    nested: tuple[int, int] | None = None  # (line, depth) of an open security_rule block
+    nested_name: str | None = None
+    depth = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        # Strings masked (same length) so that braces and comment marks inside them are not taken for code.
+        masked = _TF_STRING.sub(lambda m: '"' + "x" * (len(m.group()) - 2) + '"', raw)
+        cut = min((i for i in (masked.find("#"), masked.find("//")) if i >= 0), default=len(raw))
+        line, counted = raw[:cut], masked[:cut]
+        if depth == 0:
+            match = _TF_RESOURCE.match(line)
+            current = _TfBlock(match.group(1), match.group(2), number) if match else None
+        elif current is not None:
+            argument = _TF_ARGUMENT.match(line)
+            if argument is not None:
+                value = argument.group(2) if argument.group(2) is not None else argument.group(3)
+                if nested is not None and depth == nested[1] + 1 and argument.group(1) == "name":
+                    nested_name = argument.group(2)
+                elif nested is None and depth == 1:
+                    current.names[argument.group(1)] = value
+            elif nested is None and depth == 1 and _TF_NESTED_RULE.match(line):
+                nested, nested_name = (number, depth), None
+        depth += counted.count("{") - counted.count("}")
+        if nested is not None and depth <= nested[1]:
+            if current is not None and nested_name:
+                current.rules.append((nested[0], nested_name))
+            nested = None
+        if depth <= 0:
+            depth = 0
+            if current is not None:
+                out.append(current)
+                current = None
+    return out
+
+
 def input_files(paths: Iterable[Path]) -> list[Path]:
-    """The JSON files ``load_paths`` reads from these paths."""
+    """The JSON and Terraform files ``load_paths`` reads from these paths."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.casefold() == ".json"))
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.casefold() in (".json", ".tf")))
         else:
             out.append(path)
     return out
