@@ -511,3 +511,32 @@ def test_internet_reaches_a_backend_only_through_its_load_balancer_rules(world: 
         if lb_rules == (("Tcp", 80, 8080),) and admits:
             assert result.result == "PartiallyReachable"
             assert [b.local_ports for b in result.allowed] == [("8080",)]
+
+
+def test_each_ip_configuration_is_reached_through_its_own_public_ip(world: World) -> None:
+    """Without any NSG, a Basic public IP is open and a Standard one closed (semantics §12.3), per configuration:
+    the Internet reaches the Basic one's address on every port and none of the Standard one's."""
+    from opennsg.model import PublicIpAddress
+
+    world.nic("two", world.subnet("bare", "10.0.3.0/24"), "10.0.3.4", "10.0.3.5")
+    topology = world.topology()
+    nic = next(iter(topology.nics.values()))
+    basic, standard = rid("publicIPAddresses", "basic"), rid("publicIPAddresses", "standard")
+    configs = (
+        replace(nic.ip_configurations[0], public_ip_address=basic),
+        replace(nic.ip_configurations[1], public_ip_address=standard),
+    )
+    topology = topology.with_(
+        nics=[replace(nic, ip_configurations=configs)],
+        public_ips=[
+            PublicIpAddress(basic, "basic", "westus", {}, "52.9.9.9", sku_name="Basic"),
+            PublicIpAddress(standard, "standard", "westus", {}, "52.9.9.10", sku_name="Standard"),
+        ],
+    )
+    cell = Reachability(topology).matrix().cell("Internet", nic.id)
+    assert cell is not None and cell.reachable == "partial"
+    assert {b.local_addresses for b in cell.allowed} == {("10.0.3.4",)}
+    assert cell.summary == "TCP ✓; UDP ✓; ICMP ✓"
+    (result,) = Reachability(topology).intents([Intent("ssh", "Internet", "two", "TCP", ("22",))])
+    assert result.result == "PartiallyReachable"
+    assert [(b.box.local_addresses, b.hop) for b in result.blocked] == [(("10.0.3.5",), "no-route")]
