@@ -42,9 +42,10 @@ from opennsg.model.tags import (
     INTERNET_TAG,
     PLATFORM_TAGS,
     VIRTUAL_NETWORK_TAG,
+    unpublished_service_tag,
 )
 from opennsg.model.topology import Topology
-from opennsg.model.validation import canonical_tag
+from opennsg.model.validation import Code, Message, canonical_tag
 from opennsg.model.values import IPAddress, parse_port_range, parse_prefix, prefix_span
 
 
@@ -138,6 +139,11 @@ class _TagResolver:
                 continue
             found = self.tag(text)
             if found is None:
+                unpublished = unpublished_service_tag(text)
+                if unpublished is not None:
+                    message = Message.SERVICE_TAG_PREFIXES_UNKNOWN.format(rule_id=rule.id or rule.name, tag=unpublished)
+                    self.errors.append(ArmError(Code.SERVICE_TAG_PREFIXES_UNKNOWN, message, rule.id))
+                    continue
                 self.errors.append(
                     ArmError(
                         "SecurityRuleInvalidAddressPrefix",
@@ -204,6 +210,12 @@ class _TagResolver:
                 found = AddressSet.of([network]) if network is not None else None
             else:
                 found = self.tag(text)
+            service_tag = item.address_prefix_type is not AddressPrefixType.IP_PREFIX
+            unpublished = unpublished_service_tag(text) if found is None and service_tag else None
+            if unpublished is not None:
+                message = Message.SERVICE_TAG_PREFIXES_UNKNOWN.format(rule_id=rule.id, tag=unpublished)
+                self.errors.append(ArmError(Code.SERVICE_TAG_PREFIXES_UNKNOWN, message, rule.id))
+                continue
             if found is None:
                 self.errors.append(
                     ArmError(

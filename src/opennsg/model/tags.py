@@ -25,6 +25,12 @@ BUILTIN_TAGS: Mapping[str, str] = MappingProxyType(
         "azure_loadbalancer": AZURE_LOAD_BALANCER_TAG,
     }
 )
+#: Service tags Azure accepts in NSG rules that its "Service Tags – Public" download does not list (Microsoft's
+#: corporate-network tags, used by published templates that deploy), by case-folded name. Rules may name them; their
+#: prefixes are not public, so a verdict at a NIC whose rules name one needs a service tags file that lists it.
+UNPUBLISHED_SERVICE_TAGS: Mapping[str, str] = MappingProxyType(
+    {"corpnetsaw": "CorpNetSaw", "corpnetpublic": "CorpNetPublic"}
+)
 #: The AzurePlatform* tags (semantics §0 "Platform exemption") by case-folded name.
 PLATFORM_TAGS: Mapping[str, str] = MappingProxyType({tag.casefold(): tag for tag in PLATFORM_TAG_PREFIXES})
 
@@ -33,3 +39,8 @@ def builtin_tag(text: str) -> str | None:
     """The canonical name of a built-in or platform tag in any accepted spelling, else None."""
     folded = text.strip().casefold()
     return BUILTIN_TAGS.get(folded) or PLATFORM_TAGS.get(folded)
+
+
+def unpublished_service_tag(text: str) -> str | None:
+    """The canonical name of a service tag Azure accepts but does not publish (``CorpNetSaw``), else None."""
+    return UNPUBLISHED_SERVICE_TAGS.get(text.strip().casefold())

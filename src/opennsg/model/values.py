@@ -1,11 +1,16 @@
-"""Parsing of the string values a rule carries: ports, port ranges, addresses and prefixes."""
+"""Parsing of the string values a rule carries (ports, port ranges, addresses and prefixes), and the deep walk of
+the JSON-like values input readers build (ARM templates, Terraform) to find the placeholders inside them."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
@@ -109,3 +114,32 @@ def parse_address(text: str) -> IPAddress | None:
         return ipaddress.ip_address(text.strip())
     except ValueError:
         return None
+
+
+def first_instance(value: Any, kind: type[T]) -> T | None:
+    """The first ``kind`` anywhere inside ``value``, depth first in written order through lists, tuples and mappings'
+    values (a placeholder such as ``reference()``'s, or an unknown Terraform value), or None. Iterative, so a value
+    nested as deep as a reader allows is walked without recursion."""
+    if isinstance(value, kind):
+        return value
+    pending: list[Iterator[Any]] = [iter(_members(value))]
+    while pending:
+        item = next(pending[-1], _END)
+        if item is _END:
+            pending.pop()
+        elif isinstance(item, kind):
+            return item
+        elif isinstance(item, list | tuple | Mapping):
+            pending.append(iter(_members(item)))
+    return None
+
+
+_END = object()
+
+
+def _members(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return value.values()
+    if isinstance(value, list | tuple):
+        return value
+    return ()

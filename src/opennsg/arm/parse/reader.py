@@ -121,8 +121,8 @@ class Reader:
                     message = Message.SDK_SPELLING.format(name=name, camel=_camel(name), path=shown)
                     self.add(Code.INVALID_REQUEST_FORMAT, message, f"{where}{name}")
 
-    def add(self, code: str, message: str, path: str) -> None:
-        self.problems.append(ArmError(code, message, f"{self.where}{path.rstrip('.')}"))
+    def add(self, code: str, message: str, path: str, hint: str | None = None) -> None:
+        self.problems.append(ArmError(code, message, f"{self.where}{path.rstrip('.')}", hint))
 
     def invalid(self, name: str, path: str, expected: str, value: Any) -> None:
         self.add(
@@ -142,19 +142,20 @@ class Reader:
             if required:
                 self.missing(name, f"{path}{name}")
             return None
-        if not isinstance(value, str):
+        bound = bound_text(value)
+        if bound is None:
             self.invalid(name, f"{path}{name}", "a string", value)
-            return None
-        return value
+        return bound
 
     def texts(self, obj: Mapping[str, Any], name: str, path: str) -> tuple[str, ...]:
         value = self.get(obj, name)
         if value is None:
             return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        bound = [bound_text(v) for v in value] if isinstance(value, list) else [None]
+        if any(b is None for b in bound):
             self.invalid(name, f"{path}{name}", "an array of strings", value)
             return ()
-        return tuple(value)
+        return tuple(b for b in bound if b is not None)
 
     def enum(
         self,
@@ -312,6 +313,19 @@ class Reader:
             self.invalid("sku", f"{path}sku", "an object", sku)
             return None, None
         return self.text(sku, "name", f"{path}sku."), self.text(sku, "tier", f"{path}sku.")
+
+
+def bound_text(value: Any) -> str | None:
+    """A JSON scalar read for a string property as Azure's resource providers read it: their Json.NET binding takes
+    any primitive token for a string, numbers as written and booleans as ``true``/``false`` (a published template
+    gives ``destinationPortRange: 8540`` and deploys). Objects, arrays and null are not strings: None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return None
 
 
 def _camel(name: str) -> str:

@@ -157,7 +157,7 @@ def expand(
         key = (error.code, error.message, _COPY_SUFFIX.sub("", error.path))
         if key not in reported:  # one root cause, once (not once per copy iteration)
             reported.add(key)
-            reader.add(error.code, error.message, error.path)
+            reader.add(error.code, error.message, error.path, error.hint)
 
     scope = (context or DeploymentContext()).for_template(template)
     if scope.deployed_at is None:  # utcNow(): one time for the whole deployment, as in Azure

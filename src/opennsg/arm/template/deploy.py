@@ -445,10 +445,30 @@ class TemplateDeployment:
         folder = f" under {base}" if base is not None else ""
         self.notes.append(
             f"The nested deployment '{declared.short_name}' links {what}, which is not on disk{folder}: its "
-            "resources are left out and its outputs are known only at deployment (download it beside the "
-            "template, in the folders of its URI path, to include it)."
+            "resources are left out and its outputs are known only at deployment ("
+            + (self._staged_at(uri) or "download it beside the template, in the folders of its URI path, to include it")
+            + ")."
         )
         return None, None, None, ""
+
+    def _staged_at(self, uri: Any) -> str | None:
+        """Where to put a linked template staged at ``_artifactsLocation`` (the quickstart convention): its path
+        under that location, in this template's folder; None when the link is not under it."""
+        declared = lookup(self.template, "parameters")
+        if not isinstance(uri, str) or not isinstance(declared, Mapping) or not has_key(declared, "_artifactsLocation"):
+            return None
+        try:
+            location = self.scope.parameter("_artifactsLocation")
+        except TemplateError:
+            return None
+        if not isinstance(location, str) or not location or not uri.startswith(location.rstrip("/")):
+            return None
+        relative = urlsplit(uri).path[len(urlsplit(location).path.rstrip("/")) :].lstrip("/")
+        return (
+            f"the template stages its linked templates at _artifactsLocation ('{location}'; any "
+            "_artifactsLocationSasToken is ignored): put this one in the template's folder as "
+            f"'{relative}' to include it"
+        )
 
     def _local_file(self, relative: Any, uri: Any) -> Path | None:
         """A linked template on disk: ``relativePath`` beside this template, or the file a ``uri`` ends with

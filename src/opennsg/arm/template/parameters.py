@@ -138,6 +138,21 @@ def no_value_message(names: list[str]) -> str:
     )
 
 
+def _staging_hint(name: str, spec: Mapping[str, Any], error: TemplateError) -> str | None:
+    """For the quickstart pattern ``_artifactsLocation`` defaulting to ``[deployment().properties.templateLink.uri]``:
+    Azure gives ``templateLink`` only to a template deployed from a URI, so deployed from a file the parameter needs a
+    value, and OpenNSG reads the linked templates from this template's folder."""
+    default = lookup(spec, "defaultValue")
+    if not (isinstance(default, str) and "templatelink" in default.casefold() and "templateLink" in error.message):
+        return None
+    return (
+        f"Azure sets deployment().properties.templateLink only for a template deployed from a URI (--template-uri); "
+        f"deployed from a file, '{name}' needs a value: --parameter {name}=https://<where the files are staged>/ "
+        f"(any base URI works for OpenNSG: it reads each linked template from this template's folder, at the path "
+        f"the link adds to that URI, e.g. nested/vnet.json)."
+    )
+
+
 class ParameterResolver:
     """Resolves every declared parameter once: given value, else default (evaluated on demand), else missing."""
 
@@ -205,7 +220,8 @@ class ParameterResolver:
             raise
         except TemplateError as exc:
             self.failed.add(key)
-            self.report(exc if exc.path else TemplateError(exc.message, where, exc.code))
+            hint = exc.hint or _staging_hint(declared_name, spec, exc)
+            self.report(TemplateError(exc.message, exc.path or where, exc.code, hint))
             raise Suppressed() from None
         finally:
             self.active.discard(key)

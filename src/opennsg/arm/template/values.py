@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opennsg.model.values import first_instance
+
 INVALID_TEMPLATE = "InvalidTemplate"
 UNKNOWABLE_VALUE = "DeploymentTimeValueNeeded"
 
@@ -13,11 +15,12 @@ UNKNOWABLE_VALUE = "DeploymentTimeValueNeeded"
 class TemplateError(Exception):
     """One problem of a template: ARM's code, a message saying what to do, the JSON path (filled in by callers)."""
 
-    def __init__(self, message: str, path: str = "", code: str = INVALID_TEMPLATE) -> None:
+    def __init__(self, message: str, path: str = "", code: str = INVALID_TEMPLATE, hint: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.path = path
+        self.hint = hint  #: what the user can do, beside ARM's own message
 
 
 class Suppressed(TemplateError):
@@ -104,19 +107,7 @@ def is_int(value: Any) -> bool:
 
 def first_unknown(value: Any) -> Unknown | None:
     """The first placeholder anywhere inside ``value`` (deep), or None."""
-    if isinstance(value, Unknown):
-        return value
-    if isinstance(value, list):
-        for item in value:
-            found = first_unknown(item)
-            if found is not None:
-                return found
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            found = first_unknown(item)
-            if found is not None:
-                return found
-    return None
+    return first_instance(value, Unknown)
 
 
 def unknown_paths(value: Any, path: str, out: dict[str, Unknown]) -> None:

@@ -24,6 +24,8 @@ class Code:
     INVALID_PORT_RANGE = "SecurityRuleInvalidPortRange"
     INVALID_PORT_RANGES = "SecurityRuleParameterContainsInvalidPortRanges"
     INVALID_ADDRESS_PREFIX = "SecurityRuleInvalidAddressPrefix"
+    #: OpenNSG's own: a rule names a service tag Azure accepts but does not publish, and a verdict needs its prefixes.
+    SERVICE_TAG_PREFIXES_UNKNOWN = "ServiceTagPrefixesUnknown"
     UNSUPPORTED_VALUE = "SecurityRuleParameterContainsUnsupportedValue"
     MIXED_FAMILIES = "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies"
     ASGS_PER_RULE_FIELD = "NumberOfApplicationSecurityGroupsReferencedInSecurityRuleLimitReached"
@@ -177,6 +179,11 @@ class Message:
         "'*' may only be used alone, in {singular}. Value provided: {value}."
     )
     INVALID_ADDRESS_PREFIX = "Security rule {rule_id} has invalid Address prefix. Value provided: {value}"
+    SERVICE_TAG_PREFIXES_UNKNOWN = (
+        "Security rule {rule_id} names the service tag '{tag}', which Azure accepts but does not publish in its "
+        "Service Tags - Public file: its prefixes are unknown, so no verdict can be computed where this rule applies. "
+        "Give a service tags file that lists '{tag}' with --service-tags FILE."
+    )
     UNSUPPORTED_VALUE = (
         "Security rule parameter {parameter} for rule with Id {rule_id} cannot specify existing VIRTUALNETWORK, "
         "INTERNET, AZURELOADBALANCER, '*' or system tags. Unsupported value used: {value}."

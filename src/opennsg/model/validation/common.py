@@ -17,7 +17,7 @@ from opennsg.model.policy import (
     TAG_NAME_RESERVED_CHARACTERS,
 )
 from opennsg.model.servicetags import ServiceTags
-from opennsg.model.tags import builtin_tag
+from opennsg.model.tags import builtin_tag, unpublished_service_tag
 from opennsg.model.validation.codes import Code, Message
 
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -26,12 +26,13 @@ TAG_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*$")
 
 
 def canonical_tag(text: str, service_tags: ServiceTags | None) -> str | None:
-    """The canonical name of a tag usable in an NSG rule (built-in, classic spelling or NSG-enabled), else None."""
+    """The canonical name of a tag usable in an NSG rule (built-in, classic spelling, NSG-enabled in the service tags
+    file, or one Azure accepts without publishing it), else None."""
     builtin = builtin_tag(text)
     if builtin is not None:
         return builtin
     tag = service_tags.nsg_tag(text.strip().casefold()) if service_tags is not None else None
-    return tag.name if tag is not None else None
+    return tag.name if tag is not None else unpublished_service_tag(text)
 
 
 def is_known_tag(text: str, service_tags: ServiceTags | None) -> bool:
