@@ -298,7 +298,7 @@ def test_invalid_enum_values_and_types() -> None:
     doc = wrapped_nsg()
     rule_id = doc["properties"]["securityRules"][0]["id"]
     doc["properties"]["securityRules"][0]["properties"].update(
-        {"protocol": "Gre", "access": "Permit", "direction": "Sideways", "priority": "100"}
+        {"protocol": "Gre", "access": "Permit", "direction": "Sideways", "priority": "one hundred"}
     )
     found = errors_of(load_documents, [("f.json", doc)])
     assert found == [
@@ -322,7 +322,7 @@ def test_invalid_enum_values_and_types() -> None:
         (
             "InvalidRequestFormat",
             "Property 'priority' must be an integer. Path properties.securityRules[0].properties.priority. "
-            "Value provided: 100.",
+            "Value provided: one hundred.",
             "f.json: properties.securityRules[0].properties.priority",
         ),
     ]

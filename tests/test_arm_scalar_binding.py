@@ -1,6 +1,6 @@
-"""JSON scalars given for string properties, read as Azure's resource providers bind them (Json.NET: any primitive
-token is a string, numbers as written): the same answer from a template, a plain ARM import and an API PUT.
-Objects and arrays where a string belongs stay refused, alike on every path."""
+"""JSON scalars read as Azure's resource providers bind them (Json.NET): any primitive token for a string (numbers as
+written), a string of an integer for an integer, ``"true"``/``"false"`` for a boolean; the same answer from a
+template, a plain ARM import and an API PUT. Objects and arrays where a scalar belongs stay refused, alike."""
 
 from __future__ import annotations
 
@@ -103,3 +103,26 @@ def test_an_object_or_array_for_a_string_is_refused_alike(wrong: Any, tmp_path: 
     served = {error["code"], *(d["code"] for d in error.get("details", ()))}
     assert {code for code, _ in loaded} == served == {"InvalidRequestFormat"}
     assert any("destinationPortRange" in message and "must be a string" in message for _, message in loaded)
+
+
+def test_a_string_of_an_integer_for_an_integer(tmp_path: Path, service: TestClient) -> None:
+    """Published templates that deploy give ``"intervalInSeconds": "5"`` and ``"priority": "100"``-style strings."""
+    nsg = load_nsg(tmp_path, nsg_body(rule(priority="100")))
+    assert nsg.security_rules[0].priority == 100
+    answer = service.put(f"{rid('networkSecurityGroups', 'textual')}?{API}", json=nsg_body(rule(priority=" 120 ")))
+    assert answer.status_code in (200, 201), answer.text
+    assert answer.json()["properties"]["securityRules"][0]["properties"]["priority"] == 120
+
+
+def test_a_string_boolean_for_a_boolean(tmp_path: Path) -> None:
+    body = nsg_body(rule())
+    body["properties"]["flushConnection"] = "True"
+    assert load_nsg(tmp_path, body).flush_connection is True
+
+
+@pytest.mark.parametrize("wrong", ["one hundred", "1.5", True, 1.5, [100]], ids=["words", "fraction-text", "bool",
+                                                                             "fraction", "array"])  # fmt: skip
+def test_what_json_net_does_not_read_as_an_integer_is_refused(wrong: Any, tmp_path: Path) -> None:
+    with pytest.raises(OpenNsgError) as raised:
+        load_nsg(tmp_path, nsg_body(rule(priority=wrong)))
+    assert any("'priority' must be an integer" in e.message for e in raised.value.errors)

@@ -3,6 +3,7 @@ problem (never only the first), the one child-collection iterator and the tracke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -204,20 +205,21 @@ class Reader:
         value = self.get(obj, name)
         if value is None:
             return default
-        if not isinstance(value, bool):
+        bound = bound_flag(value)
+        if bound is None:
             self.invalid(name, f"{path}{name}", "true or false", value)
             return default
-        return value
+        return bound
 
     def optional_flag(self, obj: Mapping[str, Any], name: str, path: str) -> bool | None:
         """A boolean whose absence means something of its own (``defaultOutboundAccess``, say)."""
         value = self.get(obj, name)
         if value is None:
             return None
-        if not isinstance(value, bool):
+        bound = bound_flag(value)
+        if bound is None:
             self.invalid(name, f"{path}{name}", "true or false", value)
-            return None
-        return value
+        return bound
 
     def integer(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> int | None:
         value = self.get(obj, name)
@@ -225,10 +227,10 @@ class Reader:
             if required:
                 self.missing(name, f"{path}{name}")
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
+        bound = bound_integer(value)
+        if bound is None:
             self.invalid(name, f"{path}{name}", "an integer", value)
-            return None
-        return value
+        return bound
 
     def reference(self, obj: Mapping[str, Any], name: str, path: str) -> str | None:
         """A ``{"id": ...}`` sub-resource reference."""
@@ -315,6 +317,10 @@ class Reader:
         return self.text(sku, "name", f"{path}sku."), self.text(sku, "tier", f"{path}sku.")
 
 
+#: What Json.NET's ``int.TryParse`` (``NumberStyles.Integer``) takes from a string: optional blanks and sign, digits.
+_INTEGER_TEXT = re.compile(r"^[\t\n\x0b\x0c\r ]*[+-]?[0-9]+[\t\n\x0b\x0c\r ]*$", re.ASCII)
+
+
 def bound_text(value: Any) -> str | None:
     """A JSON scalar read for a string property as Azure's resource providers read it: their Json.NET binding takes
     any primitive token for a string, numbers as written and booleans as ``true``/``false`` (a published template
@@ -325,6 +331,28 @@ def bound_text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    return None
+
+
+def bound_integer(value: Any) -> int | None:
+    """A JSON value read for an integer property as Json.NET binds it: an integer, or a string of one (published
+    templates that deploy give ``"intervalInSeconds": "5"``). Booleans, fractions, objects and arrays: None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INTEGER_TEXT.match(value):
+        return int(value)
+    return None
+
+
+def bound_flag(value: Any) -> bool | None:
+    """A JSON value read for a boolean property as Json.NET binds it: a boolean, or the string ``true``/``false`` in
+    any case (``bool.TryParse``, blanks around allowed). Anything else: None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().casefold())
     return None
 
 
