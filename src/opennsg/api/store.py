@@ -45,6 +45,8 @@ T = TypeVar("T")
 OPERATION_RETENTION = timedelta(hours=1)
 OPERATION_PURGE_INTERVAL = timedelta(minutes=1)
 MAX_BATCH = 64  # writes committed together at most (group commit)
+#: Operations this process recorded that it answers from memory (status and result reads skip the database).
+RECENT_OPERATIONS = 4096
 
 
 # Statements built once (SQLAlchemy then reuses their compiled form): the write path runs them on every write.
@@ -223,7 +225,16 @@ def kind_of(resource: Resource) -> ModelKind:
     return kind
 
 
-_Queued = tuple[Callable[[Snapshot], Change[Any]], str, "Future[Any]"]
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """A completed action's result to keep as an operation record (queued like a write, committed with the batch)."""
+
+    value: Any
+
+
+_Queued = tuple[Callable[[Snapshot], Change[Any]] | _Result, str, "Future[Any]"]
+#: An operation record kept in memory: (subscription, casefolded), status, result, created.
+_Operation = tuple[str, str, Any, datetime]
 
 
 class Store:
@@ -242,6 +253,7 @@ class Store:
         self._next_purge = datetime.now(UTC)
         # Writes are serialised anyway: one writer thread takes them from a queue, without lock contention.
         self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
+        self._recent: dict[str, _Operation] = {}  # written by the writer thread only, in commit order
         threading.Thread(target=self._writer, name="opennsg-writer", daemon=True).start()
         db.migrate(engine)
         with engine.begin() as connection:
@@ -295,6 +307,11 @@ class Store:
                 written: dict[str, Row | None] = {}  # key -> the row at the end of the batch (None: deleted)
                 operations: list[dict[str, Any]] = []
                 for plan, subscription, done in batch:
+                    if isinstance(plan, _Result):
+                        operation = self._operation(connection, subscription, plan.value)
+                        operations.append(operation)
+                        outcomes.append((done, operation["id"], None))
+                        continue
                     try:
                         change = plan(current)
                     except Exception as refused:  # the plan's own verdict (ApiError, OpenNsgError): only it fails
@@ -317,6 +334,7 @@ class Store:
                     done.set_exception(failure)
             return
         self.snapshot = current
+        self._remember(operations)
         for done, result, refusal in outcomes:
             if refusal is not None:
                 done.set_exception(refusal)
@@ -380,12 +398,39 @@ class Store:
             "created": now,
         }
 
+    def _remember(self, operations: list[dict[str, Any]]) -> None:
+        for operation in operations:
+            self._recent[operation["id"]] = (
+                operation["subscription"],
+                operation["status"],
+                operation["result"],
+                operation["created"],
+            )
+        while len(self._recent) > RECENT_OPERATIONS:
+            del self._recent[next(iter(self._recent))]
+
+    async def record(self, subscription: str, result: Any) -> str:
+        """Keep the result of a completed action (IP flow verify, ...) for its operation-result URL; the record is
+        committed with the writer's next batch (the id is returned once it is durable)."""
+        done: Future[str] = Future()
+        self._queue.put((_Result(result), subscription, done))
+        return await asyncio.wrap_future(done)
+
     def record_result(self, subscription: str, result: Any) -> str:
-        """Keep the result of a completed action (IP flow verify, ...) for its operation-result URL."""
-        with self.engine.begin() as connection:
-            operation = self._operation(connection, subscription, result)
-            connection.execute(_INSERT_OPERATION, operation)
-        return str(operation["id"])
+        """``record`` for callers outside the event loop (it waits for the commit)."""
+        done: Future[str] = Future()
+        self._queue.put((_Result(result), subscription, done))
+        return done.result()
+
+    def recent_operation(self, subscription: str, operation: str) -> tuple[str, Any] | None:
+        """(status, result) of an operation this process recorded and still keeps in memory, else None (ask
+        ``operation``, which reads the database)."""
+        found = self._recent.get(operation)
+        if found is None or found[0] != subscription.casefold():
+            return None
+        if found[3] < datetime.now(UTC) - self.operation_retention:
+            return None
+        return found[1], found[2]
 
     def operation(self, subscription: str, operation: str) -> tuple[str, Any] | None:
         """(status, result) of an operation of this subscription, or None when unknown."""

@@ -185,11 +185,8 @@ class Diagnostics:
         action.authorize()
         snapshot = self.store.snapshot
 
-        def work() -> tuple[dict[str, Any], str]:
-            result = compute(snapshot, body)
-            return result, self.store.record_result(subscription, result)
-
-        _, operation = await run_in_threadpool(work)
+        result = await run_in_threadpool(compute, snapshot, body)
+        operation = await self.store.record(subscription, result)
         return Response(status_code=202, headers=lro_headers(request, subscription, location, operation, True))
 
     def _watcher_action(
@@ -292,7 +289,9 @@ class Diagnostics:
         @self.router.get(f"{LOCATION}/operations/{{operationId}}", tags=tags, operation_id="Operations_GetStatus")
         async def status(subscriptionId: str, location: str, operationId: str) -> Response:
             check_subscription(subscriptionId)
-            found = await run_in_threadpool(self.store.operation, subscriptionId, operationId)
+            found = self.store.recent_operation(subscriptionId, operationId) or await run_in_threadpool(
+                self.store.operation, subscriptionId, operationId
+            )
             if found is None:
                 raise ApiError(404, Code.OPERATION_NOT_FOUND, f"The operation '{operationId}' could not be found.")
             return json_response({"status": found[0]})
@@ -300,7 +299,9 @@ class Diagnostics:
         @self.router.get(f"{LOCATION}/operationResults/{{operationId}}", tags=tags, operation_id="Operations_GetResult")
         async def result(subscriptionId: str, location: str, operationId: str) -> Response:
             check_subscription(subscriptionId)
-            found = await run_in_threadpool(self.store.operation, subscriptionId, operationId)
+            found = self.store.recent_operation(subscriptionId, operationId) or await run_in_threadpool(
+                self.store.operation, subscriptionId, operationId
+            )
             if found is None:
                 raise ApiError(404, Code.OPERATION_NOT_FOUND, f"The operation '{operationId}' could not be found.")
             if found[1] is None:
