@@ -1,4 +1,4 @@
-"""Flow log parse and replay rates (flow tuples per second), DuckDB path and optionally Spark local mode.
+"""Flow log parse and replay rates (flow tuples per second), the local replay and optionally Spark local mode.
 
     python bench/flowlogs_bench.py [--tuples 1000000] [--nics 8] [--rules 100] [--repeat 3] [--spark] [--json]
 

@@ -14,7 +14,7 @@ from tests.test_dataplane import ALLOW_HTTP, CLIENT, DENY_OUT, handshake, world
 
 from opennsg.dataplane.clock import ManualClock
 from opennsg.dataplane.network import Network
-from opennsg.flowlogs import reader as reader_module
+from opennsg.flowlogs import records as records_module
 from opennsg.flowlogs.formats import FlowState, FlowTuple, LogFormat, format_time, parse_time
 from opennsg.flowlogs.reader import FlowLogReader
 from opennsg.flowlogs.replay import replay
@@ -278,7 +278,7 @@ def test_file_cut_between_records_and_not_a_flow_log(tmp_path: Path) -> None:
 def test_small_chunks_give_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     logs = sorted(DATA.glob("*.json"))
     expected = FlowLogReader(logs).read_all().sort_by("time").to_pylist()
-    monkeypatch.setattr(reader_module, "_CHUNK", 37)
+    monkeypatch.setattr(records_module, "_CHUNK", 37)
     reader = FlowLogReader(logs)
     assert reader.read_all().sort_by("time").to_pylist() == expected
 
