@@ -1,4 +1,5 @@
-"""What users feel, end to end, each as a whole process: ``python bench/e2e.py [--flows N] [--tuples N] [--check]``.
+"""What users feel, end to end, each as a whole process: ``python bench/e2e.py [--flows N] [--tuples N] [--check]
+[--python VENV/bin/python]`` (the measured processes run that interpreter: e.g. a default install's).
 
 1. ``opennsg verify NET --flows IN --output out.parquet``: Azure's limit of 1,000 rules per NSG on the subnet and on
    the NIC (``workloads.workload(500)``, a 10,240-prefix service tag), N flows (default 2 M) with string fields as
@@ -41,7 +42,7 @@ from workloads import NIC_V4, NIC_V6, to_flows, workload, zipf_trace
 
 from opennsg.arm.export import export_topology
 from opennsg.engine import Engine
-from opennsg.engine.compiled import FlowColumns, get_compiled, numba_available
+from opennsg.engine.compiled import FlowColumns, get_compiled
 from opennsg.engine.evaluate import decide
 
 SEED = 20261125
@@ -72,8 +73,18 @@ class Run:
     stdout: str
 
 
+#: The interpreter the measured processes run (``--python``: e.g. a default install's venv, without numba or pandas).
+PYTHON = sys.executable
+
+
 def opennsg(*args: str) -> list[str]:
-    return [sys.executable, "-m", "opennsg", *args]
+    return [PYTHON, "-m", "opennsg", *args]
+
+
+def installed(module: str) -> bool:
+    """Whether the measured interpreter can import ``module`` (what the install under test holds)."""
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([PYTHON, "-c", probe], check=False).returncode == 0
 
 
 def measured(args: list[str], cwd: Path | None = None) -> Run:
@@ -168,7 +179,8 @@ def bench_flows(tmp: Path, n: int) -> dict[str, Any]:
     naive = len(sample) / (time.process_time() - started)
 
     out: dict[str, Any] = {"flows": n, "distinct_in_first_200k": distinct, "kernel_flows_s": kernel,
-                           "naive_flows_s": naive, "numba": numba_available()}  # fmt: skip
+                           "naive_flows_s": naive, "numba": installed("numba"), "pandas": installed("pandas"),
+                           "python": PYTHON}  # fmt: skip
     reference: bytes | None = None
     for kind, path in files.items():
         target = tmp / f"verdicts-{kind}.parquet"
@@ -247,8 +259,8 @@ def bench_cold(tmp: Path) -> dict[str, Any]:
     def best(args: list[str]) -> Run:
         return min((measured(args, cwd=tmp) for _ in range(3)), key=lambda r: r.wall)
 
-    python = best([sys.executable, "-c", "pass"])
-    imports = best([sys.executable, "-c", "import numpy, pyarrow"])
+    python = best([PYTHON, "-c", "pass"])
+    imports = best([PYTHON, "-c", "import numpy, pyarrow"])
     one = best(opennsg("verify", str(EXAMPLE), "--nic", "VM1", "--direction", "Inbound", "--protocol", "TCP",
                        "--local", "10.0.1.4:22", "--remote", "52.10.20.30:50000"))  # fmt: skip
     out: dict[str, Any] = {"python_s": python.wall, "numpy_pyarrow_s": imports.wall, "verify_one_s": one.wall,
@@ -274,7 +286,8 @@ def report(results: dict[str, Any]) -> list[str]:
     """Print the figures with their baselines and goals; return the goals missed."""
     f = results["flows"]
     print(f"verify --flows: {f['flows']:,} flows (distinct among the first 200k: {f['distinct_in_first_200k']:,}), "
-          f"1,000 rules per NSG on subnet and NIC, numba: {f['numba']}")  # fmt: skip
+          f"1,000 rules per NSG on subnet and NIC; measured install ({f['python']}): numba {f['numba']}, "
+          f"pandas {f['pandas']}")  # fmt: skip
     print(f"  baselines in this process, per CPU-second: kernel alone {f['kernel_flows_s'] / 1e6:.2f} M flows, "
           f"naive scan {f['naive_flows_s']:,.0f} flows")  # fmt: skip
     for kind in ("parquet", "csv", "jsonl"):
@@ -319,7 +332,10 @@ def main() -> None:
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter of the measured processes")
     args = parser.parse_args()
+    global PYTHON
+    PYTHON = args.python
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
         results: dict[str, Any] = {"flows": bench_flows(tmp, args.flows), "flowlogs": bench_flowlogs(tmp, args.tuples)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,3 +39,21 @@ def test_chart_minutes_have_zeros_where_nothing_was_logged() -> None:
     assert allowed == [5, 0, 0, 2]
     assert denied == [1, 0, 0, 0]
     assert per_minute(()) == ([], [], [])
+
+
+def test_pyarrow_without_pandas_keeps_pandas_out_until_asked_for() -> None:
+    """The batch commands' pyarrow never imports pandas (installed with the spark extra); a later explicit
+    conversion still can. A fresh interpreter: this one may have imported pandas already."""
+    pytest.importorskip("pandas")
+    script = (
+        "import sys\n"
+        "from opennsg.extras import pyarrow_without_pandas\n"
+        "pyarrow_without_pandas()\n"
+        "import pyarrow as pa\n"
+        "table = pa.table({'a': pa.array(['x', None])})\n"
+        "assert 'pandas' not in sys.modules, 'pyarrow imported pandas'\n"
+        "assert not any(finder.__class__.__name__ == '_RefusePandas' for finder in sys.meta_path)\n"
+        "assert table.to_pandas()['a'].tolist()[0] == 'x' and 'pandas' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr

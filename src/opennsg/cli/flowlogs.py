@@ -136,6 +136,10 @@ def replay(
     if engine == "duckdb":
         stderr.print("[yellow]--engine duckdb is deprecated (it never used DuckDB): it means --engine local[/]")
     chosen: Literal["local", "spark"] = "spark" if engine == "spark" else "local"
+    if chosen == "local":
+        from opennsg.extras import pyarrow_without_pandas
+
+        pyarrow_without_pandas()
     with bad_input_exits(json):
         selected = FlowFilter.parse(criteria) if criteria is not None else None
         topology = inputs.load(config)

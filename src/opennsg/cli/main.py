@@ -223,8 +223,10 @@ def _verify_flows(
     """``--flows``: verdicts in input order; stdout carries only the verdict lines unless ``--output`` is given."""
     from opennsg.batch import verify_flows_file
     from opennsg.batch.parse import FlowsFileError
+    from opennsg.extras import pyarrow_without_pandas
     from opennsg.model.files import InputError
 
+    pyarrow_without_pandas()
     try:
         summary = verify_flows_file(topology, flows, output, progress=output is not None, spark_master=spark_master)
     except InputError as exc:

@@ -22,7 +22,7 @@ from opennsg.flowlogs.schema import SCHEMA, Problem, ReadStats
 from opennsg.flowlogs.tuples import Bucket, Group, parse_bucket
 from opennsg.model.files import files_under
 
-_BATCH_TUPLES = 1 << 18  # small enough that parsing buckets overlaps decoding the next records
+_BATCH_TUPLES = 1 << 16  # small enough that parsing buckets overlaps decoding the next records, and memory stays low
 _PARSERS = 2  # buckets parsed at once (the measured machine has 2 cores)
 
 
