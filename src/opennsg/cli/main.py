@@ -226,7 +226,8 @@ def _verify_flows(
     from opennsg.extras import pyarrow_without_pandas
     from opennsg.model.files import InputError
 
-    pyarrow_without_pandas()
+    if spark_master is None:  # Spark's driver converts through pandas
+        pyarrow_without_pandas()
     try:
         summary = verify_flows_file(topology, flows, output, progress=output is not None, spark_master=spark_master)
     except InputError as exc:
