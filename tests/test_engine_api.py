@@ -413,3 +413,31 @@ def test_verify_switches_to_the_compiled_classifier_without_changing_a_verdict()
         exact = decide(policy, flow)
         assert engine.verify("vm-db1", flow) == exact
         assert engine.verify("vm-db1", flow, trace=False) == dataclasses.replace(exact, trace=())
+
+
+def test_engine_serves_the_data_plane_and_bulk_classifiers() -> None:
+    """``decide`` is verify's scan without its checks; ``compile`` classifies columns with the same verdicts (the
+    data plane's, replay's and Spark's interface; ``public_ip_admits`` is covered by the data plane's tests)."""
+    import dataclasses
+
+    from opennsg.engine.compiled import FlowColumns
+
+    engine, ids = three_tier()
+    flows = [
+        Flow.make(direction, protocol, WEB, port, remote, 50000)
+        for direction in ("Inbound", "Outbound")
+        for protocol in ("TCP", "UDP")
+        for port in (22, 443, 3389, 8080)
+        for remote in (APP, "10.0.0.9", "20.60.1.1", "52.10.20.30")
+    ]
+    compiled = engine.compile("web")
+    assert compiled is not engine.compile(ids["web"])  # built anew: bulk callers decide what to keep
+    batch = compiled.classify(FlowColumns.from_flows(flows), backend="numpy")
+    for position, flow in enumerate(flows):
+        exact = engine.verify("web", flow)
+        assert engine.decide("web", flow) == exact
+        assert dataclasses.replace(compiled.results[int(batch.result[position])], trace=()) == dataclasses.replace(
+            exact, trace=()
+        )
+        assert bool(batch.allow[position]) is exact.allowed
+    assert {bool(a) for a in batch.allow} == {True, False}

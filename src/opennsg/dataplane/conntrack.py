@@ -13,8 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from opennsg.engine.flow import Flow
-from opennsg.engine.ir import Verdict
+from opennsg.engine import Flow, Verdict
 from opennsg.flowlogs.formats import CONTINUATION_INTERVAL_SECONDS, FlowState
 from opennsg.model.enums import IANA_TCP, Direction
 from opennsg.model.values import parse_address

@@ -16,10 +16,7 @@ from datetime import datetime, timedelta
 
 from opennsg.dataplane.clock import Clock
 from opennsg.dataplane.conntrack import ConnectionTable, Decide, FlowEvent, Outcome, TcpFlag, flow_key
-from opennsg.engine.egress import public_ip_admits
-from opennsg.engine.evaluate import decide
-from opennsg.engine.ir import NicPolicy, Verdict
-from opennsg.engine.resolve import asg_addresses, resolve_policy
+from opennsg.engine import Engine, NicPolicy, Verdict
 from opennsg.flowlogs.formats import FlowState, FlowTuple
 from opennsg.flowlogs.writer import FlowLogEntry, FlowLogResources, FlowLogWriter, VnetFlowLog
 from opennsg.model.enums import IANA_TCP, Direction
@@ -148,8 +145,7 @@ class Network:
     def _install(self, topology: Topology) -> None:
         self.topology = topology
         self._flow_log_resources = FlowLogResources.of(topology) if self.flow_logs is not None else None
-        self._policies: dict[str, NicPolicy] = {}
-        self._asgs = asg_addresses(topology)
+        self.engine = Engine(topology)
         self._by_private: dict[str, tuple[NetworkInterface, str]] = {}
         self._by_public: dict[str, tuple[NetworkInterface, str, str]] = {}  # address -> (NIC, private IP, PIP id)
         for nic in topology.nics.values():
@@ -197,10 +193,9 @@ class Network:
                 del self._tables[key]  # the NIC is gone, and its flows with it
                 continue
             table.idle_timeout = self.idle_timeout(nic)  # the VNet's flowTimeoutInMinutes may have changed
-            policy = self.policy(nic)
-            if not _flush_triggered(old[key], policy):
+            if not _flush_triggered(old[key], self.policy(nic)):
                 continue
-            events = table.reevaluate(now, _decider(policy))
+            events = table.reevaluate(now, self._decider(nic))
             self._log_events(nic, events)
             dropped.extend(e for e in events if e.state is FlowState.END)
         return dropped
@@ -208,11 +203,12 @@ class Network:
     # --- lookups -------------------------------------------------------------------------------
 
     def policy(self, nic: NetworkInterface) -> NicPolicy:
-        cached = self._policies.get(nic.key)
-        if cached is None:
-            cached = resolve_policy(self.topology, nic, self._asgs)
-            self._policies[nic.key] = cached
-        return cached
+        """The NIC's resolved NSG chain under the current configuration."""
+        return self.engine.policy(nic)
+
+    def _decider(self, nic: NetworkInterface) -> Decide:
+        engine = self.engine
+        return lambda flow: engine.decide(nic, flow)
 
     def _policy_or_none(self, key: str) -> NicPolicy | None:
         nic = self.topology.nics.get(key)
@@ -284,7 +280,7 @@ class Network:
         public = self._by_public.get(dst[0])
         if public is not None:
             nic, address, public_ip_id = public
-            if not public_ip_admits(self.topology, nic, public_ip_id):
+            if not self.engine.public_ip_admits(nic, public_ip_id):
                 return _Route(None, dst, None, unreachable=True, reason=_CLOSED_PUBLIC_IP.format(address=dst[0]))
             return _Route(nic, (address, dst[1]), dst)
         frontends = self._frontends.get(dst[0], [])
@@ -318,10 +314,9 @@ class Network:
     def _leg(
         self, nic: NetworkInterface, direction: Direction, packet: Packet, src: Endpoint, dst: Endpoint, now: datetime
     ) -> Leg:
-        policy = self.policy(nic)
         key = flow_key(direction, packet.protocol, src, dst)
         result = self.table(nic).process(
-            key, direction, now, _decider(policy), packet.flags, packet.packets, packet.size
+            key, direction, now, self._decider(nic), packet.flags, packet.packets, packet.size
         )
         self._log_events(nic, list(result.events))
         verdict: Verdict | None = result.verdict
@@ -395,10 +390,6 @@ def _flush_triggered(old: NicPolicy | None, new: NicPolicy) -> bool:
         if current is not None and current.nsg.flush_connection and current != before:
             return True
     return False
-
-
-def _decider(policy: NicPolicy) -> Decide:
-    return lambda flow: decide(policy, flow)
 
 
 def _moved(route: _Route, packet: Packet) -> Endpoint | None:

@@ -21,7 +21,7 @@ import yaml
 from opennsg.dataplane.clock import ManualClock
 from opennsg.dataplane.conntrack import TcpFlag
 from opennsg.dataplane.network import Endpoint, Network, Packet, PacketResult
-from opennsg.engine.flow import parse_flow_protocol
+from opennsg.engine import PROTOCOL_NAMES, parse_flow_protocol
 from opennsg.flowlogs.formats import LogFormat
 from opennsg.flowlogs.writer import FlowLogWriter
 from opennsg.model.enums import IANA_TCP
@@ -513,8 +513,6 @@ def _show(endpoint: Endpoint) -> str:
 
 
 def _proto(protocol: int) -> str:
-    from opennsg.engine.flow import PROTOCOL_NAMES
-
     return PROTOCOL_NAMES.get(protocol, str(protocol))
 
 

@@ -1,8 +1,8 @@
 """The evaluation engine: a topology's NICs resolved once, then flows, paths, effective rules and diagnostics.
 
-``Engine(topology)`` is the entry point of every consumer (CLI, service, data plane). The topology is immutable,
-so each NIC's ``NicPolicy`` is resolved once and cached. NICs are named by ARM id or unique name; a VM (by id or
-name) stands for its primary NIC. Bad references raise ``OpenNsgError``.
+``Engine(topology)`` is the entry point of every consumer (CLI, service, data plane, flow-log replay, Spark). The
+topology is immutable, so each NIC's ``NicPolicy`` is resolved once and cached. NICs are named by ARM id or unique
+name; a VM (by id or name) stands for its primary NIC. Bad references raise ``OpenNsgError``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from opennsg.engine.addresses import AddressSet
 from opennsg.engine.evaluate import PathVerdict, decide, decide_path
-from opennsg.engine.flow import Flow, parse_flow_protocol
+from opennsg.engine.flow import PROTOCOL_NAMES, Flow, parse_flow_protocol
 from opennsg.engine.ir import NicPolicy, Verdict
 from opennsg.engine.resolve import OutsideInternet, asg_addresses, outside_internet, resolve_policy
 from opennsg.model.enums import Direction
@@ -174,6 +174,24 @@ class Engine:
 
         return egress(self.topology, self.policy(self.nic_for_flow(nic_or_vm, flow.local_ip)), flow)
 
+    def decide(self, nic_or_vm: str | NetworkInterface, flow: Flow) -> Verdict:
+        """The verdict at the NIC for a flow its caller knows to be the NIC's own (the data plane's packets, sent
+        from or delivered to its private IPs): ``verify``'s scan, without its argument checks."""
+        return decide(self.policy(nic_or_vm), flow)
+
+    def compile(self, nic_or_vm: str | NetworkInterface) -> CompiledPolicy:
+        """The NIC's compiled classifier (``CompiledPolicy.classify`` decides numpy columns of flows), built anew
+        and not kept: bulk callers (flow-log replay, Spark) compile each NIC once and hold only the ones in use."""
+        from opennsg.engine.compiled import compile_policy
+
+        return compile_policy(self.policy(nic_or_vm))
+
+    def public_ip_admits(self, nic_or_vm: str | NetworkInterface, public_ip_id: str) -> bool:
+        """Inbound from the Internet through this public IP of the NIC reaches its NSGs (semantics §12.3)."""
+        from opennsg.engine.egress import public_ip_admits
+
+        return public_ip_admits(self.topology, self.nic(nic_or_vm), public_ip_id)
+
     # --- Network Watcher views ------------------------------------------------------------------------
 
     def outside_internet(self, nic_or_vm: str | NetworkInterface, address: IPAddress) -> OutsideInternet | None:
@@ -253,4 +271,4 @@ def _check_flow(policy: NicPolicy, flow: Flow) -> None:
         raise OpenNsgError(problems)
 
 
-__all__ = ["Engine", "Flow", "NicPolicy", "PathVerdict", "Verdict"]
+__all__ = ["PROTOCOL_NAMES", "Engine", "Flow", "NicPolicy", "PathVerdict", "Verdict", "parse_flow_protocol"]
