@@ -24,20 +24,14 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from opennsg.api import planning
 from opennsg.api.catalog import AVNM_CHILD_KINDS, DEPLOYMENT_STATUS_TYPE, ModelKind
 from opennsg.api.errors import ApiError, bad_request, group_not_found, not_found
-from opennsg.api.gateway import caller_of
 from opennsg.api.http import (
-    check_name,
     check_subscription,
     json_body,
     json_response,
-    lro_headers,
-    page,
     parse_json,
-    preconditions,
-    resource_response,
 )
 from opennsg.api.linked import Caller, authorize_references
-from opennsg.api.resources import render
+from opennsg.api.lro import StoredChild, accepted, install_child_routes
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Document, Snapshot, Store
 from opennsg.arm.export import admin_rule_properties, deployment_status_to_arm, effective_admin_rules_to_arm
@@ -50,7 +44,7 @@ from opennsg.model.avnm import (
     StaticMember,
 )
 from opennsg.model.errors import ArmError
-from opennsg.model.ids import ResourceId, id_key, name_of
+from opennsg.model.ids import ResourceId, id_key, name_of, network_id
 from opennsg.model.resources import Resource
 from opennsg.model.topology import Topology
 from opennsg.model.validation import Code, Message
@@ -90,22 +84,39 @@ CHILD_ROUTES = (
 
 def manager_id(subscription: str, group: str, manager: str) -> str:
     check_subscription(subscription)
-    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/networkManagers/{manager}"
+    return network_id(subscription, group, "networkManagers", manager)
+
+
+def _require(snapshot: Snapshot, resource_id: str) -> Resource:
+    """The stored manager or child with this id, or 404 naming the first one missing: the resource group, then each
+    ancestor from the manager down."""
+    parsed = ResourceId.parse(resource_id)
+    assert parsed is not None and parsed.resource_group is not None
+    planning.require_group(snapshot, parsed.subscription, parsed.resource_group)
+    found = _stored(snapshot.topology, resource_id)
+    if found is None:
+        if parsed.parent is not None:
+            _require(snapshot, str(parsed.parent))
+        raise _missing(resource_id)
+    return found
 
 
 def _require_parent(snapshot: Snapshot, resource_id: str) -> Resource:
     """The parent of a child id, or 404 naming the first missing ancestor (group, manager, ...)."""
     parsed = ResourceId.parse(resource_id)
-    assert parsed is not None and parsed.resource_group is not None
-    planning.require_group(snapshot, parsed.subscription, parsed.resource_group)
-    parent_id = resource_id.rsplit("/", 2)[0]
-    parent = _stored(snapshot.topology, parent_id)
-    if parent is None:
-        grand = ResourceId.parse(parent_id)
-        if grand is not None and len(grand.types) > 1:
-            _require_parent(snapshot, parent_id)
-        raise _missing(parent_id)
-    return parent
+    assert parsed is not None and parsed.parent is not None
+    return _require(snapshot, str(parsed.parent))
+
+
+def _manager_location(snapshot: Snapshot, resource_id: str) -> str:
+    """Where a child's operations are reported: its network manager's location."""
+    parsed = ResourceId.parse(resource_id)
+    assert parsed is not None
+    manager = ResourceId(
+        parsed.subscription, parsed.resource_group, parsed.namespace, parsed.types[:1], parsed.names[:1]
+    )
+    found = snapshot.topology.network_manager(str(manager))
+    return found.location if found is not None else ""
 
 
 def _missing(resource_id: str) -> ApiError:
@@ -351,6 +362,27 @@ def _skip_token_page(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
 # --- routes ----------------------------------------------------------------------------------------------------
 
 
+def stored_child(route: ChildRoute) -> StoredChild:
+    """The routes of one child kind: ARM's answers (``opennsg.api.lro``) over this module's planning."""
+    return StoredChild(
+        resource_type=route.kind.type,
+        ancestor=MANAGERS + "/{networkManagerName}",
+        segments=route.segments,
+        parameters=route.parameters,
+        ancestor_id=lambda p: manager_id(p["subscriptionId"], p["resourceGroupName"], p["networkManagerName"]),
+        require_parent=_require,
+        stored=lambda snapshot, rid: _stored(snapshot.topology, rid) is not None,
+        put=lambda s, rid, body, conditions, caller: put_child(s, route, rid, body, conditions, caller),
+        delete=delete_child,
+        location=_manager_location,
+        operation_prefix=route.kind.arm_kind[0].upper() + route.kind.arm_kind[1:],
+        tags=(route.kind.arm_kind,),
+        schema=route.kind.arm_kind,
+        put_long_running=False,
+        delete_long_running=route.lro_delete,
+    )
+
+
 class ManagerRoutes:
     """Registers the AVNM child routes and actions on the app."""
 
@@ -361,91 +393,9 @@ class ManagerRoutes:
 
     def install(self, app: FastAPI) -> None:
         for route in CHILD_ROUTES:
-            self._child(route)
+            install_child_routes(self.router, self.store, stored_child(route))
         self._actions()
         app.include_router(self.router)
-
-    def _child_id(self, route: ChildRoute, params: Mapping[str, str]) -> str:
-        out = manager_id(params["subscriptionId"], params["resourceGroupName"], params["networkManagerName"])
-        for segment, parameter in zip(route.segments, route.parameters, strict=True):
-            out += f"/{segment}/{params[parameter]}"
-        return out
-
-    def _child(self, route: ChildRoute) -> None:
-        names = "".join(
-            f"/{segment}/{{{parameter}}}" for segment, parameter in zip(route.segments, route.parameters, strict=True)
-        )
-        item = MANAGERS + "/{networkManagerName}" + names
-        collection = item.rsplit("/", 1)[0]
-        tags: list[str | Enum] = [route.kind.arm_kind]
-        op = route.kind.arm_kind[0].upper() + route.kind.arm_kind[1:]
-        store = self.store
-
-        async def put_item(request: Request) -> Response:
-            params = dict(request.path_params)
-            rid = self._child_id(route, params)
-            check_name(name_of(rid), route.kind.type)
-            body = await json_body(request)
-            conditions = preconditions(request)
-            caller = caller_of(request.scope)
-            snapshot, change, _ = await store.write(
-                lambda s: put_child(s, route, rid, body, conditions, caller), params["subscriptionId"]
-            )
-            row = snapshot.row(rid)
-            assert row is not None
-            return resource_response(render(snapshot, row), 201 if change.result else 200)
-
-        async def get_item(request: Request) -> Response:
-            params = dict(request.path_params)
-            rid = self._child_id(route, params)
-            snapshot = store.snapshot
-            row = snapshot.row(rid)
-            if row is None or _stored(snapshot.topology, rid) is None:
-                _require_parent(snapshot, rid)
-                raise _missing(rid)
-            return resource_response(render(snapshot, row))
-
-        async def delete_item(request: Request) -> Response:
-            params = dict(request.path_params)
-            rid = self._child_id(route, params)
-            conditions = preconditions(request)
-            subscription = params["subscriptionId"]
-            snapshot, change, operation = await store.write(lambda s: delete_child(s, rid, conditions), subscription)
-            if not change.result:
-                return Response(status_code=204)
-            if not route.lro_delete:
-                return Response(status_code=200)
-            manager = snapshot.topology.network_manager(
-                rid.split("/networkGroups/")[0].split("/securityAdminConfigurations/")[0]
-            )
-            location = manager.location if manager else ""
-            return Response(status_code=202, headers=lro_headers(request, subscription, location, operation, True))
-
-        async def list_items(request: Request) -> Response:
-            params = dict(request.path_params)
-            parent = self._child_id(route, {**params, route.parameters[-1]: "x"}).rsplit("/", 2)[0]
-            snapshot = store.snapshot
-            if _stored(snapshot.topology, parent) is None:
-                _require_parent(snapshot, f"{parent}/{route.segments[-1]}/x")
-            prefix = id_key(parent) + f"/{route.segments[-1].casefold()}/"
-            folded_type = route.kind.type.casefold()
-            rows = [
-                r
-                for r in snapshot.rows.values()
-                if r.key.startswith(prefix) and "/" not in r.key[len(prefix) :] and r.type.casefold() == folded_type
-            ]
-            bodies = [render(snapshot, r) for r in rows]
-            return json_response(page(request, bodies, lambda b: str(b["id"]).casefold(), 100))
-
-        for handler, method, path, name in (
-            (put_item, "PUT", item, "CreateOrUpdate"),
-            (get_item, "GET", item, "Get"),
-            (delete_item, "DELETE", item, "Delete"),
-            (list_items, "GET", collection, "List"),
-        ):
-            handler.__name__ = f"{route.kind.arm_kind}_{name}"
-            extra = request_body(route.kind.arm_kind) if method == "PUT" else {}
-            self.router.add_api_route(path, handler, methods=[method], tags=tags, operation_id=f"{op}_{name}", **extra)
 
     def _manager(self, snapshot: Snapshot, subscription: str, group: str, name: str) -> NetworkManager:
         rid = manager_id(subscription, group, name)
@@ -477,8 +427,8 @@ class ManagerRoutes:
             _, change, _ = await store.write(plan, subscriptionId)
             assert change.result is not None
             operation = store.record_result(subscriptionId, change.result)
-            headers = lro_headers(request, subscriptionId, manager.location, operation, True)
-            return json_response(change.result, 202, headers)  # the commit, as in Azure's 202 (and at Location)
+            # the commit, as in Azure's 202 (and at Location)
+            return accepted(request, subscriptionId, manager.location, operation, change.result)
 
         @self.router.post(item + "/listDeploymentStatus", tags=tags, operation_id="NetworkManagerDeploymentStatus_List")
         async def list_deployment_status(
@@ -510,10 +460,7 @@ class ManagerRoutes:
             request: Request, subscriptionId: str, resourceGroupName: str, virtualNetworkName: str
         ) -> Response:
             check_subscription(subscriptionId)
-            vnet_id = (
-                f"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/"
-                f"virtualNetworks/{virtualNetworkName}"
-            )
+            vnet_id = network_id(subscriptionId, resourceGroupName, "virtualNetworks", virtualNetworkName)
             snapshot = store.snapshot
             if snapshot.topology.vnet(vnet_id) is None:
                 if snapshot.row(planning.group_id(subscriptionId, resourceGroupName)) is None:

@@ -24,37 +24,26 @@ from opennsg.api import planning
 from opennsg.api.catalog import FLOW_LOG_KIND, NETWORK_WATCHER_TYPE
 from opennsg.api.errors import ApiError, not_found
 from opennsg.api.gateway import caller_of
-from opennsg.api.http import (
-    check_name,
-    check_subscription,
-    json_body,
-    json_response,
-    lro_headers,
-    page,
-    preconditions,
-    resource_response,
-)
+from opennsg.api.http import check_subscription, json_body
 from opennsg.api.linked import FLOW_LOG_TARGET_READ, Caller, authorize_references, authorize_target
-from opennsg.api.resources import render
+from opennsg.api.lro import StoredChild, accepted, install_child_routes
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
 from opennsg.arm.export import flow_log_to_arm
 from opennsg.arm.parse import lookup as arm_lookup
 from opennsg.model.errors import OpenNsgError
 from opennsg.model.flowlog import FLOW_LOG_TYPE, FlowLog, TargetKind
-from opennsg.model.ids import ResourceId, id_key, name_of
+from opennsg.model.ids import ResourceId, id_key, name_of, network_id
 from opennsg.model.validation import Code, Message, validate_topology
 
 WATCHERS = (
     "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers"
 )
-COLLECTION = WATCHERS + "/{networkWatcherName}/flowLogs"
-ITEM = COLLECTION + "/{flowLogName}"
 
 
 def watcher_id(subscription: str, group: str, watcher: str) -> str:
     check_subscription(subscription)
-    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{NETWORK_WATCHER_TYPE}/{watcher}"
+    return network_id(subscription, group, "networkWatchers", watcher)
 
 
 def require_watcher(snapshot: Snapshot, subscription: str, group: str, watcher: str) -> Row:
@@ -236,6 +225,41 @@ def flow_log_status(snapshot: Snapshot, watcher: Row, target: str) -> dict[str, 
     return flow_log_information(flow_log_of_target(snapshot, watcher, target), target)
 
 
+def _where(resource_id: str) -> Where:
+    parsed = ResourceId.parse(resource_id)
+    assert parsed is not None and parsed.resource_group is not None and len(parsed.names) == 2
+    return Where(parsed.subscription, parsed.resource_group, *parsed.names)
+
+
+def _require_watcher_id(snapshot: Snapshot, watcher: str) -> Row:
+    parsed = ResourceId.parse(watcher)
+    assert parsed is not None and parsed.resource_group is not None
+    return require_watcher(snapshot, parsed.subscription, parsed.resource_group, parsed.name)
+
+
+def _flow_log_location(snapshot: Snapshot, resource_id: str) -> str:
+    found = snapshot.topology.flow_log(resource_id)
+    return found.location if found is not None else ""
+
+
+FLOW_LOGS = StoredChild(
+    resource_type=FLOW_LOG_TYPE,
+    ancestor=WATCHERS + "/{networkWatcherName}",
+    segments=("flowLogs",),
+    parameters=("flowLogName",),
+    ancestor_id=lambda p: watcher_id(p["subscriptionId"], p["resourceGroupName"], p["networkWatcherName"]),
+    require_parent=_require_watcher_id,
+    stored=lambda snapshot, rid: snapshot.topology.flow_log(rid) is not None,
+    put=lambda s, rid, body, conditions, caller: put_flow_log(s, _where(rid), body, conditions, caller),
+    delete=lambda s, rid, conditions: delete_flow_log(s, _where(rid), conditions),
+    location=_flow_log_location,
+    operation_prefix="FlowLogs",
+    tags=("FlowLogs",),
+    schema="flowLogs",
+    patch_kind=FLOW_LOG_KIND,
+)
+
+
 class FlowLogRoutes:
     """Registers the flow-log routes on the app."""
 
@@ -245,88 +269,8 @@ class FlowLogRoutes:
         self.router = APIRouter()
 
     def install(self, app: FastAPI) -> None:
-        tags: list[str | Enum] = ["FlowLogs"]
         store = self.store
-
-        @self.router.put(ITEM, tags=tags, operation_id="FlowLogs_CreateOrUpdate", **request_body("flowLogs"))
-        async def put_item(
-            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str, flowLogName: str
-        ) -> Response:
-            where = Where(subscriptionId, resourceGroupName, networkWatcherName, flowLogName)
-            check_name(flowLogName, FLOW_LOG_TYPE)
-            body = await json_body(request)
-            conditions = preconditions(request)
-            caller = caller_of(request.scope)
-            snapshot, change, operation = await store.write(
-                lambda s: put_flow_log(s, where, body, conditions, caller), subscriptionId
-            )
-            row = snapshot.row(where.id)
-            assert row is not None
-            rendered = render(snapshot, row)
-            headers = lro_headers(request, subscriptionId, str(rendered.get("location", "")), operation, False)
-            return resource_response(rendered, 201 if change.result else 200, headers)
-
-        @self.router.get(ITEM, tags=tags, operation_id="FlowLogs_Get")
-        async def get_item(
-            subscriptionId: str, resourceGroupName: str, networkWatcherName: str, flowLogName: str
-        ) -> Response:
-            rid = Where(subscriptionId, resourceGroupName, networkWatcherName, flowLogName).id
-            snapshot = store.snapshot
-            row = snapshot.row(rid)
-            if row is None or snapshot.topology.flow_log(rid) is None:
-                require_watcher(snapshot, subscriptionId, resourceGroupName, networkWatcherName)
-                raise not_found(FLOW_LOG_TYPE, f"{networkWatcherName}/{flowLogName}", resourceGroupName)
-            return resource_response(render(snapshot, row))
-
-        @self.router.patch(ITEM, tags=tags, operation_id="FlowLogs_UpdateTags", **request_body("tags"))
-        async def patch_item(
-            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str, flowLogName: str
-        ) -> Response:
-            rid = Where(subscriptionId, resourceGroupName, networkWatcherName, flowLogName).id
-            body = await json_body(request)
-            conditions = preconditions(request)
-
-            def plan(s: Snapshot) -> Change[bool]:
-                require_watcher(s, subscriptionId, resourceGroupName, networkWatcherName)
-                row = s.row(rid)
-                conditions.check(row.etag if row else None)
-                return planning.patch_tags(s, FLOW_LOG_KIND, rid, body)
-
-            snapshot, _, _ = await store.write(plan, subscriptionId)
-            row = snapshot.row(rid)
-            assert row is not None
-            return resource_response(render(snapshot, row))
-
-        @self.router.delete(ITEM, tags=tags, operation_id="FlowLogs_Delete")
-        async def delete_item(
-            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str, flowLogName: str
-        ) -> Response:
-            where = Where(subscriptionId, resourceGroupName, networkWatcherName, flowLogName)
-            conditions = preconditions(request)
-            before = store.snapshot.topology.flow_log(where.id)
-            _, change, operation = await store.write(lambda s: delete_flow_log(s, where, conditions), subscriptionId)
-            if not change.result:
-                return Response(status_code=204)
-            location = before.location if before is not None else ""
-            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
-
-        @self.router.get(COLLECTION, tags=tags, operation_id="FlowLogs_List")
-        async def list_items(
-            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
-        ) -> Response:
-            snapshot = store.snapshot
-            watcher = require_watcher(snapshot, subscriptionId, resourceGroupName, networkWatcherName)
-            prefix = watcher.key + "/flowlogs/"
-            rows = [
-                r
-                for r in snapshot.rows.values()
-                if r.key.startswith(prefix)
-                and "/" not in r.key[len(prefix) :]
-                and id_key(r.type) == id_key(FLOW_LOG_TYPE)
-            ]
-            bodies = [render(snapshot, r) for r in rows]
-            return json_response(page(request, bodies, lambda b: str(b["id"]).casefold(), self.page_size))
-
+        install_child_routes(self.router, store, dataclasses.replace(FLOW_LOGS, page_size=self.page_size))
         actions: list[str | Enum] = ["NetworkWatchers"]
 
         @self.router.post(
@@ -347,8 +291,7 @@ class FlowLogRoutes:
             assert change.result is not None
             operation = store.record_result(subscriptionId, change.result)
             row = require_watcher(snapshot, subscriptionId, resourceGroupName, networkWatcherName)
-            location = str(row.body.get("location", ""))
-            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+            return accepted(request, subscriptionId, str(row.body.get("location", "")), operation)
 
         @self.router.post(
             WATCHERS + "/{networkWatcherName}/queryFlowLogStatus",
@@ -367,11 +310,8 @@ class FlowLogRoutes:
             authorize_target(caller_of(request.scope), target, action, row.id, FLOW_LOG_TARGET_READ)
             information = flow_log_status(snapshot, row, target)
             operation = store.record_result(subscriptionId, information)
-            location = str(row.body.get("location", ""))
-            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+            return accepted(request, subscriptionId, str(row.body.get("location", "")), operation)
 
-        for handler in (put_item, get_item, patch_item, delete_item, list_items):
-            handler.__name__ = f"flowLogs_{handler.__name__}"
         configure.__name__, query.__name__ = "watcher_configureFlowLog", "watcher_queryFlowLogStatus"
         app.include_router(self.router)
 

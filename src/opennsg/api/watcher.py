@@ -19,8 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from opennsg.api.catalog import NETWORK_WATCHER_TYPE
 from opennsg.api.errors import ApiError, bad_request, not_found
 from opennsg.api.gateway import caller_of
-from opennsg.api.http import check_subscription, json_body, json_response, lro_headers
+from opennsg.api.http import check_subscription, json_body, json_response
 from opennsg.api.linked import Caller, authorize_target
+from opennsg.api.lro import run_action
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Snapshot, Store
 from opennsg.arm.netwatcher import (
@@ -30,10 +31,9 @@ from opennsg.arm.netwatcher import (
     security_group_view_to_arm,
 )
 from opennsg.arm.routes import effective_route_table_to_arm
-from opennsg.engine import Engine
-from opennsg.engine.flow import Flow
+from opennsg.engine import Engine, Flow
 from opennsg.model.addressing import addresses_in_use, free_addresses, is_platform_reserved, subnet_networks
-from opennsg.model.ids import ResourceId
+from opennsg.model.ids import ResourceId, network_id
 from opennsg.model.resources import NetworkInterface, VirtualNetwork
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
@@ -173,22 +173,6 @@ class Diagnostics:
         self._operations()
         app.include_router(self.router)
 
-    async def _run(
-        self,
-        request: Request,
-        subscription: str,
-        location: str,
-        compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]],
-        action: Action,
-    ) -> Response:
-        body = action.body
-        action.authorize()
-        snapshot = self.store.snapshot
-
-        result = await run_in_threadpool(compute, snapshot, body)
-        operation = await self.store.record(subscription, result)
-        return Response(status_code=202, headers=lro_headers(request, subscription, location, operation, True))
-
     def _watcher_action(
         self, action: str, compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]], tags: list[str | Enum]
     ) -> None:
@@ -198,16 +182,15 @@ class Diagnostics:
             request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
         ) -> Response:
             check_subscription(subscriptionId)
-            watcher_id = (
-                f"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/"
-                f"{NETWORK_WATCHER_TYPE}/{networkWatcherName}"
-            )
+            watcher_id = network_id(subscriptionId, resourceGroupName, "networkWatchers", networkWatcherName)
             row = self.store.snapshot.row(watcher_id)
             if row is None:
                 raise not_found(NETWORK_WATCHER_TYPE, networkWatcherName, resourceGroupName)
             body = await json_body(request)
-            where = Action(action, row.id, caller_of(request.scope), body)
-            return await self._run(request, subscriptionId, str(row.body.get("location", "")), compute, where)
+            Action(action, row.id, caller_of(request.scope), body).authorize()
+            snapshot = self.store.snapshot
+            location = str(row.body.get("location", ""))
+            return await run_action(request, self.store, subscriptionId, location, lambda: compute(snapshot, body))
 
         handler.__name__ = f"watcher_{action}"
         self.router.add_api_route(
@@ -239,23 +222,13 @@ class Diagnostics:
             request: Request, subscriptionId: str, resourceGroupName: str, networkInterfaceName: str
         ) -> Response:
             check_subscription(subscriptionId)
-            nic_id = (
-                f"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/"
-                f"networkInterfaces/{networkInterfaceName}"
-            )
+            nic_id = network_id(subscriptionId, resourceGroupName, "networkInterfaces", networkInterfaceName)
             snapshot = self.store.snapshot
             nic = snapshot.topology.nic(nic_id)
             if nic is None:
                 raise not_found("Microsoft.Network/networkInterfaces", networkInterfaceName, resourceGroupName)
-
-            def work() -> tuple[dict[str, Any], str]:
-                result = compute(snapshot.engine, nic.id)
-                return result, self.store.record_result(subscriptionId, result)
-
-            _, operation = await run_in_threadpool(work)
-            return Response(
-                status_code=202, headers=lro_headers(request, subscriptionId, nic.location, operation, True)
-            )
+            engine, found = snapshot.engine, nic.id
+            return await run_action(request, self.store, subscriptionId, nic.location, lambda: compute(engine, found))
 
         handler.__name__ = f"nic_{action}"
         self.router.add_api_route(
@@ -273,10 +246,7 @@ class Diagnostics:
             subscriptionId: str, resourceGroupName: str, virtualNetworkName: str, ipAddress: str
         ) -> Response:
             check_subscription(subscriptionId)
-            vnet_id = (
-                f"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/"
-                f"virtualNetworks/{virtualNetworkName}"
-            )
+            vnet_id = network_id(subscriptionId, resourceGroupName, "virtualNetworks", virtualNetworkName)
             topology = self.store.snapshot.topology
             vnet = topology.vnet(vnet_id)
             if vnet is None:

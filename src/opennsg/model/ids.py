@@ -74,6 +74,11 @@ class ResourceId:
             return None
         return ResourceId(self.subscription, self.resource_group, self.namespace, self.types[:-1], self.names[:-1])
 
+    @property
+    def top(self) -> ResourceId:
+        """The top-level resource this one belongs to (a rule's NSG, a rule collection's network manager)."""
+        return ResourceId(self.subscription, self.resource_group, self.namespace, self.types[:1], self.names[:1])
+
     def __str__(self) -> str:
         out = f"/subscriptions/{self.subscription}"
         if self.resource_group is not None:
@@ -91,6 +96,17 @@ def network_id(subscription: str, resource_group: str, *type_name_pairs: str) ->
         raise ValueError("type/name pairs expected")
     path = "/".join(type_name_pairs)
     return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{PROVIDER}/{path}"
+
+
+def parent_id(resource_id: str) -> str:
+    """The id of a child resource's parent (a subnet's VNet, a rule's NSG): the id less its last type/name pair,
+    as written (casing kept; ``id_key`` it to compare)."""
+    return resource_id.strip().rstrip("/").rsplit("/", 2)[0]
+
+
+def group_id(subscription: str, resource_group: str) -> str:
+    """A resource group's id."""
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
 
 
 def name_of(resource_id: str) -> str:
