@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from opennsg.engine.compiled import NO_PORT
+from opennsg.engine.compiled import NO_PORT, halves
 from opennsg.engine.flow import PROTOCOL_NUMBERS
 from opennsg.model.files import check_regular_file, read_text
 
@@ -45,7 +45,6 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4_PATTERN = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
-_LOW64 = (1 << 64) - 1
 
 
 def file_format(path: Path) -> str:
@@ -397,8 +396,7 @@ def parse_addresses(
         value = _v6_value(text[row].as_py())
         if value is not None:
             v6[row] = True
-            high[row] = value >> 64
-            low[row] = value & _LOW64
+            high[row], low[row] = halves(value)
     return v6, high, low, v4 | v6
 
 

@@ -27,7 +27,7 @@ from rich.progress import Progress
 
 from opennsg.batch import parse
 from opennsg.engine import Engine
-from opennsg.engine.compiled import FlowColumns, get_compiled
+from opennsg.engine.compiled import FlowColumns, get_compiled, halves
 from opennsg.engine.compiled.kernels import addresses_in
 from opennsg.engine.compiled.tables import AddressTable
 from opennsg.engine.ir import Verdict
@@ -331,7 +331,7 @@ class _Decider:
                     if address is None:
                         continue
                     value, v6 = int(address), address.version == 6
-                    high, low = np.uint64(value >> 64 if v6 else 0), np.uint64(value & ((1 << 64) - 1))
+                    high, low = (np.uint64(half) for half in halves(value))
                     at = candidates
                     hit = at[(local_v6[at] == v6) & (local_high[at] == high) & (local_low[at] == low)]
                     if hit.size:

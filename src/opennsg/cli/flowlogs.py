@@ -23,6 +23,7 @@ from opennsg.cli.common import (
     writing_output,
 )
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.ids import name_of
 
 if TYPE_CHECKING:  # the reader pulls in pyarrow and numpy: imported when a flowlogs command runs
     from opennsg.flowlogs.reader import FlowLogReader, ReadStats
@@ -157,7 +158,7 @@ def replay(
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for change in result.changed:
         key = (
-            change.nic.rsplit("/", 1)[-1],
+            name_of(change.nic),
             change.new_rule or "(no NSG)",
             f"{change.logged_decision} → {change.new_decision}",
         )
@@ -221,14 +222,14 @@ def stats(
     for column in ("logged by", "rule", "tuples"):
         hits.add_column(column, overflow="fold")
     for h in result.rules_hit:
-        hits.add_row(h.source.rsplit("/", 1)[-1], h.rule, str(h.tuples))
+        hits.add_row(name_of(h.source), h.rule, str(h.tuples))
     stdout.print(hits)
     if result.rules_never_hit is not None:
         never = Table(title="Rules never hit")
         never.add_column("NSG")
         never.add_column("rule")
         for nsg, rule in result.rules_never_hit:
-            never.add_row(nsg.rsplit("/", 1)[-1], rule)
+            never.add_row(name_of(nsg), rule)
         stdout.print(never)
     if png:
         stdout.print(f"timeline drawn to {png}")

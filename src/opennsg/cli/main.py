@@ -34,6 +34,7 @@ from opennsg.cli.common import (
 from opennsg.cli.guard import GuardedGroup
 from opennsg.model.enums import Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.ids import name_of
 from opennsg.model.topology import Topology
 from opennsg.model.validation import topology_notes
 
@@ -400,9 +401,7 @@ def show(
         return
     _print_admin_configurations(admin)
     for item in nsgs:
-        attached = [s.rsplit("/", 1)[-1] for s in item["subnets"]] + [
-            n.rsplit("/", 1)[-1] + " (NIC)" for n in item["networkInterfaces"]
-        ]
+        attached = [name_of(s) for s in item["subnets"]] + [f"{name_of(n)} (NIC)" for n in item["networkInterfaces"]]
         table = _rule_table(f"{item['name']}  →  {', '.join(attached) or 'not associated'}")
         for r in item["rules"]:
             _add_rule_row(table, r, r["source"], r["destination"], dim=r["default"])
@@ -501,7 +500,7 @@ def _add_rule_row(
 
 def _short(value: str) -> str:
     """ASG ids shown by name."""
-    return value.rsplit("/", 1)[-1] if value.startswith("/") else value
+    return name_of(value) if value.startswith("/") else value
 
 
 # The outer layers' commands: the service, the data plane's scenarios, flow logs, the web UI.

@@ -229,7 +229,7 @@ class Network:
         return timedelta(minutes=minutes or DEFAULT_FLOW_TIMEOUT_MINUTES)
 
     def mac_of(self, nic: NetworkInterface) -> str:
-        return nic.normalized_mac or f"{AZURE_MAC_PREFIX}{zlib.crc32(nic.key.encode()) & 0xFFFFFF:06X}"
+        return nic_mac(nic)
 
     # --- traffic -------------------------------------------------------------------------------
 
@@ -378,6 +378,11 @@ class Network:
             if verdict.by_admin_rule:  # in VNet flow logs only, under its configuration (semantics §11.4)
                 entry = replace(entry, acl_id=verdict.acl_id, acl_guid=verdict.acl_guid)
             self.flow_logs.add(entry)
+
+
+def nic_mac(nic: NetworkInterface) -> str:
+    """The NIC's MAC as flow logs print it; for a NIC whose JSON carries none, a stable one in Azure's OUI."""
+    return nic.normalized_mac or f"{AZURE_MAC_PREFIX}{zlib.crc32(nic.key.encode()) & 0xFFFFFF:06X}"
 
 
 def _flush_triggered(old: NicPolicy | None, new: NicPolicy) -> bool:

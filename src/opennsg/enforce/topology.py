@@ -13,12 +13,11 @@ public IP stays closed when no NSG applies to the NIC.
 from __future__ import annotations
 
 import re
-import zlib
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Literal
 
-from opennsg.dataplane.network import AZURE_MAC_PREFIX
+from opennsg.dataplane.network import nic_mac
 from opennsg.engine.egress import public_ip_admits
 from opennsg.engine.routes import effective_routes, next_hop
 from opennsg.flowlogs.writer import VnetFlowLog
@@ -119,11 +118,6 @@ def _parse_addresses(texts: tuple[str, ...], what: str) -> list[IPAddress]:
     if problems:
         raise OpenNsgError(problems)
     return out
-
-
-def nic_mac(nic: NetworkInterface) -> str:
-    """The NIC's MAC as flow logs print it; one derived from its id (Azure's OUI) when the JSON has none."""
-    return nic.normalized_mac or f"{AZURE_MAC_PREFIX}{zlib.crc32(nic.key.encode()) & 0xFFFFFF:06X}"
 
 
 def _vnet_flow_log(topology: Topology, nic: NetworkInterface) -> tuple[str, str, str] | None:

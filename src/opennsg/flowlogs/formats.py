@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from opennsg.model.enums import IANA_TCP, IANA_UDP, Access, Direction
+from opennsg.model.resources import normalize_mac as normalize_mac  # the flow-log modules' spelling of it
 
 NSG_CATEGORY = "NetworkSecurityGroupFlowEvent"
 NSG_OPERATION = "NetworkSecurityGroupFlowEvents"
@@ -70,11 +71,6 @@ def parse_time(text: str) -> datetime:
     moment = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     micros = int((fraction + "000000")[:6]) if fraction else 0
     return moment.replace(microsecond=micros)
-
-
-def normalize_mac(mac: str) -> str:
-    """12 upper-case hex digits without separators (semantics §9.1); comparisons use this form."""
-    return "".join(ch for ch in mac if ch.isalnum()).upper()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from opennsg.flowlogs.formats import (
 )
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.flowlog import FlowLog
-from opennsg.model.ids import id_key, resource_guid
+from opennsg.model.ids import id_key, network_id, resource_guid
 from opennsg.model.resources import NetworkInterface, VirtualNetwork
 from opennsg.model.topology import Topology
 
@@ -57,10 +57,8 @@ class VnetFlowLog:
         """The flow log Network Watcher would hold for ``vnet`` (in NetworkWatcherRG, per region)."""
         region = vnet.location or "global"
         log_name = name or f"{vnet.name}-flowlog"
-        flow_log_id = (
-            f"/subscriptions/{vnet.subscription_id}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network"
-            f"/networkWatchers/NetworkWatcher_{region}/flowLogs/{log_name}"
-        )
+        watcher = ("networkWatchers", f"NetworkWatcher_{region}")
+        flow_log_id = network_id(vnet.subscription_id, "NetworkWatcherRG", *watcher, "flowLogs", log_name)
         return cls(flow_log_id, resource_guid(flow_log_id, None), vnet.id)
 
     @classmethod

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from opennsg.model.enums import CaseInsensitiveEnum, Direction, Protocol
-from opennsg.model.ids import id_key, name_of
+from opennsg.model.ids import id_key, name_of, parent_id
 from opennsg.model.resources import Resource
 
 
@@ -85,9 +85,9 @@ SECURITY_ADMIN_DEPLOYMENT_TYPES = frozenset({"securityadmin", "adminpolicy"})
 
 def _parent(resource_id: str, levels: int = 1) -> str:
     """The id ``levels`` child steps up (each step drops a ``/{type}/{name}`` pair)."""
-    out = resource_id.strip().rstrip("/")
+    out = resource_id
     for _ in range(levels):
-        out = out.rsplit("/", 2)[0]
+        out = parent_id(out)
     return out
 
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from opennsg.model.enums import CaseInsensitiveEnum
-from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.ids import ResourceId, id_key, parent_id
 from opennsg.model.resources import Resource
 
 FLOW_LOG_TYPE = "Microsoft.Network/networkWatchers/flowLogs"
@@ -73,7 +73,7 @@ class FlowLog(Resource):
 
     @property
     def network_watcher_id(self) -> str:
-        return self.id.strip().rstrip("/").rsplit("/", 2)[0]
+        return parent_id(self.id)
 
     @property
     def target_kind(self) -> TargetKind | None:

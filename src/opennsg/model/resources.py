@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from opennsg.model.enums import Access, Direction, IpAllocationMethod, PrivateEndpointNetworkPolicies, Protocol
-from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.ids import ResourceId, id_key, parent_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +200,7 @@ class Subnet:
 
     @property
     def vnet_id(self) -> str:
-        return self.id.strip().rstrip("/").rsplit("/", 2)[0]
+        return parent_id(self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,9 +308,12 @@ class NetworkInterface(Resource):
     @property
     def normalized_mac(self) -> str | None:
         """MAC as flow logs print it: 12 upper-case hex digits, no separators (semantics §9.1)."""
-        if not self.mac_address:
-            return None
-        return "".join(ch for ch in self.mac_address if ch.isalnum()).upper()
+        return normalize_mac(self.mac_address) if self.mac_address else None
+
+
+def normalize_mac(mac: str) -> str:
+    """12 upper-case hex digits without separators (semantics §9.1); comparisons use this form."""
+    return "".join(ch for ch in mac if ch.isalnum()).upper()
 
 
 @dataclass(frozen=True, slots=True)

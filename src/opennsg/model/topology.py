@@ -22,7 +22,7 @@ from opennsg.model.avnm import (
     subscription_of_scope,
 )
 from opennsg.model.flowlog import FlowLog, TargetKind
-from opennsg.model.ids import id_key, name_of
+from opennsg.model.ids import id_key, name_of, parent_id
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
@@ -177,13 +177,13 @@ class Topology:
         if not resource_id:
             return None
         key = id_key(resource_id)
-        vnet = self.vnets.get(key.rsplit("/", 2)[0])
+        vnet = self.vnets.get(parent_id(key))
         if vnet is None:
             return None
         return next((s for s in vnet.subnets if s.key == key), None)
 
     def vnet_of_subnet(self, subnet_id: str) -> VirtualNetwork | None:
-        return self.vnets.get(id_key(subnet_id).rsplit("/", 2)[0])
+        return self.vnets.get(parent_id(id_key(subnet_id)))
 
     def find_nic(self, name_or_id: str) -> NetworkInterface | None:
         """A NIC by ARM id, or by name when the name is unique; a VM name or id gives its primary NIC."""
@@ -456,7 +456,7 @@ class Topology:
         subnet_id = nic.subnet
         scopes = [nic.id]
         if subnet_id:
-            scopes += [subnet_id, id_key(subnet_id).rsplit("/", 2)[0]]
+            scopes += [subnet_id, parent_id(subnet_id)]
         for scope in scopes:
             found = [
                 f for f in self.flow_logs_of_target(scope) if f.target_kind is not TargetKind.NETWORK_SECURITY_GROUP

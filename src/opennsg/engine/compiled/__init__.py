@@ -6,11 +6,12 @@ numpy columns of flows with a numba kernel (or its pure-numpy twin). ``get_compi
 
 from opennsg.engine.compiled.cache import clear_cache, get_compiled, policy_key
 from opennsg.engine.compiled.classifier import BatchVerdicts, CompiledPolicy, compile_policy
-from opennsg.engine.compiled.columns import INBOUND_CODE, NO_PORT, OUTBOUND_CODE, FlowColumns
+from opennsg.engine.compiled.columns import INBOUND_CODE, LOW64, NO_PORT, OUTBOUND_CODE, FlowColumns, halves
 from opennsg.engine.compiled.kernels import Backend, numba_available
 
 __all__ = [
     "INBOUND_CODE",
+    "LOW64",
     "NO_PORT",
     "OUTBOUND_CODE",
     "Backend",
@@ -20,6 +21,7 @@ __all__ = [
     "clear_cache",
     "compile_policy",
     "get_compiled",
+    "halves",
     "numba_available",
     "policy_key",
 ]

@@ -16,7 +16,13 @@ INBOUND_CODE = 0
 OUTBOUND_CODE = 1
 #: Port column value of a flow without a port (port-less protocols, or ``*``).
 NO_PORT = -1
-_LOW64 = (1 << 64) - 1
+#: The low 64 bits of an address (and a uint64 word of all ones).
+LOW64 = (1 << 64) - 1
+
+
+def halves(value: int) -> tuple[int, int]:
+    """An address as the (high, low) uint64 halves the columns and tables hold (IPv4: high is 0)."""
+    return value >> 64, value & LOW64
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +46,20 @@ class FlowColumns:
     @classmethod
     def from_flows(cls, flows: Sequence[Flow]) -> FlowColumns:
         """Columns from ``Flow`` objects (one Python step per flow: for tests and small inputs)."""
-        local = [int(f.local_ip) for f in flows]
-        remote = [int(f.remote_ip) for f in flows]
+        local = [halves(int(f.local_ip)) for f in flows]
+        remote = [halves(int(f.remote_ip)) for f in flows]
         return cls(
             direction=np.asarray(
                 [INBOUND_CODE if f.direction is Direction.INBOUND else OUTBOUND_CODE for f in flows], dtype=np.uint8
             ),
             protocol=np.asarray([f.protocol for f in flows], dtype=np.uint8),
             local_v6=np.asarray([isinstance(f.local_ip, IPv6Address) for f in flows], dtype=bool),
-            local_high=np.asarray([v >> 64 for v in local], dtype=np.uint64),
-            local_low=np.asarray([v & _LOW64 for v in local], dtype=np.uint64),
+            local_high=np.asarray([high for high, _ in local], dtype=np.uint64),
+            local_low=np.asarray([low for _, low in local], dtype=np.uint64),
             local_port=np.asarray([NO_PORT if f.local_port is None else f.local_port for f in flows], dtype=np.int32),
             remote_v6=np.asarray([isinstance(f.remote_ip, IPv6Address) for f in flows], dtype=bool),
-            remote_high=np.asarray([v >> 64 for v in remote], dtype=np.uint64),
-            remote_low=np.asarray([v & _LOW64 for v in remote], dtype=np.uint64),
+            remote_high=np.asarray([high for high, _ in remote], dtype=np.uint64),
+            remote_low=np.asarray([low for _, low in remote], dtype=np.uint64),
             remote_port=np.asarray(
                 [NO_PORT if f.remote_port is None else f.remote_port for f in flows], dtype=np.int32
             ),

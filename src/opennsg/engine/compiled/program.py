@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from opennsg.engine.addresses import AddressSet
 from opennsg.engine.chain import Chain, Outcome, Stage
+from opennsg.engine.compiled.columns import LOW64
 from opennsg.engine.compiled.tables import I32, U64, AddressTable, PortTable, mask_row, protocol_rows, words_for
 from opennsg.engine.evaluate import rule_verdict
 from opennsg.engine.ir import NicPolicy, ResolvedRule, Verdict
@@ -162,7 +163,7 @@ def _direction_program(
         bit_result[bit] = first_result + n
     protocol_classes, protocol_table = protocol_rows([(bit, r.protocols) for bit, _, r in placed], words)
     exempt = np.stack(
-        [np.full(words, np.uint64((1 << 64) - 1), dtype=np.uint64)]
+        [np.full(words, np.uint64(LOW64), dtype=np.uint64)]
         + [mask_row([bit for bit, _, r in placed if r.platform_tag == tag], words) for tag in platform_tags]
     )
     source = _memo.table(AddressTable.build, [(bit, r.source) for bit, _, r in placed], words)

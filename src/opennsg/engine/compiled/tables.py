@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opennsg.engine.addresses import V6_MAX, AddressSet, Interval
+from opennsg.engine.compiled.columns import LOW64, halves
 
 U64 = npt.NDArray[np.uint64]
 I32 = npt.NDArray[np.int32]
@@ -25,7 +26,6 @@ I64 = npt.NDArray[np.int64]
 V4_END = 1 << 32
 PORT_END = 1 << 16
 PROTOCOL_COUNT = 256
-LOW64 = (1 << 64) - 1
 
 
 def words_for(bits: int) -> int:
@@ -174,8 +174,8 @@ class AddressTable:
         return cls(
             v4_starts,
             v4_classes,
-            np.asarray([v >> 64 for v in v6_kept], dtype=np.uint64),
-            np.asarray([v & LOW64 for v in v6_kept], dtype=np.uint64),
+            np.asarray([halves(v)[0] for v in v6_kept], dtype=np.uint64),
+            np.asarray([halves(v)[1] for v in v6_kept], dtype=np.uint64),
             np.ascontiguousarray(v6_all[keep]),
             rows,
             v4_block_index(v4_starts),

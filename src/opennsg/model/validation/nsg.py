@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from opennsg.model.errors import ArmError
-from opennsg.model.ids import id_key
+from opennsg.model.ids import id_key, parent_id
 from opennsg.model.policy import (
     MAX_ASGS_PER_NSG,
     MAX_ASGS_PER_REGION,
@@ -288,7 +288,7 @@ class AsgMembership:
                 for asg_key in {id_key(a) for a in cfg.application_security_groups}:
                     counts[asg_key] += 1
                     if cfg.subnet:
-                        vnet_id = cfg.subnet.strip().rstrip("/").rsplit("/", 2)[0]
+                        vnet_id = parent_id(cfg.subnet)
                         vnets[asg_key].setdefault(id_key(vnet_id), vnet_id)
         return cls(dict(counts), dict(vnets))
 
