@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.test_avnm_import import (
+from tests.avnm_arm import (
     COLLECTION,
     CONFIG,
     GROUP,

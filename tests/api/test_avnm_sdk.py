@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network import models as nm
+from azure.mgmt.resource.resources import ResourceManagementClient
 from tests.api.conftest import SUB, RunningServer, rid
-from tests.api.test_sdk import LOCATION, clients
+from tests.api.sdk import LOCATION, connected
 
 
 def _admin_rule(priority: int, access: str, port: str, source: str, source_type: str = "IPPrefix") -> nm.AdminRule:
@@ -25,10 +27,11 @@ def _admin_rule(priority: int, access: str, port: str, source: str, source_type:
     )
 
 
-def build(server: RunningServer) -> Callable[[str, str], tuple[str, str]]:
-    """The estate, through the SDK only; returns IP flow verify for (remote address, local port) to the VM's NIC."""
-    network, resources = clients(server)
-    resources.resource_groups.create_or_update("rg1", {"location": LOCATION})
+def build(
+    network: NetworkManagementClient, resources: ResourceManagementClient
+) -> Callable[[str, str], tuple[str, str]]:
+    """The estate, through the SDK only (``rg1`` exists); returns IP flow verify for (remote address, local port) to
+    the VM's NIC."""
     nsg = network.network_security_groups.begin_create_or_update(
         "rg1",
         "nsg",
@@ -161,18 +164,20 @@ def build(server: RunningServer) -> Callable[[str, str], tuple[str, str]]:
 def test_manager_configuration_rules_commit_and_status_through_the_sdk(
     sqlite_url: str, start_server: Callable[..., RunningServer]
 ) -> None:
-    verify = build(start_server(sqlite_url))
-    # not an admin-rule question: the NSG decides
-    assert verify("52.10.20.30", "80") == ("Deny", "defaultSecurityRules/DenyAllInBound")
+    with connected(start_server(sqlite_url)) as (network, resources):
+        verify = build(network, resources)
+        # not an admin-rule question: the NSG decides
+        assert verify("52.10.20.30", "80") == ("Deny", "defaultSecurityRules/DenyAllInBound")
 
 
 def test_ip_flow_verify_answers_with_the_admin_rule(
     sqlite_url: str, start_server: Callable[..., RunningServer]
 ) -> None:
-    verify = build(start_server(sqlite_url))
-    # the NSG allows SSH from anywhere, the admin Deny from Internet wins first (semantics §11.3)
-    assert verify("52.10.20.30", "22") == ("Deny", "securityAdminRules/deny-ssh-from-internet")
-    # AlwaysAllow for the monitoring range, whatever the NSGs say
-    assert verify("52.100.0.7", "22") == ("Allow", "securityAdminRules/always-monitoring")
-    # from inside the VNet no admin rule matches: the NSG's allow is the answer
-    assert verify("10.0.1.9", "22") == ("Allow", "securityRules/allow-ssh-anywhere")
+    with connected(start_server(sqlite_url)) as (network, resources):
+        verify = build(network, resources)
+        # the NSG allows SSH from anywhere, the admin Deny from Internet wins first (semantics §11.3)
+        assert verify("52.10.20.30", "22") == ("Deny", "securityAdminRules/deny-ssh-from-internet")
+        # AlwaysAllow for the monitoring range, whatever the NSGs say
+        assert verify("52.100.0.7", "22") == ("Allow", "securityAdminRules/always-monitoring")
+        # from inside the VNet no admin rule matches: the NSG's allow is the answer
+        assert verify("10.0.1.9", "22") == ("Allow", "securityRules/allow-ssh-anywhere")

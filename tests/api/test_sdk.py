@@ -3,35 +3,15 @@ on SQLite and on PostgreSQL, restarting the server mid-test."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network import models as nm
 from azure.mgmt.resource.resources import ResourceManagementClient
-from tests.api.conftest import SUB, TOKEN, RunningServer, rid
-
-LOCATION = "westus"
-
-
-class StaticToken:
-    """A TokenCredential that always returns the test token."""
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(TOKEN, int(time.time()) + 3600)
-
-
-def clients(server: RunningServer) -> tuple[NetworkManagementClient, ResourceManagementClient]:
-    common: dict[str, Any] = {"base_url": server.url, "connection_verify": str(server.certificate)}
-    credential = StaticToken()
-    return (
-        NetworkManagementClient(credential, SUB, **common),  # type: ignore[arg-type]
-        ResourceManagementClient(credential, SUB, **common),  # type: ignore[arg-type]
-    )
+from tests.api.conftest import RunningServer, rid
+from tests.api.sdk import LOCATION, clients
 
 
 def rule(

@@ -13,11 +13,10 @@ from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network import models as nm
 from azure.mgmt.resource.resources import ResourceManagementClient
 from tests.api.conftest import SUB, RunningServer, rid
-from tests.api.test_sdk import clients
+from tests.api.sdk import LOCATION, connected
 
 from opennsg.model.servicetags import ServiceTags
 
-LOCATION = "westus"
 SERVICE_TAGS = Path(__file__).parents[2] / "src" / "opennsg" / "data" / "sample-service-tags.json"
 WATCHER = ("NetworkWatcherRG", "NetworkWatcher_westus")
 
@@ -27,11 +26,8 @@ def sdk(
     sqlite_url: str, start_server: Callable[..., RunningServer]
 ) -> Iterator[tuple[NetworkManagementClient, ResourceManagementClient]]:
     server = start_server(sqlite_url, page_size=2, service_tags=ServiceTags.load(SERVICE_TAGS))
-    network, resources = clients(server)
-    resources.resource_groups.create_or_update("rg1", {"location": LOCATION})
-    yield network, resources
-    network.close()
-    resources.close()
+    with connected(server) as sdk_clients:
+        yield sdk_clients
 
 
 def arm_code(call: Callable[[], object]) -> str:
