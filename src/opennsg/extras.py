@@ -7,6 +7,7 @@ import sys
 from types import ModuleType
 
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.validation.codes import Code
 
 #: What each extra of pyproject.toml enables (the README lists the same).
 EXTRAS = {
@@ -24,7 +25,7 @@ def require(module: str, extra: str, feature: str) -> ModuleType:
         raise OpenNsgError(
             [
                 ArmError(
-                    "MissingOptionalDependency",
+                    Code.MISSING_OPTIONAL_DEPENDENCY,
                     f"{feature} needs the optional package '{module.split('.')[0]}': pip install 'opennsg[{extra}]'",
                 )
             ]

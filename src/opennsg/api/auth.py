@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.validation.codes import Code
 
 ALL_SUBSCRIPTIONS = "*"
 
@@ -38,16 +39,16 @@ class Tokens:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise OpenNsgError([ArmError("FileNotFound", f"Tokens file {path} does not exist.")]) from None
+            raise OpenNsgError([ArmError(Code.FILE_NOT_FOUND, f"Tokens file {path} does not exist.")]) from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise OpenNsgError([ArmError("InvalidJson", f"{path}: not valid JSON ({exc}).")]) from None
+            raise OpenNsgError([ArmError(Code.INVALID_JSON, f"{path}: not valid JSON ({exc}).")]) from None
         valid = isinstance(data, dict) and all(
             isinstance(token, str) and token and isinstance(subs, list) and all(isinstance(s, str) for s in subs)
             for token, subs in data.items()
         )
         if not valid:
             message = f'{path}: expected {{"<token>": ["<subscription id>" | "*", ...], ...}}.'
-            raise OpenNsgError([ArmError("InvalidTokensFile", message)])
+            raise OpenNsgError([ArmError(Code.INVALID_TOKENS_FILE, message)])
         return cls.of(data)
 
 

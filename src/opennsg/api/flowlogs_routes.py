@@ -65,7 +65,7 @@ def _location(body: Mapping[str, Any], existing: FlowLog | None, watcher: Row) -
         ):
             raise ApiError(
                 400,
-                "InvalidResourceLocation",
+                Code.INVALID_RESOURCE_LOCATION,
                 f"The resource already exists in location '{existing.location}'. A resource with the same name "
                 f"cannot be created in location '{given}'.",
             )

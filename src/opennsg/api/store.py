@@ -34,7 +34,7 @@ from opennsg.arm.documents import parse_deployment_status
 from opennsg.arm.parse import Reader
 from opennsg.engine import Engine as NsgEngine
 from opennsg.model.avnm import DeploymentStatus
-from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.ids import ResourceId, id_key, parent_id
 from opennsg.model.resources import Resource
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
@@ -211,7 +211,7 @@ def _deployment_statuses(rows: Iterable[Row]) -> list[DeploymentStatus]:
             continue
         status = parse_deployment_status(dict(row.body), Reader(), "")
         if status is not None:
-            out.append(dataclasses.replace(status, network_manager_id=row.id.rsplit("/", 2)[0]))
+            out.append(dataclasses.replace(status, network_manager_id=parent_id(row.id)))
     return out
 
 

@@ -318,5 +318,5 @@ def ip_address_availability(topology: Topology, vnet: VirtualNetwork, text: str)
             return {"available": False, "availableIPAddresses": offered, "isPlatformReserved": reserved}
     raise bad_request(
         f"Private IP address {address} does not belong to any subnet of virtual network {vnet.id}.",
-        "PrivateIPAddressNotInAnySubnet",
+        Code.PRIVATE_IP_NOT_IN_ANY_SUBNET,
     )

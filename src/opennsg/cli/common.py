@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
 from opennsg.model.servicetags import ServiceTags
+from opennsg.model.validation.codes import Code
 
 if TYPE_CHECKING:
     from opennsg.arm.template import TemplateInputs
@@ -150,7 +151,7 @@ def parse_variables(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or ():
         name, equals, value = pair.partition("=")
         if not equals or not name.strip():
-            problems.append(ArmError("InvalidParameter", f"--var '{pair}' must be NAME=VALUE."))
+            problems.append(ArmError(Code.INVALID_PARAMETER, f"--var '{pair}' must be NAME=VALUE."))
             continue
         out[name.strip()] = value
     if problems:
@@ -300,14 +301,16 @@ def template_inputs(
             continue
         if not is_parameters_file(data):
             message = f'{file} is not a deployment parameters file ({{"parameters": {{"NAME": {{"value": ...}}}}}}).'
-            problems.append(ArmError("InvalidParametersFile", message, str(file)))
+            problems.append(ArmError(Code.INVALID_PARAMETERS_FILE, message, str(file)))
             continue
         values.update(parameter_values(data))
     cli_values: dict[str, str] = {}
     for item in parameter or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            problems.append(ArmError("InvalidParameter", f"--parameter '{item}' must be NAME=VALUE.", "--parameter"))
+            problems.append(
+                ArmError(Code.INVALID_PARAMETER, f"--parameter '{item}' must be NAME=VALUE.", "--parameter")
+            )
             continue
         cli_values[name.strip()] = value
     if problems:

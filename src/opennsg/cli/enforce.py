@@ -24,6 +24,7 @@ from opennsg.cli.common import (
 )
 from opennsg.model.errors import ArmError
 from opennsg.model.topology import Topology
+from opennsg.model.validation.codes import Code
 
 lab_app = typer.Typer(
     help="Rebuild a topology from Linux network namespaces: real packets, real nftables, Azure's verdicts.",
@@ -67,16 +68,16 @@ def enforce(
 
     with bad_input_exits(json):
         if netns is not None and not netns_exists(netns):
-            fail(ArmError("NetnsNotFound", f"There is no network namespace named '{netns}'.", netns), json)
+            fail(ArmError(Code.NETNS_NOT_FOUND, f"There is no network namespace named '{netns}'.", netns), json)
         if service is not None:
             if paths:
-                fail(ArmError("InvalidParameter", "Give configuration PATHs or --service, not both."), json)
+                fail(ArmError(Code.INVALID_PARAMETER, "Give configuration PATHs or --service, not both."), json)
             if not token:
-                fail(ArmError("MissingRequiredParameter", "--service needs --token (or OPENNSG_TOKEN)."), json)
+                fail(ArmError(Code.MISSING_REQUIRED_PARAMETER, "--service needs --token (or OPENNSG_TOKEN)."), json)
             _follow(service, token or "", nic, netns, interval, once, service_tags, dry_run, json)
             return
         if not paths:
-            fail(ArmError("MissingRequiredParameter", "Give configuration PATHs, or --service URL."), json)
+            fail(ArmError(Code.MISSING_REQUIRED_PARAMETER, "Give configuration PATHs, or --service URL."), json)
         topology = _load(paths or [], service_tags)
         engine = Engine(topology)
         target = engine.nic(nic)
@@ -107,7 +108,7 @@ def _follow(
     from opennsg.enforce.follow import FollowEvent, ServiceSource, follow
 
     if dry_run:
-        fail(ArmError("InvalidParameter", "--dry-run cannot be combined with --service."), as_json)
+        fail(ArmError(Code.INVALID_PARAMETER, "--dry-run cannot be combined with --service."), as_json)
     source = ServiceSource(service, token, nic)
     tags = load_service_tags(service_tags)
     stopping = {"stop": False, "applied": False}

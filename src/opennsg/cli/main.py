@@ -37,6 +37,7 @@ from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import name_of
 from opennsg.model.topology import Topology
 from opennsg.model.validation import topology_notes
+from opennsg.model.validation.codes import Code
 
 if TYPE_CHECKING:
     pass
@@ -170,18 +171,22 @@ def verify(
         problems: list[ArmError] = []
         for flag, value in (("--nic", nic), ("--direction", direction), ("--local", local), ("--remote", remote)):
             if not value:
-                problems.append(ArmError("MissingRequiredParameter", f"{flag} is required (or give --flows FILE)."))
+                problems.append(
+                    ArmError(Code.MISSING_REQUIRED_PARAMETER, f"{flag} is required (or give --flows FILE).")
+                )
         wanted = Access.parse(expect) if expect else None
         if expect and wanted is None:
-            problems.append(ArmError("InvalidParameter", f"--expect must be Allow or Deny, not '{expect}'."))
+            problems.append(ArmError(Code.INVALID_PARAMETER, f"--expect must be Allow or Deny, not '{expect}'."))
         parsed_direction = Direction.parse(direction) if direction else None
         if direction and parsed_direction is None:
             problems.append(
-                ArmError("InvalidParameter", f"--direction must be Inbound or Outbound, not '{direction}'.")
+                ArmError(Code.INVALID_PARAMETER, f"--direction must be Inbound or Outbound, not '{direction}'.")
             )
         proto = parse_flow_protocol(protocol)
         if proto is None:
-            problems.append(ArmError("InvalidParameter", f"--protocol '{protocol}' is not a protocol name or number."))
+            problems.append(
+                ArmError(Code.INVALID_PARAMETER, f"--protocol '{protocol}' is not a protocol name or number.")
+            )
         if problems:
             raise OpenNsgError(problems)
         assert nic and local and remote and isinstance(parsed_direction, Direction) and proto is not None
@@ -190,7 +195,7 @@ def verify(
         try:
             flow = Flow.make(parsed_direction, proto, local_ip, local_port, remote_ip, remote_port)
         except ValueError as exc:
-            raise OpenNsgError([ArmError("InvalidParameter", f"Invalid flow: {exc}.")]) from None
+            raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, f"Invalid flow: {exc}.")]) from None
         engine = Engine(topology)
         verdict = engine.verify(nic, flow, detail=detail)
         no_egress = engine.egress(nic, flow)
@@ -233,20 +238,22 @@ def _verify_flows(
         summary = verify_flows_file(topology, flows, output, progress=output is not None, spark_master=spark_master)
     except InputError as exc:
         if exc.missing:
-            raise OpenNsgError([ArmError("FileNotFound", f"Flows file {flows} does not exist.", str(flows))]) from None
-        raise OpenNsgError([ArmError("InvalidFlowsFile", str(exc), str(flows))]) from None
+            raise OpenNsgError(
+                [ArmError(Code.FILE_NOT_FOUND, f"Flows file {flows} does not exist.", str(flows))]
+            ) from None
+        raise OpenNsgError([ArmError(Code.INVALID_FLOWS_FILE, str(exc), str(flows))]) from None
     except FlowsFileError as exc:
-        raise OpenNsgError([ArmError("InvalidFlowsFile", str(exc), str(flows))]) from None
+        raise OpenNsgError([ArmError(Code.INVALID_FLOWS_FILE, str(exc), str(flows))]) from None
     except FileNotFoundError:
-        raise OpenNsgError([ArmError("FileNotFound", f"Flows file {flows} does not exist.", str(flows))]) from None
+        raise OpenNsgError([ArmError(Code.FILE_NOT_FOUND, f"Flows file {flows} does not exist.", str(flows))]) from None
     except (OSError, ValueError) as exc:  # unknown extension, unreadable or malformed file (pyarrow raises these)
-        raise OpenNsgError([ArmError("InvalidFlowsFile", f"{flows}: {exc}", str(flows))]) from None
+        raise OpenNsgError([ArmError(Code.INVALID_FLOWS_FILE, f"{flows}: {exc}", str(flows))]) from None
     if summary.errors:  # each bad row has its error in place in the output; stderr says the run was not clean
         message = (
             f"{summary.errors} of {summary.flows} flows could not be decided; each has its error in place in the "
             f"verdicts ({output or 'stdout'})."
         )
-        report_problems([ArmError("InvalidFlows", message, str(flows))], as_json)
+        report_problems([ArmError(Code.INVALID_FLOWS, message, str(flows))], as_json)
     if output is not None:
         if as_json:
             print_json(summary.to_json())

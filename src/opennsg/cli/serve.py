@@ -22,6 +22,7 @@ from opennsg.cli.common import (
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import ResourceId
 from opennsg.model.topology import Topology
+from opennsg.model.validation.codes import Code
 
 DEFAULT_DB = "./opennsg.db"
 
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
         everything = [t for t, subs in grants.items() if ALL_SUBSCRIPTIONS in subs]
         if value:
             if not everything:
-                fail(ArmError("TokenNotFound", f"{token_path} has no all-subscriptions token."), json)
+                fail(ArmError(Code.TOKEN_NOT_FOUND, f"{token_path} has no all-subscriptions token."), json)
             sys.stdout.write(everything[0] + "\n")
             return
         listed = [{"token": t, "subscriptions": sorted(subs)} for t, subs in grants.items()]
@@ -150,7 +151,7 @@ def register(app: typer.Typer) -> None:
         from opennsg.api.tls import ensure_self_signed
 
         if (tls_cert is None) != (tls_key is None) or (tls_self_signed and tls_cert is not None):
-            fail(ArmError("InvalidTlsOptions", "Use --tls-cert with --tls-key, or --tls-self-signed alone."), json)
+            fail(ArmError(Code.INVALID_TLS_OPTIONS, "Use --tls-cert with --tls-key, or --tls-self-signed alone."), json)
         created_token: str | None = None
         with bad_input_exits(json):
             tags = load_service_tags(inputs.service_tags)

@@ -28,6 +28,7 @@ from opennsg.cli.common import (
 )
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.servicetags import ServiceTags, compare
+from opennsg.model.validation.codes import Code
 
 #: Microsoft's download page for the public cloud's file; it links the current ServiceTags_Public_YYYYMMDD.json.
 PUBLIC_DOWNLOAD_PAGE = "https://www.microsoft.com/en-us/download/details.aspx?id=56519"
@@ -48,7 +49,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _download_error(url: str, why: str) -> OpenNsgError:
-    return OpenNsgError([ArmError("ServiceTagsDownloadFailed", f"Could not download service tags from {url}: {why}")])
+    return OpenNsgError(
+        [ArmError(Code.SERVICE_TAGS_DOWNLOAD_FAILED, f"Could not download service tags from {url}: {why}")]
+    )
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[str, bytes]:
@@ -127,7 +130,7 @@ def update(
             if not token:
                 fail(
                     ArmError(
-                        "MissingToken",
+                        Code.MISSING_TOKEN,
                         "The Service Tag Discovery API needs a bearer token: pass --token or set AZURE_ACCESS_TOKEN "
                         "(e.g. from 'az account get-access-token --query accessToken -o tsv').",
                     ),

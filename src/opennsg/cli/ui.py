@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from opennsg.cli.common import JsonOption, ServiceTagsOption, bad_input_exits, load_service_tags, print_json, stdout
+from opennsg.model.validation.codes import Code
 
 UiPathsArgument = typer.Argument(
     ..., help="ARM JSON (az -o json, ARM lists, templates) and flow log files or directories, read-only."
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
                 from opennsg.model.errors import ArmError, OpenNsgError
 
                 message = f"Cannot listen on {host}:{port}: {exc.strerror}. Choose another --port."
-                raise OpenNsgError([ArmError("PortUnavailable", message)]) from None
+                raise OpenNsgError([ArmError(Code.PORT_UNAVAILABLE, message)]) from None
             bound = listener.getsockname()[1]
             asgi = create_file_app(paths, tags, port=bound)
         url = f"http://{host}:{bound}/ui/"

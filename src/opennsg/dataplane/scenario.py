@@ -31,6 +31,7 @@ from opennsg.model.ids import id_key
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
+from opennsg.model.validation.codes import Code
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -93,26 +94,28 @@ class Scenario:
             document = yaml.safe_load(read_text(path))
             check_depth(document, path)
         except (InputError, yaml.YAMLError) as exc:
-            raise OpenNsgError([ArmError("InvalidScenario", f"Cannot read the scenario: {exc}", str(path))]) from None
+            raise OpenNsgError(
+                [ArmError(Code.INVALID_SCENARIO, f"Cannot read the scenario: {exc}", str(path))]
+            ) from None
         except RecursionError:
             message = f"Cannot read the scenario: {path} nests deeper than {MAX_JSON_DEPTH} levels."
-            raise OpenNsgError([ArmError("InvalidScenario", message, str(path))]) from None
+            raise OpenNsgError([ArmError(Code.INVALID_SCENARIO, message, str(path))]) from None
         except ValueError:  # PyYAML converts integers with int(): over Python's digit limit it raises this
             digits = sys.get_int_max_str_digits()
             message = f"Cannot read the scenario: {path} has a number of more than {digits} digits."
-            raise OpenNsgError([ArmError("InvalidScenario", message, str(path))]) from None
+            raise OpenNsgError([ArmError(Code.INVALID_SCENARIO, message, str(path))]) from None
         return cls.parse(document, path)
 
     @classmethod
     def parse(cls, document: Any, path: Path) -> Scenario:
         errors: list[ArmError] = []
         if not isinstance(document, dict):
-            raise OpenNsgError([ArmError("InvalidScenario", "A scenario is a YAML mapping.", str(path))])
+            raise OpenNsgError([ArmError(Code.INVALID_SCENARIO, "A scenario is a YAML mapping.", str(path))])
         topology = document.get("topology")
         paths = [topology] if isinstance(topology, str) else topology
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
             errors.append(
-                ArmError("InvalidScenario", "'topology' must name one or more JSON files or folders.", "topology")
+                ArmError(Code.INVALID_SCENARIO, "'topology' must name one or more JSON files or folders.", "topology")
             )
             paths = []
         start = document.get("start", datetime(2025, 1, 1, tzinfo=UTC))
@@ -120,26 +123,28 @@ class Scenario:
             try:
                 start = datetime.fromisoformat(start.replace("Z", "+00:00"))
             except ValueError:
-                errors.append(ArmError("InvalidScenario", f"'start' is not an ISO-8601 time: {start}", "start"))
+                errors.append(ArmError(Code.INVALID_SCENARIO, f"'start' is not an ISO-8601 time: {start}", "start"))
         if not isinstance(start, datetime):
-            errors.append(ArmError("InvalidScenario", "'start' must be an ISO-8601 time.", "start"))
+            errors.append(ArmError(Code.INVALID_SCENARIO, "'start' must be an ISO-8601 time.", "start"))
             start = datetime(2025, 1, 1, tzinfo=UTC)
         formats = document.get("flowLogs", {"formats": ["nsg2", "vnet"]})
         chosen = formats.get("formats") if isinstance(formats, dict) else None
         known = {f.value: f for f in LogFormat}
         if not isinstance(chosen, list) or any(f not in known for f in chosen):
-            errors.append(ArmError("InvalidScenario", f"'flowLogs.formats' lists some of {sorted(known)}.", "flowLogs"))
+            errors.append(
+                ArmError(Code.INVALID_SCENARIO, f"'flowLogs.formats' lists some of {sorted(known)}.", "flowLogs")
+            )
             chosen = []
         steps = document.get("steps")
         if not isinstance(steps, list) or not steps:
-            errors.append(ArmError("InvalidScenario", "'steps' must be a non-empty list.", "steps"))
+            errors.append(ArmError(Code.INVALID_SCENARIO, "'steps' must be a non-empty list.", "steps"))
             steps = []
         for i, step in enumerate(steps):
             kinds = [k for k in step if k in STEP_KINDS] if isinstance(step, dict) else []
             if len(kinds) != 1:
                 errors.append(
                     ArmError(
-                        "InvalidScenario", f"Each step has exactly one of: {', '.join(STEP_KINDS)}.", f"steps[{i}]"
+                        Code.INVALID_SCENARIO, f"Each step has exactly one of: {', '.join(STEP_KINDS)}.", f"steps[{i}]"
                     )
                 )
         if errors:
@@ -217,14 +222,14 @@ class ScenarioRun:
                 raise OpenNsgError([replace(e, target=f"steps[{i}].{kind}") for e in exc.errors]) from None
             except (TypeError, ValueError, OverflowError) as exc:  # a value of the wrong type, or out of any range
                 message = f"A value of this step has the wrong type or is out of range ({exc})."
-                raise OpenNsgError([ArmError("InvalidScenario", message, f"steps[{i}].{kind}")]) from None
+                raise OpenNsgError([ArmError(Code.INVALID_SCENARIO, message, f"steps[{i}].{kind}")]) from None
         self.network.tick()
         return self.events
 
     # --- helpers -------------------------------------------------------------------------------
 
     def _fail(self, message: str) -> OpenNsgError:
-        return OpenNsgError([ArmError("InvalidScenario", message)])
+        return OpenNsgError([ArmError(Code.INVALID_SCENARIO, message)])
 
     def _args(self, value: Any, *required: str) -> Mapping[str, Any]:
         if not isinstance(value, dict):

@@ -27,6 +27,7 @@ from opennsg.flowlogs.formats import FlowState, FlowTuple, LogFormat
 from opennsg.flowlogs.writer import FlowLogEntry, FlowLogWriter, VnetFlowLog
 from opennsg.model.enums import PORTED_PROTOCOLS, Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.validation.codes import Code
 
 DENIED_DEDUPE_SECONDS = 60.0
 
@@ -145,7 +146,11 @@ def write_lab_flowlogs(name: str, out: Path) -> tuple[list[Path], int]:
     path = events_path(name)
     if not path.exists():
         raise OpenNsgError(
-            [ArmError("FlowLogEventsNotFound", f"Lab '{name}' has recorded no kernel events (no collector ran).")]
+            [
+                ArmError(
+                    Code.FLOW_LOG_EVENTS_NOT_FOUND, f"Lab '{name}' has recorded no kernel events (no collector ran)."
+                )
+            ]
         )
     open_flows = {nic.id: list_flows(nic.netns) for nic in lab.plan.nics if netns_exists(nic.netns)}
     entries = lab_flow_entries(lab, read_events(path), open_flows, time.time())

@@ -25,6 +25,7 @@ from opennsg.engine import Engine
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId
 from opennsg.model.servicetags import ServiceTags
+from opennsg.model.validation.codes import Code
 
 API_VERSION = "2024-05-01"
 COLLECTIONS = (
@@ -57,7 +58,7 @@ class ServiceSource:
             raise OpenNsgError(
                 [
                     ArmError(
-                        "InvalidParameter",
+                        Code.INVALID_PARAMETER,
                         f"--nic must be the NIC's ARM id when following a service (got '{nic_id}').",
                         nic_id,
                     )

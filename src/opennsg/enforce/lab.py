@@ -34,6 +34,7 @@ from opennsg.engine import Engine
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.policy import HOST_VIRTUAL_IP, IMDS_IP
 from opennsg.model.topology import Topology
+from opennsg.model.validation.codes import Code
 
 GATEWAY4 = "169.254.0.1"
 GATEWAY6 = "fe80::1"
@@ -110,7 +111,7 @@ class Lab:
     def load(cls, name: str) -> Lab:
         path = state_path(name)
         if not path.exists():
-            raise OpenNsgError([ArmError("LabNotFound", f"There is no lab named '{name}'.", name)])
+            raise OpenNsgError([ArmError(Code.LAB_NOT_FOUND, f"There is no lab named '{name}'.", name)])
         body = json.loads(path.read_text(encoding="utf-8"))
         return cls(
             _plan_from_json(body["plan"]),
@@ -347,7 +348,11 @@ def lab_up(
     plan = plan_lab(topology, name, internet_addresses)
     if state_path(name).exists() or any(netns_exists(n) for n in plan.namespaces):
         raise OpenNsgError(
-            [ArmError("LabAlreadyExists", f"A lab named '{name}' exists; remove it with 'opennsg lab down {name}'.")]
+            [
+                ArmError(
+                    Code.LAB_ALREADY_EXISTS, f"A lab named '{name}' exists; remove it with 'opennsg lab down {name}'."
+                )
+            ]
         )
     engine = Engine(topology)
     policies = {nic.id: engine.policy(nic.id) for nic in plan.nics}  # bad references fail before anything is built
@@ -390,7 +395,7 @@ def lab_apply(name: str, paths: Sequence[Path], topology: Topology) -> tuple[Lab
         raise OpenNsgError(
             [
                 ArmError(
-                    "LabTopologyChanged",
+                    Code.LAB_TOPOLOGY_CHANGED,
                     f"Network interface {nic_id} was added, removed or readdressed; 'lab apply' changes rules, "
                     f"routes and public IPs only: rebuild the lab ('opennsg lab down {name}', then 'lab up').",
                     nic_id,
@@ -438,7 +443,7 @@ def lab_down(name: str) -> list[str]:
         prefix = f"{name}-"
         names = sorted(p.name for p in Path("/run/netns").glob(f"{prefix}*")) if Path("/run/netns").exists() else []
         if not names:
-            raise OpenNsgError([ArmError("LabNotFound", f"There is no lab named '{name}'.", name)])
+            raise OpenNsgError([ArmError(Code.LAB_NOT_FOUND, f"There is no lab named '{name}'.", name)])
     present = [n for n in names if netns_exists(n)]
     _remove_namespaces(present)
     path.unlink(missing_ok=True)

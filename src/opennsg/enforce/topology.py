@@ -98,7 +98,7 @@ def check_lab_name(name: str) -> None:
         raise OpenNsgError(
             [
                 ArmError(
-                    "InvalidLabName",
+                    Code.INVALID_LAB_NAME,
                     f"Lab name '{name}' must be 1–10 lower-case letters or digits, starting with a letter (its "
                     "namespaces are named after it).",
                     name,
@@ -174,7 +174,7 @@ def plan_lab(
             if private in seen:
                 problems.append(
                     ArmError(
-                        "DuplicatePrivateIpAddress",
+                        Code.DUPLICATE_PRIVATE_IP_ADDRESS,
                         f"{private} is a private address of both {seen[private]} and {nic.id}: the lab cannot hold "
                         "both (Azure keeps them apart only across unconnected VNets).",
                         nic.id,

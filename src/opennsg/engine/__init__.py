@@ -55,7 +55,7 @@ class Engine:
             raise OpenNsgError(
                 [
                     ArmError(
-                        "NetworkInterfaceNotFound",
+                        Code.NETWORK_INTERFACE_NOT_FOUND,
                         f"No network interface or virtual machine (with a primary NIC) is named '{nic_or_vm}', "
                         "or the name is ambiguous: use the ARM id.",
                         nic_or_vm,
@@ -91,7 +91,7 @@ class Engine:
             raise OpenNsgError(
                 [
                     ArmError(
-                        "AmbiguousIpAddress",
+                        Code.AMBIGUOUS_IP_ADDRESS,
                         f"{parsed} is a private IP of several NICs ({', '.join(n.name for n in holders)}); "
                         "name the NIC.",
                         str(parsed),
@@ -158,7 +158,9 @@ class Engine:
         destination = self.policy(destination_nic)
         number = parse_flow_protocol(protocol)
         if number is None:
-            raise OpenNsgError([ArmError("InvalidProtocol", f"'{protocol}' is not a protocol name or number.")])
+            raise OpenNsgError(
+                [ArmError(Code.INVALID_FLOW_PROTOCOL, f"'{protocol}' is not a protocol name or number.")]
+            )
         src = _address_of(source.nic, source_ip, destination_ip)
         dst = _address_of(destination.nic, destination_ip, src)
         outbound = Flow(Direction.OUTBOUND, number, src, source_port, dst, destination_port)
@@ -247,7 +249,7 @@ def _address_of(nic: NetworkInterface, given: str | IPAddress | None, other: str
             ip = ip_address(cfg.private_ip_address)
             if wanted is None or ip.version == wanted:
                 return ip
-    raise OpenNsgError([ArmError("IpAddressNotFound", f"Network interface {nic.id} has no suitable private IP.")])
+    raise OpenNsgError([ArmError(Code.IP_ADDRESS_NOT_FOUND, f"Network interface {nic.id} has no suitable private IP.")])
 
 
 def _check_flow(policy: NicPolicy, flow: Flow) -> None:
@@ -255,7 +257,7 @@ def _check_flow(policy: NicPolicy, flow: Flow) -> None:
     if not policy.local_addresses.contains(flow.local_ip):
         problems.append(
             ArmError(
-                "IpAddressNotOnNetworkInterface",
+                Code.IP_ADDRESS_NOT_ON_NIC,
                 f"{flow.local_ip} is not a private IP address of network interface {policy.nic.id}.",
                 str(flow.local_ip),
             )
@@ -263,7 +265,7 @@ def _check_flow(policy: NicPolicy, flow: Flow) -> None:
     if flow.local_ip.version != flow.remote_ip.version:
         problems.append(
             ArmError(
-                "AddressFamilyMismatch",
+                Code.ADDRESS_FAMILY_MISMATCH,
                 f"Local address {flow.local_ip} and remote address {flow.remote_ip} are of different IP versions.",
             )
         )

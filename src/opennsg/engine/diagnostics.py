@@ -23,6 +23,7 @@ from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.netwatcher import DiagnosticProfile, DiagnosticResult
 from opennsg.model.policy import KMS_PORT, PLATFORM_LKM_TAG, SMTP_PORT
 from opennsg.model.topology import Topology
+from opennsg.model.validation.codes import Code
 from opennsg.model.values import parse_address, parse_port_range, parse_prefix
 
 PROFILE_PROTOCOLS: dict[str, frozenset[int] | None] = {
@@ -102,7 +103,7 @@ def _address(topology: Topology, policy: NicPolicy, text: str) -> AddressSet:
         return AddressSet.of([network])
     tagged = tag_set(topology, policy.nic, text)
     if tagged is None:  # ``arm.netwatcher.parse_profile`` admits known tags only
-        raise OpenNsgError([ArmError("InvalidParameter", f"'{text}' is not an IP, a CIDR, '*' or a service tag.")])
+        raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, f"'{text}' is not an IP, a CIDR, '*' or a service tag.")])
     return tagged
 
 

@@ -119,7 +119,7 @@ class _TagResolver:
                 if members is None:
                     self.errors.append(
                         ArmError(
-                            "InvalidResourceReference",
+                            Code.INVALID_REFERENCE,
                             f"Application security group {asg} referenced by security rule "
                             f"{rule.id or rule.name} was not found.",
                             rule.id,
@@ -146,7 +146,7 @@ class _TagResolver:
                     continue
                 self.errors.append(
                     ArmError(
-                        "SecurityRuleInvalidAddressPrefix",
+                        Code.INVALID_ADDRESS_PREFIX,
                         f"Security rule {rule.id or rule.name} has invalid Address prefix. Value provided: {text}",
                         rule.id,
                     )
@@ -162,7 +162,7 @@ class _TagResolver:
             if parsed is None:
                 self.errors.append(
                     ArmError(
-                        "SecurityRuleInvalidPortRange",
+                        Code.INVALID_PORT_RANGE,
                         f"Security rule has invalid Port range. Value provided: {text}. Value should be an integer "
                         "OR integer range with '-' delimiter. Valid range 0-65535.",
                         rule.id,
@@ -177,7 +177,7 @@ class _TagResolver:
         if self.topology.network_group(group_id) is None:
             self.errors.append(
                 ArmError(
-                    "InvalidResourceReference",
+                    Code.INVALID_REFERENCE,
                     f"Network group {group_id} referenced by security admin rule {rule.id} was not found.",
                     rule.id,
                 )
@@ -219,7 +219,7 @@ class _TagResolver:
             if found is None:
                 self.errors.append(
                     ArmError(
-                        "AdminRuleInvalidAddressPrefix",
+                        Code.ADMIN_RULE_INVALID_ADDRESS_PREFIX,
                         f"Security admin rule {rule.id} has an invalid {item.address_prefix_type.value} address "
                         f"prefix. Value provided: {text}",
                         rule.id,
@@ -340,7 +340,7 @@ def resolve_policy(
     subnet = topology.subnet(nic.subnet)
     if nic.subnet and subnet is None:
         errors.append(
-            ArmError("InvalidResourceReference", f"Subnet {nic.subnet} of network interface {nic.id} was not found.")
+            ArmError(Code.INVALID_REFERENCE, f"Subnet {nic.subnet} of network interface {nic.id} was not found.")
         )
     vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
     virtual_network = _networks(virtual_network_prefixes(vnet, subnet, topology))
@@ -352,7 +352,7 @@ def resolve_policy(
         nsg = topology.nsg(nsg_id)
         if nsg is None:
             errors.append(
-                ArmError("InvalidResourceReference", f"Network security group {nsg_id} of {applied_to} was not found.")
+                ArmError(Code.INVALID_REFERENCE, f"Network security group {nsg_id} of {applied_to} was not found.")
             )
             return None
         return _resolve_nsg(resolver, nsg, applied_to, association)

@@ -104,11 +104,6 @@ def parent_id(resource_id: str) -> str:
     return resource_id.strip().rstrip("/").rsplit("/", 2)[0]
 
 
-def group_id(subscription: str, resource_group: str) -> str:
-    """A resource group's id."""
-    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
-
-
 def name_of(resource_id: str) -> str:
     """The last segment of an id (the resource's own name)."""
     return resource_id.strip().rstrip("/").rsplit("/", 1)[-1]
