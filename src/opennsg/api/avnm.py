@@ -153,7 +153,8 @@ def put_child(
     authorize_references(caller, model, existing, f"{route.kind.type}/write", resource_id)
     model = planning.keep_guid(model, existing)
     if isinstance(model, StaticMember) and model.region is None:
-        vnet = topology.vnet(model.resource_id.strip().rstrip("/").split("/subnets/")[0])
+        member = ResourceId.parse(model.resource_id)  # a VNet, or a subnet of one
+        vnet = topology.vnet(str(member.top)) if member is not None else None
         model = dataclasses.replace(model, region=vnet.location if vnet else getattr(parent, "location", None))
     new = planning.replace_models(topology, model)
     planning.check_topology(new)
