@@ -159,9 +159,9 @@ def verify(
     with bad_input_exits(json):
         if flows_engine not in ("local", "spark"):
             message = f"--engine must be local or spark, not '{flows_engine}'."
-            raise OpenNsgError([ArmError("InvalidParameter", message)])
+            raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, message)])
         if flows_engine == "spark" and flows is None:
-            raise OpenNsgError([ArmError("InvalidParameter", "--engine spark decides a --flows FILE; give one.")])
+            raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, "--engine spark decides a --flows FILE; give one.")])
         topology = inputs.load(paths)
         if flows is not None:
             _verify_flows(

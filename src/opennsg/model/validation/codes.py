@@ -152,6 +152,7 @@ class Code:
     TOKEN_NOT_FOUND = "TokenNotFound"
     MISSING_REQUIRED_PARAMETER = "MissingRequiredParameter"
     MISSING_OPTIONAL_DEPENDENCY = "MissingOptionalDependency"
+    SPARK_UNAVAILABLE = "SparkUnavailable"
     PORT_UNAVAILABLE = "PortUnavailable"
     INVALID_SCENARIO = "InvalidScenario"
     INVALID_INTENT = "InvalidIntent"
