@@ -87,6 +87,27 @@ def _read_all(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def _read_response(sock: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response on a kept-alive connection: its head, then exactly Content-Length body bytes
+    (a single recv may hold only part of it when the machine is busy)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed mid-response: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed mid-body"
+        body += chunk
+    assert len(body) == length, "more bytes than one response"
+    return head + b"\r\n\r\n" + body
+
+
 def _closed_by_server(sock: socket.socket, within: float) -> bool:
     sock.settimeout(within)
     try:
@@ -173,5 +194,5 @@ def test_keep_alive_connections_serve_several_requests_before_going_idle(served:
     with served.connect() as sock:
         for _ in range(3):
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            assert _read_response(sock).startswith(b"HTTP/1.1 200")
         assert _closed_by_server(sock, within=LIMITS.keep_alive_timeout + 2)
