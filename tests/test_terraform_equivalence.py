@@ -32,6 +32,11 @@ FORMS: dict[str, dict[str, tuple[list[Path], TerraformInputs | None]]] = {
         "hcl": ([TF / "how-nsgs-filter-traffic"], None),
         "plan": ([TF / "how-nsgs-filter-traffic" / "plan.json"], None),
     },
+    "hub-and-spoke": {
+        "arm": ([EXAMPLES / "hub-and-spoke.json", EXAMPLES / "hub-and-spoke-avnm.json"], None),
+        "hcl": ([TF / "hub-and-spoke"], None),
+        "plan": ([TF / "hub-and-spoke" / "plan.json"], None),
+    },
     "three-tier": {
         "arm": ([EXAMPLES / "three-tier.json"], None),
         "hcl": (
@@ -43,6 +48,15 @@ FORMS: dict[str, dict[str, tuple[list[Path], TerraformInputs | None]]] = {
     },
 }
 _CACHE: dict[tuple[str, str], Topology] = {}
+KINDS = ("nsgs", "asgs", "vnets", "route_tables", "nics", "vms", "public_ips")
+AVNM_KINDS = (
+    "network_managers",
+    "network_groups",
+    "static_members",
+    "security_admin_configurations",
+    "admin_rule_collections",
+    "admin_rules",
+)
 
 
 def form(network: str, kind: str) -> Topology:
@@ -80,9 +94,18 @@ def essence(topology: Topology) -> dict[str, Any]:
 
     out = {
         kind: {key: clean(r) for key, r in getattr(topology, kind).items()}
-        for kind in ("nsgs", "asgs", "vnets", "route_tables", "nics", "vms", "public_ips")
+        for kind in (*KINDS, "nat_gateways", "private_endpoints", *AVNM_KINDS)
     }
+    out["nics"] = {  # a VM back-reference to a VM not in the input is what azurerm has no argument for
+        key: replace(n, virtual_machine=n.virtual_machine if topology.vm(n.virtual_machine or "") else None)
+        for key, n in out["nics"].items()
+    }
+    out["static_members"] = {key: replace(m, region=None) for key, m in out["static_members"].items()}
     out["vnets"] = {key: subnets(v) for key, v in out["vnets"].items()}
+    out["public_ips"] = {  # by what the SKU means (azurerm states its default, Standard; ARM may leave it out)
+        key: replace(p, sku_name="Standard" if p.closed_by_default else "Basic", sku_tier=None)
+        for key, p in out["public_ips"].items()
+    }
     return out
 
 

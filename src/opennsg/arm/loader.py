@@ -143,6 +143,8 @@ class ExternalInput:
     rule_origins: dict[str, Origin] = field(default_factory=dict)
     problems: list[ArmError] = field(default_factory=list)
     subscriptions: set[str] = field(default_factory=set)
+    #: AVNM deployments the reader knows of (Terraform's ``azurerm_network_manager_deployment``).
+    deployment_statuses: list[DeploymentStatus] = field(default_factory=list)
 
 
 @dataclass
@@ -177,6 +179,9 @@ class _Loader:
             self.children.append(_Child(kind, resource_id, value, origin))
         for key, origin in given.rule_origins.items():
             self.rule_origins.setdefault(key, origin)
+        for status in given.deployment_statuses:
+            if status not in self.deployment_statuses:
+                self.deployment_statuses.append(status)
 
     def document(self, label: str, data: Any, parameters: Mapping[str, Any] | None) -> None:
         if is_parameters_file(data):

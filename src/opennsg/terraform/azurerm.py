@@ -16,17 +16,37 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from opennsg.model.avnm import (
+    AddressPrefixItem,
+    AddressPrefixType,
+    AdminAccess,
+    AdminProtocol,
+    AdminRule,
+    AdminRuleCollection,
+    DeploymentState,
+    DeploymentStatus,
+    GroupMemberType,
+    NetworkGroup,
+    NetworkIntentPolicyBasedService,
+    NetworkManager,
+    ScopeAccess,
+    SecurityAdminConfiguration,
+    StaticMember,
+    management_group_id,
+    subscription_scope_id,
+)
 from opennsg.model.defaults import default_security_rules
-from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies, Protocol
+from opennsg.model.enums import Access, CaseInsensitiveEnum, Direction, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.ids import PROVIDER, id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     Delegation,
     IpConfiguration,
+    NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
+    PrivateEndpoint,
     PublicIpAddress,
-    Resource,
     Route,
     RouteTable,
     SecurityRule,
@@ -74,17 +94,35 @@ _PAIR_ASSOCIATIONS: Mapping[str, tuple[str, str]] = {
         "network_interface_id",
         "application_security_group_id",
     ),
+    "azurerm_private_endpoint_application_security_group_association": (
+        "private_endpoint_id",
+        "application_security_group_id",
+    ),
+    "azurerm_nat_gateway_public_ip_association": ("nat_gateway_id", "public_ip_address_id"),
+    "azurerm_nat_gateway_public_ip_prefix_association": ("nat_gateway_id", "public_ip_prefix_id"),
 }
+#: AVNM children, named under their parent's id: type -> (the argument holding the parent id, ARM collection).
+_CHILD_SHAPES: Mapping[str, tuple[str, str]] = {
+    "azurerm_network_manager_network_group": ("network_manager_id", "networkGroups"),
+    "azurerm_network_manager_static_member": ("network_group_id", "staticMembers"),
+    "azurerm_network_manager_security_admin_configuration": ("network_manager_id", "securityAdminConfigurations"),
+    "azurerm_network_manager_admin_rule_collection": ("security_admin_configuration_id", "ruleCollections"),
+    "azurerm_network_manager_admin_rule": ("admin_rule_collection_id", "rules"),
+}
+_DEPLOYMENT = "azurerm_network_manager_deployment"
 #: Types read and understood but with nothing NSG verdicts depend on (ids still resolve for references).
-IGNORED_TYPES = frozenset(
+IGNORED_TYPES = frozenset({"azurerm_resource_group"})
+SUPPORTED_TYPES = frozenset(
     {
-        "azurerm_resource_group",
-        "azurerm_nat_gateway",
-        "azurerm_private_endpoint",
-        "azurerm_network_manager",
+        *_ID_SHAPES,
+        *_COMPUTE_VMS,
+        *_SUBNET_ASSOCIATIONS,
+        *_PAIR_ASSOCIATIONS,
+        *_CHILD_SHAPES,
+        _DEPLOYMENT,
+        *IGNORED_TYPES,
     }
 )
-SUPPORTED_TYPES = frozenset({*_ID_SHAPES, *_COMPUTE_VMS, *_SUBNET_ASSOCIATIONS, *_PAIR_ASSOCIATIONS, *IGNORED_TYPES})
 
 
 def _known_text(values: Mapping[str, Any], key: str) -> str | Unknown | None:
@@ -111,6 +149,17 @@ def resource_id(resource_type: str, values: Mapping[str, Any], subscription: str
             if isinstance(part, Unknown):
                 return part
         return f"{first}|{second}" if first and second else None
+    if resource_type in _CHILD_SHAPES:
+        argument, child_collection = _CHILD_SHAPES[resource_type]
+        return _child_resource_id(values, argument, child_collection, address)
+    if resource_type == _DEPLOYMENT:
+        # The provider's own id: ``{networkManagerId}/commit|{location}|{scopeAccess}``.
+        parts = [_known_text(values, k) for k in ("network_manager_id", "location", "scope_access")]
+        for part in parts:
+            if isinstance(part, Unknown):
+                return Unknown(f"{address}.id", f"known only after apply (it depends on {part.what})", part.reported)
+        manager, location, access = parts
+        return f"{manager}/commit|{location}|{access}" if manager and location and access else None
     parents: tuple[str, ...]
     if resource_type in _COMPUTE_VMS:
         collection, parents, namespace = "virtualMachines", (), "Microsoft.Compute"
@@ -127,6 +176,16 @@ def resource_id(resource_type: str, values: Mapping[str, Any], subscription: str
             return None
     pairs = "/".join(f"{t}/{n}" for t, n in zip(collection.split("/"), names, strict=True))
     return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{namespace}/{pairs}"
+
+
+def _child_resource_id(values: Mapping[str, Any], argument: str, collection: str, address: str) -> str | Unknown | None:
+    parent, name = _known_text(values, argument), _known_text(values, "name")
+    for part in (parent, name):
+        if isinstance(part, Unknown):
+            return Unknown(f"{address}.id", f"known only after apply (it depends on {part.what})", part.reported)
+    if not isinstance(parent, str) or not parent or not name:
+        return None
+    return f"{parent.rstrip('/')}/{collection}/{name}"
 
 
 def computed_attributes(
@@ -153,7 +212,27 @@ def computed_attributes(
             out["private_ip_address"] = static[0]
             out["private_ip_addresses"] = static
         out["ip_configuration"] = [_with_child_id(c, rid, "ipConfigurations") for c in configs]
+    if resource_type == "azurerm_private_endpoint" and isinstance(rid, str):
+        nic_id = endpoint_nic_id(rid, values)
+        if nic_id is not None and not isinstance(values.get("network_interface"), list):
+            out["network_interface"] = [{"id": nic_id, "name": name_of(nic_id)}]
     return out
+
+
+def endpoint_nic_id(endpoint_id: str, values: Mapping[str, Any]) -> str | None:
+    """The id of the NIC Azure creates for a private endpoint: the plan's or state's ``network_interface``, else
+    named by ``custom_network_interface_name``, in the endpoint's resource group. None when Azure picks the name
+    (``{endpoint}.nic.{guid}``): known only after apply."""
+    given = values.get("network_interface")
+    if isinstance(given, list) and given and isinstance(given[0], Mapping):
+        known = given[0].get("id")
+        if isinstance(known, str) and known:
+            return known
+    custom = values.get("custom_network_interface_name")
+    if not isinstance(custom, str) or not custom:
+        return None
+    group = endpoint_id.split("/providers/", 1)[0]
+    return f"{group}/providers/{PROVIDER}/networkInterfaces/{custom}"
 
 
 def _with_child_id(block: Mapping[str, Any], parent: str | Unknown | None, collection: str) -> Any:
@@ -191,7 +270,9 @@ PLAN_ADVICE = (
     "> plan.json` and give OpenNSG plan.json instead"
 )
 STATE_ADVICE = (
-    "Set it in the configuration, or give OpenNSG the state after apply (`terraform show -json > state.json`)"
+    "Set it in the configuration, keep the plan JSON in its module's directory (OpenNSG then reads the "
+    "expressions the plan leaves out from the .tf files there), or give OpenNSG the state after apply "
+    "(`terraform show -json > state.json`)"
 )
 
 
@@ -291,10 +372,15 @@ class _Reader:
             return []
         return [v for v in value if isinstance(v, Mapping)]
 
-    def enum(self, key: str, enum: type[Protocol] | type[Access] | type[Direction]) -> Any:
-        raw = self.text(key, required=True)
-        if raw is None:
-            return None
+    def enum(self, key: str, enum: type[CaseInsensitiveEnum], required: bool = True) -> Any:
+        raw = self.text(key, required=required)
+        return None if raw is None else self._member(key, raw, enum)
+
+    def enum_list(self, key: str, enum: type[CaseInsensitiveEnum]) -> list[Any]:
+        members = [self._member(key, raw, enum) for raw in self.texts(key)]
+        return [m for m in members if m is not None]
+
+    def _member(self, key: str, raw: str, enum: type[CaseInsensitiveEnum]) -> Any:
         member = enum.parse(raw)
         if member is None:
             allowed = ", ".join(m.value for m in enum)
@@ -329,10 +415,11 @@ class Built:
     """The model resources of a Terraform input with their origins; ``children`` are standalone children whose
     parent is not in this input (the loader merges them into parents from other inputs)."""
 
-    resources: list[tuple[str, Resource, TfOrigin]] = field(default_factory=list)
+    resources: list[tuple[str, Any, TfOrigin]] = field(default_factory=list)
     children: list[tuple[str, str, Any, TfOrigin]] = field(default_factory=list)
     rule_origins: dict[str, TfOrigin] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    deployment_statuses: list[DeploymentStatus] = field(default_factory=list)
 
 
 def _rule(values: Mapping[str, Any], rule_id: str, reader: _Reader) -> SecurityRule | None:
@@ -418,11 +505,14 @@ class _Builder:
         route_tables, rt_origins = self._route_tables()
         vnets, vnet_origins = self._vnets()
         nics, nic_origins = self._nics()
+        endpoints = self._private_endpoints(nics, nic_origins)
         vms = self._vms(nics)
-        public_ips = self._public_ips(nics)
         self._subnet_associations(vnets, vnet_origins)
         self._nic_associations(nics, nic_origins)
+        gateways, gateway_ips = self._nat_gateways(vnets)
+        public_ips = self._public_ips(nics, gateway_ips)
         self._connect_peerings(vnets)
+        self._avnm()
         out = self.built.resources
         out.extend(("applicationSecurityGroups", a, o) for a, o in asgs)
         out.extend(("networkSecurityGroups", n, nsg_origins[n.key]) for n in nsgs.values())
@@ -431,6 +521,8 @@ class _Builder:
         out.extend(("networkInterfaces", n, _nic_origin(n, nic_origins[n.key])) for n in nics.values())
         out.extend(("virtualMachines", v, o) for v, o in vms)
         out.extend(("publicIPAddresses", p, o) for p, o in public_ips)
+        out.extend(("privateEndpoints", e, o) for e, o in endpoints)
+        out.extend(("natGateways", g, o) for g, o in gateways)
         return self.built
 
     # --- NSGs and ASGs ---
@@ -831,7 +923,9 @@ class _Builder:
                     nics[nic.key] = replace(nic, virtual_machine=rid)
         return out
 
-    def _public_ips(self, nics: Mapping[str, NetworkInterface]) -> list[tuple[PublicIpAddress, TfOrigin]]:
+    def _public_ips(
+        self, nics: Mapping[str, NetworkInterface], gateway_ips: Mapping[str, str]
+    ) -> list[tuple[PublicIpAddress, TfOrigin]]:
         users = {
             id_key(cfg.public_ip_address): cfg.id
             for nic in nics.values()
@@ -854,11 +948,301 @@ class _Builder:
                         _tags(source.values),
                         ip_address=address,
                         ip_configuration=users.get(id_key(rid)),
+                        sku_name=reader.text("sku"),
+                        sku_tier=reader.text("sku_tier"),
+                        public_ip_address_version=reader.text("ip_version"),
+                        nat_gateway=gateway_ips.get(id_key(rid)),
                     ),
                     source.origin,
                 )
             )
         return out
+
+    # --- private endpoints and NAT gateways (semantics §12) ---
+
+    def _private_endpoints(
+        self, nics: dict[str, NetworkInterface], origins: dict[str, _Parts]
+    ) -> list[tuple[PrivateEndpoint, TfOrigin]]:
+        """Each endpoint and the NIC Azure creates for it (Terraform has no resource for that NIC): in the
+        endpoint's subnet, with its static addresses (``ip_configuration``) or, in a plan or state, the address
+        Azure gave it; the endpoint's ASGs (association resources) on its IP configurations. A NIC whose name
+        Azure picks (no ``custom_network_interface_name``, HCL) is named ``{endpoint}.nic`` here."""
+        groups: dict[str, list[str]] = {}
+        for source in self.of("azurerm_private_endpoint_application_security_group_association"):
+            reader = self.reader(source)
+            endpoint_id = reader.text("private_endpoint_id", required=True)
+            asg_id = reader.text("application_security_group_id", required=True)
+            if endpoint_id and asg_id:
+                groups.setdefault(id_key(endpoint_id), []).append(asg_id)
+        out = []
+        for source in self.of("azurerm_private_endpoint"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            name = reader.text("name") or name_of(rid)
+            subnet = reader.text("subnet_id", required=True)
+            location = reader.text("location") or ""
+            asgs = tuple(groups.pop(id_key(rid), ()))
+            configs: list[tuple[str, str | None]] = []
+            for block in reader.blocks("ip_configuration"):
+                block_reader = self.reader(source, block, nested_origin(source.origin, block, "ip_configuration"))
+                config_name = block_reader.text("name", required=True)
+                address = block_reader.text("private_ip_address", required=True)
+                if config_name and address:
+                    configs.append((config_name, address))
+            services: list[str] = []
+            assigned: str | None = None
+            for block in reader.blocks("private_service_connection"):
+                block_reader = self.reader(
+                    source, block, nested_origin(source.origin, block, "private_service_connection")
+                )
+                service = block_reader.text("private_connection_resource_id")
+                if service:
+                    services.append(service)
+                if self._from_plan(source) and assigned is None:
+                    assigned = _known(block.get("private_ip_address"))
+            static = tuple(address for _, address in configs if address)
+            if not configs:
+                configs.append(("ipconfig1", assigned))
+            nic_id = endpoint_nic_id(rid, source.values) or (
+                f"{rid.split('/providers/', 1)[0]}/providers/{PROVIDER}/networkInterfaces/{name}.nic"
+            )
+            nic = NetworkInterface(
+                nic_id,
+                name_of(nic_id),
+                location,
+                ip_configurations=tuple(
+                    IpConfiguration(
+                        id=f"{nic_id}/ipConfigurations/{config_name}",
+                        name=config_name,
+                        private_ip_address=address,
+                        subnet=subnet,
+                        primary=i == 0,
+                        application_security_groups=asgs,
+                    )
+                    for i, (config_name, address) in enumerate(configs)
+                ),
+                private_endpoint=rid,
+            )
+            if nic.key in nics:
+                self.built.issues.append(
+                    Issue(Codes.CONFLICT, source.origin, f"the endpoint's network interface {nic_id} is also declared")
+                )
+                continue
+            nics[nic.key] = nic
+            origins[nic.key] = _Parts(source.origin)
+            endpoint = PrivateEndpoint(
+                rid,
+                name,
+                location,
+                _tags(source.values),
+                subnet=subnet,
+                network_interfaces=(nic_id,),
+                application_security_groups=asgs,
+                private_ip_addresses=static,
+                custom_network_interface_name=reader.text("custom_network_interface_name"),
+                private_link_service_ids=tuple(services),
+            )
+            out.append((endpoint, source.origin))
+        for source in self.of("azurerm_private_endpoint_application_security_group_association"):
+            endpoint_id = source.values.get("private_endpoint_id")
+            if isinstance(endpoint_id, str) and id_key(endpoint_id) in groups:
+                message = f"private endpoint {endpoint_id} is not in the Terraform input"
+                self.built.issues.append(Issue(Codes.REFERENCE, source.origin, message))
+        return out
+
+    def _nat_gateways(
+        self, vnets: Mapping[str, VirtualNetwork]
+    ) -> tuple[list[tuple[NatGateway, TfOrigin]], dict[str, str]]:
+        """NAT gateways with their public IPs and prefixes (arguments and association resources) and the subnets
+        using them (read-only back-references, from the subnets' ``nat_gateway``); public IP id -> gateway id."""
+        extra: dict[str, dict[str, list[str]]] = {}
+        for kind, argument, field_name in (
+            ("azurerm_nat_gateway_public_ip_association", "public_ip_address_id", "addresses"),
+            ("azurerm_nat_gateway_public_ip_prefix_association", "public_ip_prefix_id", "prefixes"),
+        ):
+            for source in self.of(kind):
+                reader = self.reader(source)
+                gateway_id = reader.text("nat_gateway_id", required=True)
+                target = reader.text(argument, required=True)
+                if gateway_id and target:
+                    extra.setdefault(id_key(gateway_id), {}).setdefault(field_name, []).append(target)
+        users: dict[str, list[str]] = {}
+        for vnet in vnets.values():
+            for subnet in vnet.subnets:
+                if subnet.nat_gateway:
+                    users.setdefault(id_key(subnet.nat_gateway), []).append(subnet.id)
+        out = []
+        gateway_ips: dict[str, str] = {}
+        for source in self.of("azurerm_nat_gateway"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            more = extra.pop(id_key(rid), {})
+            addresses = _distinct([*reader.texts("public_ip_address_ids"), *more.get("addresses", ())])
+            prefixes = _distinct([*reader.texts("public_ip_prefix_ids"), *more.get("prefixes", ())])
+            for address in addresses:
+                gateway_ips[id_key(address)] = rid
+            gateway = NatGateway(
+                rid,
+                reader.text("name") or name_of(rid),
+                reader.text("location") or "",
+                _tags(source.values),
+                sku_name=reader.text("sku_name"),
+                public_ip_addresses=addresses,
+                public_ip_prefixes=prefixes,
+                subnets=tuple(users.get(id_key(rid), ())),
+                idle_timeout_in_minutes=reader.integer("idle_timeout_in_minutes"),
+                resource_guid=_known(source.values.get("resource_guid")) if self._from_plan(source) else None,
+            )
+            out.append((gateway, source.origin))
+        for kind in ("azurerm_nat_gateway_public_ip_association", "azurerm_nat_gateway_public_ip_prefix_association"):
+            for source in self.of(kind):
+                gateway_id = source.values.get("nat_gateway_id")
+                if isinstance(gateway_id, str) and id_key(gateway_id) in extra:
+                    message = f"NAT gateway {gateway_id} is not in the Terraform input"
+                    self.built.issues.append(Issue(Codes.REFERENCE, source.origin, message))
+        return out, gateway_ips
+
+    # --- Azure Virtual Network Manager (semantics §11) ---
+
+    def _avnm(self) -> None:
+        """The manager's resources, kept flat by id as ARM does; a deployment resource is the deployment status
+        of its configurations in its region (Deployed: after apply it is)."""
+        add = self.built.resources.append
+        for source in self.of("azurerm_network_manager"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            scopes = reader.blocks("scope")
+            subscriptions: list[str] = []
+            management_groups: list[str] = []
+            for block in scopes:
+                scope_reader = self.reader(source, block, nested_origin(source.origin, block, "scope"))
+                subscriptions += [subscription_scope_id(s) for s in scope_reader.texts("subscription_ids")]
+                management_groups += [management_group_id(g) for g in scope_reader.texts("management_group_ids")]
+            if not scopes and not reader.from_plan:
+                reader.text("scope", required=True)
+            manager = NetworkManager(
+                rid,
+                reader.text("name") or name_of(rid),
+                reader.text("location") or "",
+                _tags(source.values),
+                description=reader.text("description"),
+                scope_subscriptions=tuple(subscriptions),
+                scope_management_groups=tuple(management_groups),
+                scope_accesses=tuple(reader.enum_list("scope_accesses", ScopeAccess)),
+            )
+            add(("networkManagers", manager, source.origin))
+        for source in self.of("azurerm_network_manager_network_group"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if rid:
+                member_type = reader.enum("member_type", GroupMemberType, required=False)
+                group = NetworkGroup(
+                    rid, reader.text("name") or name_of(rid), description=reader.text("description"),
+                    member_type=member_type,
+                )  # fmt: skip
+                add(("networkGroups", group, source.origin))
+        for source in self.of("azurerm_network_manager_static_member"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            target = reader.text("target_virtual_network_id", required=True)
+            if rid and target:
+                region = _known(source.values.get("region")) if reader.from_plan else None
+                name = reader.text("name") or name_of(rid)
+                member = StaticMember(id=rid, name=name, resource_id=target, region=region)
+                add(("staticMembers", member, source.origin))
+        for source in self.of("azurerm_network_manager_security_admin_configuration"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if rid:
+                configuration = SecurityAdminConfiguration(
+                    rid,
+                    reader.text("name") or name_of(rid),
+                    description=reader.text("description"),
+                    apply_on_network_intent_policy_based_services=tuple(
+                        reader.enum_list(
+                            "apply_on_network_intent_policy_based_services", NetworkIntentPolicyBasedService
+                        )
+                    ),
+                    network_group_address_space_aggregation_option=reader.text(
+                        "network_group_address_space_aggregation_option"
+                    ),
+                )
+                add(("securityAdminConfigurations", configuration, source.origin))
+        for source in self.of("azurerm_network_manager_admin_rule_collection"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            if "network_group_ids" not in source.values:
+                reader.text("network_group_ids", required=True)
+            collection = AdminRuleCollection(
+                rid,
+                reader.text("name") or name_of(rid),
+                applies_to_groups=reader.texts("network_group_ids"),
+                description=reader.text("description"),
+            )
+            add(("ruleCollections", collection, source.origin))
+        for source in self.of("azurerm_network_manager_admin_rule"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            rule = self._admin_rule(source, rid, reader) if rid else None
+            if rule is not None:
+                add(("rules", rule, source.origin))
+        for source in self.of(_DEPLOYMENT):
+            reader = self.reader(source)
+            manager_id = reader.text("network_manager_id", required=True)
+            location = reader.text("location", required=True)
+            access = reader.enum("scope_access", ScopeAccess)
+            configurations = reader.texts("configuration_ids")
+            if manager_id and location and access is not None:
+                self.built.deployment_statuses.append(
+                    DeploymentStatus(
+                        region=location,
+                        deployment_status=DeploymentState.DEPLOYED,
+                        configuration_ids=configurations,
+                        deployment_type=access.value,
+                        network_manager_id=manager_id,
+                    )
+                )
+
+    def _admin_rule(self, source: Source, rid: str, reader: _Reader) -> AdminRule | None:
+        before, reader.ok = reader.ok, True
+        priority = reader.integer("priority", required=True)
+        access = reader.enum("action", AdminAccess)
+        direction = reader.enum("direction", Direction)
+        protocol = reader.enum("protocol", AdminProtocol)
+        sides: list[tuple[AddressPrefixItem, ...]] = []
+        for kind in ("source", "destination"):
+            items = []
+            for block in reader.blocks(kind):
+                item_reader = self.reader(source, block, nested_origin(source.origin, block, kind))
+                prefix = item_reader.text("address_prefix", required=True)
+                prefix_type = item_reader.enum("address_prefix_type", AddressPrefixType)
+                if prefix is not None and prefix_type is not None:
+                    items.append(AddressPrefixItem(prefix, prefix_type))
+                reader.ok = reader.ok and item_reader.ok
+            sides.append(tuple(items))
+        rule = AdminRule(
+            id=rid,
+            name=reader.text("name") or name_of(rid),
+            priority=priority if priority is not None else 0,
+            direction=direction or Direction.INBOUND,
+            access=access or AdminAccess.DENY,
+            protocol=protocol or AdminProtocol.ANY,
+            sources=sides[0],
+            destinations=sides[1],
+            source_port_ranges=reader.texts("source_port_ranges"),
+            destination_port_ranges=reader.texts("destination_port_ranges"),
+            description=reader.text("description"),
+        )
+        ok, reader.ok = reader.ok, before and reader.ok
+        return rule if ok else None
 
 
 @dataclass
@@ -903,6 +1287,11 @@ def _nic_origin(nic: NetworkInterface, parts: _Parts) -> TfOrigin:
         found.append((f"properties.ipConfigurations[{i}].properties.applicationSecurityGroups[{j}]", origin))
     del nic
     return replace(parts.origin, parts=tuple(found))
+
+
+def _distinct(ids: Sequence[str]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    return tuple(i for i in ids if not (id_key(i) in seen or seen.add(id_key(i))))  # type: ignore[func-returns-value]
 
 
 def _known(value: Any) -> str | None:

@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opennsg.model.avnm import AddressPrefixItem, AddressPrefixType, AdminRuleKind, DeploymentState, DeploymentStatus
 from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.ids import name_of as name_of_id
 from opennsg.model.resources import (
+    NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
+    PrivateEndpoint,
     Resource,
     RouteTable,
     SecurityRule,
@@ -107,6 +111,7 @@ class _Exporter:
         self.blocks: list[_Block] = []
         self.providers: dict[str, str | None] = {}  # subscription (folded) -> alias (None: default)
         self.groups: dict[tuple[str, str], str] = {}  # (subscription, group) folded -> address
+        self.left_out: list[str] = []  # what this topology holds that Terraform cannot say
 
     # --- references ---
 
@@ -169,17 +174,183 @@ class _Exporter:
             self._nsg(nsg)
         for vnet in _sorted(t.vnets.values()):
             self._vnet(vnet)
+        for pip in _sorted(t.public_ips.values()):
+            self._resource(
+                "azurerm_public_ip", pip, allocation_method="Static", sku=pip.sku_name or "Standard",
+                sku_tier=pip.sku_tier, ip_version=pip.public_ip_address_version,
+            )  # fmt: skip
+        for gateway in _sorted(t.nat_gateways.values()):
+            self._nat_gateway(gateway)
         for vnet in _sorted(t.vnets.values()):
             self._subnets(vnet)
         for vnet in _sorted(t.vnets.values()):
             self._peerings(vnet)
-        for pip in _sorted(t.public_ips.values()):
-            self._resource("azurerm_public_ip", pip, allocation_method="Static", sku="Standard")
         for nic in _sorted(t.nics.values()):
-            self._nic(nic)
+            if not t.is_private_endpoint_nic(nic.id):  # Azure creates it with its endpoint
+                self._nic(nic)
+        for endpoint in _sorted(t.private_endpoints.values()):
+            self._private_endpoint(endpoint)
         for vm in _sorted(t.vms.values()):
             self._vm(vm)
+        self._avnm()
         return self.render()
+
+    # --- NAT gateways and private endpoints (semantics §12) ---
+
+    def _pair(self, kind: str, name: str, arguments: dict[str, Any], owner: Resource) -> None:
+        block = _Block(f'resource "{kind}" "{self.names.name(kind, name)}"')
+        for argument, value in arguments.items():
+            block.set(argument, value)
+        self._provider(owner, block)
+        self.blocks.append(block)
+
+    def _nat_gateway(self, gateway: NatGateway) -> None:
+        block = self._resource("azurerm_nat_gateway", gateway, sku_name=gateway.sku_name)
+        block.set("idle_timeout_in_minutes", gateway.idle_timeout_in_minutes)
+        address = self.addresses[gateway.key]
+        for kind, argument, targets in (
+            ("azurerm_nat_gateway_public_ip_association", "public_ip_address_id", gateway.public_ip_addresses),
+            ("azurerm_nat_gateway_public_ip_prefix_association", "public_ip_prefix_id", gateway.public_ip_prefixes),
+        ):
+            for target in targets:
+                arguments = {"nat_gateway_id": Ref(f"{address}.id"), argument: self.ref(target)}
+                self._pair(kind, f"{gateway.name}_{target.rsplit('/', 1)[-1]}", arguments, gateway)
+
+    def _private_endpoint(self, endpoint: PrivateEndpoint) -> None:
+        """The endpoint with its NIC's name and static addresses (Azure creates the NIC from them)."""
+        owned = [n for n in self.topology.nics.values() if self.topology.private_endpoint_of_nic(n.id) == endpoint]
+        nic = owned[0] if owned else None
+        listed = endpoint.network_interfaces[0] if endpoint.network_interfaces else None
+        nic_name = nic.name if nic else (name_of_id(listed) if listed else None)
+        block = self._resource(
+            "azurerm_private_endpoint", endpoint, subnet_id=self.ref(endpoint.subnet or (nic.subnet if nic else None)),
+            custom_network_interface_name=nic_name,
+        )  # fmt: skip
+        address = self.addresses[endpoint.key]
+        if not endpoint.private_link_service_ids:
+            block.comment = "the endpoint's private_service_connection (its service) is not in the input"
+        for i, service in enumerate(endpoint.private_link_service_ids):
+            connection = _Block("private_service_connection").set("name", f"{endpoint.name}-connection{i + 1}")
+            connection.set("private_connection_resource_id", service).set("is_manual_connection", False)
+            block.blocks.append(connection)
+        configs = [c for c in nic.ip_configurations if c.private_ip_address] if nic else []
+        for cfg in configs:
+            block.blocks.append(
+                _Block("ip_configuration").set("name", cfg.name).set("private_ip_address", cfg.private_ip_address)
+            )
+        asgs = list(endpoint.application_security_groups)
+        for cfg in nic.ip_configurations if nic else ():
+            asgs += [a for a in cfg.application_security_groups if id_key(a) not in {id_key(x) for x in asgs}]
+        for asg in asgs:
+            arguments = {"private_endpoint_id": Ref(f"{address}.id"), "application_security_group_id": self.ref(asg)}
+            self._pair(
+                "azurerm_private_endpoint_application_security_group_association",
+                f"{endpoint.name}_{asg.rsplit('/', 1)[-1]}", arguments, endpoint,
+            )  # fmt: skip
+
+    # --- Azure Virtual Network Manager (semantics §11) ---
+
+    def _child(self, resource_type: str, resource: Any, parent: tuple[str, str], **arguments: Any) -> _Block:
+        """An AVNM child resource: named under its parent's id (``network_manager_id = azurerm_x.y.id``)."""
+        name = self.names.name(resource_type, resource.name)
+        self.addresses[resource.key] = f"{resource_type}.{name}"
+        block = _Block(f'resource "{resource_type}" "{name}"').set("name", resource.name)
+        block.set(parent[0], self.ref(parent[1]))
+        for argument, value in arguments.items():
+            block.set(argument, value)
+        self._provider(resource.id.split("/")[2] if resource.id.startswith("/subscriptions/") else resource.id, block)
+        self.blocks.append(block)
+        return block
+
+    def _avnm(self) -> None:
+        t = self.topology
+        for manager in _sorted(t.network_managers.values()):
+            block = self._resource(
+                "azurerm_network_manager", manager, description=manager.description,
+                scope_accesses=[a.value for a in manager.scope_accesses],
+            )  # fmt: skip
+            scope = _Block("scope").set("subscription_ids", list(manager.scope_subscriptions))
+            scope.set("management_group_ids", list(manager.scope_management_groups))
+            block.blocks.append(scope)
+        for group in _sorted(t.network_groups.values()):
+            self._child(
+                "azurerm_network_manager_network_group", group, ("network_manager_id", group.network_manager_id),
+                description=group.description, member_type=group.member_type.value if group.member_type else None,
+            )  # fmt: skip
+        for member in _sorted(t.static_members.values()):
+            self._child(
+                "azurerm_network_manager_static_member", member, ("network_group_id", member.network_group_id),
+                target_virtual_network_id=self.ref(member.resource_id),
+            )  # fmt: skip
+        for configuration in _sorted(t.security_admin_configurations.values()):
+            self._child(
+                "azurerm_network_manager_security_admin_configuration", configuration,
+                ("network_manager_id", configuration.network_manager_id), description=configuration.description,
+                apply_on_network_intent_policy_based_services=[
+                    m.value for m in configuration.apply_on_network_intent_policy_based_services
+                ],
+                network_group_address_space_aggregation_option=(
+                    configuration.network_group_address_space_aggregation_option
+                ),
+            )  # fmt: skip
+        for collection in _sorted(t.admin_rule_collections.values()):
+            self._child(
+                "azurerm_network_manager_admin_rule_collection", collection,
+                ("security_admin_configuration_id", collection.configuration_id), description=collection.description,
+                network_group_ids=[self.ref(g) for g in collection.applies_to_groups],
+            )  # fmt: skip
+        for rule in _sorted(t.admin_rules.values()):
+            if rule.kind is AdminRuleKind.DEFAULT:
+                self.left_out.append(f"the default admin rule {rule.id} (Azure's; azurerm has no resource for it)")
+                continue
+            block = self._child(
+                "azurerm_network_manager_admin_rule", rule, ("admin_rule_collection_id", rule.rule_collection_id),
+                action=rule.access.value, direction=rule.direction.value, priority=rule.priority,
+                protocol=rule.protocol.value, description=rule.description,
+                source_port_ranges=list(rule.source_port_ranges),
+                destination_port_ranges=list(rule.destination_port_ranges),
+            )  # fmt: skip
+            for kind, items in (("source", rule.sources), ("destination", rule.destinations)):
+                for item in items:
+                    inner = _Block(kind).set("address_prefix_type", item.address_prefix_type.value)
+                    block.blocks.append(inner.set("address_prefix", self._prefix(item)))
+        for status in t.deployment_statuses:
+            self._deployment(status)
+
+    def _prefix(self, item: AddressPrefixItem) -> Any:
+        return (
+            self.ref(item.address_prefix)
+            if item.address_prefix_type is AddressPrefixType.NETWORK_GROUP
+            else (item.address_prefix)
+        )
+
+    def _deployment(self, status: DeploymentStatus) -> None:
+        """A deployment status Terraform can say: Deployed security admin configurations of one manager."""
+        t = self.topology
+        configurations = [
+            c for c in t.security_admin_configurations.values()
+            if any(id_key(x) in (c.key, c.name.casefold()) for x in status.configuration_ids)
+            and (status.network_manager_id is None or id_key(c.network_manager_id) == id_key(status.network_manager_id))
+        ]  # fmt: skip
+        managers = {id_key(c.network_manager_id): c.network_manager_id for c in configurations}
+        if (
+            status.deployment_status is not DeploymentState.DEPLOYED
+            or not status.is_security_admin
+            or len(managers) != 1
+            or len(configurations) != len(status.configuration_ids)
+        ):
+            self.left_out.append(
+                f"the deployment status {status.deployment_status.value} of {', '.join(status.configuration_ids)} "
+                f"in {status.region} (Terraform deploys, and says only Deployed, configurations of one manager)"
+            )
+            return
+        (manager_id,) = managers.values()
+        kind = "azurerm_network_manager_deployment"
+        block = _Block(f'resource "{kind}" "{self.names.name(kind, f"{name_of_id(manager_id)}_{status.region}")}"')
+        block.set("network_manager_id", self.ref(manager_id)).set("location", status.region)
+        block.set("scope_access", "SecurityAdmin").set("configuration_ids", [self.ref(c.id) for c in configurations])
+        self._provider(manager_id.split("/")[2], block)
+        self.blocks.append(block)
 
     def _route_table(self, table: RouteTable) -> None:
         block = self._resource("azurerm_route_table", table)
@@ -364,6 +535,7 @@ class _Exporter:
             "  }",
             "}",
         ]
+        header += [f"# Left out: {what}." for what in self.left_out]
         providers = []
         for subscription, alias in self.providers.items():
             block = _Block('provider "azurerm"')
@@ -383,7 +555,10 @@ class _Exporter:
 
     def _all(self) -> Iterable[Resource]:
         t = self.topology
-        for collection in (t.nsgs, t.asgs, t.vnets, t.route_tables, t.nics, t.vms, t.public_ips):
+        for collection in (
+            t.nsgs, t.asgs, t.vnets, t.route_tables, t.nics, t.vms, t.public_ips, t.nat_gateways,
+            t.private_endpoints, t.network_managers,
+        ):  # fmt: skip
             yield from collection.values()
 
 

@@ -12,11 +12,13 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from opennsg.terraform.azurerm import Source, computed_attributes, resource_id
 from opennsg.terraform.origin import TfOrigin
-from opennsg.terraform.values import Unknown
+from opennsg.terraform.planscope import Instance, SourceModules, has_module_source
+from opennsg.terraform.values import Unknown, first_unknown
 
 
 def is_plan_or_state(data: Any) -> bool:
@@ -104,11 +106,23 @@ class PlanReader:
     subscription: str | None
     placeholder: str
     problems: list[str] = field(default_factory=list)
+    #: The directory of the plan file: its module's ``.tf`` source, when there, fills in what the JSON leaves out.
+    directory: Path | None = None
+    source: SourceModules | None = None
 
     def read(self, which: str) -> tuple[list[Source], str]:
         """Instances and the subscription used for ids not in the document."""
         located = _Located(self.text)
         resources = self._resources(which, located)
+        if which == "planned" and self.directory is not None and has_module_source(self.directory):
+            configuration = self.data.get("configuration")
+            variables = self.data.get("variables")
+            self.source = SourceModules(
+                self.directory,
+                configuration if isinstance(configuration, Mapping) else {},
+                variables if isinstance(variables, Mapping) else {},
+                lambda: [self._instance(r) for r in resources],
+            )
         subscription = self.subscription or self._provider_subscription() or self.placeholder
         groups = {
             str(r.values.get("name", "")).casefold(): r.values["id"]
@@ -132,12 +146,20 @@ class PlanReader:
                     r.values[key] = [
                         _child_id(item, value_item) for item, value_item in zip(r.values[key], value, strict=False)
                     ]
-        for r in resources:
-            self._resolve(r, by_address, which, only_names=False)
-            if isinstance(r.values.get("id"), Unknown):
-                rid = resource_id(r.type, r.values, subscription, r.address)
-                if isinstance(rid, str):
-                    r.values["id"] = rid
+        # References chain (an admin rule's id needs its collection's, which needs its configuration's ...):
+        # resolve until nothing changes.
+        for _ in range(len(resources) + 1):
+            changed = False
+            for r in resources:
+                before = dict(r.values)
+                self._resolve(r, by_address, which, only_names=False)
+                if isinstance(r.values.get("id"), Unknown):
+                    rid = resource_id(r.type, r.values, subscription, r.address)
+                    if isinstance(rid, str):
+                        r.values["id"] = rid
+                changed = changed or r.values != before
+            if not changed:
+                break
         sources = [
             Source(r.type, r.address, r.values, TfOrigin(self.label, r.line, r.address, plan=True)) for r in resources
         ]
@@ -274,29 +296,35 @@ class PlanReader:
         if which != "planned":
             return
         expressions = self._expressions(r)
-        if expressions is None:
+        if expressions is None and self.source is None:
             return
-        r.values = _replace_unknowns(
-            r.values,
-            expressions,
-            lambda refs: self._reference(refs, r, by_address),
-            lambda refs, count: self._references(refs, count, r, by_address),
-            only_names,
-            top=True,
-        )
+        r.values = _Unknowns(self, r, by_address, only_names).replace(r.values, expressions, ())
 
-    def _reference(self, references: list[str], r: _Resource, by_address: Mapping[str, _Resource]) -> Any:
+    def _reference(
+        self, references: list[str], r: _Resource, by_address: Mapping[str, _Resource], key: str = ""
+    ) -> Any:
         """The value of the first reference that names something the plan knows (or None).
 
         The configuration lists references, not the expression: ``x[count.index].id`` is listed as ``x`` and
         ``count.index``, so the instance of ``x`` with the referrer's own key is meant; any other index into
-        several instances is left unknown rather than guessed."""
+        several instances is left unknown rather than guessed. A whole resource listed for an argument that
+        takes an id (``*_id``, ``security_group``) is its id (the attribute is not listed after an index)."""
         by_index = any(ref in ("count.index", "each.key") for ref in references)
+        takes_id = key.endswith(("_id", "_ids")) or key == "security_group"
         for reference in references:
             value = self._lookup(reference, r.module, r.index, by_address, depth=0, by_index=by_index)
-            if value is not None and not isinstance(value, Unknown):
+            if isinstance(value, Mapping) and takes_id:
+                value = value.get("id")
+            if value is not None and not isinstance(value, Unknown | Mapping):
                 return value
+            if value is None and self.source is not None and reference.startswith("local."):
+                found = self.source.reference(reference, self._instance(r))
+                if first_unknown(found) is None and found is not None:
+                    return found
         return None
+
+    def _instance(self, r: _Resource) -> Instance:
+        return Instance(r.address, r.module, r.type, r.name, r.index, r.values)
 
     def _references(self, references: list[str], count: int, r: _Resource, by_address: Mapping[str, _Resource]) -> Any:
         """A list of ``count`` unknowns from references: one resource each, in order, or one for all."""
@@ -338,7 +366,7 @@ class PlanReader:
             prefix = f"{module}module.{matched[1]}{matched[2] or ''}."
             for ref in refs or ():
                 found = self._lookup(ref, prefix, index, by_address, depth + 1)
-                if found is not None and not isinstance(found, Unknown):
+                if found is not None and not isinstance(found, Unknown | Mapping):
                     return found
             return None
         matched = re.match(r"^([a-z0-9_]+)\.([^.\[]+)((?:\[[^\]]+\])?)((?:\.[^.\[]+)*)$", reference)
@@ -358,7 +386,7 @@ class PlanReader:
         value: Any = target.values
         for step in matched[4].split(".")[1:]:
             value = value.get(step) if isinstance(value, Mapping) else None
-        return None if value is target.values else value
+        return value
 
     def _variable(self, name: str, module: str, index: Any, by_address: Mapping[str, _Resource], depth: int) -> Any:
         """``var.x`` inside a child module: the module block's argument in its parent, followed."""
@@ -378,7 +406,7 @@ class PlanReader:
             return expression["constant_value"]
         for ref in expression.get("references") or ():
             value = self._lookup(ref, parent_prefix, index, by_address, depth + 1)
-            if value is not None and not isinstance(value, Unknown):
+            if value is not None and not isinstance(value, Unknown | Mapping):
                 return value
         return None
 
@@ -399,35 +427,57 @@ _NAME_KEYS = frozenset(
 )
 
 
-def _replace_unknowns(
-    values: Any, expressions: Any, resolve: Any, resolve_list: Any, only_names: bool, top: bool = False
-) -> Any:
-    """Unknowns in ``values`` replaced by what the configuration's references resolve to, where they do."""
-    references = expressions.get("references") if isinstance(expressions, Mapping) else None
-    if isinstance(values, Unknown):
-        if isinstance(references, list):
-            found = resolve(references)
+@dataclass
+class _Unknowns:
+    """Replaces a resource's unknown values by what the configuration's references (or, with the module source
+    beside the plan, the expressions themselves) resolve to, where they do."""
+
+    reader: PlanReader
+    resource: _Resource
+    by_address: Mapping[str, _Resource]
+    only_names: bool
+
+    def replace(self, values: Any, expressions: Any, path: tuple[str | int, ...]) -> Any:
+        references = expressions.get("references") if isinstance(expressions, Mapping) else None
+        key = next((str(step) for step in reversed(path) if isinstance(step, str)), "")
+        if isinstance(values, Unknown):
+            found = self._from_source(path)
+            if found is None and isinstance(references, list):
+                found = self.reader._reference(references, self.resource, self.by_address, key)
             return values if found is None else found
+        if isinstance(values, list) and any(isinstance(v, Unknown) for v in values) and not _blocks(values):
+            found = self._from_source(path)
+            if found is None and isinstance(references, list):
+                found = self.reader._references(references, len(values), self.resource, self.by_address)
+            if not isinstance(found, list) or len(found) != len(values):
+                return values
+            return [found[i] if isinstance(v, Unknown) else v for i, v in enumerate(values)]
+        if isinstance(values, Mapping):
+            out = dict(values)
+            for name, value in values.items():
+                if not path and self.only_names and name not in _NAME_KEYS:
+                    continue
+                inner = expressions.get(name) if isinstance(expressions, Mapping) else None
+                out[name] = self.replace(value, inner, (*path, name))
+            return out
+        if isinstance(values, list):
+            return [
+                self.replace(v, expressions[i] if isinstance(expressions, list) and i < len(expressions) else None,
+                             (*path, i))
+                for i, v in enumerate(values)
+            ]  # fmt: skip
         return values
-    if isinstance(values, list) and isinstance(references, list):
-        unknown = [i for i, v in enumerate(values) if isinstance(v, Unknown)]
-        if not unknown:
-            return values
-        found = resolve_list(references, len(values))
-        return values if found is None else [found[i] if i in unknown else v for i, v in enumerate(values)]
-    if isinstance(values, Mapping) and isinstance(expressions, Mapping):
-        out = dict(values)
-        for key, value in values.items():
-            if top and only_names and key not in _NAME_KEYS:
-                continue
-            out[key] = _replace_unknowns(value, expressions.get(key), resolve, resolve_list, only_names)
-        return out
-    if isinstance(values, list) and isinstance(expressions, list):
-        return [
-            _replace_unknowns(v, expressions[i] if i < len(expressions) else None, resolve, resolve_list, only_names)
-            for i, v in enumerate(values)
-        ]
-    return values
+
+    def _from_source(self, path: tuple[str | int, ...]) -> Any:
+        """The value computed from the module source, when it is there and gives a known value."""
+        if self.reader.source is None or self.only_names:
+            return None
+        found = self.reader.source.attribute(self.reader._instance(self.resource), path)
+        return None if first_unknown(found) is not None or found is None else found
+
+
+def _blocks(values: list[Any]) -> bool:
+    return any(isinstance(v, Mapping) for v in values)
 
 
 __all__ = ["PlanReader", "is_plan", "is_plan_or_state"]

@@ -43,6 +43,7 @@ def _collect(sources: list[azurerm.Source], problems: list[ArmError], external: 
     external.resources.extend(built.resources)
     external.children.extend(built.children)
     external.rule_origins.update(built.rule_origins)
+    external.deployment_statuses.extend(built.deployment_statuses)
 
 
 def read_module(directory: Path, files: Sequence[Path], inputs: TerraformInputs, external: ExternalInput) -> str:
@@ -70,7 +71,8 @@ def read_document(label: str, data: Any, inputs: TerraformInputs, which: str, ex
         message = f"{label}: format_version {version} is not supported (Terraform's JSON output format 1.x is)."
         external.problems.append(ArmError(Codes.INVALID_PLAN, message, label))
         return PLACEHOLDER_SUBSCRIPTION
-    reader = PlanReader(data, label, _text(label), inputs.subscription, PLACEHOLDER_SUBSCRIPTION)
+    directory = Path(label).parent if Path(label).is_file() else None
+    reader = PlanReader(data, label, _text(label), inputs.subscription, PLACEHOLDER_SUBSCRIPTION, directory=directory)
     sources, subscription = reader.read(which)
     _collect(sources, external.problems, external)
     return subscription
