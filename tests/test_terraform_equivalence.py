@@ -211,3 +211,137 @@ def test_examples_export_round_trip(network: str, tmp_path: Path) -> None:
     topology = form(network, "arm")
     export_module(topology, tmp_path)
     assert essence(load_paths([tmp_path])) == essence(topology)
+
+
+def expressible_avnm(topology: Topology) -> Topology:
+    """An AVNM world as Terraform can say it: no management-group tree, effective-rules answers or default
+    admin rules (no azurerm resource), rule ids ending in their names,
+    deployment statuses only Deployed ones naming configuration ids; each
+    private endpoint's NIC as Azure makes it (the endpoint's ASGs on every configuration, only addressed
+    configurations, no public IP, pools, forwarding or VM; azurerm has no argument for those)."""
+    topology = _subnet_ids_by_name(expressible(topology))
+    statuses = [
+        s
+        for s in topology.deployment_statuses
+        if s.deployment_status.value == "Deployed"
+        and all(topology.security_admin_configuration(c) for c in s.configuration_ids)
+        and len({id_key(topology.security_admin_configuration(c).network_manager_id) for c in s.configuration_ids})  # type: ignore[union-attr]
+        == 1
+    ]
+    nics = []
+    endpoints = []
+    for endpoint in topology.private_endpoints.values():
+        owned = [n for n in topology.nics.values() if topology.private_endpoint_of_nic(n.id) == endpoint]
+        for nic in owned:
+            configs = [c for c in nic.ip_configurations if c.private_ip_address] or list(nic.ip_configurations[:1])
+            asgs = tuple(dict.fromkeys(a for c in configs for a in c.application_security_groups))
+            nics.append(
+                replace(
+                    nic,
+                    location=endpoint.location,
+                    tags={},
+                    enable_ip_forwarding=False,
+                    virtual_machine=None,
+                    private_endpoint=endpoint.id,
+                    ip_configurations=tuple(
+                        replace(
+                            c,
+                            primary=i == 0,
+                            public_ip_address=None,
+                            load_balancer_backend_address_pools=(),
+                            application_security_groups=asgs,
+                            subnet=endpoint.subnet,
+                        )
+                        for i, c in enumerate(configs)
+                    ),
+                )
+            )
+        addressed = [c.private_ip_address for n in owned for c in n.ip_configurations if c.private_ip_address]
+        endpoints.append(
+            replace(
+                endpoint,  # as azurerm writes it: the NIC by name, its static addresses, its ASGs
+                network_interfaces=tuple(n.id for n in owned[:1]) or endpoint.network_interfaces,
+                custom_network_interface_name=owned[0].name if owned else None,
+                private_ip_addresses=tuple(a for a in addressed if a),
+                application_security_groups=tuple(
+                    dict.fromkeys(a for n in owned for c in n.ip_configurations for a in c.application_security_groups)
+                ),
+            )
+        )
+    endpoint_nics = {n.key for n in nics}
+    nics += [n for n in topology.nics.values() if n.key not in endpoint_nics]
+    vms = [
+        replace(v, network_interfaces=tuple(i for i in v.network_interfaces if id_key(i) not in endpoint_nics))
+        for v in topology.vms.values()
+    ]
+    return topology.with_(
+        nics=nics,
+        vms=[v for v in vms if v.network_interfaces],
+        private_endpoints=endpoints,
+        management_groups=[],
+        effective_admin_rules=[],
+        admin_rules=[  # a Terraform resource's id ends in its name
+            replace(r, id=f"{r.rule_collection_id}/rules/{r.name}")
+            for r in topology.admin_rules.values()
+            if r.kind.value == "Custom"
+        ],
+        deployment_statuses=statuses,
+    )
+
+
+def _subnet_ids_by_name(topology: Topology) -> Topology:
+    """Subnet ids ending in their names (as Terraform derives them), every reference to them following."""
+    renamed: dict[str, str] = {}
+    vnets = []
+    for vnet in topology.vnets.values():
+        subnets = []
+        for subnet in vnet.subnets:
+            wanted = f"{vnet.id}/subnets/{subnet.name}"
+            renamed[subnet.key] = wanted
+            subnets.append(replace(subnet, id=wanted))
+        vnets.append(replace(vnet, subnets=tuple(subnets)))
+
+    def moved(subnet_id: str | None) -> str | None:
+        return renamed.get(id_key(subnet_id), subnet_id) if subnet_id else subnet_id
+
+    nics = [
+        replace(n, ip_configurations=tuple(replace(c, subnet=moved(c.subnet)) for c in n.ip_configurations))
+        for n in topology.nics.values()
+    ]
+    endpoints = [replace(e, subnet=moved(e.subnet)) for e in topology.private_endpoints.values()]
+    members = [replace(m, resource_id=moved(m.resource_id) or "") for m in topology.static_members.values()]
+    return topology.with_(vnets=vnets, nics=nics, private_endpoints=endpoints, static_members=members)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+@given(case=topology_and_flows(max_flows=12, avnm=True))
+def test_export_round_trip_keeps_admin_rules_endpoints_and_verdicts(
+    case: tuple[Topology, list[tuple[str, Flow]]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """AVNM resources, private endpoints (with their NICs) and deployments survive HCL and back."""
+    topology, flows = expressible_avnm(case[0]), case[1]
+    directory = tmp_path_factory.mktemp("export-avnm")
+    export_module(topology, directory)
+    back = load_paths([directory], service_tags=topology.service_tags, validate=False)
+    mine, theirs = essence_without_state(back), essence_without_state(topology)
+    for kind in ("private_endpoints", *AVNM_KINDS):
+        assert mine[kind] == theirs[kind], kind
+    assert mine["nics"] == theirs["nics"]
+    regions = {(s.region.casefold(), tuple(sorted(map(id_key, s.configuration_ids)))) for s in back.deployment_statuses}
+    assert regions == {
+        (
+            s.region.casefold(),
+            tuple(sorted(id_key(topology.security_admin_configuration(c).id) for c in s.configuration_ids)),
+        )  # type: ignore[union-attr]
+        for s in topology.deployment_statuses
+    }
+    before = Engine(topology)
+    after = Engine(back.with_(service_tags=topology.service_tags, subscriptions=topology.subscriptions.values()))
+    for nic, flow in flows:
+        if before.nic(nic) is not None:
+            assert answer(after, nic, flow) == answer(before, nic, flow)

@@ -494,6 +494,9 @@ class _Builder:
             return value
         if isinstance(value, Unknown):
             reader.text("id")
+        elif source.type in _CHILD_SHAPES:
+            reader.text(_CHILD_SHAPES[source.type][0], required=True)
+            reader.text("name", required=True)
         else:
             reader.text("name", required=True)
             reader.text("resource_group_name", required=True)
@@ -1018,6 +1021,7 @@ class _Builder:
                         name=config_name,
                         private_ip_address=address,
                         subnet=subnet,
+                        private_ip_address_version="IPv6" if address and ":" in address else "IPv4",
                         primary=i == 0,
                         application_security_groups=asgs,
                     )

@@ -222,6 +222,8 @@ class _Exporter:
         nic = owned[0] if owned else None
         listed = endpoint.network_interfaces[0] if endpoint.network_interfaces else None
         nic_name = nic.name if nic else (name_of_id(listed) if listed else None)
+        if endpoint.custom_network_interface_name is None and nic_name == f"{endpoint.name}.nic":
+            nic_name = None  # the name OpenNSG gives the NIC of an endpoint without one (Azure adds a GUID)
         block = self._resource(
             "azurerm_private_endpoint", endpoint, subnet_id=self.ref(endpoint.subnet or (nic.subnet if nic else None)),
             custom_network_interface_name=nic_name,
