@@ -169,3 +169,56 @@ def test_flowlogs_replay_against_a_terraform_config_matches_arm(tmp_path: Path) 
     assert sorted(tuple(c[k] for k in key) for c in from_terraform["changed"]) == sorted(
         tuple(c[k] for k in key) for c in from_arm["changed"]
     )
+
+
+NIC_USING = """
+resource "azurerm_network_interface" "nic" {
+  name                = "nic"
+  location            = "westeurope"
+  resource_group_name = "rg"
+
+  ip_configuration {
+    name                          = "ipconfig1"
+    subnet_id                     = %s
+    private_ip_address_allocation = "Dynamic"
+  }
+}
+"""
+ISSUE_ERRORS = {
+    "unknown function": (
+        "locals {\n  prefix = nosuch(\"10.0.0.0/8\")\n}\n",
+        2, "TerraformUnknownFunction", 'in `nosuch("10.0.0.0/8")`: unknown function nosuch()',
+    ),
+    "data source": (
+        'data "azurerm_subnet" "shared" {\n  name = "shared"\n}\n' + NIC_USING % "data.azurerm_subnet.shared.id",
+        12, "TerraformDataSourceNotSupported", "data source data.azurerm_subnet.shared (declared at",
+    ),
+    "remote module": (
+        'module "network" {\n  source  = "Azure/network/azurerm"\n  version = "5.3.0"\n}\n',
+        2, "TerraformRemoteModuleNotSupported", 'module source "Azure/network/azurerm" is not a local path',
+    ),
+    "unknown after apply": (
+        'resource "azurerm_public_ip" "pip" {\n  name                = "pip"\n  location            = "westeurope"\n'
+        '  resource_group_name = "rg"\n  allocation_method   = "Static"\n}\n'
+        + NIC_USING.replace('"Dynamic"', '"Static"\n    private_ip_address = azurerm_public_ip.pip.ip_address')
+        % '"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"',
+        17, "TerraformValueUnknownUntilApply", "azurerm_public_ip.pip.ip_address is known only after apply",
+    ),
+    "cycle between locals": (
+        "locals {\n  a = local.b\n  b = local.c\n  c = \"${local.a}/24\"\n}\n",
+        2, "TerraformCycle", "cycle: local.a -> local.b -> local.c -> local.a",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("error", list(ISSUE_ERRORS))
+def test_each_error_of_the_issue_names_file_line_and_expression(tmp_path: Path, error: str) -> None:
+    text, line, code, message = ISSUE_ERRORS[error]
+    (tmp_path / "main.tf").write_text(text, encoding="utf-8")
+    exit_code, body = run("validate", str(tmp_path), "--json")
+    assert exit_code == 2
+    found = [body["error"], *body["error"]["details"]]
+    target = f"{tmp_path / 'main.tf'}:{line}"
+    assert any(e["code"] == code and e["target"] == target and message in e["message"] for e in found), found
+    if error in ("data source", "remote module", "unknown after apply"):  # what only Azure knows
+        assert any("plan.json" in e["message"] for e in found if e["code"] == code)

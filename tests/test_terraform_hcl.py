@@ -324,7 +324,10 @@ resource "azurerm_public_ip" "pip" {
         },
     )
     (message,) = problems(tmp_path)
-    assert message.startswith(f'{tmp_path / "main.tf"}:12: security_rule "to-pip": destination_address_prefixes')
+    written = (tmp_path / "main.tf").read_text().splitlines()
+    line = next(i for i, text in enumerate(written, 1) if "destination_address_prefixes = [" in text)
+    assert line == 22  # the argument's own line, inside security_rule "to-pip" (line 12)
+    assert message.startswith(f'{tmp_path / "main.tf"}:{line}: security_rule "to-pip": destination_address_prefixes')
     assert "azurerm_public_ip.pip.ip_address" in message and "known only after apply" in message
 
 

@@ -240,7 +240,9 @@ def _with_child_id(block: Mapping[str, Any], parent: str | Unknown | None, colle
     known = block.get("id")
     if (isinstance(known, str) and known) or not isinstance(name, str) or not isinstance(parent, str):
         return block
-    copy: dict[str, Any] = BlockValue(block, block.file, block.line) if isinstance(block, BlockValue) else dict(block)
+    copy: dict[str, Any] = (
+        BlockValue(block, block.file, block.line, block.lines) if isinstance(block, BlockValue) else dict(block)
+    )
     copy["id"] = f"{parent}/{collection}/{name}"
     return copy
 
@@ -294,7 +296,11 @@ class _Reader:
             return
         shown = "" if value.what.endswith(f".{key}") else f" = {value.what}"
         advice = STATE_ADVICE if self.from_plan else PLAN_ADVICE
-        self._issue(Codes.UNKNOWN_VALUE, f"{key}{shown} is {value.reason}, and OpenNSG needs it. {advice}")
+        line = getattr(self.values, "lines", {}).get(key)  # the argument's own line, in HCL
+        origin = replace(self.origin, line=line) if line else self.origin
+        self.ok = False
+        message = f"{key}{shown} is {value.reason}, and OpenNSG needs it. {advice}"
+        self.issues.append(Issue(Codes.UNKNOWN_VALUE, origin, message))
 
     def _raw(self, key: str) -> Any:
         value = self.values.get(key)

@@ -625,7 +625,9 @@ class ModuleInstance:
         alias = provider.expression.text.removeprefix("azurerm.") if provider is not None else None
         subscription = self.context.aliases.get(alias or "", self.context.subscription)
         computed = azurerm.computed_attributes(resource_type, values, subscription, address)
-        self.context.instances.append(Instance(resource_type, address, {**values, **computed}, block.file, block.line))
+        lines = {name: attribute.line for name, attribute in block.body.attributes.items()}
+        written = BlockValue({**values, **computed}, block.file, block.line, lines)
+        self.context.instances.append(Instance(resource_type, address, written, block.file, block.line))
         return ResourceValue({**values, **computed}, address)
 
     def body_values(self, body: Body, scope: Scope, context: str, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -642,7 +644,8 @@ class ModuleInstance:
                 continue
             title = _nested_title(nested.kind, nested.body, scope)
             inner = self.body_values(nested.body, scope, title)
-            values.setdefault(nested.kind, []).append(BlockValue(inner, nested.file, nested.line))
+            lines = {name: attribute.line for name, attribute in nested.body.attributes.items()}
+            values.setdefault(nested.kind, []).append(BlockValue(inner, nested.file, nested.line, lines))
         return values
 
     def _dynamic(self, block: Block, scope: Scope) -> list[BlockValue]:
@@ -682,7 +685,9 @@ class ModuleInstance:
         for key, value in pairs:
             inner_scope = scope.child({iterator: {"key": key, "value": value}})
             title = _nested_title(label, content.body, inner_scope)
-            out.append(BlockValue(self.body_values(content.body, inner_scope, title), content.file, content.line))
+            lines = {name: attribute.line for name, attribute in content.body.attributes.items()}
+            inner = self.body_values(content.body, inner_scope, title)
+            out.append(BlockValue(inner, content.file, content.line, lines))
         return out
 
     # --- module calls ---

@@ -48,13 +48,14 @@ class TfSet(list[Any]):
 
 
 class BlockValue(dict[str, Any]):
-    """A nested block's attributes, remembering the file and line of the block."""
+    """A block's attributes, remembering the file and line of the block and of each argument written in it."""
 
-    __slots__ = ("file", "line")
+    __slots__ = ("file", "line", "lines")
 
-    def __init__(self, values: Mapping[str, Any], file: str, line: int) -> None:
+    def __init__(self, values: Mapping[str, Any], file: str, line: int, lines: Mapping[str, int] | None = None) -> None:
         super().__init__(values)
         self.file, self.line = file, line
+        self.lines: Mapping[str, int] = lines or {}
 
 
 def normal_number(value: int | float) -> int | float:
