@@ -109,6 +109,7 @@ class PlanReader:
     #: The directory of the plan file: its module's ``.tf`` source, when there, fills in what the JSON leaves out.
     directory: Path | None = None
     source: SourceModules | None = None
+    _expression_index: dict[tuple[str, str], Mapping[str, Any] | None] = field(default_factory=dict)
 
     def read(self, which: str) -> tuple[list[Source], str]:
         """Instances and the subscription used for ids not in the document."""
@@ -121,7 +122,7 @@ class PlanReader:
                 self.directory,
                 configuration if isinstance(configuration, Mapping) else {},
                 variables if isinstance(variables, Mapping) else {},
-                lambda: [self._instance(r) for r in resources],
+                lambda: resources,
             )
         subscription = self.subscription or self._provider_subscription() or self.placeholder
         groups = {
@@ -282,15 +283,17 @@ class PlanReader:
         return current if isinstance(current, Mapping) else None
 
     def _expressions(self, r: _Resource) -> Mapping[str, Any] | None:
-        module = self._config_module(r.module)
-        if module is None:
-            return None
-        base = f"{r.type}.{r.name}"
-        for item in module.get("resources") or ():
-            if isinstance(item, Mapping) and item.get("address") == base:
-                expressions = item.get("expressions")
-                return expressions if isinstance(expressions, Mapping) else None
-        return None
+        key = (r.module, f"{r.type}.{r.name}")
+        if key not in self._expression_index:
+            module = self._config_module(r.module)
+            found: Mapping[str, Any] | None = None
+            for item in (module.get("resources") or ()) if module is not None else ():
+                if isinstance(item, Mapping) and item.get("address") == key[1]:
+                    expressions = item.get("expressions")
+                    found = expressions if isinstance(expressions, Mapping) else None
+                    break
+            self._expression_index[key] = found
+        return self._expression_index[key]
 
     def _resolve(self, r: _Resource, by_address: Mapping[str, _Resource], which: str, only_names: bool) -> None:
         if which != "planned":
@@ -324,7 +327,7 @@ class PlanReader:
         return None
 
     def _instance(self, r: _Resource) -> Instance:
-        return Instance(r.address, r.module, r.type, r.name, r.index, r.values)
+        return r  # its values are read live: each pass of ``read`` resolves more of them
 
     def _references(self, references: list[str], count: int, r: _Resource, by_address: Mapping[str, _Resource]) -> Any:
         """A list of ``count`` unknowns from references: one resource each, in order, or one for all."""

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from opennsg.terraform.expressions import Namespace, ResourceValue, Scope, evaluate
 from opennsg.terraform.module import Config, module_files, read_config
@@ -26,16 +26,15 @@ from opennsg.terraform.values import EvaluationError, TfSet, Unknown, first_unkn
 _CALL = re.compile(r'module\.([^.\[]+)(?:\[((?:"[^"]*")|[^\]]*)\])?\.')
 
 
-@dataclass(frozen=True, slots=True)
-class Instance:
-    """What the scope needs of a plan resource: its address parts and current values."""
+class Instance(Protocol):
+    """What the scope needs of a plan resource: its address parts and its values as they are resolved so far."""
 
     address: str
     module: str
     type: str
     name: str
     index: Any
-    values: Mapping[str, Any]
+    values: dict[str, Any]
 
 
 def has_module_source(directory: Path) -> bool:
@@ -53,6 +52,14 @@ class SourceModules:
     _configs: dict[str, Config | None] = field(default_factory=dict)
     _locals: dict[tuple[str, str], Any] = field(default_factory=dict)
     _busy: set[tuple[str, str]] = field(default_factory=set)
+    _by_name: dict[tuple[str, str, str], list[Instance]] | None = None
+
+    def _named(self, prefix: str, resource_type: str, name: str) -> list[Instance]:
+        if self._by_name is None:
+            self._by_name = {}
+            for instance in self.instances():
+                self._by_name.setdefault((instance.module, instance.type, instance.name), []).append(instance)
+        return self._by_name.get((prefix, resource_type, name), [])
 
     # --- modules ---
 
@@ -240,7 +247,7 @@ class SourceModules:
 
     def _resources(self, prefix: str, resource_type: str, name: str) -> Any:
         base = f"{prefix}{resource_type}.{name}"
-        found = [i for i in self.instances() if i.module == prefix and i.type == resource_type and i.name == name]
+        found = self._named(prefix, resource_type, name)
         single = [i for i in found if i.address == base]
         if single:
             return ResourceValue(single[0].values, base)
