@@ -338,6 +338,31 @@ def test_subnet_endpoint_policies_and_default_outbound_access_inline_and_standal
     assert (subnets["app"].private_endpoint_network_policies, subnets["app"].default_outbound_access) == (None, None)
 
 
+@pytest.mark.parametrize(
+    ("argument", "policies"),
+    [
+        ("private_endpoint_network_policies_enabled = true", PrivateEndpointNetworkPolicies.ENABLED),  # azurerm 3
+        ("private_endpoint_network_policies_enabled = false", PrivateEndpointNetworkPolicies.DISABLED),
+        ("enforce_private_link_endpoint_network_policies = true", PrivateEndpointNetworkPolicies.DISABLED),  # 2.x
+        ('private_endpoint_network_policies = "RouteTableEnabled"', PrivateEndpointNetworkPolicies.ROUTE_TABLE_ENABLED),
+    ],
+)
+def test_endpoint_policies_of_every_provider_version(
+    tmp_path: Path, argument: str, policies: PrivateEndpointNetworkPolicies
+) -> None:
+    subnet = f"""
+resource "azurerm_subnet" "x" {{
+  name                 = "x"
+  resource_group_name  = "rg"
+  virtual_network_name = azurerm_virtual_network.v.name
+  address_prefixes     = ["10.0.7.0/24"]
+  {argument}
+}}
+"""
+    topology = load_paths([module(tmp_path, NETWORK, subnet)])
+    assert next(s for s in topology.subnets if s.name == "x").private_endpoint_network_policies is policies
+
+
 def test_private_endpoint_and_the_nic_azure_creates_for_it(estate: Topology) -> None:
     sql = estate.private_endpoint(f"{NET}/privateEndpoints/pe-sql")
     assert sql is not None

@@ -669,6 +669,9 @@ class _Builder:
         legacy = values.get("private_endpoint_network_policies_enabled")  # azurerm 3.x
         if policy is None and isinstance(legacy, bool):
             policy = PrivateEndpointNetworkPolicies.ENABLED if legacy else PrivateEndpointNetworkPolicies.DISABLED
+        enforced = values.get("enforce_private_link_endpoint_network_policies")  # azurerm 2.x: true disables them
+        if policy is None and isinstance(enforced, bool):
+            policy = PrivateEndpointNetworkPolicies.DISABLED if enforced else PrivateEndpointNetworkPolicies.ENABLED
         outbound = values.get("default_outbound_access_enabled")
         delegations = []
         for i, block in enumerate(reader.blocks("delegation")):
