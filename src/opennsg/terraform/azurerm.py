@@ -46,6 +46,8 @@ from opennsg.model.resources import (
     NetworkInterface,
     NetworkSecurityGroup,
     PrivateEndpoint,
+    PrivateEndpointIpConfiguration,
+    PrivateLinkServiceConnection,
     PublicIpAddress,
     Route,
     RouteTable,
@@ -997,24 +999,33 @@ class _Builder:
             location = reader.text("location") or ""
             asgs = tuple(groups.pop(id_key(rid), ()))
             configs: list[tuple[str, str | None]] = []
+            static: list[PrivateEndpointIpConfiguration] = []
             for block in reader.blocks("ip_configuration"):
                 block_reader = self.reader(source, block, nested_origin(source.origin, block, "ip_configuration"))
                 config_name = block_reader.text("name", required=True)
                 address = block_reader.text("private_ip_address", required=True)
                 if config_name and address:
                     configs.append((config_name, address))
-            services: list[str] = []
+                    group = block_reader.text("subresource_name")
+                    member = block_reader.text("member_name") or group
+                    static.append(PrivateEndpointIpConfiguration(config_name, address, group, member))
+            connections: list[PrivateLinkServiceConnection] = []
             assigned: str | None = None
             for block in reader.blocks("private_service_connection"):
                 block_reader = self.reader(
                     source, block, nested_origin(source.origin, block, "private_service_connection")
                 )
-                service = block_reader.text("private_connection_resource_id")
-                if service:
-                    services.append(service)
+                connections.append(
+                    PrivateLinkServiceConnection(
+                        block_reader.text("name", required=True) or "",
+                        block_reader.text("private_connection_resource_id"),
+                        block_reader.texts("subresource_names"),
+                        block_reader.text("request_message"),
+                        manual=block_reader.flag("is_manual_connection"),
+                    )
+                )
                 if self._from_plan(source) and assigned is None:
                     assigned = _known(block.get("private_ip_address"))
-            static = tuple(address for _, address in configs if address)
             if not configs:
                 configs.append(("ipconfig1", assigned))
             nic_id = endpoint_nic_id(rid, source.values) or (
@@ -1053,9 +1064,9 @@ class _Builder:
                 subnet=subnet,
                 network_interfaces=(nic_id,),
                 application_security_groups=asgs,
-                private_ip_addresses=static,
+                ip_configurations=tuple(static),
                 custom_network_interface_name=reader.text("custom_network_interface_name"),
-                private_link_service_ids=tuple(services),
+                connections=tuple(connections),
             )
             out.append((endpoint, source.origin))
         for source in self.of("azurerm_private_endpoint_application_security_group_association"):

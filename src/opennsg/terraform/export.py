@@ -229,17 +229,21 @@ class _Exporter:
             custom_network_interface_name=nic_name,
         )  # fmt: skip
         address = self.addresses[endpoint.key]
-        if not endpoint.private_link_service_ids:
+        if not endpoint.connections:
             block.comment = "the endpoint's private_service_connection (its service) is not in the input"
-        for i, service in enumerate(endpoint.private_link_service_ids):
-            connection = _Block("private_service_connection").set("name", f"{endpoint.name}-connection{i + 1}")
-            connection.set("private_connection_resource_id", service).set("is_manual_connection", False)
-            block.blocks.append(connection)
+        for i, given in enumerate(endpoint.connections):
+            connection = _Block("private_service_connection").set("name", given.name or f"connection{i + 1}")
+            connection.set("private_connection_resource_id", given.private_link_service_id)
+            connection.set("subresource_names", list(given.group_ids)).set("is_manual_connection", given.manual)
+            block.blocks.append(connection.set("request_message", given.request_message))
+        groups = {c.name.casefold(): c for c in endpoint.ip_configurations}
         configs = [c for c in nic.ip_configurations if c.private_ip_address] if nic else []
         for cfg in configs:
-            block.blocks.append(
-                _Block("ip_configuration").set("name", cfg.name).set("private_ip_address", cfg.private_ip_address)
-            )
+            inner = _Block("ip_configuration").set("name", cfg.name).set("private_ip_address", cfg.private_ip_address)
+            known = groups.get(cfg.name.casefold())
+            if known is not None:
+                inner.set("subresource_name", known.group_id).set("member_name", known.member_name)
+            block.blocks.append(inner)
         asgs = list(endpoint.application_security_groups)
         for cfg in nic.ip_configurations if nic else ():
             asgs += [a for a in cfg.application_security_groups if id_key(a) not in {id_key(x) for x in asgs}]
