@@ -123,11 +123,12 @@ def test_lint_reach_and_diff_take_the_subscription_for_a_module_without_one() ->
 
 def test_serve_imports_a_terraform_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``serve --import DIR``: the module's resources are in the database the service starts with."""
-    import uvicorn
     from fastapi.testclient import TestClient
 
+    from opennsg.api import server
+
     started: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda asgi, **options: started.update(app=asgi, **options))
+    monkeypatch.setattr(server, "run", lambda asgi, host, port, limits, **tls: started.update(app=asgi, port=port))
     db = tmp_path / "opennsg.db"
     code, info = run("serve", "--db", str(db), "--import", str(MODULE), "--port", "18099", "--json")
     assert code == 0 and SUB in info["subscriptions"]
@@ -143,9 +144,9 @@ def test_serve_imports_a_terraform_module(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_serve_refuses_a_broken_module_before_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import uvicorn
+    from opennsg.api import server
 
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("started"))
+    monkeypatch.setattr(server, "run", lambda *a, **k: pytest.fail("started"))
     broken = tmp_path / "module"
     broken.mkdir()
     (broken / "main.tf").write_text("locals {\n  a = nosuch(1)\n}\n", encoding="utf-8")

@@ -15,7 +15,9 @@ from opennsg.arm import load_paths
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
 from opennsg.model import OpenNsgError, Topology
+from opennsg.model.enums import IpAllocationMethod
 from opennsg.model.ids import id_key
+from opennsg.model.resources import IpConfiguration, PrivateEndpoint, PrivateEndpointIpConfiguration
 from opennsg.model.validation import validate_topology
 from opennsg.terraform import TerraformInputs
 from opennsg.terraform.export import export_module
@@ -97,7 +99,11 @@ def essence(topology: Topology) -> dict[str, Any]:
         for kind in (*KINDS, "nat_gateways", "private_endpoints", *AVNM_KINDS)
     }
     out["nics"] = {  # a VM back-reference to a VM not in the input is what azurerm has no argument for
-        key: replace(n, virtual_machine=n.virtual_machine if topology.vm(n.virtual_machine or "") else None)
+        key: replace(
+            n,
+            virtual_machine=n.virtual_machine if topology.vm(n.virtual_machine or "") else None,
+            ip_configurations=tuple(map(allocation_stated, n.ip_configurations)),
+        )
         for key, n in out["nics"].items()
     }
     out["static_members"] = {key: replace(m, region=None) for key, m in out["static_members"].items()}
@@ -107,6 +113,15 @@ def essence(topology: Topology) -> dict[str, Any]:
         for key, p in out["public_ips"].items()
     }
     return out
+
+
+def allocation_stated(configuration: IpConfiguration) -> IpConfiguration:
+    """azurerm requires ``private_ip_address_allocation``: an ARM configuration that leaves it out (a given address
+    kept) says what a Terraform one says with Static, or Dynamic when it has no address."""
+    if configuration.private_ip_allocation_method is not None:
+        return configuration
+    stated = IpAllocationMethod.STATIC if configuration.private_ip_address else IpAllocationMethod.DYNAMIC
+    return replace(configuration, private_ip_allocation_method=stated)
 
 
 def answer(engine: Engine, nic: str, flow: Flow) -> tuple[Any, ...]:
@@ -251,18 +266,21 @@ def expressible_avnm(topology: Topology) -> Topology:
                             load_balancer_backend_address_pools=(),
                             application_security_groups=asgs,
                             subnet=endpoint.subnet,
+                            private_ip_allocation_method=(
+                                IpAllocationMethod.STATIC if c.private_ip_address else IpAllocationMethod.DYNAMIC
+                            ),
                         )
                         for i, c in enumerate(configs)
                     ),
                 )
             )
-        addressed = [c.private_ip_address for n in owned for c in n.ip_configurations if c.private_ip_address]
+        addressed = [as_endpoint_block(endpoint, c) for n in owned for c in n.ip_configurations if c.private_ip_address]
         endpoints.append(
             replace(
                 endpoint,  # as azurerm writes it: the NIC by name, its static addresses, its ASGs
                 network_interfaces=tuple(n.id for n in owned[:1]) or endpoint.network_interfaces,
                 custom_network_interface_name=owned[0].name if owned else None,
-                private_ip_addresses=tuple(a for a in addressed if a),
+                ip_configurations=tuple(addressed),
                 application_security_groups=tuple(
                     dict.fromkeys(a for n in owned for c in n.ip_configurations for a in c.application_security_groups)
                 ),
@@ -287,6 +305,17 @@ def expressible_avnm(topology: Topology) -> Topology:
         ],
         deployment_statuses=statuses,
     )
+
+
+def as_endpoint_block(endpoint: PrivateEndpoint, nic_configuration: IpConfiguration) -> PrivateEndpointIpConfiguration:
+    """An addressed configuration of an endpoint's NIC as azurerm's ``ip_configuration`` block says it: the
+    endpoint's group and member for it (``member_name`` defaults to ``subresource_name``)."""
+    given = next(
+        (c for c in endpoint.ip_configurations if c.name.casefold() == nic_configuration.name.casefold()), None
+    )
+    group = given.group_id if given else None
+    member = (given.member_name or group) if given else None
+    return PrivateEndpointIpConfiguration(nic_configuration.name, nic_configuration.private_ip_address, group, member)
 
 
 def _subnet_ids_by_name(topology: Topology) -> Topology:

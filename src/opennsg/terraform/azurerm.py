@@ -36,7 +36,14 @@ from opennsg.model.avnm import (
     subscription_scope_id,
 )
 from opennsg.model.defaults import default_security_rules
-from opennsg.model.enums import Access, CaseInsensitiveEnum, Direction, PrivateEndpointNetworkPolicies, Protocol
+from opennsg.model.enums import (
+    Access,
+    CaseInsensitiveEnum,
+    Direction,
+    IpAllocationMethod,
+    PrivateEndpointNetworkPolicies,
+    Protocol,
+)
 from opennsg.model.ids import PROVIDER, id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
@@ -57,6 +64,7 @@ from opennsg.model.resources import (
     VirtualNetwork,
     VirtualNetworkPeering,
 )
+from opennsg.model.validation import Code, Message
 from opennsg.terraform.origin import TfOrigin
 from opennsg.terraform.values import BlockValue, Unknown, display, is_number, to_string
 
@@ -836,14 +844,21 @@ class _Builder:
                 origin = nested_origin(source.origin, block, "ip_configuration")
                 config_reader = self.reader(source, block, origin)
                 name = config_reader.text("name", required=True) or f"ipconfig{i + 1}"
-                allocation = (config_reader.text("private_ip_address_allocation") or "Dynamic").casefold()
-                address = block.get("private_ip_address")
-                static = allocation == "static" or (isinstance(address, str) and address and self._from_plan(source))
+                allocation = config_reader.enum("private_ip_address_allocation", IpAllocationMethod)
+                # a dynamic address is Azure's choice: stated in a plan or state once known, else left out
+                dynamic_unknown = allocation is IpAllocationMethod.DYNAMIC and isinstance(
+                    block.get("private_ip_address"), Unknown
+                )
+                address = None if dynamic_unknown else config_reader.text("private_ip_address")
+                if allocation is IpAllocationMethod.STATIC and not address and config_reader.ok:
+                    message = Message.PRIVATE_IP_ADDRESS_MISSING.format(id=f"{rid}/ipConfigurations/{name}")
+                    self.built.issues.append(Issue(Code.PRIVATE_IP_ADDRESS_MISSING, origin, message))
                 configs.append(
                     IpConfiguration(
                         id=f"{rid}/ipConfigurations/{name}",
                         name=name,
-                        private_ip_address=config_reader.text("private_ip_address") if static else None,
+                        private_ip_address=address,
+                        private_ip_allocation_method=allocation,
                         subnet=config_reader.text("subnet_id"),
                         private_ip_address_version=config_reader.text("private_ip_address_version") or "IPv4",
                         primary=config_reader.flag("primary") if explicit_primary else i == 0,
@@ -1031,6 +1046,8 @@ class _Builder:
             nic_id = endpoint_nic_id(rid, source.values) or (
                 f"{rid.split('/providers/', 1)[0]}/providers/{PROVIDER}/networkInterfaces/{name}.nic"
             )
+            # Azure gives the NIC the endpoint's static addresses, else addresses of its choosing
+            allocation = IpAllocationMethod.STATIC if static else IpAllocationMethod.DYNAMIC
             nic = NetworkInterface(
                 nic_id,
                 name_of(nic_id),
@@ -1044,6 +1061,7 @@ class _Builder:
                         private_ip_address_version="IPv6" if address and ":" in address else "IPv4",
                         primary=i == 0,
                         application_security_groups=asgs,
+                        private_ip_allocation_method=allocation,
                     )
                     for i, (config_name, address) in enumerate(configs)
                 ),

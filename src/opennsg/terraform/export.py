@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from opennsg.model.avnm import AddressPrefixItem, AddressPrefixType, AdminRuleKind, DeploymentState, DeploymentStatus
+from opennsg.model.enums import IpAllocationMethod
 from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.ids import name_of as name_of_id
 from opennsg.model.resources import (
+    IpConfiguration,
     NatGateway,
     NetworkInterface,
     NetworkSecurityGroup,
@@ -463,7 +465,7 @@ class _Exporter:
         several = len(nic.ip_configurations) > 1
         for cfg in nic.ip_configurations:
             inner = _Block("ip_configuration").set("name", cfg.name).set("subnet_id", self.ref(cfg.subnet))
-            inner.set("private_ip_address_allocation", "Static" if cfg.private_ip_address else "Dynamic")
+            inner.set("private_ip_address_allocation", _allocation(cfg).value)
             inner.set("private_ip_address", cfg.private_ip_address)
             if cfg.private_ip_address_version != "IPv4":
                 inner.set("private_ip_address_version", cfg.private_ip_address_version)
@@ -566,6 +568,14 @@ class _Exporter:
             t.private_endpoints, t.network_managers,
         ):  # fmt: skip
             yield from collection.values()
+
+
+def _allocation(configuration: IpConfiguration) -> IpAllocationMethod:
+    """``private_ip_address_allocation`` as the model states it; azurerm requires the argument, so one not given
+    (ARM's default) is written as what keeps the configuration's address: Static when it has one."""
+    if configuration.private_ip_allocation_method is not None:
+        return configuration.private_ip_allocation_method
+    return IpAllocationMethod.STATIC if configuration.private_ip_address else IpAllocationMethod.DYNAMIC
 
 
 def _sorted(items: Iterable[Any]) -> list[Any]:
