@@ -44,6 +44,7 @@ from opennsg.model.enums import (
     PrivateEndpointNetworkPolicies,
     Protocol,
 )
+from opennsg.model.flowlog import DEFAULT_FORMAT_VERSION, FlowLog, frozen_json
 from opennsg.model.ids import PROVIDER, id_key, name_of
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
@@ -85,6 +86,14 @@ _ID_SHAPES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "azurerm_nat_gateway": ("natGateways", ()),
     "azurerm_private_endpoint": ("privateEndpoints", ()),
     "azurerm_network_manager": ("networkManagers", ()),
+    "azurerm_network_watcher": ("networkWatchers", ()),
+    "azurerm_network_watcher_flow_log": ("networkWatchers/flowLogs", ("network_watcher_name",)),
+}
+#: Resources outside Microsoft.Network that flow logs name (where they write, where traffic analytics goes): read
+#: for their ids only. type -> (resource provider namespace, collection).
+_FOREIGN_ID_SHAPES: Mapping[str, tuple[str, str]] = {
+    "azurerm_storage_account": ("Microsoft.Storage", "storageAccounts"),
+    "azurerm_log_analytics_workspace": ("Microsoft.OperationalInsights", "workspaces"),
 }
 _COMPUTE_VMS = frozenset(
     {"azurerm_linux_virtual_machine", "azurerm_windows_virtual_machine", "azurerm_virtual_machine"}
@@ -121,7 +130,7 @@ _CHILD_SHAPES: Mapping[str, tuple[str, str]] = {
 }
 _DEPLOYMENT = "azurerm_network_manager_deployment"
 #: Types read and understood but with nothing NSG verdicts depend on (ids still resolve for references).
-IGNORED_TYPES = frozenset({"azurerm_resource_group"})
+IGNORED_TYPES = frozenset({"azurerm_resource_group", "azurerm_network_watcher", *_FOREIGN_ID_SHAPES})
 SUPPORTED_TYPES = frozenset(
     {
         *_ID_SHAPES,
@@ -173,6 +182,8 @@ def resource_id(resource_type: str, values: Mapping[str, Any], subscription: str
     parents: tuple[str, ...]
     if resource_type in _COMPUTE_VMS:
         collection, parents, namespace = "virtualMachines", (), "Microsoft.Compute"
+    elif resource_type in _FOREIGN_ID_SHAPES:
+        (namespace, collection), parents = _FOREIGN_ID_SHAPES[resource_type], ()
     elif resource_type in _ID_SHAPES:
         (collection, parents), namespace = _ID_SHAPES[resource_type], PROVIDER
     else:
@@ -388,6 +399,17 @@ class _Reader:
             return []
         return [v for v in value if isinstance(v, Mapping)]
 
+    def one_of(self, *keys: str) -> str | None:
+        """The one argument of ``keys`` that is set (azurerm's ``ExactlyOneOf``)."""
+        given = [key for key in keys if self.values.get(key) not in (None, "")]
+        if len(given) == 1:
+            return self.text(given[0])
+        if given:
+            self._issue(Codes.INVALID_VALUE, f"only one of {' and '.join(map(json.dumps, given))} can be set")
+        else:
+            self._issue(Codes.MISSING, f"one of the arguments {' or '.join(map(json.dumps, keys))} is required")
+        return None
+
     def enum(self, key: str, enum: type[CaseInsensitiveEnum], required: bool = True) -> Any:
         raw = self.text(key, required=required)
         return None if raw is None else self._member(key, raw, enum)
@@ -532,6 +554,7 @@ class _Builder:
         public_ips = self._public_ips(nics, gateway_ips)
         self._connect_peerings(vnets)
         self._avnm()
+        self._flow_logs()
         out = self.built.resources
         out.extend(("applicationSecurityGroups", a, o) for a, o in asgs)
         out.extend(("networkSecurityGroups", n, nsg_origins[n.key]) for n in nsgs.values())
@@ -1150,6 +1173,58 @@ class _Builder:
 
     # --- Azure Virtual Network Manager (semantics §11) ---
 
+    # --- Network Watcher flow logs (semantics §9) ---
+
+    def _flow_logs(self) -> None:
+        """``azurerm_network_watcher_flow_log`` under its watcher (``network_watcher_name`` in
+        ``resource_group_name``), at the watcher's location unless it names one. The watcher itself has nothing
+        a verdict or a flow log needs beyond its id and location."""
+        watchers: dict[str, str] = {}
+        for source in self.of("azurerm_network_watcher"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if rid:
+                watchers[id_key(rid)] = reader.text("location", required=True) or ""
+        for source in self.of("azurerm_network_watcher_flow_log"):
+            reader = self.reader(source)
+            rid = self.own_id(source, reader)
+            if not rid:
+                continue
+            problems = len(self.built.issues)
+            # azurerm 4's target_resource_id (an NSG, VNet, subnet or NIC) or the older network_security_group_id
+            target = reader.one_of("target_resource_id", "network_security_group_id")
+            retention = reader.blocks("retention_policy")
+            if not retention and not reader.from_plan:
+                reader.text("retention_policy", required=True)
+            days, keep = 0, False
+            for block in retention[:1]:
+                retention_reader = self.reader(source, block, nested_origin(source.origin, block, "retention_policy"))
+                days = retention_reader.integer("days", required=True) or 0
+                keep = retention_reader.flag("enabled")
+                if "enabled" not in block and not reader.from_plan:
+                    retention_reader.text("enabled", required=True)
+            if "enabled" not in source.values and not reader.from_plan:
+                reader.text("enabled", required=True)
+            version = reader.integer("version")
+            location = reader.text("location") or watchers.get(id_key(rid.rsplit("/", 2)[0]), "")
+            flow_log = FlowLog(
+                id=rid,
+                name=reader.text("name") or name_of(rid),
+                location=location,
+                tags=_tags(source.values),
+                target_resource_id=target or "",
+                storage_id=reader.text("storage_account_id", required=True) or "",
+                enabled=reader.flag("enabled"),
+                format_version=DEFAULT_FORMAT_VERSION if version is None else version,
+                retention_days=days,
+                retention_enabled=keep,
+                flow_analytics_configuration=_traffic_analytics(reader.blocks("traffic_analytics")),
+            )
+            if (
+                len(self.built.issues) == problems
+            ):  # a flow log with bad arguments is not checked again by Azure's rules
+                self.built.resources.append(("flowLogs", flow_log, source.origin))
+
     def _avnm(self) -> None:
         """The manager's resources, kept flat by id as ARM does; a deployment resource is the deployment status
         of its configurations in its region (Deployed: after apply it is)."""
@@ -1339,6 +1414,29 @@ def _distinct(ids: Sequence[str]) -> tuple[str, ...]:
 def _known(value: Any) -> str | None:
     """An attribute Azure assigns (MAC, public address), when the plan or state knows it; nothing otherwise."""
     return value if isinstance(value, str) and value else None
+
+
+#: azurerm's ``traffic_analytics`` arguments -> ARM's ``networkWatcherFlowAnalyticsConfiguration`` properties.
+TRAFFIC_ANALYTICS_FIELDS: Mapping[str, str] = {
+    "enabled": "enabled",
+    "workspace_id": "workspaceId",
+    "workspace_region": "workspaceRegion",
+    "workspace_resource_id": "workspaceResourceId",
+    "interval_in_minutes": "trafficAnalyticsInterval",
+}
+
+
+def _traffic_analytics(blocks: Sequence[Mapping[str, Any]]) -> str | None:
+    """The ``traffic_analytics`` block as ARM's ``flowAnalyticsConfiguration`` (kept as JSON: no verdict depends on
+    it). What Azure assigns at apply (a new workspace's GUID) is left out rather than refused."""
+    if not blocks:
+        return None
+    given = {
+        arm: blocks[0][argument]
+        for argument, arm in TRAFFIC_ANALYTICS_FIELDS.items()
+        if blocks[0].get(argument) is not None and not isinstance(blocks[0][argument], Unknown)
+    }
+    return frozen_json({"networkWatcherFlowAnalyticsConfiguration": given})
 
 
 def _tags(values: Mapping[str, Any]) -> Mapping[str, str]:
