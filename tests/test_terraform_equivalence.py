@@ -109,7 +109,12 @@ def essence(topology: Topology) -> dict[str, Any]:
     out["static_members"] = {key: replace(m, region=None) for key, m in out["static_members"].items()}
     out["vnets"] = {key: subnets(v) for key, v in out["vnets"].items()}
     out["public_ips"] = {  # by what the SKU means (azurerm states its default, Standard; ARM may leave it out)
-        key: replace(p, sku_name="Standard" if p.closed_by_default else "Basic", sku_tier=None)
+        key: replace(
+            p,
+            sku_name="Standard" if p.closed_by_default else "Basic",
+            sku_tier=None,
+            public_ip_allocation_method=p.allocation_method,  # azurerm requires it; ARM has the SKU's default
+        )
         for key, p in out["public_ips"].items()
     }
     return out

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,10 +80,12 @@ def test_the_allocation_method_is_the_models(tmp_path: Path) -> None:
                 nic("fixed", 'private_ip_address_allocation = "Static"', 'private_ip_address = "10.0.1.4"'),
                 nic("picked", 'private_ip_address_allocation = "Dynamic"'),
                 nic("held", 'private_ip_address_allocation = "Dynamic"', 'private_ip_address = "10.0.1.9"'),
+                nic("unsaid", 'private_ip_address = "10.0.1.5"'),  # azurerm requires it: read as ARM's not given
             )
         ]
     )
-    fixed, picked, held = (configuration(topology, n) for n in ("fixed", "picked", "held"))
+    fixed, picked, held, unsaid = (configuration(topology, n) for n in ("fixed", "picked", "held", "unsaid"))
+    assert (unsaid.private_ip_allocation_method, unsaid.private_ip_address) == (None, "10.0.1.5")
     assert (fixed.private_ip_allocation_method, fixed.private_ip_address) == (IpAllocationMethod.STATIC, "10.0.1.4")
     assert (picked.private_ip_allocation_method, picked.private_ip_address) == (IpAllocationMethod.DYNAMIC, None)
     assert (held.private_ip_allocation_method, held.private_ip_address) == (IpAllocationMethod.DYNAMIC, "10.0.1.9")
@@ -92,7 +96,6 @@ def test_static_without_an_address_and_bad_values_are_azures_errors_at_their_blo
         tmp_path,
         nic("empty", 'private_ip_address_allocation = "Static"'),
         nic("odd", 'private_ip_address_allocation = "Sticky"'),
-        nic("unsaid", 'private_ip_address = "10.0.1.5"'),
     )
     with pytest.raises(OpenNsgError) as caught:
         load_paths([directory])
@@ -107,8 +110,7 @@ def test_static_without_an_address_and_bad_values_are_azures_errors_at_their_blo
         in found["TerraformInvalidArgument"].message
     )
     assert found["TerraformInvalidArgument"].target == f"{main}:{blocks[1]}"
-    assert '"private_ip_address_allocation" is required' in found["TerraformMissingArgument"].message
-    assert len(caught.value.errors) == 3
+    assert len(caught.value.errors) == 2
 
 
 def test_a_plan_with_a_dynamic_address_unknown_until_apply_is_read(tmp_path: Path) -> None:
@@ -217,3 +219,34 @@ resource "azurerm_private_endpoint" "free" {{
     given, free = configuration(topology, "pe.nic"), configuration(topology, "free.nic")
     assert (given.private_ip_allocation_method, given.private_ip_address) == (IpAllocationMethod.STATIC, "10.0.1.10")
     assert (free.private_ip_allocation_method, free.private_ip_address) == (IpAllocationMethod.DYNAMIC, None)
+
+
+def test_public_ip_allocation_zones_and_idle_timeout_are_read_and_written_back(tmp_path: Path) -> None:
+    pips = """
+resource "azurerm_public_ip" "zonal" {
+  name                    = "zonal"
+  location                = "westeurope"
+  resource_group_name     = "rg"
+  allocation_method       = "Static"
+  sku                     = "Standard"
+  zones                   = ["1", "2"]
+  idle_timeout_in_minutes = 15
+}
+"""
+    topology = load_paths([module(tmp_path, pips)])
+    zonal = topology.public_ips[f"{NET}/publicIPAddresses/zonal".casefold()]
+    assert (zonal.public_ip_allocation_method, zonal.zones, zonal.idle_timeout_in_minutes) == (
+        IpAllocationMethod.STATIC,
+        ("1", "2"),
+        15,
+    )
+    basic = replace(zonal, id=f"{NET}/publicIPAddresses/basic", name="basic", sku_name="Basic", zones=())
+    basic = replace(basic, public_ip_allocation_method=None, idle_timeout_in_minutes=None)
+    text = module_text(topology.with_(public_ips=[zonal, basic]))
+    assert re.search(r'allocation_method\s+= "Dynamic"', text)  # Azure's default for a Basic address, not always Static
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "main.tf").write_text(text, encoding="utf-8")
+    back = load_paths([out])
+    assert back.public_ips[zonal.key] == zonal
+    assert back.public_ips[basic.key].public_ip_allocation_method is IpAllocationMethod.DYNAMIC

@@ -867,7 +867,8 @@ class _Builder:
                 origin = nested_origin(source.origin, block, "ip_configuration")
                 config_reader = self.reader(source, block, origin)
                 name = config_reader.text("name", required=True) or f"ipconfig{i + 1}"
-                allocation = config_reader.enum("private_ip_address_allocation", IpAllocationMethod)
+                # azurerm requires it; a hand-written configuration without it reads as ARM's (not given)
+                allocation = config_reader.enum("private_ip_address_allocation", IpAllocationMethod, required=False)
                 # a dynamic address is Azure's choice: stated in a plan or state once known, else left out
                 dynamic_unknown = allocation is IpAllocationMethod.DYNAMIC and isinstance(
                     block.get("private_ip_address"), Unknown
@@ -1004,6 +1005,11 @@ class _Builder:
                         sku_tier=reader.text("sku_tier"),
                         public_ip_address_version=reader.text("ip_version"),
                         nat_gateway=gateway_ips.get(id_key(rid)),
+                        zones=reader.texts("zones"),
+                        public_ip_allocation_method=reader.enum(
+                            "allocation_method", IpAllocationMethod, required=False
+                        ),
+                        idle_timeout_in_minutes=reader.integer("idle_timeout_in_minutes"),
                     ),
                     source.origin,
                 )

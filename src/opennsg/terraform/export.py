@@ -180,8 +180,9 @@ class _Exporter:
             self._vnet(vnet)
         for pip in _sorted(t.public_ips.values()):
             self._resource(
-                "azurerm_public_ip", pip, allocation_method="Static", sku=pip.sku_name or "Standard",
-                sku_tier=pip.sku_tier, ip_version=pip.public_ip_address_version,
+                "azurerm_public_ip", pip, allocation_method=pip.allocation_method.value, sku=pip.sku_name or "Standard",
+                sku_tier=pip.sku_tier, ip_version=pip.public_ip_address_version, zones=list(pip.zones),
+                idle_timeout_in_minutes=pip.idle_timeout_in_minutes,
             )  # fmt: skip
         for gateway in _sorted(t.nat_gateways.values()):
             self._nat_gateway(gateway)
