@@ -291,6 +291,16 @@ def test_cli_options_subscription_var_and_var_file(tmp_path: Path) -> None:
     assert "placeholder" not in result.stderr
 
 
+def test_validate_json_says_the_placeholder_subscription_in_its_notes(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(MODULE)
+    result = CliRunner().invoke(app, ["validate", str(tmp_path), "--var", "port=22", "--json"])
+    assert result.exit_code == 0, result.output
+    (note,) = [n for n in json.loads(result.stdout)["notes"] if "placeholder subscription" in n]
+    assert PLACEHOLDER_SUBSCRIPTION in note and "--subscription" in note
+    result = CliRunner().invoke(app, ["validate", str(tmp_path), "--var", "port=22", "--subscription", "s", "--json"])
+    assert not [n for n in json.loads(result.stdout)["notes"] if "placeholder" in n]
+
+
 def test_cli_errors_are_arm_style_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text(MODULE)
     result = CliRunner().invoke(app, ["validate", str(tmp_path), "--var", "port=22", "--var", "priority=5", "--json"])

@@ -166,9 +166,11 @@ def load_inputs(
     variables: list[str] | None = None,
     var_files: list[Path] | None = None,
     template: TemplateInputs | None = None,
+    notes: list[str] | None = None,
 ) -> Topology:
     """Every input a command reads (ARM JSON, templates, Terraform modules, plans, state) as one validated
-    Topology; raises OpenNsgError with every problem. Notes (placeholder subscriptions) go to stderr.
+    Topology; raises OpenNsgError with every problem. Notes (placeholder subscriptions) go to ``notes`` when the
+    command reports them itself (``validate --json``), else to stderr.
     ``template`` gives ARM templates their deployment context and parameter values."""
     from opennsg.arm import load_paths
 
@@ -178,9 +180,11 @@ def load_inputs(
         from opennsg.terraform import TerraformInputs
 
         terraform = TerraformInputs(subscription, parse_variables(variables), tuple(var_files or ()))
-    notes: list[str] = []
-    topology = load_paths(paths, service_tags=tags, terraform=terraform, notes=notes, inputs=template)
-    for note in notes:
+    said: list[str] = []
+    topology = load_paths(paths, service_tags=tags, terraform=terraform, notes=said, inputs=template)
+    if notes is not None:
+        notes.extend(said)
+    for note in said if notes is None else ():
         stderr.print(f"[yellow]note[/] {escape(note)}", markup=True)
     return topology
 
@@ -225,11 +229,12 @@ class InputOptions:
             list(self.parameters_files), list(self.parameters), self.subscription, self.resource_group, self.location
         )
 
-    def load(self, paths: Sequence[Path]) -> Topology:
-        """The inputs as one validated Topology (raises OpenNsgError with every problem)."""
+    def load(self, paths: Sequence[Path], notes: list[str] | None = None) -> Topology:
+        """The inputs as one validated Topology (raises OpenNsgError with every problem); ``notes`` as for
+        ``load_inputs``."""
         return load_inputs(
             list(paths), self.service_tags, self.subscription, list(self.variables), list(self.var_files),
-            self.template(),
+            self.template(), notes,
         )  # fmt: skip
 
 

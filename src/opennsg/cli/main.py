@@ -82,8 +82,9 @@ def validate(
     json: bool = JsonOption,
 ) -> None:
     """Check ARM JSON against Azure's validation rules and limits; report every problem at once."""
+    input_notes: list[str] = []  # the placeholder subscription of Terraform ids, said with the answer
     with bad_input_exits(json):
-        topology = inputs.load(paths)
+        topology = inputs.load(paths, notes=input_notes)
     counts = {
         "networkSecurityGroups": len(topology.nsgs),
         "securityRules": sum(len(n.security_rules) for n in topology.nsgs.values()),
@@ -95,7 +96,7 @@ def validate(
         "routeTables": len(topology.route_tables),
         **avnm_counts(topology),
     }
-    notes = topology_notes(topology)
+    notes = [*input_notes, *topology_notes(topology)]
     if json:
         print_json({"valid": True, "resources": counts, "notes": notes})
         return
