@@ -210,7 +210,7 @@ def main() -> None:
 
         def run(engine: str) -> Any:
             reader = FlowLogReader([logs])
-            return replay(topology, reader.batches(), reader.stats, engine=engine, config_paths=[proposed])  # type: ignore[arg-type]
+            return replay(topology, reader.batches(), reader.stats, engine=engine)  # type: ignore[arg-type]
 
         result, replay_s = timed("parse + replay (local)", lambda: run("local"), args.repeat)
         figures: dict[str, Any] = {

@@ -14,11 +14,7 @@ import json
 import os
 import pickle
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -37,16 +33,13 @@ from opennsg.batch import spark as batch_spark
 from opennsg.batch.parse import FIELDS
 from opennsg.cli.main import app
 from opennsg.flowlogs import spark as flowlogs_spark
+from opennsg.flowlogs.sparkcluster import StandaloneCluster, tools_without_python
 from opennsg.model import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "how-nsgs-filter-traffic.json"
 FLOWLOGS = Path(__file__).parent / "data" / "flowlogs"
 runner = CliRunner()
-#: What the master and worker scripts (bash) and the JVM need; deliberately no python3.
-SHELL_TOOLS = ("java", "bash", "sh", "uname", "dirname", "basename", "ps", "readlink", "sed", "cat", "head", "tail",
-               "grep", "nohup", "sleep", "mkdir", "rm", "ls", "tr", "cut", "awk", "find", "id", "hostname")  # fmt: skip
-START_TIMEOUT_S = 240
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +171,31 @@ def test_tasks_answers_renumbered_give_the_single_process_bytes(
     assert summary.flows == len(rows) + (1 if source == "jsonl" and broken_line else 0)
 
 
+@pytest.mark.parametrize("config", sorted((FLOWLOGS / "configs").glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(("task_flows", "parallelism"), [(1, 1), (3, 2), (1 << 18, 3)])
+def test_replay_tasks_give_the_local_changes(
+    config: Path, task_flows: int, parallelism: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replay's distinct flows cut into any number of task slices, each decided in a 'worker' against the broadcast
+    topology: the same changes and totals as the local replay."""
+    from opennsg.flowlogs.reader import FlowLogReader
+    from opennsg.flowlogs.replay import replay
+
+    topology = load_paths([config])
+    logs = sorted(p for p in FLOWLOGS.glob("*.json") if p.name not in ("malformed.json", "truncated.json"))
+
+    def replayed(**spark: Any) -> dict[str, Any]:
+        reader = FlowLogReader(logs)
+        return replay(topology, reader.batches(), reader.stats, **spark).to_json()
+
+    local = replayed()
+    monkeypatch.setattr(flowlogs_spark, "TASK_FLOWS", task_flows)
+    monkeypatch.setattr(
+        flowlogs_spark, "spark_session", lambda master: SimpleNamespace(sparkContext=_Context(parallelism))
+    )
+    assert replayed(engine="spark", spark_master="stand-in") == local and local["totals"]["flows"] > 0
+
+
 def test_engine_spark_needs_a_flows_file_and_engine_is_checked(topology: Topology) -> None:
     result = runner.invoke(app, ["verify", str(EXAMPLE), "--engine", "spark", "--nic", "vm1-nic", "--json"])
     assert result.exit_code == 2 and "--flows" in result.output
@@ -185,91 +203,41 @@ def test_engine_spark_needs_a_flows_file_and_engine_is_checked(topology: Topolog
     assert result.exit_code == 2 and "local or spark" in result.output
 
 
+def test_a_missing_flows_file_fails_before_spark_starts(tmp_path: Path) -> None:
+    """The file is opened first: no JVM is started (nor a master sought) for a file that is not there."""
+    missing = tmp_path / "missing.parquet"
+    args = ["verify", str(EXAMPLE), "--flows", str(missing), "--engine", "spark", "--master", "spark://127.0.0.1:9"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 2 and "FileNotFound" in result.output
+
+
 # --- a real standalone cluster ----------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for(path: Path, text: str, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    raise AssertionError(f"the Spark {what} did not start:\n{path.read_text(errors='replace')[-3000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """The daemon and what it started (the worker's executor), by its process group — the daemon's own PID."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``spark://127.0.0.1:PORT`` of a master with one worker, and this process's Spark session on it."""
-    pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'opennsg[spark]')")
+    """``spark://127.0.0.1:PORT`` of a master with one worker, and this process's Spark session on it; the daemons
+    and the driver run with a PATH that has no python3, and without PYSPARK_PYTHON."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'opennsg[spark]')")
     if shutil.which("java") is None:
         pytest.skip("Java is not installed (Spark needs it; CI installs default-jre-headless)")
-    home = Path(pyspark.__file__).parent
     base = tmp_path_factory.mktemp("spark-cluster")
-    tools = base / "bin"
-    tools.mkdir()
-    for name in SHELL_TOOLS:
-        found = shutil.which(name)
-        if found is not None:
-            (tools / name).symlink_to(Path(found).resolve())
-    env = {"PATH": str(tools), "HOME": str(base), "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1",
-           "SPARK_LOG_DIR": str(base / "logs"), "SPARK_CONF_DIR": str(base / "conf"), "LANG": "C.UTF-8"}  # fmt: skip
-    (base / "conf").mkdir()
-    master_port, master_ui, worker_port, worker_ui = (_free_port() for _ in range(4))
-    url = f"spark://127.0.0.1:{master_port}"
-    spark_class = str(home / "bin" / "spark-class")
-    started: list[subprocess.Popen[bytes]] = []
+    tools = str(tools_without_python(base / "bin"))
     previous = {name: os.environ.get(name) for name in ("PATH", "PYSPARK_PYTHON", "SPARK_LOCAL_IP")}
+    spark_cluster = StandaloneCluster(base, workers=1, cores=2, memory="1g", path=tools)
+    session = None
     try:
-        master_log = base / "master.log"
-        with master_log.open("wb") as log:
-            started.append(subprocess.Popen(
-                [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                 "--port", str(master_port), "--webui-port", str(master_ui)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            ))  # fmt: skip
-        _wait_for(master_log, "I have been elected leader", started[0], "master")
-        worker_log = base / "worker.log"
-        with worker_log.open("wb") as log:
-            started.append(subprocess.Popen(
-                [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                 "--port", str(worker_port), "--webui-port", str(worker_ui), "--cores", "2", "--memory", "1g",
-                 "--work-dir", str(base / "work"), url],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            ))  # fmt: skip
-        _wait_for(worker_log, "Successfully registered with master", started[1], "worker")
-        # The driver, too, outside an activated venv: no python3 on its PATH, no PYSPARK_PYTHON.
-        os.environ["PATH"] = str(tools)
+        spark_cluster.start(wait_for_workers=False)  # the driver's JVM starts while the worker's does
+        os.environ["PATH"] = tools
         os.environ.pop("PYSPARK_PYTHON", None)
-        session = flowlogs_spark.spark_session(url)
-        assert session.sparkContext.master == url
-        yield url
+        session = flowlogs_spark.spark_session(spark_cluster.url)
+        spark_cluster.wait_for_workers()
+        assert session.sparkContext.master == spark_cluster.url
+        yield spark_cluster.url
     finally:
-        from pyspark.sql import SparkSession
-
-        active = SparkSession.getActiveSession()
-        if active is not None:
-            active.stop()
-        for process in reversed(started):
-            _stop(process)
+        if session is not None:
+            session.stop()
+        spark_cluster.stop()
         for name, value in previous.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -288,7 +256,7 @@ def test_verify_flows_on_the_cluster_writes_the_single_process_bytes(
 ) -> None:
     """Every format in and out, good and bad rows, several batches per file and several waves: the cluster's
     output file is the single-process one byte for byte, and so is the summary."""
-    monkeypatch.setattr(parse, "BATCH_ROWS", 40)
+    monkeypatch.setattr(parse, "BATCH_ROWS", 70)  # 6 batches: two waves of tasks on the worker's two cores
     monkeypatch.setattr(parse, "TEXT_BLOCK_BYTES", 4096)
     catalogue = _rows(topology)
     rows = [catalogue[(i * 7) % len(catalogue)] for i in range(400)]

@@ -10,6 +10,7 @@ while Spark decides the current one, so the driver holds a bounded number of bat
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,18 +77,32 @@ class _Merged:
 
 
 def decide_file_on_spark(path: Path, engine: Engine, progress: Progress | None, master: str) -> _Decided:
-    """``verify_flows_file``'s decisions for ``path``, made by Spark tasks on ``master``."""
+    """``verify_flows_file``'s decisions for ``path``, made by Spark tasks on ``master``.
+
+    The file's first batch is read before Spark starts, so a missing or unreadable file fails at once."""
+    try:
+        batches = _started(parse.iter_flows(path))
+    except parse.NotSimpleJson:
+        batches = None
     spark = spark_session(master)
     context = spark.sparkContext
     shared = context.broadcast(topology_payload(engine.topology))
     wave = max(2, BATCHES_PER_CORE * int(context.defaultParallelism))
     try:
-        try:
-            return _decide_waves(context, shared, parse.iter_flows(path), wave, progress, _rows_hint(path))
-        except parse.NotSimpleJson:  # as the single-process path does: the careful reader, in slices
-            return _decide_waves(context, shared, _slices(parse.read_json(path)), wave, progress, None)
+        if batches is not None:
+            try:
+                return _decide_waves(context, shared, batches, wave, progress, _rows_hint(path))
+            except parse.NotSimpleJson:  # found further on: start again, as the single-process path does
+                pass
+        return _decide_waves(context, shared, _slices(parse.read_json(path)), wave, progress, None)
     finally:
         shared.unpersist()
+
+
+def _started(batches: Iterator[parse.RawFlows]) -> Iterator[parse.RawFlows]:
+    """``batches`` with the first one already read (its errors raised here)."""
+    first = next(batches, None)
+    return batches if first is None else itertools.chain([first], batches)
 
 
 def _decide_waves(

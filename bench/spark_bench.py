@@ -1,0 +1,168 @@
+"""Batch verification on Spark against the single-process path, same flows, same run:
+
+    python bench/spark_bench.py [--flows 10000000] [--master URL] [--workers 1] [--cores N] [--json FILE]
+
+The workload is ``bench/e2e.py``'s: Azure's limit of 1,000 rules per NSG on the subnet and on the NIC, a
+10,240-prefix service tag, flows as Network Watcher names them (string fields, Zipf-repeated), written as Parquet
+in row groups of 1 M (generation not timed). Without ``--master`` a standalone cluster is started on this machine
+from the pyspark distribution (a master and ``--workers`` workers of ``--cores`` cores each, on loopback).
+
+Timed, in this order:
+1. the single-process path (``verify_flows_file``, as ``opennsg verify --flows``): wall and CPU seconds;
+2. Spark start-up: the driver's JVM and session, then a warm-up file of two batches (executors start, each Python
+   worker unpickles the topology and compiles the NIC's classifier) — reported, and excluded from the rate;
+3. the Spark path (``--engine spark``) on the whole file: wall seconds, flows per second, and that rate per
+   executor and per core, next to the single-process rate. The two output files must be the same bytes.
+
+Spark's executors are other processes, so their CPU time is not in this process's figures: compare walls, and
+read them against the load average printed next to them (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from e2e import SEED, flow_table
+from workloads import workload, zipf_trace
+
+from opennsg.batch import parse, verify_flows_file
+from opennsg.flowlogs.spark import spark_session
+from opennsg.flowlogs.sparkcluster import StandaloneCluster
+from opennsg.model.topology import Topology
+
+CHUNK_FLOWS = 1_000_000
+
+
+def write_flows(topology: Topology, nic_name: str, path: Path, flows: int) -> None:
+    """``flows`` rows in chunks of ``CHUNK_FLOWS`` (each its own Zipf draw over the same pool), one row group each."""
+    writer: pq.ParquetWriter | None = None
+    try:
+        for k, start in enumerate(range(0, flows, CHUNK_FLOWS)):
+            table = flow_table(zipf_trace(topology, min(CHUNK_FLOWS, flows - start), SEED + k), nic_name)
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _executors(context: Any) -> tuple[int, int]:
+    """(executors, cores for tasks) of the session: local mode is one executor, the driver."""
+    if context.master.startswith("local"):
+        return 1, int(context.defaultParallelism)
+    infos = context._jsc.sc().statusTracker().getExecutorInfos()  # the driver is listed too
+    return max(1, len(infos) - 1), int(context.defaultParallelism)
+
+
+def run(tmp: Path, flows: int, master: str) -> dict[str, Any]:
+    w = workload(500, SEED)
+    nic = w.topology.nic(w.nic_id)
+    assert nic is not None
+    source, warmup = tmp / "flows.parquet", tmp / "warmup.parquet"
+    started = time.perf_counter()
+    write_flows(w.topology, nic.name, source, flows)
+    write_flows(w.topology, nic.name, warmup, 2 * parse.BATCH_ROWS)
+    generated = time.perf_counter() - started
+
+    local_out, spark_out = tmp / "local.parquet", tmp / "spark.parquet"
+    load_before = _load()
+    wall, cpu = time.perf_counter(), time.process_time()
+    single = verify_flows_file(w.topology, source, local_out, progress=False)
+    single_wall, single_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    assert single.flows == flows and single.errors == 0
+
+    started = time.perf_counter()
+    context = spark_session(master).sparkContext
+    session_s = time.perf_counter() - started
+    started = time.perf_counter()
+    verify_flows_file(w.topology, warmup, tmp / "warmup-out.parquet", progress=False, spark_master=master)
+    warmup_s = time.perf_counter() - started
+    executors, cores = _executors(context)
+
+    load_spark = _load()
+    started = time.perf_counter()
+    spread = verify_flows_file(w.topology, source, spark_out, progress=False, spark_master=master)
+    spark_wall = time.perf_counter() - started
+    assert spread.flows == flows
+    rate = flows / spark_wall
+    return {
+        "flows": flows,
+        "input_mb": source.stat().st_size / 1e6,
+        "generate_s": generated,
+        "master": master,
+        "executors": executors,
+        "cores": cores,
+        "single_wall_s": single_wall,
+        "single_cpu_s": single_cpu,
+        "single_flows_s": flows / single_wall,
+        "single_flows_per_cpu_s": flows / single_cpu,
+        "load_single": load_before,
+        "spark_session_s": session_s,
+        "spark_warmup_s": warmup_s,
+        "spark_wall_s": spark_wall,
+        "spark_flows_s": rate,
+        "spark_flows_s_per_executor": rate / executors,
+        "spark_flows_s_per_core": rate / cores,
+        "load_spark": load_spark,
+        "same_output": spark_out.read_bytes() == local_out.read_bytes(),
+        "same_summary": (spread.allowed, spread.denied, spread.errors)
+        == (single.allowed, single.denied, single.errors),
+    }
+
+
+def report(r: dict[str, Any]) -> None:
+    print(f"verify --flows on Spark: {r['flows']:,} flows ({r['input_mb']:.0f} MB Parquet, generated in "
+          f"{r['generate_s']:.0f} s), 1,000 rules per NSG on subnet and NIC; master {r['master']}: "
+          f"{r['executors']} executor(s), {r['cores']} core(s)")  # fmt: skip
+    print(f"  single process : wall {r['single_wall_s']:6.2f} s = {r['single_flows_s'] / 1e6:5.2f} M flows/s "
+          f"(CPU {r['single_cpu_s']:.2f} s = {r['single_flows_per_cpu_s'] / 1e6:.2f} M flows per CPU-s; "
+          f"load {r['load_single']})")  # fmt: skip
+    print(f"  Spark start-up : session {r['spark_session_s']:.1f} s, warm-up (executors, workers, compile) "
+          f"{r['spark_warmup_s']:.1f} s — excluded below")  # fmt: skip
+    ratio = r["spark_flows_s"] / r["single_flows_s"]
+    print(f"  Spark          : wall {r['spark_wall_s']:6.2f} s = {r['spark_flows_s'] / 1e6:5.2f} M flows/s "
+          f"(× single process {ratio:.2f}); per executor {r['spark_flows_s_per_executor'] / 1e6:.2f} M flows/s, "
+          f"per core {r['spark_flows_s_per_core'] / 1e6:.2f} M flows/s (load {r['load_spark']})")  # fmt: skip
+    print(f"  same output bytes: {r['same_output']}, same summary: {r['same_summary']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--flows", type=int, default=10_000_000)
+    parser.add_argument("--master", help="a Spark master URL; without it a standalone cluster is started here")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 2, help="cores per worker")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="opennsg-spark-bench-") as directory:
+        tmp = Path(directory)
+        if args.master:
+            results = run(tmp, args.flows, args.master)
+        else:
+            with StandaloneCluster(tmp / "cluster", workers=args.workers, cores=args.cores) as cluster:
+                results = run(tmp, args.flows, cluster.url)
+                spark_session(cluster.url).stop()
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    if not (results["same_output"] and results["same_summary"]):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
