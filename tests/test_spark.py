@@ -203,6 +203,23 @@ def test_engine_spark_needs_a_flows_file_and_engine_is_checked(topology: Topolog
     assert result.exit_code == 2 and "local or spark" in result.output
 
 
+@pytest.mark.parametrize("command", ["verify", "replay"])
+def test_without_pyspark_both_commands_say_which_extra_and_exit_2(
+    command: str, topology: Topology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flows = tmp_path / "in.jsonl"
+    _write(_rows(topology)[:2], flows)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # import pyspark.sql now raises ImportError
+    if command == "verify":
+        args = ["verify", str(EXAMPLE), "--flows", str(flows)]
+    else:
+        args = ["flowlogs", "replay", "--config", str(FLOWLOGS / "configs" / "fabrikam-proposed.json"),
+                str(FLOWLOGS / "nsg_v2.json")]  # fmt: skip
+    result = runner.invoke(app, [*args, "--engine", "spark"])
+    assert result.exit_code == 2 and "pip install 'opennsg[spark]'" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_a_missing_flows_file_fails_before_spark_starts(tmp_path: Path) -> None:
     """The file is opened first: no JVM is started (nor a master sought) for a file that is not there."""
     missing = tmp_path / "missing.parquet"
