@@ -110,6 +110,9 @@ class _Rdd:
     def mapPartitions(self, task: Callable[[Iterator[Any]], Iterable[Any]]) -> _Rdd:
         return _Rdd([pickle.loads(pickle.dumps(list(task(iter(p))))) for p in self.partitions])
 
+    def map(self, function: Callable[[Any], Any]) -> _Rdd:
+        return _Rdd([[function(item) for item in p] for p in self.partitions])
+
     def collect(self) -> list[Any]:
         return [item for p in self.partitions for item in p]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 from pathlib import Path
@@ -228,9 +228,9 @@ def iter_csv(path: Path) -> Iterator[RawFlows]:
         yield _as_strings(table, path)
 
 
-def iter_parquet(path: Path) -> Iterator[RawFlows]:
+def iter_parquet(path: Path, row_groups: Sequence[int] | None = None) -> Iterator[RawFlows]:
     """Record batches of the eight fields, string columns kept dictionary-encoded as stored (each distinct value is
-    then parsed once per batch, not once per row)."""
+    then parsed once per batch, not once per row); only those of ``row_groups`` when given (Spark tasks' shares)."""
     check_regular_file(path)
     schema = pq.read_schema(path)
     check_columns(path, schema.names)
@@ -240,7 +240,7 @@ def iter_parquet(path: Path) -> Iterator[RawFlows]:
     if source.metadata.num_rows == 0 or not present:
         yield _as_strings(source.read(columns=present), path)
         return
-    for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=present):
+    for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=present, row_groups=row_groups):
         yield _as_strings(batch, path)
 
 

@@ -11,7 +11,8 @@ while Spark decides the current one, so the driver holds a bounded number of bat
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from opennsg.batch import parse
@@ -31,18 +33,62 @@ from opennsg.model.verdict import Verdict
 #: the next wave, few enough to bound the driver's memory.
 BATCHES_PER_CORE = 2
 
-_TaskResult = tuple[int, npt.NDArray[np.int32], npt.NDArray[np.int32], list[Verdict], list[tuple[str, str]]]
+#: A task's answer for one batch: its place in the file (share, batch within the share), per row an index into
+#: the verdicts or the problems, and those.
+_TaskResult = tuple[tuple[int, int], npt.NDArray[np.int32], npt.NDArray[np.int32], list[Verdict], list[tuple[str, str]]]
+#: What the driver saw of a Parquet file: its tasks read it themselves only where they see the same (size, mtime).
+_Stamp = tuple[int, int]
+
+
+def _decided(engine: Engine, place: tuple[int, int], raw: parse.RawFlows) -> _TaskResult:
+    """One batch decided as the single-process path decides it; its verdicts slimmed to what the output shows
+    (access, rule, NSG, applied to), which is all that travels back."""
+    decider = _Decider(engine)
+    code, problem = decider.decide(raw)
+    verdicts = [Verdict(v.access, v.rule_name, v.nsg_id, v.applied_to) for v in decider.verdicts]
+    return place, code, problem, verdicts, decider.problems
 
 
 def _decide_partition(payload: bytes, items: Iterable[tuple[int, parse.RawFlows]]) -> Iterator[_TaskResult]:
-    """Inside a task: each batch decided as the single-process path decides it; its verdicts slimmed to what the
-    output shows (access, rule, NSG, applied to), which is all that travels back."""
+    """Inside a task: batches the driver read and sent."""
     engine = engine_for(payload)
     for index, raw in items:
-        decider = _Decider(engine)
-        code, problem = decider.decide(raw)
-        verdicts = [Verdict(v.access, v.rule_name, v.nsg_id, v.applied_to) for v in decider.verdicts]
-        yield index, code, problem, verdicts, decider.problems
+        yield _decided(engine, (index, 0), raw)
+
+
+def _stamp(path: str) -> _Stamp | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def _decide_row_groups(
+    payload: bytes, path: str, stamp: _Stamp, items: Iterable[tuple[int, int]]
+) -> Iterator[_TaskResult]:
+    """Inside a task: Parquet row groups read here, from the path the driver read (checked to be the same file)."""
+    if _stamp(path) != stamp:
+        raise RuntimeError(f"{path} on this Spark worker is not the file the driver read (size and mtime differ)")
+    engine = engine_for(payload)
+    for index, row_group in items:
+        for part, raw in enumerate(parse.iter_parquet(Path(path), row_groups=[row_group])):
+            yield _decided(engine, (index, part), raw)
+
+
+def _row_groups_readable(context: Any, path: Path) -> tuple[int, _Stamp] | None:
+    """(row groups, stamp) when every core's task sees this very Parquet file at its path (a cluster on this
+    machine, or shared storage): its tasks then read their row groups themselves and nothing but answers travels."""
+    if parse.file_format(path) != "parquet":
+        return None
+    metadata = pq.ParquetFile(path).metadata
+    stamp = _stamp(str(path.resolve()))
+    if metadata.num_rows == 0 or metadata.num_row_groups < 2 or stamp is None:
+        return None
+    where = str(path.resolve())
+    cores = int(context.defaultParallelism)
+    seen = set(context.parallelize(range(cores), cores).map(lambda _: _stamp(where)).collect())
+    return (int(metadata.num_row_groups), stamp) if seen == {stamp} else None
 
 
 @dataclass(slots=True)
@@ -79,7 +125,9 @@ class _Merged:
 def decide_file_on_spark(path: Path, engine: Engine, progress: Progress | None, master: str) -> _Decided:
     """``verify_flows_file``'s decisions for ``path``, made by Spark tasks on ``master``.
 
-    The file's first batch is read before Spark starts, so a missing or unreadable file fails at once."""
+    The file's first batch is read before Spark starts, so a missing or unreadable file fails at once. A Parquet
+    file the tasks can see is read by them, row group by row group; any other file is read here and its batches
+    sent out."""
     try:
         batches = _started(parse.iter_flows(path))
     except parse.NotSimpleJson:
@@ -88,13 +136,27 @@ def decide_file_on_spark(path: Path, engine: Engine, progress: Progress | None, 
     context = spark.sparkContext
     shared = context.broadcast(topology_payload(engine.topology))
     wave = max(2, BATCHES_PER_CORE * int(context.defaultParallelism))
+    total = _rows_hint(path)
     try:
+        readable = _row_groups_readable(context, path) if batches is not None else None
+        if readable is not None:
+            row_groups, stamp = readable
+            where = str(path.resolve())
+
+            def read_there(part: Iterable[tuple[int, int]]) -> Iterator[_TaskResult]:
+                return _decide_row_groups(shared.value, where, stamp, part)
+
+            return _decide_waves(context, enumerate(range(row_groups)), read_there, wave, progress, total)
+
+        def sent(part: Iterable[tuple[int, parse.RawFlows]]) -> Iterator[_TaskResult]:
+            return _decide_partition(shared.value, part)
+
         if batches is not None:
             try:
-                return _decide_waves(context, shared, batches, wave, progress, _rows_hint(path))
+                return _decide_waves(context, enumerate(batches), sent, wave, progress, total)
             except parse.NotSimpleJson:  # found further on: start again, as the single-process path does
                 pass
-        return _decide_waves(context, shared, _slices(parse.read_json(path)), wave, progress, None)
+        return _decide_waves(context, enumerate(_slices(parse.read_json(path))), sent, wave, progress, None)
     finally:
         shared.unpersist()
 
@@ -107,33 +169,32 @@ def _started(batches: Iterator[parse.RawFlows]) -> Iterator[parse.RawFlows]:
 
 def _decide_waves(
     context: Any,
-    shared: Any,
-    batches: Iterator[parse.RawFlows],
+    items: Iterator[tuple[int, Any]],
+    task: Callable[[Iterable[Any]], Iterator[_TaskResult]],
     wave: int,
     progress: Progress | None,
     total: int | None,
 ) -> _Decided:
-    task = progress.add_task("deciding flows on Spark", total=total) if progress is not None else None
+    """``items`` sent to Spark ``wave`` at a time, one task each, the next wave taken while Spark decides this one."""
+    bar = progress.add_task("deciding flows on Spark", total=total) if progress is not None else None
     merged = _Merged()
-    numbered = enumerate(batches)
 
-    def run(items: list[tuple[int, parse.RawFlows]]) -> list[_TaskResult]:
-        rdd = context.parallelize(items, len(items))
-        results: list[_TaskResult] = rdd.mapPartitions(lambda part: _decide_partition(shared.value, part)).collect()
+    def run(chunk: list[tuple[int, Any]]) -> list[_TaskResult]:
+        results: list[_TaskResult] = context.parallelize(chunk, len(chunk)).mapPartitions(task).collect()
         return sorted(results, key=lambda result: result[0])
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-wave") as pool:
         pending: Future[list[_TaskResult]] | None = None
         while True:
-            items = [item for _, item in zip(range(wave), numbered, strict=False)]
+            chunk = [item for _, item in zip(range(wave), items, strict=False)]
             if pending is not None:
                 for result in pending.result():
                     merged.add(result)
-                    if progress is not None and task is not None:
-                        progress.advance(task, len(result[1]))
-            if not items:
+                    if progress is not None and bar is not None:
+                        progress.advance(bar, len(result[1]))
+            if not chunk:
                 break
-            pending = pool.submit(run, items)
+            pending = pool.submit(run, chunk)
     return merged.decided()
 
 
