@@ -12,10 +12,9 @@ Timed, in this order:
 2. Spark start-up: the driver's JVM and session, then a warm-up file of two batches (executors start, each Python
    worker unpickles the topology and compiles the NIC's classifier) — reported, and excluded from the rate;
 3. the Spark path (``--engine spark``) on the whole file: wall seconds, flows per second, and that rate per
-   executor and per core, next to the single-process rate. The two output files must be the same bytes.
-
-Spark's executors are other processes, so their CPU time is not in this process's figures: compare walls, and
-read them against the load average printed next to them (the machine may be shared).
+   executor and per core, next to the single-process rate; with the cluster started here, also the CPU seconds
+   of every process involved (this one, the driver's JVM, the daemons, the executor and its Python workers, from
+   /proc), which a shared machine's load does not inflate. The two output files must be the same bytes.
 """
 
 from __future__ import annotations
@@ -61,6 +60,24 @@ def _load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def cpu_seconds(groups: tuple[int, ...]) -> float:
+    """CPU seconds (user + system) used so far by this process, its children (the driver's JVM) and every process
+    of the cluster's process groups, from /proc: what a loaded machine does not inflate."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid, pgrp, utime, stime = int(fields[1]), int(fields[2]), int(fields[11]), int(fields[12])
+        if int(entry.name) == os.getpid() or ppid == os.getpid() or pgrp in groups:
+            total += (utime + stime) / ticks
+    return total
+
+
 def _executors(context: Any) -> tuple[int, int]:
     """(executors, cores for tasks) of the session: local mode is one executor, the driver."""
     if context.master.startswith("local"):
@@ -69,7 +86,7 @@ def _executors(context: Any) -> tuple[int, int]:
     return max(1, len(infos) - 1), int(context.defaultParallelism)
 
 
-def run(tmp: Path, flows: int, master: str) -> dict[str, Any]:
+def run(tmp: Path, flows: int, master: str, groups: tuple[int, ...] = ()) -> dict[str, Any]:
     w = workload(500, SEED)
     nic = w.topology.nic(w.nic_id)
     assert nic is not None
@@ -95,9 +112,9 @@ def run(tmp: Path, flows: int, master: str) -> dict[str, Any]:
     executors, cores = _executors(context)
 
     load_spark = _load()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(groups)
     spread = verify_flows_file(w.topology, source, spark_out, progress=False, spark_master=master)
-    spark_wall = time.perf_counter() - started
+    spark_wall, spark_cpu = time.perf_counter() - started, cpu_seconds(groups) - cpu
     assert spread.flows == flows
     rate = flows / spark_wall
     return {
@@ -115,6 +132,9 @@ def run(tmp: Path, flows: int, master: str) -> dict[str, Any]:
         "spark_session_s": session_s,
         "spark_warmup_s": warmup_s,
         "spark_wall_s": spark_wall,
+        "spark_cpu_s": spark_cpu,
+        "spark_cpu_of": "driver, its JVM and the cluster" if groups else "the driver and its JVM only (--master)",
+        "spark_flows_per_cpu_s": flows / spark_cpu,
         "spark_flows_s": rate,
         "spark_flows_s_per_executor": rate / executors,
         "spark_flows_s_per_core": rate / cores,
@@ -138,6 +158,8 @@ def report(r: dict[str, Any]) -> None:
     print(f"  Spark          : wall {r['spark_wall_s']:6.2f} s = {r['spark_flows_s'] / 1e6:5.2f} M flows/s "
           f"(× single process {ratio:.2f}); per executor {r['spark_flows_s_per_executor'] / 1e6:.2f} M flows/s, "
           f"per core {r['spark_flows_s_per_core'] / 1e6:.2f} M flows/s (load {r['load_spark']})")  # fmt: skip
+    print(f"  Spark CPU      : {r['spark_cpu_s']:.2f} s ({r['spark_cpu_of']}) = {r['spark_flows_per_cpu_s'] / 1e6:.2f} M flows per CPU-s (× single process "
+          f"{r['spark_flows_per_cpu_s'] / r['single_flows_per_cpu_s']:.2f})")  # fmt: skip
     print(f"  same output bytes: {r['same_output']}, same summary: {r['same_summary']}")
 
 
@@ -155,7 +177,7 @@ def main() -> None:
             results = run(tmp, args.flows, args.master)
         else:
             with StandaloneCluster(tmp / "cluster", workers=args.workers, cores=args.cores) as cluster:
-                results = run(tmp, args.flows, cluster.url)
+                results = run(tmp, args.flows, cluster.url, cluster.process_groups)
                 spark_session(cluster.url).stop()
     report(results)
     if args.json:

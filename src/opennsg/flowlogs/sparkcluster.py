@@ -134,6 +134,12 @@ class StandaloneCluster:
             time.sleep(0.2)
         raise ClusterError(f"the Spark {what} did not start; its log:\n{log.read_text(errors='replace')[-3000:]}")
 
+    @property
+    def process_groups(self) -> tuple[int, ...]:
+        """The daemons' process groups (each holds what its daemon started: a worker's executors and their Python
+        workers), for measuring the cluster's CPU time."""
+        return tuple(process.pid for process in self._started if process.poll() is None)
+
     def stop(self) -> None:
         """Each daemon with what it started (a worker's executors), by its process group: the daemon's own PID."""
         for process in reversed(self._started):
