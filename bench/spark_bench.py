@@ -158,8 +158,9 @@ def report(r: dict[str, Any]) -> None:
     print(f"  Spark          : wall {r['spark_wall_s']:6.2f} s = {r['spark_flows_s'] / 1e6:5.2f} M flows/s "
           f"(× single process {ratio:.2f}); per executor {r['spark_flows_s_per_executor'] / 1e6:.2f} M flows/s, "
           f"per core {r['spark_flows_s_per_core'] / 1e6:.2f} M flows/s (load {r['load_spark']})")  # fmt: skip
-    print(f"  Spark CPU      : {r['spark_cpu_s']:.2f} s ({r['spark_cpu_of']}) = {r['spark_flows_per_cpu_s'] / 1e6:.2f} M flows per CPU-s (× single process "
-          f"{r['spark_flows_per_cpu_s'] / r['single_flows_per_cpu_s']:.2f})")  # fmt: skip
+    per_cpu = r["spark_flows_per_cpu_s"]
+    print(f"  Spark CPU      : {r['spark_cpu_s']:.2f} s ({r['spark_cpu_of']}) = {per_cpu / 1e6:.2f} M flows per "
+          f"CPU-s (× single process {per_cpu / r['single_flows_per_cpu_s']:.2f})")  # fmt: skip
     print(f"  same output bytes: {r['same_output']}, same summary: {r['same_summary']}")
 
 
