@@ -74,10 +74,9 @@ def asg_addresses(topology: Topology) -> Mapping[str, AddressSet]:
         endpoint = topology.private_endpoint_of_nic(nic.id)
         endpoint_asgs = endpoint.application_security_groups if endpoint is not None else ()
         for cfg in nic.ip_configurations:
-            block = cfg.private_ip_block  # an address block (privateIPAddressPrefixLength) is held whole
-            if block:
+            if cfg.private_ip_address:
                 for asg in {id_key(a) for a in (*cfg.application_security_groups, *endpoint_asgs)}:
-                    members[asg].append(block)
+                    members[asg].append(cfg.private_ip_address)
     return MappingProxyType({key: _networks(members.get(key, ())) for key in topology.asgs})
 
 
@@ -374,7 +373,7 @@ def resolve_policy(
         nic=nic,
         subnet_nsg=subnet_nsg,
         nic_nsg=nic_nsg,
-        local_addresses=_networks(c.private_ip_block for c in nic.ip_configurations if c.private_ip_block),
+        local_addresses=_networks(c.private_ip_address for c in nic.ip_configurations if c.private_ip_address),
         virtual_network=virtual_network,
         internet=resolver.builtin[INTERNET_TAG],
         platform_tags=platform,
