@@ -79,7 +79,11 @@ def test_given_a_location_the_linked_template_is_read_from_the_folder(tmp_path: 
 
 def test_a_staged_template_not_in_the_folder_is_noted_with_its_path(tmp_path: Path) -> None:
     template = write_quickstart(tmp_path, with_nested=False)
-    result = CliRunner().invoke(app, ["validate", str(template), "--parameter", f"_artifactsLocation={STAGED}"])
+    args = ["validate", str(template), "--parameter", f"_artifactsLocation={STAGED}"]
+    result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.stderr
-    assert f"stages its linked templates at _artifactsLocation ('{STAGED}'" in result.stderr
-    assert "in the template's folder as 'nested/nsg.json'" in result.stderr
+    notes = " ".join(json.loads(result.stdout)["notes"])  # validate says the loader's notes with its answer
+    assert f"stages its linked templates at _artifactsLocation ('{STAGED}'" in notes
+    assert "in the template's folder as 'nested/nsg.json'" in notes
+    human = CliRunner().invoke(app, args)
+    assert human.exit_code == 0 and "note: The nested deployment 'network' links" in human.stdout
