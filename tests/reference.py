@@ -20,6 +20,7 @@ from opennsg.engine.flow import Flow
 from opennsg.model import (
     AdminRule,
     Direction,
+    IpConfiguration,
     NetworkInterface,
     NetworkSecurityGroup,
     SecurityRule,
@@ -108,6 +109,16 @@ class RefVerdict:
 
 def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+def _holds(cfg: IpConfiguration, address: Address) -> bool:
+    """An IP configuration holds its private address or, with privateIPAddressPrefixLength, the whole block
+    (the REST API: "the service will allocate a CIDR block instead of a single IP address")."""
+    assert cfg.private_ip_address is not None
+    if cfg.private_ip_address_prefix_length is None:
+        return ipaddress.ip_address(cfg.private_ip_address) == address
+    block = ipaddress.ip_network(f"{cfg.private_ip_address}/{cfg.private_ip_address_prefix_length}", strict=False)
+    return block.version == address.version and address in block
 
 
 def _in(address: Address, prefix: str) -> bool:
@@ -202,7 +213,7 @@ class Reference:
                 for cfg in nic.ip_configurations:
                     groups = (*cfg.application_security_groups, *by_endpoint)
                     member = any(_same(a, b) for a in asgs for b in groups)
-                    if member and cfg.private_ip_address and ipaddress.ip_address(cfg.private_ip_address) == address:
+                    if member and cfg.private_ip_address and _holds(cfg, address):
                         return True
             return False
         for text in prefixes:

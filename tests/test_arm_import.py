@@ -385,7 +385,7 @@ def test_dangling_references_name_both_ends_and_the_file() -> None:
     assert found == [
         (
             "InvalidResourceReference",
-            f"Resource {NSG_ID} referenced by {subnet_id} was not found.",
+            not_found(NSG_ID, subnet_id),
             "vnet.json: subnets[0].networkSecurityGroup.id",
         )
     ]
@@ -397,8 +397,7 @@ def test_a_child_without_its_parent() -> None:
     assert found == [
         (
             "InvalidResourceReference",
-            f"Resource {P}/virtualNetworks/vnet-az referenced by {P}/virtualNetworks/vnet-az/subnets/backend was not "
-            "found.",
+            not_found(f"{P}/virtualNetworks/vnet-az", f"{P}/virtualNetworks/vnet-az/subnets/backend"),
             "subnets.json: [0]",
         )
     ]
@@ -525,7 +524,7 @@ def test_a_rule_naming_a_missing_asg_points_into_the_az_file() -> None:
     assert found == [
         (
             "InvalidResourceReference",
-            f"Resource {P}/applicationSecurityGroups/asg-web referenced by {rule_id} was not found.",
+            not_found(f"{P}/applicationSecurityGroups/asg-web", rule_id),
             "nsg.json: securityRules[1].destinationApplicationSecurityGroups[0].id",
         )
     ]
@@ -547,3 +546,11 @@ def test_text_encodings_az_output_comes_in(tmp_path: Path, encoding: str) -> Non
     path = tmp_path / "asgs.json"
     path.write_text((AZ / "asg-list.json").read_text(), encoding=encoding)
     assert [a.name for a in load_paths([path]).asgs.values()] == ["asg-web"]
+
+
+def not_found(referenced: str, referrer: str) -> str:
+    """ARM's InvalidResourceReference message, as real deployments report it."""
+    return (
+        f"Resource {referenced} referenced by resource {referrer} was not found. Please make sure that the "
+        "referenced resource exists, and that both resources are in the same region."
+    )

@@ -378,7 +378,7 @@ def test_unknown_asg_is_an_invalid_reference() -> None:
     assert problems(rule(source_address_prefix=None, source_asgs=(missing,))) == [
         (
             "InvalidResourceReference",
-            f"Resource {missing} referenced by {RULE_ID} was not found.",
+            not_found(missing, RULE_ID),
             "properties.securityRules[0].properties.sourceApplicationSecurityGroups[0].id",
         )
     ]
@@ -562,32 +562,32 @@ def test_dangling_references_name_both_ends() -> None:
     assert {(e.code, e.message, e.target) for e in errors} == {
         (
             "InvalidResourceReference",
-            f"Resource {ghost_nsg} referenced by {subnet_id} was not found.",
+            not_found(ghost_nsg, subnet_id),
             f"{vnet.id}#properties.subnets[0].properties.networkSecurityGroup.id",
         ),
         (
             "InvalidResourceReference",
-            f"Resource {ghost_rt} referenced by {subnet_id} was not found.",
+            not_found(ghost_rt, subnet_id),
             f"{vnet.id}#properties.subnets[0].properties.routeTable.id",
         ),
         (
             "InvalidResourceReference",
-            f"Resource {ghost_nsg} referenced by {nic_id} was not found.",
+            not_found(ghost_nsg, nic_id),
             f"{nic_id}#properties.networkSecurityGroup.id",
         ),
         (
             "InvalidResourceReference",
-            f"Resource {ghost_subnet} referenced by {cfg.id} was not found.",
+            not_found(ghost_subnet, nic_id),
             f"{nic_id}#properties.ipConfigurations[0].properties.subnet.id",
         ),
         (
             "InvalidResourceReference",
-            f"Resource {ghost_asg} referenced by {cfg.id} was not found.",
+            not_found(ghost_asg, nic_id),
             f"{nic_id}#properties.ipConfigurations[0].properties.applicationSecurityGroups[0].id",
         ),
         (
             "InvalidResourceReference",
-            f"Resource {ghost_nic} referenced by {vm_id} was not found.",
+            not_found(ghost_nic, vm_id),
             f"{vm_id}#properties.networkProfile.networkInterfaces[1].id",
         ),
     }
@@ -747,3 +747,11 @@ def test_any_rule_text_gives_known_codes_and_never_crashes(
 @pytest.mark.parametrize("protocol", [Protocol.ICMP, Protocol.ESP, Protocol.AH])
 def test_portless_protocols_with_numeric_ports_are_accepted(protocol: Protocol) -> None:
     assert problems(replace(rule(source_port_range="1000-2000"), protocol=protocol)) == []
+
+
+def not_found(referenced: str, referrer: str) -> str:
+    """ARM's InvalidResourceReference message, as real deployments report it."""
+    return (
+        f"Resource {referenced} referenced by resource {referrer} was not found. Please make sure that the "
+        "referenced resource exists, and that both resources are in the same region."
+    )

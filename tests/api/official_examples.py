@@ -649,9 +649,23 @@ def _vnet_flow_log(parameters: dict[str, Any]) -> None:
     holder = body["properties"] if "targetResourceId" in body["properties"] else body
     group = holder["targetResourceId"].split("/providers/")[0]
     holder["targetResourceId"] = f"{group}/providers/Microsoft.Network/virtualNetworks/auto-flowlog-vnet"
+    if "location" in body:  # in its watcher's region, where the prerequisites are (a watcher is regional)
+        body["location"] = LOCATION
+
+
+def _asg_id(parameters: dict[str, Any]) -> None:
+    """The example's ASG id says ``provders/…/applicationSecurityGroup/`` (misspelt provider segment, singular
+    type): it names no resource, and Azure refuses a reference to nothing; the id it means."""
+    for asg in parameters["parameters"]["properties"].get("applicationSecurityGroups", []):
+        asg["id"] = (
+            asg["id"]
+            .replace("/provders/", "/providers/")
+            .replace("/applicationSecurityGroup/", "/applicationSecurityGroups/")
+        )
 
 
 CORRECTIONS = {
+    "PrivateEndpointCreateWithASG": _asg_id,
     "NetworkManagerPut": _with_location,
     "NetworkManagerStaticMemberPut": _member_id,
     "NetworkWatcherFlowLogCreate": _vnet_flow_log,

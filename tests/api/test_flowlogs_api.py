@@ -316,10 +316,12 @@ def examples_service(sqlite_url: str) -> Iterator[TestClient]:
     name = tags["parameters"]["flowLogName"]
     documents.append({**existing, "tags": {}, "id": _path(tags["parameters"]), "name": name})
     documents = list({d["id"].casefold(): d for d in documents}.values())
-    for path in {d["properties"]["targetResourceId"] for d in documents} | {
-        create["parameters"]["parameters"]["properties"]["targetResourceId"]
-    }:
-        documents.append({"id": path, "type": "Microsoft.Network/networkSecurityGroups", "location": "centraluseuap"})
+    # each target NSG in its flow log's region (a watcher records only its own region's resources)
+    created = create["parameters"]["parameters"]
+    regions = {created["properties"]["targetResourceId"]: created["location"]}
+    regions |= {d["properties"]["targetResourceId"]: d.get("location") or "centraluseuap" for d in documents}
+    for path, region in regions.items():
+        documents.append({"id": path, "type": "Microsoft.Network/networkSecurityGroups", "location": region})
     seed = load_documents([("examples", documents)])
     with TestClient(create_app(ServiceConfig(db_url=sqlite_url, tokens=TOKENS), seed)) as client:
         create_watcher = f"/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Network/networkWatchers/nw1"
@@ -416,3 +418,36 @@ def test_configure_and_query_flow_log_status_act_on_the_flow_log_of_a_target(ser
     odd = service.post(query, json={"targetResourceId": f"{NET}/routeTables/rt"}, headers=auth())
     assert odd.status_code == 400 and odd.json()["error"]["code"] == "FlowLogInvalidTargetResourceId"
     assert service.post(query, json={}, headers=auth()).json()["error"]["code"] == "MissingRequiredProperty"
+
+
+def test_a_flow_log_is_in_its_watchers_region_and_records_only_that_regions_resources(service: TestClient) -> None:
+    """A network watcher is regional: its flow logs are created in its region and record resources of that region
+    (Azure's docs; the code is ours, no public ARM error for these was found)."""
+    elsewhere = put(service, f"{WATCHER}/flowLogs/east", {**flow_log(VNET), "location": "eastus"})
+    assert elsewhere.status_code == 400
+    assert elsewhere.json()["error"] == {
+        "code": "FlowLogRegionMismatch",
+        "message": Message.FLOW_LOG_WATCHER_REGION.format(
+            flow_log_id=f"{WATCHER}/flowLogs/east", region="eastus", watcher_id=WATCHER, watcher_region="westus"
+        ),
+        "details": [],
+    }
+    spaced = put(service, f"{WATCHER}/flowLogs/spaced", {**flow_log(VNET), "location": "West US"})
+    assert spaced.status_code in (200, 201)  # ARM compares regions without case or spaces
+    east_vnet = f"{NET}/virtualNetworks/east"
+    subnets = [{"name": "s", "properties": {"addressPrefix": "10.9.0.0/24"}}]
+    body = {
+        "location": "eastus",
+        "properties": {"addressSpace": {"addressPrefixes": ["10.9.0.0/16"]}, "subnets": subnets},
+    }
+    assert put(service, east_vnet, body).status_code == 201
+    for target in (east_vnet, f"{east_vnet}/subnets/s"):
+        refused = put(service, f"{WATCHER}/flowLogs/far", flow_log(target))
+        assert refused.status_code == 400, target
+        error = refused.json()["error"]
+        assert error["code"] == "FlowLogRegionMismatch", error
+        assert error["message"] == (
+            f"Flow log {WATCHER}/flowLogs/far is in region 'westus' but its target {target} is in 'eastus': a network "
+            "watcher records only the resources of its own region."
+        )
+    assert service.get(f"{WATCHER}/flowLogs/far?{NEW_API}", headers=auth()).status_code == 404

@@ -72,6 +72,7 @@ def ids(sub: str) -> dict[str, str]:
         "network_group": rid(sub, "networkManagers", "nm") + "/networkGroups/g",
         "rule_collection": rid(sub, "networkManagers", "nm") + "/securityAdminConfigurations/c/ruleCollections/rc",
         "storage_account": rid(sub, "storageAccounts", "st", "Microsoft.Storage"),
+        "workspace": rid(sub, "workspaces", "la", "Microsoft.OperationalInsights"),
         "flow_log": rid(sub, "networkWatchers", "nw") + "/flowLogs/fl",
     }
 
@@ -496,6 +497,20 @@ def reference_cases() -> list[ReferenceCase]:
             lambda ref: flow_log_body(own["vnet"], ref),
         ),
         ReferenceCase(
+            ((FlowLog, "workspace_resource_id"),),
+            "workspace",
+            own["watcher"] + "/flowLogs/new",
+            lambda ref: {
+                **flow_log_body(own["vnet"], own["storage_account"]),
+                "properties": {
+                    **flow_log_body(own["vnet"], own["storage_account"])["properties"],
+                    "flowAnalyticsConfiguration": {
+                        "networkWatcherFlowAnalyticsConfiguration": {"enabled": True, "workspaceResourceId": ref}
+                    },
+                },
+            },
+        ),
+        ReferenceCase(
             ((resources.PublicIpAddress, "ip_configuration"),),
             "ip_configuration",
             rid(A, "publicIPAddresses", "new-pip"),
@@ -534,7 +549,8 @@ NOT_REFERENCES = frozenset(
         "bgp_community", "enforcement", "zones", "domain_name_label", "domain_name_label_scope", "fqdn",
         "reverse_fqdn", "group_id", "member_name", "group_ids", "request_message", "ip_version_type",
         # a flow log's filter and record types; traffic analytics and identity are kept as the JSON given (the
-        # workspace and identity ids in them are not authorised: those resource types are not modelled)
+        # workspace id in it is authorised through FlowLog.workspace_resource_id; the identity's is not a reference
+        # a write makes)
         "enabled_filtering_criteria", "record_types", "flow_analytics_configuration", "identity",
         # an NSG's default rules are always the six built-in ones, never read from a body
         "default_security_rules[].source_asgs[]", "default_security_rules[].destination_asgs[]",

@@ -238,6 +238,10 @@ def test_properties_no_example_shows_come_back_and_match_the_schema(service: Tes
     spoke = {"location": "eastus", "properties": {"addressSpace": {"addressPrefixes": ["10.2.0.0/16"]}}}
     spoke["properties"]["subnets"] = [{"name": "db", "properties": {"addressPrefix": "10.2.0.0/24"}}]
     assert service.put(f"{REMOTE}?{api}", json=spoke).status_code == 201
+    # the gateway load balancer the NIC chains to (a reference to a missing one is refused, as in Azure)
+    frontend = {"name": "fe", "properties": {"subnet": {"id": f"{REMOTE}/subnets/db"}}}
+    gateway = {"location": "eastus", "sku": {"name": "Gateway"}, "properties": {"frontendIPConfigurations": [frontend]}}
+    assert service.put(f"{NET}/loadBalancers/gwlb?{api}", json=gateway).status_code == 201
     problems: list[str] = []
     for operation_id, _, resource_id, body in written_bodies():
         operation = _operation(operation_id)

@@ -35,6 +35,7 @@ from opennsg.model.errors import OpenNsgError
 from opennsg.model.flowlog import FLOW_LOG_TYPE, FlowLog, TargetKind
 from opennsg.model.ids import ResourceId, id_key, name_of, network_id
 from opennsg.model.validation import Code, Message, validate_topology
+from opennsg.model.validation.flowlog import same_region
 
 WATCHERS = (
     "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers"
@@ -55,14 +56,12 @@ def require_watcher(snapshot: Snapshot, subscription: str, group: str, watcher: 
     return row
 
 
-def _location(body: Mapping[str, Any], existing: FlowLog | None, watcher: Row) -> str:
-    """A flow log's location: given, else the one it has, else its watcher's; immutable once created."""
+def _location(body: Mapping[str, Any], existing: FlowLog | None, watcher: Row, flow_log_id: str) -> str:
+    """A flow log's location: given (its watcher's region), else the one it has, else its watcher's; immutable once
+    created."""
     given = arm_lookup(body, "location")
     if existing is not None and existing.location:
-        if (
-            isinstance(given, str)
-            and "".join(given.split()).casefold() != "".join(existing.location.split()).casefold()
-        ):
+        if isinstance(given, str) and not same_region(given, existing.location):
             raise ApiError(
                 400,
                 Code.INVALID_RESOURCE_LOCATION,
@@ -70,9 +69,15 @@ def _location(body: Mapping[str, Any], existing: FlowLog | None, watcher: Row) -
                 f"cannot be created in location '{given}'.",
             )
         return existing.location
+    region = str(watcher.body.get("location", ""))
     if isinstance(given, str) and given.strip():
+        if region and not same_region(given, region):
+            message = Message.FLOW_LOG_WATCHER_REGION.format(
+                flow_log_id=flow_log_id, region=given, watcher_id=watcher.id, watcher_region=region
+            )
+            raise ApiError(400, Code.FLOW_LOG_REGION_MISMATCH, message)
         return given
-    return str(watcher.body.get("location", ""))
+    return region
 
 
 def creates_nsg_flow_log(model: FlowLog, existing: FlowLog | None) -> bool:
@@ -110,7 +115,7 @@ def put_flow_log(
     model = planning.parse_model(FLOW_LOG_KIND.arm_kind, body, stored_id)
     assert isinstance(model, FlowLog)
     model = dataclasses.replace(
-        model, id=stored_id, name=name_of(stored_id), location=_location(body, existing, watcher)
+        model, id=stored_id, name=name_of(stored_id), location=_location(body, existing, watcher, stored_id)
     )
     authorize_references(caller, model, existing, f"{FLOW_LOG_TYPE}/write", stored_id)
     if creates_nsg_flow_log(model, existing):

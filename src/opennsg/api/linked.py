@@ -117,6 +117,8 @@ _GATEWAY_LOAD_BALANCER_JOIN = "Microsoft.Network/loadBalancers/frontendIPConfigu
 #: storage account it writes to.
 FLOW_LOG_TARGET_READ = "Microsoft.Network/*/read"
 _STORAGE_ACCOUNT_SAS = "Microsoft.Storage/storageAccounts/listServiceSas/action"
+#: Traffic analytics writes to a Log Analytics workspace with its shared keys.
+_WORKSPACE_SHARED_KEYS = "Microsoft.OperationalInsights/workspaces/sharedKeys/action"
 _SUBNET_FIELDS = (
     ("network_security_group", _NSG_JOIN),
     ("route_table", _ROUTE_TABLE_JOIN),
@@ -165,7 +167,11 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
         ("frontend_ip_configurations[].public_ip_address", _PUBLIC_IP_JOIN),
         ("frontend_ip_configurations[].subnet", _SUBNET_JOIN),
     ),
-    FlowLog: _fields(("target_resource_id", FLOW_LOG_TARGET_READ), ("storage_id", _STORAGE_ACCOUNT_SAS)),
+    FlowLog: _fields(
+        ("target_resource_id", FLOW_LOG_TARGET_READ),
+        ("storage_id", _STORAGE_ACCOUNT_SAS),
+        ("workspace_resource_id", _WORKSPACE_SHARED_KEYS),
+    ),
     NatGateway: _fields(
         ("public_ip_addresses[]", _PUBLIC_IP_JOIN),
         ("public_ip_prefixes[]", _PUBLIC_IP_PREFIX_JOIN),

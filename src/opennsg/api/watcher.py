@@ -312,7 +312,7 @@ def ip_address_availability(topology: Topology, vnet: VirtualNetwork, text: str)
                 continue
             reserved = is_platform_reserved(network, address)
             used = addresses_in_use(topology, subnet)
-            if not reserved and str(address) not in used:
+            if not reserved and not used.holds(address):
                 return {"available": True}
             offered = list(islice(free_addresses(subnet, used, address.version, address), OFFERED_ADDRESSES))
             return {"available": False, "availableIPAddresses": offered, "isPlatformReserved": reserved}

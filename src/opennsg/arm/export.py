@@ -243,7 +243,7 @@ def _route_table(table: RouteTable) -> dict[str, Any]:
 def _ip_configuration(cfg: IpConfiguration) -> dict[str, Any]:
     properties = {
         "provisioningState": SUCCEEDED,
-        "privateIPAddress": cfg.private_ip_address,
+        "privateIPAddress": cfg.private_ip_block,
         "privateIPAllocationMethod": (
             cfg.private_ip_allocation_method.value if cfg.private_ip_allocation_method else None
         ),

@@ -17,6 +17,7 @@ from opennsg.engine.evaluate import PathVerdict, decide, decide_path
 from opennsg.engine.flow import PROTOCOL_NAMES, Flow, parse_flow_protocol
 from opennsg.engine.ir import NicPolicy, Verdict
 from opennsg.engine.resolve import OutsideInternet, asg_addresses, outside_internet, resolve_policy
+from opennsg.model.addressing import configuration_holds
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.netwatcher import DiagnosticProfile, DiagnosticResult, EffectiveGroup, NicSecurityView
@@ -69,7 +70,7 @@ class Engine:
         ``targetNicResourceId`` only when it cannot tell, semantics §8.1), else its primary NIC."""
         if isinstance(nic_or_vm, str):
             for nic in self.topology.vm_nics(nic_or_vm):
-                if any(parse_address(c.private_ip_address or "") == local_ip for c in nic.ip_configurations):
+                if any(configuration_holds(c, local_ip) for c in nic.ip_configurations):
                     return nic
         return self.nic(nic_or_vm)
 
@@ -87,6 +88,13 @@ class Engine:
                         index.setdefault(ip, []).append(nic)
             self._ip_index = index
         holders = self._ip_index.get(parsed, [])
+        if not holders:  # inside an address block (privateIPAddressPrefixLength)?
+            holders = [
+                nic
+                for nic in self.topology.nics.values()
+                if any(c.private_ip_address_prefix_length is not None and configuration_holds(c, parsed)
+                       for c in nic.ip_configurations)
+            ]  # fmt: skip
         if len(holders) > 1:
             raise OpenNsgError(
                 [

@@ -74,9 +74,10 @@ def asg_addresses(topology: Topology) -> Mapping[str, AddressSet]:
         endpoint = topology.private_endpoint_of_nic(nic.id)
         endpoint_asgs = endpoint.application_security_groups if endpoint is not None else ()
         for cfg in nic.ip_configurations:
-            if cfg.private_ip_address:
+            block = cfg.private_ip_block  # an address block (privateIPAddressPrefixLength) is held whole
+            if block:
                 for asg in {id_key(a) for a in (*cfg.application_security_groups, *endpoint_asgs)}:
-                    members[asg].append(cfg.private_ip_address)
+                    members[asg].append(block)
     return MappingProxyType({key: _networks(members.get(key, ())) for key in topology.asgs})
 
 
@@ -373,7 +374,7 @@ def resolve_policy(
         nic=nic,
         subnet_nsg=subnet_nsg,
         nic_nsg=nic_nsg,
-        local_addresses=_networks(c.private_ip_address for c in nic.ip_configurations if c.private_ip_address),
+        local_addresses=_networks(c.private_ip_block for c in nic.ip_configurations if c.private_ip_block),
         virtual_network=virtual_network,
         internet=resolver.builtin[INTERNET_TAG],
         platform_tags=platform,

@@ -87,6 +87,17 @@ class FlowLog(Resource):
     def target_key(self) -> str:
         return id_key(self.target_resource_id)
 
+    @property
+    def workspace_resource_id(self) -> str | None:
+        """The Log Analytics workspace traffic analytics writes to
+        (``flowAnalyticsConfiguration.networkWatcherFlowAnalyticsConfiguration.workspaceResourceId``), if any."""
+        configuration = thawed_json(self.flow_analytics_configuration)
+        inner = (
+            configuration.get("networkWatcherFlowAnalyticsConfiguration") if isinstance(configuration, dict) else None
+        )
+        workspace = inner.get("workspaceResourceId") if isinstance(inner, dict) else None
+        return workspace if isinstance(workspace, str) and workspace.strip() else None
+
 
 def frozen_json(value: Any) -> str | None:
     """A JSON value kept as canonical text (immutable, comparable); None stays None."""

@@ -277,6 +277,15 @@ class IpConfiguration:
         """How the private address is assigned, with Azure's default (``Dynamic``)."""
         return self.private_ip_allocation_method or IpAllocationMethod.DYNAMIC
 
+    @property
+    def private_ip_block(self) -> str | None:
+        """What the configuration holds as ARM writes ``privateIPAddress``: its block (``172.20.2.16/28``) when it
+        has ``privateIPAddressPrefixLength``, else its one address."""
+        address = self.private_ip_address
+        if address and self.private_ip_address_prefix_length is not None:
+            return f"{address.strip()}/{self.private_ip_address_prefix_length}"
+        return address
+
 
 @dataclass(frozen=True, slots=True)
 class NetworkInterface(Resource):

@@ -67,9 +67,9 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
     new = replace_models(snapshot.topology, *models).with_(
         subscriptions=[*snapshot.topology.subscriptions.values(), *imported.subscriptions.values()]
     )
-    new, models = with_imported_dynamic_addresses(new, snapshot.topology, models)
+    new, models, full_subnets = with_imported_dynamic_addresses(new, snapshot.topology, models)
     new, models = with_synced_peerings(new, snapshot.topology, models)
-    raise_invalid([*validate_topology(new), *flow_log_selection_problems(imported.flow_logs.values())])
+    raise_invalid([*full_subnets, *validate_topology(new), *flow_log_selection_problems(imported.flow_logs.values())])
     return Change(
         put=(*groups.values(), *watchers.values(), *subscriptions, *models),
         topology=new,

@@ -66,8 +66,10 @@ def replace_models(topology: Topology, *models: Resource, removed: Iterable[str]
     return topology.with_(**{name: list(items.values()) for name, items in touched.items()})
 
 
-def check_state(new: Topology, changed: Iterable[Resource]) -> None:
-    """Validate the resulting state: each changed NSG in full, and the references/limits of the whole topology."""
+def check_state(new: Topology, changed: Iterable[Resource], found: Iterable[ArmError] = ()) -> None:
+    """Validate the resulting state: each changed NSG in full, and the references/limits of the whole topology;
+    400 with those problems, else with the ones already ``found`` (a full subnet: ARM allocates only what it
+    accepted, so an invalid request is refused for what it is, as the file loader refuses it)."""
     problems: list[ArmError] = []
     only_nsgs = True
     for model in changed:
@@ -77,7 +79,7 @@ def check_state(new: Topology, changed: Iterable[Resource]) -> None:
             only_nsgs = False
     if not only_nsgs:
         problems.extend(validate_topology(new))
-    raise_invalid(problems)
+    raise_invalid(problems or list(found))
 
 
 def check_topology(new: Topology) -> None:

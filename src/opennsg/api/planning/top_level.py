@@ -10,7 +10,7 @@ from typing import Any
 
 from opennsg.api.catalog import ModelKind
 from opennsg.api.linked import Caller, authorize_references
-from opennsg.api.planning.addresses import with_dynamic_addresses, with_primary
+from opennsg.api.planning.addresses import dynamic_addresses, with_primary
 from opennsg.api.planning.bodies import check_location, keep_guid, tags_of, with_child_ids
 from opennsg.api.planning.conditions import Preconditions
 from opennsg.api.planning.flowlogs import without_orphaned_flow_logs
@@ -27,6 +27,7 @@ from opennsg.api.planning.state import (
     require_group,
 )
 from opennsg.api.store import Change, Snapshot
+from opennsg.model.errors import ArmError
 from opennsg.model.ids import ResourceId, id_key, network_id
 from opennsg.model.policy import PRIVATE_SUBNETS_API_VERSION
 from opennsg.model.resources import IpConfiguration, NetworkInterface, PrivateEndpoint, Resource, VirtualNetwork
@@ -57,13 +58,14 @@ def put_resource(
     if existing is not None and not model.location:
         model = dataclasses.replace(model, location=existing.location)
     model = keep_guid(model, existing)
+    full_subnets: list[ArmError] = []
     if isinstance(model, NetworkInterface):
-        model = with_dynamic_addresses(topology, with_primary(model), existing)
+        model, full_subnets = dynamic_addresses(topology, with_primary(model), existing)
     if isinstance(model, VirtualNetwork):
         model = with_outbound_access_defaults(model, existing, api_version)
     models: list[Resource] = [model]
     if isinstance(model, PrivateEndpoint):
-        model, endpoint_nic = _with_endpoint_nic(topology, model, existing)
+        model, endpoint_nic, full_subnets = _with_endpoint_nic(topology, model, existing)
         models = [model] if endpoint_nic is None else [model, endpoint_nic]
     if isinstance(model, VirtualNetwork) and isinstance(existing, VirtualNetwork):
         kept = {s.key for s in model.subnets}
@@ -72,20 +74,20 @@ def put_resource(
     if isinstance(model, VirtualNetwork):
         new, models = with_synced_peerings(new, topology, models)
     new, orphans = without_orphaned_flow_logs(new, topology)
-    check_state(new, models)
+    check_state(new, models, full_subnets)
     return Change(put=tuple(models), delete=orphans, topology=new, result=existing is None)
 
 
 def _with_endpoint_nic(
     topology: Topology, endpoint: PrivateEndpoint, existing: Resource | None
-) -> tuple[PrivateEndpoint, NetworkInterface | None]:
+) -> tuple[PrivateEndpoint, NetworkInterface | None, list[ArmError]]:
     """A private endpoint owns a NIC that Azure creates with it (semantics §12.1): named by
     ``customNetworkInterfaceName`` or ``{endpoint}.nic.{guid}``, in the endpoint's subnet, at its static address or
     the next free one (its ASGs stay on the endpoint, as in Azure). An endpoint that exists keeps the NIC it has."""
     if isinstance(existing, PrivateEndpoint) and existing.network_interfaces:
-        return dataclasses.replace(endpoint, network_interfaces=existing.network_interfaces), None
+        return dataclasses.replace(endpoint, network_interfaces=existing.network_interfaces), None, []
     if endpoint.subnet is None:
-        return endpoint, None
+        return endpoint, None, []
     parsed = ResourceId.parse(endpoint.id)
     assert parsed is not None and parsed.resource_group is not None
     guid = uuid.uuid5(uuid.NAMESPACE_URL, endpoint.key)
@@ -102,8 +104,8 @@ def _with_endpoint_nic(
         id=nic_id, name=name, location=endpoint.location, ip_configurations=(configuration,),
         private_endpoint=endpoint.id, resource_guid=str(guid),
     )  # fmt: skip
-    nic = with_dynamic_addresses(topology, nic, topology.nic(nic_id))
-    return dataclasses.replace(endpoint, network_interfaces=(nic_id,)), nic
+    nic, full_subnets = dynamic_addresses(topology, nic, topology.nic(nic_id))
+    return dataclasses.replace(endpoint, network_interfaces=(nic_id,)), nic, full_subnets
 
 
 def with_outbound_access_defaults(

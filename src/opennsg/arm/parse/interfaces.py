@@ -20,12 +20,34 @@ from opennsg.model.resources import (
 from opennsg.model.validation import Code, Message
 
 
+def _private_address(
+    props: Mapping[str, Any], resource_id: str, reader: Reader, path: str
+) -> tuple[str | None, int | None]:
+    """``privateIPAddress`` and ``privateIPAddressPrefixLength``: ARM writes an allocated block as
+    ``<address>/<prefix-length>`` with the length also in its own field (the block form without it is refused); the
+    model keeps the address and the length."""
+    text = reader.text(props, "privateIPAddress", path)
+    length = reader.integer(props, "privateIPAddressPrefixLength", path)
+    if text is None or "/" not in text:
+        return text, length
+    address, _, suffix = text.strip().partition("/")
+    given = int(suffix) if suffix.isdigit() else None
+    if given is None or length is None or length != given:  # the block form comes with its length, as ARM answers
+        message = Message.INVALID_PRIVATE_IP_BLOCK.format(
+            value=text, ip_configuration_id=resource_id, length="none" if length is None else length
+        )
+        reader.add(Code.INVALID_PRIVATE_IP_ADDRESS_FORMAT, message, f"{path}privateIPAddress")
+        return address, length
+    return address, given
+
+
 def _ip_configuration(body: Mapping[str, Any], resource_id: str, reader: Reader, path: str) -> IpConfiguration:
     props, pp = properties_of(body, path)
+    address, block_length = _private_address(props, resource_id, reader, pp)
     configuration = IpConfiguration(
         id=resource_id,
         name=reader.name(body, resource_id, path),
-        private_ip_address=reader.text(props, "privateIPAddress", pp),
+        private_ip_address=address,
         subnet=reader.reference(props, "subnet", pp),
         private_ip_address_version=reader.text(props, "privateIPAddressVersion", pp) or "IPv4",
         application_security_groups=reader.references(props, "applicationSecurityGroups", pp),
@@ -33,7 +55,7 @@ def _ip_configuration(body: Mapping[str, Any], resource_id: str, reader: Reader,
         public_ip_address=reader.reference(props, "publicIPAddress", pp),
         load_balancer_backend_address_pools=reader.references(props, "loadBalancerBackendAddressPools", pp),
         private_ip_allocation_method=allocation_method(props, "privateIPAllocationMethod", reader, pp, resource_id),
-        private_ip_address_prefix_length=reader.integer(props, "privateIPAddressPrefixLength", pp),
+        private_ip_address_prefix_length=block_length,
         gateway_load_balancer=reader.reference(props, "gatewayLoadBalancer", pp),
     )
     if configuration.private_ip_allocation_method is IpAllocationMethod.STATIC and not configuration.private_ip_address:

@@ -119,12 +119,15 @@ class Code:
     INVALID_FLOW_LOG_STORAGE = "FlowLogInvalidStorageId"
     INVALID_FLOW_LOG_FORMAT = "FlowLogInvalidFormat"
     INVALID_FLOW_LOG_RETENTION = "FlowLogInvalidRetentionPolicy"
+    #: Ours (no public ARM error for it found): a flow log, its watcher and its target share one region.
+    FLOW_LOG_REGION_MISMATCH = "FlowLogRegionMismatch"
     # --- reading ARM JSON (``opennsg.arm``) ---
     INVALID_JSON = "InvalidJson"
     INVALID_REQUEST_FORMAT = "InvalidRequestFormat"
     MISSING_REQUIRED_PROPERTY = "MissingRequiredProperty"
     MISSING_REFERENCE_ID = "MissingJsonReferenceId"
     PRIVATE_IP_ADDRESS_MISSING = "PrivateIPAddressMissing"
+    SUBNET_IS_FULL = "SubnetIsFull"
     INVALID_TEMPLATE = "InvalidTemplate"
     CONFLICTING_DEFINITIONS = "ConflictingResourceDefinitions"
     UNSUPPORTED_RESOURCE_TYPE = "UnsupportedResourceType"
@@ -246,7 +249,11 @@ class Message:
         "Application security group {asg_id} has members in multiple virtual networks ({vnets}). "
         "All IP configurations of an application security group must be in the same virtual network."
     )
-    INVALID_REFERENCE = "Resource {referenced} referenced by {referrer} was not found."
+    #: ARM's own wording (as real deployments report it, e.g. a NIC naming a missing subnet).
+    INVALID_REFERENCE = (
+        "Resource {referenced} referenced by resource {referrer} was not found. Please make sure that the "
+        "referenced resource exists, and that both resources are in the same region."
+    )
     DEFAULT_RULE_READ_ONLY = (
         "Default security rule {name} of network security group {nsg_id} is read-only and cannot be changed."
     )
@@ -357,6 +364,14 @@ class Message:
         "Static IP address value '{value}' of IP configuration {ip_configuration_id} is invalid: expected an IPv4 "
         "or IPv6 address."
     )
+    INVALID_PRIVATE_IP_BLOCK = (
+        "Private IP address block '{value}' of IP configuration {ip_configuration_id} is invalid: expected "
+        "<address>/<prefix-length> with the length of privateIPAddressPrefixLength ({length})."
+    )
+    PRIVATE_IP_BLOCK_NOT_ALIGNED = (
+        "Private IP address block {block} of IP configuration {ip_configuration_id} does not start at a multiple "
+        "of its size: an aligned block such as {aligned} is expected."
+    )
     PRIVATE_IP_NOT_IN_SUBNET = (
         "IP configuration {ip_configuration_id} has private IP address {address}, which is outside the range of its "
         "subnet {subnet_id} ({prefixes})."
@@ -422,6 +437,14 @@ class Message:
     INVALID_FLOW_LOG_FORMAT_VERSION = (
         "Flow log {flow_log_id} has invalid format.version. Value provided: {value}. Allowed values: {allowed}."
     )
+    FLOW_LOG_TARGET_REGION = (
+        "Flow log {flow_log_id} is in region '{region}' but its target {target} is in '{target_region}': a network "
+        "watcher records only the resources of its own region."
+    )
+    FLOW_LOG_WATCHER_REGION = (
+        "Flow log {flow_log_id} cannot be created in region '{region}': its network watcher {watcher_id} is in "
+        "'{watcher_region}', and a flow log is in its network watcher's region."
+    )
     INVALID_FLOW_LOG_RETENTION = (
         "Flow log {flow_log_id} has invalid retentionPolicy.days. Value provided: {value}. Allowed range 0-{limit} "
         "(0 keeps the records forever)."
@@ -439,6 +462,10 @@ class Message:
     MISSING_REFERENCE_ID = "Value for reference id is missing. Path {path}."
     PRIVATE_IP_ADDRESS_MISSING = (
         "Private IP address is required when privateIPAllocationMethod is Static in IP configuration {id}."
+    )
+    #: ARM's wording, as real deployments report it.
+    SUBNET_IS_FULL = (
+        "Subnet {subnet_id} with address prefix {prefixes} does not have enough capacity for {count} IP addresses."
     )
     UNKNOWN_TYPE = "Cannot tell the resource type at {path}: it has neither a 'type' nor an ARM 'id'."
     UNSUPPORTED_RESOURCE_TYPE = "Resource type '{kind}' is not supported. Supported: {supported}."

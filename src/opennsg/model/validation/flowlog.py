@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from opennsg.model.errors import ArmError
-from opennsg.model.flowlog import FLOW_LOG_FORMAT_VERSIONS, MAX_RETENTION_DAYS
+from opennsg.model.flowlog import FLOW_LOG_FORMAT_VERSIONS, MAX_RETENTION_DAYS, FlowLog
 from opennsg.model.ids import ResourceId
+from opennsg.model.resources import Resource, Subnet
 from opennsg.model.topology import Topology
 from opennsg.model.validation.codes import Code, Message
 from opennsg.model.validation.common import Finding, reference
@@ -27,8 +28,10 @@ def flow_log_findings(topology: Topology) -> Iterator[Finding]:
             message = Message.INVALID_FLOW_LOG_TARGET.format(flow_log_id=flow_log.id, target=target)
             yield Finding(flow_log.id, ArmError(Code.INVALID_FLOW_LOG_TARGET, message, where))
         else:
-            exists = topology.flow_log_target(flow_log) is not None
-            yield from reference(flow_log.id, target, exists, flow_log.id, where)
+            found = topology.flow_log_target(flow_log)
+            yield from reference(flow_log.id, target, found is not None, flow_log.id, where)
+            if found is not None:
+                yield from _region_findings(topology, flow_log, found, where)
         storage = ResourceId.parse(flow_log.storage_id)
         if storage is None or storage.type.casefold() != _STORAGE_ACCOUNT_TYPE or len(storage.types) != 1:
             message = Message.INVALID_FLOW_LOG_STORAGE.format(flow_log_id=flow_log.id, storage=flow_log.storage_id)
@@ -46,3 +49,20 @@ def flow_log_findings(topology: Topology) -> Iterator[Finding]:
             )
             target_path = "properties.retentionPolicy.days"
             yield Finding(flow_log.id, ArmError(Code.INVALID_FLOW_LOG_RETENTION, message, target_path))
+
+
+def same_region(a: str, b: str) -> bool:
+    """ARM compares regions without case or spaces (``West Europe`` is ``westeurope``)."""
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
+def _region_findings(topology: Topology, flow_log: FlowLog, found: Resource | Subnet, where: str) -> Iterator[Finding]:
+    """A network watcher records only its region's resources: the target (a subnet: its VNet) must be in the flow
+    log's region (Azure's docs: the target and the flow log, like the watcher, share one region)."""
+    holder = topology.vnet_of_subnet(found.id) if isinstance(found, Subnet) else found
+    region = holder.location if holder is not None else ""
+    if region and flow_log.location and not same_region(region, flow_log.location):
+        message = Message.FLOW_LOG_TARGET_REGION.format(
+            flow_log_id=flow_log.id, region=flow_log.location, target=flow_log.target_resource_id, target_region=region
+        )
+        yield Finding(flow_log.id, ArmError(Code.FLOW_LOG_REGION_MISMATCH, message, where))

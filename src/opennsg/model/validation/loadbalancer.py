@@ -26,7 +26,7 @@ def load_balancer_findings(topology: Topology) -> Iterator[Finding]:
                     continue  # the load balancer is not in the input: nothing to check the pool against
                 exists = any(id_key(p.id) == id_key(pool_id) for p in owner.backend_address_pools)
                 target = f"properties.ipConfigurations[{i}].properties.loadBalancerBackendAddressPools[{j}].id"
-                yield from reference(cfg.id, pool_id, exists, nic.id, target)
+                yield from reference(nic.id, pool_id, exists, nic.id, target)
 
 
 def _load_balancer_problems(lb: LoadBalancer, topology: Topology) -> Iterator[Finding]:
@@ -40,6 +40,8 @@ def _load_balancer_problems(lb: LoadBalancer, topology: Topology) -> Iterator[Fi
             yield problem(Code.LOAD_BALANCER_FRONTEND_WITHOUT_ADDRESS, message, base)
         exists = topology.subnet(frontend.subnet) is not None
         yield from reference(frontend.id, frontend.subnet, exists, lb.id, f"{base}.subnet.id")
+        exists = topology.public_ip(frontend.public_ip_address) is not None
+        yield from reference(frontend.id, frontend.public_ip_address, exists, lb.id, f"{base}.publicIPAddress.id")
     for i, probe in enumerate(lb.probes):
         base = f"properties.probes[{i}].properties"
         if not 1 <= probe.port <= 65535:

@@ -5,8 +5,9 @@ and NAT gateways, with their addresses and limits (ARM refuses each of these on 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from ipaddress import ip_address
 
-from opennsg.model.addressing import is_platform_reserved
+from opennsg.model.addressing import configuration_span, is_platform_reserved
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import id_key, is_fully_qualified_id
 from opennsg.model.policy import (
@@ -151,7 +152,7 @@ def _is_route_prefix(text: str, tags: ServiceTags | None) -> bool:
 
 
 def nic_findings(topology: Topology) -> Iterator[Finding]:
-    allocated: dict[tuple[str, str], str] = {}  # (subnet key, address) -> the IP configuration holding it
+    holders = _Holders()
     for nic in topology.nics.values():
         yield from _nic_limit_findings(nic)
         nsg_id = nic.network_security_group
@@ -160,18 +161,22 @@ def nic_findings(topology: Topology) -> Iterator[Finding]:
         )
         for i, cfg in enumerate(nic.ip_configurations):
             base = f"properties.ipConfigurations[{i}].properties"
+            # ARM names the NIC as the referrer of what its IP configurations reference
             yield from reference(
-                cfg.id, cfg.subnet, topology.subnet(cfg.subnet) is not None, nic.id, f"{base}.subnet.id"
+                nic.id, cfg.subnet, topology.subnet(cfg.subnet) is not None, nic.id, f"{base}.subnet.id"
             )
-            yield from (Finding(nic.id, e) for e in _private_address_problems(topology, cfg, base, allocated))
+            yield from (Finding(nic.id, e) for e in _private_address_problems(topology, cfg, base, holders))
             for j, asg_id in enumerate(cfg.application_security_groups):
                 yield from reference(
-                    cfg.id,
+                    nic.id,
                     asg_id,
                     topology.asg(asg_id) is not None,
                     nic.id,
                     f"{base}.applicationSecurityGroups[{j}].id",
                 )
+            frontend = cfg.gateway_load_balancer
+            exists = frontend is not None and _frontend_exists(topology, frontend)
+            yield from reference(nic.id, frontend, exists, nic.id, f"{base}.gatewayLoadBalancer.id")
             if len(cfg.application_security_groups) > MAX_ASGS_PER_IP_CONFIGURATION:
                 message = Message.ASGS_PER_IP_CONFIGURATION.format(
                     ip_configuration_id=cfg.id,
@@ -180,6 +185,13 @@ def nic_findings(topology: Topology) -> Iterator[Finding]:
                 )
                 target = f"{base}.applicationSecurityGroups"
                 yield Finding(nic.id, ArmError(Code.ASGS_PER_IP_CONFIGURATION, message, target))
+
+
+def _frontend_exists(topology: Topology, frontend_id: str) -> bool:
+    """A load balancer's frontend IP configuration (its id is the load balancer's id and the frontend's name)."""
+    parent, _, _ = id_key(frontend_id).rpartition("/frontendipconfigurations/")
+    lb = topology.load_balancer(parent) if parent else None
+    return lb is not None and lb.frontend(frontend_id) is not None
 
 
 def _nic_limit_findings(nic: NetworkInterface) -> Iterator[Finding]:
@@ -194,43 +206,80 @@ def _nic_limit_findings(nic: NetworkInterface) -> Iterator[Finding]:
         yield Finding(nic.id, ArmError(Code.IP_CONFIGURATIONS_PER_NIC, message, "properties.ipConfigurations"))
 
 
+class _Holders:
+    """Who holds which private addresses, per subnet: single addresses by value, blocks as spans (rare)."""
+
+    def __init__(self) -> None:
+        self.singles: dict[tuple[str, int, int], str] = {}  # (subnet key, version, address) -> IP configuration
+        self.blocks: dict[str, list[tuple[int, int, int, str]]] = {}  # subnet key -> (version, first, last, holder)
+
+    def claim(self, subnet_key: str, version: int, first: int, last: int, holder: str) -> str | None:
+        """Record ``holder`` on the span; the other IP configuration already holding part of it, if any."""
+        blocks = self.blocks.setdefault(subnet_key, [])
+        other = next((h for v, f, e, h in blocks if v == version and f <= last and first <= e and h != holder), None)
+        if first == last:
+            kept = self.singles.setdefault((subnet_key, version, first), holder)
+            return other or (kept if kept != holder else None)
+        if other is None:
+            other = next(
+                (
+                    h
+                    for (key, v, value), h in self.singles.items()
+                    if key == subnet_key and v == version and first <= value <= last and h != holder
+                ),
+                None,
+            )
+        blocks.append((version, first, last, holder))
+        return other
+
+
 def _private_address_problems(
-    topology: Topology, cfg: IpConfiguration, base: str, allocated: dict[tuple[str, str], str]
+    topology: Topology, cfg: IpConfiguration, base: str, holders: _Holders
 ) -> Iterator[ArmError]:
-    """A static private address: an IP address, inside its subnet, not one Azure reserves, not another's."""
+    """A static private address (or address block): an IP address, inside its subnet, aligned when a block, holding
+    nothing Azure reserves, nothing another IP configuration holds."""
     text = cfg.private_ip_address
     if text is None or not text.strip():
         return
     target = f"{base}.privateIPAddress"
     address = parse_address(text)
-    if address is None:
+    span = configuration_span(cfg)
+    if address is None or span is None:
         message = Message.INVALID_PRIVATE_IP_ADDRESS_FORMAT.format(value=text, ip_configuration_id=cfg.id)
         yield ArmError(Code.INVALID_PRIVATE_IP_ADDRESS_FORMAT, message, target)
         return
+    shown = cfg.private_ip_block or text
+    version, first, last = span
+    if first != int(address):
+        aligned = f"{ip_address(first)}/{cfg.private_ip_address_prefix_length}"
+        message = Message.PRIVATE_IP_BLOCK_NOT_ALIGNED.format(block=shown, ip_configuration_id=cfg.id, aligned=aligned)
+        yield ArmError(Code.INVALID_PRIVATE_IP_ADDRESS_FORMAT, message, target)
     subnet = topology.subnet(cfg.subnet) if cfg.subnet else None
     if subnet is None:
         return  # no subnet to check against (a dangling one is reported as a reference)
     networks = [n for n in (parse_prefix(p) for p in subnet.address_prefixes) if n is not None]
-    same_family = [n for n in networks if n.version == address.version]
-    inside = next((n for n in same_family if address in n), None)
+    same_family = [n for n in networks if n.version == version]
+    inside = next(
+        (n for n in same_family if int(n.network_address) <= first and last <= int(n.broadcast_address)), None
+    )
     if inside is None:
         if networks:  # a subnet without a usable range is reported on its own
             message = Message.PRIVATE_IP_NOT_IN_SUBNET.format(
                 ip_configuration_id=cfg.id,
-                address=text,
+                address=shown,
                 subnet_id=subnet.id,
                 prefixes=", ".join(subnet.address_prefixes),
             )
             yield ArmError(Code.PRIVATE_IP_NOT_IN_SUBNET, message, target)
         return
-    if is_platform_reserved(inside, address):
+    if is_platform_reserved(inside, ip_address(first)) or is_platform_reserved(inside, ip_address(last)):
         message = Message.PRIVATE_IP_IN_RESERVED_RANGE.format(
-            ip_configuration_id=cfg.id, address=text, subnet_id=subnet.id
+            ip_configuration_id=cfg.id, address=shown, subnet_id=subnet.id
         )
         yield ArmError(Code.PRIVATE_IP_IN_RESERVED_RANGE, message, target)
-    holder = allocated.setdefault((subnet.key, str(address)), cfg.id)
-    if holder != cfg.id:
-        message = Message.PRIVATE_IP_ALLOCATED.format(ip_configuration_id=cfg.id, address=text, other=holder)
+    other = holders.claim(subnet.key, version, first, last, cfg.id)
+    if other is not None:
+        message = Message.PRIVATE_IP_ALLOCATED.format(ip_configuration_id=cfg.id, address=shown, other=other)
         yield ArmError(Code.PRIVATE_IP_ALLOCATED, message, target)
 
 
@@ -263,6 +312,15 @@ def private_endpoint_findings(topology: Topology) -> Iterator[Finding]:
         subnet_id = endpoint.subnet
         exists = topology.subnet(subnet_id) is not None
         yield from reference(endpoint.id, subnet_id, exists, endpoint.id, "properties.subnet.id")
+        for j, asg_id in enumerate(endpoint.application_security_groups):
+            exists = topology.asg(asg_id) is not None
+            target = f"properties.applicationSecurityGroups[{j}].id"
+            yield from reference(endpoint.id, asg_id, exists, endpoint.id, target)
+    for gateway in topology.nat_gateways.values():
+        for j, public_ip in enumerate(gateway.public_ip_addresses):
+            exists = topology.public_ip(public_ip) is not None
+            target = f"properties.publicIpAddresses[{j}].id"
+            yield from reference(gateway.id, public_ip, exists, gateway.id, target)
     for vnet in topology.vnets.values():
         for i, subnet in enumerate(vnet.subnets):
             nat_gateway = subnet.nat_gateway
