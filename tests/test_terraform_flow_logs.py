@@ -102,7 +102,7 @@ resource "azurerm_network_watcher_flow_log" "subnet" {
   name                 = "subnet-log"
   network_watcher_name = "nw"
   resource_group_name  = "NetworkWatcherRG"
-  location             = "northeurope"
+  location             = "WestEurope"
   target_resource_id   = azurerm_subnet.app.id
   storage_account_id   = azurerm_storage_account.logs.id
   enabled              = false
@@ -180,7 +180,7 @@ def test_flow_logs_field_by_field(estate: Topology) -> None:
     }
     subnet_log = estate.flow_log(f"{WATCHER}/flowLogs/subnet-log")
     assert subnet_log is not None
-    assert (subnet_log.location, subnet_log.enabled, subnet_log.format_version) == ("northeurope", False, 1)
+    assert (subnet_log.location, subnet_log.enabled, subnet_log.format_version) == ("WestEurope", False, 1)
     assert subnet_log.target_resource_id == f"{NET}/virtualNetworks/v/subnets/app"
     assert subnet_log.flow_analytics_configuration is None
     legacy = estate.flow_log(f"{WATCHER}/flowLogs/nsg-log")
