@@ -4,7 +4,7 @@ problem (never only the first), the one child-collection iterator and the tracke
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypedDict, TypeVar
@@ -15,6 +15,7 @@ from opennsg.model.ids import name_of
 from opennsg.model.validation import Code, Message
 
 E = TypeVar("E", bound=CaseInsensitiveEnum)
+S = TypeVar("S")
 
 
 def lookup(obj: Mapping[str, Any], name: str) -> Any:
@@ -137,16 +138,29 @@ class Reader:
 
     # --- typed getters: None/absent means "not supplied" ---
 
-    def text(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> str | None:
+    def _scalar(
+        self,
+        obj: Mapping[str, Any],
+        name: str,
+        path: str,
+        bind: Callable[[Any], S | None],
+        expected: str,
+        required: bool = False,
+    ) -> S | None:
+        """``obj[name]`` bound as Json.NET binds it; absent is None (a problem when ``required``), unbindable is a
+        problem and None."""
         value = self.get(obj, name)
         if value is None:
             if required:
                 self.missing(name, f"{path}{name}")
             return None
-        bound = bound_text(value)
+        bound = bind(value)
         if bound is None:
-            self.invalid(name, f"{path}{name}", "a string", value)
+            self.invalid(name, f"{path}{name}", expected, value)
         return bound
+
+    def text(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> str | None:
+        return self._scalar(obj, name, path, bound_text, "a string", required)
 
     def texts(self, obj: Mapping[str, Any], name: str, path: str) -> tuple[str, ...]:
         value = self.get(obj, name)
@@ -202,35 +216,15 @@ class Reader:
         return tuple(out)
 
     def flag(self, obj: Mapping[str, Any], name: str, path: str, default: bool = False) -> bool:
-        value = self.get(obj, name)
-        if value is None:
-            return default
-        bound = bound_flag(value)
-        if bound is None:
-            self.invalid(name, f"{path}{name}", "true or false", value)
-            return default
-        return bound
+        bound = self.optional_flag(obj, name, path)
+        return default if bound is None else bound
 
     def optional_flag(self, obj: Mapping[str, Any], name: str, path: str) -> bool | None:
         """A boolean whose absence means something of its own (``defaultOutboundAccess``, say)."""
-        value = self.get(obj, name)
-        if value is None:
-            return None
-        bound = bound_flag(value)
-        if bound is None:
-            self.invalid(name, f"{path}{name}", "true or false", value)
-        return bound
+        return self._scalar(obj, name, path, bound_flag, "true or false")
 
     def integer(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> int | None:
-        value = self.get(obj, name)
-        if value is None:
-            if required:
-                self.missing(name, f"{path}{name}")
-            return None
-        bound = bound_integer(value)
-        if bound is None:
-            self.invalid(name, f"{path}{name}", "an integer", value)
-        return bound
+        return self._scalar(obj, name, path, bound_integer, "an integer", required)
 
     def reference(self, obj: Mapping[str, Any], name: str, path: str) -> str | None:
         """A ``{"id": ...}`` sub-resource reference."""
