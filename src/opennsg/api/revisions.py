@@ -96,8 +96,8 @@ class Revisions:
         """A revision's resources as a topology; ``RevisionNotFound`` when it does not exist or is not granted."""
         with self.store.engine.connect() as connection:
             found = connection.execute(select(db.revisions).where(db.revisions.c.id == revision_id)).mappings().first()
-        if found is None or not _granted(grant, found["subscriptions"]):
-            raise OpenNsgError([ArmError("RevisionNotFound", f"There is no saved revision '{revision_id}'.")])
+        _check_granted(grant, revision_id, found["subscriptions"] if found is not None else None)
+        assert found is not None
         rows = {}
         for item in found["rows"]:
             row = Row(item["id"], item["type"], item["body"], "", found["version"])
@@ -107,9 +107,17 @@ class Revisions:
         return info, snapshot.topology
 
     def delete(self, grant: frozenset[str] | None, revision_id: str) -> None:
-        self.topology(grant, revision_id)  # refuses what this grant may not see
+        """Delete a revision this grant may see (``RevisionNotFound`` otherwise); its rows are not read."""
         with self.store.engine.begin() as connection:
+            query = select(db.revisions.c.subscriptions).where(db.revisions.c.id == revision_id)
+            _check_granted(grant, revision_id, connection.execute(query).scalar_one_or_none())
             connection.execute(delete(db.revisions).where(db.revisions.c.id == revision_id))
+
+
+def _check_granted(grant: frozenset[str] | None, revision_id: str, subscriptions: Sequence[str] | None) -> None:
+    """A revision that does not exist and one the grant may not see are refused alike."""
+    if subscriptions is None or not _granted(grant, subscriptions):
+        raise OpenNsgError([ArmError("RevisionNotFound", f"There is no saved revision '{revision_id}'.")])
 
 
 def _aware(moment: datetime) -> datetime:

@@ -26,7 +26,7 @@ from opennsg.ui.pages import BASE, Fragment
 from opennsg.ui.source import Source, View
 
 if TYPE_CHECKING:
-    from opennsg.api.revisions import RevisionInfo
+    from opennsg.api.revisions import RevisionInfo, Revisions
 
 NAVIGATION = (
     ("Topology", f"{BASE}/"),
@@ -137,13 +137,12 @@ class UiRoutes:
         async def save_revision(request: Request) -> JSONResponse:
             view = self.view(request)
             body = await self._json_body(request)
-            if view.revisions is None:
-                raise ApiError(404, "NotFound", "Revisions are kept by the service only (opennsg serve).")
+            revisions = _revisions_of(view)
             label = body.get("label")
             if not isinstance(label, str):
                 raise ApiError(400, "InvalidRequestFormat", "'label' must be a string.")
             try:
-                saved = view.revisions.save(view.visible_subscriptions, label)
+                saved = revisions.save(view.visible_subscriptions, label)
             except OpenNsgError as exc:
                 raise _api_error(400, exc) from None
             return JSONResponse(_revision_json(saved), 201, headers=_NO_STORE)
@@ -151,10 +150,8 @@ class UiRoutes:
         @router.delete(f"{BASE}/api/revisions/{{revision_id}}")
         async def delete_revision(request: Request, revision_id: str) -> Response:
             view = self.view(request)
-            if view.revisions is None:
-                raise ApiError(404, "NotFound", "Revisions are kept by the service only (opennsg serve).")
             try:
-                view.revisions.delete(view.visible_subscriptions, revision_id)
+                _revisions_of(view).delete(view.visible_subscriptions, revision_id)
             except OpenNsgError as exc:
                 raise _api_error(404, exc) from None
             return Response(status_code=204, headers=_NO_STORE)
@@ -195,6 +192,12 @@ def _revision_json(revision: RevisionInfo) -> dict[str, Any]:
         "version": revision.version,
         "resources": revision.resources,
     }
+
+
+def _revisions_of(view: View) -> Revisions:
+    if view.revisions is None:
+        raise ApiError(404, "NotFound", "Revisions are kept by the service only (opennsg serve).")
+    return view.revisions
 
 
 def _api_error(status: int, exc: OpenNsgError) -> ApiError:
