@@ -23,7 +23,7 @@ from opennsg.engine import Engine
 from opennsg.engine.addresses import AddressSet
 from opennsg.engine.flow import Flow
 from opennsg.engine.routes import effective_routes, next_hop
-from opennsg.model import Direction, NetworkInterface, Route, RouteTable, Topology
+from opennsg.model import Direction, NetworkInterface, PublicIpAddress, Route, RouteTable, Topology
 from opennsg.model.routes import NextHopType
 from strategies import _flow_ports, topologies
 
@@ -46,9 +46,11 @@ def _world(world: World) -> Topology:
     world.nic("db2", db, "10.0.2.5")
     topology = world.topology()
     web1 = next(n for n in topology.nics.values() if n.name == "web1")
-    configs = (replace(web1.ip_configurations[0], public_ip_address=rid("publicIPAddresses", "web1-ip")),)
+    web1_ip = rid("publicIPAddresses", "web1-ip")
+    configs = (replace(web1.ip_configurations[0], public_ip_address=web1_ip),)
     return topology.with_(
-        nics=[replace(web1, ip_configurations=configs) if n is web1 else n for n in topology.nics.values()]
+        nics=[replace(web1, ip_configurations=configs) if n is web1 else n for n in topology.nics.values()],
+        public_ips=[PublicIpAddress(web1_ip, "web1-ip", "westus", {})],  # no SKU given: Standard, as in ARM
     )
 
 
@@ -214,7 +216,6 @@ def test_cli_matrix_html_intents_and_exit_codes(tmp_path: Path, world: World) ->
 
 
 def test_public_ip_sku_and_private_subnet_egress(world: World) -> None:
-    from opennsg.model import PublicIpAddress
 
     bare = world.subnet("bare", "10.0.3.0/24")
     world.nic("open", bare, "10.0.3.4")
@@ -268,7 +269,8 @@ def test_secondary_and_ipv6_addresses_are_reached(world: World) -> None:
         for c in server.ip_configurations
     )
     topology = topology.with_(
-        nics=[replace(n, ip_configurations=configs) if n is server else n for n in topology.nics.values()]
+        nics=[replace(n, ip_configurations=configs) if n is server else n for n in topology.nics.values()],
+        public_ips=[PublicIpAddress(rid("publicIPAddresses", "pip"), "pip", "westus", {})],
     )
     client = next(n for n in topology.nics.values() if n.name == "client")
     matrix = Reachability(topology).matrix()

@@ -164,6 +164,8 @@ CASES = [
                                       "10.0.0.1"), frozenset({"PrivateIPAddressInReservedRange"})),
     Case("nic-subnet-not-an-id", NIC, _set(["properties", "ipConfigurations", 0, "properties", "subnet"],
                                            {"id": "subnets/app"}), frozenset({"LinkedInvalidPropertyId"})),
+    Case("nic-public-ip-missing", NIC, _set(["properties", "ipConfigurations", 0, "properties", "publicIPAddress"],
+         {"id": rid("publicIPAddresses", "no-such-ip")}), frozenset({"InvalidResourceReference"})),
     Case("nic-too-many-ip-configurations", NIC, _many_configs(257),
          frozenset({"IpConfigurationsPerNetworkInterfaceLimitReached"})),
     Case("nic-without-ip-configuration", NIC, _set(["properties", "ipConfigurations"], []),

@@ -166,6 +166,10 @@ def nic_findings(topology: Topology) -> Iterator[Finding]:
                 nic.id, cfg.subnet, topology.subnet(cfg.subnet) is not None, nic.id, f"{base}.subnet.id"
             )
             yield from (Finding(nic.id, e) for e in _private_address_problems(topology, cfg, base, holders))
+            public_ip = cfg.public_ip_address
+            yield from reference(
+                nic.id, public_ip, topology.public_ip(public_ip) is not None, nic.id, f"{base}.publicIPAddress.id"
+            )
             for j, asg_id in enumerate(cfg.application_security_groups):
                 yield from reference(
                     nic.id,
