@@ -23,7 +23,13 @@ from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
 from opennsg.model import Access, ServiceTag, ServiceTags, Topology
 from opennsg.model.ids import id_key
+from opennsg.model.loadbalancer import BackendAddressPool, LoadBalancer
 from strategies import topology_and_flows
+
+_LB = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"
+POOL = f"{_LB}/backendAddressPools/p"
+#: The load balancer a NIC's backend pool belongs to (a pool of a load balancer not given is InvalidResourceReference).
+POOLED_BY = LoadBalancer(_LB, "lb", "westus", {}, backend_address_pools=(BackendAddressPool(POOL, "p"),))
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -160,9 +166,8 @@ def _scenario(world: World) -> Topology:
     world.nic("vm1", subnet, "10.0.1.4", nsg=nic_nsg)
     topology = world.topology()
     nic = next(iter(topology.nics.values()))
-    pool = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/backendAddressPools/p"
-    configs = (replace(nic.ip_configurations[0], load_balancer_backend_address_pools=(pool,)),)
-    return topology.with_(nics=[replace(nic, ip_configurations=configs)])
+    configs = (replace(nic.ip_configurations[0], load_balancer_backend_address_pools=(POOL,)),)
+    return topology.with_(nics=[replace(nic, ip_configurations=configs)], load_balancers=[POOLED_BY])
 
 
 def test_each_finding_on_its_scenario(world: World) -> None:
@@ -443,10 +448,10 @@ def test_probe_and_platform_findings_hold_only_where_they_apply(world: World) ->
     )
     topology = world.topology(service_tags=tags)
     pooled = next(n for n in topology.nics.values() if n.name == "pooled")
-    pool = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb/backendAddressPools/p"
-    configs = (replace(pooled.ip_configurations[0], load_balancer_backend_address_pools=(pool,)),)
+    configs = (replace(pooled.ip_configurations[0], load_balancer_backend_address_pools=(POOL,)),)
     topology = topology.with_(
-        nics=[replace(n, ip_configurations=configs) if n is pooled else n for n in topology.nics.values()]
+        nics=[replace(n, ip_configurations=configs) if n is pooled else n for n in topology.nics.values()],
+        load_balancers=[POOLED_BY],
     )
     findings = lint_topology(topology)
     probes = [f for f in findings if f.rule_id == "deny-load-balancer-probes"]

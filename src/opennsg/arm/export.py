@@ -254,6 +254,7 @@ def _ip_configuration(cfg: IpConfiguration) -> dict[str, Any]:
         "publicIPAddress": _ref(cfg.public_ip_address),
         "applicationSecurityGroups": _refs(cfg.application_security_groups) or None,
         "loadBalancerBackendAddressPools": _refs(cfg.load_balancer_backend_address_pools) or None,
+        "loadBalancerInboundNatRules": _refs(cfg.load_balancer_inbound_nat_rules) or None,
         "gatewayLoadBalancer": _ref(cfg.gateway_load_balancer),
     }
     return {"id": cfg.id, "name": cfg.name, "type": IP_CONFIGURATION_TYPE, "properties": _without_none(properties)}

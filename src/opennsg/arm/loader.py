@@ -592,9 +592,12 @@ def _load(
     topology = loader.topology(tags)
     if validate:
         loader.problems.extend(loader.validation_problems(topology))
-    failed = {resource_id for _reader, expansion in expanded.values() for resource_id in expansion.failed_ids}
-    if failed:  # a template resource that failed is reported once, not again by every resource referring to it
-        loader.problems[:] = [p for p in loader.problems if not _refers_to(p, failed)]
+    unknown = _UnknownResources(
+        {resource_id.casefold() for _reader, expansion in expanded.values() for resource_id in expansion.failed_ids},
+        {scope for _reader, expansion in expanded.values() for scope in expansion.unread_scopes},
+    )
+    if unknown:
+        loader.problems[:] = [p for p in loader.problems if not unknown.covers(p)]
     if loader.problems:
         raise OpenNsgError(loader.problems)
     return topology
@@ -607,11 +610,31 @@ def load_external(
     return _load([], service_tags, [], validate, TemplateInputs(), external)
 
 
-def _refers_to(problem: ArmError, resource_ids: set[str]) -> bool:
-    message = problem.message.casefold()
-    return problem.code == Code.INVALID_REFERENCE and any(
-        f"{rid} " in f"{message} " or f"{rid}/" in message for rid in resource_ids
-    )
+_REFERENCED = re.compile("^" + re.escape(Message.INVALID_REFERENCE.split("{referenced}")[0]) + r"(?P<referenced>\S+) ")
+
+
+@dataclass(frozen=True, slots=True)
+class _UnknownResources:
+    """What the templates read may have created without OpenNSG seeing it, so a reference to it is unknown rather
+    than missing: resources whose evaluation failed (reported once, at their root cause, not again by every
+    resource referring to them) and anything inside the scopes where an unread nested deployment lands (a linked
+    template not on disk, or one known only at deployment, may create any resource there). Every reference check
+    reports ``InvalidResourceReference`` with ARM's one message, so this one filter covers them all."""
+
+    failed: set[str]
+    unread_scopes: set[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.failed or self.unread_scopes)
+
+    def covers(self, problem: ArmError) -> bool:
+        matched = _REFERENCED.match(problem.message) if problem.code == Code.INVALID_REFERENCE else None
+        if matched is None:
+            return False
+        referenced = matched["referenced"].casefold()
+        return any(referenced == rid or referenced.startswith(f"{rid}/") for rid in self.failed) or any(
+            referenced.startswith(f"{scope}/") for scope in self.unread_scopes
+        )
 
 
 def _json_files(path: Path) -> list[Path]:

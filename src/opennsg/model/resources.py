@@ -265,6 +265,8 @@ class IpConfiguration:
     primary: bool = False
     public_ip_address: str | None = None
     load_balancer_backend_address_pools: tuple[str, ...] = ()
+    #: Inbound NAT rules of load balancers forwarding to this configuration (references: the rules are not modelled).
+    load_balancer_inbound_nat_rules: tuple[str, ...] = ()
     #: ``Static`` (the address given) or ``Dynamic`` (Azure picks it); None: not given (``allocation_method``).
     private_ip_allocation_method: IpAllocationMethod | None = None
     #: A block of addresses (``/28``, ...) asked for instead of one address.

@@ -132,6 +132,8 @@ class Expansion:
     failed_ids: set[str] = field(default_factory=set)
     #: What users should know about the result (linked templates that could not be read, say).
     notes: list[str] = field(default_factory=list)
+    #: Scopes where nested deployments whose resources are not read land (``TemplateDeployment.unread_scopes``).
+    unread_scopes: set[str] = field(default_factory=set)
 
 
 _COPY_SUFFIX = re.compile(r"\{copyIndex=\d+\}")
@@ -183,7 +185,14 @@ def expand(
                 declared.path, declared.resource_type, declared.full_name, declared.resource_id, body, unknowns
             )
         )
-    return Expansion(out, deployment.outputs, deployment.linked_files, deployment.failed_ids(), deployment.notes)
+    return Expansion(
+        out,
+        deployment.outputs,
+        deployment.linked_files,
+        deployment.failed_ids(),
+        deployment.notes,
+        deployment.unread_scopes(),
+    )
 
 
 def expand_template(

@@ -69,6 +69,8 @@ class TemplateDeployment:
         self.template_link = template_link
         self.linked_files = linked_files if linked_files is not None else set()
         self.notes = notes if notes is not None else []
+        #: Where nested deployments whose resources are not read land (their resource group, or subscription).
+        self.unread_deployment_scopes: set[str] = set()
         self.loops: dict[str, str | None] = {}
         self.declared: list[Declared] = []
         self.outputs: dict[str, Any] = {}
@@ -156,6 +158,19 @@ class TemplateDeployment:
         for d in self.declared:
             if isinstance(d.nested, TemplateDeployment):
                 out |= d.nested.failed_ids()
+        return out
+
+    def unread_scopes(self) -> set[str]:
+        """Scope ids (``/subscriptions/S[/resourceGroups/G]``, case-folded) where a nested deployment whose resources
+        are not read lands: a linked template not on disk, one whose link or parameters are known only at
+        deployment, or one that failed. What such a deployment creates is unknown, so references into these scopes
+        cannot be called missing."""
+        out = set(self.unread_deployment_scopes)
+        for d in self.declared:
+            if d.is_deployment and d.deployed and d.failed:
+                out.add(_scope_id(self.placement))
+            if isinstance(d.nested, TemplateDeployment):
+                out |= d.nested.unread_scopes()
         return out
 
     def _check_duplicates(self) -> None:
@@ -350,6 +365,7 @@ class TemplateDeployment:
         )
         template, source, link, prefix = self._nested_template(declared, properties, evaluated, path)
         if template is None:
+            self.unread_deployment_scopes.add(_scope_id(target))
             return Unknown(
                 f"reference('{declared.short_name}').outputs",
                 "object",
@@ -359,6 +375,7 @@ class TemplateDeployment:
         if inner or link is not None:
             given = self._nested_parameters(declared, properties, evaluated, path)
             if given is None:
+                self.unread_deployment_scopes.add(_scope_id(target))
                 return Unknown(
                     f"reference('{declared.short_name}').outputs",
                     "object",
@@ -528,3 +545,10 @@ class TemplateDeployment:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _scope_id(context: DeploymentContext) -> str:
+    """The resource group a deployment lands in, or its subscription for a deployment at subscription scope."""
+    if context.resource_group is None:
+        return f"/subscriptions/{context.subscription_id}".casefold()
+    return context.resource_group_id.casefold()

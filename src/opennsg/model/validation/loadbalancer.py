@@ -20,13 +20,22 @@ def load_balancer_findings(topology: Topology) -> Iterator[Finding]:
         yield from _load_balancer_problems(lb, topology)
     for nic in topology.nics.values():
         for i, cfg in enumerate(nic.ip_configurations):
+            base = f"properties.ipConfigurations[{i}].properties"
             for j, pool_id in enumerate(cfg.load_balancer_backend_address_pools):
                 owner = topology.load_balancer_of_pool(pool_id)
-                if owner is None:
-                    continue  # the load balancer is not in the input: nothing to check the pool against
-                exists = any(id_key(p.id) == id_key(pool_id) for p in owner.backend_address_pools)
-                target = f"properties.ipConfigurations[{i}].properties.loadBalancerBackendAddressPools[{j}].id"
+                exists = owner is not None and any(id_key(p.id) == id_key(pool_id) for p in owner.backend_address_pools)
+                target = f"{base}.loadBalancerBackendAddressPools[{j}].id"
                 yield from reference(nic.id, pool_id, exists, nic.id, target)
+            for j, rule_id in enumerate(cfg.load_balancer_inbound_nat_rules):
+                # the rules themselves are not modelled: their load balancer must exist, as Azure checks
+                exists = topology.load_balancer(_parent_load_balancer(rule_id, "/inboundnatrules/")) is not None
+                target = f"{base}.loadBalancerInboundNatRules[{j}].id"
+                yield from reference(nic.id, rule_id, exists, nic.id, target)
+
+
+def _parent_load_balancer(child_id: str, segment: str) -> str:
+    """The load balancer id of one of its children (``.../loadBalancers/lb/inboundNatRules/r``)."""
+    return id_key(child_id).rpartition(segment)[0] or child_id
 
 
 def _load_balancer_problems(lb: LoadBalancer, topology: Topology) -> Iterator[Finding]:
