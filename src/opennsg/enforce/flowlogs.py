@@ -1,4 +1,6 @@
-"""``opennsg lab flowlogs``: the collector's kernel events → NSG flow logs v2 and VNet flow logs (semantics §9).
+"""``opennsg lab flowlogs``: the collector's kernel events → NSG and VNet flow logs (semantics §9), as the topology's
+flow-log resources say (each VNet flow log with its filter and record types, NSG flow logs only where enabled, in
+their version); without flow-log resources, NSG flow logs v2 for every NSG and a VNet flow log for every VNet.
 
 A conntrack NEW event is a flow's Begin tuple, its DESTROY event the End tuple with the kernel's counters (original
 direction = source to destination); the connection's mark names the rule that allowed it. A logged drop is a
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from ipaddress import ip_address
 from pathlib import Path
@@ -24,9 +26,10 @@ from opennsg.enforce.kernel import netns_exists
 from opennsg.enforce.lab import Lab, events_path
 from opennsg.enforce.topology import LabNic
 from opennsg.flowlogs.formats import FlowState, FlowTuple, LogFormat
-from opennsg.flowlogs.writer import FlowLogEntry, FlowLogWriter, VnetFlowLog
+from opennsg.flowlogs.writer import FlowLogEntry, FlowLogWriter
 from opennsg.model.enums import PORTED_PROTOCOLS, Access, Direction
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.ids import id_key
 from opennsg.model.validation.codes import Code
 
 DENIED_DEDUPE_SECONDS = 60.0
@@ -73,6 +76,7 @@ def lab_flow_entries(
     """One flow-log entry per Begin, End and Denied event of the lab's NICs, and a Continuing one (counters so far)
     for each flow that began and is still in the NIC's connection table (``open_flows``, listed at ``now``)."""
     nics = {nic.id: nic for nic in lab.plan.nics}
+    nsg_logs = lab.plan.nsg_flow_logs
     entries: list[FlowLogEntry] = []
     denied_at: dict[tuple[str, _Flow], float] = {}
     begun: dict[tuple[str, int], float] = {}
@@ -90,11 +94,11 @@ def lab_flow_entries(
             if at - denied_at.get(key, -DENIED_DEDUPE_SECONDS - 1) < DENIED_DEDUPE_SECONDS:
                 continue
             denied_at[key] = at
-            entries.append(_entry(nic, flow, at, FlowState.DENIED, Access.DENY, ref, None))
+            entries.append(_entry(nic, flow, at, FlowState.DENIED, Access.DENY, ref, None, nsg_logs))
         elif kind == "begin":
             if "id" in event:
                 begun[(nic.id, int(event["id"]))] = at
-            entries.append(_entry(nic, flow, at, FlowState.BEGIN, Access.ALLOW, ref, None))
+            entries.append(_entry(nic, flow, at, FlowState.BEGIN, Access.ALLOW, ref, None, nsg_logs))
         elif kind == "end":
             begun.pop((nic.id, int(event.get("id", -1))), None)
             counters = (
@@ -103,7 +107,7 @@ def lab_flow_entries(
                 int(event.get("packets_reply", 0)),
                 int(event.get("bytes_reply", 0)),
             )
-            entries.append(_entry(nic, flow, at, FlowState.END, Access.ALLOW, ref, counters))
+            entries.append(_entry(nic, flow, at, FlowState.END, Access.ALLOW, ref, counters, nsg_logs))
     for nic_id, flows in (open_flows or {}).items():
         nic = nics.get(nic_id)
         applied = lab.rulesets.get(nic_id)
@@ -114,7 +118,7 @@ def lab_flow_entries(
             flow = _Flow(
                 kernel.source, kernel.destination, kernel.source_port, kernel.destination_port, kernel.protocol
             )
-            entries.append(_entry(nic, flow, now, FlowState.CONTINUING, Access.ALLOW, ref, kernel.counters))
+            entries.append(_entry(nic, flow, now, FlowState.CONTINUING, Access.ALLOW, ref, kernel.counters, nsg_logs))
     return entries
 
 
@@ -126,6 +130,7 @@ def _entry(
     access: Access,
     ref: RuleRef | None,
     counters: tuple[int, int, int, int] | None,
+    nsg_flow_logs: dict[str, int] | None,
 ) -> FlowLogEntry:
     direction = Direction.OUTBOUND if flow.src in nic.addresses else Direction.INBOUND
     sent = counters or (None, None, None, None)
@@ -133,11 +138,15 @@ def _entry(
         datetime.fromtimestamp(at, UTC), flow.src, flow.dst, flow.sport, flow.dport, flow.protocol, direction,
         access, state, *sent,
     )  # fmt: skip
-    log = VnetFlowLog(*nic.vnet_flow_log) if nic.vnet_flow_log else None
+    log = nic.vnet_flow_log  # its filter and record types apply when the files are written (``VnetFlowLog.keeps``)
     if ref is not None and ref.stage_kind != "nsg":  # an admin rule: VNet flow logs only, under its configuration
         return FlowLogEntry(tuple_, nic.mac, None, None, ref.log_name, log, ref.acl_id, ref.acl_guid)
     nsg_id = ref.nsg_id if ref else None
-    return FlowLogEntry(tuple_, nic.mac, nsg_id, ref.nsg_guid if ref else None, ref.log_name if ref else None, log)
+    entry = FlowLogEntry(tuple_, nic.mac, nsg_id, ref.nsg_guid if ref else None, ref.log_name if ref else None, log)
+    if nsg_flow_logs is not None:  # written as the flow-log resources say: only NSGs with an enabled NSG flow log
+        version = nsg_flow_logs.get(id_key(nsg_id)) if nsg_id else None
+        entry = replace(entry, nsg_logged=version is not None, nsg_version=version)
+    return entry
 
 
 def write_lab_flowlogs(name: str, out: Path) -> tuple[list[Path], int]:
@@ -154,6 +163,8 @@ def write_lab_flowlogs(name: str, out: Path) -> tuple[list[Path], int]:
         )
     open_flows = {nic.id: list_flows(nic.netns) for nic in lab.plan.nics if netns_exists(nic.netns)}
     entries = lab_flow_entries(lab, read_events(path), open_flows, time.time())
-    writer = FlowLogWriter((LogFormat.NSG_V2, LogFormat.VNET))
+    # with flow-log resources, each writes its own format (NSG v1 or v2, VNet), as in the data plane
+    formats = (LogFormat.NSG_V2, LogFormat.VNET) if lab.plan.nsg_flow_logs is None else tuple(LogFormat)
+    writer = FlowLogWriter(formats)
     writer.extend(entries)
     return writer.write(out), len(entries)

@@ -31,6 +31,8 @@ from opennsg.enforce.conntrack import connection_count
 from opennsg.enforce.kernel import KernelError, execute, netns_exists, run, table_present
 from opennsg.enforce.topology import LabNic, LabPlan, plan_lab
 from opennsg.engine import Engine
+from opennsg.flowlogs.filtering import RECORD_TYPES, FlowFilter
+from opennsg.flowlogs.writer import VnetFlowLog
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.policy import HOST_VIRTUAL_IP, IMDS_IP
 from opennsg.model.topology import Topology
@@ -140,10 +142,11 @@ def _plan_json(plan: LabPlan) -> dict[str, Any]:
                 "inboundNat": n.inbound_nat,
                 "egress": n.egress,
                 "mac": n.mac,
-                "vnetFlowLog": list(n.vnet_flow_log) if n.vnet_flow_log else None,
+                "vnetFlowLog": _vnet_flow_log_json(n.vnet_flow_log),
             }
             for n in plan.nics
         ],
+        "nsgFlowLogs": plan.nsg_flow_logs,
     }
 
 
@@ -160,12 +163,47 @@ def _plan_from_json(body: dict[str, Any]) -> LabPlan:
             dict(n["inboundNat"]),
             dict(n["egress"]),
             n.get("mac", ""),
-            tuple(n["vnetFlowLog"]) if n.get("vnetFlowLog") else None,
+            _vnet_flow_log_from_json(n.get("vnetFlowLog")),
         )
         for n in body["nics"]
     )
     return LabPlan(
-        body["name"], body["fabric"], body["internet"], tuple(body["internetAddresses"]), body["outboundAddress"], nics
+        body["name"],
+        body["fabric"],
+        body["internet"],
+        tuple(body["internetAddresses"]),
+        body["outboundAddress"],
+        nics,
+        nsg_flow_logs=body.get("nsgFlowLogs"),
+    )
+
+
+def _vnet_flow_log_json(log: VnetFlowLog | None) -> dict[str, Any] | None:
+    if log is None:
+        return None
+    return {
+        "id": log.flow_log_id,
+        "guid": log.guid,
+        "target": log.target_resource_id,
+        "enabledFilteringCriteria": log.criteria.text if log.criteria is not None else None,
+        "recordTypes": sorted(log.record_types),
+    }
+
+
+def _vnet_flow_log_from_json(body: Any) -> VnetFlowLog | None:
+    """The NIC's VNet flow log as saved (its filter parsed again; a state saved before filters were kept holds
+    ``[id, guid, target]``)."""
+    if not body:
+        return None
+    if isinstance(body, list):
+        return VnetFlowLog(*body)
+    criteria = body.get("enabledFilteringCriteria")
+    return VnetFlowLog(
+        body["id"],
+        body["guid"],
+        body["target"],
+        FlowFilter.parse(criteria) if criteria else None,
+        frozenset(body.get("recordTypes") or RECORD_TYPES),
     )
 
 

@@ -13,14 +13,14 @@ public IP stays closed when no NSG applies to the NIC.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 from typing import Literal
 
 from opennsg.dataplane.network import nic_mac
 from opennsg.engine.egress import public_ip_admits
 from opennsg.engine.routes import effective_routes, next_hop
-from opennsg.flowlogs.writer import VnetFlowLog
+from opennsg.flowlogs.writer import FlowLogResources, VnetFlowLog
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
 from opennsg.model.resources import NetworkInterface, VirtualNetwork
@@ -52,9 +52,10 @@ class LabNic:
     inbound_nat: dict[str, str]
     #: Private address → the address its Internet traffic leaves with (absent: no egress).
     egress: dict[str, str]
-    #: For flow logs: the NIC's MAC (12 hex digits) and its VNet's flow log (id, GUID, target), when in a VNet.
+    #: For flow logs: the NIC's MAC (12 hex digits) and the VNet flow log writing its tuples (the flow-log resource
+    #: covering it, with its filter and record types; without flow-log resources, its VNet's default one).
     mac: str = ""
-    vnet_flow_log: tuple[str, str, str] | None = None
+    vnet_flow_log: VnetFlowLog | None = None
 
     def to_json(self) -> dict[str, object]:
         return {"netns": self.netns, "addresses": list(self.addresses), "publicAddresses": list(self.public_addresses)}
@@ -79,6 +80,9 @@ class LabPlan:
     nics: tuple[LabNic, ...]
     #: Per NIC index: its routing table in the fabric.
     routes: dict[int, tuple[Route, ...]] = field(default_factory=dict)
+    #: NSG id key -> the version its enabled NSG flow log writes; None: the topology has no flow-log resources, so
+    #: every NSG is logged (in version 2), as the data plane does.
+    nsg_flow_logs: dict[str, int] | None = None
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -120,12 +124,13 @@ def _parse_addresses(texts: tuple[str, ...], what: str) -> list[IPAddress]:
     return out
 
 
-def _vnet_flow_log(topology: Topology, nic: NetworkInterface) -> tuple[str, str, str] | None:
+def _vnet_flow_log(topology: Topology, nic: NetworkInterface, resources: FlowLogResources | None) -> VnetFlowLog | None:
+    """The VNet flow log writing the NIC's tuples: the one the flow-log resources say (None when none covers the NIC
+    or it is off), else the default one of its VNet."""
+    if resources is not None:
+        return resources.vnet_log(nic)
     vnet = _nic_vnet(topology, nic)
-    if vnet is None:
-        return None
-    log = VnetFlowLog.for_vnet(vnet)
-    return (log.flow_log_id, log.guid, log.target_resource_id)
+    return VnetFlowLog.for_vnet(vnet) if vnet is not None else None
 
 
 def _nic_vnet(topology: Topology, nic: NetworkInterface) -> VirtualNetwork | None:
@@ -157,6 +162,7 @@ def plan_lab(
 ) -> LabPlan:
     """Decide every namespace, address, NAT and route of the lab (raises ``OpenNsgError`` on what cannot be)."""
     check_lab_name(name)
+    flow_logs = FlowLogResources.of(topology)  # what the flow-log resources record, their filters checked
     internet = _parse_addresses(internet_addresses or DEFAULT_INTERNET_ADDRESSES, "--internet-address")
     nics: list[LabNic] = []
     problems: list[ArmError] = []
@@ -209,16 +215,15 @@ def plan_lab(
                 inbound,
                 egress,
                 nic_mac(nic),
-                _vnet_flow_log(topology, nic),
+                _vnet_flow_log(topology, nic, flow_logs),
             )
         )
     if problems:
         raise OpenNsgError(problems)
     plan = LabPlan(name, f"{name}-fab", f"{name}-inet", tuple(str(a) for a in internet), outbound_address, tuple(nics))
     routes = {nic.index: tuple(_routes_of(topology, plan, nic)) for nic in plan.nics}
-    return LabPlan(
-        plan.name, plan.fabric, plan.internet, plan.internet_addresses, plan.outbound_address, plan.nics, routes
-    )
+    nsg_flow_logs = dict(flow_logs.nsg_versions) if flow_logs is not None else None
+    return replace(plan, routes=routes, nsg_flow_logs=nsg_flow_logs)
 
 
 def _peered(topology: Topology, source: VirtualNetwork | None, target: VirtualNetwork | None) -> bool:
