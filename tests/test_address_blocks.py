@@ -5,7 +5,7 @@ and in the reference evaluator alike."""
 
 from __future__ import annotations
 
-from ipaddress import ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 
 import pytest
 from hypothesis import given, settings
@@ -94,3 +94,70 @@ def test_an_overlapping_block_is_refused() -> None:
     ))  # fmt: skip
     codes = {e.code for e in validate_topology(TOPOLOGY.with_(nics=[*TOPOLOGY.nics.values(), overlapping]))}
     assert {"PrivateIPAddressIsAllocated", "PrivateIPAddressInReservedRange"} <= codes
+
+
+def _scanned_holders(topology: Topology, address: IPv4Address | IPv6Address) -> list[NetworkInterface]:
+    """What ``for_nic_ip`` must find, the plain way: every NIC with the exact address, else every NIC whose block
+    (the configuration's address widened to its prefix length) contains it."""
+    exact = [
+        nic
+        for nic in topology.nics.values()
+        for c in nic.ip_configurations
+        if c.private_ip_address and ip_address(c.private_ip_address) == address
+    ]
+    if exact:
+        return exact
+    return [
+        nic
+        for nic in topology.nics.values()
+        if any(
+            c.private_ip_address and c.private_ip_address_prefix_length is not None
+            and address in ip_network(f"{c.private_ip_address}/{c.private_ip_address_prefix_length}", strict=False)
+            for c in nic.ip_configurations
+        )
+    ]  # fmt: skip
+
+
+_configurations = st.lists(
+    st.one_of(
+        st.tuples(st.just(4), st.integers(0, 63), st.one_of(st.none(), st.integers(26, 32))),
+        st.tuples(st.just(6), st.integers(0, 63), st.one_of(st.none(), st.integers(122, 128))),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_configurations, min_size=1, max_size=6), st.integers(0, 63), st.sampled_from([4, 6]))
+def test_the_address_index_finds_what_a_scan_of_every_nic_finds(
+    nics: list[list[tuple[int, int, int | None]]], offset: int, version: int
+) -> None:
+    """Unvalidated estates (blocks may overlap, addresses repeat): the indexed lookup equals the scan, ambiguity
+    included."""
+    base = {4: "10.0.1.", 6: "fd00::"}
+
+    def address(v: int, n: int) -> str:
+        return f"{base[v]}{n}" if v == 4 else f"{base[v]}{n:x}"
+
+    built = [
+        NetworkInterface(rid("networkInterfaces", f"n{i}"), f"n{i}", "westus", {}, tuple(
+            IpConfiguration(f"{rid('networkInterfaces', f'n{i}')}/ipConfigurations/c{j}", f"c{j}", address(v, n),
+                            SUBNET, private_ip_address_version="IPv4" if v == 4 else "IPv6",
+                            private_ip_address_prefix_length=length)
+            for j, (v, n, length) in enumerate(configs)
+        ))
+        for i, configs in enumerate(nics)
+    ]  # fmt: skip
+    topology = TOPOLOGY.with_(nics=built)
+    wanted = ip_address(address(version, offset))
+    expected = _scanned_holders(topology, wanted)
+    engine = Engine(topology)
+    if len(expected) > 1:
+        with pytest.raises(OpenNsgError) as raised:
+            engine.for_nic_ip(wanted)
+        assert raised.value.errors[0].message.startswith(f"{wanted} is a private IP of several NICs")
+        assert ", ".join(n.name for n in expected) in raised.value.errors[0].message
+    else:
+        found = engine.for_nic_ip(wanted)
+        assert (found.id if found else None) == (expected[0].id if expected else None)

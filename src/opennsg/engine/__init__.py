@@ -17,7 +17,7 @@ from opennsg.engine.evaluate import PathVerdict, decide, decide_path
 from opennsg.engine.flow import PROTOCOL_NAMES, Flow, parse_flow_protocol
 from opennsg.engine.ir import NicPolicy, Verdict
 from opennsg.engine.resolve import OutsideInternet, asg_addresses, outside_internet, resolve_policy
-from opennsg.model.addressing import configuration_holds
+from opennsg.model.addressing import configuration_holds, configuration_span
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.netwatcher import DiagnosticProfile, DiagnosticResult, EffectiveGroup, NicSecurityView
@@ -41,7 +41,7 @@ class Engine:
         self.topology = topology
         self._policies: dict[str, NicPolicy] = {}
         self._asgs: Mapping[str, AddressSet] | None = None
-        self._ip_index: dict[IPAddress, list[NetworkInterface]] | None = None
+        self._ip_index: _NicAddressIndex | None = None
         self._asked: dict[str, int] = {}
         self._compiled: dict[str, CompiledPolicy] = {}
 
@@ -80,21 +80,8 @@ class Engine:
         if parsed is None:
             raise OpenNsgError([ArmError(Code.INVALID_IP_ADDRESS, f"'{address}' is not an IP address.", str(address))])
         if self._ip_index is None:
-            index: dict[IPAddress, list[NetworkInterface]] = {}
-            for nic in self.topology.nics.values():
-                for cfg in nic.ip_configurations:
-                    ip = parse_address(cfg.private_ip_address) if cfg.private_ip_address else None
-                    if ip is not None:
-                        index.setdefault(ip, []).append(nic)
-            self._ip_index = index
-        holders = self._ip_index.get(parsed, [])
-        if not holders:  # inside an address block (privateIPAddressPrefixLength)?
-            holders = [
-                nic
-                for nic in self.topology.nics.values()
-                if any(c.private_ip_address_prefix_length is not None and configuration_holds(c, parsed)
-                       for c in nic.ip_configurations)
-            ]  # fmt: skip
+            self._ip_index = _NicAddressIndex(self.topology)
+        holders = self._ip_index.holders(parsed)
         if len(holders) > 1:
             raise OpenNsgError(
                 [
@@ -282,3 +269,38 @@ def _check_flow(policy: NicPolicy, flow: Flow) -> None:
 
 
 __all__ = ["PROTOCOL_NAMES", "Engine", "Flow", "NicPolicy", "PathVerdict", "Verdict", "parse_flow_protocol"]
+
+
+class _NicAddressIndex:
+    """Which NICs hold an address: exact addresses in one dict, address blocks (``privateIPAddressPrefixLength``)
+    in one dict per (IP version, block length) keyed by the block's first address, so a lookup costs one probe per
+    block length in use instead of a scan of every NIC."""
+
+    def __init__(self, topology: Topology) -> None:
+        self._exact: dict[IPAddress, list[NetworkInterface]] = {}
+        self._blocks: dict[tuple[int, int], dict[int, list[tuple[int, NetworkInterface]]]] = {}
+        for position, nic in enumerate(topology.nics.values()):
+            for cfg in nic.ip_configurations:
+                ip = parse_address(cfg.private_ip_address) if cfg.private_ip_address else None
+                if ip is None:
+                    continue
+                self._exact.setdefault(ip, []).append(nic)
+                span = configuration_span(cfg) if cfg.private_ip_address_prefix_length is not None else None
+                if span is not None and span[1] != span[2]:
+                    length = (32 if ip.version == 4 else 128) - (span[2] - span[1] + 1).bit_length() + 1
+                    holders = self._blocks.setdefault((ip.version, length), {}).setdefault(span[1], [])
+                    if not holders or holders[-1][1] is not nic:
+                        holders.append((position, nic))
+
+    def holders(self, address: IPAddress) -> list[NetworkInterface]:
+        """The NICs holding ``address``: by exact address, else those whose block contains it (in topology order)."""
+        exact = self._exact.get(address)
+        if exact:
+            return exact
+        bits = 32 if address.version == 4 else 128
+        found: dict[int, NetworkInterface] = {}
+        for (version, length), starts in self._blocks.items():
+            if version == address.version:
+                start = int(address) & ~((1 << (bits - length)) - 1)
+                found.update(starts.get(start, []))
+        return [found[position] for position in sorted(found)]
