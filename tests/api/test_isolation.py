@@ -60,6 +60,7 @@ def ids(sub: str) -> dict[str, str]:
         "vm": rid(sub, "virtualMachines", "vm", "Microsoft.Compute"),
         "watcher": rid(sub, "networkWatchers", "nw"),
         "pool": rid(sub, "loadBalancers", "lb") + "/backendAddressPools/pool",
+        "inbound_nat_rule": rid(sub, "loadBalancers", "lb") + "/inboundNatRules/rdp",
         "nat_gateway": rid(sub, "natGateways", "nat"),
         "private_endpoint": rid(sub, "privateEndpoints", "pe"),
         "public_ip_prefix": rid(sub, "publicIPPrefixes", "prefix"),
@@ -290,6 +291,12 @@ def reference_cases() -> list[ReferenceCase]:
             "pool",
             new_nic,
             lambda ref: nic_body(A, {"loadBalancerBackendAddressPools": [{"id": ref}]}),
+        ),
+        ReferenceCase(
+            ((nic, "ip_configurations[].load_balancer_inbound_nat_rules[]"),),
+            "inbound_nat_rule",
+            new_nic,
+            lambda ref: nic_body(A, {"loadBalancerInboundNatRules": [{"id": ref}]}),
         ),
         ReferenceCase(
             (

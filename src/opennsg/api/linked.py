@@ -98,6 +98,7 @@ _PUBLIC_IP_JOIN = "Microsoft.Network/publicIPAddresses/join/action"
 _NIC_JOIN = "Microsoft.Network/networkInterfaces/join/action"
 _PEER = "Microsoft.Network/virtualNetworks/peer/action"
 _BACKEND_POOL_JOIN = "Microsoft.Network/loadBalancers/backendAddressPools/join/action"
+_INBOUND_NAT_RULE_JOIN = "Microsoft.Network/loadBalancers/inboundNatRules/join/action"
 _VM_READ = "Microsoft.Compute/virtualMachines/read"
 _NIC_READ = "Microsoft.Network/networkInterfaces/read"
 
@@ -144,6 +145,7 @@ REFERENCE_FIELDS: dict[type, tuple[ReferenceField, ...]] = {
         ("ip_configurations[].application_security_groups[]", _ASG_JOIN_IP_CONFIGURATION),
         ("ip_configurations[].public_ip_address", _PUBLIC_IP_JOIN),
         ("ip_configurations[].load_balancer_backend_address_pools[]", _BACKEND_POOL_JOIN),
+        ("ip_configurations[].load_balancer_inbound_nat_rules[]", _INBOUND_NAT_RULE_JOIN),
         ("ip_configurations[].gateway_load_balancer", _GATEWAY_LOAD_BALANCER_JOIN),
         ("private_endpoint", _PRIVATE_ENDPOINT_READ),
     ),
