@@ -9,7 +9,7 @@ compiled classifier then decides each NIC's flows in one vectorised call.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,17 +19,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from opennsg.engine.addresses import AddressSet
-from opennsg.engine.compiled import INBOUND_CODE, OUTBOUND_CODE, Backend, CompiledPolicy, FlowColumns, compile_policy
-from opennsg.engine.flow import PROTOCOL_NAMES
-from opennsg.engine.resolve import asg_addresses, resolve_policy
+from opennsg.engine import PROTOCOL_NAMES, Engine
+from opennsg.engine.compiled import INBOUND_CODE, OUTBOUND_CODE, Backend, FlowColumns, halves
 from opennsg.flowlogs.formats import normalize_mac
 from opennsg.flowlogs.reader import SCHEMA, ReadStats
 from opennsg.model.topology import Topology
 
 #: ``local``: Arrow and the compiled classifier in this process; ``spark``: the same classification in Spark tasks.
 ReplayEngine = Literal["local", "spark"]
-_LOW64 = (1 << 64) - 1
 #: Below this many flows at a NIC, numba's first-call cost (~7 s measured) outweighs its speed over numpy's
 #: (~0.5 µs a flow).
 NUMBA_MIN_FLOWS = 5_000_000
@@ -239,7 +236,7 @@ def _addresses(
         low[v4_rows] = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
     for row in np.flatnonzero(v6).tolist():
         value = int(ipaddress.ip_address(texts[row].as_py()))
-        high[row], low[row] = value >> 64, value & _LOW64
+        high[row], low[row] = halves(value)
     return v6, high, low
 
 
@@ -257,14 +254,14 @@ def classify_flows(topology: Topology, flows: pa.Table, tuples: int, read: ReadS
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-columns") as pool:
         pending_columns = pool.submit(flow_columns, flows)
         keys, codes = nic_codes(topology, flows)
-        asgs = asg_addresses(topology)
+        engine = Engine(topology)
         present = np.unique(codes[codes >= 0]).tolist()  # in key order
-        ahead = {code: _compiled(topology, keys[code], asgs) for code in present[:COMPILE_AHEAD]}
+        ahead = {code: engine.compile(topology.nics[keys[code]]) for code in present[:COMPILE_AHEAD]}
         columns = pending_columns.result()
     logged_allow = np.asarray(pc.equal(flows["decision"], "A").to_numpy(zero_copy_only=False), dtype=bool)
     changes: list[Change] = []
     for code in present:
-        compiled = ahead.pop(code, None) or _compiled(topology, keys[code], asgs)
+        compiled = ahead.pop(code, None) or engine.compile(topology.nics[keys[code]])
         index = np.flatnonzero(codes == code)
         verdicts = compiled.classify(columns.take(index), backend=_backend(len(index)))
         allow = verdicts.allow.astype(bool)
@@ -273,10 +270,6 @@ def classify_flows(topology: Topology, flows: pa.Table, tuples: int, read: ReadS
             changes.append((int(index[position]), bool(allow[position]), verdict.log_rule_name))
     nics = np.array([*keys, ""], dtype=object)[codes]
     return build_result(topology, flows, nics, changes, tuples, read)
-
-
-def _compiled(topology: Topology, nic_key: str, asgs: Mapping[str, AddressSet]) -> CompiledPolicy:
-    return compile_policy(resolve_policy(topology, topology.nics[nic_key], asgs))
 
 
 Change = tuple[int, bool, str | None]

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opennsg.engine import Engine
-from opennsg.engine.compiled import CompiledPolicy, compile_policy
+from opennsg.engine.compiled import CompiledPolicy
 from opennsg.extras import require
 from opennsg.flowlogs.reader import ReadStats
 from opennsg.flowlogs.replay import Change, ReplayResult, attribute, build_result, flow_columns
@@ -139,7 +139,7 @@ def compiled_for(payload: bytes, nic_key: str) -> CompiledPolicy:
     engine = engine_for(payload)
     found = _compiled.get((digest, nic_key))
     if found is None:
-        found = _compiled[(digest, nic_key)] = compile_policy(engine.policy(nic_key))
+        found = _compiled[(digest, nic_key)] = engine.compile(engine.topology.nics[nic_key])
     return found
 
 
