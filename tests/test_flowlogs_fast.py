@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 from opennsg.flowlogs import replay as replay_module
 from opennsg.flowlogs import tuples as tuples_module
 from opennsg.flowlogs.reader import FlowLogReader, ReadStats
-from opennsg.flowlogs.replay import FLOW_SCHEMA, fold
+from opennsg.flowlogs.replay import DistinctFlows, fold
 
 NSG_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-a"
 
@@ -133,8 +132,15 @@ def test_problems_stay_in_file_order_while_buckets_parse_on_workers(tmp_path: Pa
     assert (stats.malformed_tuples, stats.malformed_records, stats.tuples) == (2, 2, 2)
 
 
-def rows_of(table: pa.Table) -> list[tuple[Any, ...]]:
-    return sorted(zip(*(table[name].to_pylist() for name in table.column_names), strict=True))
+def rows_of(flows: DistinctFlows) -> list[tuple[Any, ...]]:
+    """The distinct flows as text, the way the log wrote them."""
+    return sorted(
+        (flows.macs[int(flows.mac[i])], "O" if flows.outbound[i] else "I", int(flows.protocol[i]),
+         flows.address_text(int(flows.src[i])), flows.address_text(int(flows.dst[i])), int(flows.src_port[i]),
+         int(flows.dst_port[i]), "A" if flows.logged_allow[i] else "D", flows.address_text(int(flows.local[i])),
+         int(flows.count[i]))
+        for i in range(len(flows))
+    )  # fmt: skip
 
 
 def test_fold_in_parts_equals_fold_in_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -145,7 +151,6 @@ def test_fold_in_parts_equals_fold_in_one(monkeypatch: pytest.MonkeyPatch, tmp_p
     whole, seen = fold(FlowLogReader([tmp_path]).batches())
     monkeypatch.setattr(replay_module, "FOLD_TUPLES", 2)
     parts, seen_in_parts = fold(FlowLogReader([tmp_path], batch_tuples=1).batches())
-    assert whole.schema == parts.schema == FLOW_SCHEMA
     assert (seen, seen_in_parts) == (6, 6)
     assert (
         rows_of(whole)
@@ -158,9 +163,43 @@ def test_fold_in_parts_equals_fold_in_one(monkeypatch: pytest.MonkeyPatch, tmp_p
     )
 
 
-def test_fold_of_nothing_is_an_empty_table_of_flows() -> None:
+def test_fold_of_nothing_is_no_flow() -> None:
     flows, seen = fold([])
-    assert flows.num_rows == 0 and seen == 0 and flows.schema == FLOW_SCHEMA
+    assert len(flows) == 0 and seen == 0 and rows_of(flows) == []
+
+
+v6_or_v4 = st.sampled_from(["10.0.0.4", "10.0.0.5", "52.1.2.3", "0.0.0.0", "255.255.255.255", "fd00::6", "FD00::6",
+                            "::ffff:10.0.0.4", "2001:db8::1"])  # fmt: skip
+logged = st.tuples(
+    st.sampled_from(["000D3AF87856", "00-0d-3a-00-00-01", "000D3A000002"]), v6_or_v4, v6_or_v4,
+    st.sampled_from([0, 1, 443, 65535]), st.sampled_from([0, 80, 65535]), st.sampled_from(["T", "U", "1", "255"]),
+    st.sampled_from("IO"), st.sampled_from("AD"), st.sampled_from("BCE"),
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(logged, min_size=1, max_size=8), min_size=1, max_size=5), st.integers(1, 4), st.integers(1, 9))
+def test_fold_counts_what_a_counter_of_the_logged_texts_counts(
+    tmp_path_factory: pytest.TempPathFactory, groups: list[list[tuple[Any, ...]]], batch: int, fold_tuples: int
+) -> None:
+    """Integer keys (IPv4 numbers, codes for MACs and other address texts), in any batches and partial groupings:
+    the flows and counts a plain ``Counter`` of the logged texts gives, every address spelt as it was logged."""
+    out = tmp_path_factory.mktemp("fold")
+    for i, group in enumerate(groups):
+        tuples = [f"1542110377,{s},{d},{sp},{dp},{p},{di},{de},{state},1,2,3,4"
+                  for _, s, d, sp, dp, p, di, de, state in group]  # fmt: skip
+        write_log(out / f"{i}.json", [tuples], mac=group[0][0])
+    expected: Counter[tuple[Any, ...]] = Counter()
+    for group in groups:
+        mac = group[0][0].replace("-", "").upper()
+        for _, s, d, sp, dp, p, di, de, _ in group:
+            protocol = {"T": 6, "U": 17}.get(p, int(p) if p.isdigit() else 0)
+            expected[(mac, di, protocol, s, d, sp, dp, de, s if di == "O" else d)] += 1
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(replay_module, "FOLD_TUPLES", fold_tuples)
+        flows, seen = fold(FlowLogReader([out], batch_tuples=batch).batches())
+    assert seen == sum(expected.values())
+    assert rows_of(flows) == sorted((*key, n) for key, n in expected.items())
 
 
 @pytest.mark.parametrize("ahead", [0, 1])

@@ -1,9 +1,10 @@
 """Replay: every logged flow decided again against a proposed configuration, reporting the verdicts that change.
 
-Tuples stream from the reader into Arrow's hash aggregation, which folds them into distinct flows per NIC (a
-flow's B, C and E tuples count once per flow, with their number kept). Each flow belongs to the NIC whose MAC is
-the record's (compared without separators, case-insensitively), else to the NIC holding its local address. The
-compiled classifier then decides each NIC's flows in one vectorised call.
+Tuples stream from the reader and are folded batch by batch into integer keys (an IPv4 address is its number, a
+MAC and any other address text a code), so no string is held per tuple; Arrow's hash aggregation then counts
+distinct flows per NIC (a flow's B, C and E tuples count once per flow, with their number kept). Each flow belongs
+to the NIC whose MAC is the record's (compared without separators, case-insensitively), else to the NIC holding its
+local address. The compiled classifier then decides each NIC's flows in one vectorised call.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 from opennsg.engine import PROTOCOL_NAMES, Engine
 from opennsg.engine.compiled import INBOUND_CODE, OUTBOUND_CODE, Backend, FlowColumns, halves
 from opennsg.flowlogs.formats import normalize_mac
-from opennsg.flowlogs.reader import SCHEMA, ReadStats
+from opennsg.flowlogs.reader import ReadStats
 from opennsg.model.topology import Topology
 
 #: ``local``: Arrow and the compiled classifier in this process; ``spark``: the same classification in Spark tasks.
@@ -32,17 +33,80 @@ ReplayEngine = Literal["local", "spark"]
 NUMBA_MIN_FLOWS = 5_000_000
 COMPILE_AHEAD = 32
 
-#: What makes two tuples the same flow (a flow's B, C and E tuples share all of it).
-FLOW_KEYS = ("mac", "direction", "protocol", "src_ip", "dst_ip", "src_port", "dst_port", "decision")
 #: Tuples grouped in one Arrow aggregation: large enough that a log usually folds in one pass (no merge of partial
-#: counts), small enough to bound memory (about 100 bytes a tuple).
+#: counts), small enough to bound memory (28 bytes a tuple).
 FOLD_TUPLES = 1 << 21
-_KEY_SCHEMA = pa.schema([SCHEMA.field(name) for name in FLOW_KEYS])
-#: The distinct flows: their keys (the MAC as plain text), the NIC's end of the flow and the number of tuples.
-FLOW_SCHEMA = pa.schema(
-    [pa.field(name, pa.string() if name == "mac" else SCHEMA.field(name).type) for name in FLOW_KEYS]
-    + [pa.field("local_ip", pa.string()), pa.field("n", pa.int64())]
-)
+#: Address keys at and above this are not IPv4 numbers but ``TEXT_KEY`` + the index of the address's text (IPv6,
+#: kept as logged: two spellings of one address are two flows, as two strings were).
+TEXT_KEY = 1 << 32
+#: What makes two tuples the same flow (a flow's B, C and E tuples share all of it), as integer columns: the MAC's
+#: code, both addresses' keys, and the rest packed (ports, protocol, direction, logged decision; see ``_packed``).
+_KEYS = ("mac", "src", "dst", "rest")
+_PORT_BITS, _PROTOCOL_SHIFT, _OUTBOUND_BIT, _ALLOW_BIT = 16, 32, 48, 49
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctFlows:
+    """The distinct flows of the logs, one row each: numpy columns, with the texts their codes stand for."""
+
+    mac: npt.NDArray[np.int32]  # index into ``macs``
+    src: npt.NDArray[np.uint64]  # address keys (``TEXT_KEY``)
+    dst: npt.NDArray[np.uint64]
+    src_port: npt.NDArray[np.int32]
+    dst_port: npt.NDArray[np.int32]
+    protocol: npt.NDArray[np.uint8]
+    outbound: npt.NDArray[np.bool_]
+    logged_allow: npt.NDArray[np.bool_]
+    count: npt.NDArray[np.int64]  # tuples folded into the flow
+    macs: tuple[str, ...]  # normalised MACs, by code
+    texts: tuple[str, ...]  # address texts that are not IPv4, by key - TEXT_KEY
+
+    def __len__(self) -> int:
+        return int(self.count.size)
+
+    @property
+    def local(self) -> npt.NDArray[np.uint64]:
+        """The NIC's end of each flow (the source of an outbound flow, else the destination)."""
+        return np.where(self.outbound, self.src, self.dst)
+
+    def address_text(self, key: int) -> str:
+        """An address key as the log wrote it."""
+        if key >= TEXT_KEY:
+            return self.texts[key - TEXT_KEY]
+        return f"{key >> 24}.{(key >> 16) & 255}.{(key >> 8) & 255}.{key & 255}"
+
+    def columns(self) -> FlowColumns:
+        """The compiled classifier's input (IPv6 texts parsed once each)."""
+        src_v6, src_high, src_low = self._halves(self.src)
+        dst_v6, dst_high, dst_low = self._halves(self.dst)
+        out = self.outbound
+        src_port, dst_port = self.src_port, self.dst_port
+        return FlowColumns(
+            direction=np.where(out, OUTBOUND_CODE, INBOUND_CODE).astype(np.uint8),
+            protocol=self.protocol,
+            local_v6=np.where(out, src_v6, dst_v6),
+            local_high=np.where(out, src_high, dst_high),
+            local_low=np.where(out, src_low, dst_low),
+            local_port=np.where(out, src_port, dst_port).astype(np.int32),
+            remote_v6=np.where(out, dst_v6, src_v6),
+            remote_high=np.where(out, dst_high, src_high),
+            remote_low=np.where(out, dst_low, src_low),
+            remote_port=np.where(out, dst_port, src_port).astype(np.int32),
+        )
+
+    def _halves(
+        self, keys: npt.NDArray[np.uint64]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+        v6 = keys >= TEXT_KEY
+        high = np.zeros(keys.size, dtype=np.uint64)
+        low = np.where(v6, np.uint64(0), keys).astype(np.uint64)
+        if v6.any():
+            codes = (keys[v6] - np.uint64(TEXT_KEY)).astype(np.int64)
+            distinct, inverse = np.unique(codes, return_inverse=True)
+            parsed = [halves(int(ipaddress.ip_address(self.texts[code]))) for code in distinct.tolist()]
+            high[v6] = np.array([h for h, _ in parsed], dtype=np.uint64)[inverse]
+            low[v6] = np.array([lo for _, lo in parsed], dtype=np.uint64)[inverse]
+        return v6, high, low
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,41 +169,138 @@ class ReplayResult:
         }
 
 
-def fold(batches: Iterable[pa.RecordBatch]) -> tuple[pa.Table, int]:
+class _Folder:
+    """Tuple batches into integer key columns, grouped ``FOLD_TUPLES`` at a time; MAC and address texts get codes
+    that stay the same across batches (batches of different formats or files label MACs differently)."""
+
+    def __init__(self) -> None:
+        self.macs: dict[str, int] = {}
+        self.texts: dict[str, int] = {}
+        self.partials: list[pa.Table] = []
+        self.pending: list[tuple[npt.NDArray[Any], ...]] = []
+        self.pending_tuples = 0
+        self.seen = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.seen += batch.num_rows
+        if not batch.num_rows:
+            return
+        outbound = _flags(batch.column("direction"), "O")
+        allow = _flags(batch.column("decision"), "A")
+        rest = _packed(
+            np.asarray(batch.column("src_port"), dtype=np.uint64),
+            np.asarray(batch.column("dst_port"), dtype=np.uint64),
+            np.asarray(batch.column("protocol"), dtype=np.uint64),
+            outbound,
+            allow,
+        )
+        keys = (self._mac_codes(batch.column("mac")), self._addresses(batch.column("src_ip")),
+                self._addresses(batch.column("dst_ip")), rest)  # fmt: skip
+        self.pending.append(keys)
+        self.pending_tuples += batch.num_rows
+        if self.pending_tuples >= FOLD_TUPLES:
+            self._group_pending()
+
+    def _group_pending(self) -> None:
+        """Group the pending keys as one contiguous table (Arrow groups one chunk about twice as fast as many)."""
+        columns = [np.concatenate([keys[i] for keys in self.pending]) for i in range(len(_KEYS))]
+        self.partials.append(_group(pa.Table.from_arrays(columns, names=list(_KEYS)), "count_all"))
+        self.pending, self.pending_tuples = [], 0
+
+    def flows(self) -> DistinctFlows:
+        if self.pending:
+            self._group_pending()
+        if not self.partials:
+            grouped = pa.table({name: pa.array([], pa.int32() if name == "mac" else pa.uint64()) for name in _KEYS})
+            grouped = grouped.append_column("n", pa.array([], pa.int64()))
+        elif len(self.partials) == 1:
+            grouped = self.partials[0]
+        else:
+            grouped = _group(pa.concat_tables(self.partials), "sum")
+        rest = np.asarray(grouped["rest"], dtype=np.uint64)
+        port_mask = np.uint64((1 << _PORT_BITS) - 1)
+        return DistinctFlows(
+            mac=np.asarray(grouped["mac"], dtype=np.int32),
+            src=np.asarray(grouped["src"], dtype=np.uint64),
+            dst=np.asarray(grouped["dst"], dtype=np.uint64),
+            src_port=(rest & port_mask).astype(np.int32),
+            dst_port=((rest >> np.uint64(_PORT_BITS)) & port_mask).astype(np.int32),
+            protocol=((rest >> np.uint64(_PROTOCOL_SHIFT)) & np.uint64(255)).astype(np.uint8),
+            outbound=((rest >> np.uint64(_OUTBOUND_BIT)) & np.uint64(1)).astype(bool),
+            logged_allow=((rest >> np.uint64(_ALLOW_BIT)) & np.uint64(1)).astype(bool),
+            count=np.asarray(grouped["n"], dtype=np.int64),
+            macs=tuple(self.macs),
+            texts=tuple(self.texts),
+        )
+
+    def _mac_codes(self, column: pa.Array) -> npt.NDArray[np.int32]:
+        labels = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+        codes = np.array([self.macs.setdefault(mac, len(self.macs)) for mac in labels.dictionary.to_pylist()],
+                         dtype=np.int32)  # fmt: skip
+        return codes[np.asarray(labels.indices, dtype=np.int64)] if codes.size else np.zeros(0, np.int32)
+
+    def _addresses(self, column: pa.Array) -> npt.NDArray[np.uint64]:
+        """Address keys: IPv4 split into octets by Arrow in bulk, the (rarer) others coded one by one."""
+        texts = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
+        other = _flags(pc.match_substring(texts, ":"), True)
+        keys = np.empty(len(texts), dtype=np.uint64)
+        v4_rows = np.flatnonzero(~other)
+        if v4_rows.size:
+            v4 = texts.take(pa.array(v4_rows)) if other.any() else texts
+            octets = pc.cast(pc.list_flatten(pc.split_pattern(v4, ".")), pa.uint8()).to_numpy()
+            octets = octets.reshape(-1, 4).astype(np.uint64)
+            keys[v4_rows] = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
+        if other.any():
+            rows = np.flatnonzero(other)
+            keys[rows] = [TEXT_KEY + self.texts.setdefault(text, len(self.texts))
+                          for text in texts.take(pa.array(rows)).to_pylist()]  # fmt: skip
+        return keys
+
+
+def _flags(column: pa.Array, value: str | bool) -> npt.NDArray[np.bool_]:
+    equal = column if value is True else pc.equal(column, value)
+    return np.asarray(equal.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _packed(
+    src_port: npt.NDArray[np.uint64],
+    dst_port: npt.NDArray[np.uint64],
+    protocol: npt.NDArray[np.uint64],
+    outbound: npt.NDArray[np.bool_],
+    allow: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.uint64]:
+    """Ports (16 bits each), protocol (8), direction and logged decision (a bit each) in one integer."""
+    packed: npt.NDArray[np.uint64] = (
+        src_port
+        | (dst_port << np.uint64(_PORT_BITS))
+        | (protocol << np.uint64(_PROTOCOL_SHIFT))
+        | (outbound.astype(np.uint64) << np.uint64(_OUTBOUND_BIT))
+        | (allow.astype(np.uint64) << np.uint64(_ALLOW_BIT))
+    )
+    return packed
+
+
+def fold(batches: Iterable[pa.RecordBatch]) -> tuple[DistinctFlows, int]:
     """The distinct flows of the tuple batches with how many tuples each had, and the number of tuples seen.
 
-    Batches are grouped ``FOLD_TUPLES`` at a time by Arrow's hash aggregation (measured faster than a DuckDB
-    GROUP BY here: no copy of the strings into another engine); only when a log needs several groupings are
-    their partial counts merged. ``local_ip`` (the NIC's end of the flow) is added once flows are distinct.
+    Each batch becomes integer keys at once (its strings are dropped with it); Arrow's hash aggregation groups
+    them ``FOLD_TUPLES`` at a time, and only when a log needs several groupings are their partial counts merged.
     """
-    partials: list[pa.Table] = []
-    pending: list[pa.RecordBatch] = []
-    pending_tuples = seen = 0
+    folder = _Folder()
     for batch in batches:
-        seen += batch.num_rows
-        pending.append(batch.select(list(FLOW_KEYS)))
-        pending_tuples += batch.num_rows
-        if pending_tuples >= FOLD_TUPLES:
-            partials.append(_group(pa.Table.from_batches(pending, schema=_KEY_SCHEMA), "count_all"))
-            pending, pending_tuples = [], 0
-    if pending or not partials:
-        partials.append(_group(pa.Table.from_batches(pending, schema=_KEY_SCHEMA), "count_all"))
-    flows = partials[0] if len(partials) == 1 else _group(pa.concat_tables(partials), "sum")
-    columns = [pc.cast(flows["mac"], pa.string())] + [flows[name] for name in FLOW_KEYS[1:]]
-    local_ip = pc.if_else(pc.equal(flows["direction"], "O"), flows["src_ip"], flows["dst_ip"])
-    return pa.Table.from_arrays([*columns, local_ip, flows["n"]], schema=FLOW_SCHEMA), seen
+        folder.add(batch)
+    return folder.flows(), folder.seen
 
 
 def _group(table: pa.Table, counting: Literal["count_all", "sum"]) -> pa.Table:
     """Distinct flow keys and ``n``, their tuple count (``count_all`` of tuples, or ``sum`` of partial counts)."""
-    table = table.unify_dictionaries()  # batches of different formats or files label MACs differently
     if counting == "count_all":
-        grouped = table.group_by(list(FLOW_KEYS)).aggregate([([], "count_all")])
+        grouped = table.group_by(list(_KEYS)).aggregate([([], "count_all")])
         count = grouped["count_all"]
     else:
-        grouped = table.group_by(list(FLOW_KEYS)).aggregate([("n", "sum")])
+        grouped = table.group_by(list(_KEYS)).aggregate([("n", "sum")])
         count = grouped["n_sum"]
-    return pa.Table.from_arrays([grouped[name] for name in FLOW_KEYS] + [count], names=[*FLOW_KEYS, "n"])
+    return pa.Table.from_arrays([grouped[name] for name in _KEYS] + [count], names=[*_KEYS, "n"])
 
 
 def replay(
@@ -175,101 +336,64 @@ def nic_index(topology: Topology) -> tuple[dict[str, str], dict[str, str]]:
     return by_mac, by_ip
 
 
-def attribute(topology: Topology, flows: pa.Table) -> npt.NDArray[np.object_]:
-    """The NIC key of every flow (MAC first, then local IP); empty string where no NIC matches."""
-    keys, codes = nic_codes(topology, flows)
-    return np.array([*keys, ""], dtype=object)[codes]  # code -1 (no NIC) picks the trailing ""
-
-
-def nic_codes(topology: Topology, flows: pa.Table) -> tuple[list[str], npt.NDArray[np.int32]]:
+def nic_codes(topology: Topology, flows: DistinctFlows) -> tuple[list[str], npt.NDArray[np.int32]]:
     """The NIC keys (sorted) and each flow's position among them, -1 where no NIC matches (MAC first, then
     local IP); integers compare much faster than the keys themselves."""
     by_mac, by_ip = nic_index(topology)
     keys = sorted({*by_mac.values(), *by_ip.values()})
     code_of = {key: code for code, key in enumerate(keys)}
-    codes = np.full(flows.num_rows, -1, dtype=np.int32)
-    for column, index in (("mac", by_mac), ("local_ip", by_ip)):
-        if not index:
-            continue
-        found = pc.index_in(flows[column], value_set=pa.array(list(index), pa.string()))
-        positions = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-        index_codes = np.array([code_of[key] for key in index.values()], dtype=np.int32)
-        hit = (positions >= 0) & (codes < 0)
-        codes[hit] = index_codes[positions[hit]]
+    mac_nic = np.array([code_of[by_mac[mac]] if mac in by_mac else -1 for mac in flows.macs], dtype=np.int32)
+    codes = mac_nic[flows.mac] if mac_nic.size else np.full(len(flows), -1, dtype=np.int32)
+    text_code = {text: TEXT_KEY + i for i, text in enumerate(flows.texts)}
+    address_keys: list[int] = []
+    address_nics: list[int] = []
+    for address, key in by_ip.items():
+        found = text_code.get(address) if ":" in address else int(ipaddress.IPv4Address(address))
+        if found is not None:
+            address_keys.append(found)
+            address_nics.append(code_of[key])
+    unmatched = np.flatnonzero(codes < 0)
+    if address_keys and unmatched.size:
+        order = np.argsort(np.array(address_keys, dtype=np.uint64))
+        known = np.array(address_keys, dtype=np.uint64)[order]
+        known_nics = np.array(address_nics, dtype=np.int32)[order]
+        local = flows.local[unmatched]
+        at = np.minimum(np.searchsorted(known, local), known.size - 1)
+        hit = known[at] == local
+        codes[unmatched[hit]] = known_nics[at[hit]]
     return keys, codes
-
-
-def flow_columns(flows: pa.Table) -> FlowColumns:
-    """The compiled classifier's input from distinct-flow rows (IPv4 vectorised, IPv6 one by one)."""
-    outbound = np.asarray(pc.equal(flows["direction"], "O").to_numpy(zero_copy_only=False), dtype=bool)
-    src_port = flows["src_port"].to_numpy(zero_copy_only=False).astype(np.int32)
-    dst_port = flows["dst_port"].to_numpy(zero_copy_only=False).astype(np.int32)
-    src_v6, src_hi, src_lo = _addresses(flows["src_ip"])
-    dst_v6, dst_hi, dst_lo = _addresses(flows["dst_ip"])
-    return FlowColumns(
-        direction=np.where(outbound, OUTBOUND_CODE, INBOUND_CODE).astype(np.uint8),
-        protocol=flows["protocol"].to_numpy(zero_copy_only=False).astype(np.uint8),
-        local_v6=np.where(outbound, src_v6, dst_v6),
-        local_high=np.where(outbound, src_hi, dst_hi),
-        local_low=np.where(outbound, src_lo, dst_lo),
-        local_port=np.where(outbound, src_port, dst_port).astype(np.int32),
-        remote_v6=np.where(outbound, dst_v6, src_v6),
-        remote_high=np.where(outbound, dst_hi, src_hi),
-        remote_low=np.where(outbound, dst_lo, src_lo),
-        remote_port=np.where(outbound, dst_port, src_port).astype(np.int32),
-    )
-
-
-def _addresses(
-    column: pa.ChunkedArray | pa.Array,
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    """(is IPv6, high, low) per row: IPv4 split into octets by Arrow in bulk, the (rarer) IPv6 one by one."""
-    texts = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    v6 = np.asarray(pc.match_substring(texts, ":").to_numpy(zero_copy_only=False), dtype=bool)
-    high = np.zeros(len(texts), dtype=np.uint64)
-    low = np.zeros(len(texts), dtype=np.uint64)
-    v4_rows = np.flatnonzero(~v6)
-    if v4_rows.size:
-        v4 = texts.take(pa.array(v4_rows)) if v6.any() else texts
-        octets = pc.cast(pc.list_flatten(pc.split_pattern(v4, ".")), pa.uint16()).to_numpy().reshape(-1, 4)
-        octets = octets.astype(np.uint64)
-        low[v4_rows] = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
-    for row in np.flatnonzero(v6).tolist():
-        value = int(ipaddress.ip_address(texts[row].as_py()))
-        high[row], low[row] = halves(value)
-    return v6, high, low
 
 
 def _backend(flows: int) -> Backend:
     return "auto" if flows >= NUMBA_MIN_FLOWS else "numpy"
 
 
-def classify_flows(topology: Topology, flows: pa.Table, tuples: int, read: ReadStats) -> ReplayResult:
+def classify_flows(topology: Topology, flows: DistinctFlows, tuples: int, read: ReadStats) -> ReplayResult:
     """Decide the distinct flows NIC by NIC with the compiled classifier and collect the changes.
 
-    The classifier's input columns are built on a worker thread (Arrow and numpy release the GIL) while the
-    first ``COMPILE_AHEAD`` NICs' policies are resolved and compiled (pure Python) here; the bound keeps
-    memory in check when the logs span thousands of NICs.
+    The classifier's input columns are built on a worker thread (numpy releases the GIL) while the first
+    ``COMPILE_AHEAD`` NICs' policies are resolved and compiled (pure Python) here; the bound keeps memory in check
+    when the logs span thousands of NICs.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-columns") as pool:
-        pending_columns = pool.submit(flow_columns, flows)
+        pending_columns = pool.submit(flows.columns)
         keys, codes = nic_codes(topology, flows)
         engine = Engine(topology)
         present = np.unique(codes[codes >= 0]).tolist()  # in key order
         ahead = {code: engine.compile(topology.nics[keys[code]]) for code in present[:COMPILE_AHEAD]}
         columns = pending_columns.result()
-    logged_allow = np.asarray(pc.equal(flows["decision"], "A").to_numpy(zero_copy_only=False), dtype=bool)
     changes: list[Change] = []
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
     for code in present:
         compiled = ahead.pop(code, None) or engine.compile(topology.nics[keys[code]])
-        index = np.flatnonzero(codes == code)
+        index = order[bounds[code] : bounds[code + 1]]
         verdicts = compiled.classify(columns.take(index), backend=_backend(len(index)))
         allow = verdicts.allow.astype(bool)
-        for position in np.flatnonzero(allow != logged_allow[index]):
+        for position in np.flatnonzero(allow != flows.logged_allow[index]):
             verdict = compiled.results[int(verdicts.result[position])]
             changes.append((int(index[position]), bool(allow[position]), verdict.log_rule_name))
-    nics = np.array([*keys, ""], dtype=object)[codes]
-    return build_result(topology, flows, nics, changes, tuples, read)
+    return build_result(topology, flows, keys, codes, changes, tuples, read)
 
 
 Change = tuple[int, bool, str | None]
@@ -278,42 +402,46 @@ Change = tuple[int, bool, str | None]
 
 def build_result(
     topology: Topology,
-    flows: pa.Table,
-    nics: npt.NDArray[np.object_],
+    flows: DistinctFlows,
+    keys: list[str],
+    codes: npt.NDArray[np.int32],
     changes: Iterable[Change],
     tuples: int,
     read: ReadStats,
 ) -> ReplayResult:
-    counts = flows["n"].to_numpy(zero_copy_only=False)
-    unattributed = nics == ""
-    changes = list(changes)
-    rows = [row for row, _, _ in changes]
-    columns = ["src_ip", "dst_ip", "src_port", "dst_port", "protocol", "direction", "decision"]
-    info = flows.select(columns).take(pa.array(rows, pa.int64())).to_pydict()
-    changed = [
-        ChangedFlow(
-            src_ip=info["src_ip"][i],
-            dst_ip=info["dst_ip"][i],
-            src_port=info["src_port"][i],
-            dst_port=info["dst_port"][i],
-            protocol=info["protocol"][i],
-            direction="Outbound" if info["direction"][i] == "O" else "Inbound",
-            logged_decision="Allow" if info["decision"][i] == "A" else "Deny",
-            new_decision="Allow" if allow else "Deny",
-            new_rule=rule,
-            nic=topology.nics[nics[row]].id,
-            count=int(counts[row]),
+    """The changes as ``ChangedFlow``s, in a total order (NIC, new rule, most tuples first, then the flow itself),
+    so any way of deciding the flows (local, Spark slices) gives the same result."""
+    unattributed = codes < 0
+    changed = []
+    for row, allow, rule in changes:
+        changed.append(
+            ChangedFlow(
+                src_ip=flows.address_text(int(flows.src[row])),
+                dst_ip=flows.address_text(int(flows.dst[row])),
+                src_port=int(flows.src_port[row]),
+                dst_port=int(flows.dst_port[row]),
+                protocol=int(flows.protocol[row]),
+                direction="Outbound" if flows.outbound[row] else "Inbound",
+                logged_decision="Allow" if flows.logged_allow[row] else "Deny",
+                new_decision="Allow" if allow else "Deny",
+                new_rule=rule,
+                nic=topology.nics[keys[int(codes[row])]].id,
+                count=int(flows.count[row]),
+            )
         )
-        for i, (row, allow, rule) in enumerate(changes)
-    ]
     return ReplayResult(
-        changed=tuple(sorted(changed, key=lambda c: (c.nic, c.new_rule or "", -c.count, c.src_ip, c.src_port))),
+        changed=tuple(sorted(changed, key=_change_order)),
         tuples=tuples,
-        flows=flows.num_rows,
+        flows=len(flows),
         unattributed_flows=int(unattributed.sum()),
-        unattributed_tuples=int(counts[unattributed].sum()),
+        unattributed_tuples=int(flows.count[unattributed].sum()),
         read=read,
     )
 
 
-__all__ = ["ChangedFlow", "ReplayResult", "build_result", "classify_flows", "fold", "replay"]
+def _change_order(c: ChangedFlow) -> tuple[Any, ...]:
+    return (c.nic, c.new_rule or "", -c.count, c.src_ip, c.src_port, c.dst_ip, c.dst_port, c.protocol, c.direction,
+            c.logged_decision)  # fmt: skip
+
+
+__all__ = ["ChangedFlow", "DistinctFlows", "ReplayResult", "build_result", "classify_flows", "fold", "replay"]

@@ -27,13 +27,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from opennsg.engine import Engine
-from opennsg.engine.compiled import CompiledPolicy
+from opennsg.engine.compiled import CompiledPolicy, FlowColumns
 from opennsg.extras import require
 from opennsg.flowlogs.reader import ReadStats
-from opennsg.flowlogs.replay import Change, ReplayResult, attribute, build_result, flow_columns
+from opennsg.flowlogs.replay import Change, DistinctFlows, ReplayResult, build_result, nic_codes
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.topology import Topology
 
@@ -147,18 +146,23 @@ def compiled_for(payload: bytes, nic_key: str) -> CompiledPolicy:
 TASK_FLOWS = 1 << 18
 
 
-def _classify_partition(payload: bytes, batches: Iterable[pa.RecordBatch]) -> Iterator[list[Change]]:
+#: The classifier's input columns, as shipped to tasks (a slice of the attributed distinct flows each).
+_COLUMNS = tuple(FlowColumns.__dataclass_fields__)
+
+
+def _classify_partition(
+    payload: bytes, nic_keys: list[str], batches: Iterable[pa.RecordBatch]
+) -> Iterator[list[Change]]:
     """Inside a task: decide each NIC's flows of each batch; send back only those whose decision changed."""
     for batch in batches:
-        table = pa.Table.from_batches([batch])
-        nics = table["nic"].to_numpy(zero_copy_only=False)
-        rows = table["row"].to_numpy(zero_copy_only=False)
-        logged_allow = np.asarray(pc.equal(table["decision"], "A").to_numpy(zero_copy_only=False), dtype=bool)
-        columns = flow_columns(table)
+        columns = FlowColumns(*(batch.column(name).to_numpy(zero_copy_only=False) for name in _COLUMNS))
+        nics = np.asarray(batch.column("nic"), dtype=np.int32)
+        rows = np.asarray(batch.column("row"), dtype=np.int64)
+        logged_allow = np.asarray(batch.column("logged_allow").to_numpy(zero_copy_only=False), dtype=bool)
         changes: list[Change] = []
-        for key in sorted(set(nics.tolist())):
-            index = np.flatnonzero(nics == key)
-            compiled = compiled_for(payload, key)
+        for code in np.unique(nics).tolist():
+            index = np.flatnonzero(nics == code)
+            compiled = compiled_for(payload, nic_keys[code])
             verdicts = compiled.classify(columns.take(index), backend="numpy")
             allow = verdicts.allow.astype(bool)
             for position in np.flatnonzero(allow != logged_allow[index]):
@@ -168,24 +172,27 @@ def _classify_partition(payload: bytes, batches: Iterable[pa.RecordBatch]) -> It
 
 
 def classify_with_spark(
-    topology: Topology, flows: pa.Table, tuples: int, read: ReadStats, *, master: str = DEFAULT_MASTER
+    topology: Topology, flows: DistinctFlows, tuples: int, read: ReadStats, *, master: str = DEFAULT_MASTER
 ) -> ReplayResult:
     """The Spark twin of ``replay.classify_flows``: the distinct flows decided in Spark tasks on ``master``, in
-    slices of ``TASK_FLOWS`` (at least one per core)."""
-    nics = attribute(topology, flows)
-    attributed = flows.append_column("nic", pa.array(nics.tolist(), pa.string()))
-    attributed = attributed.append_column("row", pa.array(np.arange(flows.num_rows), pa.int64()))
-    attributed = attributed.filter(pa.array(nics != "")).combine_chunks()
+    slices of ``TASK_FLOWS`` (at least one per core), sent as the classifier's numeric columns."""
+    keys, codes = nic_codes(topology, flows)
+    rows = np.flatnonzero(codes >= 0)
+    columns = flows.columns().take(rows)
+    arrays = [pa.array(getattr(columns, name)) for name in _COLUMNS]
+    arrays += [pa.array(codes[rows]), pa.array(rows), pa.array(flows.logged_allow[rows])]
+    attributed = pa.Table.from_arrays(arrays, names=[*_COLUMNS, "nic", "row", "logged_allow"])
+    if not attributed.num_rows:  # no flow at any NIC of the config: nothing to decide
+        return build_result(topology, flows, keys, codes, (), tuples, read)
     context = spark_session(master).sparkContext
     slices = max(1, int(context.defaultParallelism), -(-attributed.num_rows // TASK_FLOWS))
     size = max(1, -(-attributed.num_rows // slices))
     batches = attributed.to_batches(max_chunksize=size)
-    if not batches:  # no flow at any NIC of the config: nothing to decide
-        return build_result(topology, flows, nics, (), tuples, read)
     shared = context.broadcast(topology_payload(topology))
     try:
         rdd = context.parallelize(batches, len(batches))
-        answers = rdd.mapPartitions(lambda part: _classify_partition(shared.value, part)).collect()
+        answers = rdd.mapPartitions(lambda part: _classify_partition(shared.value, keys, part)).collect()
     finally:
         shared.unpersist()
-    return build_result(topology, flows, nics, (change for changes in answers for change in changes), tuples, read)
+    changes = (change for changed in answers for change in changed)
+    return build_result(topology, flows, keys, codes, changes, tuples, read)
