@@ -196,3 +196,33 @@ def test_keep_alive_connections_serve_several_requests_before_going_idle(served:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             assert _read_response(sock).startswith(b"HTTP/1.1 200")
         assert _closed_by_server(sock, within=LIMITS.keep_alive_timeout + 2)
+
+
+def test_a_request_head_over_the_limit_is_a_431_in_arms_envelope(start: Callable[[ServerLimits], Served]) -> None:
+    served = start(ServerLimits(max_header_bytes=4096, max_connections=16))
+    with served.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        try:
+            for _ in range(8):  # 8 KiB of headers, never ending the head
+                sock.sendall(b"X-Padding: " + b"a" * 1000 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may close before the client has sent everything
+        data = _read_all(sock)
+    assert data.startswith(b"HTTP/1.1 431"), data[:200]
+    assert b'"code": "RequestHeaderFieldsTooLarge"' in data and b"connection: close" in data.lower()
+    assert _get(served, "/healthz")[0] == 200
+    with served.connect() as sock:  # a head just under the limit is served
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 3000 + b"\r\n\r\n")
+        assert _read_response(sock).startswith(b"HTTP/1.1 200")
+
+
+def test_the_server_parses_with_httptools_and_writes_each_response_at_once(served: Served) -> None:
+    """A response's head and body reach the client in one segment (the client sees them together)."""
+    with served.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        first = sock.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"}"), first
+    protocols = {type(c).__mro__[1].__name__ for c in served.server.server_state.connections} | {
+        served.server.config.http_protocol_class.__mro__[1].__name__
+    }
+    assert protocols == {"GuardedHttpToolsProtocol"}

@@ -1,15 +1,19 @@
 """``opennsg serve``'s HTTP server under abuse: deadlines for each part of a request and a cap on connections.
 
-uvicorn alone bounds neither a connection that never sends a request (or sends its head a byte at a time) nor the
-number of open connections, so 300 idle sockets could exhaust a 256-descriptor limit and ``/healthz`` failed.
-``GuardedH11Protocol`` is uvicorn's h11 protocol with
+uvicorn alone bounds neither a connection that never sends a request (or sends its head a byte at a time), nor the
+size of a request head on its httptools parser, nor the number of open connections, so 300 idle sockets could
+exhaust a 256-descriptor limit and ``/healthz`` failed. ``GuardedHttpToolsProtocol`` is uvicorn's httptools
+protocol (llhttp in C: a third of the CPU of a small GET went to the pure-Python h11 parser) with
 
 - a deadline for each request head (``header_timeout``), from the moment the connection opens or the previous
   response ends; a connection without a complete head by then is closed (idle keep-alive connections still close
   after uvicorn's ``timeout_keep_alive``);
+- a bound on a request head's size (``max_header_bytes``): a longer head is answered ``431`` and the connection
+  closed;
 - a cap on open connections (``max_connections``, by default well below the process's descriptor limit): when a
   new connection would exceed it, the oldest connection with no request in progress is closed to make room; only
-  when every connection is busy is the newcomer answered ``503`` (with ``Retry-After``) and closed.
+  when every connection is busy is the newcomer answered ``503`` (with ``Retry-After``) and closed;
+- the head and body of a response written to the socket together (one ``send`` instead of two).
 
 uvicorn's ``limit_concurrency`` is deliberately not used: it counts idle connections too, so idle sockets would make
 every request, ``/healthz`` included, answer 503 (the failure this module prevents). The body's deadline is the
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from opennsg.model.validation import Code
 
@@ -54,54 +58,92 @@ class ServerLimits:
     keep_alive_timeout: int = 5
     body_timeout: float = 30.0
     max_connections: int = field(default_factory=default_max_connections)
-    #: h11's bound on a request head (request line and headers), bytes.
+    #: The longest request head (request line and headers) accepted, bytes.
     max_header_bytes: int = 64 * 1024
 
 
-BUSY_BODY = json.dumps(
-    {
-        "error": {
-            "code": Code.SERVER_BUSY,
-            "message": "The server has reached its limit of open connections, all of them busy. Retry shortly.",
-            "details": [],
-        }
-    }
-).encode()
-BUSY_RESPONSE = (
-    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
-    b"connection: close\r\ncontent-length: " + str(len(BUSY_BODY)).encode() + b"\r\n\r\n" + BUSY_BODY
+def _refusal(status: str, code: str, message: str, extra_headers: bytes = b"") -> bytes:
+    """A whole HTTP/1.1 response in ARM's error envelope that closes the connection."""
+    body = json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
+    return (
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n".encode()
+        + extra_headers
+        + b"connection: close\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+
+
+BUSY_RESPONSE = _refusal(
+    "503 Service Unavailable",
+    Code.SERVER_BUSY,
+    "The server has reached its limit of open connections, all of them busy. Retry shortly.",
+    b"retry-after: 1\r\n",
 )
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a request-head deadline and a connection cap (see the module docstring).
-    ``limits`` is set on the subclass ``protocol_for`` makes."""
+class CoalescingTransport:
+    """The connection's transport with writes made during one turn of the event loop sent as one (uvicorn writes a
+    response's head and its body separately: two system calls, and on loopback two wake-ups of the client). Every
+    other call is the transport's own; closing sends what is pending first."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(bytes(data))
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+            self._pending = []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a request-head deadline and size bound and a connection cap (see the
+    module docstring). ``limits`` is set on the subclass ``protocol_for`` makes."""
 
     limits: ServerLimits = ServerLimits()
+    long_head_response: bytes = b""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.opened_at = time.monotonic()
         self._head_deadline: asyncio.TimerHandle | None = None
-        self._cycle_waited: Any = None
+        self._reading_head = True  # the bytes arriving now belong to a request head
+        self._head_bytes = 0
 
     @property
     def busy(self) -> bool:
         """A request is in progress (its head has arrived and its response is not complete)."""
-        return self.cycle is not None and not self.cycle.response_complete and self._head_deadline is None
+        return self.cycle is not None and not self.cycle.response_complete
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         if len(self.connections) > self.limits.max_connections and not self._make_room():
             log.warning(json.dumps({"event": "connection refused: every connection is busy"}))
-            transport.write(BUSY_RESPONSE)
-            transport.close()
+            self.transport.write(BUSY_RESPONSE)
+            self.transport.close()
             return
         self._await_head()
 
     def _make_room(self) -> bool:
         """Close the oldest connection that has no request in progress; False when there is none."""
-        idle = [c for c in self.connections if c is not self and isinstance(c, GuardedH11Protocol) and not c.busy]
+        idle = [c for c in self.connections if c is not self and isinstance(c, GuardedHttpToolsProtocol) and not c.busy]
         if not idle:
             return False
         oldest = min(idle, key=lambda c: c.opened_at)
@@ -116,7 +158,6 @@ class GuardedH11Protocol(H11Protocol):
 
     def _await_head(self) -> None:
         self._cancel_head_deadline()
-        self._cycle_waited = self.cycle
         self._head_deadline = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
 
     def _cancel_head_deadline(self) -> None:
@@ -130,13 +171,35 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._reading_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_header_bytes:
+                self._refuse_long_head()
+                return
         super().data_received(data)
-        if self._head_deadline is not None and self.cycle is not self._cycle_waited:
-            self._cancel_head_deadline()  # a new request head has arrived
+
+    def _refuse_long_head(self) -> None:
+        self._cancel_head_deadline()
+        if self.transport.is_closing():
+            return
+        log.info(json.dumps({"event": "request head too large", "limit": self.limits.max_header_bytes}))
+        self.transport.write(self.long_head_response)
+        self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._cancel_head_deadline()  # a request head has arrived whole
+        self._reading_head = False
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._reading_head = True  # whatever follows is the next request's head
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
+        waiting = self.cycle is None or self.cycle.response_complete  # no pipelined request was started
+        if waiting and not self.transport.is_closing():
             self._await_head()  # the next request's head (keep-alive idleness is uvicorn's own timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -144,8 +207,13 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-def protocol_for(limits: ServerLimits) -> type[GuardedH11Protocol]:
-    return type("OpenNsgH11Protocol", (GuardedH11Protocol,), {"limits": limits})
+def protocol_for(limits: ServerLimits) -> type[GuardedHttpToolsProtocol]:
+    long_head = _refusal(
+        "431 Request Header Fields Too Large",
+        Code.REQUEST_HEADER_FIELDS_TOO_LARGE,
+        f"The request line and headers exceed the limit of {limits.max_header_bytes} bytes.",
+    )
+    return type("OpenNsgHttpProtocol", (GuardedHttpToolsProtocol,), {"limits": limits, "long_head_response": long_head})
 
 
 def server_config(
@@ -165,7 +233,6 @@ def server_config(
         port=port,
         http=protocol_for(limits),
         timeout_keep_alive=limits.keep_alive_timeout,
-        h11_max_incomplete_event_size=limits.max_header_bytes,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         log_level="warning",

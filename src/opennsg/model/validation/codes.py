@@ -100,6 +100,7 @@ class Code:
     INVALID_API_VERSION = "InvalidApiVersionParameter"
     REQUEST_TIMEOUT = "RequestTimeout"
     REQUEST_ENTITY_TOO_LARGE = "RequestEntityTooLarge"
+    REQUEST_HEADER_FIELDS_TOO_LARGE = "RequestHeaderFieldsTooLarge"
     SERVER_BUSY = "ServerBusy"
     RESOURCE_NOT_FOUND = "ResourceNotFound"
     RESOURCE_GROUP_NOT_FOUND = "ResourceGroupNotFound"
