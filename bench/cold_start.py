@@ -20,15 +20,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e import EXAMPLE, SEED, Run, measured, opennsg
+from e2e import EXAMPLE, SEED, Run, measured, opennsg, serve_until_healthy
 from workloads import workload
 
 from opennsg.arm.export import export_topology
@@ -40,42 +38,6 @@ VERIFY = ("verify", str(EXAMPLE), "--nic", "VM1", "--direction", "Inbound", "--p
 
 def best(args: list[str], repeat: int, cwd: Path) -> Run:
     return min((measured(args, cwd=cwd) for _ in range(repeat)), key=lambda r: r.wall)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def serve_until_healthy(tmp: Path, name: str, *extra: str) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) from starting ``opennsg serve`` to its first 200 from ``/healthz``."""
-    port = free_port()
-    args = opennsg("serve", "--db", str(tmp / f"{name}.db"), "--port", str(port), *extra)
-    started = time.perf_counter()
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
-    try:
-        while time.perf_counter() - started < 120:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name}: serve exited {process.returncode}: {process.communicate()[1][-2000:]!r}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return time.perf_counter() - started, cpu_seconds(process.pid)
-            except OSError:
-                time.sleep(0.01)
-        raise RuntimeError(f"{name}: /healthz did not answer within 120 s")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def import_costs(tmp: Path, top: int) -> list[tuple[str, float]]:

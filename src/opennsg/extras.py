@@ -57,3 +57,11 @@ def pyarrow_without_pandas() -> None:
         pa.array([0])
     finally:
         sys.meta_path.remove(_RefusePandas)
+
+
+def refuse_pandas() -> None:
+    """Make ``import pandas`` fail for the rest of this process: for a long-running command that never hands pyarrow
+    a pandas object (``opennsg serve``), whose first compiled policy would otherwise import pandas through pyarrow
+    (``pyarrow_without_pandas``) while a client waits for its verdict. Costs nothing until pyarrow is used."""
+    if "pandas" not in sys.modules and _RefusePandas not in sys.meta_path:
+        sys.meta_path.insert(0, _RefusePandas)

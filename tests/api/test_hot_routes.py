@@ -182,3 +182,38 @@ def test_routes_fastapi_must_prepare_are_not_taken(kind: str) -> None:
             return {"a": a}
 
     assert HotRoutes(app, ("Hot",)).routes == []
+
+
+def test_ip_flow_verify_runs_inline_once_the_nics_policy_is_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolving (the first verify of a snapshot) and compiling (the ``COMPILE_AFTER_VERIFIES``-th) go to a thread;
+    every other verify is decided on the event loop. The answers are the same either way."""
+    from opennsg.api import lro
+    from opennsg.engine import COMPILE_AFTER_VERIFIES
+
+    handed_off: list[int] = []
+    to_thread = lro.run_in_threadpool
+
+    async def counting(function: Any, *args: Any) -> Any:
+        handed_off.append(len(answers))
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(lro, "run_in_threadpool", counting)
+    answers: list[dict[str, Any]] = []
+    with TestClient(create_app(ServiceConfig(db_url=str(tmp_path / "db.db"), tokens=TOKENS)), headers=auth()) as client:
+        names = [name for name, _ in scenario(client)]  # builds the NIC and its NSG (one rule allowing port 443)
+        assert "verify" in names
+        handed_off.clear()
+        for n in range(COMPILE_AFTER_VERIFIES + 8):
+            port = "8080" if n % 2 else "22"
+            verified = client.post(f"{WATCHER}/ipFlowVerify?{API}", json={**FLOW, "localPort": port})
+            assert verified.status_code == 202
+            result = verified.headers["location"].split("://", 1)[1].split("/", 1)[1]
+            answers.append(client.get(f"/{result}").json())
+    assert answers[0::2] == [{"access": "Deny", "ruleName": "defaultSecurityRules/DenyAllInBound"}] * (
+        len(answers) // 2
+    )
+    assert answers[1::2] == [{"access": "Allow", "ruleName": "securityRules/web"}] * (len(answers) // 2)
+    # the scenario's two verifies of this NIC resolved its policy: only the compile is handed to a thread
+    assert handed_off == [COMPILE_AFTER_VERIFIES - 1 - 2], handed_off

@@ -33,6 +33,7 @@ from opennsg.arm.netwatcher import (
 from opennsg.arm.routes import effective_route_table_to_arm
 from opennsg.engine import Engine, Flow
 from opennsg.model.addressing import addresses_in_use, free_addresses, is_platform_reserved, subnet_networks
+from opennsg.model.errors import OpenNsgError
 from opennsg.model.ids import ResourceId, network_id
 from opennsg.model.resources import NetworkInterface, VirtualNetwork
 from opennsg.model.servicetags import ServiceTags
@@ -102,6 +103,25 @@ def target_nic(snapshot: Snapshot, body: Mapping[str, Any]) -> NetworkInterface:
 def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
     """A VM target without ``targetNicResourceId`` is verified at its NIC holding ``localIPAddress`` (Azure asks
     for the NIC only when it cannot tell, semantics §8.1), else at its primary NIC."""
+    nic, flow = _flow_at(snapshot, body)
+    verdict = snapshot.engine.verify(nic.id, flow, trace=False)
+    result: dict[str, Any] = {"access": str(verdict.access)}
+    if verdict.rule_name:
+        result["ruleName"] = verdict.rule_name
+    return result
+
+
+def ip_flow_verify_is_quick(snapshot: Snapshot, body: Mapping[str, Any]) -> bool:
+    """Whether ``ip_flow_verify`` needs no policy resolved or compiled (a refused request is quick too)."""
+    try:
+        nic, flow = _flow_at(snapshot, body)
+    except (ApiError, OpenNsgError):
+        return True
+    return snapshot.engine.verifies_quickly(nic, flow)
+
+
+def _flow_at(snapshot: Snapshot, body: Mapping[str, Any]) -> tuple[NetworkInterface, Flow]:
+    """The NIC IP flow verify decides at, and the flow."""
     nic = target_nic(snapshot, body)
     values = {name: _text(body, name) for name in IP_FLOW_FIELDS}
     try:
@@ -118,11 +138,7 @@ def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any
         raise bad_request(f"The flow is not valid: {shown}.", Code.INVALID_PARAMETER) from None
     if not body.get("targetNicResourceId") and snapshot.topology.nic(_text(body, "targetResourceId")) is None:
         nic = snapshot.engine.nic_for_flow(_text(body, "targetResourceId"), flow.local_ip)
-    verdict = snapshot.engine.verify(nic.id, flow, trace=False)
-    result: dict[str, Any] = {"access": str(verdict.access)}
-    if verdict.rule_name:
-        result["ruleName"] = verdict.rule_name
-    return result
+    return nic, flow
 
 
 def configuration_diagnostic(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,6 +167,10 @@ def security_group_view(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str
     return security_group_view_to_arm(snapshot.engine.security_group_view(target), snapshot.topology.service_tags)
 
 
+#: Actions whose answer may be computed on the event loop when the predicate says it is quick (no thread hand-off).
+QUICK: dict[str, Callable[[Snapshot, Mapping[str, Any]], bool]] = {"ipFlowVerify": ip_flow_verify_is_quick}
+
+
 class Diagnostics:
     """Registers the action routes, operation status/results and service tags."""
 
@@ -167,14 +187,18 @@ class Diagnostics:
             "securityGroupView": security_group_view,
         }
         for action, compute in actions.items():
-            self._watcher_action(action, compute, tags)
+            self._watcher_action(action, compute, tags, QUICK.get(action))
         self._effective()
         self._ip_availability()
         self._operations()
         app.include_router(self.router)
 
     def _watcher_action(
-        self, action: str, compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]], tags: list[str | Enum]
+        self,
+        action: str,
+        compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]],
+        tags: list[str | Enum],
+        quick: Callable[[Snapshot, Mapping[str, Any]], bool] | None,
     ) -> None:
         op = "NetworkWatchers_" + action[0].upper() + action[1:]
 
@@ -190,7 +214,10 @@ class Diagnostics:
             Action(action, row.id, caller_of(request.scope), body).authorize()
             snapshot = self.store.snapshot
             location = str(row.body.get("location", ""))
-            return await run_action(request, self.store, subscriptionId, location, lambda: compute(snapshot, body))
+            inline = quick is not None and quick(snapshot, body)
+            return await run_action(
+                request, self.store, subscriptionId, location, lambda: compute(snapshot, body), inline=inline
+            )
 
         handler.__name__ = f"watcher_{action}"
         self.router.add_api_route(

@@ -149,6 +149,9 @@ def register(app: typer.Typer) -> None:
         from opennsg.api.auth import Tokens, create_token_file
         from opennsg.api.server import ServerLimits, run
         from opennsg.api.tls import ensure_self_signed
+        from opennsg.extras import refuse_pandas
+
+        refuse_pandas()
 
         if (tls_cert is None) != (tls_key is None) or (tls_self_signed and tls_cert is not None):
             fail(ArmError(Code.INVALID_TLS_OPTIONS, "Use --tls-cert with --tls-key, or --tls-self-signed alone."), json)

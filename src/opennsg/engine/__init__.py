@@ -135,6 +135,17 @@ class Engine:
             compiled = self._compiled[key] = get_compiled(policy)
         return compiled.decide(flow)
 
+    def verifies_quickly(self, nic_or_vm: str | NetworkInterface, flow: Flow) -> bool:
+        """Whether ``verify(..., trace=False)`` of this flow would neither resolve nor compile a policy: microseconds of
+        work that the service answers on its event loop instead of handing it to a thread."""
+        try:
+            key = self.nic_for_flow(nic_or_vm, flow.local_ip).key
+        except OpenNsgError:
+            return True  # the same refusal again, at once
+        if key not in self._policies:
+            return False
+        return key in self._compiled or self._asked.get(key, 0) + 1 < COMPILE_AFTER_VERIFIES
+
     def verify_path(
         self,
         source_nic: str | NetworkInterface,
