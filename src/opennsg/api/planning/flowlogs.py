@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Iterable
 
 from opennsg.api.planning.state import replace_models
-from opennsg.flowlogs.filtering import selection_of
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.flowlog import FlowLog
 from opennsg.model.topology import Topology
@@ -15,6 +14,11 @@ from opennsg.model.topology import Topology
 def flow_log_selection_problems(flow_logs: Iterable[FlowLog]) -> list[ArmError]:
     """Every problem of the flow logs' ``enabledFilteringCriteria`` and ``recordTypes`` (their grammar is
     ``opennsg.flowlogs.filtering``), each pointing at its flow log."""
+    flow_logs = list(flow_logs)
+    if not flow_logs:
+        return []
+    from opennsg.flowlogs.filtering import selection_of  # numpy and pyarrow: not for every service start
+
     problems: list[ArmError] = []
     for flow_log in flow_logs:
         try:
