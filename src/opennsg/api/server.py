@@ -23,9 +23,11 @@ gateway's (``Gateway(body_timeout=...)``: a ``408`` in ARM's envelope).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,6 +243,29 @@ def server_config(
     )
 
 
+#: Young-generation collections at most every this many net allocations (Python's default is 700).
+GC_YOUNG_THRESHOLD = 10_000
+#: Seconds a thread holding the GIL keeps it while another waits (Python's default is 5 ms).
+SWITCH_INTERVAL = 0.001
+
+
+def settle_for_serving() -> None:
+    """Tune the interpreter for a long-running server, once everything loaded at start-up is in memory.
+
+    - The objects of start-up (modules, the app and its routes, the loaded state: over a hundred thousand) are
+      moved out of the collector's sight (``gc.freeze``): every full collection scanned them all, about 0.1 CPU-s,
+      three times in six seconds of rule PUTs, and each was a pause every request in flight waited out (PUT p99).
+    - Young collections run less often: a write's objects mostly die by reference counting, not in cycles.
+    - A shorter GIL switch interval: the writer thread releases the GIL for each SQLite call and then waited up to
+      5 ms to take it back from the event loop, several times per batch of writes.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
 def run(app: Any, host: str, port: int, limits: ServerLimits, **tls: str | None) -> None:
     """Serve ``app`` until interrupted."""
+    settle_for_serving()
     uvicorn.Server(server_config(app, host, port, limits, **tls)).run()
