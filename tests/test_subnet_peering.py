@@ -4,12 +4,14 @@ effective routes (written from the REST API's subnet-peering example and the Vir
 
 from __future__ import annotations
 
+import dataclasses
 from ipaddress import ip_address
 
 import pytest
 from tests.conftest import rid
 from tests.reference import reference_decide
 
+from opennsg.analysis.reach import Reachability
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
 from opennsg.engine.routes import next_hop
@@ -102,3 +104,54 @@ def test_effective_routes_follow_the_subnet_peering(nic: str, peered: tuple[str,
     hop = next_hop(routes, ip_address("10.2.2.9"))
     assert hop is not None
     assert hop.next_hop_type is (NextHopType.VNET_PEERING if peered else NextHopType.NONE)
+
+
+def _both_ways() -> Topology:
+    """The estate with VNet b peered back (its Subnet2 to a's Subnet1) and a NIC in each of b's subnets."""
+    topology = _estate(complete=False)
+    a, b = (
+        topology.vnets[rid("virtualNetworks", "a").casefold()],
+        topology.vnets[rid("virtualNetworks", "b").casefold()],
+    )
+    back = VirtualNetworkPeering(
+        f"{b.id}/virtualNetworkPeerings/back", "back", a.id, ("10.1.0.0/16", "fd01::/48"),
+        peer_complete_vnets=False, local_subnet_names=("Subnet2",), remote_subnet_names=("Subnet1",),
+    )  # fmt: skip
+    b_with_nsg = VirtualNetwork(
+        b.id, b.name, b.location, {}, b.address_space,
+        tuple(dataclasses.replace(s, network_security_group=next(iter(topology.nsgs.values())).id) for s in b.subnets),
+        (back,),
+    )  # fmt: skip
+    nics = list(topology.nics.values())
+    for name, subnet, address in (("b2", b.subnets[0], "10.2.2.4"), ("b5", b.subnets[1], "10.2.5.4")):
+        nic_id = rid("networkInterfaces", name)
+        config = IpConfiguration(f"{nic_id}/ipConfigurations/v4", "v4", address, subnet.id, primary=True)
+        nics.append(NetworkInterface(nic_id, name, "westus", {}, (config,)))
+    return topology.with_(vnets=[topology.vnets[a.key], b_with_nsg], nics=nics)
+
+
+def test_effective_rules_expand_the_virtual_network_tag_to_the_peered_subnets_only() -> None:
+    engine = Engine(_estate(complete=False))
+
+    def vnet_prefixes(nic: str) -> set[str]:
+        groups = engine.effective_rules(nic)
+        rule = next(r for g in groups for r in g.rules if r.rule.name == "AllowVnetInBound")
+        return {str(n) for n in rule.source}
+
+    assert {"10.2.2.0/24", "fd02:0:0:2::/64"} <= vnet_prefixes("in-listed")
+    assert not any(p.startswith(("10.2.", "fd02:")) for p in vnet_prefixes("in-other"))
+    assert "10.2.5.0/24" not in vnet_prefixes("in-listed")
+
+
+def test_reachability_follows_the_subnet_peering() -> None:
+    topology = _both_ways()
+    matrix = Reachability(topology).matrix()
+
+    def reachable(source: str, destination: str) -> object:
+        return matrix.cells[(rid("networkInterfaces", source), rid("networkInterfaces", destination))].reachable
+
+    assert reachable("b2", "in-listed") is True  # listed on both sides
+    assert reachable("in-listed", "b2") is True
+    assert reachable("b5", "in-listed") is False  # Subnet5 is not peered
+    assert reachable("b2", "in-other") is False  # Subnet3 is not peered
+    assert reachable("in-other", "in-listed") is True  # inside its own VNet as ever
