@@ -549,3 +549,22 @@ def test_a_trailing_comma_is_reported_as_one_with_its_line_and_column(tmp_path: 
     column = len(bad) - len("]}]}]}}") + 1  # the bad record is line 3 in both layouts
     assert f"trailing comma in flowTuples at line 3, column {column}" in problem.message
     assert "truncated" not in problem.message
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("{RECORD},\n]}", "trailing comma in records at line 3, column 1"),
+        ("{RECORD},,{RECORD}]}", "malformed JSON: a comma where a record was expected at line 2, column"),
+        ("{RECORD} {RECORD}]}", "malformed JSON: Expecting ',' delimiter between records at line 2, column"),
+    ],
+)
+def test_a_separator_problem_between_records_is_reported_where_it_is(tmp_path: Path, body: str, says: str) -> None:
+    """The streaming reader checks the commas between records as JSON does (the records are read all the same)."""
+    path = tmp_path / "PT1H.json"
+    path.write_text('{"records": [\n' + body.replace("{RECORD}", _record(GOOD_TUPLE)))
+    reader = FlowLogReader([path])
+    rows = reader.read_all().num_rows
+    [problem] = reader.stats.problems
+    assert problem.message.startswith(says), problem.message
+    assert rows == body.count("{RECORD}")

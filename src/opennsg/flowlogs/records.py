@@ -47,6 +47,7 @@ def iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
             yield from _records_of_whole_document(file, buffer, stats)
             return
         base, pos, index = 0, head.end(), 0
+        comma = False  # a comma after the last record, not yet followed by the next record
         lines = _Lines()  # line and column of the buffer's start, for error positions
         while True:
             pos = _SPACE.match(buffer, pos).end()  # type: ignore[union-attr]
@@ -60,10 +61,23 @@ def iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
                 stats.problems.append(Problem(file, f"char {base + pos}", f"file is truncated after {index} records"))
                 return
             if buffer[pos] == "]":
+                if comma:  # JSON allows none (a hand-edited file, most likely): placed as json places it, at the ]
+                    line, column = lines.at(buffer, pos)
+                    message = f"trailing comma in records at line {line}, column {column}"
+                    stats.problems.append(Problem(file, f"records[{index}] (char {base + pos})", message))
                 return
-            if buffer[pos] == "," and index > 0:
+            if buffer[pos] == ",":
+                if index == 0 or comma:
+                    line, column = lines.at(buffer, pos)
+                    message = f"malformed JSON: a comma where a record was expected at line {line}, column {column}"
+                    stats.problems.append(Problem(file, f"records[{index}] (char {base + pos})", message))
+                comma = True
                 pos += 1
                 continue
+            if index > 0 and not comma:
+                line, column = lines.at(buffer, pos)
+                message = f"malformed JSON: Expecting ',' delimiter between records at line {line}, column {column}"
+                stats.problems.append(Problem(file, f"records[{index}] (char {base + pos})", message))
             try:
                 record, end = decoder.raw_decode(buffer, pos)
             except json.JSONDecodeError as exc:
@@ -86,7 +100,7 @@ def iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
                 resync = _RESYNC.search(buffer, max(exc.pos, pos + 1))
                 if resync is None:
                     return
-                pos, index = resync.end() - 1, index + 1
+                pos, index, comma = resync.end() - 1, index + 1, True  # resynchronised past the comma
                 continue
             except (RecursionError, ValueError) as exc:  # nested too deep, or an integer too long to convert
                 stats.records += 1
@@ -96,13 +110,13 @@ def iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
                 resync = _RESYNC.search(buffer, pos + 1)
                 if resync is None:
                     return
-                pos, index = resync.end() - 1, index + 1
+                pos, index, comma = resync.end() - 1, index + 1, True  # resynchronised past the comma
                 continue
             if _SURROGATE_ESCAPE.search(buffer, pos, end):
                 record = _without_surrogates(record)
             yield f"records[{index}]", record
             index += 1
-            pos = end
+            pos, comma = end, False
             if pos > _CHUNK:
                 lines.skip(buffer[:pos])
                 buffer, base, pos = buffer[pos:], base + pos, 0
