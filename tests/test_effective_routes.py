@@ -158,3 +158,13 @@ def test_service_answers_the_official_effective_route_table_example(tmp_path: Pa
         assert answer.json() == example["responses"]["200"]["body"]
         missing = client.post(f"{base}/networkInterfaces/nope/effectiveRouteTable?{api}")
         assert missing.status_code == 404
+    # `opennsg routes` answers the same estate, read from files, with the same body
+    files = [
+        {"id": f"{base}/virtualNetworks/vnet1", "type": "Microsoft.Network/virtualNetworks", "name": "vnet1", **vnet},
+        {"id": nic_url, "type": "Microsoft.Network/networkInterfaces", "name": params["networkInterfaceName"], **nic},
+    ]
+    (tmp_path / "estate.json").write_text(json.dumps(files))
+    command = ["routes", str(tmp_path / "estate.json"), "--nic", params["networkInterfaceName"], "--json"]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == example["responses"]["200"]["body"]
