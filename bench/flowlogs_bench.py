@@ -1,6 +1,7 @@
 """Flow log parse and replay rates (flow tuples per second), the local replay and optionally Spark local mode.
 
-    python bench/flowlogs_bench.py [--tuples 1000000] [--nics 8] [--rules 100] [--repeat 3] [--spark] [--json]
+    python bench/flowlogs_bench.py [--tuples 1000000] [--nics 8] [--rules 100] [--repeat 3] [--format nsg2|vnet]
+                                   [--spark] [--check] [--json]
 
 Synthetic NSG v2 logs are written first (not timed): ``--nics`` NICs, each with an NSG of ``--rules`` user rules;
 flows from random Internet clients with random ephemeral ports, each flow logged as B, C and E (so about a
@@ -10,6 +11,13 @@ third as many distinct flows as tuples), a quarter of them denied. Then three ti
 - replay: parse + aggregation into distinct flows (Arrow) + NIC attribution + compiled classification, against a
   proposed config where every NSG lost one rule (so some verdicts change);
 - spark (with ``--spark``): the same replay with ``--engine spark`` (pyspark local mode).
+
+Then ``opennsg flowlogs replay`` as a whole process (wall, CPU time and peak RSS from ``wait4``), next to two
+baselines measured in the same run: ``json.loads`` of the same files (CPU-s; the floor of any reader decoding the
+JSON in Python) and the same command on a one-tuple log (its fixed start-up: imports, Arrow's first compute call,
+the config). Issue #15's goals are printed with it: >= 2 M tuples/s and <= 250 MB peak RSS; the peak RSS is the
+memory regression guard, and ``--check`` exits 1 when a goal is missed. ``--nics 1`` writes one blob (one NIC's
+hour, the way Azure writes them).
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ from opennsg.flowlogs.replay import replay
 SUB, RG = "00000000-0000-0000-0000-0000000be4c4", "bench"
 BASE_TIME = 1_735_722_000  # 2025-01-01T09:00:00Z
 TUPLES_PER_RECORD = 2_000
+#: Issue #15's goals for a replay of 1 M tuples as a whole process (the peak RSS is also the regression guard).
+GOAL_TUPLES_S = 2_000_000
+GOAL_RSS_MB = 250
 
 
 def nid(*parts: str) -> str:
@@ -188,6 +199,7 @@ def main() -> None:
     parser.add_argument("--format", choices=("nsg2", "vnet"), default="nsg2", help="flow log format written")
     parser.add_argument("--spark", action="store_true", help="also time the Spark local-mode replay (run once)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal (rate, peak RSS) is missed")
     args = parser.parse_args()
 
     from opennsg.arm import load_paths
@@ -227,11 +239,48 @@ def main() -> None:
             spark_result, spark_s = timed("parse + replay (spark local)", lambda: run("spark"), 1)
             assert spark_result.changed == result.changed, "spark and local disagree"
             figures.update({"sparkSeconds": round(spark_s, 3), "sparkTuplesPerSecond": round(count / spark_s)})
+        figures.update(whole_process(root, logs, proposed, count, args.format))
+    missed = [name for name, ok in figures.items() if name.startswith("goal ") and not ok]
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
         for key, value in figures.items():
-            print(f"{key:>24}: {value:,}" if isinstance(value, int) else f"{key:>24}: {value}")
+            shown = ("ok" if value else "MISSED") if isinstance(value, bool) else f"{value:,}"
+            print(f"{key:>40}: {shown}")
+    if args.check and missed:
+        sys.exit(1)
+
+
+def whole_process(root: Path, logs: Path, proposed: Path, count: int, fmt: str) -> dict[str, Any]:
+    """``opennsg flowlogs replay`` as its own process, with its baselines (json.loads; a one-tuple log)."""
+    from e2e import measured
+
+    files = sorted(logs.rglob("*.json"))
+    started = time.process_time()
+    for file in files:
+        json.loads(file.read_bytes())
+    floor_s = time.process_time() - started
+    one = root / "one"
+    write_logs(one, 3, 1, 1, fmt=fmt)  # a single flow's B, C and E tuples
+    command = [sys.executable, "-m", "opennsg", "flowlogs", "replay", "--config", str(proposed), "--json"]
+    start_up = min((measured([*command, str(one)]) for _ in range(2)), key=lambda r: r.cpu)
+    process = measured([*command, str(logs)])
+    assert json.loads(process.stdout)["totals"]["tuples"] == count
+    beyond_start_up = max(process.wall - start_up.wall, 1e-9)
+    return {
+        "processWallSeconds": round(process.wall, 3),
+        "processCpuSeconds": round(process.cpu, 3),
+        "processTuplesPerSecond": round(count / process.wall),
+        "processTuplesPerCpuSecond": round(count / process.cpu),
+        "processPeakRssMB": round(process.rss_mb),
+        "startUpWallSeconds (one-tuple log)": round(start_up.wall, 3),
+        "startUpCpuSeconds (one-tuple log)": round(start_up.cpu, 3),
+        "tuplesPerSecondBeyondStartUp": round(count / beyond_start_up),
+        "jsonLoadsCpuSeconds (baseline)": round(floor_s, 3),
+        "cpuRatioToJsonLoads": round(process.cpu / floor_s, 1),
+        f"goal >= {GOAL_TUPLES_S:,} tuples/s": count / process.wall >= GOAL_TUPLES_S,
+        f"goal peak RSS <= {GOAL_RSS_MB} MB (guard)": process.rss_mb <= GOAL_RSS_MB,
+    }
 
 
 if __name__ == "__main__":
