@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.test_flowlogs import RG, SUB, fabrikam, inbound_allow
 
+from opennsg.engine import Engine, Flow
 from opennsg.flowlogs import replay as replay_module
 from opennsg.flowlogs import tuples as tuples_module
 from opennsg.flowlogs.reader import FlowLogReader, ReadStats
-from opennsg.flowlogs.replay import DistinctFlows, fold
+from opennsg.flowlogs.replay import DistinctFlows, fold, replay
+from opennsg.model import IpConfiguration, NetworkInterface, Protocol
+from opennsg.model.enums import Direction
+from opennsg.model.ids import network_id
 
 NSG_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-a"
 
@@ -207,7 +213,6 @@ def test_nics_compiled_after_the_columns_decide_the_same(monkeypatch: pytest.Mon
     """NICs beyond ``COMPILE_AHEAD`` are compiled one by one; the changes are the same as compiling all ahead."""
     from tests.test_flowlogs import DATA, RG, SUB, fabrikam
 
-    from opennsg.flowlogs.replay import replay
     from opennsg.model import IpConfiguration, NetworkInterface
     from opennsg.model.ids import network_id
 
@@ -240,3 +245,77 @@ def test_leading_zero_scan_in_blocks_equals_the_whole_text(data: bytes, block: i
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tuples_module, "_SCAN_BYTES", block)
         assert tuples_module._lenient_numbers(data) == expected
+
+
+remote_ips = st.sampled_from(["52.1.2.3", "52.1.2.4", "13.67.143.118", "10.5.16.9", "fd00::9", "2001:db8::7"])
+local_ips = st.sampled_from(["10.5.16.4", "10.5.16.6", "10.5.16.7", "fd00::6"])  # vm1, vm2 (by IP), strangers
+replayed_tuple = st.tuples(
+    st.sampled_from(["000D3AF87856", "00-0D-3A-F8-78-56", "112233445566"]), local_ips, remote_ips,
+    st.sampled_from([22, 443, 3389, 50000]), st.sampled_from([22, 443, 50000]), st.sampled_from(["T", "U", "1"]),
+    st.sampled_from("IO"), st.sampled_from("AD"), st.sampled_from("BCE"),
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(replayed_tuple, min_size=1, max_size=10), min_size=1, max_size=4), st.integers(0, 2))
+def test_replay_is_each_tuple_decided_on_its_own(
+    tmp_path_factory: pytest.TempPathFactory, groups: list[list[tuple[Any, ...]]], variant: int
+) -> None:
+    """The fold into distinct flows, the integer keys and the vectorised classifier change nothing: the changes and
+    totals are those of deciding every logged tuple alone with ``Engine.decide`` at the NIC its MAC, else its local
+    address, names (IPv4 and IPv6, known and unknown MACs, NICs with and without a MAC)."""
+    rules = [(), (inbound_allow("allow-ssh", 100, Protocol.TCP, "22"),),
+             (inbound_allow("allow-udp", 100, Protocol.UDP, "443-50000"),)][variant]  # fmt: skip
+    topology = fabrikam(*rules)
+    vnet = next(iter(topology.vnets.values()))
+    vm2_id = network_id(SUB, RG, "networkInterfaces", "vm2-nic")
+    cfg = IpConfiguration(f"{vm2_id}/ipConfigurations/c", "c", "10.5.16.6", vnet.subnets[0].id, primary=True)
+    topology = topology.with_(
+        nics=[*topology.nics.values(), NetworkInterface(vm2_id, "vm2-nic", "eastus", ip_configurations=(cfg,))]
+    )
+    out = tmp_path_factory.mktemp("replay")
+    for i, group in enumerate(groups):
+        tuples = []
+        for _, local, remote, local_port, remote_port, protocol, direction, decision, state in group:
+            if (":" in local) != (":" in remote):  # a logged flow's ends are of one IP version
+                remote = "fd00::9" if ":" in local else "52.1.2.4"
+            src, dst, sport, dport = (local, remote, local_port, remote_port) if direction == "O" else \
+                (remote, local, remote_port, local_port)  # fmt: skip
+            tuples.append(f"1542110377,{src},{dst},{sport},{dport},{protocol},{direction},{decision},{state},,,,")
+        write_log(out / f"{i}.json", [tuples], mac=group[0][0])
+    reader = FlowLogReader([out])
+    result = replay(topology, reader.batches(), reader.stats).to_json()
+
+    engine = Engine(topology)
+    nic_by_mac = {nic.mac_address.replace("-", "").upper(): nic for nic in topology.nics.values() if nic.mac_address}
+    nic_by_ip = {cfg.private_ip_address: nic for nic in topology.nics.values() for cfg in nic.ip_configurations}
+    decided: dict[tuple[Any, ...], list[Any]] = {}
+    strangers: Counter[tuple[Any, ...]] = Counter()
+    for row in FlowLogReader([out]).read_all().to_pylist():
+        outbound = row["direction"] == "O"
+        local, remote = (row["src_ip"], row["dst_ip"]) if outbound else (row["dst_ip"], row["src_ip"])
+        ports = (row["src_port"], row["dst_port"]) if outbound else (row["dst_port"], row["src_port"])
+        key = (row["mac"], row["src_ip"], row["dst_ip"], row["src_port"], row["dst_port"], row["protocol"],
+               row["direction"], row["decision"])  # fmt: skip
+        nic = nic_by_mac.get(row["mac"]) or nic_by_ip.get(local)
+        if nic is None:
+            strangers[key] += 1
+            continue
+        flow = Flow(Direction.OUTBOUND if outbound else Direction.INBOUND, row["protocol"], ip_address(local),
+                    ports[0], ip_address(remote), ports[1])  # fmt: skip
+        verdict = engine.decide(nic, flow)
+        entry = decided.setdefault(key, [nic.id, verdict.allowed, verdict.log_rule_name, 0])
+        entry[3] += 1
+    names = {6: "TCP", 17: "UDP", 1: "ICMP"}
+    expected = sorted(
+        (src, dst, sport, dport, names[protocol], "Outbound" if direction == "O" else "Inbound",
+         "Allow" if decision == "A" else "Deny", "Allow" if allowed else "Deny", rule, nic, count)
+        for (_, src, dst, sport, dport, protocol, direction, decision), (nic, allowed, rule, count) in decided.items()
+        if allowed != (decision == "A")
+    )  # fmt: skip
+    got = sorted(tuple(c.values()) for c in result["changed"])
+    assert got == expected
+    totals = result["totals"]
+    assert totals["tuples"] == sum(len(g) for g in groups)
+    assert totals["flows"] == len(decided) + len(strangers)
+    assert (totals["unattributedFlows"], totals["unattributedTuples"]) == (len(strangers), strangers.total())
