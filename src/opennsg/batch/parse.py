@@ -23,8 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from opennsg.engine.compiled import NO_PORT, halves
-from opennsg.engine.flow import PROTOCOL_NUMBERS
+from opennsg.engine import NO_PORT, PROTOCOL_NUMBERS, halves
 from opennsg.model.files import check_regular_file, read_text
 
 TARGET = "targetResourceId"

@@ -2,7 +2,7 @@
 
 The driver reads the file with the same reader as the single-process path (so every row means the same, bad rows
 included) and writes the same output; Spark spreads the deciding. Each batch is one task: a worker decides it with
-the same ``_Decider`` as ``verify_flows_file`` does, against the broadcast topology (``opennsg.flowlogs.spark``),
+the same ``FlowDecider`` as ``verify_flows_file`` does, against the broadcast topology (``opennsg.flowlogs.spark``),
 and sends back per row an index into its verdicts or problems. The driver renumbers those into one table, so the
 output is byte for byte the single-process one. Batches go out in waves of a few per core, the next wave read
 while Spark decides the current one, so the driver holds a bounded number of batches whatever the file's size.
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from opennsg.batch import parse
-from opennsg.batch.verify import _Decided, _Decider, _rows_hint
+from opennsg.batch.verify import Decided, FlowDecider, rows_hint
 from opennsg.engine import Engine
 from opennsg.flowlogs.spark import engine_for, spark_session, topology_payload
 from opennsg.model.verdict import Verdict
@@ -43,7 +43,7 @@ _Stamp = tuple[int, int]
 def _decided(engine: Engine, place: tuple[int, int], raw: parse.RawFlows) -> _TaskResult:
     """One batch decided as the single-process path decides it; its verdicts slimmed to what the output shows
     (access, rule, NSG, applied to), which is all that travels back."""
-    decider = _Decider(engine)
+    decider = FlowDecider(engine)
     code, problem = decider.decide(raw)
     verdicts = [Verdict(v.access, v.rule_name, v.nsg_id, v.applied_to) for v in decider.verdicts]
     return place, code, problem, verdicts, decider.problems
@@ -116,13 +116,13 @@ class _Merged:
             self.problems.append(key)
         return found
 
-    def decided(self) -> _Decided:
+    def decided(self) -> Decided:
         if not self.code:
-            return _Decided(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), [], [])
-        return _Decided(np.concatenate(self.code), np.concatenate(self.problem), self.verdicts, self.problems)
+            return Decided(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), [], [])
+        return Decided(np.concatenate(self.code), np.concatenate(self.problem), self.verdicts, self.problems)
 
 
-def decide_file_on_spark(path: Path, engine: Engine, progress: Progress | None, master: str) -> _Decided:
+def decide_file_on_spark(path: Path, engine: Engine, progress: Progress | None, master: str) -> Decided:
     """``verify_flows_file``'s decisions for ``path``, made by Spark tasks on ``master``.
 
     The file's first batch is read before Spark starts, so a missing or unreadable file fails at once. A Parquet
@@ -136,7 +136,7 @@ def decide_file_on_spark(path: Path, engine: Engine, progress: Progress | None, 
     context = spark.sparkContext
     shared = context.broadcast(topology_payload(engine.topology))
     wave = max(2, BATCHES_PER_CORE * int(context.defaultParallelism))
-    total = _rows_hint(path)
+    total = rows_hint(path)
     try:
         readable = _row_groups_readable(context, path) if batches is not None else None
         if readable is not None:
@@ -174,7 +174,7 @@ def _decide_waves(
     wave: int,
     progress: Progress | None,
     total: int | None,
-) -> _Decided:
+) -> Decided:
     """``items`` sent to Spark ``wave`` at a time, one task each, the next wave taken while Spark decides this one."""
     bar = progress.add_task("deciding flows on Spark", total=total) if progress is not None else None
     merged = _Merged()

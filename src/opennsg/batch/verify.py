@@ -26,11 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from opennsg.batch import parse
-from opennsg.engine import Engine
-from opennsg.engine.compiled import FlowColumns, get_compiled, halves
-from opennsg.engine.compiled.kernels import addresses_in
-from opennsg.engine.compiled.tables import AddressTable
-from opennsg.engine.ir import Verdict
+from opennsg.engine import Engine, FlowColumns, Verdict, halves
 from opennsg.model.errors import OpenNsgError
 from opennsg.model.topology import Topology
 from opennsg.model.validation import Code
@@ -181,7 +177,7 @@ class _Outcome:
         return np.concatenate(self.code), np.concatenate(self.problem)
 
 
-class _Decider:
+class FlowDecider:
     """Decides batch after batch, remembering what does not depend on the batch: resolved target names, each NIC's
     compiled classifier and own addresses, the verdicts and the distinct problems (code, message) met so far."""
 
@@ -190,7 +186,6 @@ class _Decider:
         self.nic_ids: list[str] = []
         self._names: dict[str, tuple[int, str]] = {}
         self._first_verdict: dict[str, int] = {}
-        self._own: dict[str, AddressTable] = {}
         self.verdicts: list[Verdict] = []
         self.problems: list[tuple[str, str]] = []
         self._problem_index: dict[tuple[str, str], int] = {}
@@ -349,14 +344,10 @@ class _Decider:
         for nic in np.unique(nic_of[candidates]).tolist():
             nic_id = self.nic_ids[nic]
             at = candidates[nic_of[candidates] == nic]
-            policy = self.engine.policy(nic_id)
-            own = self._own.get(nic_id)
-            if own is None:
-                own = self._own[nic_id] = AddressTable.build([(0, policy.local_addresses)], 1)
+            compiled = self.engine.classifier(nic_id)
             part = columns.take(at)
-            mine = addresses_in(own, part.local_v6, part.local_high, part.local_low)
+            mine = compiled.owns(part)
             kind[at[~mine]] = _check("IpAddressNotOnNetworkInterface", parse.LOCAL_IP)
-            compiled = get_compiled(policy)
             if self._first_verdict[nic_id] < 0:
                 self._first_verdict[nic_id] = len(self.verdicts)
                 self.verdicts.extend(compiled.results)
@@ -367,7 +358,7 @@ class _Decider:
 
 
 @dataclass(frozen=True, slots=True)
-class _Decided:
+class Decided:
     """The whole file's answers: per row an index into ``verdicts`` (-1: bad row) and into ``problems``."""
 
     code: npt.NDArray[np.int32]
@@ -376,14 +367,14 @@ class _Decided:
     problems: list[tuple[str, str]]
 
 
-def _decide_file(path: Path, engine: Engine, progress: Progress | None) -> _Decided:
+def _decide_file(path: Path, engine: Engine, progress: Progress | None) -> Decided:
     try:
-        return _decide_batches(parse.iter_flows(path), engine, progress, _rows_hint(path))
+        return _decide_batches(parse.iter_flows(path), engine, progress, rows_hint(path))
     except parse.NotSimpleJson:
         return _decide_batches(iter([parse.read_json(path)]), engine, progress, None)
 
 
-def _rows_hint(path: Path) -> int | None:
+def rows_hint(path: Path) -> int | None:
     if parse.file_format(path) == "parquet":
         return int(pq.ParquetFile(path).metadata.num_rows)
     return None
@@ -391,8 +382,8 @@ def _rows_hint(path: Path) -> int | None:
 
 def _decide_batches(
     batches: Iterator[parse.RawFlows], engine: Engine, progress: Progress | None, total: int | None
-) -> _Decided:
-    decider = _Decider(engine)
+) -> Decided:
+    decider = FlowDecider(engine)
     outcome = _Outcome([], [])
     task = progress.add_task("deciding flows", total=total) if progress is not None else None
     for raw in _read_ahead(batches):
@@ -402,7 +393,7 @@ def _decide_batches(
         if progress is not None and task is not None:
             progress.advance(task, len(raw))
     code, problem = outcome.joined()
-    return _Decided(code, problem, decider.verdicts, decider.problems)
+    return Decided(code, problem, decider.verdicts, decider.problems)
 
 
 def _read_ahead(batches: Iterator[parse.RawFlows]) -> Iterator[parse.RawFlows]:
@@ -419,7 +410,7 @@ def _read_ahead(batches: Iterator[parse.RawFlows]) -> Iterator[parse.RawFlows]:
 WRITE_ROWS = 1 << 20
 
 
-def _verdict_columns(decided: _Decided) -> dict[str, tuple[npt.NDArray[np.int32], pa.Array]]:
+def _verdict_columns(decided: Decided) -> dict[str, tuple[npt.NDArray[np.int32], pa.Array]]:
     """Per output column: each verdict's index into the column's distinct values (-1: absent), and those values."""
     values: dict[str, list[str | None]] = {
         "access": [v.access.value for v in decided.verdicts],
@@ -436,7 +427,7 @@ def _verdict_columns(decided: _Decided) -> dict[str, tuple[npt.NDArray[np.int32]
     return out
 
 
-def _table_chunks(decided: _Decided, dictionary: bool, nested: bool) -> Iterator[pa.Table]:
+def _table_chunks(decided: Decided, dictionary: bool, nested: bool) -> Iterator[pa.Table]:
     """The output as tables of ``WRITE_ROWS`` rows: verdict columns (dictionary arrays over the distinct values
     when the writer keeps them, Parquet, so no per-row strings are built), and error columns when any row is bad."""
     columns = _verdict_columns(decided)
@@ -477,7 +468,7 @@ def _json_line(verdict: Verdict) -> str:
     return json.dumps(body)
 
 
-def _write_json(decided: _Decided, out: Path | None) -> None:
+def _write_json(decided: Decided, out: Path | None) -> None:
     """JSON lines (stdout without a path), written in chunks: one verdict's or problem's line per row."""
     lines = np.asarray(
         [_json_line(v) for v in decided.verdicts]
@@ -495,7 +486,7 @@ def _write_json(decided: _Decided, out: Path | None) -> None:
             handle.close()
 
 
-def _write_table(decided: _Decided, out: Path, kind: str) -> None:
+def _write_table(decided: Decided, out: Path, kind: str) -> None:
     parquet = kind == "parquet"
     writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
     try:
@@ -526,6 +517,7 @@ def verify_flows_file(
     progress: bool,
     engine: Engine | None = None,
     spark_master: str | None = None,
+    disk_cache: bool | None = None,
 ) -> BatchSummary:
     """Decide every flow of ``input_path`` (JSON lines, CSV or Parquet, by extension) and write the verdicts.
 
@@ -533,18 +525,21 @@ def verify_flows_file(
     input row yields ``{"error": {"code", "message"}}`` in its place (Parquet: an ``error`` struct column, CSV:
     ``errorCode``/``errorMessage`` columns). Raises ValueError for an unknown file type; ``OSError`` and
     pyarrow errors for unreadable files. With ``spark_master`` the rows are decided by Spark tasks on that master
-    (``opennsg.batch.spark``), with the same output.
+    (``opennsg.batch.spark``), with the same output. ``disk_cache`` is ``Engine``'s (compiled programs kept on
+    disk for later runs; None: unless ``OPENNSG_NO_CACHE`` is set); it is ignored when ``engine`` is given.
     """
     started = time.perf_counter()
     out_format = parse.file_format(output_path) if output_path is not None else "json"
     parse.file_format(input_path)
     with _progress(progress and _large(input_path)) as bar:
         if spark_master is None:
-            decided = _decide_file(input_path, engine or Engine(topology), bar)
+            decided = _decide_file(input_path, engine or Engine(topology, disk_cache=disk_cache), bar)
         else:
             from opennsg.batch.spark import decide_file_on_spark
 
-            decided = decide_file_on_spark(input_path, engine or Engine(topology), bar, spark_master)
+            decided = decide_file_on_spark(
+                input_path, engine or Engine(topology, disk_cache=disk_cache), bar, spark_master
+            )
     if out_format == "json":
         _write_json(decided, output_path)
     else:
@@ -564,7 +559,7 @@ def verify_flows_file(
 
 def _large(path: Path) -> bool:
     """Worth a progress bar: ``PROGRESS_MIN_FLOWS`` rows (Parquet), or a text file that large (~100 bytes a row)."""
-    hint = _rows_hint(path) if path.is_file() else None
+    hint = rows_hint(path) if path.is_file() else None
     if hint is not None:
         return hint >= PROGRESS_MIN_FLOWS
     return path.is_file() and path.stat().st_size >= PROGRESS_MIN_FLOWS * 100

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
+from opennsg.model.files import cache_dir
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.validation.codes import Code
 
@@ -108,15 +108,6 @@ ServiceTagsOption = typer.Option(
     help="Azure 'Service Tags – Public' JSON file (only tags with networkFeatures NSG are usable); default: the "
     "file cached by 'opennsg service-tags update', if any.",
 )
-
-
-def cache_dir() -> Path:
-    """Where downloaded files are kept: $OPENNSG_CACHE_DIR, else $XDG_CACHE_HOME/opennsg, else ~/.cache/opennsg."""
-    explicit = os.environ.get("OPENNSG_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "opennsg"
 
 
 def cached_service_tags_path() -> Path:

@@ -147,6 +147,12 @@ def verify(
         envvar="OPENNSG_SPARK_MASTER",
         help="With --engine spark: the Spark master URL (spark://host:7077, local[4], …; default local[*]).",
     ),
+    no_cache: bool = typer.Option(
+        False,
+        "--no-cache",
+        help="With --flows: neither read nor store compiled NSG programs in the cache directory (as "
+        "OPENNSG_NO_CACHE=1); the verdicts are the same.",
+    ),
     expect: str | None = typer.Option(None, "--expect", help="Allow or Deny: exit 1 when the verdict differs."),
     detail: bool = typer.Option(False, "--detail", help="Show every rule's per-field match result."),
     inputs: InputOptions = NO_INPUTS,
@@ -166,7 +172,12 @@ def verify(
         topology = inputs.load(paths)
         if flows is not None:
             _verify_flows(
-                topology, flows, output, json, spark_master=_spark_master(master) if flows_engine == "spark" else None
+                topology,
+                flows,
+                output,
+                json,
+                spark_master=_spark_master(master) if flows_engine == "spark" else None,
+                disk_cache=False if no_cache else None,
             )
             return
         problems: list[ArmError] = []
@@ -225,7 +236,13 @@ def _spark_master(given: str | None) -> str:
 
 
 def _verify_flows(
-    topology: Topology, flows: Path, output: Path | None, as_json: bool, *, spark_master: str | None = None
+    topology: Topology,
+    flows: Path,
+    output: Path | None,
+    as_json: bool,
+    *,
+    spark_master: str | None = None,
+    disk_cache: bool | None = None,
 ) -> None:
     """``--flows``: verdicts in input order; stdout carries only the verdict lines unless ``--output`` is given."""
     from opennsg.batch import verify_flows_file
@@ -236,7 +253,9 @@ def _verify_flows(
     if spark_master is None:  # Spark's driver converts through pandas
         pyarrow_without_pandas()
     try:
-        summary = verify_flows_file(topology, flows, output, progress=output is not None, spark_master=spark_master)
+        summary = verify_flows_file(
+            topology, flows, output, progress=output is not None, spark_master=spark_master, disk_cache=disk_cache
+        )
     except InputError as exc:
         if exc.missing:
             raise OpenNsgError(

@@ -1,8 +1,21 @@
 """The evaluation engine: a topology's NICs resolved once, then flows, paths, effective rules and diagnostics.
 
-``Engine(topology)`` is the entry point of every consumer (CLI, service, data plane, flow-log replay, Spark). The
-topology is immutable, so each NIC's ``NicPolicy`` is resolved once and cached. NICs are named by ARM id or unique
-name; a VM (by id or name) stands for its primary NIC. Bad references raise ``OpenNsgError``.
+``Engine(topology)`` is the entry point of every consumer (CLI, service, data plane, batch verify, flow-log replay,
+Spark): they use this module's names only, never its submodules (import-linter contracts check it). The topology
+is immutable, so each NIC's ``NicPolicy`` is resolved once and cached. NICs are named by ARM id or unique name; a VM
+(by id or name) stands for its primary NIC. Bad references raise ``OpenNsgError``.
+
+Deciding many flows (a third party's batch tool does as ``opennsg.batch`` does)::
+
+    engine = Engine(topology)
+    classifier = engine.classifier("vm1-nic")          # compiled once; kept, and stored on disk by content
+    columns = FlowColumns.from_flows(flows)            # or numpy columns built directly (see FlowColumns)
+    mine = classifier.owns(columns)                    # flows whose local IP is the NIC's (others are errors)
+    codes = classifier.classify(columns).result        # per flow an index into classifier.results
+    verdicts = [classifier.results[c] for c in codes]  # Verdict: access, rule_name, nsg_id, applied_to, rule
+
+The names needing numpy (``FlowColumns``, ``CompiledPolicy``, ``BatchVerdicts``, ``NO_PORT``, ``INBOUND_CODE``,
+``OUTBOUND_CODE``, ``halves``) are imported on first use, so a single verify does not pay for numpy.
 """
 
 from __future__ import annotations
@@ -10,11 +23,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from ipaddress import ip_address
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from opennsg.engine.addresses import AddressSet
 from opennsg.engine.evaluate import PathVerdict, decide, decide_path
-from opennsg.engine.flow import PROTOCOL_NAMES, Flow, parse_flow_protocol
+from opennsg.engine.flow import PROTOCOL_NAMES, PROTOCOL_NUMBERS, Flow, parse_flow_protocol
 from opennsg.engine.ir import NicPolicy, Verdict
 from opennsg.engine.resolve import OutsideInternet, asg_addresses, outside_internet, resolve_policy
 from opennsg.model.addressing import configuration_holds, configuration_span
@@ -28,7 +41,30 @@ from opennsg.model.validation import Code
 from opennsg.model.values import IPAddress, parse_address
 
 if TYPE_CHECKING:  # the compiled classifier (numpy, numba) is imported only when a NIC is asked about often
-    from opennsg.engine.compiled import CompiledPolicy
+    from opennsg.engine.compiled import (
+        INBOUND_CODE,
+        NO_PORT,
+        OUTBOUND_CODE,
+        BatchVerdicts,
+        CompiledPolicy,
+        FlowColumns,
+        ProgramStore,
+        halves,
+    )
+
+#: The batch vocabulary, from ``opennsg.engine.compiled`` on first use (see ``__getattr__``).
+_COMPILED_NAMES = frozenset(
+    {"BatchVerdicts", "CompiledPolicy", "FlowColumns", "INBOUND_CODE", "NO_PORT", "OUTBOUND_CODE", "halves"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _COMPILED_NAMES:
+        from opennsg.engine import compiled
+
+        return getattr(compiled, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Verifies of one NIC after which ``Engine.verify`` compiles its policy (see ``Engine.verify``).
 COMPILE_AFTER_VERIFIES = 32
@@ -37,8 +73,11 @@ COMPILE_AFTER_VERIFIES = 32
 class Engine:
     """Exact answers for one immutable topology (semantics §3, §0, §8)."""
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Topology, *, disk_cache: bool | None = None) -> None:
+        """``disk_cache``: read and store compiled programs in ``cache_dir()/compiled`` (default: yes, unless
+        ``OPENNSG_NO_CACHE`` is set); the answers are the same either way."""
         self.topology = topology
+        self._disk_cache = disk_cache
         self._policies: dict[str, NicPolicy] = {}
         self._asgs: Mapping[str, AddressSet] | None = None
         self._ip_index: _NicAddressIndex | None = None
@@ -130,9 +169,7 @@ class Engine:
             self._asked[key] = asked
             if asked < COMPILE_AFTER_VERIFIES:
                 return dataclasses.replace(decide(policy, flow), trace=())
-            from opennsg.engine.compiled import get_compiled
-
-            compiled = self._compiled[key] = get_compiled(policy)
+            compiled = self._compiled[key] = self.classifier(policy.nic)
         return compiled.decide(flow)
 
     def verifies_quickly(self, nic_or_vm: str | NetworkInterface, flow: Flow) -> bool:
@@ -188,11 +225,29 @@ class Engine:
         return decide(self.policy(nic_or_vm), flow)
 
     def compile(self, nic_or_vm: str | NetworkInterface) -> CompiledPolicy:
-        """The NIC's compiled classifier (``CompiledPolicy.classify`` decides numpy columns of flows), built anew
-        and not kept: bulk callers (flow-log replay, Spark) compile each NIC once and hold only the ones in use."""
+        """The NIC's compiled classifier, not kept: bulk callers over many NICs (flow-log replay, Spark) compile
+        each once and hold only the ones in use. Its tables come from the disk cache when a process stored them.
+
+        ``classify(FlowColumns)`` gives per flow a result code (``.result``) indexing ``results`` (each a
+        ``Verdict``) and ``.allow``; ``owns(FlowColumns)`` marks flows whose local IP is the NIC's own; ``decide``
+        answers one ``Flow``. The verdicts are those of ``verify`` (property-tested), without a trace."""
         from opennsg.engine.compiled import compile_policy
 
-        return compile_policy(self.policy(nic_or_vm))
+        return compile_policy(self.policy(nic_or_vm), self._program_store())
+
+    def classifier(self, nic_or_vm: str | NetworkInterface) -> CompiledPolicy:
+        """``compile``'s classifier, kept in a process-wide bounded cache (by content): callers deciding batch
+        after batch at a few NICs (batch verify, the service) ask again and get the same object."""
+        from opennsg.engine.compiled import get_compiled
+
+        return get_compiled(self.policy(nic_or_vm), store=self._program_store())
+
+    def _program_store(self) -> ProgramStore | None:
+        from opennsg.engine.compiled import ProgramStore
+
+        if self._disk_cache is None:
+            return ProgramStore.default()
+        return ProgramStore.in_cache_dir() if self._disk_cache else None
 
     def public_ip_admits(self, nic_or_vm: str | NetworkInterface, public_ip_id: str) -> bool:
         """Inbound from the Internet through this public IP of the NIC reaches its NSGs (semantics §12.3)."""
@@ -279,9 +334,6 @@ def _check_flow(policy: NicPolicy, flow: Flow) -> None:
         raise OpenNsgError(problems)
 
 
-__all__ = ["PROTOCOL_NAMES", "Engine", "Flow", "NicPolicy", "PathVerdict", "Verdict", "parse_flow_protocol"]
-
-
 class _NicAddressIndex:
     """Which NICs hold an address: exact addresses in one dict, address blocks (``privateIPAddressPrefixLength``)
     in one dict per (IP version, block length) keyed by the block's first address, so a lookup costs one probe per
@@ -315,3 +367,22 @@ class _NicAddressIndex:
                 start = int(address) & ~((1 << (bits - length)) - 1)
                 found.update(starts.get(start, []))
         return [found[position] for position in sorted(found)]
+
+
+__all__ = [
+    "INBOUND_CODE",
+    "NO_PORT",
+    "OUTBOUND_CODE",
+    "PROTOCOL_NAMES",
+    "PROTOCOL_NUMBERS",
+    "BatchVerdicts",
+    "CompiledPolicy",
+    "Engine",
+    "Flow",
+    "FlowColumns",
+    "NicPolicy",
+    "PathVerdict",
+    "Verdict",
+    "halves",
+    "parse_flow_protocol",
+]

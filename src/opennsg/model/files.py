@@ -184,9 +184,20 @@ def _os_reason(exc: OSError) -> str:
     return f"cannot be read: {exc.strerror or exc}"
 
 
+def cache_dir() -> Path:
+    """Where opennsg keeps what it downloads or computes for later runs (service tags, compiled programs):
+    $OPENNSG_CACHE_DIR, else $XDG_CACHE_HOME/opennsg, else ~/.cache/opennsg."""
+    explicit = os.environ.get("OPENNSG_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "opennsg"
+
+
 __all__ = [
     "MAX_JSON_DEPTH",
     "InputError",
+    "cache_dir",
     "check_depth",
     "check_regular_file",
     "decode_text",

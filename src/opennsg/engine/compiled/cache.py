@@ -5,11 +5,15 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 from opennsg.engine.chain import Stage
-from opennsg.engine.compiled.classifier import CompiledPolicy
+from opennsg.engine.compiled.classifier import CompiledPolicy, compile_policy
 from opennsg.engine.ir import NicPolicy
 from opennsg.model.enums import Direction
+
+if TYPE_CHECKING:
+    from opennsg.engine.compiled.store import ProgramStore
 
 #: Compiled policies kept (least recently used dropped first), at most ``CACHE_SIZE`` of them and at most
 #: ``CACHE_BYTES`` of their tables (``CompiledPolicy.nbytes``, ~5-6 MB each whatever the rule count: the port tables
@@ -55,8 +59,11 @@ def _stage_key(stage: Stage) -> Hashable:
             stage.outcomes, rules)  # fmt: skip
 
 
-def get_compiled(policy: NicPolicy, version: Hashable | None = None) -> CompiledPolicy:
-    """The compiled form of ``policy``, cached by ``(NIC id, version)`` or, without a version, by content."""
+def get_compiled(
+    policy: NicPolicy, version: Hashable | None = None, store: ProgramStore | None = None
+) -> CompiledPolicy:
+    """The compiled form of ``policy``, cached by ``(NIC id, version)`` or, without a version, by content; a miss
+    reads the tables from ``store`` (the disk) when it holds them."""
     if version is None:
         with _lock:
             same = _by_identity.get(id(policy))
@@ -66,7 +73,7 @@ def get_compiled(policy: NicPolicy, version: Hashable | None = None) -> Compiled
     key = (policy.nic.id, version) if version is not None else policy_key(policy)
     with _lock:
         found = _cache.get(key)
-    compiled = found if found is not None else CompiledPolicy(policy)
+    compiled = found if found is not None else compile_policy(policy, store)
     size = compiled.nbytes if found is None else 0
     with _lock:
         _cache[key] = compiled

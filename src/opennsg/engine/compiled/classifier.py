@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from opennsg.engine.chain import Outcome
 from opennsg.engine.compiled.columns import FlowColumns
-from opennsg.engine.compiled.kernels import Backend, classify_program
+from opennsg.engine.compiled.kernels import Backend, addresses_in, classify_program
 from opennsg.engine.compiled.program import (
     FIRST_PLATFORM_RESULT,
     SMTP_RESULT,
@@ -28,6 +28,9 @@ from opennsg.engine.ir import NicPolicy, Verdict
 from opennsg.model.enums import IANA_TCP, PORTED_PROTOCOLS, Access, Direction
 from opennsg.model.policy import SMTP_PORT
 from opennsg.model.values import IPAddress
+
+if TYPE_CHECKING:
+    from opennsg.engine.compiled.store import ProgramStore
 
 
 class _AddressLookup:
@@ -116,9 +119,10 @@ class BatchVerdicts:
 class CompiledPolicy:
     """Decides flows exactly as ``evaluate.decide`` does (property-tested), from precomputed tables."""
 
-    def __init__(self, policy: NicPolicy) -> None:
+    def __init__(self, policy: NicPolicy, program: PolicyProgram | None = None) -> None:
         self.policy = policy
-        self.program: PolicyProgram = build_program(policy)
+        #: ``program`` when given must be ``build_program(policy)``'s equal (``store`` reads it from disk).
+        self.program: PolicyProgram = program if program is not None else build_program(policy)
         #: The verdict behind every result code (access, rule name, NSG id, association, rule).
         self.results: tuple[Verdict, ...] = self.program.results
         self._platform_ports = [int(p) for p in self.program.platform_ports]
@@ -215,31 +219,32 @@ class CompiledPolicy:
         result = classify_program(self.program, columns, backend=backend, threads=threads)
         return BatchVerdicts(self.program.result_allow[result], result)
 
+    @cached_property
+    def _own_addresses(self) -> AddressTable:
+        return AddressTable.build([(0, self.policy.local_addresses)], 1)
+
+    def owns(self, columns: FlowColumns) -> npt.NDArray[np.bool_]:
+        """Per flow: its local IP is one of the NIC's private IPs (IP flow verify refuses a flow whose is not)."""
+        return addresses_in(self._own_addresses, columns.local_v6, columns.local_high, columns.local_low)
+
     @property
     def nbytes(self) -> int:
-        """Approximate memory of the compiled form: numpy tables plus the single path's Python lists and ints."""
-        seen: dict[int, int] = {}
-        list_slots = 0
-        for d in (self._inbound, self._outbound):
-            lists = (
-                d.protocol,
-                d.source.v4_starts,
-                d.source.v4_bits,
-                d.source.v6_starts,
-                d.source.v6_bits,
-                d.destination.v4_starts,
-                d.destination.v4_bits,
-                d.destination.v6_starts,
-                d.destination.v6_bits,
-                d.source_port_direct,
-                d.destination_port_direct,
+        """Approximate memory of the compiled form: the numpy tables, and what the single-flow path's Python
+        lists and ints take once built, estimated from the tables' shapes (without building them)."""
+        python_side = 0
+        for d in (self.program.inbound, self.program.outbound):
+            int_bytes = 28 + 8 * d.words  # one Python int per bitset row
+            entries = 256 + 2 * (1 << 16)  # protocols, and both port fields' direct lists
+            for table in (d.source, d.destination):
+                entries += 2 * (table.v4_starts.size + table.v6_high.size)
+                python_side += (table.v4_starts.size + table.v6_high.size) * 36 + table.rows.shape[0] * int_bytes
+            python_side += 8 * entries + int_bytes * (
+                d.protocol_rows.shape[0] + d.source_ports.rows.shape[0] + d.destination_ports.rows.shape[0]
             )
-            for values in lists:
-                list_slots += len(values)
-                seen.update((id(v), sys.getsizeof(v)) for v in values)
-        return self.program.nbytes + 8 * list_slots + sum(seen.values())
+        return self.program.nbytes + python_side
 
 
-def compile_policy(policy: NicPolicy) -> CompiledPolicy:
-    """Compile one NIC's policy (tags, ASGs and augmented rules are already intervals in the IR)."""
-    return CompiledPolicy(policy)
+def compile_policy(policy: NicPolicy, store: ProgramStore | None = None) -> CompiledPolicy:
+    """Compile one NIC's policy (tags, ASGs and augmented rules are already intervals in the IR); with ``store``,
+    its tables are read from disk when an earlier process stored them (the same tables, ``store``)."""
+    return CompiledPolicy(policy, store.program(policy) if store is not None else None)

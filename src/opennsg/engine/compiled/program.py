@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from opennsg.engine.addresses import AddressSet
-from opennsg.engine.chain import Chain, Outcome, Stage
+from opennsg.engine.chain import Chain, Stage
 from opennsg.engine.compiled.columns import LOW64
 from opennsg.engine.compiled.tables import I32, U64, AddressTable, PortTable, mask_row, protocol_rows, words_for
 from opennsg.engine.evaluate import rule_verdict
@@ -141,7 +141,7 @@ def summarize(rows: U64, block: int) -> U64:
 
 def _direction_program(
     policy: NicPolicy, direction: Direction, platform_tags: tuple[str, ...], first_result: int, unmatched: int
-) -> tuple[DirectionProgram, list[tuple[Stage, ResolvedRule, Outcome]]]:
+) -> DirectionProgram:
     chain = policy.chain(direction)
     ordered = [stage.rules for stage in chain.stages]  # in priority order
     needed = [words_for(len(rules)) for rules in ordered]
@@ -202,7 +202,7 @@ def _direction_program(
             summarize(exempt, block),
         ),
     )
-    return program, [(stage, rule, o) for (_, stage, rule), o in zip(placed, outcomes, strict=True)]
+    return program
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,21 +233,46 @@ class PolicyProgram:
         )
 
 
-def build_program(policy: NicPolicy) -> PolicyProgram:
+@dataclass(frozen=True, slots=True)
+class ResultNumbering:
+    """The verdict of every result code, and where each direction's codes start: what a program's tables point
+    into. It is cheap to rebuild from the policy, so a stored program keeps only its tables (``store``)."""
+
+    results: tuple[Verdict, ...]
+    #: Per direction (inbound, outbound): the code of its first rule, and of an Allow no stage decided.
+    first_result: tuple[int, int]
+    unmatched_result: tuple[int, int]
+
+    @classmethod
+    def of(cls, policy: NicPolicy) -> ResultNumbering:
+        results: list[Verdict] = [
+            Verdict(Access.ALLOW, None, None, None),
+            Verdict(Access.DENY, SMTP_RULE_NAME, None, None),
+        ]
+        results += [Verdict(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{tag}", None, None) for tag in policy.platform_tags]
+        first: list[int] = []
+        unmatched: list[int] = []
+        for direction in (Direction.INBOUND, Direction.OUTBOUND):
+            chain = policy.chain(direction)
+            unmatched.append(_unmatched_result(chain, results))
+            first.append(len(results))
+            for stage in chain.stages:
+                results += [rule_verdict(stage, r, o) for r, o in zip(stage.rules, stage.outcomes, strict=True)]
+        return cls(tuple(results), (first[0], first[1]), (unmatched[0], unmatched[1]))
+
+    @property
+    def result_allow(self) -> npt.NDArray[np.uint8]:
+        return np.asarray([v.access is Access.ALLOW for v in self.results], dtype=np.uint8)
+
+
+def build_program(policy: NicPolicy, numbering: ResultNumbering | None = None) -> PolicyProgram:
     """Compile ``policy``; every table is rebuilt (fast enough that one changed rule needs no incremental path)."""
+    numbering = numbering or ResultNumbering.of(policy)
     platform_tags = tuple(policy.platform_tags)
-    results: list[Verdict] = [
-        Verdict(Access.ALLOW, None, None, None),
-        Verdict(Access.DENY, SMTP_RULE_NAME, None, None),
-    ]
-    results += [Verdict(Access.ALLOW, f"{PLATFORM_RULE_PREFIX}{tag}", None, None) for tag in platform_tags]
-    directions = []
-    for direction in (Direction.INBOUND, Direction.OUTBOUND):
-        unmatched = _unmatched_result(policy.chain(direction), results)
-        program, placed = _direction_program(policy, direction, platform_tags, len(results), unmatched)
-        results += [rule_verdict(stage, rule, outcome) for stage, rule, outcome in placed]
-        directions.append(program)
-    inbound, outbound = directions
+    inbound, outbound = (
+        _direction_program(policy, direction, platform_tags, numbering.first_result[k], numbering.unmatched_result[k])
+        for k, direction in enumerate((Direction.INBOUND, Direction.OUTBOUND))
+    )
     return PolicyProgram(
         inbound=inbound,
         outbound=outbound,
@@ -258,8 +283,8 @@ def build_program(policy: NicPolicy) -> PolicyProgram:
         ),
         internet=AddressTable.build([(0, policy.internet if policy.smtp_blocked else AddressSet())], 1),
         smtp_blocked=policy.smtp_blocked,
-        results=tuple(results),
-        result_allow=np.asarray([v.access is Access.ALLOW for v in results], dtype=np.uint8),
+        results=numbering.results,
+        result_allow=numbering.result_allow,
     )
 
 
