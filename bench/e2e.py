@@ -29,7 +29,7 @@ import urllib.request
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -43,7 +43,7 @@ from workloads import NIC_V4, NIC_V6, to_flows, workload, zipf_trace
 
 from opennsg.arm.export import export_topology
 from opennsg.engine import Engine
-from opennsg.engine.compiled import FlowColumns, get_compiled
+from opennsg.engine.compiled import FlowColumns
 from opennsg.engine.evaluate import decide
 
 SEED = 20261125
@@ -88,9 +88,17 @@ def installed(module: str) -> bool:
     return subprocess.run([PYTHON, "-c", probe], check=False).returncode == 0
 
 
-def measured(args: list[str], cwd: Path | None = None) -> Run:
+def measured(args: list[str], cwd: Path | None = None, cache: Path | Literal[False] | None = None) -> Run:
     """Run ``args`` from a fresh probe interpreter, whose only child it is: the probe's RUSAGE_CHILDREN is then the
-    process's own CPU time and peak RSS."""
+    process's own CPU time and peak RSS. ``cache``: its ``OPENNSG_CACHE_DIR`` (compiled programs kept on disk),
+    False for ``OPENNSG_NO_CACHE=1``, None for this process's environment."""
+    env = dict(os.environ)
+    if cache is not None:
+        env.pop("OPENNSG_NO_CACHE", None)
+        if cache is False:
+            env["OPENNSG_NO_CACHE"] = "1"
+        else:
+            env["OPENNSG_CACHE_DIR"] = str(cache)
     probe = (
         "import os, subprocess, sys, time, json\n"
         "t = time.perf_counter()\n"
@@ -102,7 +110,9 @@ def measured(args: list[str], cwd: Path | None = None) -> Run:
         "print(json.dumps({'rc': p.returncode, 'wall': wall, 'cpu': u.ru_utime + u.ru_stime,"
         " 'rss': u.ru_maxrss / 1024, 'out': out.decode(), 'err': err.decode()[-4000:]}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=cwd, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=cwd, check=True, env=env
+    )
     figures = json.loads(result.stdout)
     if figures["rc"] not in (0, 2):  # verify exits 2 when a row is bad; the benchmark's rows are all good
         raise RuntimeError(f"{' '.join(args)} exited {figures['rc']}: {figures['err']}")
@@ -164,8 +174,9 @@ def bench_flows(tmp: Path, n: int) -> dict[str, Any]:
     distinct = len({tuple(r.values()) for r in table.slice(0, min(n, 200_000)).to_pylist()})
 
     # baselines, in this process: the compiled kernel alone, and the naive scan
-    policy = Engine(w.topology).policy(w.nic_id)
-    compiled = get_compiled(policy)
+    engine = Engine(w.topology, disk_cache=False)
+    policy = engine.policy(w.nic_id)
+    compiled = engine.classifier(w.nic_id)
     compiled.classify(cols.take(np.arange(min(n, 1000))))
     best = float("inf")
     for _ in range(2):  # CPU time, one thread: what machine load does not inflate (the numpy kernel is 1 thread)
@@ -184,17 +195,23 @@ def bench_flows(tmp: Path, n: int) -> dict[str, Any]:
                            "python": PYTHON}  # fmt: skip
     reference: bytes | None = None
     for kind, path in files.items():
-        target = tmp / f"verdicts-{kind}.parquet"
-        r = measured(opennsg("verify", str(net), "--service-tags", str(tags_file), "--flows", str(path),
-                             "--output", str(target), "--json"))  # fmt: skip
-        summary = json.loads(r.stdout)
-        assert summary["flows"] == n and summary["errors"] == 0, summary
-        produced = target.read_bytes()
-        reference = reference or produced
-        out[kind] = {"wall_s": r.wall, "cpu_s": r.cpu, "rss_mb": r.rss_mb, "same_output": produced == reference,
-                     "input_mb": path.stat().st_size / 1e6}  # fmt: skip
-        out[f"{kind}_flows_s"] = n / r.wall
-        out[f"{kind}_rss_mb"] = r.rss_mb
+        # Each format: first with an empty cache directory (the compile is paid and the program stored), then
+        # again with that directory (the stored program is read), then without any cache (OPENNSG_NO_CACHE).
+        cache = tmp / f"cache-{kind}"
+        states: tuple[tuple[str, Path | Literal[False]], ...] = (("cold", cache), ("warm", cache), ("uncached", False))
+        for state, directory in states:
+            target = tmp / f"verdicts-{kind}-{state}.parquet"
+            r = measured(opennsg("verify", str(net), "--service-tags", str(tags_file), "--flows", str(path),
+                                 "--output", str(target), "--json"), cache=directory)  # fmt: skip
+            summary = json.loads(r.stdout)
+            assert summary["flows"] == n and summary["errors"] == 0, summary
+            produced = target.read_bytes()
+            reference = reference or produced
+            name = kind if state == "warm" else f"{kind}_{state}"
+            out[name] = {"wall_s": r.wall, "cpu_s": r.cpu, "rss_mb": r.rss_mb, "same_output": produced == reference,
+                         "input_mb": path.stat().st_size / 1e6}  # fmt: skip
+            out[f"{name}_flows_s"] = n / r.wall
+            out[f"{name}_rss_mb"] = r.rss_mb
     return out
 
 
@@ -302,17 +319,20 @@ def report(results: dict[str, Any]) -> list[str]:
           f"pandas {f['pandas']}")  # fmt: skip
     print(f"  baselines in this process, per CPU-second: kernel alone {f['kernel_flows_s'] / 1e6:.2f} M flows, "
           f"naive scan {f['naive_flows_s']:,.0f} flows")  # fmt: skip
-    for kind in ("parquet", "csv", "jsonl"):
+    print("  (warm: the compiled program read from the cache directory a first, cold run stored; uncached: "
+          "OPENNSG_NO_CACHE=1)")  # fmt: skip
+    for kind in [f"{k}{s}" for k in ("parquet", "csv", "jsonl") for s in ("_cold", "", "_uncached")]:
         k = f[kind]
         rate = f[f"{kind}_flows_s"]
         per_cpu = f["flows"] / k["cpu_s"]
         naive, kernel = per_cpu / f["naive_flows_s"], per_cpu / f["kernel_flows_s"]
-        print(f"  {kind:8s} {k['input_mb']:4.0f} MB  wall {k['wall_s']:5.2f} s = {rate / 1e6:4.2f} M flows/s; "
+        label = kind if "_" in kind else f"{kind}_warm"
+        print(f"  {label:16s} {k['input_mb']:4.0f} MB  wall {k['wall_s']:5.2f} s = {rate / 1e6:4.2f} M flows/s; "
               f"CPU {k['cpu_s']:5.2f} s = {per_cpu / 1e6:4.2f} M flows per CPU-s (× naive {naive:,.0f}, "
               f"÷ kernel alone {kernel:.2f}); peak RSS {k['rss_mb']:3.0f} MB; "
               f"same output: {k['same_output']}")  # fmt: skip
-    g = results["flowlogs"]
-    for fmt in ("vnet", "nsg2"):
+    g = results.get("flowlogs", {})
+    for fmt in ("vnet", "nsg2") if g else ():
         k = g[fmt]
         rate = g[f"{fmt}_tuples_s"]
         per_cpu = k["tuples"] / k["cpu_s"] / 1e6
@@ -345,6 +365,7 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=2_000_000)
     parser.add_argument("--tuples", type=int, default=1_000_000)
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
+    parser.add_argument("--no-flowlogs", action="store_true", help="skip the flow-log replay figures")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--python", default=sys.executable, help="the interpreter of the measured processes")
@@ -353,7 +374,9 @@ def main() -> None:
     PYTHON = args.python
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
-        results: dict[str, Any] = {"flows": bench_flows(tmp, args.flows), "flowlogs": bench_flowlogs(tmp, args.tuples)}
+        results: dict[str, Any] = {"flows": bench_flows(tmp, args.flows)}
+        if not args.no_flowlogs:
+            results["flowlogs"] = bench_flowlogs(tmp, args.tuples)
         if not args.no_cold:
             results["cold"] = bench_cold(tmp)
     missed = report(results)

@@ -6,6 +6,8 @@ message for a bad row is only built (in Python) for the rows that have one.
 
 from __future__ import annotations
 
+import functools
+import io
 import itertools
 import json
 import sys
@@ -24,7 +26,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from opennsg.engine import NO_PORT, PROTOCOL_NUMBERS, halves
-from opennsg.model.files import check_regular_file, read_text
+from opennsg.model.files import check_regular_file, open_regular, read_text
 
 TARGET = "targetResourceId"
 TARGET_NIC = "targetNicResourceId"
@@ -59,6 +61,8 @@ def file_format(path: Path) -> str:
 BATCH_ROWS = 1 << 18
 #: Bytes of CSV or JSON text parsed per block (pyarrow's readers; several blocks make one batch).
 TEXT_BLOCK_BYTES = 1 << 22
+#: Bytes of JSON lines checked at a time before pyarrow may read them (``_CheckedLines``).
+CHECK_BLOCK_BYTES = 1 << 22
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,35 +277,63 @@ def _simple_lines(text: bytes) -> bool:
     return braces.size == starts.size  # each line has one, at its start
 
 
-def _json_lines_are_simple(path: Path) -> bool:
-    """True when ``_simple_lines`` holds for the whole file (scanned in blocks cut at line ends, so nothing is
-    missed at a block's edge)."""
-    carry = b""
-    with path.open("rb") as handle:
-        while True:
-            block = handle.read(TEXT_BLOCK_BYTES)
-            text = carry + block
+class _CheckedLines(io.RawIOBase):
+    """The file as pyarrow's JSON reader reads it, each block handed over only once ``_simple_lines`` passed it (cut
+    at its last line end, the rest joining the next block): the check runs as the reader reads, on its IO thread,
+    while earlier blocks are parsed, and pyarrow never sees a line the check has not passed. A failed check raises
+    ``NotSimpleJson`` out of the read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = open_regular(path)
+        self._carry = b""
+        self._ready = memoryview(b"")
+        self.failed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._ready:
+            block = self._file.read(CHECK_BLOCK_BYTES)
+            text = self._carry + block
             if block:
                 cut = text.rfind(b"\n") + 1
-                text, carry = text[:cut], text[cut:]
+                text, self._carry = text[:cut], text[cut:]
+            else:
+                self._carry = b""
             if not _simple_lines(text):
-                return False
-            if not block:
-                return True
+                self.failed = True
+                raise NotSimpleJson
+            if not block and not text:
+                return 0
+            self._ready = memoryview(text)
+        size = min(len(buffer), len(self._ready))
+        buffer[:size] = self._ready[:size]
+        self._ready = self._ready[size:]
+        return size
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def iter_json(path: Path) -> Iterator[RawFlows]:
     """JSON lines, columnar (pyarrow) when every line is one object with string (or integer port and protocol)
     fields; raises ``NotSimpleJson`` (possibly after some batches) when the file needs the careful reader."""
     check_regular_file(path)
-    if path.stat().st_size == 0 or not _json_lines_are_simple(path):
+    if path.stat().st_size == 0:
         raise NotSimpleJson
     for schema in _JSON_SCHEMAS:
         options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        source = _CheckedLines(path)
         try:
-            reader = pajson.open_json(path, pajson.ReadOptions(block_size=TEXT_BLOCK_BYTES), options)
+            reader = pajson.open_json(source, pajson.ReadOptions(block_size=TEXT_BLOCK_BYTES), options)
             first = reader.read_next_batch()
-        except (pa.ArrowInvalid, StopIteration):
+        except (pa.ArrowInvalid, StopIteration, NotSimpleJson, OSError):
+            source.close()
+            if source.failed:
+                raise NotSimpleJson from None
             continue
         break
     else:
@@ -309,8 +341,10 @@ def iter_json(path: Path) -> Iterator[RawFlows]:
     try:
         for table in _regrouped(itertools.chain([first], reader)):
             yield _as_strings(table, path)
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, NotSimpleJson, OSError) as exc:
         raise NotSimpleJson from exc
+    finally:
+        source.close()
 
 
 def iter_flows(path: Path) -> Iterator[RawFlows]:
@@ -399,7 +433,9 @@ def parse_addresses(
     return v6, high, low, v4 | v6
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _v6_value(text: str) -> int | None:
+    """Memoised: each batch's dictionary repeats the IPv6 addresses of the batches before it."""
     try:
         return int(IPv6Address(text))
     except ValueError:

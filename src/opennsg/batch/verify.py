@@ -117,7 +117,13 @@ class _Field:
         encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
         same = previous is not None and previous.same(encoded.dictionary)
         dictionary = previous if same and previous is not None else _Dictionary(encoded.dictionary)
-        index = pc.fill_null(encoded.indices, len(dictionary.raw)).to_numpy().astype(np.int64)
+        indices = encoded.indices
+        if indices.null_count == 0:
+            index = indices.to_numpy().astype(np.int64)
+        elif indices.null_count == len(indices):  # an absent column (targetNicResourceId, mostly)
+            index = np.full(len(indices), len(dictionary.raw), dtype=np.int64)
+        else:
+            index = pc.fill_null(indices, len(dictionary.raw)).to_numpy().astype(np.int64)
         return cls(dictionary, index)
 
     @property
