@@ -363,3 +363,32 @@ def test_simple_json_lines_take_the_columnar_reader(topology: Topology, tmp_path
     assert sum(len(b) for b in parse.iter_json(source)) == len(rows) - 1
     source.write_text("".join(json.dumps({**r, "localPort": 80, "remotePort": 1}) + "\n" for r in rows))
     assert sum(len(b) for b in parse.iter_json(source)) == len(rows)
+
+
+@pytest.mark.parametrize("before", [0, 50_000])
+def test_json_lines_pyarrow_misreads_are_never_handed_to_it(topology: Topology, tmp_path: Path, before: int) -> None:
+    """pyarrow's JSON reader dies (SIGSEGV) on a file starting with a ``null`` line, and reads a later one as a row
+    of nulls: the check runs as pyarrow reads, so such a line, first or far into the file, reaches the careful
+    reader only, and the output is the careful reader's. Run in a child: a crash cannot hide."""
+    import subprocess
+    import sys
+
+    good = json.dumps(_good_rows(topology)[0])
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join([good] * before + ["null", good]) + "\n")
+    fast, careful = tmp_path / "fast.jsonl", tmp_path / "careful.jsonl"
+    script = f"""
+from pathlib import Path
+from opennsg.arm import load_paths
+from opennsg.batch import parse, verify_flows_file
+topology = load_paths([Path({str(EXAMPLE)!r})])
+parse.CHECK_BLOCK_BYTES = 4096
+verify_flows_file(topology, Path({str(source)!r}), Path({str(fast)!r}), progress=False)
+def careful(path):
+    raise parse.NotSimpleJson
+parse.iter_json = careful
+verify_flows_file(topology, Path({str(source)!r}), Path({str(careful)!r}), progress=False)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert fast.read_bytes() == careful.read_bytes()
