@@ -213,12 +213,17 @@ def test_batch_equals_engine_verify_on_random_topologies(
             expected.append({"error": exc.errors[0].code})
             continue
         expected.append(_expected(topology, {**rows[-1], "targetResourceId": nic_id}))
+    # every row again, in reverse: distinct rows are decided once and each repeat gets its own answer
+    rows, expected = rows + rows[::-1], expected + expected[::-1]
     directory = tmp_path_factory.mktemp("batch")
     in_path, out_path = directory / "flows.parquet", directory / "out.jsonl"
     _write_input(rows, in_path)
     verify_flows_file(topology, in_path, out_path, progress=False)
     got = [{"error": o["error"]["code"]} if "error" in o else o for o in _read_output(out_path)]
     assert got == expected
+    uncached = directory / "uncached.jsonl"
+    verify_flows_file(topology, in_path, uncached, progress=False, disk_cache=False)
+    assert uncached.read_bytes() == out_path.read_bytes()
 
 
 def test_repeated_flows_are_decided_once_and_every_row_gets_its_own_verdict(topology: Topology, tmp_path: Path) -> None:
