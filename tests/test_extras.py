@@ -57,3 +57,24 @@ def test_pyarrow_without_pandas_keeps_pandas_out_until_asked_for() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_refuse_pandas_keeps_a_servers_first_compiled_policy_from_importing_it() -> None:
+    """``opennsg serve`` refuses pandas for its life: compiling a policy (pyarrow underneath) imports no pandas."""
+    pytest.importorskip("pandas")
+    script = (
+        "import sys\n"
+        "from opennsg.extras import refuse_pandas\n"
+        "refuse_pandas(); refuse_pandas()\n"
+        "from opennsg import arm\n"
+        "from opennsg.engine import Engine\n"
+        "topology = arm.load_paths([sys.argv[1]])\n"
+        "engine = Engine(topology)\n"
+        "engine.compile(next(iter(topology.nics.values())))\n"
+        "assert 'pyarrow' in sys.modules and 'pandas' not in sys.modules\n"
+    )
+    example = Path(__file__).parent.parent / "examples" / "three-tier.json"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(example)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
