@@ -579,7 +579,11 @@ def replay(client: TestClient, example: Example) -> Replay:
     if target is not None:
         world.ensure(target, _hints(body))
     if isinstance(body, Mapping) and isinstance(body.get("targetResourceId"), str):
-        world.ensure(body["targetResourceId"], {"address": body.get("localIPAddress")})
+        # the NIC a diagnostic names holds the address it asks about (IP flow verify's local, next hop's source)
+        hints = {"address": body.get("localIPAddress") or body.get("sourceIPAddress")}
+        if isinstance(body.get("targetNicResourceId"), str):
+            world.ensure(body["targetNicResourceId"], hints)
+        world.ensure(body["targetResourceId"], hints)
     world.ensure_all(body)
     response = client.request(example.method.upper(), url, json=body if body is not None else None)
     exchanges = [Exchange("initial", response.status_code, _json(response))]

@@ -43,7 +43,6 @@ NOT_IMPLEMENTED = frozenset(
         "AddressPrefixSets_CreateOrUpdate",  # network manager IPAM: not modelled
         "AddressPrefixSets_Delete",
         "AddressPrefixSets_List",
-        "NetworkWatchers_GetNextHop",
         "ServiceTagInformation_List",
     }
 )

@@ -298,6 +298,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
     "securityGroupView": {"type": "object", "properties": {"targetResourceId": {"type": "string"}}},
+    "nextHop": {
+        "type": "object",
+        "required": ["targetResourceId", "sourceIPAddress", "destinationIPAddress"],
+        "properties": {
+            "targetResourceId": {"type": "string"},
+            "targetNicResourceId": {"type": "string"},
+            "sourceIPAddress": {"type": "string"},
+            "destinationIPAddress": {"type": "string"},
+        },
+    },
 }
 
 

@@ -32,14 +32,22 @@ from opennsg.arm.netwatcher import (
 )
 from opennsg.arm.routes import effective_route_table_to_arm
 from opennsg.engine import Engine, Flow
-from opennsg.model.addressing import addresses_in_use, free_addresses, is_platform_reserved, subnet_networks
+from opennsg.engine.routes import next_hop
+from opennsg.model.addressing import (
+    addresses_in_use,
+    configuration_holds,
+    free_addresses,
+    is_platform_reserved,
+    subnet_networks,
+)
 from opennsg.model.errors import OpenNsgError
 from opennsg.model.ids import ResourceId, network_id
 from opennsg.model.resources import NetworkInterface, VirtualNetwork
+from opennsg.model.routes import NextHopType, RouteSource
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 from opennsg.model.validation import Code
-from opennsg.model.values import parse_address
+from opennsg.model.values import IPAddress, parse_address
 
 WATCHER = (
     "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers/"
@@ -77,6 +85,8 @@ class Action:
 
 
 TARGET_FIELDS = ("targetResourceId", "targetNicResourceId")
+#: Actions whose swagger operation id is not the action's name capitalised.
+_OPERATION_NAMES = {"nextHop": "GetNextHop"}
 _VM_READ = "Microsoft.Compute/virtualMachines/read"
 _NIC_READ = "Microsoft.Network/networkInterfaces/read"
 
@@ -167,6 +177,44 @@ def security_group_view(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str
     return security_group_view_to_arm(snapshot.engine.security_group_view(target), snapshot.topology.service_tags)
 
 
+def _address(body: Mapping[str, Any], name: str) -> IPAddress:
+    text = _text(body, name)
+    parsed = parse_address(text)
+    if parsed is None:
+        raise bad_request(f"The {name} '{text}' is not an IP address.", Code.INVALID_PARAMETER)
+    return parsed
+
+
+#: What next hop names as the route table of a route no route table holds (the REST API's NextHopResult).
+SYSTEM_ROUTE = "System Route"
+
+
+def next_hop_of(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the NIC sends a packet to ``destinationIPAddress``: the effective route it follows (longest prefix,
+    user over system routes, the one routing definition of ``engine.routes``), its next hop address when it has one,
+    and the route table holding it (``System Route`` for Azure's own routes). A VM target without
+    ``targetNicResourceId`` is looked at through its NIC holding ``sourceIPAddress``."""
+    source, destination = _address(body, "sourceIPAddress"), _address(body, "destinationIPAddress")
+    nic = target_nic(snapshot, body)
+    if not body.get("targetNicResourceId") and snapshot.topology.nic(_text(body, "targetResourceId")) is None:
+        nic = snapshot.engine.nic_for_flow(_text(body, "targetResourceId"), source)
+    if not any(configuration_holds(c, source) for c in nic.ip_configurations):
+        raise bad_request(
+            f"The sourceIPAddress '{source}' is not an IP address of the network interface {nic.id}.",
+            Code.INVALID_PARAMETER,
+        )
+    route = next_hop(snapshot.engine.effective_routes(nic), destination)
+    if route is None:  # no route covers the address (an IPv6 destination at a NIC without IPv6): dropped
+        return {"nextHopType": NextHopType.NONE.value, "routeTableId": SYSTEM_ROUTE}
+    result: dict[str, Any] = {"nextHopType": route.next_hop_type.value}
+    if route.next_hop_ip_addresses:
+        result["nextHopIpAddress"] = route.next_hop_ip_addresses[0]
+    subnet = snapshot.topology.subnet(nic.subnet)
+    user = route.source is RouteSource.USER and subnet is not None and subnet.route_table
+    result["routeTableId"] = subnet.route_table if user and subnet is not None else SYSTEM_ROUTE
+    return result
+
+
 #: Actions whose answer may be computed on the event loop when the predicate says it is quick (no thread hand-off).
 QUICK: dict[str, Callable[[Snapshot, Mapping[str, Any]], bool]] = {"ipFlowVerify": ip_flow_verify_is_quick}
 
@@ -185,6 +233,7 @@ class Diagnostics:
             "ipFlowVerify": ip_flow_verify,
             "networkConfigurationDiagnostic": configuration_diagnostic,
             "securityGroupView": security_group_view,
+            "nextHop": next_hop_of,
         }
         for action, compute in actions.items():
             self._watcher_action(action, compute, tags, QUICK.get(action))
@@ -200,7 +249,7 @@ class Diagnostics:
         tags: list[str | Enum],
         quick: Callable[[Snapshot, Mapping[str, Any]], bool] | None,
     ) -> None:
-        op = "NetworkWatchers_" + action[0].upper() + action[1:]
+        op = "NetworkWatchers_" + _OPERATION_NAMES.get(action, action[0].upper() + action[1:])
 
         async def handler(
             request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
