@@ -178,6 +178,10 @@ ACTIONS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (WATCHER + "/securityGroupView", {"targetResourceId": NIC}),
+    (
+        WATCHER + "/nextHop",
+        {"targetResourceId": NIC, "sourceIPAddress": "10.0.0.4", "destinationIPAddress": "52.1.2.3"},
+    ),
 ]
 
 

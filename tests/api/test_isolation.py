@@ -689,6 +689,7 @@ def diagnostics(target: str) -> list[tuple[str, dict[str, Any]]]:
         ("networkConfigurationDiagnostic", {"targetResourceId": target, "profiles": [profile]}),
         ("securityGroupView", {"targetResourceId": target}),
         ("queryFlowLogStatus", {"targetResourceId": target}),
+        ("nextHop", {"targetResourceId": target, "sourceIPAddress": "10.0.0.4", "destinationIPAddress": "52.1.2.3"}),
     ]
 
 
