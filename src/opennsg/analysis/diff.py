@@ -30,6 +30,7 @@ from opennsg.engine.addresses import AddressSet
 from opennsg.engine.chain import Outcome, Stage
 from opennsg.engine.ir import NicPolicy, ResolvedNsg, ResolvedRule
 from opennsg.engine.resolve import asg_addresses
+from opennsg.model.codes import Code
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key
@@ -339,7 +340,9 @@ def diff_topologies(old: Topology, new: Topology, nics: Sequence[str] = (), rule
             found = new.find_nic(name) or old.find_nic(name)
             if found is None:
                 problems.append(
-                    ArmError("NetworkInterfaceNotFound", f"--nic '{name}' names no NIC or VM on either side.", name)
+                    ArmError(
+                        Code.NETWORK_INTERFACE_NOT_FOUND, f"--nic '{name}' names no NIC or VM on either side.", name
+                    )
                 )
             else:
                 wanted.add(found.key)

@@ -43,6 +43,7 @@ from opennsg.engine.egress import public_ip_admits
 from opennsg.engine.flow import parse_flow_protocol
 from opennsg.engine.ir import NicPolicy
 from opennsg.engine.routes import effective_routes, next_hop
+from opennsg.model.codes import Code
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.files import InputError, parse_json, read_text
@@ -937,7 +938,7 @@ class Reachability:
 
 
 def _bad(message: str) -> OpenNsgError:
-    return OpenNsgError([ArmError("InvalidIntent", message)])
+    return OpenNsgError([ArmError(Code.INVALID_INTENT, message)])
 
 
 def _protocols(text: str) -> frozenset[int] | None:
@@ -969,18 +970,18 @@ def read_intents(path: Path) -> list[Intent]:
     try:
         text = read_text(path)
     except InputError as exc:
-        code = "FileNotFound" if exc.missing else "InvalidJson"
+        code = Code.FILE_NOT_FOUND if exc.missing else Code.INVALID_JSON
         raise OpenNsgError([ArmError(code, f"Intents file {exc}.", str(path))]) from None
     problems: list[ArmError] = []
     items: list[Any] = []
     stripped = text.strip()
     if not stripped:
-        raise OpenNsgError([ArmError("InvalidIntent", f"Intents file {path} holds no intents.", str(path))])
+        raise OpenNsgError([ArmError(Code.INVALID_INTENT, f"Intents file {path} holds no intents.", str(path))])
     if stripped.startswith("["):
         try:
             loaded = parse_json(stripped, path)
         except InputError as exc:
-            raise OpenNsgError([ArmError("InvalidJson", f"Intents file {exc}.", str(path))]) from None
+            raise OpenNsgError([ArmError(Code.INVALID_JSON, f"Intents file {exc}.", str(path))]) from None
         items = list(loaded)
     else:
         for number, line in enumerate(text.splitlines(), 1):
@@ -989,17 +990,19 @@ def read_intents(path: Path) -> list[Intent]:
             try:
                 items.append(parse_json(line, f"{path}, line {number},"))
             except InputError as exc:
-                problems.append(ArmError("InvalidJson", f"Intents file {exc}."))
+                problems.append(ArmError(Code.INVALID_JSON, f"Intents file {exc}."))
     intents: list[Intent] = []
     for index, item in enumerate(items, 1):
         if not isinstance(item, dict):
-            problems.append(ArmError("InvalidIntent", f"Intent #{index} is not a JSON object."))
+            problems.append(ArmError(Code.INVALID_INTENT, f"Intent #{index} is not a JSON object."))
             continue
         missing = [k for k in ("name", "source", "destination", "protocol", "destinationPorts") if k not in item]
         if missing:
             problems.append(
                 ArmError(
-                    "MissingRequiredProperty", f"Intent #{index} lacks {', '.join(missing)}.", str(item.get("name"))
+                    Code.MISSING_REQUIRED_PROPERTY,
+                    f"Intent #{index} lacks {', '.join(missing)}.",
+                    str(item.get("name")),
                 )
             )
             continue
@@ -1007,7 +1010,7 @@ def read_intents(path: Path) -> list[Intent]:
         if expect is not None and str(expect).casefold() not in ("reachable", "unreachable", "partiallyreachable"):
             problems.append(
                 ArmError(
-                    "InvalidIntent",
+                    Code.INVALID_INTENT,
                     f"Intent '{item['name']}': expect must be Reachable or Unreachable, not '{expect}'.",
                 )
             )

@@ -134,10 +134,10 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def on_http(_request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return _error(404, "NotFound", "No route or resource type matches the request path.")
+            return _error(404, Code.NOT_FOUND, "No route or resource type matches the request path.")
         if exc.status_code == 405:
-            return _error(405, "MethodNotAllowed", "The HTTP method is not supported for this path.", exc.headers)
-        return _error(exc.status_code, "BadRequest", str(exc.detail))
+            return _error(405, Code.METHOD_NOT_ALLOWED, "The HTTP method is not supported for this path.", exc.headers)
+        return _error(exc.status_code, Code.BAD_REQUEST, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:

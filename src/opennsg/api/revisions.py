@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, insert, select
 
 from opennsg.api import db
 from opennsg.api.store import Row, Store
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId
 from opennsg.model.topology import Topology
@@ -52,7 +53,7 @@ class Revisions:
         label = label.strip()
         if not label or len(label) > MAX_LABEL:
             raise OpenNsgError(
-                [ArmError("InvalidRevisionLabel", f"A revision needs a label of 1 to {MAX_LABEL} characters.")]
+                [ArmError(Code.INVALID_REVISION_LABEL, f"A revision needs a label of 1 to {MAX_LABEL} characters.")]
             )
         snapshot = self.store.snapshot
         rows = [r for r in snapshot.rows.values() if grant is None or "*" in grant or _subscription(r) in grant]
@@ -64,7 +65,7 @@ class Revisions:
                 raise OpenNsgError(
                     [
                         ArmError(
-                            "TooManyRevisions",
+                            Code.TOO_MANY_REVISIONS,
                             f"{MAX_REVISIONS} revisions are saved already; delete one before saving another.",
                         )
                     ]
@@ -117,7 +118,7 @@ class Revisions:
 def _check_granted(grant: frozenset[str] | None, revision_id: str, subscriptions: Sequence[str] | None) -> None:
     """A revision that does not exist and one the grant may not see are refused alike."""
     if subscriptions is None or not _granted(grant, subscriptions):
-        raise OpenNsgError([ArmError("RevisionNotFound", f"There is no saved revision '{revision_id}'.")])
+        raise OpenNsgError([ArmError(Code.REVISION_NOT_FOUND, f"There is no saved revision '{revision_id}'.")])
 
 
 def _aware(moment: datetime) -> datetime:

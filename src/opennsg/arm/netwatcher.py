@@ -17,6 +17,7 @@ from typing import Any
 
 from opennsg.arm.export import rule_to_arm
 from opennsg.model.avnm import AddressPrefixItem, AddressPrefixType, AdminProtocol, AdminRule
+from opennsg.model.codes import Code
 from opennsg.model.enums import Direction, Protocol
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.netwatcher import (
@@ -218,7 +219,7 @@ def security_group_view_to_arm(views: tuple[NicSecurityView, ...], tags: Service
 def parse_profile(body: Mapping[str, Any], tags: ServiceTags | None) -> DiagnosticProfile:
     """A diagnostics profile's JSON; every problem at once (addresses: an IP, a CIDR, ``*`` or a known tag)."""
     problems = [
-        ArmError("MissingRequiredProperty", f"Profile property '{name}' is required.", name)
+        ArmError(Code.MISSING_REQUIRED_PROPERTY, f"Profile property '{name}' is required.", name)
         for name in PROFILE_FIELDS
         if body.get(name) in (None, "")
     ]
@@ -226,20 +227,20 @@ def parse_profile(body: Mapping[str, Any], tags: ServiceTags | None) -> Diagnost
         raise OpenNsgError(problems)
     direction = Direction.parse(str(body["direction"]))
     if not isinstance(direction, Direction):
-        problems.append(ArmError("InvalidParameter", "Profile direction must be Inbound or Outbound.", "direction"))
+        problems.append(ArmError(Code.INVALID_PARAMETER, "Profile direction must be Inbound or Outbound.", "direction"))
     protocol = str(body["protocol"]).strip()
     if protocol.casefold() not in PROFILE_PROTOCOLS:
-        problems.append(ArmError("InvalidParameter", "Profile protocol must be *, TCP, UDP or ICMP.", "protocol"))
+        problems.append(ArmError(Code.INVALID_PARAMETER, "Profile protocol must be *, TCP, UDP or ICMP.", "protocol"))
     port = str(body["destinationPort"]).strip()
     ports = parse_port_range(port)
     if ports is None or (port != "*" and ports[0] != ports[1]):
         message = "Profile destinationPort must be '*' or a single port 0-65535."
-        problems.append(ArmError("InvalidParameter", message, "destinationPort"))
+        problems.append(ArmError(Code.INVALID_PARAMETER, message, "destinationPort"))
     for field in ("source", "destination"):
         text = str(body[field]).strip()
         if text != "*" and parse_prefix(text) is None and canonical_tag(text, tags) is None:
             message = f"Profile {field} '{body[field]}' is not an IP, a CIDR, '*' or a service tag."
-            problems.append(ArmError("InvalidParameter", message, field))
+            problems.append(ArmError(Code.INVALID_PARAMETER, message, field))
     if problems:
         raise OpenNsgError(problems)
     assert isinstance(direction, Direction)

@@ -68,17 +68,17 @@ class _Check:
 
 
 _CHECKS = (
-    _Check("InvalidJson", "", "{value}"),
-    _Check("MissingRequiredProperty", parse.TARGET, "Each flow needs targetResourceId or targetNicResourceId."),
-    _Check("NetworkInterfaceNotFound", parse.TARGET, "{value}"),
-    _Check("InvalidDirection", parse.DIRECTION, "'{value}' is not a direction (Inbound or Outbound)."),
-    _Check("InvalidProtocol", parse.PROTOCOL, "'{value}' is not a protocol name or number."),
+    _Check(Code.INVALID_JSON, "", "{value}"),
+    _Check(Code.MISSING_REQUIRED_PROPERTY, parse.TARGET, "Each flow needs targetResourceId or targetNicResourceId."),
+    _Check(Code.NETWORK_INTERFACE_NOT_FOUND, parse.TARGET, "{value}"),
+    _Check(Code.INVALID_FLOW_DIRECTION, parse.DIRECTION, "'{value}' is not a direction (Inbound or Outbound)."),
+    _Check(Code.INVALID_FLOW_PROTOCOL, parse.PROTOCOL, "'{value}' is not a protocol name or number."),
     _Check(Code.INVALID_IP_ADDRESS, parse.LOCAL_IP, "'{value}' is not an IP address."),
-    _Check("InvalidPort", parse.LOCAL_PORT, "'{value}' is not a port (0-65535 or '*')."),
+    _Check(Code.INVALID_PORT, parse.LOCAL_PORT, "'{value}' is not a port (0-65535 or '*')."),
     _Check(Code.INVALID_IP_ADDRESS, parse.REMOTE_IP, "'{value}' is not an IP address."),
-    _Check("InvalidPort", parse.REMOTE_PORT, "'{value}' is not a port (0-65535 or '*')."),
-    _Check("AddressFamilyMismatch", "", "Local and remote addresses are of different IP versions."),
-    _Check("IpAddressNotOnNetworkInterface", parse.LOCAL_IP, "{value} is not a private IP address of {nic}."),
+    _Check(Code.INVALID_PORT, parse.REMOTE_PORT, "'{value}' is not a port (0-65535 or '*')."),
+    _Check(Code.ADDRESS_FAMILY_MISMATCH, "", "Local and remote addresses are of different IP versions."),
+    _Check(Code.IP_ADDRESS_NOT_ON_NIC, parse.LOCAL_IP, "{value} is not a private IP address of {nic}."),
 )
 _CHECK_INDEX = {(c.code, c.field): i + 1 for i, c in enumerate(_CHECKS)}
 
@@ -249,7 +249,7 @@ class FlowDecider:
         row_code, row_problem = code[inverse], problem[inverse]
         for row, message in raw.unreadable.items():
             row_code[row] = -1
-            row_problem[row] = self.problem("InvalidJson", message)
+            row_problem[row] = self.problem(Code.INVALID_JSON, message)
         return row_code, row_problem
 
     def _check(
@@ -266,12 +266,12 @@ class FlowDecider:
         nic_of = self._targets(fields, rows, kind, details)
         columns: dict[str, list[npt.NDArray[Any]]] = {}
         for field, parser, code in (
-            (parse.DIRECTION, parse.parse_direction, "InvalidDirection"),
-            (parse.PROTOCOL, parse.parse_protocol, "InvalidProtocol"),
+            (parse.DIRECTION, parse.parse_direction, Code.INVALID_FLOW_DIRECTION),
+            (parse.PROTOCOL, parse.parse_protocol, Code.INVALID_FLOW_PROTOCOL),
             (parse.LOCAL_IP, parse.parse_addresses, Code.INVALID_IP_ADDRESS),
-            (parse.LOCAL_PORT, parse.parse_port, "InvalidPort"),
+            (parse.LOCAL_PORT, parse.parse_port, Code.INVALID_PORT),
             (parse.REMOTE_IP, parse.parse_addresses, Code.INVALID_IP_ADDRESS),
-            (parse.REMOTE_PORT, parse.parse_port, "InvalidPort"),
+            (parse.REMOTE_PORT, parse.parse_port, Code.INVALID_PORT),
         ):
             *values, ok = fields[field].parse(rows, parser)
             mark(code, field, ~ok)
@@ -285,7 +285,7 @@ class FlowDecider:
             remote_port,
         )  # fmt: skip
         self._retarget_multi_nic_vms(fields, rows, nic_of, flows)
-        mark("AddressFamilyMismatch", "", local_v6 != remote_v6)
+        mark(Code.ADDRESS_FAMILY_MISMATCH, "", local_v6 != remote_v6)
         return kind, nic_of, details, flows
 
     def _targets(
@@ -298,7 +298,7 @@ class FlowDecider:
         nic_k, vm_k = by_nic.index[rows], by_vm.index[rows]
         use_nic = np.asarray([bool(n) for n in nic_names])[nic_k]
         missing = ~use_nic & np.asarray([not n for n in vm_names])[vm_k]
-        kind[missing] = _check("MissingRequiredProperty", parse.TARGET)
+        kind[missing] = _check(Code.MISSING_REQUIRED_PROPERTY, parse.TARGET)
         nic_of = np.full(rows.size, -1, dtype=np.int64)
         for names, ks, chosen in ((nic_names, nic_k, use_nic), (vm_names, vm_k, ~use_nic & ~missing)):
             for k in np.unique(ks[chosen]).tolist():
@@ -306,7 +306,7 @@ class FlowDecider:
                 hit = chosen & (ks == k)
                 nic_of[hit] = index
                 if index < 0:
-                    kind[hit] = _check("NetworkInterfaceNotFound", parse.TARGET)
+                    kind[hit] = _check(Code.NETWORK_INTERFACE_NOT_FOUND, parse.TARGET)
                     details.update(dict.fromkeys(np.flatnonzero(hit).tolist(), message))
         return nic_of
 
@@ -353,7 +353,7 @@ class FlowDecider:
             compiled = self.engine.classifier(nic_id)
             part = columns.take(at)
             mine = compiled.owns(part)
-            kind[at[~mine]] = _check("IpAddressNotOnNetworkInterface", parse.LOCAL_IP)
+            kind[at[~mine]] = _check(Code.IP_ADDRESS_NOT_ON_NIC, parse.LOCAL_IP)
             if self._first_verdict[nic_id] < 0:
                 self._first_verdict[nic_id] = len(self.verdicts)
                 self.verdicts.extend(compiled.results)

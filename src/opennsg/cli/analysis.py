@@ -28,6 +28,7 @@ from opennsg.cli.common import (
     stdout,
     writing_output,
 )
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.topology import Topology
 
@@ -74,11 +75,13 @@ def diff(
     with bad_input_exits(json):
         if plan is not None:
             if old is not None or new is not None:
-                raise OpenNsgError([ArmError("InvalidParameter", "Give either OLD and NEW or --plan, not both.")])
+                raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, "Give either OLD and NEW or --plan, not both.")])
             before, after = _load_plan(plan, inputs.subscription, inputs.service_tags)
         else:
             if old is None or new is None:
-                raise OpenNsgError([ArmError("MissingRequiredParameter", "Give OLD and NEW (or --plan PLAN.json).")])
+                raise OpenNsgError(
+                    [ArmError(Code.MISSING_REQUIRED_PARAMETER, "Give OLD and NEW (or --plan PLAN.json).")]
+                )
             problems: list[ArmError] = []
             loaded: list[Topology] = []
             for side in (old, new):
@@ -209,14 +212,16 @@ def lint(
         problems: list[ArmError] = []
         if fail_on.casefold() not in FAIL_ON_LEVELS:
             problems.append(
-                ArmError("InvalidParameter", f"--fail-on must be one of {', '.join(FAIL_ON_LEVELS)}, not '{fail_on}'.")
+                ArmError(
+                    Code.INVALID_PARAMETER, f"--fail-on must be one of {', '.join(FAIL_ON_LEVELS)}, not '{fail_on}'."
+                )
             )
         for flag, ids in (("--disable", disable), ("--enable", enable)):
             for rule_id in ids:
                 if rule_id.casefold() not in RULES:
                     problems.append(
                         ArmError(
-                            "InvalidParameter", f"{flag}: unknown rule id '{rule_id}' (known: {', '.join(RULES)})."
+                            Code.INVALID_PARAMETER, f"{flag}: unknown rule id '{rule_id}' (known: {', '.join(RULES)})."
                         )
                     )
         if problems:

@@ -22,6 +22,7 @@ from opennsg.cli.common import (
     stdout,
     writing_output,
 )
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import name_of
 
@@ -59,8 +60,6 @@ AllowProblemsOption = typer.Option(
     help="Exit 0 although some records or tuples could not be read (they are still listed on stderr).",
 )
 MAX_PROBLEMS_SHOWN = 20
-#: The code of an error about the flow log files themselves (none found, none readable, some not readable).
-INVALID_FLOW_LOGS = "InvalidFlowLogs"
 
 
 def register(app: typer.Typer) -> None:
@@ -86,19 +85,19 @@ def _reader(logs: list[Path]) -> FlowLogReader:
     reader = FlowLogReader(logs)
     if not reader.files:
         shown = ", ".join(str(p) for p in logs)
-        raise OpenNsgError([ArmError(INVALID_FLOW_LOGS, f"No flow log files (*.json) under {shown}.", shown)])
+        raise OpenNsgError([ArmError(Code.INVALID_FLOW_LOGS, f"No flow log files (*.json) under {shown}.", shown)])
     return reader
 
 
 def _problems(read: ReadStats) -> list[ArmError]:
-    return [ArmError(INVALID_FLOW_LOGS, p.message, f"{p.file}: {p.position}") for p in read.problems]
+    return [ArmError(Code.INVALID_FLOW_LOGS, p.message, f"{p.file}: {p.position}") for p in read.problems]
 
 
 def _unreadable(read: ReadStats) -> OpenNsgError | None:
     """Nothing readable is bad input whatever the flags: no tuple was read and something went wrong."""
     if read.tuples or not read.problems:
         return None
-    summary = ArmError(INVALID_FLOW_LOGS, f"No flow tuple could be read from {read.files} file(s).")
+    summary = ArmError(Code.INVALID_FLOW_LOGS, f"No flow tuple could be read from {read.files} file(s).")
     return OpenNsgError([summary, *_problems(read)])
 
 
@@ -111,8 +110,8 @@ def _exit_on_problems(read: ReadStats, allow_problems: bool, as_json: bool) -> N
         "the answer covers only what could be read (pass --allow-problems to accept that)."
     )
     if as_json:
-        fail([ArmError(INVALID_FLOW_LOGS, message), *_problems(read)], as_json)
-    stderr.print(f"error {INVALID_FLOW_LOGS}: {message}", markup=False)
+        fail([ArmError(Code.INVALID_FLOW_LOGS, message), *_problems(read)], as_json)
+    stderr.print(f"error {Code.INVALID_FLOW_LOGS}: {message}", markup=False)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -19,9 +19,9 @@ import typer
 from typer.core import TyperGroup
 
 from opennsg.cli.common import EXIT_BAD_INPUT, stderr
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, ArmErrorResponse
 
-INTERNAL_ERROR = "InternalError"
 DEBUG_VARIABLE = "OPENNSG_DEBUG"
 #: click's base exception as typer raises it (recent typer versions carry their own copy of click).
 ClickException: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -45,11 +45,11 @@ def usage_error(exc: Exception) -> ArmError:
     target = getattr(context, "command_path", None)
     kinds = {c.__name__ for c in type(exc).__mro__}
     if "MissingParameter" in kinds:
-        code = "MissingRequiredParameter"
+        code = Code.MISSING_REQUIRED_PARAMETER
     elif kinds & _INVALID:
-        code = "InvalidParameter"
+        code = Code.INVALID_PARAMETER
     else:
-        code = "InvalidCommandLine"
+        code = Code.INVALID_COMMAND_LINE
     format_message = getattr(exc, "format_message", None)
     message = format_message() if callable(format_message) else str(exc)
     return ArmError(code, str(message), target)
@@ -63,7 +63,7 @@ def internal_error(exc: BaseException) -> ArmError:
         f"{type(exc).__name__}: {exc}{place}. This is a bug in OpenNSG, not a problem of the input."
     )
     hint = f"Set {DEBUG_VARIABLE}=1 to see the traceback."
-    return ArmError(INTERNAL_ERROR, message, None, hint)
+    return ArmError(Code.INTERNAL_ERROR, message, None, hint)
 
 
 def _write_json_error(error: ArmError) -> None:

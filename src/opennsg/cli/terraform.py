@@ -17,6 +17,7 @@ from opennsg.cli.common import (
     stdout,
     writing_output,
 )
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 
 FORMATS = ("terraform", "arm")
@@ -33,7 +34,11 @@ def _split(paths: list[Path], output: Path | None) -> tuple[list[Path], Path]:
         return paths, output
     if len(paths) < 2:
         raise OpenNsgError(
-            [ArmError("MissingRequiredParameter", "Give the inputs and the output directory: export INPUT... DIR.")]
+            [
+                ArmError(
+                    Code.MISSING_REQUIRED_PARAMETER, "Give the inputs and the output directory: export INPUT... DIR."
+                )
+            ]
         )
     fresh = [p for p in paths if not p.exists() or (p.is_dir() and not any(p.iterdir()))]
     chosen = fresh[0] if len(fresh) == 1 else paths[-1]
@@ -55,10 +60,10 @@ def export(
     with bad_input_exits(json):
         if output_format not in FORMATS:
             message = f"--format must be one of {', '.join(FORMATS)}, not '{output_format}'."
-            raise OpenNsgError([ArmError("InvalidParameter", message)])
+            raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, message)])
         sources, directory = _split(paths, output)
         if directory.exists() and not directory.is_dir():
-            raise OpenNsgError([ArmError("InvalidParameter", f"{directory} exists and is not a directory.")])
+            raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, f"{directory} exists and is not a directory.")])
         topology = inputs.load(sources)
         with writing_output("DIR", directory, json):
             if output_format == "terraform":

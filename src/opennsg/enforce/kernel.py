@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from opennsg.enforce.compile import FAMILY, TABLE, fail_closed_document, mark_of_counter
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 
 NETNS_DIR = Path("/run/netns")
@@ -50,7 +51,8 @@ def run(
     if check and result.returncode != 0:
         where = f" in namespace {netns}" if netns else ""
         raise KernelError(
-            "KernelCommandFailed", f"'{' '.join(argv)}'{where} failed: {result.stderr.strip() or result.returncode}"
+            Code.KERNEL_COMMAND_FAILED,
+            f"'{' '.join(argv)}'{where} failed: {result.stderr.strip() or result.returncode}",
         )
     return result
 
@@ -61,11 +63,13 @@ def execute(argv: Sequence[str], stdin: str | None = None) -> subprocess.Complet
         return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise KernelError(
-            "KernelToolMissing",
+            Code.KERNEL_TOOL_MISSING,
             f"'{argv[0]}' was not found: enforcement needs nftables, conntrack, iproute2 and util-linux (nsenter).",
         ) from None
     except PermissionError:
-        raise KernelError("KernelPermissionDenied", f"'{argv[0]}' cannot be run: enforcement needs root.") from None
+        raise KernelError(
+            Code.KERNEL_PERMISSION_DENIED, f"'{argv[0]}' cannot be run: enforcement needs root."
+        ) from None
 
 
 def nft_apply(netns: str | None, document: dict[str, Any]) -> None:
@@ -74,7 +78,7 @@ def nft_apply(netns: str | None, document: dict[str, Any]) -> None:
     if result.returncode != 0:
         where = f"namespace {netns}" if netns else "the host namespace"
         raise KernelError(
-            "NftablesApplyFailed",
+            Code.NFTABLES_APPLY_FAILED,
             f"nftables refused the ruleset for {where}; the previous ruleset stays in force: "
             f"{result.stderr.strip()[:2000]}",
             netns,

@@ -222,7 +222,9 @@ def _ip_batch(netns: str | None, lines: Iterable[str]) -> None:
         argv = ["ip", *((family,) if family else ()), *(("-n", netns) if netns else ()), "-batch", "-"]
         result = execute(argv, "\n".join(chosen) + "\n")
         if result.returncode != 0:
-            raise KernelError("LabBuildFailed", f"ip -batch in {netns or 'the host'} failed: {result.stderr.strip()}")
+            raise KernelError(
+                Code.LAB_BUILD_FAILED, f"ip -batch in {netns or 'the host'} failed: {result.stderr.strip()}"
+            )
 
 
 def _sysctl(netns: str, settings: Sequence[str]) -> None:
@@ -551,10 +553,10 @@ def _start_collector(plan: LabPlan) -> int:
             return process.pid
         if process.poll() is not None:
             error = log.read_text(errors="replace")
-            raise KernelError("LabBuildFailed", f"the flow-log collector did not start: {error.strip()[-2000:]}")
+            raise KernelError(Code.LAB_BUILD_FAILED, f"the flow-log collector did not start: {error.strip()[-2000:]}")
         time.sleep(0.02)
     process.kill()
-    raise KernelError("LabBuildFailed", "the flow-log collector did not start in time")
+    raise KernelError(Code.LAB_BUILD_FAILED, "the flow-log collector did not start in time")
 
 
 def _alive(pid: int | None) -> bool:

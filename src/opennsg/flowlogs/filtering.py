@@ -26,12 +26,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opennsg.flowlogs.formats import FlowTuple, decision_letter, direction_letter
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.flowlog import FlowLog
 
 MAX_CRITERIA_LENGTH = 1000
-INVALID_CRITERIA = "InvalidFilteringCriteria"
-INVALID_RECORD_TYPES = "InvalidRecordTypes"
 #: Flow states a VNet flow log can keep (``recordTypes``): Begin, Continue, End, Denied.
 RECORD_TYPES = ("B", "C", "E", "D")
 #: Encryption states of VNet flow tuples; ``NX_ALL`` in a filter stands for every ``NX`` one.
@@ -203,7 +202,7 @@ def parse_record_types(text: str | None) -> frozenset[str]:
         raise OpenNsgError(
             [
                 ArmError(
-                    INVALID_RECORD_TYPES,
+                    Code.INVALID_RECORD_TYPES,
                     f"recordTypes '{text}' is invalid: '{value}' is not one of B, C, E, D "
                     "(comma-separated; empty keeps every record type).",
                     "properties.recordTypes",
@@ -278,7 +277,7 @@ class _Parser:
         where = f" at character {column}" if column is not None else ""
         self.problems.append(
             ArmError(
-                INVALID_CRITERIA,
+                Code.INVALID_FILTERING_CRITERIA,
                 f"The filtering criteria is invalid{where}: {message}",
                 "properties.enabledFilteringCriteria",
             )

@@ -33,6 +33,7 @@ from opennsg.engine.compiled import CompiledPolicy, FlowColumns
 from opennsg.extras import require
 from opennsg.flowlogs.reader import ReadStats
 from opennsg.flowlogs.replay import Change, DistinctFlows, ReplayResult, build_result, nic_codes
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.topology import Topology
 
@@ -78,7 +79,7 @@ def spark_session(master: str) -> Any:
             raise OpenNsgError(
                 [
                     ArmError(
-                        "SparkUnavailable",
+                        Code.SPARK_UNAVAILABLE,
                         f"Spark could not start a session on master '{master}': {exc}. Spark needs Java 17 or later "
                         f"(java on PATH or JAVA_HOME) and, for a cluster, a reachable master (--master, {MASTER_ENV}).",
                     )

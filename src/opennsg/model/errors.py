@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opennsg.model.codes import Code
+
 
 @dataclass(frozen=True, slots=True)
 class ArmError:
@@ -29,7 +31,7 @@ class ArmError:
 #: Detail codes ARM reports under a generic top level (semantics §7.5: ``InvalidRequestFormat`` / "Cannot parse the
 #: request." with details ``MissingJsonReferenceId``).
 REQUEST_FORMAT_ENVELOPES: dict[str, tuple[str, str]] = {
-    "MissingJsonReferenceId": ("InvalidRequestFormat", "Cannot parse the request."),
+    Code.MISSING_REFERENCE_ID: (Code.INVALID_REQUEST_FORMAT, "Cannot parse the request."),
 }
 
 

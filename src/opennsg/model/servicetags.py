@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.files import InputError, read_json_file
 
@@ -52,7 +53,7 @@ class ServiceTags:
         where = source or "service tags"
         if not isinstance(data, dict) or not isinstance(data.get("values"), list):
             raise OpenNsgError(
-                [ArmError("InvalidServiceTagsFile", f"{where}: expected an object with a 'values' array.")]
+                [ArmError(Code.INVALID_SERVICE_TAGS_FILE, f"{where}: expected an object with a 'values' array.")]
             )
         tags: list[ServiceTag] = []
         problems: list[ArmError] = []
@@ -61,13 +62,15 @@ class ServiceTags:
             name = entry.get("name") or entry.get("id") if isinstance(entry, dict) else None
             if not isinstance(name, str) or not isinstance(props, dict):
                 problems.append(
-                    ArmError("InvalidServiceTagsFile", f"{where}: values[{i}] needs 'name' and 'properties'.")
+                    ArmError(Code.INVALID_SERVICE_TAGS_FILE, f"{where}: values[{i}] needs 'name' and 'properties'.")
                 )
                 continue
             prefixes = props.get("addressPrefixes") or []
             features = props.get("networkFeatures") or []
             if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
-                problems.append(ArmError("InvalidServiceTagsFile", f"{where}: values[{i}].properties.addressPrefixes."))
+                problems.append(
+                    ArmError(Code.INVALID_SERVICE_TAGS_FILE, f"{where}: values[{i}].properties.addressPrefixes.")
+                )
                 continue
             tags.append(
                 ServiceTag(
@@ -91,8 +94,8 @@ class ServiceTags:
             data = read_json_file(p)
         except InputError as exc:
             if exc.missing:
-                raise OpenNsgError([ArmError("FileNotFound", f"Service tags file {p} does not exist.")]) from None
-            raise OpenNsgError([ArmError("InvalidJson", f"Service tags file {exc}.", str(p))]) from None
+                raise OpenNsgError([ArmError(Code.FILE_NOT_FOUND, f"Service tags file {p} does not exist.")]) from None
+            raise OpenNsgError([ArmError(Code.INVALID_JSON, f"Service tags file {exc}.", str(p))]) from None
         return cls.from_json(data, str(p))
 
     def to_json(self) -> dict[str, Any]:

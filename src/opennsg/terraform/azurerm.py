@@ -280,14 +280,6 @@ class Issue:
     message: str
 
 
-class Codes:
-    UNKNOWN_VALUE = "TerraformValueUnknownUntilApply"
-    INVALID_VALUE = "TerraformInvalidArgument"
-    MISSING = "TerraformMissingArgument"
-    REFERENCE = "InvalidResourceReference"
-    CONFLICT = "ConflictingResourceDefinitions"
-
-
 PLAN_ADVICE = (
     "OpenNSG cannot know it without Azure: run `terraform plan -out plan.out && terraform show -json plan.out "
     "> plan.json` and give OpenNSG plan.json instead"
@@ -321,7 +313,7 @@ class _Reader:
         origin = replace(self.origin, line=line) if line else self.origin
         self.ok = False
         message = f"{key}{shown} is {value.reason}, and OpenNSG needs it. {advice}"
-        self.issues.append(Issue(Codes.UNKNOWN_VALUE, origin, message))
+        self.issues.append(Issue(Code.TERRAFORM_UNKNOWN_VALUE, origin, message))
 
     def _raw(self, key: str) -> Any:
         value = self.values.get(key)
@@ -334,10 +326,10 @@ class _Reader:
         value = self._raw(key)
         if value is None or value == "":
             if required and key not in self.values:
-                self._issue(Codes.MISSING, f'the argument "{key}" is required')
+                self._issue(Code.TERRAFORM_MISSING, f'the argument "{key}" is required')
             return None
         if isinstance(value, list | Mapping):
-            self._issue(Codes.INVALID_VALUE, f"{key} must be a string, not {display(value)}")
+            self._issue(Code.TERRAFORM_INVALID_VALUE, f"{key} must be a string, not {display(value)}")
             return None
         return to_string(value)
 
@@ -346,7 +338,7 @@ class _Reader:
         if value is None:
             return ()
         if not isinstance(value, list):
-            self._issue(Codes.INVALID_VALUE, f"{key} must be a list of strings, not {display(value)}")
+            self._issue(Code.TERRAFORM_INVALID_VALUE, f"{key} must be a list of strings, not {display(value)}")
             return ()
         out = []
         for item in value:
@@ -354,7 +346,7 @@ class _Reader:
                 self._unknown(key, item)
                 self.ok = False
             elif isinstance(item, list | Mapping) or item is None:
-                self._issue(Codes.INVALID_VALUE, f"{key} must be a list of strings, not {display(value)}")
+                self._issue(Code.TERRAFORM_INVALID_VALUE, f"{key} must be a list of strings, not {display(value)}")
             else:
                 out.append(to_string(item))
         return tuple(out)
@@ -363,13 +355,13 @@ class _Reader:
         value = self._raw(key)
         if value is None:
             if required and key not in self.values:
-                self._issue(Codes.MISSING, f'the argument "{key}" is required')
+                self._issue(Code.TERRAFORM_MISSING, f'the argument "{key}" is required')
             return None
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
                 value = int(value)
         if not is_number(value) or int(value) != value:
-            self._issue(Codes.INVALID_VALUE, f"{key} must be a whole number, not {display(value)}")
+            self._issue(Code.TERRAFORM_INVALID_VALUE, f"{key} must be a whole number, not {display(value)}")
             return None
         return int(value)
 
@@ -381,7 +373,7 @@ class _Reader:
             return value
         if value in ("true", "false"):
             return bool(value == "true")
-        self._issue(Codes.INVALID_VALUE, f"{key} must be true or false, not {display(value)}")
+        self._issue(Code.TERRAFORM_INVALID_VALUE, f"{key} must be true or false, not {display(value)}")
         return default
 
     def blocks(self, key: str) -> list[Mapping[str, Any]]:
@@ -395,7 +387,7 @@ class _Reader:
         if isinstance(value, Mapping):
             return [value]
         if not isinstance(value, list):
-            self._issue(Codes.INVALID_VALUE, f"{key} must be a list of blocks, not {display(value)}")
+            self._issue(Code.TERRAFORM_INVALID_VALUE, f"{key} must be a list of blocks, not {display(value)}")
             return []
         return [v for v in value if isinstance(v, Mapping)]
 
@@ -405,9 +397,11 @@ class _Reader:
         if len(given) == 1:
             return self.text(given[0])
         if given:
-            self._issue(Codes.INVALID_VALUE, f"only one of {' and '.join(map(json.dumps, given))} can be set")
+            self._issue(Code.TERRAFORM_INVALID_VALUE, f"only one of {' and '.join(map(json.dumps, given))} can be set")
         else:
-            self._issue(Codes.MISSING, f"one of the arguments {' or '.join(map(json.dumps, keys))} is required")
+            self._issue(
+                Code.TERRAFORM_MISSING, f"one of the arguments {' or '.join(map(json.dumps, keys))} is required"
+            )
         return None
 
     def enum(self, key: str, enum: type[CaseInsensitiveEnum], required: bool = True) -> Any:
@@ -422,7 +416,7 @@ class _Reader:
         member = enum.parse(raw)
         if member is None:
             allowed = ", ".join(m.value for m in enum)
-            self._issue(Codes.INVALID_VALUE, f'{key} "{raw}" is not one of {allowed}')
+            self._issue(Code.TERRAFORM_INVALID_VALUE, f'{key} "{raw}" is not one of {allowed}')
         return member
 
 
@@ -697,7 +691,7 @@ class _Builder:
         if policies and policy is None:
             allowed = ", ".join(m.value for m in PrivateEndpointNetworkPolicies)
             reader._issue(
-                Codes.INVALID_VALUE, f'private_endpoint_network_policies "{policies}" is not one of {allowed}'
+                Code.TERRAFORM_INVALID_VALUE, f'private_endpoint_network_policies "{policies}" is not one of {allowed}'
             )
         legacy = values.get("private_endpoint_network_policies_enabled")  # azurerm 3.x
         if policy is None and isinstance(legacy, bool):
@@ -833,7 +827,9 @@ class _Builder:
                 subnet = next((s for s in vnet.subnets if s.key == id_key(subnet_id)), None) if vnet else None
                 if vnet is None or subnet is None:
                     self.built.issues.append(
-                        Issue(Codes.REFERENCE, source.origin, f"subnet {subnet_id} is not in the Terraform input")
+                        Issue(
+                            Code.INVALID_REFERENCE, source.origin, f"subnet {subnet_id} is not in the Terraform input"
+                        )
                     )
                     continue
                 parts = origins[vnet_key]
@@ -918,7 +914,11 @@ class _Builder:
             nic = nics.get(id_key(nic_id or ""))
             if nic_id and nsg_id and nic is None:
                 self.built.issues.append(
-                    Issue(Codes.REFERENCE, source.origin, f"network interface {nic_id} is not in the Terraform input")
+                    Issue(
+                        Code.INVALID_REFERENCE,
+                        source.origin,
+                        f"network interface {nic_id} is not in the Terraform input",
+                    )
                 )
             elif nic is not None and nsg_id:
                 nics[nic.key] = replace(nic, network_security_group=nsg_id)
@@ -933,7 +933,11 @@ class _Builder:
             nic = nics.get(id_key(nic_id or ""))
             if nic_id and asg_id and nic is None:
                 self.built.issues.append(
-                    Issue(Codes.REFERENCE, source.origin, f"network interface {nic_id} is not in the Terraform input")
+                    Issue(
+                        Code.INVALID_REFERENCE,
+                        source.origin,
+                        f"network interface {nic_id} is not in the Terraform input",
+                    )
                 )
                 continue
             if nic is None or not asg_id:
@@ -1098,7 +1102,11 @@ class _Builder:
             )
             if nic.key in nics:
                 self.built.issues.append(
-                    Issue(Codes.CONFLICT, source.origin, f"the endpoint's network interface {nic_id} is also declared")
+                    Issue(
+                        Code.CONFLICTING_DEFINITIONS,
+                        source.origin,
+                        f"the endpoint's network interface {nic_id} is also declared",
+                    )
                 )
                 continue
             nics[nic.key] = nic
@@ -1120,7 +1128,7 @@ class _Builder:
             endpoint_id = source.values.get("private_endpoint_id")
             if isinstance(endpoint_id, str) and id_key(endpoint_id) in groups:
                 message = f"private endpoint {endpoint_id} is not in the Terraform input"
-                self.built.issues.append(Issue(Codes.REFERENCE, source.origin, message))
+                self.built.issues.append(Issue(Code.INVALID_REFERENCE, source.origin, message))
         return out
 
     def _nat_gateways(
@@ -1174,7 +1182,7 @@ class _Builder:
                 gateway_id = source.values.get("nat_gateway_id")
                 if isinstance(gateway_id, str) and id_key(gateway_id) in extra:
                     message = f"NAT gateway {gateway_id} is not in the Terraform input"
-                    self.built.issues.append(Issue(Codes.REFERENCE, source.origin, message))
+                    self.built.issues.append(Issue(Code.INVALID_REFERENCE, source.origin, message))
         return out, gateway_ips
 
     # --- Azure Virtual Network Manager (semantics §11) ---

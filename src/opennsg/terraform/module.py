@@ -20,6 +20,7 @@ from typing import Any
 
 from lark import Token, Tree
 
+from opennsg.model.codes import Code
 from opennsg.model.files import InputError, read_json_file
 from opennsg.terraform import azurerm
 from opennsg.terraform.expressions import Namespace, ResourceValue, Scope, evaluate
@@ -73,22 +74,6 @@ class Problem:
         return f"{self.where}: {self.context}: {self.message}" if self.context else f"{self.where}: {self.message}"
 
 
-class Codes:
-    SYNTAX = "TerraformSyntaxError"
-    EVALUATION = "TerraformEvaluationError"
-    UNKNOWN_FUNCTION = "TerraformUnknownFunction"
-    DATA_SOURCE = "TerraformDataSourceNotSupported"
-    REMOTE_MODULE = "TerraformRemoteModuleNotSupported"
-    UNKNOWN_VALUE = "TerraformValueUnknownUntilApply"
-    CYCLE = "TerraformCycle"
-    MISSING_VARIABLE = "TerraformMissingVariableValue"
-    UNDECLARED_VARIABLE = "TerraformUndeclaredVariable"
-    DUPLICATE = "TerraformDuplicateDefinition"
-    INVALID_VALUE = "TerraformInvalidArgument"
-    UNSUPPORTED_RESOURCE = "TerraformUnsupportedResource"
-    INVALID_PLAN = "TerraformInvalidPlan"
-
-
 @dataclass(frozen=True, slots=True)
 class Instance:
     """One resource instance: type, address, evaluated values (nested blocks as lists of ``BlockValue``)."""
@@ -133,7 +118,13 @@ def _define(problems: list[Problem], table: dict[Any, Any], key: Any, value: Any
         first = table[key]
         first_where = first.where if isinstance(first, Block) else f"{first[0].expression.file}:{first[0].line}"
         problems.append(
-            Problem(Codes.DUPLICATE, block.file, block.line, block.title, f"{what} is also defined at {first_where}")
+            Problem(
+                Code.TERRAFORM_DUPLICATE,
+                block.file,
+                block.line,
+                block.title,
+                f"{what} is also defined at {first_where}",
+            )
         )
     else:
         table[key] = value
@@ -146,10 +137,12 @@ def read_config(directory: Path, files: Sequence[Path], problems: list[Problem])
         try:
             body = _parse(path)
         except HclSyntaxError as exc:
-            problems.append(Problem(Codes.SYNTAX, exc.file, exc.line, "", f"column {exc.column}: {exc.reason}"))
+            problems.append(
+                Problem(Code.TERRAFORM_SYNTAX, exc.file, exc.line, "", f"column {exc.column}: {exc.reason}")
+            )
             continue
         except OSError as exc:
-            problems.append(Problem(Codes.SYNTAX, str(path), 0, "", f"cannot read: {exc.strerror}"))
+            problems.append(Problem(Code.TERRAFORM_SYNTAX, str(path), 0, "", f"cannot read: {exc.strerror}"))
             continue
         for block in body.blocks:
             labels = block.labels
@@ -161,7 +154,7 @@ def read_config(directory: Path, files: Sequence[Path], problems: list[Problem])
                         first, _ = config.locals[name]
                         problems.append(
                             Problem(
-                                Codes.DUPLICATE,
+                                Code.TERRAFORM_DUPLICATE,
                                 block.file,
                                 attribute.line,
                                 "locals",
@@ -416,7 +409,7 @@ class ModuleInstance:
         except _Cycle as cycle:
             if cycle.chain[0] != full:
                 raise
-            self.context.problem(Codes.CYCLE, file, line, key, "cycle: " + " -> ".join(cycle.chain))
+            self.context.problem(Code.TERRAFORM_CYCLE, file, line, key, "cycle: " + " -> ".join(cycle.chain))
             value = Unknown(full, "in a cycle", reported=True)
         finally:
             self.context.in_progress.pop()
@@ -428,11 +421,15 @@ class ModuleInstance:
         try:
             return evaluate(expression, scope)
         except EvaluationError as exc:
-            code = Codes.UNKNOWN_FUNCTION if exc.message.startswith("unknown function") else Codes.EVALUATION
+            code = (
+                Code.TERRAFORM_UNKNOWN_FUNCTION
+                if exc.message.startswith("unknown function")
+                else Code.TERRAFORM_EVALUATION
+            )
             message = exc.message
             if message.startswith("data source"):
-                code = Codes.DATA_SOURCE
-            if code != Codes.EVALUATION and len(expression.text) <= 120:
+                code = Code.TERRAFORM_DATA_SOURCE
+            if code != Code.TERRAFORM_EVALUATION and len(expression.text) <= 120:
                 message = f"in `{expression.text}`: {message}"  # the expression as written, to find it by
             self.context.problem(code, expression.file, exc.line or expression.line, context, message)
             return Unknown(expression.text, "invalid", reported=True)
@@ -452,7 +449,9 @@ class ModuleInstance:
             try:
                 spec = parse_type(attributes["type"].expression)
             except EvaluationError as exc:
-                self.context.problem(Codes.EVALUATION, block.file, exc.line or block.line, block.title, exc.message)
+                self.context.problem(
+                    Code.TERRAFORM_EVALUATION, block.file, exc.line or block.line, block.title, exc.message
+                )
         given = self.inputs.get(name)
         context = block.title
         if given is None:
@@ -464,7 +463,7 @@ class ModuleInstance:
                     if self.caller is None
                     else f"no value for required variable {name}: set it in the module block at {self.caller.where}"
                 )
-                self.context.problem(Codes.MISSING_VARIABLE, block.file, block.line, context, message)
+                self.context.problem(Code.TERRAFORM_MISSING_VARIABLE, block.file, block.line, context, message)
                 return Unknown(f"var.{name}", "missing", reported=True)
             value = self.evaluate(attributes["default"].expression, _CONSTANT_SCOPE, context)
         elif given.raw is not None:
@@ -476,7 +475,7 @@ class ModuleInstance:
                     value = evaluate(parsed, _CONSTANT_SCOPE)
                 except (HclSyntaxError, EvaluationError) as exc:
                     message = exc.reason if isinstance(exc, HclSyntaxError) else exc.message
-                    self.context.problem(Codes.EVALUATION, given.origin, 0, f"--var {name}", message)
+                    self.context.problem(Code.TERRAFORM_EVALUATION, given.origin, 0, f"--var {name}", message)
                     return Unknown(f"var.{name}", "invalid", reported=True)
         elif given.expression is not None and given.scope is not None:
             caller_context = self.caller.title if self.caller else context
@@ -486,7 +485,7 @@ class ModuleInstance:
         try:
             return convert(value, spec, f"var.{name}")
         except EvaluationError as exc:
-            self.context.problem(Codes.EVALUATION, block.file, block.line, context, exc.message)
+            self.context.problem(Code.TERRAFORM_EVALUATION, block.file, block.line, context, exc.message)
             return Unknown(f"var.{name}", "invalid", reported=True)
 
     # --- locals, path, terraform, data ---
@@ -536,7 +535,11 @@ class ModuleInstance:
         attributes = block.body.attributes
         if "count" in attributes and "for_each" in attributes:
             self.context.problem(
-                Codes.EVALUATION, block.file, block.line, block.title, "count and for_each are mutually exclusive"
+                Code.TERRAFORM_EVALUATION,
+                block.file,
+                block.line,
+                block.title,
+                "count and for_each are mutually exclusive",
             )
             return "error", Unknown(block.title, "invalid", reported=True)
         if "count" in attributes:
@@ -548,11 +551,11 @@ class ModuleInstance:
             try:
                 number = to_number(count, "count")
             except EvaluationError as exc:
-                self.context.problem(Codes.EVALUATION, block.file, expression.line, block.title, exc.message)
+                self.context.problem(Code.TERRAFORM_EVALUATION, block.file, expression.line, block.title, exc.message)
                 return "error", Unknown(block.title, "invalid", reported=True)
             if not isinstance(number, int) or number < 0:
                 self.context.problem(
-                    Codes.EVALUATION,
+                    Code.TERRAFORM_EVALUATION,
                     block.file,
                     expression.line,
                     block.title,
@@ -570,7 +573,7 @@ class ModuleInstance:
                 bad = [i for i in items if not isinstance(i, str)]
                 if bad:
                     self.context.problem(
-                        Codes.EVALUATION,
+                        Code.TERRAFORM_EVALUATION,
                         block.file,
                         expression.line,
                         block.title,
@@ -581,7 +584,7 @@ class ModuleInstance:
             if isinstance(items, Mapping):
                 return "for_each", dict(items)
             self.context.problem(
-                Codes.EVALUATION,
+                Code.TERRAFORM_EVALUATION,
                 block.file,
                 expression.line,
                 block.title,
@@ -593,7 +596,7 @@ class ModuleInstance:
     def _unknown_meta(self, value: Any, expression: Expression, block: Block, argument: str) -> None:
         if isinstance(value, Unknown) and not value.reported:
             self.context.problem(
-                Codes.UNKNOWN_VALUE,
+                Code.TERRAFORM_UNKNOWN_VALUE,
                 expression.file,
                 expression.line,
                 block.title,
@@ -653,13 +656,15 @@ class ModuleInstance:
         attributes = block.body.attributes
         context = f'dynamic "{label}"'
         if "for_each" not in attributes:
-            self.context.problem(Codes.EVALUATION, block.file, block.line, context, "a dynamic block needs for_each")
+            self.context.problem(
+                Code.TERRAFORM_EVALUATION, block.file, block.line, context, "a dynamic block needs for_each"
+            )
             return []
         iterator = attributes["iterator"].expression.text if "iterator" in attributes else label
         contents = block.body.blocks_of("content")
         if len(contents) != 1:
             self.context.problem(
-                Codes.EVALUATION, block.file, block.line, context, "a dynamic block needs one content block"
+                Code.TERRAFORM_EVALUATION, block.file, block.line, context, "a dynamic block needs one content block"
             )
             return []
         expression = attributes["for_each"].expression
@@ -673,7 +678,7 @@ class ModuleInstance:
             pairs = [(k, items[k]) for k in sorted(items)]
         else:
             self.context.problem(
-                Codes.EVALUATION,
+                Code.TERRAFORM_EVALUATION,
                 block.file,
                 expression.line,
                 context,
@@ -704,7 +709,9 @@ class ModuleInstance:
             return self.children[name]
         attributes = block.body.attributes
         if "source" not in attributes:
-            self.context.problem(Codes.EVALUATION, block.file, block.line, block.title, "a module block needs source")
+            self.context.problem(
+                Code.TERRAFORM_EVALUATION, block.file, block.line, block.title, "a module block needs source"
+            )
             return Unknown(block.title, "invalid", reported=True)
         source_expression = attributes["source"].expression
         source = self.evaluate(source_expression, _CONSTANT_SCOPE, block.title)
@@ -712,7 +719,7 @@ class ModuleInstance:
             return Unknown(block.title, "invalid", reported=True)
         if not source.startswith(("./", "../")):
             self.context.problem(
-                Codes.REMOTE_MODULE,
+                Code.TERRAFORM_REMOTE_MODULE,
                 block.file,
                 source_expression.line,
                 block.title,
@@ -724,7 +731,7 @@ class ModuleInstance:
         display_dir = Path(os.path.relpath(directory)) if directory.is_absolute() else directory
         if not directory.is_dir() or not module_files(directory):
             self.context.problem(
-                Codes.EVALUATION,
+                Code.TERRAFORM_EVALUATION,
                 block.file,
                 source_expression.line,
                 block.title,
@@ -763,7 +770,7 @@ class ModuleInstance:
                 continue
             if arg not in config.variables:
                 self.context.problem(
-                    Codes.UNDECLARED_VARIABLE,
+                    Code.TERRAFORM_UNDECLARED_VARIABLE,
                     block.file,
                     attribute.line,
                     block.title,
@@ -833,19 +840,21 @@ def _tfvars(path: Path, problems: list[Problem]) -> dict[str, _Input]:
         try:
             data = read_json_file(path)
         except InputError as exc:
-            problems.append(Problem(Codes.SYNTAX, label, 0, "", f"not a readable JSON variables file: {exc.reason}"))
+            problems.append(
+                Problem(Code.TERRAFORM_SYNTAX, label, 0, "", f"not a readable JSON variables file: {exc.reason}")
+            )
             return out
         if not isinstance(data, dict):
-            problems.append(Problem(Codes.SYNTAX, label, 0, "", "a JSON variables file must hold an object"))
+            problems.append(Problem(Code.TERRAFORM_SYNTAX, label, 0, "", "a JSON variables file must hold an object"))
             return out
         return {k: _Input(value=v, origin=label) for k, v in data.items()}
     try:
         body = parse_file(path)
     except HclSyntaxError as exc:
-        problems.append(Problem(Codes.SYNTAX, exc.file, exc.line, "", f"column {exc.column}: {exc.reason}"))
+        problems.append(Problem(Code.TERRAFORM_SYNTAX, exc.file, exc.line, "", f"column {exc.column}: {exc.reason}"))
         return out
     except OSError as exc:
-        problems.append(Problem(Codes.SYNTAX, label, 0, "", f"cannot read: {exc.strerror}"))
+        problems.append(Problem(Code.TERRAFORM_SYNTAX, label, 0, "", f"cannot read: {exc.strerror}"))
         return out
     for name, attribute in body.attributes.items():
         try:
@@ -853,7 +862,7 @@ def _tfvars(path: Path, problems: list[Problem]) -> dict[str, _Input]:
                 value=evaluate(attribute.expression, _CONSTANT_SCOPE), origin=f"{label}:{attribute.line}"
             )
         except EvaluationError as exc:
-            problems.append(Problem(Codes.EVALUATION, label, exc.line or attribute.line, name, exc.message))
+            problems.append(Problem(Code.TERRAFORM_EVALUATION, label, exc.line or attribute.line, name, exc.message))
     return out
 
 
@@ -873,14 +882,18 @@ def root_inputs(config: Config, given: Inputs, problems: list[Problem]) -> dict[
     )
     for path in [*(p for p in automatic if p.is_file()), *given.var_files]:
         if not path.is_file():
-            problems.append(Problem(Codes.SYNTAX, str(path), 0, "", "the variables file does not exist"))
+            problems.append(Problem(Code.TERRAFORM_SYNTAX, str(path), 0, "", "the variables file does not exist"))
             continue
         inputs.update(_tfvars(path, problems))
     for name, raw in given.variables.items():
         if name not in config.variables:
             problems.append(
                 Problem(
-                    Codes.UNDECLARED_VARIABLE, f"--var {name}", 0, "", f'the root module declares no variable "{name}"'
+                    Code.TERRAFORM_UNDECLARED_VARIABLE,
+                    f"--var {name}",
+                    0,
+                    "",
+                    f'the root module declares no variable "{name}"',
                 )
             )
             continue
@@ -924,4 +937,4 @@ def evaluate_root(
     return context.instances, context.problems, subscription
 
 
-__all__ = ["PLAN_ADVICE", "Codes", "Inputs", "Instance", "Problem", "evaluate_root", "module_files"]
+__all__ = ["PLAN_ADVICE", "Inputs", "Instance", "Problem", "evaluate_root", "module_files"]

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from opennsg.arm.loader import ExternalInput, load_external, read_json
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 from opennsg.terraform import azurerm
 from opennsg.terraform.detect import PLACEHOLDER_SUBSCRIPTION, is_terraform_document
-from opennsg.terraform.module import Codes, Inputs, Instance, evaluate_root
+from opennsg.terraform.module import Inputs, Instance, evaluate_root
 from opennsg.terraform.origin import TfOrigin
 from opennsg.terraform.plan import PlanReader, is_plan
 
@@ -69,7 +70,7 @@ def read_document(label: str, data: Any, inputs: TerraformInputs, which: str, ex
     version = data.get("format_version") if isinstance(data, Mapping) else None
     if isinstance(version, str) and not version.startswith("1."):
         message = f"{label}: format_version {version} is not supported (Terraform's JSON output format 1.x is)."
-        external.problems.append(ArmError(Codes.INVALID_PLAN, message, label))
+        external.problems.append(ArmError(Code.TERRAFORM_INVALID_PLAN, message, label))
         return PLACEHOLDER_SUBSCRIPTION
     directory = Path(label).parent if Path(label).is_file() else None
     reader = PlanReader(data, label, _text(label), inputs.subscription, PLACEHOLDER_SUBSCRIPTION, directory=directory)
@@ -102,7 +103,7 @@ def load_plan(
     data = read_json(Path(path), problems)
     if data is not None and not (is_terraform_document(data) and is_plan(data)):
         message = f"{label} is not a Terraform plan (terraform show -json PLANFILE: planned_values, resource_changes)."
-        problems.append(ArmError(Codes.INVALID_PLAN, message, label))
+        problems.append(ArmError(Code.TERRAFORM_INVALID_PLAN, message, label))
     if problems:
         raise OpenNsgError(problems)
     inputs = TerraformInputs(subscription=subscription)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from opennsg.model.codes import Code
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key, name_of
@@ -249,7 +250,7 @@ def diff(old: Topology, new: Topology) -> dict[str, Any]:
     """``opennsg diff``'s answer, with its changes grouped per NIC (by name) for the page."""
     compute = _function("opennsg.analysis.diff", "diff_topologies")
     if compute is None:
-        raise OpenNsgError([ArmError("AnalysisUnavailable", NOT_BUILT.format(what="configuration diffs"))])
+        raise OpenNsgError([ArmError(Code.ANALYSIS_UNAVAILABLE, NOT_BUILT.format(what="configuration diffs"))])
     answer: dict[str, Any] = compute(old, new).to_json()
     names = {n.key: n.name for n in (*old.nics.values(), *new.nics.values())}
     by_nic: dict[str, list[dict[str, Any]]] = {}

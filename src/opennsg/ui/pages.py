@@ -21,6 +21,7 @@ from markupsafe import Markup
 from opennsg.arm.netwatcher import effective_groups_to_arm
 from opennsg.engine.flow import Flow, parse_endpoint, parse_flow_protocol
 from opennsg.engine.ir import Verdict
+from opennsg.model.codes import Code
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import id_key, name_of
@@ -165,7 +166,9 @@ def nsg_page(view: View, name: str) -> Fragment:
     found = view.nsgs_named(name)
     if not found:
         return _problem(
-            name, [ArmError("NetworkSecurityGroupNotFound", f"No network security group is named '{name}'.")], 404
+            name,
+            [ArmError(Code.NETWORK_SECURITY_GROUP_NOT_FOUND, f"No network security group is named '{name}'.")],
+            404,
         )
     if len(found) > 1:
         return _ambiguous("network security group", name, [(n.id, f"{BASE}/nsg/{quote(n.id, safe='')}") for n in found])
@@ -203,7 +206,7 @@ def _find_nic(view: View, name: str) -> NetworkInterface | Fragment:
     found = view.nics_named(name)
     if not found:
         message = f"No network interface is named '{name}'."
-        return _problem(name, [ArmError("NetworkInterfaceNotFound", message)], 404)
+        return _problem(name, [ArmError(Code.NETWORK_INTERFACE_NOT_FOUND, message)], 404)
     if len(found) > 1:
         return _ambiguous("network interface", name, [(n.id, f"{BASE}/nic/{quote(n.id, safe='')}") for n in found])
     return found[0]
@@ -303,19 +306,19 @@ def decide(view: View, params: Mapping[str, str]) -> tuple[NetworkInterface, Ver
     problems: list[ArmError] = []
     for field_name, label in (("nic", "NIC"), ("direction", "Direction"), ("local", "Local"), ("remote", "Remote")):
         if not params.get(field_name, "").strip():
-            problems.append(ArmError("MissingRequiredParameter", f"{label} is required."))
+            problems.append(ArmError(Code.MISSING_REQUIRED_PARAMETER, f"{label} is required."))
     direction = Direction.parse(params.get("direction", "")) if params.get("direction") else None
     if params.get("direction") and direction is None:
-        problems.append(ArmError("InvalidParameter", "Direction must be Inbound or Outbound."))
+        problems.append(ArmError(Code.INVALID_PARAMETER, "Direction must be Inbound or Outbound."))
     protocol = parse_flow_protocol(params.get("protocol") or "TCP")
     if protocol is None:
         problems.append(
-            ArmError("InvalidParameter", f"Protocol '{params.get('protocol')}' is not a protocol name or number.")
+            ArmError(Code.INVALID_PARAMETER, f"Protocol '{params.get('protocol')}' is not a protocol name or number.")
         )
     nics = view.nics_named(params.get("nic", "").strip()) if params.get("nic", "").strip() else []
     if params.get("nic", "").strip() and len(nics) != 1:
         which = "is ambiguous: use the ARM id" if nics else "names no visible network interface"
-        problems.append(ArmError("NetworkInterfaceNotFound", f"'{params['nic']}' {which}."))
+        problems.append(ArmError(Code.NETWORK_INTERFACE_NOT_FOUND, f"'{params['nic']}' {which}."))
     endpoints = []
     for field_name, label in (("local", "Local"), ("remote", "Remote")):
         if params.get(field_name, "").strip():
@@ -330,7 +333,7 @@ def decide(view: View, params: Mapping[str, str]) -> tuple[NetworkInterface, Ver
     try:
         flow = Flow.make(direction, protocol, local_ip, local_port, remote_ip, remote_port)
     except ValueError as exc:
-        raise OpenNsgError([ArmError("InvalidParameter", f"Invalid flow: {exc}.")]) from None
+        raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, f"Invalid flow: {exc}.")]) from None
     nic = nics[0]
     outside = view.engine.outside_internet(nic, flow.remote_ip)
     return nic, view.engine.verify(nic, flow, detail=True), (str(outside),) if outside is not None else ()
@@ -427,7 +430,7 @@ def _diff_side(view: View, value: Any, side: str) -> Topology:
         return view.topology
     if isinstance(value, dict) and set(value) == {"revision"} and side == "old" and view.revisions is not None:
         if not isinstance(value["revision"], str):
-            raise OpenNsgError([ArmError("InvalidRequestFormat", "'revision' must be a revision id.")])
+            raise OpenNsgError([ArmError(Code.INVALID_REQUEST_FORMAT, "'revision' must be a revision id.")])
         return view.revisions.topology(view.visible_subscriptions, value["revision"])[1]
     return documents_from_uploads(_uploads(value, side), view.topology.service_tags)
 
@@ -436,7 +439,7 @@ def _uploads(value: Any, side: str) -> list[tuple[str, str]]:
     if not isinstance(value, list) or not all(
         isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("text"), str) for f in value
     ):
-        raise OpenNsgError([ArmError("InvalidRequestFormat", f"'{side}' must be a list of {{name, text}} files.")])
+        raise OpenNsgError([ArmError(Code.INVALID_REQUEST_FORMAT, f"'{side}' must be a list of {{name, text}} files.")])
     return [(f["name"], f["text"]) for f in value]
 
 
@@ -454,7 +457,7 @@ def flowlogs_upload(view: View, body: Mapping[str, Any]) -> Fragment:
     except OpenNsgError as exc:
         return _problem("Traffic in flow logs", exc.errors)
     if not files:
-        return _problem("Traffic in flow logs", [ArmError("MissingFlowLogs", "No flow log files were given.")])
+        return _problem("Traffic in flow logs", [ArmError(Code.MISSING_FLOW_LOGS, "No flow log files were given.")])
     with tempfile.TemporaryDirectory(prefix="opennsg-ui-") as folder:
         paths = []
         for index, (name, text) in enumerate(files):

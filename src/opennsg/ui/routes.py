@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from opennsg.api.auth import Tokens
 from opennsg.api.errors import ApiError
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.ui import pages
 from opennsg.ui.pages import BASE, Fragment
@@ -45,7 +46,7 @@ def _static_dir() -> str:
 def _unauthenticated() -> ApiError:
     return ApiError(
         401,
-        "AuthenticationFailed",
+        Code.AUTHENTICATION_FAILED,
         "Authentication failed. The 'Authorization' header is missing or does not carry a valid bearer token.",
         headers={"WWW-Authenticate": 'Bearer realm="opennsg"'},
     )
@@ -140,7 +141,7 @@ class UiRoutes:
             revisions = _revisions_of(view)
             label = body.get("label")
             if not isinstance(label, str):
-                raise ApiError(400, "InvalidRequestFormat", "'label' must be a string.")
+                raise ApiError(400, Code.INVALID_REQUEST_FORMAT, "'label' must be a string.")
             try:
                 saved = revisions.save(view.visible_subscriptions, label)
             except OpenNsgError as exc:
@@ -171,13 +172,15 @@ class UiRoutes:
     async def _json_body(self, request: Request) -> dict[str, Any]:
         raw = await request.body()
         if len(raw) > MAX_UPLOAD:
-            raise ApiError(413, "RequestEntityTooLarge", f"The request body exceeds the limit of {MAX_UPLOAD} bytes.")
+            raise ApiError(
+                413, Code.REQUEST_ENTITY_TOO_LARGE, f"The request body exceeds the limit of {MAX_UPLOAD} bytes."
+            )
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
-            raise ApiError(400, "InvalidRequestFormat", "Cannot parse the request: expected a JSON object.")
+            raise ApiError(400, Code.INVALID_REQUEST_FORMAT, "Cannot parse the request: expected a JSON object.")
         return body
 
 
@@ -196,7 +199,7 @@ def _revision_json(revision: RevisionInfo) -> dict[str, Any]:
 
 def _revisions_of(view: View) -> Revisions:
     if view.revisions is None:
-        raise ApiError(404, "NotFound", "Revisions are kept by the service only (opennsg serve).")
+        raise ApiError(404, Code.NOT_FOUND, "Revisions are kept by the service only (opennsg serve).")
     return view.revisions
 
 
@@ -241,7 +244,7 @@ def route_page(view: View, page: str, params: dict[str, str]) -> Fragment:
             return pages.flowlogs_page(view)
     except OpenNsgError as exc:
         return pages._problem("Cannot show this page", exc.errors, 400)
-    return pages._problem("Not found", [ArmError("NotFound", f"There is no page at {BASE}/{page}.")], 404)
+    return pages._problem("Not found", [ArmError(Code.NOT_FOUND, f"There is no page at {BASE}/{page}.")], 404)
 
 
 def favicon_response() -> Response:

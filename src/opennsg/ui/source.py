@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from opennsg.engine import Engine
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import ResourceId, id_key
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, Resource
@@ -140,7 +141,7 @@ def split_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
         elif path.exists():
             (logs if path.suffix.casefold() == ".json" and is_flow_log(path) else config).append(path)
         else:
-            problems.append(ArmError("FileNotFound", f"{path} does not exist.", str(path)))
+            problems.append(ArmError(Code.FILE_NOT_FOUND, f"{path} does not exist.", str(path)))
     if problems:
         raise OpenNsgError(problems)
     return config, logs
@@ -252,7 +253,7 @@ def documents_from_uploads(uploads: Sequence[tuple[str, str]], service_tags: Ser
     from opennsg.arm import load_documents
 
     if not uploads:
-        raise OpenNsgError([ArmError("MissingConfiguration", "No configuration files were given.")])
+        raise OpenNsgError([ArmError(Code.MISSING_CONFIGURATION, "No configuration files were given.")])
     if any(Path(name).suffix.casefold() in _TERRAFORM_SUFFIXES for name, _ in uploads):
         return _terraform_uploads(uploads, service_tags)
     problems: list[ArmError] = []
@@ -261,7 +262,9 @@ def documents_from_uploads(uploads: Sequence[tuple[str, str]], service_tags: Ser
         try:
             docs.append((name, json.loads(text)))
         except json.JSONDecodeError as exc:
-            problems.append(ArmError("InvalidJson", f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}).", name))
+            problems.append(
+                ArmError(Code.INVALID_JSON, f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}).", name)
+            )
     if problems:
         raise OpenNsgError(problems)
     return load_documents(docs, service_tags)
@@ -283,7 +286,7 @@ def _terraform_uploads(uploads: Sequence[tuple[str, str]], service_tags: Service
         for index, (name, text) in enumerate(uploads):
             parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
             if not parts or ".." in parts:
-                raise OpenNsgError([ArmError("InvalidFileName", f"'{name}' is not a file name OpenNSG can read.")])
+                raise OpenNsgError([ArmError(Code.INVALID_FILE_NAME, f"'{name}' is not a file name OpenNSG can read.")])
             path = Path(folder, *parts)
             if path.exists():  # two loose files with one name: keep both
                 path = path.with_name(f"{index}-{path.name}")

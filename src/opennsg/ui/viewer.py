@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from opennsg.api.errors import ApiError
+from opennsg.model.codes import Code
 from opennsg.model.errors import OpenNsgError
 from opennsg.model.servicetags import ServiceTags
 from opennsg.ui.routes import mount
@@ -31,7 +32,7 @@ class _HostCheck(BaseHTTPMiddleware):
         host = request.headers.get("host", "").casefold()
         if host not in self.allowed:
             error = ApiError(
-                421, "MisdirectedRequest", "This OpenNSG viewer answers requests to its loopback address only."
+                421, Code.MISDIRECTED_REQUEST, "This OpenNSG viewer answers requests to its loopback address only."
             )
             return JSONResponse(error.body(), error.status)
         return await call_next(request)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from opennsg.api.errors import ApiError
 from opennsg.api.store import kind_of
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import id_key
 from opennsg.model.resources import Resource, Subnet, VirtualNetwork
@@ -29,7 +30,7 @@ def refuse_subnets_in_use(topology: Topology, subnets: Iterable[Subnet], gone: s
             if cfg.subnet and id_key(cfg.subnet) == subnet.key
         ]
         if users:
-            raise in_use_error("InUseSubnetCannotBeDeleted", subnet.id, users)
+            raise in_use_error(Code.IN_USE_SUBNET, subnet.id, users)
 
 
 def refuse_in_use(topology: Topology, models: Iterable[Resource], gone: set[str]) -> None:

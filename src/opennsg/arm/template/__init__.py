@@ -28,7 +28,8 @@ from opennsg.arm.template.context import (
 )
 from opennsg.arm.template.deploy import TemplateDeployment
 from opennsg.arm.template.parameters import parameter_values, parse_cli_value
-from opennsg.arm.template.values import UNKNOWABLE_VALUE, TemplateError, Unknown, lookup, unknown_paths
+from opennsg.arm.template.values import TemplateError, Unknown, lookup, unknown_paths
+from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError
 
 
@@ -103,7 +104,7 @@ class TemplateResource:
                 f"{unknown.why}, and OpenNSG needs it to decide flows. Give the value itself (for example as a "
                 "parameter value), or describe the deployed resource with its exported JSON instead."
             )
-            problems[i] = ArmError(UNKNOWABLE_VALUE, message, f"{prefix}{path}")
+            problems[i] = ArmError(Code.DEPLOYMENT_TIME_VALUE_NEEDED, message, f"{prefix}{path}")
             if path in seen:
                 problems[i] = ArmError("", "", None)
             seen.add(path)

@@ -11,6 +11,7 @@ from opennsg.arm.template.context import DeploymentContext
 from opennsg.arm.template.functions.resources import split_type
 from opennsg.arm.template.scope import Scope
 from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, has_key, lookup
+from opennsg.model.codes import Code
 
 _NOT_BODY = frozenset({"resources", "dependson", "copy", "condition", "existing", "name", "type", "comments"})
 DEPLOYMENTS = "microsoft.resources/deployments"
@@ -164,7 +165,7 @@ class ResourceWalker:
                         f"The {what} of this {resource_type} resource is '{unknown.origin}': {unknown.why}, but "
                         "OpenNSG needs it to know the resource. Give the value itself (a parameter value).",
                         f"{path}.{what}",
-                        "DeploymentTimeValueNeeded",
+                        Code.DEPLOYMENT_TIME_VALUE_NEEDED,
                     )
                 )
             self._mark_failed(item, symbol)  # a resource OpenNSG does not model, named only at deployment

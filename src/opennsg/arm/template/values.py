@@ -6,16 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opennsg.model.codes import Code
 from opennsg.model.values import first_instance
-
-INVALID_TEMPLATE = "InvalidTemplate"
-UNKNOWABLE_VALUE = "DeploymentTimeValueNeeded"
 
 
 class TemplateError(Exception):
     """One problem of a template: ARM's code, a message saying what to do, the JSON path (filled in by callers)."""
 
-    def __init__(self, message: str, path: str = "", code: str = INVALID_TEMPLATE, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, path: str = "", code: str = Code.INVALID_TEMPLATE, hint: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
