@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,13 @@ from typer.testing import CliRunner
 
 from conftest import World, rule
 from opennsg.analysis.lint import Linter, lint_topology
-from opennsg.analysis.space import intersect
-from opennsg.analysis.symbolic import FAMILIES, evaluate_boxes, first_match
+from opennsg.analysis.space import Box, intersect
+from opennsg.analysis.symbolic import FAMILIES, evaluate_boxes, exempt_regions, first_match, split
 from opennsg.arm import export_topology
 from opennsg.cli.main import app
 from opennsg.engine import Engine
 from opennsg.engine.flow import Flow
-from opennsg.model import Access, ServiceTag, ServiceTags, Topology
+from opennsg.model import Access, Direction, ServiceTag, ServiceTags, Topology
 from opennsg.model.ids import id_key
 from opennsg.model.loadbalancer import BackendAddressPool, LoadBalancer
 from strategies import topology_and_flows
@@ -365,7 +366,14 @@ def _rule_kinds_one_rule_at_a_time(topology: Topology) -> dict[str, str]:
                         continue
                     region = [(hit, None) for b in target.boxes if (hit := intersect(b, universe)) is not None]
                     matches = matches or bool(region)
-                    _, won = first_match(region, [r for r in rules if r.rule.priority < rule_.priority])
+                    earlier = [r for r in rules if r.rule.priority < rule_.priority]
+                    # A platform-exempt flow meets only the rules naming its tag; the others meet every rule.
+                    won: list[tuple[Box, None]] = []
+                    for tag, exempt in exempt_regions(ctx.compiled, rule_.direction):
+                        inside, region = split(region, exempt)
+                        if target.resolved.platform_tag == tag:
+                            won += first_match(inside, [r for r in earlier if r.resolved.platform_tag == tag])[1]
+                    won += first_match(region, earlier)[1]
                     if not won:
                         continue
                     won_any = True
@@ -543,3 +551,22 @@ def test_sarif_points_at_terraform_blocks(tmp_path: Path, monkeypatch: Any) -> N
     assert seen[("internet-exposed-port", 16)] == "security_rule {"  # allow-ssh
     assert seen[("internet-exposed-port", 41)] == 'resource "azurerm_network_security_rule" "telnet" {'
     assert seen[("unattached-nsg", 11)] == 'resource "azurerm_network_security_group" "web" {'
+
+
+def test_a_rule_naming_a_platform_tag_is_not_shadowed_by_rules_exempt_flows_skip(world: World) -> None:
+    """Outbound flows to 168.63.129.16 consult only the rules naming AzurePlatformDNS (semantics §0): an earlier
+    deny-all does not cover such a rule (found by the property above: lint called it shadowed)."""
+    nsg = world.nsg(
+        "platform",
+        rule("deny-all-icmp", 500, "Outbound", "Deny", "Icmp", "*", "*", "*"),
+        rule("deny-dns-icmp", 3000, "Outbound", "Deny", "Icmp", "*", "AzurePlatformDNS", "*"),
+    )
+    world.nic("vm", world.subnet("app", "10.0.1.0/24", nsg=nsg), "10.0.1.4")
+    topology = world.topology()
+    dns_rule = next(r for r in topology.nsgs[id_key(nsg)].security_rules if r.name == "deny-dns-icmp")
+    kinds = {f.rule_id for f in lint_topology(topology) if id_key(f.resource) == id_key(dns_rule.id or "")}
+    assert "shadowed-rule" not in kinds
+    flow = Flow(Direction.OUTBOUND, 1, ip_address("10.0.1.4"), None, ip_address("168.63.129.16"), None)
+    nic = next(iter(topology.nics.values()))
+    step = Engine(topology).verify(nic.id, flow).trace[-1]
+    assert step.matched_rule is not None and step.matched_rule.name == "deny-dns-icmp"

@@ -20,7 +20,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from opennsg.analysis.render import Witness, witness
 from opennsg.analysis.space import Box, intersect, merge_boxes, subtract_all
@@ -34,6 +34,7 @@ from opennsg.analysis.symbolic import (
     evaluate_boxes,
     exempt_regions,
     first_match,
+    split,
 )
 from opennsg.engine import Engine
 from opennsg.engine.addresses import AddressSet, PortSet
@@ -41,7 +42,7 @@ from opennsg.engine.chain import Outcome, Stage, StageKind
 from opennsg.engine.ir import AnyRule, NicPolicy
 from opennsg.engine.resolve import resolve_policy
 from opennsg.model.enums import IANA_TCP, IANA_UDP, Access, Direction, Protocol
-from opennsg.model.ids import id_key
+from opennsg.model.ids import id_key, name_of
 from opennsg.model.resources import IpConfiguration, NetworkInterface, NetworkSecurityGroup, SecurityRule
 from opennsg.model.topology import Topology
 from opennsg.model.values import has_host_bits
@@ -220,6 +221,29 @@ def _standalone_policy(topology: Topology, nsg: NetworkSecurityGroup) -> NicPoli
     return dataclasses.replace(policy, subnet_nsg=None, local_addresses=AddressSet.any())
 
 
+T = TypeVar("T")
+#: The position of "no rule of this stage": a platform-exempt flow that no rule naming its tag matches.
+NO_RULE = -1
+
+
+def _stage_first_match(
+    compiled: CompiledPolicy, direction: Direction, items: list[tuple[Box, T]], rules: Sequence[CompiledRule]
+) -> tuple[list[tuple[Box, T, CompiledRule | None]], list[tuple[Box, T]]]:
+    """``first_match`` of one NSG stage as the chain meets it: a platform-exempt flow consults only the rules naming
+    its tag (semantics §0), so its first match is among those, or none (``None``); the other flows meet every rule."""
+    out: list[tuple[Box, T, CompiledRule | None]] = []
+    normal = items
+    for tag, region in exempt_regions(compiled, direction):
+        inside, normal = split(normal, region)
+        if inside:
+            matched, unmatched = first_match(inside, [r for r in rules if r.resolved.platform_tag == tag])
+            out.extend(matched)
+            out.extend((box, payload, None) for box, payload in unmatched)
+    matched, unmatched = first_match(normal, rules)
+    out.extend(matched)
+    return out, unmatched
+
+
 class Linter:
     """Computes every finding of a topology (``lint_topology`` is the entry point)."""
 
@@ -272,10 +296,10 @@ class Linter:
             pieces: list[tuple[Box, tuple[int, ...]]] = [(universe, ())]
             for i in nsg_stages:
                 position = {id(r): p for p, r in enumerate(lists[i])}
-                matched, unmatched = first_match(pieces, lists[i])
+                matched, unmatched = _stage_first_match(compiled, stage.direction, pieces, lists[i])
                 if unmatched:  # an NSG given without its catch-all default rules: answer this stage alone
                     return self._one_stage_answers(ctx, index, stage, family)
-                pieces = [(box, (*at, position[id(rule)])) for box, at, rule in matched]
+                pieces = [(box, (*at, NO_RULE if rule is None else position[id(rule)])) for box, at, rule in matched]
 
             def rule_of(at: tuple[int, ...], i: int) -> CompiledRule:
                 return lists[i][at[order[i]]]
@@ -295,8 +319,8 @@ class Linter:
         found: _StageAnswers = defaultdict(list)
         if universe is not None:
             position = {id(r): i for i, r in enumerate(rules)}
-            matched, _ = first_match([(universe, None)], rules)
-            won = [(box, position[id(rule)]) for box, _, rule in matched]
+            matched, _ = _stage_first_match(ctx.compiled, stage.direction, [(universe, None)], rules)
+            won = [(box, NO_RULE if rule is None else position[id(rule)]) for box, _, rule in matched]
             known = (frozenset((index,)), lambda at, _stage: rules[at])
             for box, at, decision in evaluate_boxes(ctx.compiled, stage.direction, won, known=known):
                 found[at].append((box, decision))
@@ -532,7 +556,7 @@ class Linter:
                     continue
                 if not facts.won:
                     cover = self._minimal_cover(nsg, rule, coverers)
-                    names = ", ".join(c.rsplit("/", 1)[-1] for c in cover)
+                    names = ", ".join(name_of(c) for c in cover)
                     yield Finding(
                         "shadowed-rule",
                         RULES["shadowed-rule"].level,
@@ -606,11 +630,7 @@ class Linter:
             first = next(((n, b) for n, b in hits if n is not None), None)
             listed = ", ".join(f"{p} ({EXPOSED_PORTS[p]})" for p in sorted(by_port))
             where = f"at {len(nics)} NIC(s)" if nics else "wherever this NSG applies alone"
-            how = (
-                f"allowed by {resource.rsplit('/', 1)[-1]}"
-                if "/securityrules/" in resource.casefold()
-                else "no NSG applies"
-            )
+            how = f"allowed by {name_of(resource)}" if "/securityrules/" in resource.casefold() else "no NSG applies"
             fronted = [n for n in nics if self._internet_facing(n)]
             path = (
                 ""
@@ -662,7 +682,7 @@ class Linter:
                 "deny-load-balancer-probes",
                 RULES["deny-load-balancer-probes"].level,
                 resource,
-                f"Rule '{resource.rsplit('/', 1)[-1]}' denies load balancer health probes (AzureLoadBalancer, "
+                f"Rule '{name_of(resource)}' denies load balancer health probes (AzureLoadBalancer, "
                 f"168.63.129.16) to {len(nics)} NIC(s) in a backend pool: the load balancer will mark them down.",
                 (),
                 nics,
@@ -709,7 +729,7 @@ class Linter:
                         RULES["empty-asg"].level,
                         rid,
                         f"Rule '{rule.name}' names application security group(s) without members "
-                        f"({', '.join(a.rsplit('/', 1)[-1] for a in empty)}): that side matches no address.",
+                        f"({', '.join(name_of(a) for a in empty)}): that side matches no address.",
                         tuple(empty),
                         nics,
                     )
