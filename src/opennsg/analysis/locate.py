@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opennsg.model.ids import id_key
+from opennsg.model.ids import ResourceId, id_key, name_of
 
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -137,7 +137,7 @@ def _is_nsg(obj: dict[str, Any]) -> bool:
 
 
 def _last(name: Any) -> str:
-    return str(name).rsplit("/", 1)[-1].casefold()
+    return name_of(str(name)).casefold()
 
 
 @dataclass(slots=True)
@@ -213,19 +213,18 @@ class Locator:
         found = self.by_id.get(id_key(resource))
         if found is not None:
             return found
-        parts = resource.strip("/").split("/")
-        lowered = [p.casefold() for p in parts]
-        if "securityrules" in lowered and "networksecuritygroups" in lowered:
-            nsg = lowered[lowered.index("networksecuritygroups") + 1]
-            rule = lowered[lowered.index("securityrules") + 1]
+        parsed = ResourceId.parse(resource)
+        if parsed is None or not parsed.types or parsed.types[0].casefold() != "networksecuritygroups":
+            return None
+        nsg = parsed.names[0].casefold()
+        if len(parsed.types) > 1 and parsed.types[1].casefold() == "securityrules":
+            rule = parsed.names[1].casefold()
             hit = self.rules_by_name.get((nsg, rule))
             if hit is not None:
                 return hit
             candidates = self.rule_names.get(rule, [])
             return candidates[0] if len(candidates) == 1 else None
-        if "networksecuritygroups" in lowered:
-            return self.nsgs_by_name.get(lowered[lowered.index("networksecuritygroups") + 1])
-        return None
+        return self.nsgs_by_name.get(nsg)
 
 
 @dataclass(slots=True)

@@ -47,7 +47,7 @@ from opennsg.model.codes import Code
 from opennsg.model.enums import Direction
 from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.files import InputError, parse_json, read_text
-from opennsg.model.ids import id_key
+from opennsg.model.ids import id_key, name_of
 from opennsg.model.loadbalancer import TransportProtocol
 from opennsg.model.resources import IpConfiguration, NetworkInterface, Subnet
 from opennsg.model.routes import EffectiveRoute, NextHopType
@@ -205,7 +205,7 @@ class Matrix:
         return self.cells.get((source, destination))
 
     def label(self, resource: str) -> str:
-        return self.names.get(resource, resource.rsplit("/", 1)[-1])
+        return self.names.get(resource, name_of(resource))
 
     def to_json(self) -> dict[str, Any]:
         return {

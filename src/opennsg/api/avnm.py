@@ -44,7 +44,7 @@ from opennsg.model.avnm import (
     StaticMember,
 )
 from opennsg.model.errors import ArmError
-from opennsg.model.ids import ResourceId, id_key, name_of, network_id
+from opennsg.model.ids import ResourceId, id_key, name_of, network_id, resource_group_id
 from opennsg.model.resources import Resource
 from opennsg.model.topology import Topology
 from opennsg.model.validation import Code, Message
@@ -402,7 +402,7 @@ class ManagerRoutes:
         rid = manager_id(subscription, group, name)
         found = snapshot.topology.network_manager(rid)
         if found is None:
-            if snapshot.row(planning.group_id(subscription, group)) is None:
+            if snapshot.row(resource_group_id(subscription, group)) is None:
                 raise group_not_found(group)
             raise not_found("Microsoft.Network/networkManagers", name, group)
         return found
@@ -464,7 +464,7 @@ class ManagerRoutes:
             vnet_id = network_id(subscriptionId, resourceGroupName, "virtualNetworks", virtualNetworkName)
             snapshot = store.snapshot
             if snapshot.topology.vnet(vnet_id) is None:
-                if snapshot.row(planning.group_id(subscriptionId, resourceGroupName)) is None:
+                if snapshot.row(resource_group_id(subscriptionId, resourceGroupName)) is None:
                     raise group_not_found(resourceGroupName)
                 raise not_found("Microsoft.Network/virtualNetworks", virtualNetworkName, resourceGroupName)
             await _optional_body(request)

@@ -22,7 +22,7 @@ from opennsg.api.errors import ApiError
 from opennsg.model.avnm import AdminRule, AdminRuleCollection, NetworkManager, StaticMember
 from opennsg.model.errors import ArmError
 from opennsg.model.flowlog import FlowLog
-from opennsg.model.ids import id_key
+from opennsg.model.ids import id_key, subscription_of
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     NatGateway,
@@ -56,21 +56,10 @@ class Caller:
         """Whether the caller may act on the subscription ``resource_id`` lies in. An id naming no subscription
         cannot match any stored resource (stored ids all start with one), so it needs no grant: the model's
         validation reports it as a reference to nothing."""
-        subscription = subscription_of(resource_id)
+        subscription = subscription_of(id_key(resource_id))
         if subscription is None:
             return True
         return ALL_SUBSCRIPTIONS in self.subscriptions or subscription in self.subscriptions
-
-
-def subscription_of(resource_id: str) -> str | None:
-    """The case-folded subscription of an id as the store compares ids (``id_key``), or None when it names none.
-
-    Deliberately looser than ``ResourceId.parse``: an id the parser refuses (``.../nsg1//``) may still match a
-    stored resource by its key, and must still be authorised."""
-    parts = id_key(resource_id).split("/")
-    if len(parts) >= 3 and parts[0] == "" and parts[1] == "subscriptions" and parts[2]:
-        return parts[2]
-    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ from opennsg.api.http import (
 )
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
-from opennsg.model.ids import id_key
+from opennsg.model.ids import ResourceId, id_key, name_of, resource_group_id, subscription_of
+from opennsg.model.ids import resource_id as arm_resource_id
 from opennsg.model.resources import NetworkInterface, PublicIpAddress, Resource, RouteTable, VirtualNetwork
 from opennsg.model.validation import Code
 
@@ -129,15 +130,14 @@ def lookup(snapshot: Snapshot, resource_id: str) -> dict[str, Any] | None:
     row = snapshot.row(resource_id)
     if row is not None:
         return render(snapshot, row)
-    parent_id, _, name = resource_id.rstrip("/").rpartition("/")
-    parent_id, _, collection = parent_id.rpartition("/")
-    if collection.casefold() not in CHILD_KEYS:
+    child = ResourceId.parse(resource_id)
+    if child is None or child.parent is None or child.types[-1].casefold() not in CHILD_KEYS:
         return None
-    parent = snapshot.row(parent_id)
+    parent = snapshot.row(str(child.parent))
     if parent is None:
         return None
-    items = render(snapshot, parent).get("properties", {}).get(CHILD_KEYS[collection.casefold()]) or []
-    folded = name.casefold()
+    items = render(snapshot, parent).get("properties", {}).get(CHILD_KEYS[child.types[-1].casefold()]) or []
+    folded = child.name.casefold()
     return next((c for c in items if isinstance(c, dict) and str(c.get("name", "")).casefold() == folded), None)
 
 
@@ -179,7 +179,7 @@ class Routes:
 
     def _group_rows(self, snapshot: Snapshot, subscription: str, group: str, resource_type: str) -> list[Row]:
         check_subscription(subscription)
-        if snapshot.row(planning.group_id(subscription, group)) is None:
+        if snapshot.row(resource_group_id(subscription, group)) is None:
             raise group_not_found(group)
         folded_type, folded_group, folded_sub = resource_type.casefold(), group.casefold(), subscription.casefold()
         return [
@@ -212,7 +212,7 @@ class Routes:
             check_group_name(resourceGroupName)
             body = await json_body(request)
             conditions = preconditions(request)
-            resource_id = planning.group_id(subscriptionId, resourceGroupName)
+            resource_id = resource_group_id(subscriptionId, resourceGroupName)
             snapshot, change, _ = await self._write(
                 lambda s: planning.put_document(s, resource_id, RESOURCE_GROUP_TYPE, body, conditions), subscriptionId
             )
@@ -224,7 +224,7 @@ class Routes:
         async def get_group(subscriptionId: str, resourceGroupName: str) -> Response:
             check_subscription(subscriptionId)
             snapshot = self.store.snapshot
-            row = snapshot.row(planning.group_id(subscriptionId, resourceGroupName))
+            row = snapshot.row(resource_group_id(subscriptionId, resourceGroupName))
             if row is None:
                 raise group_not_found(resourceGroupName)
             return resource_response(render(snapshot, row))
@@ -232,19 +232,19 @@ class Routes:
         @self.router.head(item, tags=tags, operation_id="ResourceGroups_CheckExistence")
         async def head_group(subscriptionId: str, resourceGroupName: str) -> Response:
             check_subscription(subscriptionId)
-            found = self.store.snapshot.row(planning.group_id(subscriptionId, resourceGroupName)) is not None
+            found = self.store.snapshot.row(resource_group_id(subscriptionId, resourceGroupName)) is not None
             return Response(status_code=204 if found else 404)
 
         @self.router.delete(item, tags=tags, operation_id="ResourceGroups_Delete")
         async def delete_group(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
             check_subscription(subscriptionId)
             snapshot = self.store.snapshot
-            group = snapshot.row(planning.group_id(subscriptionId, resourceGroupName))
+            group = snapshot.row(resource_group_id(subscriptionId, resourceGroupName))
             location = str(group.body.get("location", "")) if group else ""
             conditions = preconditions(request)
 
             def plan(s: Snapshot) -> Change[bool]:
-                row = s.row(planning.group_id(subscriptionId, resourceGroupName))
+                row = s.row(resource_group_id(subscriptionId, resourceGroupName))
                 conditions.check(row.etag if row else None)
                 return planning.delete_group(s, subscriptionId, resourceGroupName)
 
@@ -258,7 +258,7 @@ class Routes:
             check_subscription(subscriptionId)
             body = await json_body(request)
             conditions = preconditions(request)
-            resource_id = planning.group_id(subscriptionId, resourceGroupName)
+            resource_id = resource_group_id(subscriptionId, resourceGroupName)
             if self.store.snapshot.row(resource_id) is None:
                 raise group_not_found(resourceGroupName)
             snapshot, _, _ = await self._write(
@@ -306,7 +306,7 @@ class Routes:
         def resource_id(subscription: str, group: str, name: str) -> str:
             check_subscription(subscription)
             check_name(name, kind.type)
-            return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{kind.type}/{name}"
+            return arm_resource_id(subscription, group, kind.type, name)
 
         @self.router.put(item, tags=tags, operation_id=f"{op}_CreateOrUpdate", **request_body(kind.arm_kind))
         async def put_item(
@@ -334,7 +334,7 @@ class Routes:
             snapshot = self.store.snapshot
             row = snapshot.row(rid)
             if row is None:
-                if snapshot.row(planning.group_id(subscriptionId, resourceGroupName)) is None:
+                if snapshot.row(resource_group_id(subscriptionId, resourceGroupName)) is None:
                     raise group_not_found(resourceGroupName)
                 raise not_found(kind.type, resourceName, resourceGroupName)
             return resource_response(render(snapshot, row))
@@ -403,7 +403,7 @@ class Routes:
         def watcher_id(subscription: str, group: str, name: str) -> str:
             check_subscription(subscription)
             check_name(name, NETWORK_WATCHER_TYPE)
-            return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{NETWORK_WATCHER_TYPE}/{name}"
+            return arm_resource_id(subscription, group, NETWORK_WATCHER_TYPE, name)
 
         @self.router.put(item, tags=tags, operation_id="NetworkWatchers_CreateOrUpdate", **request_body("group"))
         async def put_watcher(
@@ -491,14 +491,14 @@ class Routes:
 
         def parent_id(subscription: str, group: str, parent: str) -> str:
             check_subscription(subscription)
-            return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{kind.type}/{parent}"
+            return arm_resource_id(subscription, group, kind.type, parent)
 
         def rendered_parent(snapshot: Snapshot, pid: str, group: str) -> dict[str, Any]:
             row = snapshot.row(pid)
             if row is None:
-                if snapshot.row(planning.group_id(pid.split("/")[2], group)) is None:
+                if snapshot.row(resource_group_id(subscription_of(pid) or "", group)) is None:
                     raise group_not_found(group)
-                raise not_found(kind.type, pid.rsplit("/", 1)[-1], group)
+                raise not_found(kind.type, name_of(pid), group)
             return render(snapshot, row)
 
         def children(parent: dict[str, Any]) -> list[dict[str, Any]]:

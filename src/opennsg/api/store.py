@@ -34,7 +34,7 @@ from opennsg.arm.documents import parse_deployment_status
 from opennsg.arm.parse import Reader
 from opennsg.engine import Engine as NsgEngine
 from opennsg.model.avnm import DeploymentStatus
-from opennsg.model.ids import ResourceId, id_key, parent_id
+from opennsg.model.ids import ResourceId, id_key, parent_id, resource_group_id, subscription_scope_id
 from opennsg.model.resources import Resource
 from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
@@ -469,7 +469,7 @@ def _parent_key(row: Row) -> str | None:
     if parsed.parent is not None:
         return id_key(str(parsed.parent))
     if parsed.namespace is not None and parsed.resource_group is not None:
-        return id_key(f"/subscriptions/{parsed.subscription}/resourceGroups/{parsed.resource_group}")
+        return id_key(resource_group_id(parsed.subscription, parsed.resource_group))
     if parsed.resource_group is not None:
-        return id_key(f"/subscriptions/{parsed.subscription}")
+        return id_key(subscription_scope_id(parsed.subscription))
     return None

@@ -24,9 +24,8 @@ from opennsg.model.avnm import (
     EffectiveAdminRule,
     ManagementGroup,
     VnetEffectiveAdminRules,
-    management_group_id,
 )
-from opennsg.model.ids import ResourceId, id_key, name_of
+from opennsg.model.ids import ResourceId, id_key, management_group_id, name_of
 from opennsg.model.validation import Code, Message
 
 MANAGEMENT_GROUP_TYPE = "Microsoft.Management/managementGroups"

@@ -21,7 +21,7 @@ from opennsg.model.avnm import (
 )
 from opennsg.model.defaults import default_security_rules
 from opennsg.model.flowlog import FlowLog, thawed_json
-from opennsg.model.ids import id_key, name_of, resource_guid
+from opennsg.model.ids import id_key, name_of, resource_guid, subscription_scope_id
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
@@ -528,7 +528,7 @@ def effective_admin_rules_to_arm(answer: VnetEffectiveAdminRules) -> dict[str, A
 def subscription_to_arm(subscription: Subscription) -> dict[str, Any]:
     """``GET /subscriptions/{id}`` plus OpenNSG's SMTP properties (semantics §0 "Outbound SMTP")."""
     out: dict[str, Any] = {
-        "id": f"/subscriptions/{subscription.subscription_id}",
+        "id": subscription_scope_id(subscription.subscription_id),
         "subscriptionId": subscription.subscription_id,
         "displayName": subscription.display_name,
         "state": "Enabled",

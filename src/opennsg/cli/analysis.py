@@ -30,6 +30,7 @@ from opennsg.cli.common import (
 )
 from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.ids import ResourceId, name_of
 from opennsg.model.topology import Topology
 
 EXIT_CHANGED = 3
@@ -148,7 +149,7 @@ def _print_diff(result: Any, lines: dict[tuple[str, str], list[tuple[str, Any]]]
     if not result.changes:
         stdout.print(f"No change in access at {result.compared_nics} NIC(s).", markup=False)
     for (nic, _direction), items in lines.items():
-        stdout.print(f"[bold]{nic.rsplit('/', 1)[-1]}[/]", markup=True)
+        stdout.print(f"[bold]{name_of(nic)}[/]", markup=True)
         for line, change in items:
             colour = "green" if change.opened else "red" if change.closed else "yellow"
             mark = "+" if change.opened else "-" if change.closed else "~"
@@ -182,11 +183,11 @@ def _diff_markdown(result: Any, lines: dict[tuple[str, str], list[tuple[str, Any
                 if change.direction.value == "Outbound":
                     flow = f"{w.local_ip}:{w.local_port} → {w.remote_ip}:{w.remote_port}"
                 cell = line.replace("|", "\\|")
-                out.append(f"| `{nic.rsplit('/', 1)[-1]}` | {mark}: {cell} | {change.box.flows:,} | `{flow}` |")
+                out.append(f"| `{name_of(nic)}` | {mark}: {cell} | {change.box.flows:,} | `{flow}` |")
     for label, nics in (("Added", result.added_nics), ("Removed", result.removed_nics)):
         if nics:
             out.append("")
-            out.append(f"{label} NICs: " + ", ".join(f"`{n.rsplit('/', 1)[-1]}`" for n in nics))
+            out.append(f"{label} NICs: " + ", ".join(f"`{name_of(n)}`" for n in nics))
     return "\n".join(out) + "\n"
 
 
@@ -260,11 +261,10 @@ def _print_findings(findings: Sequence[Any]) -> None:
 
 
 def _short_resource(resource: str) -> str:
-    parts = resource.strip("/").split("/")
-    if "securityRules" in parts:
-        i = parts.index("securityRules")
-        return f"{parts[i - 1]}/{parts[i + 1]}"
-    return parts[-1]
+    parsed = ResourceId.parse(resource)
+    if parsed is not None and len(parsed.types) > 1 and parsed.types[-1].casefold() == "securityrules":
+        return "/".join(parsed.names[-2:])
+    return name_of(resource)
 
 
 # --- reach --------------------------------------------------------------------------------------------

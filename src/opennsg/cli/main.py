@@ -304,7 +304,7 @@ def _print_verdict(result: dict[str, Any]) -> None:
         matched = step["matchedRule"]
         stage = "admin rules" if step["association"] == "networkManager" else step["association"]
         stdout.print(
-            f"  {stage:<16} {step['networkSecurityGroupId'].rsplit('/', 1)[-1]:<24} "
+            f"  {stage:<16} {name_of(step['networkSecurityGroupId']):<24} "
             f"{matched['ruleName'] + ' → ' + matched['action'] if matched else '(no rule consulted matched)'}",
             markup=False,
         )
@@ -348,7 +348,7 @@ def effective(
     for group in groups:
         association = group["association"]
         where = next(iter(association.values()))["id"]
-        table = _rule_table(f"{group['networkSecurityGroup']['id'].rsplit('/', 1)[-1]} on {where.rsplit('/', 1)[-1]}")
+        table = _rule_table(f"{name_of(group['networkSecurityGroup']['id'])} on {name_of(where)}")
         for rule in group["effectiveSecurityRules"]:
             table.add_row(
                 str(rule["priority"]),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from opennsg.model.enums import CaseInsensitiveEnum, Direction, Protocol
-from opennsg.model.ids import id_key, name_of, parent_id
+from opennsg.model.ids import id_key, parent_id
 from opennsg.model.resources import Resource
 
 
@@ -312,24 +312,6 @@ class VnetEffectiveAdminRules:
         return id_key(self.virtual_network_id)
 
 
-def management_group_id(name_or_id: str) -> str:
-    """A management group id from its name or id (ARM ids look like
-    ``/providers/Microsoft.Management/managementGroups/{name}``)."""
-    text = name_or_id.strip().rstrip("/")
-    return text if text.startswith("/") else f"/providers/Microsoft.Management/managementGroups/{text}"
-
-
-def subscription_scope_id(name_or_id: str) -> str:
-    """``/subscriptions/{s}`` from a subscription id or a scope id."""
-    text = name_or_id.strip().rstrip("/")
-    return text if text.startswith("/") else f"/subscriptions/{text}"
-
-
-def subscription_of_scope(scope_id: str) -> str:
-    """The subscription GUID of a ``/subscriptions/{s}`` scope."""
-    return name_of(scope_id)
-
-
 __all__ = [
     "SECURITY_ADMIN_DEPLOYMENT_TYPES",
     "AddressPrefixItem",
@@ -351,7 +333,4 @@ __all__ = [
     "SecurityAdminConfiguration",
     "StaticMember",
     "VnetEffectiveAdminRules",
-    "management_group_id",
-    "subscription_of_scope",
-    "subscription_scope_id",
 ]

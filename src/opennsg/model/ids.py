@@ -90,12 +90,29 @@ class ResourceId:
         return out
 
 
+def resource_group_id(subscription: str, resource_group: str) -> str:
+    """``/subscriptions/{s}/resourceGroups/{g}``."""
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
+
+
+def resource_id(subscription: str, resource_group: str, resource_type: str, *names: str) -> str:
+    """Build an id as ARM's ``resourceId()`` does: ``resource_id(s, g, "Microsoft.Network/virtualNetworks/subnets",
+    "vnet1", "default")`` (the type's namespace first, then one name per type segment)."""
+    namespace, _, types = resource_type.strip("/").partition("/")
+    segments = types.split("/")
+    if not types or len(segments) != len(names):
+        raise ValueError(f"{resource_type} takes {len(segments)} name(s), not {len(names)}")
+    pairs = "/".join(f"{t}/{n}" for t, n in zip(segments, names, strict=True))
+    return f"{resource_group_id(subscription, resource_group)}/providers/{namespace}/{pairs}"
+
+
 def network_id(subscription: str, resource_group: str, *type_name_pairs: str) -> str:
     """Build a Microsoft.Network id: ``network_id(sub, rg, "networkSecurityGroups", "nsg1")``."""
     if len(type_name_pairs) % 2:
         raise ValueError("type/name pairs expected")
-    path = "/".join(type_name_pairs)
-    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{PROVIDER}/{path}"
+    return resource_id(
+        subscription, resource_group, "/".join((PROVIDER, *type_name_pairs[0::2])), *type_name_pairs[1::2]
+    )
 
 
 def parent_id(resource_id: str) -> str:
@@ -112,3 +129,38 @@ def name_of(resource_id: str) -> str:
 def resource_guid(resource_id: str, given: str | None) -> str:
     """A resource's GUID: the one ARM gave, else a stable one derived from its id (case-insensitive)."""
     return given or str(uuid.uuid5(GUID_NAMESPACE, id_key(resource_id)))
+
+
+def subscription_of(resource_id: str) -> str | None:
+    """The subscription segment of an id (as written), or None when it names none. Looser than ``ResourceId.parse``
+    on purpose: an id the parser refuses (``.../nsg1//``) still belongs to its subscription (for authorisation)."""
+    parts = resource_id.strip().split("/")
+    if len(parts) >= 3 and parts[0] == "" and parts[1].casefold() == "subscriptions" and parts[2]:
+        return parts[2]
+    return None
+
+
+def resource_group_scope(resource_id: str) -> str | None:
+    """The ``/subscriptions/{s}/resourceGroups/{g}`` an id lives in (as written), or None when it names none."""
+    parsed = ResourceId.parse(resource_id)
+    if parsed is None or parsed.resource_group is None:
+        return None
+    return resource_group_id(parsed.subscription, parsed.resource_group)
+
+
+def management_group_id(name_or_id: str) -> str:
+    """A management group id from its name or id (ARM ids look like
+    ``/providers/Microsoft.Management/managementGroups/{name}``)."""
+    text = name_or_id.strip().rstrip("/")
+    return text if text.startswith("/") else f"/providers/Microsoft.Management/managementGroups/{text}"
+
+
+def subscription_scope_id(name_or_id: str) -> str:
+    """``/subscriptions/{s}`` from a subscription id or a scope id."""
+    text = name_or_id.strip().rstrip("/")
+    return text if text.startswith("/") else f"/subscriptions/{text}"
+
+
+def subscription_of_scope(scope_id: str) -> str:
+    """The subscription GUID of a ``/subscriptions/{s}`` scope."""
+    return name_of(scope_id)

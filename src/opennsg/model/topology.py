@@ -19,10 +19,9 @@ from opennsg.model.avnm import (
     SecurityAdminConfiguration,
     StaticMember,
     VnetEffectiveAdminRules,
-    subscription_of_scope,
 )
 from opennsg.model.flowlog import FlowLog, TargetKind
-from opennsg.model.ids import id_key, name_of, parent_id
+from opennsg.model.ids import id_key, name_of, parent_id, subscription_of_scope
 from opennsg.model.loadbalancer import LoadBalancer
 from opennsg.model.resources import (
     ApplicationSecurityGroup,

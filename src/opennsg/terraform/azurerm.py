@@ -32,8 +32,6 @@ from opennsg.model.avnm import (
     ScopeAccess,
     SecurityAdminConfiguration,
     StaticMember,
-    management_group_id,
-    subscription_scope_id,
 )
 from opennsg.model.defaults import default_security_rules
 from opennsg.model.enums import (
@@ -45,7 +43,18 @@ from opennsg.model.enums import (
     Protocol,
 )
 from opennsg.model.flowlog import DEFAULT_FORMAT_VERSION, FlowLog, frozen_json
-from opennsg.model.ids import PROVIDER, id_key, name_of
+from opennsg.model.ids import (
+    PROVIDER,
+    ResourceId,
+    id_key,
+    management_group_id,
+    name_of,
+    network_id,
+    parent_id,
+    resource_group_id,
+    subscription_scope_id,
+)
+from opennsg.model.ids import resource_id as arm_resource_id
 from opennsg.model.resources import (
     ApplicationSecurityGroup,
     Delegation,
@@ -155,11 +164,7 @@ def resource_id(resource_type: str, values: Mapping[str, Any], subscription: str
     """The ARM id a resource gets from its name, resource group and parents (None when it has none)."""
     if resource_type == "azurerm_resource_group":
         name = _known_text(values, "name")
-        return (
-            name
-            if isinstance(name, Unknown)
-            else (f"/subscriptions/{subscription}/resourceGroups/{name}" if name else None)
-        )
+        return name if isinstance(name, Unknown) else (resource_group_id(subscription, name) if name else None)
     if resource_type in _SUBNET_ASSOCIATIONS:
         return _known_text(values, "subnet_id")
     if resource_type in _PAIR_ASSOCIATIONS:
@@ -195,8 +200,7 @@ def resource_id(resource_type: str, values: Mapping[str, Any], subscription: str
             return Unknown(f"{address}.id", f"known only after apply (it depends on {part.what})", part.reported)
         if not part:
             return None
-    pairs = "/".join(f"{t}/{n}" for t, n in zip(collection.split("/"), names, strict=True))
-    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{namespace}/{pairs}"
+    return arm_resource_id(subscription, str(group), f"{namespace}/{collection}", *map(str, names))
 
 
 def _child_resource_id(values: Mapping[str, Any], argument: str, collection: str, address: str) -> str | Unknown | None:
@@ -252,8 +256,16 @@ def endpoint_nic_id(endpoint_id: str, values: Mapping[str, Any]) -> str | None:
     custom = values.get("custom_network_interface_name")
     if not isinstance(custom, str) or not custom:
         return None
-    group = endpoint_id.split("/providers/", 1)[0]
-    return f"{group}/providers/{PROVIDER}/networkInterfaces/{custom}"
+    return endpoint_sibling_nic_id(endpoint_id, custom)
+
+
+def endpoint_sibling_nic_id(endpoint_id: str, nic_name: str) -> str | None:
+    """The id of a NIC named ``nic_name`` in the private endpoint's resource group (None: the endpoint's id names
+    no resource group)."""
+    endpoint = ResourceId.parse(endpoint_id)
+    if endpoint is None or endpoint.resource_group is None:
+        return None
+    return network_id(endpoint.subscription, endpoint.resource_group, "networkInterfaces", nic_name)
 
 
 def _with_child_id(block: Mapping[str, Any], parent: str | Unknown | None, collection: str) -> Any:
@@ -618,7 +630,7 @@ class _Builder:
             if rule is None:
                 continue
             self.built.rule_origins[id_key(rid)] = source.origin
-            parent = id_key(rid.rsplit("/", 2)[0])
+            parent = id_key(parent_id(rid))
             if parent in nsgs:
                 standalone.setdefault(parent, []).append(rule)
             else:
@@ -672,7 +684,7 @@ class _Builder:
             route = self._route(source.values, reader) if rid else None
             if rid is None or route is None:
                 continue
-            parent = id_key(rid.rsplit("/", 2)[0])
+            parent = id_key(parent_id(rid))
             if parent in tables:
                 merged = _merge_by_name(tables[parent].routes, [route], lambda r: r.name)
                 tables[parent] = replace(tables[parent], routes=tuple(merged))
@@ -780,7 +792,7 @@ class _Builder:
                 remote_subnet_names=reader.texts("remote_subnet_names"),
                 enable_only_ipv6_peering=reader.flag("only_ipv6_peering_enabled"),
             )
-            parent = id_key(rid.rsplit("/", 2)[0])
+            parent = id_key(parent_id(rid))
             if parent in vnets:
                 vnet = vnets[parent]
                 merged = _merge_by_name(vnet.peerings, [peering], lambda p: p.name)
@@ -822,7 +834,7 @@ class _Builder:
                 target = reader.text(argument, required=True)
                 if not subnet_id or not target:
                     continue
-                vnet_key = id_key(subnet_id.rsplit("/", 2)[0])
+                vnet_key = id_key(parent_id(subnet_id))
                 vnet = vnets.get(vnet_key)
                 subnet = next((s for s in vnet.subnets if s.key == id_key(subnet_id)), None) if vnet else None
                 if vnet is None or subnet is None:
@@ -1076,9 +1088,14 @@ class _Builder:
                     assigned = _known(block.get("private_ip_address"))
             if not configs:
                 configs.append(("ipconfig1", assigned))
-            nic_id = endpoint_nic_id(rid, source.values) or (
-                f"{rid.split('/providers/', 1)[0]}/providers/{PROVIDER}/networkInterfaces/{name}.nic"
-            )
+            nic_id = endpoint_nic_id(rid, source.values) or endpoint_sibling_nic_id(rid, f"{name}.nic")
+            if nic_id is None:
+                self.built.issues.append(
+                    Issue(
+                        Code.INVALID_REFERENCE, source.origin, f"{rid} is not the id of a resource in a resource group"
+                    )
+                )
+                continue
             # Azure gives the NIC the endpoint's static addresses, else addresses of its choosing
             allocation = IpAllocationMethod.STATIC if static else IpAllocationMethod.DYNAMIC
             nic = NetworkInterface(
@@ -1220,7 +1237,7 @@ class _Builder:
             if "enabled" not in source.values and not reader.from_plan:
                 reader.text("enabled", required=True)
             version = reader.integer("version")
-            location = reader.text("location") or watchers.get(id_key(rid.rsplit("/", 2)[0]), "")
+            location = reader.text("location") or watchers.get(id_key(parent_id(rid)), "")
             flow_log = FlowLog(
                 id=rid,
                 name=reader.text("name") or name_of(rid),

@@ -20,7 +20,7 @@ from typing import Any
 from opennsg.model.avnm import AddressPrefixItem, AddressPrefixType, AdminRuleKind, DeploymentState, DeploymentStatus
 from opennsg.model.enums import IpAllocationMethod
 from opennsg.model.flowlog import FlowLog, thawed_json
-from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.ids import ResourceId, id_key, subscription_of
 from opennsg.model.ids import name_of as name_of_id
 from opennsg.model.resources import (
     IpConfiguration,
@@ -268,7 +268,7 @@ class _Exporter:
         ):
             for target in targets:
                 arguments = {"nat_gateway_id": Ref(f"{address}.id"), argument: self.ref(target)}
-                self._pair(kind, f"{gateway.name}_{target.rsplit('/', 1)[-1]}", arguments, gateway)
+                self._pair(kind, f"{gateway.name}_{name_of_id(target)}", arguments, gateway)
 
     def _private_endpoint(self, endpoint: PrivateEndpoint) -> None:
         """The endpoint with its NIC's name and static addresses (Azure creates the NIC from them)."""
@@ -305,7 +305,7 @@ class _Exporter:
             arguments = {"private_endpoint_id": Ref(f"{address}.id"), "application_security_group_id": self.ref(asg)}
             self._pair(
                 "azurerm_private_endpoint_application_security_group_association",
-                f"{endpoint.name}_{asg.rsplit('/', 1)[-1]}", arguments, endpoint,
+                f"{endpoint.name}_{name_of_id(asg)}", arguments, endpoint,
             )  # fmt: skip
 
     # --- Azure Virtual Network Manager (semantics §11) ---
@@ -318,7 +318,7 @@ class _Exporter:
         block.set(parent[0], self.ref(parent[1]))
         for argument, value in arguments.items():
             block.set(argument, value)
-        self._provider(resource.id.split("/")[2] if resource.id.startswith("/subscriptions/") else resource.id, block)
+        self._provider(subscription_of(resource.id) or resource.id, block)
         self.blocks.append(block)
         return block
 
@@ -409,7 +409,7 @@ class _Exporter:
         block = _Block(f'resource "{kind}" "{self.names.name(kind, f"{name_of_id(manager_id)}_{status.region}")}"')
         block.set("network_manager_id", self.ref(manager_id)).set("location", status.region)
         block.set("scope_access", "SecurityAdmin").set("configuration_ids", [self.ref(c.id) for c in configurations])
-        self._provider(manager_id.split("/")[2], block)
+        self._provider(subscription_of(manager_id) or manager_id, block)
         self.blocks.append(block)
 
     def _route_table(self, table: RouteTable) -> None:

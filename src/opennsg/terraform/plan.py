@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opennsg.model.ids import subscription_of
 from opennsg.terraform.azurerm import Source, computed_attributes, resource_id
 from opennsg.terraform.origin import TfOrigin
 from opennsg.terraform.planscope import Instance, SourceModules, has_module_source
@@ -136,7 +137,7 @@ class PlanReader:
             group = r.values.get("resource_group_name")
             known_group = groups.get(group.casefold()) if isinstance(group, str) else None
             if isinstance(known_group, str):
-                sub = known_group.split("/")[2]
+                sub = subscription_of(known_group) or subscription
             if not (isinstance(r.values.get("id"), str) and r.values["id"]):
                 self._resolve(r, by_address, which, only_names=True)
                 rid = resource_id(r.type, r.values, sub, r.address)

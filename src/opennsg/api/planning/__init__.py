@@ -16,7 +16,7 @@ from opennsg.api.planning.documents import delete_document, delete_group, patch_
 from opennsg.api.planning.flowlogs import flow_log_selection_problems, orphaned_flow_logs
 from opennsg.api.planning.imports import import_topology
 from opennsg.api.planning.peerings import sync_peerings
-from opennsg.api.planning.state import check_topology, group_id, model_in, replace_models, require_group
+from opennsg.api.planning.state import check_topology, model_in, replace_models, require_group
 from opennsg.api.planning.top_level import (
     delete_resource,
     delete_resource_tree,
@@ -34,7 +34,6 @@ __all__ = [
     "delete_resource",
     "delete_resource_tree",
     "flow_log_selection_problems",
-    "group_id",
     "import_topology",
     "keep_guid",
     "model_in",

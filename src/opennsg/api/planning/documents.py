@@ -9,9 +9,10 @@ from typing import Any
 from opennsg.api.catalog import RESOURCE_GROUP_TYPE
 from opennsg.api.planning.bodies import check_location, tags_of
 from opennsg.api.planning.conditions import Preconditions
-from opennsg.api.planning.state import group_id, missing, model_in, raise_invalid, replace_models
+from opennsg.api.planning.state import missing, model_in, raise_invalid, replace_models
 from opennsg.api.planning.top_level import delete_models
 from opennsg.api.store import Change, Document, Snapshot
+from opennsg.model.ids import name_of, resource_group_id
 from opennsg.model.resources import Resource
 from opennsg.model.validation import tag_problems
 
@@ -28,7 +29,7 @@ def put_document(
     raise_invalid(tag_problems(stored_id, tags_of(body)))
     document = {
         "id": stored_id,
-        "name": stored_id.rsplit("/", 1)[-1],
+        "name": name_of(stored_id),
         "type": resource_type,
         "location": body["location"] if "location" in body else (existing.body.get("location") if existing else ""),
         "tags": body.get("tags") or {},
@@ -56,7 +57,7 @@ def patch_document_tags(
 
 def delete_group(snapshot: Snapshot, subscription: str, group: str) -> Change[bool]:
     """Deleting a resource group deletes everything in it, unless something outside still uses it."""
-    row = snapshot.row(group_id(subscription, group))
+    row = snapshot.row(resource_group_id(subscription, group))
     if row is None:
         return Change(result=False)
     group_key = group.casefold()

@@ -7,9 +7,9 @@ from opennsg.api.catalog import NETWORK_WATCHER_TYPE, RESOURCE_GROUP_TYPE, SUBSC
 from opennsg.api.planning.addresses import with_imported_dynamic_addresses
 from opennsg.api.planning.flowlogs import flow_log_selection_problems
 from opennsg.api.planning.peerings import with_synced_peerings
-from opennsg.api.planning.state import group_id, raise_invalid, replace_models
+from opennsg.api.planning.state import raise_invalid, replace_models
 from opennsg.api.store import Change, Document, Snapshot
-from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.ids import ResourceId, id_key, name_of, resource_group_id, subscription_scope_id
 from opennsg.model.resources import Resource
 from opennsg.model.topology import Topology
 from opennsg.model.validation import validate_topology
@@ -36,7 +36,7 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
         parsed = ResourceId.parse(model.id)
         if parsed is None or parsed.resource_group is None:
             continue
-        rg_id = group_id(parsed.subscription, parsed.resource_group)
+        rg_id = resource_group_id(parsed.subscription, parsed.resource_group)
         if snapshot.row(rg_id) is None and id_key(rg_id) not in groups:
             body = {
                 "id": rg_id,
@@ -53,7 +53,7 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
         if snapshot.row(watcher) is None and id_key(watcher) not in watchers:
             body = {
                 "id": watcher,
-                "name": watcher.rsplit("/", 1)[-1],
+                "name": name_of(watcher),
                 "type": NETWORK_WATCHER_TYPE,
                 "location": flow_log.location,
                 "tags": {},
@@ -61,7 +61,7 @@ def import_topology(snapshot: Snapshot, imported: Topology) -> Change[int]:
             }
             watchers[id_key(watcher)] = Document(watcher, NETWORK_WATCHER_TYPE, body)
     subscriptions = [
-        Document(f"/subscriptions/{sub.subscription_id}", SUBSCRIPTION_TYPE, arm.to_arm(sub))
+        Document(subscription_scope_id(sub.subscription_id), SUBSCRIPTION_TYPE, arm.to_arm(sub))
         for sub in imported.subscriptions.values()
     ]
     new = replace_models(snapshot.topology, *models).with_(

@@ -8,7 +8,7 @@ from opennsg.api.errors import ApiError
 from opennsg.api.store import kind_of
 from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError
-from opennsg.model.ids import id_key
+from opennsg.model.ids import id_key, parent_id
 from opennsg.model.resources import Resource, Subnet, VirtualNetwork
 from opennsg.model.topology import Topology
 
@@ -55,7 +55,7 @@ def refuse_in_use(topology: Topology, models: Iterable[Resource], gone: set[str]
             refuse_subnets_in_use(topology, model.subnets, gone)
         elif kind.collection == "route_tables":
             users = [s.id for s in topology.subnets if s.route_table and id_key(s.route_table) == model.key]
-            users = [u for u in users if id_key(u).rsplit("/", 2)[0] not in gone]
+            users = [u for u in users if id_key(parent_id(u)) not in gone]
         elif kind.collection == "nics":
             users = [
                 vm.id
@@ -69,7 +69,7 @@ def refuse_in_use(topology: Topology, models: Iterable[Resource], gone: set[str]
             ]
         elif kind.collection == "nat_gateways":
             users = [s.id for s in topology.subnets if s.nat_gateway and id_key(s.nat_gateway) == model.key]
-            users = [u for u in users if id_key(u).rsplit("/", 2)[0] not in gone]
+            users = [u for u in users if id_key(parent_id(u)) not in gone]
         elif kind.collection == "network_groups":
             users = [
                 c.id

@@ -11,18 +11,14 @@ from opennsg.api.catalog import STORED_COLLECTIONS, ModelKind
 from opennsg.api.errors import ApiError, group_not_found, not_found
 from opennsg.api.store import Row, Snapshot, kind_of
 from opennsg.model.errors import ArmError, OpenNsgError
-from opennsg.model.ids import ResourceId, id_key
+from opennsg.model.ids import ResourceId, id_key, resource_group_id
 from opennsg.model.resources import NetworkSecurityGroup, Resource
 from opennsg.model.topology import Topology
 from opennsg.model.validation import validate_nsg, validate_topology
 
 
-def group_id(subscription: str, group: str) -> str:
-    return f"/subscriptions/{subscription}/resourceGroups/{group}"
-
-
 def require_group(snapshot: Snapshot, subscription: str, group: str) -> Row:
-    row = snapshot.row(group_id(subscription, group))
+    row = snapshot.row(resource_group_id(subscription, group))
     if row is None:
         raise group_not_found(group)
     return row
