@@ -24,7 +24,8 @@ from opennsg.api.errors import ApiError
 from opennsg.api.flowlogs_routes import FlowLogRoutes
 from opennsg.api.gateway import DEFAULT_BODY_TIMEOUT, Gateway
 from opennsg.api.planning import import_topology
-from opennsg.api.resources import Routes, lookup
+from opennsg.api.rendering import lookup
+from opennsg.api.resources import Routes
 from opennsg.api.store import OPERATION_RETENTION, Store
 from opennsg.api.watcher import Diagnostics
 from opennsg.model.errors import ArmError, OpenNsgError

@@ -25,7 +25,7 @@ from opennsg.api.errors import ApiError, not_found
 from opennsg.api.gateway import caller_of
 from opennsg.api.http import check_name, json_body, json_response, lro_headers, page, preconditions, resource_response
 from opennsg.api.linked import Caller
-from opennsg.api.resources import render
+from opennsg.api.rendering import render
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Snapshot, Store
 from opennsg.model.ids import ResourceId, id_key, name_of
@@ -41,10 +41,20 @@ def written(
     row = snapshot.row(resource_id)
     assert row is not None
     rendered = render(snapshot, row)
-    headers = None
-    if operation is not None:
-        headers = lro_headers(request, subscription, str(rendered.get("location", "")), operation, False)
-    return resource_response(rendered, 201 if created else 200, headers)
+    return written_body(request, rendered, created, subscription, str(rendered.get("location", "")), operation)
+
+
+def written_body(
+    request: Request,
+    body: Mapping[str, Any],
+    created: bool,
+    subscription: str,
+    location: str,
+    operation: str | None,
+) -> Response:
+    """``written`` for a body rendered by the caller (a child resource, answered with its parent's location)."""
+    headers = None if operation is None else lro_headers(request, subscription, location, operation, False)
+    return resource_response(body, 201 if created else 200, headers)
 
 
 def deleted(

@@ -19,126 +19,18 @@ from opennsg.api.http import (
     check_subscription,
     json_body,
     json_response,
-    lro_headers,
     page,
     preconditions,
     resource_response,
 )
+from opennsg.api.lro import accepted, deleted, written, written_body
+from opennsg.api.rendering import decorate_child, lookup, model_of, render
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
-from opennsg.model.ids import ResourceId, id_key, name_of, resource_group_id, subscription_of
+from opennsg.model.ids import name_of, resource_group_id, subscription_of
 from opennsg.model.ids import resource_id as arm_resource_id
-from opennsg.model.resources import NetworkInterface, PublicIpAddress, Resource, RouteTable, VirtualNetwork
+from opennsg.model.resources import RouteTable, VirtualNetwork
 from opennsg.model.validation import Code
-
-CHILD_LISTS = (
-    "securityRules",
-    "defaultSecurityRules",
-    "subnets",
-    "virtualNetworkPeerings",
-    "routes",
-    "ipConfigurations",
-)
-CHILD_KEYS = {name.casefold(): name for name in CHILD_LISTS}
-
-
-def decorate_child(body: dict[str, Any], etag: str) -> dict[str, Any]:
-    """A child resource shares its parent's etag (as in ARM) and reports provisioningState."""
-    body["etag"] = etag
-    body.setdefault("properties", {})["provisioningState"] = "Succeeded"
-    return body
-
-
-def decorate(body: dict[str, Any], etag: str) -> dict[str, Any]:
-    """Add what ARM adds on the way out: the etag and provisioningState, on the resource and on its children."""
-    decorate_child(body, etag)
-    for collection in CHILD_LISTS:
-        for child in body["properties"].get(collection) or []:
-            if isinstance(child, dict):
-                decorate_child(child, etag)
-    return body
-
-
-def render(snapshot: Snapshot, row: Row) -> dict[str, Any]:
-    """The GET body of a stored resource (with back-references from the current topology)."""
-
-    def build() -> dict[str, Any]:
-        model = model_of(snapshot, row)
-        if model is None:
-            body = dict(row.body)
-            body["etag"] = row.etag
-            return body
-        body = arm.to_arm(model, snapshot.topology)
-        add_back_references(snapshot, model, body)
-        add_defaults(model, body)
-        return decorate(body, row.etag)
-
-    return snapshot.rendered(row.key, build)
-
-
-def add_back_references(snapshot: Snapshot, model: Resource, body: dict[str, Any]) -> None:
-    """What ARM reports on a resource about those that use it: a route table's subnets, a subnet's NIC IP
-    configurations, a NIC's VM, a public IP's IP configuration."""
-    references = snapshot.references
-    properties = body["properties"]
-    if isinstance(model, RouteTable):
-        subnets = references.subnets_by_route_table.get(model.key)
-        if subnets:
-            properties["subnets"] = [{"id": s} for s in subnets]
-        else:  # no key at all, as ARM answers (the schema allows an array or nothing, never null)
-            properties.pop("subnets", None)
-    if isinstance(model, VirtualNetwork):
-        for subnet in properties.get("subnets") or []:
-            if isinstance(subnet, dict) and isinstance(subnet.get("id"), str):
-                users = references.ip_configurations_by_subnet.get(id_key(subnet["id"]))
-                if users:
-                    subnet.setdefault("properties", {})["ipConfigurations"] = [{"id": u} for u in users]
-    if isinstance(model, NetworkInterface) and model.virtual_machine is None:
-        owner = references.virtual_machine_by_nic.get(model.key)
-        if owner is not None:
-            properties["virtualMachine"] = {"id": owner}
-    if isinstance(model, PublicIpAddress) and model.ip_configuration is None:
-        user = references.ip_configuration_by_public_ip.get(model.key)
-        if user is not None:
-            properties["ipConfiguration"] = {"id": user}
-
-
-def add_defaults(model: Resource, body: dict[str, Any]) -> None:
-    """What ARM answers for properties a request left out (export keeps only what was given, so files round-trip):
-    a NIC IP configuration's allocation method, a public IP's allocation method, idle timeout and IP version."""
-    properties = body["properties"]
-    if isinstance(model, NetworkInterface):
-        for configuration, rendered in zip(
-            model.ip_configurations, properties.get("ipConfigurations") or [], strict=True
-        ):
-            rendered.setdefault("properties", {}).setdefault(
-                "privateIPAllocationMethod", configuration.allocation_method.value
-            )
-    if isinstance(model, PublicIpAddress):
-        properties.setdefault("publicIPAllocationMethod", model.allocation_method.value)
-        properties.setdefault("idleTimeoutInMinutes", model.idle_timeout)
-        properties.setdefault("publicIPAddressVersion", model.ip_version)
-
-
-def model_of(snapshot: Snapshot, row: Row) -> Resource | None:
-    return planning.model_in(snapshot.topology, row)
-
-
-def lookup(snapshot: Snapshot, resource_id: str) -> dict[str, Any] | None:
-    """The GET body of a stored resource or of a child inside one (rule, default rule, subnet, peering); None when
-    there is none. Every successful GET goes through here (the gateway's fast path and the routes alike)."""
-    row = snapshot.row(resource_id)
-    if row is not None:
-        return render(snapshot, row)
-    child = ResourceId.parse(resource_id)
-    if child is None or child.parent is None or child.types[-1].casefold() not in CHILD_KEYS:
-        return None
-    parent = snapshot.row(str(child.parent))
-    if parent is None:
-        return None
-    items = render(snapshot, parent).get("properties", {}).get(CHILD_KEYS[child.types[-1].casefold()]) or []
-    folded = child.name.casefold()
-    return next((c for c in items if isinstance(c, dict) and str(c.get("name", "")).casefold() == folded), None)
 
 
 class Routes:
@@ -216,9 +108,7 @@ class Routes:
             snapshot, change, _ = await self._write(
                 lambda s: planning.put_document(s, resource_id, RESOURCE_GROUP_TYPE, body, conditions), subscriptionId
             )
-            row = snapshot.row(resource_id)
-            assert row is not None
-            return resource_response(render(snapshot, row), 201 if change.result else 200)
+            return written(request, snapshot, resource_id, bool(change.result), subscriptionId, None)
 
         @self.router.get(item, tags=tags, operation_id="ResourceGroups_Get")
         async def get_group(subscriptionId: str, resourceGroupName: str) -> Response:
@@ -251,7 +141,7 @@ class Routes:
             _, change, operation = await self._write(plan, subscriptionId)
             if not change.result:
                 raise group_not_found(resourceGroupName)
-            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+            return accepted(request, subscriptionId, location, operation)
 
         @self.router.patch(item, tags=tags, operation_id="ResourceGroups_Update", **request_body("group"))
         async def patch_group(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
@@ -322,11 +212,7 @@ class Routes:
                 ),
                 subscriptionId,
             )
-            row = snapshot.row(rid)
-            assert row is not None
-            rendered = render(snapshot, row)
-            headers = lro_headers(request, subscriptionId, str(rendered.get("location", "")), operation, False)
-            return resource_response(rendered, 201 if change.result else 200, headers)
+            return written(request, snapshot, rid, bool(change.result), subscriptionId, operation)
 
         @self.router.get(item, tags=tags, operation_id=f"{op}_Get")
         async def get_item(subscriptionId: str, resourceGroupName: str, resourceName: str) -> Response:
@@ -372,9 +258,7 @@ class Routes:
                 return planning.delete_resource(s, kind, rid)
 
             _, change, operation = await self._write(plan, subscriptionId)
-            if not change.result:
-                return Response(status_code=204)
-            return Response(status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True))
+            return deleted(request, subscriptionId, bool(change.result), location, operation)
 
         @self.router.get(group_base, tags=tags, operation_id=f"{op}_List")
         async def list_in_group(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
@@ -418,9 +302,7 @@ class Routes:
                 return planning.put_document(s, rid, NETWORK_WATCHER_TYPE, body, conditions)
 
             snapshot, change, _ = await self._write(plan, subscriptionId)
-            row = snapshot.row(rid)
-            assert row is not None
-            return resource_response(render(snapshot, row), 201 if change.result else 200)
+            return written(request, snapshot, rid, bool(change.result), subscriptionId, None)
 
         @self.router.get(item, tags=tags, operation_id="NetworkWatchers_Get")
         async def get_watcher(subscriptionId: str, resourceGroupName: str, networkWatcherName: str) -> Response:
@@ -458,9 +340,7 @@ class Routes:
                 return planning.delete_document(s, rid)
 
             _, change, operation = await self._write(plan, subscriptionId)
-            if not change.result:
-                return Response(status_code=204)
-            return Response(status_code=202, headers=lro_headers(request, subscriptionId, "", operation, True))
+            return deleted(request, subscriptionId, bool(change.result), "", operation)
 
         @self.router.get(group_base, tags=tags, operation_id="NetworkWatchers_List")
         async def list_watchers(request: Request, subscriptionId: str, resourceGroupName: str) -> Response:
@@ -554,8 +434,9 @@ class Routes:
                         c for c in getattr(parent_model, collection) if c.name.casefold() == childName.casefold()
                     )
                     found = decorate_child(arm.to_arm(child), row.etag)
-                headers = lro_headers(request, subscriptionId, parent_model.location, operation, False)
-                return resource_response(found, 201 if change.result else 200, headers)
+                return written_body(
+                    request, found, bool(change.result), subscriptionId, parent_model.location, operation
+                )
 
             @self.router.delete(item, tags=tags, operation_id=f"{op}_Delete")
             async def delete_child(
@@ -572,13 +453,9 @@ class Routes:
                     return planning.delete_child(s, kind, pid, collection, childName)
 
                 snapshot, change, operation = await self._write(plan, subscriptionId)
-                if not change.result:
-                    return Response(status_code=204)
                 row = snapshot.row(pid)
                 location = str(row.body.get("location", "")) if row else ""
-                return Response(
-                    status_code=202, headers=lro_headers(request, subscriptionId, location, operation, True)
-                )
+                return deleted(request, subscriptionId, bool(change.result), location, operation)
 
             handlers += [put_child, delete_child]
         for handler in handlers:
