@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.files import InputError, read_json_file
 from opennsg.model.validation.codes import Code
 
 ALL_SUBSCRIPTIONS = "*"
@@ -37,11 +38,11 @@ class Tokens:
     @classmethod
     def load(cls, path: Path) -> Tokens:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise OpenNsgError([ArmError(Code.FILE_NOT_FOUND, f"Tokens file {path} does not exist.")]) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise OpenNsgError([ArmError(Code.INVALID_JSON, f"{path}: not valid JSON ({exc}).")]) from None
+            data = read_json_file(path)
+        except InputError as exc:
+            if exc.missing:
+                raise OpenNsgError([ArmError(Code.FILE_NOT_FOUND, f"Tokens file {path} does not exist.")]) from None
+            raise OpenNsgError([ArmError(Code.INVALID_JSON, f"Tokens file {exc}.", str(path))]) from None
         valid = isinstance(data, dict) and all(
             isinstance(token, str) and token and isinstance(subs, list) and all(isinstance(s, str) for s in subs)
             for token, subs in data.items()

@@ -30,7 +30,7 @@ from opennsg.api.lro import StoredChild, accepted, install_child_routes
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Change, Row, Snapshot, Store
 from opennsg.arm.export import flow_log_to_arm
-from opennsg.arm.parse import lookup as arm_lookup
+from opennsg.arm.keys import lookup as arm_lookup
 from opennsg.model.errors import OpenNsgError
 from opennsg.model.flowlog import FLOW_LOG_TYPE, FlowLog, TargetKind
 from opennsg.model.ids import ResourceId, id_key, name_of, network_id

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from opennsg.arm.parse import Reader, lookup, parse_admin_rule, properties_of
+from opennsg.arm.keys import lookup
+from opennsg.arm.parse import Reader, parse_admin_rule, properties_of
 from opennsg.model.avnm import (
     DeploymentState,
     DeploymentStatus,

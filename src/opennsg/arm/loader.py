@@ -34,6 +34,7 @@ from opennsg.arm.documents import (
     parse_effective_admin_rules,
     parse_management_groups,
 )
+from opennsg.arm.keys import lookup
 from opennsg.arm.parse import (
     AVNM_KINDS,
     PARSERS,
@@ -43,7 +44,6 @@ from opennsg.arm.parse import (
     is_subscription,
     kind_of_id,
     kind_of_type,
-    lookup,
     parent_id,
     parse_subscription,
 )

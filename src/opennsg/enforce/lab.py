@@ -34,6 +34,7 @@ from opennsg.engine import Engine
 from opennsg.flowlogs.filtering import RECORD_TYPES, FlowFilter
 from opennsg.flowlogs.writer import VnetFlowLog
 from opennsg.model.errors import ArmError, OpenNsgError
+from opennsg.model.files import InputError, read_json_file
 from opennsg.model.policy import HOST_VIRTUAL_IP, IMDS_IP
 from opennsg.model.topology import Topology
 from opennsg.model.validation.codes import Code
@@ -112,9 +113,12 @@ class Lab:
     @classmethod
     def load(cls, name: str) -> Lab:
         path = state_path(name)
-        if not path.exists():
-            raise OpenNsgError([ArmError(Code.LAB_NOT_FOUND, f"There is no lab named '{name}'.", name)])
-        body = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            body = read_json_file(path)
+        except InputError as exc:
+            if exc.missing:
+                raise OpenNsgError([ArmError(Code.LAB_NOT_FOUND, f"There is no lab named '{name}'.", name)]) from None
+            raise OpenNsgError([ArmError(Code.INVALID_JSON, f"The state of lab '{name}': {exc}.", name)]) from None
         return cls(
             _plan_from_json(body["plan"]),
             tuple(body["paths"]),

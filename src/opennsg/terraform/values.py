@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opennsg.model.values import first_instance
+
 
 class EvaluationError(Exception):
     """An expression that Terraform would reject, with the line it is on when known."""
@@ -105,20 +107,8 @@ def equal(a: Any, b: Any) -> bool:
 
 
 def first_unknown(value: Any) -> Unknown | None:
-    """The first unknown anywhere inside a value."""
-    if isinstance(value, Unknown):
-        return value
-    if isinstance(value, list):
-        for item in value:
-            found = first_unknown(item)
-            if found is not None:
-                return found
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            found = first_unknown(item)
-            if found is not None:
-                return found
-    return None
+    """The first unknown anywhere inside a value (deep), or None."""
+    return first_instance(value, Unknown)
 
 
 def to_string(value: Any, what: str = "value") -> str:

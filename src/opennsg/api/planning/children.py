@@ -16,7 +16,7 @@ from opennsg.api.planning.in_use import refuse_subnets_in_use
 from opennsg.api.planning.peerings import with_synced_peerings
 from opennsg.api.planning.state import check_state, current, missing, parse_body, replace_models, require_group
 from opennsg.api.store import Change, Snapshot
-from opennsg.arm.parse import lookup as arm_lookup
+from opennsg.arm.keys import lookup as arm_lookup
 from opennsg.model.ids import ResourceId
 from opennsg.model.resources import Resource, Subnet, VirtualNetwork
 

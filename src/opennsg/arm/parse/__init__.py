@@ -45,7 +45,7 @@ from opennsg.arm.parse.network import (
     parse_vnet,
 )
 from opennsg.arm.parse.nsg import check_default_rule, parse_asg, parse_nsg, parse_rule
-from opennsg.arm.parse.reader import Child, Reader, Tracked, lookup, properties_of
+from opennsg.arm.parse.reader import Child, Reader, Tracked, properties_of
 from opennsg.arm.parse.subscription import is_subscription, parse_subscription
 from opennsg.model.avnm import (
     AdminRule,
@@ -166,7 +166,6 @@ __all__ = [
     "is_subscription",
     "kind_of_id",
     "kind_of_type",
-    "lookup",
     "parent_id",
     "parse_admin_rule",
     "parse_flow_log",

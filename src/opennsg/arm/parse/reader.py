@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypedDict, TypeVar
 
+from opennsg.arm.keys import lookup
 from opennsg.model.enums import CaseInsensitiveEnum
 from opennsg.model.errors import ArmError
 from opennsg.model.ids import name_of
@@ -16,17 +17,6 @@ from opennsg.model.validation import Code, Message
 
 E = TypeVar("E", bound=CaseInsensitiveEnum)
 S = TypeVar("S")
-
-
-def lookup(obj: Mapping[str, Any], name: str) -> Any:
-    """``obj[name]`` matching the key case-insensitively (ARM and az spell some names differently)."""
-    if name in obj:
-        return obj[name]
-    folded = name.casefold()
-    for key, value in obj.items():
-        if isinstance(key, str) and key.casefold() == folded:
-            return value
-    return None
 
 
 def properties_of(body: Mapping[str, Any], path: str) -> tuple[Mapping[str, Any], str]:

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from opennsg.arm.parse.reader import Reader, lookup
+from opennsg.arm.keys import lookup
+from opennsg.arm.parse.reader import Reader
 from opennsg.model.ids import name_of
 from opennsg.model.resources import Subscription
 

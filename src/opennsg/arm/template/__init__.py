@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from opennsg.arm.keys import lookup
 from opennsg.arm.parse import Reader, kind_of_type
 from opennsg.arm.template.context import (
     TEMPLATE_DEPLOYMENT_NAME,
@@ -28,7 +29,7 @@ from opennsg.arm.template.context import (
 )
 from opennsg.arm.template.deploy import TemplateDeployment
 from opennsg.arm.template.parameters import parameter_values, parse_cli_value
-from opennsg.arm.template.values import TemplateError, Unknown, lookup, unknown_paths
+from opennsg.arm.template.values import TemplateError, Unknown, unknown_paths
 from opennsg.model.codes import Code
 from opennsg.model.errors import ArmError
 

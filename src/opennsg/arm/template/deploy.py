@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from opennsg.arm.keys import has_key, lookup
 from opennsg.arm.template.context import DeploymentContext
 from opennsg.arm.template.parameters import ParameterResolver, key_vault_placeholder
 from opennsg.arm.template.resources import Declared, ResourceWalker, body_of
 from opennsg.arm.template.scope import Scope
-from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, has_key, lookup
+from opennsg.arm.template.values import Suppressed, TemplateError, Unknown
 from opennsg.model.files import read_json_file
 
 MAX_NESTING = 16

@@ -9,7 +9,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, arm_type, is_int, lookup
+from opennsg.arm.keys import lookup
+from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, arm_type, is_int
 
 if TYPE_CHECKING:
     from opennsg.arm.template.scope import Scope

@@ -7,10 +7,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opennsg.arm.keys import has_key, lookup
 from opennsg.arm.template.context import DeploymentContext
 from opennsg.arm.template.functions.resources import split_type
 from opennsg.arm.template.scope import Scope
-from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, has_key, lookup
+from opennsg.arm.template.values import Suppressed, TemplateError, Unknown
 from opennsg.model.codes import Code
 
 _NOT_BODY = frozenset({"resources", "dependson", "copy", "condition", "existing", "name", "type", "comments"})

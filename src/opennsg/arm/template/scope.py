@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from opennsg.arm.keys import lookup
 from opennsg.arm.template.expressions import Call, is_expression, parse, shown
 from opennsg.arm.template.functions import REGISTRY, check_count, load_all
-from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, first_unknown, lookup
+from opennsg.arm.template.values import Suppressed, TemplateError, Unknown, first_unknown
 
 if TYPE_CHECKING:
     from opennsg.arm.template.context import DeploymentContext

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opennsg.arm.keys import lookup
 from opennsg.model.codes import Code
 from opennsg.model.values import first_instance
 
@@ -62,22 +63,6 @@ class Unknown:
 
     def __repr__(self) -> str:
         return f"<{self.kind or 'value'} known only at deployment: {self.origin}>"
-
-
-def lookup(obj: Mapping[str, Any], name: str) -> Any:
-    """ARM property names compare case-insensitively."""
-    if name in obj:
-        return obj[name]
-    folded = name.casefold()
-    for key, value in obj.items():
-        if isinstance(key, str) and key.casefold() == folded:
-            return value
-    return None
-
-
-def has_key(obj: Mapping[str, Any], name: str) -> bool:
-    folded = name.casefold()
-    return name in obj or any(isinstance(k, str) and k.casefold() == folded for k in obj)
 
 
 def arm_type(value: Any) -> str:

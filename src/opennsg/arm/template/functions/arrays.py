@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from opennsg.arm.keys import has_key
 from opennsg.arm.template.functions import function, type_error, want_int, want_list
-from opennsg.arm.template.values import TemplateError, Unknown, has_key, is_int
+from opennsg.arm.template.values import TemplateError, Unknown, is_int
 
 if TYPE_CHECKING:
     from opennsg.arm.template.scope import Scope

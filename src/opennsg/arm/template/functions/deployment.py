@@ -6,9 +6,10 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from opennsg.arm.keys import lookup
 from opennsg.arm.template.context import AZURE_CLOUD
 from opennsg.arm.template.functions import function, type_error, want_str
-from opennsg.arm.template.values import TemplateError, Unknown, is_int, lookup
+from opennsg.arm.template.values import TemplateError, Unknown, is_int
 
 if TYPE_CHECKING:
     from opennsg.arm.template.scope import Scope

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from opennsg.arm.keys import has_key, lookup
 from opennsg.arm.template.functions import function, type_error, want_dict, want_list, want_str
-from opennsg.arm.template.values import TemplateError, Unknown, arm_type, has_key, is_int, lookup
+from opennsg.arm.template.values import TemplateError, Unknown, arm_type, is_int
 
 if TYPE_CHECKING:
     from opennsg.arm.template.scope import Scope
