@@ -17,13 +17,13 @@ from opennsg.cli.common import (
     ServiceTagsOption,
     bad_input_exits,
     fail,
+    load_inputs,
     load_service_tags,
     print_json,
     stderr,
     stdout,
 )
 from opennsg.model.errors import ArmError
-from opennsg.model.topology import Topology
 from opennsg.model.validation.codes import Code
 
 lab_app = typer.Typer(
@@ -37,12 +37,6 @@ PathsArgument = typer.Argument(..., help="ARM JSON files or directories (az -o j
 def register(app: typer.Typer) -> None:
     app.add_typer(lab_app, name="lab")
     app.command("enforce")(enforce)
-
-
-def _load(paths: list[Path], service_tags: Path | None) -> Topology:
-    from opennsg.arm import load_paths
-
-    return load_paths(paths, service_tags=load_service_tags(service_tags))
 
 
 def enforce(
@@ -78,7 +72,7 @@ def enforce(
             return
         if not paths:
             fail(ArmError(Code.MISSING_REQUIRED_PARAMETER, "Give configuration PATHs, or --service URL."), json)
-        topology = _load(paths or [], service_tags)
+        topology = load_inputs(paths or [], service_tags)
         engine = Engine(topology)
         target = engine.nic(nic)
         ruleset = compile_policy(engine.policy(target))
@@ -156,7 +150,7 @@ def lab_up(
     from opennsg.enforce import lab as labs
 
     with bad_input_exits(json):
-        topology = _load(paths, service_tags)
+        topology = load_inputs(paths, service_tags)
         built = labs.lab_up(paths, name, topology, tuple(internet_address))
     if json:
         print_json(built.to_json())
@@ -188,7 +182,7 @@ def lab_apply(
     from opennsg.enforce import lab as labs
 
     with bad_input_exits(json):
-        topology = _load(paths, service_tags)
+        topology = load_inputs(paths, service_tags)
         updated, flushed = labs.lab_apply(name, paths, topology)
     nics = {
         nic.id: {
