@@ -78,3 +78,27 @@ def test_refuse_pandas_keeps_a_servers_first_compiled_policy_from_importing_it()
         [sys.executable, "-c", script, str(example)], capture_output=True, text=True, check=False, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("command", ["verify", "replay"])
+def test_engine_spark_without_pyspark_names_the_extra(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # makes `import pyspark` raise ImportError
+    topology = Path(__file__).parents[1] / "examples" / "three-tier.json"
+    flows = tmp_path / "flows.jsonl"
+    flows.write_text(
+        json.dumps({"targetNicResourceId": "web1", "direction": "Inbound", "protocol": "TCP",
+                    "localIpAddress": "10.0.1.4", "localPort": "443", "remoteIpAddress": "52.1.2.3",
+                    "remotePort": "50000"}) + "\n"
+    )  # fmt: skip
+    if command == "verify":
+        args = ["verify", str(topology), "--flows", str(flows), "--engine", "spark", "--json"]
+    else:
+        config = DATA / "configs" / "fabrikam-current.json"
+        args = ["flowlogs", "replay", str(DATA / "nsg_v2.json"), "--config", str(config), "--engine", "spark", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] == "MissingOptionalDependency", error
+    assert "pip install 'opennsg[spark]'" in error["message"]
