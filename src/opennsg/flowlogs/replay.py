@@ -177,7 +177,9 @@ class _Folder:
         self.macs: dict[str, int] = {}
         self.texts: dict[str, int] = {}
         self.partials: list[pa.Table] = []
-        self.pending: list[tuple[npt.NDArray[Any], ...]] = []
+        #: The keys waiting to be grouped, ``FOLD_TUPLES`` rows per column filled up to ``pending_tuples`` (made
+        #: with ``np.empty``: a page is resident only once written, and grouping reads them with no copy).
+        self.pending: list[npt.NDArray[Any]] = []
         self.pending_tuples = 0
         self.seen = 0
 
@@ -196,20 +198,27 @@ class _Folder:
         )
         keys = (self._mac_codes(batch.column("mac")), self._addresses(batch.column("src_ip")),
                 self._addresses(batch.column("dst_ip")), rest)  # fmt: skip
-        self.pending.append(keys)
-        self.pending_tuples += batch.num_rows
-        if self.pending_tuples >= FOLD_TUPLES:
+        rows = batch.num_rows
+        if self.pending_tuples + rows > FOLD_TUPLES:
             self._group_pending()
+        if rows >= FOLD_TUPLES:
+            self.partials.append(_group(pa.Table.from_arrays(list(keys), names=list(_KEYS)), "count_all"))
+            return
+        if not self.pending:
+            self.pending = [np.empty(FOLD_TUPLES, dtype=key.dtype) for key in keys]
+        for column, key in zip(self.pending, keys, strict=True):
+            column[self.pending_tuples : self.pending_tuples + rows] = key
+        self.pending_tuples += rows
 
     def _group_pending(self) -> None:
-        """Group the pending keys as one contiguous table (Arrow groups one chunk about twice as fast as many)."""
-        columns = [np.concatenate([keys[i] for keys in self.pending]) for i in range(len(_KEYS))]
-        self.partials.append(_group(pa.Table.from_arrays(columns, names=list(_KEYS)), "count_all"))
-        self.pending, self.pending_tuples = [], 0
+        if self.pending_tuples:
+            columns = [column[: self.pending_tuples] for column in self.pending]
+            self.partials.append(_group(pa.Table.from_arrays(columns, names=list(_KEYS)), "count_all"))
+            self.pending_tuples = 0
 
     def flows(self) -> DistinctFlows:
-        if self.pending:
-            self._group_pending()
+        self._group_pending()
+        self.pending = []
         if not self.partials:
             grouped = pa.table({name: pa.array([], pa.int32() if name == "mac" else pa.uint64()) for name in _KEYS})
             grouped = grouped.append_column("n", pa.array([], pa.int64()))
