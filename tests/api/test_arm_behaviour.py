@@ -235,6 +235,10 @@ def test_patch_tags_and_immutable_location(client: TestClient) -> None:
     assert [r["name"] for r in patched.json()["properties"]["securityRules"]] == ["a"]
     moved = client.put(url(rid("networkSecurityGroups", "nsg1")), json={"location": "eastus"})
     assert moved.status_code == 400 and error_code(moved) == "InvalidResourceLocation"
+    for scalar in (True, 7):  # read as Json.NET binds a string ("true", "7"): a move too, not a kept location
+        not_a_text = client.put(url(rid("networkSecurityGroups", "nsg1")), json={"location": scalar})
+        assert not_a_text.status_code == 400 and error_code(not_a_text) == "InvalidResourceLocation"
+    assert client.get(url(rid("networkSecurityGroups", "nsg1"))).json()["location"] == "westus"
     no_location = client.put(url(rid("networkSecurityGroups", "nsg2")), json={"properties": {}})
     assert no_location.status_code == 400 and error_code(no_location) == "LocationRequired"
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from opennsg.api.errors import ApiError
 from opennsg.api.planning.state import parse_body
 from opennsg.api.store import Document
+from opennsg.arm.parse.reader import bound_text
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup, Resource, VirtualNetwork
 from opennsg.model.validation import Code
 
@@ -25,7 +26,8 @@ def check_location(body: Mapping[str, Any], existing: Resource | Document | None
             raise ApiError(400, Code.LOCATION_REQUIRED, "The location property is required for this definition.")
         return
     old = existing.location if isinstance(existing, Resource) else str(existing.body.get("location", ""))
-    if isinstance(given, str) and old and given.replace(" ", "").casefold() != old.replace(" ", "").casefold():
+    given = bound_text(given)  # as the resource is read: ``true`` is the location "true", not no location
+    if given is not None and old and given.replace(" ", "").casefold() != old.replace(" ", "").casefold():
         raise ApiError(
             400,
             Code.INVALID_RESOURCE_LOCATION,
