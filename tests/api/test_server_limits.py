@@ -219,6 +219,7 @@ def test_a_request_head_over_the_limit_is_a_431_in_arms_envelope(start: Callable
 def test_the_server_parses_with_httptools_and_writes_each_response_at_once(served: Served) -> None:
     """A response's head and body reach the client in one segment (the client sees them together)."""
     with served.connect() as sock:
+        sock.settimeout(30)  # how soon the answer comes is other tests' concern; this one checks its segments
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         first = sock.recv(65536)
     assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"}"), first
