@@ -4,6 +4,7 @@ from memory while kept, exactly as the database would answer them."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -73,15 +74,17 @@ def test_operation_records_are_answered_from_memory_as_from_the_database(tmp_pat
     url = str(tmp_path / "ops.db")
     store = Store(open_engine(url), operation_retention=timedelta(seconds=2))
     result = {"access": "Allow", "ruleName": "securityRules/web"}
-    operation = asyncio.run(store.record(SUB, result))
-    assert store.recent_operation(SUB, operation) == ("Succeeded", result)
+    operation = store.record(SUB, result)
+    assert store.recent_operation(SUB, operation) == ("Succeeded", result)  # readable before it is committed
     assert store.recent_operation(SUB.upper(), operation) == ("Succeeded", result)
+    store.drain()
     assert store.operation(SUB, operation) == ("Succeeded", result)
     other = "00000000-0000-0000-0000-0000000000bb"
     assert store.recent_operation(other, operation) is None
     assert store.operation(other, operation) is None
-    blocking = store.record_result(SUB, None)
-    assert store.recent_operation(SUB, blocking) == ("Succeeded", None) == store.operation(SUB, blocking)
+    empty = store.record(SUB, None)
+    store.drain()
+    assert store.recent_operation(SUB, empty) == ("Succeeded", None) == store.operation(SUB, empty)
     restarted = Store(open_engine(url), operation_retention=timedelta(seconds=2))
     assert restarted.recent_operation(SUB, operation) is None  # not recorded by this process: the database knows
     assert restarted.operation(SUB, operation) == ("Succeeded", result)
@@ -95,6 +98,36 @@ def test_memory_keeps_a_bounded_number_of_operations(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(store_module, "RECENT_OPERATIONS", 3)
     store = Store(open_engine(str(tmp_path / "bounded.db")))
-    ids = [store.record_result(SUB, {"n": n}) for n in range(5)]
+    ids = [store.record(SUB, {"n": n}) for n in range(5)]
+    store.drain()
     assert [store.recent_operation(SUB, i) is not None for i in ids] == [False, False, True, True, True]
     assert all(store.operation(SUB, i) is not None for i in ids)
+
+
+def test_an_operation_record_is_readable_at_once_and_committed_without_its_caller_waiting(tmp_path: Path) -> None:
+    store = Store(open_engine(str(tmp_path / "stalled.db")))
+    writing, release = threading.Event(), threading.Event()
+
+    def slow_plan(snapshot: Snapshot) -> Change[None]:
+        writing.set()
+        release.wait(10)
+        return Change(put=(group("slow"),))
+
+    async def stalled_write() -> Any:
+        return await store.write(slow_plan, SUB)
+
+    writer = threading.Thread(target=asyncio.run, args=(stalled_write(),))
+    writer.start()
+    assert writing.wait(10)  # the writer thread is busy with a write and commits nothing else meanwhile
+    began = time.monotonic()
+    operation = store.record(SUB, {"access": "Deny"})
+    assert time.monotonic() - began < 1  # the record did not wait for the writer
+    assert store.recent_operation(SUB, operation) == ("Succeeded", {"access": "Deny"})
+    release.set()
+    writer.join(10)
+    store.drain()
+    assert store.operation(SUB, operation) == ("Succeeded", {"access": "Deny"})
+    assert Store(open_engine(str(tmp_path / "stalled.db"))).operation(SUB, operation) == (
+        "Succeeded",
+        {"access": "Deny"},
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -24,7 +25,7 @@ from opennsg.api.errors import ApiError
 from opennsg.api.flowlogs_routes import FlowLogRoutes
 from opennsg.api.gateway import DEFAULT_BODY_TIMEOUT, Gateway
 from opennsg.api.planning import import_topology
-from opennsg.api.rendering import lookup
+from opennsg.api.rendering import encoded_lookup
 from opennsg.api.resources import Routes
 from opennsg.api.store import OPERATION_RETENTION, Store
 from opennsg.api.watcher import Diagnostics
@@ -73,7 +74,13 @@ def _error(status: int, code: str, message: str, headers: Mapping[str, str] | No
 
 
 def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(store.drain)  # operation records answered but not yet committed reach the database
+
     app = FastAPI(
+        lifespan=lifespan,
         title="OpenNSG",
         version=__version__,
         description="Azure Resource Manager-compatible API for network security groups and Network Watcher.",
@@ -162,5 +169,5 @@ def create_app(config: ServiceConfig, seed: Topology | None = None) -> Gateway:
     app = build_fastapi(store, config)
     hot = HotRoutes(app, checked_by_gateway=(api_version,))
     return Gateway(
-        app, config.tokens, config.max_body, lambda path: lookup(store.snapshot, path), config.body_timeout, hot
+        app, config.tokens, config.max_body, lambda path: encoded_lookup(store.snapshot, path), config.body_timeout, hot
     )

@@ -427,7 +427,7 @@ class ManagerRoutes:
 
             _, change, _ = await store.write(plan, subscriptionId)
             assert change.result is not None
-            operation = store.record_result(subscriptionId, change.result)
+            operation = store.record(subscriptionId, change.result)
             # the commit, as in Azure's 202 (and at Location)
             return accepted(request, subscriptionId, manager.location, operation, change.result)
 

@@ -294,7 +294,7 @@ class FlowLogRoutes:
                 lambda s: configure_flow_log(s, watcher, body, caller), subscriptionId
             )
             assert change.result is not None
-            operation = store.record_result(subscriptionId, change.result)
+            operation = store.record(subscriptionId, change.result)
             row = require_watcher(snapshot, subscriptionId, resourceGroupName, networkWatcherName)
             return accepted(request, subscriptionId, str(row.body.get("location", "")), operation)
 
@@ -314,7 +314,7 @@ class FlowLogRoutes:
             action = f"{NETWORK_WATCHER_TYPE}/queryFlowLogStatus/action"
             authorize_target(caller_of(request.scope), target, action, row.id, FLOW_LOG_TARGET_READ)
             information = flow_log_status(snapshot, row, target)
-            operation = store.record_result(subscriptionId, information)
+            operation = store.record(subscriptionId, information)
             return accepted(request, subscriptionId, str(row.body.get("location", "")), operation)
 
         configure.__name__, query.__name__ = "watcher_configureFlowLog", "watcher_queryFlowLogStatus"

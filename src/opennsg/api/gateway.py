@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import re
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 from opennsg.api.auth import Tokens
 from opennsg.api.errors import ApiError
@@ -26,7 +27,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
-Reader = Callable[[str], Mapping[str, Any] | None]
+#: A stored resource's GET answer as sent (JSON bytes, ETag) by its path, or None.
+Reader = Callable[[str], tuple[bytes, bytes | None] | None]
 
 log = logging.getLogger("opennsg.api.requests")
 
@@ -80,6 +82,57 @@ def subscription_of(path: str) -> str | None:
     return None
 
 
+#: Bits of a version-4 (random) UUID that are not random: the version nibble and the RFC 4122 variant.
+_UUID4_FIXED = (0xF << 76) | (0x3 << 62)
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID for ``x-ms-request-id``, drawn from ``random``'s generator (reseeded in a forked
+    child): a request id only needs to be unique, and ``uuid.uuid4`` costs a system call per request."""
+    bits = (random.getrandbits(128) & ~_UUID4_FIXED) | _UUID4_SET
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+class RequestLine:
+    """One request's structured log line (``requestId``, ``method``, ``path``, ``status``, ``durationMs``,
+    ``client``: the JSON ``json.dumps`` makes of them), formatted only when a handler emits it."""
+
+    __slots__ = ("client", "duration_ms", "method", "path", "request_id", "status")
+
+    def __init__(self, request_id: str, method: str, path: str, status: int, duration_ms: float, client: str):
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.status = status
+        self.duration_ms = duration_ms
+        self.client = client
+
+    def __str__(self) -> str:
+        text = encode_basestring_ascii
+        return (
+            f'{{"requestId": {text(self.request_id)}, "method": {text(self.method)}, "path": {text(self.path)}, '
+            f'"status": {self.status!r}, "durationMs": {self.duration_ms!r}, "client": {text(self.client)}}}'
+        )
+
+
+def _log_request(line: RequestLine) -> None:
+    """``log.info(line)`` without the logging module's search of the call stack for the caller (a request log
+    line's origin is always here)."""
+    if log.isEnabledFor(logging.INFO):
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None))
+
+
+def api_version_of(query: bytes) -> str | None:
+    """The first ``api-version`` value of a query string (as ``parse_qs`` reads it, blank values kept), or None."""
+    for part in query.decode("latin-1").split("&"):
+        name, _, value = part.partition("=")
+        if name == "api-version" or (("%" in name or "+" in name) and unquote_plus(name) == "api-version"):
+            return unquote_plus(value)
+    return None
+
+
 class BodyTooLarge(Exception):
     """Raised from ``receive`` when a request body exceeds the limit."""
 
@@ -116,7 +169,7 @@ class Gateway:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         path = canonical_path(scope["path"])
         scope["path"] = path
         scope["raw_path"] = path.encode("utf-8", "surrogateescape")
@@ -140,7 +193,7 @@ class Gateway:
             if scope["method"] == "GET" and self.read is not None and path.startswith("/subscriptions/"):
                 found = self.read(path)
                 if found is not None:  # fast path: a stored resource, straight from the snapshot
-                    await _send_json(send_logged, found)
+                    await _send_encoded(send_logged, *found)
                     return
             hot = self.hot.find(scope["method"], path) if self.hot is not None else None
             replay = await self._buffered(receive)
@@ -159,18 +212,9 @@ class Gateway:
             if status == 0:
                 await _send_error(send_logged, _timed_out(self.body_timeout))
         finally:
-            log.info(
-                json.dumps(
-                    {
-                        "requestId": request_id,
-                        "method": scope["method"],
-                        "path": path,
-                        "status": status,
-                        "durationMs": round((time.perf_counter() - started) * 1000, 3),
-                        "client": (scope.get("client") or ("", 0))[0],
-                    }
-                )
-            )
+            duration_ms = round((time.perf_counter() - started) * 1000, 3)
+            client = (scope.get("client") or ("", 0))[0]
+            _log_request(RequestLine(request_id, scope["method"], path, status, duration_ms, client))
 
     def _refuse(self, scope: Scope, path: str) -> ApiError | None:
         headers = dict(scope.get("headers", []))
@@ -198,19 +242,18 @@ class Gateway:
                 f"The client does not have authorization to perform action on scope '/subscriptions/{subscription}' "
                 "or the scope is invalid.",
             )
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        versions = query.get("api-version")
-        if not versions or not versions[0]:
+        version = api_version_of(scope.get("query_string", b""))
+        if not version:
             return ApiError(
                 400,
                 Code.MISSING_API_VERSION,
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
-        if not API_VERSION.match(versions[0]):
+        if not API_VERSION.match(version):
             return ApiError(
                 400,
                 Code.INVALID_API_VERSION,
-                f"The api-version '{versions[0]}' is invalid. The supported versions have the form YYYY-MM-DD or "
+                f"The api-version '{version}' is invalid. The supported versions have the form YYYY-MM-DD or "
                 "YYYY-MM-DD-preview.",
             )
         return None
@@ -221,23 +264,23 @@ class Gateway:
         that replays it. None when the client disconnects first."""
         chunks: list[bytes] = []
         received = 0
-        deadline = time.monotonic() + self.body_timeout
-        while True:
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                raise BodyTimedOut from None
-            if message["type"] == "http.disconnect":
-                return None
-            if message["type"] != "http.request":
-                continue
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_body:
-                raise BodyTooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.body_timeout):  # no task per receive, as wait_for would make
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    if message["type"] != "http.request":
+                        continue
+                    chunk = message.get("body", b"")
+                    received += len(chunk)
+                    if received > self.max_body:
+                        raise BodyTooLarge
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise BodyTimedOut from None
         body: Message | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         async def replay() -> Message:
@@ -273,12 +316,10 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, Code.REQUEST_ENTITY_TOO_LARGE, f"The request body exceeds the limit of {limit} bytes.")
 
 
-async def _send_json(send: Send, body: Mapping[str, Any]) -> None:
-    payload = json.dumps(body).encode()
+async def _send_encoded(send: Send, payload: bytes, etag: bytes | None) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    etag = body.get("etag")
-    if isinstance(etag, str):
-        headers.append((b"etag", etag.encode()))
+    if etag is not None:
+        headers.append((b"etag", etag))
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

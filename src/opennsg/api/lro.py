@@ -86,7 +86,7 @@ async def run_action(
     """An action computed off the event loop (engine work; ``inline`` when the caller knows it takes microseconds, so
     a thread hand-off would cost more than the work), its result recorded for ``Location``, answered 202."""
     result = compute() if inline else await run_in_threadpool(compute)
-    operation = await store.record(subscription, result)
+    operation = store.record(subscription, result)
     return accepted(request, subscription, location, operation)
 
 

@@ -3,6 +3,7 @@ states, back-references and ARM's defaults (every successful GET, the gateway's 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from opennsg import arm
@@ -119,3 +120,17 @@ def lookup(snapshot: Snapshot, resource_id: str) -> dict[str, Any] | None:
     items = render(snapshot, parent).get("properties", {}).get(CHILD_KEYS[child.types[-1].casefold()]) or []
     folded = child.name.casefold()
     return next((c for c in items if isinstance(c, dict) and str(c.get("name", "")).casefold() == folded), None)
+
+
+def encoded_lookup(snapshot: Snapshot, resource_id: str) -> tuple[bytes, bytes | None] | None:
+    """``lookup``'s answer as the gateway sends it (JSON bytes and the ETag header), encoded once per snapshot: a
+    resource read again and again costs a dictionary probe, not a render and a JSON encoding."""
+
+    def encode() -> tuple[bytes, bytes | None] | None:
+        body = lookup(snapshot, resource_id)
+        if body is None:
+            return None
+        etag = body.get("etag")
+        return json.dumps(body).encode(), etag.encode() if isinstance(etag, str) else None
+
+    return snapshot.encoded(resource_id, encode)  # the exact path: the answer of any other spelling is its own

@@ -23,6 +23,7 @@ gateway's (``Gateway(body_timeout=...)``: a ``408`` in ARM's envelope).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -241,6 +242,41 @@ def server_config(
         access_log=False,
         **extra,
     )
+
+
+class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes the lines logged on an event loop together, once per turn of the loop (one
+    system call for the request lines of every request that turn answered, not one each); lines logged elsewhere
+    (the writer thread, start-up) are written at once, after what is pending. ``flush`` (also at exit) writes
+    whatever is pending."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop's thread
+            self.flush()
+            super().emit(record)
+            return
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        if not self._pending:
+            loop.call_soon(self.flush)
+        self._pending.append(line)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self._pending:
+                text, self._pending = "".join(self._pending), []
+                with contextlib.suppress(Exception):  # a broken log stream must not fail the requests it logs
+                    self.stream.write(text)
+            super().flush()
 
 
 #: Young-generation collections at most every this many net allocations (Python's default is 700).

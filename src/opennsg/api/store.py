@@ -5,8 +5,9 @@ the database. Writes go through one writer thread holding the database's write l
 SQLite, ``SELECT ... FOR UPDATE`` of the version row on PostgreSQL): it plans each change against the current
 snapshot, writes every changed row and the new version, commits the writes queued meanwhile together (group
 commit), and only then publishes the new snapshot and answers. If another process wrote in between, the snapshot is
-reloaded first. One service process per database is the supported set-up; several processes stay correct for writes
-but may serve stale reads.
+reloaded first. Operation records (the results a client polls) are readable from memory as soon as they are made
+and reach the database with the next batch, without their request waiting. One service process per database is the
+supported set-up; several processes stay correct for writes but may serve stale reads.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
@@ -40,6 +43,7 @@ from opennsg.model.servicetags import ServiceTags
 from opennsg.model.topology import Topology
 
 T = TypeVar("T")
+log = logging.getLogger("opennsg.api.store")
 #: How long an operation's status and result stay readable (pollers read them within seconds or minutes); expired
 #: rows are deleted at start-up and then at most every ``OPERATION_PURGE_INTERVAL`` while operations are recorded.
 OPERATION_RETENTION = timedelta(hours=1)
@@ -146,6 +150,7 @@ class Snapshot:
         self.topology = topology
         self._engine: NsgEngine | None = None
         self._rendered: dict[str, dict[str, Any]] = {}
+        self._encoded: dict[str, tuple[bytes, bytes | None]] = {}
         self._lock = threading.Lock()
 
     def row(self, resource_id: str) -> Row | None:
@@ -170,6 +175,18 @@ class Snapshot:
         if cached is None:
             cached = render()
             self._rendered[key] = cached
+        return cached
+
+    def encoded(
+        self, key: str, encode: Callable[[], tuple[bytes, bytes | None] | None]
+    ) -> tuple[bytes, bytes | None] | None:
+        """A GET answer as sent (JSON bytes and ETag), encoded once per snapshot; None (not kept) when there is
+        none."""
+        cached = self._encoded.get(key)
+        if cached is None:
+            cached = encode()
+            if cached is not None:
+                self._encoded[key] = cached
         return cached
 
 
@@ -226,15 +243,34 @@ def kind_of(resource: Resource) -> ModelKind:
 
 
 @dataclass(frozen=True, slots=True)
-class _Result:
-    """A completed action's result to keep as an operation record (queued like a write, committed with the batch)."""
+class _Record:
+    """An operation record to store (a completed action's result, already readable from memory): queued like a
+    write and committed with the writer's next batch."""
 
-    value: Any
+    row: dict[str, Any]
 
 
-_Queued = tuple[Callable[[Snapshot], Change[Any]] | _Result, str, "Future[Any]"]
+@dataclass(frozen=True, slots=True)
+class _Drain:
+    """Resolved once everything queued before it is committed (``Store.drain``)."""
+
+
+_Queued = tuple[Callable[[Snapshot], Change[Any]] | _Record | _Drain, str, "Future[Any] | None"]
 #: An operation record kept in memory: (subscription, casefolded), status, result, created.
 _Operation = tuple[str, str, Any, datetime]
+#: Seconds the writer waits for more operation records before committing a batch of nothing else (a write that
+#: arrives meanwhile is committed at once, with them): one transaction for a burst of diagnostics, not one each.
+RECORD_LINGER = 0.01
+
+
+def _operation_row(subscription: str, result: Any) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4().hex,
+        "subscription": subscription.casefold(),
+        "status": "Succeeded",
+        "result": result,
+        "created": datetime.now(UTC),
+    }
 
 
 class Store:
@@ -253,7 +289,8 @@ class Store:
         self._next_purge = datetime.now(UTC)
         # Writes are serialised anyway: one writer thread takes them from a queue, without lock contention.
         self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
-        self._recent: dict[str, _Operation] = {}  # written by the writer thread only, in commit order
+        self._recent: dict[str, _Operation] = {}  # in the order recorded (the oldest is forgotten first)
+        self._recent_lock = threading.Lock()
         threading.Thread(target=self._writer, name="opennsg-writer", daemon=True).start()
         db.migrate(engine)
         with engine.begin() as connection:
@@ -290,15 +327,27 @@ class Store:
     def _writer(self) -> None:
         while True:
             batch = [self._queue.get()]
+            linger_until: float | None = None
             while len(batch) < MAX_BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
+                    continue
+                except queue.Empty:
+                    if not all(isinstance(item[0], _Record) for item in batch):
+                        break
+                if linger_until is None:
+                    linger_until = time.monotonic() + RECORD_LINGER
+                remaining = linger_until - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=remaining))
                 except queue.Empty:
                     break
             self._commit(batch)
 
     def _commit(self, batch: list[_Queued]) -> None:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        outcomes: list[tuple[Future[Any] | None, Any, BaseException | None]] = []
         try:
             with self.engine.begin() as connection:
                 version = connection.execute(_LOCK_VERSION).scalar_one()
@@ -306,11 +355,13 @@ class Store:
                 current = stored
                 written: dict[str, Row | None] = {}  # key -> the row at the end of the batch (None: deleted)
                 operations: list[dict[str, Any]] = []
+                written_operations: list[dict[str, Any]] = []  # the writes' own (records are remembered already)
                 for plan, subscription, done in batch:
-                    if isinstance(plan, _Result):
-                        operation = self._operation(connection, subscription, plan.value)
-                        operations.append(operation)
-                        outcomes.append((done, operation["id"], None))
+                    if isinstance(plan, _Record):
+                        operations.append(plan.row)
+                        continue
+                    if isinstance(plan, _Drain):
+                        outcomes.append((done, None, None))
                         continue
                     try:
                         change = plan(current)
@@ -321,21 +372,27 @@ class Store:
                         outcomes.append((done, (current, change, ""), None))
                         continue
                     current = self._apply(current, change, written)
-                    operation = self._operation(connection, subscription, None)
+                    operation = _operation_row(subscription, None)
                     operations.append(operation)
+                    written_operations.append(operation)
                     outcomes.append((done, (current, change, operation["id"]), None))
                 self._write_rows(connection, stored, written)
                 if operations:
+                    self._purge_if_due(connection)
                     connection.execute(_INSERT_OPERATION, operations)
-                connection.execute(_SET_VERSION, {"new_version": current.version})
+                if current is not stored:
+                    connection.execute(_SET_VERSION, {"new_version": current.version})
         except Exception as failure:  # the transaction failed: nothing of the batch was applied
+            if any(isinstance(item[0], _Record) for item in batch):
+                log.warning("operation records not stored (they stay readable from this process's memory): %s", failure)
             for _, _, done in batch:
-                if not done.done():
+                if done is not None and not done.done():
                     done.set_exception(failure)
             return
         self.snapshot = current
-        self._remember(operations)
+        self._remember(written_operations)
         for done, result, refusal in outcomes:
+            assert done is not None
             if refusal is not None:
                 done.set_exception(refusal)
             else:
@@ -382,45 +439,46 @@ class Store:
         connection.execute(delete(db.operations).where(db.operations.c.created < now - self.operation_retention))
         self._next_purge = now + OPERATION_PURGE_INTERVAL
 
-    def _operation(self, connection: Connection, subscription: str, result: Any) -> dict[str, Any]:
-        """A new operation record (inserted by the caller), purging expired ones at most every purge interval."""
+    def _purge_if_due(self, connection: Connection) -> None:
+        """Delete expired operation records, at most every purge interval (called as records are written)."""
         now = datetime.now(UTC)
         if now >= self._next_purge and self._purge_lock.acquire(blocking=False):
             try:
                 self._purge_operations(connection, now)
             finally:
                 self._purge_lock.release()
-        return {
-            "id": uuid.uuid4().hex,
-            "subscription": subscription.casefold(),
-            "status": "Succeeded",
-            "result": result,
-            "created": now,
-        }
 
-    def _remember(self, operations: list[dict[str, Any]]) -> None:
-        for operation in operations:
-            self._recent[operation["id"]] = (
-                operation["subscription"],
-                operation["status"],
-                operation["result"],
-                operation["created"],
-            )
-        while len(self._recent) > RECENT_OPERATIONS:
-            del self._recent[next(iter(self._recent))]
+    def _remember(self, operations: Iterable[dict[str, Any]]) -> None:
+        with self._recent_lock:
+            for operation in operations:
+                self._recent[operation["id"]] = (
+                    operation["subscription"],
+                    operation["status"],
+                    operation["result"],
+                    operation["created"],
+                )
+            while len(self._recent) > RECENT_OPERATIONS:
+                del self._recent[next(iter(self._recent))]
 
-    async def record(self, subscription: str, result: Any) -> str:
-        """Keep the result of a completed action (IP flow verify, ...) for its operation-result URL; the record is
-        committed with the writer's next batch (the id is returned once it is durable)."""
-        done: Future[str] = Future()
-        self._queue.put((_Result(result), subscription, done))
-        return await asyncio.wrap_future(done)
+    def record(self, subscription: str, result: Any) -> str:
+        """Keep the result of a completed action (IP flow verify, ...) for its operation-result URL; returns its id.
 
-    def record_result(self, subscription: str, result: Any) -> str:
-        """``record`` for callers outside the event loop (it waits for the commit)."""
-        done: Future[str] = Future()
-        self._queue.put((_Result(result), subscription, done))
-        return done.result()
+        The record is readable from this process's memory at once, so every answer a client is given can be polled;
+        it reaches the database with the writer's next batch (within ``RECORD_LINGER`` when nothing else is
+        written), without the caller waiting for that commit. A result is not a write: a crash before that commit
+        loses only the record of an answer already given, never an acknowledged change.
+        """
+        row = _operation_row(subscription, result)
+        self._remember((row,))
+        self._queue.put((_Record(row), subscription, None))
+        return str(row["id"])
+
+    def drain(self) -> None:
+        """Wait until everything queued so far (operation records included) is committed: at shutdown, and for
+        readers of the database that must see the records this process has answered with."""
+        done: Future[None] = Future()
+        self._queue.put((_Drain(), "", done))
+        done.result()
 
     def recent_operation(self, subscription: str, operation: str) -> tuple[str, Any] | None:
         """(status, result) of an operation this process recorded and still keeps in memory, else None (ask

@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
         """Serve the ARM-compatible API (NSGs, VNets, NICs, VMs, Network Watcher diagnostics) over HTTP(S)."""
         from opennsg.api import ServiceConfig, create_app
         from opennsg.api.auth import Tokens, create_token_file
-        from opennsg.api.server import ServerLimits, run
+        from opennsg.api.server import ServerLimits, TurnBufferedHandler, run
         from opennsg.api.tls import ensure_self_signed
         from opennsg.extras import refuse_pandas
 
@@ -165,7 +165,7 @@ def register(app: typer.Typer) -> None:
                 grants = Tokens.load(token_path)
         if tls_self_signed:
             tls_cert, tls_key = ensure_self_signed(_data_dir(db) / "tls", host)
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+        logging.basicConfig(handlers=[TurnBufferedHandler(sys.stderr)], level=logging.INFO, format="%(message)s")
         with bad_input_exits(json):
             seed = inputs.load(import_paths) if import_paths else None
             limits = ServerLimits()
