@@ -13,6 +13,7 @@ import sys
 from collections import defaultdict
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -281,3 +282,17 @@ def test_prefixes_parse_as_ipaddress_reads_them(text: str) -> None:
         assert span is None
     else:
         assert span == (expected.version, int(expected.network_address), int(expected.broadcast_address))
+
+
+def test_the_shared_classifier_answers_owns_from_its_own_policy() -> None:
+    """Two policies of one NIC id with the same rules but other private IPs (a NIC re-addressed, or another
+    topology in the same process) are two classifiers: ``owns`` must not answer from the first one's addresses."""
+    from opennsg.arm import load_paths
+
+    topology = load_paths([Path(__file__).resolve().parent.parent / "examples" / "how-nsgs-filter-traffic.json"])
+    policy = Engine(topology).policy("VM1")
+    moved = replace(policy, local_addresses=AddressSet.of([ip_network("10.0.1.99/32")]))
+    flow = FlowColumns.from_flows([Flow.make("Inbound", "TCP", "10.0.1.99", 22, "52.10.20.30", 50000)])
+    clear_cache()
+    assert not get_compiled(policy).owns(flow).any()
+    assert get_compiled(moved).owns(flow).all()

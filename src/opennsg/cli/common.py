@@ -115,12 +115,25 @@ def cached_service_tags_path() -> Path:
     return cache_dir() / "ServiceTags_Public.json"
 
 
-def load_service_tags(path: Path | None) -> ServiceTags | None:
-    """The service tags a command uses: the file given (flag or environment), else the cached download, else none."""
+def service_tags_path(path: Path | None) -> Path | None:
+    """The service tags file a command uses: the one given (flag or environment), else the cached download, else
+    none."""
     if path is not None:
-        return ServiceTags.load(path)
+        return path
     cached = cached_service_tags_path()
-    return ServiceTags.load(cached) if cached.is_file() else None
+    return cached if cached.is_file() else None
+
+
+def load_service_tags(path: Path | None) -> ServiceTags | None:
+    """The service tags of ``service_tags_path(path)``."""
+    effective = service_tags_path(path)
+    return ServiceTags.load(effective) if effective is not None else None
+
+
+def print_notes(notes: Sequence[str]) -> None:
+    """What loading the inputs said (placeholder subscriptions), on stderr."""
+    for note in notes:
+        stderr.print(f"[yellow]note[/] {escape(note)}", markup=True)
 
 
 #: The deployment context of inputs that do not carry it themselves (Terraform modules and plans).
@@ -175,8 +188,8 @@ def load_inputs(
     topology = load_paths(paths, service_tags=tags, terraform=terraform, notes=said, inputs=template)
     if notes is not None:
         notes.extend(said)
-    for note in said if notes is None else ():
-        stderr.print(f"[yellow]note[/] {escape(note)}", markup=True)
+    else:
+        print_notes(said)
     return topology
 
 

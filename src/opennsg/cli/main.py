@@ -40,7 +40,7 @@ from opennsg.model.validation import topology_notes
 from opennsg.model.validation.codes import Code
 
 if TYPE_CHECKING:
-    pass
+    from opennsg.cli.prepared import Prepared
 
 app = typer.Typer(
     name="opennsg",
@@ -150,8 +150,8 @@ def verify(
     no_cache: bool = typer.Option(
         False,
         "--no-cache",
-        help="With --flows: neither read nor store compiled NSG programs in the cache directory (as "
-        "OPENNSG_NO_CACHE=1); the verdicts are the same.",
+        help="Neither read nor store loaded inputs or (with --flows) compiled NSG programs in the cache directory "
+        "(as OPENNSG_NO_CACHE=1); the verdicts are the same.",
     ),
     expect: str | None = typer.Option(None, "--expect", help="Allow or Deny: exit 1 when the verdict differs."),
     detail: bool = typer.Option(False, "--detail", help="Show every rule's per-field match result."),
@@ -160,7 +160,6 @@ def verify(
 ) -> None:
     """IP flow verify: the verdict for a flow at a NIC, the rule and NSG that decided, and the chain evaluated."""
     from opennsg.arm.netwatcher import verdict_to_json
-    from opennsg.engine import Engine
     from opennsg.engine.flow import Flow, parse_endpoint, parse_flow_protocol
 
     with bad_input_exits(json):
@@ -169,10 +168,12 @@ def verify(
             raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, message)])
         if flows_engine == "spark" and flows is None:
             raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, "--engine spark decides a --flows FILE; give one.")])
-        topology = inputs.load(paths)
+        from opennsg.cli import prepared
+
+        loaded = prepared.load(paths, inputs, cache=not no_cache)
         if flows is not None:
             _verify_flows(
-                topology,
+                loaded,
                 flows,
                 output,
                 json,
@@ -208,10 +209,11 @@ def verify(
             flow = Flow.make(parsed_direction, proto, local_ip, local_port, remote_ip, remote_port)
         except ValueError as exc:
             raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, f"Invalid flow: {exc}.")]) from None
-        engine = Engine(topology)
+        engine = loaded.engine()
         verdict = engine.verify(nic, flow, detail=detail)
         no_egress = engine.egress(nic, flow)
         outside = engine.outside_internet(nic, flow.remote_ip)
+        loaded.keep(engine)
     result = verdict_to_json(verdict, detail)
     if no_egress is not None:
         result["egress"] = no_egress
@@ -236,7 +238,7 @@ def _spark_master(given: str | None) -> str:
 
 
 def _verify_flows(
-    topology: Topology,
+    loaded: Prepared,
     flows: Path,
     output: Path | None,
     as_json: bool,
@@ -252,9 +254,10 @@ def _verify_flows(
 
     if spark_master is None:  # Spark's driver converts through pandas
         pyarrow_without_pandas()
+    engine = loaded.engine(disk_cache=disk_cache)
     try:
         summary = verify_flows_file(
-            topology, flows, output, progress=output is not None, spark_master=spark_master, disk_cache=disk_cache
+            loaded.topology, flows, output, progress=output is not None, engine=engine, spark_master=spark_master
         )
     except InputError as exc:
         if exc.missing:
@@ -268,6 +271,7 @@ def _verify_flows(
         raise OpenNsgError([ArmError(Code.FILE_NOT_FOUND, f"Flows file {flows} does not exist.", str(flows))]) from None
     except (OSError, ValueError) as exc:  # unknown extension, unreadable or malformed file (pyarrow raises these)
         raise OpenNsgError([ArmError(Code.INVALID_FLOWS_FILE, f"{flows}: {exc}", str(flows))]) from None
+    loaded.keep(engine)
     if summary.errors:  # each bad row has its error in place in the output; stderr says the run was not clean
         message = (
             f"{summary.errors} of {summary.flows} flows could not be decided; each has its error in place in the "

@@ -73,12 +73,16 @@ COMPILE_AFTER_VERIFIES = 32
 class Engine:
     """Exact answers for one immutable topology (semantics §3, §0, §8)."""
 
-    def __init__(self, topology: Topology, *, disk_cache: bool | None = None) -> None:
+    def __init__(
+        self, topology: Topology, *, disk_cache: bool | None = None, policies: Mapping[str, NicPolicy] | None = None
+    ) -> None:
         """``disk_cache``: read and store compiled programs in ``cache_dir()/compiled`` (default: yes, unless
-        ``OPENNSG_NO_CACHE`` is set); the answers are the same either way."""
+        ``OPENNSG_NO_CACHE`` is set); the answers are the same either way. ``policies``: NIC policies an earlier
+        engine resolved from this same topology (``resolved_policies``, e.g. kept by a cache of loaded inputs),
+        by NIC key; the others are resolved when asked for."""
         self.topology = topology
         self._disk_cache = disk_cache
-        self._policies: dict[str, NicPolicy] = {}
+        self._policies: dict[str, NicPolicy] = dict(policies or {})
         self._asgs: Mapping[str, AddressSet] | None = None
         self._ip_index: _NicAddressIndex | None = None
         self._asked: dict[str, int] = {}
@@ -144,6 +148,10 @@ class Engine:
             cached = resolve_policy(self.topology, nic, self._asgs)
             self._policies[nic.key] = cached
         return cached
+
+    def resolved_policies(self) -> dict[str, NicPolicy]:
+        """The NIC policies resolved so far, by NIC key (what ``Engine(topology, policies=...)`` takes back)."""
+        return dict(self._policies)
 
     # --- flows --------------------------------------------------------------------------------------
 

@@ -16,11 +16,8 @@ policy compiles faster than it reads), and the directory is kept under ``max_byt
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Hashable
@@ -34,6 +31,7 @@ from opennsg.engine.addresses import AddressSet
 from opennsg.engine.compiled.program import DirectionProgram, PolicyProgram, ResultNumbering, build_program
 from opennsg.engine.compiled.tables import AddressTable, PortTable
 from opennsg.engine.ir import NicPolicy
+from opennsg.model.cachefiles import CacheFiles, cache_disabled
 from opennsg.model.enums import Direction
 from opennsg.model.files import cache_dir
 
@@ -45,14 +43,6 @@ SUFFIX = ".program"
 MIN_SECONDS = 0.05
 #: The directory's bound; the least recently used programs (by modification time, refreshed on a hit) go first.
 MAX_BYTES = 512 * 1024 * 1024
-#: Temporary files older than this were left by a process that died while writing.
-STALE_TEMPORARY_SECONDS = 3600.0
-_CHECKSUM_BYTES = 32
-
-
-def cache_disabled() -> bool:
-    """``OPENNSG_NO_CACHE`` set to anything but empty or 0."""
-    return os.environ.get("OPENNSG_NO_CACHE", "") not in ("", "0")
 
 
 _fingerprint_lock = threading.Lock()
@@ -225,8 +215,12 @@ class ProgramStore:
         """The user's store: ``cache_dir()/compiled``."""
         return cls(cache_dir() / "compiled")
 
+    @property
+    def _files(self) -> CacheFiles:
+        return CacheFiles(self.directory, SUFFIX, MAGIC, self.max_bytes)
+
     def path(self, digest: str) -> Path:
-        return self.directory / f"{digest}{SUFFIX}"
+        return self._files.path(digest)
 
     def program(self, policy: NicPolicy) -> PolicyProgram:
         """``build_program(policy)``, read from the directory when it holds it, else built and (if it took
@@ -238,7 +232,7 @@ class ProgramStore:
             try:
                 return program_from_arrays(policy, numbering, arrays)
             except (KeyError, TypeError, ValueError):  # a file of the right checksum but not our layout
-                self._discard(digest)
+                self._files.discard(digest)
         started = time.perf_counter()
         program = build_program(policy, numbering)
         if time.perf_counter() - started >= (MIN_SECONDS if self.min_seconds is None else self.min_seconds):
@@ -246,71 +240,22 @@ class ProgramStore:
         return program
 
     def _read(self, digest: str) -> dict[str, npt.NDArray[np.generic]] | None:
-        path = self.path(digest)
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        payload = data[len(MAGIC) : -_CHECKSUM_BYTES]
-        checksum = hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES).digest()
-        if (
-            not data.startswith(MAGIC)
-            or len(data) < len(MAGIC) + _CHECKSUM_BYTES
-            or data[-_CHECKSUM_BYTES:] != checksum
-        ):
-            self._discard(digest)
+        payload = self._files.read(digest)
+        if payload is None:
             return None
         try:
             with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
+                return {name: stored[name] for name in stored.files}
         except (OSError, ValueError, EOFError):
-            self._discard(digest)
+            self._files.discard(digest)
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # recently used: pruned last
-        return arrays
 
     def write(self, digest: str, program: PolicyProgram) -> None:
         """Store ``program`` under ``digest`` (atomically; errors such as a read-only directory are ignored)."""
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **program_arrays(program))
-        payload = buffer.getvalue()
-        data = MAGIC + payload + hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES).digest()
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=SUFFIX)
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(data)
-                os.replace(temporary, self.path(digest))
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-            self.prune()
-        except OSError:
-            return
-
-    def _discard(self, digest: str) -> None:
-        with contextlib.suppress(OSError):
-            self.path(digest).unlink(missing_ok=True)
+        self._files.write(digest, buffer.getvalue())
 
     def prune(self) -> None:
         """Remove the least recently used programs beyond ``max_bytes``, and temporaries left by dead writers."""
-        entries: list[tuple[float, int, Path]] = []
-        now = time.time()
-        for path in self.directory.iterdir():
-            try:
-                status = path.stat()
-            except OSError:
-                continue
-            if path.name.startswith(".tmp-"):
-                if now - status.st_mtime > STALE_TEMPORARY_SECONDS:
-                    path.unlink(missing_ok=True)
-            elif path.suffix == SUFFIX:
-                entries.append((status.st_mtime, status.st_size, path))
-        total = sum(size for _, size, _ in entries)
-        for _, size, path in sorted(entries):
-            if total <= self.max_bytes:
-                break
-            path.unlink(missing_ok=True)
-            total -= size
+        self._files.prune()
