@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -199,6 +200,139 @@ def test_replay_tasks_give_the_local_changes(
     assert replayed(engine="spark", spark_master="stand-in") == local and local["totals"]["flows"] > 0
 
 
+# --- replay spread by file: each task reads, folds and decides its blobs; the driver merges -----------------------
+
+_MACS = ("000D3AF87856", "00-0d-3a-f8-78-56", "000D3A000002")  # fabrikam's NIC (two spellings), a stranger's
+_DAMAGE = ("none", "unknown record", "truncated", "missing", "not a flow log")
+_CRITERIA = (None, "DstPort=22,443,65535 && Direction=Inbound || Protocol=UDP", "SrcIP=52.1.2.3")
+
+
+def _replay_topology() -> Topology:
+    """fabrikam's NIC (by MAC, HTTPS allowed) and a second NIC found by its local address 10.5.16.5, no NSG."""
+    from tests.test_flowlogs import RG, SUB, fabrikam, inbound_allow
+
+    from opennsg.model import IpConfiguration, NetworkInterface, Protocol
+    from opennsg.model.ids import network_id
+
+    topology = fabrikam(inbound_allow("allow-https", 100, Protocol.TCP, "443"))
+    subnet = next(iter(topology.vnets.values())).subnets[0]
+    nic_id = network_id(SUB, RG, "networkInterfaces", "vm2-nic")
+    config = IpConfiguration(f"{nic_id}/ipConfigurations/c", "c", "10.5.16.5", subnet.id, primary=True)
+    return topology.with_(nics=[*topology.nics.values(), NetworkInterface(nic_id, "vm2-nic", "eastus",
+                                                                           ip_configurations=(config,))])  # fmt: skip
+
+
+def _write_blob(path: Path, groups: list[list[Any]], mac: str, damage: str) -> None:
+    """An NSG v2 blob of ``groups`` of tuples (some spoiled), damaged as told."""
+    from tests.test_flowlogs_fast import write_log
+
+    if damage == "missing":
+        return
+    write_log(path, groups, mac=mac)
+    if damage == "unknown record":
+        document = json.loads(path.read_text())
+        document["records"].insert(len(document["records"]) // 2, {"category": "Unknown"})
+        path.write_text(json.dumps(document))
+    elif damage == "truncated":
+        text = path.read_text()
+        path.write_text(text[: len(text) * 2 // 3])
+    elif damage == "not a flow log":
+        path.write_text('{"value": []}')
+
+
+def _blob_groups() -> st.SearchStrategy[list[list[Any]]]:
+    from tests.test_flowlogs_fast import SPOIL, good_v2
+
+    at_vm2 = good_v2.map(lambda t: t.replace("10.0.0.5", "10.5.16.5"))  # the second NIC's address
+    spoiled = st.tuples(at_vm2, st.one_of(st.none(), st.none(), st.sampled_from(SPOIL)))
+    groups = st.lists(st.lists(spoiled, min_size=1, max_size=6), min_size=1, max_size=4)
+    return groups.map(lambda gs: [[t if spoil is None else spoil(t) for t, spoil in g] for g in gs])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    blobs=st.lists(st.tuples(_blob_groups(), st.sampled_from(_MACS), st.sampled_from(_DAMAGE)), min_size=1, max_size=5),
+    criteria=st.sampled_from(_CRITERIA),
+    parallelism=st.integers(1, 3),
+    tasks_per_core=st.integers(1, 2),
+    bucket=st.sampled_from([1, 2, 1 << 14]),
+)
+def test_replay_spread_by_file_gives_the_local_bytes(
+    tmp_path_factory: pytest.TempPathFactory,
+    blobs: list[tuple[list[list[Any]], str, str]],
+    criteria: str | None,
+    parallelism: int,
+    tasks_per_core: int,
+    bucket: int,
+) -> None:
+    """Blobs with garbage tuples, unknown records, truncated, missing and foreign files, read by 'tasks' a blob or
+    a run of blobs each (as Spark cuts the list), folded, filtered and decided there, merged here: the replay's JSON
+    is the local one, problems and their order included."""
+    from opennsg.flowlogs.filtering import FlowFilter
+    from opennsg.flowlogs.reader import FlowLogReader
+    from opennsg.flowlogs.replay import replay
+
+    directory = tmp_path_factory.mktemp("blobs")
+    paths = []
+    for k, (groups, mac, damage) in enumerate(blobs):
+        paths.append(directory / f"h{k:02d}" / "PT1H.json")
+        paths[-1].parent.mkdir()
+        _write_blob(paths[-1], groups, mac, damage)
+    topology = _replay_topology()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FlowLogReader.__init__, "__defaults__", (bucket,))  # several buckets per blob, or one
+        reader = FlowLogReader([directory, *(p for p in paths if not p.exists())])
+        batches = reader.batches() if criteria is None else FlowFilter.parse(criteria).apply(reader.batches())
+        local = replay(topology, batches, reader.stats).to_json()
+        patch.setattr(flowlogs_spark, "FILE_TASKS_PER_CORE", tasks_per_core)
+        patch.setattr(
+            flowlogs_spark, "spark_session", lambda master: SimpleNamespace(sparkContext=_Context(parallelism))
+        )
+        spread = flowlogs_spark.replay_files_on_spark(topology, reader.files, criteria, master="stand-in")
+    assert json.dumps(spread.to_json()) == json.dumps(local)
+
+
+def test_each_blobs_problems_come_before_the_next_blobs(tmp_path: Path) -> None:
+    """A blob's bad tuples are reported before the next blob's bad records (a task per blob reports them so)."""
+    from tests.test_flowlogs_fast import write_log
+
+    from opennsg.flowlogs.reader import FlowLogReader
+
+    write_log(tmp_path / "a.json", [["1542110377,10.5.16.4,13.67.143.118,59831,443,T,O,A,C,1,2,3,4", "bad"]])
+    _write_blob(tmp_path / "b.json", [["also bad"]], _MACS[0], "unknown record")
+    reader = FlowLogReader([tmp_path / "a.json", tmp_path / "b.json"])
+    list(reader.batches())
+    assert [(Path(p.file).name, p.position.split(".")[0]) for p in reader.stats.problems] == [
+        ("a.json", "records[0]"), ("b.json", "records[0]"), ("b.json", "records[1]")
+    ]  # fmt: skip
+
+
+def test_a_master_that_does_not_answer_is_reported_at_once() -> None:
+    """No JVM is started, nor a minute of Spark's own retries waited, for a master nobody listens at."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'opennsg[spark]')")
+    from opennsg.flowlogs.sparkcluster import _free_port
+    from opennsg.model.errors import OpenNsgError
+
+    url = f"spark://127.0.0.1:{_free_port()}"
+    with pytest.raises(OpenNsgError) as raised:
+        flowlogs_spark.spark_session(url)
+    error = raised.value.errors[0]
+    assert error.code == "SparkUnavailable" and "No Spark master answers at 127.0.0.1:" in error.message
+
+
+def test_a_daemon_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    """A cluster whose daemons find no Java fails with the daemon's log, at once, and leaves nothing running."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'opennsg[spark]')")
+    from opennsg.flowlogs.sparkcluster import ClusterError
+
+    tools = tools_without_python(tmp_path / "bin")
+    (tools / "java").unlink(missing_ok=True)
+    spark_cluster = StandaloneCluster(tmp_path / "cluster", path=str(tools))
+    with pytest.raises(ClusterError, match="the Spark master did not start; its log"), spark_cluster:
+        pass
+    assert spark_cluster.process_groups == ()
+
+
 def test_engine_spark_needs_a_flows_file_and_engine_is_checked(topology: Topology) -> None:
     result = runner.invoke(app, ["verify", str(EXAMPLE), "--engine", "spark", "--nic", "vm1-nic", "--json"])
     assert result.exit_code == 2 and "--flows" in result.output
@@ -245,18 +379,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tools = str(tools_without_python(base / "bin"))
     previous = {name: os.environ.get(name) for name in ("PATH", "PYSPARK_PYTHON", "SPARK_LOCAL_IP")}
     spark_cluster = StandaloneCluster(base, workers=1, cores=2, memory="1g", path=tools)
-    session = None
     try:
         spark_cluster.start(wait_for_workers=False)  # the driver's JVM starts while the worker's does
         os.environ["PATH"] = tools
         os.environ.pop("PYSPARK_PYTHON", None)
-        session = flowlogs_spark.spark_session(spark_cluster.url)
+        session = flowlogs_spark.spark_session(spark_cluster.url)  # returns once the worker runs an executor
         spark_cluster.wait_for_workers()
         assert session.sparkContext.master == spark_cluster.url
         yield spark_cluster.url
     finally:
-        if session is not None:
-            session.stop()
+        flowlogs_spark.stop_spark()  # the session and the driver's JVM
         spark_cluster.stop()
         for name, value in previous.items():
             if value is None:
@@ -274,13 +406,14 @@ def _cli(*args: str) -> tuple[int, str]:
 def test_verify_flows_on_the_cluster_writes_the_single_process_bytes(
     cluster: str, topology: Topology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every format in and out, good and bad rows, several batches per file and several waves: the cluster's
-    output file is the single-process one byte for byte, and so is the summary."""
+    """Good and bad rows, several batches per file and several waves: the cluster's output file is the
+    single-process one byte for byte, and so is the summary."""
     monkeypatch.setattr(parse, "BATCH_ROWS", 70)  # 6 batches: two waves of tasks on the worker's two cores
     monkeypatch.setattr(parse, "TEXT_BLOCK_BYTES", 4096)
     catalogue = _rows(topology)
     rows = [catalogue[(i * 7) % len(catalogue)] for i in range(400)]
-    for source, target in (("parquet", "parquet"), ("csv", "csv"), ("jsonl", "jsonl"), ("parquet", "jsonl")):
+    # Row groups read on the worker, and batches read here and sent (the stand-in tests above cover the other pairs).
+    for source, target in (("parquet", "parquet"), ("jsonl", "csv")):
         in_path = tmp_path / f"in.{source}"
         _write(rows, in_path, row_group_size=50)
         local = tmp_path / f"local-{source}.{target}"
@@ -308,14 +441,47 @@ def test_verify_flows_to_stdout_and_the_master_from_the_environment(
     assert code == 0 and spread == local and len(spread.splitlines()) == 5
 
 
+def _garbled_blobs(directory: Path) -> list[Path]:
+    """Three hourly blobs of FLOWLOGS' tuples: bad tuples in one, an unknown record in the next, a cut in the last."""
+    from tests.test_flowlogs_fast import write_log
+
+    good = ["1542110377,10.5.16.4,13.67.143.118,59831,443,T,O,A,C,1,2,3,4",
+            "1542110377,52.1.2.3,10.5.16.4,44931,22,T,I,A,B,,,,", "1542110377,52.1.2.3,10.5.16.5,44931,80,T,I,D,B,,,,",
+            "1542110377,94.102.49.190,10.5.16.4,28746,443,U,I,D,B,,,,"]  # fmt: skip
+    blobs = []
+    for hour, damage in enumerate(("none", "unknown record", "truncated")):
+        blobs.append(directory / f"h={hour:02d}" / "PT1H.json")
+        blobs[-1].parent.mkdir(parents=True)
+        groups = [[*good[hour:], "garbage", good[0].replace("443", "99999")], good[: hour + 1]]
+        if damage == "none":
+            write_log(blobs[-1], groups)
+        else:
+            _write_blob(blobs[-1], groups, _MACS[1], damage)
+    return blobs
+
+
 @pytest.mark.spark
-def test_replay_on_the_cluster_gives_the_same_changes(cluster: str) -> None:
-    args = ["flowlogs", "replay", "--config", str(FLOWLOGS / "configs" / "fabrikam-proposed.json"),
-            str(FLOWLOGS / "nsg_v2.json"), str(FLOWLOGS / "nsg_v1.json"), "--json"]  # fmt: skip
-    code_local, local = _cli(*args)
-    code, spread = _cli(*args, "--engine", "spark", "--master", cluster)
-    assert code == code_local == 0
-    assert json.loads(spread) == json.loads(local) and json.loads(local)["changed"]
+def test_replay_on_the_cluster_reads_the_blobs_there_and_gives_the_local_bytes(
+    cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task per blob (bad tuples, an unknown record, a cut file, FLOWLOGS' real-shaped logs) read and folded on
+    the worker: the JSON and the table the local replay prints, byte for byte, with the same exit code."""
+    from opennsg.arm.export import export_topology
+
+    _garbled_blobs(tmp_path / "logs")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(export_topology(_replay_topology())))
+    folded: list[int] = []
+    merge = flowlogs_spark.merge_folded
+    monkeypatch.setattr(flowlogs_spark, "merge_folded", lambda parts: folded.append(len(parts)) or merge(parts))
+    logs = [str(tmp_path / "logs"), str(FLOWLOGS / "nsg_v2.json"), str(FLOWLOGS / "vnet.json")]
+    for shown in (["--json"], []):
+        args = ["flowlogs", "replay", "--config", str(config), *logs, *shown]
+        local = runner.invoke(app, args)
+        spread = runner.invoke(app, [*args, "--engine", "spark", "--master", cluster])
+        assert (spread.exit_code, spread.stdout, spread.stderr) == (local.exit_code, local.stdout, local.stderr)
+    assert local.exit_code == 2 and "garbage" in local.stderr and "truncated" in local.stderr
+    assert folded == [5, 5]  # the driver merged one result per blob: the tasks read them
 
 
 @pytest.mark.spark
@@ -324,3 +490,25 @@ def test_the_workers_run_the_drivers_interpreter(cluster: str) -> None:
     context = flowlogs_spark.spark_session(cluster).sparkContext
     executables = set(context.parallelize(range(4), 2).map(lambda _: sys.executable).collect())
     assert executables == {sys.executable}
+
+
+@pytest.mark.spark
+def test_the_command_outside_any_venv_on_the_cluster(cluster: str, tmp_path: Path) -> None:
+    """``opennsg flowlogs replay --engine spark`` as its own process, started by the interpreter's path with no
+    venv activated, no python3 on PATH and no PYSPARK_PYTHON: its output is the local replay's. Run last, it first
+    stops this process's session and JVM (the worker's cores go to the command), checking that the JVM is gone."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    flowlogs_spark.stop_spark()
+    assert gateway is None or gateway.proc.poll() is not None
+    blobs = _garbled_blobs(tmp_path / "logs")
+    args = ["flowlogs", "replay", "--config", str(FLOWLOGS / "configs" / "fabrikam-proposed.json"),
+            str(tmp_path / "logs"), str(FLOWLOGS / "nsg_v1.json"), "--json", "--allow-problems"]  # fmt: skip
+    local = runner.invoke(app, args)
+    environment = {name: value for name, value in os.environ.items() if name not in ("VIRTUAL_ENV", "PYSPARK_PYTHON")}
+    assert "python" not in " ".join(shutil.which(n, path=environment["PATH"]) or "" for n in ("python", "python3"))
+    process = subprocess.run([sys.executable, "-m", "opennsg", *args, "--engine", "spark", "--master", cluster],
+                             env=environment, capture_output=True, timeout=600, cwd=tmp_path)  # fmt: skip
+    assert process.returncode == local.exit_code == 0, process.stderr.decode()[-3000:]
+    assert process.stdout.decode() == local.stdout and json.loads(local.stdout)["read"]["files"] == len(blobs) + 1

@@ -11,7 +11,6 @@ while Spark decides the current one, so the driver holds a bounded number of bat
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from rich.progress import Progress
 from opennsg.batch import parse
 from opennsg.batch.verify import Decided, FlowDecider, rows_hint
 from opennsg.engine import Engine
-from opennsg.flowlogs.spark import engine_for, spark_session, topology_payload
+from opennsg.flowlogs.spark import Stamp, engine_for, file_stamp, spark_session, topology_payload
 from opennsg.model.verdict import Verdict
 
 #: Batches sent to Spark at a time, per core of the cluster: enough to keep every core busy while the driver reads
@@ -36,8 +35,6 @@ BATCHES_PER_CORE = 2
 #: A task's answer for one batch: its place in the file (share, batch within the share), per row an index into
 #: the verdicts or the problems, and those.
 _TaskResult = tuple[tuple[int, int], npt.NDArray[np.int32], npt.NDArray[np.int32], list[Verdict], list[tuple[str, str]]]
-#: What the driver saw of a Parquet file: its tasks read it themselves only where they see the same (size, mtime).
-_Stamp = tuple[int, int]
 
 
 def _decided(engine: Engine, place: tuple[int, int], raw: parse.RawFlows) -> _TaskResult:
@@ -56,19 +53,11 @@ def _decide_partition(payload: bytes, items: Iterable[tuple[int, parse.RawFlows]
         yield _decided(engine, (index, 0), raw)
 
 
-def _stamp(path: str) -> _Stamp | None:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_size, status.st_mtime_ns
-
-
 def _decide_row_groups(
-    payload: bytes, path: str, stamp: _Stamp, items: Iterable[tuple[int, int]]
+    payload: bytes, path: str, stamp: Stamp, items: Iterable[tuple[int, int]]
 ) -> Iterator[_TaskResult]:
     """Inside a task: Parquet row groups read here, from the path the driver read (checked to be the same file)."""
-    if _stamp(path) != stamp:
+    if file_stamp(path) != stamp:
         raise RuntimeError(f"{path} on this Spark worker is not the file the driver read (size and mtime differ)")
     engine = engine_for(payload)
     for index, row_group in items:
@@ -76,18 +65,18 @@ def _decide_row_groups(
             yield _decided(engine, (index, part), raw)
 
 
-def _row_groups_readable(context: Any, path: Path) -> tuple[int, _Stamp] | None:
+def _row_groups_readable(context: Any, path: Path) -> tuple[int, Stamp] | None:
     """(row groups, stamp) when every core's task sees this very Parquet file at its path (a cluster on this
     machine, or shared storage): its tasks then read their row groups themselves and nothing but answers travels."""
     if parse.file_format(path) != "parquet":
         return None
     metadata = pq.ParquetFile(path).metadata
-    stamp = _stamp(str(path.resolve()))
+    stamp = file_stamp(str(path.resolve()))
     if metadata.num_rows == 0 or metadata.num_row_groups < 2 or stamp is None:
         return None
     where = str(path.resolve())
     cores = int(context.defaultParallelism)
-    seen = set(context.parallelize(range(cores), cores).map(lambda _: _stamp(where)).collect())
+    seen = set(context.parallelize(range(cores), cores).map(lambda _: file_stamp(where)).collect())
     return (int(metadata.num_row_groups), stamp) if seen == {stamp} else None
 
 

@@ -144,8 +144,13 @@ def replay(
         selected = FlowFilter.parse(criteria) if criteria is not None else None
         topology = inputs.load(config)
         reader = _reader(logs)
-        batches = reader.batches() if selected is None else selected.apply(reader.batches())
-        result = run_replay(topology, batches, reader.stats, engine=chosen, spark_master=master)
+        if chosen == "spark":  # Spark's tasks read, fold and decide the files themselves
+            from opennsg.flowlogs.spark import DEFAULT_MASTER, replay_files_on_spark
+
+            result = replay_files_on_spark(topology, reader.files, criteria, master=master or DEFAULT_MASTER)
+        else:
+            batches = reader.batches() if selected is None else selected.apply(reader.batches())
+            result = run_replay(topology, batches, reader.stats)
         unreadable = _unreadable(result.read)
         if unreadable is not None:
             raise unreadable

@@ -51,7 +51,7 @@ class FlowLogReader:
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Batches in file order. Full buckets are parsed on worker threads (Arrow releases the GIL) while the
-        next records are decoded here; problems still land in ``stats`` in file order."""
+        next records are decoded here; problems still land in ``stats`` in file order, file by file."""
         buckets = {fmt: Bucket(fmt) for fmt in LogFormat}
         in_flight: deque[_Parsing] = deque()
         with ThreadPoolExecutor(max_workers=_PARSERS, thread_name_prefix="flowlog-parse") as pool:
@@ -73,9 +73,12 @@ class FlowLogReader:
                         if len(bucket.tuples) >= self.batch_tuples:
                             yield from parse(bucket)
                             buckets[fmt] = Bucket(fmt)
-            for bucket in buckets.values():
-                if bucket.tuples:
-                    yield from parse(bucket)
+                # A file's last tuples are parsed before the next file is read: its problems stay in its own
+                # (so a reader of each file apart, e.g. a Spark task per blob, reports the same, in the same order).
+                for fmt, bucket in buckets.items():
+                    if bucket.tuples:
+                        yield from parse(bucket)
+                        buckets[fmt] = Bucket(fmt)
             while in_flight:
                 yield from self._finish(in_flight.popleft())
 

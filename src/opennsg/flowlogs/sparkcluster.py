@@ -8,13 +8,18 @@ a caller can prove that nothing needs a ``python3`` from it (the workers run the
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +33,10 @@ SHELL_TOOLS = ("java", "bash", "sh", "uname", "dirname", "basename", "ps", "read
                "grep", "nohup", "sleep", "mkdir", "rm", "ls", "tr", "cut", "awk", "find", "id", "hostname")  # fmt: skip
 _MASTER_READY = "I have been elected leader"
 _WORKER_READY = "Successfully registered with master"
+
+
+#: prctl(2)'s option that signals a child when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 class ClusterError(RuntimeError):
@@ -51,10 +60,25 @@ def tools_without_python(folder: Path) -> Path:
     return folder
 
 
+def _dies_with_this_process() -> Callable[[], None] | None:
+    """For ``Popen(preexec_fn=…)``: the daemon gets SIGTERM when this process dies, even by SIGKILL (when no
+    ``stop`` or ``atexit`` can run). Linux only, and only from the main thread: the signal follows the thread that
+    started the child."""
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return die_with_parent
+
+
 @dataclass
 class StandaloneCluster:
     """``with StandaloneCluster(base) as cluster:`` starts a master and ``workers`` workers; ``cluster.url`` is the
-    master's ``spark://127.0.0.1:PORT``."""
+    master's ``spark://127.0.0.1:PORT``. The daemons stop with the ``with`` block, at this process's exit, or
+    (on Linux) when this process is killed."""
 
     base: Path
     workers: int = 1
@@ -96,6 +120,8 @@ class StandaloneCluster:
         """The master, up; the workers launched and (unless told not to) registered with it. Not waiting lets a
         driver start its own JVM while the workers start theirs (see ``wait_for_workers``)."""
         env = self._environment()
+        atexit.unregister(self.stop)
+        atexit.register(self.stop)
         spark_class = str(Path(env["SPARK_HOME"]) / "bin" / "spark-class")
         port = _free_port()
         self.url = f"spark://127.0.0.1:{port}"
@@ -118,7 +144,12 @@ class StandaloneCluster:
     def _launch(self, spark_class: str, args: list[str], env: dict[str, str], log: Path) -> None:
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [spark_class, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                [spark_class, *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_dies_with_this_process(),  # only prctl in the child, looked up before the fork
             )
         self._started.append(process)
         self._logs.append(log)
@@ -154,3 +185,4 @@ class StandaloneCluster:
                     process.wait()
         self._started.clear()
         self._logs.clear()
+        atexit.unregister(self.stop)
