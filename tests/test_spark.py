@@ -256,6 +256,7 @@ def _blob_groups() -> st.SearchStrategy[list[list[Any]]]:
     parallelism=st.integers(1, 3),
     tasks_per_core=st.integers(1, 2),
     bucket=st.sampled_from([1, 2, 1 << 14]),
+    visible=st.booleans(),
 )
 def test_replay_spread_by_file_gives_the_local_bytes(
     tmp_path_factory: pytest.TempPathFactory,
@@ -264,10 +265,12 @@ def test_replay_spread_by_file_gives_the_local_bytes(
     parallelism: int,
     tasks_per_core: int,
     bucket: int,
+    visible: bool,
 ) -> None:
     """Blobs with garbage tuples, unknown records, truncated, missing and foreign files, read by 'tasks' a blob or
-    a run of blobs each (as Spark cuts the list), folded, filtered and decided there, merged here: the replay's JSON
-    is the local one, problems and their order included."""
+    a run of blobs each (as Spark cuts the list), folded, filtered and decided there, merged here — or, where the
+    executors do not see the files, read here and only decided there: the replay's JSON is the local one, problems
+    and their order included."""
     from opennsg.flowlogs.filtering import FlowFilter
     from opennsg.flowlogs.reader import FlowLogReader
     from opennsg.flowlogs.replay import replay
@@ -285,6 +288,8 @@ def test_replay_spread_by_file_gives_the_local_bytes(
         batches = reader.batches() if criteria is None else FlowFilter.parse(criteria).apply(reader.batches())
         local = replay(topology, batches, reader.stats).to_json()
         patch.setattr(flowlogs_spark, "FILE_TASKS_PER_CORE", tasks_per_core)
+        if not visible:
+            patch.setattr(flowlogs_spark, "_files_visible", lambda context, wheres, stamps: False)
         patch.setattr(
             flowlogs_spark, "spark_session", lambda master: SimpleNamespace(sparkContext=_Context(parallelism))
         )
@@ -507,7 +512,7 @@ def test_the_command_outside_any_venv_on_the_cluster(cluster: str, tmp_path: Pat
             str(tmp_path / "logs"), str(FLOWLOGS / "nsg_v1.json"), "--json", "--allow-problems"]  # fmt: skip
     local = runner.invoke(app, args)
     environment = {name: value for name, value in os.environ.items() if name not in ("VIRTUAL_ENV", "PYSPARK_PYTHON")}
-    assert "python" not in " ".join(shutil.which(n, path=environment["PATH"]) or "" for n in ("python", "python3"))
+    assert all(shutil.which(name, path=environment["PATH"]) is None for name in ("python", "python3"))
     process = subprocess.run([sys.executable, "-m", "opennsg", *args, "--engine", "spark", "--master", cluster],
                              env=environment, capture_output=True, timeout=600, cwd=tmp_path)  # fmt: skip
     assert process.returncode == local.exit_code == 0, process.stderr.decode()[-3000:]

@@ -167,8 +167,8 @@ class StandaloneCluster:
 
     @property
     def process_groups(self) -> tuple[int, ...]:
-        """The daemons' process groups (each holds what its daemon started: a worker's executors and their Python
-        workers), for measuring the cluster's CPU time."""
+        """The running daemons' process ids, each also the id of its process group (which holds what it started:
+        a worker's executors; their Python workers make a group of their own), for measuring the cluster's CPU."""
         return tuple(process.pid for process in self._started if process.poll() is None)
 
     def stop(self) -> None:
