@@ -243,11 +243,9 @@ def kind_of(resource: Resource) -> ModelKind:
 
 
 @dataclass(frozen=True, slots=True)
-class _Record:
-    """An operation record to store (a completed action's result, already readable from memory): queued like a
-    write and committed with the writer's next batch."""
-
-    row: dict[str, Any]
+class _Records:
+    """Wakes the writer for the operation records waiting to be stored (``Store.record``): queued once per batch of
+    them, by the first, not once per record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +253,7 @@ class _Drain:
     """Resolved once everything queued before it is committed (``Store.drain``)."""
 
 
-_Queued = tuple[Callable[[Snapshot], Change[Any]] | _Record | _Drain, str, "Future[Any] | None"]
+_Queued = tuple[Callable[[Snapshot], Change[Any]] | _Records | _Drain, str, "Future[Any] | None"]
 #: An operation record kept in memory: (subscription, casefolded), status, result, created.
 _Operation = tuple[str, str, Any, datetime]
 #: Seconds the writer waits for more operation records before committing a batch of nothing else (a write that
@@ -291,6 +289,7 @@ class Store:
         self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self._recent: dict[str, _Operation] = {}  # in the order recorded (the oldest is forgotten first)
         self._recent_lock = threading.Lock()
+        self._unstored: list[dict[str, Any]] = []  # operation records not yet committed (under ``_recent_lock``)
         threading.Thread(target=self._writer, name="opennsg-writer", daemon=True).start()
         db.migrate(engine)
         with engine.begin() as connection:
@@ -333,7 +332,7 @@ class Store:
                     batch.append(self._queue.get_nowait())
                     continue
                 except queue.Empty:
-                    if not all(isinstance(item[0], _Record) for item in batch):
+                    if not all(isinstance(item[0], _Records) for item in batch):
                         break
                 if linger_until is None:
                     linger_until = time.monotonic() + RECORD_LINGER
@@ -348,17 +347,20 @@ class Store:
 
     def _commit(self, batch: list[_Queued]) -> None:
         outcomes: list[tuple[Future[Any] | None, Any, BaseException | None]] = []
+        with self._recent_lock:
+            records, self._unstored = self._unstored, []
+        if not records and all(isinstance(item[0], _Records) for item in batch):
+            return  # their records were committed with an earlier batch
         try:
             with self.engine.begin() as connection:
                 version = connection.execute(_LOCK_VERSION).scalar_one()
                 stored = self.snapshot if version == self.snapshot.version else self._load(connection)
                 current = stored
                 written: dict[str, Row | None] = {}  # key -> the row at the end of the batch (None: deleted)
-                operations: list[dict[str, Any]] = []
+                operations: list[dict[str, Any]] = list(records)
                 written_operations: list[dict[str, Any]] = []  # the writes' own (records are remembered already)
                 for plan, subscription, done in batch:
-                    if isinstance(plan, _Record):
-                        operations.append(plan.row)
+                    if isinstance(plan, _Records):
                         continue
                     if isinstance(plan, _Drain):
                         outcomes.append((done, None, None))
@@ -383,7 +385,7 @@ class Store:
                 if current is not stored:
                     connection.execute(_SET_VERSION, {"new_version": current.version})
         except Exception as failure:  # the transaction failed: nothing of the batch was applied
-            if any(isinstance(item[0], _Record) for item in batch):
+            if records:
                 log.warning("operation records not stored (they stay readable from this process's memory): %s", failure)
             for _, _, done in batch:
                 if done is not None and not done.done():
@@ -450,15 +452,18 @@ class Store:
 
     def _remember(self, operations: Iterable[dict[str, Any]]) -> None:
         with self._recent_lock:
-            for operation in operations:
-                self._recent[operation["id"]] = (
-                    operation["subscription"],
-                    operation["status"],
-                    operation["result"],
-                    operation["created"],
-                )
-            while len(self._recent) > RECENT_OPERATIONS:
-                del self._recent[next(iter(self._recent))]
+            self._remember_locked(operations)
+
+    def _remember_locked(self, operations: Iterable[dict[str, Any]]) -> None:
+        for operation in operations:
+            self._recent[operation["id"]] = (
+                operation["subscription"],
+                operation["status"],
+                operation["result"],
+                operation["created"],
+            )
+        while len(self._recent) > RECENT_OPERATIONS:
+            del self._recent[next(iter(self._recent))]
 
     def record(self, subscription: str, result: Any) -> str:
         """Keep the result of a completed action (IP flow verify, ...) for its operation-result URL; returns its id.
@@ -469,8 +474,12 @@ class Store:
         loses only the record of an answer already given, never an acknowledged change.
         """
         row = _operation_row(subscription, result)
-        self._remember((row,))
-        self._queue.put((_Record(row), subscription, None))
+        with self._recent_lock:
+            self._remember_locked((row,))
+            self._unstored.append(row)
+            first = len(self._unstored) == 1
+        if first:  # the writer is woken once for a burst of records, and commits them together
+            self._queue.put((_Records(), subscription, None))
         return str(row["id"])
 
     def drain(self) -> None:
