@@ -13,6 +13,7 @@ supported set-up; several processes stay correct for writes but may serve stale 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -25,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Union
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
@@ -253,7 +254,42 @@ class _Drain:
     """Resolved once everything queued before it is committed (``Store.drain``)."""
 
 
-_Queued = tuple[Callable[[Snapshot], Change[Any]] | _Records | _Drain, str, "Future[Any] | None"]
+_Waiter = Union["asyncio.Future[Any]", "Future[Any]"]
+_Queued = tuple[Callable[[Snapshot], Change[Any]] | _Records | _Drain, str, _Waiter | None]
+#: What the writer answers one queued item: its waiter, its result, or the exception it failed with.
+_Outcome = tuple[_Waiter | None, Any, BaseException | None]
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    """Answer each waiter: a write's (an asyncio future) on its event loop, all of one loop's with one wake-up of
+    that loop (a wake-up each cost a system call and a turn of the loop per write); a drain's directly."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        waiter = outcome[0]
+        if isinstance(waiter, asyncio.Future):
+            by_loop.setdefault(waiter.get_loop(), []).append(outcome)
+        elif waiter is not None:
+            _answer(outcome)
+    for loop, answers in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits for these answers any more
+            loop.call_soon_threadsafe(_answer_all, answers)
+
+
+def _answer_all(outcomes: list[_Outcome]) -> None:
+    for outcome in outcomes:
+        _answer(outcome)
+
+
+def _answer(outcome: _Outcome) -> None:
+    waiter, result, failure = outcome
+    if waiter is None or waiter.done():  # a cancelled request (its client went away)
+        return
+    if failure is not None:
+        waiter.set_exception(failure)
+    else:
+        waiter.set_result(result)
+
+
 #: An operation record kept in memory: (subscription, casefolded), status, result, created.
 _Operation = tuple[str, str, Any, datetime]
 #: Seconds the writer waits for more operation records before committing a batch of nothing else (a write that
@@ -318,9 +354,9 @@ class Store:
         writer thread, which commits whatever has queued up in one transaction (group commit): each plan still sees
         the state its predecessors left, and each gets its own write version.
         """
-        done: Future[Any] = Future()
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put((plan, subscription, done))
-        outcome: tuple[Snapshot, Change[T], str] = await asyncio.wrap_future(done)
+        outcome: tuple[Snapshot, Change[T], str] = await done
         return outcome
 
     def _writer(self) -> None:
@@ -346,7 +382,7 @@ class Store:
             self._commit(batch)
 
     def _commit(self, batch: list[_Queued]) -> None:
-        outcomes: list[tuple[Future[Any] | None, Any, BaseException | None]] = []
+        outcomes: list[_Outcome] = []
         with self._recent_lock:
             records, self._unstored = self._unstored, []
         if not records and all(isinstance(item[0], _Records) for item in batch):
@@ -387,18 +423,11 @@ class Store:
         except Exception as failure:  # the transaction failed: nothing of the batch was applied
             if records:
                 log.warning("operation records not stored (they stay readable from this process's memory): %s", failure)
-            for _, _, done in batch:
-                if done is not None and not done.done():
-                    done.set_exception(failure)
+            _settle([(done, None, failure) for _, _, done in batch if done is not None])
             return
         self.snapshot = current
         self._remember(written_operations)
-        for done, result, refusal in outcomes:
-            assert done is not None
-            if refusal is not None:
-                done.set_exception(refusal)
-            else:
-                done.set_result(result)
+        _settle(outcomes)
 
     def _apply(self, current: Snapshot, change: Change[Any], written: dict[str, Row | None]) -> Snapshot:
         """The snapshot one change leads to; its rows are noted in ``written`` for the batch's database write."""
