@@ -13,8 +13,10 @@ from urllib.parse import parse_qs, quote
 
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.requests import Request
 
 from opennsg.api.gateway import RequestLine, api_version_of, new_request_id
+from opennsg.api.http import base_url
 from opennsg.api.server import TurnBufferedHandler
 
 
@@ -102,3 +104,20 @@ def test_lines_logged_in_one_turn_of_the_event_loop_are_written_together_in_orde
         assert stream.getvalue().endswith("from a thread\nlast\n")
     finally:
         logger.removeHandler(handler)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https"]),
+    server=st.none() | st.tuples(st.sampled_from(["127.0.0.1", "::1", "host"]), st.sampled_from([80, 443, 8080])),
+    hosts=st.lists(st.tuples(st.sampled_from([b"host", b"x-host"]), st.binary(max_size=12)), max_size=3),
+    root=st.sampled_from(["", "/r", "/r/"]),
+    app_root=st.none() | st.sampled_from(["", "/app"]),
+)
+def test_the_remembered_base_url_is_starlettes(
+    scheme: str, server: tuple[str, int] | None, hosts: list[tuple[bytes, bytes]], root: str, app_root: str | None
+) -> None:
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": "/subscriptions/x", "headers": hosts}
+    scope.update({"root_path": root, "query_string": b"api-version=1"})
+    if app_root is not None:
+        scope["app_root_path"] = app_root
+    assert base_url(Request(scope)) == str(Request(scope).base_url).rstrip("/")

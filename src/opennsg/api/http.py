@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -106,9 +107,26 @@ def resource_response(body: Mapping[str, Any], status: int = 200, headers: Mappi
     return json_response(body, status, out)
 
 
+def base_url(request: Request) -> str:
+    """``str(request.base_url)`` without its trailing slash, remembered for the few parts of a request it depends on
+    (clients send the same ones over and over; building it cost more than the rest of an ipFlowVerify's answer)."""
+    scope = request.scope
+    host = next((value for key, value in scope["headers"] if key == b"host"), None)
+    root = scope.get("app_root_path", scope.get("root_path", ""))
+    return _base_url(scope.get("scheme", "http"), scope.get("server"), host, root)
+
+
+@functools.lru_cache(maxsize=256)  # bounded: a hostile client may send any Host header
+def _base_url(scheme: str, server: tuple[str, int] | None, host: bytes | None, root_path: str) -> str:
+    headers = [(b"host", host)] if host is not None else []
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": "/", "headers": headers}
+    scope["root_path"] = root_path
+    return str(Request(scope).base_url).rstrip("/")
+
+
 def operation_urls(request: Request, subscription: str, location: str, operation: str) -> tuple[str, str]:
     """(Azure-AsyncOperation URL, Location URL) of an operation."""
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     version = request.query_params.get("api-version", "")
     # Path segments are percent-encoded: a stored location may hold any text, and headers must stay latin-1.
     segments = quote(subscription, safe=""), quote(location or "global", safe="")
