@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 from hypothesis import given
@@ -108,13 +109,20 @@ def test_lines_logged_in_one_turn_of_the_event_loop_are_written_together_in_orde
 
 @given(
     scheme=st.sampled_from(["http", "https"]),
-    server=st.none() | st.tuples(st.sampled_from(["127.0.0.1", "::1", "host"]), st.sampled_from([80, 443, 8080])),
+    server=st.none()
+    | st.tuples(st.sampled_from(["127.0.0.1", "::1", "host"]), st.sampled_from([80, 443, 8080])).flatmap(
+        lambda pair: st.sampled_from([pair, list(pair)])  # ASGI servers give a tuple, Starlette's TestClient a list
+    ),
     hosts=st.lists(st.tuples(st.sampled_from([b"host", b"x-host"]), st.binary(max_size=12)), max_size=3),
     root=st.sampled_from(["", "/r", "/r/"]),
     app_root=st.none() | st.sampled_from(["", "/app"]),
 )
 def test_the_remembered_base_url_is_starlettes(
-    scheme: str, server: tuple[str, int] | None, hosts: list[tuple[bytes, bytes]], root: str, app_root: str | None
+    scheme: str,
+    server: tuple[str, int] | list[Any] | None,
+    hosts: list[tuple[bytes, bytes]],
+    root: str,
+    app_root: str | None,
 ) -> None:
     scope = {"type": "http", "scheme": scheme, "server": server, "path": "/subscriptions/x", "headers": hosts}
     scope.update({"root_path": root, "query_string": b"api-version=1"})

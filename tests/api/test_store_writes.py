@@ -131,3 +131,27 @@ def test_an_operation_record_is_readable_at_once_and_committed_without_its_calle
         "Succeeded",
         {"access": "Deny"},
     )
+
+
+def test_a_record_not_yet_in_the_database_is_never_forgotten(tmp_path: Path, monkeypatch: Any) -> None:
+    from opennsg.api import store as store_module
+
+    monkeypatch.setattr(store_module, "RECENT_OPERATIONS", 3)
+    store = Store(open_engine(str(tmp_path / "kept.db")))
+    writing, release = threading.Event(), threading.Event()
+
+    def slow_plan(snapshot: Snapshot) -> Change[None]:
+        writing.set()
+        release.wait(10)
+        return Change(put=(group("slow"),))
+
+    writer = threading.Thread(target=asyncio.run, args=(store.write(slow_plan, SUB),))
+    writer.start()
+    assert writing.wait(10)
+    ids = [store.record(SUB, {"n": n}) for n in range(5)]
+    assert all(store.recent_operation(SUB, i) is not None for i in ids)  # beyond the bound: none is committed yet
+    release.set()
+    writer.join(10)
+    store.drain()  # now memory keeps the newest three: the slow write's operation and the last two records
+    assert [store.recent_operation(SUB, i) is not None for i in ids] == [False, False, False, True, True]
+    assert all(store.operation(SUB, i) is not None for i in ids)

@@ -113,7 +113,8 @@ def base_url(request: Request) -> str:
     scope = request.scope
     host = next((value for key, value in scope["headers"] if key == b"host"), None)
     root = scope.get("app_root_path", scope.get("root_path", ""))
-    return _base_url(scope.get("scheme", "http"), scope.get("server"), host, root)
+    server = scope.get("server")  # a list in some clients' scopes (Starlette's TestClient): the key must hash
+    return _base_url(scope.get("scheme", "http"), tuple(server) if server is not None else None, host, root)
 
 
 @functools.lru_cache(maxsize=256)  # bounded: a hostile client may send any Host header

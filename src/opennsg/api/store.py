@@ -325,7 +325,8 @@ class Store:
         self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self._recent: dict[str, _Operation] = {}  # in the order recorded (the oldest is forgotten first)
         self._recent_lock = threading.Lock()
-        self._unstored: list[dict[str, Any]] = []  # operation records not yet committed (under ``_recent_lock``)
+        self._unstored: list[dict[str, Any]] = []  # operation records no commit has taken yet (``_recent_lock``)
+        self._in_flight: set[str] = set()  # ids of the records not in the database yet: never forgotten meanwhile
         threading.Thread(target=self._writer, name="opennsg-writer", daemon=True).start()
         db.migrate(engine)
         with engine.begin() as connection:
@@ -423,11 +424,20 @@ class Store:
         except Exception as failure:  # the transaction failed: nothing of the batch was applied
             if records:
                 log.warning("operation records not stored (they stay readable from this process's memory): %s", failure)
+                self._landed(records)
             _settle([(done, None, failure) for _, _, done in batch if done is not None])
             return
         self.snapshot = current
         self._remember(written_operations)
+        if records:
+            self._landed(records)
         _settle(outcomes)
+
+    def _landed(self, records: list[dict[str, Any]]) -> None:
+        """These records' commit is over: from now on memory may forget them like any other."""
+        with self._recent_lock:
+            self._in_flight.difference_update(record["id"] for record in records)
+            self._forget_beyond_bound()
 
     def _apply(self, current: Snapshot, change: Change[Any], written: dict[str, Row | None]) -> Snapshot:
         """The snapshot one change leads to; its rows are noted in ``written`` for the batch's database write."""
@@ -491,8 +501,14 @@ class Store:
                 operation["result"],
                 operation["created"],
             )
+        self._forget_beyond_bound()
+
+    def _forget_beyond_bound(self) -> None:
         while len(self._recent) > RECENT_OPERATIONS:
-            del self._recent[next(iter(self._recent))]
+            oldest = next(iter(self._recent))
+            if oldest in self._in_flight:  # only memory can answer it yet: kept (the bound waits for its commit)
+                break
+            del self._recent[oldest]
 
     def record(self, subscription: str, result: Any) -> str:
         """Keep the result of a completed action (IP flow verify, ...) for its operation-result URL; returns its id.
@@ -504,6 +520,7 @@ class Store:
         """
         row = _operation_row(subscription, result)
         with self._recent_lock:
+            self._in_flight.add(row["id"])
             self._remember_locked((row,))
             self._unstored.append(row)
             first = len(self._unstored) == 1
