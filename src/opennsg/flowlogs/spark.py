@@ -169,20 +169,22 @@ def _await_executor(session: Any, master: str) -> None:
 def stop_spark() -> None:
     """Stop this process's Spark session and its JVM (the gateway process pyspark started), so that neither
     outlives the work: run at exit, and by the tests and benchmarks when they are done with a cluster."""
-    spark_sql = sys.modules.get("pyspark.sql")
-    if spark_sql is None:
+    spark_sql, pyspark = sys.modules.get("pyspark.sql"), sys.modules.get("pyspark")
+    if spark_sql is None or pyspark is None:  # never imported: nothing to stop
         return
     with contextlib.suppress(Exception):
         active = spark_sql.SparkSession.getActiveSession()
         if active is not None:
             active.stop()
-    from pyspark import SparkContext
-
-    gateway = SparkContext._gateway
+    context = pyspark.SparkContext
+    with contextlib.suppress(Exception):
+        if context._active_spark_context is not None:  # a session started on another thread
+            context._active_spark_context.stop()
+    gateway = context._gateway
     if gateway is None:
         return
-    SparkContext._gateway = None
-    SparkContext._jvm = None
+    context._gateway = None
+    context._jvm = None
     with contextlib.suppress(Exception):
         gateway.shutdown()
     process = getattr(gateway, "proc", None)
