@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -35,6 +38,13 @@ from opennsg.model.ids import network_id
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("OPENNSG_DERANDOMIZE"):
     settings.load_profile("ci")
+
+# Each run keeps what opennsg caches (compiled programs, loaded inputs, service tags) in a directory of its own, so
+# no run reads what an earlier run or the developer's own commands left in ~/.cache/opennsg; subprocesses inherit it.
+if "OPENNSG_CACHE_DIR" not in os.environ:
+    _run_cache = tempfile.mkdtemp(prefix="opennsg-test-cache-")
+    os.environ["OPENNSG_CACHE_DIR"] = _run_cache
+    atexit.register(shutil.rmtree, _run_cache, ignore_errors=True)
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 
