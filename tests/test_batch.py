@@ -299,11 +299,71 @@ def test_streamed_batches_write_the_same_bytes_as_one_batch(
     whole = _run(topology, in_path, tmp_path / f"whole.{target}", monkeypatch, batch_rows=1 << 20)
     for size in (1, 7, 64):
         parts = _run(topology, in_path, tmp_path / f"b{size}.{target}", monkeypatch, batch_rows=size, write_rows=size)
-        if target == "parquet":  # row groups follow the write size; the content must not
-            assert pq.read_table(tmp_path / f"b{size}.{target}").equals(pq.read_table(tmp_path / f"whole.{target}"))
+        if target == "parquet":  # row groups (and each one's dictionaries) follow the write size; the content not
+            streamed, one = pq.read_table(tmp_path / f"b{size}.{target}"), pq.read_table(tmp_path / f"whole.{target}")
+            assert streamed.schema == one.schema and streamed.to_pylist() == one.to_pylist()
         else:
             assert parts == whole, size
     assert len(_read_output(tmp_path / f"whole.{target}")) == len(rows)
+
+
+@pytest.mark.parametrize("target", ["jsonl", "csv", "parquet"])
+def test_a_first_bad_row_after_written_chunks_gives_the_bytes_of_one_batch(
+    topology: Topology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    """The error columns exist only when a row is bad: a bad row first met after chunks were written starts the
+    file again with them, and the file is the one deciding the whole input at once writes."""
+    good = _good_rows(topology)
+    rows = [good[i % len(good)] for i in range(50)] + [_bad_rows(topology)[0][0]] + good[:9]
+    in_path = tmp_path / "in.parquet"
+    _write_input(rows, in_path)
+    whole = _run(topology, in_path, tmp_path / f"whole.{target}", monkeypatch, batch_rows=1 << 20, write_rows=8)
+    streamed = _run(topology, in_path, tmp_path / f"streamed.{target}", monkeypatch, batch_rows=8, write_rows=8)
+    assert streamed == whole
+    assert len(_read_output(tmp_path / f"whole.{target}")) == len(rows)
+
+
+def test_the_careful_reader_taking_over_late_restarts_the_written_file(
+    topology: Topology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON lines file the columnar reader gives up on after some batches were written is written again, whole,
+    from the careful reader's rows."""
+    good = _good_rows(topology)
+    lines = [json.dumps(good[i % len(good)]) for i in range(200)] + ['{"direction": ["Inbound"]}']
+    in_path = tmp_path / "in.jsonl"
+    in_path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(parse, "CHECK_BLOCK_BYTES", 4096)
+    for target in ("jsonl", "parquet"):
+        careful = _run(topology, in_path, tmp_path / f"careful.{target}", monkeypatch, careful_json=True, write_rows=16)
+        late = _run(topology, in_path, tmp_path / f"late.{target}", monkeypatch, batch_rows=16, write_rows=16)
+        assert late == careful
+        assert len(_read_output(tmp_path / f"late.{target}")) == len(lines)
+
+
+def test_a_failed_run_leaves_the_previous_output_and_no_temporary(
+    topology: Topology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = _good_rows(topology)
+    in_path = tmp_path / "in.parquet"
+    _write_input([good[i % len(good)] for i in range(64)], in_path)
+    out = tmp_path / "out.parquet"
+    out.write_bytes(b"the previous verdicts")
+    decide = batch_verify.FlowDecider.decide
+    calls = []
+
+    def failing(self: batch_verify.FlowDecider, raw: parse.RawFlows) -> Any:
+        calls.append(len(raw))
+        if len(calls) == 3:
+            raise OSError("the disk went away")
+        return decide(self, raw)
+
+    monkeypatch.setattr(batch_verify.FlowDecider, "decide", failing)
+    monkeypatch.setattr(parse, "BATCH_ROWS", 8)
+    monkeypatch.setattr(batch_verify, "WRITE_ROWS", 8)
+    with pytest.raises(OSError, match="disk went away"):
+        verify_flows_file(topology, in_path, out, progress=False)
+    assert out.read_bytes() == b"the previous verdicts"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "out.parquet"]
 
 
 _JSON_TEXTS = st.sampled_from(

@@ -6,24 +6,23 @@ Exit rule for the CLI: ``BatchSummary.exit_code`` is 2 when any row was bad (eac
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from rich.console import Console
-from rich.progress import Progress
 
 from opennsg.batch import parse
 from opennsg.engine import Engine, FlowColumns, Verdict, halves
@@ -31,6 +30,9 @@ from opennsg.model.errors import OpenNsgError
 from opennsg.model.topology import Topology
 from opennsg.model.validation import Code
 from opennsg.model.values import parse_address
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 #: Files with at least this many rows show a progress bar (when asked for).
 PROGRESS_MIN_FLOWS = 200_000
@@ -373,11 +375,15 @@ class Decided:
     problems: list[tuple[str, str]]
 
 
-def _decide_file(path: Path, engine: Engine, progress: Progress | None) -> Decided:
+def _decide_file(path: Path, engine: Engine, progress: Progress | None, sink: _VerdictSink | None = None) -> Decided:
+    """Every row of ``path`` decided (and, with ``sink``, handed to it batch after batch: the careful JSON reader
+    taking over from the columnar one starts the sink again)."""
     try:
-        return _decide_batches(parse.iter_flows(path), engine, progress, rows_hint(path))
+        return _decide_batches(parse.iter_flows(path), engine, progress, rows_hint(path), sink)
     except parse.NotSimpleJson:
-        return _decide_batches(iter([parse.read_json(path)]), engine, progress, None)
+        if sink is not None:
+            sink.restart()
+        return _decide_batches(iter([parse.read_json(path)]), engine, progress, None, sink)
 
 
 def rows_hint(path: Path) -> int | None:
@@ -387,7 +393,11 @@ def rows_hint(path: Path) -> int | None:
 
 
 def _decide_batches(
-    batches: Iterator[parse.RawFlows], engine: Engine, progress: Progress | None, total: int | None
+    batches: Iterator[parse.RawFlows],
+    engine: Engine,
+    progress: Progress | None,
+    total: int | None,
+    sink: _VerdictSink | None = None,
 ) -> Decided:
     decider = FlowDecider(engine)
     outcome = _Outcome([], [])
@@ -396,6 +406,8 @@ def _decide_batches(
         code, problem = decider.decide(raw)
         outcome.code.append(code)
         outcome.problem.append(problem)
+        if sink is not None:
+            sink.add(code, problem, decider.verdicts, decider.problems)
         if progress is not None and task is not None:
             progress.advance(task, len(raw))
     code, problem = outcome.joined()
@@ -412,55 +424,66 @@ def _read_ahead(batches: Iterator[parse.RawFlows]) -> Iterator[parse.RawFlows]:
             yield batch
 
 
-#: Output rows built and written at a time (Parquet: one row group each, as ``pq.write_table`` makes them).
+#: Output rows built and written at a time (Parquet: one row group each, as ``pq.write_table`` makes them). Chunks
+#: start at multiples of it whatever the batches were, so the file does not depend on how rows were read.
 WRITE_ROWS = 1 << 20
 
+_VERDICT_FIELDS: dict[str, Any] = {
+    "access": lambda v: v.access.value,
+    "ruleName": lambda v: v.rule_name,
+    "networkSecurityGroupId": lambda v: v.nsg_id,
+    "appliedTo": lambda v: v.applied_to,
+}
 
-def _verdict_columns(decided: Decided) -> dict[str, tuple[npt.NDArray[np.int32], pa.Array]]:
-    """Per output column: each verdict's index into the column's distinct values (-1: absent), and those values."""
-    values: dict[str, list[str | None]] = {
-        "access": [v.access.value for v in decided.verdicts],
-        "ruleName": [v.rule_name for v in decided.verdicts],
-        "networkSecurityGroupId": [v.nsg_id for v in decided.verdicts],
-        "appliedTo": [v.applied_to for v in decided.verdicts],
-    }
+
+def _verdict_columns(
+    verdicts: Sequence[Verdict], used: npt.NDArray[np.intp]
+) -> dict[str, tuple[npt.NDArray[np.int32], pa.Array]]:
+    """Per output column: each verdict's index into the distinct values the ``used`` verdicts have (-1: absent or
+    unused), and those values, sorted: a chunk's dictionaries depend only on its own rows."""
     out: dict[str, tuple[npt.NDArray[np.int32], pa.Array]] = {}
-    for name, column in values.items():
-        present = sorted({v for v in column if v is not None})
+    chosen = [verdicts[k] for k in used.tolist()]
+    for name, value_of in _VERDICT_FIELDS.items():
+        values = [value_of(v) for v in chosen]
+        present = sorted({v for v in values if v is not None})
         position = {v: k for k, v in enumerate(present)}
-        of_verdict = np.asarray([position.get(v, -1) if v is not None else -1 for v in column] + [-1], dtype=np.int32)
+        of_verdict = np.full(len(verdicts) + 1, -1, dtype=np.int32)
+        of_verdict[used] = [position.get(v, -1) if v is not None else -1 for v in values]
         out[name] = (of_verdict, pa.array(present, pa.string()))
     return out
 
 
-def _table_chunks(decided: Decided, dictionary: bool, nested: bool) -> Iterator[pa.Table]:
-    """The output as tables of ``WRITE_ROWS`` rows: verdict columns (dictionary arrays over the distinct values
-    when the writer keeps them, Parquet, so no per-row strings are built), and error columns when any row is bad."""
-    columns = _verdict_columns(decided)
-    with_errors = bool((decided.problem >= 0).any())
-    codes = pa.array([c for c, _ in decided.problems], pa.string())
-    messages = pa.array([m for _, m in decided.problems], pa.string())
-    for start in range(0, max(len(decided.code), 1), WRITE_ROWS):
-        code = decided.code[start : start + WRITE_ROWS]
-        chunk: dict[str, pa.Array] = {}
-        for name, (of_verdict, present) in columns.items():
-            index = of_verdict[code]
-            # Parquet cannot write a null inside a dictionary: absent values become null indices instead.
-            encoded = pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), present)
-            chunk[name] = encoded if dictionary else encoded.dictionary_decode()
-        table = pa.table(chunk)
-        if with_errors:
-            problem = decided.problem[start : start + WRITE_ROWS]
-            which = pa.array(problem, mask=problem < 0)
-            code_array, message_array = codes.take(which), messages.take(which)
-            if nested:
-                error = pa.StructArray.from_arrays(
-                    [code_array, message_array], ["code", "message"], mask=pa.array(problem < 0)
-                )
-                table = table.append_column("error", error)
-            else:
-                table = table.append_column("errorCode", code_array).append_column("errorMessage", message_array)
-        yield table
+def _chunk_table(
+    code: npt.NDArray[np.int32],
+    problem: npt.NDArray[np.int32],
+    verdicts: Sequence[Verdict],
+    problems: Sequence[tuple[str, str]],
+    *,
+    parquet: bool,
+    with_errors: bool,
+) -> pa.Table:
+    """One chunk of output rows: verdict columns (dictionary arrays over the chunk's distinct values when the writer
+    keeps them, Parquet, so no per-row strings are built), and error columns when the file has a bad row."""
+    used = np.flatnonzero(np.bincount(code[code >= 0], minlength=len(verdicts)))
+    chunk: dict[str, pa.Array] = {}
+    for name, (of_verdict, present) in _verdict_columns(verdicts, used).items():
+        index = of_verdict[code]
+        # Parquet cannot write a null inside a dictionary: absent values become null indices instead.
+        encoded = pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), present)
+        chunk[name] = encoded if parquet else encoded.dictionary_decode()
+    table = pa.table(chunk)
+    if with_errors:
+        which = pa.array(problem, mask=problem < 0)
+        code_array = pa.array([c for c, _ in problems], pa.string()).take(which)
+        message_array = pa.array([m for _, m in problems], pa.string()).take(which)
+        if parquet:
+            error = pa.StructArray.from_arrays(
+                [code_array, message_array], ["code", "message"], mask=pa.array(problem < 0)
+            )
+            table = table.append_column("error", error)
+        else:
+            table = table.append_column("errorCode", code_array).append_column("errorMessage", message_array)
+    return table
 
 
 def _json_line(verdict: Verdict) -> str:
@@ -474,43 +497,181 @@ def _json_line(verdict: Verdict) -> str:
     return json.dumps(body)
 
 
-def _write_json(decided: Decided, out: Path | None) -> None:
-    """JSON lines (stdout without a path), written in chunks: one verdict's or problem's line per row."""
-    lines = np.asarray(
-        [_json_line(v) for v in decided.verdicts]
-        + [json.dumps({"error": {"code": c, "message": m}}) for c, m in decided.problems],
-        dtype=object,
-    )
-    which = np.where(decided.code >= 0, decided.code, len(decided.verdicts) + decided.problem)
-    handle = sys.stdout if out is None else out.open("w", encoding="utf-8")
-    try:
-        for start in range(0, len(which), WRITE_ROWS):
-            handle.write("\n".join(lines[which[start : start + WRITE_ROWS]].tolist()) + "\n")
-        handle.flush()
-    finally:
-        if out is not None:
-            handle.close()
+class _JsonLines:
+    """One verdict's or problem's line per row, each distinct line built once."""
+
+    def __init__(self) -> None:
+        self._verdict_lines: list[str] = []
+        self._problem_lines: list[str] = []
+
+    def text(
+        self,
+        code: npt.NDArray[np.int32],
+        problem: npt.NDArray[np.int32],
+        verdicts: Sequence[Verdict],
+        problems: Sequence[tuple[str, str]],
+    ) -> str:
+        self._verdict_lines.extend(_json_line(v) for v in verdicts[len(self._verdict_lines) :])
+        self._problem_lines.extend(
+            json.dumps({"error": {"code": c, "message": m}}) for c, m in problems[len(self._problem_lines) :]
+        )
+        lines = np.asarray(self._verdict_lines + self._problem_lines, dtype=object)
+        which = np.where(code >= 0, code, len(self._verdict_lines) + problem)
+        return "\n".join(lines[which].tolist()) + "\n" if len(which) else ""
 
 
-def _write_table(decided: Decided, out: Path, kind: str) -> None:
-    parquet = kind == "parquet"
-    writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
-    try:
-        for table in _table_chunks(decided, dictionary=parquet, nested=parquet):
-            if writer is None:
-                writer = pq.ParquetWriter(out, table.schema) if parquet else pacsv.CSVWriter(out, table.schema)
-            if table.num_rows or len(decided.code) == 0:
-                writer.write_table(table)
-    finally:
+class _VerdictSink:
+    """The verdicts file, written chunk by chunk on a worker thread while later rows are decided (pyarrow's writers
+    release the GIL), into a temporary file renamed over ``out`` when the whole file is written (a failed run
+    leaves no half-written file). Rows are kept (two int32 per row) until the end: the error columns exist only
+    when some row is bad, so the first bad row after chunks were written starts the file again with them."""
+
+    def __init__(self, out: Path, kind: str) -> None:
+        self.out = out
+        self.kind = kind
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verdicts-writer")
+        self._pending: Future[None] | None = None
+        self._temporary: Path | None = None
+        self._writer: pq.ParquetWriter | Any | None = None
+        self._text: Any = None
+        self._json = _JsonLines()
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget every row (the careful reader starts the file again)."""
+        self._wait()
+        self._close_writer()
+        self._code: list[npt.NDArray[np.int32]] = []
+        self._problem: list[npt.NDArray[np.int32]] = []
+        self._rows = 0
+        self._written = 0  # rows handed to the writer
+        self._with_errors = False
+        self._json = _JsonLines()
+
+    def add(
+        self,
+        code: npt.NDArray[np.int32],
+        problem: npt.NDArray[np.int32],
+        verdicts: Sequence[Verdict],
+        problems: Sequence[tuple[str, str]],
+    ) -> None:
+        """Rows decided; whole chunks of ``WRITE_ROWS`` are written on (``verdicts`` and ``problems`` only grow)."""
+        self._code.append(code)
+        self._problem.append(problem)
+        self._rows += len(code)
+        if not self._with_errors and bool((problem >= 0).any()) and self.kind != "json":
+            self._with_errors = True
+            if self._written:  # the columns so far had no error fields: write them again with
+                self._wait()
+                self._close_writer()
+                self._written = 0
+        while self._rows - self._written >= WRITE_ROWS:
+            self._write_next(WRITE_ROWS, verdicts, problems)
+
+    def finish(self, verdicts: Sequence[Verdict], problems: Sequence[tuple[str, str]]) -> None:
+        """Write the remaining rows, close the file and put it in place."""
+        try:
+            while self._rows > self._written or (self._rows == 0 and self._writer is None):
+                self._write_next(min(WRITE_ROWS, self._rows - self._written), verdicts, problems)
+                if self._rows == 0:
+                    break
+            self._wait()
+            self._close_writer()
+            if self._temporary is not None:
+                os.replace(self._temporary, self.out)
+                self._temporary = None
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Stop, removing the temporary file (a failed run)."""
+        with contextlib.suppress(Exception):
+            self._wait()
+        self._pool.shutdown(wait=True)
+        with contextlib.suppress(Exception):
+            self._close_writer()
+        if self._temporary is not None:
+            self._temporary.unlink(missing_ok=True)
+            self._temporary = None
+
+    def _rows_between(self, start: int, stop: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        if len(self._code) > 1:  # joined once: later slices are views
+            self._code, self._problem = [np.concatenate(self._code)], [np.concatenate(self._problem)]
+        if not self._code:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
+        return self._code[0][start:stop], self._problem[0][start:stop]
+
+    def _write_next(self, rows: int, verdicts: Sequence[Verdict], problems: Sequence[tuple[str, str]]) -> None:
+        code, problem = self._rows_between(self._written, self._written + rows)
+        self._written += rows
+        snapshot = (tuple(verdicts), tuple(problems), self._with_errors)
+        self._wait()
+        self._pending = self._pool.submit(self._write, code, problem, *snapshot)
+
+    def _write(
+        self,
+        code: npt.NDArray[np.int32],
+        problem: npt.NDArray[np.int32],
+        verdicts: Sequence[Verdict],
+        problems: Sequence[tuple[str, str]],
+        with_errors: bool,
+    ) -> None:
+        if self._temporary is None:
+            self._temporary = self.out.with_name(f".{self.out.name}.{os.getpid()}.{id(self):x}.tmp")
+        if self.kind == "json":
+            if self._text is None:
+                self._text = self._temporary.open("w", encoding="utf-8")
+            self._text.write(self._json.text(code, problem, verdicts, problems))
+            return
+        parquet = self.kind == "parquet"
+        table = _chunk_table(code, problem, verdicts, problems, parquet=parquet, with_errors=with_errors)
+        if self._writer is None:
+            self._writer = (
+                pq.ParquetWriter(self._temporary, table.schema) if parquet else _csv_writer(self._temporary, table)
+            )
+        self._writer.write_table(table)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        text, self._text = self._text, None
         if writer is not None:
             writer.close()
+        if text is not None:
+            text.close()
+
+
+def _csv_writer(path: Path, table: pa.Table) -> Any:
+    import pyarrow.csv as pacsv
+
+    return pacsv.CSVWriter(path, table.schema)
+
+
+def _write_stdout(decided: Decided) -> None:
+    """JSON lines on stdout, once every row is decided (the careful reader may start again: nothing is printed
+    twice)."""
+    text = _JsonLines()
+    for start in range(0, len(decided.code), WRITE_ROWS):
+        stop = start + WRITE_ROWS
+        sys.stdout.write(text.text(decided.code[start:stop], decided.problem[start:stop], decided.verdicts,
+                                   decided.problems))  # fmt: skip
+    sys.stdout.flush()
 
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Progress | None]:
+    """A progress bar on stderr (callers ask for one only when it is a terminal: a pipe or a log gets none, and
+    pays for none)."""
     if not enabled:
         yield None
         return
+    from rich.console import Console
+    from rich.progress import Progress
+
     with Progress(console=Console(stderr=True), transient=True) as bar:
         yield bar
 
@@ -537,20 +698,25 @@ def verify_flows_file(
     started = time.perf_counter()
     out_format = parse.file_format(output_path) if output_path is not None else "json"
     parse.file_format(input_path)
-    with _progress(progress and _large(input_path)) as bar:
-        if spark_master is None:
-            decided = _decide_file(input_path, engine or Engine(topology, disk_cache=disk_cache), bar)
-        else:
-            from opennsg.batch.spark import decide_file_on_spark
+    engine = engine or Engine(topology, disk_cache=disk_cache)
+    sink = _VerdictSink(output_path, out_format) if output_path is not None else None
+    try:
+        with _progress(progress and sys.stderr.isatty() and _large(input_path)) as bar:
+            if spark_master is None:
+                decided = _decide_file(input_path, engine, bar, sink)
+            else:
+                from opennsg.batch.spark import decide_file_on_spark
 
-            decided = decide_file_on_spark(
-                input_path, engine or Engine(topology, disk_cache=disk_cache), bar, spark_master
-            )
-    if out_format == "json":
-        _write_json(decided, output_path)
-    else:
-        assert output_path is not None
-        _write_table(decided, output_path, out_format)
+                decided = decide_file_on_spark(input_path, engine, bar, spark_master)
+                if sink is not None:
+                    sink.add(decided.code, decided.problem, decided.verdicts, decided.problems)
+        if sink is not None:
+            sink.finish(decided.verdicts, decided.problems)
+        else:
+            _write_stdout(decided)
+    finally:
+        if sink is not None:
+            sink.abandon()
     good = decided.code >= 0
     allow_codes = np.asarray([v.allowed for v in decided.verdicts] + [False], dtype=bool)
     allowed = int(allow_codes[decided.code[good]].sum())

@@ -159,7 +159,6 @@ def verify(
     json: bool = JsonOption,
 ) -> None:
     """IP flow verify: the verdict for a flow at a NIC, the rule and NSG that decided, and the chain evaluated."""
-    from opennsg.arm.netwatcher import verdict_to_json
     from opennsg.engine.flow import Flow, parse_endpoint, parse_flow_protocol
 
     with bad_input_exits(json):
@@ -214,6 +213,8 @@ def verify(
         no_egress = engine.egress(nic, flow)
         outside = engine.outside_internet(nic, flow.remote_ip)
         loaded.keep(engine)
+    from opennsg.arm.netwatcher import verdict_to_json
+
     result = verdict_to_json(verdict, detail)
     if no_egress is not None:
         result["egress"] = no_egress
