@@ -60,9 +60,9 @@ def file_format(path: Path) -> str:
 #: Rows read and decided at a time: a file of any size is streamed through bounded memory.
 BATCH_ROWS = 1 << 18
 #: Bytes of CSV or JSON text parsed per block (pyarrow's readers; several blocks make one batch).
-TEXT_BLOCK_BYTES = 1 << 22
+TEXT_BLOCK_BYTES = 1 << 20
 #: Bytes of JSON lines checked at a time before pyarrow may read them (``_CheckedLines``).
-CHECK_BLOCK_BYTES = 1 << 22
+CHECK_BLOCK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +180,9 @@ def _as_strings(table: pa.Table | pa.RecordBatch, path: Path) -> RawFlows:
             pass  # kept dictionary-encoded: each distinct value is parsed once
         elif not pa.types.is_string(column.type):
             column = _cast_to_strings(column, field, path)
+        if not pa.types.is_dictionary(column.type):
+            # encoded here, on the reader's thread (Arrow releases the GIL), while the batch before is decided
+            column = pc.dictionary_encode(column)
         columns[field] = column
     return RawFlows(columns, {})
 
@@ -221,8 +224,8 @@ def iter_csv(path: Path) -> Iterator[RawFlows]:
     check_regular_file(path)
     names = _csv_header(path)
     check_columns(path, names)
-    options = pacsv.ConvertOptions(
-        column_types={f: pa.string() for f in FIELDS},
+    options = pacsv.ConvertOptions(  # dictionary-encoded by the reader's threads: each distinct text parsed once
+        column_types={f: pa.dictionary(pa.int32(), pa.string()) for f in FIELDS},
         strings_can_be_null=False,
         include_columns=[f for f in FIELDS if f in names],
     )
