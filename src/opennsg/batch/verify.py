@@ -595,11 +595,19 @@ class _VerdictSink:
             self._temporary = None
 
     def _rows_between(self, start: int, stop: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-        if len(self._code) > 1:  # joined once: later slices are views
-            self._code, self._problem = [np.concatenate(self._code)], [np.concatenate(self._problem)]
-        if not self._code:
+        """Rows ``start:stop`` from the batches' own arrays (the deciding loop holds them too: no second copy)."""
+        codes: list[npt.NDArray[np.int32]] = []
+        problems: list[npt.NDArray[np.int32]] = []
+        offset = 0
+        for code, problem in zip(self._code, self._problem, strict=True):
+            low, high = max(start - offset, 0), min(stop - offset, len(code))
+            if low < high:
+                codes.append(code[low:high])
+                problems.append(problem[low:high])
+            offset += len(code)
+        if not codes:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
-        return self._code[0][start:stop], self._problem[0][start:stop]
+        return np.concatenate(codes), np.concatenate(problems)
 
     def _write_next(self, rows: int, verdicts: Sequence[Verdict], problems: Sequence[tuple[str, str]]) -> None:
         code, problem = self._rows_between(self._written, self._written + rows)
