@@ -27,6 +27,7 @@ from opennsg.model.errors import ArmError, OpenNsgError
 from opennsg.model.ids import name_of
 
 if TYPE_CHECKING:  # the reader pulls in pyarrow and numpy: imported when a flowlogs command runs
+    from opennsg.flowlogs.filtering import FlowFilter
     from opennsg.flowlogs.reader import FlowLogReader, ReadStats
 
 flowlogs_app = typer.Typer(help="Read NSG v1/v2 and VNet flow logs: replay them against a config, or summarise them.")
@@ -115,6 +116,15 @@ def _exit_on_problems(read: ReadStats, allow_problems: bool, as_json: bool) -> N
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _flow_filter(criteria: str | None) -> FlowFilter | None:
+    """The ``--filter`` given, parsed (its module, and Arrow's compute functions it uses, imported only then)."""
+    if criteria is None:
+        return None
+    from opennsg.flowlogs.filtering import FlowFilter
+
+    return FlowFilter.parse(criteria)
+
+
 @flowlogs_app.command()
 @input_options
 def replay(
@@ -128,7 +138,6 @@ def replay(
     json: bool = JsonOption,
 ) -> None:
     """Decide every logged flow against the proposed config; list the flows whose verdict would change."""
-    from opennsg.flowlogs.filtering import FlowFilter
     from opennsg.flowlogs.replay import replay as run_replay
 
     if engine not in ("local", "spark", "duckdb"):
@@ -141,7 +150,7 @@ def replay(
 
         pyarrow_without_pandas()
     with bad_input_exits(json):
-        selected = FlowFilter.parse(criteria) if criteria is not None else None
+        selected = _flow_filter(criteria)
         topology = inputs.load(config)
         reader = _reader(logs)
         if chosen == "spark":  # Spark's tasks read, fold and decide the files themselves
@@ -149,8 +158,13 @@ def replay(
 
             result = replay_files_on_spark(topology, reader.files, criteria, master=master or DEFAULT_MASTER)
         else:
-            batches = reader.batches() if selected is None else selected.apply(reader.batches())
-            result = run_replay(topology, batches, reader.stats)
+            # Unfiltered, the tuples go straight to fold keys; a filter needs them as columns.
+            if selected is None:
+                from opennsg.flowlogs.keys import retain_freed_memory
+
+                retain_freed_memory()
+            logged = reader.keys() if selected is None else selected.apply(reader.batches())
+            result = run_replay(topology, logged, reader.stats)
         unreadable = _unreadable(result.read)
         if unreadable is not None:
             raise unreadable

@@ -8,15 +8,16 @@ with its file and position. Nothing is dropped silently and no input makes the r
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import pyarrow as pa
 
 from opennsg.flowlogs.formats import NSG_CATEGORY, VNET_CATEGORY, LogFormat, normalize_mac
+from opennsg.flowlogs.keys import TupleKeys, parse_bucket_keys
 from opennsg.flowlogs.records import iter_records
 from opennsg.flowlogs.schema import SCHEMA, Problem, ReadStats
 from opennsg.flowlogs.tuples import Bucket, Group, parse_bucket
@@ -52,14 +53,23 @@ class FlowLogReader:
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Batches in file order. Full buckets are parsed on worker threads (Arrow releases the GIL) while the
         next records are decoded here; problems still land in ``stats`` in file order, file by file."""
+        for table in self._parsed(parse_bucket):
+            yield from table.to_batches()
+
+    def keys(self) -> Iterator[TupleKeys]:
+        """The tuples as fold keys, bucket by bucket (``keys.parse_bucket_keys``): what a replay needs, with the
+        same problems and counts as ``batches``."""
+        yield from self._parsed(parse_bucket_keys)
+
+    def _parsed(self, parse_one: Callable[[Bucket], tuple[_Rows, list[Problem]]]) -> Iterator[_Rows]:
         buckets = {fmt: Bucket(fmt) for fmt in LogFormat}
-        in_flight: deque[_Parsing] = deque()
+        in_flight: deque[_Parsing[_Rows]] = deque()
         with ThreadPoolExecutor(max_workers=_PARSERS, thread_name_prefix="flowlog-parse") as pool:
 
-            def parse(bucket: Bucket) -> Iterator[pa.RecordBatch]:
+            def parse(bucket: Bucket) -> Iterator[_Rows]:
                 if len(in_flight) == _PARSERS:
-                    yield from self._finish(in_flight.popleft())
-                in_flight.append(_Parsing(pool.submit(parse_bucket, bucket), len(self.stats.problems), self._placed))
+                    yield self._finish(in_flight.popleft())
+                in_flight.append(_Parsing(pool.submit(parse_one, bucket), len(self.stats.problems), self._placed))
 
             for path in self.files:
                 self.stats.files += 1
@@ -80,21 +90,21 @@ class FlowLogReader:
                         yield from parse(bucket)
                         buckets[fmt] = Bucket(fmt)
             while in_flight:
-                yield from self._finish(in_flight.popleft())
+                yield self._finish(in_flight.popleft())
 
-    def _finish(self, parsing: _Parsing) -> Iterator[pa.RecordBatch]:
+    def _finish(self, parsing: _Parsing[_Rows]) -> _Rows:
         """Wait for a bucket's parse; its problems go where the bucket filled up, before later records'.
 
         Buckets finish in the order they filled; problems placed since this one started (by the buckets
         before it) moved its place along by their number.
         """
-        table, problems = parsing.future.result()
+        parsed, problems = parsing.future.result()
         at = parsing.problems_at + self._placed - parsing.placed_before
         self.stats.problems[at:at] = problems
         self._placed += len(problems)
         self.stats.malformed_tuples += len(problems)
-        self.stats.tuples += table.num_rows
-        yield from table.to_batches()
+        self.stats.tuples += parsed.num_rows
+        return parsed
 
     def read_all(self) -> pa.Table:
         return pa.Table.from_batches(list(self.batches()), schema=SCHEMA)
@@ -173,12 +183,20 @@ class FlowLogReader:
                 buckets[LogFormat.VNET].add(group, tuples)
 
 
+class _Counted(Protocol):
+    @property
+    def num_rows(self) -> int: ...
+
+
+_Rows = TypeVar("_Rows", bound=_Counted)
+
+
 @dataclass(frozen=True, slots=True)
-class _Parsing:
+class _Parsing(Generic[_Rows]):
     """A bucket being parsed: where its problems belong among those reported when it started, and how many
     tuple problems had been placed by then."""
 
-    future: Future[tuple[pa.Table, list[Problem]]]
+    future: Future[tuple[_Rows, list[Problem]]]
     problems_at: int
     placed_before: int
 

@@ -1,8 +1,8 @@
 """Replay: every logged flow decided again against a proposed configuration, reporting the verdicts that change.
 
-Tuples stream from the reader and are folded batch by batch into integer keys (an IPv4 address is its number, a
-MAC and any other address text a code), so no string is held per tuple; Arrow's hash aggregation then counts
-distinct flows per NIC (a flow's B, C and E tuples count once per flow, with their number kept). Each flow belongs
+Tuples stream from the reader as integer keys (an IPv4 address is its number, a MAC and any other address text a
+code; ``keys``), so no string is held per tuple; a sort by a hash of the keys then counts distinct flows (a flow's
+B, C and E tuples count once per flow, with their number kept). Each flow belongs
 to the NIC whose MAC is the record's (compared without separators, case-insensitively), else to the NIC holding its
 local address. The compiled classifier then decides each NIC's flows in one vectorised call.
 """
@@ -13,18 +13,20 @@ import ipaddress
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from opennsg.engine import PROTOCOL_NAMES, Engine
 from opennsg.engine.compiled import INBOUND_CODE, OUTBOUND_CODE, Backend, FlowColumns, halves
 from opennsg.flowlogs.formats import normalize_mac
+from opennsg.flowlogs.keys import ALLOW_BIT, OUTBOUND_BIT, PORT_BITS, PROTOCOL_SHIFT, TEXT_KEY, TupleKeys, keys_of_batch
 from opennsg.flowlogs.reader import ReadStats
 from opennsg.model.topology import Topology
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: ``local``: Arrow and the compiled classifier in this process; ``spark``: the same classification in Spark tasks.
 ReplayEngine = Literal["local", "spark"]
@@ -33,16 +35,9 @@ ReplayEngine = Literal["local", "spark"]
 NUMBA_MIN_FLOWS = 5_000_000
 COMPILE_AHEAD = 32
 
-#: Tuples grouped in one Arrow aggregation: large enough that a log usually folds in one pass (no merge of partial
-#: counts), small enough to bound memory (28 bytes a tuple).
+#: Tuples grouped at once: large enough that a log usually folds in one pass (no merge of partial counts), small
+#: enough to bound memory (28 bytes a tuple, and about as much again while grouping).
 FOLD_TUPLES = 1 << 21
-#: Address keys at and above this are not IPv4 numbers but ``TEXT_KEY`` + the index of the address's text (IPv6,
-#: kept as logged: two spellings of one address are two flows, as two strings were).
-TEXT_KEY = 1 << 32
-#: What makes two tuples the same flow (a flow's B, C and E tuples share all of it), as integer columns: the MAC's
-#: code, both addresses' keys, and the rest packed (ports, protocol, direction, logged decision; see ``_packed``).
-_KEYS = ("mac", "src", "dst", "rest")
-_PORT_BITS, _PROTOCOL_SHIFT, _OUTBOUND_BIT, _ALLOW_BIT = 16, 32, 48, 49
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,151 +165,153 @@ class ReplayResult:
 
 
 class _Folder:
-    """Tuple batches into integer key columns, grouped ``FOLD_TUPLES`` at a time; MAC and address texts get codes
-    that stay the same across batches (batches of different formats or files label MACs differently)."""
+    """Tuple keys (``keys.TupleKeys``, or reader batches made into them) gathered ``FOLD_TUPLES`` at a time and
+    grouped; MAC and address texts get codes that stay the same across buckets (each bucket codes its own)."""
 
     def __init__(self) -> None:
         self.macs: dict[str, int] = {}
         self.texts: dict[str, int] = {}
-        self.partials: list[pa.Table] = []
+        self.partials: list[_Grouped] = []
         #: The keys waiting to be grouped, ``FOLD_TUPLES`` rows per column filled up to ``pending_tuples`` (made
         #: with ``np.empty``: a page is resident only once written, and grouping reads them with no copy).
         self.pending: list[npt.NDArray[Any]] = []
         self.pending_tuples = 0
         self.seen = 0
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        self.seen += batch.num_rows
-        if not batch.num_rows:
+    def add(self, part: pa.RecordBatch | TupleKeys) -> None:
+        keys = part if isinstance(part, TupleKeys) else keys_of_batch(part)
+        rows = keys.num_rows
+        self.seen += rows
+        if not rows:
             return
-        outbound = _flags(batch.column("direction"), "O")
-        allow = _flags(batch.column("decision"), "A")
-        rest = _packed(
-            np.asarray(batch.column("src_port"), dtype=np.uint64),
-            np.asarray(batch.column("dst_port"), dtype=np.uint64),
-            np.asarray(batch.column("protocol"), dtype=np.uint64),
-            outbound,
-            allow,
-        )
-        keys = (self._mac_codes(batch.column("mac")), self._addresses(batch.column("src_ip")),
-                self._addresses(batch.column("dst_ip")), rest)  # fmt: skip
-        rows = batch.num_rows
+        mac_codes = np.array([self.macs.setdefault(mac, len(self.macs)) for mac in keys.macs], dtype=np.int32)
+        columns = (mac_codes[keys.mac], self._global(keys.src, keys.texts), self._global(keys.dst, keys.texts),
+                   keys.rest)  # fmt: skip
         if self.pending_tuples + rows > FOLD_TUPLES:
             self._group_pending()
         if rows >= FOLD_TUPLES:
-            self.partials.append(_group(pa.Table.from_arrays(list(keys), names=list(_KEYS)), "count_all"))
+            self.partials.append(_group(columns, None))
             return
         if not self.pending:
-            self.pending = [np.empty(FOLD_TUPLES, dtype=key.dtype) for key in keys]
-        for column, key in zip(self.pending, keys, strict=True):
-            column[self.pending_tuples : self.pending_tuples + rows] = key
+            self.pending = [np.empty(FOLD_TUPLES, dtype=column.dtype) for column in columns]
+        for pending, column in zip(self.pending, columns, strict=True):
+            pending[self.pending_tuples : self.pending_tuples + rows] = column
         self.pending_tuples += rows
+
+    def _global(self, addresses: npt.NDArray[np.uint64], texts: tuple[str, ...]) -> npt.NDArray[np.uint64]:
+        """A bucket's address keys with its text codes made the fold's."""
+        if not texts:
+            return addresses
+        codes = np.array([TEXT_KEY + self.texts.setdefault(text, len(self.texts)) for text in texts], np.uint64)
+        text = addresses >= np.uint64(TEXT_KEY)
+        out = addresses.copy()
+        out[text] = codes[(addresses[text] - np.uint64(TEXT_KEY)).astype(np.int64)]
+        return out
 
     def _group_pending(self) -> None:
         if self.pending_tuples:
-            columns = [column[: self.pending_tuples] for column in self.pending]
-            self.partials.append(_group(pa.Table.from_arrays(columns, names=list(_KEYS)), "count_all"))
+            self.partials.append(_group(tuple(column[: self.pending_tuples] for column in self.pending), None))
             self.pending_tuples = 0
 
     def flows(self) -> DistinctFlows:
         self._group_pending()
         self.pending = []
         if not self.partials:
-            grouped = pa.table({name: pa.array([], pa.int32() if name == "mac" else pa.uint64()) for name in _KEYS})
-            grouped = grouped.append_column("n", pa.array([], pa.int64()))
+            empty = np.zeros(0, dtype=np.uint64)
+            grouped = _Grouped((np.zeros(0, dtype=np.int32), empty, empty, empty), np.zeros(0, dtype=np.int64))
         elif len(self.partials) == 1:
             grouped = self.partials[0]
         else:
-            grouped = _group(pa.concat_tables(self.partials), "sum")
-        rest = np.asarray(grouped["rest"], dtype=np.uint64)
-        port_mask = np.uint64((1 << _PORT_BITS) - 1)
+            merged = tuple(np.concatenate(parts) for parts in zip(*(p.columns for p in self.partials), strict=True))
+            grouped = _group(merged, np.concatenate([p.count for p in self.partials]))
+        mac, src, dst, rest = grouped.columns
+        port_mask = np.uint64((1 << PORT_BITS) - 1)
         return DistinctFlows(
-            mac=np.asarray(grouped["mac"], dtype=np.int32),
-            src=np.asarray(grouped["src"], dtype=np.uint64),
-            dst=np.asarray(grouped["dst"], dtype=np.uint64),
+            mac=mac.astype(np.int32),
+            src=src.astype(np.uint64),
+            dst=dst.astype(np.uint64),
             src_port=(rest & port_mask).astype(np.int32),
-            dst_port=((rest >> np.uint64(_PORT_BITS)) & port_mask).astype(np.int32),
-            protocol=((rest >> np.uint64(_PROTOCOL_SHIFT)) & np.uint64(255)).astype(np.uint8),
-            outbound=((rest >> np.uint64(_OUTBOUND_BIT)) & np.uint64(1)).astype(bool),
-            logged_allow=((rest >> np.uint64(_ALLOW_BIT)) & np.uint64(1)).astype(bool),
-            count=np.asarray(grouped["n"], dtype=np.int64),
+            dst_port=((rest >> np.uint64(PORT_BITS)) & port_mask).astype(np.int32),
+            protocol=((rest >> np.uint64(PROTOCOL_SHIFT)) & np.uint64(255)).astype(np.uint8),
+            outbound=((rest >> np.uint64(OUTBOUND_BIT)) & np.uint64(1)).astype(bool),
+            logged_allow=((rest >> np.uint64(ALLOW_BIT)) & np.uint64(1)).astype(bool),
+            count=grouped.count,
             macs=tuple(self.macs),
             texts=tuple(self.texts),
         )
 
-    def _mac_codes(self, column: pa.Array) -> npt.NDArray[np.int32]:
-        labels = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
-        codes = np.array([self.macs.setdefault(mac, len(self.macs)) for mac in labels.dictionary.to_pylist()],
-                         dtype=np.int32)  # fmt: skip
-        return codes[np.asarray(labels.indices, dtype=np.int64)] if codes.size else np.zeros(0, np.int32)
 
-    def _addresses(self, column: pa.Array) -> npt.NDArray[np.uint64]:
-        """Address keys: IPv4 split into octets by Arrow in bulk, the (rarer) others coded one by one."""
-        texts = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
-        other = _flags(pc.match_substring(texts, ":"), True)
-        keys = np.empty(len(texts), dtype=np.uint64)
-        v4_rows = np.flatnonzero(~other)
-        if v4_rows.size:
-            v4 = texts.take(pa.array(v4_rows)) if other.any() else texts
-            octets = pc.cast(pc.list_flatten(pc.split_pattern(v4, ".")), pa.uint8()).to_numpy()
-            octets = octets.reshape(-1, 4).astype(np.uint64)
-            keys[v4_rows] = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
-        if other.any():
-            rows = np.flatnonzero(other)
-            keys[rows] = [TEXT_KEY + self.texts.setdefault(text, len(self.texts))
-                          for text in texts.take(pa.array(rows)).to_pylist()]  # fmt: skip
-        return keys
+def fold(parts: Iterable[pa.RecordBatch | TupleKeys]) -> tuple[DistinctFlows, int]:
+    """The distinct flows of tuple batches or keys (``FlowLogReader.keys``) with how many tuples each had, and
+    the number of tuples seen.
 
-
-def _flags(column: pa.Array, value: str | bool) -> npt.NDArray[np.bool_]:
-    equal = column if value is True else pc.equal(column, value)
-    return np.asarray(equal.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _packed(
-    src_port: npt.NDArray[np.uint64],
-    dst_port: npt.NDArray[np.uint64],
-    protocol: npt.NDArray[np.uint64],
-    outbound: npt.NDArray[np.bool_],
-    allow: npt.NDArray[np.bool_],
-) -> npt.NDArray[np.uint64]:
-    """Ports (16 bits each), protocol (8), direction and logged decision (a bit each) in one integer."""
-    packed: npt.NDArray[np.uint64] = (
-        src_port
-        | (dst_port << np.uint64(_PORT_BITS))
-        | (protocol << np.uint64(_PROTOCOL_SHIFT))
-        | (outbound.astype(np.uint64) << np.uint64(_OUTBOUND_BIT))
-        | (allow.astype(np.uint64) << np.uint64(_ALLOW_BIT))
-    )
-    return packed
-
-
-def fold(batches: Iterable[pa.RecordBatch]) -> tuple[DistinctFlows, int]:
-    """The distinct flows of the tuple batches with how many tuples each had, and the number of tuples seen.
-
-    Each batch becomes integer keys at once (its strings are dropped with it); Arrow's hash aggregation groups
-    them ``FOLD_TUPLES`` at a time, and only when a log needs several groupings are their partial counts merged.
+    Each batch becomes integer keys at once (its strings are dropped with it); they are grouped ``FOLD_TUPLES`` at
+    a time, and only when a log needs several groupings are their partial counts merged.
     """
     folder = _Folder()
-    for batch in batches:
-        folder.add(batch)
+    for part in parts:
+        folder.add(part)
     return folder.flows(), folder.seen
 
 
-def _group(table: pa.Table, counting: Literal["count_all", "sum"]) -> pa.Table:
-    """Distinct flow keys and ``n``, their tuple count (``count_all`` of tuples, or ``sum`` of partial counts)."""
-    if counting == "count_all":
-        grouped = table.group_by(list(_KEYS)).aggregate([([], "count_all")])
-        count = grouped["count_all"]
+@dataclass(frozen=True, slots=True)
+class _Grouped:
+    """Distinct rows of key columns, with how many tuples each stands for."""
+
+    columns: tuple[npt.NDArray[Any], ...]
+    count: npt.NDArray[np.int64]
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hashed(columns: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.uint64]:
+    """A 64-bit mix of each row's keys (equal rows hash alike; ``_group`` checks that unequal ones did not)."""
+    mixed = np.zeros(columns[0].size, dtype=np.uint64)
+    for column in columns:
+        mixed ^= column.astype(np.uint64)
+        mixed *= _MIX
+        mixed ^= mixed >> np.uint64(29)
+    return mixed
+
+
+def _group(columns: tuple[npt.NDArray[Any], ...], weights: npt.NDArray[np.int64] | None) -> _Grouped:
+    """The distinct rows of the key columns and their counts (of rows, or sums of ``weights``).
+
+    Rows are sorted by a hash of their keys (one integer sort, much faster than sorting four columns); if any two
+    different rows hashed alike, which the check sees, they are sorted by the columns themselves instead.
+    """
+    size = columns[0].size
+    if size == 0:
+        return _Grouped(columns, np.zeros(0, dtype=np.int64))
+    mixed = _hashed(columns)
+    order = np.argsort(mixed)
+    ordered = mixed[order]
+    first = np.empty(size, dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    del ordered, mixed
+    starts = np.flatnonzero(first)
+    leaders = order[starts]
+    group_of = np.cumsum(first) - 1
+    if not all(np.array_equal(column[order], column[leaders][group_of]) for column in columns):
+        order = np.lexsort(columns[::-1])
+        first[1:] = False
+        for column in columns:
+            ordered_column = column[order]
+            first[1:] |= ordered_column[1:] != ordered_column[:-1]
+        starts = np.flatnonzero(first)
+        leaders = order[starts]
+    if weights is None:
+        count = np.diff(np.append(starts, size)).astype(np.int64)
     else:
-        grouped = table.group_by(list(_KEYS)).aggregate([("n", "sum")])
-        count = grouped["n_sum"]
-    return pa.Table.from_arrays([grouped[name] for name in _KEYS] + [count], names=[*_KEYS, "n"])
+        count = np.add.reduceat(weights[order], starts).astype(np.int64)
+    return _Grouped(tuple(column[leaders] for column in columns), count)
 
 
 def replay(
     topology: Topology,
-    batches: Iterable[pa.RecordBatch],
+    batches: Iterable[pa.RecordBatch | TupleKeys],
     read: ReadStats,
     *,
     engine: ReplayEngine = "local",

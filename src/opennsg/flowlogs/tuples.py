@@ -130,14 +130,15 @@ def _drop(rows: _Rows, keep: npt.NDArray[np.bool_], what: str, problems: list[Pr
 
 
 def _ipv6_valid(texts: pa.Array) -> pa.Array:
-    """The tuple regex only shapes IPv6 loosely; check the (rare) tuples holding ':' exactly."""
+    """The tuple regex only shapes IPv6 loosely; check the (rare) tuples holding ':' exactly: both ends valid IPv6
+    addresses (a flow between two IP versions is no flow the Engine could decide: reported as malformed)."""
     has_colon = pc.match_substring(texts, ":")
     if not pc.any(has_colon).as_py():
         return pc.invert(has_colon)
     out = np.ones(len(texts), dtype=bool)
     for row in np.flatnonzero(has_colon.to_numpy(zero_copy_only=False)):
         fields = str(texts[row]).split(",")
-        out[row] = len(fields) > 2 and all(_is_ip(fields[k]) for k in (1, 2))
+        out[row] = len(fields) > 2 and all(":" in fields[k] and _is_ip(fields[k]) for k in (1, 2))
     return pa.array(out)
 
 
@@ -275,13 +276,19 @@ def _plausible(fmt: LogFormat, table: pa.Table) -> bool:
             checks.append(pc.min(table[name]).as_py() >= 0 and pc.max(table[name]).as_py() < 10**_COUNTER_DIGITS)
     if not all(checks):
         return False
+    any_ipv6 = False
     for name in ("src_ip", "dst_ip"):
         distinct = pc.unique(table[name])  # addresses repeat a lot: check each once
         if not pc.all(pc.match_substring_regex(distinct, _IP_PATTERN)).as_py():
             return False
         colons = pc.match_substring(distinct, ":")
-        if pc.any(colons).as_py() and not all(_is_ip(text) for text in pc.filter(distinct, colons).to_pylist()):
-            return False
+        if pc.any(colons).as_py():
+            any_ipv6 = True
+            if not all(_is_ip(text) for text in pc.filter(distinct, colons).to_pylist()):
+                return False
+    if any_ipv6:  # both ends of each tuple of one IP version
+        same = pc.equal(pc.match_substring(table["src_ip"], ":"), pc.match_substring(table["dst_ip"], ":"))
+        return bool(pc.all(same).as_py())
     return True
 
 
