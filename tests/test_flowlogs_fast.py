@@ -217,7 +217,7 @@ def test_fold_counts_what_a_counter_of_the_logged_texts_counts(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(replay_module, "FOLD_TUPLES", fold_tuples)
         reader = FlowLogReader([out], batch_tuples=batch)
-        flows, seen = fold(reader.keys() if read_as == "keys" else reader.batches())
+        flows, seen = fold(reader.flow_keys() if read_as == "keys" else reader.batches())
     assert seen == sum(expected.values())
     assert rows_of(flows) == sorted((*key, n) for key, n in expected.items())
 
@@ -301,7 +301,7 @@ def test_replay_is_each_tuple_decided_on_its_own(
             tuples.append(f"1542110377,{src},{dst},{sport},{dport},{protocol},{direction},{decision},{state},,,,")
         write_log(out / f"{i}.json", [tuples], mac=group[0][0])
     reader = FlowLogReader([out])
-    result = replay(topology, reader.keys() if read_as == "keys" else reader.batches(), reader.stats).to_json()
+    result = replay(topology, reader.flow_keys() if read_as == "keys" else reader.batches(), reader.stats).to_json()
 
     engine = Engine(topology)
     nic_by_mac = {nic.mac_address.replace("-", "").upper(): nic for nic in topology.nics.values() if nic.mac_address}

@@ -149,7 +149,7 @@ def test_a_mixed_tuple_in_a_file_is_reported_with_its_place(tmp_path: Path) -> N
     (tmp_path / "a.json").write_text(json.dumps({"records": [record]}))
     for read in ("keys", "batches"):
         reader = FlowLogReader([tmp_path])
-        flows, seen = fold(reader.keys() if read == "keys" else reader.batches())
+        flows, seen = fold(reader.flow_keys() if read == "keys" else reader.batches())
         assert (seen, len(flows), reader.stats.malformed_tuples) == (1, 1, 1)
         assert reader.stats.problems[0].position == "records[0].properties.flows[0].flows[0].flowTuples[1]"
 

@@ -163,7 +163,7 @@ def replay(
                 from opennsg.flowlogs.keys import retain_freed_memory
 
                 retain_freed_memory()
-            logged = reader.keys() if selected is None else selected.apply(reader.batches())
+            logged = reader.flow_keys() if selected is None else selected.apply(reader.batches())
             result = run_replay(topology, logged, reader.stats)
         unreadable = _unreadable(result.read)
         if unreadable is not None:

@@ -56,7 +56,7 @@ class FlowLogReader:
         for table in self._parsed(parse_bucket):
             yield from table.to_batches()
 
-    def keys(self) -> Iterator[TupleKeys]:
+    def flow_keys(self) -> Iterator[TupleKeys]:
         """The tuples as fold keys, bucket by bucket (``keys.parse_bucket_keys``): what a replay needs, with the
         same problems and counts as ``batches``."""
         yield from self._parsed(parse_bucket_keys)

@@ -242,7 +242,7 @@ class _Folder:
 
 
 def fold(parts: Iterable[pa.RecordBatch | TupleKeys]) -> tuple[DistinctFlows, int]:
-    """The distinct flows of tuple batches or keys (``FlowLogReader.keys``) with how many tuples each had, and
+    """The distinct flows of tuple batches or keys (``FlowLogReader.flow_keys``) with how many tuples each had, and
     the number of tuples seen.
 
     Each batch becomes integer keys at once (its strings are dropped with it); they are grouped ``FOLD_TUPLES`` at
