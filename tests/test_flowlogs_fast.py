@@ -336,3 +336,24 @@ def test_replay_is_each_tuple_decided_on_its_own(
     assert totals["tuples"] == sum(len(g) for g in groups)
     assert totals["flows"] == len(decided) + len(strangers)
     assert (totals["unattributedFlows"], totals["unattributedTuples"]) == (len(strangers), strangers.total())
+
+
+@pytest.mark.parametrize("read_as", ["flow_keys", "batches"])
+def test_no_bucket_spans_two_files(tmp_path: Path, read_as: str) -> None:
+    """A file's tuple problems come before the next file's record problems (its part-filled bucket is parsed at
+    its end), so each file reports alone what it reports among others (as a Spark task per file reads it)."""
+    good = "1542110377,10.5.16.4,13.67.143.118,59831,443,T,O,A,C,1,2,3,4"
+    write_log(tmp_path / "a.json", [[good, "bad"]])
+    write_log(tmp_path / "b.json", [[good]])
+    text = json.loads((tmp_path / "b.json").read_text())
+    text["records"].append({"category": "Unknown"})
+    (tmp_path / "b.json").write_text(json.dumps(text))
+    reader = FlowLogReader([tmp_path / "a.json", tmp_path / "b.json"])
+    assert sum(part.num_rows for part in getattr(reader, read_as)()) == 2
+    assert [(Path(p.file).name, p.position) for p in reader.stats.problems] == [
+        ("a.json", "records[0].properties.flows[0].flows[0].flowTuples[1]"),
+        ("b.json", "records[1]"),
+    ]
+    alone = FlowLogReader([tmp_path / "a.json"])
+    list(getattr(alone, read_as)())
+    assert alone.stats.problems == reader.stats.problems[:1]
