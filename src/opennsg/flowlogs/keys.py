@@ -11,8 +11,6 @@ Both ways give the same keys (tests/test_flowlogs_keys.py): the careful one stay
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import ipaddress
 import re
 import sys
@@ -95,10 +93,10 @@ def retain_freed_memory() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
-    name = ctypes.util.find_library("c")
+    import ctypes  # here: a replay's start-up need not pay for it elsewhere
+
     try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = getattr(libc, "mallopt", None)
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the C library the interpreter runs on
     except OSError:
         return
     if mallopt is not None:
