@@ -6,8 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from opennsg.cli.common import InputOptions
 from opennsg.cli.main import app
 
 DATA = Path(__file__).parent / "data" / "flowlogs"
@@ -37,6 +39,33 @@ def test_replay_json_lists_changed_flows_and_totals() -> None:
         "tuples": 10, "flows": 9, "changedFlows": 2, "changedTuples": 3, "allowToDeny": 1, "denyToAllow": 1,
         "unattributedFlows": 0, "unattributedTuples": 0,
     }  # fmt: skip
+
+
+def test_replay_keeps_its_loaded_config_and_answers_the_same_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proposed config is kept on disk by content as verify's inputs are (cli/prepared.py): the second replay
+    reads it back (with the NIC policies the first resolved) and answers byte for byte the same."""
+    monkeypatch.setenv("OPENNSG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("OPENNSG_NO_CACHE", raising=False)
+    args = [
+        "flowlogs",
+        "replay",
+        "--config",
+        str(CONFIGS / "fabrikam-proposed.json"),
+        str(DATA / "nsg_v2.json"),
+        "--json",
+    ]
+    first = runner.invoke(app, args)
+    kept = list((tmp_path / "cache" / "inputs").glob("*.inputs"))
+
+    def not_again(*_: object, **__: object) -> None:
+        raise AssertionError("the config was loaded again")
+
+    monkeypatch.setattr(InputOptions, "load", not_again)
+    second = runner.invoke(app, args)
+    assert first.exit_code == second.exit_code == 0 and len(kept) == 1
+    assert second.stdout == first.stdout and json.loads(first.stdout)["totals"]["changedFlows"] == 2
 
 
 def test_replay_human_form_groups_by_nic_and_rule() -> None:

@@ -150,8 +150,11 @@ def replay(
 
         pyarrow_without_pandas()
     with bad_input_exits(json):
+        from opennsg.cli import prepared
+
         selected = _flow_filter(criteria)
-        topology = inputs.load(config)
+        loaded = prepared.load(config, inputs)  # kept on disk by content, as verify's: a later replay skips loading
+        topology = loaded.topology
         reader = _reader(logs)
         if chosen == "spark":  # Spark's tasks read, fold and decide the files themselves
             from opennsg.flowlogs.spark import DEFAULT_MASTER, replay_files_on_spark
@@ -164,7 +167,9 @@ def replay(
 
                 retain_freed_memory()
             logged = reader.flow_keys() if selected is None else selected.apply(reader.batches())
-            result = run_replay(topology, logged, reader.stats)
+            decide_with = loaded.engine()
+            result = run_replay(topology, logged, reader.stats, decide_with=decide_with)
+            loaded.keep(decide_with)
         unreadable = _unreadable(result.read)
         if unreadable is not None:
             raise unreadable

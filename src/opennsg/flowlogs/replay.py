@@ -316,17 +316,19 @@ def replay(
     *,
     engine: ReplayEngine = "local",
     spark_master: str | None = None,
+    decide_with: Engine | None = None,
 ) -> ReplayResult:
     """Decide every logged flow against ``topology``; report those whose decision differs from the log.
 
-    ``engine="spark"`` classifies inside Spark tasks on ``spark_master`` (``opennsg.flowlogs.spark``).
+    ``engine="spark"`` classifies inside Spark tasks on ``spark_master`` (``opennsg.flowlogs.spark``). Locally,
+    ``decide_with`` is the Engine over ``topology`` to use (one holding NIC policies kept from an earlier run).
     """
     flows, tuples = fold(batches)
     if engine == "spark":
         from opennsg.flowlogs.spark import DEFAULT_MASTER, classify_with_spark
 
         return classify_with_spark(topology, flows, tuples, read, master=spark_master or DEFAULT_MASTER)
-    return classify_flows(topology, flows, tuples, read)
+    return classify_flows(topology, flows, tuples, read, decide_with=decide_with)
 
 
 def nic_index(topology: Topology) -> tuple[dict[str, str], dict[str, str]]:
@@ -374,7 +376,9 @@ def _backend(flows: int) -> Backend:
     return "auto" if flows >= NUMBA_MIN_FLOWS else "numpy"
 
 
-def classify_flows(topology: Topology, flows: DistinctFlows, tuples: int, read: ReadStats) -> ReplayResult:
+def classify_flows(
+    topology: Topology, flows: DistinctFlows, tuples: int, read: ReadStats, *, decide_with: Engine | None = None
+) -> ReplayResult:
     """Decide the distinct flows NIC by NIC with the compiled classifier and collect the changes.
 
     The classifier's input columns are built on a worker thread (numpy releases the GIL) while the first
@@ -384,7 +388,7 @@ def classify_flows(topology: Topology, flows: DistinctFlows, tuples: int, read: 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-columns") as pool:
         pending_columns = pool.submit(flows.columns)
         keys, codes = nic_codes(topology, flows)
-        engine = Engine(topology)
+        engine = decide_with or Engine(topology)
         present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(keys))).tolist()  # in key order
         ahead = {code: engine.compile(topology.nics[keys[code]]) for code in present[:COMPILE_AHEAD]}
         columns = pending_columns.result()
