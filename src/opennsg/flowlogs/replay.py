@@ -10,7 +10,7 @@ local address. The compiled classifier then decides each NIC's flows in one vect
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -275,6 +275,12 @@ def _hashed(columns: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.uint64]:
     return mixed
 
 
+def _ordered(columns: tuple[npt.NDArray[Any], ...], order: npt.NDArray[np.intp]) -> Iterator[npt.NDArray[Any]]:
+    """Each column in ``order``, one at a time (so only one sorted copy is held)."""
+    for column in columns:
+        yield column[order]
+
+
 def _group(columns: tuple[npt.NDArray[Any], ...], weights: npt.NDArray[np.int64] | None) -> _Grouped:
     """The distinct rows of the key columns and their counts (of rows, or sums of ``weights``).
 
@@ -291,17 +297,17 @@ def _group(columns: tuple[npt.NDArray[Any], ...], weights: npt.NDArray[np.int64]
     first[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     del ordered, mixed
-    starts = np.flatnonzero(first)
-    leaders = order[starts]
-    group_of = np.cumsum(first) - 1
-    if not all(np.array_equal(column[order], column[leaders][group_of]) for column in columns):
+    continued = ~first[1:]  # rows in the same hash run as the row before them: they must equal it
+    if any(
+        ((ordered_column[1:] != ordered_column[:-1]) & continued).any() for ordered_column in _ordered(columns, order)
+    ):
         order = np.lexsort(columns[::-1])
         first[1:] = False
         for column in columns:
             ordered_column = column[order]
             first[1:] |= ordered_column[1:] != ordered_column[:-1]
-        starts = np.flatnonzero(first)
-        leaders = order[starts]
+    starts = np.flatnonzero(first)
+    leaders = order[starts]
     if weights is None:
         count = np.diff(np.append(starts, size)).astype(np.int64)
     else:
