@@ -325,24 +325,25 @@ def _flat(results: dict[str, Any]) -> dict[str, float]:
 
 def report(results: dict[str, Any]) -> list[str]:
     """Print the figures with their baselines and goals; return the goals missed."""
-    f = results["flows"]
-    print(f"verify --flows: {f['flows']:,} flows (distinct among the first 200k: {f['distinct_in_first_200k']:,}), "
-          f"1,000 rules per NSG on subnet and NIC; measured install ({f['python']}): numba {f['numba']}, "
-          f"pandas {f['pandas']}")  # fmt: skip
-    print(f"  baselines in this process, per CPU-second: kernel alone {f['kernel_flows_s'] / 1e6:.2f} M flows, "
-          f"naive scan {f['naive_flows_s']:,.0f} flows")  # fmt: skip
-    print("  (warm: the compiled program read from the cache directory a first, cold run stored; uncached: "
-          "OPENNSG_NO_CACHE=1)")  # fmt: skip
-    for kind in [f"{k}{s}" for k in ("parquet", "csv", "jsonl") for s in ("_cold", "", "_uncached")]:
-        k = f[kind]
-        rate = f[f"{kind}_flows_s"]
-        per_cpu = f["flows"] / k["cpu_s"]
-        naive, kernel = per_cpu / f["naive_flows_s"], per_cpu / f["kernel_flows_s"]
-        label = kind if "_" in kind else f"{kind}_warm"
-        print(f"  {label:16s} {k['input_mb']:4.0f} MB  wall {k['wall_s']:5.2f} s = {rate / 1e6:4.2f} M flows/s; "
-              f"CPU {k['cpu_s']:5.2f} s = {per_cpu / 1e6:4.2f} M flows per CPU-s (× naive {naive:,.0f}, "
-              f"÷ kernel alone {kernel:.2f}); peak RSS {k['rss_mb']:3.0f} MB; "
-              f"same output: {k['same_output']}")  # fmt: skip
+    f = results.get("flows")
+    if f:
+        print(f"verify --flows: {f['flows']:,} flows (distinct among the first 200k: {f['distinct_in_first_200k']:,}), "
+              f"1,000 rules per NSG on subnet and NIC; measured install ({f['python']}): numba {f['numba']}, "
+              f"pandas {f['pandas']}")  # fmt: skip
+        print(f"  baselines in this process, per CPU-second: kernel alone {f['kernel_flows_s'] / 1e6:.2f} M flows, "
+              f"naive scan {f['naive_flows_s']:,.0f} flows")  # fmt: skip
+        print("  (warm: the compiled program read from the cache directory a first, cold run stored; uncached: "
+              "OPENNSG_NO_CACHE=1)")  # fmt: skip
+        for kind in [f"{k}{s}" for k in ("parquet", "csv", "jsonl") for s in ("_cold", "", "_uncached")]:
+            k = f[kind]
+            rate = f[f"{kind}_flows_s"]
+            per_cpu = f["flows"] / k["cpu_s"]
+            naive, kernel = per_cpu / f["naive_flows_s"], per_cpu / f["kernel_flows_s"]
+            label = kind if "_" in kind else f"{kind}_warm"
+            print(f"  {label:16s} {k['input_mb']:4.0f} MB  wall {k['wall_s']:5.2f} s = {rate / 1e6:4.2f} M flows/s; "
+                  f"CPU {k['cpu_s']:5.2f} s = {per_cpu / 1e6:4.2f} M flows per CPU-s (× naive {naive:,.0f}, "
+                  f"÷ kernel alone {kernel:.2f}); peak RSS {k['rss_mb']:3.0f} MB; "
+                  f"same output: {k['same_output']}")  # fmt: skip
     g = results.get("flowlogs", {})
     for fmt in ("vnet", "nsg2") if g else ():
         k = g[fmt]
@@ -378,6 +379,7 @@ def main() -> None:
     parser.add_argument("--tuples", type=int, default=1_000_000)
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
     parser.add_argument("--no-flowlogs", action="store_true", help="skip the flow-log replay figures")
+    parser.add_argument("--no-flows", action="store_true", help="skip the verify --flows figures")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--python", default=sys.executable, help="the interpreter of the measured processes")
@@ -392,7 +394,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
         PYCACHE = None if args.source_every_time else tmp / "pycache"
-        results: dict[str, Any] = {"flows": bench_flows(tmp, args.flows)}
+        results: dict[str, Any] = {} if args.no_flows else {"flows": bench_flows(tmp, args.flows)}
         if not args.no_flowlogs:
             results["flowlogs"] = bench_flowlogs(tmp, args.tuples)
         if not args.no_cold:
