@@ -261,9 +261,13 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     else:
         letter = fields.letters(_PORTS_PROTOCOL[2])
         protocol = np.where(letter == ord("T"), 6, np.where(letter == ord("U"), 17, protocol))
-        lettered = symbols[line_starts + _PORTS_PROTOCOL[2]] == _LETTER
-        if not np.isin(letter[lettered], np.frombuffer(b"TU", np.uint8)).all():
-            return None
+        at_protocol = line_starts + _PORTS_PROTOCOL[2]
+        lettered = symbols[at_protocol] == _LETTER
+        if (
+            not np.isin(letter[lettered], np.frombuffer(b"TU", np.uint8)).all()
+            or (runs[at_protocol[lettered]] > 1).any()
+        ):
+            return None  # one letter, T or U ("TCP" is no NSG protocol)
     direction = fields.letters(_DIRECTION_AT)
     seventh = fields.letters(_SEVENTH_AT)
     if not np.isin(direction, np.frombuffer(b"IO", np.uint8)).all():
