@@ -388,7 +388,7 @@ def merge_folded(parts: Sequence[FoldedLogs]) -> FoldedLogs:
     """The tasks' results as one, as if one reader had read all their files in order: MACs, address texts and
     rule names recoded into shared codes, a flow logged in several parts counted once with its tuples summed,
     the read reports added up and their problems kept in file order."""
-    from opennsg.flowlogs.replay import TEXT_KEY
+    from opennsg.flowlogs.keys import TEXT_KEY
 
     ordered = sorted(parts, key=lambda part: part.first_file)
     if len(ordered) == 1:
