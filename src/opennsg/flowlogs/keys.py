@@ -1,18 +1,17 @@
 """Flow tuples straight to fold keys: a bucket's tuple strings parsed as one byte buffer by numpy, no Arrow table.
 
 What replay needs of a tuple is what makes it a flow: its MAC, both addresses, both ports, protocol, direction and
-logged decision, as integers (``TupleKeys``). A bucket's tuples are joined into one ASCII buffer, whose runs of
-digits and of letters are checked against the shape of a canonical tuple all at once; fields are then read at
-fixed offsets, with no Python object per field. The buffer is taken only when every tuple is canonical — IPv4, the
-shape ``tuples``' patterns describe without the leading zeros they forgive — and anything else (garbage, IPv6, a
-rare spelling) goes the careful way (``tuples.parse_bucket``, then ``keys_of_batch``), which reports each culprit.
-Both ways give the same keys (tests/test_flowlogs_keys.py): the careful one stays the definition.
+logged decision, as integers (``TupleKeys``). A bucket's tuples are joined into one ASCII buffer, whose field ends
+(commas, newlines), dots and letters are found and counted against the shape of a canonical tuple all at once;
+numbers are then read back from their fields' ends, with no Python object per field. The buffer is taken only when
+every tuple is canonical — IPv4, the shape ``tuples``' patterns describe without the leading zeros they forgive —
+and anything else (garbage, IPv6, a rare spelling) goes the careful way (``tuples.parse_bucket``, then
+``keys_of_batch``), which reports each culprit. Both ways give the same keys (tests/test_flowlogs_keys.py): the
+careful one stays the definition.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,14 +32,6 @@ if TYPE_CHECKING:
 TEXT_KEY = 1 << 32
 #: ``rest``: source port, destination port (16 bits each), protocol (8), direction and logged decision (a bit each).
 PORT_BITS, PROTOCOL_SHIFT, OUTBOUND_BIT, ALLOW_BIT = 16, 32, 48, 49
-
-_FIELDS = {LogFormat.NSG_V1: 8, LogFormat.NSG_V2: 13, LogFormat.VNET: 13}
-_TS, _SRC, _DST, _SPORT, _DPORT, _PROTOCOL, _DIRECTION = range(7)
-_COUNTER_FIELDS = range(9, 13)
-_TIME_DIGITS, _PORT_DIGITS, _COUNTER_DIGITS = 13, 5, 18
-_COMMA, _NEWLINE, _DOT, _COLON, _ZERO = (ord(c) for c in ",\n.:0")
-#: How the careful path shapes an address holding ':' (then ``ipaddress`` must accept it).
-_IPV6_SHAPE = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,41 +166,42 @@ def _no_keys() -> TupleKeys:
 
 # --- the canonical fast path -------------------------------------------------------------------------------------
 #
-# Every byte is a digit, a letter (or '_') or itself; runs of digits and runs of letters shrink to one symbol each
-# ('d', 'L'), so a canonical VNet tuple reads ``d,d.d.d.d,d.d.d.d,d,d,d,L,L,L,d,d,d,d`` whatever its numbers. A
-# bucket is one buffer: its symbols are compared at once with the template of each line's length, and each run's
-# length (the distance to the next symbol) is checked against its field's. Fields are then found at fixed symbol
-# offsets of their line, with no per-field search.
+# A bucket is one buffer of lines. Its commas and newlines are the fields' ends: a canonical line has exactly
+# ``_FIELDS`` of them, so they reshape into a grid of field ends (one row a line), and each field starts after its
+# left neighbour's end. What the fields hold is checked by counting, with whole-buffer comparisons only: every byte
+# is a digit, a separator, a dot or a letter; the letters are exactly those of the letter fields (their values are
+# checked) and the dots are exactly six a line, three inside each address between octets of one to three bytes, so
+# every other field is digits alone. Numbers are then read back digit by digit from their fields' ends: a few
+# gathers per field, no Python object per field.
 
-_DIGIT, _LETTER, _EITHER = ord("d"), ord("L"), ord("?")
-_ANY_LENGTH = 1 << 30
-
-_Template = tuple[bytes, tuple[int, ...]]  # symbols, and the longest run each may stand for
-
-
-def _template(*parts: tuple[str, int]) -> _Template:
-    symbols = b"".join(symbol.encode() for symbol, _ in parts)
-    longest = tuple(length for symbol, length in parts for _ in symbol)
-    return symbols, longest
+_TIME_DIGITS, _PORT_DIGITS, _COUNTER_DIGITS, _OCTET_DIGITS = 13, 5, 18, 3
+_COMMA, _NEWLINE, _DOT, _ZERO = (ord(c) for c in ",\n.0")
+_FIELDS = {LogFormat.NSG_V1: 8, LogFormat.NSG_V2: 13, LogFormat.VNET: 13}
+_SRC, _DST, _SPORT, _DPORT, _PROTOCOL, _DIRECTION, _SEVENTH, _EIGHTH = range(1, 9)
+_COUNTERS = slice(9, 13)
+_DOTS_A_LINE = 6
 
 
-def _templates(fmt: LogFormat) -> list[_Template]:
-    """The shapes a canonical tuple of ``fmt`` has (counters all logged, or all empty as in Begin tuples)."""
-    address = [("d", 3), (".", 1), ("d", 3), (".", 1), ("d", 3), (".", 1), ("d", 3)]
-    protocol = ("d", 3) if fmt is LogFormat.VNET else ("?", 3)  # NSG: T, U or a number
-    head = [("d", _TIME_DIGITS), (",", 1), *address, (",", 1), *address, (",", 1), ("d", _PORT_DIGITS), (",", 1),
-            ("d", _PORT_DIGITS), (",", 1), protocol, (",", 1), ("L", 1), (",", 1)]  # fmt: skip
-    if fmt is LogFormat.NSG_V1:
-        return [_template(*head, ("L", 1), ("\n", 1))]
-    tail = [("L", 1), (",", 1), ("L", 1 if fmt is LogFormat.NSG_V2 else _ANY_LENGTH), (",", 1)]
-    counters = [("d", _COUNTER_DIGITS), (",", 1)] * 3 + [("d", _COUNTER_DIGITS)]
-    return [_template(*head, *tail, *counters, ("\n", 1)), _template(*head, *tail, (",,,", 1), ("\n", 1))]
+def _letter_set(letters: bytes) -> npt.NDArray[np.bool_]:
+    member = np.zeros(256, dtype=bool)
+    member[np.frombuffer(letters, np.uint8)] = True
+    return member
 
 
-#: Symbol offsets inside a line: the eight octets, the ports and protocol, then the letters.
-_OCTETS = (2, 4, 6, 8, 10, 12, 14, 16)
-_PORTS_PROTOCOL = (18, 20, 22)
-_DIRECTION_AT, _SEVENTH_AT, _EIGHTH_AT = 24, 26, 28
+_DIRECTIONS, _VNET_STATES, _DECISIONS, _NSG_STATES, _NSG_PROTOCOLS = (
+    _letter_set(b"IO"), _letter_set(b"BCED"), _letter_set(b"AD"), _letter_set(b"BCE"), _letter_set(b"TU")
+)  # fmt: skip
+
+
+def _lengths_allowed(fmt: LogFormat) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each field's shortest and longest length in a canonical line of ``fmt`` (counters: all four logged, or all
+    four empty, which is checked apart)."""
+    shortest = [1, 7, 7, 1, 1, 1, 1, 1]
+    longest = [_TIME_DIGITS, 15, 15, _PORT_DIGITS, _PORT_DIGITS, 3, 1, 1]
+    if fmt is not LogFormat.NSG_V1:
+        shortest += [1] + [0] * 4
+        longest += [max(map(len, ENCRYPTION_VALUES)) if fmt is LogFormat.VNET else 1] + [_COUNTER_DIGITS] * 4
+    return np.array(shortest), np.array(longest)
 
 
 def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
@@ -221,67 +213,70 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
         data = "\n".join(bucket.tuples).encode("ascii") + b"\n"
     except (TypeError, UnicodeEncodeError):  # a tuple that is not a string, or not ASCII
         return None
+    fmt, width = bucket.fmt, _FIELDS[bucket.fmt]
     text = np.frombuffer(data, dtype=np.uint8)
     digits = text - np.uint8(_ZERO)  # a digit's value; 10 or more (wrapped) for any other byte
     letter = ((text | np.uint8(32)) - np.uint8(ord("a")) < 26) | (text == ord("_"))
-    run_class = (digits < 10).view(np.uint8) | (letter.view(np.uint8) << 1)  # 0: a byte of its own; 1, 2: runs
+    separator = (text == _COMMA) | (text == _NEWLINE)
+    dot = text == _DOT
+    if np.count_nonzero((digits < 10) | letter | separator | dot) != text.size:
+        return None  # a byte of no field of a canonical tuple (a space, a sign, a colon, ...)
+    flat_ends = np.flatnonzero(separator)
+    if flat_ends.size != count * width or np.count_nonzero(text == _NEWLINE) != count:
+        return None
+    ends = flat_ends.reshape(count, width)
+    if not (text[ends[:, -1]] == _NEWLINE).all():  # then every line has its ``width - 1`` commas
+        return None
+    lengths = (np.diff(flat_ends, prepend=-1) - 1).reshape(count, width)
+    del flat_ends, separator
+    starts = ends - lengths
+    shortest, longest = _lengths_allowed(fmt)
+    if ((lengths < shortest) | (lengths > longest)).any():
+        return None
+    flat_dots = np.flatnonzero(dot)
+    if flat_dots.size != _DOTS_A_LINE * count:
+        return None
+    dots = flat_dots.reshape(count, _DOTS_A_LINE)
+    octet_ends = np.column_stack([dots[:, :3], ends[:, _SRC], dots[:, 3:], ends[:, _DST]])
+    octet_starts = np.column_stack([starts[:, _SRC], dots[:, :3] + 1, starts[:, _DST], dots[:, 3:] + 1])
+    octet_lengths = octet_ends - octet_starts
+    del flat_dots, dots, dot
+    if ((octet_lengths < 1) | (octet_lengths > _OCTET_DIGITS)).any():
+        return None  # so each address holds its line's three dots, and no other field holds any
+    direction, seventh = text[starts[:, _DIRECTION]], text[starts[:, _SEVENTH]]
+    letters = 2 * count  # in the fields checked below: the only letters the buffer may hold
+    protocol_letter = text[starts[:, _PROTOCOL]]
+    if fmt is LogFormat.VNET:
+        eighth_ok = _encryption_known(data, starts[:, _EIGHTH], lengths[:, _EIGHTH])
+        letters += int(lengths[:, _EIGHTH].sum())
+        letter_ok = _VNET_STATES[seventh].all()
+    else:
+        lettered = letter[starts[:, _PROTOCOL]] & (lengths[:, _PROTOCOL] == 1)
+        letters += int(np.count_nonzero(lettered))
+        letter_ok = _NSG_PROTOCOLS[protocol_letter[lettered]].all() and _DECISIONS[seventh].all()
+        eighth_ok = fmt is LogFormat.NSG_V1 or bool(_NSG_STATES[text[starts[:, _EIGHTH]]].all())
+        letters += 0 if fmt is LogFormat.NSG_V1 else count
+    if not (eighth_ok and letter_ok and _DIRECTIONS[direction].all()) or np.count_nonzero(letter) != letters:
+        return None  # so every other field is digits alone ("TCP" is no NSG protocol)
     del letter
-    kept = np.empty(text.size, dtype=bool)
-    kept[0] = True
-    np.not_equal(run_class[1:], run_class[:-1], out=kept[1:])
-    kept |= run_class == 0
-    at = np.flatnonzero(kept)  # where each symbol's run starts
-    del kept
-    first = text[at]  # each run's first byte
-    kind = run_class[at]
-    del run_class
-    symbols = np.where(kind == 1, np.uint8(_DIGIT), np.where(kind == 2, np.uint8(_LETTER), first))
-    runs = np.empty(at.size, dtype=np.int64)
-    runs[:-1] = at[1:] - at[:-1]
-    runs[-1] = text.size - at[-1]
-    line_ends = np.flatnonzero(symbols == ord("\n"))
-    if line_ends.size != count:  # a tuple holding a newline
+    if fmt is not LogFormat.NSG_V1:
+        empty = lengths[:, _COUNTERS] == 0
+        if not (empty.all(axis=1) | ~empty.any(axis=1)).all():
+            return None
+    numbers = [0, _SPORT, _DPORT, _PROTOCOL] + ([] if fmt is LogFormat.NSG_V1 else list(range(9, 13)))
+    if _leading_zero(text, octet_starts, octet_lengths) or _leading_zero(text, starts[:, numbers], lengths[:, numbers]):
         return None
-    line_starts = np.empty(count, dtype=np.int64)
-    line_starts[0] = 0
-    line_starts[1:] = line_ends[:-1] + 1
-    if not _shaped(bucket.fmt, symbols, runs, line_starts, line_ends - line_starts + 1):
-        return None
-    if ((kind == 1) & (runs > 1) & (first == _ZERO)).any():  # leading zeros: the careful way
-        return None
-    fields = _Fields(text, digits, at, runs, line_starts)
-    octets = fields.values(_OCTETS, 3)
-    ports_protocol = fields.values(_PORTS_PROTOCOL, _PORT_DIGITS)
+    octets = _values(digits, octet_ends, octet_lengths, _OCTET_DIGITS)
+    ports_protocol = _values(digits, ends[:, _SPORT : _PROTOCOL + 1], lengths[:, _SPORT : _PROTOCOL + 1], _PORT_DIGITS)
     if (octets > 255).any() or (ports_protocol[:, :2] > 65535).any():
         return None
     protocol = ports_protocol[:, 2]
-    if bucket.fmt is LogFormat.VNET:
+    if fmt is LogFormat.VNET:
         if (protocol > 255).any():
-            return None
-    else:
-        letter = fields.letters(_PORTS_PROTOCOL[2])
-        protocol = np.where(letter == ord("T"), 6, np.where(letter == ord("U"), 17, protocol))
-        at_protocol = line_starts + _PORTS_PROTOCOL[2]
-        lettered = symbols[at_protocol] == _LETTER
-        if (
-            not np.isin(letter[lettered], np.frombuffer(b"TU", np.uint8)).all()
-            or (runs[at_protocol[lettered]] > 1).any()
-        ):
-            return None  # one letter, T or U ("TCP" is no NSG protocol)
-    direction = fields.letters(_DIRECTION_AT)
-    seventh = fields.letters(_SEVENTH_AT)
-    if not np.isin(direction, np.frombuffer(b"IO", np.uint8)).all():
-        return None
-    if bucket.fmt is LogFormat.VNET:
-        if not np.isin(seventh, np.frombuffer(b"BCED", np.uint8)).all() or not fields.encryption_known(data):
             return None
         allow = seventh != ord("D")
     else:
-        if not np.isin(seventh, np.frombuffer(b"AD", np.uint8)).all():
-            return None
-        state = fields.letters(_EIGHTH_AT) if bucket.fmt is LogFormat.NSG_V2 else np.zeros(0, np.uint8)
-        if not np.isin(state, np.frombuffer(b"BCE", np.uint8)).all():
-            return None
+        protocol = np.where(protocol_letter == ord("T"), 6, np.where(protocol_letter == ord("U"), 17, protocol))
         allow = seventh == ord("A")
     places = np.array([24, 16, 8, 0] * 2, dtype=np.uint64)
     shifted = octets.astype(np.uint64) << places
@@ -295,91 +290,31 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     return TupleKeys(tuple(macs), mac, src, dst, rest, ())
 
 
-def _shaped(
-    fmt: LogFormat,
-    symbols: npt.NDArray[np.uint8],
-    runs: npt.NDArray[np.int64],
-    line_starts: npt.NDArray[np.int64],
-    line_lengths: npt.NDArray[np.int64],
-) -> bool:
-    """Whether every line's symbols are a template of ``fmt`` (the one of its length) with runs no longer than the
-    template's fields allow."""
-    templates = _templates(fmt)
-    by_length = np.full(max(len(t) for t, _ in templates) + 2, -1, dtype=np.int64)  # the last: any longer line
-    for number, (shape, _) in enumerate(templates):
-        by_length[len(shape)] = number
-    chosen = by_length[np.minimum(line_lengths, by_length.size - 1)]
-    if (chosen < 0).any():
-        return False
-    offsets = np.cumsum([0] + [len(t) for t, _ in templates[:-1]])
-    expected = np.frombuffer(b"".join(t for t, _ in templates), dtype=np.uint8)
-    longest = np.array([n for _, lengths in templates for n in lengths], dtype=np.int64)
-    if len(templates) == 1 or (chosen == chosen[0]).all():  # one shape: compare line by line in a grid
-        shape, lengths = templates[int(chosen[0])]
-        grid = symbols.reshape(-1, len(shape))
-        want = np.frombuffer(shape, dtype=np.uint8)
-        matches = (grid == want) | ((want == _EITHER) & ((grid == _DIGIT) | (grid == _LETTER)))
-        return bool(matches.all() and (runs.reshape(-1, len(shape)) <= np.array(lengths)).all())
-    template_at = np.repeat(offsets[chosen] - line_starts, line_lengths) + np.arange(symbols.size)
-    want = expected[template_at]
-    matches = (symbols == want) | ((want == _EITHER) & ((symbols == _DIGIT) | (symbols == _LETTER)))
-    return bool(matches.all() and (runs <= longest[template_at]).all())
+def _leading_zero(text: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> bool:
+    """Whether a number of more than one digit starts with 0 (the careful path then decides how it reads)."""
+    return bool(((lengths > 1) & (text[starts] == _ZERO)).any())
 
 
-class _Fields:
-    """The runs of a bucket's canonical lines: where each starts in the text and how long it is; a field is the
-    run at a fixed symbol offset of its line."""
-
-    def __init__(
-        self,
-        text: npt.NDArray[np.uint8],
-        digits: npt.NDArray[np.uint8],
-        at: npt.NDArray[np.int64],
-        runs: npt.NDArray[np.int64],
-        line_starts: npt.NDArray[np.int64],
-    ) -> None:
-        self.text = text
-        self.digits = digits
-        self.at = at
-        self.runs = runs
-        self.line_starts = line_starts
-
-    def values(self, offsets: tuple[int, ...], longest: int) -> npt.NDArray[np.int64]:
-        """The numbers at these symbol offsets (a row per line; runs of at most ``longest`` digits), read from each
-        run's last digit back to the separator before it; a letter run there (NSG's T or U) reads as garbage the
-        caller replaces."""
-        ends = self.at[self.line_starts[:, None] + np.array(offsets) + 1] - 1  # a run ends where the next starts
-        digit = self.digits[ends]
-        total = digit.astype(np.int32)
-        inside = np.ones(ends.shape, dtype=bool)
-        for place in range(1, longest):
-            digit = self.digits[ends - place]
-            inside &= digit < 10
-            total += (digit * inside).astype(np.int32) * 10**place
-        values: npt.NDArray[np.int64] = total.astype(np.int64)
-        return values
-
-    def letters(self, offset: int) -> npt.NDArray[np.uint8]:
-        """The first letter of each line's run at ``offset``."""
-        letters: npt.NDArray[np.uint8] = self.text[self.at[self.line_starts + offset]]
-        return letters
-
-    def encryption_known(self, data: bytes) -> bool:
-        """VNet's encryption column: ``NX`` checked in bulk, any other value one by one."""
-        index = self.line_starts + _EIGHTH_AT
-        starts, lengths = self.at[index], self.runs[index]
-        nx = (lengths == 2) & (self.text[starts] == ord("N")) & (self.text[starts + 1] == ord("X"))
-        others = np.flatnonzero(~nx)
-        spelled = {data[s : s + n] for s, n in zip(starts[others].tolist(), lengths[others].tolist(), strict=True)}
-        return all(value.decode() in ENCRYPTION_VALUES for value in spelled)
+def _values(
+    digits: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], longest: int
+) -> npt.NDArray[np.int64]:
+    """The numbers of the fields ending at ``ends`` (``lengths`` digits, at most ``longest``), read back from their
+    last digit; a letter there (NSG's T or U) reads as garbage the caller replaces."""
+    total = digits[ends - 1].astype(np.int32)
+    for place in range(1, longest):
+        inside = lengths > place
+        total += (digits[ends - 1 - place] * inside).astype(np.int32) * 10**place
+    values: npt.NDArray[np.int64] = total.astype(np.int64)
+    return values
 
 
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+def _encryption_known(data: bytes, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> bool:
+    """VNet's encryption column: ``NX`` checked in bulk, any other value one by one."""
+    text = np.frombuffer(data, dtype=np.uint8)
+    nx = (lengths == 2) & (text[starts] == ord("N")) & (text[starts + 1] == ord("X"))
+    others = np.flatnonzero(~nx)
+    spelled = {data[s : s + n] for s, n in zip(starts[others].tolist(), lengths[others].tolist(), strict=True)}
+    return all(value.decode() in ENCRYPTION_VALUES for value in spelled)
 
 
 __all__ = ["TEXT_KEY", "TupleKeys", "keys_of_batch", "packed", "parse_bucket_keys"]
