@@ -127,11 +127,8 @@ def test_a_whole_file_of_another_layout_is_a_miss(tmp_path: Path) -> None:
     arrays = program_arrays(compile_policy(policy).program)
     del arrays["in.shape"]
     import hashlib
-    import io
 
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    payload = buffer.getvalue()
+    payload = store_module.encode_arrays(arrays)
     store.path(digest).write_bytes(store_module.MAGIC + payload + hashlib.blake2b(payload, digest_size=32).digest())
     assert _same_tables(program_arrays(compile_policy(policy, store).program), good)
 
@@ -227,3 +224,29 @@ def test_verify_flows_writes_the_same_bytes_cached_uncached_and_with_no_cache(
     assert len(list((cache / "compiled").iterdir())) >= 1
     hit = run()
     assert uncached == miss == hit
+
+
+def test_arrays_read_back_as_stored_and_other_bytes_are_refused() -> None:
+    """Every dtype and shape a program holds (booleans, empty and 0-d arrays) comes back equal, writable and
+    aligned; a cut or foreign payload raises one of the errors the store treats as a miss."""
+    arrays: dict[str, np.ndarray] = {
+        "words": np.arange(7, dtype=np.uint64),
+        "flags": np.array([True, False, True]),
+        "grid": np.arange(12, dtype=np.int32).reshape(3, 4),
+        "none": np.zeros((0, 3), dtype=np.int16),
+        "scalar": np.array(5, dtype=np.int64),
+        "last": np.zeros(0, dtype=np.uint8),
+    }
+    payload = store_module.encode_arrays(arrays)
+    back = store_module.decode_arrays(payload)
+    assert _same_tables(back, arrays)
+    assert all(a.shape == arrays[k].shape and a.flags.writeable and a.flags.aligned for k, a in back.items())
+    for cut in range(len(payload)):
+        try:
+            store_module.decode_arrays(payload[:cut])
+        except (KeyError, TypeError, ValueError):
+            continue
+        raise AssertionError(f"a payload cut at {cut} bytes was read")
+    for foreign in (b"", b"\x02" + bytes(7) + b"{}", b"\x1a" + bytes(7) + b'[["a", "|O", [1], 0]]'):
+        with pytest.raises((KeyError, TypeError, ValueError)):
+            store_module.decode_arrays(foreign)

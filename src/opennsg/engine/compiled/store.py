@@ -17,7 +17,7 @@ policy compiles faster than it reads), and the directory is kept under ``max_byt
 from __future__ import annotations
 
 import hashlib
-import io
+import json
 import threading
 import time
 from collections.abc import Hashable
@@ -36,8 +36,8 @@ from opennsg.model.enums import Direction
 from opennsg.model.files import cache_dir
 
 #: Bumped when the stored layout changes (the source fingerprint changes with any engine edit anyway).
-FORMAT = 1
-MAGIC = b"ONSGPRG1"
+FORMAT = 2
+MAGIC = b"ONSGPRG2"
 SUFFIX = ".program"
 #: Compiles faster than this are not stored: reading them back would not be quicker.
 MIN_SECONDS = 0.05
@@ -193,6 +193,51 @@ def program_from_arrays(
     )
 
 
+# --- arrays to bytes and back ---------------------------------------------------------------------------------
+#
+# A stored program is one buffer: the length of a JSON index (8 bytes), the index (each array's name, dtype, shape
+# and offset) and the arrays' bytes at offsets aligned for any dtype. Reading is a copy into one aligned buffer and a
+# view per array (``np.load`` of a zip of ~80 members parsed a header per member: ~0.2 ms an array, 16 ms a
+# program of 100 rules).
+
+_ALIGNMENT = 64
+_INDEX_LENGTH_BYTES = 8
+
+
+def encode_arrays(arrays: dict[str, npt.NDArray[np.generic]]) -> bytes:
+    """Named arrays (numbers and booleans) as one buffer ``decode_arrays`` reads back."""
+    index: list[tuple[str, str, tuple[int, ...], int]] = []
+    raws: list[bytes] = []
+    size = 0
+    for name, array in arrays.items():
+        offset = -(-size // _ALIGNMENT) * _ALIGNMENT
+        index.append((name, array.dtype.str, array.shape, offset))
+        raws.append(np.ascontiguousarray(array).tobytes())
+        size = offset + array.nbytes
+    body = bytearray(size)
+    for (_, _, _, offset), raw in zip(index, raws, strict=True):
+        body[offset : offset + len(raw)] = raw
+    header = json.dumps(index).encode()
+    return len(header).to_bytes(_INDEX_LENGTH_BYTES, "little") + header + bytes(body)
+
+
+def decode_arrays(payload: bytes) -> dict[str, npt.NDArray[np.generic]]:
+    """The arrays of ``encode_arrays`` (writable, aligned); ValueError, TypeError or KeyError for any other bytes."""
+    header_end = _INDEX_LENGTH_BYTES + int.from_bytes(payload[:_INDEX_LENGTH_BYTES], "little")
+    index = json.loads(payload[_INDEX_LENGTH_BYTES:header_end])
+    if not isinstance(index, list) or len(payload) < header_end:
+        raise ValueError("not an array index")
+    body = np.frombuffer(payload, dtype=np.uint8, offset=header_end).copy()  # aligned, writable
+    arrays: dict[str, npt.NDArray[np.generic]] = {}
+    for name, dtype_text, shape, offset in index:
+        dtype = np.dtype(dtype_text)
+        if dtype.hasobject or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"array {name!r} is not stored by value")
+        count = int(np.prod(shape, dtype=np.int64))
+        arrays[name] = np.frombuffer(body, dtype=dtype, count=count, offset=offset).reshape(shape)
+    return arrays
+
+
 # --- the directory ---------------------------------------------------------------------------------------------
 
 
@@ -244,17 +289,14 @@ class ProgramStore:
         if payload is None:
             return None
         try:
-            with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
-                return {name: stored[name] for name in stored.files}
-        except (OSError, ValueError, EOFError):
+            return decode_arrays(payload)
+        except (KeyError, TypeError, ValueError):
             self._files.discard(digest)
             return None
 
     def write(self, digest: str, program: PolicyProgram) -> None:
         """Store ``program`` under ``digest`` (atomically; errors such as a read-only directory are ignored)."""
-        buffer = io.BytesIO()
-        np.savez(buffer, allow_pickle=False, **program_arrays(program))
-        self._files.write(digest, buffer.getvalue())
+        self._files.write(digest, encode_arrays(program_arrays(program)))
 
     def prune(self) -> None:
         """Remove the least recently used programs beyond ``max_bytes``, and temporaries left by dead writers."""
