@@ -231,3 +231,19 @@ def test_several_field_edits_the_fast_path_takes_are_taken_alike_by_the_careful_
     if fast is not None:
         table, problems = parse_bucket(bucket)
         assert problems == [] and rows(fast) == rows(keys_of_batch(table))
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 300_000), st.integers(1, 2**64 - 1), st.integers(0, 2**32))
+def test_the_partitioned_hash_sort_sorts(size: int, distinct: int, seed: int) -> None:
+    """The hash order (parts by top bits, each sorted apart from a size on) is a permutation that sorts the hashes,
+    few distinct or all distinct; and a fold of that many rows counts each distinct row as a plain count does."""
+    rng = np.random.default_rng(seed)
+    mixed = rng.integers(0, distinct, size, dtype=np.uint64, endpoint=True) * np.uint64(0x9E3779B97F4A7C15)
+    order = replay_module._hash_order(mixed)
+    assert np.array_equal(np.sort(order), np.arange(size)) and bool((np.diff(mixed[order]) >= 0).all())
+    columns = (rng.integers(0, 3, size).astype(np.uint64), (mixed >> np.uint64(60)).astype(np.uint64))
+    grouped = replay_module._group(columns, None)
+    expected = np.unique(np.stack(columns, axis=1), axis=0, return_counts=True)
+    got = sorted(zip(*(c.tolist() for c in grouped.columns), grouped.count.tolist(), strict=True))
+    assert got == [(*row, count) for row, count in zip(expected[0].tolist(), expected[1].tolist(), strict=True)]

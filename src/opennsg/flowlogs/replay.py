@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -275,6 +276,27 @@ def _hashed(columns: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.uint64]:
     return mixed
 
 
+#: Rows per part of a partitioned hash sort (``_hash_order``): a part's sort stays inside the CPU's caches.
+_PART_ROWS = 1 << 12
+
+
+def _hash_order(mixed: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+    """An order sorting ``mixed`` (uniform 64-bit hashes): rows dealt into parts by their top bits with one radix
+    pass (numpy's stable sort of 16-bit keys), then each part sorted apart (1 M rows: ~55 ms, one argsort ~100 ms)."""
+    parts_bits = min(16, max(0, int(mixed.size // _PART_ROWS).bit_length() - 1))
+    if parts_bits < 4:
+        return np.argsort(mixed)
+    top = (mixed >> np.uint64(64 - parts_bits)).astype(np.uint16)
+    order = np.argsort(top, kind="stable")
+    bounds = np.searchsorted(top[order], np.arange((1 << parts_bits) + 1)).tolist()
+    del top
+    in_parts = mixed[order]
+    for start, end in pairwise(bounds):
+        if end - start > 1:
+            order[start:end] = order[start:end][np.argsort(in_parts[start:end])]
+    return order
+
+
 def _ordered(columns: tuple[npt.NDArray[Any], ...], order: npt.NDArray[np.intp]) -> Iterator[npt.NDArray[Any]]:
     """Each column in ``order``, one at a time (so only one sorted copy is held)."""
     for column in columns:
@@ -291,7 +313,7 @@ def _group(columns: tuple[npt.NDArray[Any], ...], weights: npt.NDArray[np.int64]
     if size == 0:
         return _Grouped(columns, np.zeros(0, dtype=np.int64))
     mixed = _hashed(columns)
-    order = np.argsort(mixed)
+    order = _hash_order(mixed)
     ordered = mixed[order]
     first = np.empty(size, dtype=bool)
     first[0] = True
