@@ -167,12 +167,13 @@ def _no_keys() -> TupleKeys:
 # --- the canonical fast path -------------------------------------------------------------------------------------
 #
 # A bucket is one buffer of lines. Its commas and newlines are the fields' ends: a canonical line has exactly
-# ``_FIELDS`` of them, so they reshape into a grid of field ends (one row a line), and each field starts after its
-# left neighbour's end. What the fields hold is checked by counting, with whole-buffer comparisons only: every byte
-# is a digit, a separator, a dot or a letter; the letters are exactly those of the letter fields (their values are
-# checked) and the dots are exactly six a line, three inside each address between octets of one to three bytes, so
-# every other field is digits alone. Numbers are then read back digit by digit from their fields' ends: a few
-# gathers per field, no Python object per field.
+# ``_FIELDS`` of them, so they reshape into a grid of field ends (kept a row a field, so that each field's values are
+# contiguous: strided columns cost 3x), and each field starts after its left neighbour's end. What the fields hold is
+# checked by counting, with whole-buffer comparisons only: every byte is a digit, a separator, a dot or a letter;
+# the letters are exactly those of the letter fields (their values are checked) and the dots are exactly six a line,
+# three inside each address between octets of one to three bytes, so every other field is digits alone, and no run
+# of digits may start with a 0. Numbers are then read digit by digit back from their fields' ends: a gather a digit,
+# no Python object per field.
 
 _TIME_DIGITS, _PORT_DIGITS, _COUNTER_DIGITS, _OCTET_DIGITS = 13, 5, 18, 3
 _COMMA, _NEWLINE, _DOT, _ZERO = (ord(c) for c in ",\n.0")
@@ -224,53 +225,55 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     flat_ends = np.flatnonzero(separator)
     if flat_ends.size != count * width or np.count_nonzero(text == _NEWLINE) != count:
         return None
-    ends = flat_ends.reshape(count, width)
-    if not (text[ends[:, -1]] == _NEWLINE).all():  # then every line has its ``width - 1`` commas
+    ends = flat_ends.reshape(count, width).T.copy()  # a row a field: each field's values contiguous
+    if not (text[ends[-1]] == _NEWLINE).all():  # then every line has its ``width - 1`` commas
         return None
-    lengths = (np.diff(flat_ends, prepend=-1) - 1).reshape(count, width)
     del flat_ends, separator
-    starts = ends - lengths
+    starts = np.empty_like(ends)  # a field starts after the end before it (the first, after the line before)
+    starts[1:] = ends[:-1] + 1
+    starts[0, 0] = 0
+    starts[0, 1:] = ends[-1, :-1] + 1
+    lengths = ends - starts
     shortest, longest = _lengths_allowed(fmt)
-    if ((lengths < shortest) | (lengths > longest)).any():
+    if ((lengths < shortest[:, None]) | (lengths > longest[:, None])).any():
         return None
     flat_dots = np.flatnonzero(dot)
     if flat_dots.size != _DOTS_A_LINE * count:
         return None
-    dots = flat_dots.reshape(count, _DOTS_A_LINE)
-    octet_ends = np.column_stack([dots[:, :3], ends[:, _SRC], dots[:, 3:], ends[:, _DST]])
-    octet_starts = np.column_stack([starts[:, _SRC], dots[:, :3] + 1, starts[:, _DST], dots[:, 3:] + 1])
+    dots = flat_dots.reshape(count, _DOTS_A_LINE).T
+    octet_ends = np.vstack([dots[:3], ends[_SRC, None], dots[3:], ends[_DST, None]])
+    octet_starts = np.vstack([starts[_SRC, None], dots[:3] + 1, starts[_DST, None], dots[3:] + 1])
     octet_lengths = octet_ends - octet_starts
     del flat_dots, dots, dot
     if ((octet_lengths < 1) | (octet_lengths > _OCTET_DIGITS)).any():
         return None  # so each address holds its line's three dots, and no other field holds any
-    direction, seventh = text[starts[:, _DIRECTION]], text[starts[:, _SEVENTH]]
+    direction, seventh = text[starts[_DIRECTION]], text[starts[_SEVENTH]]
     letters = 2 * count  # in the fields checked below: the only letters the buffer may hold
-    protocol_letter = text[starts[:, _PROTOCOL]]
+    protocol_letter = text[starts[_PROTOCOL]]
     if fmt is LogFormat.VNET:
-        eighth_ok = _encryption_known(data, starts[:, _EIGHTH], lengths[:, _EIGHTH])
-        letters += int(lengths[:, _EIGHTH].sum())
+        eighth_ok = _encryption_known(data, starts[_EIGHTH], lengths[_EIGHTH])
+        letters += int(lengths[_EIGHTH].sum())
         letter_ok = _VNET_STATES[seventh].all()
     else:
-        lettered = letter[starts[:, _PROTOCOL]] & (lengths[:, _PROTOCOL] == 1)
+        lettered = letter[starts[_PROTOCOL]] & (lengths[_PROTOCOL] == 1)
         letters += int(np.count_nonzero(lettered))
         letter_ok = _NSG_PROTOCOLS[protocol_letter[lettered]].all() and _DECISIONS[seventh].all()
-        eighth_ok = fmt is LogFormat.NSG_V1 or bool(_NSG_STATES[text[starts[:, _EIGHTH]]].all())
+        eighth_ok = fmt is LogFormat.NSG_V1 or bool(_NSG_STATES[text[starts[_EIGHTH]]].all())
         letters += 0 if fmt is LogFormat.NSG_V1 else count
     if not (eighth_ok and letter_ok and _DIRECTIONS[direction].all()) or np.count_nonzero(letter) != letters:
         return None  # so every other field is digits alone ("TCP" is no NSG protocol)
     del letter
     if fmt is not LogFormat.NSG_V1:
-        empty = lengths[:, _COUNTERS] == 0
-        if not (empty.all(axis=1) | ~empty.any(axis=1)).all():
+        empty = lengths[_COUNTERS] == 0
+        if not (empty.all(axis=0) | ~empty.any(axis=0)).all():
             return None
-    numbers = [0, _SPORT, _DPORT, _PROTOCOL] + ([] if fmt is LogFormat.NSG_V1 else list(range(9, 13)))
-    if _leading_zero(text, octet_starts, octet_lengths) or _leading_zero(text, starts[:, numbers], lengths[:, numbers]):
+    if _leading_zero(digits):
         return None
     octets = _values(digits, octet_ends, octet_lengths, _OCTET_DIGITS)
-    ports_protocol = _values(digits, ends[:, _SPORT : _PROTOCOL + 1], lengths[:, _SPORT : _PROTOCOL + 1], _PORT_DIGITS)
-    if (octets > 255).any() or (ports_protocol[:, :2] > 65535).any():
+    ports_protocol = _values(digits, ends[_SPORT : _PROTOCOL + 1], lengths[_SPORT : _PROTOCOL + 1], _PORT_DIGITS)
+    if (octets > 255).any() or (ports_protocol[:2] > 65535).any():
         return None
-    protocol = ports_protocol[:, 2]
+    protocol = ports_protocol[2]
     if fmt is LogFormat.VNET:
         if (protocol > 255).any():
             return None
@@ -278,11 +281,9 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     else:
         protocol = np.where(protocol_letter == ord("T"), 6, np.where(protocol_letter == ord("U"), 17, protocol))
         allow = seventh == ord("A")
-    places = np.array([24, 16, 8, 0] * 2, dtype=np.uint64)
-    shifted = octets.astype(np.uint64) << places
-    src = np.bitwise_or.reduce(shifted[:, :4], axis=1).astype(np.uint64)
-    dst = np.bitwise_or.reduce(shifted[:, 4:], axis=1).astype(np.uint64)
-    rest = packed(ports_protocol[:, 0].astype(np.uint64), ports_protocol[:, 1].astype(np.uint64),
+    src = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]).astype(np.uint64)
+    dst = ((octets[4] << 24) | (octets[5] << 16) | (octets[6] << 8) | octets[7]).astype(np.uint64)
+    rest = packed(ports_protocol[0].astype(np.uint64), ports_protocol[1].astype(np.uint64),
                   protocol.astype(np.uint64), direction == ord("O"), allow)  # fmt: skip
     macs: dict[str, int] = {}
     group_macs = np.array([macs.setdefault(g.mac, len(macs)) for g in bucket.groups], dtype=np.int32)
@@ -290,22 +291,29 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     return TupleKeys(tuple(macs), mac, src, dst, rest, ())
 
 
-def _leading_zero(text: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> bool:
-    """Whether a number of more than one digit starts with 0 (the careful path then decides how it reads)."""
-    return bool(((lengths > 1) & (text[starts] == _ZERO)).any())
+def _leading_zero(digits: npt.NDArray[np.uint8]) -> bool:
+    """Whether a run of more than one digit starts with 0 (in a canonical buffer every run is a number; the careful
+    path decides how such a number reads)."""
+    is_digit = digits < 10
+    starts_run = np.empty_like(is_digit)
+    starts_run[0] = True
+    np.logical_not(is_digit[:-1], out=starts_run[1:])
+    return bool((starts_run[:-1] & (digits[:-1] == 0) & is_digit[1:]).any())
 
 
 def _values(
     digits: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], longest: int
 ) -> npt.NDArray[np.int64]:
-    """The numbers of the fields ending at ``ends`` (``lengths`` digits, at most ``longest``), read back from their
-    last digit; a letter there (NSG's T or U) reads as garbage the caller replaces."""
-    total = digits[ends - 1].astype(np.int32)
-    for place in range(1, longest):
-        inside = lengths > place
-        total += (digits[ends - 1 - place] * inside).astype(np.int32) * 10**place
-    values: npt.NDArray[np.int64] = total.astype(np.int64)
-    return values
+    """The numbers of the fields ending at ``ends`` (``lengths`` digits, at most ``longest``), read from their first
+    digit on; a letter there (NSG's T or U) reads as garbage the caller replaces."""
+    last = ends - 1
+    total = np.zeros(ends.shape, dtype=np.int64)
+    for place in range(longest - 1, -1, -1):
+        digit = digits[last - place]
+        np.multiply(digit, lengths > place, out=digit)
+        total *= 10
+        total += digit
+    return total
 
 
 def _encryption_known(data: bytes, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> bool:
