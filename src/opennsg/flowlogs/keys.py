@@ -220,7 +220,8 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     letter = ((text | np.uint8(32)) - np.uint8(ord("a")) < 26) | (text == ord("_"))
     separator = (text == _COMMA) | (text == _NEWLINE)
     dot = text == _DOT
-    if np.count_nonzero((digits < 10) | letter | separator | dot) != text.size:
+    is_digit = digits < 10
+    if np.count_nonzero(is_digit | letter | separator | dot) != text.size:
         return None  # a byte of no field of a canonical tuple (a space, a sign, a colon, ...)
     flat_ends = np.flatnonzero(separator)
     if flat_ends.size != count * width or np.count_nonzero(text == _NEWLINE) != count:
@@ -240,11 +241,13 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     flat_dots = np.flatnonzero(dot)
     if flat_dots.size != _DOTS_A_LINE * count:
         return None
-    dots = flat_dots.reshape(count, _DOTS_A_LINE).T
-    octet_ends = np.vstack([dots[:3], ends[_SRC, None], dots[3:], ends[_DST, None]])
-    octet_starts = np.vstack([starts[_SRC, None], dots[:3] + 1, starts[_DST, None], dots[3:] + 1])
-    octet_lengths = octet_ends - octet_starts
-    del flat_dots, dots, dot
+    octet_ends = np.empty((8, count), dtype=flat_dots.dtype)  # each address's three dots, then its end
+    octet_ends[[0, 1, 2, 4, 5, 6]] = flat_dots.reshape(count, _DOTS_A_LINE).T
+    octet_ends[3], octet_ends[7] = ends[_SRC], ends[_DST]
+    octet_lengths = np.empty_like(octet_ends)
+    octet_lengths[1:] = octet_ends[1:] - octet_ends[:-1] - 1
+    octet_lengths[0], octet_lengths[4] = octet_ends[0] - starts[_SRC], octet_ends[4] - starts[_DST]
+    del flat_dots, dot
     if ((octet_lengths < 1) | (octet_lengths > _OCTET_DIGITS)).any():
         return None  # so each address holds its line's three dots, and no other field holds any
     direction, seventh = text[starts[_DIRECTION]], text[starts[_SEVENTH]]
@@ -267,7 +270,7 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
         empty = lengths[_COUNTERS] == 0
         if not (empty.all(axis=0) | ~empty.any(axis=0)).all():
             return None
-    if _leading_zero(digits):
+    if _leading_zero(digits, is_digit):
         return None
     octets = _values(digits, octet_ends, octet_lengths, _OCTET_DIGITS)
     ports_protocol = _values(digits, ends[_SPORT : _PROTOCOL + 1], lengths[_SPORT : _PROTOCOL + 1], _PORT_DIGITS)
@@ -291,10 +294,9 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     return TupleKeys(tuple(macs), mac, src, dst, rest, ())
 
 
-def _leading_zero(digits: npt.NDArray[np.uint8]) -> bool:
+def _leading_zero(digits: npt.NDArray[np.uint8], is_digit: npt.NDArray[np.bool_]) -> bool:
     """Whether a run of more than one digit starts with 0 (in a canonical buffer every run is a number; the careful
     path decides how such a number reads)."""
-    is_digit = digits < 10
     starts_run = np.empty_like(is_digit)
     starts_run[0] = True
     np.logical_not(is_digit[:-1], out=starts_run[1:])
