@@ -112,7 +112,7 @@ class _Field:
     """One column of a batch: its distinct texts and each row's index into them (``len(raw)`` for a null)."""
 
     dictionary: _Dictionary
-    index: npt.NDArray[np.int64]
+    index: npt.NDArray[np.integer[Any]]  # Arrow's own indices where it can (no copy): int32, or narrower
 
     @classmethod
     def of(cls, column: pa.Array, previous: _Dictionary | None) -> _Field:
@@ -121,11 +121,11 @@ class _Field:
         dictionary = previous if same and previous is not None else _Dictionary(encoded.dictionary)
         indices = encoded.indices
         if indices.null_count == 0:
-            index = indices.to_numpy().astype(np.int64)
+            index = indices.to_numpy()
         elif indices.null_count == len(indices):  # an absent column (targetNicResourceId, mostly)
-            index = np.full(len(indices), len(dictionary.raw), dtype=np.int64)
+            index = np.full(len(indices), len(dictionary.raw), dtype=np.int32)
         else:
-            index = pc.fill_null(indices, len(dictionary.raw)).to_numpy().astype(np.int64)
+            index = pc.fill_null(indices, len(dictionary.raw)).to_numpy()
         return cls(dictionary, index)
 
     @property
@@ -150,26 +150,30 @@ class _Field:
 
 
 def _distinct_rows(
-    indices: list[npt.NDArray[np.int64]], sizes: list[int]
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    indices: list[npt.NDArray[np.integer[Any]]], sizes: list[int]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int32]]:
     """(one row of each distinct combination of ``indices``, each row's combination number), by hashing: the
-    indices are packed into one integer key (made dense again whenever the next field would overflow it)."""
+    indices are packed into one integer key, in place (made dense again whenever the next field would overflow
+    it)."""
     key = np.zeros(len(indices[0]), dtype=np.int64)
     bound = 1
     for index, size in zip(indices, sizes, strict=True):
         if bound * size >= 1 << 62:
-            key, bound = _dense(key)
-        key = key * size + index
+            dense, bound = _dense(key)
+            key = dense.astype(np.int64)
+        key *= size
+        key += index
         bound *= size
     inverse, count = _dense(key)
     representative = np.empty(count, dtype=np.intp)
     representative[inverse] = np.arange(inverse.size)
-    return representative, inverse.astype(np.intp)
+    return representative, inverse
 
 
-def _dense(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+def _dense(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int32], int]:
+    """Each key's number among the distinct keys (first seen first) and how many there are."""
     encoded = pc.dictionary_encode(pa.array(key))
-    return encoded.indices.to_numpy().astype(np.int64), len(encoded.dictionary)
+    return encoded.indices.to_numpy(), len(encoded.dictionary)
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ flows from it, so they cannot disagree about what a rule means — only about ho
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opennsg.engine.addresses import AddressSet, PortSet
@@ -101,14 +102,26 @@ class NicPolicy:
 
     _inbound: Chain = field(init=False, repr=False, compare=False)
     _outbound: Chain = field(init=False, repr=False, compare=False)
+    #: Content digests of this policy, each computed once (``digest``); pickled with it (``cli.prepared``).
+    _digests: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_inbound", build_chain(self, Direction.INBOUND))
         object.__setattr__(self, "_outbound", build_chain(self, Direction.OUTBOUND))
+        object.__setattr__(self, "_digests", {})
 
     def chain(self, direction: Direction) -> Chain:
         """The evaluation chain of this NIC for ``direction`` (``opennsg.engine.chain``), built once."""
         return self._inbound if direction is Direction.INBOUND else self._outbound
+
+    def digest(self, kind: str, compute: Callable[[NicPolicy], str]) -> str:
+        """``compute(self)``, remembered under ``kind`` (which names what it hashes and the code that does): the
+        compiled classifier's keys hash every rule (~0.1 CPU-s at 1,000 rules per NSG), and a policy read back by
+        a later command (``cli.prepared``) brings them along instead of hashing again."""
+        found = self._digests.get(kind)
+        if found is None:
+            found = self._digests[kind] = compute(self)
+        return found
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from opennsg.engine.chain import Stage
 from opennsg.engine.compiled.classifier import CompiledPolicy, compile_policy
+from opennsg.engine.compiled.store import code_fingerprint, program_digest
 from opennsg.engine.ir import NicPolicy
 from opennsg.model.enums import Direction
 
@@ -31,51 +33,28 @@ _lock = threading.Lock()
 _held: dict[int, int] = {}
 
 
-class _HashedKey:
-    """A key whose hash is computed once: a policy's key holds every rule's intervals, and hashing it again for
-    each dictionary operation cost more than reading a stored program (~25 ms a time at 1,000 rules per NSG)."""
-
-    __slots__ = ("_hash", "value")
-
-    def __init__(self, value: Hashable) -> None:
-        self.value = value
-        self._hash = hash(value)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _HashedKey) and self._hash == other._hash and self.value == other.value
-
-
 def policy_key(policy: NicPolicy) -> Hashable:
-    """Everything a verdict depends on, as a hashable value (hashed once): equal keys compile to equal
-    classifiers."""
+    """Everything a verdict depends on, as a digest computed once per policy (``NicPolicy.digest``: a policy read
+    back from the inputs cache brings it along): equal keys compile to equal classifiers. It extends the stored
+    program's digest (protocols, addresses, ports, chain shape, platform tags) with what the verdicts name."""
+    return policy.digest(f"classifier:{code_fingerprint().hex()}", _policy_digest)
+
+
+def _policy_digest(policy: NicPolicy) -> str:
     chains = tuple(
         (chain.unmatched_rule_name, tuple(_stage_key(stage) for stage in chain.stages))
         for chain in (policy.chain(Direction.INBOUND), policy.chain(Direction.OUTBOUND))
     )
-    return _HashedKey(
-        (
-            policy.nic.id,
-            policy.local_addresses,  # what ``CompiledPolicy.owns`` answers from
-            chains,
-            policy.internet,
-            tuple(policy.platform_tags.items()),
-            policy.smtp_blocked,
-        )
-    )
+    named = (policy.nic.id, policy.local_addresses, policy.internet, chains)  # ``owns`` answers from local_addresses
+    digest = hashlib.blake2b(program_digest(policy).encode(), digest_size=20)
+    digest.update(repr(named).encode())
+    return digest.hexdigest()
 
 
 def _stage_key(stage: Stage) -> Hashable:
-    """A stage by what its verdicts depend on (model rules themselves may hold unhashable tags)."""
-    rules = tuple(
-        (
-            r.rule.verify_name, r.rule.id, r.priority, r.access.value, r.protocols, r.source, r.source_ports,
-            r.destination, r.destination_ports, r.platform_tag,
-        )
-        for r in stage.rules
-    )  # fmt: skip
+    """A stage by what its verdicts name besides the program's content (model rules themselves may hold
+    unhashable tags)."""
+    rules = tuple((r.rule.verify_name, r.rule.id, r.priority, r.access.value) for r in stage.rules)
     return (stage.kind, stage.resource_id, stage.applied_to, stage.association, stage.acl_id, stage.acl_guid,
             stage.outcomes, rules)  # fmt: skip
 

@@ -64,7 +64,12 @@ def code_fingerprint() -> bytes:
 
 
 def program_digest(policy: NicPolicy) -> str:
-    """The canonical content hash of everything ``build_program`` reads from ``policy`` (see the module)."""
+    """The canonical content hash of everything ``build_program`` reads from ``policy`` (see the module), computed
+    once per policy and code fingerprint (``NicPolicy.digest``)."""
+    return policy.digest(f"program:{code_fingerprint().hex()}", _program_digest)
+
+
+def _program_digest(policy: NicPolicy) -> str:
     memo: dict[int, str] = {}
 
     def intervals(value: tuple[tuple[int, int], ...]) -> str:
