@@ -9,9 +9,11 @@ output and notes cold, warm and with ``--no-cache``.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,10 @@ from opennsg.cli import prepared
 from opennsg.cli.common import InputOptions
 from opennsg.cli.main import app
 from opennsg.engine import Engine
-from opennsg.engine.compiled import clear_cache
+from opennsg.engine.compiled import cache as cache_module
+from opennsg.engine.compiled import clear_cache, policy_key
+from opennsg.engine.compiled import store as store_module
+from opennsg.engine.compiled.store import program_digest
 from opennsg.engine.flow import Flow
 from opennsg.model.errors import OpenNsgError
 from opennsg.model.topology import Topology
@@ -164,6 +169,38 @@ def test_a_directory_others_can_write_is_not_read(tmp_path: Path, monkeypatch: p
     os.chmod(directory, 0o700)
     os.chmod(path, 0o666)
     assert not prepared.load([EXAMPLE], InputOptions()).stored
+
+
+def test_a_policy_read_back_brings_its_classifier_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled classifier's keys are computed once per policy and kept with it: a later command reads them
+    back (hashing nothing), and they are the keys an equal policy hashes to."""
+    monkeypatch.setenv("OPENNSG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("OPENNSG_NO_CACHE", raising=False)
+    loaded = prepared.load([EXAMPLE], InputOptions())
+    engine = loaded.engine()
+    engine.classifier("VM1")
+    loaded.keep(engine)
+    back = prepared.load([EXAMPLE], InputOptions()).policies
+    assert back
+    fresh = {nic: (program_digest(replace(p)), policy_key(replace(p))) for nic, p in back.items()}
+
+    def hashed_again(policy: object) -> str:
+        raise AssertionError("a policy read back was hashed again")
+
+    monkeypatch.setattr(store_module, "_program_digest", hashed_again)
+    monkeypatch.setattr(cache_module, "_policy_digest", hashed_again)
+    assert {nic: (program_digest(p), policy_key(p)) for nic, p in back.items()} == fresh
+
+
+def test_the_collector_is_as_it_was_after_a_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _stored(tmp_path, monkeypatch)
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            assert prepared.load([EXAMPLE], InputOptions()).stored
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
 
 
 def test_no_cache_neither_reads_nor_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
