@@ -15,12 +15,14 @@ import os
 import pickle
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from tests.strategies import topology_and_flows
 from typer.testing import CliRunner
 
+from opennsg import batch
 from opennsg.arm.export import export_topology
 from opennsg.cli import prepared
 from opennsg.cli.common import InputOptions
@@ -201,6 +203,33 @@ def test_the_collector_is_as_it_was_after_a_read(tmp_path: Path, monkeypatch: py
             assert gc.isenabled() is enabled
     finally:
         gc.enable()
+
+
+def test_verify_flows_pauses_the_collector_and_leaves_it_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flows = tmp_path / "flows.jsonl"
+    row = {"targetResourceId": "VM1", "direction": "Inbound", "protocol": "TCP", "localIPAddress": "10.0.1.4",
+           "localPort": "22", "remoteIPAddress": "52.10.20.30", "remotePort": "50000"}  # fmt: skip
+    flows.write_text(json.dumps(row) + "\n")
+    seen: list[bool] = []
+    real = batch.verify_flows_file
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "verify_flows_file", watched)
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            result = CliRunner().invoke(app, ["verify", str(EXAMPLE), "--flows", str(flows), "--no-cache"])
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout)["access"] == "Deny"
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert seen == [False, False]
 
 
 def test_no_cache_neither_reads_nor_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

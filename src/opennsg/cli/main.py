@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,18 +171,19 @@ def verify(
         from opennsg.cli import prepared
 
         if flows is not None:
-            _system_memory_pool()  # before anything imports pyarrow
-        loaded = prepared.load(paths, inputs, cache=not no_cache)
-        if flows is not None:
-            _verify_flows(
-                loaded,
-                flows,
-                output,
-                json,
-                spark_master=_spark_master(master) if flows_engine == "spark" else None,
-                disk_cache=False if no_cache else None,
-            )
+            # Spark's driver keeps the collector (py4j's objects); the local run makes arrays, not cycles
+            with prepared.collector_paused() if flows_engine == "local" else contextlib.nullcontext():
+                _system_memory_pool()  # before anything imports pyarrow
+                _verify_flows(
+                    prepared.load(paths, inputs, cache=not no_cache),
+                    flows,
+                    output,
+                    json,
+                    spark_master=_spark_master(master) if flows_engine == "spark" else None,
+                    disk_cache=False if no_cache else None,
+                )
             return
+        loaded = prepared.load(paths, inputs, cache=not no_cache)
         problems: list[ArmError] = []
         for flag, value in (("--nic", nic), ("--direction", direction), ("--local", local), ("--remote", remote)):
             if not value:

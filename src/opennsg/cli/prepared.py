@@ -183,7 +183,7 @@ def _read(files: CacheFiles, key: str) -> tuple[Topology, tuple[str, ...], dict[
     from opennsg.model.topology import Topology
 
     try:
-        with _collector_paused():
+        with collector_paused():
             found = pickle.loads(payload)
     except Exception:  # a file of the right checksum that does not unpickle here: a miss
         files.discard(key)
@@ -202,10 +202,11 @@ def _read(files: CacheFiles, key: str) -> tuple[Topology, tuple[str, ...], dict[
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a pickle is read (then as it was): unpickling 1,000 rules per NSG
-    makes ~10^5 tracked objects, none of them garbage, and the collections they set off (80-90 of them, a full
-    one among them) cost ~35 ms of a ~50 ms read."""
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off, then as it was: for work that makes many lasting objects and no
+    garbage cycles. Unpickling 1,000 rules per NSG makes ~10^5 tracked objects, whose 80-90 collections (a full
+    one among them) cost ~35 ms of a ~50 ms read; ``verify --flows`` imports numpy, pyarrow and the batch code
+    (~75 collections, 25-35 ms) and then works on arrays, which hold no cycles."""
     enabled = gc.isenabled()
     gc.disable()
     try:
