@@ -216,6 +216,29 @@ class Gateway:
             client = (scope.get("client") or ("", 0))[0]
             _log_request(RequestLine(request_id, scope["method"], path, status, duration_ms, client))
 
+    def answer_at_once(
+        self, method: str, raw_path: str, query: bytes, headers: list[tuple[bytes, bytes]], client: str
+    ) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+        """A GET of a stored resource answered on the spot, by the server's protocol without an ASGI cycle: the
+        headers and body of the 200 ``__call__`` would send for the same request (logged as it logs it), or None
+        for anything else (the request then goes through ``__call__``, which answers it in full). ``raw_path`` is
+        the ASGI scope's ``path``, ``client`` its client's host."""
+        if method != "GET" or self.read is None:
+            return None
+        started = time.perf_counter()
+        path = canonical_path(raw_path)
+        if not path.startswith("/subscriptions/") or self._refuse({"headers": headers, "query_string": query}, path):
+            return None
+        found = self.read(path)
+        if found is None:
+            return None
+        request_id = new_request_id().encode()
+        answer = _encoded_headers(*found)
+        answer += [(b"x-ms-request-id", request_id), (b"x-ms-correlation-request-id", request_id)]
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        _log_request(RequestLine(request_id.decode(), method, path, 200, duration_ms, client))
+        return answer, found[0]
+
     def _refuse(self, scope: Scope, path: str) -> ApiError | None:
         headers = dict(scope.get("headers", []))
         length = headers.get(b"content-length")
@@ -316,10 +339,15 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, Code.REQUEST_ENTITY_TOO_LARGE, f"The request body exceeds the limit of {limit} bytes.")
 
 
-async def _send_encoded(send: Send, payload: bytes, etag: bytes | None) -> None:
+def _encoded_headers(payload: bytes, etag: bytes | None) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     if etag is not None:
         headers.append((b"etag", etag))
+    return headers
+
+
+async def _send_encoded(send: Send, payload: bytes, etag: bytes | None) -> None:
+    headers = _encoded_headers(payload, etag)
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Request, Response
+from starlette.datastructures import QueryParams
 
 from opennsg.api.errors import ApiError, bad_request
 from opennsg.api.planning import Preconditions
@@ -125,10 +126,17 @@ def _base_url(scheme: str, server: tuple[str, int] | None, host: bytes | None, r
     return str(Request(scope).base_url).rstrip("/")
 
 
+@functools.lru_cache(maxsize=256)  # bounded: a hostile client may send any query
+def _api_version(query: bytes) -> str:
+    """The ``api-version`` Starlette's ``request.query_params`` gives for this query string, remembered (clients send
+    the same one over and over; parsing it cost more than the rest of an operation's links)."""
+    return QueryParams(query).get("api-version", "")
+
+
 def operation_urls(request: Request, subscription: str, location: str, operation: str) -> tuple[str, str]:
     """(Azure-AsyncOperation URL, Location URL) of an operation."""
     base = base_url(request)
-    version = request.query_params.get("api-version", "")
+    version = _api_version(request.scope.get("query_string", b""))
     # Path segments are percent-encoded: a stored location may hold any text, and headers must stay latin-1.
     segments = quote(subscription, safe=""), quote(location or "global", safe="")
     where = f"{base}/subscriptions/{segments[0]}/providers/Microsoft.Network/locations/{segments[1]}"

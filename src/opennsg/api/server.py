@@ -13,7 +13,12 @@ protocol (llhttp in C: a third of the CPU of a small GET went to the pure-Python
 - a cap on open connections (``max_connections``, by default well below the process's descriptor limit): when a
   new connection would exceed it, the oldest connection with no request in progress is closed to make room; only
   when every connection is busy is the newcomer answered ``503`` (with ``Retry-After``) and closed;
-- the head and body of a response written to the socket together (one ``send`` instead of two).
+- the head and body of a response written to the socket together (one ``send`` instead of two);
+- a GET of a stored resource answered as soon as its head is parsed, without an ASGI cycle (its task, its event,
+  the middleware and the gateway's coroutine cost more than half of such a request's server CPU):
+  ``Gateway.answer_at_once`` gives the very answer the ASGI path would; any other request, or one that proxy
+  headers, a body, ``Expect``, HTTP/1.0, ``Connection: close`` or a request still in progress on the connection
+  would make different, goes the ASGI way.
 
 uvicorn's ``limit_concurrency`` is deliberately not used: it counts idle connections too, so idle sockets would make
 every request, ``/healthz`` included, answer 503 (the failure this module prevents). The body's deadline is the
@@ -33,9 +38,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httptools
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from opennsg.api.gateway import Gateway
 from opennsg.model.validation import Code
 
 log = logging.getLogger("opennsg.api.server")
@@ -129,6 +137,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_deadline: asyncio.TimerHandle | None = None
         self._reading_head = True  # the bytes arriving now belong to a request head
         self._head_bytes = 0
+        self._gateway = _gateway_of(self.app)
+        self._answered_at_once = False  # the request being parsed was answered from its head
 
     @property
     def busy(self) -> bool:
@@ -189,14 +199,57 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.write(self.long_head_response)
         self.transport.close()
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._answered_at_once = False
+
     def on_headers_complete(self) -> None:
         self._cancel_head_deadline()  # a request head has arrived whole
         self._reading_head = False
         self._head_bytes = 0
+        if self._answer_at_once():
+            self._answered_at_once = True
+            self.on_response_complete()
+            return
         super().on_headers_complete()
 
+    def _answer_at_once(self) -> bool:
+        """Answer a GET of a stored resource from its head (``Gateway.answer_at_once``) when nothing about the request
+        or the connection would make the ASGI path's answer differ; whether it was answered."""
+        if self._gateway is None or self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            return False
+        parser = self.parser
+        if parser.get_method() != b"GET" or parser.get_http_version() != "1.1" or not parser.should_keep_alive():
+            return False
+        if parser.should_upgrade() or self.expect_100_continue:
+            return False
+        for name, value in self.headers:
+            if name in _ASGI_ONLY_HEADERS or (name == b"content-length" and value != b"0"):
+                return False
+        parsed_url = httptools.parse_url(self.url)
+        if b"%" in parsed_url.path or not parsed_url.path.isascii():
+            return False  # uvicorn's unquoting and its error for non-ASCII paths stay uvicorn's
+        client = (self.client or ("", 0))[0]
+        path = self.root_path + parsed_url.path.decode("ascii")
+        answer = self._gateway.answer_at_once("GET", path, parsed_url.query or b"", self.headers, client)
+        if answer is None:
+            return False
+        headers, body = answer
+        content = [STATUS_LINE[200]]
+        for name, value in [*self.server_state.default_headers, *headers]:
+            content.extend([name, b": ", value, b"\r\n"])
+        content.append(b"\r\n")
+        self.transport.write(b"".join(content))
+        self.transport.write(body)
+        return True
+
+    def on_body(self, body: bytes) -> None:
+        if not self._answered_at_once:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        if not self._answered_at_once:
+            super().on_message_complete()
         self._reading_head = True  # whatever follows is the next request's head
 
     def on_response_complete(self) -> None:
@@ -208,6 +261,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_deadline()
         super().connection_lost(exc)
+
+
+#: Request headers whose effect only the ASGI path gives: a body, and the proxy headers uvicorn's middleware reads.
+_ASGI_ONLY_HEADERS = frozenset({b"transfer-encoding", b"x-forwarded-for", b"x-forwarded-proto"})
+
+
+def _gateway_of(app: Any) -> Gateway | None:
+    """The gateway the server runs, when nothing but uvicorn's proxy-headers middleware wraps it (any other layer
+    must see every request, so then no request is answered at once)."""
+    if isinstance(app, ProxyHeadersMiddleware):
+        app = app.app
+    return app if isinstance(app, Gateway) else None
 
 
 def protocol_for(limits: ServerLimits) -> type[GuardedHttpToolsProtocol]:

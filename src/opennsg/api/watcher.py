@@ -113,7 +113,10 @@ def target_nic(snapshot: Snapshot, body: Mapping[str, Any]) -> NetworkInterface:
 def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
     """A VM target without ``targetNicResourceId`` is verified at its NIC holding ``localIPAddress`` (Azure asks
     for the NIC only when it cannot tell, semantics §8.1), else at its primary NIC."""
-    nic, flow = _flow_at(snapshot, body)
+    return _verdict_of(snapshot, *_flow_at(snapshot, body))
+
+
+def _verdict_of(snapshot: Snapshot, nic: NetworkInterface, flow: Flow) -> dict[str, Any]:
     verdict = snapshot.engine.verify(nic.id, flow, trace=False)
     result: dict[str, Any] = {"access": str(verdict.access)}
     if verdict.rule_name:
@@ -121,13 +124,16 @@ def ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any
     return result
 
 
-def ip_flow_verify_is_quick(snapshot: Snapshot, body: Mapping[str, Any]) -> bool:
-    """Whether ``ip_flow_verify`` needs no policy resolved or compiled (a refused request is quick too)."""
+def quick_ip_flow_verify(snapshot: Snapshot, body: Mapping[str, Any]) -> Callable[[], dict[str, Any]] | None:
+    """``ip_flow_verify`` of this body when it needs no policy resolved or compiled (a refused request is quick
+    too), else None; the request is parsed once for both the question and the answer."""
     try:
         nic, flow = _flow_at(snapshot, body)
     except (ApiError, OpenNsgError):
-        return True
-    return snapshot.engine.verifies_quickly(nic, flow)
+        return lambda: ip_flow_verify(snapshot, body)  # the same refusal again
+    if not snapshot.engine.verifies_quickly(nic, flow):
+        return None
+    return lambda: _verdict_of(snapshot, nic, flow)
 
 
 def _flow_at(snapshot: Snapshot, body: Mapping[str, Any]) -> tuple[NetworkInterface, Flow]:
@@ -215,8 +221,11 @@ def next_hop_of(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-#: Actions whose answer may be computed on the event loop when the predicate says it is quick (no thread hand-off).
-QUICK: dict[str, Callable[[Snapshot, Mapping[str, Any]], bool]] = {"ipFlowVerify": ip_flow_verify_is_quick}
+#: Actions whose answer may be computed on the event loop: each gives that computation when it is quick (no thread
+#: hand-off), else None.
+QUICK: dict[str, Callable[[Snapshot, Mapping[str, Any]], Callable[[], dict[str, Any]] | None]] = {
+    "ipFlowVerify": quick_ip_flow_verify
+}
 
 
 class Diagnostics:
@@ -247,7 +256,7 @@ class Diagnostics:
         action: str,
         compute: Callable[[Snapshot, Mapping[str, Any]], dict[str, Any]],
         tags: list[str | Enum],
-        quick: Callable[[Snapshot, Mapping[str, Any]], bool] | None,
+        quick: Callable[[Snapshot, Mapping[str, Any]], Callable[[], dict[str, Any]] | None] | None,
     ) -> None:
         op = "NetworkWatchers_" + _OPERATION_NAMES.get(action, action[0].upper() + action[1:])
 
@@ -263,10 +272,10 @@ class Diagnostics:
             Action(action, row.id, caller_of(request.scope), body).authorize()
             snapshot = self.store.snapshot
             location = str(row.body.get("location", ""))
-            inline = quick is not None and quick(snapshot, body)
-            return await run_action(
-                request, self.store, subscriptionId, location, lambda: compute(snapshot, body), inline=inline
-            )
+            now = quick(snapshot, body) if quick is not None else None
+            if now is not None:
+                return await run_action(request, self.store, subscriptionId, location, now, inline=True)
+            return await run_action(request, self.store, subscriptionId, location, lambda: compute(snapshot, body))
 
         handler.__name__ = f"watcher_{action}"
         self.router.add_api_route(

@@ -1,0 +1,257 @@
+"""A GET of a stored resource is answered by the server's protocol as soon as its head is parsed, without an ASGI
+cycle (``GuardedHttpToolsProtocol._answer_at_once``, ``Gateway.answer_at_once``): the bytes on the wire must be
+those the ASGI path sends for the same request. Two real servers on one database, one with the gateway behind an
+ASGI layer (so it answers nothing at once), get the same raw requests; their answers must match byte for byte but
+for the date and the request ids."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.api.conftest import API, OTHER_SUB, SUB, TOKEN, TOKENS, auth, free_port
+
+from opennsg.api import ServiceConfig, create_app
+from opennsg.api.gateway import Gateway
+from opennsg.api.server import ServerLimits, server_config
+
+GROUP = f"/subscriptions/{SUB}/resourceGroups/rg"
+NSG = f"{GROUP}/providers/Microsoft.Network/networkSecurityGroups/nsg1"
+VNET = f"{GROUP}/providers/Microsoft.Network/virtualNetworks/vnet1"
+PATHS = [
+    NSG,
+    f"{NSG}/securityRules/web",
+    f"{NSG}/defaultSecurityRules/DenyAllInBound",
+    VNET,
+    f"{VNET}/subnets/app",
+    GROUP,
+    f"{NSG}/securityRules/missing",
+    f"{GROUP}/providers/Microsoft.Network/networkSecurityGroups/absent",
+    f"/subscriptions/{OTHER_SUB}/resourceGroups/rg",
+    f"/subscriptions/{SUB}/providers/Microsoft.Network/locations/westus/operationResults/0123",
+    "/healthz",
+]
+PER_REQUEST = re.compile(rb"(?im)^(date|x-ms-request-id|x-ms-correlation-request-id): .*$")
+
+
+class Layer:
+    """An ASGI layer around the gateway: with it the server answers every request the ASGI way."""
+
+    def __init__(self, app: Gateway) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Servers:
+    direct: int
+    layered: int
+    at_once: list[int]  # requests the direct server's gateway answered at once
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    db = str(tmp_path_factory.mktemp("at-once") / "opennsg.db")
+    with TestClient(create_app(ServiceConfig(db_url=db, tokens=TOKENS)), headers=auth()) as client:
+        for path, body in [
+            (GROUP, {"location": "westus"}),
+            (NSG, {"location": "westus", "tags": {"é": "ü"}}),
+            (
+                f"{NSG}/securityRules/web",
+                {
+                    "properties": {
+                        "protocol": "Tcp", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                        "destinationAddressPrefix": "*", "destinationPortRange": "443", "access": "Allow",
+                        "priority": 100, "direction": "Inbound",
+                    }
+                },
+            ),
+            (
+                VNET,
+                {
+                    "location": "westus",
+                    "properties": {
+                        "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                        "subnets": [{"name": "app", "properties": {"addressPrefix": "10.0.0.0/24"}}],
+                    },
+                },
+            ),
+        ]:  # fmt: skip
+            assert client.put(f"{path}?{API}", json=body).status_code in (200, 201)
+    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+    counted: list[int] = []
+
+    def start(wrap: bool) -> int:
+        gateway = create_app(ServiceConfig(db_url=db, tokens=TOKENS))
+        if not wrap:
+            answer = gateway.answer_at_once
+
+            def counting(*args: Any) -> Any:
+                found = answer(*args)
+                if found is not None:
+                    counted.append(1)
+                return found
+
+            gateway.answer_at_once = counting  # type: ignore[method-assign]
+        port = free_port()
+        app = Layer(gateway) if wrap else gateway
+        server = uvicorn.Server(server_config(app, "127.0.0.1", port, ServerLimits(), lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+            time.sleep(0.02)
+        running.append((server, thread))
+        return port
+
+    yield Servers(start(False), start(True), counted)
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def exchange(port: int, request: bytes, responses: int = 1, head_only: bool = False) -> bytes:
+    """Send raw bytes on a new connection; the raw answer: ``responses`` whole responses, or all until the server
+    closes, with the per-request headers masked."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(request)
+        data = b""
+        for _ in range(responses):
+            data += read_response(sock, head_only)
+    return PER_REQUEST.sub(lambda m: m.group(1) + b": <masked>", data)
+
+
+def read_response(sock: socket.socket, head_only: bool) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+    length = 0 if head_only else int(fields.get(b"content-length", b"0"))
+    if b"content-length" not in fields and b"chunked" not in fields.get(b"transfer-encoding", b""):
+        length = 0
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def recased(path: str, pattern: list[bool]) -> str:
+    """ARM is case-insensitive: the path with some segments upper-cased."""
+    parts = path.split("/")
+    return "/".join(p.upper() if pattern[i % len(pattern)] else p for i, p in enumerate(parts))
+
+
+requests = st.fixed_dictionaries(
+    {
+        "method": st.sampled_from(["GET", "GET", "GET", "HEAD", "POST"]),
+        "path": st.sampled_from(PATHS),
+        "case": st.lists(st.booleans(), min_size=1, max_size=4),
+        "slash": st.booleans(),
+        "quoted": st.booleans(),
+        "query": st.sampled_from([API, API, "", "api-version=bad", f"{API}&api-version=2020-01-01", f"x=1&{API}"]),
+        "token": st.sampled_from([TOKEN, TOKEN, "test-token-sub1", "wrong", None]),
+        "version": st.sampled_from(["1.1", "1.1", "1.1", "1.0"]),
+        "extra": st.lists(
+            st.sampled_from(
+                [
+                    b"Connection: close",
+                    b"Connection: keep-alive",
+                    b"Content-Length: 0",
+                    b"X-Forwarded-For: 10.1.2.3",
+                    b"X-Forwarded-Proto: https",
+                    b"Expect: 100-continue",
+                    b"Accept: application/json",
+                ]
+            ),
+            max_size=3,
+            unique=True,
+        ),
+    }
+)
+
+
+def raw_request(r: dict[str, Any]) -> bytes:
+    path = recased(r["path"], r["case"]) + ("/" if r["slash"] else "")
+    if r["quoted"]:
+        path = path.replace("/rg", "/r%67", 1)
+    target = f"{path}?{r['query']}" if r["query"] else path
+    lines = [f"{r['method']} {target} HTTP/{r['version']}".encode(), b"Host: 127.0.0.1"]
+    if r["token"] is not None:
+        lines.append(f"Authorization: Bearer {r['token']}".encode())
+    lines += r["extra"]
+    if r["method"] == "POST" and b"Content-Length: 0" not in r["extra"]:
+        lines.append(b"Content-Length: 0")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request_fields=requests)
+def test_every_answer_given_at_once_is_the_asgi_paths(servers: Servers, request_fields: dict[str, Any]) -> None:
+    raw = raw_request(request_fields)
+    head_only = request_fields["method"] == "HEAD"
+    assert exchange(servers.direct, raw, head_only=head_only) == exchange(servers.layered, raw, head_only=head_only)
+
+
+def test_pipelined_gets_are_answered_in_order_at_once(servers: Servers) -> None:
+    get = f"GET {NSG}/securityRules/web?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    missing = get.replace("/web?", "/missing?")
+    default_rule = get.replace("securityRules/web", "defaultSecurityRules/AllowVnetInBound")
+    raw = (get + default_rule + missing + get).encode()
+    before = len(servers.at_once)
+    direct = exchange(servers.direct, raw, responses=4)
+    assert direct == exchange(servers.layered, raw, responses=4)
+    assert direct.count(b"HTTP/1.1 200") == 3 and direct.count(b"HTTP/1.1 404") == 1
+    # the 404 goes the ASGI way, and the GET behind it waits for it there (answers keep the requests' order)
+    assert len(servers.at_once) - before == 2
+
+
+def test_a_kept_alive_connection_mixes_answers_at_once_with_asgi_ones(servers: Servers) -> None:
+    get = f"GET {NSG}?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+    put = (
+        f"PUT {GROUP}/providers/Microsoft.Network/applicationSecurityGroups/asg?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n"
+        '{"location": "westus"}'
+    ).encode()
+    with socket.create_connection(("127.0.0.1", servers.direct), timeout=20) as sock:
+        for request, status in [(get, b"200"), (put, b"20"), (get, b"200"), (get, b"200")]:
+            sock.sendall(request)
+            assert read_response(sock, False).startswith(b"HTTP/1.1 " + status)
+
+
+def test_an_answer_at_once_is_logged_as_the_asgi_path_logs_it(
+    servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    get = f"GET {NSG.lower()}?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+    lines = []
+    for port in (servers.direct, servers.layered):
+        with caplog.at_level(logging.INFO, logger="opennsg.api.requests"):
+            caplog.clear()
+            exchange(port, get)
+            deadline = time.monotonic() + 5
+            while not caplog.records and time.monotonic() < deadline:
+                time.sleep(0.01)
+        [record] = caplog.records
+        lines.append(re.sub(r'"(requestId|durationMs)": [^,]+', r'"\1": _', record.getMessage()))
+    assert lines[0] == lines[1]
+    assert f'"path": "{NSG}"' in lines[0] and '"status": 200' in lines[0]
