@@ -9,7 +9,10 @@
 - the modules whose own import time is largest in the verify run (``python -X importtime``).
 
 Wall time is what the goals name; CPU time (user + system of the process) is printed beside it because on a shared,
-loaded machine wall time mostly measures the other processes.
+loaded machine wall time mostly measures the other processes. As in ``bench/e2e.py``, the measured processes keep
+their bytecode in the run's directory, compiled by a warm-up run of each command (an installed package has its
+bytecode from ``pip install``; with ``PYTHONDONTWRITEBYTECODE`` set every start compiled every module, ~0.4 CPU-s of
+``serve``); ``--source-every-time`` measures that way.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e import EXAMPLE, SEED, Run, measured, opennsg, serve_until_healthy
+import e2e
+from e2e import EXAMPLE, SEED, Run, measured, measured_environment, opennsg, serve_until_healthy
 from workloads import workload
 
 from opennsg.arm.export import export_topology
@@ -44,7 +48,11 @@ def import_costs(tmp: Path, top: int) -> list[tuple[str, float]]:
     """Own import time (seconds) of the modules the verify run imports, summed per top-level package and, inside
     opennsg, per sub-package."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "opennsg", *VERIFY], capture_output=True, text=True, cwd=tmp
+        [sys.executable, "-X", "importtime", "-m", "opennsg", *VERIFY],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        env=measured_environment(),
     )
     totals: dict[str, float] = defaultdict(float)
     for line in result.stderr.splitlines():
@@ -63,10 +71,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes per figure (the best is kept)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--source-every-time",
+        action="store_true",
+        help="keep this environment's bytecode settings (PYTHONDONTWRITEBYTECODE: every run compiles its modules)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {"load_average": os.getloadavg()[0], "cores": os.cpu_count()}
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
+        e2e.PYCACHE = None if args.source_every_time else tmp / "pycache"
+        measured(opennsg(*VERIFY), cwd=tmp)  # warm-up: compiles the bytecode the measured runs read
+        serve_until_healthy(tmp, "warm-up")
         python = best([sys.executable, "-c", "pass"], args.repeat, tmp)
         cli = best([sys.executable, "-c", "import opennsg.cli.main"], args.repeat, tmp)
         one = best(opennsg(*VERIFY), args.repeat, tmp)

@@ -93,14 +93,20 @@ def installed(module: str) -> bool:
     return subprocess.run([PYTHON, "-c", probe], check=False).returncode == 0
 
 
-def measured(args: list[str], cwd: Path | None = None, cache: Path | Literal[False] | None = None) -> Run:
-    """Run ``args`` from a fresh probe interpreter, whose only child it is: the probe's RUSAGE_CHILDREN is then the
-    process's own CPU time and peak RSS. ``cache``: its ``OPENNSG_CACHE_DIR`` (compiled programs kept on disk),
-    False for ``OPENNSG_NO_CACHE=1``, None for this process's environment."""
+def measured_environment() -> dict[str, str]:
+    """This process's environment, with the measured processes' bytecode kept in ``PYCACHE`` when it is set."""
     env = dict(os.environ)
     if PYCACHE is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
+
+
+def measured(args: list[str], cwd: Path | None = None, cache: Path | Literal[False] | None = None) -> Run:
+    """Run ``args`` from a fresh probe interpreter, whose only child it is: the probe's RUSAGE_CHILDREN is then the
+    process's own CPU time and peak RSS. ``cache``: its ``OPENNSG_CACHE_DIR`` (compiled programs kept on disk),
+    False for ``OPENNSG_NO_CACHE=1``, None for this process's environment."""
+    env = measured_environment()
     if cache is not None:
         env.pop("OPENNSG_NO_CACHE", None)
         if cache is False:
@@ -279,7 +285,9 @@ def serve_until_healthy(tmp: Path, name: str, *extra: str) -> tuple[float, float
     db = tmp / f"{name}.db"
     args = opennsg("serve", "--db", str(db), "--port", str(port), *extra)
     started = time.perf_counter()
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp, env=measured_environment()
+    )
     try:
         while time.perf_counter() - started < 120:
             if process.poll() is not None:
