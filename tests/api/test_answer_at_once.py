@@ -1,11 +1,12 @@
-"""A GET of a stored resource is answered by the server's protocol as soon as its head is parsed, without an ASGI
-cycle (``GuardedHttpToolsProtocol._answer_at_once``, ``Gateway.answer_at_once``): the bytes on the wire must be
-those the ASGI path sends for the same request. Two real servers on one database, one with the gateway behind an
-ASGI layer (so it answers nothing at once), get the same raw requests; their answers must match byte for byte but
-for the date and the request ids."""
+"""A GET of a stored resource, or of an operation's result in memory, is answered by the server's protocol as soon
+as its head is parsed, without an ASGI cycle (``GuardedHttpToolsProtocol._answer_at_once``,
+``Gateway.answer_at_once``): the bytes on the wire must be those the ASGI path sends for the same request. Two real
+servers on one database, one with the gateway behind an ASGI layer (so it answers nothing at once), get the same raw
+requests; their answers must match byte for byte but for the date and the request ids."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -13,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +30,14 @@ from opennsg.api.server import ServerLimits, server_config
 GROUP = f"/subscriptions/{SUB}/resourceGroups/rg"
 NSG = f"{GROUP}/providers/Microsoft.Network/networkSecurityGroups/nsg1"
 VNET = f"{GROUP}/providers/Microsoft.Network/virtualNetworks/vnet1"
+NIC = f"{GROUP}/providers/Microsoft.Network/networkInterfaces/nic1"
+WATCHER = f"{GROUP}/providers/Microsoft.Network/networkWatchers/nw"
+#: Stands for the result path of an ipFlowVerify the direct server answered (known once the servers run).
+RESULT = "<the result of an ipFlowVerify>"
 PATHS = [
+    RESULT,
+    RESULT.replace("result", "status"),
+    RESULT + "x",
     NSG,
     f"{NSG}/securityRules/web",
     f"{NSG}/defaultSecurityRules/DenyAllInBound",
@@ -61,6 +68,25 @@ class Servers:
     direct: int
     layered: int
     at_once: list[int]  # requests the direct server's gateway answered at once
+    operations: dict[str, str]  # what RESULT and its variants stand for
+
+
+def verified_on(port: int) -> str:
+    """The path of the result of an ipFlowVerify the server at ``port`` answered (kept in its memory)."""
+    flow = {
+        "targetResourceId": NIC, "direction": "Inbound", "protocol": "TCP", "localIPAddress": "10.0.0.4",
+        "localPort": "443", "remoteIPAddress": "10.5.1.1", "remotePort": "40000",
+    }  # fmt: skip
+    body = json.dumps(flow).encode()
+    request = (
+        f"POST {WATCHER}/ipFlowVerify?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    answer = exchange(port, request + body)
+    assert answer.startswith(b"HTTP/1.1 202"), answer
+    location = re.search(rb"(?im)^location: https?://[^/]+(/[^\r]*)", answer)
+    assert location is not None, answer
+    return location.group(1).decode()
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +113,21 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
                     "properties": {
                         "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
                         "subnets": [{"name": "app", "properties": {"addressPrefix": "10.0.0.0/24"}}],
+                    },
+                },
+            ),
+            (WATCHER, {"location": "westus"}),
+            (
+                NIC,
+                {
+                    "location": "westus",
+                    "properties": {
+                        "ipConfigurations": [
+                            {
+                                "name": "ip",
+                                "properties": {"privateIPAddress": "10.0.0.4", "subnet": {"id": f"{VNET}/subnets/app"}},
+                            }
+                        ]
                     },
                 },
             ),
@@ -119,7 +160,16 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         running.append((server, thread))
         return port
 
-    yield Servers(start(False), start(True), counted)
+    direct, layered = start(False), start(True)
+    result = verified_on(direct)
+    status = result.replace("/operationResults/", "/operations/")
+    get = f"GET {result} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+    deadline = time.monotonic() + 10
+    while not exchange(layered, get).startswith(b"HTTP/1.1 200"):  # the layered server reads it from the database
+        assert time.monotonic() < deadline, "the operation record was not committed"
+        time.sleep(0.05)
+    operations = {RESULT: result.split("?")[0], PATHS[1]: status.split("?")[0], PATHS[2]: result.split("?")[0] + "x"}
+    yield Servers(direct, layered, counted, operations)
     for server, thread in running:
         server.should_exit = True
         thread.join(timeout=10)
@@ -137,23 +187,27 @@ def exchange(port: int, request: bytes, responses: int = 1, head_only: bool = Fa
 
 
 def read_response(sock: socket.socket, head_only: bool) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    """One whole response (Content-Length bytes of body, none for HEAD), with the interim ones (``100 Continue``)
+    before it; what arrived when the server closes first."""
+    data = out = b""
+    while True:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return out + data
+            data += chunk
+        head, _, data = data.partition(b"\r\n\r\n")
+        out += head + b"\r\n\r\n"
+        if not re.match(rb"HTTP/1\.1 1\d\d ", head):
+            break
     fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
     length = 0 if head_only else int(fields.get(b"content-length", b"0"))
-    if b"content-length" not in fields and b"chunked" not in fields.get(b"transfer-encoding", b""):
-        length = 0
-    while len(body) < length:
+    while len(data) < length:
         chunk = sock.recv(65536)
         if not chunk:
             break
-        body += chunk
-    return head + b"\r\n\r\n" + body
+        data += chunk
+    return out + data
 
 
 def recased(path: str, pattern: list[bool]) -> str:
@@ -191,8 +245,8 @@ requests = st.fixed_dictionaries(
 )
 
 
-def raw_request(r: dict[str, Any]) -> bytes:
-    path = recased(r["path"], r["case"]) + ("/" if r["slash"] else "")
+def raw_request(r: dict[str, Any], operations: dict[str, str]) -> bytes:
+    path = recased(operations.get(r["path"], r["path"]), r["case"]) + ("/" if r["slash"] else "")
     if r["quoted"]:
         path = path.replace("/rg", "/r%67", 1)
     target = f"{path}?{r['query']}" if r["query"] else path
@@ -208,7 +262,7 @@ def raw_request(r: dict[str, Any]) -> bytes:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(request_fields=requests)
 def test_every_answer_given_at_once_is_the_asgi_paths(servers: Servers, request_fields: dict[str, Any]) -> None:
-    raw = raw_request(request_fields)
+    raw = raw_request(request_fields, servers.operations)
     head_only = request_fields["method"] == "HEAD"
     assert exchange(servers.direct, raw, head_only=head_only) == exchange(servers.layered, raw, head_only=head_only)
 
@@ -224,6 +278,16 @@ def test_pipelined_gets_are_answered_in_order_at_once(servers: Servers) -> None:
     assert direct.count(b"HTTP/1.1 200") == 3 and direct.count(b"HTTP/1.1 404") == 1
     # the 404 goes the ASGI way, and the GET behind it waits for it there (answers keep the requests' order)
     assert len(servers.at_once) - before == 2
+
+
+def test_an_operations_result_in_memory_is_answered_at_once(servers: Servers) -> None:
+    result = servers.operations[RESULT]
+    get = f"GET {result}?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+    before = len(servers.at_once)
+    direct = exchange(servers.direct, get)
+    assert direct == exchange(servers.layered, get)  # from memory at once / from the database the ASGI way
+    assert direct.startswith(b"HTTP/1.1 200") and b'"access": "Allow"' in direct
+    assert len(servers.at_once) - before == 1
 
 
 def test_a_kept_alive_connection_mixes_answers_at_once_with_asgi_ones(servers: Servers) -> None:

@@ -93,6 +93,7 @@ def build_fastapi(store: Store, config: ServiceConfig) -> FastAPI:
     diagnostics = Diagnostics(store, config.service_tags)
     diagnostics.router.dependencies = versioned
     diagnostics.install(app)
+    app.state.answers_at_once = diagnostics.at_once
     managers = ManagerRoutes(store, effective_admin_rules_answer)
     managers.router.dependencies = versioned
     managers.install(app)
@@ -167,7 +168,7 @@ def create_app(config: ServiceConfig, seed: Topology | None = None) -> Gateway:
         except ApiError as error:
             raise OpenNsgError(error.details or [ArmError(error.code, error.message)]) from None
     app = build_fastapi(store, config)
-    hot = HotRoutes(app, checked_by_gateway=(api_version,))
+    hot = HotRoutes(app, checked_by_gateway=(api_version,), at_once=app.state.answers_at_once)
     return Gateway(
         app, config.tokens, config.max_body, lambda path: encoded_lookup(store.snapshot, path), config.body_timeout, hot
     )

@@ -12,9 +12,10 @@ registered before it could match the same requests (FastAPI's first match wins).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +36,18 @@ HOT_OPERATIONS = (
 )
 
 
+#: A hot route's answer computed on the spot from its path parameters (no request, no await), or None when only its
+#: endpoint can answer; where given it must answer exactly as the endpoint would (``Gateway.answer_at_once``).
+AtOnce = Callable[..., Response | None]
+
+
 @dataclass(frozen=True, slots=True)
 class HotRoute:
     method: str
     pattern: re.Pattern[str]
     endpoint: Callable[..., Awaitable[Any]]
     takes_request: bool
+    at_once: AtOnce | None = None
 
 
 class HotRoutes:
@@ -52,6 +59,7 @@ class HotRoutes:
         app: FastAPI,
         operation_ids: Iterable[str] = HOT_OPERATIONS,
         checked_by_gateway: Collection[Callable[..., Any]] = (),
+        at_once: Mapping[str, AtOnce] | None = None,
     ) -> None:
         self.handlers = dict(app.exception_handlers)
         self.routes: list[HotRoute] = []
@@ -66,7 +74,8 @@ class HotRoutes:
                 continue
             hot = _hot(route, [e[:2] for e in entries[:index]], checked_by_gateway)
             if hot is not None:
-                self.routes.extend(hot)
+                quick = (at_once or {}).get(route.operation_id or "")
+                self.routes.extend(dataclasses.replace(h, at_once=quick) if h.method == "GET" else h for h in hot)
 
     def find(self, method: str, path: str) -> tuple[HotRoute, dict[str, str]] | None:
         for route in self.routes:

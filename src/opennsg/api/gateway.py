@@ -218,26 +218,33 @@ class Gateway:
 
     def answer_at_once(
         self, method: str, raw_path: str, query: bytes, headers: list[tuple[bytes, bytes]], client: str
-    ) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
-        """A GET of a stored resource answered on the spot, by the server's protocol without an ASGI cycle: the
-        headers and body of the 200 ``__call__`` would send for the same request (logged as it logs it), or None
-        for anything else (the request then goes through ``__call__``, which answers it in full). ``raw_path`` is
-        the ASGI scope's ``path``, ``client`` its client's host."""
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """A GET of a stored resource, or one a hot route answers at once (an operation's result in memory),
+        answered on the spot by the server's protocol without an ASGI cycle: the status, headers and body
+        ``__call__`` would send for the same request (logged as it logs it), or None for anything else (the request
+        then goes through ``__call__``, which answers it in full). ``raw_path`` is the ASGI scope's ``path``,
+        ``client`` its client's host."""
         if method != "GET" or self.read is None:
             return None
         started = time.perf_counter()
         path = canonical_path(raw_path)
         if not path.startswith("/subscriptions/") or self._refuse({"headers": headers, "query_string": query}, path):
             return None
+        status = 200
         found = self.read(path)
-        if found is None:
-            return None
+        if found is not None:
+            answer, body = _encoded_headers(*found), found[0]
+        else:
+            hot = self.hot.find(method, path) if self.hot is not None else None
+            response = hot[0].at_once(**hot[1]) if hot is not None and hot[0].at_once is not None else None
+            if response is None:
+                return None
+            status, answer, body = response.status_code, list(response.raw_headers), bytes(response.body)
         request_id = new_request_id().encode()
-        answer = _encoded_headers(*found)
         answer += [(b"x-ms-request-id", request_id), (b"x-ms-correlation-request-id", request_id)]
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        _log_request(RequestLine(request_id.decode(), method, path, 200, duration_ms, client))
-        return answer, found[0]
+        _log_request(RequestLine(request_id.decode(), method, path, status, duration_ms, client))
+        return status, answer, body
 
     def _refuse(self, scope: Scope, path: str) -> ApiError | None:
         headers = dict(scope.get("headers", []))

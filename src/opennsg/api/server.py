@@ -14,8 +14,9 @@ protocol (llhttp in C: a third of the CPU of a small GET went to the pure-Python
   new connection would exceed it, the oldest connection with no request in progress is closed to make room; only
   when every connection is busy is the newcomer answered ``503`` (with ``Retry-After``) and closed;
 - the head and body of a response written to the socket together (one ``send`` instead of two);
-- a GET of a stored resource answered as soon as its head is parsed, without an ASGI cycle (its task, its event,
-  the middleware and the gateway's coroutine cost more than half of such a request's server CPU):
+- a GET of a stored resource (or of an operation's result in memory) answered as soon as its head is parsed,
+  without an ASGI cycle (its task, its event, the middleware and the gateway's coroutine cost more than half of
+  such a request's server CPU):
   ``Gateway.answer_at_once`` gives the very answer the ASGI path would; any other request, or one that proxy
   headers, a body, ``Expect``, HTTP/1.0, ``Connection: close`` or a request still in progress on the connection
   would make different, goes the ASGI way.
@@ -234,8 +235,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         answer = self._gateway.answer_at_once("GET", path, parsed_url.query or b"", self.headers, client)
         if answer is None:
             return False
-        headers, body = answer
-        content = [STATUS_LINE[200]]
+        status, headers, body = answer
+        content = [STATUS_LINE[status]]
         for name, value in [*self.server_state.default_headers, *headers]:
             content.extend([name, b": ", value, b"\r\n"])
         content.append(b"\r\n")

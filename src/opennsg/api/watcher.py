@@ -17,9 +17,10 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from opennsg.api.catalog import NETWORK_WATCHER_TYPE
+from opennsg.api.dispatch import AtOnce
 from opennsg.api.errors import ApiError, bad_request, not_found
 from opennsg.api.gateway import caller_of
-from opennsg.api.http import check_subscription, json_body, json_response
+from opennsg.api.http import GUID, check_subscription, json_body, json_response
 from opennsg.api.linked import Caller, authorize_target
 from opennsg.api.lro import run_action
 from opennsg.api.schemas import request_body
@@ -235,6 +236,8 @@ class Diagnostics:
         self.store = store
         self.service_tags = service_tags
         self.router = APIRouter()
+        #: Answers some routes give at once, by operation id (``opennsg.api.dispatch.HotRoutes``).
+        self.at_once: dict[str, AtOnce] = {}
 
     def install(self, app: FastAPI) -> None:
         tags: list[str | Enum] = ["networkWatchers"]
@@ -350,6 +353,16 @@ class Diagnostics:
             if found is None:
                 raise ApiError(404, Code.OPERATION_NOT_FOUND, f"The operation '{operationId}' could not be found.")
             return json_response({"status": found[0]})
+
+        def result_at_once(subscriptionId: str, location: str, operationId: str) -> Response | None:
+            """``result``'s answer for the result of an operation this process keeps in memory (what a poller asks
+            for right after the action), for ``Gateway.answer_at_once``; None when ``result`` must answer."""
+            if not GUID.match(subscriptionId):
+                return None  # check_subscription's refusal
+            found = self.store.recent_operation(subscriptionId, operationId)
+            return json_response(found[1]) if found is not None and found[1] is not None else None
+
+        self.at_once["Operations_GetResult"] = result_at_once
 
         @self.router.get(f"{LOCATION}/operationResults/{{operationId}}", tags=tags, operation_id="Operations_GetResult")
         async def result(subscriptionId: str, location: str, operationId: str) -> Response:
