@@ -68,6 +68,7 @@ class Servers:
     direct: int
     layered: int
     at_once: list[int]  # requests the direct server's gateway answered at once
+    gateways: list[Gateway]  # the direct server's, the layered one's
     operations: dict[str, str]  # what RESULT and its variants stand for
 
 
@@ -135,9 +136,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             assert client.put(f"{path}?{API}", json=body).status_code in (200, 201)
     running: list[tuple[uvicorn.Server, threading.Thread]] = []
     counted: list[int] = []
+    gateways: list[Gateway] = []
 
     def start(wrap: bool) -> int:
         gateway = create_app(ServiceConfig(db_url=db, tokens=TOKENS))
+        gateways.append(gateway)
         if not wrap:
             answer = gateway.answer_at_once
 
@@ -169,7 +172,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         assert time.monotonic() < deadline, "the operation record was not committed"
         time.sleep(0.05)
     operations = {RESULT: result.split("?")[0], PATHS[1]: status.split("?")[0], PATHS[2]: result.split("?")[0] + "x"}
-    yield Servers(direct, layered, counted, operations)
+    yield Servers(direct, layered, counted, gateways, operations)
     for server, thread in running:
         server.should_exit = True
         thread.join(timeout=10)
@@ -288,6 +291,23 @@ def test_an_operations_result_in_memory_is_answered_at_once(servers: Servers) ->
     assert direct == exchange(servers.layered, get)  # from memory at once / from the database the ASGI way
     assert direct.startswith(b"HTTP/1.1 200") and b'"access": "Allow"' in direct
     assert len(servers.at_once) - before == 1
+
+
+def test_a_read_that_fails_is_answered_as_the_asgi_path_answers_it(servers: Servers) -> None:
+    def failing(path: str) -> Any:
+        raise RuntimeError("a damaged row")
+
+    get = f"GET {NSG}?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+    reads = [gateway.read for gateway in servers.gateways]
+    for gateway in servers.gateways:
+        gateway.read = failing
+    try:
+        direct = exchange(servers.direct, get)
+        assert direct == exchange(servers.layered, get)
+    finally:
+        for gateway, read in zip(servers.gateways, reads, strict=True):
+            gateway.read = read
+    assert direct.startswith(b"HTTP/1.1 500")
 
 
 def test_a_kept_alive_connection_mixes_answers_at_once_with_asgi_ones(servers: Servers) -> None:

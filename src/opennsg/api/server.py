@@ -232,7 +232,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return False  # uvicorn's unquoting and its error for non-ASCII paths stay uvicorn's
         client = (self.client or ("", 0))[0]
         path = self.root_path + parsed_url.path.decode("ascii")
-        answer = self._gateway.answer_at_once("GET", path, parsed_url.query or b"", self.headers, client)
+        try:
+            answer = self._gateway.answer_at_once("GET", path, parsed_url.query or b"", self.headers, client)
+        except Exception:  # in a parser callback it would be a 400: the ASGI path answers (or fails) as it would
+            return False
         if answer is None:
             return False
         status, headers, body = answer
