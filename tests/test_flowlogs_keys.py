@@ -240,10 +240,34 @@ def test_the_partitioned_hash_sort_sorts(size: int, distinct: int, seed: int) ->
     few distinct or all distinct; and a fold of that many rows counts each distinct row as a plain count does."""
     rng = np.random.default_rng(seed)
     mixed = rng.integers(0, distinct, size, dtype=np.uint64, endpoint=True) * np.uint64(0x9E3779B97F4A7C15)
-    order = replay_module._hash_order(mixed)
+    order, ordered = replay_module._hash_order(mixed)
     assert np.array_equal(np.sort(order), np.arange(size)) and bool((np.diff(mixed[order]) >= 0).all())
+    assert np.array_equal(ordered, mixed[order])
     columns = (rng.integers(0, 3, size).astype(np.uint64), (mixed >> np.uint64(60)).astype(np.uint64))
     grouped = replay_module._group(columns, None)
     expected = np.unique(np.stack(columns, axis=1), axis=0, return_counts=True)
     got = sorted(zip(*(c.tolist() for c in grouped.columns), grouped.count.tolist(), strict=True))
     assert got == [(*row, count) for row, count in zip(expected[0].tolist(), expected[1].tolist(), strict=True)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 400), st.integers(0, 2**32), st.booleans(), st.booleans(), st.booleans())
+def test_the_fold_through_two_words_groups_as_the_columns_do(
+    size: int, seed: int, with_texts: bool, many_macs: bool, weighted: bool
+) -> None:
+    """The fold's keys packed into two words (IPv4 ends, MAC codes that fit) give the groups and counts of grouping
+    the four columns themselves; keys that do not fit (address texts, MAC codes from 2 ** 14) take the columns."""
+    rng = np.random.default_rng(seed)
+    mac = rng.integers(0, 3, size).astype(np.int32) + (np.int32(1 << 14) if many_macs else np.int32(0))
+    src = rng.integers(0, 4, size).astype(np.uint64) * np.uint64(0x01020304)
+    dst = rng.integers(0, 2, size).astype(np.uint64) + (np.uint64(TEXT_KEY) if with_texts else np.uint64(0xFFFFFFFE))
+    rest = rng.integers(0, 3, size).astype(np.uint64) << np.uint64(keys_module.ALLOW_BIT - 1)
+    weights = rng.integers(1, 5, size).astype(np.int64) if weighted else None
+    columns = (mac, src, dst, rest)
+
+    def counts(grouped: Any) -> dict[tuple[int, ...], int]:
+        assert [c.dtype for c in grouped.columns] == [c.dtype for c in columns]
+        rows = zip(*(c.tolist() for c in grouped.columns), strict=True)
+        return dict(zip(rows, grouped.count.tolist(), strict=True))
+
+    assert counts(replay_module._group_flows(columns, weights)) == counts(replay_module._group(columns, weights))
