@@ -250,7 +250,9 @@ def bench_flowlogs(tmp: Path, tuples: int) -> dict[str, Any]:
         floor = count / (time.process_time() - started)
         one = tmp / f"one-{fmt}"
         flowlogs_bench.write_logs(one, 3, 1, 1, fmt=fmt)  # one flow: the command's fixed start-up
-        start_up = measured(opennsg("flowlogs", "replay", str(one), "--config", str(proposed), "--json"))
+        # the better of two: the first run of a config also loads and compiles it into the caches
+        start_up = min((measured(opennsg("flowlogs", "replay", str(one), "--config", str(proposed), "--json"))
+                        for _ in range(2)), key=lambda run: run.cpu)  # fmt: skip
         r = measured(opennsg("flowlogs", "replay", str(logs), "--config", str(proposed), "--json"))
         result = json.loads(r.stdout)
         assert result["totals"]["tuples"] == count, result["totals"]
