@@ -430,6 +430,93 @@ def test_simple_json_lines_take_the_columnar_reader(topology: Topology, tmp_path
     assert sum(len(b) for b in parse.iter_json(source)) == len(rows)
 
 
+#: Pieces of canonical-looking lines: JSON's punctuation with and without its spaces, and what is not (``\r``, other
+#: whitespace, a doubled mark); values written raw between quotes (so escapes, quotes and control characters stay
+#: as they are) or through ``json.dumps``; numbers, ``null``, repeated and missing keys, truncated lines.
+_OPENINGS = st.sampled_from(["{", "{ ", "{\t", "{  ", "{\u00a0", "{{"])
+_COLONS = st.sampled_from([":", ": ", " : ", ":\t", "::", ": \u2003"])
+_COMMAS = st.sampled_from([",", ", ", " , ", ",\t", ",,", ""])
+_CLOSINGS = st.sampled_from(["}", " }", "}\t", "} ", "}}", "},", ""])
+_PLAIN_TEXTS = st.sampled_from(["Inbound", "TCP", "80", "*", "", "null", "10.0.0.4", "é", "\x7f", "a b", "ü✓"])
+_RAW_TEXTS = st.one_of(
+    _PLAIN_TEXTS,
+    st.sampled_from(["a\\nb", 'a\\"b', "\\u0041", "\\", "\t", "{", "[", "\x00", "\u2028", "\x85", "\x1e"]),
+    st.text(st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=6),
+)
+
+
+@st.composite
+def _canonical_line(draw: st.DrawFn, keys: list[str], messy: bool) -> str:
+    """One line of ``keys``: as ``json.dumps`` writes plain strings, or (``messy``) with any of the odd pieces."""
+    if not messy:
+        return json.dumps({key: draw(_PLAIN_TEXTS) for key in keys}, ensure_ascii=False)
+    if draw(st.integers(0, 4)) == 0:  # another shape of object: keys dropped, repeated or reordered
+        keys = draw(st.lists(st.sampled_from([*keys, "direction"]), min_size=1, max_size=len(keys) + 1))
+    members = []
+    for key in keys:
+        how = draw(st.integers(0, 9))
+        if how == 0:
+            value = json.dumps(draw(_JSON_VALUES), ensure_ascii=draw(st.booleans()))
+        elif how == 1:
+            value = json.dumps(draw(st.text(max_size=4)), ensure_ascii=draw(st.booleans()))
+        else:
+            value = '"' + draw(_RAW_TEXTS if how < 5 else _PLAIN_TEXTS) + '"'
+        members.append(f'"{key}"{draw(_COLONS) if how == 2 else ": "}{value}')
+    separator = draw(_COMMAS) if draw(st.integers(0, 3)) == 0 else ", "
+    return draw(_OPENINGS) + separator.join(members) + draw(_CLOSINGS)
+
+
+@st.composite
+def _canonical_blocks(draw: st.DrawFn) -> bytes:
+    """Blocks of lines of one set of keys (most of them as ``json.dumps`` writes them), BOM, CRLF, cut short."""
+    keys = draw(st.permutations([*FIELDS[1:], draw(st.sampled_from(["targetResourceId", "extra", "dirección"]))]))
+    keys = keys[: draw(st.integers(1, len(keys)))]
+    odds = draw(st.sampled_from([0, 2, 8]))  # messy lines: none, one in five, most
+    lines = draw(st.lists(st.integers(0, 9).map(lambda d: d < odds).flatmap(lambda m: _canonical_line(keys, m)),
+                          min_size=1, max_size=8))  # fmt: skip
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    text = newline.join(lines) + draw(st.sampled_from(["", newline]))
+    cut = draw(st.sampled_from([len(text), len(text), len(text), max(1, len(text) - draw(st.integers(1, 5)))]))
+    return (draw(st.sampled_from(["", "", "", "\ufeff"])) + text[:cut]).encode()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_canonical_blocks())
+def test_canonical_lines_read_as_json_loads_reads_them(tmp_path_factory: pytest.TempPathFactory, text: bytes) -> None:
+    """Whatever block of lines the quote-splitting reader takes (blocks ``_simple_lines`` passes, as ``iter_json``
+    gives it), every flow field is what ``json.loads`` reads, and no line is one ``json.loads`` rejects; everything
+    else it leaves to the other readers."""
+    if not parse._simple_lines(text):
+        return
+    table = parse._canonical_block(text)
+    if table is None:
+        return
+    source = tmp_path_factory.mktemp("canonical") / "in.jsonl"
+    source.write_bytes(text)
+    careful = parse.read_json(source)
+    assert careful.unreadable == {}
+    assert table.num_rows == len(careful)
+    for field in FIELDS:
+        assert table.column(field).type == pa.dictionary(pa.int32(), pa.string())
+        assert table.column(field).to_pylist() == careful.columns[field].to_pylist(), field
+
+
+def test_canonical_json_lines_take_the_quote_splitting_reader(topology: Topology, tmp_path: Path) -> None:
+    """What ``json.dumps`` writes for string fields (our writers, most exporters; UTF-8 as is, CRLF or not) is read
+    without pyarrow's JSON reader, and the output is the careful reader's (lines of the same keys, block by block)."""
+    named = [{**r, "note": "✓"} for r in _good_rows(topology) if "targetResourceId" in r]
+    rows = [*named, {**named[0], "remoteIPAddress": "bücher"}] * 3
+    source = tmp_path / "in.jsonl"
+    for newline in ("\n", "\r\n"):
+        source.write_text("".join(json.dumps(r, ensure_ascii=False) + newline for r in rows), encoding="utf-8")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(parse, "CHECK_BLOCK_BYTES", 300)
+            patch.setattr(parse, "_pyarrow_json_block", None)  # not called: a call would raise
+            fast = _run(topology, source, tmp_path / "fast.jsonl", patch)
+        careful = _run(topology, source, tmp_path / "careful.jsonl", pytest.MonkeyPatch(), careful_json=True)
+        assert fast == careful
+
+
 @pytest.mark.parametrize("before", [0, 50_000])
 def test_json_lines_pyarrow_misreads_are_never_handed_to_it(topology: Topology, tmp_path: Path, before: int) -> None:
     """pyarrow's JSON reader dies (SIGSEGV) on a file starting with a ``null`` line, and reads a later one as a row

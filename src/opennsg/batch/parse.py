@@ -7,9 +7,9 @@ message for a bad row is only built (in Python) for the rows that have one.
 from __future__ import annotations
 
 import functools
-import io
 import itertools
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -280,74 +280,173 @@ def _simple_lines(text: bytes) -> bool:
     return braces.size == starts.size  # each line has one, at its start
 
 
-class _CheckedLines(io.RawIOBase):
-    """The file as pyarrow's JSON reader reads it, each block handed over only once ``_simple_lines`` passed it (cut
-    at its last line end, the rest joining the next block): the check runs as the reader reads, on its IO thread,
-    while earlier blocks are parsed, and pyarrow never sees a line the check has not passed. A failed check raises
-    ``NotSimpleJson`` out of the read."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self._file = open_regular(path)
-        self._carry = b""
-        self._ready = memoryview(b"")
-        self.failed = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._ready:
-            block = self._file.read(CHECK_BLOCK_BYTES)
-            text = self._carry + block
+def _blocks(path: Path) -> Iterator[bytes]:
+    """The file in pieces of about ``CHECK_BLOCK_BYTES`` cut at line ends."""
+    with open_regular(path) as handle:
+        carry = b""
+        while True:
+            block = handle.read(CHECK_BLOCK_BYTES)
+            text = carry + block
             if block:
                 cut = text.rfind(b"\n") + 1
-                text, self._carry = text[:cut], text[cut:]
+                text, carry = text[:cut], text[cut:]
             else:
-                self._carry = b""
-            if not _simple_lines(text):
-                self.failed = True
-                raise NotSimpleJson
-            if not block and not text:
-                return 0
-            self._ready = memoryview(text)
-        size = min(len(buffer), len(self._ready))
-        buffer[:size] = self._ready[:size]
-        self._ready = self._ready[size:]
-        return size
+                carry = b""
+            if not text:
+                if block:
+                    continue
+                return
+            yield text
 
-    def close(self) -> None:
-        self._file.close()
-        super().close()
+
+#: The pieces of a canonical line split at its quotes: what may stand before the first key, between a key and its
+#: value, between a value and the next key, and after the last value (JSON's spaces and tabs allowed around each).
+_PUNCTUATION = tuple(
+    re.compile(rf"^[ \t]*{mark}[ \t]*{end}$") for mark, end in (("{", ""), (":", ""), (",", ""), ("}", "\r?"))
+)
+#: What a key may not hold to be read as it stands: an escape, a control character (bad JSON).
+_NOT_PLAIN = re.compile(r"[\x00-\x1f\\]")
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+
+
+def _canonical_layout(line: bytes) -> list[bytes] | None:
+    """The first line of a block split at its quotes, when it is ``{"key": "value", ...}`` with plain, distinct keys
+    and JSON's punctuation between (``_canonical_block`` checks the values and every other line), else None."""
+    pieces = line.split(b'"')
+    if len(pieces) < 5 or len(pieces) % 4 != 1:
+        return None
+    try:
+        texts = [p.decode() for p in pieces]
+    except UnicodeDecodeError:
+        return None
+    keys = texts[1::4]
+    if len(set(keys)) != len(keys) or any(_NOT_PLAIN.search(key) for key in keys):
+        return None
+    marks = [_PUNCTUATION[0], *itertools.chain.from_iterable((_PUNCTUATION[1], _PUNCTUATION[2]) for _ in keys)]
+    marks[-1] = _PUNCTUATION[3]
+    if not all(mark.match(piece) for mark, piece in zip(marks, texts[0::2], strict=True)):
+        return None
+    return pieces
+
+
+def _same_segments(words: npt.NDArray[np.uint64], begin: npt.NDArray[np.intp], segment: bytes) -> bool:
+    """Whether ``segment`` (8 bytes or more) stands at each of ``begin``: compared 8 bytes at a time (``words`` is the
+    text seen as a little-endian word at every byte)."""
+    at = np.array(sorted({*range(0, len(segment) - 7, 8), len(segment) - 8}), dtype=np.intp)
+    expected = np.array([int.from_bytes(segment[a : a + 8], "little") for a in at], dtype=np.uint64)
+    return bool(np.all(words[begin[:, None] + at] == expected))
+
+
+def _canonical_lines(text: bytes) -> pa.Table | None:
+    """The flow fields of lines all shaped as its first (one flat object of strings without escapes, the
+    same keys in the same order, the same punctuation), as dictionary-encoded strings cut out of the text at its
+    quotes, never a Python string per value; None for a block of any other shape. Whatever it reads, ``json.loads``
+    (and ``str.splitlines``) reads the same: no escape, no control character but the line ends, no other line break,
+    valid UTF-8, and from each value's closing quote to the next one's opening quote the first line's bytes."""
+    first_end = text.find(b"\n")
+    layout = _canonical_layout(text[: first_end if first_end >= 0 else len(text)])
+    if layout is None or len(text) < 8 or b"\\" in text or any(b in text for b in _OTHER_LINE_BREAKS[-3:]):
+        return None
+    line_breaks = text.count(b"\n")
+    lines = line_breaks + (not text.endswith(b"\n"))
+    returns = lines if layout[-1].endswith(b"\r") else 0
+    data = np.frombuffer(text, dtype=np.uint8)
+    if text.count(b"\r") != returns or np.count_nonzero(data < 0x20) != line_breaks + returns:
+        return None
+    try:
+        text.decode()
+    except UnicodeDecodeError:
+        return None
+    width = len(layout) - 1  # quotes a line
+    quotes = np.flatnonzero(data == ord('"'))
+    if quotes.size != lines * width:
+        return None
+    grid = quotes.reshape(lines, width)
+    opening, closing = b'"'.join(layout[:3]) + b'"', b'"' + layout[-1]
+    if not text.startswith(opening) or text[quotes[-1] :] != closing + b"\n"[: text.endswith(b"\n")]:
+        return None
+    words = np.ndarray((len(text) - 7,), dtype="<u8", buffer=text, strides=(1,))
+    segments = [  # from a value's closing quote to the next one's opening quote, and from a line's last to the next
+        (grid[:, 4 * i - 1], grid[:, 4 * i + 2], b'"' + b'"'.join(layout[4 * i : 4 * i + 3]) + b'"')
+        for i in range(1, width // 4)
+    ]
+    segments.append((grid[:-1, -1], grid[1:, 2], closing + b"\n" + opening))
+    for begin, end, segment in segments:
+        if len(segment) < 8 or bool(np.any(end - begin + 1 != len(segment))):
+            return None
+        if not _same_segments(words, begin, segment):
+            return None
+    # every piece from one quote to the next, its opening quote first: no copy of the text
+    pieces = pa.StringArray.from_buffers(quotes.size - 1, pa.py_buffer(quotes.astype(np.int32)), pa.py_buffer(text))
+    rows = np.arange(lines, dtype=np.int64) * width
+    columns: dict[str, pa.Array] = {}
+    for i, key in enumerate(layout[1::4]):
+        field = key.decode()
+        if field in FIELDS:
+            quoted = pc.dictionary_encode(pieces.take(pa.array(rows + 4 * i + 2)))
+            values = pc.utf8_slice_codeunits(quoted.dictionary, 1)  # the distinct values, their quote dropped
+            columns[field] = pa.DictionaryArray.from_arrays(quoted.indices, values)
+    return pa.table({f: columns.get(f, pa.nulls(lines, _TEXT)) for f in FIELDS})
+
+
+def _canonical_block(text: bytes) -> pa.Table | None:
+    """``_canonical_lines`` of a block's distinct lines only (flow files repeat: the bench's have ~1 distinct line in
+    5), spread back to every line: a line's bytes alone decide what it reads as."""
+    data = np.frombuffer(text, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n")) + 1
+    if not text.endswith(b"\n"):
+        ends = np.append(ends, data.size)
+    offsets = pa.py_buffer(np.concatenate(([0], ends)).astype(np.int32))
+    lines = pc.dictionary_encode(pa.Array.from_buffers(pa.binary(), ends.size, [None, offsets, pa.py_buffer(text)]))
+    distinct = lines.dictionary
+    _, distinct_offsets, distinct_text = distinct.buffers()
+    size = int(np.frombuffer(distinct_offsets, dtype=np.int32)[len(distinct)])
+    table = _canonical_lines(distinct_text.to_pybytes()[:size])
+    if table is None:
+        return None
+    columns = {}
+    for field in FIELDS:
+        column = table.column(field).chunk(0)
+        columns[field] = pa.DictionaryArray.from_arrays(column.indices.take(lines.indices), column.dictionary)
+    return pa.table(columns)
+
+
+def _pyarrow_json_block(text: bytes, path: Path) -> pa.Table:
+    """A block ``_canonical_block`` does not take, through pyarrow's JSON reader with fields as strings or ports
+    (and protocol) as integers; ``NotSimpleJson`` when none of these reads it."""
+    for schema in _JSON_SCHEMAS:
+        options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        try:
+            table = pajson.read_json(pa.py_buffer(text), pajson.ReadOptions(block_size=TEXT_BLOCK_BYTES), options)
+        except pa.ArrowInvalid:
+            continue
+        return pa.table(_as_strings(table, path).columns)
+    raise NotSimpleJson
 
 
 def iter_json(path: Path) -> Iterator[RawFlows]:
-    """JSON lines, columnar (pyarrow) when every line is one object with string (or integer port and protocol)
-    fields; raises ``NotSimpleJson`` (possibly after some batches) when the file needs the careful reader."""
+    """JSON lines, block by block: canonical ones split at their quotes (``_canonical_block``), others read by
+    pyarrow when every line is one object with string (or integer port and protocol) fields; raises
+    ``NotSimpleJson`` (possibly after some batches) when the file needs the careful reader."""
     check_regular_file(path)
     if path.stat().st_size == 0:
         raise NotSimpleJson
-    for schema in _JSON_SCHEMAS:
-        options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-        source = _CheckedLines(path)
-        try:
-            reader = pajson.open_json(source, pajson.ReadOptions(block_size=TEXT_BLOCK_BYTES), options)
-            first = reader.read_next_batch()
-        except (pa.ArrowInvalid, StopIteration, NotSimpleJson, OSError):
-            source.close()
-            if source.failed:
-                raise NotSimpleJson from None
-            continue
-        break
-    else:
-        raise NotSimpleJson
+    pending: list[pa.Table] = []
+    rows = 0
     try:
-        for table in _regrouped(itertools.chain([first], reader)):
-            yield _as_strings(table, path)
-    except (pa.ArrowInvalid, NotSimpleJson, OSError) as exc:
+        for text in _blocks(path):
+            table = _canonical_block(text)
+            if table is None and not _simple_lines(text):  # pyarrow's reader never sees a line that fails it
+                raise NotSimpleJson
+            pending.append(_pyarrow_json_block(text, path) if table is None else table)
+            rows += pending[-1].num_rows
+            if rows >= BATCH_ROWS:
+                yield _as_strings(pa.concat_tables(pending), path)
+                pending, rows = [], 0
+    except OSError as exc:
         raise NotSimpleJson from exc
-    finally:
-        source.close()
+    if pending:
+        yield _as_strings(pa.concat_tables(pending), path)
 
 
 def iter_flows(path: Path) -> Iterator[RawFlows]:
