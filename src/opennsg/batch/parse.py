@@ -300,7 +300,8 @@ def _blocks(path: Path) -> Iterator[bytes]:
 
 
 #: The pieces of a canonical line split at its quotes: what may stand before the first key, between a key and its
-#: value, between a value and the next key, and after the last value (JSON's spaces and tabs allowed around each).
+#: value, between a value and the next key, and after the last value (JSON's spaces around each; a tab passes here
+#: but ``_canonical_lines`` refuses any control character in the block, so a block with tabs goes to pyarrow).
 _PUNCTUATION = tuple(
     re.compile(rf"^[ \t]*{mark}[ \t]*{end}$") for mark, end in (("{", ""), (":", ""), (",", ""), ("}", "\r?"))
 )
