@@ -261,20 +261,23 @@ async def warm_up_verify(port: int) -> None:
 async def flow_verify_latency(port: int, count: int) -> Result:
     """One client: POST ipFlowVerify (202), then GET the Location result, as the SDK's poller does."""
     c = await Connection.open(port)
-    latencies = []
+    latencies: list[float] = []
     errors = 0
-    flow = FLOW
     began = time.perf_counter()
     for _ in range(count):
-        started = time.perf_counter()
-        status, headers, _ = await c.request("POST", f"{WATCHER}/ipFlowVerify?{API}", flow)
-        result_status, _, body = await c.request("GET", result_path(headers))
-        latencies.append(time.perf_counter() - started)
-        if status != 202 or result_status != 200 or json.loads(body).get("access") != "Allow":
-            errors += 1
+        errors += not await verify_once(c, latencies)
     elapsed = time.perf_counter() - began
     c.close()
     return Result(VERIFY, count, elapsed, latencies, errors)
+
+
+async def verify_once(connection: Connection, latencies: list[float]) -> bool:
+    """One ipFlowVerify POST and the GET of its result, its latency appended; whether it answered Allow as asked."""
+    started = time.perf_counter()
+    status, headers, _ = await connection.request("POST", f"{WATCHER}/ipFlowVerify?{API}", FLOW)
+    result_status, _, body = await connection.request("GET", result_path(headers))
+    latencies.append(time.perf_counter() - started)
+    return status == 202 and result_status == 200 and json.loads(body).get("access") == "Allow"
 
 
 def result_path(headers: dict[str, str]) -> str:
@@ -293,12 +296,7 @@ async def concurrent_flow_verify(port: int, clients: int, seconds: float) -> Res
     async def run(connection: Connection) -> None:
         nonlocal errors
         while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            status, headers, _ = await connection.request("POST", f"{WATCHER}/ipFlowVerify?{API}", FLOW)
-            result_status, _, body = await connection.request("GET", result_path(headers))
-            latencies.append(time.perf_counter() - started)
-            if status != 202 or result_status != 200 or json.loads(body).get("access") != "Allow":
-                errors += 1
+            errors += not await verify_once(connection, latencies)
 
     began = time.perf_counter()
     await asyncio.gather(*(run(c) for c in connections))
