@@ -169,22 +169,27 @@ def run(tmp: Path, flows: int, master: str, daemons: tuple[int, ...] = ()) -> di
     }
 
 
+def _print_rates(r: dict[str, Any], unit: str, warmed: str, driver: str = "") -> None:
+    """The single-process, start-up, Spark and CPU lines both reports share (``unit``: flows or tuples)."""
+    print(f"  single process : wall {r['single_wall_s']:6.2f} s = {r[f'single_{unit}_s'] / 1e6:5.2f} M {unit}/s "
+          f"(CPU {r['single_cpu_s']:.2f} s = {r[f'single_{unit}_per_cpu_s'] / 1e6:.2f} M {unit} per CPU-s; "
+          f"load {r['load_single']})")  # fmt: skip
+    print(f"  Spark start-up : session {r['spark_session_s']:.1f} s, warm-up (executors, workers, {warmed}) "
+          f"{r['spark_warmup_s']:.1f} s — excluded below")  # fmt: skip
+    ratio = r[f"spark_{unit}_s"] / r[f"single_{unit}_s"]
+    print(f"  Spark          : wall {r['spark_wall_s']:6.2f} s = {r[f'spark_{unit}_s'] / 1e6:5.2f} M {unit}/s "
+          f"(× single process {ratio:.2f}); per executor {r[f'spark_{unit}_s_per_executor'] / 1e6:.2f} M {unit}/s, "
+          f"per core {r[f'spark_{unit}_s_per_core'] / 1e6:.2f} M {unit}/s (load {r['load_spark']})")  # fmt: skip
+    per_cpu = r[f"spark_{unit}_per_cpu_s"]
+    print(f"  Spark CPU      : {r['spark_cpu_s']:.2f} s ({r['spark_cpu_of']}) = {per_cpu / 1e6:.2f} M {unit} per "
+          f"CPU-s (× single process {per_cpu / r[f'single_{unit}_per_cpu_s']:.2f}){driver}")  # fmt: skip
+
+
 def report(r: dict[str, Any]) -> None:
     print(f"verify --flows on Spark: {r['flows']:,} flows ({r['input_mb']:.0f} MB Parquet, generated in "
           f"{r['generate_s']:.0f} s), 1,000 rules per NSG on subnet and NIC; master {r['master']}: "
           f"{r['executors']} executor(s), {r['cores']} core(s)")  # fmt: skip
-    print(f"  single process : wall {r['single_wall_s']:6.2f} s = {r['single_flows_s'] / 1e6:5.2f} M flows/s "
-          f"(CPU {r['single_cpu_s']:.2f} s = {r['single_flows_per_cpu_s'] / 1e6:.2f} M flows per CPU-s; "
-          f"load {r['load_single']})")  # fmt: skip
-    print(f"  Spark start-up : session {r['spark_session_s']:.1f} s, warm-up (executors, workers, compile) "
-          f"{r['spark_warmup_s']:.1f} s — excluded below")  # fmt: skip
-    ratio = r["spark_flows_s"] / r["single_flows_s"]
-    print(f"  Spark          : wall {r['spark_wall_s']:6.2f} s = {r['spark_flows_s'] / 1e6:5.2f} M flows/s "
-          f"(× single process {ratio:.2f}); per executor {r['spark_flows_s_per_executor'] / 1e6:.2f} M flows/s, "
-          f"per core {r['spark_flows_s_per_core'] / 1e6:.2f} M flows/s (load {r['load_spark']})")  # fmt: skip
-    per_cpu = r["spark_flows_per_cpu_s"]
-    print(f"  Spark CPU      : {r['spark_cpu_s']:.2f} s ({r['spark_cpu_of']}) = {per_cpu / 1e6:.2f} M flows per "
-          f"CPU-s (× single process {per_cpu / r['single_flows_per_cpu_s']:.2f})")  # fmt: skip
+    _print_rates(r, "flows", "compile")
     print(f"  same output bytes: {r['same_output']}, same summary: {r['same_summary']}")
 
 
@@ -261,19 +266,7 @@ def report_replay(r: dict[str, Any]) -> None:
     print(f"flowlogs replay on Spark: {r['tuples']:,} tuples in {r['blobs']} {r['format']} blobs ({r['input_mb']:.0f} "
           f"MB, generated in {r['generate_s']:.0f} s), {r['distinct_flows']:,} distinct flows, {r['changed_flows']:,} "
           f"changed; master {r['master']}: {r['executors']} executor(s), {r['cores']} core(s)")  # fmt: skip
-    print(f"  single process : wall {r['single_wall_s']:6.2f} s = {r['single_tuples_s'] / 1e6:5.2f} M tuples/s "
-          f"(CPU {r['single_cpu_s']:.2f} s = {r['single_tuples_per_cpu_s'] / 1e6:.2f} M tuples per CPU-s; "
-          f"load {r['load_single']})")  # fmt: skip
-    print(f"  Spark start-up : session {r['spark_session_s']:.1f} s, warm-up (executors, workers, imports) "
-          f"{r['spark_warmup_s']:.1f} s — excluded below")  # fmt: skip
-    ratio = r["spark_tuples_s"] / r["single_tuples_s"]
-    print(f"  Spark          : wall {r['spark_wall_s']:6.2f} s = {r['spark_tuples_s'] / 1e6:5.2f} M tuples/s "
-          f"(× single process {ratio:.2f}); per executor {r['spark_tuples_s_per_executor'] / 1e6:.2f} M tuples/s, "
-          f"per core {r['spark_tuples_s_per_core'] / 1e6:.2f} M tuples/s (load {r['load_spark']})")  # fmt: skip
-    per_cpu = r["spark_tuples_per_cpu_s"]
-    print(f"  Spark CPU      : {r['spark_cpu_s']:.2f} s ({r['spark_cpu_of']}) = {per_cpu / 1e6:.2f} M tuples per "
-          f"CPU-s (× single process {per_cpu / r['single_tuples_per_cpu_s']:.2f}); the driver's own "
-          f"{r['spark_driver_cpu_s']:.2f} s (merge, result)")  # fmt: skip
+    _print_rates(r, "tuples", "imports", f"; the driver's own {r['spark_driver_cpu_s']:.2f} s (merge, result)")
     print(f"  same replay JSON: {r['same_output']}")
 
 
