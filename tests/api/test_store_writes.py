@@ -104,8 +104,9 @@ def test_memory_keeps_a_bounded_number_of_operations(tmp_path: Path, monkeypatch
     assert all(store.operation(SUB, i) is not None for i in ids)
 
 
-def test_an_operation_record_is_readable_at_once_and_committed_without_its_caller_waiting(tmp_path: Path) -> None:
-    store = Store(open_engine(str(tmp_path / "stalled.db")))
+def _stall_the_writer(store: Store) -> tuple[threading.Thread, threading.Event]:
+    """A write started on a thread of its own whose plan waits for the returned event: until it is set, the store's
+    writer is busy with it. The thread is returned to be joined."""
     writing, release = threading.Event(), threading.Event()
 
     def slow_plan(snapshot: Snapshot) -> Change[None]:
@@ -118,7 +119,13 @@ def test_an_operation_record_is_readable_at_once_and_committed_without_its_calle
 
     writer = threading.Thread(target=asyncio.run, args=(stalled_write(),))
     writer.start()
-    assert writing.wait(10)  # the writer thread is busy with a write and commits nothing else meanwhile
+    assert writing.wait(10)
+    return writer, release
+
+
+def test_an_operation_record_is_readable_at_once_and_committed_without_its_caller_waiting(tmp_path: Path) -> None:
+    store = Store(open_engine(str(tmp_path / "stalled.db")))
+    writer, release = _stall_the_writer(store)  # busy with a write, the writer commits nothing else meanwhile
     began = time.monotonic()
     operation = store.record(SUB, {"access": "Deny"})
     assert time.monotonic() - began < 1  # the record did not wait for the writer
@@ -138,16 +145,7 @@ def test_a_record_not_yet_in_the_database_is_never_forgotten(tmp_path: Path, mon
 
     monkeypatch.setattr(store_module, "RECENT_OPERATIONS", 3)
     store = Store(open_engine(str(tmp_path / "kept.db")))
-    writing, release = threading.Event(), threading.Event()
-
-    def slow_plan(snapshot: Snapshot) -> Change[None]:
-        writing.set()
-        release.wait(10)
-        return Change(put=(group("slow"),))
-
-    writer = threading.Thread(target=asyncio.run, args=(store.write(slow_plan, SUB),))
-    writer.start()
-    assert writing.wait(10)
+    writer, release = _stall_the_writer(store)
     ids = [store.record(SUB, {"n": n}) for n in range(5)]
     assert all(store.recent_operation(SUB, i) is not None for i in ids)  # beyond the bound: none is committed yet
     release.set()
