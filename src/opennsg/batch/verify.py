@@ -544,7 +544,6 @@ class _VerdictSink:
         self._temporary: Path | None = None
         self._writer: pq.ParquetWriter | Any | None = None
         self._text: Any = None
-        self._json = _JsonLines()
         self.restart()
 
     def restart(self) -> None:
