@@ -1,13 +1,18 @@
-"""The command's entry points: ``--version``, ``python -m opennsg``, shell completion offered."""
+"""The command's entry points: ``--version``, ``python -m opennsg``, shell completion offered, a process ended at
+once."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 import opennsg
+from opennsg.cli import common
 from opennsg.cli.main import app
 
 
@@ -29,3 +34,54 @@ def test_help_offers_shell_completion() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "--install-completion" in result.stdout
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "how-nsgs-filter-traffic.json"
+FLOW = {"targetResourceId": "VM1", "direction": "Inbound", "protocol": "TCP", "localIPAddress": "10.0.1.4",
+        "localPort": "22", "remoteIPAddress": "52.10.20.30", "remotePort": "50000"}  # fmt: skip
+
+
+def _opennsg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "opennsg", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, cwd=cwd)
+
+
+def test_a_process_ended_at_once_has_written_everything_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    """``verify`` ends its process without the interpreter's teardown (``common.end_at_once``): stdout, stderr,
+    the verdicts file and the exit code are what the command wrote, a bad row's exit 2 included."""
+    flows = tmp_path / "flows.jsonl"
+    lines = [json.dumps(FLOW)] * 3000 + ["not json"]
+    flows.write_text("\n".join(lines) + "\n")
+    printed = _opennsg("verify", str(EXAMPLE), "--flows", str(flows), "--json", cwd=tmp_path)
+    assert printed.returncode == 2
+    verdicts = [json.loads(line) for line in printed.stdout.splitlines()]
+    assert len(verdicts) == 3001 and verdicts[0]["access"] == "Deny" and "error" in verdicts[-1]
+    assert json.loads(printed.stderr)["error"]["code"] == "InvalidFlows"
+    out = tmp_path / "verdicts.jsonl"
+    written = _opennsg("verify", str(EXAMPLE), "--flows", str(flows), "--output", str(out), "--json", cwd=tmp_path)
+    assert written.returncode == 2
+    assert json.loads(written.stdout)["flows"] == 3001
+    assert out.read_text() == printed.stdout
+    one = ("verify", str(EXAMPLE), "--nic", "VM1", "--direction", "Inbound", "--local", "10.0.1.4:22", "--remote",
+           "52.10.20.30:50000", "--json")  # fmt: skip
+    expected = _opennsg(*one, "--expect", "Allow", cwd=tmp_path)
+    assert expected.returncode == 1
+    assert json.loads(expected.stderr)["expectationFailed"]["actual"] == "Deny"
+    assert json.loads(expected.stdout)["access"] == "Deny"
+
+
+def test_the_process_ends_as_usual_unless_asked_and_while_a_thread_runs() -> None:
+    common.end_now(0)  # not asked: returns
+    common.end_at_once()
+    try:
+        release = threading.Event()
+        worker = threading.Thread(target=release.wait)
+        worker.start()
+        try:
+            common.end_now(0)  # another thread runs: returns
+            common.end_now("a message")  # sys.exit("...") prints its message: returns
+        finally:
+            release.set()
+            worker.join()
+    finally:
+        common.end_at_once(False)

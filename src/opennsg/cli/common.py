@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import inspect
 import json
+import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +36,36 @@ EXIT_BAD_INPUT = 2
 PIPED_WIDTH = 200
 stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+#: Set by a command that has written everything once it returns (``end_at_once``); read by ``end_now``.
+_end_at_once = threading.Event()
+
+
+def end_at_once(wanted: bool = True) -> None:
+    """Let the process end right after this command, without the interpreter's teardown: freeing every module and
+    object one by one, the collector's last pass over them first, took 0.15-0.3 CPU-s of a ``verify --flows`` run
+    (~10^5 model objects, numpy's and pyarrow's modules) that does nothing for a command whose files are closed.
+    Only for commands that leave no thread running and nothing to write after they return."""
+    if wanted:
+        _end_at_once.set()
+    else:
+        _end_at_once.clear()
+
+
+def end_now(code: object) -> None:
+    """End the process with ``code`` (a ``SystemExit``'s) when the command asked for it (``end_at_once``), no other
+    thread runs and the standard streams flush; else return, and the interpreter ends as usual. ``atexit``'s
+    functions still run (a library's flush, a temporary directory's removal)."""
+    if not _end_at_once.is_set() or threading.active_count() > 1 or not (code is None or isinstance(code, int)):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: the interpreter reports it as it always has
+        return
+    atexit._run_exitfuncs()
+    os._exit(code or 0)
 
 
 def print_json(data: Any) -> None:

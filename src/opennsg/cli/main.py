@@ -43,7 +43,21 @@ from opennsg.model.validation.codes import Code
 if TYPE_CHECKING:
     from opennsg.cli.prepared import Prepared
 
-app = typer.Typer(
+
+class _Command(typer.Typer):
+    """The command as a process (``opennsg``, ``python -m opennsg``), which a command may end at once
+    (``common.end_at_once``); tests call its click group instead, and go on."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        common.end_at_once(False)
+        try:
+            return super().__call__(*args, **kwargs)
+        except SystemExit as exc:
+            common.end_now(exc.code)
+            raise
+
+
+app = _Command(
     name="opennsg",
     cls=GuardedGroup,
     help="Azure Network Security Groups, exactly, outside Azure.",
@@ -170,6 +184,8 @@ def verify(
             raise OpenNsgError([ArmError(Code.INVALID_PARAMETER, "--engine spark decides a --flows FILE; give one.")])
         from opennsg.cli import prepared
 
+        # every ending of a local verify has written its files and its report: nothing is left for the teardown
+        common.end_at_once(flows_engine == "local")
         if flows is not None:
             # Spark's driver keeps the collector (py4j's objects); the local run makes arrays, not cycles
             with prepared.collector_paused() if flows_engine == "local" else contextlib.nullcontext():
