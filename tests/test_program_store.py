@@ -14,6 +14,7 @@ import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -171,6 +172,30 @@ def test_cheap_compiles_are_not_stored_and_the_directory_stays_bounded(tmp_path:
     assert sorted(p.name for p in tmp_path.iterdir()) == [bounded.path(program_digest(other)).name]
 
 
+def test_a_compile_is_stored_when_it_was_slower_than_reading_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = Engine(_example_topology()).policy("VM1")
+    store = ProgramStore(tmp_path)
+    monkeypatch.setattr(store_module, "reading_seconds", lambda *_: 3600.0)
+    store.program(policy)
+    assert list(tmp_path.iterdir()) == []
+    timed: list[float] = []
+
+    def timing(*args: Any) -> float:
+        timed.append(real_reading(*args))  # the real measurement runs on the stored bytes
+        return 0.0
+
+    monkeypatch.setattr(store_module, "reading_seconds", timing)
+    store.program(policy)
+    assert timed and timed[0] > 0
+    assert _same_tables(program_arrays(store.program(policy)), program_arrays(compile_policy(policy).program))
+    assert [p.name for p in tmp_path.iterdir()] == [store.path(program_digest(policy)).name]
+
+
+real_reading = store_module.reading_seconds
+
+
 def test_an_unwritable_directory_is_a_plain_compile(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the directory should be")
@@ -183,7 +208,7 @@ def test_an_unwritable_directory_is_a_plain_compile(tmp_path: Path) -> None:
 
 def test_engine_uses_the_users_cache_unless_told_not_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENNSG_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(store_module, "MIN_SECONDS", 0.0)
+    monkeypatch.setattr(store_module, "reading_seconds", lambda *_: 0.0)  # every compile stored
     topology = _example_topology()
     Engine(topology, disk_cache=False).compile("VM1")
     assert not (tmp_path / "compiled").exists()
@@ -200,7 +225,7 @@ def test_verify_flows_writes_the_same_bytes_cached_uncached_and_with_no_cache(
 ) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("OPENNSG_CACHE_DIR", str(cache))
-    monkeypatch.setattr(store_module, "MIN_SECONDS", 0.0)
+    monkeypatch.setattr(store_module, "reading_seconds", lambda *_: 0.0)  # every compile stored
     rows = [
         {"targetResourceId": "VM1", "direction": d, "protocol": p, "localIPAddress": "10.0.1.4", "localPort": lp,
          "remoteIPAddress": r, "remotePort": "443"}

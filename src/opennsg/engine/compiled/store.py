@@ -9,9 +9,10 @@ rebuilt from the policy (``ResultNumbering``), never stored.
 
 Files are written whole under a temporary name and renamed into place (readers see the old file or the new one;
 concurrent writers of one digest write the same bytes), and carry a checksum: a truncated, corrupted or foreign
-file is a miss, removed and rewritten. Only programs that took ``min_seconds`` to compile are stored (a small
-policy compiles faster than it reads), and the directory is kept under ``max_bytes``, least recently used first.
-``OPENNSG_NO_CACHE=1`` (or ``verify --flows --no-cache``) turns it off; it lives in ``cache_dir()/compiled``.
+file is a miss, removed and rewritten. Only programs that compile slower than they read back are stored (a small
+policy compiles faster than its file reads: ``reading_seconds``), and the directory is kept under ``max_bytes``,
+least recently used first. ``OPENNSG_NO_CACHE=1`` (or ``verify --flows --no-cache``) turns it off; it lives in
+``cache_dir()/compiled``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from opennsg.engine.addresses import AddressSet
 from opennsg.engine.compiled.program import DirectionProgram, PolicyProgram, ResultNumbering, build_program
 from opennsg.engine.compiled.tables import AddressTable, PortTable
 from opennsg.engine.ir import NicPolicy
-from opennsg.model.cachefiles import CacheFiles, cache_disabled
+from opennsg.model.cachefiles import CHECKSUM_BYTES, CacheFiles, cache_disabled
 from opennsg.model.enums import Direction
 from opennsg.model.files import cache_dir
 
@@ -39,8 +40,6 @@ from opennsg.model.files import cache_dir
 FORMAT = 2
 MAGIC = b"ONSGPRG2"
 SUFFIX = ".program"
-#: Compiles faster than this are not stored: reading them back would not be quicker.
-MIN_SECONDS = 0.05
 #: The directory's bound; the least recently used programs (by modification time, refreshed on a hit) go first.
 MAX_BYTES = 512 * 1024 * 1024
 
@@ -243,6 +242,17 @@ def decode_arrays(payload: bytes) -> dict[str, npt.NDArray[np.generic]]:
     return arrays
 
 
+def reading_seconds(policy: NicPolicy, numbering: ResultNumbering, payload: bytes) -> float:
+    """How long reading ``payload`` back as ``policy``'s program takes (its checksum, the arrays, the program
+    rebuilt; the file's bytes are in the page cache after a write): timed once, right after the compile, in the same
+    process. A fixed threshold judged from the compile alone stored small programs whose first compile in a process
+    was slowed by warm-up, though they compile faster than they read."""
+    started = time.perf_counter()
+    hashlib.blake2b(payload, digest_size=CHECKSUM_BYTES).digest()
+    program_from_arrays(policy, numbering, decode_arrays(payload))
+    return time.perf_counter() - started
+
+
 # --- the directory ---------------------------------------------------------------------------------------------
 
 
@@ -251,7 +261,7 @@ class ProgramStore:
     """A directory of compiled programs by ``program_digest``."""
 
     directory: Path
-    #: None: ``MIN_SECONDS`` (read when storing).
+    #: Store a compile that took this long; None: one that took longer than reading it back (``reading_seconds``).
     min_seconds: float | None = None
     max_bytes: int = MAX_BYTES
 
@@ -273,8 +283,9 @@ class ProgramStore:
         return self._files.path(digest)
 
     def program(self, policy: NicPolicy) -> PolicyProgram:
-        """``build_program(policy)``, read from the directory when it holds it, else built and (if it took
-        ``min_seconds``) stored. Any failure to read or write makes it a plain compile, never an error."""
+        """``build_program(policy)``, read from the directory when it holds it, else built and (when that was slower
+        than reading it back, or took ``min_seconds``) stored. Any failure to read or write makes it a plain compile,
+        never an error."""
         digest = program_digest(policy)
         numbering = ResultNumbering.of(policy)
         arrays = self._read(digest)
@@ -285,8 +296,14 @@ class ProgramStore:
                 self._files.discard(digest)
         started = time.perf_counter()
         program = build_program(policy, numbering)
-        if time.perf_counter() - started >= (MIN_SECONDS if self.min_seconds is None else self.min_seconds):
-            self.write(digest, program)
+        compiling = time.perf_counter() - started
+        payload = encode_arrays(program_arrays(program))
+        if self.min_seconds is not None:
+            slower = compiling >= self.min_seconds
+        else:
+            slower = compiling > reading_seconds(policy, numbering, payload)
+        if slower:
+            self._files.write(digest, payload)
         return program
 
     def _read(self, digest: str) -> dict[str, npt.NDArray[np.generic]] | None:
@@ -298,10 +315,6 @@ class ProgramStore:
         except (KeyError, TypeError, ValueError):
             self._files.discard(digest)
             return None
-
-    def write(self, digest: str, program: PolicyProgram) -> None:
-        """Store ``program`` under ``digest`` (atomically; errors such as a read-only directory are ignored)."""
-        self._files.write(digest, encode_arrays(program_arrays(program)))
 
     def prune(self) -> None:
         """Remove the least recently used programs beyond ``max_bytes``, and temporaries left by dead writers."""
