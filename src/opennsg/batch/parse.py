@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -282,14 +283,20 @@ def _simple_lines(text: bytes) -> bool:
     return braces.size == starts.size  # each line has one, at its start
 
 
-def _blocks(path: Path) -> Iterator[bytes]:
-    """The file in pieces of about ``CHECK_BLOCK_BYTES`` cut at line ends: each read is completed to its line's end
-    (one copy of the block at most; slicing off and prepending a carry copied it three times)."""
+def _blocks(path: Path) -> Iterator[memoryview]:
+    """The file in pieces of about ``CHECK_BLOCK_BYTES`` cut at line ends, without copying: a read's bytes past its
+    last line end are read again with the next (a carry sliced off and prepended copied each block three times; a
+    line completed by ``readline``, once: 0.17-0.35 CPU-s of 391 MB, against 0.06 now)."""
     with open_regular(path) as handle:
         while block := handle.read(CHECK_BLOCK_BYTES):
-            if not block.endswith(b"\n"):
+            cut = block.rfind(b"\n") + 1
+            if 0 < cut < len(block):
+                handle.seek(cut - len(block), os.SEEK_CUR)
+                yield memoryview(block)[:cut]
+                continue
+            if cut == 0 and len(block) == CHECK_BLOCK_BYTES:  # a line longer than a block: the rest of it
                 block += handle.readline()
-            yield block
+            yield memoryview(block)
 
 
 #: The pieces of a canonical line split at its quotes: what may stand before the first key, between a key and its
@@ -389,19 +396,19 @@ def _canonical_lines(text: bytes) -> pa.Table | None:
     return pa.table({f: columns.get(f, pa.nulls(lines, _TEXT)) for f in FIELDS})
 
 
-def _canonical_block(text: bytes) -> pa.Table | None:
+def _canonical_block(text: memoryview) -> pa.Table | None:
     """``_canonical_lines`` of a block's distinct lines only (flow files repeat: the bench's have ~1 distinct line in
     5), spread back to every line: a line's bytes alone decide what it reads as."""
     data = np.frombuffer(text, dtype=np.uint8)
     ends = np.flatnonzero(data == ord("\n")) + 1
-    if not text.endswith(b"\n"):
+    if data[-1] != ord("\n"):
         ends = np.append(ends, data.size)
     offsets = pa.py_buffer(np.concatenate(([0], ends)).astype(np.int32))
     lines = pc.dictionary_encode(pa.Array.from_buffers(pa.binary(), ends.size, [None, offsets, pa.py_buffer(text)]))
     distinct = lines.dictionary
     _, distinct_offsets, distinct_text = distinct.buffers()
     size = int(np.frombuffer(distinct_offsets, dtype=np.int32)[len(distinct)])
-    table = _canonical_lines(distinct_text.to_pybytes()[:size])
+    table = _canonical_lines(distinct_text.slice(0, size).to_pybytes())
     if table is None:
         return None
     columns = {}
@@ -434,11 +441,14 @@ def iter_json(path: Path) -> Iterator[RawFlows]:
     pending: list[pa.Table] = []
     rows = 0
     try:
-        for text in _blocks(path):
-            table = _canonical_block(text)
-            if table is None and not _simple_lines(text):  # pyarrow's reader never sees a line that fails it
-                raise NotSimpleJson
-            pending.append(_pyarrow_json_block(text, path) if table is None else table)
+        for block in _blocks(path):
+            table = _canonical_block(block)
+            if table is None:
+                text = bytes(block)
+                if not _simple_lines(text):  # pyarrow's reader never sees a line that fails it
+                    raise NotSimpleJson
+                table = _pyarrow_json_block(text, path)
+            pending.append(table)
             rows += pending[-1].num_rows
             if rows >= BATCH_ROWS:
                 yield _as_strings(pa.concat_tables(pending), path)
