@@ -38,3 +38,15 @@ def test_opening_a_database_at_the_head_imports_no_alembic(tmp_path: Path) -> No
     )
     answer = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
     assert answer.stdout.strip() == "False"
+
+
+def test_migrating_a_new_database_logs_nothing_below_warning(tmp_path: Path) -> None:
+    """``opennsg serve`` logs at INFO: Alembic's "setup plugin ..." and "Running upgrade ..." lines were noise."""
+    probe = (
+        "import logging, sys; logging.basicConfig(level=logging.INFO, format='%(name)s %(message)s'); "
+        "from opennsg.api import db; db.migrate(db.open_engine(sys.argv[1]))"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "new.db")], capture_output=True, text=True, check=True
+    )
+    assert answer.stderr == ""

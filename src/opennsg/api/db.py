@@ -8,6 +8,7 @@ previous one committed.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import (
@@ -145,6 +146,9 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (creates it on first start)."""
     if current_revision(engine) == [HEAD_REVISION]:
         return
+    # Alembic logs each plugin it sets up (on import) and each step at INFO: noise in ``opennsg serve``'s log (which
+    # logs requests at INFO) on a new database; its warnings and errors still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
     from alembic.config import Config
 
