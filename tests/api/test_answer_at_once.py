@@ -1,8 +1,9 @@
 """A GET of a stored resource, or of an operation's result in memory, is answered by the server's protocol as soon
-as its head is parsed, without an ASGI cycle (``GuardedHttpToolsProtocol._answer_at_once``,
-``Gateway.answer_at_once``): the bytes on the wire must be those the ASGI path sends for the same request. Two real
-servers on one database, one with the gateway behind an ASGI layer (so it answers nothing at once), get the same raw
-requests; their answers must match byte for byte but for the date and the request ids."""
+as its head is parsed, and a quick ipFlowVerify POST as soon as its body has arrived with its head, without an ASGI
+cycle (``GuardedHttpToolsProtocol._answer_at_once``, ``Gateway.answer_at_once``): the bytes on the wire must be
+those the ASGI path sends for the same request. Two real servers on one database, one with the gateway behind an
+ASGI layer (so it answers nothing at once), get the same raw requests; their answers must match byte for byte but
+for the date, the request ids and the operation ids."""
 
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ PATHS = [
     "/healthz",
 ]
 PER_REQUEST = re.compile(rb"(?im)^(date|x-ms-request-id|x-ms-correlation-request-id): .*$")
+#: An operation's id in its Location and Azure-AsyncOperation URLs (random: each verify records a new operation).
+OPERATION_ID = re.compile(rb"(?i)(/operations/|/operationResults/)[0-9a-f]{32}")
 
 
 class Layer:
@@ -83,7 +86,7 @@ def verified_on(port: int) -> str:
         f"POST {WATCHER}/ipFlowVerify?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
-    answer = exchange(port, request + body)
+    answer = unmasked_exchange(port, request + body)
     assert answer.startswith(b"HTTP/1.1 202"), answer
     location = re.search(rb"(?im)^location: https?://[^/]+(/[^\r]*)", answer)
     assert location is not None, answer
@@ -164,6 +167,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         return port
 
     direct, layered = start(False), start(True)
+    for port in (direct, layered):  # the NIC's policy resolved, then compiled: from then on every verify is quick
+        for _ in range(40):
+            verified_on(port)
     result = verified_on(direct)
     status = result.replace("/operationResults/", "/operations/")
     get = f"GET {result} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
@@ -180,13 +186,24 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 def exchange(port: int, request: bytes, responses: int = 1, head_only: bool = False) -> bytes:
     """Send raw bytes on a new connection; the raw answer: ``responses`` whole responses, or all until the server
-    closes, with the per-request headers masked."""
+    closes, with the per-request headers and operation ids masked (and the server's port, which a Location names
+    when the request has no Host)."""
+    answer = masked(unmasked_exchange(port, request, responses, head_only))
+    return answer.replace(b"127.0.0.1:%d/" % port, b"127.0.0.1:<port>/")
+
+
+def unmasked_exchange(port: int, request: bytes, responses: int = 1, head_only: bool = False) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
         sock.sendall(request)
         data = b""
         for _ in range(responses):
             data += read_response(sock, head_only)
-    return PER_REQUEST.sub(lambda m: m.group(1) + b": <masked>", data)
+    return data
+
+
+def masked(answer: bytes) -> bytes:
+    answer = PER_REQUEST.sub(lambda m: m.group(1) + b": <masked>", answer)
+    return OPERATION_ID.sub(lambda m: m.group(1) + b"<operation>", answer)
 
 
 def read_response(sock: socket.socket, head_only: bool) -> bytes:
@@ -339,3 +356,144 @@ def test_an_answer_at_once_is_logged_as_the_asgi_path_logs_it(
         lines.append(re.sub(r'"(requestId|durationMs)": [^,]+', r'"\1": _', record.getMessage()))
     assert lines[0] == lines[1]
     assert f'"path": "{NSG}"' in lines[0] and '"status": 200' in lines[0]
+
+
+FLOW = {
+    "targetResourceId": NIC, "direction": "Inbound", "protocol": "TCP", "localIPAddress": "10.0.0.4",
+    "localPort": "443", "remoteIPAddress": "10.5.1.1", "remotePort": "40000",
+}  # fmt: skip
+#: ipFlowVerify bodies: allowed, denied, at a NIC named twice, refused for each reason the action refuses.
+BODIES = [
+    json.dumps(FLOW).encode(),
+    json.dumps(FLOW).encode(),
+    json.dumps({**FLOW, "localPort": "22"}).encode(),
+    json.dumps({**FLOW, "targetNicResourceId": NIC, "direction": "Outbound"}).encode(),
+    json.dumps({**FLOW, "targetResourceId": NIC.upper()}, separators=(",", ":")).encode(),
+    json.dumps({**FLOW, "remoteIPAddress": "not an address"}).encode(),
+    json.dumps({**FLOW, "localPort": ""}).encode(),
+    json.dumps({k: v for k, v in FLOW.items() if k != "protocol"}).encode(),
+    json.dumps({**FLOW, "targetResourceId": NIC.replace("nic1", "absent")}).encode(),
+    json.dumps({**FLOW, "targetResourceId": NIC.replace(SUB, OTHER_SUB)}).encode(),
+    json.dumps({**FLOW, "targetResourceId": "not an id"}).encode(),
+    json.dumps({**FLOW, "protocol": "\ud800"}).encode(),
+    json.dumps([FLOW]).encode(),
+    b'{"targetResourceId": ',
+    b"NaN",
+    b"",
+]
+WATCHERS = [
+    WATCHER,
+    WATCHER,
+    WATCHER.replace("/nw", "/absent"),
+    WATCHER.replace(SUB, OTHER_SUB),
+    WATCHER.replace(SUB, "x"),
+]
+
+verifies = st.fixed_dictionaries(
+    {
+        "watcher": st.sampled_from(WATCHERS),
+        "body": st.sampled_from(BODIES),
+        "case": st.lists(st.booleans(), min_size=1, max_size=4),
+        "slash": st.booleans(),
+        "quoted": st.booleans(),
+        "query": st.sampled_from([API, API, "", "api-version=bad", f"{API}&x=%zz", f"x=1&{API}"]),
+        "token": st.sampled_from([TOKEN, TOKEN, "test-token-sub1", "wrong", None]),
+        "version": st.sampled_from(["1.1", "1.1", "1.1", "1.0"]),
+        "host": st.sampled_from([b"127.0.0.1", b"127.0.0.1", b"example.com:8443", b"[::1]:80", None]),
+        "extra": st.lists(
+            st.sampled_from(
+                [
+                    b"Connection: close",
+                    b"Connection: keep-alive",
+                    b"X-Forwarded-For: 10.1.2.3",
+                    b"X-Forwarded-Proto: https",
+                    b"Expect: 100-continue",
+                    b"Transfer-Encoding: chunked",
+                    b"Content-Type: text/plain",
+                ]
+            ),
+            max_size=3,
+            unique=True,
+        ),
+    }
+)
+
+
+def raw_verify(r: dict[str, Any]) -> bytes:
+    path = recased(f"{r['watcher']}/ipFlowVerify", r["case"]) + ("/" if r["slash"] else "")
+    if r["quoted"]:
+        path = path.replace("/rg", "/r%67", 1)
+    target = f"{path}?{r['query']}" if r["query"] else path
+    lines = [f"POST {target} HTTP/{r['version']}".encode()]
+    if r["host"] is not None:
+        lines.append(b"Host: " + r["host"])
+    if r["token"] is not None:
+        lines.append(f"Authorization: Bearer {r['token']}".encode())
+    lines += r["extra"]
+    body: bytes = r["body"]
+    if b"Transfer-Encoding: chunked" in r["extra"]:
+        body = (f"{len(body):x}\r\n".encode() + body + b"\r\n" if body else b"") + b"0\r\n\r\n"
+    else:
+        lines.append(f"Content-Length: {len(body)}".encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request_fields=verifies)
+def test_every_verify_answered_at_once_is_the_asgi_paths(servers: Servers, request_fields: dict[str, Any]) -> None:
+    raw = raw_verify(request_fields)
+    assert exchange(servers.direct, raw) == exchange(servers.layered, raw)
+
+
+def verify_request(body: bytes = BODIES[0]) -> bytes:
+    return (
+        f"POST {WATCHER}/ipFlowVerify?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def test_a_quick_verify_is_answered_at_once_and_its_result_can_be_read(servers: Servers) -> None:
+    before = len(servers.at_once)
+    with socket.create_connection(("127.0.0.1", servers.direct), timeout=20) as sock:
+        sock.sendall(verify_request())
+        answer = read_response(sock, False)
+        assert answer.startswith(b"HTTP/1.1 202") and len(servers.at_once) - before == 1
+        location = re.search(rb"(?im)^location: https?://[^/]+(/[^\r]*)", answer)
+        assert location is not None
+        sock.sendall(b"GET " + location.group(1) + f" HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
+        result = read_response(sock, False)
+    assert result.startswith(b"HTTP/1.1 200") and result.endswith(b'{"access": "Allow"}')
+    assert len(servers.at_once) - before == 2
+
+
+def test_a_verify_whose_body_arrives_later_goes_the_asgi_way(servers: Servers) -> None:
+    raw = verify_request()
+    before = len(servers.at_once)
+    answers = []
+    for port in (servers.direct, servers.layered):
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(raw[:-10])
+            time.sleep(0.1)  # the head and part of the body are read first
+            sock.sendall(raw[-10:])
+            answers.append(masked(read_response(sock, False)))
+    assert answers[0] == answers[1] and answers[0].startswith(b"HTTP/1.1 202")
+    assert len(servers.at_once) == before
+
+
+def test_pipelined_verifies_and_reads_are_answered_in_order(servers: Servers) -> None:
+    get = f"GET {NSG}?{API} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+    denied = verify_request(BODIES[2])
+    raw = verify_request() + get + denied + verify_request(b"{") + get + verify_request()
+    direct = exchange(servers.direct, raw, responses=6)
+    assert direct == exchange(servers.layered, raw, responses=6)
+    assert [line.split(b" ")[1] for line in re.findall(rb"HTTP/1\.1 \d+", direct)] == [
+        b"202", b"200", b"202", b"400", b"200", b"202",
+    ]  # fmt: skip
+
+
+def test_the_header_values_refused_are_uvicorns() -> None:
+    from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE
+
+    from opennsg.api.gateway import _INVALID_HEADER_VALUE
+
+    assert _INVALID_HEADER_VALUE.pattern == HEADER_VALUE_RE.pattern

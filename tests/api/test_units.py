@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from opennsg.api import http
 from opennsg.api.auth import Tokens, create_token_file
 from opennsg.api.db import normalise_url, sqlite_path
-from opennsg.api.errors import ApiError
+from opennsg.api.errors import ApiError, bad_request
 from opennsg.api.gateway import canonical_path
 from opennsg.api.http import parse_json
 from opennsg.api.planning import Preconditions
@@ -121,3 +126,75 @@ def test_request_bodies_must_be_json_objects(raw: bytes) -> None:
 
 def test_request_body_object() -> None:
     assert parse_json(b' {"location": "westus"} ') == {"location": "westus"}
+
+
+def careful_parse_json(raw: bytes) -> dict[str, Any]:
+    """``parse_json`` as it was: ``json.loads`` with the option each time, every text searched for surrogates."""
+    if not raw.strip():
+        raise bad_request("Cannot parse the request: the request body is empty.")
+    try:
+        data = json.loads(raw, parse_constant=http._reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"Cannot parse the request: {str(exc)[:200]}") from None
+    if not isinstance(data, dict):
+        raise bad_request("Cannot parse the request: the request body must be a JSON object.")
+    where = http._lone_surrogate(data, "")
+    if where is not None:
+        raise bad_request(f"Cannot parse the request: the text at '{where or 'the body'}' is not valid Unicode.")
+    return data
+
+
+def outcome(parse: Callable[[bytes], dict[str, Any]], raw: bytes) -> Any:
+    try:
+        return "parsed", json.dumps(parse(raw))  # dumps: NaN, -0.0 and lone surrogates compared as written
+    except ApiError as error:
+        return "refused", error.status, error.code, error.message
+
+
+json_texts = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+    max_leaves=8,
+)
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+bodies = st.one_of(
+    st.binary(max_size=40),
+    st.builds(
+        lambda value, ascii, encoding, bom: (
+            (b"\xef\xbb\xbf" if bom else b"") + json.dumps(value, ensure_ascii=ascii).encode(encoding, "surrogatepass")
+        ),
+        json_texts,
+        st.booleans(),
+        st.sampled_from(ENCODINGS),
+        st.booleans(),
+    ),
+    st.sampled_from(
+        [b'{"a": "\\ud800"}', b'{"\\uD83D": 1}', b'{"a": "\xed\xa0\x80"}', b'{"a": NaN}', b"\xef\xbb\xbf{}"]
+    ),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(raw=bodies)
+def test_parse_json_answers_as_json_loads_did(raw: bytes) -> None:
+    assert outcome(parse_json, raw) == outcome(careful_parse_json, raw)
+
+
+def test_operation_ids_are_random_hex_unique_across_buffer_fills_and_forks() -> None:
+    import os
+    import re
+
+    from opennsg.api.store import _RandomIds
+
+    ids = _RandomIds()
+    drawn = [ids.next() for _ in range(3 * _RandomIds.IDS_PER_FILL + 5)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in drawn) and len(set(drawn)) == len(drawn)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child's next id must not be the one the parent draws next from its buffer
+        os.write(write, ids.next().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    os.close(write)
+    assert os.read(read, 64).decode() != ids.next()
+    os.close(read)

@@ -36,8 +36,9 @@ HOT_OPERATIONS = (
 )
 
 
-#: A hot route's answer computed on the spot from its path parameters (no request, no await), or None when only its
-#: endpoint can answer; where given it must answer exactly as the endpoint would (``Gateway.answer_at_once``).
+#: A hot route's answer computed on the spot (no await) from the request's scope, its whole body and its path
+#: parameters, or None when only its endpoint can answer (it may raise then too); where given it must answer exactly
+#: as the endpoint would (``Gateway.answer_at_once``).
 AtOnce = Callable[..., Response | None]
 
 
@@ -75,7 +76,7 @@ class HotRoutes:
             hot = _hot(route, [e[:2] for e in entries[:index]], checked_by_gateway)
             if hot is not None:
                 quick = (at_once or {}).get(route.operation_id or "")
-                self.routes.extend(dataclasses.replace(h, at_once=quick) if h.method == "GET" else h for h in hot)
+                self.routes.extend(dataclasses.replace(h, at_once=quick) for h in hot)
 
     def find(self, method: str, path: str) -> tuple[HotRoute, dict[str, str]] | None:
         for route in self.routes:

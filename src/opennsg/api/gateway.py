@@ -29,8 +29,13 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: A stored resource's GET answer as sent (JSON bytes, ETag) by its path, or None.
 Reader = Callable[[str], tuple[bytes, bytes | None] | None]
+#: Where a request came in, as its ASGI scope says: scheme, server (host, port) and root path.
+Origin = tuple[str | None, tuple[str, int | None] | None, str]
 
 log = logging.getLogger("opennsg.api.requests")
+
+#: Header values uvicorn refuses to send (its httptools protocol's ``HEADER_VALUE_RE``: control characters).
+_INVALID_HEADER_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 
 #: Where the gateway leaves the authenticated caller in the ASGI scope for the routes (``caller_of``).
 CALLER_SCOPE_KEY = "opennsg.caller"
@@ -217,34 +222,55 @@ class Gateway:
             _log_request(RequestLine(request_id, scope["method"], path, status, duration_ms, client))
 
     def answer_at_once(
-        self, method: str, raw_path: str, query: bytes, headers: list[tuple[bytes, bytes]], client: str
+        self,
+        method: str,
+        raw_path: str,
+        query: bytes,
+        headers: list[tuple[bytes, bytes]],
+        client: str,
+        body: bytes | None = None,
+        origin: Origin = ("http", None, ""),
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-        """A GET of a stored resource, or one a hot route answers at once (an operation's result in memory),
-        answered on the spot by the server's protocol without an ASGI cycle: the status, headers and body
-        ``__call__`` would send for the same request (logged as it logs it), or None for anything else (the request
-        then goes through ``__call__``, which answers it in full). ``raw_path`` is the ASGI scope's ``path``,
-        ``client`` its client's host."""
-        if method != "GET" or self.read is None:
+        """A GET of a stored resource, or a request a hot route answers at once (an operation's result in memory, a
+        quick IP flow verify with its whole ``body``), answered on the spot by the server's protocol without an ASGI
+        cycle: the status, headers and body ``__call__`` would send for the same request (logged as it logs it), or
+        None for anything else (the request then goes through ``__call__``, which answers it in full). ``raw_path``
+        is the ASGI scope's ``path``, ``client`` its client's host, ``origin`` its scheme, server and root path."""
+        if method not in ("GET", "POST") or (method == "POST") != (body is not None) or self.read is None:
             return None
         started = time.perf_counter()
         path = canonical_path(raw_path)
-        if not path.startswith("/subscriptions/") or self._refuse({"headers": headers, "query_string": query}, path):
+        scope: Scope = {"type": "http", "method": method, "path": path, "headers": headers, "query_string": query}
+        if not path.startswith("/subscriptions/") or self._refuse(scope, path):
             return None
         status = 200
-        found = self.read(path)
+        found = self.read(path) if body is None else None
         if found is not None:
-            answer, body = _encoded_headers(*found), found[0]
+            answer, content = _encoded_headers(*found), found[0]
         else:
             hot = self.hot.find(method, path) if self.hot is not None else None
-            response = hot[0].at_once(**hot[1]) if hot is not None and hot[0].at_once is not None else None
+            if hot is None or hot[0].at_once is None:
+                return None
+            scope["scheme"], scope["server"], scope["root_path"] = origin
+            response = hot[0].at_once(scope, body or b"", **hot[1])
             if response is None:
                 return None
-            status, answer, body = response.status_code, list(response.raw_headers), bytes(response.body)
+            status, answer, content = response.status_code, list(response.raw_headers), bytes(response.body)
+            if any(_INVALID_HEADER_VALUE.search(value) for _, value in answer):
+                return None  # uvicorn refuses to send it: the ASGI path fails as it fails
         request_id = new_request_id().encode()
         answer += [(b"x-ms-request-id", request_id), (b"x-ms-correlation-request-id", request_id)]
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         _log_request(RequestLine(request_id.decode(), method, path, status, duration_ms, client))
-        return status, answer, body
+        return status, answer, content
+
+    def may_answer_at_once(self, method: str, raw_path: str) -> bool:
+        """Whether a request with a body to this path may be answered at once (a hot route answers some at once), so
+        the server's protocol holds its body back for ``answer_at_once`` rather than start the ASGI cycle."""
+        if method != "POST" or self.hot is None or self.read is None:
+            return False
+        hot = self.hot.find(method, canonical_path(raw_path))
+        return hot is not None and hot[0].at_once is not None
 
     def _refuse(self, scope: Scope, path: str) -> ApiError | None:
         headers = dict(scope.get("headers", []))

@@ -86,6 +86,11 @@ async def run_action(
     """An action computed off the event loop (engine work; ``inline`` when the caller knows it takes microseconds, so
     a thread hand-off would cost more than the work), its result recorded for ``Location``, answered 202."""
     result = compute() if inline else await run_in_threadpool(compute)
+    return answered(request, store, subscription, location, result)
+
+
+def answered(request: Request, store: Store, subscription: str, location: str, result: Any) -> Response:
+    """An action's 202 for its computed ``result``, recorded for ``Location``."""
     operation = store.record(subscription, result)
     return accepted(request, subscription, location, operation)
 
@@ -248,4 +253,4 @@ def _declare_path_parameters(handler: Callable[..., Any], names: list[str]) -> N
     handler.__signature__ = inspect.Signature([request, *declared])  # type: ignore[attr-defined]
 
 
-__all__ = ["StoredChild", "accepted", "deleted", "install_child_routes", "run_action", "written"]
+__all__ = ["StoredChild", "accepted", "answered", "deleted", "install_child_routes", "run_action", "written"]

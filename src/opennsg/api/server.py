@@ -139,7 +139,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True  # the bytes arriving now belong to a request head
         self._head_bytes = 0
         self._gateway = _gateway_of(self.app)
-        self._answered_at_once = False  # the request being parsed was answered from its head
+        self._answered_at_once = False  # the request being parsed was answered without an ASGI cycle
+        self._held: bytearray | None = None  # the body so far of a request held back to be answered at once
+        self._held_path = ""  # and its path
 
     @property
     def busy(self) -> bool:
@@ -191,6 +193,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse_long_head()
                 return
         super().data_received(data)
+        if self._held is not None:  # a held request whose body did not arrive whole with its head: the ASGI way
+            self._release()
 
     def _refuse_long_head(self) -> None:
         self._cancel_head_deadline()
@@ -201,58 +205,93 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def on_message_begin(self) -> None:
+        self._unset_keepalive_if_required()  # an answer at once to a pipelined request before it armed the timer
         super().on_message_begin()
         self._answered_at_once = False
+        self._held = None
 
     def on_headers_complete(self) -> None:
         self._cancel_head_deadline()  # a request head has arrived whole
         self._reading_head = False
         self._head_bytes = 0
-        if self._answer_at_once():
+        method, path = self._plain_request()
+        if method == "GET" and self._answer_at_once(method, path, None):
             self._answered_at_once = True
             self.on_response_complete()
             return
+        if method == "POST" and self._gateway is not None and self._gateway.may_answer_at_once(method, path):
+            self._held, self._held_path = bytearray(), path  # answered at once if whole in this read, else released
+            return
         super().on_headers_complete()
 
-    def _answer_at_once(self) -> bool:
-        """Answer a GET of a stored resource from its head (``Gateway.answer_at_once``) when nothing about the request
-        or the connection would make the ASGI path's answer differ; whether it was answered."""
+    def _plain_request(self) -> tuple[str, str]:
+        """The method and path (as the ASGI scope would hold it) of a request nothing about which, or about the
+        connection, would make the ASGI path's answer differ from ``Gateway.answer_at_once``'s; ("", "") for
+        any other."""
         if self._gateway is None or self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
-            return False
+            return "", ""
         parser = self.parser
-        if parser.get_method() != b"GET" or parser.get_http_version() != "1.1" or not parser.should_keep_alive():
-            return False
+        method = parser.get_method()
+        if method not in (b"GET", b"POST") or parser.get_http_version() != "1.1" or not parser.should_keep_alive():
+            return "", ""
         if parser.should_upgrade() or self.expect_100_continue:
-            return False
+            return "", ""
         for name, value in self.headers:
-            if name in _ASGI_ONLY_HEADERS or (name == b"content-length" and value != b"0"):
-                return False
+            if name in _ASGI_ONLY_HEADERS or (method == b"GET" and name == b"content-length" and value != b"0"):
+                return "", ""
         parsed_url = httptools.parse_url(self.url)
         if b"%" in parsed_url.path or not parsed_url.path.isascii():
-            return False  # uvicorn's unquoting and its error for non-ASCII paths stay uvicorn's
+            return "", ""  # uvicorn's unquoting and its error for non-ASCII paths stay uvicorn's
+        return method.decode(), self.root_path + parsed_url.path.decode("ascii")
+
+    def _answer_at_once(self, method: str, path: str, body: bytes | None) -> bool:
+        """Answer a plain request (``_plain_request``) by ``Gateway.answer_at_once``; whether it was answered."""
+        assert self._gateway is not None
         client = (self.client or ("", 0))[0]
-        path = self.root_path + parsed_url.path.decode("ascii")
+        query = httptools.parse_url(self.url).query or b""
+        origin = (self.scheme, self.server, self.root_path)
         try:
-            answer = self._gateway.answer_at_once("GET", path, parsed_url.query or b"", self.headers, client)
+            answer = self._gateway.answer_at_once(method, path, query, self.headers, client, body, origin)
         except Exception:  # in a parser callback it would be a 400: the ASGI path answers (or fails) as it would
             return False
         if answer is None:
             return False
-        status, headers, body = answer
-        content = [STATUS_LINE[status]]
+        status, headers, content = answer
+        lines = [STATUS_LINE[status]]
         for name, value in [*self.server_state.default_headers, *headers]:
-            content.extend([name, b": ", value, b"\r\n"])
-        content.append(b"\r\n")
-        self.transport.write(b"".join(content))
-        self.transport.write(body)
+            lines.extend([name, b": ", value, b"\r\n"])
+        lines.append(b"\r\n")
+        self.transport.write(b"".join(lines))
+        self.transport.write(content)
+        return True
+
+    def _release(self) -> bool:
+        """Send a held request the ASGI way: its cycle started as it would have been from its head, with the body
+        that has arrived so far; whether it was (not on a connection closing meanwhile)."""
+        held, self._held = self._held, None
+        if held is None or self.transport.is_closing():
+            return False
+        super().on_headers_complete()
+        if held:
+            super().on_body(bytes(held))
         return True
 
     def on_body(self, body: bytes) -> None:
-        if not self._answered_at_once:
+        if self._held is not None:
+            self._held += body
+        elif not self._answered_at_once:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
-        if not self._answered_at_once:
+        released = True
+        if self._held is not None:
+            if self._answer_at_once("POST", self._held_path, bytes(self._held)):
+                self._held = None
+                self._answered_at_once = True
+                self.on_response_complete()
+            else:
+                released = self._release()
+        if released and not self._answered_at_once:
             super().on_message_complete()
         self._reading_head = True  # whatever follows is the next request's head
 

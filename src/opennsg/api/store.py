@@ -298,9 +298,39 @@ _Operation = tuple[str, str, Any, datetime]
 RECORD_LINGER = 0.01
 
 
+class _RandomIds:
+    """Unguessable ids (16 bytes from ``os.urandom``, as hex: as unguessable as uuid4's hex) cut from a buffer filled
+    for 256 ids at a time: ``os.urandom`` releases the GIL for its system call, and the event loop then waited for
+    the writer thread to give it back, longer than the rest of an ipFlowVerify's answer took. A forked child draws
+    from a buffer of its own."""
+
+    IDS_PER_FILL = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer, self._at = b"", 0
+
+    def next(self) -> str:
+        with self._lock:
+            if self._at >= len(self._buffer):
+                self._buffer, self._at = os.urandom(16 * self.IDS_PER_FILL), 0
+            at = self._at
+            self._at = at + 16
+            return self._buffer[at : at + 16].hex()
+
+
+_operation_ids = _RandomIds()
+
+
 def _operation_row(subscription: str, result: Any) -> dict[str, Any]:
     return {
-        "id": os.urandom(16).hex(),  # as unguessable as uuid4's hex, without building a UUID object
+        "id": _operation_ids.next(),
         "subscription": subscription.casefold(),
         "status": "Succeeded",
         "result": result,

@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from opennsg.api.catalog import NETWORK_WATCHER_TYPE
 from opennsg.api.dispatch import AtOnce
 from opennsg.api.errors import ApiError, bad_request, not_found
-from opennsg.api.gateway import caller_of
-from opennsg.api.http import GUID, check_subscription, json_body, json_response
+from opennsg.api.gateway import Scope, caller_of
+from opennsg.api.http import GUID, check_subscription, json_response, parse_json
 from opennsg.api.linked import Caller, authorize_target
-from opennsg.api.lro import run_action
+from opennsg.api.lro import answered, run_action
 from opennsg.api.schemas import request_body
 from opennsg.api.store import Snapshot, Store
 from opennsg.arm.netwatcher import (
@@ -263,24 +263,43 @@ class Diagnostics:
     ) -> None:
         op = "NetworkWatchers_" + _OPERATION_NAMES.get(action, action[0].upper() + action[1:])
 
-        async def handler(
-            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
-        ) -> Response:
+        def prepare(
+            request: Request, raw: bytes, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> tuple[str, Callable[[], dict[str, Any]] | None, Callable[[], dict[str, Any]]]:
+            """The watcher's location, the action's computation when it is quick (else None) and its careful
+            computation; raises the request's refusals, in the order they are checked."""
             check_subscription(subscriptionId)
             watcher_id = network_id(subscriptionId, resourceGroupName, "networkWatchers", networkWatcherName)
             row = self.store.snapshot.row(watcher_id)
             if row is None:
                 raise not_found(NETWORK_WATCHER_TYPE, networkWatcherName, resourceGroupName)
-            body = await json_body(request)
+            body = parse_json(raw)
             Action(action, row.id, caller_of(request.scope), body).authorize()
             snapshot = self.store.snapshot
-            location = str(row.body.get("location", ""))
             now = quick(snapshot, body) if quick is not None else None
+            return str(row.body.get("location", "")), now, lambda: compute(snapshot, body)
+
+        async def handler(
+            request: Request, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> Response:
+            raw = await request.body()
+            location, now, careful = prepare(request, raw, subscriptionId, resourceGroupName, networkWatcherName)
             if now is not None:
-                return await run_action(request, self.store, subscriptionId, location, now, inline=True)
-            return await run_action(request, self.store, subscriptionId, location, lambda: compute(snapshot, body))
+                return answered(request, self.store, subscriptionId, location, now())
+            return await run_action(request, self.store, subscriptionId, location, careful)
+
+        def at_once(
+            scope: Scope, raw: bytes, subscriptionId: str, resourceGroupName: str, networkWatcherName: str
+        ) -> Response | None:
+            """``handler``'s answer when the action is quick and nothing refuses it (``Gateway.answer_at_once``);
+            None, or the refusal raised, when ``handler`` must answer (nothing is recorded before the answer)."""
+            request = Request(scope)
+            location, now, _ = prepare(request, raw, subscriptionId, resourceGroupName, networkWatcherName)
+            return None if now is None else answered(request, self.store, subscriptionId, location, now())
 
         handler.__name__ = f"watcher_{action}"
+        if quick is not None:
+            self.at_once[op] = at_once
         self.router.add_api_route(
             f"{WATCHER}/{action}", handler, methods=["POST"], tags=tags, operation_id=op, **request_body(action)
         )
@@ -354,7 +373,9 @@ class Diagnostics:
                 raise ApiError(404, Code.OPERATION_NOT_FOUND, f"The operation '{operationId}' could not be found.")
             return json_response({"status": found[0]})
 
-        def result_at_once(subscriptionId: str, location: str, operationId: str) -> Response | None:
+        def result_at_once(
+            _scope: Scope, _raw: bytes, subscriptionId: str, location: str, operationId: str
+        ) -> Response | None:
             """``result``'s answer for the result of an operation this process keeps in memory (what a poller asks
             for right after the action), for ``Gateway.answer_at_once``; None when ``result`` must answer."""
             if not GUID.match(subscriptionId):
