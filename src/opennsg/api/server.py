@@ -14,12 +14,13 @@ protocol (llhttp in C: a third of the CPU of a small GET went to the pure-Python
   new connection would exceed it, the oldest connection with no request in progress is closed to make room; only
   when every connection is busy is the newcomer answered ``503`` (with ``Retry-After``) and closed;
 - the head and body of a response written to the socket together (one ``send`` instead of two);
-- a GET of a stored resource (or of an operation's result in memory) answered as soon as its head is parsed,
-  without an ASGI cycle (its task, its event, the middleware and the gateway's coroutine cost more than half of
-  such a request's server CPU):
-  ``Gateway.answer_at_once`` gives the very answer the ASGI path would; any other request, or one that proxy
-  headers, a body, ``Expect``, HTTP/1.0, ``Connection: close`` or a request still in progress on the connection
-  would make different, goes the ASGI way.
+- a GET of a stored resource (or of an operation's result in memory) answered as soon as its head is parsed, and
+  a POST a hot route answers at once (a quick ipFlowVerify) as soon as its body has arrived, when it arrives in
+  the same read as its head (else the request is released to the ASGI cycle with what has arrived), without an
+  ASGI cycle (its task, its event, the middleware and the gateway's coroutine cost more than half of such a
+  request's server CPU): ``Gateway.answer_at_once`` gives the very answer the ASGI path would; any other request,
+  or one that proxy headers, a chunked body, ``Expect``, HTTP/1.0, ``Connection: close`` or a request still in
+  progress on the connection would make different, goes the ASGI way.
 
 uvicorn's ``limit_concurrency`` is deliberately not used: it counts idle connections too, so idle sockets would make
 every request, ``/healthz`` included, answer 503 (the failure this module prevents). The body's deadline is the
