@@ -2,6 +2,7 @@
 SQLite and (when a URL is given) PostgreSQL, plus IP flow verify from one client (latency) and from 32 (throughput).
 
     python bench/api_bench.py [--postgres postgresql://user@host:port/db] [--seconds 10] [--clients 32]
+    python bench/api_bench.py --compare REF [--rounds 3] [--phases verify,verify32] [--seconds 5]
 
 Starts `opennsg serve` as a subprocess on a loopback port (plain HTTP, bearer token) and drives it with a minimal
 keep-alive HTTP/1.1 client on a bare asyncio protocol, so the load generator costs less CPU than the server it
@@ -9,7 +10,13 @@ measures (both share this machine; the client's CPU per request is printed besid
 15): on SQLite >= 10,000 GET/s, >= 1,000 rule PUTs/s with p99 < 50 ms, >= 1,000 ipFlowVerify/s with p99 < 20 ms
 (an ipFlowVerify is its POST and the GET of its result, as the SDK's poller sends them); on PostgreSQL >= 600 rule
 PUTs/s. Each rate is judged twice: as measured (wall clock, which a loaded machine drags down) and as the server's
-capacity per core (requests / server CPU seconds).
+capacity per core (requests / server CPU seconds). Each phase runs for ``--seconds``; a verify phase comes after
+unmeasured verifies (``VERIFY_WARM_UP``).
+
+``--compare REF`` measures the code of a git ref (its ``src`` from ``git archive``) against this tree's, on SQLite:
+two servers started side by side, each seeded alike, then the phases run ``--rounds`` times on each, interleaved
+(before, after, after, before, ...: a machine's slow phase drags both alike); it prints every round and each side's
+median, and the ratio after / before.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -180,22 +188,48 @@ def free_port() -> int:
         return port
 
 
-def start_server(db: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    tokens = workdir / "tokens.json"
-    tokens.write_text(json.dumps({TOKEN: ["*"]}))
-    port = free_port()
-    entry = "from opennsg.cli.main import app; app()"
-    command = [sys.executable, "-c", entry, "serve", "--port", str(port), "--db", db, "--tokens", str(tokens)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+def start_server(db: str, workdir: Path, source: Path | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """``opennsg serve`` on a free port, of the code in ``source`` (a ``src`` directory) or else as installed.
+
+    A port ``free_port`` found may be taken by another process (a test suite starting servers) before the server,
+    a second or so of imports later, binds it: then the server exits, or a connection reaches the other process's
+    listener. So the server must answer a token only this start knows, and a server that exits is started again on
+    another port."""
+    log = workdir / "serve.log"
+    for _ in range(5):
+        probe = uuid.uuid4().hex
+        tokens = workdir / "tokens.json"
+        tokens.write_text(json.dumps({TOKEN: ["*"], probe: ["*"]}))
+        port = free_port()
+        entry = "from opennsg.cli.main import app; app()"
+        command = [sys.executable, "-c", entry, "serve", "--port", str(port), "--db", db, "--tokens", str(tokens)]
+        env = {**os.environ, "PYTHONPATH": str(source)} if source is not None else None
+        with log.open("ab") as errors:
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            if answers_probe(port, probe):
                 return process, port
-        except OSError:
             time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("server did not start")
+        if process.poll() is None:
+            process.kill()
+            break
+    tail = log.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"server did not start; its log ends:\n{tail}")
+
+
+def answers_probe(port: int, probe: str) -> bool:
+    """Whether the server on ``port`` accepts the token ``probe`` (a 404 for a resource group that is not there;
+    another server answers 401, or nothing)."""
+    request = (
+        f"GET /subscriptions/{SUB}/resourcegroups/probe?{API} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {probe}\r\n"
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(request.encode() + b"Connection: close\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 404")
+    except OSError:
+        return False
 
 
 async def seed(port: int) -> None:
@@ -258,17 +292,18 @@ async def warm_up_verify(port: int) -> None:
     c.close()
 
 
-async def flow_verify_latency(port: int, count: int) -> Result:
-    """One client: POST ipFlowVerify (202), then GET the Location result, as the SDK's poller does."""
+async def flow_verify_latency(port: int, seconds: float) -> Result:
+    """One client for ``seconds``: POST ipFlowVerify (202), then GET the Location result, as the SDK's poller does."""
     c = await Connection.open(port)
     latencies: list[float] = []
     errors = 0
     began = time.perf_counter()
-    for _ in range(count):
+    deadline = began + seconds
+    while time.perf_counter() < deadline:
         errors += not await verify_once(c, latencies)
     elapsed = time.perf_counter() - began
     c.close()
-    return Result(VERIFY, count, elapsed, latencies, errors)
+    return Result(VERIFY, len(latencies), elapsed, latencies, errors)
 
 
 async def verify_once(connection: Connection, latencies: list[float]) -> bool:
@@ -306,18 +341,21 @@ async def concurrent_flow_verify(port: int, clients: int, seconds: float) -> Res
     return Result(VERIFY_CONCURRENT, len(latencies), elapsed, latencies, errors)
 
 
-async def measure(port: int, pid: int, clients: int, seconds: float) -> list[Result]:
-    await seed(port)
+async def timed(pid: int, phase: Any) -> Result:
+    """A phase's result with the server's and this process's CPU time over it."""
+    before, client_before = cpu_seconds(pid), time.process_time()
+    result: Result = await phase
+    result.server_cpu = cpu_seconds(pid) - before
+    result.client_cpu = time.process_time() - client_before
+    return result
+
+
+#: The phases, in the order they run: GET, rule PUT, ipFlowVerify from one client, from ``--clients``.
+PHASES = ("get", "put", "verify", "verify32")
+
+
+async def run_phase(name: str, port: int, pid: int, clients: int, seconds: float) -> Result:
     rule_path = f"{NSG}/securityRules/seed5?{API}"
-
-    async def timed(phase: Any) -> Result:
-        before, client_before = cpu_seconds(pid), time.process_time()
-        result: Result = await phase
-        result.server_cpu = cpu_seconds(pid) - before
-        result.client_cpu = time.process_time() - client_before
-        return result
-
-    get = await timed(load(port, "GET rule", clients, seconds, lambda i, n: ("GET", rule_path, None, (200,))))
 
     def put(index: int, n: int) -> tuple[str, str, Any, tuple[int, ...]]:
         # each client rewrites its own rule with alternating ports: every request is a real, validated write
@@ -330,11 +368,19 @@ async def measure(port: int, pid: int, clients: int, seconds: float) -> list[Res
         }  # fmt: skip
         return "PUT", f"{NSG}/securityRules/client{index}?{API}", body, (200, 201)
 
-    put_result = await timed(load(port, "PUT rule", clients, seconds, put))
-    await warm_up_verify(port)  # not measured (VERIFY_WARM_UP)
-    verify = await timed(flow_verify_latency(port, 1000))
-    concurrent = await timed(concurrent_flow_verify(port, clients, seconds))
-    return [get, put_result, verify, concurrent]
+    if name == "get":
+        return await timed(pid, load(port, "GET rule", clients, seconds, lambda i, n: ("GET", rule_path, None, (200,))))
+    if name == "put":
+        return await timed(pid, load(port, "PUT rule", clients, seconds, put))
+    await warm_up_verify(port)  # not measured (VERIFY_WARM_UP): a write since the last verify resolves anew
+    if name == "verify":
+        return await timed(pid, flow_verify_latency(port, seconds))
+    return await timed(pid, concurrent_flow_verify(port, clients, seconds))
+
+
+async def measure(port: int, pid: int, clients: int, seconds: float) -> list[Result]:
+    await seed(port)
+    return [await run_phase(name, port, pid, clients, seconds) for name in PHASES]
 
 
 def run_backend(name: str, db: str, clients: int, seconds: float) -> list[dict[str, Any]]:
@@ -359,12 +405,97 @@ def new_postgres_database(url: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + name
 
 
+def source_of(ref: str, into: Path) -> Path:
+    """The ``src`` directory of a git ref of this repository, extracted into ``into``."""
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "src"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
+async def interleaved(
+    sides: dict[str, tuple[int, int]], phases: list[str], rounds: int, clients: int, seconds: float
+) -> dict[str, dict[str, list[Result]]]:
+    """Every phase ``rounds`` times on each side's server (port, pid), the sides' order reversed each round."""
+    for port, _ in sides.values():
+        await seed(port)
+    results: dict[str, dict[str, list[Result]]] = {side: {phase: [] for phase in phases} for side in sides}
+    order = list(sides)
+    for round_ in range(rounds):
+        for phase in phases:
+            for side in order if round_ % 2 == 0 else order[::-1]:
+                port, pid = sides[side]
+                results[side][phase].append(await run_phase(phase, port, pid, clients, seconds))
+    return results
+
+
+def compare(ref: str, phases: list[str], rounds: int, clients: int, seconds: float) -> None:
+    """``--compare``: the ref's code (before) against this tree's (after), on SQLite, interleaved."""
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as workdir:
+        work = Path(workdir)
+        sources = {
+            f"before ({ref})": source_of(ref, work),
+            "after (this tree)": Path(__file__).resolve().parents[1] / "src",
+        }
+        servers: dict[str, subprocess.Popen[bytes]] = {}
+        sides: dict[str, tuple[int, int]] = {}
+        try:
+            for index, (side, source) in enumerate(sources.items()):
+                (work / str(index)).mkdir()
+                process, port = start_server(str(work / str(index) / "bench.db"), work / str(index), source)
+                servers[side] = process
+                sides[side] = (port, process.pid)
+            results = asyncio.run(interleaved(sides, phases, rounds, clients, seconds))
+        finally:
+            for process in servers.values():
+                process.terminate()
+                process.wait(timeout=20)
+    print(f"load average before the run: {load_before:.2f}, after: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"{'test':<38} {'side':<24} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'srv cpu ms':>10} {'errors':>6}")
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for phase in phases:
+        for side in sides:
+            for result in results[side][phase]:
+                r = result.row()
+                print(
+                    f"{r['test']:<38} {side:<24} {r['per_s']:>9} {r['p50_ms']:>8} {r['p99_ms']:>8}"
+                    f" {r['server_cpu_ms_per_request']:>10} {r['errors']:>6}"
+                )
+        for side in sides:
+            rows = [result.row() for result in results[side][phase]]
+            summary.setdefault(phase, {})[side] = {
+                key: statistics.median(row[key] for row in rows)
+                for key in ("per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
+            }
+        before, after = (summary[phase][side] for side in sides)
+        name = results[next(iter(sides))][phase][0].name
+        print(
+            f"{name:<38} {'median after / before':<24} {after['per_s'] / before['per_s']:>9.2f}"
+            f" {after['p50_ms'] / before['p50_ms']:>8.2f} {after['p99_ms'] / before['p99_ms']:>8.2f}"
+            f" {after['server_cpu_ms_per_request'] / before['server_cpu_ms_per_request']:>10.2f}"
+        )
+    print(json.dumps({"compare": ref, "rounds": rounds, "seconds": seconds, "medians": summary}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postgres", default=os.environ.get("OPENNSG_TEST_POSTGRES_URL"), help="PostgreSQL server URL")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--compare", metavar="REF", help="measure this git ref's code against this tree's")
+    parser.add_argument("--rounds", type=int, default=3, help="with --compare: runs of each phase on each side")
+    parser.add_argument(
+        "--phases", default=",".join(PHASES), help=f"with --compare: comma-separated, of {', '.join(PHASES)}"
+    )
     args = parser.parse_args()
+    if args.compare:
+        phases = args.phases.split(",")
+        unknown = set(phases) - set(PHASES)
+        if unknown:
+            parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+        compare(args.compare, phases, args.rounds, args.clients, args.seconds)
+        return
     rows: list[dict[str, Any]] = []
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as data:
