@@ -143,6 +143,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._answered_at_once = False  # the request being parsed was answered without an ASGI cycle
         self._held: bytearray | None = None  # the body so far of a request held back to be answered at once
         self._held_path = ""  # and its path
+        self._query = b""  # the query string of the request ``_plain_request`` last found plain
 
     @property
     def busy(self) -> bool:
@@ -243,16 +244,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         parsed_url = httptools.parse_url(self.url)
         if b"%" in parsed_url.path or not parsed_url.path.isascii():
             return "", ""  # uvicorn's unquoting and its error for non-ASCII paths stay uvicorn's
+        self._query = parsed_url.query or b""
         return method.decode(), self.root_path + parsed_url.path.decode("ascii")
 
     def _answer_at_once(self, method: str, path: str, body: bytes | None) -> bool:
         """Answer a plain request (``_plain_request``) by ``Gateway.answer_at_once``; whether it was answered."""
         assert self._gateway is not None
         client = (self.client or ("", 0))[0]
-        query = httptools.parse_url(self.url).query or b""
         origin = (self.scheme, self.server, self.root_path)
         try:
-            answer = self._gateway.answer_at_once(method, path, query, self.headers, client, body, origin)
+            answer = self._gateway.answer_at_once(method, path, self._query, self.headers, client, body, origin)
         except Exception:  # in a parser callback it would be a 400: the ASGI path answers (or fails) as it would
             return False
         if answer is None:
