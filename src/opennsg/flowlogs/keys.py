@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from opennsg.flowlogs.formats import ENCRYPTION_VALUES, LogFormat
+from opennsg.flowlogs.rawfile import RawBucket
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -95,14 +96,14 @@ def retain_freed_memory() -> None:
         mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
 
 
-def parse_bucket_keys(bucket: Bucket) -> tuple[TupleKeys, list[Problem]]:
+def parse_bucket_keys(bucket: Bucket | RawBucket) -> tuple[TupleKeys, list[Problem]]:
     """A bucket's keys and a problem for each tuple left out (no shared state: runs on worker threads)."""
-    fast = _canonical_keys(bucket)
+    fast = _raw_canonical_keys(bucket) if isinstance(bucket, RawBucket) else _canonical_keys(bucket)
     if fast is not None:
         return fast, []
     from opennsg.flowlogs.tuples import parse_bucket
 
-    table, problems = parse_bucket(bucket)
+    table, problems = parse_bucket(bucket.with_strings() if isinstance(bucket, RawBucket) else bucket)
     return keys_of_batch(table), problems
 
 
@@ -176,7 +177,8 @@ def _no_keys() -> TupleKeys:
 # no Python object per field.
 
 _TIME_DIGITS, _PORT_DIGITS, _COUNTER_DIGITS, _OCTET_DIGITS = 13, 5, 18, 3
-_COMMA, _NEWLINE, _DOT, _ZERO = (ord(c) for c in ",\n.0")
+_COMMA, _NEWLINE, _DOT, _ZERO, _QUOTE = (ord(c) for c in ',\n.0"')
+_RAW_GAP = '","'
 _FIELDS = {LogFormat.NSG_V1: 8, LogFormat.NSG_V2: 13, LogFormat.VNET: 13}
 _SRC, _DST, _SPORT, _DPORT, _PROTOCOL, _DIRECTION, _SEVENTH, _EIGHTH = range(1, 9)
 _COUNTERS = slice(9, 13)
@@ -214,8 +216,33 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
         data = "\n".join(bucket.tuples).encode("ascii") + b"\n"
     except (TypeError, UnicodeEncodeError):  # a tuple that is not a string, or not ASCII
         return None
+    return _keys_of_lines(np.frombuffer(data, dtype=np.uint8), count, 1, bucket)
+
+
+#: A raw bucket's strings are each followed by ``","``; the quotes and comma become a line end and two of these
+#: (a letter of no field: the letter count allows exactly two a line).
+_FILLER = ord("x")
+
+
+def _raw_canonical_keys(bucket: RawBucket) -> TupleKeys | None:
+    """``_canonical_keys`` of a ``RawBucket``, read from its lists' bytes (no string made)."""
+    count = len(bucket)
+    if count == 0:
+        return _no_keys()
+    text = np.frombuffer(bucket.buffer(), dtype=np.uint8)
+    quotes = np.flatnonzero(text == _QUOTE)  # two after each string (its strings hold none: ``read_raw``)
+    if quotes.size != 2 * count:
+        return None
+    closing = quotes[0::2]
+    text[closing] = _NEWLINE
+    text[closing + 1] = _FILLER
+    text[closing + 2] = _FILLER
+    return _keys_of_lines(text, count, len(_RAW_GAP), bucket)
+
+
+def _keys_of_lines(text: npt.NDArray[np.uint8], count: int, gap: int, bucket: Bucket | RawBucket) -> TupleKeys | None:
+    """The keys of ``count`` lines, each ended by a newline and ``gap - 1`` filler letters, when all are canonical."""
     fmt, width = bucket.fmt, _FIELDS[bucket.fmt]
-    text = np.frombuffer(data, dtype=np.uint8)
     digits = text - np.uint8(_ZERO)  # a digit's value; 10 or more (wrapped) for any other byte
     letter = ((text | np.uint8(32)) - np.uint8(ord("a")) < 26) | (text == ord("_"))
     separator = (text == _COMMA) | (text == _NEWLINE)
@@ -233,7 +260,7 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     starts = np.empty_like(ends)  # a field starts after the end before it (the first, after the line before)
     starts[1:] = ends[:-1] + 1
     starts[0, 0] = 0
-    starts[0, 1:] = ends[-1, :-1] + 1
+    starts[0, 1:] = ends[-1, :-1] + gap
     lengths = ends - starts
     shortest, longest = _lengths_allowed(fmt)
     if ((lengths < shortest[:, None]) | (lengths > longest[:, None])).any():
@@ -251,10 +278,10 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     if ((octet_lengths < 1) | (octet_lengths > _OCTET_DIGITS)).any():
         return None  # so each address holds its line's three dots, and no other field holds any
     direction, seventh = text[starts[_DIRECTION]], text[starts[_SEVENTH]]
-    letters = 2 * count  # in the fields checked below: the only letters the buffer may hold
+    letters = (gap + 1) * count  # in the fields checked below, and fillers: the only letters the buffer may hold
     protocol_letter = text[starts[_PROTOCOL]]
     if fmt is LogFormat.VNET:
-        eighth_ok = _encryption_known(data, starts[_EIGHTH], lengths[_EIGHTH])
+        eighth_ok = _encryption_known(text, starts[_EIGHTH], lengths[_EIGHTH])
         letters += int(lengths[_EIGHTH].sum())
         letter_ok = _VNET_STATES[seventh].all()
     else:
@@ -318,12 +345,15 @@ def _values(
     return total
 
 
-def _encryption_known(data: bytes, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> bool:
+def _encryption_known(
+    text: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+) -> bool:
     """VNet's encryption column: ``NX`` checked in bulk, any other value one by one."""
-    text = np.frombuffer(data, dtype=np.uint8)
     nx = (lengths == 2) & (text[starts] == ord("N")) & (text[starts + 1] == ord("X"))
     others = np.flatnonzero(~nx)
-    spelled = {data[s : s + n] for s, n in zip(starts[others].tolist(), lengths[others].tolist(), strict=True)}
+    spelled = {
+        text[s : s + n].tobytes() for s, n in zip(starts[others].tolist(), lengths[others].tolist(), strict=True)
+    }
     return all(value.decode() in ENCRYPTION_VALUES for value in spelled)
 
 

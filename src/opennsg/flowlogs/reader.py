@@ -7,6 +7,7 @@ with its file and position. Nothing is dropped silently and no input makes the r
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +19,7 @@ import pyarrow as pa
 
 from opennsg.flowlogs.formats import NSG_CATEGORY, VNET_CATEGORY, LogFormat, normalize_mac
 from opennsg.flowlogs.keys import TupleKeys, parse_bucket_keys
+from opennsg.flowlogs.rawfile import RawBucket, read_raw
 from opennsg.flowlogs.records import iter_records
 from opennsg.flowlogs.schema import SCHEMA, Problem, ReadStats
 from opennsg.flowlogs.tuples import Bucket, Group, parse_bucket
@@ -53,42 +55,47 @@ class FlowLogReader:
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Batches in file order. Full buckets are parsed on worker threads (Arrow releases the GIL) while the
         next records are decoded here; problems still land in ``stats`` in file order, file by file."""
-        for table in self._parsed(parse_bucket):
+        for table in self._parsed(parse_bucket, raw=False):
             yield from table.to_batches()
 
     def flow_keys(self) -> Iterator[TupleKeys]:
         """The tuples as fold keys, bucket by bucket (``keys.parse_bucket_keys``): what a replay needs, with the
-        same problems and counts as ``batches``."""
-        yield from self._parsed(parse_bucket_keys)
+        same problems and counts as ``batches``. A file with nothing unusual in it is read as bytes
+        (``rawfile``): only its skeleton is decoded, its tuples go from its bytes to the parser."""
+        yield from self._parsed(parse_bucket_keys, raw=True)
 
-    def _parsed(self, parse_one: Callable[[Bucket], tuple[_Rows, list[Problem]]]) -> Iterator[_Rows]:
-        buckets = {fmt: Bucket(fmt) for fmt in LogFormat}
+    def _parsed(self, parse_one: Callable[[Any], tuple[_Rows, list[Problem]]], raw: bool) -> Iterator[_Rows]:
         in_flight: deque[_Parsing[_Rows]] = deque()
         with ThreadPoolExecutor(max_workers=_PARSERS, thread_name_prefix="flowlog-parse") as pool:
 
-            def parse(bucket: Bucket) -> Iterator[_Rows]:
+            def parse(bucket: Bucket | RawBucket) -> Iterator[_Rows]:
                 if len(in_flight) == _PARSERS:
                     yield self._finish(in_flight.popleft())
                 in_flight.append(_Parsing(pool.submit(parse_one, bucket), len(self.stats.problems), self._placed))
 
             for path in self.files:
                 self.stats.files += 1
-                for position, record in iter_records(path, self.stats):
+                as_bytes = read_raw(path) if raw else None
+                new_bucket: Callable[[LogFormat], Bucket | RawBucket] = (
+                    Bucket if as_bytes is None else functools.partial(RawBucket, raw=as_bytes)
+                )
+                buckets = {fmt: new_bucket(fmt) for fmt in LogFormat}
+                records = iter_records(path, self.stats) if as_bytes is None else as_bytes.records
+                for position, record in records:
                     self.stats.records += 1
                     before = len(self.stats.problems)
                     self._collect(str(path), position, record, buckets)
                     if len(self.stats.problems) > before:
                         self.stats.malformed_records += 1
                     for fmt, bucket in buckets.items():
-                        if len(bucket.tuples) >= self.batch_tuples:
+                        if len(bucket) >= self.batch_tuples:
                             yield from parse(bucket)
-                            buckets[fmt] = Bucket(fmt)
+                            buckets[fmt] = new_bucket(fmt)
                 # A file's last tuples are parsed before the next file is read: its problems stay in its own
                 # (so a reader of each file apart, e.g. a Spark task per blob, reports the same, in the same order).
-                for fmt, bucket in buckets.items():
-                    if bucket.tuples:
+                for bucket in buckets.values():
+                    if len(bucket):
                         yield from parse(bucket)
-                        buckets[fmt] = Bucket(fmt)
             while in_flight:
                 yield self._finish(in_flight.popleft())
 
@@ -114,7 +121,7 @@ class FlowLogReader:
     def _problem(self, file: str, position: str, message: str) -> None:
         self.stats.problems.append(Problem(file, position, message))
 
-    def _collect(self, file: str, position: str, record: Any, buckets: dict[LogFormat, Bucket]) -> None:
+    def _collect(self, file: str, position: str, record: Any, buckets: _Buckets) -> None:
         if not isinstance(record, dict):
             self._problem(file, position, "record is not a JSON object")
             return
@@ -126,7 +133,7 @@ class FlowLogReader:
         else:
             self._problem(file, position, f"unknown record category {category!r}")
 
-    def _collect_nsg(self, file: str, position: str, record: dict[str, Any], buckets: dict[LogFormat, Bucket]) -> None:
+    def _collect_nsg(self, file: str, position: str, record: dict[str, Any], buckets: _Buckets) -> None:
         properties = record.get("properties")
         flows = properties.get("flows") if isinstance(properties, dict) else None
         version = properties.get("Version", properties.get("version")) if isinstance(properties, dict) else None
@@ -156,7 +163,7 @@ class FlowLogReader:
                 group = Group(file, f"{inner}.flowTuples", fmt, resource_id, system_id, normalize_mac(mac), rule)
                 buckets[fmt].add(group, tuples)
 
-    def _collect_vnet(self, file: str, position: str, record: dict[str, Any], buckets: dict[LogFormat, Bucket]) -> None:
+    def _collect_vnet(self, file: str, position: str, record: dict[str, Any], buckets: _Buckets) -> None:
         flow_records = record.get("flowRecords")
         flows = flow_records.get("flows") if isinstance(flow_records, dict) else None
         mac = record.get("macAddress")
@@ -181,6 +188,9 @@ class FlowLogReader:
                 assert isinstance(tuples, list)
                 group = Group(file, f"{inner}.flowTuples", LogFormat.VNET, resource_id, acl, normalize_mac(mac), rule)
                 buckets[LogFormat.VNET].add(group, tuples)
+
+
+_Buckets = dict[LogFormat, Bucket | RawBucket]
 
 
 class _Counted(Protocol):

@@ -23,8 +23,9 @@ _RESYNC = re.compile(r"\}\s*,\s*\{")
 _CHUNK = 1 << 22
 
 
-def iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
-    """Yield ``(position, record)`` from ``{"records": [...]}`` reading a chunk at a time.
+def iter_records(path: Path, stats: ReadStats, text: str | None = None) -> Iterator[tuple[str, Any]]:
+    """Yield ``(position, record)`` from ``{"records": [...]}`` reading a chunk at a time (of ``text`` instead
+    of the file's, when given: ``rawfile``'s skeleton of it).
 
     A record that cannot be decoded is reported — as what is wrong, at its line and column — and skipped (the
     decoder resynchronises at the next ``},{``); a file that ends before its closing ``]}`` is reported as
@@ -32,8 +33,13 @@ def iter_records(path: Path, stats: ReadStats) -> Iterator[tuple[str, Any]]:
     """
     file = str(path)
     decoder = json.JSONDecoder()
+    handle: io.TextIOBase
     try:
-        handle = io.TextIOWrapper(open_regular(path), encoding="utf-8-sig", errors="replace")
+        handle = (
+            io.StringIO(text)
+            if text is not None
+            else io.TextIOWrapper(open_regular(path), encoding="utf-8-sig", errors="replace")
+        )
     except InputError as exc:
         stats.problems.append(Problem(file, "file", exc.reason))
         return

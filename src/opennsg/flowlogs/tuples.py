@@ -72,6 +72,9 @@ class Bucket:
         self.counts.append(len(tuples))
         self.tuples.extend(tuples)
 
+    def __len__(self) -> int:
+        return len(self.tuples)
+
 
 class _Rows:
     """The tuple strings of a bucket still in play, with each one's group and index inside that group."""
