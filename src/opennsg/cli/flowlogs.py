@@ -145,10 +145,10 @@ def replay(
     if engine == "duckdb":
         stderr.print("[yellow]--engine duckdb is deprecated (it never used DuckDB): it means --engine local[/]")
     chosen: Literal["local", "spark"] = "spark" if engine == "spark" else "local"
-    if chosen == "local":
-        from opennsg.extras import pyarrow_without_pandas
+    if chosen == "local":  # pyarrow, if a bucket or a compile needs it, must not import pandas (it is not used)
+        from opennsg.extras import refuse_pandas
 
-        pyarrow_without_pandas()
+        refuse_pandas()
     with bad_input_exits(json):
         from opennsg.cli import prepared
 

@@ -55,7 +55,7 @@ class Field(StrEnum):
 
 
 _FIELDS = {f.value.casefold(): f for f in Field}
-#: The reader's column (``opennsg.flowlogs.reader.SCHEMA``) that each field tests.
+#: The reader's column (``opennsg.flowlogs.schema.SCHEMA``) that each field tests.
 _COLUMNS = {
     Field.DIRECTION: "direction",
     Field.SRC_IP: "src_ip",
@@ -140,7 +140,7 @@ class FlowFilter:
         return any(all(c.test(_value_of(c.field, flow)) for c in conjunction) for conjunction in self.any_of)
 
     def mask(self, batch: pa.RecordBatch | pa.Table) -> npt.NDArray[np.bool_]:
-        """The rows of a reader batch (``reader.SCHEMA``) the filter keeps."""
+        """The rows of a reader batch (``schema.SCHEMA``) the filter keeps."""
         cache: dict[Condition, npt.NDArray[np.bool_]] = {}
         keep = np.zeros(batch.num_rows, dtype=bool)
         for conjunction in self.any_of:

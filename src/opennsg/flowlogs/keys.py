@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from opennsg.flowlogs.buckets import RawBucket
 from opennsg.flowlogs.formats import ENCRYPTION_VALUES, LogFormat
-from opennsg.flowlogs.rawfile import RawBucket
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from opennsg.flowlogs.schema import Problem
-    from opennsg.flowlogs.tuples import Bucket
+    from opennsg.flowlogs.buckets import Bucket
+    from opennsg.flowlogs.problems import Problem
 
 #: Address keys at and above this are not IPv4 numbers but ``TEXT_KEY`` + the index of the address's text (IPv6,
 #: kept as logged: two spellings of one address are two flows, as two strings were).

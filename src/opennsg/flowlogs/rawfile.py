@@ -14,21 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from opennsg.flowlogs.problems import ReadStats
 from opennsg.flowlogs.records import iter_records
-from opennsg.flowlogs.schema import ReadStats
 from opennsg.model.files import InputError, read_bytes
 
-if TYPE_CHECKING:
-    from opennsg.flowlogs.formats import LogFormat
-    from opennsg.flowlogs.tuples import Bucket, Group
-
 _KEY = b'"flowTuples":'
-_BETWEEN = b'","'
 _QUOTE, _COMMA, _OPEN, _SPACE = ord('"'), ord(","), ord("["), 0x20
 
 
@@ -48,43 +43,6 @@ class RawFile:
         if not self.counts[span]:
             return []
         return self.data[self.starts[span] : self.ends[span]].decode("ascii").split('","')
-
-
-class RawBucket:
-    """Tuples of one format from one ``RawFile``, waiting to be parsed in bulk: where its lists are, not strings."""
-
-    def __init__(self, fmt: LogFormat, raw: RawFile) -> None:
-        self.fmt = fmt
-        self.raw = raw
-        self.groups: list[Group] = []
-        self.counts: list[int] = []
-        self.spans: list[int] = []  # each group's list, by number
-
-    def add(self, group: Group, tuples: list[Any]) -> None:
-        """A group's tuples: its list's number, as the skeleton has it (``[number]``)."""
-        (span,) = tuples
-        self.groups.append(group)
-        self.counts.append(self.raw.counts[span])
-        self.spans.append(span)
-
-    def __len__(self) -> int:
-        return sum(self.counts)
-
-    def buffer(self) -> bytearray:
-        """The strings of every list, each followed by ``","`` (the bytes between two strings of a list)."""
-        data = memoryview(self.raw.data)
-        starts, ends = self.raw.starts, self.raw.ends
-        parts = [data[starts[span] : ends[span]] for span, count in zip(self.spans, self.counts, strict=True) if count]
-        return bytearray(_BETWEEN).join([*parts, b""])
-
-    def with_strings(self) -> Bucket:
-        """The same tuples as a ``Bucket`` of strings, for the careful parse."""
-        from opennsg.flowlogs.tuples import Bucket
-
-        bucket = Bucket(self.fmt)
-        for group, span in zip(self.groups, self.spans, strict=True):
-            bucket.add(group, self.raw.strings(span))
-        return bucket
 
 
 def read_raw(path: Path) -> RawFile | None:
@@ -157,4 +115,4 @@ def _lists(data: bytes, text: npt.NDArray[np.uint8]) -> tuple[list[int], list[in
     return starts.tolist(), ends.tolist(), strings.tolist()
 
 
-__all__ = ["RawBucket", "RawFile", "read_raw"]
+__all__ = ["RawFile", "read_raw"]

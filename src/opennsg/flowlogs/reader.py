@@ -13,17 +13,18 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-import pyarrow as pa
-
+from opennsg.flowlogs.buckets import Bucket, Group, RawBucket
 from opennsg.flowlogs.formats import NSG_CATEGORY, VNET_CATEGORY, LogFormat, normalize_mac
 from opennsg.flowlogs.keys import TupleKeys, parse_bucket_keys
-from opennsg.flowlogs.rawfile import RawBucket, read_raw
+from opennsg.flowlogs.problems import Problem, ReadStats
+from opennsg.flowlogs.rawfile import read_raw
 from opennsg.flowlogs.records import iter_records
-from opennsg.flowlogs.schema import SCHEMA, Problem, ReadStats
-from opennsg.flowlogs.tuples import Bucket, Group, parse_bucket
 from opennsg.model.files import files_under
+
+if TYPE_CHECKING:  # Arrow only for batches: a replay of compact files never imports it
+    import pyarrow as pa
 
 #: Tuples per bucket: small enough that parsing overlaps decoding the next records and memory stays low (16 Ki
 #: measured ~40 MB less peak than 64 Ki on a 1 M-tuple blob, for the same CPU time).
@@ -55,6 +56,8 @@ class FlowLogReader:
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Batches in file order. Full buckets are parsed on worker threads (Arrow releases the GIL) while the
         next records are decoded here; problems still land in ``stats`` in file order, file by file."""
+        from opennsg.flowlogs.tuples import parse_bucket
+
         for table in self._parsed(parse_bucket, raw=False):
             yield from table.to_batches()
 
@@ -114,6 +117,10 @@ class FlowLogReader:
         return parsed
 
     def read_all(self) -> pa.Table:
+        import pyarrow as pa
+
+        from opennsg.flowlogs.schema import SCHEMA
+
         return pa.Table.from_batches(list(self.batches()), schema=SCHEMA)
 
     # --- records -------------------------------------------------------------------------------
@@ -211,4 +218,4 @@ class _Parsing(Generic[_Rows]):
     placed_before: int
 
 
-__all__ = ["SCHEMA", "FlowLogReader", "Problem", "ReadStats", "flow_log_files"]
+__all__ = ["FlowLogReader", "Problem", "ReadStats", "flow_log_files"]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from opennsg.flowlogs.schema import Problem, ReadStats
+from opennsg.flowlogs.problems import Problem, ReadStats
 from opennsg.model.files import MAX_JSON_DEPTH, InputError, open_regular
 
 _RECORDS_HEAD = re.compile(r'\s*\{\s*"records"\s*:\s*\[')

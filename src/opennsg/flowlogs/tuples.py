@@ -8,7 +8,6 @@ culprits are reported (file, list, index) and cost only themselves.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,8 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from opennsg.flowlogs.buckets import Bucket, Group
 from opennsg.flowlogs.formats import ENCRYPTION_VALUES, LETTER_PROTOCOLS, LogFormat
-from opennsg.flowlogs.schema import SCHEMA, Problem
+from opennsg.flowlogs.problems import Problem
+from opennsg.flowlogs.schema import SCHEMA
 
 _IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _BYTE = r"(?:25[0-5]|2[0-4]\d|[01]?\d?\d)"  # 0-255, leading zeros allowed (as the int16 column reads them)
@@ -43,37 +44,6 @@ _FIELDS = {
                      "encryption", "packets_src_to_dst", "bytes_src_to_dst", "packets_dst_to_src", "bytes_dst_to_src"),
 }  # fmt: skip
 _COUNTERS = ("packets_src_to_dst", "bytes_src_to_dst", "packets_dst_to_src", "bytes_dst_to_src")
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """The tuples of one ``flowTuples`` list share these attributes; ``position`` locates the list."""
-
-    file: str
-    position: str
-    fmt: LogFormat
-    resource_id: str
-    acl_id: str
-    mac: str
-    rule: str
-
-
-class Bucket:
-    """Tuples of one format waiting to be parsed in bulk, with the group each one came from."""
-
-    def __init__(self, fmt: LogFormat) -> None:
-        self.fmt = fmt
-        self.tuples: list[str] = []
-        self.groups: list[Group] = []
-        self.counts: list[int] = []
-
-    def add(self, group: Group, tuples: list[str]) -> None:
-        self.groups.append(group)
-        self.counts.append(len(tuples))
-        self.tuples.extend(tuples)
-
-    def __len__(self) -> int:
-        return len(self.tuples)
 
 
 class _Rows:

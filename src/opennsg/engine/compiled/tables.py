@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from opennsg.engine.addresses import V6_MAX, AddressSet, Interval
 from opennsg.engine.compiled.columns import LOW64, halves
@@ -112,6 +110,9 @@ def _v6_elements(sets: Sequence[Sequence[Interval]], words: int) -> tuple[list[i
 
 def _classes(rows: U64) -> tuple[U64, I32]:
     """Distinct rows and each element's row index, by a hash table over the rows' bytes (pyarrow, no sort)."""
+    import pyarrow as pa  # here: a process deciding with stored programs only (a replay) never needs pyarrow
+    import pyarrow.compute as pc
+
     contiguous = np.ascontiguousarray(rows)
     as_binary = pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(8 * rows.shape[1]), rows.shape[0], [None, pa.py_buffer(contiguous)]
