@@ -167,21 +167,24 @@ def _no_keys() -> TupleKeys:
 
 # --- the canonical fast path -------------------------------------------------------------------------------------
 #
-# A bucket is one buffer of lines. Its commas and newlines are the fields' ends: a canonical line has exactly
-# ``_FIELDS`` of them, so they reshape into a grid of field ends (kept a row a field, so that each field's values are
-# contiguous: strided columns cost 3x), and each field starts after its left neighbour's end. What the fields hold is
-# checked by counting, with whole-buffer comparisons only: every byte is a digit, a separator, a dot or a letter;
-# the letters are exactly those of the letter fields (their values are checked) and the dots are exactly six a line,
-# three inside each address between octets of one to three bytes, so every other field is digits alone, and no run
-# of digits may start with a 0. Numbers are then read digit by digit back from their fields' ends: a gather a digit,
-# no Python object per field.
+# A bucket is one buffer of lines. Its commas, dots and line ends are where the pieces of a line end (a field, or an
+# address's octet): a canonical line has exactly as many of them as its format's pieces (``_pieces``), so they
+# reshape into a grid of piece ends (kept a row a piece, so that each piece's values are contiguous: strided columns
+# cost 3x), and each piece starts after its left neighbour's end. The dots and line ends are counted over the whole
+# buffer and must be where the grid has them, so every other end is a comma. What the pieces hold is checked by
+# counting, with whole-buffer comparisons only: every byte is a digit, an end or a letter; the letters are exactly
+# those of the letter fields (their values are checked), so every other piece is digits alone, of the lengths its
+# field allows, and no run of digits may start with a 0. Numbers are then read digit by digit back from their
+# pieces' ends: a gather a digit, no Python object per field. A raw bucket's lines (``RawBucket.buffer``) each end
+# with ``","``: the quotes and that comma are three ends, the two after the string's own end holding nothing.
 
 _TIME_DIGITS, _PORT_DIGITS, _COUNTER_DIGITS, _OCTET_DIGITS = 13, 5, 18, 3
 _COMMA, _NEWLINE, _DOT, _ZERO, _QUOTE = (ord(c) for c in ',\n.0"')
-_RAW_GAP = '","'
 _FIELDS = {LogFormat.NSG_V1: 8, LogFormat.NSG_V2: 13, LogFormat.VNET: 13}
-_SRC, _DST, _SPORT, _DPORT, _PROTOCOL, _DIRECTION, _SEVENTH, _EIGHTH = range(1, 9)
-_COUNTERS = slice(9, 13)
+#: Pieces of a line: the time, four octets of each address, then a piece a field.
+_OCTETS, _DOTS = slice(1, 9), [1, 2, 3, 5, 6, 7]
+_SPORT, _DPORT, _PROTOCOL, _DIRECTION, _SEVENTH, _EIGHTH = range(9, 15)
+_COUNTERS = slice(15, 19)
 _DOTS_A_LINE = 6
 
 
@@ -196,14 +199,22 @@ _DIRECTIONS, _VNET_STATES, _DECISIONS, _NSG_STATES, _NSG_PROTOCOLS = (
 )  # fmt: skip
 
 
-def _lengths_allowed(fmt: LogFormat) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Each field's shortest and longest length in a canonical line of ``fmt`` (counters: all four logged, or all
-    four empty, which is checked apart)."""
-    shortest = [1, 7, 7, 1, 1, 1, 1, 1]
-    longest = [_TIME_DIGITS, 15, 15, _PORT_DIGITS, _PORT_DIGITS, 3, 1, 1]
+def _pieces(fmt: LogFormat, raw: bool) -> int:
+    """The ends in a canonical line of ``fmt``: its fields', its six dots, and a raw line's ``,"`` after its end."""
+    return _FIELDS[fmt] + _DOTS_A_LINE + (2 if raw else 0)
+
+
+def _lengths_allowed(fmt: LogFormat, raw: bool) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each piece's shortest and longest length in a canonical line of ``fmt`` (counters: all four logged, or all
+    four empty, which is checked apart; a raw line's two last pieces: nothing)."""
+    shortest = [1] * 14
+    longest = [_TIME_DIGITS] + [_OCTET_DIGITS] * 8 + [_PORT_DIGITS, _PORT_DIGITS, 3, 1, 1]
     if fmt is not LogFormat.NSG_V1:
         shortest += [1] + [0] * 4
         longest += [max(map(len, ENCRYPTION_VALUES)) if fmt is LogFormat.VNET else 1] + [_COUNTER_DIGITS] * 4
+    if raw:
+        shortest += [0, 0]
+        longest += [0, 0]
     return np.array(shortest), np.array(longest)
 
 
@@ -216,12 +227,7 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
         data = "\n".join(bucket.tuples).encode("ascii") + b"\n"
     except (TypeError, UnicodeEncodeError):  # a tuple that is not a string, or not ASCII
         return None
-    return _keys_of_lines(np.frombuffer(data, dtype=np.uint8), count, 1, bucket)
-
-
-#: A raw bucket's strings are each followed by ``","``; the quotes and comma become a line end and two of these
-#: (a letter of no field: the letter count allows exactly two a line).
-_FILLER = ord("x")
+    return _keys_of_lines(np.frombuffer(data, dtype=np.uint8), count, bucket, raw=False)
 
 
 def _raw_canonical_keys(bucket: RawBucket) -> TupleKeys | None:
@@ -229,56 +235,44 @@ def _raw_canonical_keys(bucket: RawBucket) -> TupleKeys | None:
     count = len(bucket)
     if count == 0:
         return _no_keys()
-    text = np.frombuffer(bucket.buffer(), dtype=np.uint8)
-    quotes = np.flatnonzero(text == _QUOTE)  # two after each string (its strings hold none: ``read_raw``)
-    if quotes.size != 2 * count:
-        return None
-    closing = quotes[0::2]
-    text[closing] = _NEWLINE
-    text[closing + 1] = _FILLER
-    text[closing + 2] = _FILLER
-    return _keys_of_lines(text, count, len(_RAW_GAP), bucket)
+    return _keys_of_lines(np.frombuffer(bucket.buffer(), dtype=np.uint8), count, bucket, raw=True)
 
 
-def _keys_of_lines(text: npt.NDArray[np.uint8], count: int, gap: int, bucket: Bucket | RawBucket) -> TupleKeys | None:
-    """The keys of ``count`` lines, each ended by a newline and ``gap - 1`` filler letters, when all are canonical."""
-    fmt, width = bucket.fmt, _FIELDS[bucket.fmt]
+def _keys_of_lines(text: npt.NDArray[np.uint8], count: int, bucket: Bucket | RawBucket, raw: bool) -> TupleKeys | None:
+    """The keys of ``count`` lines, each ended by a newline (raw: by ``","``), when all are canonical."""
+    fmt = bucket.fmt
+    width, line_end, last = _pieces(fmt, raw), _QUOTE if raw else _NEWLINE, _FIELDS[fmt] + _DOTS_A_LINE - 1
     digits = text - np.uint8(_ZERO)  # a digit's value; 10 or more (wrapped) for any other byte
     letter = ((text | np.uint8(32)) - np.uint8(ord("a")) < 26) | (text == ord("_"))
-    separator = (text == _COMMA) | (text == _NEWLINE)
+    end = (text == _COMMA) | (text == line_end)
     dot = text == _DOT
     is_digit = digits < 10
-    if np.count_nonzero(is_digit | letter | separator | dot) != text.size:
+    if np.count_nonzero(is_digit | letter | end | dot) != text.size:
         return None  # a byte of no field of a canonical tuple (a space, a sign, a colon, ...)
-    flat_ends = np.flatnonzero(separator)
-    if flat_ends.size != count * width or np.count_nonzero(text == _NEWLINE) != count:
+    line_ends = [last, width - 1] if raw else [last]  # a raw line's closing and next opening quotes
+    if np.count_nonzero(dot) != _DOTS_A_LINE * count or np.count_nonzero(text == line_end) != len(line_ends) * count:
         return None
-    ends = flat_ends.reshape(count, width).T.copy()  # a row a field: each field's values contiguous
-    if not (text[ends[-1]] == _NEWLINE).all():  # then every line has its ``width - 1`` commas
+    end |= dot
+    del dot
+    flat_ends = np.flatnonzero(end)
+    if flat_ends.size != count * width:
         return None
-    del flat_ends, separator
-    starts = np.empty_like(ends)  # a field starts after the end before it (the first, after the line before)
+    del end
+    ends = flat_ends.reshape(count, width).T.copy()  # a row a piece: each piece's values contiguous
+    del flat_ends
+    # The dots and line ends counted above, every one in its place: every other end is a comma.
+    if not ((text[ends[_DOTS]] == _DOT).all() and (text[ends[line_ends]] == line_end).all()):
+        return None
+    starts = np.empty_like(ends)  # a piece starts after the end before it (the first, after the line before)
     starts[1:] = ends[:-1] + 1
     starts[0, 0] = 0
-    starts[0, 1:] = ends[-1, :-1] + gap
+    starts[0, 1:] = ends[-1, :-1] + 1
     lengths = ends - starts
-    shortest, longest = _lengths_allowed(fmt)
+    shortest, longest = _lengths_allowed(fmt, raw)
     if ((lengths < shortest[:, None]) | (lengths > longest[:, None])).any():
         return None
-    flat_dots = np.flatnonzero(dot)
-    if flat_dots.size != _DOTS_A_LINE * count:
-        return None
-    octet_ends = np.empty((8, count), dtype=flat_dots.dtype)  # each address's three dots, then its end
-    octet_ends[[0, 1, 2, 4, 5, 6]] = flat_dots.reshape(count, _DOTS_A_LINE).T
-    octet_ends[3], octet_ends[7] = ends[_SRC], ends[_DST]
-    octet_lengths = np.empty_like(octet_ends)
-    octet_lengths[1:] = octet_ends[1:] - octet_ends[:-1] - 1
-    octet_lengths[0], octet_lengths[4] = octet_ends[0] - starts[_SRC], octet_ends[4] - starts[_DST]
-    del flat_dots, dot
-    if ((octet_lengths < 1) | (octet_lengths > _OCTET_DIGITS)).any():
-        return None  # so each address holds its line's three dots, and no other field holds any
     direction, seventh = text[starts[_DIRECTION]], text[starts[_SEVENTH]]
-    letters = (gap + 1) * count  # in the fields checked below, and fillers: the only letters the buffer may hold
+    letters = 2 * count  # in the fields checked below: the only letters the buffer may hold
     protocol_letter = text[starts[_PROTOCOL]]
     if fmt is LogFormat.VNET:
         eighth_ok = _encryption_known(text, starts[_EIGHTH], lengths[_EIGHTH])
@@ -299,7 +293,7 @@ def _keys_of_lines(text: npt.NDArray[np.uint8], count: int, gap: int, bucket: Bu
             return None
     if _leading_zero(digits, is_digit):
         return None
-    octets = _values(digits, octet_ends, octet_lengths, _OCTET_DIGITS)
+    octets = _values(digits, ends[_OCTETS], lengths[_OCTETS], _OCTET_DIGITS)
     ports_protocol = _values(digits, ends[_SPORT : _PROTOCOL + 1], lengths[_SPORT : _PROTOCOL + 1], _PORT_DIGITS)
     if (octets > 255).any() or (ports_protocol[:2] > 65535).any():
         return None
