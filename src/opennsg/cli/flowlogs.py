@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.table import Table
 
+from opennsg.cli import common
 from opennsg.cli.common import (
     EXIT_BAD_INPUT,
     NO_INPUTS,
@@ -116,6 +119,19 @@ def _exit_on_problems(read: ReadStats, allow_problems: bool, as_json: bool) -> N
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+@contextlib.contextmanager
+def _paused_collector(paused: bool) -> Iterator[None]:
+    """A local replay makes arrays, records of the skeleton and few other objects, none in cycles: the collector's
+    passes over the topology's ~10^5 objects (loaded from the cache) are work for nothing (``prepared``)."""
+    if not paused:
+        yield
+        return
+    from opennsg.cli import prepared
+
+    with prepared.collector_paused():
+        yield
+
+
 def _flow_filter(criteria: str | None) -> FlowFilter | None:
     """The ``--filter`` given, parsed (its module, and Arrow's compute functions it uses, imported only then)."""
     if criteria is None:
@@ -149,7 +165,9 @@ def replay(
         from opennsg.extras import refuse_pandas
 
         refuse_pandas()
-    with bad_input_exits(json):
+    # every ending of a local replay has written its report: nothing is left for the interpreter's teardown
+    common.end_at_once(chosen == "local")
+    with bad_input_exits(json), _paused_collector(chosen == "local"):
         from opennsg.cli import prepared
 
         selected = _flow_filter(criteria)
