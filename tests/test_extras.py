@@ -102,3 +102,23 @@ def test_engine_spark_without_pyspark_names_the_extra(
     error = json.loads(result.stderr)["error"]
     assert error["code"] == "MissingOptionalDependency", error
     assert "pip install 'opennsg[spark]'" in error["message"]
+
+
+def test_pandas_refused_while_a_replay_runs_and_only_then() -> None:
+    """A local replay refuses pandas while it runs (pyarrow, first used inside, then works without it) and leaves
+    the process as it was: after it, pandas imports (a test process's later tests may need it)."""
+    pytest.importorskip("pandas")
+    script = (
+        "import sys\n"
+        "from opennsg.extras import pandas_refused\n"
+        "with pandas_refused():\n"
+        "    with pandas_refused():\n"
+        "        import pyarrow as pa\n"
+        "        table = pa.table({'a': pa.array(['x', None])})\n"
+        "    assert any(finder.__class__.__name__ == '_RefusePandas' for finder in sys.meta_path)\n"
+        "assert 'pandas' not in sys.modules, 'pyarrow imported pandas'\n"
+        "assert not any(finder.__class__.__name__ == '_RefusePandas' for finder in sys.meta_path)\n"
+        "import pandas\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 from opennsg.model.errors import ArmError, OpenNsgError
@@ -55,6 +57,21 @@ def pyarrow_without_pandas() -> None:
     sys.meta_path.insert(0, _RefusePandas)
     try:
         pa.array([0])
+    finally:
+        sys.meta_path.remove(_RefusePandas)
+
+
+@contextmanager
+def pandas_refused() -> Iterator[None]:
+    """``import pandas`` fails inside: for a command that hands pyarrow no pandas object and may not need pyarrow
+    at all (a replay of compact files); if pyarrow looks for pandas meanwhile it is refused once and works without
+    it, as with ``pyarrow_without_pandas``, but nothing is imported beforehand to make sure."""
+    if "pandas" in sys.modules or _RefusePandas in sys.meta_path:
+        yield
+        return
+    sys.meta_path.insert(0, _RefusePandas)
+    try:
+        yield
     finally:
         sys.meta_path.remove(_RefusePandas)
 

@@ -120,15 +120,17 @@ def _exit_on_problems(read: ReadStats, allow_problems: bool, as_json: bool) -> N
 
 
 @contextlib.contextmanager
-def _paused_collector(paused: bool) -> Iterator[None]:
-    """A local replay makes arrays, records of the skeleton and few other objects, none in cycles: the collector's
-    passes over the topology's ~10^5 objects (loaded from the cache) are work for nothing (``prepared``)."""
-    if not paused:
+def _local_run(local: bool) -> Iterator[None]:
+    """A local replay: the collector paused (it makes arrays, the skeleton's records and few other objects, none in
+    cycles: passes over the cached topology's ~10^5 objects are work for nothing, ``prepared``), and pandas refused
+    (pyarrow, if a bucket or a compile needs it, would import it on its first array: never used here)."""
+    if not local:
         yield
         return
     from opennsg.cli import prepared
+    from opennsg.extras import pandas_refused
 
-    with prepared.collector_paused():
+    with prepared.collector_paused(), pandas_refused():
         yield
 
 
@@ -161,13 +163,9 @@ def replay(
     if engine == "duckdb":
         stderr.print("[yellow]--engine duckdb is deprecated (it never used DuckDB): it means --engine local[/]")
     chosen: Literal["local", "spark"] = "spark" if engine == "spark" else "local"
-    if chosen == "local":  # pyarrow, if a bucket or a compile needs it, must not import pandas (it is not used)
-        from opennsg.extras import refuse_pandas
-
-        refuse_pandas()
     # every ending of a local replay has written its report: nothing is left for the interpreter's teardown
     common.end_at_once(chosen == "local")
-    with bad_input_exits(json), _paused_collector(chosen == "local"):
+    with bad_input_exits(json), _local_run(chosen == "local"):
         from opennsg.cli import prepared
 
         selected = _flow_filter(criteria)
