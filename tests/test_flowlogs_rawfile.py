@@ -147,3 +147,18 @@ def test_the_benchmark_blob_is_read_as_bytes_with_the_careful_keys(tmp_path: Pat
         for path in sorted(logs.rglob("*.json")):
             assert read_raw(path) is not None
             assert read_keys(path, 4096) == read_carefully(path, 4096)
+
+
+def test_a_file_too_big_to_hold_whole_is_read_the_careful_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory stays bounded whatever the file's size: beyond ``MAX_RAW_BYTES`` a file streams through the careful
+    reader (a chunk at a time), with the same keys; a missing file is the careful reader's to report."""
+    from opennsg.flowlogs import rawfile
+
+    tuples = ["1542110377,10.0.0.4,52.1.2.3,443,80,T,I,A,B,,,,"] * 3
+    path = tmp_path / "PT1H.json"
+    path.write_text(compact({"records": [record(LogFormat.NSG_V2, [tuples], MACS[0])]}))
+    assert read_raw(path) is not None and read_raw(tmp_path / "missing.json") is None
+    keys = read_keys(path, 16)
+    monkeypatch.setattr(rawfile, "MAX_RAW_BYTES", path.stat().st_size - 1)
+    assert read_raw(path) is None
+    assert read_keys(path, 16) == keys == read_carefully(path, 16)
