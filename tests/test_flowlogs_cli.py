@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from opennsg.cli.common import InputOptions
+from opennsg.cli import flowlogs as flowlogs_cli
+from opennsg.cli.common import InputOptions, print_json
 from opennsg.cli.main import app
 
 DATA = Path(__file__).parent / "data" / "flowlogs"
@@ -126,3 +132,25 @@ def test_simulate_then_replay_the_written_logs(tmp_path: Path) -> None:
     # The scenario changed ASG memberships mid-way; against the starting config, web2's first attempt would
     # still be denied and its later connection (made after it joined web-servers) would now be denied.
     assert {(c["srcIP"], c["srcPort"], c["newDecision"]) for c in body["changed"]} == {("10.0.1.5", 41001, "Deny")}
+
+
+_scalars = st.one_of(st.none(), st.integers(-(2**70), 2**70), st.text(max_size=12), st.booleans())
+_flows = st.lists(st.dictionaries(st.text(min_size=1, max_size=8), _scalars, min_size=1, max_size=5), max_size=4)
+
+
+_others = st.dictionaries(
+    st.text(max_size=8), st.one_of(_scalars, st.lists(st.dictionaries(st.text(max_size=4), _scalars)))
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_flows, _others)
+def test_a_replays_json_is_print_jsons_text(changed: list[dict[str, Any]], rest: dict[str, Any]) -> None:
+    """The replay's answer with its changed flows encoded apart is ``print_json``'s text byte for byte (any
+    strings: quotes, escapes, non-ASCII; none changed; other keys after them)."""
+    answer = {"changed": changed, **{k: v for k, v in rest.items() if k != "changed"}}
+    with contextlib.redirect_stdout(io.StringIO()) as fast:
+        flowlogs_cli._print_replay_json(answer)
+    with contextlib.redirect_stdout(io.StringIO()) as plain:
+        print_json(answer)
+    assert fast.getvalue() == plain.getvalue()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json as json_module
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 from rich.table import Table
@@ -119,6 +121,28 @@ def _exit_on_problems(read: ReadStats, allow_problems: bool, as_json: bool) -> N
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+#: What ``"changed"`` holds while the rest of a replay's answer is encoded (replaced at its first place: the first key).
+_CHANGED_PLACE = '"changed: encoded apart"'
+#: Between two fields of a changed flow, as ``json.dumps(indent=2)`` writes them at that depth.
+_FLOW_SEPARATOR = ",\n      "
+
+
+def _print_replay_json(answer: dict[str, Any]) -> None:
+    """``print_json`` of a replay's answer, the same text: its changed flows (one flat object each, thousands of them)
+    are encoded by json's C encoder, with the separators that make them read as ``indent=2`` nests them (the Python
+    encoder that ``indent`` takes spent ~20 µs a changed flow)."""
+    changed = answer["changed"]
+    if not changed:
+        print_json(answer)
+        return
+    flows = ",\n    ".join(
+        "{\n      " + json_module.dumps(flow, separators=(_FLOW_SEPARATOR, ": "), default=str)[1:-1] + "\n    }"
+        for flow in changed
+    )
+    text = json_module.dumps({**answer, "changed": _CHANGED_PLACE[1:-1]}, indent=2, default=str)
+    sys.stdout.write(text.replace(_CHANGED_PLACE, "[\n    " + flows + "\n  ]", 1) + "\n")
+
+
 @contextlib.contextmanager
 def _local_run(local: bool) -> Iterator[None]:
     """A local replay: the collector paused (it makes arrays, the skeleton's records and few other objects, none in
@@ -190,7 +214,7 @@ def replay(
         if unreadable is not None:
             raise unreadable
     if json:
-        print_json(result.to_json())
+        _print_replay_json(result.to_json())
         _exit_on_problems(result.read, allow_problems, json)
         return
     _report_problems(result.read)

@@ -54,6 +54,7 @@ class RawBucket:
         self.groups: list[Group] = []
         self.counts: list[int] = []
         self.spans: list[int] = []  # each group's list, by number
+        self.size = 0
 
     def add(self, group: Group, tuples: list[Any]) -> None:
         """A group's tuples: its list's number, as the skeleton has it (``[number]``)."""
@@ -61,15 +62,16 @@ class RawBucket:
         self.groups.append(group)
         self.counts.append(self.raw.counts[span])
         self.spans.append(span)
+        self.size += self.raw.counts[span]
 
     def __len__(self) -> int:
-        return sum(self.counts)
+        return self.size
 
     def buffer(self) -> bytearray:
         """The strings of every list, each followed by ``","`` (the bytes between two strings of a list)."""
         data = memoryview(self.raw.data)
-        starts, ends = self.raw.starts, self.raw.ends
-        parts = [data[starts[span] : ends[span]] for span, count in zip(self.spans, self.counts, strict=True) if count]
+        starts, ends, counts = self.raw.starts, self.raw.ends, self.raw.counts
+        parts = [data[starts[span] : ends[span]] for span in self.spans if counts[span]]
         return bytearray(_BETWEEN).join([*parts, b""])
 
     def with_strings(self) -> Bucket:

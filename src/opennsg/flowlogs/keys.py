@@ -174,9 +174,10 @@ def _no_keys() -> TupleKeys:
 # buffer and must be where the grid has them, so every other end is a comma. What the pieces hold is checked by
 # counting, with whole-buffer comparisons only: every byte is a digit, an end or a letter; the letters are exactly
 # those of the letter fields (their values are checked), so every other piece is digits alone, of the lengths its
-# field allows, and no run of digits may start with a 0. Numbers are then read digit by digit back from their
-# pieces' ends: a gather a digit, no Python object per field. A raw bucket's lines (``RawBucket.buffer``) each end
-# with ``","``: the quotes and that comma are three ends, the two after the string's own end holding nothing.
+# field allows, and no run of digits may start with a 0. Numbers are then read as the word of eight bytes before
+# their pieces' ends (``_numbers``): a gather a number, no Python object per field. A raw bucket's lines
+# (``RawBucket.buffer``) each end with ``","``: the quotes and that comma are three ends, the two after the string's
+# own end holding nothing.
 
 _TIME_DIGITS, _PORT_DIGITS, _COUNTER_DIGITS, _OCTET_DIGITS = 13, 5, 18, 3
 _COMMA, _NEWLINE, _DOT, _ZERO, _QUOTE = (ord(c) for c in ',\n.0"')
@@ -227,7 +228,8 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
         data = "\n".join(bucket.tuples).encode("ascii") + b"\n"
     except (TypeError, UnicodeEncodeError):  # a tuple that is not a string, or not ASCII
         return None
-    return _keys_of_lines(np.frombuffer(data, dtype=np.uint8), count, bucket, raw=False)
+    keys = _keys_of_lines(np.frombuffer(data, dtype=np.uint8), count, bucket.fmt, raw=False)
+    return None if keys is None else _with_macs(bucket, *keys)
 
 
 def _raw_canonical_keys(bucket: RawBucket) -> TupleKeys | None:
@@ -235,12 +237,25 @@ def _raw_canonical_keys(bucket: RawBucket) -> TupleKeys | None:
     count = len(bucket)
     if count == 0:
         return _no_keys()
-    return _keys_of_lines(np.frombuffer(bucket.buffer(), dtype=np.uint8), count, bucket, raw=True)
+    keys = _keys_of_lines(np.frombuffer(bucket.buffer(), dtype=np.uint8), count, bucket.fmt, raw=True)
+    return None if keys is None else _with_macs(bucket, *keys)
 
 
-def _keys_of_lines(text: npt.NDArray[np.uint8], count: int, bucket: Bucket | RawBucket, raw: bool) -> TupleKeys | None:
-    """The keys of ``count`` lines, each ended by a newline (raw: by ``","``), when all are canonical."""
-    fmt = bucket.fmt
+def _with_macs(
+    bucket: Bucket | RawBucket, src: npt.NDArray[np.uint64], dst: npt.NDArray[np.uint64], rest: npt.NDArray[np.uint64]
+) -> TupleKeys:
+    """The keys with each tuple's MAC, its group's."""
+    macs: dict[str, int] = {}
+    group_macs = np.array([macs.setdefault(g.mac, len(macs)) for g in bucket.groups], dtype=np.int32)
+    mac = np.repeat(group_macs, np.asarray(bucket.counts, dtype=np.int64))
+    return TupleKeys(tuple(macs), mac, src, dst, rest, ())
+
+
+def _keys_of_lines(
+    text: npt.NDArray[np.uint8], count: int, fmt: LogFormat, raw: bool
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None:
+    """The addresses and ``rest`` of ``count`` lines, each ended by a newline (raw: by ``","``), when all are
+    canonical."""
     width, line_end, last = _pieces(fmt, raw), _QUOTE if raw else _NEWLINE, _FIELDS[fmt] + _DOTS_A_LINE - 1
     digits = text - np.uint8(_ZERO)  # a digit's value; 10 or more (wrapped) for any other byte
     letter = ((text | np.uint8(32)) - np.uint8(ord("a")) < 26) | (text == ord("_"))
@@ -293,8 +308,9 @@ def _keys_of_lines(text: npt.NDArray[np.uint8], count: int, bucket: Bucket | Raw
             return None
     if _leading_zero(digits, is_digit):
         return None
-    octets = _values(digits, ends[_OCTETS], lengths[_OCTETS], _OCTET_DIGITS)
-    ports_protocol = _values(digits, ends[_SPORT : _PROTOCOL + 1], lengths[_SPORT : _PROTOCOL + 1], _PORT_DIGITS)
+    words = _words_before(text)
+    octets = _numbers(words, ends[_OCTETS], lengths[_OCTETS])
+    ports_protocol = _numbers(words, ends[_SPORT : _PROTOCOL + 1], lengths[_SPORT : _PROTOCOL + 1])
     if (octets > 255).any() or (ports_protocol[:2] > 65535).any():
         return None
     protocol = ports_protocol[2]
@@ -305,14 +321,12 @@ def _keys_of_lines(text: npt.NDArray[np.uint8], count: int, bucket: Bucket | Raw
     else:
         protocol = np.where(protocol_letter == ord("T"), 6, np.where(protocol_letter == ord("U"), 17, protocol))
         allow = seventh == ord("A")
-    src = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]).astype(np.uint64)
-    dst = ((octets[4] << 24) | (octets[5] << 16) | (octets[6] << 8) | octets[7]).astype(np.uint64)
-    rest = packed(ports_protocol[0].astype(np.uint64), ports_protocol[1].astype(np.uint64),
-                  protocol.astype(np.uint64), direction == ord("O"), allow)  # fmt: skip
-    macs: dict[str, int] = {}
-    group_macs = np.array([macs.setdefault(g.mac, len(macs)) for g in bucket.groups], dtype=np.int32)
-    mac = np.repeat(group_macs, np.asarray(bucket.counts, dtype=np.int64))
-    return TupleKeys(tuple(macs), mac, src, dst, rest, ())
+    eight, sixteen, twenty_four = np.uint64(8), np.uint64(16), np.uint64(24)
+    src = (octets[0] << twenty_four) | (octets[1] << sixteen) | (octets[2] << eight) | octets[3]
+    dst = (octets[4] << twenty_four) | (octets[5] << sixteen) | (octets[6] << eight) | octets[7]
+    rest = packed(ports_protocol[0], ports_protocol[1], protocol.astype(np.uint64, copy=False), direction == ord("O"),
+                  allow)  # fmt: skip
+    return src, dst, rest
 
 
 def _leading_zero(digits: npt.NDArray[np.uint8], is_digit: npt.NDArray[np.bool_]) -> bool:
@@ -324,19 +338,32 @@ def _leading_zero(digits: npt.NDArray[np.uint8], is_digit: npt.NDArray[np.bool_]
     return bool((starts_run[:-1] & (digits[:-1] == 0) & is_digit[1:]).any())
 
 
-def _values(
-    digits: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], longest: int
-) -> npt.NDArray[np.int64]:
-    """The numbers of the fields ending at ``ends`` (``lengths`` digits, at most ``longest``), read from their first
-    digit on; a letter there (NSG's T or U) reads as garbage the caller replaces."""
-    last = ends - 1
-    total = np.zeros(ends.shape, dtype=np.int64)
-    for place in range(longest - 1, -1, -1):
-        digit = digits[last - place]
-        np.multiply(digit, lengths > place, out=digit)
-        total *= 10
-        total += digit
-    return total
+def _words_before(text: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """At each position, the eight bytes before it as one little-endian word (an unaligned view of a copy with
+    eight bytes in front: a piece ending at ``i`` has its digits at the top of word ``i``)."""
+    padded = np.zeros(text.size + 8, dtype=np.uint8)
+    padded[8:] = text
+    return np.ndarray(shape=(text.size + 1,), dtype="<u8", buffer=padded, strides=(1,))
+
+
+_LOW_NIBBLES, _BYTE_PAIRS, _HALF_WORDS = (
+    np.uint64(m) for m in (0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF, 0x0000FFFF0000FFFF)
+)
+_ALL_BITS = np.uint64(2**64 - 1)
+
+
+def _numbers(
+    words: npt.NDArray[np.uint64], ends: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint64]:
+    """The numbers of the pieces ending at ``ends`` (``lengths`` digits, 1 to 8), a gather each: the word before
+    the end, its bytes before the piece cleared (leading zeros), and its eight digits combined in pairs, fours and
+    eights by three multiplications (a letter there, NSG's T or U, reads as garbage the caller replaces)."""
+    kept = np.left_shift(_ALL_BITS, ((8 - lengths) * 8).astype(np.uint64))
+    value = words[ends] & kept & _LOW_NIBBLES
+    value = (value * np.uint64(10 * 256 + 1)) >> np.uint64(8)
+    value = ((value & _BYTE_PAIRS) * np.uint64(100 * 65536 + 1)) >> np.uint64(16)
+    value = ((value & _HALF_WORDS) * np.uint64(10000 * 2**32 + 1)) >> np.uint64(32)
+    return value
 
 
 def _encryption_known(
