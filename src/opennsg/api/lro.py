@@ -81,16 +81,15 @@ def accepted(
 
 
 async def run_action(
-    request: Request, store: Store, subscription: str, location: str, compute: Callable[[], Any], inline: bool = False
+    request: Request, store: Store, subscription: str, location: str, compute: Callable[[], Any]
 ) -> Response:
-    """An action computed off the event loop (engine work; ``inline`` when the caller knows it takes microseconds, so
-    a thread hand-off would cost more than the work), its result recorded for ``Location``, answered 202."""
-    result = compute() if inline else await run_in_threadpool(compute)
-    return answered(request, store, subscription, location, result)
+    """An action computed off the event loop (engine work), its result recorded for ``Location``, answered 202."""
+    return answered(request, store, subscription, location, await run_in_threadpool(compute))
 
 
 def answered(request: Request, store: Store, subscription: str, location: str, result: Any) -> Response:
-    """An action's 202 for its computed ``result``, recorded for ``Location``."""
+    """An action's 202 for its computed ``result``, recorded for ``Location`` (a result computed on the event loop
+    when it takes microseconds, so a thread hand-off would cost more than the work)."""
     operation = store.record(subscription, result)
     return accepted(request, subscription, location, operation)
 
