@@ -307,26 +307,56 @@ def _ordered(columns: tuple[npt.NDArray[Any], ...], order: npt.NDArray[np.intp])
         yield column[order]
 
 
-def _group(columns: tuple[npt.NDArray[Any], ...], weights: npt.NDArray[np.int64] | None) -> _Grouped:
-    """The distinct rows of the key columns and their counts (of rows, or sums of ``weights``).
+def _prefix_order(mixed: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint64]]:
+    """An order sorting the hashes' top bits, and those bits in it: each hash's low bits replaced by its row number
+    and the words sorted as values (numpy's vectorised sort: 1 M rows ~7 ms, where ordering them by ``argsort`` or
+    ``_hash_order`` takes ~37 ms). Rows of one key stay together; rows of two keys whose hashes share their top bits
+    are told apart by ``_runs``."""
+    row_bits = np.uint64(max(1, (mixed.size - 1).bit_length()))
+    words = (mixed >> row_bits) << row_bits
+    words |= np.arange(mixed.size, dtype=np.uint64)
+    words.sort()
+    order = (words & ((np.uint64(1) << row_bits) - np.uint64(1))).astype(np.intp)
+    return order, words >> row_bits
 
-    Rows are sorted by a hash of their keys (one integer sort, much faster than sorting four columns); if any two
-    different rows hashed alike, which the check sees, they are sorted by the columns themselves instead.
-    """
-    size = columns[0].size
-    if size == 0:
-        return _Grouped(columns, np.zeros(0, dtype=np.int64))
-    order, ordered = _hash_order(_hashed(columns))
-    first = np.empty(size, dtype=bool)
+
+def _runs(
+    columns: tuple[npt.NDArray[Any], ...], order: npt.NDArray[np.intp], ordered: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.bool_] | None:
+    """Where each run of equal hashes (``ordered``: the hashes in ``order``) starts, or None if a run holds two
+    different rows."""
+    first = np.empty(order.size, dtype=bool)
     first[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    del ordered
     continued = ~first[1:]  # rows in the same hash run as the row before them: they must equal it
     if any(
         ((ordered_column[1:] != ordered_column[:-1]) & continued).any() for ordered_column in _ordered(columns, order)
     ):
+        return None
+    return first
+
+
+def _group(columns: tuple[npt.NDArray[Any], ...], weights: npt.NDArray[np.int64] | None) -> _Grouped:
+    """The distinct rows of the key columns and their counts (of rows, or sums of ``weights``).
+
+    Rows are sorted by a hash of their keys (one integer sort, much faster than sorting four columns): its top bits
+    first (``_prefix_order``), the whole hash if two different rows share them, and if any two different rows
+    hashed alike, which the check sees, by the columns themselves.
+    """
+    size = columns[0].size
+    if size == 0:
+        return _Grouped(columns, np.zeros(0, dtype=np.int64))
+    mixed = _hashed(columns)
+    order, ordered = _prefix_order(mixed)
+    first = _runs(columns, order, ordered)
+    if first is None:
+        order, ordered = _hash_order(mixed)
+        first = _runs(columns, order, ordered)
+    del ordered, mixed
+    if first is None:
         order = np.lexsort(columns[::-1])
-        first[1:] = False
+        first = np.zeros(size, dtype=bool)
+        first[0] = True
         for column in columns:
             ordered_column = column[order]
             first[1:] |= ordered_column[1:] != ordered_column[:-1]
