@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -42,7 +43,7 @@ def test_chart_minutes_have_zeros_where_nothing_was_logged() -> None:
 
 
 def test_pyarrow_without_pandas_keeps_pandas_out_until_asked_for() -> None:
-    """The batch commands' pyarrow never imports pandas (installed with the spark extra); a later explicit
+    """The batch commands' pyarrow never imports pandas (installed by the dev extra); a later explicit
     conversion still can. A fresh interpreter: this one may have imported pandas already."""
     pytest.importorskip("pandas")
     script = (
@@ -52,7 +53,6 @@ def test_pyarrow_without_pandas_keeps_pandas_out_until_asked_for() -> None:
         "import pyarrow as pa\n"
         "table = pa.table({'a': pa.array(['x', None])})\n"
         "assert 'pandas' not in sys.modules, 'pyarrow imported pandas'\n"
-        "assert not any(finder.__class__.__name__ == '_RefusePandas' for finder in sys.meta_path)\n"
         "assert table.to_pandas()['a'].tolist()[0] == 'x' and 'pandas' in sys.modules\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
@@ -74,9 +74,12 @@ def test_refuse_pandas_keeps_a_servers_first_compiled_policy_from_importing_it()
         "assert 'pyarrow' in sys.modules and 'pandas' not in sys.modules\n"
     )
     example = Path(__file__).parent.parent / "examples" / "three-tier.json"
+    # A program stored by an earlier test would be read back without pyarrow: compile for real.
+    environment = {**os.environ, "OPENNSG_NO_CACHE": "1"}
     done = subprocess.run(
-        [sys.executable, "-c", script, str(example)], capture_output=True, text=True, check=False, timeout=120
-    )
+        [sys.executable, "-c", script, str(example)],
+        capture_output=True, text=True, check=False, timeout=120, env=environment,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
 
 
@@ -115,10 +118,15 @@ def test_pandas_refused_while_a_replay_runs_and_only_then() -> None:
         "    with pandas_refused():\n"
         "        import pyarrow as pa\n"
         "        table = pa.table({'a': pa.array(['x', None])})\n"
-        "    assert any(finder.__class__.__name__ == '_RefusePandas' for finder in sys.meta_path)\n"
+        "    try:\n"
+        "        import pandas\n"
+        "    except ModuleNotFoundError:\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise AssertionError('pandas imported inside the outer pandas_refused')\n"
         "assert 'pandas' not in sys.modules, 'pyarrow imported pandas'\n"
-        "assert not any(finder.__class__.__name__ == '_RefusePandas' for finder in sys.meta_path)\n"
         "import pandas\n"
+        "assert table.to_pandas()['a'].tolist()[0] == 'x'\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -46,8 +46,8 @@ class _RefusePandas:
 def pyarrow_without_pandas() -> None:
     """Keep pyarrow from importing pandas, for a command that hands pyarrow no pandas object.
 
-    pyarrow looks for pandas on its first array (0.4–0.9 CPU-s and ~45 MB when pandas is installed, as with the
-    ``spark`` extra) and remembers what it found: refused once, it works without it, and an explicit conversion
+    pyarrow looks for pandas on its first array (0.4–0.9 CPU-s and ~45 MB when pandas is installed, as it often is
+    beside pyspark) and remembers what it found: refused once, it works without it, and an explicit conversion
     (``to_pandas``) still imports pandas. Called by CLI commands only: a library caller's process is its own.
     """
     if "pandas" in sys.modules:
