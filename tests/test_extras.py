@@ -42,6 +42,14 @@ def test_chart_minutes_have_zeros_where_nothing_was_logged() -> None:
     assert per_minute(()) == ([], [], [])
 
 
+def _run_fresh(script: str, *args: str, env: dict[str, str] | None = None) -> None:
+    """Run ``script`` in a fresh interpreter (this one may have imported pandas already); it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=False, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_pyarrow_without_pandas_keeps_pandas_out_until_asked_for() -> None:
     """The batch commands' pyarrow never imports pandas (installed by the dev extra); a later explicit
     conversion still can. A fresh interpreter: this one may have imported pandas already."""
@@ -55,8 +63,7 @@ def test_pyarrow_without_pandas_keeps_pandas_out_until_asked_for() -> None:
         "assert 'pandas' not in sys.modules, 'pyarrow imported pandas'\n"
         "assert table.to_pandas()['a'].tolist()[0] == 'x' and 'pandas' in sys.modules\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
-    assert done.returncode == 0, done.stderr
+    _run_fresh(script)
 
 
 def test_refuse_pandas_keeps_a_servers_first_compiled_policy_from_importing_it() -> None:
@@ -76,11 +83,7 @@ def test_refuse_pandas_keeps_a_servers_first_compiled_policy_from_importing_it()
     example = Path(__file__).parent.parent / "examples" / "three-tier.json"
     # A program stored by an earlier test would be read back without pyarrow: compile for real.
     environment = {**os.environ, "OPENNSG_NO_CACHE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(example)],
-        capture_output=True, text=True, check=False, timeout=120, env=environment,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    _run_fresh(script, str(example), env=environment)
 
 
 @pytest.mark.parametrize("command", ["verify", "replay"])
@@ -128,5 +131,4 @@ def test_pandas_refused_while_a_replay_runs_and_only_then() -> None:
         "import pandas\n"
         "assert table.to_pandas()['a'].tolist()[0] == 'x'\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
-    assert done.returncode == 0, done.stderr
+    _run_fresh(script)
