@@ -489,11 +489,3 @@ def test_pipelined_verifies_and_reads_are_answered_in_order(servers: Servers) ->
     assert [line.split(b" ")[1] for line in re.findall(rb"HTTP/1\.1 \d+", direct)] == [
         b"202", b"200", b"202", b"400", b"200", b"202",
     ]  # fmt: skip
-
-
-def test_the_header_values_refused_are_uvicorns() -> None:
-    from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE
-
-    from opennsg.api.gateway import _INVALID_HEADER_VALUE
-
-    assert _INVALID_HEADER_VALUE.pattern == HEADER_VALUE_RE.pattern

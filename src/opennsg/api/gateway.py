@@ -14,6 +14,8 @@ from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE
+
 from opennsg.api.auth import Tokens
 from opennsg.api.errors import ApiError
 from opennsg.api.linked import Caller
@@ -34,8 +36,6 @@ Origin = tuple[str | None, tuple[str, int | None] | None, str]
 
 log = logging.getLogger("opennsg.api.requests")
 
-#: Header values uvicorn refuses to send (its httptools protocol's ``HEADER_VALUE_RE``: control characters).
-_INVALID_HEADER_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 
 #: Where the gateway leaves the authenticated caller in the ASGI scope for the routes (``caller_of``).
 CALLER_SCOPE_KEY = "opennsg.caller"
@@ -256,7 +256,7 @@ class Gateway:
             if response is None:
                 return None
             status, answer, content = response.status_code, list(response.raw_headers), bytes(response.body)
-            if any(_INVALID_HEADER_VALUE.search(value) for _, value in answer):
+            if any(HEADER_VALUE_RE.search(value) for _, value in answer):
                 return None  # uvicorn refuses to send it: the ASGI path fails as it fails
         request_id = new_request_id().encode()
         answer += [(b"x-ms-request-id", request_id), (b"x-ms-correlation-request-id", request_id)]
