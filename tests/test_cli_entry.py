@@ -85,3 +85,45 @@ def test_the_process_ends_as_usual_unless_asked_and_while_a_thread_runs() -> Non
             worker.join()
     finally:
         common.end_at_once(False)
+
+
+def test_the_command_modules_table_names_what_each_module_registers() -> None:
+    """``COMMAND_MODULES`` is how a process finds the one module its command needs: it must list exactly what each
+    module's ``register`` adds, and with ``OWN_COMMANDS`` every command of the full group, in its order."""
+    import importlib
+
+    import typer
+
+    from opennsg.cli.main import COMMAND_MODULES, OWN_COMMANDS
+
+    for module, names in COMMAND_MODULES.items():
+        alone = typer.Typer()
+        alone.callback()(lambda: None)
+        importlib.import_module(f"opennsg.cli.{module}").register(alone)
+        assert sorted(typer.main.get_command(alone).commands) == sorted(names), module  # type: ignore[attr-defined]
+    listed = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert listed == {*OWN_COMMANDS, *(n for names in COMMAND_MODULES.values() for n in names)}
+
+
+def test_a_process_imports_only_the_command_module_it_runs() -> None:
+    from opennsg.cli.main import modules_for
+
+    assert modules_for(["verify", "net.json"]) == frozenset()
+    assert modules_for(["lint", "net.json"]) == {"analysis"}
+    assert modules_for(["flowlogs", "replay"]) == {"flowlogs"}
+    for everything in ([], ["--help"], ["--version"], ["no-such-command"]):
+        assert modules_for(everything) is None
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(sorted(m for m in sys.modules if m.startswith('opennsg.cli.'))))\n"
+        "from opennsg.cli.main import app\n"
+        "app()\n"
+    )
+    args = ["verify", str(EXAMPLE), "--nic", "VM1", "--direction", "Inbound", "--local", "10.0.1.4:22", "--remote",
+            "52.10.20.30:50000", "--json"]  # fmt: skip
+    command = [sys.executable, "-c", probe, *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.strip().splitlines()[-1]
+    assert "opennsg.cli.serve" not in loaded and "opennsg.cli.analysis" not in loaded, loaded
+    assert json.loads("".join(done.stdout.strip().splitlines()[:-1]))["access"] == "Deny"

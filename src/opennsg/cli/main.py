@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
 from opennsg import __version__
-from opennsg.cli import (  # one per line: each command module is added by a different change
-    analysis,
-    common,
-    enforce,
-    flowlogs,
-    routes,
-    serve,
-    servicetags,
-    simulate,
-    terraform,
-    ui,
-)
+from opennsg.cli import common
 from opennsg.cli.common import (
     NO_INPUTS,
     InputOptions,
@@ -41,20 +33,94 @@ from opennsg.model.validation import topology_notes
 from opennsg.model.validation.codes import Code
 
 if TYPE_CHECKING:
+    from rich.table import Table
+    from typer.models import CommandInfo, TyperInfo
+
     from opennsg.cli.prepared import Prepared
+
+#: This module's own commands.
+OWN_COMMANDS = ("validate", "verify", "effective", "show")
+#: The outer layers' commands (the service, the data plane's scenarios, flow logs, the web UI, ...), by the module of
+#: ``opennsg.cli`` whose ``register(app)`` adds them, in the order they are listed.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "serve": ("serve", "token"),
+    "simulate": ("simulate",),
+    "flowlogs": ("flowlogs",),
+    "terraform": ("export",),
+    "servicetags": ("service-tags",),
+    "routes": ("routes",),
+    "enforce": ("enforce", "lab"),
+    "ui": ("ui",),
+    "analysis": ("diff", "lint", "reach"),
+}
+
+
+def modules_for(args: Sequence[str]) -> frozenset[str] | None:
+    """The command modules a process running ``args`` needs: none for one of ``OWN_COMMANDS``, the one registering
+    the command named first, or None for all of them (help, shell completion, a command no module has)."""
+    if not args or any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
+        return None
+    if args[0] in OWN_COMMANDS:
+        return frozenset()
+    for module, names in COMMAND_MODULES.items():
+        if args[0] in names:
+            return frozenset({module})
+    return None
 
 
 class _Command(typer.Typer):
     """The command as a process (``opennsg``, ``python -m opennsg``), which a command may end at once
-    (``common.end_at_once``); tests call its click group instead, and go on."""
+    (``common.end_at_once``); tests call its click group instead, and go on.
+
+    The modules of ``COMMAND_MODULES`` are imported and registered when typer first reads the commands: all of
+    them, except in a process running one command (``__call__``), which imports only its own (importing every
+    module, rich's tables among what they import, and building every command's options took ~60 ms of each
+    start)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._unregistered: list[str] = []
+        self._only: frozenset[str] | None = None
+        super().__init__(**kwargs)
+
+    @property
+    def registered_commands(self) -> list[CommandInfo]:
+        self._register()
+        return self._commands
+
+    @registered_commands.setter
+    def registered_commands(self, value: list[CommandInfo]) -> None:
+        self._commands = value
+
+    @property
+    def registered_groups(self) -> list[TyperInfo]:
+        self._register()
+        return self._groups
+
+    @registered_groups.setter
+    def registered_groups(self, value: list[TyperInfo]) -> None:
+        self._groups = value
+
+    def register_later(self, modules: Sequence[str]) -> None:
+        """Register ``modules`` (of ``opennsg.cli``) when the commands are first read."""
+        self._unregistered.extend(modules)
+
+    def _register(self) -> None:
+        wanted = [m for m in self._unregistered if self._only is None or m in self._only]
+        self._unregistered = [m for m in self._unregistered if m not in wanted]  # registering reads them again
+        for module in wanted:
+            importlib.import_module(f"opennsg.cli.{module}").register(self)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         common.end_at_once(False)
+        given = kwargs.get("args", args[0] if args else None)
+        self._only = modules_for(sys.argv[1:] if given is None else list(given))
         try:
             return super().__call__(*args, **kwargs)
         except SystemExit as exc:
             common.end_now(exc.code)
             raise
+        finally:
+            self._only = None
 
 
 app = _Command(
@@ -115,6 +181,8 @@ def validate(
     if json:
         print_json({"valid": True, "resources": counts, "notes": notes})
         return
+    from rich.table import Table
+
     table = Table(title="Valid", show_header=True)
     table.add_column("resource")
     table.add_column("count", justify="right")
@@ -348,6 +416,8 @@ def _print_verdict(result: dict[str, Any]) -> None:
             markup=False,
         )
         if "rulesEvaluationResult" in step:
+            from rich.table import Table
+
             table = Table(show_header=True, box=None, padding=(0, 1))
             for col in ("rule", "protocol", "source", "srcPort", "destination", "dstPort"):
                 table.add_column(col)
@@ -405,6 +475,8 @@ def effective(
 
 def _rule_table(title: str) -> Table:
     """A table of rules whose cells wrap instead of truncating (names and prefixes must stay readable)."""
+    from rich.table import Table
+
     table = Table(title=title)
     for col in ("priority", "direction", "access", "protocol"):
         table.add_column(col, no_wrap=True)
@@ -569,15 +641,6 @@ def _short(value: str) -> str:
     return name_of(value) if value.startswith("/") else value
 
 
-# The outer layers' commands: the service, the data plane's scenarios, flow logs, the web UI.
-serve.register(app)
-simulate.register(app)
-flowlogs.register(app)
-terraform.register(app)
-servicetags.register(app)
-routes.register(app)
-enforce.register(app)
-ui.register(app)
-analysis.register(app)
+app.register_later(list(COMMAND_MODULES))
 
 __all__ = ["app"]
