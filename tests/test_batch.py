@@ -307,6 +307,47 @@ def test_streamed_batches_write_the_same_bytes_as_one_batch(
     assert len(_read_output(tmp_path / f"whole.{target}")) == len(rows)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_rows_decided_in_earlier_batches_answer_as_deciding_every_batch_afresh(
+    topology: Topology, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """A distinct row is decided in the first batch that has it and remembered by its texts (``_Memo``): rows met
+    again in later batches, under other dictionaries (Parquet row groups), texts equal but for spaces or case (the
+    same flow, another message), nulls and empty texts, read exactly as one whole-file batch reads them."""
+    good = _good_rows(topology)
+    bad = [r for r, _ in _bad_rows(topology)]
+    variants = [{**good[0], "localPort": " 80"}, {**good[0], "direction": "INBOUND"}, {**good[1], "remotePort": None},
+                {**bad[6], "remoteIPAddress": " 2001:db8::zz"}, {**good[2], "targetResourceId": ""}]  # fmt: skip
+    pool = [*good, *bad, *variants]
+    rows = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=60))
+    directory = tmp_path_factory.mktemp("memo")
+    one, parts = directory / "one.parquet", directory / "parts.parquet"
+    table = pa.Table.from_pylist(rows, schema=pa.schema([(f, pa.string()) for f in FIELDS]))
+    pq.write_table(table, one)  # one row group: one batch, nothing remembered
+    pq.write_table(table, parts, row_group_size=data.draw(st.integers(1, 64)))
+    size = data.draw(st.integers(1, 64))
+    with pytest.MonkeyPatch.context() as patch:
+        whole = _run(topology, one, directory / "whole.jsonl", patch, batch_rows=1 << 20)
+        streamed = _run(topology, parts, directory / "streamed.jsonl", patch, batch_rows=size)
+    assert streamed == whole
+    assert len(whole.splitlines()) == len(rows)
+
+
+def test_the_memo_repacks_as_numbers_grow_and_finds_nothing_beyond_63_bits() -> None:
+    import numpy as np
+
+    memo = batch_verify._Memo(2)
+    column = [np.array([1, 2], dtype=np.int64), np.array([3, 1], dtype=np.int64)]
+    assert not memo.find(column, [3, 4])[0].any()  # nothing remembered yet
+    memo.add(column, np.array([7, -1], dtype=np.int32), np.array([-1, 5], dtype=np.int32))
+    asked = [np.array([2, 1, 9000], dtype=np.int64), np.array([1, 3, 3], dtype=np.int64)]
+    found, code, problem = memo.find(asked, [9001, 4])  # the first field now needs 14 bits, not 2
+    assert found.tolist() == [True, True, False]
+    assert code.tolist() == [-1, 7, -1] and problem.tolist() == [5, -1, -1]
+    assert not memo.find(asked, [1 << 40, 1 << 30])[0].any()  # 71 bits: every row is decided afresh
+
+
 @pytest.mark.parametrize("target", ["jsonl", "csv", "parquet"])
 def test_a_first_bad_row_after_written_chunks_gives_the_bytes_of_one_batch(
     topology: Topology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
