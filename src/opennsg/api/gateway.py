@@ -4,6 +4,7 @@ structured request logs, the body size limit, bearer-token auth and the ``api-ve
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -22,7 +23,7 @@ from opennsg.api.linked import Caller
 from opennsg.model.validation import Code
 
 if TYPE_CHECKING:
-    from opennsg.api.dispatch import HotRoutes
+    from opennsg.api.dispatch import HotRoute, HotRoutes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -33,6 +34,8 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 Reader = Callable[[str], tuple[bytes, bytes | None] | None]
 #: Where a request came in, as its ASGI scope says: scheme, server (host, port) and root path.
 Origin = tuple[str | None, tuple[str, int | None] | None, str]
+#: A request held to be answered at once: its canonical path, the hot route and the route's path parameters.
+Held = tuple[str, "HotRoute", dict[str, str]]
 
 log = logging.getLogger("opennsg.api.requests")
 
@@ -129,8 +132,10 @@ def _log_request(line: RequestLine) -> None:
         log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None))
 
 
+@functools.lru_cache(maxsize=256)  # bounded: a hostile client may send any query
 def api_version_of(query: bytes) -> str | None:
-    """The first ``api-version`` value of a query string (as ``parse_qs`` reads it, blank values kept), or None."""
+    """The first ``api-version`` value of a query string (as ``parse_qs`` reads it, blank values kept), or None;
+    remembered (clients send the same query over and over)."""
     for part in query.decode("latin-1").split("&"):
         name, _, value = part.partition("=")
         if name == "api-version" or (("%" in name or "+" in name) and unquote_plus(name) == "api-version"):
@@ -230,16 +235,18 @@ class Gateway:
         client: str,
         body: bytes | None = None,
         origin: Origin = ("http", None, ""),
+        held: Held | None = None,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         """A GET of a stored resource, or a request a hot route answers at once (an operation's result in memory, a
         quick IP flow verify with its whole ``body``), answered on the spot by the server's protocol without an ASGI
         cycle: the status, headers and body ``__call__`` would send for the same request (logged as it logs it), or
         None for anything else (the request then goes through ``__call__``, which answers it in full). ``raw_path``
-        is the ASGI scope's ``path``, ``client`` its client's host, ``origin`` its scheme, server and root path."""
+        is the ASGI scope's ``path``, ``client`` its client's host, ``origin`` its scheme, server and root path;
+        ``held`` what ``may_answer_at_once`` found for this method and ``raw_path``, if it was asked."""
         if method not in ("GET", "POST") or (method == "POST") != (body is not None) or self.read is None:
             return None
         started = time.perf_counter()
-        path = canonical_path(raw_path)
+        path = held[0] if held is not None else canonical_path(raw_path)
         scope: Scope = {"type": "http", "method": method, "path": path, "headers": headers, "query_string": query}
         if not path.startswith("/subscriptions/") or self._refuse(scope, path):
             return None
@@ -248,7 +255,7 @@ class Gateway:
         if found is not None:
             answer, content = _encoded_headers(*found), found[0]
         else:
-            hot = self.hot.find(method, path) if self.hot is not None else None
+            hot = held[1:] if held is not None else self.hot.find(method, path) if self.hot is not None else None
             if hot is None or hot[0].at_once is None:
                 return None
             scope["scheme"], scope["server"], scope["root_path"] = origin
@@ -264,23 +271,29 @@ class Gateway:
         _log_request(RequestLine(request_id.decode(), method, path, status, duration_ms, client))
         return status, answer, content
 
-    def may_answer_at_once(self, method: str, raw_path: str) -> bool:
-        """Whether a request with a body to this path may be answered at once (a hot route answers some at once), so
-        the server's protocol holds its body back for ``answer_at_once`` rather than start the ASGI cycle."""
+    def may_answer_at_once(self, method: str, raw_path: str) -> Held | None:
+        """The canonical path and the hot route of a request with a body to this path that may be answered at once (a
+        hot route answers some at once), else None: the server's protocol then holds its body back for
+        ``answer_at_once`` (given what was found here) rather than start the ASGI cycle."""
         if method != "POST" or self.hot is None or self.read is None:
-            return False
-        hot = self.hot.find(method, canonical_path(raw_path))
-        return hot is not None and hot[0].at_once is not None
+            return None
+        path = canonical_path(raw_path)
+        hot = self.hot.find(method, path)
+        return (path, *hot) if hot is not None and hot[0].at_once is not None else None
 
     def _refuse(self, scope: Scope, path: str) -> ApiError | None:
-        headers = dict(scope.get("headers", []))
-        length = headers.get(b"content-length")
+        length: bytes | None = None
+        authorization = b""
+        for name, value in scope.get("headers", ()):  # the last of each, as a dict of the headers holds
+            if name == b"content-length":
+                length = value
+            elif name == b"authorization":
+                authorization = value
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return _too_large(self.max_body)
         if path in PUBLIC_PATHS or not path.startswith("/subscriptions"):
             return None
-        authorization = headers.get(b"authorization", b"").decode("latin-1")
-        scheme, _, token = authorization.partition(" ")
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
         granted = self.tokens.subscriptions(token.strip()) if scheme.casefold() == "bearer" else None
         if granted is None:
             return ApiError(

@@ -45,7 +45,7 @@ import uvicorn
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from opennsg.api.gateway import Gateway
+from opennsg.api.gateway import Gateway, Held
 from opennsg.model.validation import Code
 
 log = logging.getLogger("opennsg.api.server")
@@ -143,6 +143,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._answered_at_once = False  # the request being parsed was answered without an ASGI cycle
         self._held: bytearray | None = None  # the body so far of a request held back to be answered at once
         self._held_path = ""  # and its path
+        self._held_route: Held | None = None  # and what the gateway found for it
         self._query = b""  # the query string of the request ``_plain_request`` last found plain
 
     @property
@@ -221,8 +222,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._answered_at_once = True
             self.on_response_complete()
             return
-        if method == "POST" and self._gateway is not None and self._gateway.may_answer_at_once(method, path):
-            self._held, self._held_path = bytearray(), path  # answered at once if whole in this read, else released
+        held = None if method != "POST" or self._gateway is None else self._gateway.may_answer_at_once(method, path)
+        if held is not None:  # answered at once if whole in this read, else released
+            self._held, self._held_path, self._held_route = bytearray(), path, held
             return
         super().on_headers_complete()
 
@@ -247,13 +249,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._query = parsed_url.query or b""
         return method.decode(), self.root_path + parsed_url.path.decode("ascii")
 
-    def _answer_at_once(self, method: str, path: str, body: bytes | None) -> bool:
+    def _answer_at_once(self, method: str, path: str, body: bytes | None, held: Held | None = None) -> bool:
         """Answer a plain request (``_plain_request``) by ``Gateway.answer_at_once``; whether it was answered."""
         assert self._gateway is not None
         client = (self.client or ("", 0))[0]
         origin = (self.scheme, self.server, self.root_path)
         try:
-            answer = self._gateway.answer_at_once(method, path, self._query, self.headers, client, body, origin)
+            answer = self._gateway.answer_at_once(method, path, self._query, self.headers, client, body, origin, held)
         except Exception:  # in a parser callback it would be a 400: the ASGI path answers (or fails) as it would
             return False
         if answer is None:
@@ -287,7 +289,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         released = True
         if self._held is not None:
-            if self._answer_at_once("POST", self._held_path, bytes(self._held)):
+            if self._answer_at_once("POST", self._held_path, bytes(self._held), self._held_route):
                 self._held = None
                 self._answered_at_once = True
                 self.on_response_complete()
