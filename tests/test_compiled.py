@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from dataclasses import replace
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +28,7 @@ from opennsg.engine.flow import Flow
 from opennsg.engine.ir import Association, NicPolicy, ResolvedNsg, ResolvedRule, Verdict
 from opennsg.model import Access, Direction, NetworkInterface, NetworkSecurityGroup, Protocol, SecurityRule, Topology
 from opennsg.model.policy import PLATFORM_DNS_TAG, PLATFORM_IMDS_TAG, PLATFORM_LKM_TAG
-from opennsg.model.values import parse_prefix, prefix_span
+from opennsg.model.values import parse_address, parse_prefix, prefix_span
 
 BACKENDS: tuple[Backend, ...] = ("numba", "numpy") if numba_available() else ("numpy",)
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -282,6 +282,25 @@ def test_prefixes_parse_as_ipaddress_reads_them(text: str) -> None:
         assert span is None
     else:
         assert span == (expected.version, int(expected.network_address), int(expected.broadcast_address))
+
+
+def _reference_address(text: str) -> IPv4Address | IPv6Address | None:
+    if not text.isascii() or "%" in text:
+        return None
+    try:
+        return ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_prefix_texts(), st.text(max_size=20), st.ip_addresses().map(str)))
+def test_addresses_parse_as_ipaddress_reads_them(text: str) -> None:
+    """``parse_address`` reads a plain dotted quad without ``ipaddress``: the same address as ``ipaddress`` on every
+    text (ASCII, no zone id, surrounding space allowed), and None where it refuses."""
+    expected = _reference_address(text)
+    got = parse_address(text)
+    assert got == expected and type(got) is type(expected), text
 
 
 def test_the_shared_classifier_answers_owns_from_its_own_policy() -> None:

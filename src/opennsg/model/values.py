@@ -56,6 +56,7 @@ _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 #: The common IPv4 spellings, each of which ``ipaddress`` reads the same way: dotted quad without leading zeros and
 #: an optional decimal length 0–32 without leading zeros. Anything else takes the ``ipaddress`` path.
 _IPV4_CIDR = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?", re.ASCII)
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}", re.ASCII)
 _V4_ALL = (1 << 32) - 1
 
 
@@ -108,10 +109,17 @@ def has_host_bits(text: str) -> bool:
 
 
 def parse_address(text: str) -> IPAddress | None:
+    """An IPv4 or IPv6 address as ``ipaddress`` reads it (surrounding space allowed), or None; a plain dotted quad
+    (the common spelling, which ``ipaddress`` reads the same way) without ``ipaddress``'s octet-by-octet parse."""
     if not _plain(text):
         return None
+    stripped = text.strip()
+    quad = _IPV4.fullmatch(stripped)
+    if quad is not None:
+        a, b, c, d = quad.groups()
+        return IPv4Address((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d))
     try:
-        return ipaddress.ip_address(text.strip())
+        return ipaddress.ip_address(stripped)
     except ValueError:
         return None
 
