@@ -157,6 +157,21 @@ def test_a_slow_request_head_is_closed_at_the_deadline(served: Served) -> None:
         assert closed and time.monotonic() - started < LIMITS.header_timeout + 2
 
 
+def test_the_head_deadline_runs_from_the_end_of_the_last_response(start: Callable[[ServerLimits], Served]) -> None:
+    """One timer per connection is moved along as requests come (``_await_head``): requests spaced over more than
+    the header timeout are all answered, and the idle connection is closed a header timeout after the last one."""
+    limits = ServerLimits(header_timeout=1.0, keep_alive_timeout=30, max_connections=16)
+    served = start(limits)
+    with served.connect() as sock:
+        for _ in range(4):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert _read_response(sock).startswith(b"HTTP/1.1 200")
+            time.sleep(0.6)
+        answered = time.monotonic() - 0.6
+        assert _closed_by_server(sock, within=limits.header_timeout + 2)
+        assert time.monotonic() - answered >= limits.header_timeout - 0.1
+
+
 def test_a_stalled_body_is_a_408_in_arms_envelope(served: Served) -> None:
     with served.connect() as sock:
         path = "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg1?api-version=2024-05-01"

@@ -112,8 +112,8 @@ def lookup(snapshot: Snapshot, resource_id: str) -> dict[str, Any] | None:
     if row is not None:
         return render(snapshot, row)
     child = ResourceId.parse(resource_id)
-    if child is None or child.parent is None or child.types[-1].casefold() not in CHILD_KEYS:
-        return None
+    if child is None or len(child.types) < 2 or child.types[-1].casefold() not in CHILD_KEYS:
+        return None  # not a child resource (an operation's result, for one: asked for as often as verifies are)
     parent = snapshot.row(str(child.parent))
     if parent is None:
         return None

@@ -136,7 +136,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.opened_at = time.monotonic()
-        self._head_deadline: asyncio.TimerHandle | None = None
+        self._head_due: float | None = None  # loop time by which the awaited request head must be whole
+        self._head_timer: asyncio.TimerHandle | None = None  # fires at or before ``_head_due``
         self._reading_head = True  # the bytes arriving now belong to a request head
         self._head_bytes = 0
         self._gateway = _gateway_of(self.app)
@@ -171,21 +172,35 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return True
 
     def close_idle(self) -> None:
-        self._cancel_head_deadline()
+        self._stop_head_timer()
         if not self.transport.is_closing():
             self.transport.close()
 
     def _await_head(self) -> None:
-        self._cancel_head_deadline()
-        self._head_deadline = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
+        """The next request head must be whole within ``header_timeout``. The connection keeps one timer, moved only
+        when it fires before the deadline, since the deadline is set and cleared for every request (a timer armed
+        and cancelled each time cost more than parsing the head)."""
+        self._head_due = self.loop.time() + self.limits.header_timeout
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(self._head_due, self._head_timer_fired)
 
     def _cancel_head_deadline(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
+        self._head_due = None  # the timer, if armed, finds no deadline when it fires
 
-    def _head_timed_out(self) -> None:
-        self._head_deadline = None
+    def _stop_head_timer(self) -> None:
+        self._head_due = None
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timer_fired(self) -> None:
+        self._head_timer = None
+        if self._head_due is None:
+            return  # no head awaited now: the next ``_await_head`` arms the timer again
+        if self.loop.time() < self._head_due:  # the deadline moved since the timer was armed
+            self._head_timer = self.loop.call_at(self._head_due, self._head_timer_fired)
+            return
+        self._head_due = None
         if not self.transport.is_closing():
             self.transport.close()
 
@@ -264,9 +279,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         lines = [STATUS_LINE[status]]
         for name, value in [*self.server_state.default_headers, *headers]:
             lines.extend([name, b": ", value, b"\r\n"])
-        lines.append(b"\r\n")
+        lines.extend([b"\r\n", content])
         self.transport.write(b"".join(lines))
-        self.transport.write(content)
         return True
 
     def _release(self) -> bool:
@@ -306,7 +320,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._await_head()  # the next request's head (keep-alive idleness is uvicorn's own timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_deadline()
+        self._stop_head_timer()
         super().connection_lost(exc)
 
 
