@@ -22,6 +22,7 @@ import queue
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -356,7 +357,9 @@ class Store:
         self._next_purge = datetime.now(UTC)
         # Writes are serialised anyway: one writer thread takes them from a queue, without lock contention.
         self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
-        self._recent: dict[str, _Operation] = {}  # in the order recorded (the oldest is forgotten first)
+        # In the order recorded (the oldest is forgotten first): an OrderedDict finds its oldest entry at once, where
+        # a dict's first live entry lies past the holes its deletions leave (a scan of microseconds per record).
+        self._recent: OrderedDict[str, _Operation] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._unstored: list[dict[str, Any]] = []  # operation records no commit has taken yet (``_recent_lock``)
         self._in_flight: set[str] = set()  # ids of the records not in the database yet: never forgotten meanwhile
