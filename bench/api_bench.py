@@ -32,9 +32,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 SUB = "00000000-0000-0000-0000-0000000000be"
 TOKEN = "bench-token"
@@ -44,6 +45,7 @@ NSG = f"{GROUP}/providers/Microsoft.Network/networkSecurityGroups/nsg1"
 WATCHER = f"/subscriptions/{SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/nw"
 NIC = f"{GROUP}/providers/Microsoft.Network/networkInterfaces/nic1"
 VNET = f"{GROUP}/providers/Microsoft.Network/virtualNetworks/vnet1"
+T = TypeVar("T")
 TARGETS = {"get_per_s": 10_000.0, "put_per_s": 1_000.0, "postgres_put_per_s": 600.0, "verify_per_s": 1_000.0}
 VERIFY = "ipFlowVerify (POST + result GET)"
 VERIFY_CONCURRENT = "ipFlowVerify, --clients (POST + GET)"
@@ -69,8 +71,7 @@ class Connection(asyncio.Protocol):
         return connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are no asyncio.Transport
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -179,6 +180,17 @@ async def load(port: int, name: str, clients: int, seconds: float, make: Any) ->
     for connection in connections:
         connection.close()
     return Result(name, len(latencies), elapsed, latencies, errors)
+
+
+def run_client(main: Coroutine[Any, Any, T]) -> T:
+    """Run the load generator on uvloop when it is installed (uvicorn serves on it then too): the client shares the
+    machine's cores with the server it measures, and asyncio's own loop costs it more CPU per request."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def free_port() -> int:
@@ -387,7 +399,7 @@ def run_backend(name: str, db: str, clients: int, seconds: float) -> list[dict[s
     with tempfile.TemporaryDirectory() as workdir:
         process, port = start_server(db, Path(workdir))
         try:
-            results = asyncio.run(measure(port, process.pid, clients, seconds))
+            results = run_client(measure(port, process.pid, clients, seconds))
         finally:
             process.terminate()
             process.wait(timeout=20)
@@ -446,7 +458,7 @@ def compare(ref: str, phases: list[str], rounds: int, clients: int, seconds: flo
                 process, port = start_server(str(work / str(index) / "bench.db"), work / str(index), source)
                 servers[side] = process
                 sides[side] = (port, process.pid)
-            results = asyncio.run(interleaved(sides, phases, rounds, clients, seconds))
+            results = run_client(interleaved(sides, phases, rounds, clients, seconds))
         finally:
             for process in servers.values():
                 process.terminate()
