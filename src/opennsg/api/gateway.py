@@ -265,10 +265,11 @@ class Gateway:
             status, answer, content = response.status_code, list(response.raw_headers), bytes(response.body)
             if any(HEADER_VALUE_RE.search(value) for _, value in answer):
                 return None  # uvicorn refuses to send it: the ASGI path fails as it fails
-        request_id = new_request_id().encode()
-        answer += [(b"x-ms-request-id", request_id), (b"x-ms-correlation-request-id", request_id)]
+        request_id = new_request_id()
+        encoded_id = request_id.encode()
+        answer += [(b"x-ms-request-id", encoded_id), (b"x-ms-correlation-request-id", encoded_id)]
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        _log_request(RequestLine(request_id.decode(), method, path, status, duration_ms, client))
+        _log_request(RequestLine(request_id, method, path, status, duration_ms, client))
         return status, answer, content
 
     def may_answer_at_once(self, method: str, raw_path: str) -> Held | None:
