@@ -60,9 +60,10 @@ IP_FLOW_FIELDS = ("direction", "protocol", "localPort", "remotePort", "localIPAd
 
 def _text(body: Mapping[str, Any], name: str) -> str:
     value = body.get(name)
-    if not isinstance(value, str) or not value.strip():
+    stripped = value.strip() if isinstance(value, str) else ""
+    if not stripped:
         raise bad_request(f"The request is missing the required property '{name}' (a non-empty string).")
-    return value.strip()
+    return stripped
 
 
 @dataclass(frozen=True, slots=True)
