@@ -263,8 +263,9 @@ class Gateway:
             if response is None:
                 return None
             status, answer, content = response.status_code, list(response.raw_headers), bytes(response.body)
-            if any(HEADER_VALUE_RE.search(value) for _, value in answer):
-                return None  # uvicorn refuses to send it: the ASGI path fails as it fails
+            for _, value in answer:
+                if HEADER_VALUE_RE.search(value):
+                    return None  # uvicorn refuses to send it: the ASGI path fails as it fails
         request_id = new_request_id()
         encoded_id = request_id.encode()
         answer += [(b"x-ms-request-id", encoded_id), (b"x-ms-correlation-request-id", encoded_id)]
