@@ -67,12 +67,16 @@ class RawBucket:
     def __len__(self) -> int:
         return self.size
 
-    def buffer(self) -> bytearray:
-        """The strings of every list, each followed by ``","`` (the bytes between two strings of a list)."""
+    def buffer(self, prefix: bytes = b"") -> bytes:
+        """``prefix``, then the strings of every list, each followed by ``","`` (the bytes between two strings of a
+        list): one copy of them."""
         data = memoryview(self.raw.data)
         starts, ends, counts = self.raw.starts, self.raw.ends, self.raw.counts
-        parts = [data[starts[span] : ends[span]] for span in self.spans if counts[span]]
-        return bytearray(_BETWEEN).join([*parts, b""])
+        parts: list[bytes | memoryview] = [prefix]
+        for span in self.spans:
+            if counts[span]:
+                parts += (data[starts[span] : ends[span]], _BETWEEN)
+        return b"".join(parts)
 
     def with_strings(self) -> Bucket:
         """The same tuples as a ``Bucket`` of strings, for the careful parse."""

@@ -172,18 +172,18 @@ def _no_keys() -> TupleKeys:
 # reshape into a grid of piece ends (kept a row a piece, so that each piece's values are contiguous: strided columns
 # cost 3x), and each piece starts after its left neighbour's end. The dots and line ends are counted over the whole
 # buffer and must be where the grid has them, so every other end is a comma. What the pieces hold is checked by
-# counting, with whole-buffer comparisons only: every byte is a digit, an end or a letter; the letters are exactly
-# those of the letter fields (their values are checked), so every other piece is digits alone, of the lengths its
-# field allows, and no run of digits may start with a 0. Numbers are then read as the word of eight bytes before
-# their pieces' ends (``_numbers``): a gather a number, no Python object per field. A raw bucket's lines
-# (``RawBucket.buffer``) each end with ``","``: the quotes and that comma are three ends, the two after the string's
-# own end holding nothing.
+# counting: the bytes that are neither digits nor ends are exactly as many as the bytes of the letter fields, whose
+# values are checked, so every other piece is digits alone, of the lengths its field allows. Numbers are then read
+# as the word of eight bytes before their pieces' ends (``_numbers``): a gather a number, no Python object per
+# field; one of two digits or more must not start with a 0 (the careful path decides how such a number reads). A
+# raw bucket's lines (``RawBucket.buffer``) each end with ``","``: the quotes and that comma are three ends, the two
+# after the string's own end holding nothing.
 
 _TIME_DIGITS, _PORT_DIGITS, _COUNTER_DIGITS, _OCTET_DIGITS = 13, 5, 18, 3
 _COMMA, _NEWLINE, _DOT, _ZERO, _QUOTE = (ord(c) for c in ',\n.0"')
 _FIELDS = {LogFormat.NSG_V1: 8, LogFormat.NSG_V2: 13, LogFormat.VNET: 13}
 #: Pieces of a line: the time, four octets of each address, then a piece a field.
-_OCTETS, _DOTS = slice(1, 9), [1, 2, 3, 5, 6, 7]
+_TIME, _OCTETS, _DOTS = 0, slice(1, 9), [1, 2, 3, 5, 6, 7]
 _SPORT, _DPORT, _PROTOCOL, _DIRECTION, _SEVENTH, _EIGHTH = range(9, 15)
 _COUNTERS = slice(15, 19)
 _DOTS_A_LINE = 6
@@ -205,9 +205,9 @@ def _pieces(fmt: LogFormat, raw: bool) -> int:
     return _FIELDS[fmt] + _DOTS_A_LINE + (2 if raw else 0)
 
 
-def _lengths_allowed(fmt: LogFormat, raw: bool) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Each piece's shortest and longest length in a canonical line of ``fmt`` (counters: all four logged, or all
-    four empty, which is checked apart; a raw line's two last pieces: nothing)."""
+def _lengths_allowed(fmt: LogFormat, raw: bool) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    """Each piece's shortest length in a canonical line of ``fmt``, and how many more bytes it may hold (counters:
+    all four logged, or all four empty, which is checked apart; a raw line's two last pieces: nothing)."""
     shortest = [1] * 14
     longest = [_TIME_DIGITS] + [_OCTET_DIGITS] * 8 + [_PORT_DIGITS, _PORT_DIGITS, 3, 1, 1]
     if fmt is not LogFormat.NSG_V1:
@@ -216,7 +216,13 @@ def _lengths_allowed(fmt: LogFormat, raw: bool) -> tuple[npt.NDArray[np.int64], 
     if raw:
         shortest += [0, 0]
         longest += [0, 0]
-    return np.array(shortest), np.array(longest)
+    return np.array(shortest, np.int64)[:, None], (np.array(longest) - shortest).astype(np.uint64)[:, None]
+
+
+#: What a buffer of lines starts with: ``_PAD`` bytes that are no line, so that the word of eight bytes before any
+#: byte of the lines is in the buffer.
+_PAD = 8
+_PAD_TEXT = "\0" * _PAD
 
 
 def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
@@ -225,10 +231,10 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     if count == 0:
         return _no_keys()
     try:
-        data = "\n".join(bucket.tuples).encode("ascii") + b"\n"
+        data = (_PAD_TEXT + "\n".join(bucket.tuples) + "\n").encode("ascii")
     except (TypeError, UnicodeEncodeError):  # a tuple that is not a string, or not ASCII
         return None
-    keys = _keys_of_lines(np.frombuffer(data, dtype=np.uint8), count, bucket.fmt, raw=False)
+    keys = _keys_of_lines(data, count, bucket.fmt, raw=False)
     return None if keys is None else _with_macs(bucket, *keys)
 
 
@@ -237,7 +243,7 @@ def _raw_canonical_keys(bucket: RawBucket) -> TupleKeys | None:
     count = len(bucket)
     if count == 0:
         return _no_keys()
-    keys = _keys_of_lines(np.frombuffer(bucket.buffer(), dtype=np.uint8), count, bucket.fmt, raw=True)
+    keys = _keys_of_lines(bucket.buffer(_PAD_TEXT.encode()), count, bucket.fmt, raw=True)
     return None if keys is None else _with_macs(bucket, *keys)
 
 
@@ -252,65 +258,66 @@ def _with_macs(
 
 
 def _keys_of_lines(
-    text: npt.NDArray[np.uint8], count: int, fmt: LogFormat, raw: bool
+    data: bytes, count: int, fmt: LogFormat, raw: bool
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None:
-    """The addresses and ``rest`` of ``count`` lines, each ended by a newline (raw: by ``","``), when all are
-    canonical."""
-    width, line_end, last = _pieces(fmt, raw), _QUOTE if raw else _NEWLINE, _FIELDS[fmt] + _DOTS_A_LINE - 1
-    digits = text - np.uint8(_ZERO)  # a digit's value; 10 or more (wrapped) for any other byte
-    letter = ((text | np.uint8(32)) - np.uint8(ord("a")) < 26) | (text == ord("_"))
-    end = (text == _COMMA) | (text == line_end)
+    """The addresses and ``rest`` of the ``count`` lines of ``data`` after its ``_PAD`` first bytes, each ended by a
+    newline (raw: by ``","``), when all are canonical."""
+    width, line_end = _pieces(fmt, raw), _QUOTE if raw else _NEWLINE
+    padded = np.frombuffer(data, dtype=np.uint8)
+    text = padded[_PAD:]
     dot = text == _DOT
-    is_digit = digits < 10
-    if np.count_nonzero(is_digit | letter | end | dot) != text.size:
-        return None  # a byte of no field of a canonical tuple (a space, a sign, a colon, ...)
-    line_ends = [last, width - 1] if raw else [last]  # a raw line's closing and next opening quotes
-    if np.count_nonzero(dot) != _DOTS_A_LINE * count or np.count_nonzero(text == line_end) != len(line_ends) * count:
+    at_line_end = text == line_end
+    line_ends = [width - 3, width - 1] if raw else [width - 1]  # a raw line's closing and next opening quotes
+    if np.count_nonzero(dot) != _DOTS_A_LINE * count or np.count_nonzero(at_line_end) != len(line_ends) * count:
         return None
+    end = text == _COMMA
     end |= dot
-    del dot
+    end |= at_line_end
+    del dot, at_line_end
     flat_ends = np.flatnonzero(end)
     if flat_ends.size != count * width:
         return None
+    others = text.size - flat_ends.size - np.count_nonzero((text - np.uint8(_ZERO)) < 10)  # neither digits nor ends
     del end
     ends = flat_ends.reshape(count, width).T.copy()  # a row a piece: each piece's values contiguous
     del flat_ends
     # The dots and line ends counted above, every one in its place: every other end is a comma.
     if not ((text[ends[_DOTS]] == _DOT).all() and (text[ends[line_ends]] == line_end).all()):
         return None
-    starts = np.empty_like(ends)  # a piece starts after the end before it (the first, after the line before)
-    starts[1:] = ends[:-1] + 1
-    starts[0, 0] = 0
-    starts[0, 1:] = ends[-1, :-1] + 1
-    lengths = ends - starts
-    shortest, longest = _lengths_allowed(fmt, raw)
-    if ((lengths < shortest[:, None]) | (lengths > longest[:, None])).any():
-        return None
-    direction, seventh = text[starts[_DIRECTION]], text[starts[_SEVENTH]]
-    letters = 2 * count  # in the fields checked below: the only letters the buffer may hold
-    protocol_letter = text[starts[_PROTOCOL]]
+    lengths = np.empty_like(ends)  # a piece starts after the end before it (the first, after the line before)
+    np.subtract(ends[1:], ends[:-1], out=lengths[1:])
+    lengths[0, 0] = ends[0, 0] + 1
+    np.subtract(ends[0, 1:], ends[-1, :-1], out=lengths[0, 1:])
+    lengths -= 1
+    shortest, spread = _lengths_allowed(fmt, raw)
+    if ((lengths - shortest).view(np.uint64) > spread).any():
+        return None  # shorter than the shortest wraps to a large unsigned number
+    direction, seventh = text[ends[_DIRECTION] - 1], text[ends[_SEVENTH] - 1]  # one letter each
+    letters = 2 * count  # the bytes of the letter fields checked below: the only non-digits the buffer may hold
     if fmt is LogFormat.VNET:
-        eighth_ok = _encryption_known(text, starts[_EIGHTH], lengths[_EIGHTH])
+        eighth_ok = _encryption_known(text, ends[_EIGHTH] - lengths[_EIGHTH], lengths[_EIGHTH])
         letters += int(lengths[_EIGHTH].sum())
         letter_ok = _VNET_STATES[seventh].all()
     else:
-        lettered = letter[starts[_PROTOCOL]] & (lengths[_PROTOCOL] == 1)
+        protocol_letter = text[ends[_PROTOCOL] - 1]
+        lettered = _NSG_PROTOCOLS[protocol_letter] & (lengths[_PROTOCOL] == 1)
         letters += int(np.count_nonzero(lettered))
-        letter_ok = _NSG_PROTOCOLS[protocol_letter[lettered]].all() and _DECISIONS[seventh].all()
-        eighth_ok = fmt is LogFormat.NSG_V1 or bool(_NSG_STATES[text[starts[_EIGHTH]]].all())
+        letter_ok = _DECISIONS[seventh].all()
+        eighth_ok = fmt is LogFormat.NSG_V1 or bool(_NSG_STATES[text[ends[_EIGHTH] - 1]].all())
         letters += 0 if fmt is LogFormat.NSG_V1 else count
-    if not (eighth_ok and letter_ok and _DIRECTIONS[direction].all()) or np.count_nonzero(letter) != letters:
+    if not (eighth_ok and letter_ok and _DIRECTIONS[direction].all()) or others != letters:
         return None  # so every other field is digits alone ("TCP" is no NSG protocol)
-    del letter
     if fmt is not LogFormat.NSG_V1:
         empty = lengths[_COUNTERS] == 0
         if not (empty.all(axis=0) | ~empty.any(axis=0)).all():
             return None
-    if _leading_zero(digits, is_digit):
-        return None
-    words = _words_before(text)
-    octets = _numbers(words, ends[_OCTETS], lengths[_OCTETS])
-    ports_protocol = _numbers(words, ends[_SPORT : _PROTOCOL + 1], lengths[_SPORT : _PROTOCOL + 1])
+    long_digits = [_TIME] if fmt is LogFormat.NSG_V1 else [_TIME, *range(_COUNTERS.start, _COUNTERS.stop)]
+    if ((text[ends[long_digits] - lengths[long_digits]] == _ZERO) & (lengths[long_digits] > 1)).any():
+        return None  # a number of 2 digits or more starting with 0: the careful path decides how it reads
+    numbers = _numbers(padded, ends[_NUMBERS], lengths[_NUMBERS])
+    if (numbers < np.take(_SMALLEST, lengths[_NUMBERS])).any():
+        return None  # the same of the numbers read (a letter protocol has 1 byte, so no smallest)
+    octets, ports_protocol = numbers[: _OCTETS.stop - 1], numbers[_OCTETS.stop - 1 :]
     if (octets > 255).any() or (ports_protocol[:2] > 65535).any():
         return None
     protocol = ports_protocol[2]
@@ -329,40 +336,36 @@ def _keys_of_lines(
     return src, dst, rest
 
 
-def _leading_zero(digits: npt.NDArray[np.uint8], is_digit: npt.NDArray[np.bool_]) -> bool:
-    """Whether a run of more than one digit starts with 0 (in a canonical buffer every run is a number; the careful
-    path decides how such a number reads)."""
-    starts_run = np.empty_like(is_digit)
-    starts_run[0] = True
-    np.logical_not(is_digit[:-1], out=starts_run[1:])
-    return bool((starts_run[:-1] & (digits[:-1] == 0) & is_digit[1:]).any())
-
-
-def _words_before(text: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
-    """At each position, the eight bytes before it as one little-endian word (an unaligned view of a copy with
-    eight bytes in front: a piece ending at ``i`` has its digits at the top of word ``i``)."""
-    padded = np.zeros(text.size + 8, dtype=np.uint8)
-    padded[8:] = text
-    return np.ndarray(shape=(text.size + 1,), dtype="<u8", buffer=padded, strides=(1,))
-
-
+#: The pieces read as numbers: the octets, both ports and the protocol (one gather for all: ``_numbers``).
+_NUMBERS = slice(_OCTETS.start, _PROTOCOL + 1)
+#: The smallest number of each length (0 up to one digit): a number below that of its length began with a 0.
+_SMALLEST = np.array([0, 0, *(10 ** np.arange(1, 8))], dtype=np.uint64)
+#: The bytes of the word before a piece's end that are its (little-endian: a piece's digits are the word's top).
+_KEPT = np.array([(-1 << (8 * (8 - n))) & (2**64 - 1) for n in range(9)], dtype=np.uint64)
 _LOW_NIBBLES, _BYTE_PAIRS, _HALF_WORDS = (
     np.uint64(m) for m in (0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF, 0x0000FFFF0000FFFF)
 )
-_ALL_BITS = np.uint64(2**64 - 1)
 
 
 def _numbers(
-    words: npt.NDArray[np.uint64], ends: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+    padded: npt.NDArray[np.uint8], ends: npt.NDArray[np.intp], lengths: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.uint64]:
-    """The numbers of the pieces ending at ``ends`` (``lengths`` digits, 1 to 8), a gather each: the word before
-    the end, its bytes before the piece cleared (leading zeros), and its eight digits combined in pairs, fours and
-    eights by three multiplications (a letter there, NSG's T or U, reads as garbage the caller replaces)."""
-    kept = np.left_shift(_ALL_BITS, ((8 - lengths) * 8).astype(np.uint64))
-    value = words[ends] & kept & _LOW_NIBBLES
-    value = (value * np.uint64(10 * 256 + 1)) >> np.uint64(8)
-    value = ((value & _BYTE_PAIRS) * np.uint64(100 * 65536 + 1)) >> np.uint64(16)
-    value = ((value & _HALF_WORDS) * np.uint64(10000 * 2**32 + 1)) >> np.uint64(32)
+    """The numbers of the pieces ending at ``ends`` (``lengths`` digits, 1 to 8) of the text after ``padded``'s
+    ``_PAD`` bytes, a gather each: the word of eight bytes before the end (an unaligned view, which the gather copies
+    whole: one gather for all the pieces read), its bytes before the piece cleared, and its digits combined in pairs,
+    fours and eights by three multiplications (a letter there, NSG's T or U, reads as garbage the caller replaces)."""
+    words = np.ndarray(shape=(padded.size - _PAD + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    value = np.take(words, ends)
+    value &= np.take(_KEPT, lengths)
+    value &= _LOW_NIBBLES
+    value *= np.uint64(10 * 256 + 1)
+    value >>= np.uint64(8)
+    value &= _BYTE_PAIRS
+    value *= np.uint64(100 * 65536 + 1)
+    value >>= np.uint64(16)
+    value &= _HALF_WORDS
+    value *= np.uint64(10000 * 2**32 + 1)
+    value >>= np.uint64(32)
     return value
 
 
