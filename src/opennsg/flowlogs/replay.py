@@ -174,8 +174,11 @@ class _Folder:
         self.texts: dict[str, int] = {}
         self.partials: list[_Grouped] = []
         #: The keys waiting to be grouped, ``FOLD_TUPLES`` rows per column filled up to ``pending_tuples`` (made
-        #: with ``np.empty``: a page is resident only once written, and grouping reads them with no copy).
+        #: with ``np.empty``: a page is resident only once written, and grouping reads them with no copy): packed
+        #: in two words (``_packed``: half the memory, no packing when grouped) when the keys fit them, else the
+        #: four columns.
         self.pending: list[npt.NDArray[Any]] = []
+        self.packed = False
         self.pending_tuples = 0
         self.seen = 0
 
@@ -188,14 +191,19 @@ class _Folder:
         mac_codes = np.array([self.macs.setdefault(mac, len(self.macs)) for mac in keys.macs], dtype=np.int32)
         columns = (mac_codes[keys.mac], self._global(keys.src, keys.texts), self._global(keys.dst, keys.texts),
                    keys.rest)  # fmt: skip
-        if self.pending_tuples + rows > FOLD_TUPLES:
-            self._group_pending()
+        fits = _fit(columns)
+        if self.pending_tuples + rows > FOLD_TUPLES or (self.packed and not fits):
+            self._group_pending()  # (keys that do not fit two words after some that did: grouped apart)
         if rows >= FOLD_TUPLES:
             self.partials.append(_group_flows(columns, None))
             return
-        if not self.pending:
-            self.pending = [np.empty(FOLD_TUPLES, dtype=column.dtype) for column in columns]
-        for pending, column in zip(self.pending, columns, strict=True):
+        if not self.pending_tuples:
+            self.packed = fits
+            added = _packed(columns) if fits else columns
+            self.pending = [np.empty(FOLD_TUPLES, dtype=column.dtype) for column in added]
+        else:
+            added = _packed(columns) if self.packed else columns
+        for pending, column in zip(self.pending, added, strict=True):
             pending[self.pending_tuples : self.pending_tuples + rows] = column
         self.pending_tuples += rows
 
@@ -211,7 +219,8 @@ class _Folder:
 
     def _group_pending(self) -> None:
         if self.pending_tuples:
-            self.partials.append(_group_flows(tuple(column[: self.pending_tuples] for column in self.pending), None))
+            pending = tuple(column[: self.pending_tuples] for column in self.pending)
+            self.partials.append(_grouped_packed(pending, None) if self.packed else _group_flows(pending, None))
             self.pending_tuples = 0
 
     def flows(self) -> DistinctFlows:
@@ -375,28 +384,47 @@ _MAC_SHIFT = ALLOW_BIT + 1
 _MAC_CODES = 1 << (64 - _MAC_SHIFT)
 
 
-def _group_flows(columns: tuple[npt.NDArray[Any], ...], weights: npt.NDArray[np.int64] | None) -> _Grouped:
-    """``_group`` of the fold's columns (MAC code, source, destination, rest) through two words identifying a row
-    whenever the keys fit them (IPv4 ends, fewer than ``_MAC_CODES`` MACs): half the gathers of checking hash runs;
-    the same groups and counts, in another order (which no result depends on: ``build_result`` orders changes)."""
+def _fit(columns: tuple[npt.NDArray[Any], ...]) -> bool:
+    """Whether the fold's columns (MAC code, source, destination, rest) fit two words: IPv4 ends, fewer than
+    ``_MAC_CODES`` MACs."""
     mac, src, dst, rest = columns
     text = np.uint64(TEXT_KEY)
-    if (
-        not mac.size
-        or src.max() >= text
-        or dst.max() >= text
-        or mac.max() >= _MAC_CODES
-        or rest.max() >= np.uint64(1 << _MAC_SHIFT)
-    ):
-        return _group(columns, weights)
-    ends = (src << np.uint64(32)) | dst
-    tail = rest | (mac.astype(np.uint64) << np.uint64(_MAC_SHIFT))
-    grouped = _group((ends, tail), weights)
-    ends, tail = grouped.columns
+    return bool(
+        mac.size
+        and src.max() < text
+        and dst.max() < text
+        and mac.max() < _MAC_CODES
+        and rest.max() < np.uint64(1 << _MAC_SHIFT)
+    )
+
+
+def _packed(columns: tuple[npt.NDArray[Any], ...]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """The two words of columns that fit them: source and destination, and the rest with the MAC code above it."""
+    mac, src, dst, rest = columns
+    return (src << np.uint64(32)) | dst, rest | (mac.astype(np.uint64) << np.uint64(_MAC_SHIFT))
+
+
+def _unpacked(words: tuple[npt.NDArray[Any], ...]) -> tuple[npt.NDArray[Any], ...]:
+    """The fold's four columns of ``_packed`` words."""
+    ends, tail = words
     low = np.uint64((1 << 32) - 1)
-    unpacked = ((tail >> np.uint64(_MAC_SHIFT)).astype(np.int32), ends >> np.uint64(32), ends & low,
-                tail & np.uint64((1 << _MAC_SHIFT) - 1))  # fmt: skip
-    return _Grouped(unpacked, grouped.count)
+    return ((tail >> np.uint64(_MAC_SHIFT)).astype(np.int32), ends >> np.uint64(32), ends & low,
+            tail & np.uint64((1 << _MAC_SHIFT) - 1))  # fmt: skip
+
+
+def _grouped_packed(words: tuple[npt.NDArray[Any], ...], weights: npt.NDArray[np.int64] | None) -> _Grouped:
+    """``_group`` of keys packed in two words, its rows unpacked into the fold's four columns."""
+    grouped = _group(words, weights)
+    return _Grouped(_unpacked(grouped.columns), grouped.count)
+
+
+def _group_flows(columns: tuple[npt.NDArray[Any], ...], weights: npt.NDArray[np.int64] | None) -> _Grouped:
+    """``_group`` of the fold's columns (MAC code, source, destination, rest) through two words identifying a row
+    whenever the keys fit them (``_fit``): half the gathers of checking hash runs; the same groups and counts, in
+    another order (which no result depends on: ``build_result`` orders changes)."""
+    if not _fit(columns):
+        return _group(columns, weights)
+    return _grouped_packed(_packed(columns), weights)
 
 
 def replay(
