@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import typer
-from rich.table import Table
 
 from opennsg.cli import common
 from opennsg.cli.common import (
@@ -217,6 +216,8 @@ def replay(
         _print_replay_json(result.to_json())
         _exit_on_problems(result.read, allow_problems, json)
         return
+    from rich.table import Table  # (a --json answer draws none)
+
     _report_problems(result.read)
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for change in result.changed:
@@ -268,6 +269,8 @@ def stats(
         print_json(result.to_json())
         _exit_on_problems(result.read, allow_problems, json)
         return
+    from rich.table import Table
+
     _report_problems(result.read)
     talkers = Table(title="Top talkers")
     for column in ("source", "destination", "tuples", "bytes"):
