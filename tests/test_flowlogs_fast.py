@@ -223,8 +223,8 @@ def test_fold_counts_what_a_counter_of_the_logged_texts_counts(
 
 
 @pytest.mark.parametrize("ahead", [0, 1])
-def test_nics_compiled_after_the_columns_decide_the_same(monkeypatch: pytest.MonkeyPatch, ahead: int) -> None:
-    """NICs beyond ``COMPILE_AHEAD`` are compiled one by one; the changes are the same as compiling all ahead."""
+def test_nics_compiled_while_others_are_decided_decide_the_same(monkeypatch: pytest.MonkeyPatch, ahead: int) -> None:
+    """However many NICs are compiled ahead of the one being decided (``DECIDING``), the changes are the same."""
     from tests.test_flowlogs import DATA, RG, SUB, fabrikam
 
     from opennsg.model import IpConfiguration, NetworkInterface
@@ -244,7 +244,7 @@ def test_nics_compiled_after_the_columns_decide_the_same(monkeypatch: pytest.Mon
         return sorted((c.nic, c.src_ip, c.new_decision, c.new_rule, c.count) for c in result.changed)
 
     everything_ahead = changes()
-    monkeypatch.setattr(replay_module, "COMPILE_AHEAD", ahead)
+    monkeypatch.setattr(replay_module, "DECIDING", ahead)
     assert changes() == everything_ahead and len({nic for nic, *_ in everything_ahead}) == 2
 
 

@@ -10,8 +10,9 @@ local address. The compiled classifier then decides each NIC's flows in one vect
 from __future__ import annotations
 
 import ipaddress
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,12 +30,15 @@ from opennsg.model.topology import Topology
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from opennsg.engine.compiled import BatchVerdicts, CompiledPolicy
+
 #: ``local``: Arrow and the compiled classifier in this process; ``spark``: the same classification in Spark tasks.
 ReplayEngine = Literal["local", "spark"]
 #: Below this many flows at a NIC, numba's first-call cost (~7 s measured) outweighs its speed over numpy's
 #: (~0.5 µs a flow).
 NUMBA_MIN_FLOWS = 5_000_000
-COMPILE_AHEAD = 32
+#: NICs compiled ahead of the one whose flows are being decided.
+DECIDING = 2
 
 #: Tuples grouped at once: large enough that a log usually folds in one pass (no merge of partial counts), small
 #: enough to bound memory (28 bytes a tuple, and about as much again while grouping).
@@ -71,15 +75,16 @@ class DistinctFlows:
             return self.texts[key - TEXT_KEY]
         return f"{key >> 24}.{(key >> 16) & 255}.{(key >> 8) & 255}.{key & 255}"
 
-    def columns(self) -> FlowColumns:
-        """The compiled classifier's input (IPv6 texts parsed once each)."""
-        src_v6, src_high, src_low = self._halves(self.src)
-        dst_v6, dst_high, dst_low = self._halves(self.dst)
-        out = self.outbound
-        src_port, dst_port = self.src_port, self.dst_port
+    def columns(self, rows: npt.NDArray[np.intp] | None = None) -> FlowColumns:
+        """The compiled classifier's input, of every flow or of ``rows`` (IPv6 texts parsed once each)."""
+        at = slice(None) if rows is None else rows  # (a slice: views of the columns, no copy)
+        src, dst, out = self.src[at], self.dst[at], self.outbound[at]
+        src_port, dst_port, protocol = self.src_port[at], self.dst_port[at], self.protocol[at]
+        src_v6, src_high, src_low = self._halves(src)
+        dst_v6, dst_high, dst_low = self._halves(dst)
         return FlowColumns(
             direction=np.where(out, OUTBOUND_CODE, INBOUND_CODE).astype(np.uint8),
-            protocol=self.protocol,
+            protocol=protocol,
             local_v6=np.where(out, src_v6, dst_v6),
             local_high=np.where(out, src_high, dst_high),
             local_low=np.where(out, src_low, dst_low),
@@ -499,29 +504,40 @@ def classify_flows(
 ) -> ReplayResult:
     """Decide the distinct flows NIC by NIC with the compiled classifier and collect the changes.
 
-    The classifier's input columns are built on a worker thread (numpy releases the GIL) while the first
-    ``COMPILE_AHEAD`` NICs' policies are resolved and compiled (pure Python) here; the bound keeps memory in check
-    when the logs span thousands of NICs.
+    A NIC's flows are decided on a worker thread (numpy releases the GIL: their columns are made there, from its
+    rows alone) while the next NIC's policy is resolved and compiled (pure Python) here; at most ``DECIDING`` NICs
+    are compiled and not yet collected, which keeps memory in check when the logs span thousands of NICs.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-columns") as pool:
-        pending_columns = pool.submit(flows.columns)
-        keys, codes = nic_codes(topology, flows)
-        engine = decide_with or Engine(topology)
-        present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(keys))).tolist()  # in key order
-        ahead = {code: engine.compile(topology.nics[keys[code]]) for code in present[:COMPILE_AHEAD]}
-        columns = pending_columns.result()
-    changes: list[Change] = []
+    keys, codes = nic_codes(topology, flows)
+    engine = decide_with or Engine(topology)
+    present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(keys))).tolist()  # in key order
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
-    for code in present:
-        compiled = ahead.pop(code, None) or engine.compile(topology.nics[keys[code]])
-        index = order[bounds[code] : bounds[code + 1]]
-        verdicts = compiled.classify(columns.take(index), backend=_backend(len(index)))
+    changes: list[Change] = []
+    deciding: deque[tuple[CompiledPolicy, npt.NDArray[np.intp], Future[BatchVerdicts]]] = deque()
+
+    def collect() -> None:
+        compiled, index, pending = deciding.popleft()
+        verdicts = pending.result()
         allow = verdicts.allow.astype(bool)
         for position in np.flatnonzero(allow != flows.logged_allow[index]):
             verdict = compiled.results[int(verdicts.result[position])]
             changes.append((int(index[position]), bool(allow[position]), verdict.log_rule_name))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-verdicts") as pool:
+        for code in present:
+            compiled = engine.compile(topology.nics[keys[code]])
+            index = order[bounds[code] : bounds[code + 1]]
+            deciding.append((compiled, index, pool.submit(_decide, compiled, flows, index)))
+            if len(deciding) > DECIDING:
+                collect()
+        while deciding:
+            collect()
     return build_result(topology, flows, keys, codes, changes, tuples, read)
+
+
+def _decide(compiled: CompiledPolicy, flows: DistinctFlows, rows: npt.NDArray[np.intp]) -> BatchVerdicts:
+    return compiled.classify(flows.columns(rows), backend=_backend(rows.size))
 
 
 Change = tuple[int, bool, str | None]

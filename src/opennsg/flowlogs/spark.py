@@ -315,7 +315,7 @@ def classify_with_spark(
     slices of ``TASK_FLOWS`` (at least one per core), sent as the classifier's numeric columns."""
     keys, codes = nic_codes(topology, flows)
     rows = np.flatnonzero(codes >= 0)
-    columns = flows.columns().take(rows)
+    columns = flows.columns(rows)
     arrays = [pa.array(getattr(columns, name)) for name in _COLUMNS]
     arrays += [pa.array(codes[rows]), pa.array(rows), pa.array(flows.logged_allow[rows])]
     attributed = pa.Table.from_arrays(arrays, names=[*_COLUMNS, "nic", "row", "logged_allow"])
