@@ -67,15 +67,16 @@ class RawBucket:
     def __len__(self) -> int:
         return self.size
 
-    def buffer(self, prefix: bytes = b"") -> bytes:
-        """``prefix``, then the strings of every list, each followed by ``","`` (the bytes between two strings of a
-        list): one copy of them."""
+    def buffer(self, pad: bytes = b"") -> bytes:
+        """The strings of every list, each followed by ``","`` (the bytes between two strings of a list), between
+        two ``pad``: one copy of them."""
         data = memoryview(self.raw.data)
         starts, ends, counts = self.raw.starts, self.raw.ends, self.raw.counts
-        parts: list[bytes | memoryview] = [prefix]
+        parts: list[bytes | memoryview] = [pad]
         for span in self.spans:
             if counts[span]:
                 parts += (data[starts[span] : ends[span]], _BETWEEN)
+        parts.append(pad)
         return b"".join(parts)
 
     def with_strings(self) -> Bucket:

@@ -219,8 +219,8 @@ def _lengths_allowed(fmt: LogFormat, raw: bool) -> tuple[npt.NDArray[np.int64], 
     return np.array(shortest, np.int64)[:, None], (np.array(longest) - shortest).astype(np.uint64)[:, None]
 
 
-#: What a buffer of lines starts with: ``_PAD`` bytes that are no line, so that the word of eight bytes before any
-#: byte of the lines is in the buffer.
+#: What a buffer of lines starts and ends with: ``_PAD`` bytes that are no line, so that a word of eight bytes
+#: around any byte of the lines is in the buffer.
 _PAD = 8
 _PAD_TEXT = "\0" * _PAD
 
@@ -231,7 +231,7 @@ def _canonical_keys(bucket: Bucket) -> TupleKeys | None:
     if count == 0:
         return _no_keys()
     try:
-        data = (_PAD_TEXT + "\n".join(bucket.tuples) + "\n").encode("ascii")
+        data = (_PAD_TEXT + "\n".join(bucket.tuples) + "\n" + _PAD_TEXT).encode("ascii")
     except (TypeError, UnicodeEncodeError):  # a tuple that is not a string, or not ASCII
         return None
     keys = _keys_of_lines(data, count, bucket.fmt, raw=False)
@@ -260,11 +260,11 @@ def _with_macs(
 def _keys_of_lines(
     data: bytes, count: int, fmt: LogFormat, raw: bool
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None:
-    """The addresses and ``rest`` of the ``count`` lines of ``data`` after its ``_PAD`` first bytes, each ended by a
-    newline (raw: by ``","``), when all are canonical."""
+    """The addresses and ``rest`` of the ``count`` lines of ``data`` between its ``_PAD`` first and last bytes, each
+    ended by a newline (raw: by ``","``), when all are canonical."""
     width, line_end = _pieces(fmt, raw), _QUOTE if raw else _NEWLINE
     padded = np.frombuffer(data, dtype=np.uint8)
-    text = padded[_PAD:]
+    text = padded[_PAD:-_PAD]
     dot = text == _DOT
     at_line_end = text == line_end
     line_ends = [width - 3, width - 1] if raw else [width - 1]  # a raw line's closing and next opening quotes
@@ -350,12 +350,16 @@ _LOW_NIBBLES, _BYTE_PAIRS, _HALF_WORDS = (
 def _numbers(
     padded: npt.NDArray[np.uint8], ends: npt.NDArray[np.intp], lengths: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.uint64]:
-    """The numbers of the pieces ending at ``ends`` (``lengths`` digits, 1 to 8) of the text after ``padded``'s
-    ``_PAD`` bytes, a gather each: the word of eight bytes before the end (an unaligned view, which the gather copies
-    whole: one gather for all the pieces read), its bytes before the piece cleared, and its digits combined in pairs,
-    fours and eights by three multiplications (a letter there, NSG's T or U, reads as garbage the caller replaces)."""
-    words = np.ndarray(shape=(padded.size - _PAD + 1,), dtype="<u8", buffer=padded, strides=(1,))
-    value = np.take(words, ends)
+    """The numbers of the pieces ending at ``ends`` (``lengths`` digits, 1 to 5) of the text between ``padded``'s
+    ``_PAD`` bytes, a gather each: of the words of eight bytes starting at every fourth byte (an unaligned view,
+    which the gather copies whole: a quarter of a view of every byte's word), the one holding the piece (for up to
+    5 digits, one of them does), shifted to end at the piece's end, its bytes before the piece cleared, and its
+    digits combined in pairs, fours and eights by three multiplications (a letter there, NSG's T or U, reads as
+    garbage the caller replaces)."""
+    words = np.ndarray(shape=((padded.size - 8) // 4 + 1,), dtype="<u8", buffer=padded, strides=(4,))
+    at = (ends + (_PAD - lengths)) >> 2  # the word starting at or before the piece's first byte, by 3 at most
+    value = np.take(words, at)
+    value <<= (np.uint64(8) - (ends + _PAD - (at << 2)).astype(np.uint64)) << np.uint64(3)  # the piece's end on top
     value &= np.take(_KEPT, lengths)
     value &= _LOW_NIBBLES
     value *= np.uint64(10 * 256 + 1)
