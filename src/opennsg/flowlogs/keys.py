@@ -174,10 +174,10 @@ def _no_keys() -> TupleKeys:
 # buffer and must be where the grid has them, so every other end is a comma. What the pieces hold is checked by
 # counting: the bytes that are neither digits nor ends are exactly as many as the bytes of the letter fields, whose
 # values are checked, so every other piece is digits alone, of the lengths its field allows. Numbers are then read
-# as the word of eight bytes before their pieces' ends (``_numbers``): a gather a number, no Python object per
-# field; one of two digits or more must not start with a 0 (the careful path decides how such a number reads). A
-# raw bucket's lines (``RawBucket.buffer``) each end with ``","``: the quotes and that comma are three ends, the two
-# after the string's own end holding nothing.
+# from a word of eight bytes holding their piece (``_numbers``): a gather a number, no Python object per field; one
+# of two digits or more must not start with a 0 (the careful path decides how such a number reads). A raw bucket's
+# lines (``RawBucket.buffer``) each end with ``","``: the quotes and that comma are three ends, the two after the
+# string's own end holding nothing.
 
 _TIME_DIGITS, _PORT_DIGITS, _COUNTER_DIGITS, _OCTET_DIGITS = 13, 5, 18, 3
 _COMMA, _NEWLINE, _DOT, _ZERO, _QUOTE = (ord(c) for c in ',\n.0"')
@@ -316,7 +316,7 @@ def _keys_of_lines(
         return None  # a number of 2 digits or more starting with 0: the careful path decides how it reads
     numbers = _numbers(padded, ends[_NUMBERS], lengths[_NUMBERS])
     if (numbers < np.take(_SMALLEST, lengths[_NUMBERS])).any():
-        return None  # the same of the numbers read (a letter protocol has 1 byte, so no smallest)
+        return None  # the same, of the numbers read (NSG's letter protocols have one byte: no smallest)
     octets, ports_protocol = numbers[: _OCTETS.stop - 1], numbers[_OCTETS.stop - 1 :]
     if (octets > 255).any() or (ports_protocol[:2] > 65535).any():
         return None
@@ -340,7 +340,7 @@ def _keys_of_lines(
 _NUMBERS = slice(_OCTETS.start, _PROTOCOL + 1)
 #: The smallest number of each length (0 up to one digit): a number below that of its length began with a 0.
 _SMALLEST = np.array([0, 0, *(10 ** np.arange(1, 8))], dtype=np.uint64)
-#: The bytes of the word before a piece's end that are its (little-endian: a piece's digits are the word's top).
+#: The bytes of a piece of each length in a word ending at its end (little-endian: the word's top bytes).
 _KEPT = np.array([(-1 << (8 * (8 - n))) & (2**64 - 1) for n in range(9)], dtype=np.uint64)
 _LOW_NIBBLES, _BYTE_PAIRS, _HALF_WORDS = (
     np.uint64(m) for m in (0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF, 0x0000FFFF0000FFFF)
