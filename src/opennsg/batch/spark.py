@@ -106,9 +106,7 @@ class _Merged:
         return found
 
     def decided(self) -> Decided:
-        if not self.code:
-            return Decided(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), [], [])
-        return Decided(np.concatenate(self.code), np.concatenate(self.problem), self.verdicts, self.problems)
+        return Decided(self.code, self.problem, self.verdicts, self.problems)
 
 
 def decide_file_on_spark(path: Path, engine: Engine, progress: Progress | None, master: str) -> Decided:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -253,19 +255,6 @@ def _dense(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int32], int]:
     return encoded.indices.to_numpy(), len(encoded.dictionary)
 
 
-@dataclass(slots=True)
-class _Outcome:
-    """Per input row: an index into the verdicts (-1 for a bad row) and into the problems (-1 for a good row)."""
-
-    code: list[npt.NDArray[np.int32]]
-    problem: list[npt.NDArray[np.int32]]
-
-    def joined(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-        if not self.code:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
-        return np.concatenate(self.code), np.concatenate(self.problem)
-
-
 class FlowDecider:
     """Decides batch after batch, remembering what does not depend on the batch: resolved target names, each NIC's
     compiled classifier and own addresses, the verdicts and the distinct problems (code, message) met so far."""
@@ -456,23 +445,46 @@ class FlowDecider:
 
 @dataclass(frozen=True, slots=True)
 class Decided:
-    """The whole file's answers: per row an index into ``verdicts`` (-1: bad row) and into ``problems``."""
+    """The whole file's answers, batch by batch: per row an index into ``verdicts`` (-1: bad row) and into
+    ``problems`` (-1: a good row). Kept as the batches' own arrays: joining 2 M rows' (``code``, ``problem``) cost
+    ~10-20 ms after the last batch, and the summary is counted from the batches (``counts``)."""
 
-    code: npt.NDArray[np.int32]
-    problem: npt.NDArray[np.int32]
+    codes: list[npt.NDArray[np.int32]]
+    problem_rows: list[npt.NDArray[np.int32]]
     verdicts: list[Verdict]
     problems: list[tuple[str, str]]
 
+    @property
+    def code(self) -> npt.NDArray[np.int32]:
+        return np.concatenate(self.codes) if self.codes else np.zeros(0, dtype=np.int32)
 
-def _decide_file(path: Path, engine: Engine, progress: Progress | None, sink: _VerdictSink | None = None) -> Decided:
+    @property
+    def problem(self) -> npt.NDArray[np.int32]:
+        return np.concatenate(self.problem_rows) if self.problem_rows else np.zeros(0, dtype=np.int32)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(rows, allowed, bad rows)."""
+        per_code = np.zeros(len(self.verdicts) + 1, dtype=np.int64)  # bad rows first, then each verdict's
+        for code in self.codes:
+            per_code += np.bincount(code + 1, minlength=per_code.size)
+        allow = np.asarray([False] + [v.allowed for v in self.verdicts], dtype=bool)
+        return int(per_code.sum()), int(per_code[allow].sum()), int(per_code[0])
+
+
+def _decide_file(
+    path: Path, engine: Engine, progress: Progress | None, sink: _VerdictSink | None, reading: ReadAhead | None
+) -> Decided:
     """Every row of ``path`` decided (and, with ``sink``, handed to it batch after batch: the careful JSON reader
     taking over from the columnar one starts the sink again)."""
+    reading = reading or read_ahead(path)
     try:
-        return _decide_batches(parse.iter_flows(path), engine, progress, rows_hint(path), sink)
+        return _decide_batches(reading, engine, progress, rows_hint(path), sink)
     except parse.NotSimpleJson:
         if sink is not None:
             sink.restart()
-        return _decide_batches(iter([parse.read_json(path)]), engine, progress, None, sink)
+        return _decide_batches(ReadAhead(lambda: iter([parse.read_json(path)])), engine, progress, None, sink)
+    finally:
+        reading.close()
 
 
 def rows_hint(path: Path) -> int | None:
@@ -482,35 +494,78 @@ def rows_hint(path: Path) -> int | None:
 
 
 def _decide_batches(
-    batches: Iterator[parse.RawFlows],
+    batches: Iterable[parse.RawFlows],
     engine: Engine,
     progress: Progress | None,
     total: int | None,
     sink: _VerdictSink | None = None,
 ) -> Decided:
     decider = FlowDecider(engine)
-    outcome = _Outcome([], [])
+    decided = Decided([], [], decider.verdicts, decider.problems)
     task = progress.add_task("deciding flows", total=total) if progress is not None else None
-    for raw in _read_ahead(batches):
+    for raw in batches:
         code, problem = decider.decide(raw)
-        outcome.code.append(code)
-        outcome.problem.append(problem)
+        decided.codes.append(code)
+        decided.problem_rows.append(problem)
         if sink is not None:
             sink.add(code, problem, decider.verdicts, decider.problems)
         if progress is not None and task is not None:
             progress.advance(task, len(raw))
-    code, problem = outcome.joined()
-    return Decided(code, problem, decider.verdicts, decider.problems)
+    return decided
 
 
-def _read_ahead(batches: Iterator[parse.RawFlows]) -> Iterator[parse.RawFlows]:
-    """The batches, the next one read on a worker thread while this one is decided (pyarrow's readers release the
-    GIL); one batch ahead at most, so memory stays bounded. The reader's exceptions surface here, in order."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flows-reader") as pool:
-        pending = pool.submit(next, batches, None)
-        while (batch := pending.result()) is not None:
-            pending = pool.submit(next, batches, None)
-            yield batch
+#: Batches read ahead of the one being decided, at most: 4 of ``parse.BATCH_ROWS`` rows are ~30 MB of Parquet's
+#: dictionary indices (a command starting to read before it loads its inputs has them ready when it starts deciding).
+READ_AHEAD = 4
+
+
+class ReadAhead:
+    """The batches of a flows file, read on a worker thread ``READ_AHEAD`` at most ahead of their consumer (pyarrow's
+    readers release the GIL). The reader is made on the thread, so every error of opening or reading the file
+    surfaces where the batches are taken, in order, as reading in the consumer's thread would raise it."""
+
+    def __init__(self, batches: Callable[[], Iterator[parse.RawFlows]]) -> None:
+        self._queue: queue.Queue[tuple[parse.RawFlows | None, BaseException | None]] = queue.Queue(READ_AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(batches,), name="flows-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self, batches: Callable[[], Iterator[parse.RawFlows]]) -> None:
+        try:
+            for batch in batches():
+                self._queue.put((batch, None))
+                if self._stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._queue.put((None, exc))
+            return
+        self._queue.put((None, None))
+
+    def __iter__(self) -> Iterator[parse.RawFlows]:
+        try:
+            while True:
+                batch, error = self._queue.get()
+                if error is not None:
+                    raise error
+                if batch is None:
+                    return
+                yield batch
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading (a consumer that stops early, or never starts) and wait for the worker to end."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.01)  # a worker blocked on a full queue puts, sees the stop, ends
+        self._thread.join()
+
+
+def read_ahead(path: Path) -> ReadAhead:
+    """``path``'s batches (``parse.iter_flows``) read from now on, for ``verify_flows_file(reading=...)``: a command
+    starting this before it loads its inputs has the first batches read while they load."""
+    return ReadAhead(lambda: parse.iter_flows(path))
 
 
 #: Output rows built and written at a time (Parquet: one row group each). Chunks start at multiples of it whatever
@@ -788,6 +843,7 @@ def verify_flows_file(
     engine: Engine | None = None,
     spark_master: str | None = None,
     disk_cache: bool | None = None,
+    reading: ReadAhead | None = None,
 ) -> BatchSummary:
     """Decide every flow of ``input_path`` (JSON lines, CSV or Parquet, by extension) and write the verdicts.
 
@@ -797,6 +853,7 @@ def verify_flows_file(
     pyarrow errors for unreadable files. With ``spark_master`` the rows are decided by Spark tasks on that master
     (``opennsg.batch.spark``), with the same output. ``disk_cache`` is ``Engine``'s (compiled programs kept on
     disk for later runs; None: unless ``OPENNSG_NO_CACHE`` is set); it is ignored when ``engine`` is given.
+    ``reading``: ``read_ahead(input_path)``, started by the caller (it is closed here whatever happens).
     """
     started = time.perf_counter()
     out_format = parse.file_format(output_path) if output_path is not None else "json"
@@ -806,7 +863,7 @@ def verify_flows_file(
     try:
         with _progress(progress and sys.stderr.isatty() and _large(input_path)) as bar:
             if spark_master is None:
-                decided = _decide_file(input_path, engine, bar, sink)
+                decided = _decide_file(input_path, engine, bar, sink, reading)
             else:
                 from opennsg.batch.spark import decide_file_on_spark
 
@@ -818,16 +875,16 @@ def verify_flows_file(
         else:
             _write_stdout(decided)
     finally:
+        if reading is not None:
+            reading.close()
         if sink is not None:
             sink.abandon()
-    good = decided.code >= 0
-    allow_codes = np.asarray([v.allowed for v in decided.verdicts] + [False], dtype=bool)
-    allowed = int(allow_codes[decided.code[good]].sum())
+    flows, allowed, errors = decided.counts()
     return BatchSummary(
-        flows=len(decided.code),
+        flows=flows,
         allowed=allowed,
-        denied=int(good.sum()) - allowed,
-        errors=int((~good).sum()),
+        denied=flows - errors - allowed,
+        errors=errors,
         seconds=time.perf_counter() - started,
     )
 

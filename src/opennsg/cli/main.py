@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from typer.models import CommandInfo, TyperInfo
 
+    from opennsg.batch import ReadAhead
     from opennsg.cli.prepared import Prepared
 
 #: This module's own commands.
@@ -258,14 +259,24 @@ def verify(
             # Spark's driver keeps the collector (py4j's objects); the local run makes arrays, not cycles
             with prepared.collector_paused() if flows_engine == "local" else contextlib.nullcontext():
                 _system_memory_pool()  # before anything imports pyarrow
-                _verify_flows(
-                    prepared.load(paths, inputs, cache=not no_cache),
-                    flows,
-                    output,
-                    json,
-                    spark_master=_spark_master(master) if flows_engine == "spark" else None,
-                    disk_cache=False if no_cache else None,
-                )
+                reading = None
+                if flows_engine == "local":  # the first batches are read while the inputs load
+                    from opennsg.batch import read_ahead
+
+                    reading = read_ahead(flows)
+                try:
+                    _verify_flows(
+                        prepared.load(paths, inputs, cache=not no_cache),
+                        flows,
+                        output,
+                        json,
+                        spark_master=_spark_master(master) if flows_engine == "spark" else None,
+                        disk_cache=False if no_cache else None,
+                        reading=reading,
+                    )
+                finally:
+                    if reading is not None:
+                        reading.close()
             return
         loaded = prepared.load(paths, inputs, cache=not no_cache)
         problems: list[ArmError] = []
@@ -334,6 +345,7 @@ def _verify_flows(
     *,
     spark_master: str | None = None,
     disk_cache: bool | None = None,
+    reading: ReadAhead | None = None,
 ) -> None:
     """``--flows``: verdicts in input order; stdout carries only the verdict lines unless ``--output`` is given."""
     from opennsg.batch import verify_flows_file
@@ -346,7 +358,13 @@ def _verify_flows(
     engine = loaded.engine(disk_cache=disk_cache)
     try:
         summary = verify_flows_file(
-            loaded.topology, flows, output, progress=output is not None, engine=engine, spark_master=spark_master
+            loaded.topology,
+            flows,
+            output,
+            progress=output is not None,
+            engine=engine,
+            spark_master=spark_master,
+            reading=reading,
         )
     except InputError as exc:
         if exc.missing:
