@@ -32,6 +32,10 @@ from opennsg.model.topology import Topology
 from opennsg.model.validation import topology_notes
 from opennsg.model.validation.codes import Code
 
+# numpy's OpenBLAS starts a thread per CPU when numpy is imported (~0.05-0.1 CPU-s of each command that imports it,
+# spent spinning); nothing here multiplies matrices (the classifier's kernels are elementwise): one, unless chosen.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 if TYPE_CHECKING:
     from rich.table import Table
     from typer.models import CommandInfo, TyperInfo
