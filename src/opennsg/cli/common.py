@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from opennsg.model.errors import ArmError, ArmErrorResponse, OpenNsgError
 from opennsg.model.files import cache_dir
@@ -25,6 +23,8 @@ from opennsg.model.servicetags import ServiceTags
 from opennsg.model.validation.codes import Code
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from opennsg.arm.template import TemplateInputs
     from opennsg.model.topology import Topology
 
@@ -34,8 +34,37 @@ EXIT_BAD_INPUT = 2
 
 # Piped output is read by people in pagers and logs, not an 80-column terminal: give tables room there.
 PIPED_WIDTH = 200
-stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class LazyConsole:
+    """A rich ``Console`` made when first printed to: rich's console (~20 ms to import) is paid only by commands
+    that print through it (``--json`` output never does)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.console.print(*objects, **options)
+
+
+stdout = LazyConsole(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+stderr = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    """``rich.markup.escape``, imported when a message is printed with markup."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 #: Set by a command that has written everything once it returns (``end_at_once``); read by ``end_now``.
