@@ -392,11 +392,11 @@ def test_a_failed_run_leaves_the_previous_output_and_no_temporary(
     decide = batch_verify.FlowDecider.decide
     calls = []
 
-    def failing(self: batch_verify.FlowDecider, raw: parse.RawFlows) -> Any:
-        calls.append(len(raw))
+    def failing(self: batch_verify.FlowDecider, batch: batch_verify.Batch) -> Any:
+        calls.append(len(batch))
         if len(calls) == 3:
             raise OSError("the disk went away")
-        return decide(self, raw)
+        return decide(self, batch)
 
     monkeypatch.setattr(batch_verify.FlowDecider, "decide", failing)
     monkeypatch.setattr(parse, "BATCH_ROWS", 8)

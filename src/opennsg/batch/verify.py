@@ -255,6 +255,39 @@ def _dense(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int32], int]:
     return encoded.indices.to_numpy(), len(encoded.dictionary)
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A batch of rows with what depends on it alone: its fields and its distinct rows (``_distinct_rows``), worked
+    out on the reader's thread (``batches``) while the batch before is decided."""
+
+    raw: parse.RawFlows
+    fields: dict[str, _Field]
+    distinct: npt.NDArray[np.intp]
+    inverse: npt.NDArray[np.int32]
+
+    @classmethod
+    def of(cls, raw: parse.RawFlows, previous: dict[str, _Dictionary]) -> Batch:
+        """``raw``'s batch; ``previous``: the batch before's dictionaries (a row group's, repeated in each of its
+        batches, stays one ``_Dictionary``, parsed once)."""
+        if len(raw) == 0:
+            return cls(raw, {}, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int32))
+        fields = {name: _Field.of(raw.columns[name], previous.get(name)) for name in parse.FIELDS}
+        distinct, inverse = _distinct_rows([f.index for f in fields.values()], [f.size for f in fields.values()])
+        return cls(raw, fields, distinct, inverse)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+def batches(raws: Iterable[parse.RawFlows]) -> Iterator[Batch]:
+    """Each of ``raws`` as a ``Batch``."""
+    previous: dict[str, _Dictionary] = {}
+    for raw in raws:
+        batch = Batch.of(raw, previous)
+        previous = {name: field.dictionary for name, field in batch.fields.items()}
+        yield batch
+
+
 class FlowDecider:
     """Decides batch after batch, remembering what does not depend on the batch: resolved target names, each NIC's
     compiled classifier and own addresses, the verdicts and the distinct problems (code, message) met so far."""
@@ -298,17 +331,17 @@ class FlowDecider:
             self.problems.append(key)
         return found
 
-    def decide(self, raw: parse.RawFlows) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    def decide(self, given: parse.RawFlows | Batch) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
         """(verdict index, problem index) of every row of one batch.
 
         Rows with the same eight texts are the same question: each distinct row is checked and decided once, in
         the first batch that has it, and its answer is given to all its rows (real files repeat flows).
         """
-        if len(raw) == 0:
+        batch = given if isinstance(given, Batch) else Batch.of(given, self._dictionaries)
+        if len(batch) == 0:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
-        fields = {name: _Field.of(raw.columns[name], self._dictionaries.get(name)) for name in parse.FIELDS}
+        raw, fields, distinct, inverse = batch.raw, batch.fields, batch.distinct, batch.inverse
         self._dictionaries = {name: field.dictionary for name, field in fields.items()}
-        distinct, inverse = _distinct_rows([f.index for f in fields.values()], [f.size for f in fields.values()])
         numbers = [self._numberings[name].of(field.dictionary)[field.index[distinct]] for name, field in fields.items()]
         known, code, problem = self._memo.find(numbers, [self._numberings[name].bound for name in fields])
         new = np.flatnonzero(~known)
@@ -494,7 +527,7 @@ def rows_hint(path: Path) -> int | None:
 
 
 def _decide_batches(
-    batches: Iterable[parse.RawFlows],
+    reading: Iterable[Batch],
     engine: Engine,
     progress: Progress | None,
     total: int | None,
@@ -503,14 +536,14 @@ def _decide_batches(
     decider = FlowDecider(engine)
     decided = Decided([], [], decider.verdicts, decider.problems)
     task = progress.add_task("deciding flows", total=total) if progress is not None else None
-    for raw in batches:
-        code, problem = decider.decide(raw)
+    for batch in reading:
+        code, problem = decider.decide(batch)
         decided.codes.append(code)
         decided.problem_rows.append(problem)
         if sink is not None:
             sink.add(code, problem, decider.verdicts, decider.problems)
         if progress is not None and task is not None:
-            progress.advance(task, len(raw))
+            progress.advance(task, len(batch))
     return decided
 
 
@@ -524,15 +557,15 @@ class ReadAhead:
     readers release the GIL). The reader is made on the thread, so every error of opening or reading the file
     surfaces where the batches are taken, in order, as reading in the consumer's thread would raise it."""
 
-    def __init__(self, batches: Callable[[], Iterator[parse.RawFlows]]) -> None:
-        self._queue: queue.Queue[tuple[parse.RawFlows | None, BaseException | None]] = queue.Queue(READ_AHEAD)
+    def __init__(self, raws: Callable[[], Iterator[parse.RawFlows]]) -> None:
+        self._queue: queue.Queue[tuple[Batch | None, BaseException | None]] = queue.Queue(READ_AHEAD)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(batches,), name="flows-reader", daemon=True)
+        self._thread = threading.Thread(target=self._read, args=(raws,), name="flows-reader", daemon=True)
         self._thread.start()
 
-    def _read(self, batches: Callable[[], Iterator[parse.RawFlows]]) -> None:
+    def _read(self, raws: Callable[[], Iterator[parse.RawFlows]]) -> None:
         try:
-            for batch in batches():
+            for batch in batches(raws()):
                 self._queue.put((batch, None))
                 if self._stop.is_set():
                     return
@@ -541,7 +574,7 @@ class ReadAhead:
             return
         self._queue.put((None, None))
 
-    def __iter__(self) -> Iterator[parse.RawFlows]:
+    def __iter__(self) -> Iterator[Batch]:
         try:
             while True:
                 batch, error = self._queue.get()
