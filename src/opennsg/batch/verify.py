@@ -143,13 +143,28 @@ class _Field:
         values: list[str] = self.dictionary.values.to_pylist()
         return values
 
-    def parse(self, rows: npt.NDArray[np.intp], parser: Any) -> list[npt.NDArray[Any]]:
-        """``parser`` over the distinct texts (vectorised, once per dictionary), gathered for ``rows``."""
+    def parse_texts(self, parser: Any) -> list[npt.NDArray[Any]]:
+        """``parser`` over the distinct texts (vectorised, once per dictionary)."""
         dictionary = self.dictionary
         if dictionary.parsed is None:
             dictionary.parsed = list(parser(dictionary.values))
+        return dictionary.parsed
+
+    def parse(self, rows: npt.NDArray[np.intp], parser: Any) -> list[npt.NDArray[Any]]:
+        """``parse_texts``, gathered for ``rows``."""
         index = self.index[rows]
-        return [part[index] for part in dictionary.parsed]
+        return [part[index] for part in self.parse_texts(parser)]
+
+
+#: The fields parsed from their texts: by which parser, and the code of a text it refuses.
+_PARSERS: tuple[tuple[str, Callable[[pa.Array], tuple[npt.NDArray[Any], ...]], str], ...] = (
+    (parse.DIRECTION, parse.parse_direction, Code.INVALID_FLOW_DIRECTION),
+    (parse.PROTOCOL, parse.parse_protocol, Code.INVALID_FLOW_PROTOCOL),
+    (parse.LOCAL_IP, parse.parse_addresses, Code.INVALID_IP_ADDRESS),
+    (parse.LOCAL_PORT, parse.parse_port, Code.INVALID_PORT),
+    (parse.REMOTE_IP, parse.parse_addresses, Code.INVALID_IP_ADDRESS),
+    (parse.REMOTE_PORT, parse.parse_port, Code.INVALID_PORT),
+)
 
 
 class _Numbering:
@@ -257,8 +272,9 @@ def _dense(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int32], int]:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """A batch of rows with what depends on it alone: its fields and its distinct rows (``_distinct_rows``), worked
-    out on the reader's thread (``batches``) while the batch before is decided."""
+    """A batch of rows with what depends on it alone: its fields, their texts parsed (once per dictionary) and its
+    distinct rows (``_distinct_rows``), worked out on the reader's thread (``batches``) while the batch before is
+    decided."""
 
     raw: parse.RawFlows
     fields: dict[str, _Field]
@@ -272,6 +288,8 @@ class Batch:
         if len(raw) == 0:
             return cls(raw, {}, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int32))
         fields = {name: _Field.of(raw.columns[name], previous.get(name)) for name in parse.FIELDS}
+        for name, parser, _ in _PARSERS:
+            fields[name].parse_texts(parser)
         distinct, inverse = _distinct_rows([f.index for f in fields.values()], [f.size for f in fields.values()])
         return cls(raw, fields, distinct, inverse)
 
@@ -378,14 +396,7 @@ class FlowDecider:
 
         nic_of = self._targets(fields, rows, kind, details)
         columns: dict[str, list[npt.NDArray[Any]]] = {}
-        for field, parser, code in (
-            (parse.DIRECTION, parse.parse_direction, Code.INVALID_FLOW_DIRECTION),
-            (parse.PROTOCOL, parse.parse_protocol, Code.INVALID_FLOW_PROTOCOL),
-            (parse.LOCAL_IP, parse.parse_addresses, Code.INVALID_IP_ADDRESS),
-            (parse.LOCAL_PORT, parse.parse_port, Code.INVALID_PORT),
-            (parse.REMOTE_IP, parse.parse_addresses, Code.INVALID_IP_ADDRESS),
-            (parse.REMOTE_PORT, parse.parse_port, Code.INVALID_PORT),
-        ):
+        for field, parser, code in _PARSERS:
             *values, ok = fields[field].parse(rows, parser)
             mark(code, field, ~ok)
             columns[field] = values
