@@ -269,3 +269,22 @@ def test_the_cli_answers_the_same_cold_warm_and_uncached(tmp_path: Path, monkeyp
     assert len(list((tmp_path / "cache" / "inputs").iterdir())) == 1
     warm = run(*one), run(*many)
     assert uncached == cold == warm
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(topology_and_flows(max_flows=1, avnm=True))
+def test_quick_setstate_restores_what_dataclasses_own_restores(case: tuple[Topology, list[tuple[str, Flow]]]) -> None:
+    """The rules and sets of a network read back (``model.pickling.quick_setstate``) equal the originals, field by
+    field, as ``dataclasses``' own ``__setstate__`` restores them."""
+    import dataclasses
+
+    topology, _ = case
+    policies = [Engine(topology).policy(nic) for nic in topology.nics.values()]
+    for rule in (
+        r for p in policies for nsg in (p.subnet_nsg, p.nic_nsg) if nsg for r in (*nsg.inbound, *nsg.outbound)
+    ):
+        for value in (rule, rule.rule, rule.source, rule.source_ports, rule.destination, rule.destination_ports):
+            back = pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            assert back == value
+            fields = dataclasses.fields(value)
+            assert [getattr(back, f.name) for f in fields] == [getattr(value, f.name) for f in fields]

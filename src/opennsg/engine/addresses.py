@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, summarize_address_range
 
+from opennsg.model.pickling import quick_setstate
 from opennsg.model.values import IPAddress, IPNetwork
 
 V4_MAX = (1 << 32) - 1
@@ -51,6 +52,7 @@ def _contains(intervals: tuple[Interval, ...], value: int) -> bool:
     return i >= 0 and intervals[i][0] <= value <= intervals[i][1]
 
 
+@quick_setstate  # read back often from the inputs cache
 @dataclass(frozen=True, slots=True)
 class AddressSet:
     """A set of IPv4 and IPv6 addresses: merged intervals per family."""
@@ -119,6 +121,7 @@ class AddressSet:
         return len(self.v4) + len(self.v6)
 
 
+@quick_setstate  # read back often from the inputs cache
 @dataclass(frozen=True, slots=True)
 class PortSet:
     """A set of ports 0–65535 as merged intervals."""

@@ -14,6 +14,7 @@ from opennsg.engine.addresses import AddressSet, PortSet
 from opennsg.engine.chain import Chain, build_chain
 from opennsg.model.avnm import AdminAccess
 from opennsg.model.enums import Access, Direction, PrivateEndpointNetworkPolicies
+from opennsg.model.pickling import quick_setstate
 from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup
 
 # The evaluation's answers are model values (``opennsg.model.verdict``, rendered at the edges); they stay importable
@@ -21,6 +22,7 @@ from opennsg.model.resources import NetworkInterface, NetworkSecurityGroup
 from opennsg.model.verdict import AnyRule, Association, NsgEvaluation, RuleMatch, Verdict, rule_log_name
 
 
+@quick_setstate  # read back often from the inputs cache
 @dataclass(frozen=True, slots=True)
 class ResolvedRule:
     """A rule with every field as a set: protocols (None = all), addresses and ports as intervals.

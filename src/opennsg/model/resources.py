@@ -13,8 +13,10 @@ from datetime import date
 
 from opennsg.model.enums import Access, Direction, IpAllocationMethod, PrivateEndpointNetworkPolicies, Protocol
 from opennsg.model.ids import ResourceId, id_key, parent_id
+from opennsg.model.pickling import quick_setstate
 
 
+@quick_setstate  # read back often from the inputs cache
 @dataclass(frozen=True, slots=True)
 class SecurityRule:
     """One NSG rule with every ARM property (semantics §1.1). ``*_asgs`` hold ASG ids."""
