@@ -272,6 +272,8 @@ def _run(topology: Topology, source: Path, target: Path, monkeypatch: pytest.Mon
             patch.setattr(parse, "TEXT_BLOCK_BYTES", max(4096, knobs["batch_rows"] * 40))
         if "write_rows" in knobs:
             patch.setattr(batch_verify, "WRITE_ROWS", knobs["write_rows"])
+        if "memo_rows" in knobs:
+            patch.setattr(batch_verify, "MEMO_ROWS", knobs["memo_rows"])
         verify_flows_file(topology, source, target, progress=False)
     return target.read_bytes()
 
@@ -327,9 +329,10 @@ def test_rows_decided_in_earlier_batches_answer_as_deciding_every_batch_afresh(
     pq.write_table(table, one)  # one row group: one batch, nothing remembered
     pq.write_table(table, parts, row_group_size=data.draw(st.integers(1, 64)))
     size = data.draw(st.integers(1, 64))
+    memo_rows = data.draw(st.sampled_from([batch_verify.MEMO_ROWS, 0, 3]))  # a full memo remembers no more
     with pytest.MonkeyPatch.context() as patch:
         whole = _run(topology, one, directory / "whole.jsonl", patch, batch_rows=1 << 20)
-        streamed = _run(topology, parts, directory / "streamed.jsonl", patch, batch_rows=size)
+        streamed = _run(topology, parts, directory / "streamed.jsonl", patch, batch_rows=size, memo_rows=memo_rows)
     assert streamed == whole
     assert len(whole.splitlines()) == len(rows)
 

@@ -193,6 +193,13 @@ class _Numbering:
         return dictionary.numbers
 
 
+#: The memo stops remembering (and numbering texts) once it holds this many rows (72 bytes each) or its numberings
+#: this many texts: a file of any size is still decided in bounded memory, and one whose rows rarely repeat stops
+#: paying for the memo after a batch or two.
+MEMO_ROWS = 1 << 17
+MEMO_TEXTS = 1 << 19
+
+
 class _Memo:
     """The answers (verdict index, problem index) of the distinct rows decided so far, by their texts' numbers
     packed into one integer (``_Numbering``; repacked when a field's numbers need more bits): a flow file repeats
@@ -360,8 +367,13 @@ class FlowDecider:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
         raw, fields, distinct, inverse = batch.raw, batch.fields, batch.distinct, batch.inverse
         self._dictionaries = {name: field.dictionary for name, field in fields.items()}
-        numbers = [self._numberings[name].of(field.dictionary)[field.index[distinct]] for name, field in fields.items()]
-        known, code, problem = self._memo.find(numbers, [self._numberings[name].bound for name in fields])
+        remembering = len(self._memo.code) < MEMO_ROWS and sum(n.bound for n in self._numberings.values()) < MEMO_TEXTS
+        if remembering:
+            numbers = [self._numberings[name].of(f.dictionary)[f.index[distinct]] for name, f in fields.items()]
+            known, code, problem = self._memo.find(numbers, [self._numberings[name].bound for name in fields])
+        else:
+            known = np.zeros(distinct.size, dtype=bool)
+            code, problem = np.full(distinct.size, -1, dtype=np.int32), np.full(distinct.size, -1, dtype=np.int32)
         new = np.flatnonzero(~known)
         rows = distinct[new]
         kind, nic_of, details, parsed = self._check(fields, rows)
@@ -376,7 +388,8 @@ class FlowDecider:
             nic = self.nic_ids[nic_of[k]] if nic_of[k] >= 0 else ""
             new_problem[k] = self.problem(check.code, check.message.format(value=value, nic=nic))
         code[new], problem[new] = new_code, new_problem
-        self._memo.add([column[new] for column in numbers], new_code, new_problem)
+        if remembering:
+            self._memo.add([column[new] for column in numbers], new_code, new_problem)
         row_code, row_problem = code[inverse], problem[inverse]
         for row, message in raw.unreadable.items():
             row_code[row] = -1
