@@ -32,8 +32,8 @@ from opennsg.model.topology import Topology
 from opennsg.model.validation import topology_notes
 from opennsg.model.validation.codes import Code
 
-# numpy's OpenBLAS starts a thread per CPU when numpy is imported (~0.05-0.1 CPU-s of each command that imports it,
-# spent spinning); nothing here multiplies matrices (the classifier's kernels are elementwise): one, unless chosen.
+# numpy's OpenBLAS starts a thread per CPU when numpy is imported (0.05-0.1 CPU-s of each command importing it, on
+# two cores); nothing here multiplies matrices (the classifier's kernels are elementwise): one, unless chosen.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class _Command(typer.Typer):
 
     The modules of ``COMMAND_MODULES`` are imported and registered when typer first reads the commands: all of
     them, except in a process running one command (``__call__``), which imports only its own (importing every
-    module, rich's tables among what they import, and building every command's options took ~60 ms of each
+    module, rich's tables among what they import, and building every command's options took ~40 ms of each
     start)."""
 
     def __init__(self, **kwargs: Any) -> None:
