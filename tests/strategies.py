@@ -528,10 +528,13 @@ def _avnm(
     new_vnets = []
     for vnet in vnets:
         new_subnets = []
+        taken = {subnet.name.casefold() for subnet in vnet.subnets}  # a name is unique in its VNet, as Azure keeps it
         for subnet in vnet.subnets:
             roll = rnd.random()
-            if roll < 0.1:
-                subnet = replace(subnet, name=rnd.choice(SPECIAL_SUBNET_NAMES))
+            free = [name for name in SPECIAL_SUBNET_NAMES if name.casefold() not in taken]
+            if roll < 0.1 and free:
+                subnet = replace(subnet, name=rnd.choice(free))
+                taken.add(subnet.name.casefold())
             elif roll < 0.2:
                 subnet = replace(subnet, delegations=(Delegation("delegation1", rnd.choice(SPECIAL_DELEGATIONS)),))
             policies = rnd.choice(ENDPOINT_POLICIES)
