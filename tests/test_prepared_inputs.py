@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from opennsg import batch
 from opennsg.arm.export import export_topology
-from opennsg.cli import prepared
+from opennsg.cli import common, prepared
 from opennsg.cli.common import InputOptions
 from opennsg.cli.main import app
 from opennsg.engine import Engine
@@ -230,6 +230,29 @@ def test_verify_flows_pauses_the_collector_and_leaves_it_as_it_was(
     finally:
         gc.enable()
     assert seen == [False, False]
+
+
+def test_the_collector_stays_off_only_for_a_process_that_ends_with_the_run() -> None:
+    """``verify --flows`` leaves the collector off (``resume=False``) only when its process ends once the command
+    returns: run as its own process (``opennsg``) and asked to end at once; in this process (CliRunner, above) it
+    is turned back on."""
+    common.end_at_once(False)
+    try:
+        assert not common.ends_process()
+        common.own_process(True)
+        assert not common.ends_process()
+        common.end_at_once()
+        assert common.ends_process()
+        common.own_process(False)
+        assert not common.ends_process()
+        gc.enable()
+        with prepared.collector_paused(resume=False):
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        common.own_process(False)
+        common.end_at_once(False)
 
 
 def test_no_cache_neither_reads_nor_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -69,6 +69,8 @@ def escape(text: str) -> str:
 
 #: Set by a command that has written everything once it returns (``end_at_once``); read by ``end_now``.
 _end_at_once = threading.Event()
+#: Set while the command line runs as its own process (``opennsg``; tests call its click group instead).
+_own_process = threading.Event()
 
 
 def end_at_once(wanted: bool = True) -> None:
@@ -80,6 +82,20 @@ def end_at_once(wanted: bool = True) -> None:
         _end_at_once.set()
     else:
         _end_at_once.clear()
+
+
+def own_process(running: bool) -> None:
+    """Whether the command line runs as its own process, which ends when its command returns (``end_now``)."""
+    if running:
+        _own_process.set()
+    else:
+        _own_process.clear()
+
+
+def ends_process() -> bool:
+    """Whether the process ends once this command returns: the command line runs as its own process and the
+    command asked to end at once (``end_now`` may still find a thread running and leave it to the interpreter)."""
+    return _own_process.is_set() and _end_at_once.is_set()
 
 
 def end_now(code: object) -> None:

@@ -117,6 +117,7 @@ class _Command(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         common.end_at_once(False)
+        common.own_process(True)
         given = kwargs.get("args", args[0] if args else None)
         self._only = modules_for(sys.argv[1:] if given is None else list(given))
         try:
@@ -126,6 +127,7 @@ class _Command(typer.Typer):
             raise
         finally:
             self._only = None
+            common.own_process(False)
 
 
 app = _Command(
@@ -260,8 +262,10 @@ def verify(
         # every ending of a local verify has written its files and its report: nothing is left for the teardown
         common.end_at_once(flows_engine == "local")
         if flows is not None:
-            # Spark's driver keeps the collector (py4j's objects); the local run makes arrays, not cycles
-            with prepared.collector_paused() if flows_engine == "local" else contextlib.nullcontext():
+            # Spark's driver keeps the collector (py4j's objects); the local run makes arrays, not cycles, and
+            # leaves the collector off when the process ends with it
+            paused = prepared.collector_paused(resume=not common.ends_process())
+            with paused if flows_engine == "local" else contextlib.nullcontext():
                 _system_memory_pool()  # before anything imports pyarrow
                 reading = None
                 if flows_engine == "local":  # the first batches are read while the inputs load
