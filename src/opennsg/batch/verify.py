@@ -539,8 +539,7 @@ def _decide_file(
     except parse.NotSimpleJson:
         if sink is not None:
             sink.restart()
-        careful = ReadAhead(lambda: iter([parse.read_json(path)]), prepare=False)
-        return _decide_batches(careful, engine, progress, None, sink)
+        return _decide_batches([parse.read_json(path)], engine, progress, None, sink)
     finally:
         reading.close()
 
