@@ -130,3 +130,19 @@ def test_a_process_imports_only_the_command_module_it_runs() -> None:
     loaded = done.stdout.strip().splitlines()[-1]
     assert "opennsg.cli.serve" not in loaded and "opennsg.cli.analysis" not in loaded, loaded
     assert json.loads("".join(done.stdout.strip().splitlines()[:-1]))["access"] == "Deny"
+
+
+def test_serving_a_new_database_imports_neither_alembic_nor_cryptography(tmp_path: Path) -> None:
+    """Start-up pays only for what it uses: a new database is created without Alembic, and TLS's library is loaded
+    for ``--tls-self-signed`` alone (the server itself is replaced here by a report of what was imported)."""
+    probe = (
+        "import sys\n"
+        "import opennsg.api.server as server\n"
+        "server.run = lambda *a, **k: print('imported', 'alembic' in sys.modules, 'cryptography' in sys.modules)\n"
+        "from opennsg.cli.main import app\n"
+        "app()\n"
+    )
+    command = [sys.executable, "-c", probe, "serve", "--db", str(tmp_path / "new.db"), "--port", "0", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "imported False False"

@@ -148,7 +148,6 @@ def register(app: typer.Typer) -> None:
         from opennsg.api import ServiceConfig, create_app
         from opennsg.api.auth import Tokens, create_token_file
         from opennsg.api.server import ServerLimits, TurnBufferedHandler, run
-        from opennsg.api.tls import ensure_self_signed
         from opennsg.extras import refuse_pandas
 
         refuse_pandas()
@@ -164,6 +163,8 @@ def register(app: typer.Typer) -> None:
             else:
                 grants = Tokens.load(token_path)
         if tls_self_signed:
+            from opennsg.api.tls import ensure_self_signed  # here: cryptography's import is ~0.05 s of every start
+
             tls_cert, tls_key = ensure_self_signed(_data_dir(db) / "tls", host)
         logging.basicConfig(handlers=[TurnBufferedHandler(sys.stderr)], level=logging.INFO, format="%(message)s")
         with bad_input_exits(json):
